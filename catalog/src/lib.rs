@@ -1,0 +1,6 @@
+//! What exists in Sluice: the domain model ([`model`]), the metadata store ([`store`]) and the
+//! secret box that encrypts stored credentials ([`secret`]).
+//!
+//! The catalog never runs an API and never depends on the edge; `plugins` and `proxy` read it.
+
+pub mod model;

@@ -1,0 +1,117 @@
+//! Errors a caller of an API can see: a stable code, an HTTP status and a message that says
+//! what to fix. Nothing from the database or an upstream goes into them; the full cause is
+//! logged where it happens.
+
+use std::fmt;
+
+/// An error answered to the caller of an API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// Stable and machine-readable: `MissingParameter.age`, `Timeout`, `InternalError.Database`.
+    pub code: String,
+    pub status: u16,
+    pub message: String,
+}
+
+/// The longest received value an error message repeats.
+const ECHO_LIMIT: usize = 64;
+
+impl ApiError {
+    pub fn new(code: impl Into<String>, status: u16, message: impl Into<String>) -> Self {
+        ApiError {
+            code: code.into(),
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn missing_parameter(name: &str) -> Self {
+        ApiError::new(
+            format!("MissingParameter.{name}"),
+            400,
+            format!("the required parameter `{name}` is missing"),
+        )
+    }
+
+    /// A value that does not fit its declared type; `received` is cut short.
+    pub fn invalid_parameter(name: &str, expected: &str, received: &str) -> Self {
+        ApiError::new(
+            format!("InvalidParameter.{name}"),
+            400,
+            format!(
+                "parameter `{name}` expects {expected}, received `{}`",
+                cut_short(received)
+            ),
+        )
+    }
+
+    /// A parameter that is well-typed but not acceptable, with why.
+    pub fn invalid_parameter_because(name: &str, why: impl fmt::Display) -> Self {
+        ApiError::new(
+            format!("InvalidParameter.{name}"),
+            400,
+            format!("parameter `{name}`: {why}"),
+        )
+    }
+
+    /// A native query that reaches outside what the API allows.
+    pub fn forbidden_query(why: impl fmt::Display) -> Self {
+        ApiError::new("Forbidden.Query", 403, why.to_string())
+    }
+
+    pub fn timeout(timeout_ms: u64) -> Self {
+        ApiError::new(
+            "Timeout",
+            504,
+            format!("the query did not finish within the API's timeout of {timeout_ms} ms"),
+        )
+    }
+
+    /// The database failed; the caller learns nothing more than that.
+    pub fn database() -> Self {
+        ApiError::new(
+            "InternalError.Database",
+            500,
+            "the database could not answer this call; the error was logged",
+        )
+    }
+
+    /// A definition that cannot be published, with what to change.
+    pub fn invalid_definition(why: impl fmt::Display) -> Self {
+        ApiError::new("InvalidDefinition", 400, why.to_string())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.status, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// At most [`ECHO_LIMIT`] characters of a received value, with an ellipsis when cut.
+pub fn cut_short(received: &str) -> String {
+    let mut chars = received.chars();
+    let head: String = chars.by_ref().take(ECHO_LIMIT).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_parameter_names_the_parameter_and_cuts_long_values() {
+        let long = "x".repeat(500);
+        let err = ApiError::invalid_parameter("age", "an integer", &long);
+        assert_eq!(err.code, "InvalidParameter.age");
+        assert_eq!(err.status, 400);
+        assert!(err.message.len() < 150, "message not cut: {}", err.message);
+        assert!(err.message.contains("an integer"));
+    }
+}
