@@ -1,1 +1,323 @@
+//! Shared fixtures for the end-to-end tests: the same small dataset loaded into SQLite,
+//! PostgreSQL and MariaDB, the datasources that reach it, and the rows as Rust values so tests
+//! can compute what every query must return.
+//!
+//! Each test binary gets its own database (named after the binary), recreated when the binary
+//! first asks for it, so binaries never disturb one another. The servers must be up: run the
+//! tests through `./scripts/test`, which starts them.
 
+use std::sync::OnceLock;
+
+use catalog::model::{ConnectionSettings, Datasource, DatasourceKind};
+use sqlx::{AssertSqlSafe, Connection, Executor};
+
+pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// One row of the `users` fixture table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub age: i64,
+    pub city: &'static str,
+    /// Cents; the table holds `score_cents / 100` as DECIMAL(10,2).
+    pub score_cents: i64,
+    pub active: bool,
+    pub nickname: Option<String>,
+    pub big: i64,
+}
+
+const CITIES: [&str; 4] = ["Beijing", "Hangzhou", "Shanghai", "Shenzhen"];
+
+const NAMES: [&str; 12] = [
+    "Alice",
+    "Bob",
+    "O'Brien",
+    "back\\slash",
+    "Zoë",
+    "李雷",
+    "percent%sign",
+    "under_score",
+    "Carol",
+    "Dave",
+    "quote\"d",
+    "Eve",
+];
+
+pub const USER_COUNT: i64 = 48;
+
+/// The `users` rows, as loaded into every database.
+pub fn users() -> Vec<User> {
+    (1..=USER_COUNT)
+        .map(|id| User {
+            id,
+            name: format!(
+                "{}{}",
+                NAMES[(id as usize - 1) % NAMES.len()],
+                if id > 12 {
+                    id.to_string()
+                } else {
+                    String::new()
+                }
+            ),
+            age: (id * 7) % 60 + 18,
+            city: CITIES[(id % 4) as usize],
+            score_cents: id * 125,
+            active: id % 3 == 0,
+            nickname: (id % 5 != 0).then(|| format!("nick{id}")),
+            // One value past 2^53 to check that large integers survive as strings.
+            big: if id == 1 {
+                9_007_199_254_740_993
+            } else {
+                id * 1000
+            },
+        })
+        .collect()
+}
+
+/// Orders: two per user with an even id.
+pub fn orders() -> Vec<(i64, i64, i64)> {
+    users()
+        .iter()
+        .filter(|u| u.id % 2 == 0)
+        .flat_map(|u| {
+            [
+                (u.id * 10, u.id, u.id * 300),
+                (u.id * 10 + 1, u.id, u.id * 50),
+            ]
+        })
+        .collect()
+}
+
+fn ddl(kind: DatasourceKind) -> Vec<String> {
+    let (boolean, timestamp, bytes, text) = match kind {
+        DatasourceKind::Postgres => ("BOOLEAN", "TIMESTAMP", "BYTEA", "TEXT"),
+        DatasourceKind::Mysql => ("BOOLEAN", "DATETIME(3)", "VARBINARY(16)", "VARCHAR(200)"),
+        DatasourceKind::Sqlite => ("BOOLEAN", "DATETIME", "BLOB", "TEXT"),
+    };
+    vec![
+        format!(
+            "CREATE TABLE users (id BIGINT PRIMARY KEY, name {text} NOT NULL, age INT NOT NULL, city {text} NOT NULL, \
+             score DECIMAL(10,2) NOT NULL, active {boolean} NOT NULL, born DATE NOT NULL, created_at {timestamp} NOT NULL, \
+             nickname {text}, big BIGINT NOT NULL, avatar {bytes} NOT NULL)"
+        ),
+        format!(
+            "CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount DECIMAL(10,2) NOT NULL, note {text})"
+        ),
+        format!("CREATE TABLE secret (id BIGINT PRIMARY KEY, token {text} NOT NULL)"),
+        "CREATE TABLE canary (id BIGINT PRIMARY KEY)".to_owned(),
+    ]
+}
+
+fn sql_text(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// INSERT statements for the fixture, written with literals escaped for the dialect.
+fn inserts(kind: DatasourceKind) -> Vec<String> {
+    let text = |s: &str| match kind {
+        // MySQL reads backslashes in literals as escapes unless doubled.
+        DatasourceKind::Mysql => sql_text(&s.replace('\\', "\\\\")),
+        _ => sql_text(s),
+    };
+    let blob = |bytes: &[u8]| {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match kind {
+            DatasourceKind::Postgres => format!("'\\x{hex}'::bytea"),
+            _ => format!("X'{hex}'"),
+        }
+    };
+    let boolean = |b: bool| match kind {
+        DatasourceKind::Postgres => b.to_string(),
+        _ => (b as i32).to_string(),
+    };
+    let mut out: Vec<String> = users()
+        .iter()
+        .map(|u| {
+            let born = chrono::NaiveDate::from_ymd_opt(1980, 1, 1).unwrap()
+                + chrono::Days::new(u.id as u64 * 100);
+            let created = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                + chrono::Duration::hours(u.id)
+                + chrono::Duration::milliseconds(if u.id == 2 { 250 } else { 0 });
+            format!(
+                "INSERT INTO users VALUES ({}, {}, {}, {}, {}.{:02}, {}, '{}', '{}', {}, {}, {})",
+                u.id,
+                text(&u.name),
+                u.age,
+                text(u.city),
+                u.score_cents / 100,
+                u.score_cents % 100,
+                boolean(u.active),
+                born.format("%Y-%m-%d"),
+                created.format("%Y-%m-%d %H:%M:%S%.f"),
+                u.nickname.as_deref().map_or("NULL".to_owned(), text),
+                u.big,
+                blob(&[u.id as u8, 0, 255]),
+            )
+        })
+        .collect();
+    for (id, user_id, cents) in orders() {
+        out.push(format!(
+            "INSERT INTO orders VALUES ({id}, {user_id}, {}.{:02}, NULL)",
+            cents / 100,
+            cents % 100
+        ));
+    }
+    out.push("INSERT INTO secret VALUES (1, 'top-secret-token')".to_owned());
+    out.push("INSERT INTO canary VALUES (1)".to_owned());
+    out
+}
+
+/// The database name for this test binary.
+fn database_name() -> String {
+    let exe = std::env::current_exe().ok();
+    let stem = exe
+        .as_ref()
+        .and_then(|p| p.file_stem())
+        .and_then(|s| s.to_str())
+        .unwrap_or("sluice")
+        .split('-')
+        .next()
+        .unwrap_or("sluice")
+        .to_owned();
+    format!("sluice_fx_{stem}")
+}
+
+/// A datasource over the fixture in `kind`, loading the fixture on first use.
+pub fn datasource(kind: DatasourceKind) -> Datasource {
+    static SQLITE: OnceLock<Datasource> = OnceLock::new();
+    static POSTGRES: OnceLock<Datasource> = OnceLock::new();
+    static MYSQL: OnceLock<Datasource> = OnceLock::new();
+    let cell = match kind {
+        DatasourceKind::Sqlite => &SQLITE,
+        DatasourceKind::Postgres => &POSTGRES,
+        DatasourceKind::Mysql => &MYSQL,
+    };
+    cell.get_or_init(|| {
+        // A runtime of its own: a connection must not outlive the runtime that made it.
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime for fixtures")
+                .block_on(load_fixture(kind))
+        })
+        .join()
+        .expect("fixture loader panicked")
+    })
+    .clone()
+}
+
+async fn load_fixture(kind: DatasourceKind) -> Datasource {
+    let db = database_name();
+    let statements = ddl(kind).into_iter().chain(inserts(kind));
+    let connection = match kind {
+        DatasourceKind::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{db}_{}.sqlite", std::process::id()));
+            let _ = std::fs::remove_file(&path);
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let mut conn = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("create the SQLite fixture file");
+            for s in statements {
+                conn.execute(AssertSqlSafe(s))
+                    .await
+                    .expect("load SQLite fixture");
+            }
+            conn.close().await.ok();
+            ConnectionSettings {
+                database: path.display().to_string(),
+                ..Default::default()
+            }
+        }
+        DatasourceKind::Postgres => {
+            let mut admin = sqlx::PgConnection::connect(PG_URL).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL at {PG_URL} is not reachable ({e}); start it with ./scripts/test")
+            });
+            admin
+                .execute(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                )))
+                .await
+                .expect("drop fixture db");
+            admin
+                .execute(AssertSqlSafe(format!("CREATE DATABASE {db}")))
+                .await
+                .expect("create fixture db");
+            admin.close().await.ok();
+            let mut conn =
+                sqlx::PgConnection::connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
+                    .await
+                    .expect("connect fixture db");
+            for s in statements {
+                conn.execute(AssertSqlSafe(s))
+                    .await
+                    .expect("load PostgreSQL fixture");
+            }
+            conn.close().await.ok();
+            ConnectionSettings {
+                host: "127.0.0.1".into(),
+                port: 5432,
+                database: db,
+                username: "postgres".into(),
+                ..Default::default()
+            }
+        }
+        DatasourceKind::Mysql => {
+            let mut admin = sqlx::MySqlConnection::connect(MYSQL_URL).await.unwrap_or_else(|e| {
+                panic!("MariaDB at {MYSQL_URL} is not reachable ({e}); start it with ./scripts/test")
+            });
+            admin
+                .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
+                .await
+                .expect("drop fixture db");
+            admin
+                .execute(AssertSqlSafe(format!(
+                    "CREATE DATABASE {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                )))
+                .await
+                .expect("create fixture db");
+            admin.close().await.ok();
+            let mut conn =
+                sqlx::MySqlConnection::connect(&format!("mysql://root@127.0.0.1:3306/{db}"))
+                    .await
+                    .expect("connect fixture db");
+            for s in statements {
+                conn.execute(AssertSqlSafe(s))
+                    .await
+                    .expect("load MariaDB fixture");
+            }
+            conn.close().await.ok();
+            ConnectionSettings {
+                host: "127.0.0.1".into(),
+                port: 3306,
+                database: db,
+                username: "root".into(),
+                ..Default::default()
+            }
+        }
+    };
+    Datasource {
+        id: match kind {
+            DatasourceKind::Sqlite => 1,
+            DatasourceKind::Postgres => 2,
+            DatasourceKind::Mysql => 3,
+        },
+        workgroup_id: 1,
+        name: format!("fixture_{}", kind.as_str()),
+        kind,
+        description: String::new(),
+        connection,
+    }
+}
+
+/// Every fixture database, for tests that must hold on all three.
+pub const KINDS: [DatasourceKind; 3] = [
+    DatasourceKind::Sqlite,
+    DatasourceKind::Postgres,
+    DatasourceKind::Mysql,
+];

@@ -1,11 +1,515 @@
 //! The SQL plugin: wizard, script and native data APIs over SQLite, PostgreSQL and MySQL.
 //!
 //! One pipeline serves every mode:
-//! **parse** ([`value`]) → **plan** (built once per version) → **render** ([`render`]) →
-//! **execute** ([`execute`]) → **encode** ([`encode`]).
+//!
+//! ```text
+//!  parse (value)      caller's raw params ─► typed values, or MissingParameter / InvalidParameter
+//!  plan               built once per version by SqlApi::compile (WizardPlan / ScriptTemplate / NativePolicy)
+//!  render (render)    plan + values ─► SQL text with placeholders + bind values
+//!  execute (execute)  pooled connection, read-only session, per-API timeout, row cap
+//!  encode (encode)    rows ─► JSON / JSONCompact bytes of the response's `data`
+//! ```
 
 pub mod dialect;
+pub mod encode;
+pub mod execute;
 pub mod native;
 pub mod render;
 pub mod script;
 pub mod value;
+pub mod wizard;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use catalog::model::{
+    ApiDefinition, ApiMode, Datasource, DatasourceKind, ParamType, RequestParam, ResponseField,
+    ScalarType,
+};
+
+use crate::error::ApiError;
+use dialect::Dialect;
+use encode::PageInfo;
+use execute::{PoolRegistry, RunSpec};
+use native::NativePolicy;
+use render::{RenderedSql, SqlBuilder};
+use script::ScriptTemplate;
+use value::{ParamValues, RawParam, Value};
+use wizard::WizardPlan;
+
+/// Request parameters every paginated API understands; definitions cannot reuse these names.
+pub const PAGE_NUM: &str = "pageNum";
+pub const PAGE_SIZE: &str = "pageSize";
+pub const WITH_TOTAL: &str = "withTotal";
+/// The query a caller sends to a native API.
+pub const NATIVE_SQL: &str = "sql";
+const RESERVED: [&str; 5] = [PAGE_NUM, PAGE_SIZE, WITH_TOTAL, "with_total", NATIVE_SQL];
+
+/// Page size when a paginated call names none.
+const DEFAULT_PAGE_SIZE: u64 = 10;
+
+/// One call's input, with parameters already gathered from path, query, headers and body.
+#[derive(Debug, Clone, Default)]
+pub struct CallInput {
+    pub params: HashMap<String, RawParam>,
+    /// Render only: answer with the SQL and binds, touch no database.
+    pub dry_run: bool,
+}
+
+/// Time spent in each stage of one call (for `Server-Timing`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimings {
+    pub parse: Duration,
+    pub plan: Duration,
+    pub execute: Duration,
+    pub encode: Duration,
+}
+
+/// What a dry run answers: the statement that would run, without running it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DryRun {
+    pub sql: String,
+    pub binds: Vec<Value>,
+    pub count_sql: Option<String>,
+    pub plan: serde_json::Value,
+}
+
+impl DryRun {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sql": self.sql,
+            "binds": self.binds.iter().map(Value::to_json).collect::<Vec<_>>(),
+            "countSql": self.count_sql,
+            "plan": self.plan,
+        })
+    }
+}
+
+/// The answer to one call.
+#[derive(Debug, Clone)]
+pub enum CallOutput {
+    /// The encoded `data` object of the response envelope.
+    Data {
+        data: Vec<u8>,
+        row_count: usize,
+        timings: StageTimings,
+    },
+    DryRun {
+        dry_run: DryRun,
+        timings: StageTimings,
+    },
+}
+
+/// How one mode turns values into SQL.
+#[derive(Debug, Clone)]
+enum ModePlan {
+    Wizard(WizardPlan),
+    Script {
+        template: ScriptTemplate,
+        has_own_limit: bool,
+    },
+    Native(NativePolicy),
+}
+
+/// A data API version compiled for its datasource: validated once, invoked many times.
+#[derive(Debug, Clone)]
+pub struct SqlApi {
+    datasource: Datasource,
+    dialect: Dialect,
+    definition: ApiDefinition,
+    plan: ModePlan,
+}
+
+/// A page request read from the reserved parameters.
+#[derive(Debug, Clone, Copy)]
+struct Page {
+    num: u64,
+    size: u64,
+    with_total: bool,
+}
+
+impl SqlApi {
+    /// Validates a definition against its datasource and builds its plan.
+    /// Errors are `InvalidDefinition` with what to change.
+    pub fn compile(
+        definition: &ApiDefinition,
+        datasource: &Datasource,
+    ) -> Result<SqlApi, ApiError> {
+        let dialect = Dialect::from(datasource.kind);
+        check_params(&definition.request_params, &definition.response_fields)?;
+        if definition.options.max_limit == 0 {
+            return Err(ApiError::invalid_definition(
+                "options.maxLimit must be at least 1",
+            ));
+        }
+        let plan = match &definition.mode {
+            ApiMode::Wizard(spec) => ModePlan::Wizard(
+                WizardPlan::compile(
+                    dialect,
+                    &spec.table,
+                    &definition.request_params,
+                    &definition.response_fields,
+                )
+                .map_err(ApiError::invalid_definition)?,
+            ),
+            ApiMode::Script(spec) => {
+                let text = spec.sql.trim().trim_end_matches(';');
+                if has_top_level_semicolon(text) {
+                    return Err(ApiError::invalid_definition(
+                        "a script holds one statement: remove `;` between statements",
+                    ));
+                }
+                let template = ScriptTemplate::compile(text, &definition.request_params)
+                    .map_err(|e| ApiError::invalid_definition(format!("script template, {e}")))?;
+                let has_own_limit = mentions_limit(text);
+                if has_own_limit && definition.options.pagination {
+                    return Err(ApiError::invalid_definition(
+                        "the script has its own LIMIT but pagination is on: remove the LIMIT, pagination adds it",
+                    ));
+                }
+                ModePlan::Script {
+                    template,
+                    has_own_limit,
+                }
+            }
+            ApiMode::Native(spec) => {
+                let default_schema = match datasource.kind {
+                    DatasourceKind::Postgres => "public",
+                    DatasourceKind::Mysql => datasource.connection.database.as_str(),
+                    DatasourceKind::Sqlite => "main",
+                };
+                ModePlan::Native(
+                    NativePolicy::compile(spec, dialect, default_schema)
+                        .map_err(ApiError::invalid_definition)?,
+                )
+            }
+        };
+        Ok(SqlApi {
+            datasource: datasource.clone(),
+            dialect,
+            definition: definition.clone(),
+            plan,
+        })
+    }
+
+    pub fn definition(&self) -> &ApiDefinition {
+        &self.definition
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Runs one call: parse → render → execute → encode (or stop after render for a dry run).
+    pub async fn invoke(
+        &self,
+        pools: &PoolRegistry,
+        input: &CallInput,
+    ) -> Result<CallOutput, ApiError> {
+        let started = Instant::now();
+        let values = ParamValues::parse(&self.definition.request_params, &input.params)?;
+        if let ModePlan::Wizard(plan) = &self.plan {
+            plan.check_values(self.dialect, &self.definition.request_params, &values)?;
+        }
+        let page = self.page(&input.params)?;
+        let parsed = Instant::now();
+        let (statement, count) = self.render(&values, page, &input.params)?;
+        let rendered = Instant::now();
+        let mut timings = StageTimings {
+            parse: parsed - started,
+            plan: rendered - parsed,
+            ..StageTimings::default()
+        };
+        if input.dry_run {
+            let dry_run = DryRun {
+                sql: statement.sql,
+                binds: statement.binds,
+                count_sql: count.map(|c| c.sql),
+                plan: self.plan_summary(page),
+            };
+            return Ok(CallOutput::DryRun { dry_run, timings });
+        }
+        let pool = pools.pool_for(&self.datasource)?;
+        let fields = &self.definition.response_fields;
+        let hints = |column: &str| field_hint(fields, column);
+        let outcome = pool
+            .run(&RunSpec {
+                statement: &statement,
+                count: count.as_ref(),
+                row_cap: self.definition.options.max_limit as usize,
+                timeout: Duration::from_millis(self.definition.options.timeout_ms.max(1)),
+                format: self.definition.options.result_format,
+                hints: &hints,
+                page: page.map(|p| PageInfo {
+                    page_num: p.num,
+                    page_size: p.size,
+                    total: None,
+                }),
+            })
+            .await?;
+        timings.execute = outcome.execute;
+        timings.encode = outcome.encode;
+        Ok(CallOutput::Data {
+            data: outcome.data,
+            row_count: outcome.row_count,
+            timings,
+        })
+    }
+
+    fn page(&self, raw: &HashMap<String, RawParam>) -> Result<Option<Page>, ApiError> {
+        if !self.definition.options.pagination {
+            return Ok(None);
+        }
+        let max = u64::from(self.definition.options.max_limit);
+        let number = |name: &str, default: u64, max: u64| -> Result<u64, ApiError> {
+            let Some(raw) = raw.get(name) else {
+                return Ok(default);
+            };
+            let expected = format!("an integer from 1 to {max}");
+            let n = match value::coerce_scalar(name, ScalarType::Int, raw)? {
+                Value::Null => return Ok(default),
+                Value::Int(n) => n,
+                _ => return Err(ApiError::invalid_parameter(name, &expected, "")),
+            };
+            if n < 1 || n as u64 > max {
+                return Err(ApiError::invalid_parameter(name, &expected, &n.to_string()));
+            }
+            Ok(n as u64)
+        };
+        let size = number(PAGE_SIZE, DEFAULT_PAGE_SIZE.min(max), max)?;
+        // Bound the offset so that it always fits every database's integer.
+        let num = number(PAGE_NUM, 1, (i64::MAX as u64 / size).min(1 << 40))?;
+        let with_total = match raw.get(WITH_TOTAL).or_else(|| raw.get("with_total")) {
+            None => false,
+            Some(raw) => matches!(
+                value::coerce_scalar(WITH_TOTAL, ScalarType::Bool, raw)?,
+                Value::Bool(true)
+            ),
+        };
+        Ok(Some(Page {
+            num,
+            size,
+            with_total,
+        }))
+    }
+
+    /// The *render* stage: the statement, and the count statement when a total was asked for.
+    fn render(
+        &self,
+        values: &ParamValues,
+        page: Option<Page>,
+        raw: &HashMap<String, RawParam>,
+    ) -> Result<(RenderedSql, Option<RenderedSql>), ApiError> {
+        let max_limit = i64::from(self.definition.options.max_limit);
+        let limit_clause = |b: &mut SqlBuilder| match page {
+            Some(p) => {
+                b.push_sql(" LIMIT ").push_bind(Value::Int(p.size as i64));
+                b.push_sql(" OFFSET ")
+                    .push_bind(Value::Int(((p.num - 1) * p.size) as i64));
+            }
+            None => {
+                b.push_sql(" LIMIT ").push_bind(Value::Int(max_limit));
+            }
+        };
+        let wants_total = page.is_some_and(|p| p.with_total);
+        match &self.plan {
+            ModePlan::Wizard(plan) => {
+                let mut b = SqlBuilder::new(self.dialect);
+                plan.render_select(&mut b, values);
+                limit_clause(&mut b);
+                let count = wants_total.then(|| {
+                    let mut c = SqlBuilder::new(self.dialect);
+                    plan.render_count(&mut c, values);
+                    c.finish()
+                });
+                Ok((b.finish(), count))
+            }
+            ModePlan::Script {
+                template,
+                has_own_limit,
+            } => {
+                let body =
+                    template.render(self.dialect, &self.definition.request_params, values)?;
+                let count = wants_total.then(|| RenderedSql {
+                    sql: format!("SELECT COUNT(*) FROM ({}) sluice_total", body.sql),
+                    binds: body.binds.clone(),
+                });
+                if *has_own_limit {
+                    return Ok((body, count));
+                }
+                let mut b = SqlBuilder::continue_from(self.dialect, body);
+                limit_clause(&mut b);
+                Ok((b.finish(), count))
+            }
+            ModePlan::Native(policy) => {
+                let sql = match raw.get(NATIVE_SQL) {
+                    Some(RawParam::Text(sql)) => sql.as_str(),
+                    Some(RawParam::Json(serde_json::Value::String(sql))) => sql.as_str(),
+                    Some(_) => {
+                        return Err(ApiError::invalid_parameter(
+                            NATIVE_SQL,
+                            "one SELECT statement as text",
+                            "",
+                        ));
+                    }
+                    None => return Err(ApiError::missing_parameter(NATIVE_SQL)),
+                };
+                Ok((policy.check(sql, self.definition.options.max_limit)?, None))
+            }
+        }
+    }
+
+    fn plan_summary(&self, page: Option<Page>) -> serde_json::Value {
+        let mut summary = serde_json::json!({
+            "mode": self.definition.mode.name(),
+            "dialect": format!("{:?}", self.dialect).to_lowercase(),
+            "maxLimit": self.definition.options.max_limit,
+            "timeoutMs": self.definition.options.timeout_ms,
+        });
+        if let ModePlan::Wizard(plan) = &self.plan {
+            summary["table"] = plan.table().into();
+        }
+        if let Some(p) = page {
+            summary["page"] = serde_json::json!({"pageNum": p.num, "pageSize": p.size, "withTotal": p.with_total});
+        }
+        summary
+    }
+}
+
+/// The declared type of the response field a result column carries, if any.
+fn field_hint(fields: &[ResponseField], column: &str) -> Option<ScalarType> {
+    fields
+        .iter()
+        .find(|f| f.name == column)
+        .and_then(|f| match f.field_type {
+            ParamType::Scalar(s) => Some(s),
+            _ => None,
+        })
+}
+
+fn check_params(params: &[RequestParam], fields: &[ResponseField]) -> Result<(), ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    for p in params {
+        if p.name.is_empty()
+            || !p
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(ApiError::invalid_definition(format!(
+                "request parameter name `{}` must be letters, digits and underscores",
+                p.name
+            )));
+        }
+        if RESERVED.contains(&p.name.as_str()) {
+            return Err(ApiError::invalid_definition(format!(
+                "request parameter name `{}` is reserved; choose another",
+                p.name
+            )));
+        }
+        if !seen.insert(p.name.as_str()) {
+            return Err(ApiError::invalid_definition(format!(
+                "request parameter `{}` is declared twice",
+                p.name
+            )));
+        }
+        if p.param_type == ParamType::Identifier {
+            if p.allowed_values.is_empty() {
+                return Err(ApiError::invalid_definition(format!(
+                    "identifier parameter `{}` needs allowedValues",
+                    p.name
+                )));
+            }
+            for v in &p.allowed_values {
+                dialect::validate_identifier(v).map_err(|e| {
+                    ApiError::invalid_definition(format!(
+                        "parameter `{}` allowed value: {e}",
+                        p.name
+                    ))
+                })?;
+            }
+        }
+        if let Some(default) = &p.default {
+            value::coerce(p, &RawParam::Text(default.clone())).map_err(|e| {
+                ApiError::invalid_definition(format!("default of `{}`: {}", p.name, e.message))
+            })?;
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for f in fields {
+        if !seen.insert(f.name.as_str()) {
+            return Err(ApiError::invalid_definition(format!(
+                "response field `{}` is declared twice",
+                f.name
+            )));
+        }
+        dialect::validate_identifier(&f.name)
+            .map_err(|e| ApiError::invalid_definition(format!("response field name: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Skips quoted strings, quoted identifiers and comments, calling `visit` on the rest.
+fn scan_code(sql: &str, mut visit: impl FnMut(usize, char)) {
+    let chars: Vec<(usize, char)> = sql.char_indices().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let (at, c) = chars[i];
+        let next = chars.get(i + 1).map(|&(_, c)| c);
+        match c {
+            '\'' | '"' | '`' => {
+                i += 1;
+                while i < chars.len() && chars[i].1 != c {
+                    i += 1;
+                }
+            }
+            '-' if next == Some('-') => {
+                while i < chars.len() && chars[i].1 != '\n' {
+                    i += 1;
+                }
+            }
+            '/' if next == Some('*') => {
+                i += 2;
+                while i + 1 < chars.len() && !(chars[i].1 == '*' && chars[i + 1].1 == '/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => visit(at, c),
+        }
+        i += 1;
+    }
+}
+
+fn has_top_level_semicolon(sql: &str) -> bool {
+    let mut found = false;
+    scan_code(sql, |_, c| found |= c == ';');
+    found
+}
+
+/// Whether the template writes its own `LIMIT` (outside strings and comments).
+fn mentions_limit(sql: &str) -> bool {
+    let mut code = String::with_capacity(sql.len());
+    scan_code(sql, |_, c| code.push(c.to_ascii_lowercase()));
+    code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| word == "limit")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semicolons_in_strings_and_comments_are_not_statement_breaks() {
+        assert!(!has_top_level_semicolon(
+            "SELECT ';' FROM t -- ;\n WHERE a = \"x;\" /* ; */"
+        ));
+        assert!(has_top_level_semicolon("SELECT 1; DELETE FROM t"));
+    }
+
+    #[test]
+    fn limit_is_found_only_as_a_word_in_code() {
+        assert!(mentions_limit("SELECT * FROM t\nlimit 5"));
+        assert!(!mentions_limit("SELECT limit_x, 'limit' FROM t -- limit"));
+    }
+}

@@ -28,6 +28,15 @@ impl SqlBuilder {
         }
     }
 
+    /// Continues a rendered statement: new placeholders number after its binds.
+    pub fn continue_from(dialect: Dialect, rendered: RenderedSql) -> Self {
+        SqlBuilder {
+            dialect,
+            sql: rendered.sql,
+            binds: rendered.binds,
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }

@@ -164,6 +164,15 @@ fn coerce_scalar_item(
 pub fn coerce_scalar(name: &str, scalar: ScalarType, raw: &RawParam) -> Result<Value, ApiError> {
     use serde_json::Value as J;
     let invalid = |received: &str| ApiError::invalid_parameter(name, expected_of(scalar), received);
+    if let RawParam::Text(t) | RawParam::Json(J::String(t)) = raw
+        && t.contains('\0')
+    {
+        // PostgreSQL text cannot hold NUL, and elsewhere it truncates C strings: refuse everywhere.
+        return Err(ApiError::invalid_parameter_because(
+            name,
+            "the value contains a NUL character; remove it",
+        ));
+    }
     match raw {
         RawParam::Json(J::Null) => Ok(Value::Null),
         RawParam::Json(J::String(text)) if scalar != ScalarType::Json => {
@@ -344,6 +353,12 @@ mod tests {
         );
         assert!(coerce(&param("f", "float"), &text("NaN")).is_err());
         assert!(coerce(&param("d", "date"), &text("2024-13-01")).is_err());
+        assert_eq!(
+            coerce(&param("s", "string"), &text("a\0b"))
+                .unwrap_err()
+                .code,
+            "InvalidParameter.s"
+        );
     }
 
     #[test]

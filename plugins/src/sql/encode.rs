@@ -1,0 +1,579 @@
+//! The *encode* stage: database rows straight to response bytes, JSON or JSONCompact.
+//!
+//! Every database's values come out the same way: NULL as `null`, integers beyond ±2^53 as
+//! strings (JavaScript cannot hold them), decimals as normalised strings, dates as
+//! `YYYY-MM-DD`, timestamps as ISO 8601 (`Z` when the database knows the zone), times as
+//! `HH:MM:SS`, binary as base64. SQLite stores values loosely, so the declared column type, or
+//! the response field's declared type, says how to read them there.
+
+use base64::Engine;
+use catalog::model::{ResultFormat, ScalarType};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::mysql::MySqlRow;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Column, Row, TypeInfo, ValueRef};
+
+use std::str::FromStr;
+
+/// Largest integer a JSON number holds exactly in every client.
+const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// One decoded value, borrowed from its row where possible.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'r> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Decimal(Decimal),
+    Text(&'r str),
+    Date(NaiveDate),
+    DateTime(NaiveDateTime),
+    DateTimeUtc(DateTime<Utc>),
+    Time(NaiveTime),
+    Bytes(&'r [u8]),
+    Json(serde_json::Value),
+}
+
+/// How a result column is read, decided once per result from its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    Bool,
+    Int,
+    UInt,
+    Float,
+    Decimal,
+    Text,
+    Date,
+    DateTime,
+    DateTimeUtc,
+    Time,
+    Bytes,
+    Json,
+    Uuid,
+    /// SQLite: read by the value's own storage class.
+    Dynamic,
+}
+
+/// A row type the encoder can read cells from.
+pub trait CellRow: Row {
+    fn column_kind(&self, index: usize, hint: Option<ScalarType>) -> ColumnKind;
+    fn cell(&self, index: usize, kind: ColumnKind) -> Cell<'_>;
+}
+
+/// The `data` object of a response: rows plus, with pagination, the page and total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageInfo {
+    pub page_num: u64,
+    pub page_size: u64,
+    pub total: Option<u64>,
+}
+
+/// Writes the `data` object for `rows` in `format`.
+///
+/// `hints` gives the declared type of a result column by name, when the definition has one.
+pub fn encode_data<R: CellRow>(
+    rows: &[R],
+    format: ResultFormat,
+    hints: &dyn Fn(&str) -> Option<ScalarType>,
+    page: Option<PageInfo>,
+    out: &mut Vec<u8>,
+) {
+    let names: Vec<&str> = rows
+        .first()
+        .map(|r| r.columns().iter().map(|c| c.name()).collect())
+        .unwrap_or_default();
+    let kinds: Vec<ColumnKind> = match rows.first() {
+        Some(first) => names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| first.column_kind(i, hints(n)))
+            .collect(),
+        None => Vec::new(),
+    };
+    let hint_of: Vec<Option<ScalarType>> = names.iter().map(|n| hints(n)).collect();
+    out.push(b'{');
+    match format {
+        ResultFormat::Json => {
+            // Keys are escaped once, not once per row.
+            let keys: Vec<Vec<u8>> = names
+                .iter()
+                .map(|n| {
+                    let mut k = Vec::with_capacity(n.len() + 3);
+                    write_str(&mut k, n);
+                    k.push(b':');
+                    k
+                })
+                .collect();
+            out.extend_from_slice(b"\"rows\":[");
+            for (r, row) in rows.iter().enumerate() {
+                if r > 0 {
+                    out.push(b',');
+                }
+                out.push(b'{');
+                for (i, key) in keys.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(key);
+                    write_cell(out, &row.cell(i, kinds[i]), hint_of[i]);
+                }
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        ResultFormat::JsonCompact => {
+            out.extend_from_slice(b"\"columns\":[");
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, name);
+            }
+            out.extend_from_slice(b"],\"rows\":[");
+            for (r, row) in rows.iter().enumerate() {
+                if r > 0 {
+                    out.push(b',');
+                }
+                out.push(b'[');
+                for i in 0..kinds.len() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_cell(out, &row.cell(i, kinds[i]), hint_of[i]);
+                }
+                out.push(b']');
+            }
+            out.push(b']');
+        }
+    }
+    if let Some(page) = page {
+        out.extend_from_slice(b",\"pageNum\":");
+        out.extend_from_slice(itoa::Buffer::new().format(page.page_num).as_bytes());
+        out.extend_from_slice(b",\"pageSize\":");
+        out.extend_from_slice(itoa::Buffer::new().format(page.page_size).as_bytes());
+        if let Some(total) = page.total {
+            out.extend_from_slice(b",\"totalCnt\":");
+            out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
+        }
+    }
+    out.push(b'}');
+}
+
+/// Writes a JSON string with escaping.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json's escaper is correct for every control character and fast on plain text.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn write_i64(out: &mut Vec<u8>, v: i64) {
+    let mut buf = itoa::Buffer::new();
+    let text = buf.format(v);
+    if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&v) {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
+fn write_decimal(out: &mut Vec<u8>, d: Decimal) {
+    out.push(b'"');
+    out.extend_from_slice(d.normalize().to_string().as_bytes());
+    out.push(b'"');
+}
+
+/// Writes one cell. `hint` is the declared type of its field, used where the stored value is
+/// looser than the declaration (SQLite integers declared bool, text declared json).
+pub fn write_cell(out: &mut Vec<u8>, cell: &Cell<'_>, hint: Option<ScalarType>) {
+    match (cell, hint) {
+        (Cell::Null, _) => out.extend_from_slice(b"null"),
+        (Cell::Int(v), Some(ScalarType::Bool)) => {
+            out.extend_from_slice(if *v != 0 { b"true" } else { b"false" })
+        }
+        (Cell::Bool(b), _) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        (Cell::Int(v), Some(ScalarType::Decimal)) => write_decimal(out, Decimal::from(*v)),
+        (Cell::Int(v), _) => write_i64(out, *v),
+        (Cell::UInt(v), _) => match i64::try_from(*v) {
+            Ok(signed) => write_i64(out, signed),
+            Err(_) => {
+                out.push(b'"');
+                out.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+                out.push(b'"');
+            }
+        },
+        (Cell::Float(f), Some(ScalarType::Decimal)) => {
+            match Decimal::from_str(ryu::Buffer::new().format(*f)) {
+                Ok(d) => write_decimal(out, d),
+                Err(_) => write_float(out, *f),
+            }
+        }
+        (Cell::Float(f), _) => write_float(out, *f),
+        (Cell::Decimal(d), _) => write_decimal(out, *d),
+        (Cell::Text(s), Some(ScalarType::Json)) => {
+            match serde_json::from_str::<serde_json::Value>(s) {
+                Ok(v) => {
+                    let _ = serde_json::to_writer(&mut *out, &v);
+                }
+                Err(_) => write_str(out, s),
+            }
+        }
+        (Cell::Text(s), Some(ScalarType::Decimal)) => match Decimal::from_str(s.trim()) {
+            Ok(d) => write_decimal(out, d),
+            Err(_) => write_str(out, s),
+        },
+        (Cell::Text(s), Some(ScalarType::DateTime)) => match parse_loose_datetime(s) {
+            Some(t) => write_datetime(out, t),
+            None => write_str(out, s),
+        },
+        (Cell::Text(s), _) => write_str(out, s),
+        (Cell::Date(d), _) => {
+            out.push(b'"');
+            out.extend_from_slice(d.format("%Y-%m-%d").to_string().as_bytes());
+            out.push(b'"');
+        }
+        (Cell::DateTime(t), _) => write_datetime(out, *t),
+        (Cell::DateTimeUtc(t), _) => {
+            out.push(b'"');
+            out.extend_from_slice(t.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string().as_bytes());
+            out.push(b'"');
+        }
+        (Cell::Time(t), _) => {
+            out.push(b'"');
+            out.extend_from_slice(t.format("%H:%M:%S%.f").to_string().as_bytes());
+            out.push(b'"');
+        }
+        (Cell::Bytes(b), _) => {
+            out.push(b'"');
+            out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(b)
+                    .as_bytes(),
+            );
+            out.push(b'"');
+        }
+        (Cell::Json(v), _) => {
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+    }
+}
+
+fn write_float(out: &mut Vec<u8>, f: f64) {
+    if f.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+fn write_datetime(out: &mut Vec<u8>, t: NaiveDateTime) {
+    out.push(b'"');
+    out.extend_from_slice(t.format("%Y-%m-%dT%H:%M:%S%.f").to_string().as_bytes());
+    out.push(b'"');
+}
+
+/// SQLite keeps timestamps as text, with a space or a `T`.
+fn parse_loose_datetime(s: &str) -> Option<NaiveDateTime> {
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+}
+
+/// Reads a typed value, or NULL when the database's value is NULL or cannot be decoded
+/// (logged once per call site would be noise; undecodable values are a schema problem the
+/// test console shows).
+fn get<'r, T, R>(row: &'r R, index: usize) -> Option<T>
+where
+    R: Row,
+    T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    row.try_get::<Option<T>, _>(index).ok().flatten()
+}
+
+fn get_unchecked<'r, T, R>(row: &'r R, index: usize) -> Option<T>
+where
+    R: Row,
+    T: sqlx::Decode<'r, R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    if row.try_get_raw(index).map(|v| v.is_null()).unwrap_or(true) {
+        return None;
+    }
+    row.try_get_unchecked::<T, _>(index).ok()
+}
+
+fn cell_or_null<'r>(value: Option<Cell<'r>>) -> Cell<'r> {
+    value.unwrap_or(Cell::Null)
+}
+
+impl CellRow for PgRow {
+    fn column_kind(&self, index: usize, _hint: Option<ScalarType>) -> ColumnKind {
+        match self.columns()[index].type_info().name() {
+            "BOOL" => ColumnKind::Bool,
+            "INT2" | "INT4" | "INT8" | "OID" => ColumnKind::Int,
+            "FLOAT4" | "FLOAT8" => ColumnKind::Float,
+            "NUMERIC" | "MONEY" => ColumnKind::Decimal,
+            "DATE" => ColumnKind::Date,
+            "TIMESTAMP" => ColumnKind::DateTime,
+            "TIMESTAMPTZ" => ColumnKind::DateTimeUtc,
+            "TIME" => ColumnKind::Time,
+            "BYTEA" => ColumnKind::Bytes,
+            "JSON" | "JSONB" => ColumnKind::Json,
+            "UUID" => ColumnKind::Uuid,
+            _ => ColumnKind::Text,
+        }
+    }
+
+    fn cell(&self, i: usize, kind: ColumnKind) -> Cell<'_> {
+        cell_or_null(match kind {
+            ColumnKind::Bool => get::<bool, _>(self, i).map(Cell::Bool),
+            ColumnKind::Int => match self.columns()[i].type_info().name() {
+                "INT2" => get::<i16, _>(self, i).map(|v| Cell::Int(v.into())),
+                "INT4" => get::<i32, _>(self, i).map(|v| Cell::Int(v.into())),
+                "OID" => get_unchecked::<i32, _>(self, i).map(|v| Cell::Int(v.into())),
+                _ => get::<i64, _>(self, i).map(Cell::Int),
+            },
+            ColumnKind::Float => match self.columns()[i].type_info().name() {
+                "FLOAT4" => get::<f32, _>(self, i).map(|v| Cell::Float(v.into())),
+                _ => get::<f64, _>(self, i).map(Cell::Float),
+            },
+            ColumnKind::Decimal => get::<Decimal, _>(self, i).map(Cell::Decimal),
+            ColumnKind::Date => get::<NaiveDate, _>(self, i).map(Cell::Date),
+            ColumnKind::DateTime => get::<NaiveDateTime, _>(self, i).map(Cell::DateTime),
+            ColumnKind::DateTimeUtc => get::<DateTime<Utc>, _>(self, i).map(Cell::DateTimeUtc),
+            ColumnKind::Time => get::<NaiveTime, _>(self, i).map(Cell::Time),
+            ColumnKind::Bytes => get::<&[u8], _>(self, i).map(Cell::Bytes),
+            ColumnKind::Json => get::<serde_json::Value, _>(self, i).map(Cell::Json),
+            ColumnKind::Uuid => get_unchecked::<&[u8], _>(self, i)
+                .map(|b| Cell::Json(serde_json::Value::String(format_uuid(b)))),
+            ColumnKind::Text => get_unchecked::<&str, _>(self, i).map(Cell::Text),
+            _ => None,
+        })
+    }
+}
+
+fn format_uuid(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if hex.len() != 32 {
+        return hex;
+    }
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+impl CellRow for MySqlRow {
+    fn column_kind(&self, index: usize, _hint: Option<ScalarType>) -> ColumnKind {
+        let name = self.columns()[index].type_info().name();
+        match name {
+            "BOOLEAN" => ColumnKind::Bool,
+            "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" | "YEAR"
+            | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "INT UNSIGNED" | "MEDIUMINT UNSIGNED" => {
+                ColumnKind::Int
+            }
+            "BIGINT UNSIGNED" => ColumnKind::UInt,
+            "FLOAT" | "DOUBLE" => ColumnKind::Float,
+            "DECIMAL" => ColumnKind::Decimal,
+            "DATE" => ColumnKind::Date,
+            "DATETIME" => ColumnKind::DateTime,
+            "TIMESTAMP" => ColumnKind::DateTimeUtc,
+            "TIME" => ColumnKind::Time,
+            "JSON" => ColumnKind::Json,
+            // `_bin` collations flag text as BINARY too; only the binary charset is bytes.
+            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB"
+                if <str as sqlx::Type<sqlx::MySql>>::compatible(
+                    self.columns()[index].type_info(),
+                ) =>
+            {
+                ColumnKind::Text
+            }
+            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT"
+            | "GEOMETRY" => ColumnKind::Bytes,
+            _ => ColumnKind::Text,
+        }
+    }
+
+    fn cell(&self, i: usize, kind: ColumnKind) -> Cell<'_> {
+        cell_or_null(match kind {
+            ColumnKind::Bool => get::<bool, _>(self, i).map(Cell::Bool),
+            ColumnKind::Int => get_unchecked::<i64, _>(self, i).map(Cell::Int),
+            ColumnKind::UInt => get_unchecked::<u64, _>(self, i).map(Cell::UInt),
+            ColumnKind::Float => get_unchecked::<f64, _>(self, i).map(Cell::Float),
+            ColumnKind::Decimal => get::<Decimal, _>(self, i).map(Cell::Decimal),
+            ColumnKind::Date => get::<NaiveDate, _>(self, i).map(Cell::Date),
+            ColumnKind::DateTime => get::<NaiveDateTime, _>(self, i).map(Cell::DateTime),
+            ColumnKind::DateTimeUtc => get::<DateTime<Utc>, _>(self, i).map(Cell::DateTimeUtc),
+            ColumnKind::Time => get::<NaiveTime, _>(self, i).map(Cell::Time),
+            ColumnKind::Json => get_unchecked::<&str, _>(self, i)
+                .and_then(|s| serde_json::from_str(s).ok())
+                .map(Cell::Json),
+            ColumnKind::Bytes => get_unchecked::<&[u8], _>(self, i).map(Cell::Bytes),
+            ColumnKind::Text => get_unchecked::<&str, _>(self, i).map(Cell::Text),
+            _ => None,
+        })
+    }
+}
+
+impl CellRow for SqliteRow {
+    fn column_kind(&self, index: usize, hint: Option<ScalarType>) -> ColumnKind {
+        // The declared type (affinity) says what the column means; storage may vary per row.
+        let declared = self.columns()[index]
+            .type_info()
+            .name()
+            .to_ascii_uppercase();
+        match (hint, declared.as_str()) {
+            (Some(ScalarType::Bool), _) | (None, "BOOLEAN") => ColumnKind::Bool,
+            (Some(ScalarType::Date), _) | (None, "DATE") => ColumnKind::Date,
+            (Some(ScalarType::DateTime), _) | (None, "DATETIME") => ColumnKind::DateTime,
+            (Some(ScalarType::Decimal), _) | (None, "NUMERIC") => ColumnKind::Decimal,
+            _ => ColumnKind::Dynamic,
+        }
+    }
+
+    fn cell(&self, i: usize, kind: ColumnKind) -> Cell<'_> {
+        let Ok(raw) = self.try_get_raw(i) else {
+            return Cell::Null;
+        };
+        if raw.is_null() {
+            return Cell::Null;
+        }
+        let storage = raw.type_info().name().to_ascii_uppercase();
+        let dynamic = || -> Option<Cell<'_>> {
+            match storage.as_str() {
+                "INTEGER" | "INT8" | "BOOLEAN" => get_unchecked::<i64, _>(self, i).map(Cell::Int),
+                "REAL" | "NUMERIC" => get_unchecked::<f64, _>(self, i).map(Cell::Float),
+                "BLOB" => get_unchecked::<&[u8], _>(self, i).map(Cell::Bytes),
+                _ => get_unchecked::<&str, _>(self, i).map(Cell::Text),
+            }
+        };
+        cell_or_null(match kind {
+            ColumnKind::Bool => match dynamic() {
+                Some(Cell::Int(v)) => Some(Cell::Bool(v != 0)),
+                Some(Cell::Text(t)) => Some(Cell::Bool(matches!(t, "1" | "true" | "TRUE" | "t"))),
+                other => other,
+            },
+            ColumnKind::Date => match dynamic() {
+                Some(Cell::Text(t)) => {
+                    NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d")
+                        .ok()
+                        .map(Cell::Date)
+                        .or(Some(Cell::Text(t)))
+                }
+                other => other,
+            },
+            ColumnKind::DateTime => match dynamic() {
+                Some(Cell::Text(t)) => parse_loose_datetime(t)
+                    .map(Cell::DateTime)
+                    .or(Some(Cell::Text(t))),
+                other => other,
+            },
+            ColumnKind::Decimal => match dynamic() {
+                Some(Cell::Int(v)) => Some(Cell::Decimal(Decimal::from(v))),
+                Some(Cell::Float(f)) => Decimal::from_str(ryu::Buffer::new().format(f))
+                    .ok()
+                    .map(Cell::Decimal)
+                    .or(Some(Cell::Float(f))),
+                Some(Cell::Text(t)) => Decimal::from_str(t.trim())
+                    .ok()
+                    .map(Cell::Decimal)
+                    .or(Some(Cell::Text(t))),
+                other => other,
+            },
+            _ => dynamic(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell_json(cell: Cell<'_>, hint: Option<ScalarType>) -> String {
+        let mut out = Vec::new();
+        write_cell(&mut out, &cell, hint);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn integers_beyond_2_pow_53_become_strings() {
+        assert_eq!(
+            cell_json(Cell::Int(9_007_199_254_740_991), None),
+            "9007199254740991"
+        );
+        assert_eq!(
+            cell_json(Cell::Int(9_007_199_254_740_992), None),
+            "\"9007199254740992\""
+        );
+        assert_eq!(
+            cell_json(Cell::Int(i64::MIN), None),
+            "\"-9223372036854775808\""
+        );
+        assert_eq!(
+            cell_json(Cell::UInt(u64::MAX), None),
+            "\"18446744073709551615\""
+        );
+    }
+
+    #[test]
+    fn decimals_are_normalised_strings_whatever_the_storage() {
+        assert_eq!(
+            cell_json(Cell::Decimal(Decimal::new(2000, 2)), None),
+            "\"20\""
+        );
+        assert_eq!(
+            cell_json(Cell::Float(19.99), Some(ScalarType::Decimal)),
+            "\"19.99\""
+        );
+        assert_eq!(
+            cell_json(Cell::Int(20), Some(ScalarType::Decimal)),
+            "\"20\""
+        );
+    }
+
+    #[test]
+    fn text_escapes_and_binary_is_base64() {
+        assert_eq!(
+            cell_json(Cell::Text("a\"b\n\u{0}"), None),
+            r#""a\"b\n\u0000""#
+        );
+        assert_eq!(cell_json(Cell::Bytes(&[0, 255, 1]), None), "\"AP8B\"");
+    }
+
+    #[test]
+    fn timestamps_are_iso_8601() {
+        let t = NaiveDate::from_ymd_opt(2024, 1, 2)
+            .unwrap()
+            .and_hms_milli_opt(3, 4, 5, 250)
+            .unwrap();
+        assert_eq!(
+            cell_json(Cell::DateTime(t), None),
+            "\"2024-01-02T03:04:05.250\""
+        );
+        assert_eq!(
+            cell_json(Cell::DateTimeUtc(t.and_utc()), None),
+            "\"2024-01-02T03:04:05.250Z\""
+        );
+        assert_eq!(
+            cell_json(
+                Cell::Text("2024-01-02 03:04:05"),
+                Some(ScalarType::DateTime)
+            ),
+            "\"2024-01-02T03:04:05\""
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! The *execute* stage: one bounded pool per datasource, binding values, the per-API timeout,
+//! and handing rows to the encoder.
+//!
+//! Pools are created lazily, on first use, inside the runtime that calls them (a pool belongs
+//! to the runtime that made it). Every data-API session is read-only: PostgreSQL and MySQL
+//! sessions are switched to read-only transactions when they connect, SQLite files are opened
+//! read-only, so no template or native query can write, at no cost per call.
+
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use catalog::model::{Datasource, DatasourceKind, ResultFormat, ScalarType};
+use dashmap::DashMap;
+use futures_util::TryStreamExt;
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Executor, Row};
+
+use super::encode::{CellRow, PageInfo, encode_data};
+use super::render::RenderedSql;
+use super::value::Value;
+use crate::error::ApiError;
+
+/// How long a call waits for a free connection before giving up (within its own timeout).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool for one datasource, typed per database (sqlx's `Any` loses the types we encode).
+#[derive(Debug, Clone)]
+pub enum DbPool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    Mysql(MySqlPool),
+}
+
+/// The default pool size: about two connections per core.
+pub fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 2).clamp(2, 64) as u32
+}
+
+impl DbPool {
+    /// Builds a pool that connects on first use.
+    pub fn connect_lazy(ds: &Datasource) -> Result<DbPool, String> {
+        let size = ds
+            .connection
+            .pool_size
+            .unwrap_or_else(default_pool_size)
+            .max(1);
+        let c = &ds.connection;
+        Ok(match ds.kind {
+            DatasourceKind::Sqlite => {
+                if c.database.is_empty() {
+                    return Err("a SQLite datasource needs `database`: the path of its file".into());
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(&c.database)
+                    .read_only(true);
+                DbPool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(size)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .test_before_acquire(false)
+                        .connect_lazy_with(options),
+                )
+            }
+            DatasourceKind::Postgres => {
+                let mut options = PgConnectOptions::new()
+                    .host(&c.host)
+                    .port(if c.port == 0 { 5432 } else { c.port })
+                    .username(&c.username)
+                    .database(&c.database)
+                    .application_name("sluice")
+                    .options([("default_transaction_read_only", "on")]);
+                if let Some(password) = &c.password {
+                    options = options.password(password);
+                }
+                DbPool::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(size)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .test_before_acquire(false)
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                // PostgreSQL 14+: notice a caller gone (timed out) mid-query and
+                                // stop it. Older servers lack the setting; that is fine.
+                                let _ = conn
+                                    .execute("SET client_connection_check_interval = 1000")
+                                    .await;
+                                Ok(())
+                            })
+                        })
+                        .connect_lazy_with(options),
+                )
+            }
+            DatasourceKind::Mysql => {
+                let mut options = MySqlConnectOptions::new()
+                    .host(&c.host)
+                    .port(if c.port == 0 { 3306 } else { c.port })
+                    .username(&c.username)
+                    .database(&c.database);
+                if let Some(password) = &c.password {
+                    options = options.password(password);
+                }
+                DbPool::Mysql(
+                    MySqlPoolOptions::new()
+                        .max_connections(size)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .test_before_acquire(false)
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                                Ok(())
+                            })
+                        })
+                        .connect_lazy_with(options),
+                )
+            }
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            DbPool::Sqlite(p) => p.close().await,
+            DbPool::Postgres(p) => p.close().await,
+            DbPool::Mysql(p) => p.close().await,
+        }
+    }
+}
+
+/// Checks that a datasource answers: connects once, runs `SELECT 1`, disconnects.
+///
+/// For the management API; the error is the driver's, meant for the datasource's owner.
+pub async fn test_connection(ds: &Datasource, timeout: Duration) -> Result<(), String> {
+    let pool = DbPool::connect_lazy(ds)?;
+    let probe = async {
+        match &pool {
+            DbPool::Sqlite(p) => p.execute("SELECT 1").await.map(|_| ()),
+            DbPool::Postgres(p) => p.execute("SELECT 1").await.map(|_| ()),
+            DbPool::Mysql(p) => p.execute("SELECT 1").await.map(|_| ()),
+        }
+    };
+    let outcome = match tokio::time::timeout(timeout, probe).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+    };
+    pool.close().await;
+    outcome
+}
+
+/// The pools of every datasource in use, keyed by datasource id. A datasource whose settings
+/// changed gets a fresh pool; the old one closes when its last user lets go.
+#[derive(Debug, Default)]
+pub struct PoolRegistry {
+    pools: DashMap<i64, (u64, DbPool)>,
+}
+
+impl PoolRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn pool_for(&self, ds: &Datasource) -> Result<DbPool, ApiError> {
+        let fingerprint = fingerprint(ds);
+        if let Some(entry) = self.pools.get(&ds.id)
+            && entry.0 == fingerprint
+        {
+            return Ok(entry.1.clone());
+        }
+        let pool = DbPool::connect_lazy(ds).map_err(|why| {
+            tracing::error!(datasource = ds.id, %why, "datasource settings cannot make a pool");
+            ApiError::database()
+        })?;
+        self.pools.insert(ds.id, (fingerprint, pool.clone()));
+        Ok(pool)
+    }
+}
+
+fn fingerprint(ds: &Datasource) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    ds.kind.hash(&mut hasher);
+    ds.connection.host.hash(&mut hasher);
+    ds.connection.port.hash(&mut hasher);
+    ds.connection.database.hash(&mut hasher);
+    ds.connection.username.hash(&mut hasher);
+    ds.connection.password.hash(&mut hasher);
+    ds.connection.pool_size.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// What one statement run needs besides its SQL.
+pub struct RunSpec<'a> {
+    pub statement: &'a RenderedSql,
+    /// Run first, on the same connection, when the caller asked for a total.
+    pub count: Option<&'a RenderedSql>,
+    /// Rows beyond this are never read.
+    pub row_cap: usize,
+    pub timeout: Duration,
+    pub format: ResultFormat,
+    pub hints: &'a (dyn Fn(&str) -> Option<ScalarType> + Sync),
+    pub page: Option<PageInfo>,
+}
+
+/// The encoded `data` object and what it cost.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub data: Vec<u8>,
+    pub row_count: usize,
+    pub total: Option<u64>,
+    pub execute: Duration,
+    pub encode: Duration,
+}
+
+impl DbPool {
+    /// Runs a statement (and its count) under the timeout and encodes the rows.
+    pub async fn run(&self, spec: &RunSpec<'_>) -> Result<RunOutcome, ApiError> {
+        match self {
+            DbPool::Sqlite(p) => run_on::<Sqlite>(p, spec, bind_sqlite).await,
+            DbPool::Postgres(p) => run_on::<Postgres>(p, spec, bind_postgres).await,
+            DbPool::Mysql(p) => run_on::<MySql>(p, spec, bind_mysql).await,
+        }
+    }
+}
+
+type Query<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;
+
+async fn run_on<DB>(
+    pool: &sqlx::Pool<DB>,
+    spec: &RunSpec<'_>,
+    bind: fn(Query<DB>, &Value) -> Query<DB>,
+) -> Result<RunOutcome, ApiError>
+where
+    DB: sqlx::Database,
+    DB::Row: CellRow,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::from_std(started + spec.timeout);
+    let timeout_ms = spec.timeout.as_millis() as u64;
+    let mut conn = match tokio::time::timeout_at(deadline, pool.acquire()).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => return Err(database_error(&e, &spec.statement.sql)),
+        Err(_) => return Err(ApiError::timeout(timeout_ms)),
+    };
+    let work = async {
+        let total = match spec.count {
+            Some(count) => {
+                let query = count
+                    .binds
+                    .iter()
+                    .fold(sqlx::query(AssertSqlSafe(count.sql.clone())), bind);
+                let row = query.fetch_one(&mut *conn).await?;
+                Some(row.try_get::<i64, _>(0usize)?.max(0) as u64)
+            }
+            None => None,
+        };
+        let query = spec
+            .statement
+            .binds
+            .iter()
+            .fold(sqlx::query(AssertSqlSafe(spec.statement.sql.clone())), bind);
+        let mut stream = query.fetch(&mut *conn);
+        let mut rows = Vec::new();
+        while rows.len() < spec.row_cap {
+            match stream.try_next().await? {
+                Some(row) => rows.push(row),
+                None => break,
+            }
+        }
+        Ok::<_, sqlx::Error>((rows, total))
+    };
+    let (rows, total) = match tokio::time::timeout_at(deadline, work).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => return Err(database_error(&e, &spec.statement.sql)),
+        Err(_) => {
+            // The connection is mid-query: never hand it to another caller.
+            conn.close_on_drop();
+            return Err(ApiError::timeout(timeout_ms));
+        }
+    };
+    drop(conn);
+    let execute = started.elapsed();
+    let encode_started = Instant::now();
+    let mut data = Vec::with_capacity(64 + rows.len() * 64);
+    let page = spec.page.map(|p| PageInfo { total, ..p });
+    encode_data(&rows, spec.format, spec.hints, page, &mut data);
+    Ok(RunOutcome {
+        data,
+        row_count: rows.len(),
+        total,
+        execute,
+        encode: encode_started.elapsed(),
+    })
+}
+
+/// Logs the full error and gives the caller nothing of it.
+fn database_error(error: &sqlx::Error, sql: &str) -> ApiError {
+    tracing::error!(%error, sql, "data API query failed");
+    ApiError::database()
+}
+
+fn bind_postgres(query: Query<Postgres>, value: &Value) -> Query<Postgres> {
+    match value {
+        Value::Null => query.bind(None::<String>),
+        Value::Bool(b) => query.bind(*b),
+        Value::Int(i) => query.bind(*i),
+        Value::Float(f) => query.bind(*f),
+        Value::Decimal(d) => query.bind(*d),
+        Value::Text(s) => query.bind(s.clone()),
+        Value::Date(d) => query.bind(*d),
+        Value::DateTime(t) => query.bind(*t),
+        Value::Json(j) => query.bind(sqlx::types::Json(j.clone())),
+        Value::Array(_) => query.bind(value.to_json().to_string()),
+    }
+}
+
+fn bind_mysql(query: Query<MySql>, value: &Value) -> Query<MySql> {
+    match value {
+        Value::Null => query.bind(None::<String>),
+        Value::Bool(b) => query.bind(*b),
+        Value::Int(i) => query.bind(*i),
+        Value::Float(f) => query.bind(*f),
+        Value::Decimal(d) => query.bind(*d),
+        Value::Text(s) => query.bind(s.clone()),
+        Value::Date(d) => query.bind(*d),
+        Value::DateTime(t) => query.bind(*t),
+        Value::Json(j) => query.bind(j.to_string()),
+        Value::Array(_) => query.bind(value.to_json().to_string()),
+    }
+}
+
+fn bind_sqlite(query: Query<Sqlite>, value: &Value) -> Query<Sqlite> {
+    match value {
+        Value::Null => query.bind(None::<String>),
+        Value::Bool(b) => query.bind(*b),
+        Value::Int(i) => query.bind(*i),
+        Value::Float(f) => query.bind(*f),
+        // SQLite has no decimal type; numeric affinity compares the text as a number.
+        Value::Decimal(d) => query.bind(d.to_string()),
+        Value::Text(s) => query.bind(s.clone()),
+        // Stored as ISO text in SQLite, so compare as the same text.
+        Value::Date(d) => query.bind(d.format("%Y-%m-%d").to_string()),
+        Value::DateTime(t) => query.bind(t.format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+        Value::Json(j) => query.bind(j.to_string()),
+        Value::Array(_) => query.bind(value.to_json().to_string()),
+    }
+}
