@@ -4,3 +4,5 @@
 //! The catalog never runs an API and never depends on the edge; `plugins` and `proxy` read it.
 
 pub mod model;
+pub mod secret;
+pub mod store;

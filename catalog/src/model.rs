@@ -8,6 +8,20 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// A team's space: datasources and APIs belong to exactly one workgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workgroup {
+    #[serde(default)]
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub created_at: i64,
+}
+
 /// Which SQL engine a datasource speaks. MariaDB is served by `Mysql`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

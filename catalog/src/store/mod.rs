@@ -1,0 +1,251 @@
+//! The metadata store: where workgroups, datasources, APIs and their saved versions live.
+//!
+//! One code path serves two backends through `sqlx::Any`: a SQLite file (the default, opened
+//! in WAL mode with foreign keys on) and PostgreSQL. Only the DDL differs per backend
+//! (`migrations/{sqlite,postgres}`); every query is written once in the common dialect, with
+//! `$n` placeholders (SQLite reads `$1` as positional parameter 1), `RETURNING`, integer ids,
+//! text and JSON kept as text. Timestamps are milliseconds since the Unix epoch.
+//!
+//! Datasource passwords are sealed with the [`SecretBox`] before they reach the database and
+//! are only opened by [`Store::datasource_with_secret`]; every other read is redacted.
+//!
+//! Writes that touch several rows run in one transaction. A transaction that must read before
+//! it writes starts with a write ("touching" the row it depends on), which takes SQLite's write
+//! lock up front and PostgreSQL's row lock, so concurrent writers queue instead of racing.
+
+mod apis;
+mod datasources;
+mod workgroups;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::error::ErrorKind;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{ConnectOptions, Connection, SqlSafeStr};
+
+use crate::secret::{SecretBox, SecretError};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for (or one it must refer to) does not exist.
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// The write would break a uniqueness or reference rule (duplicate name, datasource in use).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The input is unacceptable as given.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// A stored row cannot be read back (bad JSON, unknown kind).
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    /// A sealed password cannot be opened, usually because the store key changed.
+    #[error("stored secret: {0}")]
+    Secret(#[from] SecretError),
+    #[error("migrating the store failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    fn not_found(what: &'static str, id: impl ToString) -> StoreError {
+        StoreError::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// Which database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Reads the backend from a connection URL's scheme.
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(StoreError::Invalid(format!(
+                "unsupported store URL `{}`: expected sqlite://path or postgres://…",
+                url_for_messages(url)
+            ))),
+        }
+    }
+
+    fn migrations(self) -> Vec<Migration> {
+        let init = match self {
+            Backend::Sqlite => include_str!("../../migrations/sqlite/0001_init.sql"),
+            Backend::Postgres => include_str!("../../migrations/postgres/0001_init.sql"),
+        };
+        vec![migration(1, "init", init)]
+    }
+}
+
+fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
+    Migration::new(
+        version,
+        Cow::Borrowed(description),
+        MigrationType::Simple,
+        sql.into_sql_str(),
+        false,
+    )
+}
+
+/// A URL without its password, fit for an error message.
+fn url_for_messages(url: &str) -> Cow<'_, str> {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => match url[start + 3..at].find(':') {
+            Some(colon) => Cow::Owned(format!("{}:***{}", &url[..start + 3 + colon], &url[at..])),
+            None => Cow::Borrowed(url),
+        },
+        _ => Cow::Borrowed(url),
+    }
+}
+
+/// The metadata store. Cheap to clone: clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    secrets: SecretBox,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url` and brings the schema up to date. For SQLite the file (and its
+    /// directory) is created when missing and switched to WAL; `sqlite::memory:` gives a
+    /// private in-memory store held on a single connection.
+    pub async fn open(url: &str, secrets: SecretBox) -> Result<Store, StoreError> {
+        let backend = Backend::from_url(url)?;
+        sqlx::any::install_default_drivers();
+        let mut pool_options = AnyPoolOptions::new();
+        if backend == Backend::Sqlite && prepare_sqlite(url).await? == SqliteStorage::Memory {
+            // Each `Any` connection re-reads the URL and would get its own empty in-memory
+            // database, so keep exactly one connection alive for the store's lifetime.
+            pool_options = pool_options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let pool = pool_options.connect(url).await?;
+        Migrator::with_migrations(backend.migrations())
+            .run(&pool)
+            .await?;
+        Ok(Store {
+            pool,
+            secrets,
+            backend,
+        })
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum SqliteStorage {
+    File,
+    Memory,
+}
+
+/// Creates the SQLite file and its directory when missing and sets WAL, which the file
+/// remembers, so the pool's connections (configured only by the URL) open it as intended.
+async fn prepare_sqlite(url: &str) -> Result<SqliteStorage, StoreError> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(SqliteStorage::Memory);
+    }
+    let options = SqliteConnectOptions::from_str(url)?;
+    if let Some(dir) = options.get_filename().parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+    }
+    let connection = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .connect()
+        .await?;
+    connection.close().await?;
+    Ok(SqliteStorage::File)
+}
+
+/// The constraint kind a failed statement broke, if that is why it failed.
+fn violated(err: &sqlx::Error) -> Option<ErrorKind> {
+    match err {
+        sqlx::Error::Database(db) => Some(db.kind()),
+        _ => None,
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    violated(err) == Some(ErrorKind::UniqueViolation)
+}
+
+fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    violated(err) == Some(ErrorKind::ForeignKeyViolation)
+}
+
+fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Rejects names that are empty or only whitespace.
+fn require_text(field: &str, value: &str) -> Result<(), StoreError> {
+    if value.trim().is_empty() {
+        return Err(StoreError::Invalid(format!("{field} must not be empty")));
+    }
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Invalid(format!("{what} cannot be written as JSON: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_follows_the_url_scheme() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("postgresql://h/db").unwrap(),
+            Backend::Postgres
+        );
+        let err = Backend::from_url("mysql://root:pw@h/db").unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)));
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn messages_hide_url_passwords() {
+        assert_eq!(
+            url_for_messages("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(url_for_messages("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(url_for_messages("sqlite://a@b.db"), "sqlite://a@b.db");
+    }
+}

@@ -1,0 +1,783 @@
+//! The metadata store's behaviour, checked identically on SQLite and PostgreSQL.
+//!
+//! Every scenario below is one `async fn(TestDb)`; `backend_tests!` runs each on a fresh
+//! SQLite file and on a fresh PostgreSQL schema. PostgreSQL is expected at
+//! `postgres://postgres@127.0.0.1:5432/test` (override with `SLUICE_TEST_POSTGRES_URL`); when
+//! it is unreachable those tests fail, they do not skip.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use catalog::model::{
+    Api, ApiDefinition, ApiMode, ApiOptions, ConnectionSettings, Datasource, DatasourceKind,
+    ScriptSpec, WizardSpec,
+};
+use catalog::secret::SecretBox;
+use catalog::store::{Backend, Store, StoreError};
+use sqlx::{Connection, Row};
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// One isolated database for one test: where it is and the key its secrets use.
+#[derive(Clone)]
+struct TestDb {
+    url: String,
+    key_text: String,
+    place: Place,
+}
+
+#[derive(Clone)]
+enum Place {
+    /// A directory of its own under the temp dir, holding the database file.
+    Sqlite { dir: PathBuf },
+    /// A schema of its own, reached through `admin_url`.
+    Postgres { admin_url: String, schema: String },
+}
+
+impl TestDb {
+    fn sqlite() -> TestDb {
+        let dir = std::env::temp_dir().join(format!(
+            "sluice-store-test-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        // A missing parent directory is part of what `Store::open` must handle.
+        let file = dir.join("nested").join("catalog.db");
+        TestDb {
+            url: format!("sqlite://{}?mode=rwc", file.display()),
+            key_text: SecretBox::generate_key_text(),
+            place: Place::Sqlite { dir },
+        }
+    }
+
+    async fn postgres() -> TestDb {
+        let admin_url = std::env::var("SLUICE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let schema = format!("sluice_store_test_{:016x}", rand::random::<u64>());
+        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(connection) => connection,
+            Err(e) => panic!(
+                "PostgreSQL is unreachable at {admin_url}: {e}\n\
+                 The store tests run on PostgreSQL as well as SQLite; start the server \
+                 (the project's test script does) or point SLUICE_TEST_POSTGRES_URL at one."
+            ),
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        TestDb {
+            url: format!("{admin_url}{separator}options=-csearch_path%3D{schema}"),
+            key_text: SecretBox::generate_key_text(),
+            place: Place::Postgres { admin_url, schema },
+        }
+    }
+
+    fn secrets(&self) -> SecretBox {
+        SecretBox::from_key_text(&self.key_text).unwrap()
+    }
+
+    async fn open(&self) -> Store {
+        Store::open(&self.url, self.secrets()).await.unwrap()
+    }
+
+    /// Reads one text column (or NULL) the way an attacker with the database would: through
+    /// a plain connection, not the store.
+    async fn raw_text(&self, sql: &'static str, id: i64) -> Option<String> {
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        let row = sqlx::query(sql)
+            .bind(id)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        let value = row.try_get::<Option<String>, _>(0).unwrap();
+        connection.close().await.unwrap();
+        value
+    }
+
+    async fn raw_count(&self, sql: &'static str, id: i64) -> i64 {
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        let row = sqlx::query(sql)
+            .bind(id)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        let count = row.try_get::<i64, _>(0).unwrap();
+        connection.close().await.unwrap();
+        count
+    }
+
+    async fn remove(&self) {
+        match &self.place {
+            Place::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Place::Postgres { admin_url, schema } => {
+                let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+            }
+        }
+    }
+}
+
+/// Runs `scenario` on `db`, then removes the database whether or not the scenario passed.
+async fn run<Scenario, Fut>(db: TestDb, scenario: Scenario)
+where
+    Scenario: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let outcome = tokio::spawn(scenario(db.clone())).await;
+    db.remove().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+macro_rules! backend_tests {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::run(super::TestDb::sqlite(), super::$scenario).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::run(super::TestDb::postgres().await, super::$scenario).await;
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    reopening_runs_migrations_idempotently,
+    workgroup_names_are_unique,
+    passwords_are_sealed_at_rest_and_never_read_back,
+    updating_a_datasource_keeps_or_replaces_its_password,
+    another_key_cannot_open_stored_passwords,
+    datasource_names_are_unique_per_workgroup,
+    apis_round_trip_and_validate_references,
+    versions_are_numbered_from_v0_and_never_change,
+    concurrent_saves_get_distinct_numbers,
+    deleting_an_api_deletes_its_versions,
+    a_datasource_in_use_cannot_be_deleted,
+    missing_things_are_not_found,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+fn postgres_datasource(workgroup_id: i64, name: &str, password: Option<&str>) -> Datasource {
+    Datasource {
+        id: 0,
+        workgroup_id,
+        name: name.to_owned(),
+        kind: DatasourceKind::Postgres,
+        description: format!("{name} for tests"),
+        connection: ConnectionSettings {
+            host: "db.internal".into(),
+            port: 5432,
+            database: "sales".into(),
+            username: "reader".into(),
+            password: password.map(str::to_owned),
+            pool_size: Some(4),
+        },
+    }
+}
+
+fn wizard_draft(datasource_id: i64, table: &str) -> ApiDefinition {
+    ApiDefinition {
+        datasource_id,
+        mode: ApiMode::Wizard(WizardSpec {
+            table: table.to_owned(),
+        }),
+        request_params: vec![],
+        response_fields: vec![],
+        options: ApiOptions::default(),
+    }
+}
+
+fn new_api(workgroup_id: i64, name: &str, draft: ApiDefinition) -> Api {
+    Api {
+        id: 0,
+        workgroup_id,
+        name: name.to_owned(),
+        path: format!("/{name}"),
+        method: "GET".into(),
+        description: String::new(),
+        draft,
+    }
+}
+
+/// A workgroup with one datasource and one API reading from it.
+async fn seeded(store: &Store) -> (i64, Datasource, Api) {
+    let workgroup = store.create_workgroup("sales", "").await.unwrap();
+    let datasource = store
+        .create_datasource(&postgres_datasource(workgroup.id, "warehouse", Some("pw")))
+        .await
+        .unwrap();
+    let api = store
+        .create_api(&new_api(
+            workgroup.id,
+            "orders",
+            wizard_draft(datasource.id, "orders"),
+        ))
+        .await
+        .unwrap();
+    (workgroup.id, datasource, api)
+}
+
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>, expected_what: &str) {
+    match result {
+        Err(StoreError::NotFound { what, .. }) => assert_eq!(what, expected_what),
+        other => panic!("expected NotFound {expected_what}, got {other:?}"),
+    }
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, mentions: &str) -> String {
+    match result {
+        Err(StoreError::Conflict(message)) => {
+            assert!(message.contains(mentions), "`{message}` lacks `{mentions}`");
+            message
+        }
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+async fn reopening_runs_migrations_idempotently(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    store.save_version(api.id, "first").await.unwrap();
+    store.close().await;
+
+    // A second store on the same database at the same time, then a plain reopen.
+    let (a, b) = tokio::join!(db.open(), db.open());
+    a.close().await;
+    b.close().await;
+    let store = db.open().await;
+    assert_eq!(store.list_workgroups().await.unwrap().len(), 1);
+    assert_eq!(store.datasource(datasource.id).await.unwrap(), datasource);
+    assert_eq!(store.api(api.id).await.unwrap(), api);
+    assert_eq!(store.list_versions(api.id).await.unwrap().len(), 1);
+    // Ids keep counting after a reopen instead of reusing old ones.
+    let second = store
+        .create_datasource(&postgres_datasource(workgroup_id, "second", None))
+        .await
+        .unwrap();
+    assert!(second.id > datasource.id);
+
+    match &db.place {
+        Place::Sqlite { dir } => {
+            assert!(dir.join("nested").join("catalog.db").is_file());
+            let mut connection = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+            let row = sqlx::query("PRAGMA journal_mode")
+                .fetch_one(&mut connection)
+                .await
+                .unwrap();
+            assert_eq!(row.try_get::<String, _>(0).unwrap(), "wal");
+            connection.close().await.unwrap();
+            assert_eq!(store.backend(), Backend::Sqlite);
+        }
+        Place::Postgres { .. } => assert_eq!(store.backend(), Backend::Postgres),
+    }
+    store.close().await;
+}
+
+async fn workgroup_names_are_unique(db: TestDb) {
+    let store = db.open().await;
+    let sales = store
+        .create_workgroup("sales", "the sales team")
+        .await
+        .unwrap();
+    assert!(sales.id > 0);
+    assert!(sales.created_at > 0);
+    let ops = store.create_workgroup("ops", "").await.unwrap();
+
+    assert_conflict(store.create_workgroup("sales", "again").await, "sales");
+    assert!(matches!(
+        store.create_workgroup("  ", "").await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.workgroup_by_name("sales").await.unwrap(), sales);
+    assert_not_found(store.workgroup_by_name("nobody").await, "workgroup");
+    assert_eq!(store.list_workgroups().await.unwrap(), vec![sales, ops]);
+    store.close().await;
+}
+
+async fn passwords_are_sealed_at_rest_and_never_read_back(db: TestDb) {
+    let store = db.open().await;
+    let workgroup = store.create_workgroup("sales", "").await.unwrap();
+    let input = postgres_datasource(workgroup.id, "warehouse", Some("s3cret-Pa55"));
+    let created = store.create_datasource(&input).await.unwrap();
+
+    assert!(created.id > 0);
+    assert_eq!(created.connection.password, None);
+    assert_eq!(
+        created,
+        Datasource {
+            id: created.id,
+            ..input.redacted()
+        }
+    );
+    assert_eq!(store.datasource(created.id).await.unwrap(), created);
+    assert_eq!(
+        store.list_datasources(workgroup.id).await.unwrap(),
+        vec![created.clone()]
+    );
+    let serialized = serde_json::to_string(&store.datasource(created.id).await.unwrap()).unwrap();
+    assert!(!serialized.contains("s3cret"), "{serialized}");
+
+    let sealed = db
+        .raw_text(
+            "SELECT password_sealed FROM datasources WHERE id = $1",
+            created.id,
+        )
+        .await
+        .unwrap();
+    assert!(!sealed.contains("s3cret-Pa55"), "{sealed}");
+    assert!(sealed.starts_with("v1:"), "{sealed}");
+    assert_eq!(db.secrets().open(&sealed).unwrap(), "s3cret-Pa55");
+    let settings = db
+        .raw_text(
+            "SELECT settings_json FROM datasources WHERE id = $1",
+            created.id,
+        )
+        .await
+        .unwrap();
+    assert!(!settings.contains("s3cret"), "{settings}");
+
+    let with_secret = store.datasource_with_secret(created.id).await.unwrap();
+    assert_eq!(
+        with_secret,
+        Datasource {
+            id: created.id,
+            ..input
+        }
+    );
+
+    // No password at all is stored as NULL and read back as None.
+    let open = store
+        .create_datasource(&postgres_datasource(workgroup.id, "open", None))
+        .await
+        .unwrap();
+    let raw = db
+        .raw_text(
+            "SELECT password_sealed FROM datasources WHERE id = $1",
+            open.id,
+        )
+        .await;
+    assert_eq!(raw, None);
+    assert_eq!(
+        store
+            .datasource_with_secret(open.id)
+            .await
+            .unwrap()
+            .connection
+            .password,
+        None
+    );
+    store.close().await;
+}
+
+async fn updating_a_datasource_keeps_or_replaces_its_password(db: TestDb) {
+    let store = db.open().await;
+    let workgroup = store.create_workgroup("sales", "").await.unwrap();
+    let created = store
+        .create_datasource(&postgres_datasource(
+            workgroup.id,
+            "warehouse",
+            Some("old-pw"),
+        ))
+        .await
+        .unwrap();
+    let sealed_before = db
+        .raw_text(
+            "SELECT password_sealed FROM datasources WHERE id = $1",
+            created.id,
+        )
+        .await;
+
+    // `None` keeps the stored password; everything else is replaced.
+    let mut edited = created.clone();
+    edited.name = "warehouse-eu".into();
+    edited.description = "moved".into();
+    edited.connection.host = "eu.db.internal".into();
+    let updated = store.update_datasource(&edited).await.unwrap();
+    assert_eq!(updated, edited);
+    assert_eq!(store.datasource(created.id).await.unwrap(), edited);
+    let with_secret = store.datasource_with_secret(created.id).await.unwrap();
+    assert_eq!(with_secret.connection.password.as_deref(), Some("old-pw"));
+    assert_eq!(
+        db.raw_text(
+            "SELECT password_sealed FROM datasources WHERE id = $1",
+            created.id
+        )
+        .await,
+        sealed_before
+    );
+
+    // `Some` replaces it, and the new one is sealed too.
+    edited.connection.password = Some("new-pw".into());
+    let updated = store.update_datasource(&edited).await.unwrap();
+    assert_eq!(updated.connection.password, None);
+    let with_secret = store.datasource_with_secret(created.id).await.unwrap();
+    assert_eq!(with_secret.connection.password.as_deref(), Some("new-pw"));
+    let sealed_after = db
+        .raw_text(
+            "SELECT password_sealed FROM datasources WHERE id = $1",
+            created.id,
+        )
+        .await
+        .unwrap();
+    assert!(!sealed_after.contains("new-pw"));
+    assert_ne!(Some(sealed_after), sealed_before);
+
+    // The workgroup is not something an update moves.
+    let mut moved = edited.clone();
+    moved.workgroup_id = workgroup.id + 100;
+    let updated = store.update_datasource(&moved).await.unwrap();
+    assert_eq!(updated.workgroup_id, workgroup.id);
+
+    let other = store
+        .create_datasource(&postgres_datasource(workgroup.id, "other", None))
+        .await
+        .unwrap();
+    let mut clash = other.clone();
+    clash.name = "warehouse-eu".into();
+    assert_conflict(store.update_datasource(&clash).await, "warehouse-eu");
+    assert_eq!(store.datasource(other.id).await.unwrap().name, "other");
+
+    let mut ghost = edited.clone();
+    ghost.id = 9_999;
+    assert_not_found(store.update_datasource(&ghost).await, "datasource");
+    store.close().await;
+}
+
+async fn another_key_cannot_open_stored_passwords(db: TestDb) {
+    let store = db.open().await;
+    let (_, datasource, _) = seeded(&store).await;
+    store.close().await;
+
+    let other_key = SecretBox::from_key_text(&SecretBox::generate_key_text()).unwrap();
+    let store = Store::open(&db.url, other_key).await.unwrap();
+    // Redacted reads do not need the key; opening the password does, and fails cleanly.
+    assert_eq!(store.datasource(datasource.id).await.unwrap(), datasource);
+    match store.datasource_with_secret(datasource.id).await {
+        Err(StoreError::Secret(_)) => {}
+        other => panic!("expected a secret error, got {other:?}"),
+    }
+    store.close().await;
+}
+
+async fn datasource_names_are_unique_per_workgroup(db: TestDb) {
+    let store = db.open().await;
+    let sales = store.create_workgroup("sales", "").await.unwrap();
+    let ops = store.create_workgroup("ops", "").await.unwrap();
+    store
+        .create_datasource(&postgres_datasource(sales.id, "main", None))
+        .await
+        .unwrap();
+    // The same name in another workgroup is fine.
+    store
+        .create_datasource(&postgres_datasource(ops.id, "main", None))
+        .await
+        .unwrap();
+    assert_conflict(
+        store
+            .create_datasource(&postgres_datasource(sales.id, "main", Some("x")))
+            .await,
+        "main",
+    );
+    assert_not_found(
+        store
+            .create_datasource(&postgres_datasource(9_999, "main", None))
+            .await,
+        "workgroup",
+    );
+    assert!(matches!(
+        store
+            .create_datasource(&postgres_datasource(sales.id, "", None))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.list_datasources(sales.id).await.unwrap().len(), 1);
+    assert_eq!(store.list_datasources(9_999).await.unwrap(), vec![]);
+    store.close().await;
+}
+
+async fn apis_round_trip_and_validate_references(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    assert!(api.id > 0);
+    assert_eq!(store.api(api.id).await.unwrap(), api);
+
+    let mut script = new_api(
+        workgroup_id,
+        "by-customer",
+        ApiDefinition {
+            mode: ApiMode::Script(ScriptSpec {
+                sql: "SELECT * FROM orders WHERE customer = #{customer}".into(),
+            }),
+            ..wizard_draft(datasource.id, "unused")
+        },
+    );
+    script.method = "post".into();
+    let script = store.create_api(&script).await.unwrap();
+    assert_eq!(script.method, "POST");
+    assert_eq!(store.api(script.id).await.unwrap(), script);
+    assert_eq!(
+        store.list_apis(workgroup_id).await.unwrap(),
+        vec![api.clone(), script.clone()]
+    );
+
+    assert_conflict(
+        store
+            .create_api(&new_api(
+                workgroup_id,
+                "orders",
+                wizard_draft(datasource.id, "t"),
+            ))
+            .await,
+        "orders",
+    );
+    assert_not_found(
+        store
+            .create_api(&new_api(workgroup_id, "lost", wizard_draft(9_999, "t")))
+            .await,
+        "datasource",
+    );
+    assert_not_found(
+        store
+            .create_api(&new_api(9_999, "lost", wizard_draft(datasource.id, "t")))
+            .await,
+        "workgroup",
+    );
+    let mut bad_method = new_api(workgroup_id, "odd", wizard_draft(datasource.id, "t"));
+    bad_method.method = "FETCH".into();
+    assert!(matches!(
+        store.create_api(&bad_method).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    let new_draft = wizard_draft(datasource.id, "orders_archive");
+    let updated = store.update_draft(api.id, &new_draft).await.unwrap();
+    assert_eq!(updated.draft, new_draft);
+    assert_eq!(store.api(api.id).await.unwrap(), updated);
+    assert_not_found(
+        store.update_draft(api.id, &wizard_draft(9_999, "t")).await,
+        "datasource",
+    );
+    assert_eq!(store.api(api.id).await.unwrap().draft, new_draft);
+    store.close().await;
+}
+
+async fn versions_are_numbered_from_v0_and_never_change(db: TestDb) {
+    let store = db.open().await;
+    let (_, datasource, api) = seeded(&store).await;
+
+    let v0 = store.save_version(api.id, "first cut").await.unwrap();
+    assert_eq!((v0.number, v0.label()), (0, "V0".to_owned()));
+    assert_eq!(v0.definition, api.draft);
+    assert_eq!(v0.description, "first cut");
+
+    let second_draft = wizard_draft(datasource.id, "orders_v2");
+    store.update_draft(api.id, &second_draft).await.unwrap();
+    let v1 = store.save_version(api.id, "").await.unwrap();
+    assert_eq!(v1.number, 1);
+    assert_eq!(v1.definition, second_draft);
+
+    let third_draft = wizard_draft(datasource.id, "orders_v3");
+    store.update_draft(api.id, &third_draft).await.unwrap();
+    let v2 = store.save_version(api.id, "third").await.unwrap();
+    assert_eq!(v2.label(), "V2");
+
+    // Earlier versions still hold what was saved, not the later drafts.
+    assert_eq!(store.version(api.id, 0).await.unwrap(), v0);
+    assert_eq!(store.version(api.id, 1).await.unwrap(), v1);
+    assert_eq!(
+        store.version(api.id, 0).await.unwrap().definition,
+        api.draft
+    );
+    assert_eq!(store.list_versions(api.id).await.unwrap(), vec![v0, v1, v2]);
+    assert_eq!(store.api(api.id).await.unwrap().draft, third_draft);
+    assert_not_found(store.version(api.id, 3).await, "version");
+    store.close().await;
+}
+
+async fn concurrent_saves_get_distinct_numbers(db: TestDb) {
+    let store = db.open().await;
+    let (_, _, api) = seeded(&store).await;
+    let saves: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.save_version(api.id, &format!("save {i}")).await })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for save in saves {
+        numbers.push(save.await.unwrap().unwrap().number);
+    }
+    numbers.sort();
+    assert_eq!(numbers, (0..8).collect::<Vec<i64>>());
+    store.close().await;
+}
+
+async fn deleting_an_api_deletes_its_versions(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    let keeper = store
+        .create_api(&new_api(
+            workgroup_id,
+            "keeper",
+            wizard_draft(datasource.id, "t"),
+        ))
+        .await
+        .unwrap();
+    store.save_version(api.id, "").await.unwrap();
+    store.save_version(api.id, "").await.unwrap();
+    store.save_version(keeper.id, "").await.unwrap();
+
+    store.delete_api(api.id).await.unwrap();
+    assert_not_found(store.api(api.id).await, "API");
+    assert_eq!(store.list_versions(api.id).await.unwrap(), vec![]);
+    assert_not_found(store.version(api.id, 0).await, "version");
+    assert_eq!(
+        db.raw_count(
+            "SELECT COUNT(*) FROM api_versions WHERE api_id = $1",
+            api.id
+        )
+        .await,
+        0
+    );
+    assert_not_found(store.delete_api(api.id).await, "API");
+    // Other APIs keep theirs.
+    assert_eq!(store.list_versions(keeper.id).await.unwrap().len(), 1);
+    assert_eq!(store.list_apis(workgroup_id).await.unwrap(), vec![keeper]);
+    // The name is free again.
+    store
+        .create_api(&new_api(
+            workgroup_id,
+            "orders",
+            wizard_draft(datasource.id, "t"),
+        ))
+        .await
+        .unwrap();
+    store.close().await;
+}
+
+async fn a_datasource_in_use_cannot_be_deleted(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    let spare = store
+        .create_datasource(&postgres_datasource(workgroup_id, "spare", None))
+        .await
+        .unwrap();
+
+    // Used by a draft.
+    assert_conflict(
+        store.delete_datasource(datasource.id).await,
+        "`orders` (draft)",
+    );
+    // No longer by the draft, but by a saved version.
+    store.save_version(api.id, "").await.unwrap();
+    store
+        .update_draft(api.id, &wizard_draft(spare.id, "orders"))
+        .await
+        .unwrap();
+    assert_conflict(
+        store.delete_datasource(datasource.id).await,
+        "`orders` (V0)",
+    );
+    assert_eq!(store.datasource(datasource.id).await.unwrap(), datasource);
+
+    store.delete_api(api.id).await.unwrap();
+    store.delete_datasource(datasource.id).await.unwrap();
+    assert_not_found(store.datasource(datasource.id).await, "datasource");
+    assert_not_found(store.delete_datasource(datasource.id).await, "datasource");
+    assert_eq!(
+        store.list_datasources(workgroup_id).await.unwrap(),
+        vec![spare]
+    );
+    store.close().await;
+}
+
+async fn missing_things_are_not_found(db: TestDb) {
+    let store = db.open().await;
+    let (_, datasource, api) = seeded(&store).await;
+    let missing = 9_999;
+    assert_not_found(store.datasource(missing).await, "datasource");
+    assert_not_found(store.datasource_with_secret(missing).await, "datasource");
+    assert_not_found(store.delete_datasource(missing).await, "datasource");
+    assert_not_found(store.api(missing).await, "API");
+    assert_not_found(
+        store
+            .update_draft(missing, &wizard_draft(datasource.id, "t"))
+            .await,
+        "API",
+    );
+    assert_not_found(store.delete_api(missing).await, "API");
+    assert_not_found(store.save_version(missing, "").await, "API");
+    assert_not_found(store.version(api.id, 0).await, "version");
+    assert_not_found(store.version(missing, 0).await, "version");
+    assert_eq!(store.list_versions(missing).await.unwrap(), vec![]);
+    assert_eq!(store.list_apis(missing).await.unwrap(), vec![]);
+    let message = store.api(missing).await.unwrap_err().to_string();
+    assert_eq!(message, "API 9999 not found");
+    store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite only
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_in_memory_store_keeps_its_data_across_calls() {
+    let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).unwrap();
+    let store = Store::open("sqlite::memory:", secrets).await.unwrap();
+    let (_, datasource, api) = seeded(&store).await;
+    let saves: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.save_version(api.id, "").await })
+        })
+        .collect();
+    for save in saves {
+        save.await.unwrap().unwrap();
+    }
+    assert_eq!(store.list_versions(api.id).await.unwrap().len(), 4);
+    assert_eq!(
+        store
+            .datasource_with_secret(datasource.id)
+            .await
+            .unwrap()
+            .connection
+            .password
+            .as_deref(),
+        Some("pw")
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn unsupported_store_urls_are_refused() {
+    let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).unwrap();
+    match Store::open("mysql://root@127.0.0.1/catalog", secrets).await {
+        Err(StoreError::Invalid(message)) => assert!(message.contains("sqlite"), "{message}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
