@@ -48,9 +48,7 @@ impl FromStr for DatasourceKind {
             "sqlite" => Ok(DatasourceKind::Sqlite),
             "postgres" | "postgresql" => Ok(DatasourceKind::Postgres),
             "mysql" | "mariadb" => Ok(DatasourceKind::Mysql),
-            other => Err(format!(
-                "unknown datasource kind `{other}`: expected sqlite, postgres or mysql"
-            )),
+            other => Err(format!("unknown datasource kind `{other}`: expected sqlite, postgres or mysql")),
         }
     }
 }
@@ -173,9 +171,9 @@ impl FromStr for ParamType {
         }
         if let Some(inner) = s.strip_prefix("array<").and_then(|r| r.strip_suffix('>')) {
             return match ScalarType::parse(inner.trim()) {
-                Some(ScalarType::Json) | None => Err(format!(
-                    "unknown array type `{text}`: the item type must be a scalar such as array<int>"
-                )),
+                Some(ScalarType::Json) | None => {
+                    Err(format!("unknown array type `{text}`: the item type must be a scalar such as array<int>"))
+                }
                 Some(item) => Ok(ParamType::Array(item)),
             };
         }
@@ -295,9 +293,7 @@ impl<'de> Deserialize<'de> for Operator {
 }
 
 /// Data security levels, from public (L1) to confidential (L4).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 pub enum SecurityLevel {
     #[default]
     L1,
@@ -407,12 +403,7 @@ pub struct ApiOptions {
 
 impl Default for ApiOptions {
     fn default() -> Self {
-        ApiOptions {
-            max_limit: 1000,
-            timeout_ms: 10_000,
-            result_format: ResultFormat::Json,
-            pagination: false,
-        }
+        ApiOptions { max_limit: 1000, timeout_ms: 10_000, result_format: ResultFormat::Json, pagination: false }
     }
 }
 
@@ -523,16 +514,7 @@ mod tests {
 
     #[test]
     fn param_types_round_trip_through_text() {
-        for text in [
-            "string",
-            "int",
-            "decimal",
-            "datetime",
-            "json",
-            "array<int>",
-            "array<date>",
-            "identifier",
-        ] {
+        for text in ["string", "int", "decimal", "datetime", "json", "array<int>", "array<date>", "identifier"] {
             let parsed: ParamType = text.parse().unwrap();
             assert_eq!(parsed.to_string(), text);
         }
@@ -556,12 +538,7 @@ mod tests {
             "options": {"maxLimit": 50, "resultFormat": "JSONCompact"}
         }"#;
         let def: ApiDefinition = serde_json::from_str(json).unwrap();
-        assert_eq!(
-            def.mode,
-            ApiMode::Wizard(WizardSpec {
-                table: "users".into()
-            })
-        );
+        assert_eq!(def.mode, ApiMode::Wizard(WizardSpec { table: "users".into() }));
         assert_eq!(def.request_params[0].operator, Operator::In);
         assert_eq!(def.options.max_limit, 50);
         assert_eq!(def.options.timeout_ms, 10_000);

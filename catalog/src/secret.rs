@@ -52,15 +52,13 @@ impl SecretBox {
     /// Loads a key written as standard base64 of exactly 32 bytes (surrounding whitespace,
     /// such as a file's trailing newline, is ignored).
     pub fn from_key_text(text: &str) -> Result<SecretBox, SecretError> {
-        const EXPECTED: &str = "expected standard base64 of 32 random bytes (44 characters, e.g. from `SecretBox::generate_key_text`)";
+        const EXPECTED: &str =
+            "expected standard base64 of 32 random bytes (44 characters, e.g. from `SecretBox::generate_key_text`)";
         let bytes = STANDARD
             .decode(text.trim())
             .map_err(|e| SecretError::InvalidKey(format!("not base64 ({e}); {EXPECTED}")))?;
         if bytes.len() != KEY_LEN {
-            return Err(SecretError::InvalidKey(format!(
-                "decodes to {} bytes; {EXPECTED}",
-                bytes.len()
-            )));
+            return Err(SecretError::InvalidKey(format!("decodes to {} bytes; {EXPECTED}", bytes.len())));
         }
         Ok(SecretBox::from_key_bytes(&bytes))
     }
@@ -72,9 +70,7 @@ impl SecretBox {
     }
 
     fn from_key_bytes(bytes: &[u8]) -> SecretBox {
-        SecretBox {
-            cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)),
-        }
+        SecretBox { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)) }
     }
 
     /// Encrypts `plain` under a fresh random nonce; sealing the same text twice gives
@@ -83,10 +79,7 @@ impl SecretBox {
         let nonce_bytes: [u8; NONCE_LEN] = rand::random();
         let nonce = Nonce::from_slice(&nonce_bytes);
         // Encryption only fails for inputs beyond GCM's ~64 GiB limit.
-        let ciphertext = self
-            .cipher
-            .encrypt(nonce, plain.as_bytes())
-            .map_err(|_| SecretError::TooLong)?;
+        let ciphertext = self.cipher.encrypt(nonce, plain.as_bytes()).map_err(|_| SecretError::TooLong)?;
         let mut payload = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         payload.extend_from_slice(&nonce_bytes);
         payload.extend_from_slice(&ciphertext);
@@ -95,21 +88,17 @@ impl SecretBox {
 
     /// Decrypts what `seal` produced with the same key.
     pub fn open(&self, sealed: &str) -> Result<String, SecretError> {
-        let encoded = sealed.strip_prefix(FORMAT_PREFIX).ok_or_else(|| {
-            SecretError::Malformed(format!("expected the `{FORMAT_PREFIX}` prefix"))
-        })?;
-        let payload = STANDARD
-            .decode(encoded)
-            .map_err(|e| SecretError::Malformed(format!("not base64: {e}")))?;
+        let encoded = sealed
+            .strip_prefix(FORMAT_PREFIX)
+            .ok_or_else(|| SecretError::Malformed(format!("expected the `{FORMAT_PREFIX}` prefix")))?;
+        let payload = STANDARD.decode(encoded).map_err(|e| SecretError::Malformed(format!("not base64: {e}")))?;
         // The tag alone is 16 bytes, so anything not longer than the nonce is truncated.
         if payload.len() <= NONCE_LEN {
             return Err(SecretError::Malformed("too short".into()));
         }
         let (nonce_bytes, ciphertext) = payload.split_at(NONCE_LEN);
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce_bytes), ciphertext)
-            .map_err(|_| SecretError::Unreadable)?;
+        let plain =
+            self.cipher.decrypt(Nonce::from_slice(nonce_bytes), ciphertext).map_err(|_| SecretError::Unreadable)?;
         String::from_utf8(plain).map_err(|_| SecretError::NotText)
     }
 }
@@ -160,18 +149,9 @@ mod tests {
             assert_eq!(secrets.open(&tampered), Err(SecretError::Unreadable));
             payload[i] ^= 0x01;
         }
-        assert!(matches!(
-            secrets.open("v1:AAAA"),
-            Err(SecretError::Malformed(_))
-        ));
-        assert!(matches!(
-            secrets.open("v1:not base64!"),
-            Err(SecretError::Malformed(_))
-        ));
-        assert!(matches!(
-            secrets.open("plain text"),
-            Err(SecretError::Malformed(_))
-        ));
+        assert!(matches!(secrets.open("v1:AAAA"), Err(SecretError::Malformed(_))));
+        assert!(matches!(secrets.open("v1:not base64!"), Err(SecretError::Malformed(_))));
+        assert!(matches!(secrets.open("plain text"), Err(SecretError::Malformed(_))));
         let truncated = &sealed[..sealed.len() - 8];
         assert!(secrets.open(truncated).is_err());
     }

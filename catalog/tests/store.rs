@@ -9,8 +9,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use catalog::model::{
-    Api, ApiDefinition, ApiMode, ApiOptions, ConnectionSettings, Datasource, DatasourceKind,
-    ScriptSpec, WizardSpec,
+    Api, ApiDefinition, ApiMode, ApiOptions, ConnectionSettings, Datasource, DatasourceKind, ScriptSpec, WizardSpec,
 };
 use catalog::secret::SecretBox;
 use catalog::store::{Backend, Store, StoreError};
@@ -51,8 +50,7 @@ impl TestDb {
     }
 
     async fn postgres() -> TestDb {
-        let admin_url = std::env::var("SLUICE_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let admin_url = std::env::var("SLUICE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
         let schema = format!("sluice_store_test_{:016x}", rand::random::<u64>());
         let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
             Ok(connection) => connection,
@@ -62,10 +60,7 @@ impl TestDb {
                  (the project's test script does) or point SLUICE_TEST_POSTGRES_URL at one."
             ),
         };
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
         admin.close().await.unwrap();
         let separator = if admin_url.contains('?') { '&' } else { '?' };
         TestDb {
@@ -88,11 +83,7 @@ impl TestDb {
     async fn raw_text(&self, sql: &'static str, id: i64) -> Option<String> {
         sqlx::any::install_default_drivers();
         let mut connection = sqlx::AnyConnection::connect(&self.url).await.unwrap();
-        let row = sqlx::query(sql)
-            .bind(id)
-            .fetch_one(&mut connection)
-            .await
-            .unwrap();
+        let row = sqlx::query(sql).bind(id).fetch_one(&mut connection).await.unwrap();
         let value = row.try_get::<Option<String>, _>(0).unwrap();
         connection.close().await.unwrap();
         value
@@ -101,11 +92,7 @@ impl TestDb {
     async fn raw_count(&self, sql: &'static str, id: i64) -> i64 {
         sqlx::any::install_default_drivers();
         let mut connection = sqlx::AnyConnection::connect(&self.url).await.unwrap();
-        let row = sqlx::query(sql)
-            .bind(id)
-            .fetch_one(&mut connection)
-            .await
-            .unwrap();
+        let row = sqlx::query(sql).bind(id).fetch_one(&mut connection).await.unwrap();
         let count = row.try_get::<i64, _>(0).unwrap();
         connection.close().await.unwrap();
         count
@@ -201,9 +188,7 @@ fn postgres_datasource(workgroup_id: i64, name: &str, password: Option<&str>) ->
 fn wizard_draft(datasource_id: i64, table: &str) -> ApiDefinition {
     ApiDefinition {
         datasource_id,
-        mode: ApiMode::Wizard(WizardSpec {
-            table: table.to_owned(),
-        }),
+        mode: ApiMode::Wizard(WizardSpec { table: table.to_owned() }),
         request_params: vec![],
         response_fields: vec![],
         options: ApiOptions::default(),
@@ -225,18 +210,9 @@ fn new_api(workgroup_id: i64, name: &str, draft: ApiDefinition) -> Api {
 /// A workgroup with one datasource and one API reading from it.
 async fn seeded(store: &Store) -> (i64, Datasource, Api) {
     let workgroup = store.create_workgroup("sales", "").await.unwrap();
-    let datasource = store
-        .create_datasource(&postgres_datasource(workgroup.id, "warehouse", Some("pw")))
-        .await
-        .unwrap();
-    let api = store
-        .create_api(&new_api(
-            workgroup.id,
-            "orders",
-            wizard_draft(datasource.id, "orders"),
-        ))
-        .await
-        .unwrap();
+    let datasource =
+        store.create_datasource(&postgres_datasource(workgroup.id, "warehouse", Some("pw"))).await.unwrap();
+    let api = store.create_api(&new_api(workgroup.id, "orders", wizard_draft(datasource.id, "orders"))).await.unwrap();
     (workgroup.id, datasource, api)
 }
 
@@ -276,20 +252,14 @@ async fn reopening_runs_migrations_idempotently(db: TestDb) {
     assert_eq!(store.api(api.id).await.unwrap(), api);
     assert_eq!(store.list_versions(api.id).await.unwrap().len(), 1);
     // Ids keep counting after a reopen instead of reusing old ones.
-    let second = store
-        .create_datasource(&postgres_datasource(workgroup_id, "second", None))
-        .await
-        .unwrap();
+    let second = store.create_datasource(&postgres_datasource(workgroup_id, "second", None)).await.unwrap();
     assert!(second.id > datasource.id);
 
     match &db.place {
         Place::Sqlite { dir } => {
             assert!(dir.join("nested").join("catalog.db").is_file());
             let mut connection = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-            let row = sqlx::query("PRAGMA journal_mode")
-                .fetch_one(&mut connection)
-                .await
-                .unwrap();
+            let row = sqlx::query("PRAGMA journal_mode").fetch_one(&mut connection).await.unwrap();
             assert_eq!(row.try_get::<String, _>(0).unwrap(), "wal");
             connection.close().await.unwrap();
             assert_eq!(store.backend(), Backend::Sqlite);
@@ -301,19 +271,13 @@ async fn reopening_runs_migrations_idempotently(db: TestDb) {
 
 async fn workgroup_names_are_unique(db: TestDb) {
     let store = db.open().await;
-    let sales = store
-        .create_workgroup("sales", "the sales team")
-        .await
-        .unwrap();
+    let sales = store.create_workgroup("sales", "the sales team").await.unwrap();
     assert!(sales.id > 0);
     assert!(sales.created_at > 0);
     let ops = store.create_workgroup("ops", "").await.unwrap();
 
     assert_conflict(store.create_workgroup("sales", "again").await, "sales");
-    assert!(matches!(
-        store.create_workgroup("  ", "").await,
-        Err(StoreError::Invalid(_))
-    ));
+    assert!(matches!(store.create_workgroup("  ", "").await, Err(StoreError::Invalid(_))));
     assert_eq!(store.workgroup_by_name("sales").await.unwrap(), sales);
     assert_not_found(store.workgroup_by_name("nobody").await, "workgroup");
     assert_eq!(store.list_workgroups().await.unwrap(), vec![sales, ops]);
@@ -328,90 +292,36 @@ async fn passwords_are_sealed_at_rest_and_never_read_back(db: TestDb) {
 
     assert!(created.id > 0);
     assert_eq!(created.connection.password, None);
-    assert_eq!(
-        created,
-        Datasource {
-            id: created.id,
-            ..input.redacted()
-        }
-    );
+    assert_eq!(created, Datasource { id: created.id, ..input.redacted() });
     assert_eq!(store.datasource(created.id).await.unwrap(), created);
-    assert_eq!(
-        store.list_datasources(workgroup.id).await.unwrap(),
-        vec![created.clone()]
-    );
+    assert_eq!(store.list_datasources(workgroup.id).await.unwrap(), vec![created.clone()]);
     let serialized = serde_json::to_string(&store.datasource(created.id).await.unwrap()).unwrap();
     assert!(!serialized.contains("s3cret"), "{serialized}");
 
-    let sealed = db
-        .raw_text(
-            "SELECT password_sealed FROM datasources WHERE id = $1",
-            created.id,
-        )
-        .await
-        .unwrap();
+    let sealed = db.raw_text("SELECT password_sealed FROM datasources WHERE id = $1", created.id).await.unwrap();
     assert!(!sealed.contains("s3cret-Pa55"), "{sealed}");
     assert!(sealed.starts_with("v1:"), "{sealed}");
     assert_eq!(db.secrets().open(&sealed).unwrap(), "s3cret-Pa55");
-    let settings = db
-        .raw_text(
-            "SELECT settings_json FROM datasources WHERE id = $1",
-            created.id,
-        )
-        .await
-        .unwrap();
+    let settings = db.raw_text("SELECT settings_json FROM datasources WHERE id = $1", created.id).await.unwrap();
     assert!(!settings.contains("s3cret"), "{settings}");
 
     let with_secret = store.datasource_with_secret(created.id).await.unwrap();
-    assert_eq!(
-        with_secret,
-        Datasource {
-            id: created.id,
-            ..input
-        }
-    );
+    assert_eq!(with_secret, Datasource { id: created.id, ..input });
 
     // No password at all is stored as NULL and read back as None.
-    let open = store
-        .create_datasource(&postgres_datasource(workgroup.id, "open", None))
-        .await
-        .unwrap();
-    let raw = db
-        .raw_text(
-            "SELECT password_sealed FROM datasources WHERE id = $1",
-            open.id,
-        )
-        .await;
+    let open = store.create_datasource(&postgres_datasource(workgroup.id, "open", None)).await.unwrap();
+    let raw = db.raw_text("SELECT password_sealed FROM datasources WHERE id = $1", open.id).await;
     assert_eq!(raw, None);
-    assert_eq!(
-        store
-            .datasource_with_secret(open.id)
-            .await
-            .unwrap()
-            .connection
-            .password,
-        None
-    );
+    assert_eq!(store.datasource_with_secret(open.id).await.unwrap().connection.password, None);
     store.close().await;
 }
 
 async fn updating_a_datasource_keeps_or_replaces_its_password(db: TestDb) {
     let store = db.open().await;
     let workgroup = store.create_workgroup("sales", "").await.unwrap();
-    let created = store
-        .create_datasource(&postgres_datasource(
-            workgroup.id,
-            "warehouse",
-            Some("old-pw"),
-        ))
-        .await
-        .unwrap();
-    let sealed_before = db
-        .raw_text(
-            "SELECT password_sealed FROM datasources WHERE id = $1",
-            created.id,
-        )
-        .await;
+    let created =
+        store.create_datasource(&postgres_datasource(workgroup.id, "warehouse", Some("old-pw"))).await.unwrap();
+    let sealed_before = db.raw_text("SELECT password_sealed FROM datasources WHERE id = $1", created.id).await;
 
     // `None` keeps the stored password; everything else is replaced.
     let mut edited = created.clone();
@@ -423,14 +333,7 @@ async fn updating_a_datasource_keeps_or_replaces_its_password(db: TestDb) {
     assert_eq!(store.datasource(created.id).await.unwrap(), edited);
     let with_secret = store.datasource_with_secret(created.id).await.unwrap();
     assert_eq!(with_secret.connection.password.as_deref(), Some("old-pw"));
-    assert_eq!(
-        db.raw_text(
-            "SELECT password_sealed FROM datasources WHERE id = $1",
-            created.id
-        )
-        .await,
-        sealed_before
-    );
+    assert_eq!(db.raw_text("SELECT password_sealed FROM datasources WHERE id = $1", created.id).await, sealed_before);
 
     // `Some` replaces it, and the new one is sealed too.
     edited.connection.password = Some("new-pw".into());
@@ -438,13 +341,7 @@ async fn updating_a_datasource_keeps_or_replaces_its_password(db: TestDb) {
     assert_eq!(updated.connection.password, None);
     let with_secret = store.datasource_with_secret(created.id).await.unwrap();
     assert_eq!(with_secret.connection.password.as_deref(), Some("new-pw"));
-    let sealed_after = db
-        .raw_text(
-            "SELECT password_sealed FROM datasources WHERE id = $1",
-            created.id,
-        )
-        .await
-        .unwrap();
+    let sealed_after = db.raw_text("SELECT password_sealed FROM datasources WHERE id = $1", created.id).await.unwrap();
     assert!(!sealed_after.contains("new-pw"));
     assert_ne!(Some(sealed_after), sealed_before);
 
@@ -454,10 +351,7 @@ async fn updating_a_datasource_keeps_or_replaces_its_password(db: TestDb) {
     let updated = store.update_datasource(&moved).await.unwrap();
     assert_eq!(updated.workgroup_id, workgroup.id);
 
-    let other = store
-        .create_datasource(&postgres_datasource(workgroup.id, "other", None))
-        .await
-        .unwrap();
+    let other = store.create_datasource(&postgres_datasource(workgroup.id, "other", None)).await.unwrap();
     let mut clash = other.clone();
     clash.name = "warehouse-eu".into();
     assert_conflict(store.update_datasource(&clash).await, "warehouse-eu");
@@ -489,31 +383,13 @@ async fn datasource_names_are_unique_per_workgroup(db: TestDb) {
     let store = db.open().await;
     let sales = store.create_workgroup("sales", "").await.unwrap();
     let ops = store.create_workgroup("ops", "").await.unwrap();
-    store
-        .create_datasource(&postgres_datasource(sales.id, "main", None))
-        .await
-        .unwrap();
+    store.create_datasource(&postgres_datasource(sales.id, "main", None)).await.unwrap();
     // The same name in another workgroup is fine.
-    store
-        .create_datasource(&postgres_datasource(ops.id, "main", None))
-        .await
-        .unwrap();
-    assert_conflict(
-        store
-            .create_datasource(&postgres_datasource(sales.id, "main", Some("x")))
-            .await,
-        "main",
-    );
-    assert_not_found(
-        store
-            .create_datasource(&postgres_datasource(9_999, "main", None))
-            .await,
-        "workgroup",
-    );
+    store.create_datasource(&postgres_datasource(ops.id, "main", None)).await.unwrap();
+    assert_conflict(store.create_datasource(&postgres_datasource(sales.id, "main", Some("x"))).await, "main");
+    assert_not_found(store.create_datasource(&postgres_datasource(9_999, "main", None)).await, "workgroup");
     assert!(matches!(
-        store
-            .create_datasource(&postgres_datasource(sales.id, "", None))
-            .await,
+        store.create_datasource(&postgres_datasource(sales.id, "", None)).await,
         Err(StoreError::Invalid(_))
     ));
     assert_eq!(store.list_datasources(sales.id).await.unwrap().len(), 1);
@@ -531,9 +407,7 @@ async fn apis_round_trip_and_validate_references(db: TestDb) {
         workgroup_id,
         "by-customer",
         ApiDefinition {
-            mode: ApiMode::Script(ScriptSpec {
-                sql: "SELECT * FROM orders WHERE customer = #{customer}".into(),
-            }),
+            mode: ApiMode::Script(ScriptSpec { sql: "SELECT * FROM orders WHERE customer = #{customer}".into() }),
             ..wizard_draft(datasource.id, "unused")
         },
     );
@@ -541,48 +415,23 @@ async fn apis_round_trip_and_validate_references(db: TestDb) {
     let script = store.create_api(&script).await.unwrap();
     assert_eq!(script.method, "POST");
     assert_eq!(store.api(script.id).await.unwrap(), script);
-    assert_eq!(
-        store.list_apis(workgroup_id).await.unwrap(),
-        vec![api.clone(), script.clone()]
-    );
+    assert_eq!(store.list_apis(workgroup_id).await.unwrap(), vec![api.clone(), script.clone()]);
 
     assert_conflict(
-        store
-            .create_api(&new_api(
-                workgroup_id,
-                "orders",
-                wizard_draft(datasource.id, "t"),
-            ))
-            .await,
+        store.create_api(&new_api(workgroup_id, "orders", wizard_draft(datasource.id, "t"))).await,
         "orders",
     );
-    assert_not_found(
-        store
-            .create_api(&new_api(workgroup_id, "lost", wizard_draft(9_999, "t")))
-            .await,
-        "datasource",
-    );
-    assert_not_found(
-        store
-            .create_api(&new_api(9_999, "lost", wizard_draft(datasource.id, "t")))
-            .await,
-        "workgroup",
-    );
+    assert_not_found(store.create_api(&new_api(workgroup_id, "lost", wizard_draft(9_999, "t"))).await, "datasource");
+    assert_not_found(store.create_api(&new_api(9_999, "lost", wizard_draft(datasource.id, "t"))).await, "workgroup");
     let mut bad_method = new_api(workgroup_id, "odd", wizard_draft(datasource.id, "t"));
     bad_method.method = "FETCH".into();
-    assert!(matches!(
-        store.create_api(&bad_method).await,
-        Err(StoreError::Invalid(_))
-    ));
+    assert!(matches!(store.create_api(&bad_method).await, Err(StoreError::Invalid(_))));
 
     let new_draft = wizard_draft(datasource.id, "orders_archive");
     let updated = store.update_draft(api.id, &new_draft).await.unwrap();
     assert_eq!(updated.draft, new_draft);
     assert_eq!(store.api(api.id).await.unwrap(), updated);
-    assert_not_found(
-        store.update_draft(api.id, &wizard_draft(9_999, "t")).await,
-        "datasource",
-    );
+    assert_not_found(store.update_draft(api.id, &wizard_draft(9_999, "t")).await, "datasource");
     assert_eq!(store.api(api.id).await.unwrap().draft, new_draft);
     store.close().await;
 }
@@ -610,10 +459,7 @@ async fn versions_are_numbered_from_v0_and_never_change(db: TestDb) {
     // Earlier versions still hold what was saved, not the later drafts.
     assert_eq!(store.version(api.id, 0).await.unwrap(), v0);
     assert_eq!(store.version(api.id, 1).await.unwrap(), v1);
-    assert_eq!(
-        store.version(api.id, 0).await.unwrap().definition,
-        api.draft
-    );
+    assert_eq!(store.version(api.id, 0).await.unwrap().definition, api.draft);
     assert_eq!(store.list_versions(api.id).await.unwrap(), vec![v0, v1, v2]);
     assert_eq!(store.api(api.id).await.unwrap().draft, third_draft);
     assert_not_found(store.version(api.id, 3).await, "version");
@@ -641,14 +487,7 @@ async fn concurrent_saves_get_distinct_numbers(db: TestDb) {
 async fn deleting_an_api_deletes_its_versions(db: TestDb) {
     let store = db.open().await;
     let (workgroup_id, datasource, api) = seeded(&store).await;
-    let keeper = store
-        .create_api(&new_api(
-            workgroup_id,
-            "keeper",
-            wizard_draft(datasource.id, "t"),
-        ))
-        .await
-        .unwrap();
+    let keeper = store.create_api(&new_api(workgroup_id, "keeper", wizard_draft(datasource.id, "t"))).await.unwrap();
     store.save_version(api.id, "").await.unwrap();
     store.save_version(api.id, "").await.unwrap();
     store.save_version(keeper.id, "").await.unwrap();
@@ -657,63 +496,34 @@ async fn deleting_an_api_deletes_its_versions(db: TestDb) {
     assert_not_found(store.api(api.id).await, "API");
     assert_eq!(store.list_versions(api.id).await.unwrap(), vec![]);
     assert_not_found(store.version(api.id, 0).await, "version");
-    assert_eq!(
-        db.raw_count(
-            "SELECT COUNT(*) FROM api_versions WHERE api_id = $1",
-            api.id
-        )
-        .await,
-        0
-    );
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM api_versions WHERE api_id = $1", api.id).await, 0);
     assert_not_found(store.delete_api(api.id).await, "API");
     // Other APIs keep theirs.
     assert_eq!(store.list_versions(keeper.id).await.unwrap().len(), 1);
     assert_eq!(store.list_apis(workgroup_id).await.unwrap(), vec![keeper]);
     // The name is free again.
-    store
-        .create_api(&new_api(
-            workgroup_id,
-            "orders",
-            wizard_draft(datasource.id, "t"),
-        ))
-        .await
-        .unwrap();
+    store.create_api(&new_api(workgroup_id, "orders", wizard_draft(datasource.id, "t"))).await.unwrap();
     store.close().await;
 }
 
 async fn a_datasource_in_use_cannot_be_deleted(db: TestDb) {
     let store = db.open().await;
     let (workgroup_id, datasource, api) = seeded(&store).await;
-    let spare = store
-        .create_datasource(&postgres_datasource(workgroup_id, "spare", None))
-        .await
-        .unwrap();
+    let spare = store.create_datasource(&postgres_datasource(workgroup_id, "spare", None)).await.unwrap();
 
     // Used by a draft.
-    assert_conflict(
-        store.delete_datasource(datasource.id).await,
-        "`orders` (draft)",
-    );
+    assert_conflict(store.delete_datasource(datasource.id).await, "`orders` (draft)");
     // No longer by the draft, but by a saved version.
     store.save_version(api.id, "").await.unwrap();
-    store
-        .update_draft(api.id, &wizard_draft(spare.id, "orders"))
-        .await
-        .unwrap();
-    assert_conflict(
-        store.delete_datasource(datasource.id).await,
-        "`orders` (V0)",
-    );
+    store.update_draft(api.id, &wizard_draft(spare.id, "orders")).await.unwrap();
+    assert_conflict(store.delete_datasource(datasource.id).await, "`orders` (V0)");
     assert_eq!(store.datasource(datasource.id).await.unwrap(), datasource);
 
     store.delete_api(api.id).await.unwrap();
     store.delete_datasource(datasource.id).await.unwrap();
     assert_not_found(store.datasource(datasource.id).await, "datasource");
     assert_not_found(store.delete_datasource(datasource.id).await, "datasource");
-    assert_eq!(
-        store.list_datasources(workgroup_id).await.unwrap(),
-        vec![spare]
-    );
+    assert_eq!(store.list_datasources(workgroup_id).await.unwrap(), vec![spare]);
     store.close().await;
 }
 
@@ -725,12 +535,7 @@ async fn missing_things_are_not_found(db: TestDb) {
     assert_not_found(store.datasource_with_secret(missing).await, "datasource");
     assert_not_found(store.delete_datasource(missing).await, "datasource");
     assert_not_found(store.api(missing).await, "API");
-    assert_not_found(
-        store
-            .update_draft(missing, &wizard_draft(datasource.id, "t"))
-            .await,
-        "API",
-    );
+    assert_not_found(store.update_draft(missing, &wizard_draft(datasource.id, "t")).await, "API");
     assert_not_found(store.delete_api(missing).await, "API");
     assert_not_found(store.save_version(missing, "").await, "API");
     assert_not_found(store.version(api.id, 0).await, "version");
@@ -760,16 +565,7 @@ async fn sqlite_in_memory_store_keeps_its_data_across_calls() {
         save.await.unwrap().unwrap();
     }
     assert_eq!(store.list_versions(api.id).await.unwrap().len(), 4);
-    assert_eq!(
-        store
-            .datasource_with_secret(datasource.id)
-            .await
-            .unwrap()
-            .connection
-            .password
-            .as_deref(),
-        Some("pw")
-    );
+    assert_eq!(store.datasource_with_secret(datasource.id).await.unwrap().connection.password.as_deref(), Some("pw"));
     store.close().await;
 }
 

@@ -22,25 +22,14 @@ const ROWS: i64 = 1000;
 fn fixture() -> Datasource {
     let path = std::env::temp_dir().join(format!("sluice_bench_{}.sqlite", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let mut conn =
-            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-                .await
-                .expect("create");
-        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, age INT, city TEXT)")
-            .await
-            .expect("ddl");
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.expect("create");
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, age INT, city TEXT)").await.expect("ddl");
         conn.execute("BEGIN").await.expect("begin");
         for id in 1..=ROWS {
-            let sql = format!(
-                "INSERT INTO users VALUES ({id}, 'user {id}', {}, 'city{}')",
-                18 + id % 60,
-                id % 10
-            );
+            let sql = format!("INSERT INTO users VALUES ({id}, 'user {id}', {}, 'city{}')", 18 + id % 60, id % 10);
             conn.execute(AssertSqlSafe(sql)).await.expect("insert");
         }
         conn.execute("COMMIT").await.expect("commit");
@@ -51,10 +40,7 @@ fn fixture() -> Datasource {
         name: "bench".into(),
         kind: DatasourceKind::Sqlite,
         description: String::new(),
-        connection: ConnectionSettings {
-            database: path.display().to_string(),
-            ..Default::default()
-        },
+        connection: ConnectionSettings { database: path.display().to_string(), ..Default::default() },
     }
 }
 
@@ -72,10 +58,7 @@ fn wizard(param_column: &str, op: &str, max_limit: u32) -> ApiDefinition {
 }
 
 fn input(value: &str) -> CallInput {
-    CallInput {
-        params: HashMap::from([("v".to_owned(), RawParam::Text(value.to_owned()))]),
-        dry_run: false,
-    }
+    CallInput { params: HashMap::from([("v".to_owned(), RawParam::Text(value.to_owned()))]), dry_run: false }
 }
 
 fn benches(c: &mut Criterion) {
@@ -85,18 +68,10 @@ fn benches(c: &mut Criterion) {
 
     let mut dry = input("42");
     dry.dry_run = true;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     let ctx = PluginContext::default();
     c.bench_function("parse_render/point_lookup", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(point.invoke(&ctx.pools, black_box(&dry)))
-                .expect("dry run")
-        })
+        b.iter(|| runtime.block_on(point.invoke(&ctx.pools, black_box(&dry))).expect("dry run"))
     });
 
     let params = point.definition().request_params.clone();
@@ -106,20 +81,13 @@ fn benches(c: &mut Criterion) {
     });
 
     for (name, sql) in [
-        (
-            "encode/point_lookup",
-            "SELECT id, name, age, city FROM users WHERE id = 42",
-        ),
-        (
-            "encode/100_rows",
-            "SELECT id, name, age, city FROM users LIMIT 100",
-        ),
+        ("encode/point_lookup", "SELECT id, name, age, city FROM users WHERE id = 42"),
+        ("encode/100_rows", "SELECT id, name, age, city FROM users LIMIT 100"),
     ] {
         let rows = runtime.block_on(async {
-            let mut conn =
-                sqlx::SqliteConnection::connect(&format!("sqlite://{}", ds.connection.database))
-                    .await
-                    .expect("connect");
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", ds.connection.database))
+                .await
+                .expect("connect");
             sqlx::query(sql).fetch_all(&mut conn).await.expect("rows")
         });
         let hints = |_: &str| None;
@@ -133,17 +101,12 @@ fn benches(c: &mut Criterion) {
         });
     }
 
-    for (name, api, value) in [
-        ("invoke_sqlite/point_lookup", &point, "42"),
-        ("invoke_sqlite/100_rows", &hundred, "500"),
-    ] {
+    for (name, api, value) in
+        [("invoke_sqlite/point_lookup", &point, "42"), ("invoke_sqlite/100_rows", &hundred, "500")]
+    {
         let call = input(value);
         c.bench_function(name, |b| {
-            b.iter(|| {
-                runtime
-                    .block_on(api.invoke(&ctx.pools, black_box(&call)))
-                    .expect("call")
-            })
+            b.iter(|| runtime.block_on(api.invoke(&ctx.pools, black_box(&call))).expect("call"))
         });
     }
     let _ = std::fs::remove_file(&ds.connection.database);

@@ -18,19 +18,11 @@ const ECHO_LIMIT: usize = 64;
 
 impl ApiError {
     pub fn new(code: impl Into<String>, status: u16, message: impl Into<String>) -> Self {
-        ApiError {
-            code: code.into(),
-            status,
-            message: message.into(),
-        }
+        ApiError { code: code.into(), status, message: message.into() }
     }
 
     pub fn missing_parameter(name: &str) -> Self {
-        ApiError::new(
-            format!("MissingParameter.{name}"),
-            400,
-            format!("the required parameter `{name}` is missing"),
-        )
+        ApiError::new(format!("MissingParameter.{name}"), 400, format!("the required parameter `{name}` is missing"))
     }
 
     /// A value that does not fit its declared type; `received` is cut short.
@@ -38,20 +30,13 @@ impl ApiError {
         ApiError::new(
             format!("InvalidParameter.{name}"),
             400,
-            format!(
-                "parameter `{name}` expects {expected}, received `{}`",
-                cut_short(received)
-            ),
+            format!("parameter `{name}` expects {expected}, received `{}`", cut_short(received)),
         )
     }
 
     /// A parameter that is well-typed but not acceptable, with why.
     pub fn invalid_parameter_because(name: &str, why: impl fmt::Display) -> Self {
-        ApiError::new(
-            format!("InvalidParameter.{name}"),
-            400,
-            format!("parameter `{name}`: {why}"),
-        )
+        ApiError::new(format!("InvalidParameter.{name}"), 400, format!("parameter `{name}`: {why}"))
     }
 
     /// A native query that reaches outside what the API allows.
@@ -60,20 +45,12 @@ impl ApiError {
     }
 
     pub fn timeout(timeout_ms: u64) -> Self {
-        ApiError::new(
-            "Timeout",
-            504,
-            format!("the query did not finish within the API's timeout of {timeout_ms} ms"),
-        )
+        ApiError::new("Timeout", 504, format!("the query did not finish within the API's timeout of {timeout_ms} ms"))
     }
 
     /// The database failed; the caller learns nothing more than that.
     pub fn database() -> Self {
-        ApiError::new(
-            "InternalError.Database",
-            500,
-            "the database could not answer this call; the error was logged",
-        )
+        ApiError::new("InternalError.Database", 500, "the database could not answer this call; the error was logged")
     }
 
     /// A definition that cannot be published, with what to change.
@@ -94,11 +71,7 @@ impl std::error::Error for ApiError {}
 pub fn cut_short(received: &str) -> String {
     let mut chars = received.chars();
     let head: String = chars.by_ref().take(ECHO_LIMIT).collect();
-    if chars.next().is_some() {
-        format!("{head}…")
-    } else {
-        head
-    }
+    if chars.next().is_some() { format!("{head}…") } else { head }
 }
 
 #[cfg(test)]

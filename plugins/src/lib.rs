@@ -23,11 +23,7 @@ pub trait ApiPlugin: Send + Sync {
     /// `wizard`, `script`, `native`, …
     fn mode(&self) -> &'static str;
 
-    async fn invoke(
-        &self,
-        ctx: &PluginContext,
-        input: &sql::CallInput,
-    ) -> Result<sql::CallOutput, ApiError>;
+    async fn invoke(&self, ctx: &PluginContext, input: &sql::CallInput) -> Result<sql::CallOutput, ApiError>;
 }
 
 #[async_trait]
@@ -36,11 +32,7 @@ impl ApiPlugin for sql::SqlApi {
         self.definition().mode.name()
     }
 
-    async fn invoke(
-        &self,
-        ctx: &PluginContext,
-        input: &sql::CallInput,
-    ) -> Result<sql::CallOutput, ApiError> {
+    async fn invoke(&self, ctx: &PluginContext, input: &sql::CallInput) -> Result<sql::CallOutput, ApiError> {
         sql::SqlApi::invoke(self, &ctx.pools, input).await
     }
 }

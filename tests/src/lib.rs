@@ -55,11 +55,7 @@ pub fn users() -> Vec<User> {
             name: format!(
                 "{}{}",
                 NAMES[(id as usize - 1) % NAMES.len()],
-                if id > 12 {
-                    id.to_string()
-                } else {
-                    String::new()
-                }
+                if id > 12 { id.to_string() } else { String::new() }
             ),
             age: (id * 7) % 60 + 18,
             city: CITIES[(id % 4) as usize],
@@ -67,11 +63,7 @@ pub fn users() -> Vec<User> {
             active: id % 3 == 0,
             nickname: (id % 5 != 0).then(|| format!("nick{id}")),
             // One value past 2^53 to check that large integers survive as strings.
-            big: if id == 1 {
-                9_007_199_254_740_993
-            } else {
-                id * 1000
-            },
+            big: if id == 1 { 9_007_199_254_740_993 } else { id * 1000 },
         })
         .collect()
 }
@@ -81,12 +73,7 @@ pub fn orders() -> Vec<(i64, i64, i64)> {
     users()
         .iter()
         .filter(|u| u.id % 2 == 0)
-        .flat_map(|u| {
-            [
-                (u.id * 10, u.id, u.id * 300),
-                (u.id * 10 + 1, u.id, u.id * 50),
-            ]
-        })
+        .flat_map(|u| [(u.id * 10, u.id, u.id * 300), (u.id * 10 + 1, u.id, u.id * 50)])
         .collect()
 }
 
@@ -103,7 +90,8 @@ fn ddl(kind: DatasourceKind) -> Vec<String> {
              nickname {text}, big BIGINT NOT NULL, avatar {bytes} NOT NULL)"
         ),
         format!(
-            "CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount DECIMAL(10,2) NOT NULL, note {text})"
+            "CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount DECIMAL(10,2) NOT NULL, \
+             note {text}, created_at {timestamp} NOT NULL)"
         ),
         format!("CREATE TABLE secret (id BIGINT PRIMARY KEY, token {text} NOT NULL)"),
         "CREATE TABLE canary (id BIGINT PRIMARY KEY)".to_owned(),
@@ -135,12 +123,8 @@ fn inserts(kind: DatasourceKind) -> Vec<String> {
     let mut out: Vec<String> = users()
         .iter()
         .map(|u| {
-            let born = chrono::NaiveDate::from_ymd_opt(1980, 1, 1).unwrap()
-                + chrono::Days::new(u.id as u64 * 100);
-            let created = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
-                .unwrap()
-                .and_hms_opt(0, 0, 0)
-                .unwrap()
+            let born = chrono::NaiveDate::from_ymd_opt(1980, 1, 1).unwrap() + chrono::Days::new(u.id as u64 * 100);
+            let created = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap()
                 + chrono::Duration::hours(u.id)
                 + chrono::Duration::milliseconds(if u.id == 2 { 250 } else { 0 });
             format!(
@@ -162,9 +146,10 @@ fn inserts(kind: DatasourceKind) -> Vec<String> {
         .collect();
     for (id, user_id, cents) in orders() {
         out.push(format!(
-            "INSERT INTO orders VALUES ({id}, {user_id}, {}.{:02}, NULL)",
+            "INSERT INTO orders VALUES ({id}, {user_id}, {}.{:02}, NULL, '2024-{:02}-01 12:00:00')",
             cents / 100,
-            cents % 100
+            cents % 100,
+            id % 12 + 1
         ));
     }
     out.push("INSERT INTO secret VALUES (1, 'top-secret-token')".to_owned());
@@ -220,43 +205,28 @@ async fn load_fixture(kind: DatasourceKind) -> Datasource {
             let path = std::env::temp_dir().join(format!("{db}_{}.sqlite", std::process::id()));
             let _ = std::fs::remove_file(&path);
             let url = format!("sqlite://{}?mode=rwc", path.display());
-            let mut conn = sqlx::SqliteConnection::connect(&url)
-                .await
-                .expect("create the SQLite fixture file");
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("create the SQLite fixture file");
             for s in statements {
-                conn.execute(AssertSqlSafe(s))
-                    .await
-                    .expect("load SQLite fixture");
+                conn.execute(AssertSqlSafe(s)).await.expect("load SQLite fixture");
             }
             conn.close().await.ok();
-            ConnectionSettings {
-                database: path.display().to_string(),
-                ..Default::default()
-            }
+            ConnectionSettings { database: path.display().to_string(), ..Default::default() }
         }
         DatasourceKind::Postgres => {
             let mut admin = sqlx::PgConnection::connect(PG_URL).await.unwrap_or_else(|e| {
                 panic!("PostgreSQL at {PG_URL} is not reachable ({e}); start it with ./scripts/test")
             });
             admin
-                .execute(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
-                )))
+                .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
                 .await
                 .expect("drop fixture db");
-            admin
-                .execute(AssertSqlSafe(format!("CREATE DATABASE {db}")))
-                .await
-                .expect("create fixture db");
+            admin.execute(AssertSqlSafe(format!("CREATE DATABASE {db}"))).await.expect("create fixture db");
             admin.close().await.ok();
-            let mut conn =
-                sqlx::PgConnection::connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
-                    .await
-                    .expect("connect fixture db");
+            let mut conn = sqlx::PgConnection::connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
+                .await
+                .expect("connect fixture db");
             for s in statements {
-                conn.execute(AssertSqlSafe(s))
-                    .await
-                    .expect("load PostgreSQL fixture");
+                conn.execute(AssertSqlSafe(s)).await.expect("load PostgreSQL fixture");
             }
             conn.close().await.ok();
             ConnectionSettings {
@@ -271,25 +241,17 @@ async fn load_fixture(kind: DatasourceKind) -> Datasource {
             let mut admin = sqlx::MySqlConnection::connect(MYSQL_URL).await.unwrap_or_else(|e| {
                 panic!("MariaDB at {MYSQL_URL} is not reachable ({e}); start it with ./scripts/test")
             });
+            admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}"))).await.expect("drop fixture db");
             admin
-                .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-                .await
-                .expect("drop fixture db");
-            admin
-                .execute(AssertSqlSafe(format!(
-                    "CREATE DATABASE {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-                )))
+                .execute(AssertSqlSafe(format!("CREATE DATABASE {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")))
                 .await
                 .expect("create fixture db");
             admin.close().await.ok();
-            let mut conn =
-                sqlx::MySqlConnection::connect(&format!("mysql://root@127.0.0.1:3306/{db}"))
-                    .await
-                    .expect("connect fixture db");
+            let mut conn = sqlx::MySqlConnection::connect(&format!("mysql://root@127.0.0.1:3306/{db}"))
+                .await
+                .expect("connect fixture db");
             for s in statements {
-                conn.execute(AssertSqlSafe(s))
-                    .await
-                    .expect("load MariaDB fixture");
+                conn.execute(AssertSqlSafe(s)).await.expect("load MariaDB fixture");
             }
             conn.close().await.ok();
             ConnectionSettings {
@@ -316,8 +278,4 @@ async fn load_fixture(kind: DatasourceKind) -> Datasource {
 }
 
 /// Every fixture database, for tests that must hold on all three.
-pub const KINDS: [DatasourceKind; 3] = [
-    DatasourceKind::Sqlite,
-    DatasourceKind::Postgres,
-    DatasourceKind::Mysql,
-];
+pub const KINDS: [DatasourceKind; 3] = [DatasourceKind::Sqlite, DatasourceKind::Postgres, DatasourceKind::Mysql];

@@ -30,27 +30,15 @@ fn compile(kind: DatasourceKind, mut spec: Json) -> SqlApi {
     SqlApi::compile(&def, &datasource(kind)).expect("compiles")
 }
 
-async fn call(
-    ctx: &PluginContext,
-    api: &SqlApi,
-    params: Vec<(&str, RawParam)>,
-) -> Result<Vec<i64>, String> {
+async fn call(ctx: &PluginContext, api: &SqlApi, params: Vec<(&str, RawParam)>) -> Result<Vec<i64>, String> {
     let input = CallInput {
-        params: params
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect::<HashMap<_, _>>(),
+        params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<HashMap<_, _>>(),
         dry_run: false,
     };
     match api.invoke(&ctx.pools, &input).await {
         Ok(CallOutput::Data { data, .. }) => {
             let data: Json = serde_json::from_slice(&data).expect("JSON");
-            Ok(data["rows"]
-                .as_array()
-                .expect("rows")
-                .iter()
-                .map(|r| r["id"].as_i64().expect("id"))
-                .collect())
+            Ok(data["rows"].as_array().expect("rows").iter().map(|r| r["id"].as_i64().expect("id")).collect())
         }
         Ok(CallOutput::DryRun { .. }) => panic!("dry run"),
         Err(e) => Err(e.code),
@@ -68,26 +56,16 @@ impl Reference {
     async fn open(kind: DatasourceKind) -> Reference {
         let c = datasource(kind).connection;
         match kind {
-            DatasourceKind::Sqlite => Reference::Sqlite(
-                sqlx::SqliteConnection::connect(&format!("sqlite://{}", c.database))
+            DatasourceKind::Sqlite => {
+                Reference::Sqlite(sqlx::SqliteConnection::connect(&format!("sqlite://{}", c.database)).await.unwrap())
+            }
+            DatasourceKind::Postgres => Reference::Postgres(
+                sqlx::PgConnection::connect(&format!("postgres://postgres@127.0.0.1:5432/{}", c.database))
                     .await
                     .unwrap(),
             ),
-            DatasourceKind::Postgres => Reference::Postgres(
-                sqlx::PgConnection::connect(&format!(
-                    "postgres://postgres@127.0.0.1:5432/{}",
-                    c.database
-                ))
-                .await
-                .unwrap(),
-            ),
             DatasourceKind::Mysql => Reference::Mysql(
-                sqlx::MySqlConnection::connect(&format!(
-                    "mysql://root@127.0.0.1:3306/{}",
-                    c.database
-                ))
-                .await
-                .unwrap(),
+                sqlx::MySqlConnection::connect(&format!("mysql://root@127.0.0.1:3306/{}", c.database)).await.unwrap(),
             ),
         }
     }
@@ -97,25 +75,14 @@ impl Reference {
     /// in a lone escape).
     async fn ids(&mut self, op: Operator, values: &[&str]) -> Result<Vec<i64>, ()> {
         let placeholders = |pg: bool| {
-            (1..=values.len())
-                .map(|i| if pg { format!("${i}") } else { "?".to_owned() })
-                .collect::<Vec<_>>()
-                .join(", ")
+            (1..=values.len()).map(|i| if pg { format!("${i}") } else { "?".to_owned() }).collect::<Vec<_>>().join(", ")
         };
         let rhs = |pg: bool| {
-            if op.takes_list() {
-                format!("({})", placeholders(pg))
-            } else {
-                placeholders(pg)
-            }
+            if op.takes_list() { format!("({})", placeholders(pg)) } else { placeholders(pg) }
         };
         macro_rules! run {
             ($conn:expr, $pg:expr) => {{
-                let sql = format!(
-                    "SELECT id FROM users WHERE name {} {} ORDER BY id",
-                    op.as_sql(),
-                    rhs($pg)
-                );
+                let sql = format!("SELECT id FROM users WHERE name {} {} ORDER BY id", op.as_sql(), rhs($pg));
                 let mut q = sqlx::query(AssertSqlSafe(sql));
                 for v in values {
                     q = q.bind(v.to_string());
@@ -136,31 +103,15 @@ impl Reference {
     async fn count(&mut self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         match self {
-            Reference::Sqlite(c) => sqlx::query(AssertSqlSafe(sql))
-                .fetch_one(c)
-                .await
-                .unwrap()
-                .get(0),
-            Reference::Postgres(c) => sqlx::query(AssertSqlSafe(sql))
-                .fetch_one(c)
-                .await
-                .unwrap()
-                .get(0),
-            Reference::Mysql(c) => sqlx::query(AssertSqlSafe(sql))
-                .fetch_one(c)
-                .await
-                .unwrap()
-                .get(0),
+            Reference::Sqlite(c) => sqlx::query(AssertSqlSafe(sql)).fetch_one(c).await.unwrap().get(0),
+            Reference::Postgres(c) => sqlx::query(AssertSqlSafe(sql)).fetch_one(c).await.unwrap().get(0),
+            Reference::Mysql(c) => sqlx::query(AssertSqlSafe(sql)).fetch_one(c).await.unwrap().get(0),
         }
     }
 }
 
 fn string_op(op: Operator) -> Json {
-    let ty = if op.takes_list() {
-        "array<string>"
-    } else {
-        "string"
-    };
+    let ty = if op.takes_list() { "array<string>" } else { "string" };
     json!({
         "mode": "wizard", "table": "users",
         "requestParams": [{"name": "v", "type": ty, "column": "name", "operator": op.as_sql()}],
@@ -171,17 +122,10 @@ fn string_op(op: Operator) -> Json {
 
 async fn corpus_holds_on(kind: DatasourceKind) {
     let values = corpus();
-    assert!(
-        values.len() >= 300,
-        "the corpus must hold at least 300 values, has {}",
-        values.len()
-    );
+    assert!(values.len() >= 300, "the corpus must hold at least 300 values, has {}", values.len());
     let ctx = PluginContext::default();
     let mut reference = Reference::open(kind).await;
-    let ops: Vec<(Operator, SqlApi)> = Operator::ALL
-        .into_iter()
-        .map(|op| (op, compile(kind, string_op(op))))
-        .collect();
+    let ops: Vec<(Operator, SqlApi)> = Operator::ALL.into_iter().map(|op| (op, compile(kind, string_op(op)))).collect();
     let by_int = compile(
         kind,
         json!({"mode": "wizard", "table": "users",
@@ -206,34 +150,19 @@ async fn corpus_holds_on(kind: DatasourceKind) {
     for value in &values {
         let has_nul = value.contains('\0');
         for (op, api) in &ops {
-            let raw = if op.takes_list() {
-                RawParam::Json(json!([value, "Alice"]))
-            } else {
-                RawParam::Text(value.clone())
-            };
+            let raw =
+                if op.takes_list() { RawParam::Json(json!([value, "Alice"])) } else { RawParam::Text(value.clone()) };
             let got = call(&ctx, api, vec![("v", raw)]).await;
             if has_nul {
-                assert_eq!(
-                    got,
-                    Err("InvalidParameter.v".to_owned()),
-                    "{kind:?} {} {value:?}",
-                    op.as_sql()
-                );
+                assert_eq!(got, Err("InvalidParameter.v".to_owned()), "{kind:?} {} {value:?}", op.as_sql());
                 continue;
             }
-            let bound: Vec<&str> = if op.takes_list() {
-                vec![value.as_str(), "Alice"]
-            } else {
-                vec![value.as_str()]
-            };
+            let bound: Vec<&str> = if op.takes_list() { vec![value.as_str(), "Alice"] } else { vec![value.as_str()] };
             match reference.ids(*op, &bound).await {
                 Ok(want) => assert_eq!(got, Ok(want), "{kind:?}: name {} {value:?}", op.as_sql()),
-                Err(()) => assert_eq!(
-                    got,
-                    Err("InvalidParameter.v".to_owned()),
-                    "{kind:?}: name {} {value:?}",
-                    op.as_sql()
-                ),
+                Err(()) => {
+                    assert_eq!(got, Err("InvalidParameter.v".to_owned()), "{kind:?}: name {} {value:?}", op.as_sql())
+                }
             }
             checked += 1;
         }
@@ -241,43 +170,20 @@ async fn corpus_holds_on(kind: DatasourceKind) {
         let int_result = call(&ctx, &by_int, vec![("age", RawParam::Text(value.clone()))]).await;
         match value.trim().parse::<i64>() {
             Ok(_) => assert!(int_result.is_ok(), "{kind:?}: {value:?}"),
-            Err(_) => assert_eq!(
-                int_result,
-                Err("InvalidParameter.age".to_owned()),
-                "{kind:?}: {value:?}"
-            ),
+            Err(_) => assert_eq!(int_result, Err("InvalidParameter.age".to_owned()), "{kind:?}: {value:?}"),
         }
         for page_param in ["pageNum", "pageSize"] {
-            let got = call(
-                &ctx,
-                &paged,
-                vec![(page_param, RawParam::Text(value.clone()))],
-            )
-            .await;
-            let acceptable = value
-                .trim()
-                .parse::<i64>()
-                .is_ok_and(|n| (1..=100).contains(&n));
+            let got = call(&ctx, &paged, vec![(page_param, RawParam::Text(value.clone()))]).await;
+            let acceptable = value.trim().parse::<i64>().is_ok_and(|n| (1..=100).contains(&n));
             if !acceptable {
-                assert_eq!(
-                    got,
-                    Err(format!("InvalidParameter.{page_param}")),
-                    "{kind:?}: {page_param}={value:?}"
-                );
+                assert_eq!(got, Err(format!("InvalidParameter.{page_param}")), "{kind:?}: {page_param}={value:?}");
             }
         }
         let sorted = call(&ctx, &script, vec![("sort", RawParam::Text(value.clone()))]).await;
-        assert_eq!(
-            sorted,
-            Err("InvalidParameter.sort".to_owned()),
-            "{kind:?}: sort={value:?}"
-        );
+        assert_eq!(sorted, Err("InvalidParameter.sort".to_owned()), "{kind:?}: sort={value:?}");
         if !has_nul {
             let got = call(&ctx, &script, vec![("v", RawParam::Text(value.clone()))]).await;
-            match (
-                reference.ids(Operator::Eq, &[value]).await,
-                reference.ids(Operator::Like, &[value]).await,
-            ) {
+            match (reference.ids(Operator::Eq, &[value]).await, reference.ids(Operator::Like, &[value]).await) {
                 (Ok(mut want), Ok(like)) => {
                     want.extend(like);
                     want.sort();
@@ -285,30 +191,14 @@ async fn corpus_holds_on(kind: DatasourceKind) {
                     assert_eq!(got, Ok(want), "{kind:?}: script name = {value:?}");
                 }
                 // The database refuses the pattern: so must the API, without detail.
-                _ => assert_eq!(
-                    got,
-                    Err("InternalError.Database".to_owned()),
-                    "{kind:?}: script {value:?}"
-                ),
+                _ => assert_eq!(got, Err("InternalError.Database".to_owned()), "{kind:?}: script {value:?}"),
             }
         }
     }
     assert!(checked >= 3000, "{kind:?}: only {checked} comparisons ran");
-    assert_eq!(
-        reference.count("canary").await,
-        1,
-        "{kind:?}: canary changed"
-    );
-    assert_eq!(
-        reference.count("users").await,
-        USER_COUNT,
-        "{kind:?}: users changed"
-    );
-    assert_eq!(
-        reference.count("secret").await,
-        1,
-        "{kind:?}: secret changed"
-    );
+    assert_eq!(reference.count("canary").await, 1, "{kind:?}: canary changed");
+    assert_eq!(reference.count("users").await, USER_COUNT, "{kind:?}: users changed");
+    assert_eq!(reference.count("secret").await, 1, "{kind:?}: secret changed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,17 +17,12 @@ fn definition(kind: DatasourceKind, spec: Json) -> ApiDefinition {
 }
 
 fn compile(kind: DatasourceKind, spec: Json) -> SqlApi {
-    SqlApi::compile(&definition(kind, spec), &datasource(kind))
-        .unwrap_or_else(|e| panic!("{kind:?}: {e}"))
+    SqlApi::compile(&definition(kind, spec), &datasource(kind)).unwrap_or_else(|e| panic!("{kind:?}: {e}"))
 }
 
 fn input(params: &[(&str, RawParam)]) -> CallInput {
     CallInput {
-        params: params
-            .iter()
-            .cloned()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect::<HashMap<_, _>>(),
+        params: params.iter().cloned().map(|(k, v)| (k.to_owned(), v)).collect::<HashMap<_, _>>(),
         dry_run: false,
     }
 }
@@ -44,12 +39,7 @@ async fn call(ctx: &PluginContext, api: &SqlApi, input: &CallInput) -> Result<Js
 }
 
 fn ids(data: &Json) -> Vec<i64> {
-    data["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| r["id"].as_i64().expect("id"))
-        .collect()
+    data["rows"].as_array().expect("rows").iter().map(|r| r["id"].as_i64().expect("id")).collect()
 }
 
 fn wizard_on(column: &str, ty: &str, op: Operator) -> Json {
@@ -68,76 +58,16 @@ fn expected(filter: impl Fn(&User) -> bool) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_wizard_operator_returns_the_same_rows_on_every_database() {
     let cases: Vec<(Operator, &str, &str, RawParam, Vec<i64>)> = vec![
-        (
-            Operator::Eq,
-            "age",
-            "int",
-            text("39"),
-            expected(|u| u.age == 39),
-        ),
-        (
-            Operator::Ne,
-            "age",
-            "int",
-            text("39"),
-            expected(|u| u.age != 39),
-        ),
-        (
-            Operator::Gt,
-            "age",
-            "int",
-            text("60"),
-            expected(|u| u.age > 60),
-        ),
-        (
-            Operator::Lt,
-            "age",
-            "int",
-            text("30"),
-            expected(|u| u.age < 30),
-        ),
-        (
-            Operator::Ge,
-            "age",
-            "int",
-            text("60"),
-            expected(|u| u.age >= 60),
-        ),
-        (
-            Operator::Le,
-            "age",
-            "int",
-            text("30"),
-            expected(|u| u.age <= 30),
-        ),
-        (
-            Operator::Eq,
-            "city",
-            "string",
-            text("Hangzhou"),
-            expected(|u| u.city == "Hangzhou"),
-        ),
-        (
-            Operator::Gt,
-            "city",
-            "string",
-            text("Sh"),
-            expected(|u| u.city > "Sh"),
-        ),
-        (
-            Operator::Like,
-            "name",
-            "string",
-            text("Alice%"),
-            expected(|u| u.name.starts_with("Alice")),
-        ),
-        (
-            Operator::NotLike,
-            "name",
-            "string",
-            text("%1%"),
-            expected(|u| !u.name.contains('1')),
-        ),
+        (Operator::Eq, "age", "int", text("39"), expected(|u| u.age == 39)),
+        (Operator::Ne, "age", "int", text("39"), expected(|u| u.age != 39)),
+        (Operator::Gt, "age", "int", text("60"), expected(|u| u.age > 60)),
+        (Operator::Lt, "age", "int", text("30"), expected(|u| u.age < 30)),
+        (Operator::Ge, "age", "int", text("60"), expected(|u| u.age >= 60)),
+        (Operator::Le, "age", "int", text("30"), expected(|u| u.age <= 30)),
+        (Operator::Eq, "city", "string", text("Hangzhou"), expected(|u| u.city == "Hangzhou")),
+        (Operator::Gt, "city", "string", text("Sh"), expected(|u| u.city > "Sh")),
+        (Operator::Like, "name", "string", text("Alice%"), expected(|u| u.name.starts_with("Alice"))),
+        (Operator::NotLike, "name", "string", text("%1%"), expected(|u| !u.name.contains('1'))),
         (
             Operator::In,
             "city",
@@ -145,48 +75,12 @@ async fn every_wizard_operator_returns_the_same_rows_on_every_database() {
             text("Beijing,Shenzhen"),
             expected(|u| ["Beijing", "Shenzhen"].contains(&u.city)),
         ),
-        (
-            Operator::NotIn,
-            "id",
-            "array<int>",
-            RawParam::Json(json!([1, 2, 3])),
-            expected(|u| u.id > 3),
-        ),
-        (
-            Operator::In,
-            "id",
-            "array<int>",
-            RawParam::Json(json!([5, 7, 9])),
-            vec![5, 7, 9],
-        ),
-        (
-            Operator::Ge,
-            "score",
-            "decimal",
-            text("50.00"),
-            expected(|u| u.score_cents >= 5000),
-        ),
-        (
-            Operator::Eq,
-            "active",
-            "bool",
-            text("true"),
-            expected(|u| u.active),
-        ),
-        (
-            Operator::Lt,
-            "born",
-            "date",
-            text("1985-01-01"),
-            expected(|u| u.id * 100 < 1827),
-        ),
-        (
-            Operator::Ge,
-            "created_at",
-            "datetime",
-            text("2024-01-02T00:00:00"),
-            expected(|u| u.id >= 24),
-        ),
+        (Operator::NotIn, "id", "array<int>", RawParam::Json(json!([1, 2, 3])), expected(|u| u.id > 3)),
+        (Operator::In, "id", "array<int>", RawParam::Json(json!([5, 7, 9])), vec![5, 7, 9]),
+        (Operator::Ge, "score", "decimal", text("50.00"), expected(|u| u.score_cents >= 5000)),
+        (Operator::Eq, "active", "bool", text("true"), expected(|u| u.active)),
+        (Operator::Lt, "born", "date", text("1985-01-01"), expected(|u| u.id * 100 < 1827)),
+        (Operator::Ge, "created_at", "datetime", text("2024-01-02T00:00:00"), expected(|u| u.id >= 24)),
     ];
     let ctx = PluginContext::default();
     for kind in KINDS {
@@ -195,12 +89,7 @@ async fn every_wizard_operator_returns_the_same_rows_on_every_database() {
             let data = call(&ctx, &api, &input(&[("v", value.clone())]))
                 .await
                 .unwrap_or_else(|e| panic!("{kind:?} {column} {op:?}: {e}"));
-            assert_eq!(
-                &ids(&data),
-                want,
-                "{kind:?}: {column} {} {value:?}",
-                op.as_sql()
-            );
+            assert_eq!(&ids(&data), want, "{kind:?}: {column} {} {value:?}", op.as_sql());
         }
     }
 }
@@ -218,35 +107,18 @@ async fn absent_optional_params_drop_out_and_required_ones_are_named() {
     let ctx = PluginContext::default();
     for kind in KINDS {
         let api = compile(kind, spec.clone());
-        let all = call(&ctx, &api, &input(&[("city", text("Beijing"))]))
-            .await
-            .unwrap();
+        let all = call(&ctx, &api, &input(&[("city", text("Beijing"))])).await.unwrap();
         let mut want = expected(|u| u.city == "Beijing");
         want.reverse();
         assert_eq!(ids(&all), want, "{kind:?}");
-        let older = call(
-            &ctx,
-            &api,
-            &input(&[("city", text("Beijing")), ("minAge", text("50"))]),
-        )
-        .await
-        .unwrap();
+        let older = call(&ctx, &api, &input(&[("city", text("Beijing")), ("minAge", text("50"))])).await.unwrap();
         let mut want = expected(|u| u.city == "Beijing" && u.age >= 50);
         want.reverse();
         assert_eq!(ids(&older), want, "{kind:?}");
         let missing = call(&ctx, &api, &input(&[])).await.unwrap_err();
-        assert_eq!(
-            (missing.code.as_str(), missing.status),
-            ("MissingParameter.city", 400),
-            "{kind:?}"
-        );
-        let invalid = call(
-            &ctx,
-            &api,
-            &input(&[("city", text("Beijing")), ("minAge", text("old"))]),
-        )
-        .await
-        .unwrap_err();
+        assert_eq!((missing.code.as_str(), missing.status), ("MissingParameter.city", 400), "{kind:?}");
+        let invalid =
+            call(&ctx, &api, &input(&[("city", text("Beijing")), ("minAge", text("old"))])).await.unwrap_err();
         assert_eq!(invalid.code, "InvalidParameter.minAge", "{kind:?}");
     }
 }
@@ -285,9 +157,7 @@ async fn values_encode_identically_from_every_database() {
     let ctx = PluginContext::default();
     for kind in KINDS {
         let api = compile(kind, spec.clone());
-        let data = call(&ctx, &api, &input(&[("ids", text("1,2,3,4,5,6"))]))
-            .await
-            .unwrap();
+        let data = call(&ctx, &api, &input(&[("ids", text("1,2,3,4,5,6"))])).await.unwrap();
         assert_eq!(data["rows"], want, "{kind:?}");
     }
 }
@@ -303,14 +173,8 @@ async fn json_compact_lists_columns_once_and_rows_as_arrays() {
     let ctx = PluginContext::default();
     for kind in KINDS {
         let api = compile(kind, spec.clone());
-        let data = call(&ctx, &api, &input(&[("id", text("7"))]))
-            .await
-            .unwrap();
-        assert_eq!(
-            data,
-            json!({"columns": ["id", "city"], "rows": [[7, "Shenzhen"]]}),
-            "{kind:?}"
-        );
+        let data = call(&ctx, &api, &input(&[("id", text("7"))])).await.unwrap();
+        assert_eq!(data, json!({"columns": ["id", "city"], "rows": [[7, "Shenzhen"]]}), "{kind:?}");
     }
 }
 
@@ -339,26 +203,12 @@ async fn pagination_pages_and_totals_from_the_same_plan() {
         .await
         .unwrap();
         assert_eq!(ids(&page2), shanghai[3..6].to_vec(), "{kind:?}");
-        assert_eq!(
-            (page2["pageNum"].as_i64(), page2["pageSize"].as_i64()),
-            (Some(2), Some(3)),
-            "{kind:?}"
-        );
-        assert_eq!(
-            page2["totalCnt"].as_u64(),
-            Some(shanghai.len() as u64),
-            "{kind:?}"
-        );
+        assert_eq!((page2["pageNum"].as_i64(), page2["pageSize"].as_i64()), (Some(2), Some(3)), "{kind:?}");
+        assert_eq!(page2["totalCnt"].as_u64(), Some(shanghai.len() as u64), "{kind:?}");
         let first = call(&ctx, &api, &input(&[])).await.unwrap();
-        assert_eq!(
-            ids(&first),
-            vec![1, 2, 3, 4, 5],
-            "default page size is capped by maxLimit: {kind:?}"
-        );
+        assert_eq!(ids(&first), vec![1, 2, 3, 4, 5], "default page size is capped by maxLimit: {kind:?}");
         assert!(first.get("totalCnt").is_none(), "{kind:?}");
-        let too_big = call(&ctx, &api, &input(&[("pageSize", text("6"))]))
-            .await
-            .unwrap_err();
+        let too_big = call(&ctx, &api, &input(&[("pageSize", text("6"))])).await.unwrap_err();
         assert_eq!(too_big.code, "InvalidParameter.pageSize", "{kind:?}");
     }
 }
@@ -373,11 +223,7 @@ async fn max_limit_caps_every_unpaginated_result() {
     let ctx = PluginContext::default();
     for kind in KINDS {
         let api = compile(kind, spec.clone());
-        assert_eq!(
-            ids(&call(&ctx, &api, &input(&[])).await.unwrap()).len(),
-            7,
-            "{kind:?}"
-        );
+        assert_eq!(ids(&call(&ctx, &api, &input(&[])).await.unwrap()).len(), 7, "{kind:?}");
     }
 }
 
@@ -386,20 +232,14 @@ async fn dry_run_returns_sql_and_binds_without_a_database() {
     let mut ds = datasource(DatasourceKind::Postgres);
     // Nothing listens here: a dry run must not try.
     ds.connection.port = 1;
-    let def = definition(
-        DatasourceKind::Postgres,
-        wizard_on("age", "int", Operator::Ge),
-    );
+    let def = definition(DatasourceKind::Postgres, wizard_on("age", "int", Operator::Ge));
     let api = SqlApi::compile(&def, &ds).unwrap();
     let ctx = PluginContext::default();
     let mut call_input = input(&[("v", text("30"))]);
     call_input.dry_run = true;
     match api.invoke(&ctx.pools, &call_input).await.unwrap() {
         CallOutput::DryRun { dry_run, .. } => {
-            assert_eq!(
-                dry_run.sql,
-                r#"SELECT "id" AS "id" FROM "users" WHERE "age" >= $1 ORDER BY "id" LIMIT $2"#
-            );
+            assert_eq!(dry_run.sql, r#"SELECT "id" AS "id" FROM "users" WHERE "age" >= $1 ORDER BY "id" LIMIT $2"#);
             assert_eq!(dry_run.to_json()["binds"], json!([30, 1000]));
             assert_eq!(dry_run.plan["mode"], "wizard");
         }
@@ -421,11 +261,7 @@ async fn slow_queries_time_out_and_database_errors_leak_nothing() {
             "options": {"timeoutMs": 300}}),
         );
         let err = call(&ctx, &api, &input(&[])).await.unwrap_err();
-        assert_eq!(
-            (err.code.as_str(), err.status),
-            ("Timeout", 504),
-            "{kind:?}"
-        );
+        assert_eq!((err.code.as_str(), err.status), ("Timeout", 504), "{kind:?}");
 
         let broken = compile(
             kind,
@@ -433,22 +269,11 @@ async fn slow_queries_time_out_and_database_errors_leak_nothing() {
             "responseFields": [{"name": "id", "type": "int"}]}),
         );
         let err = call(&ctx, &broken, &input(&[])).await.unwrap_err();
-        assert_eq!(
-            (err.code.as_str(), err.status),
-            ("InternalError.Database", 500),
-            "{kind:?}"
-        );
-        assert!(
-            !err.message.contains("no_such_column"),
-            "database detail leaked: {}",
-            err.message
-        );
+        assert_eq!((err.code.as_str(), err.status), ("InternalError.Database", 500), "{kind:?}");
+        assert!(!err.message.contains("no_such_column"), "database detail leaked: {}", err.message);
         // The pool still serves after both failures.
         let ok = compile(kind, wizard_on("age", "int", Operator::Eq));
-        assert!(
-            call(&ctx, &ok, &input(&[("v", text("39"))])).await.is_ok(),
-            "{kind:?}"
-        );
+        assert!(call(&ctx, &ok, &input(&[("v", text("39"))])).await.is_ok(), "{kind:?}");
     }
 }
 
@@ -456,10 +281,7 @@ async fn slow_queries_time_out_and_database_errors_leak_nothing() {
 async fn sessions_are_read_only() {
     let ctx = PluginContext::default();
     for kind in KINDS {
-        let api = compile(
-            kind,
-            json!({"mode": "script", "sql": "DELETE FROM canary", "responseFields": []}),
-        );
+        let api = compile(kind, json!({"mode": "script", "sql": "DELETE FROM canary", "responseFields": []}));
         let err = call(&ctx, &api, &input(&[])).await.unwrap_err();
         assert_eq!(err.code, "InternalError.Database", "{kind:?}: a write ran");
     }
@@ -480,30 +302,16 @@ async fn script_mode_renders_dynamic_sql_with_joins_and_lists() {
     let ctx = PluginContext::default();
     for kind in KINDS {
         let api = compile(kind, spec.clone());
-        let data = call(
-            &ctx,
-            &api,
-            &input(&[("city", text("Beijing")), ("ids", text("4,8,12,13"))]),
-        )
-        .await
-        .unwrap();
+        let data = call(&ctx, &api, &input(&[("city", text("Beijing")), ("ids", text("4,8,12,13"))])).await.unwrap();
         // Even ids have orders of id*3.00 + id*0.50.
         assert_eq!(
             data["rows"],
             json!([{"id": 12, "total": "42"}, {"id": 8, "total": "28"}, {"id": 4, "total": "14"}]),
             "{kind:?}"
         );
-        let by_total = call(&ctx, &api, &input(&[("sort", text("total"))]))
-            .await
-            .unwrap();
+        let by_total = call(&ctx, &api, &input(&[("sort", text("total"))])).await.unwrap();
         assert_eq!(by_total["rows"][0]["id"], 48, "{kind:?}");
-        let refused = call(
-            &ctx,
-            &api,
-            &input(&[("sort", text("id; DROP TABLE users"))]),
-        )
-        .await
-        .unwrap_err();
+        let refused = call(&ctx, &api, &input(&[("sort", text("id; DROP TABLE users"))])).await.unwrap_err();
         assert_eq!(refused.code, "InvalidParameter.sort", "{kind:?}");
     }
 }
@@ -515,33 +323,12 @@ async fn native_mode_runs_the_regenerated_query_under_the_cap() {
     for kind in KINDS {
         let api = compile(kind, spec.clone());
         let sql = "SELECT u.city AS city, COUNT(*) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.city ORDER BY u.city";
-        let data = call(&ctx, &api, &input(&[("sql", text(sql))]))
-            .await
-            .unwrap();
-        assert_eq!(
-            data["rows"],
-            json!([{"city": "Beijing", "n": 24}, {"city": "Shanghai", "n": 24}]),
-            "{kind:?}"
-        );
-        let capped = call(
-            &ctx,
-            &api,
-            &input(&[("sql", text("SELECT id FROM users ORDER BY id LIMIT 100"))]),
-        )
-        .await
-        .unwrap();
+        let data = call(&ctx, &api, &input(&[("sql", text(sql))])).await.unwrap();
+        assert_eq!(data["rows"], json!([{"city": "Beijing", "n": 24}, {"city": "Shanghai", "n": 24}]), "{kind:?}");
+        let capped =
+            call(&ctx, &api, &input(&[("sql", text("SELECT id FROM users ORDER BY id LIMIT 100"))])).await.unwrap();
         assert_eq!(ids(&capped), vec![1, 2, 3], "{kind:?}");
-        let refused = call(
-            &ctx,
-            &api,
-            &input(&[("sql", text("SELECT token FROM secret"))]),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(
-            (refused.code.as_str(), refused.status),
-            ("Forbidden.Query", 403),
-            "{kind:?}"
-        );
+        let refused = call(&ctx, &api, &input(&[("sql", text("SELECT token FROM secret"))])).await.unwrap_err();
+        assert_eq!((refused.code.as_str(), refused.status), ("Forbidden.Query", 403), "{kind:?}");
     }
 }

@@ -4,8 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{
-    Store, StoreError, from_json, is_foreign_key_violation, is_unique_violation, now_millis,
-    require_text, to_json,
+    Store, StoreError, from_json, is_foreign_key_violation, is_unique_violation, now_millis, require_text, to_json,
 };
 use crate::model::{Api, ApiDefinition, ApiVersion};
 
@@ -60,49 +59,34 @@ impl Store {
         let row = match inserted {
             Ok(row) => row,
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "the workgroup already has an API named `{}`",
-                    api.name
-                )));
+                return Err(StoreError::Conflict(format!("the workgroup already has an API named `{}`", api.name)));
             }
             Err(e) if is_foreign_key_violation(&e) => {
                 return Err(self.missing_reference(api.workgroup_id, &api.draft).await);
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(Api {
-            id: row.try_get("id")?,
-            method,
-            ..api.clone()
-        })
+        Ok(Api { id: row.try_get("id")?, method, ..api.clone() })
     }
 
     pub async fn api(&self, id: i64) -> Result<Api, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            api_columns!(),
-            " FROM apis WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::not_found("API", id))?;
+        let row = sqlx::query(concat!("SELECT ", api_columns!(), " FROM apis WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("API", id))?;
         api_from_row(&row)
     }
 
     /// The workgroup's APIs, oldest first; empty for an unknown workgroup.
     pub async fn list_apis(&self, workgroup_id: i64) -> Result<Vec<Api>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            api_columns!(),
-            " FROM apis WHERE workgroup_id = $1 ORDER BY id"
-        ))
-        .bind(workgroup_id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(api_from_row)
-        .collect()
+        sqlx::query(concat!("SELECT ", api_columns!(), " FROM apis WHERE workgroup_id = $1 ORDER BY id"))
+            .bind(workgroup_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(api_from_row)
+            .collect()
     }
 
     /// Replaces the API's draft; saved versions are untouched. Returns the updated API.
@@ -121,9 +105,7 @@ impl Store {
         match updated {
             Ok(Some(row)) => api_from_row(&row),
             Ok(None) => Err(StoreError::not_found("API", id)),
-            Err(e) if is_foreign_key_violation(&e) => {
-                Err(StoreError::not_found("datasource", draft.datasource_id))
-            }
+            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::not_found("datasource", draft.datasource_id)),
             Err(e) => Err(e.into()),
         }
     }
@@ -131,14 +113,8 @@ impl Store {
     /// Deletes an API together with all its saved versions.
     pub async fn delete_api(&self, id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM api_versions WHERE api_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM apis WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM api_versions WHERE api_id = $1").bind(id).execute(&mut *tx).await?;
+        let deleted = sqlx::query("DELETE FROM apis WHERE id = $1").bind(id).execute(&mut *tx).await?;
         if deleted.rows_affected() == 0 {
             // Dropping `tx` rolls back; nothing was deleted anyway.
             return Err(StoreError::not_found("API", id));
@@ -148,11 +124,7 @@ impl Store {
     }
 
     /// Saves the API's current draft as its next version: V0 first, then V1, V2, …
-    pub async fn save_version(
-        &self,
-        api_id: i64,
-        description: &str,
-    ) -> Result<ApiVersion, StoreError> {
+    pub async fn save_version(&self, api_id: i64, description: &str) -> Result<ApiVersion, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Touching the API row first serializes concurrent saves of the same API (row lock
         // on PostgreSQL, the write lock on SQLite), so two saves cannot pick the same number.
@@ -166,15 +138,12 @@ impl Store {
         .ok_or_else(|| StoreError::not_found("API", api_id))?;
         let datasource_id: i64 = api_row.try_get("datasource_id")?;
         let definition_json: String = api_row.try_get("draft_json")?;
-        let definition: ApiDefinition =
-            from_json(&format!("draft of API {api_id}"), &definition_json)?;
+        let definition: ApiDefinition = from_json(&format!("draft of API {api_id}"), &definition_json)?;
 
-        let latest = sqlx::query(
-            "SELECT number FROM api_versions WHERE api_id = $1 ORDER BY number DESC LIMIT 1",
-        )
-        .bind(api_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let latest = sqlx::query("SELECT number FROM api_versions WHERE api_id = $1 ORDER BY number DESC LIMIT 1")
+            .bind(api_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let number = match latest {
             Some(row) => row.try_get::<i64, _>("number")? + 1,
             None => 0,
@@ -198,59 +167,42 @@ impl Store {
             if is_unique_violation(&e) {
                 // Unreachable while the lock above holds; reported rather than retried so a
                 // broken assumption shows.
-                StoreError::Conflict(format!(
-                    "version V{number} of API {api_id} was saved concurrently; try again"
-                ))
+                StoreError::Conflict(format!("version V{number} of API {api_id} was saved concurrently; try again"))
             } else {
                 e.into()
             }
         })?;
         tx.commit().await?;
 
-        Ok(ApiVersion {
-            api_id,
-            number,
-            description: description.to_owned(),
-            definition,
-            created_at,
-        })
+        Ok(ApiVersion { api_id, number, description: description.to_owned(), definition, created_at })
     }
 
     pub async fn version(&self, api_id: i64, number: i64) -> Result<ApiVersion, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            version_columns!(),
-            " FROM api_versions WHERE api_id = $1 AND number = $2"
-        ))
-        .bind(api_id)
-        .bind(number)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::not_found("version", format!("V{number} of API {api_id}")))?;
+        let row =
+            sqlx::query(concat!("SELECT ", version_columns!(), " FROM api_versions WHERE api_id = $1 AND number = $2"))
+                .bind(api_id)
+                .bind(number)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::not_found("version", format!("V{number} of API {api_id}")))?;
         version_from_row(&row)
     }
 
     /// The API's versions, V0 first; empty for an unknown API.
     pub async fn list_versions(&self, api_id: i64) -> Result<Vec<ApiVersion>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            version_columns!(),
-            " FROM api_versions WHERE api_id = $1 ORDER BY number"
-        ))
-        .bind(api_id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(version_from_row)
-        .collect()
+        sqlx::query(concat!("SELECT ", version_columns!(), " FROM api_versions WHERE api_id = $1 ORDER BY number"))
+            .bind(api_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(version_from_row)
+            .collect()
     }
 
     /// Names what a refused API insert referred to that does not exist.
     async fn missing_reference(&self, workgroup_id: i64, draft: &ApiDefinition) -> StoreError {
-        let workgroup = sqlx::query("SELECT id FROM workgroups WHERE id = $1")
-            .bind(workgroup_id)
-            .fetch_optional(&self.pool)
-            .await;
+        let workgroup =
+            sqlx::query("SELECT id FROM workgroups WHERE id = $1").bind(workgroup_id).fetch_optional(&self.pool).await;
         match workgroup {
             Ok(None) => StoreError::not_found("workgroup", workgroup_id),
             Ok(Some(_)) => StoreError::not_found("datasource", draft.datasource_id),

@@ -4,8 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{
-    Store, StoreError, from_json, is_foreign_key_violation, is_unique_violation, now_millis,
-    require_text, to_json,
+    Store, StoreError, from_json, is_foreign_key_violation, is_unique_violation, now_millis, require_text, to_json,
 };
 use crate::model::{Datasource, DatasourceKind};
 
@@ -18,10 +17,7 @@ macro_rules! datasource_columns {
 
 impl Store {
     /// Stores a new datasource in its workgroup and returns it, redacted, with its id.
-    pub async fn create_datasource(
-        &self,
-        datasource: &Datasource,
-    ) -> Result<Datasource, StoreError> {
+    pub async fn create_datasource(&self, datasource: &Datasource) -> Result<Datasource, StoreError> {
         require_text("datasource name", &datasource.name)?;
         let settings_json = settings_json(datasource)?;
         let password_sealed = self.seal_password(datasource)?;
@@ -67,26 +63,19 @@ impl Store {
 
     /// The workgroup's datasources, redacted, oldest first; empty for an unknown workgroup.
     pub async fn list_datasources(&self, workgroup_id: i64) -> Result<Vec<Datasource>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            datasource_columns!(),
-            " FROM datasources WHERE workgroup_id = $1 ORDER BY id"
-        ))
-        .bind(workgroup_id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(datasource_from_row)
-        .collect()
+        sqlx::query(concat!("SELECT ", datasource_columns!(), " FROM datasources WHERE workgroup_id = $1 ORDER BY id"))
+            .bind(workgroup_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(datasource_from_row)
+            .collect()
     }
 
     /// Replaces the datasource's name, kind, description and settings. A `None` password keeps
     /// the stored one; `Some` replaces it. The workgroup never changes. Returns the stored
     /// result, redacted.
-    pub async fn update_datasource(
-        &self,
-        datasource: &Datasource,
-    ) -> Result<Datasource, StoreError> {
+    pub async fn update_datasource(&self, datasource: &Datasource) -> Result<Datasource, StoreError> {
         require_text("datasource name", &datasource.name)?;
         let settings_json = settings_json(datasource)?;
         let password_sealed = self.seal_password(datasource)?;
@@ -115,14 +104,9 @@ impl Store {
     pub async fn delete_datasource(&self, id: i64) -> Result<(), StoreError> {
         // The foreign keys from apis and api_versions decide atomically; the lookup after a
         // refusal only explains it.
-        let deleted = sqlx::query("DELETE FROM datasources WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await;
+        let deleted = sqlx::query("DELETE FROM datasources WHERE id = $1").bind(id).execute(&self.pool).await;
         match deleted {
-            Ok(result) if result.rows_affected() == 0 => {
-                Err(StoreError::not_found("datasource", id))
-            }
+            Ok(result) if result.rows_affected() == 0 => Err(StoreError::not_found("datasource", id)),
             Ok(_) => Ok(()),
             Err(e) if is_foreign_key_violation(&e) => Err(StoreError::Conflict(format!(
                 "datasource {id} is still used by {}",
@@ -133,15 +117,11 @@ impl Store {
     }
 
     async fn datasource_row(&self, id: i64) -> Result<AnyRow, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            datasource_columns!(),
-            " FROM datasources WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::not_found("datasource", id))
+        sqlx::query(concat!("SELECT ", datasource_columns!(), " FROM datasources WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("datasource", id))
     }
 
     /// Which APIs read from a datasource, as a phrase such as "API `a` (draft), API `b` (V0)".
@@ -160,11 +140,7 @@ impl Store {
         for row in &rows {
             let name: String = row.try_get(0)?;
             let number: i64 = row.try_get(1)?;
-            users.push(if number < 0 {
-                format!("API `{name}` (draft)")
-            } else {
-                format!("API `{name}` (V{number})")
-            });
+            users.push(if number < 0 { format!("API `{name}` (draft)") } else { format!("API `{name}` (V{number})") });
         }
         if users.is_empty() {
             // Possible only when the users went away between the refusal and this lookup.
@@ -191,10 +167,7 @@ fn settings_json(datasource: &Datasource) -> Result<String, StoreError> {
 /// Explains a failed insert or update of `datasource`.
 fn write_error(err: sqlx::Error, datasource: &Datasource) -> StoreError {
     if is_unique_violation(&err) {
-        StoreError::Conflict(format!(
-            "the workgroup already has a datasource named `{}`",
-            datasource.name
-        ))
+        StoreError::Conflict(format!("the workgroup already has a datasource named `{}`", datasource.name))
     } else if is_foreign_key_violation(&err) {
         StoreError::not_found("workgroup", datasource.workgroup_id)
     } else {

@@ -55,10 +55,7 @@ pub enum StoreError {
 
 impl StoreError {
     fn not_found(what: &'static str, id: impl ToString) -> StoreError {
-        StoreError::NotFound {
-            what,
-            id: id.to_string(),
-        }
+        StoreError::NotFound { what, id: id.to_string() }
     }
 }
 
@@ -93,13 +90,7 @@ impl Backend {
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
-    Migration::new(
-        version,
-        Cow::Borrowed(description),
-        MigrationType::Simple,
-        sql.into_sql_str(),
-        false,
-    )
+    Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
 }
 
 /// A URL without its password, fit for an error message.
@@ -132,21 +123,11 @@ impl Store {
         if backend == Backend::Sqlite && prepare_sqlite(url).await? == SqliteStorage::Memory {
             // Each `Any` connection re-reads the URL and would get its own empty in-memory
             // database, so keep exactly one connection alive for the store's lifetime.
-            pool_options = pool_options
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
+            pool_options = pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
         }
         let pool = pool_options.connect(url).await?;
-        Migrator::with_migrations(backend.migrations())
-            .run(&pool)
-            .await?;
-        Ok(Store {
-            pool,
-            secrets,
-            backend,
-        })
+        Migrator::with_migrations(backend.migrations()).run(&pool).await?;
+        Ok(Store { pool, secrets, backend })
     }
 
     /// Closes every connection, waiting for those in use to be returned.
@@ -177,11 +158,7 @@ async fn prepare_sqlite(url: &str) -> Result<SqliteStorage, StoreError> {
     {
         std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
     }
-    let connection = options
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .connect()
-        .await?;
+    let connection = options.create_if_missing(true).journal_mode(SqliteJournalMode::Wal).connect().await?;
     connection.close().await?;
     Ok(SqliteStorage::File)
 }
@@ -215,8 +192,7 @@ fn require_text(field: &str, value: &str) -> Result<(), StoreError> {
 }
 
 fn to_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value)
-        .map_err(|e| StoreError::Invalid(format!("{what} cannot be written as JSON: {e}")))
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid(format!("{what} cannot be written as JSON: {e}")))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
@@ -230,10 +206,7 @@ mod tests {
     #[test]
     fn backend_follows_the_url_scheme() {
         assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(
-            Backend::from_url("postgresql://h/db").unwrap(),
-            Backend::Postgres
-        );
+        assert_eq!(Backend::from_url("postgresql://h/db").unwrap(), Backend::Postgres);
         let err = Backend::from_url("mysql://root:pw@h/db").unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)));
         assert!(!err.to_string().contains("pw"), "{err}");
@@ -241,10 +214,7 @@ mod tests {
 
     #[test]
     fn messages_hide_url_passwords() {
-        assert_eq!(
-            url_for_messages("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(url_for_messages("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(url_for_messages("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(url_for_messages("sqlite://a@b.db"), "sqlite://a@b.db");
     }

@@ -8,11 +8,7 @@ use crate::model::Workgroup;
 
 impl Store {
     /// Creates a workgroup; names are unique across the installation.
-    pub async fn create_workgroup(
-        &self,
-        name: &str,
-        description: &str,
-    ) -> Result<Workgroup, StoreError> {
+    pub async fn create_workgroup(&self, name: &str, description: &str) -> Result<Workgroup, StoreError> {
         require_text("workgroup name", name)?;
         let created_at = now_millis();
         let row = sqlx::query(
@@ -31,21 +27,15 @@ impl Store {
                 e.into()
             }
         })?;
-        Ok(Workgroup {
-            id: row.try_get("id")?,
-            name: name.to_owned(),
-            description: description.to_owned(),
-            created_at,
-        })
+        Ok(Workgroup { id: row.try_get("id")?, name: name.to_owned(), description: description.to_owned(), created_at })
     }
 
     pub async fn workgroup_by_name(&self, name: &str) -> Result<Workgroup, StoreError> {
-        let row =
-            sqlx::query("SELECT id, name, description, created_at FROM workgroups WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or_else(|| StoreError::not_found("workgroup", format!("`{name}`")))?;
+        let row = sqlx::query("SELECT id, name, description, created_at FROM workgroups WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("workgroup", format!("`{name}`")))?;
         workgroup_from_row(&row)
     }
 

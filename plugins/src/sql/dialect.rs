@@ -70,19 +70,12 @@ impl Dialect {
 pub fn validate_identifier(name: &str) -> Result<(), String> {
     let parts: Vec<&str> = name.split('.').collect();
     if parts.len() > 2 {
-        return Err(format!(
-            "`{name}` has too many dots: use `table` or `schema.table`"
-        ));
+        return Err(format!("`{name}` has too many dots: use `table` or `schema.table`"));
     }
     for part in parts {
         let mut chars = part.chars();
-        let ok_start = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-        if !ok_start
-            || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-            || part.len() > 63
-        {
+        let ok_start = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        if !ok_start || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') || part.len() > 63 {
             return Err(format!(
                 "`{name}` is not a valid identifier: use letters, digits and underscores, starting with a letter"
             ));
@@ -97,10 +90,7 @@ mod tests {
 
     #[test]
     fn quoting_doubles_embedded_quotes_and_splits_schema() {
-        assert_eq!(
-            Dialect::Postgres.quoted("public.users"),
-            r#""public"."users""#
-        );
+        assert_eq!(Dialect::Postgres.quoted("public.users"), r#""public"."users""#);
         assert_eq!(Dialect::Mysql.quoted("a`b"), "`a``b`");
         assert_eq!(Dialect::Sqlite.quoted(r#"a"b"#), r#""a""b""#);
     }

@@ -82,16 +82,9 @@ pub fn encode_data<R: CellRow>(
     page: Option<PageInfo>,
     out: &mut Vec<u8>,
 ) {
-    let names: Vec<&str> = rows
-        .first()
-        .map(|r| r.columns().iter().map(|c| c.name()).collect())
-        .unwrap_or_default();
+    let names: Vec<&str> = rows.first().map(|r| r.columns().iter().map(|c| c.name()).collect()).unwrap_or_default();
     let kinds: Vec<ColumnKind> = match rows.first() {
-        Some(first) => names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| first.column_kind(i, hints(n)))
-            .collect(),
+        Some(first) => names.iter().enumerate().map(|(i, n)| first.column_kind(i, hints(n))).collect(),
         None => Vec::new(),
     };
     let hint_of: Vec<Option<ScalarType>> = names.iter().map(|n| hints(n)).collect();
@@ -192,9 +185,7 @@ fn write_decimal(out: &mut Vec<u8>, d: Decimal) {
 pub fn write_cell(out: &mut Vec<u8>, cell: &Cell<'_>, hint: Option<ScalarType>) {
     match (cell, hint) {
         (Cell::Null, _) => out.extend_from_slice(b"null"),
-        (Cell::Int(v), Some(ScalarType::Bool)) => {
-            out.extend_from_slice(if *v != 0 { b"true" } else { b"false" })
-        }
+        (Cell::Int(v), Some(ScalarType::Bool)) => out.extend_from_slice(if *v != 0 { b"true" } else { b"false" }),
         (Cell::Bool(b), _) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         (Cell::Int(v), Some(ScalarType::Decimal)) => write_decimal(out, Decimal::from(*v)),
         (Cell::Int(v), _) => write_i64(out, *v),
@@ -206,22 +197,18 @@ pub fn write_cell(out: &mut Vec<u8>, cell: &Cell<'_>, hint: Option<ScalarType>) 
                 out.push(b'"');
             }
         },
-        (Cell::Float(f), Some(ScalarType::Decimal)) => {
-            match Decimal::from_str(ryu::Buffer::new().format(*f)) {
-                Ok(d) => write_decimal(out, d),
-                Err(_) => write_float(out, *f),
-            }
-        }
+        (Cell::Float(f), Some(ScalarType::Decimal)) => match Decimal::from_str(ryu::Buffer::new().format(*f)) {
+            Ok(d) => write_decimal(out, d),
+            Err(_) => write_float(out, *f),
+        },
         (Cell::Float(f), _) => write_float(out, *f),
         (Cell::Decimal(d), _) => write_decimal(out, *d),
-        (Cell::Text(s), Some(ScalarType::Json)) => {
-            match serde_json::from_str::<serde_json::Value>(s) {
-                Ok(v) => {
-                    let _ = serde_json::to_writer(&mut *out, &v);
-                }
-                Err(_) => write_str(out, s),
+        (Cell::Text(s), Some(ScalarType::Json)) => match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(v) => {
+                let _ = serde_json::to_writer(&mut *out, &v);
             }
-        }
+            Err(_) => write_str(out, s),
+        },
         (Cell::Text(s), Some(ScalarType::Decimal)) => match Decimal::from_str(s.trim()) {
             Ok(d) => write_decimal(out, d),
             Err(_) => write_str(out, s),
@@ -249,11 +236,7 @@ pub fn write_cell(out: &mut Vec<u8>, cell: &Cell<'_>, hint: Option<ScalarType>) 
         }
         (Cell::Bytes(b), _) => {
             out.push(b'"');
-            out.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(b)
-                    .as_bytes(),
-            );
+            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(b).as_bytes());
             out.push(b'"');
         }
         (Cell::Json(v), _) => {
@@ -278,14 +261,9 @@ fn write_datetime(out: &mut Vec<u8>, t: NaiveDateTime) {
 
 /// SQLite keeps timestamps as text, with a space or a `T`.
 fn parse_loose_datetime(s: &str) -> Option<NaiveDateTime> {
-    [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
 }
 
 /// Reads a typed value, or NULL when the database's value is NULL or cannot be decoded
@@ -354,8 +332,9 @@ impl CellRow for PgRow {
             ColumnKind::Time => get::<NaiveTime, _>(self, i).map(Cell::Time),
             ColumnKind::Bytes => get::<&[u8], _>(self, i).map(Cell::Bytes),
             ColumnKind::Json => get::<serde_json::Value, _>(self, i).map(Cell::Json),
-            ColumnKind::Uuid => get_unchecked::<&[u8], _>(self, i)
-                .map(|b| Cell::Json(serde_json::Value::String(format_uuid(b)))),
+            ColumnKind::Uuid => {
+                get_unchecked::<&[u8], _>(self, i).map(|b| Cell::Json(serde_json::Value::String(format_uuid(b))))
+            }
             ColumnKind::Text => get_unchecked::<&str, _>(self, i).map(Cell::Text),
             _ => None,
         })
@@ -367,14 +346,7 @@ fn format_uuid(bytes: &[u8]) -> String {
     if hex.len() != 32 {
         return hex;
     }
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
 impl CellRow for MySqlRow {
@@ -382,10 +354,8 @@ impl CellRow for MySqlRow {
         let name = self.columns()[index].type_info().name();
         match name {
             "BOOLEAN" => ColumnKind::Bool,
-            "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" | "YEAR"
-            | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "INT UNSIGNED" | "MEDIUMINT UNSIGNED" => {
-                ColumnKind::Int
-            }
+            "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" | "YEAR" | "TINYINT UNSIGNED"
+            | "SMALLINT UNSIGNED" | "INT UNSIGNED" | "MEDIUMINT UNSIGNED" => ColumnKind::Int,
             "BIGINT UNSIGNED" => ColumnKind::UInt,
             "FLOAT" | "DOUBLE" => ColumnKind::Float,
             "DECIMAL" => ColumnKind::Decimal,
@@ -396,14 +366,13 @@ impl CellRow for MySqlRow {
             "JSON" => ColumnKind::Json,
             // `_bin` collations flag text as BINARY too; only the binary charset is bytes.
             "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB"
-                if <str as sqlx::Type<sqlx::MySql>>::compatible(
-                    self.columns()[index].type_info(),
-                ) =>
+                if <str as sqlx::Type<sqlx::MySql>>::compatible(self.columns()[index].type_info()) =>
             {
                 ColumnKind::Text
             }
-            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT"
-            | "GEOMETRY" => ColumnKind::Bytes,
+            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT" | "GEOMETRY" => {
+                ColumnKind::Bytes
+            }
             _ => ColumnKind::Text,
         }
     }
@@ -419,9 +388,9 @@ impl CellRow for MySqlRow {
             ColumnKind::DateTime => get::<NaiveDateTime, _>(self, i).map(Cell::DateTime),
             ColumnKind::DateTimeUtc => get::<DateTime<Utc>, _>(self, i).map(Cell::DateTimeUtc),
             ColumnKind::Time => get::<NaiveTime, _>(self, i).map(Cell::Time),
-            ColumnKind::Json => get_unchecked::<&str, _>(self, i)
-                .and_then(|s| serde_json::from_str(s).ok())
-                .map(Cell::Json),
+            ColumnKind::Json => {
+                get_unchecked::<&str, _>(self, i).and_then(|s| serde_json::from_str(s).ok()).map(Cell::Json)
+            }
             ColumnKind::Bytes => get_unchecked::<&[u8], _>(self, i).map(Cell::Bytes),
             ColumnKind::Text => get_unchecked::<&str, _>(self, i).map(Cell::Text),
             _ => None,
@@ -432,10 +401,7 @@ impl CellRow for MySqlRow {
 impl CellRow for SqliteRow {
     fn column_kind(&self, index: usize, hint: Option<ScalarType>) -> ColumnKind {
         // The declared type (affinity) says what the column means; storage may vary per row.
-        let declared = self.columns()[index]
-            .type_info()
-            .name()
-            .to_ascii_uppercase();
+        let declared = self.columns()[index].type_info().name().to_ascii_uppercase();
         match (hint, declared.as_str()) {
             (Some(ScalarType::Bool), _) | (None, "BOOLEAN") => ColumnKind::Bool,
             (Some(ScalarType::Date), _) | (None, "DATE") => ColumnKind::Date,
@@ -468,30 +434,22 @@ impl CellRow for SqliteRow {
                 other => other,
             },
             ColumnKind::Date => match dynamic() {
-                Some(Cell::Text(t)) => {
-                    NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d")
-                        .ok()
-                        .map(Cell::Date)
-                        .or(Some(Cell::Text(t)))
-                }
+                Some(Cell::Text(t)) => NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d")
+                    .ok()
+                    .map(Cell::Date)
+                    .or(Some(Cell::Text(t))),
                 other => other,
             },
             ColumnKind::DateTime => match dynamic() {
-                Some(Cell::Text(t)) => parse_loose_datetime(t)
-                    .map(Cell::DateTime)
-                    .or(Some(Cell::Text(t))),
+                Some(Cell::Text(t)) => parse_loose_datetime(t).map(Cell::DateTime).or(Some(Cell::Text(t))),
                 other => other,
             },
             ColumnKind::Decimal => match dynamic() {
                 Some(Cell::Int(v)) => Some(Cell::Decimal(Decimal::from(v))),
-                Some(Cell::Float(f)) => Decimal::from_str(ryu::Buffer::new().format(f))
-                    .ok()
-                    .map(Cell::Decimal)
-                    .or(Some(Cell::Float(f))),
-                Some(Cell::Text(t)) => Decimal::from_str(t.trim())
-                    .ok()
-                    .map(Cell::Decimal)
-                    .or(Some(Cell::Text(t))),
+                Some(Cell::Float(f)) => {
+                    Decimal::from_str(ryu::Buffer::new().format(f)).ok().map(Cell::Decimal).or(Some(Cell::Float(f)))
+                }
+                Some(Cell::Text(t)) => Decimal::from_str(t.trim()).ok().map(Cell::Decimal).or(Some(Cell::Text(t))),
                 other => other,
             },
             _ => dynamic(),
@@ -511,69 +469,30 @@ mod tests {
 
     #[test]
     fn integers_beyond_2_pow_53_become_strings() {
-        assert_eq!(
-            cell_json(Cell::Int(9_007_199_254_740_991), None),
-            "9007199254740991"
-        );
-        assert_eq!(
-            cell_json(Cell::Int(9_007_199_254_740_992), None),
-            "\"9007199254740992\""
-        );
-        assert_eq!(
-            cell_json(Cell::Int(i64::MIN), None),
-            "\"-9223372036854775808\""
-        );
-        assert_eq!(
-            cell_json(Cell::UInt(u64::MAX), None),
-            "\"18446744073709551615\""
-        );
+        assert_eq!(cell_json(Cell::Int(9_007_199_254_740_991), None), "9007199254740991");
+        assert_eq!(cell_json(Cell::Int(9_007_199_254_740_992), None), "\"9007199254740992\"");
+        assert_eq!(cell_json(Cell::Int(i64::MIN), None), "\"-9223372036854775808\"");
+        assert_eq!(cell_json(Cell::UInt(u64::MAX), None), "\"18446744073709551615\"");
     }
 
     #[test]
     fn decimals_are_normalised_strings_whatever_the_storage() {
-        assert_eq!(
-            cell_json(Cell::Decimal(Decimal::new(2000, 2)), None),
-            "\"20\""
-        );
-        assert_eq!(
-            cell_json(Cell::Float(19.99), Some(ScalarType::Decimal)),
-            "\"19.99\""
-        );
-        assert_eq!(
-            cell_json(Cell::Int(20), Some(ScalarType::Decimal)),
-            "\"20\""
-        );
+        assert_eq!(cell_json(Cell::Decimal(Decimal::new(2000, 2)), None), "\"20\"");
+        assert_eq!(cell_json(Cell::Float(19.99), Some(ScalarType::Decimal)), "\"19.99\"");
+        assert_eq!(cell_json(Cell::Int(20), Some(ScalarType::Decimal)), "\"20\"");
     }
 
     #[test]
     fn text_escapes_and_binary_is_base64() {
-        assert_eq!(
-            cell_json(Cell::Text("a\"b\n\u{0}"), None),
-            r#""a\"b\n\u0000""#
-        );
+        assert_eq!(cell_json(Cell::Text("a\"b\n\u{0}"), None), r#""a\"b\n\u0000""#);
         assert_eq!(cell_json(Cell::Bytes(&[0, 255, 1]), None), "\"AP8B\"");
     }
 
     #[test]
     fn timestamps_are_iso_8601() {
-        let t = NaiveDate::from_ymd_opt(2024, 1, 2)
-            .unwrap()
-            .and_hms_milli_opt(3, 4, 5, 250)
-            .unwrap();
-        assert_eq!(
-            cell_json(Cell::DateTime(t), None),
-            "\"2024-01-02T03:04:05.250\""
-        );
-        assert_eq!(
-            cell_json(Cell::DateTimeUtc(t.and_utc()), None),
-            "\"2024-01-02T03:04:05.250Z\""
-        );
-        assert_eq!(
-            cell_json(
-                Cell::Text("2024-01-02 03:04:05"),
-                Some(ScalarType::DateTime)
-            ),
-            "\"2024-01-02T03:04:05\""
-        );
+        let t = NaiveDate::from_ymd_opt(2024, 1, 2).unwrap().and_hms_milli_opt(3, 4, 5, 250).unwrap();
+        assert_eq!(cell_json(Cell::DateTime(t), None), "\"2024-01-02T03:04:05.250\"");
+        assert_eq!(cell_json(Cell::DateTimeUtc(t.and_utc()), None), "\"2024-01-02T03:04:05.250Z\"");
+        assert_eq!(cell_json(Cell::Text("2024-01-02 03:04:05"), Some(ScalarType::DateTime)), "\"2024-01-02T03:04:05\"");
     }
 }

@@ -15,7 +15,7 @@ use futures_util::TryStreamExt;
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, Executor, Row};
+use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
 use super::encode::{CellRow, PageInfo, encode_data};
 use super::render::RenderedSql;
@@ -39,30 +39,22 @@ pub fn default_pool_size() -> u32 {
     (cores * 2).clamp(2, 64) as u32
 }
 
-impl DbPool {
-    /// Builds a pool that connects on first use.
-    pub fn connect_lazy(ds: &Datasource) -> Result<DbPool, String> {
-        let size = ds
-            .connection
-            .pool_size
-            .unwrap_or_else(default_pool_size)
-            .max(1);
+/// How to reach one datasource, typed per database.
+enum ConnectOptions {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+    Mysql(MySqlConnectOptions),
+}
+
+impl ConnectOptions {
+    fn of(ds: &Datasource) -> Result<ConnectOptions, String> {
         let c = &ds.connection;
         Ok(match ds.kind {
             DatasourceKind::Sqlite => {
                 if c.database.is_empty() {
                     return Err("a SQLite datasource needs `database`: the path of its file".into());
                 }
-                let options = SqliteConnectOptions::new()
-                    .filename(&c.database)
-                    .read_only(true);
-                DbPool::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(size)
-                        .acquire_timeout(ACQUIRE_TIMEOUT)
-                        .test_before_acquire(false)
-                        .connect_lazy_with(options),
-                )
+                ConnectOptions::Sqlite(SqliteConnectOptions::new().filename(&c.database).read_only(true))
             }
             DatasourceKind::Postgres => {
                 let mut options = PgConnectOptions::new()
@@ -75,23 +67,7 @@ impl DbPool {
                 if let Some(password) = &c.password {
                     options = options.password(password);
                 }
-                DbPool::Postgres(
-                    PgPoolOptions::new()
-                        .max_connections(size)
-                        .acquire_timeout(ACQUIRE_TIMEOUT)
-                        .test_before_acquire(false)
-                        .after_connect(|conn, _| {
-                            Box::pin(async move {
-                                // PostgreSQL 14+: notice a caller gone (timed out) mid-query and
-                                // stop it. Older servers lack the setting; that is fine.
-                                let _ = conn
-                                    .execute("SET client_connection_check_interval = 1000")
-                                    .await;
-                                Ok(())
-                            })
-                        })
-                        .connect_lazy_with(options),
-                )
+                ConnectOptions::Postgres(options)
             }
             DatasourceKind::Mysql => {
                 let mut options = MySqlConnectOptions::new()
@@ -102,51 +78,80 @@ impl DbPool {
                 if let Some(password) = &c.password {
                     options = options.password(password);
                 }
-                DbPool::Mysql(
-                    MySqlPoolOptions::new()
-                        .max_connections(size)
-                        .acquire_timeout(ACQUIRE_TIMEOUT)
-                        .test_before_acquire(false)
-                        .after_connect(|conn, _| {
-                            Box::pin(async move {
-                                conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
-                                Ok(())
-                            })
-                        })
-                        .connect_lazy_with(options),
-                )
+                ConnectOptions::Mysql(options)
             }
         })
     }
+}
 
-    pub async fn close(&self) {
-        match self {
-            DbPool::Sqlite(p) => p.close().await,
-            DbPool::Postgres(p) => p.close().await,
-            DbPool::Mysql(p) => p.close().await,
-        }
+impl DbPool {
+    /// Builds a pool that connects on first use.
+    pub fn connect_lazy(ds: &Datasource) -> Result<DbPool, String> {
+        let size = ds.connection.pool_size.unwrap_or_else(default_pool_size).max(1);
+        Ok(match ConnectOptions::of(ds)? {
+            ConnectOptions::Sqlite(options) => DbPool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .test_before_acquire(false)
+                    .connect_lazy_with(options),
+            ),
+            ConnectOptions::Postgres(options) => DbPool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .test_before_acquire(false)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // PostgreSQL 14+: notice a caller gone (timed out) mid-query and
+                            // stop it. Older servers lack the setting; that is fine.
+                            let _ = conn.execute("SET client_connection_check_interval = 1000").await;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy_with(options),
+            ),
+            ConnectOptions::Mysql(options) => DbPool::Mysql(
+                MySqlPoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .test_before_acquire(false)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy_with(options),
+            ),
+        })
     }
 }
 
-/// Checks that a datasource answers: connects once, runs `SELECT 1`, disconnects.
+/// Checks that a datasource answers: one connection, `SELECT 1`, closed again.
 ///
 /// For the management API; the error is the driver's, meant for the datasource's owner.
 pub async fn test_connection(ds: &Datasource, timeout: Duration) -> Result<(), String> {
-    let pool = DbPool::connect_lazy(ds)?;
-    let probe = async {
-        match &pool {
-            DbPool::Sqlite(p) => p.execute("SELECT 1").await.map(|_| ()),
-            DbPool::Postgres(p) => p.execute("SELECT 1").await.map(|_| ()),
-            DbPool::Mysql(p) => p.execute("SELECT 1").await.map(|_| ()),
+    async fn probe<C: Connection>(options: &C::Options) -> Result<(), sqlx::Error>
+    where
+        for<'c> &'c mut C: Executor<'c>,
+    {
+        let mut conn = C::connect_with(options).await?;
+        conn.execute("SELECT 1").await?;
+        conn.close().await
+    }
+    let attempt = async {
+        match ConnectOptions::of(ds)? {
+            ConnectOptions::Sqlite(o) => probe::<sqlx::SqliteConnection>(&o).await,
+            ConnectOptions::Postgres(o) => probe::<sqlx::PgConnection>(&o).await,
+            ConnectOptions::Mysql(o) => probe::<sqlx::MySqlConnection>(&o).await,
         }
+        .map_err(|e| e.to_string())
     };
-    let outcome = match tokio::time::timeout(timeout, probe).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(outcome) => outcome,
         Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-    };
-    pool.close().await;
-    outcome
+    }
 }
 
 /// The pools of every datasource in use, keyed by datasource id. A datasource whose settings
@@ -249,20 +254,13 @@ where
     let work = async {
         let total = match spec.count {
             Some(count) => {
-                let query = count
-                    .binds
-                    .iter()
-                    .fold(sqlx::query(AssertSqlSafe(count.sql.clone())), bind);
+                let query = count.binds.iter().fold(sqlx::query(AssertSqlSafe(count.sql.clone())), bind);
                 let row = query.fetch_one(&mut *conn).await?;
                 Some(row.try_get::<i64, _>(0usize)?.max(0) as u64)
             }
             None => None,
         };
-        let query = spec
-            .statement
-            .binds
-            .iter()
-            .fold(sqlx::query(AssertSqlSafe(spec.statement.sql.clone())), bind);
+        let query = spec.statement.binds.iter().fold(sqlx::query(AssertSqlSafe(spec.statement.sql.clone())), bind);
         let mut stream = query.fetch(&mut *conn);
         let mut rows = Vec::new();
         while rows.len() < spec.row_cap {
@@ -288,13 +286,7 @@ where
     let mut data = Vec::with_capacity(64 + rows.len() * 64);
     let page = spec.page.map(|p| PageInfo { total, ..p });
     encode_data(&rows, spec.format, spec.hints, page, &mut data);
-    Ok(RunOutcome {
-        data,
-        row_count: rows.len(),
-        total,
-        execute,
-        encode: encode_started.elapsed(),
-    })
+    Ok(RunOutcome { data, row_count: rows.len(), total, execute, encode: encode_started.elapsed() })
 }
 
 /// Logs the full error and gives the caller nothing of it.

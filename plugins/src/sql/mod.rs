@@ -23,8 +23,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use catalog::model::{
-    ApiDefinition, ApiMode, Datasource, DatasourceKind, ParamType, RequestParam, ResponseField,
-    ScalarType,
+    ApiDefinition, ApiMode, Datasource, DatasourceKind, ParamType, RequestParam, ResponseField, ScalarType,
 };
 
 use crate::error::ApiError;
@@ -104,10 +103,7 @@ pub enum CallOutput {
 #[derive(Debug, Clone)]
 enum ModePlan {
     Wizard(WizardPlan),
-    Script {
-        template: ScriptTemplate,
-        has_own_limit: bool,
-    },
+    Script { template: ScriptTemplate, has_own_limit: bool },
     Native(NativePolicy),
 }
 
@@ -131,26 +127,16 @@ struct Page {
 impl SqlApi {
     /// Validates a definition against its datasource and builds its plan.
     /// Errors are `InvalidDefinition` with what to change.
-    pub fn compile(
-        definition: &ApiDefinition,
-        datasource: &Datasource,
-    ) -> Result<SqlApi, ApiError> {
+    pub fn compile(definition: &ApiDefinition, datasource: &Datasource) -> Result<SqlApi, ApiError> {
         let dialect = Dialect::from(datasource.kind);
         check_params(&definition.request_params, &definition.response_fields)?;
         if definition.options.max_limit == 0 {
-            return Err(ApiError::invalid_definition(
-                "options.maxLimit must be at least 1",
-            ));
+            return Err(ApiError::invalid_definition("options.maxLimit must be at least 1"));
         }
         let plan = match &definition.mode {
             ApiMode::Wizard(spec) => ModePlan::Wizard(
-                WizardPlan::compile(
-                    dialect,
-                    &spec.table,
-                    &definition.request_params,
-                    &definition.response_fields,
-                )
-                .map_err(ApiError::invalid_definition)?,
+                WizardPlan::compile(dialect, &spec.table, &definition.request_params, &definition.response_fields)
+                    .map_err(ApiError::invalid_definition)?,
             ),
             ApiMode::Script(spec) => {
                 let text = spec.sql.trim().trim_end_matches(';');
@@ -167,10 +153,7 @@ impl SqlApi {
                         "the script has its own LIMIT but pagination is on: remove the LIMIT, pagination adds it",
                     ));
                 }
-                ModePlan::Script {
-                    template,
-                    has_own_limit,
-                }
+                ModePlan::Script { template, has_own_limit }
             }
             ApiMode::Native(spec) => {
                 let default_schema = match datasource.kind {
@@ -179,17 +162,11 @@ impl SqlApi {
                     DatasourceKind::Sqlite => "main",
                 };
                 ModePlan::Native(
-                    NativePolicy::compile(spec, dialect, default_schema)
-                        .map_err(ApiError::invalid_definition)?,
+                    NativePolicy::compile(spec, dialect, default_schema).map_err(ApiError::invalid_definition)?,
                 )
             }
         };
-        Ok(SqlApi {
-            datasource: datasource.clone(),
-            dialect,
-            definition: definition.clone(),
-            plan,
-        })
+        Ok(SqlApi { datasource: datasource.clone(), dialect, definition: definition.clone(), plan })
     }
 
     pub fn definition(&self) -> &ApiDefinition {
@@ -201,11 +178,7 @@ impl SqlApi {
     }
 
     /// Runs one call: parse → render → execute → encode (or stop after render for a dry run).
-    pub async fn invoke(
-        &self,
-        pools: &PoolRegistry,
-        input: &CallInput,
-    ) -> Result<CallOutput, ApiError> {
+    pub async fn invoke(&self, pools: &PoolRegistry, input: &CallInput) -> Result<CallOutput, ApiError> {
         let started = Instant::now();
         let values = ParamValues::parse(&self.definition.request_params, &input.params)?;
         if let ModePlan::Wizard(plan) = &self.plan {
@@ -215,11 +188,7 @@ impl SqlApi {
         let parsed = Instant::now();
         let (statement, count) = self.render(&values, page, &input.params)?;
         let rendered = Instant::now();
-        let mut timings = StageTimings {
-            parse: parsed - started,
-            plan: rendered - parsed,
-            ..StageTimings::default()
-        };
+        let mut timings = StageTimings { parse: parsed - started, plan: rendered - parsed, ..StageTimings::default() };
         if input.dry_run {
             let dry_run = DryRun {
                 sql: statement.sql,
@@ -240,20 +209,12 @@ impl SqlApi {
                 timeout: Duration::from_millis(self.definition.options.timeout_ms.max(1)),
                 format: self.definition.options.result_format,
                 hints: &hints,
-                page: page.map(|p| PageInfo {
-                    page_num: p.num,
-                    page_size: p.size,
-                    total: None,
-                }),
+                page: page.map(|p| PageInfo { page_num: p.num, page_size: p.size, total: None }),
             })
             .await?;
         timings.execute = outcome.execute;
         timings.encode = outcome.encode;
-        Ok(CallOutput::Data {
-            data: outcome.data,
-            row_count: outcome.row_count,
-            timings,
-        })
+        Ok(CallOutput::Data { data: outcome.data, row_count: outcome.row_count, timings })
     }
 
     fn page(&self, raw: &HashMap<String, RawParam>) -> Result<Option<Page>, ApiError> {
@@ -281,16 +242,9 @@ impl SqlApi {
         let num = number(PAGE_NUM, 1, (i64::MAX as u64 / size).min(1 << 40))?;
         let with_total = match raw.get(WITH_TOTAL).or_else(|| raw.get("with_total")) {
             None => false,
-            Some(raw) => matches!(
-                value::coerce_scalar(WITH_TOTAL, ScalarType::Bool, raw)?,
-                Value::Bool(true)
-            ),
+            Some(raw) => matches!(value::coerce_scalar(WITH_TOTAL, ScalarType::Bool, raw)?, Value::Bool(true)),
         };
-        Ok(Some(Page {
-            num,
-            size,
-            with_total,
-        }))
+        Ok(Some(Page { num, size, with_total }))
     }
 
     /// The *render* stage: the statement, and the count statement when a total was asked for.
@@ -304,8 +258,7 @@ impl SqlApi {
         let limit_clause = |b: &mut SqlBuilder| match page {
             Some(p) => {
                 b.push_sql(" LIMIT ").push_bind(Value::Int(p.size as i64));
-                b.push_sql(" OFFSET ")
-                    .push_bind(Value::Int(((p.num - 1) * p.size) as i64));
+                b.push_sql(" OFFSET ").push_bind(Value::Int(((p.num - 1) * p.size) as i64));
             }
             None => {
                 b.push_sql(" LIMIT ").push_bind(Value::Int(max_limit));
@@ -324,12 +277,8 @@ impl SqlApi {
                 });
                 Ok((b.finish(), count))
             }
-            ModePlan::Script {
-                template,
-                has_own_limit,
-            } => {
-                let body =
-                    template.render(self.dialect, &self.definition.request_params, values)?;
+            ModePlan::Script { template, has_own_limit } => {
+                let body = template.render(self.dialect, &self.definition.request_params, values)?;
                 let count = wants_total.then(|| RenderedSql {
                     sql: format!("SELECT COUNT(*) FROM ({}) sluice_total", body.sql),
                     binds: body.binds.clone(),
@@ -346,11 +295,7 @@ impl SqlApi {
                     Some(RawParam::Text(sql)) => sql.as_str(),
                     Some(RawParam::Json(serde_json::Value::String(sql))) => sql.as_str(),
                     Some(_) => {
-                        return Err(ApiError::invalid_parameter(
-                            NATIVE_SQL,
-                            "one SELECT statement as text",
-                            "",
-                        ));
+                        return Err(ApiError::invalid_parameter(NATIVE_SQL, "one SELECT statement as text", ""));
                     }
                     None => return Err(ApiError::missing_parameter(NATIVE_SQL)),
                 };
@@ -378,24 +323,16 @@ impl SqlApi {
 
 /// The declared type of the response field a result column carries, if any.
 fn field_hint(fields: &[ResponseField], column: &str) -> Option<ScalarType> {
-    fields
-        .iter()
-        .find(|f| f.name == column)
-        .and_then(|f| match f.field_type {
-            ParamType::Scalar(s) => Some(s),
-            _ => None,
-        })
+    fields.iter().find(|f| f.name == column).and_then(|f| match f.field_type {
+        ParamType::Scalar(s) => Some(s),
+        _ => None,
+    })
 }
 
 fn check_params(params: &[RequestParam], fields: &[ResponseField]) -> Result<(), ApiError> {
     let mut seen = std::collections::HashSet::new();
     for p in params {
-        if p.name.is_empty()
-            || !p
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if p.name.is_empty() || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(ApiError::invalid_definition(format!(
                 "request parameter name `{}` must be letters, digits and underscores",
                 p.name
@@ -408,10 +345,7 @@ fn check_params(params: &[RequestParam], fields: &[ResponseField]) -> Result<(),
             )));
         }
         if !seen.insert(p.name.as_str()) {
-            return Err(ApiError::invalid_definition(format!(
-                "request parameter `{}` is declared twice",
-                p.name
-            )));
+            return Err(ApiError::invalid_definition(format!("request parameter `{}` is declared twice", p.name)));
         }
         if p.param_type == ParamType::Identifier {
             if p.allowed_values.is_empty() {
@@ -421,27 +355,19 @@ fn check_params(params: &[RequestParam], fields: &[ResponseField]) -> Result<(),
                 )));
             }
             for v in &p.allowed_values {
-                dialect::validate_identifier(v).map_err(|e| {
-                    ApiError::invalid_definition(format!(
-                        "parameter `{}` allowed value: {e}",
-                        p.name
-                    ))
-                })?;
+                dialect::validate_identifier(v)
+                    .map_err(|e| ApiError::invalid_definition(format!("parameter `{}` allowed value: {e}", p.name)))?;
             }
         }
         if let Some(default) = &p.default {
-            value::coerce(p, &RawParam::Text(default.clone())).map_err(|e| {
-                ApiError::invalid_definition(format!("default of `{}`: {}", p.name, e.message))
-            })?;
+            value::coerce(p, &RawParam::Text(default.clone()))
+                .map_err(|e| ApiError::invalid_definition(format!("default of `{}`: {}", p.name, e.message)))?;
         }
     }
     let mut seen = std::collections::HashSet::new();
     for f in fields {
         if !seen.insert(f.name.as_str()) {
-            return Err(ApiError::invalid_definition(format!(
-                "response field `{}` is declared twice",
-                f.name
-            )));
+            return Err(ApiError::invalid_definition(format!("response field `{}` is declared twice", f.name)));
         }
         dialect::validate_identifier(&f.name)
             .map_err(|e| ApiError::invalid_definition(format!("response field name: {e}")))?;
@@ -491,8 +417,7 @@ fn has_top_level_semicolon(sql: &str) -> bool {
 fn mentions_limit(sql: &str) -> bool {
     let mut code = String::with_capacity(sql.len());
     scan_code(sql, |_, c| code.push(c.to_ascii_lowercase()));
-    code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|word| word == "limit")
+    code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|word| word == "limit")
 }
 
 #[cfg(test)]
@@ -501,9 +426,7 @@ mod tests {
 
     #[test]
     fn semicolons_in_strings_and_comments_are_not_statement_breaks() {
-        assert!(!has_top_level_semicolon(
-            "SELECT ';' FROM t -- ;\n WHERE a = \"x;\" /* ; */"
-        ));
+        assert!(!has_top_level_semicolon("SELECT ';' FROM t -- ;\n WHERE a = \"x;\" /* ; */"));
         assert!(has_top_level_semicolon("SELECT 1; DELETE FROM t"));
     }
 

@@ -21,20 +21,12 @@ pub struct SqlBuilder {
 
 impl SqlBuilder {
     pub fn new(dialect: Dialect) -> Self {
-        SqlBuilder {
-            dialect,
-            sql: String::with_capacity(256),
-            binds: Vec::new(),
-        }
+        SqlBuilder { dialect, sql: String::with_capacity(256), binds: Vec::new() }
     }
 
     /// Continues a rendered statement: new placeholders number after its binds.
     pub fn continue_from(dialect: Dialect, rendered: RenderedSql) -> Self {
-        SqlBuilder {
-            dialect,
-            sql: rendered.sql,
-            binds: rendered.binds,
-        }
+        SqlBuilder { dialect, sql: rendered.sql, binds: rendered.binds }
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -56,8 +48,7 @@ impl SqlBuilder {
     /// [`SqlBuilder::push_list`]; scalars become one placeholder.
     pub fn push_bind(&mut self, value: Value) -> &mut Self {
         self.binds.push(value);
-        self.dialect
-            .push_placeholder(&mut self.sql, self.binds.len());
+        self.dialect.push_placeholder(&mut self.sql, self.binds.len());
         self
     }
 
@@ -70,17 +61,11 @@ impl SqlBuilder {
     pub fn push_list(&mut self, items: Vec<Value>) -> &mut Self {
         let padded_len = items.len().max(1).next_power_of_two();
         let last = items.last().cloned().unwrap_or(Value::Null);
-        let mut count = 0;
-        for item in items
-            .into_iter()
-            .chain(std::iter::repeat(last))
-            .take(padded_len)
-        {
+        for (count, item) in items.into_iter().chain(std::iter::repeat(last)).take(padded_len).enumerate() {
             if count > 0 {
                 self.sql.push_str(", ");
             }
             self.push_bind(item);
-            count += 1;
         }
         self
     }
@@ -95,10 +80,7 @@ impl SqlBuilder {
     }
 
     pub fn finish(self) -> RenderedSql {
-        RenderedSql {
-            sql: self.sql,
-            binds: self.binds,
-        }
+        RenderedSql { sql: self.sql, binds: self.binds }
     }
 }
 
@@ -109,24 +91,16 @@ mod tests {
     #[test]
     fn lists_pad_to_a_power_of_two_with_the_last_item() {
         let mut b = SqlBuilder::new(Dialect::Postgres);
-        b.push_sql("x IN (")
-            .push_list(vec![Value::Int(1), Value::Int(2), Value::Int(3)])
-            .push_sql(")");
+        b.push_sql("x IN (").push_list(vec![Value::Int(1), Value::Int(2), Value::Int(3)]).push_sql(")");
         let r = b.finish();
         assert_eq!(r.sql, "x IN ($1, $2, $3, $4)");
-        assert_eq!(
-            r.binds,
-            vec![Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(3)]
-        );
+        assert_eq!(r.binds, vec![Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(3)]);
     }
 
     #[test]
     fn binds_number_in_order_for_postgres() {
         let mut b = SqlBuilder::new(Dialect::Postgres);
-        b.push_sql("SELECT ")
-            .push_ident("a")
-            .push_sql(" WHERE b = ")
-            .push_bind(Value::Int(1));
+        b.push_sql("SELECT ").push_ident("a").push_sql(" WHERE b = ").push_bind(Value::Int(1));
         b.push_sql(" AND c = ").push_bind(Value::Text("x".into()));
         assert_eq!(b.finish().sql, r#"SELECT "a" WHERE b = $1 AND c = $2"#);
     }

@@ -92,12 +92,7 @@ pub fn coerce(param: &RequestParam, raw: &RawParam) -> Result<Value, ApiError> {
 }
 
 fn coerce_array(name: &str, item: ScalarType, raw: &RawParam) -> Result<Value, ApiError> {
-    let expected = || {
-        format!(
-            "a JSON array or a comma-separated list of {}",
-            item.as_str()
-        )
-    };
+    let expected = || format!("a JSON array or a comma-separated list of {}", item.as_str());
     let items: Vec<Value> = match raw {
         RawParam::Json(serde_json::Value::Array(items)) => items
             .iter()
@@ -114,43 +109,26 @@ fn coerce_array(name: &str, item: ScalarType, raw: &RawParam) -> Result<Value, A
             }
             // The seed's compatible form: split on commas, keep spaces as part of items.
             text.split(',')
-                .map(|part| {
-                    coerce_scalar_item(name, item, &RawParam::Text(part.to_owned()), &expected())
-                })
+                .map(|part| coerce_scalar_item(name, item, &RawParam::Text(part.to_owned()), &expected()))
                 .collect::<Result<_, _>>()?
         }
         RawParam::Json(other) => {
-            return Err(ApiError::invalid_parameter(
-                name,
-                &expected(),
-                &other.to_string(),
-            ));
+            return Err(ApiError::invalid_parameter(name, &expected(), &other.to_string()));
         }
     };
     if items.is_empty() {
-        return Err(ApiError::invalid_parameter_because(
-            name,
-            "the list is empty; send at least one item",
-        ));
+        return Err(ApiError::invalid_parameter_because(name, "the list is empty; send at least one item"));
     }
     if items.len() > MAX_ARRAY_ITEMS {
         return Err(ApiError::invalid_parameter_because(
             name,
-            format!(
-                "the list has {} items; at most {MAX_ARRAY_ITEMS} are accepted",
-                items.len()
-            ),
+            format!("the list has {} items; at most {MAX_ARRAY_ITEMS} are accepted", items.len()),
         ));
     }
     Ok(Value::Array(items))
 }
 
-fn coerce_scalar_item(
-    name: &str,
-    item: ScalarType,
-    raw: &RawParam,
-    expected: &str,
-) -> Result<Value, ApiError> {
+fn coerce_scalar_item(name: &str, item: ScalarType, raw: &RawParam, expected: &str) -> Result<Value, ApiError> {
     coerce_scalar(name, item, raw).map_err(|_| {
         let received = match raw {
             RawParam::Text(t) => t.clone(),
@@ -168,10 +146,7 @@ pub fn coerce_scalar(name: &str, scalar: ScalarType, raw: &RawParam) -> Result<V
         && t.contains('\0')
     {
         // PostgreSQL text cannot hold NUL, and elsewhere it truncates C strings: refuse everywhere.
-        return Err(ApiError::invalid_parameter_because(
-            name,
-            "the value contains a NUL character; remove it",
-        ));
+        return Err(ApiError::invalid_parameter_because(name, "the value contains a NUL character; remove it"));
     }
     match raw {
         RawParam::Json(J::Null) => Ok(Value::Null),
@@ -184,9 +159,7 @@ pub fn coerce_scalar(name: &str, scalar: ScalarType, raw: &RawParam) -> Result<V
                 (ScalarType::Json, v) => Some(Value::Json(v.clone())),
                 (ScalarType::Bool, J::Bool(b)) => Some(Value::Bool(*b)),
                 (ScalarType::Int, J::Number(n)) => n.as_i64().map(Value::Int),
-                (ScalarType::Float, J::Number(n)) => {
-                    n.as_f64().filter(|f| f.is_finite()).map(Value::Float)
-                }
+                (ScalarType::Float, J::Number(n)) => n.as_f64().filter(|f| f.is_finite()).map(Value::Float),
                 (ScalarType::Decimal, J::Number(n)) => Decimal::from_str(&n.to_string())
                     .or_else(|_| Decimal::from_scientific(&n.to_string()))
                     .ok()
@@ -217,16 +190,10 @@ fn coerce_text(scalar: ScalarType, text: &str) -> Option<Value> {
     Some(match scalar {
         ScalarType::String => Value::Text(text.to_owned()),
         ScalarType::Int => Value::Int(text.trim().parse().ok()?),
-        ScalarType::Float => {
-            Value::Float(text.trim().parse::<f64>().ok().filter(|f| f.is_finite())?)
-        }
+        ScalarType::Float => Value::Float(text.trim().parse::<f64>().ok().filter(|f| f.is_finite())?),
         ScalarType::Decimal => {
             let t = text.trim();
-            Value::Decimal(
-                Decimal::from_str(t)
-                    .or_else(|_| Decimal::from_scientific(t))
-                    .ok()?,
-            )
+            Value::Decimal(Decimal::from_str(t).or_else(|_| Decimal::from_scientific(t)).ok()?)
         }
         ScalarType::Bool => match text.trim().to_ascii_lowercase().as_str() {
             "true" | "1" => Value::Bool(true),
@@ -244,14 +211,9 @@ fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
         return Some(with_offset.naive_utc());
     }
-    [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ]
-    .iter()
-    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
 }
 
 /// Request parameters coerced against a definition, in declaration order: `None` where an
@@ -263,10 +225,7 @@ pub struct ParamValues {
 
 impl ParamValues {
     /// Reads every declared parameter from `raw`, applying defaults and the required check.
-    pub fn parse(
-        params: &[RequestParam],
-        raw: &HashMap<String, RawParam>,
-    ) -> Result<ParamValues, ApiError> {
+    pub fn parse(params: &[RequestParam], raw: &HashMap<String, RawParam>) -> Result<ParamValues, ApiError> {
         let mut values = Vec::with_capacity(params.len());
         for param in params {
             let value = match raw.get(&param.name) {
@@ -275,11 +234,7 @@ impl ParamValues {
                     None if param.required => return Err(ApiError::missing_parameter(&param.name)),
                     None => None,
                 },
-                Some(RawParam::Text(t))
-                    if t.is_empty() && !param.required && param.default.is_none() =>
-                {
-                    None
-                }
+                Some(RawParam::Text(t)) if t.is_empty() && !param.required && param.default.is_none() => None,
                 Some(raw) => Some(coerce(param, raw)?),
             };
             values.push(value);
@@ -319,26 +274,12 @@ mod tests {
 
     #[test]
     fn scalars_coerce_from_query_text() {
-        assert_eq!(
-            coerce(&param("a", "int"), &text(" 42 ")).unwrap(),
-            Value::Int(42)
-        );
-        assert_eq!(
-            coerce(&param("a", "bool"), &text("TRUE")).unwrap(),
-            Value::Bool(true)
-        );
-        assert_eq!(
-            coerce(&param("a", "decimal"), &text("12.50")).unwrap(),
-            Value::Decimal(Decimal::new(1250, 2))
-        );
+        assert_eq!(coerce(&param("a", "int"), &text(" 42 ")).unwrap(), Value::Int(42));
+        assert_eq!(coerce(&param("a", "bool"), &text("TRUE")).unwrap(), Value::Bool(true));
+        assert_eq!(coerce(&param("a", "decimal"), &text("12.50")).unwrap(), Value::Decimal(Decimal::new(1250, 2)));
         assert_eq!(
             coerce(&param("a", "datetime"), &text("2024-01-02T03:04:05+01:00")).unwrap(),
-            Value::DateTime(
-                NaiveDate::from_ymd_opt(2024, 1, 2)
-                    .unwrap()
-                    .and_hms_opt(2, 4, 5)
-                    .unwrap()
-            )
+            Value::DateTime(NaiveDate::from_ymd_opt(2024, 1, 2).unwrap().and_hms_opt(2, 4, 5).unwrap())
         );
     }
 
@@ -346,19 +287,10 @@ mod tests {
     fn bad_scalars_name_the_parameter_and_the_expected_type() {
         let err = coerce(&param("age", "int"), &text("1 OR 1=1")).unwrap_err();
         assert_eq!(err.code, "InvalidParameter.age");
-        assert!(
-            err.message.contains("64-bit integer") && err.message.contains("1 OR 1=1"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("64-bit integer") && err.message.contains("1 OR 1=1"), "{}", err.message);
         assert!(coerce(&param("f", "float"), &text("NaN")).is_err());
         assert!(coerce(&param("d", "date"), &text("2024-13-01")).is_err());
-        assert_eq!(
-            coerce(&param("s", "string"), &text("a\0b"))
-                .unwrap_err()
-                .code,
-            "InvalidParameter.s"
-        );
+        assert_eq!(coerce(&param("s", "string"), &text("a\0b")).unwrap_err().code, "InvalidParameter.s");
     }
 
     #[test]
@@ -368,24 +300,15 @@ mod tests {
             coerce(&p, &text("1,2,3")).unwrap(),
             Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)])
         );
-        assert_eq!(
-            coerce(&p, &RawParam::Json(serde_json::json!([4]))).unwrap(),
-            Value::Array(vec![Value::Int(4)])
-        );
+        assert_eq!(coerce(&p, &RawParam::Json(serde_json::json!([4]))).unwrap(), Value::Array(vec![Value::Int(4)]));
         let s = param("c", "array<string>");
         assert_eq!(
             coerce(&s, &text(" green , red ")).unwrap(),
-            Value::Array(vec![
-                Value::Text(" green ".into()),
-                Value::Text(" red ".into())
-            ])
+            Value::Array(vec![Value::Text(" green ".into()), Value::Text(" red ".into())])
         );
         assert_eq!(
             coerce(&s, &text(r#"["gre,en","red"]"#)).unwrap(),
-            Value::Array(vec![
-                Value::Text("gre,en".into()),
-                Value::Text("red".into())
-            ])
+            Value::Array(vec![Value::Text("gre,en".into()), Value::Text("red".into())])
         );
         assert!(coerce(&p, &text("1,x")).is_err());
         assert!(coerce(&p, &RawParam::Json(serde_json::json!([]))).is_err());
@@ -396,10 +319,7 @@ mod tests {
         let mut p = param("sort", "identifier");
         p.allowed_values = vec!["name".into(), "age".into()];
         assert_eq!(coerce(&p, &text("age")).unwrap(), Value::Text("age".into()));
-        assert_eq!(
-            coerce(&p, &text("age; DROP TABLE x")).unwrap_err().code,
-            "InvalidParameter.sort"
-        );
+        assert_eq!(coerce(&p, &text("age; DROP TABLE x")).unwrap_err().code, "InvalidParameter.sort");
     }
 
     #[test]
@@ -410,15 +330,9 @@ mod tests {
         defaulted.default = Some("10".into());
         let params = vec![required, defaulted, param("name", "string")];
         let mut raw = HashMap::new();
-        assert_eq!(
-            ParamValues::parse(&params, &raw).unwrap_err().code,
-            "MissingParameter.id"
-        );
+        assert_eq!(ParamValues::parse(&params, &raw).unwrap_err().code, "MissingParameter.id");
         raw.insert("id".to_owned(), text("7"));
         let values = ParamValues::parse(&params, &raw).unwrap();
-        assert_eq!(
-            values.values,
-            vec![Some(Value::Int(7)), Some(Value::Int(10)), None]
-        );
+        assert_eq!(values.values, vec![Some(Value::Int(7)), Some(Value::Int(10)), None]);
     }
 }

@@ -47,8 +47,7 @@ impl WizardPlan {
         }
         let mut select_from = String::from("SELECT ");
         for (i, field) in fields.iter().enumerate() {
-            validate_identifier(field.column_name())
-                .map_err(|e| format!("response field `{}`: {e}", field.name))?;
+            validate_identifier(field.column_name()).map_err(|e| format!("response field `{}`: {e}", field.name))?;
             if i > 0 {
                 select_from.push_str(", ");
             }
@@ -61,10 +60,7 @@ impl WizardPlan {
         select_from.push_str(&from);
         let count_from = format!("SELECT COUNT(*){from}");
 
-        let terms = params
-            .iter()
-            .map(|p| compile_term(dialect, p))
-            .collect::<Result<Vec<_>, _>>()?;
+        let terms = params.iter().map(|p| compile_term(dialect, p)).collect::<Result<Vec<_>, _>>()?;
 
         let mut sorted: Vec<&ResponseField> = fields.iter().filter(|f| f.sort.is_some()).collect();
         sorted.sort_by_key(|f| f.sort.map(|s| s.priority));
@@ -78,13 +74,7 @@ impl WizardPlan {
                 order_by.push_str(" DESC");
             }
         }
-        Ok(WizardPlan {
-            select_from,
-            count_from,
-            terms,
-            order_by,
-            table: table.to_owned(),
-        })
+        Ok(WizardPlan { select_from, count_from, terms, order_by, table: table.to_owned() })
     }
 
     /// Refuses LIKE patterns the database would reject: PostgreSQL reads `\\` as LIKE's
@@ -153,31 +143,23 @@ impl WizardPlan {
 
 fn compile_term(dialect: Dialect, param: &RequestParam) -> Result<Term, String> {
     let name = &param.name;
-    let column = param.column.as_deref().ok_or_else(|| {
-        format!("request parameter `{name}` needs `column`: the column it filters")
-    })?;
+    let column = param
+        .column
+        .as_deref()
+        .ok_or_else(|| format!("request parameter `{name}` needs `column`: the column it filters"))?;
     validate_identifier(column).map_err(|e| format!("request parameter `{name}`: {e}"))?;
     match (param.param_type, param.operator) {
         (ParamType::Array(_), op) if !op.takes_list() => {
-            return Err(format!(
-                "request parameter `{name}` is an array; use IN or NOT IN, not {}",
-                op.as_sql()
-            ));
+            return Err(format!("request parameter `{name}` is an array; use IN or NOT IN, not {}", op.as_sql()));
         }
         (ParamType::Identifier, _) => {
-            return Err(format!(
-                "request parameter `{name}`: identifier parameters are for script templates"
-            ));
+            return Err(format!("request parameter `{name}`: identifier parameters are for script templates"));
         }
         (ParamType::Scalar(ScalarType::Json), _) => {
-            return Err(format!(
-                "request parameter `{name}`: a json parameter cannot filter a wizard column"
-            ));
+            return Err(format!("request parameter `{name}`: a json parameter cannot filter a wizard column"));
         }
         (t, Operator::Like | Operator::NotLike) if t != ParamType::STRING => {
-            return Err(format!(
-                "request parameter `{name}`: LIKE needs a string parameter, not {t}"
-            ));
+            return Err(format!("request parameter `{name}`: LIKE needs a string parameter, not {t}"));
         }
         _ => {}
     }
@@ -185,11 +167,7 @@ fn compile_term(dialect: Dialect, param: &RequestParam) -> Result<Term, String> 
     dialect.push_quoted(&mut lhs, column);
     lhs.push(' ');
     lhs.push_str(param.operator.as_sql());
-    lhs.push_str(if param.operator.takes_list() {
-        " ("
-    } else {
-        " "
-    });
+    lhs.push_str(if param.operator.takes_list() { " (" } else { " " });
     Ok(Term {
         lhs,
         list: param.operator.takes_list(),
@@ -223,10 +201,7 @@ mod tests {
             name: name.into(),
             column: Some(column.into()),
             field_type: "string".parse().unwrap(),
-            sort: sort.map(|(direction, priority)| SortSpec {
-                direction,
-                priority,
-            }),
+            sort: sort.map(|(direction, priority)| SortSpec { direction, priority }),
             required: false,
             example: None,
             description: String::new(),
@@ -254,12 +229,8 @@ mod tests {
     #[test]
     fn absent_optional_params_drop_out_of_where() {
         let mut b = SqlBuilder::new(Dialect::Postgres);
-        plan(Dialect::Postgres).render_select(
-            &mut b,
-            &ParamValues {
-                values: vec![None, None, Some(Value::Text("a%".into()))],
-            },
-        );
+        plan(Dialect::Postgres)
+            .render_select(&mut b, &ParamValues { values: vec![None, None, Some(Value::Text("a%".into()))] });
         let r = b.finish();
         assert_eq!(
             r.sql,
@@ -272,50 +243,21 @@ mod tests {
     fn lists_expand_inside_parentheses_for_mysql() {
         let mut b = SqlBuilder::new(Dialect::Mysql);
         let values = ParamValues {
-            values: vec![
-                Some(Value::Int(18)),
-                Some(Value::Array(vec![Value::Int(1), Value::Int(2)])),
-                None,
-            ],
+            values: vec![Some(Value::Int(18)), Some(Value::Array(vec![Value::Int(1), Value::Int(2)])), None],
         };
         plan(Dialect::Mysql).render_count(&mut b, &values);
-        assert_eq!(
-            b.finish().sql,
-            "SELECT COUNT(*) FROM `users` WHERE `age` >= ? AND `id` IN (?, ?)"
-        );
+        assert_eq!(b.finish().sql, "SELECT COUNT(*) FROM `users` WHERE `age` >= ? AND `id` IN (?, ?)");
     }
 
     #[test]
     fn refuses_bad_identifiers_and_operator_type_mismatches() {
         let fields = [field("id", "id", None)];
         assert!(WizardPlan::compile(Dialect::Sqlite, "users; drop", &[], &fields).is_err());
+        assert!(WizardPlan::compile(Dialect::Sqlite, "users", &[param("a", "int", "age\"", "=")], &fields).is_err());
         assert!(
-            WizardPlan::compile(
-                Dialect::Sqlite,
-                "users",
-                &[param("a", "int", "age\"", "=")],
-                &fields
-            )
-            .is_err()
+            WizardPlan::compile(Dialect::Sqlite, "users", &[param("a", "array<int>", "age", "=")], &fields).is_err()
         );
-        assert!(
-            WizardPlan::compile(
-                Dialect::Sqlite,
-                "users",
-                &[param("a", "array<int>", "age", "=")],
-                &fields
-            )
-            .is_err()
-        );
-        assert!(
-            WizardPlan::compile(
-                Dialect::Sqlite,
-                "users",
-                &[param("a", "int", "age", "LIKE")],
-                &fields
-            )
-            .is_err()
-        );
+        assert!(WizardPlan::compile(Dialect::Sqlite, "users", &[param("a", "int", "age", "LIKE")], &fields).is_err());
         assert!(WizardPlan::compile(Dialect::Sqlite, "users", &[], &[]).is_err());
     }
 }
