@@ -401,8 +401,9 @@ impl CellRow for MySqlRow {
 impl CellRow for SqliteRow {
     fn column_kind(&self, index: usize, hint: Option<ScalarType>) -> ColumnKind {
         // The declared type (affinity) says what the column means; storage may vary per row.
-        let declared = self.columns()[index].type_info().name().to_ascii_uppercase();
-        match (hint, declared.as_str()) {
+        // sqlx names SQLite types in upper case already.
+        let declared = self.columns()[index].type_info().name();
+        match (hint, declared) {
             (Some(ScalarType::Bool), _) | (None, "BOOLEAN") => ColumnKind::Bool,
             (Some(ScalarType::Date), _) | (None, "DATE") => ColumnKind::Date,
             (Some(ScalarType::DateTime), _) | (None, "DATETIME") => ColumnKind::DateTime,
@@ -418,9 +419,9 @@ impl CellRow for SqliteRow {
         if raw.is_null() {
             return Cell::Null;
         }
-        let storage = raw.type_info().name().to_ascii_uppercase();
+        let storage = raw.type_info();
         let dynamic = || -> Option<Cell<'_>> {
-            match storage.as_str() {
+            match storage.name() {
                 "INTEGER" | "INT8" | "BOOLEAN" => get_unchecked::<i64, _>(self, i).map(Cell::Int),
                 "REAL" | "NUMERIC" => get_unchecked::<f64, _>(self, i).map(Cell::Float),
                 "BLOB" => get_unchecked::<&[u8], _>(self, i).map(Cell::Bytes),
