@@ -508,6 +508,77 @@ impl ApiVersion {
     }
 }
 
+/// Where a published API version is served. Production is the default environment; `test`
+/// lets callers try a version before production serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Test,
+    #[default]
+    Prod,
+}
+
+impl Environment {
+    /// Every environment, production first.
+    pub const ALL: [Environment; 2] = [Environment::Prod, Environment::Test];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Test => "test",
+            Environment::Prod => "prod",
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "test" => Ok(Environment::Test),
+            "prod" => Ok(Environment::Prod),
+            _ => Err(format!("unknown environment `{s}`: expected prod or test")),
+        }
+    }
+}
+
+/// Which version of an API one environment serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Publication {
+    pub api_id: i64,
+    pub environment: Environment,
+    /// The version's number (`V{version}`).
+    pub version: i64,
+    /// Milliseconds since the Unix epoch.
+    pub published_at: i64,
+}
+
+/// A caller's application: identified by its public `app_key`, proven by a secret that is shown
+/// once, at creation, and kept sealed by the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct App {
+    #[serde(default)]
+    pub id: i64,
+    #[serde(default)]
+    pub workgroup_id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Public and unique across the installation; callers send it with every call.
+    #[serde(default)]
+    pub app_key: String,
+    /// Milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub created_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -527,6 +598,20 @@ mod tests {
         assert_eq!("not   like".parse::<Operator>().unwrap(), Operator::NotLike);
         assert_eq!("<>".parse::<Operator>().unwrap(), Operator::Ne);
         assert!("~".parse::<Operator>().is_err());
+    }
+
+    #[test]
+    fn environments_are_lowercase_words_and_default_to_prod() {
+        assert_eq!(Environment::default(), Environment::Prod);
+        assert_eq!("test".parse::<Environment>().unwrap(), Environment::Test);
+        assert_eq!(" PROD ".parse::<Environment>().unwrap(), Environment::Prod);
+        assert!("staging".parse::<Environment>().unwrap_err().contains("prod or test"));
+        assert_eq!(serde_json::to_string(&Environment::Test).unwrap(), "\"test\"");
+        assert_eq!(serde_json::from_str::<Environment>("\"prod\"").unwrap(), Environment::Prod);
+        for env in Environment::ALL {
+            assert_eq!(env.as_str().parse::<Environment>().unwrap(), env);
+            assert_eq!(env.to_string(), env.as_str());
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use catalog::model::{
-    Api, ApiDefinition, ApiMode, ApiOptions, ConnectionSettings, Datasource, DatasourceKind, ScriptSpec, WizardSpec,
+    Api, ApiDefinition, ApiMode, ApiOptions, ConnectionSettings, Datasource, DatasourceKind, Environment, ScriptSpec,
+    WizardSpec,
 };
 use catalog::secret::SecretBox;
 use catalog::store::{Backend, Store, StoreError};
@@ -162,6 +163,12 @@ backend_tests!(
     deleting_an_api_deletes_its_versions,
     a_datasource_in_use_cannot_be_deleted,
     missing_things_are_not_found,
+    publishing_replaces_and_unpublishing_removes,
+    published_lists_what_an_environment_serves_with_opened_passwords,
+    a_published_version_cannot_be_deleted,
+    revision_grows_with_every_write_and_never_with_reads,
+    update_api_replaces_metadata_and_draft,
+    apps_get_unique_keys_and_sealed_secrets,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -547,6 +554,277 @@ async fn missing_things_are_not_found(db: TestDb) {
     store.close().await;
 }
 
+async fn publishing_replaces_and_unpublishing_removes(db: TestDb) {
+    let store = db.open().await;
+    let (_, datasource, api) = seeded(&store).await;
+    assert_not_found(store.publish(api.id, Environment::Prod, 0).await, "version");
+    store.save_version(api.id, "").await.unwrap();
+    store.update_draft(api.id, &wizard_draft(datasource.id, "orders_v2")).await.unwrap();
+    store.save_version(api.id, "").await.unwrap();
+
+    let prod = store.publish(api.id, Environment::Prod, 0).await.unwrap();
+    assert_eq!((prod.api_id, prod.environment, prod.version), (api.id, Environment::Prod, 0));
+    assert!(prod.published_at > 0);
+    let test = store.publish(api.id, Environment::Test, 1).await.unwrap();
+    assert_eq!(store.publications(api.id).await.unwrap(), vec![prod, test]);
+
+    // Publishing another version replaces the environment's publication.
+    let replaced = store.publish(api.id, Environment::Prod, 1).await.unwrap();
+    assert_eq!(replaced.version, 1);
+    assert_eq!(store.publications(api.id).await.unwrap(), vec![replaced, test]);
+    // Publishing the version already served is a no-op that returns the publication.
+    let revision = store.revision().await.unwrap();
+    assert_eq!(store.publish(api.id, Environment::Prod, 1).await.unwrap(), replaced);
+    assert_eq!(store.revision().await.unwrap(), revision);
+
+    assert_not_found(store.publish(api.id, Environment::Prod, 7).await, "version");
+    assert_not_found(store.publish(9_999, Environment::Prod, 0).await, "version");
+    assert_eq!(store.publications(api.id).await.unwrap(), vec![replaced, test]);
+
+    store.unpublish(api.id, Environment::Test).await.unwrap();
+    assert_eq!(store.publications(api.id).await.unwrap(), vec![replaced]);
+    assert_not_found(store.unpublish(api.id, Environment::Test).await, "publication");
+    assert_not_found(store.unpublish(9_999, Environment::Prod).await, "publication");
+
+    // Deleting the API unpublishes it everywhere.
+    store.delete_api(api.id).await.unwrap();
+    assert_eq!(store.publications(api.id).await.unwrap(), vec![]);
+    assert_eq!(store.published(Environment::Prod).await.unwrap(), vec![]);
+    store.close().await;
+}
+
+async fn published_lists_what_an_environment_serves_with_opened_passwords(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, orders) = seeded(&store).await;
+    let other = store.create_datasource(&postgres_datasource(workgroup_id, "other", Some("pw2"))).await.unwrap();
+    let users = store.create_api(&new_api(workgroup_id, "users", wizard_draft(other.id, "users"))).await.unwrap();
+    let drafty = store.create_api(&new_api(workgroup_id, "drafty", wizard_draft(other.id, "t"))).await.unwrap();
+    store.save_version(drafty.id, "").await.unwrap();
+
+    let v0 = store.save_version(orders.id, "first").await.unwrap();
+    // The draft moves on (even to another datasource); what is served is the saved version.
+    store.update_draft(orders.id, &wizard_draft(other.id, "orders_next")).await.unwrap();
+    let v1 = store.save_version(orders.id, "second").await.unwrap();
+    store.update_draft(orders.id, &wizard_draft(other.id, "orders_unsaved")).await.unwrap();
+    let users_v0 = store.save_version(users.id, "").await.unwrap();
+    store.publish(orders.id, Environment::Prod, 0).await.unwrap();
+    store.publish(orders.id, Environment::Test, 1).await.unwrap();
+    store.publish(users.id, Environment::Prod, 0).await.unwrap();
+
+    let prod = store.published(Environment::Prod).await.unwrap();
+    assert_eq!(prod.len(), 2, "{prod:?}");
+    assert_eq!((prod[0].api.id, prod[0].api.name.as_str()), (orders.id, "orders"));
+    assert_eq!(prod[0].version, v0);
+    assert_eq!(
+        prod[0].datasource,
+        Datasource { id: datasource.id, ..postgres_datasource(workgroup_id, "warehouse", Some("pw")) }
+    );
+    assert_eq!(prod[1].api.name, "users");
+    assert_eq!(prod[1].version, users_v0);
+    assert_eq!(prod[1].datasource.connection.password.as_deref(), Some("pw2"));
+
+    let test = store.published(Environment::Test).await.unwrap();
+    assert_eq!(test.len(), 1);
+    assert_eq!(test[0].version, v1);
+    assert_eq!(test[0].datasource.id, other.id);
+    assert_eq!(test[0].datasource.connection.password.as_deref(), Some("pw2"));
+    store.close().await;
+}
+
+async fn a_published_version_cannot_be_deleted(db: TestDb) {
+    let store = db.open().await;
+    let (_, datasource, api) = seeded(&store).await;
+    for table in ["a", "b", "c"] {
+        store.update_draft(api.id, &wizard_draft(datasource.id, table)).await.unwrap();
+        store.save_version(api.id, table).await.unwrap();
+    }
+    store.publish(api.id, Environment::Prod, 1).await.unwrap();
+    store.publish(api.id, Environment::Test, 1).await.unwrap();
+
+    let message = assert_conflict(store.delete_version(api.id, 1).await, "V1");
+    assert!(message.contains("prod") && message.contains("test"), "{message}");
+    assert_eq!(store.version(api.id, 1).await.unwrap().description, "b");
+
+    store.delete_version(api.id, 0).await.unwrap();
+    assert_not_found(store.version(api.id, 0).await, "version");
+    assert_not_found(store.delete_version(api.id, 0).await, "version");
+    // Deleting the latest version does not free its number.
+    store.delete_version(api.id, 2).await.unwrap();
+    assert_eq!(store.save_version(api.id, "next").await.unwrap().number, 3);
+    assert_eq!(store.latest_version(api.id).await.unwrap().map(|v| v.number), Some(3));
+
+    store.unpublish(api.id, Environment::Prod).await.unwrap();
+    assert_conflict(store.delete_version(api.id, 1).await, "test");
+    store.unpublish(api.id, Environment::Test).await.unwrap();
+    store.delete_version(api.id, 1).await.unwrap();
+    let numbers: Vec<i64> = store.list_versions(api.id).await.unwrap().iter().map(|v| v.number).collect();
+    assert_eq!(numbers, vec![3]);
+    assert_eq!(store.latest_version(9_999).await.unwrap(), None);
+    store.close().await;
+}
+
+async fn revision_grows_with_every_write_and_never_with_reads(db: TestDb) {
+    let store = db.open().await;
+    let mut last = store.revision().await.unwrap();
+
+    // Asserts that the writes since the last call moved the revision, and remembers it.
+    async fn moved(store: &Store, last: &mut i64, what: &str) {
+        let now = store.revision().await.unwrap();
+        assert!(now > *last, "{what} did not bump the revision ({now} after {last})");
+        *last = now;
+    }
+    async fn still(store: &Store, last: i64, what: &str) {
+        assert_eq!(store.revision().await.unwrap(), last, "{what} bumped the revision");
+    }
+
+    let workgroup = store.create_workgroup("sales", "").await.unwrap();
+    moved(&store, &mut last, "create_workgroup").await;
+    let datasource = store.create_datasource(&postgres_datasource(workgroup.id, "w", Some("pw"))).await.unwrap();
+    moved(&store, &mut last, "create_datasource").await;
+    store.update_datasource(&datasource).await.unwrap();
+    moved(&store, &mut last, "update_datasource").await;
+    let api = store.create_api(&new_api(workgroup.id, "orders", wizard_draft(datasource.id, "o"))).await.unwrap();
+    moved(&store, &mut last, "create_api").await;
+    store.update_draft(api.id, &wizard_draft(datasource.id, "o2")).await.unwrap();
+    moved(&store, &mut last, "update_draft").await;
+    store.update_api(&Api { description: "changed".into(), ..api.clone() }).await.unwrap();
+    moved(&store, &mut last, "update_api").await;
+    store.save_version(api.id, "").await.unwrap();
+    store.save_version(api.id, "").await.unwrap();
+    moved(&store, &mut last, "save_version").await;
+    store.publish(api.id, Environment::Prod, 0).await.unwrap();
+    moved(&store, &mut last, "publish").await;
+    store.unpublish(api.id, Environment::Prod).await.unwrap();
+    moved(&store, &mut last, "unpublish").await;
+    store.delete_version(api.id, 1).await.unwrap();
+    moved(&store, &mut last, "delete_version").await;
+    store.create_app(workgroup.id, "mobile", "").await.unwrap();
+    moved(&store, &mut last, "create_app").await;
+
+    // Reads leave it alone.
+    store.list_workgroups().await.unwrap();
+    store.workgroup_by_name("sales").await.unwrap();
+    store.datasource(datasource.id).await.unwrap();
+    store.datasource_with_secret(datasource.id).await.unwrap();
+    store.list_datasources(workgroup.id).await.unwrap();
+    store.api(api.id).await.unwrap();
+    store.list_apis(workgroup.id).await.unwrap();
+    store.version(api.id, 0).await.unwrap();
+    store.list_versions(api.id).await.unwrap();
+    store.latest_version(api.id).await.unwrap();
+    store.publications(api.id).await.unwrap();
+    store.published(Environment::Prod).await.unwrap();
+    store.apps(workgroup.id).await.unwrap();
+    still(&store, last, "a read").await;
+
+    // So do refused writes.
+    assert!(store.create_workgroup("sales", "").await.is_err());
+    assert!(store.create_datasource(&postgres_datasource(workgroup.id, "w", None)).await.is_err());
+    assert!(store.create_api(&new_api(workgroup.id, "orders", wizard_draft(datasource.id, "o"))).await.is_err());
+    assert!(store.create_api(&new_api(workgroup.id, "lost", wizard_draft(9_999, "o"))).await.is_err());
+    assert!(store.update_draft(9_999, &wizard_draft(datasource.id, "o")).await.is_err());
+    assert!(store.save_version(9_999, "").await.is_err());
+    assert!(store.publish(api.id, Environment::Prod, 42).await.is_err());
+    assert!(store.unpublish(api.id, Environment::Test).await.is_err());
+    assert!(store.delete_datasource(datasource.id).await.is_err());
+    assert!(store.create_app(workgroup.id, "mobile", "").await.is_err());
+    still(&store, last, "a refused write").await;
+
+    store.delete_api(api.id).await.unwrap();
+    moved(&store, &mut last, "delete_api").await;
+    store.delete_datasource(datasource.id).await.unwrap();
+    moved(&store, &mut last, "delete_datasource").await;
+
+    // Another process on the same store sees the same revision.
+    let other = db.open().await;
+    assert_eq!(other.revision().await.unwrap(), last);
+    other.close().await;
+    store.close().await;
+}
+
+async fn update_api_replaces_metadata_and_draft(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    let other = store.create_api(&new_api(workgroup_id, "other", wizard_draft(datasource.id, "t"))).await.unwrap();
+    store.save_version(api.id, "").await.unwrap();
+
+    let edited = Api {
+        name: "orders_v2".into(),
+        path: "/v2/orders".into(),
+        method: "post".into(),
+        description: "orders, again".into(),
+        draft: wizard_draft(datasource.id, "orders_archive"),
+        workgroup_id: workgroup_id + 100,
+        ..api.clone()
+    };
+    let updated = store.update_api(&edited).await.unwrap();
+    assert_eq!(updated, Api { method: "POST".into(), workgroup_id, ..edited.clone() });
+    assert_eq!(store.api(api.id).await.unwrap(), updated);
+    // Saved versions keep what they had.
+    assert_eq!(store.version(api.id, 0).await.unwrap().definition, api.draft);
+
+    assert_conflict(store.update_api(&Api { name: "other".into(), ..updated.clone() }).await, "other");
+    assert_not_found(store.update_api(&Api { draft: wizard_draft(9_999, "t"), ..updated.clone() }).await, "datasource");
+    assert_not_found(store.update_api(&Api { id: 9_999, ..updated.clone() }).await, "API");
+    assert!(matches!(
+        store.update_api(&Api { method: "FETCH".into(), ..updated.clone() }).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.api(api.id).await.unwrap(), updated);
+    assert_eq!(store.api(other.id).await.unwrap(), other);
+    store.close().await;
+}
+
+async fn apps_get_unique_keys_and_sealed_secrets(db: TestDb) {
+    let store = db.open().await;
+    let sales = store.create_workgroup("sales", "").await.unwrap();
+    let ops = store.create_workgroup("ops", "").await.unwrap();
+    let (mobile, secret) = store.create_app(sales.id, "mobile", "the phone app").await.unwrap();
+    assert!(mobile.id > 0 && mobile.created_at > 0);
+    assert_eq!(
+        (mobile.workgroup_id, mobile.name.as_str(), mobile.description.as_str()),
+        (sales.id, "mobile", "the phone app")
+    );
+    assert_eq!(mobile.app_key.len(), 20);
+    assert!(mobile.app_key.chars().all(|c| c.is_ascii_alphanumeric()), "{}", mobile.app_key);
+    // 32 random bytes as URL-safe base64 without padding.
+    assert_eq!(secret.len(), 43, "{secret}");
+    assert!(secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{secret}");
+
+    // At rest the secret is sealed, not stored.
+    let sealed = db.raw_text("SELECT secret_sealed FROM apps WHERE id = $1", mobile.id).await.unwrap();
+    assert!(sealed.starts_with("v1:"), "{sealed}");
+    assert!(!sealed.contains(&secret), "{sealed}");
+    assert_eq!(db.secrets().open(&sealed).unwrap(), secret);
+    assert_eq!(store.app_secret(mobile.id).await.unwrap(), secret);
+    assert!(!serde_json::to_string(&store.app_by_key(&mobile.app_key).await.unwrap()).unwrap().contains(&secret));
+
+    // Names are unique per workgroup, keys and secrets everywhere.
+    assert_conflict(store.create_app(sales.id, "mobile", "").await, "mobile");
+    let (ops_mobile, ops_secret) = store.create_app(ops.id, "mobile", "").await.unwrap();
+    let (web, _) = store.create_app(sales.id, "web", "").await.unwrap();
+    assert_ne!(ops_mobile.app_key, mobile.app_key);
+    assert_ne!(web.app_key, mobile.app_key);
+    assert_ne!(ops_secret, secret);
+    assert_not_found(store.create_app(9_999, "lost", "").await, "workgroup");
+    assert!(matches!(store.create_app(sales.id, " ", "").await, Err(StoreError::Invalid(_))));
+
+    assert_eq!(store.apps(sales.id).await.unwrap(), vec![mobile.clone(), web.clone()]);
+    assert_eq!(store.apps(ops.id).await.unwrap(), vec![ops_mobile.clone()]);
+    assert_eq!(store.apps(9_999).await.unwrap(), vec![]);
+    assert_eq!(store.app_by_key(&web.app_key).await.unwrap(), web);
+    assert_not_found(store.app_by_key("no-such-key").await, "app");
+    assert_not_found(store.app_secret(9_999).await, "app");
+
+    // A store opened with another key cannot read the secret.
+    store.close().await;
+    let other_key = SecretBox::from_key_text(&SecretBox::generate_key_text()).unwrap();
+    let store = Store::open(&db.url, other_key).await.unwrap();
+    assert_eq!(store.app_by_key(&mobile.app_key).await.unwrap(), mobile);
+    assert!(matches!(store.app_secret(mobile.id).await, Err(StoreError::Secret(_))));
+    store.close().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // SQLite only
 
@@ -567,6 +845,67 @@ async fn sqlite_in_memory_store_keeps_its_data_across_calls() {
     assert_eq!(store.list_versions(api.id).await.unwrap().len(), 4);
     assert_eq!(store.datasource_with_secret(datasource.id).await.unwrap().connection.password.as_deref(), Some("pw"));
     store.close().await;
+}
+
+/// The in-memory store has a single connection: a refused write must give it back before it
+/// looks up what to say, or the lookup waits forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_in_memory_store_explains_refusals_without_waiting_for_itself() {
+    let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).unwrap();
+    let store = Store::open("sqlite::memory:", secrets).await.unwrap();
+    let refusals = async {
+        let (workgroup_id, datasource, api) = seeded(&store).await;
+        assert_not_found(store.create_api(&new_api(workgroup_id, "x", wizard_draft(9_999, "t"))).await, "datasource");
+        assert_not_found(store.create_api(&new_api(9_999, "x", wizard_draft(datasource.id, "t"))).await, "workgroup");
+        assert_conflict(store.delete_datasource(datasource.id).await, "orders");
+        store.save_version(api.id, "").await.unwrap();
+        store.publish(api.id, Environment::Prod, 0).await.unwrap();
+        assert_conflict(store.delete_version(api.id, 0).await, "prod");
+        assert_eq!(store.published(Environment::Prod).await.unwrap().len(), 1);
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), refusals).await.expect("the store waited for itself");
+    store.close().await;
+}
+
+/// A store created before publishing existed gets its version counters from the versions it
+/// already has, so new versions continue the numbering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrading_an_existing_sqlite_store_continues_version_numbers() {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    let db = TestDb::sqlite();
+    let Place::Sqlite { dir } = &db.place else { unreachable!() };
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    sqlx::any::install_default_drivers();
+    {
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        let init = Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            sqlx::SqlSafeStr::into_sql_str(include_str!("../migrations/sqlite/0001_init.sql")),
+            false,
+        );
+        Migrator::with_migrations(vec![init]).run(&pool).await.unwrap();
+        for sql in [
+            "INSERT INTO workgroups (id, name, created_at) VALUES (1, 'old', 0)",
+            "INSERT INTO datasources (id, workgroup_id, name, kind, settings_json, created_at, updated_at) \
+             VALUES (1, 1, 'db', 'sqlite', '{\"database\": \"x.db\"}', 0, 0)",
+            "INSERT INTO apis (id, workgroup_id, name, path, method, datasource_id, draft_json, created_at, updated_at) \
+             VALUES (1, 1, 'a', '/a', 'GET', 1, '{\"datasourceId\": 1, \"mode\": \"wizard\", \"table\": \"t\"}', 0, 0)",
+            "INSERT INTO api_versions (api_id, number, datasource_id, definition_json, created_at) \
+             VALUES (1, 0, 1, '{\"datasourceId\": 1, \"mode\": \"wizard\", \"table\": \"t\"}', 0)",
+            "INSERT INTO api_versions (api_id, number, datasource_id, definition_json, created_at) \
+             VALUES (1, 1, 1, '{\"datasourceId\": 1, \"mode\": \"wizard\", \"table\": \"t\"}', 0)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    let store = db.open().await;
+    assert_eq!(store.save_version(1, "after the upgrade").await.unwrap().number, 2);
+    assert_eq!(store.revision().await.unwrap(), 1);
+    store.close().await;
+    db.remove().await;
 }
 
 #[tokio::test]

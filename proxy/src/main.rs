@@ -1,18 +1,61 @@
-//! The `sluice` command. The edge (`sluice serve` on pingora), the admin API and the
-//! declarative `apply` / `check` commands arrive with the edge milestone; until then this binary
-//! only reports its version.
+//! The `sluice` command: `serve`, `apply -f`, `check -f`.
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("--version") | Some("-V") => println!("sluice {}", env!("CARGO_PKG_VERSION")),
-        other => {
-            eprintln!(
-                "sluice {}: {} is not available yet; this build holds the SQL engine only (see README.md)",
-                env!("CARGO_PKG_VERSION"),
-                other.map_or("serving".to_owned(), |c| format!("`{c}`"))
-            );
-            std::process::exit(2);
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use proxy::conf::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "A data-service gateway: databases and third-party APIs as governed HTTP APIs"
+)]
+struct Cli {
+    /// Configuration file (default: conf/sluice.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the edge and the admin API (creates the demo on first start).
+    Serve,
+    /// Create or update datasources and APIs from YAML files and publish them.
+    Apply {
+        /// A file or a directory of *.yaml files; repeat for several.
+        #[arg(short = 'f', long = "file", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Validate YAML files without applying them; lists every problem with file and line.
+    Check {
+        #[arg(short = 'f', long = "file", required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match cli.command {
+        Command::Serve => proxy::serve::serve(config),
+        Command::Apply { files } => proxy::cli::apply(&config, &files),
+        Command::Check { files } => proxy::cli::check(&files),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            ExitCode::FAILURE
         }
     }
 }

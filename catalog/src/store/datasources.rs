@@ -4,7 +4,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{
-    Store, StoreError, from_json, is_foreign_key_violation, is_unique_violation, now_millis, require_text, to_json,
+    Store, StoreError, bump_revision, from_json, is_foreign_key_violation, is_unique_violation, now_millis,
+    require_text, to_json,
 };
 use crate::model::{Datasource, DatasourceKind};
 
@@ -22,6 +23,7 @@ impl Store {
         let settings_json = settings_json(datasource)?;
         let password_sealed = self.seal_password(datasource)?;
         let now = now_millis();
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO datasources \
              (workgroup_id, name, kind, description, settings_json, password_sealed, created_at, updated_at) \
@@ -34,9 +36,11 @@ impl Store {
         .bind(settings_json)
         .bind(password_sealed)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| write_error(e, datasource))?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
         let mut created = datasource.redacted();
         created.id = row.try_get("id")?;
         Ok(created)
@@ -53,11 +57,7 @@ impl Store {
     pub async fn datasource_with_secret(&self, id: i64) -> Result<Datasource, StoreError> {
         let row = self.datasource_row(id).await?;
         let mut datasource = datasource_from_row(&row)?;
-        let sealed: Option<String> = row.try_get("password_sealed")?;
-        datasource.connection.password = match sealed {
-            Some(sealed) => Some(self.secrets.open(&sealed)?),
-            None => None,
-        };
+        datasource.connection.password = self.open_password(row.try_get("password_sealed")?)?;
         Ok(datasource)
     }
 
@@ -79,6 +79,7 @@ impl Store {
         require_text("datasource name", &datasource.name)?;
         let settings_json = settings_json(datasource)?;
         let password_sealed = self.seal_password(datasource)?;
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!(
             "UPDATE datasources SET name = $2, kind = $3, description = $4, settings_json = $5, \
              password_sealed = COALESCE($6, password_sealed), updated_at = $7 \
@@ -92,11 +93,14 @@ impl Store {
         .bind(settings_json)
         .bind(password_sealed)
         .bind(now_millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| write_error(e, datasource))?
         .ok_or_else(|| StoreError::not_found("datasource", datasource.id))?;
-        datasource_from_row(&row)
+        let updated = datasource_from_row(&row)?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
     /// Deletes a datasource no API draft or saved version reads from; otherwise `Conflict`
@@ -104,14 +108,23 @@ impl Store {
     pub async fn delete_datasource(&self, id: i64) -> Result<(), StoreError> {
         // The foreign keys from apis and api_versions decide atomically; the lookup after a
         // refusal only explains it.
-        let deleted = sqlx::query("DELETE FROM datasources WHERE id = $1").bind(id).execute(&self.pool).await;
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM datasources WHERE id = $1").bind(id).execute(&mut *tx).await;
         match deleted {
             Ok(result) if result.rows_affected() == 0 => Err(StoreError::not_found("datasource", id)),
-            Ok(_) => Ok(()),
-            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::Conflict(format!(
-                "datasource {id} is still used by {}",
-                self.datasource_users(id).await?
-            ))),
+            Ok(_) => {
+                bump_revision(&mut tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            Err(e) if is_foreign_key_violation(&e) => {
+                // Give the connection back before the lookup: an in-memory store has only one.
+                drop(tx);
+                Err(StoreError::Conflict(format!(
+                    "datasource {id} is still used by {}",
+                    self.datasource_users(id).await?
+                )))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -149,6 +162,14 @@ impl Store {
         Ok(users.join(", "))
     }
 
+    /// Opens a stored password column.
+    pub(super) fn open_password(&self, sealed: Option<String>) -> Result<Option<String>, StoreError> {
+        Ok(match sealed {
+            Some(sealed) => Some(self.secrets.open(&sealed)?),
+            None => None,
+        })
+    }
+
     fn seal_password(&self, datasource: &Datasource) -> Result<Option<String>, StoreError> {
         datasource
             .connection
@@ -177,20 +198,27 @@ fn write_error(err: sqlx::Error, datasource: &Datasource) -> StoreError {
 
 /// Reads a datasource row, always without its password.
 fn datasource_from_row(row: &AnyRow) -> Result<Datasource, StoreError> {
-    let id: i64 = row.try_get("id")?;
-    let kind: String = row.try_get("kind")?;
-    let settings: String = row.try_get("settings_json")?;
+    datasource_from_prefixed_row(row, "")
+}
+
+/// Reads the columns of `datasource_columns!()`, each named with `prefix` in front (for joins
+/// that select them under aliases), without the password.
+pub(super) fn datasource_from_prefixed_row(row: &AnyRow, prefix: &str) -> Result<Datasource, StoreError> {
+    let column = |name: &str| format!("{prefix}{name}");
+    let id: i64 = row.try_get(column("id").as_str())?;
+    let kind: String = row.try_get(column("kind").as_str())?;
+    let settings: String = row.try_get(column("settings_json").as_str())?;
     let mut connection: crate::model::ConnectionSettings =
         from_json(&format!("settings of datasource {id}"), &settings)?;
     connection.password = None;
     Ok(Datasource {
         id,
-        workgroup_id: row.try_get("workgroup_id")?,
-        name: row.try_get("name")?,
+        workgroup_id: row.try_get(column("workgroup_id").as_str())?,
+        name: row.try_get(column("name").as_str())?,
         kind: kind
             .parse::<DatasourceKind>()
             .map_err(|e| StoreError::Corrupt(format!("kind of datasource {id}: {e}")))?,
-        description: row.try_get("description")?,
+        description: row.try_get(column("description").as_str())?,
         connection,
     })
 }

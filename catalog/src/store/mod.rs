@@ -1,4 +1,5 @@
-//! The metadata store: where workgroups, datasources, APIs and their saved versions live.
+//! The metadata store: where workgroups, datasources, APIs, their saved versions, their
+//! publications to environments and callers' apps live.
 //!
 //! One code path serves two backends through `sqlx::Any`: a SQLite file (the default, opened
 //! in WAL mode with foreign keys on) and PostgreSQL. Only the DDL differs per backend
@@ -9,23 +10,32 @@
 //! Datasource passwords are sealed with the [`SecretBox`] before they reach the database and
 //! are only opened by [`Store::datasource_with_secret`]; every other read is redacted.
 //!
+//! Every write that can change what is served or configured also bumps a one-row counter, the
+//! [revision](Store::revision), in the same transaction; a serving process polls it to learn
+//! that another process (an admin node, `sluice apply`) changed the store. Writes that fail
+//! change nothing, the revision included.
+//!
 //! Writes that touch several rows run in one transaction. A transaction that must read before
 //! it writes starts with a write ("touching" the row it depends on), which takes SQLite's write
 //! lock up front and PostgreSQL's row lock, so concurrent writers queue instead of racing.
 
 mod apis;
+mod apps;
 mod datasources;
+mod publications;
 mod workgroups;
+
+pub use publications::PublishedApi;
 
 use std::borrow::Cow;
 use std::str::FromStr;
 
-use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::error::ErrorKind;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-use sqlx::{ConnectOptions, Connection, SqlSafeStr};
+use sqlx::{AnyConnection, AnyPool};
+use sqlx::{ConnectOptions, Connection, Row, SqlSafeStr};
 
 use crate::secret::{SecretBox, SecretError};
 
@@ -81,11 +91,17 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let init = match self {
-            Backend::Sqlite => include_str!("../../migrations/sqlite/0001_init.sql"),
-            Backend::Postgres => include_str!("../../migrations/postgres/0001_init.sql"),
+        let (init, publish) = match self {
+            Backend::Sqlite => (
+                include_str!("../../migrations/sqlite/0001_init.sql"),
+                include_str!("../../migrations/sqlite/0002_publish.sql"),
+            ),
+            Backend::Postgres => (
+                include_str!("../../migrations/postgres/0001_init.sql"),
+                include_str!("../../migrations/postgres/0002_publish.sql"),
+            ),
         };
-        vec![migration(1, "init", init)]
+        vec![migration(1, "init", init), migration(2, "publish", publish)]
     }
 }
 
@@ -138,6 +154,25 @@ impl Store {
     pub fn backend(&self) -> Backend {
         self.backend
     }
+
+    /// A number that grows with every committed write that can change what is served or
+    /// configured (datasources, APIs, drafts, versions, publications, apps, workgroups) and
+    /// never with a read or a refused write. Cheap: one row by primary key.
+    ///
+    /// A reader that rebuilds from the store reads the revision first and the data after, so a
+    /// write landing in between shows up as a newer revision on its next poll.
+    pub async fn revision(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT value FROM store_revision WHERE id = 1").fetch_one(&self.pool).await?;
+        Ok(row.try_get("value")?)
+    }
+}
+
+/// Bumps the revision inside the caller's transaction. Called last in each write transaction,
+/// so the revision row is locked only for the instant before commit and writers that lock
+/// other rows first cannot deadlock on it.
+async fn bump_revision(connection: &mut AnyConnection) -> Result<(), StoreError> {
+    sqlx::query("UPDATE store_revision SET value = value + 1 WHERE id = 1").execute(connection).await?;
+    Ok(())
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, is_unique_violation, now_millis, require_text};
+use super::{Store, StoreError, bump_revision, is_unique_violation, now_millis, require_text};
 use crate::model::Workgroup;
 
 impl Store {
@@ -11,6 +11,7 @@ impl Store {
     pub async fn create_workgroup(&self, name: &str, description: &str) -> Result<Workgroup, StoreError> {
         require_text("workgroup name", name)?;
         let created_at = now_millis();
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO workgroups (name, description, created_at) VALUES ($1, $2, $3) \
              RETURNING id",
@@ -18,7 +19,7 @@ impl Store {
         .bind(name)
         .bind(description)
         .bind(created_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
@@ -27,6 +28,8 @@ impl Store {
                 e.into()
             }
         })?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
         Ok(Workgroup { id: row.try_get("id")?, name: name.to_owned(), description: description.to_owned(), created_at })
     }
 

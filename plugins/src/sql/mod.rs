@@ -401,10 +401,24 @@ fn scan_code(sql: &str, mut visit: impl FnMut(usize, char)) {
                 }
                 i += 1;
             }
+            // XML entities of script templates (`&lt;`) end in `;` but are text.
+            '&' if entity_len(&chars[i..]).is_some() => i += entity_len(&chars[i..]).unwrap_or(1) - 1,
             _ => visit(at, c),
         }
         i += 1;
     }
+}
+
+/// Length of an XML entity (`&lt;`, `&#60;`, `&#x3c;`) at the start of `chars`.
+fn entity_len(chars: &[(usize, char)]) -> Option<usize> {
+    let end = chars.iter().take(12).position(|&(_, c)| c == ';')?;
+    let body: String = chars[1..end].iter().map(|&(_, c)| c).collect();
+    let named = !body.is_empty() && body.chars().all(|c| c.is_ascii_alphabetic());
+    let numeric = body.strip_prefix('#').is_some_and(|n| {
+        let digits = n.strip_prefix(['x', 'X']).unwrap_or(n);
+        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_hexdigit())
+    });
+    (named || numeric).then_some(end + 1)
 }
 
 fn has_top_level_semicolon(sql: &str) -> bool {
@@ -428,6 +442,8 @@ mod tests {
     fn semicolons_in_strings_and_comments_are_not_statement_breaks() {
         assert!(!has_top_level_semicolon("SELECT ';' FROM t -- ;\n WHERE a = \"x;\" /* ; */"));
         assert!(has_top_level_semicolon("SELECT 1; DELETE FROM t"));
+        assert!(!has_top_level_semicolon("SELECT * FROM t WHERE a &lt; 5 AND b &#62; 1"));
+        assert!(has_top_level_semicolon("SELECT 1 &amp;; DELETE FROM t"));
     }
 
     #[test]

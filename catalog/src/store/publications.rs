@@ -1,0 +1,167 @@
+//! Publications: which saved version of an API each environment serves, and the one read the
+//! edge builds its routes from.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::apis::api_from_row;
+use super::datasources::datasource_from_prefixed_row;
+use super::{Store, StoreError, bump_revision, from_json, is_foreign_key_violation, now_millis};
+use crate::model::{Api, ApiVersion, Datasource, Environment, Publication};
+
+/// Everything the edge needs to serve one API in one environment.
+///
+/// Deliberately not `Serialize`: `datasource` carries the opened password.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishedApi {
+    /// The API's identity and metadata (name, path, method). Its `draft` is whatever is being
+    /// edited and plays no part in serving.
+    pub api: Api,
+    /// The version the environment serves.
+    pub version: ApiVersion,
+    /// The datasource the version reads from, with its password opened: what the edge
+    /// connects with. Never hand it to a reader.
+    pub datasource: Datasource,
+}
+
+impl Store {
+    /// Makes `env` serve version `number` of the API, replacing whatever version it served
+    /// before. The version must exist (`NotFound` otherwise). Publishing the version already
+    /// served changes nothing and returns the existing publication.
+    pub async fn publish(&self, api_id: i64, env: Environment, number: i64) -> Result<Publication, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Inserts, or moves the publication to the new version; the WHERE makes re-publishing
+        // the same version a no-op that returns no row (and leaves the revision alone).
+        let changed = sqlx::query(
+            "INSERT INTO publications (api_id, environment, version, published_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (api_id, environment) DO UPDATE \
+             SET version = excluded.version, published_at = excluded.published_at \
+             WHERE publications.version <> excluded.version \
+             RETURNING api_id, environment, version, published_at",
+        )
+        .bind(api_id)
+        .bind(env.as_str())
+        .bind(number)
+        .bind(now_millis())
+        .fetch_optional(&mut *tx)
+        .await;
+        let row = match changed {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                let row = sqlx::query(
+                    "SELECT api_id, environment, version, published_at FROM publications \
+                     WHERE api_id = $1 AND environment = $2",
+                )
+                .bind(api_id)
+                .bind(env.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                let unchanged = publication_from_row(&row)?;
+                tx.commit().await?;
+                return Ok(unchanged);
+            }
+            Err(e) if is_foreign_key_violation(&e) => {
+                return Err(StoreError::not_found("version", format!("V{number} of API {api_id}")));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let publication = publication_from_row(&row)?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(publication)
+    }
+
+    /// Stops serving the API in `env`; `NotFound` when it was not published there.
+    pub async fn unpublish(&self, api_id: i64, env: Environment) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM publications WHERE api_id = $1 AND environment = $2")
+            .bind(api_id)
+            .bind(env.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::not_found("publication", format!("of API {api_id} in {env}")));
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Where the API is published, production first; empty for an unknown or unpublished API.
+    pub async fn publications(&self, api_id: i64) -> Result<Vec<Publication>, StoreError> {
+        let mut publications =
+            sqlx::query("SELECT api_id, environment, version, published_at FROM publications WHERE api_id = $1")
+                .bind(api_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(publication_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+        publications.sort_by_key(|p| Environment::ALL.iter().position(|e| *e == p.environment));
+        Ok(publications)
+    }
+
+    /// Everything `env` serves, oldest API first, in one query: each published API with the
+    /// version it serves and that version's datasource, password opened.
+    pub async fn published(&self, env: Environment) -> Result<Vec<PublishedApi>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.workgroup_id, a.name, a.path, a.method, a.description, a.draft_json, \
+                    v.number AS v_number, v.description AS v_description, \
+                    v.definition_json AS v_definition_json, v.created_at AS v_created_at, \
+                    d.id AS d_id, d.workgroup_id AS d_workgroup_id, d.name AS d_name, d.kind AS d_kind, \
+                    d.description AS d_description, d.settings_json AS d_settings_json, \
+                    d.password_sealed AS d_password_sealed \
+             FROM publications p \
+             JOIN apis a ON a.id = p.api_id \
+             JOIN api_versions v ON v.api_id = p.api_id AND v.number = p.version \
+             JOIN datasources d ON d.id = v.datasource_id \
+             WHERE p.environment = $1 \
+             ORDER BY a.id",
+        )
+        .bind(env.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        // Several APIs usually share a datasource: read and open each one once.
+        let mut datasources: HashMap<i64, Datasource> = HashMap::new();
+        let mut published = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let api = api_from_row(row)?;
+            let datasource_id: i64 = row.try_get("d_id")?;
+            let datasource = match datasources.get(&datasource_id) {
+                Some(datasource) => datasource.clone(),
+                None => {
+                    let mut datasource = datasource_from_prefixed_row(row, "d_")?;
+                    datasource.connection.password = self.open_password(row.try_get("d_password_sealed")?)?;
+                    datasources.insert(datasource_id, datasource.clone());
+                    datasource
+                }
+            };
+            let number: i64 = row.try_get("v_number")?;
+            let definition_json: String = row.try_get("v_definition_json")?;
+            let version = ApiVersion {
+                api_id: api.id,
+                number,
+                description: row.try_get("v_description")?,
+                definition: from_json(&format!("V{number} of API {}", api.id), &definition_json)?,
+                created_at: row.try_get("v_created_at")?,
+            };
+            published.push(PublishedApi { api, version, datasource });
+        }
+        Ok(published)
+    }
+}
+
+fn publication_from_row(row: &AnyRow) -> Result<Publication, StoreError> {
+    let api_id: i64 = row.try_get("api_id")?;
+    let environment: String = row.try_get("environment")?;
+    Ok(Publication {
+        api_id,
+        environment: environment
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("publication of API {api_id}: {e}")))?,
+        version: row.try_get("version")?,
+        published_at: row.try_get("published_at")?,
+    })
+}

@@ -1,0 +1,48 @@
+//! `sluice apply` and `sluice check`: declarative files against the store.
+
+use std::path::PathBuf;
+
+use catalog::store::Store;
+
+use crate::conf::Config;
+use crate::declarative::{self, Problem};
+use crate::serve::secret_box;
+
+/// Validates files without touching the store: syntax, names, references, and that every
+/// definition compiles.
+pub fn check(files: &[PathBuf]) -> Result<(), String> {
+    let bundle = declarative::load(files).map_err(report)?;
+    let problems = declarative::check(&bundle, &declarative::compile_sql);
+    if problems.is_empty() {
+        println!("ok: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+        Ok(())
+    } else {
+        Err(report(problems))
+    }
+}
+
+/// Applies files to the configured store; a running server picks the change up by itself.
+pub fn apply(config: &Config, files: &[PathBuf]) -> Result<(), String> {
+    // apply runs the checks itself, with the store's datasources in view.
+    let bundle = declarative::load(files).map_err(report)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create the data dir {}: {e}", config.data_dir.display()))?;
+    let secrets = secret_box(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    runtime.block_on(async {
+        let store = Store::open(&config.store_url, secrets).await.map_err(|e| format!("cannot open the store: {e}"))?;
+        let outcome = declarative::apply(&bundle, &store).await.map_err(report);
+        store.close().await;
+        println!("{}", outcome?);
+        Ok(())
+    })
+}
+
+fn report(problems: Vec<Problem>) -> String {
+    let count = problems.len();
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    format!("{count} problem{}:\n{}", if count == 1 { "" } else { "s" }, lines.join("\n"))
+}

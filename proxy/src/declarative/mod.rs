@@ -1,0 +1,330 @@
+//! Declarative files: datasources and APIs written as YAML, checked by `sluice check -f` and
+//! written to the store by `sluice apply -f` (the format is documented in
+//! `docs/declarative.md`).
+//!
+//! ```text
+//!  load   files ─► documents (split on `---`, each with its file and first line)
+//!         ─► typed specs; syntax, type and unknown-key errors with file:line        (load.rs)
+//!  check  names, paths, methods, references, duplicates, mode keys, compile       (check.rs)
+//!  apply  workgroups, datasources, APIs matched by workgroup + name; a new version
+//!         only when the definition differs from the latest; publish; report        (apply.rs)
+//! ```
+//!
+//! Every stage reports *every* problem it finds, each with the file and the line of the
+//! offending document or key, instead of stopping at the first. Nothing here serves requests;
+//! a running edge notices applied changes through the store's revision.
+
+mod apply;
+mod check;
+mod load;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use catalog::model::{ApiDefinition, ApiOptions, Datasource, DatasourceKind, Environment, RequestParam, ResponseField};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+pub use apply::{ApiOutcome, ApplyReport, Change, ObjectOutcome, apply};
+pub use check::check;
+pub use load::load;
+
+/// One thing wrong with the files, where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem concerns the whole file (it cannot be read) or no file.
+    pub line: usize,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(file: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Problem {
+        Problem { file: file.into(), line, message: message.into() }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        }
+    }
+}
+
+/// Everything read from a set of files, in file order then document order.
+#[derive(Debug, Clone, Default)]
+pub struct Bundle {
+    pub datasources: Vec<Sourced<DatasourceSpec>>,
+    pub apis: Vec<Sourced<ApiSpec>>,
+}
+
+impl Bundle {
+    pub fn is_empty(&self) -> bool {
+        self.datasources.is_empty() && self.apis.is_empty()
+    }
+
+    /// The bundle's datasource with this workgroup and name (the first, if defined twice).
+    pub fn datasource(&self, workgroup: &str, name: &str) -> Option<&Sourced<DatasourceSpec>> {
+        self.datasources.iter().find(|d| d.spec.workgroup == workgroup && d.spec.name == name)
+    }
+}
+
+/// A spec with the document it came from.
+#[derive(Debug, Clone)]
+pub struct Sourced<T> {
+    pub spec: T,
+    pub origin: Origin,
+}
+
+/// Where a document is: its file, its first line, and its text for finding keys in it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub file: PathBuf,
+    /// The document's first line that is neither blank nor a comment (1-based).
+    pub line: usize,
+    /// The line number of `lines[0]`.
+    first_line: usize,
+    lines: Vec<String>,
+}
+
+impl Origin {
+    fn new(file: &Path, first_line: usize, text: &str) -> Origin {
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let line = lines
+            .iter()
+            .position(|l| {
+                let t = l.trim();
+                !t.is_empty() && !t.starts_with('#')
+            })
+            .map_or(first_line, |i| first_line + i);
+        Origin { file: file.to_path_buf(), line, first_line, lines }
+    }
+
+    /// A problem at the document's first line.
+    pub fn problem(&self, message: impl Into<String>) -> Problem {
+        Problem::new(&self.file, self.line, message)
+    }
+
+    /// A problem at the line `line_of(path)` finds.
+    pub fn problem_at(&self, path: &[&str], message: impl Into<String>) -> Problem {
+        Problem::new(&self.file, self.line_of(path), message)
+    }
+
+    /// The line of a key, found by following `path` down the document: each step is a key
+    /// (`requestParams`) or a key and its value (`name: id`), searched from the line after the
+    /// previous step's. Stops at the deepest step found; the document's first line when even
+    /// the first step is missing. Block style only, which is what people write; good enough
+    /// to point at or just above the problem.
+    pub fn line_of(&self, path: &[&str]) -> usize {
+        let mut from = 0;
+        let mut found = self.line;
+        for (depth, step) in path.iter().enumerate() {
+            let (key, value) = match step.split_once(": ") {
+                Some((key, value)) => (key, Some(value)),
+                None => (*step, None),
+            };
+            let rest = &self.lines[from.min(self.lines.len())..];
+            // The first step is a top-level key: prefer an unindented line, so `name` finds the
+            // API's name rather than a parameter's written above it.
+            let top_level = if depth == 0 {
+                rest.iter().position(|l| !l.starts_with([' ', '\t', '-']) && line_has_key(l, key, value))
+            } else {
+                None
+            };
+            match top_level.or_else(|| rest.iter().position(|l| line_has_key(l, key, value))) {
+                Some(i) => {
+                    found = self.first_line + from + i;
+                    from += i + 1;
+                }
+                None => break,
+            }
+        }
+        found
+    }
+
+    /// The line where a block scalar's text begins (after blank lines, which the template
+    /// compiler trims), for a key such as `sql: |`; `None` when the value is not a block scalar.
+    fn block_scalar_start(&self, key: &str) -> Option<usize> {
+        let index = self.lines.iter().position(|l| line_has_key(l, key, None))?;
+        let rest = self.lines[index].split_once(':')?.1.trim();
+        if !(rest.starts_with('|') || rest.starts_with('>')) {
+            return None;
+        }
+        let blank = self.lines[index + 1..].iter().take_while(|l| l.trim().is_empty()).count();
+        Some(self.first_line + index + 1 + blank)
+    }
+}
+
+/// Whether a YAML line holds `key:` (after indentation and list dashes), with `value` if given.
+fn line_has_key(line: &str, key: &str, value: Option<&str>) -> bool {
+    let mut rest = line.trim_start();
+    while let Some(after_dash) = rest.strip_prefix("- ") {
+        rest = after_dash.trim_start();
+    }
+    let rest = rest.strip_prefix('{').unwrap_or(rest).trim_start();
+    let Some(after_key) = rest.strip_prefix(key).and_then(|r| r.strip_prefix(':')) else {
+        return false;
+    };
+    match value {
+        None => true,
+        Some(value) => {
+            let text = after_key.split(" #").next().unwrap_or("").trim();
+            let text = text.split([',', '}']).next().unwrap_or("").trim();
+            text.trim_matches(|c| c == '"' || c == '\'') == value
+        }
+    }
+}
+
+/// `kind: Datasource` — a database that APIs read from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DatasourceSpec {
+    #[serde(rename = "kind", default)]
+    _kind: IgnoredAny,
+    pub workgroup: String,
+    pub name: String,
+    /// `sqlite`, `postgres` (`postgresql`) or `mysql` (`mariadb`).
+    #[serde(rename = "type", deserialize_with = "datasource_kind")]
+    pub kind: DatasourceKind,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The name of an environment variable holding the password, read by `apply`.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub pool_size: Option<u32>,
+}
+
+/// Reads a datasource type with the catalog's spellings and message.
+fn datasource_kind<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<DatasourceKind, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    // Errors of a custom deserializer carry no position; naming the key lets the loader find it.
+    text.trim().to_ascii_lowercase().parse().map_err(|e| serde::de::Error::custom(format!("type: {e}")))
+}
+
+impl DatasourceSpec {
+    /// The datasource as the catalog stores it, without a password and ids.
+    pub fn to_datasource(&self) -> Datasource {
+        Datasource {
+            id: 0,
+            workgroup_id: 0,
+            name: self.name.clone(),
+            kind: self.kind,
+            description: self.description.clone(),
+            connection: catalog::model::ConnectionSettings {
+                host: self.host.clone().unwrap_or_default(),
+                port: self.port.unwrap_or(0),
+                database: self.database.clone().unwrap_or_default(),
+                username: self.username.clone().unwrap_or_default(),
+                password: None,
+                pool_size: self.pool_size,
+            },
+        }
+    }
+}
+
+/// Which kind of SQL API a document describes; each needs its own keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeName {
+    Wizard,
+    Script,
+    Native,
+}
+
+/// `kind: Api` — a data API, its definition and where to publish it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiSpec {
+    #[serde(rename = "kind", default)]
+    _kind: IgnoredAny,
+    pub workgroup: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub path: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// A datasource name in the same workgroup.
+    pub datasource: String,
+    pub mode: ModeName,
+    /// Wizard: the table.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// Script: the SQL template.
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// Native: the tables callers may query.
+    #[serde(default)]
+    pub tables: Option<Vec<String>>,
+    /// Native: functions allowed beyond the built-in safe set.
+    #[serde(default)]
+    pub functions: Option<Vec<String>>,
+    #[serde(default)]
+    pub request_params: Vec<RequestParam>,
+    #[serde(default)]
+    pub response_fields: Vec<ResponseField>,
+    #[serde(default)]
+    pub options: ApiOptions,
+    /// Environments that serve the latest version after `apply`.
+    #[serde(default = "default_publish")]
+    pub publish: Vec<Environment>,
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
+}
+
+fn default_publish() -> Vec<Environment> {
+    vec![Environment::Prod]
+}
+
+impl ApiSpec {
+    /// The catalog definition this spec describes, reading from `datasource_id`; `None` when
+    /// the mode's own key is missing (which `check` reports).
+    pub fn definition(&self, datasource_id: i64) -> Option<ApiDefinition> {
+        use catalog::model::{ApiMode, NativeSpec, ScriptSpec, WizardSpec};
+        let mode = match self.mode {
+            ModeName::Wizard => ApiMode::Wizard(WizardSpec { table: self.table.clone()? }),
+            ModeName::Script => ApiMode::Script(ScriptSpec { sql: self.sql.clone()? }),
+            ModeName::Native => ApiMode::Native(NativeSpec {
+                tables: self.tables.clone()?,
+                functions: self.functions.clone().unwrap_or_default(),
+            }),
+        };
+        Some(ApiDefinition {
+            datasource_id,
+            mode,
+            request_params: self.request_params.clone(),
+            response_fields: self.response_fields.clone(),
+            options: self.options.clone(),
+        })
+    }
+
+    /// The method as stored and routed: upper-case.
+    pub fn method_upper(&self) -> String {
+        self.method.trim().to_ascii_uppercase()
+    }
+}
+
+/// The compile callback for [`check`] that the SQL plugin provides: the definition must
+/// build a plan for its datasource. SQLite datasources compile without opening the file.
+pub fn compile_sql(definition: &ApiDefinition, datasource: &Datasource) -> Result<(), String> {
+    plugins::sql::SqlApi::compile(definition, datasource).map(|_| ()).map_err(|e| e.message)
+}

@@ -1,0 +1,108 @@
+//! The demo: on the first start with an empty store, a `demo` workgroup with the shop dataset
+//! (SQLite, shipped as `conf/demo/shop.sql`), the example APIs of `conf/examples/` (one per
+//! mode), published, and a demo app with a key — so a new user has working APIs at once.
+//!
+//! The dataset and examples are compiled into the binary; the examples are also written to
+//! `<data_dir>/demo/` so users can read, edit and re-apply them with `sluice apply -f`.
+
+use std::path::{Path, PathBuf};
+
+use catalog::store::Store;
+use sqlx::{Connection, Executor};
+
+use crate::conf::Config;
+use crate::declarative;
+
+/// The shop dataset, as SQL.
+const SHOP_SQL: &str = include_str!("../../conf/demo/shop.sql");
+
+/// The example definitions, by file name.
+const EXAMPLES: [(&str, &str); 4] = [
+    ("00-datasource.yaml", include_str!("../../conf/examples/00-datasource.yaml")),
+    ("10-customer-by-id.yaml", include_str!("../../conf/examples/10-customer-by-id.yaml")),
+    ("20-orders-search.yaml", include_str!("../../conf/examples/20-orders-search.yaml")),
+    ("30-analytics.yaml", include_str!("../../conf/examples/30-analytics.yaml")),
+];
+
+/// The path the example datasource names, replaced by the data dir's dataset.
+const EXAMPLE_DATABASE: &str = "data/demo.sqlite";
+
+pub const WORKGROUP: &str = "demo";
+
+/// What the demo created, for the start-up banner.
+pub struct DemoInfo {
+    pub app_key: String,
+    pub app_secret: String,
+    pub examples_dir: PathBuf,
+}
+
+impl DemoInfo {
+    pub fn print(&self, config: &Config) {
+        let edge = config.edge_addr;
+        println!();
+        println!(
+            "demo: workgroup `{WORKGROUP}`, shop dataset, three published APIs (definitions in {})",
+            self.examples_dir.display()
+        );
+        println!("  demo app key:    {}", self.app_key);
+        println!("  demo app secret: {} (shown once)", self.app_secret);
+        println!("try:");
+        println!("  curl -s http://{edge}/customers/42");
+        println!("  curl -s 'http://{edge}/orders/search?status=pending,shipped&pageSize=5&withTotal=true'");
+        println!(
+            "  curl -s -G http://{edge}/analytics/query --data-urlencode \"sql=SELECT city, count(*) AS customers FROM customers GROUP BY city ORDER BY customers DESC\""
+        );
+        println!();
+    }
+}
+
+/// Creates the demo when the store holds no workgroup yet; `None` when it already has data.
+pub async fn seed_if_empty(store: &Store, config: &Config) -> Result<Option<DemoInfo>, String> {
+    let workgroups = store.list_workgroups().await.map_err(|e| format!("cannot read workgroups: {e}"))?;
+    if !workgroups.is_empty() {
+        return Ok(None);
+    }
+    let dataset = config.data_dir.join("demo.sqlite");
+    create_dataset(&dataset).await?;
+    let examples_dir = config.data_dir.join("demo");
+    write_examples(&examples_dir, &dataset)?;
+    let bundle = declarative::load(std::slice::from_ref(&examples_dir)).map_err(|problems| problem_list(&problems))?;
+    declarative::apply(&bundle, store).await.map_err(|problems| problem_list(&problems))?;
+    let workgroup = store.workgroup_by_name(WORKGROUP).await.map_err(|e| format!("demo workgroup: {e}"))?;
+    let (app, secret) = store
+        .create_app(workgroup.id, "demo_app", "The demo app created on first start")
+        .await
+        .map_err(|e| format!("cannot create the demo app: {e}"))?;
+    Ok(Some(DemoInfo { app_key: app.app_key, app_secret: secret, examples_dir }))
+}
+
+/// Loads the shop dataset into a new SQLite file (kept if it already exists).
+async fn create_dataset(path: &Path) -> Result<(), String> {
+    if path.exists() {
+        return Ok(());
+    }
+    let partial = path.with_extension("sqlite.partial");
+    let _ = std::fs::remove_file(&partial);
+    let url = format!("sqlite://{}?mode=rwc", partial.display());
+    let mut conn =
+        sqlx::SqliteConnection::connect(&url).await.map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+    conn.execute(SHOP_SQL).await.map_err(|e| format!("cannot load the demo dataset: {e}"))?;
+    conn.close().await.map_err(|e| format!("cannot close {}: {e}", partial.display()))?;
+    // Renamed only once complete, so a crash never leaves a half-loaded dataset behind.
+    std::fs::rename(&partial, path).map_err(|e| format!("cannot move the demo dataset into place: {e}"))
+}
+
+fn write_examples(dir: &Path, dataset: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let dataset = std::path::absolute(dataset).map_err(|e| format!("{}: {e}", dataset.display()))?;
+    for (name, text) in EXAMPLES {
+        let text = text.replace(EXAMPLE_DATABASE, &dataset.display().to_string());
+        std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))?;
+    }
+    Ok(())
+}
+
+fn problem_list(problems: &[declarative::Problem]) -> String {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    format!("the demo definitions do not apply:\n{}", lines.join("\n"))
+}

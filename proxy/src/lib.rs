@@ -1,0 +1,16 @@
+//! The Sluice process: configuration ([`conf`]), the pingora edge ([`edge`]) answering from
+//! an immutable route table ([`routes`]), the admin service ([`admin`]), start-up and the
+//! server ([`serve`]), the first-start demo ([`demo`]), declarative files ([`declarative`]),
+//! the SSRF-checked dialer for upstreams ([`ssrf`]) and the `sluice` commands ([`cli`]).
+//!
+//! This is the only crate that depends on pingora.
+
+pub mod admin;
+pub mod cli;
+pub mod conf;
+pub mod declarative;
+pub mod demo;
+pub mod edge;
+pub mod routes;
+pub mod serve;
+pub mod ssrf;

@@ -1,0 +1,197 @@
+//! `sluice serve`: start-up, then the pingora server with three services —
+//!
+//! ```text
+//!   edge            (pingora proxy service)   answers API calls from the snapshot
+//!   catalog watcher (background service)      polls the store revision, rebuilds and swaps
+//!   admin           (background service)      axum: the management API
+//! ```
+//!
+//! Start-up work that needs the store (data dir, secret key, migrations, demo, the first
+//! snapshot) runs in a short-lived runtime before pingora starts; pingora then owns every
+//! runtime. Each service opens what it needs (store, pools) inside its own runtime.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use catalog::secret::SecretBox;
+use catalog::store::Store;
+use pingora::prelude::*;
+use pingora::server::ShutdownWatch;
+use pingora::server::configuration::ServerConf;
+use pingora::services::background::{BackgroundService, background_service};
+
+use crate::admin::AdminService;
+use crate::conf::Config;
+use crate::demo;
+use crate::edge::Edge;
+use crate::routes::Snapshot;
+
+/// What start-up prints: addresses and, on first start, the demo and the admin token.
+pub struct Startup {
+    pub secrets: SecretBox,
+    pub admin_token_notice: String,
+    pub demo: Option<demo::DemoInfo>,
+    pub snapshot: Snapshot,
+}
+
+/// Runs the server until a signal stops it. Never returns on success.
+pub fn serve(config: Config) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the start-up runtime: {e}"))?;
+    let startup = runtime.block_on(start_up(&config))?;
+    drop(runtime);
+
+    let snapshot = Arc::new(ArcSwap::from_pointee(startup.snapshot));
+    let conf = ServerConf {
+        threads: config.edge_threads(),
+        // pingora stops listening on SIGTERM, then lets in-flight requests run for the grace
+        // period; the runtimes are dropped after it.
+        grace_period_seconds: Some(config.shutdown_timeout_secs),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let mut edge = http_proxy_service(&server.configuration, Edge::new(Arc::clone(&snapshot), config.max_body_bytes));
+    edge.add_tcp(&config.edge_addr.to_string());
+    server.add_service(edge);
+    server.add_service(background_service(
+        "catalog watcher",
+        CatalogWatcher {
+            store_url: config.store_url.clone(),
+            secrets: startup.secrets.clone(),
+            interval: Duration::from_millis(config.reload_interval_ms.max(50)),
+            snapshot: Arc::clone(&snapshot),
+        },
+    ));
+    server.add_service(background_service("admin", AdminService { addr: config.admin_addr, snapshot }));
+
+    print_banner(&config, &startup.admin_token_notice, startup.demo.as_ref());
+    server.run_forever()
+}
+
+async fn start_up(config: &Config) -> Result<Startup, String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create the data dir {}: {e}", config.data_dir.display()))?;
+    let secrets = secret_box(config)?;
+    let admin_token_notice = admin_token(config)?;
+    let store = Store::open(&config.store_url, secrets.clone())
+        .await
+        .map_err(|e| format!("cannot open the store {}: {e}", config.store_url))?;
+    let demo = if config.demo { demo::seed_if_empty(&store, config).await? } else { None };
+    let snapshot = Snapshot::load(&store).await.map_err(|e| format!("cannot read the catalog: {e}"))?;
+    store.close().await;
+    Ok(Startup { secrets, admin_token_notice, demo, snapshot })
+}
+
+/// The key that seals stored secrets: configured, or kept in `<data_dir>/secret.key`.
+pub(crate) fn secret_box(config: &Config) -> Result<SecretBox, String> {
+    if let Some(key) = &config.secret_key {
+        return SecretBox::from_key_text(key).map_err(|e| format!("SLUICE_SECRET_KEY: {e}"));
+    }
+    let path = config.data_dir.join("secret.key");
+    let key = read_or_create_private(&path, SecretBox::generate_key_text)?;
+    SecretBox::from_key_text(&key).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The bootstrap admin token: configured, or generated once into `<data_dir>/admin.token`.
+/// Returns what to tell the operator.
+fn admin_token(config: &Config) -> Result<String, String> {
+    if config.admin_token.is_some() {
+        return Ok("admin token: from SLUICE_ADMIN_TOKEN".to_owned());
+    }
+    let path = config.data_dir.join("admin.token");
+    if path.exists() {
+        return Ok(format!("admin token: in {}", path.display()));
+    }
+    let token = read_or_create_private(&path, || format!("slc_{:032x}", rand::random::<u128>()))?;
+    Ok(format!("admin token (shown once, kept in {}): {token}", path.display()))
+}
+
+/// Reads a one-line private file, creating it with `make` (mode 0600) when absent.
+fn read_or_create_private(path: &Path, make: impl FnOnce() -> String) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let value = make();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            std::io::Write::write_all(&mut file, format!("{value}\n").as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(value)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn print_banner(config: &Config, admin_token_notice: &str, demo: Option<&demo::DemoInfo>) {
+    println!("sluice {} serving", env!("CARGO_PKG_VERSION"));
+    println!("  edge:  http://{}", config.edge_addr);
+    println!("  admin: http://{}/admin/v1/health", config.admin_addr);
+    println!("  {admin_token_notice}");
+    if let Some(demo) = demo {
+        demo.print(config);
+    }
+}
+
+/// Rebuilds the snapshot whenever the store's revision moves (changes made by this process
+/// or by another, such as `sluice apply`).
+struct CatalogWatcher {
+    store_url: String,
+    secrets: SecretBox,
+    interval: Duration,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+}
+
+#[async_trait]
+impl BackgroundService for CatalogWatcher {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let store = loop {
+            match Store::open(&self.store_url, self.secrets.clone()).await {
+                Ok(store) => break store,
+                Err(e) => {
+                    tracing::error!("catalog watcher cannot open the store: {e}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+        };
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => break,
+            }
+            let current = self.snapshot.load().revision;
+            match store.revision().await {
+                Ok(revision) if revision != current => match Snapshot::load(&store).await {
+                    Ok(next) => {
+                        tracing::info!(
+                            revision = next.revision,
+                            prod = next.prod.len(),
+                            test = next.test.len(),
+                            "catalog reloaded"
+                        );
+                        self.snapshot.store(Arc::new(next));
+                    }
+                    Err(e) => tracing::error!("catalog reload failed, still serving revision {current}: {e}"),
+                },
+                Ok(_) => {}
+                Err(e) => tracing::warn!("catalog watcher cannot read the store revision: {e}"),
+            }
+        }
+        store.close().await;
+    }
+}

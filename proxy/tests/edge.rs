@@ -1,0 +1,245 @@
+//! The real `sluice serve` on loopback: the demo, the envelope and headers, bad input at the
+//! edge, environments, live changes under load, data APIs on PostgreSQL and MariaDB, and
+//! draining on SIGTERM.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use catalog::model::DatasourceKind;
+use support::{Server, raw_exchange, sluice, try_request, unique_dir};
+
+#[test]
+fn the_demo_answers_the_printed_curl_lines() {
+    let server = Server::start("demo", &[]);
+    let banner = server.output();
+    assert!(banner.contains("demo app key:"), "banner lacks the demo app key:\n{banner}");
+    assert!(banner.contains(&format!("curl -s http://{}/customers/42", server.edge)), "banner:\n{banner}");
+
+    let one = server.get("/customers/42");
+    assert_eq!(one.status, 200, "{}", String::from_utf8_lossy(&one.body));
+    let body = one.json();
+    assert_eq!(body["code"], "OK");
+    assert_eq!(body["data"]["rows"][0]["id"], 42);
+    assert_eq!(body["requestId"].as_str(), one.header("x-request-id"), "request id in body and header differ");
+    let timing = one.header("server-timing").expect("Server-Timing header");
+    for stage in ["parse;dur=", "plan;dur=", "execute;dur=", "encode;dur="] {
+        assert!(timing.contains(stage), "Server-Timing lacks {stage}: {timing}");
+    }
+
+    let search = server.get("/orders/search?status=pending,shipped&pageSize=5&withTotal=true");
+    assert_eq!(search.status, 200, "{}", String::from_utf8_lossy(&search.body));
+    let data = &search.json()["data"];
+    assert_eq!(data["rows"].as_array().map(Vec::len), Some(5), "{data}");
+    assert_eq!(data["pageSize"], 5);
+    // 3000 orders, one in ten cancelled.
+    assert_eq!(data["totalCnt"], 2700, "{data}");
+
+    let native = server.get("/analytics/query?sql=SELECT%20city%2C%20count(*)%20AS%20n%20FROM%20customers%20GROUP%20BY%20city%20ORDER%20BY%20city");
+    assert_eq!(native.status, 200, "{}", String::from_utf8_lossy(&native.body));
+    let rows = native.json()["data"]["rows"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 6, "six demo cities: {rows:?}");
+
+    let forbidden = server.get("/analytics/query?sql=SELECT%20*%20FROM%20sqlite_master");
+    assert_eq!(forbidden.status, 403);
+    assert_eq!(forbidden.json()["code"], "Forbidden.Query");
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    let server = Server::start("bad-input", &[("SLUICE_MAX_BODY_BYTES", "1024")]);
+    let missing = server.get("/no/such/api");
+    assert_eq!((missing.status, missing.json()["code"].as_str()), (404, Some("NotFound.Api")));
+    assert!(missing.header("x-request-id").is_some());
+
+    let wrong_method = server.call("DELETE", "/customers/42", &[], b"");
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.header("allow"), Some("GET"));
+
+    let bad_param = server.get("/customers/forty-two");
+    assert_eq!((bad_param.status, bad_param.json()["code"].as_str()), (400, Some("InvalidParameter.id")));
+
+    let big = vec![b' '; 4096];
+    let too_large = server.call("POST", "/orders/search", &[("Content-Type", "application/json")], &big);
+    assert_eq!((too_large.status, too_large.json()["code"].as_str()), (413, Some("PayloadTooLarge")));
+
+    let chunk = format!("{:x}\r\n{}\r\n", 2048, " ".repeat(2048));
+    let chunked_big = format!(
+        "POST /orders/search HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}0\r\n\r\n"
+    );
+    let resp = raw_exchange(server.edge, chunked_big.as_bytes()).expect("chunked request");
+    assert_eq!(resp.status, 413, "a chunked body over the limit");
+
+    let malformed = server.call("POST", "/orders/search", &[("Content-Type", "application/json")], b"{\"status\": [");
+    assert_eq!((malformed.status, malformed.json()["code"].as_str()), (400, Some("InvalidRequest.Body")));
+
+    let smuggle =
+        "POST /orders/search HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    let resp = raw_exchange(server.edge, smuggle.as_bytes()).expect("framing request");
+    assert_eq!(resp.status, 400, "Content-Length with Transfer-Encoding must be refused");
+
+    let bad_env = server.call("GET", "/customers/1", &[("X-Sluice-Env", "staging")], b"");
+    assert_eq!((bad_env.status, bad_env.json()["code"].as_str()), (400, Some("InvalidParameter.X-Sluice-Env")));
+}
+
+/// A YAML bundle with one wizard API over the demo dataset, published as `envs`.
+fn extra_api(name: &str, path: &str, envs: &str) -> String {
+    format!(
+        "kind: Api\nworkgroup: demo\nname: {name}\npath: {path}\nmethod: GET\ndatasource: shop\nmode: wizard\ntable: products\n\
+         requestParams:\n  - {{name: category, type: string, column: category}}\n\
+         responseFields:\n  - {{name: id, type: int, sort: {{direction: asc}}}}\n  - {{name: name, type: string}}\n\
+         publish: [{envs}]\n"
+    )
+}
+
+#[test]
+fn applied_changes_are_served_live_without_failed_requests() {
+    let server = Server::start("live", &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let served = Arc::new(AtomicUsize::new(0));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, failures, served, edge) = (stop.clone(), failures.clone(), served.clone(), server.edge);
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    match try_request(edge, "GET", "/customers/7", &[], b"") {
+                        Ok(r) if r.status == 200 => served.fetch_add(1, Ordering::Relaxed),
+                        _ => failures.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+
+    let file = server.data_dir.join("extra.yaml");
+    std::fs::write(&file, extra_api("products_by_category", "/products", "prod, test")).expect("write yaml");
+    let applied_at = Instant::now();
+    let (ok, out) = sluice(&server.data_dir, &["apply", "-f", file.to_str().expect("path")], &[]);
+    assert!(ok, "apply failed:\n{out}");
+    let mut live_after = None;
+    while applied_at.elapsed() < Duration::from_secs(10) {
+        if server.get("/products?category=home").status == 200 {
+            live_after = Some(applied_at.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let live_after =
+        live_after.unwrap_or_else(|| panic!("the applied API was not served within 10 s:\n{}", server.output()));
+    assert!(live_after < Duration::from_secs(2), "took {live_after:?} to go live");
+    let rows = server.get("/products?category=home").json()["data"]["rows"].as_array().map(Vec::len);
+    assert_eq!(rows, Some(15), "60 products, a quarter of them home");
+    let test_env = server.call("GET", "/products?category=home", &[("X-Sluice-Env", "test")], b"");
+    assert_eq!(test_env.status, 200, "published to test as well");
+
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.join().expect("load thread");
+    }
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "requests failed during the change");
+    assert!(served.load(Ordering::Relaxed) > 10, "the load did not run");
+}
+
+#[test]
+fn environments_are_separate() {
+    let server = Server::start("envs", &[]);
+    let file = server.data_dir.join("test-only.yaml");
+    std::fs::write(&file, extra_api("products_test_only", "/products-preview", "test")).expect("write yaml");
+    let (ok, out) = sluice(&server.data_dir, &["apply", "-f", file.to_str().expect("path")], &[]);
+    assert!(ok, "apply failed:\n{out}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.call("GET", "/products-preview", &[("X-Sluice-Env", "test")], b"").status != 200 {
+        assert!(Instant::now() < deadline, "not served in test:\n{}", server.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(server.get("/products-preview").status, 404, "a test-only API must not answer in prod");
+    assert_eq!(server.call("GET", "/customers/1", &[("X-Sluice-Env", "test")], b"").status, 404, "demo is prod-only");
+}
+
+/// Datasource + wizard, script and native APIs over a fixture database, as YAML.
+fn fixture_bundle(kind: DatasourceKind) -> String {
+    let ds = sluice_tests::datasource(kind);
+    let c = &ds.connection;
+    let ty = kind.as_str();
+    format!(
+        "kind: Datasource\nworkgroup: fx\nname: fx_{ty}\ntype: {ty}\nhost: {}\nport: {}\ndatabase: {}\nusername: {}\n---\n\
+         kind: Api\nworkgroup: fx\nname: users_{ty}\npath: /{ty}/users/{{id}}\nmethod: GET\ndatasource: fx_{ty}\nmode: wizard\ntable: users\n\
+         requestParams:\n  - {{name: id, type: int, column: id, position: path, required: true}}\n\
+         responseFields:\n  - {{name: id, type: int}}\n  - {{name: name, type: string}}\n  - {{name: score, type: decimal}}\n---\n\
+         kind: Api\nworkgroup: fx\nname: orders_{ty}\npath: /{ty}/orders\nmethod: POST\ndatasource: fx_{ty}\nmode: script\n\
+         sql: \"SELECT id, amount FROM orders <where><if test=\\\"users != null\\\">user_id IN (#{{users}})</if></where> ORDER BY id\"\n\
+         requestParams:\n  - {{name: users, type: \"array<int>\", position: body}}\n\
+         responseFields:\n  - {{name: id, type: int}}\n  - {{name: amount, type: decimal}}\n---\n\
+         kind: Api\nworkgroup: fx\nname: sql_{ty}\npath: /{ty}/sql\nmethod: GET\ndatasource: fx_{ty}\nmode: native\ntables: [users, orders]\n",
+        c.host, c.port, c.database, c.username
+    )
+}
+
+#[test]
+fn data_apis_on_postgres_and_mariadb_answer_through_the_edge() {
+    let data_dir = unique_dir("dbs");
+    let file = data_dir.join("fixtures.yaml");
+    let bundle = [DatasourceKind::Postgres, DatasourceKind::Mysql].map(fixture_bundle).join("---\n");
+    std::fs::write(&file, bundle).expect("write yaml");
+    let (ok, out) = sluice(&data_dir, &["apply", "-f", file.to_str().expect("path")], &[("SLUICE_DEMO", "false")]);
+    assert!(ok, "apply failed:\n{out}");
+    let server = Server::start_in(data_dir, &[("SLUICE_DEMO", "false")]);
+    for ty in ["postgres", "mysql"] {
+        let user = server.get(&format!("/{ty}/users/3"));
+        assert_eq!(user.status, 200, "{ty}: {}", String::from_utf8_lossy(&user.body));
+        assert_eq!(
+            user.json()["data"]["rows"],
+            serde_json::json!([{"id": 3, "name": "O'Brien", "score": "3.75"}]),
+            "{ty}"
+        );
+
+        let orders = server.call(
+            "POST",
+            &format!("/{ty}/orders"),
+            &[("Content-Type", "application/json")],
+            br#"{"users": [2, 4]}"#,
+        );
+        assert_eq!(orders.status, 200, "{ty}: {}", String::from_utf8_lossy(&orders.body));
+        assert_eq!(
+            orders.json()["data"]["rows"],
+            serde_json::json!([{"id": 20, "amount": "6"}, {"id": 21, "amount": "1"}, {"id": 40, "amount": "12"}, {"id": 41, "amount": "2"}]),
+            "{ty}"
+        );
+
+        let native = server.get(&format!("/{ty}/sql?sql=SELECT%20count(*)%20AS%20n%20FROM%20users"));
+        assert_eq!(native.status, 200, "{ty}: {}", String::from_utf8_lossy(&native.body));
+        assert_eq!(native.json()["data"]["rows"][0]["n"], 48, "{ty}");
+        let refused = server.get(&format!("/{ty}/sql?sql=SELECT%20token%20FROM%20secret"));
+        assert_eq!(refused.status, 403, "{ty}");
+    }
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests() {
+    let data_dir = unique_dir("drain");
+    let file = data_dir.join("slow.yaml");
+    let ds = sluice_tests::datasource(DatasourceKind::Postgres).connection;
+    std::fs::write(
+        &file,
+        format!(
+            "kind: Datasource\nworkgroup: slow\nname: pg\ntype: postgres\nhost: {}\nport: {}\ndatabase: {}\nusername: {}\n---\n\
+             kind: Api\nworkgroup: slow\nname: slow\npath: /slow\nmethod: GET\ndatasource: pg\nmode: script\n\
+             sql: \"SELECT 1 AS one FROM (SELECT pg_sleep(1)) s\"\nresponseFields:\n  - {{name: one, type: int}}\n",
+            ds.host, ds.port, ds.database, ds.username
+        ),
+    )
+    .expect("write yaml");
+    let (ok, out) = sluice(&data_dir, &["apply", "-f", file.to_str().expect("path")], &[("SLUICE_DEMO", "false")]);
+    assert!(ok, "apply failed:\n{out}");
+    let mut server = Server::start_in(data_dir, &[("SLUICE_DEMO", "false"), ("SLUICE_SHUTDOWN_TIMEOUT_SECS", "3")]);
+    let edge = server.edge;
+    let in_flight = std::thread::spawn(move || try_request(edge, "GET", "/slow", &[], b""));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.terminate(), "sluice did not exit cleanly on SIGTERM:\n{}", server.output());
+    let resp = in_flight.join().expect("client thread").expect("the in-flight request was cut");
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+}
