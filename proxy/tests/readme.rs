@@ -1,0 +1,58 @@
+//! The README's tour works as written: every `curl` line in README.md runs against a real
+//! `sluice serve` with its demo (addresses swapped for the test's ports) and answers as the
+//! comment above it says.
+
+mod support;
+
+use std::process::Command;
+
+use support::{Server, workspace_root};
+
+/// Each curl command of the README, continuation lines joined.
+fn readme_curl_lines() -> Vec<String> {
+    let text = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
+    let mut commands = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        match current.as_mut() {
+            Some(cmd) => cmd.push_str(trimmed.trim_end_matches('\\')),
+            None if trimmed.starts_with("curl ") => current = Some(trimmed.trim_end_matches('\\').to_owned()),
+            None => continue,
+        }
+        if !trimmed.ends_with('\\') {
+            commands.extend(current.take());
+        }
+    }
+    commands
+}
+
+#[test]
+fn every_readme_curl_line_answers_as_described() {
+    let server = Server::start("readme", &[]);
+    let lines = readme_curl_lines();
+    assert!(lines.len() >= 6, "the README tour lost its curl lines: {lines:?}");
+    for line in lines {
+        let command = line
+            .replace("127.0.0.1:8080", &server.edge.to_string())
+            .replace("127.0.0.1:8090", &server.admin.to_string());
+        let out = Command::new("bash").arg("-c").arg(&command).output().expect("run curl");
+        assert!(out.status.success(), "{line}: curl failed: {}", String::from_utf8_lossy(&out.stderr));
+        let body: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{line}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+        let expected = if line.contains("sqlite_master") {
+            "Forbidden.Query"
+        } else if line.contains("X-Sluice-Env: test") {
+            "NotFound.Api"
+        } else if line.contains("/admin/v1/health") {
+            assert_eq!(body["status"], "ok", "{line}");
+            continue;
+        } else {
+            "OK"
+        };
+        assert_eq!(body["code"], expected, "{line}: {body}");
+        if expected == "OK" {
+            assert!(!body["data"]["rows"].as_array().is_none_or(Vec::is_empty), "{line}: no rows: {body}");
+        }
+    }
+}
