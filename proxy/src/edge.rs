@@ -72,6 +72,12 @@ impl ProxyHttp for Edge {
         RequestCtx { request_id: new_request_id() }
     }
 
+    /// The headers are in: the header deadline no longer applies.
+    async fn early_request_filter(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<()> {
+        crate::deadline::headers_read();
+        Ok(())
+    }
+
     /// Answers every call in place (data APIs); returns `true` because the response is written.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let answer = match self.answer(session, &ctx.request_id).await {

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod cli;
 pub mod conf;
+pub mod deadline;
 pub mod declarative;
 pub mod demo;
 pub mod edge;

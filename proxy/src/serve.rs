@@ -22,9 +22,11 @@ use pingora::prelude::*;
 use pingora::server::ShutdownWatch;
 use pingora::server::configuration::ServerConf;
 use pingora::services::background::{BackgroundService, background_service};
+use pingora::services::listening::Service;
 
 use crate::admin::AdminService;
 use crate::conf::Config;
+use crate::deadline::HeaderDeadline;
 use crate::demo;
 use crate::edge::Edge;
 use crate::routes::Snapshot;
@@ -58,7 +60,10 @@ pub fn serve(config: Config) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let mut edge = http_proxy_service(&server.configuration, Edge::new(Arc::clone(&snapshot), config.max_body_bytes));
+    let proxy =
+        pingora::proxy::http_proxy(&server.configuration, Edge::new(Arc::clone(&snapshot), config.max_body_bytes));
+    let app = HeaderDeadline::new(proxy, Duration::from_millis(config.header_timeout_ms.max(1)));
+    let mut edge = Service::new("edge".to_owned(), app);
     edge.add_tcp(&config.edge_addr.to_string());
     server.add_service(edge);
     server.add_service(background_service(
