@@ -41,7 +41,7 @@ impl DemoInfo {
         let edge = config.edge_addr;
         println!();
         println!(
-            "demo: workgroup `{WORKGROUP}`, shop dataset, three published APIs (definitions in {})",
+            "demo: workgroup `{WORKGROUP}`, shop dataset, published APIs of each mode: wizard, script, native (definitions in {})",
             self.examples_dir.display()
         );
         println!("  demo app key:    {}", self.app_key);
