@@ -332,6 +332,25 @@ pub struct RequestParam {
     pub allowed_values: Vec<String>,
 }
 
+impl RequestParam {
+    /// An optional query parameter of `param_type` with every other setting at its default.
+    pub fn new(name: impl Into<String>, param_type: ParamType) -> RequestParam {
+        RequestParam {
+            name: name.into(),
+            param_type,
+            position: ParamPosition::Query,
+            column: None,
+            operator: Operator::Eq,
+            required: false,
+            default: None,
+            example: None,
+            description: String::new(),
+            security_level: SecurityLevel::L1,
+            allowed_values: Vec::new(),
+        }
+    }
+}
+
 /// Sort direction of a response field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

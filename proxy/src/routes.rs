@@ -105,8 +105,8 @@ impl RouteTable {
     pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
         let Ok(matched) = self.router.at(path) else { return Lookup::NotFound };
         // HEAD is answered like GET.
-        let wanted = if method == Method::HEAD { &Method::GET } else { method };
-        match matched.value.iter().find(|r| &r.method == wanted) {
+        let wanted = if method == Method::HEAD { Method::GET } else { method.clone() };
+        match matched.value.iter().find(|r| r.method == wanted) {
             Some(route) => Lookup::Found {
                 route,
                 path_params: matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),

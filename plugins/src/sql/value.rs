@@ -250,22 +250,9 @@ impl ParamValues {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use catalog::model::{Operator, ParamPosition, SecurityLevel};
 
     pub(crate) fn param(name: &str, ty: &str) -> RequestParam {
-        RequestParam {
-            name: name.into(),
-            param_type: ty.parse().unwrap(),
-            position: ParamPosition::Query,
-            column: None,
-            operator: Operator::Eq,
-            required: false,
-            default: None,
-            example: None,
-            description: String::new(),
-            security_level: SecurityLevel::L1,
-            allowed_values: vec![],
-        }
+        RequestParam::new(name, ty.parse().unwrap())
     }
 
     fn text(s: &str) -> RawParam {

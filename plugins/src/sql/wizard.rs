@@ -178,21 +178,13 @@ fn compile_term(dialect: Dialect, param: &RequestParam) -> Result<Term, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use catalog::model::{ParamPosition, SecurityLevel, SortDirection, SortSpec};
+    use catalog::model::{SecurityLevel, SortDirection, SortSpec};
 
     fn param(name: &str, ty: &str, column: &str, op: &str) -> RequestParam {
         RequestParam {
-            name: name.into(),
-            param_type: ty.parse().unwrap(),
-            position: ParamPosition::Query,
             column: Some(column.into()),
             operator: op.parse().unwrap(),
-            required: false,
-            default: None,
-            example: None,
-            description: String::new(),
-            security_level: SecurityLevel::L1,
-            allowed_values: vec![],
+            ..RequestParam::new(name, ty.parse().unwrap())
         }
     }
 

@@ -1,22 +1,9 @@
-use catalog::model::{Operator, ParamPosition, SecurityLevel};
 use rust_decimal::Decimal;
 
 use super::*;
 
 fn param(name: &str, ty: &str) -> RequestParam {
-    RequestParam {
-        name: name.into(),
-        param_type: ty.parse().unwrap(),
-        position: ParamPosition::Query,
-        column: None,
-        operator: Operator::Eq,
-        required: false,
-        default: None,
-        example: None,
-        description: String::new(),
-        security_level: SecurityLevel::L1,
-        allowed_values: vec![],
-    }
+    RequestParam::new(name, ty.parse().unwrap())
 }
 
 fn identifier(name: &str, allowed: &[&str]) -> RequestParam {
