@@ -9,8 +9,9 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use catalog::model::{
-    Api, ApiDefinition, ApiMode, ApiOptions, ConnectionSettings, Datasource, DatasourceKind, Environment, ScriptSpec,
-    WizardSpec,
+    Api, ApiDefinition, ApiMode, ApiOptions, ConnectionSettings, ConstantPosition, Datasource, DatasourceKind,
+    Environment, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec, ScriptSpec, UpstreamFormat,
+    UpstreamMethod, WizardSpec,
 };
 use catalog::secret::SecretBox;
 use catalog::store::{Backend, Store, StoreError};
@@ -169,6 +170,9 @@ backend_tests!(
     revision_grows_with_every_write_and_never_with_reads,
     update_api_replaces_metadata_and_draft,
     apps_get_unique_keys_and_sealed_secrets,
+    registered_constants_are_sealed_at_rest_and_never_read_back,
+    registered_constants_without_a_value_keep_the_stored_one,
+    registered_apis_have_no_datasource,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -194,7 +198,7 @@ fn postgres_datasource(workgroup_id: i64, name: &str, password: Option<&str>) ->
 
 fn wizard_draft(datasource_id: i64, table: &str) -> ApiDefinition {
     ApiDefinition {
-        datasource_id,
+        datasource_id: Some(datasource_id),
         mode: ApiMode::Wizard(WizardSpec { table: table.to_owned() }),
         request_params: vec![],
         response_fields: vec![],
@@ -617,17 +621,18 @@ async fn published_lists_what_an_environment_serves_with_opened_passwords(db: Te
     assert_eq!(prod[0].version, v0);
     assert_eq!(
         prod[0].datasource,
-        Datasource { id: datasource.id, ..postgres_datasource(workgroup_id, "warehouse", Some("pw")) }
+        Some(Datasource { id: datasource.id, ..postgres_datasource(workgroup_id, "warehouse", Some("pw")) })
     );
     assert_eq!(prod[1].api.name, "users");
     assert_eq!(prod[1].version, users_v0);
-    assert_eq!(prod[1].datasource.connection.password.as_deref(), Some("pw2"));
+    assert_eq!(prod[1].datasource.as_ref().and_then(|d| d.connection.password.as_deref()), Some("pw2"));
 
     let test = store.published(Environment::Test).await.unwrap();
     assert_eq!(test.len(), 1);
     assert_eq!(test[0].version, v1);
-    assert_eq!(test[0].datasource.id, other.id);
-    assert_eq!(test[0].datasource.connection.password.as_deref(), Some("pw2"));
+    let served = test[0].datasource.as_ref().unwrap();
+    assert_eq!(served.id, other.id);
+    assert_eq!(served.connection.password.as_deref(), Some("pw2"));
     store.close().await;
 }
 
@@ -915,4 +920,182 @@ async fn unsupported_store_urls_are_refused() {
         Err(StoreError::Invalid(message)) => assert!(message.contains("sqlite"), "{message}"),
         other => panic!("expected Invalid, got {other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registered APIs
+
+fn registered_draft(constants: &[(&str, ConstantPosition, Option<&str>)]) -> ApiDefinition {
+    ApiDefinition {
+        datasource_id: None,
+        mode: ApiMode::Registered(RegisteredSpec {
+            base_url: "https://api.example.com/v1".into(),
+            path: "/forecast/{city}".into(),
+            method: UpstreamMethod::Get,
+            params: vec![RegisteredParam {
+                name: "city".into(),
+                upstream_name: None,
+                position: ParamPosition::Path,
+                upstream_position: None,
+                param_type: catalog::model::ParamType::STRING,
+                required: true,
+                default: None,
+                description: String::new(),
+                example: None,
+            }],
+            constants: constants
+                .iter()
+                .map(|(name, position, value)| RegisteredConstant {
+                    name: (*name).to_owned(),
+                    position: *position,
+                    value: value.map(str::to_owned),
+                })
+                .collect(),
+            timeout_ms: 5_000,
+            response_format: UpstreamFormat::Json,
+            error_codes: vec![],
+        }),
+        request_params: vec![],
+        response_fields: vec![],
+        options: ApiOptions::default(),
+    }
+}
+
+fn constant_values(definition: &ApiDefinition) -> Vec<Option<String>> {
+    match &definition.mode {
+        ApiMode::Registered(spec) => spec.constants.iter().map(|c| c.value.clone()).collect(),
+        _ => vec![],
+    }
+}
+
+async fn registered_constants_are_sealed_at_rest_and_never_read_back(db: TestDb) {
+    let store = db.open().await;
+    let workgroup = store.create_workgroup("partners", "").await.unwrap();
+    let draft = registered_draft(&[
+        ("appid", ConstantPosition::Query, Some("k3y-Query-123")),
+        ("X-Api-Key", ConstantPosition::Header, Some("k3y-Header-456")),
+    ]);
+    let api = store.create_api(&new_api(workgroup.id, "weather", draft.clone())).await.unwrap();
+    assert_eq!(api.draft, draft.redacted());
+    assert_eq!(constant_values(&api.draft), vec![None, None]);
+
+    // Not in the database in plain text, draft or version; sealed with the store's key.
+    let raw = db.raw_text("SELECT draft_json FROM apis WHERE id = $1", api.id).await.unwrap();
+    assert!(!raw.contains("k3y-"), "{raw}");
+    assert!(raw.contains("\"sealedValue\":\"v1:"), "{raw}");
+    let v0 = store.save_version(api.id, "first").await.unwrap();
+    let raw = db.raw_text("SELECT definition_json FROM api_versions WHERE api_id = $1", api.id).await.unwrap();
+    assert!(!raw.contains("k3y-") && raw.contains("sealedValue"), "{raw}");
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM apis WHERE id = $1 AND datasource_id IS NULL", api.id).await, 1);
+
+    // No read returns them, not even sealed.
+    for shown in [
+        serde_json::to_string(&store.api(api.id).await.unwrap()).unwrap(),
+        serde_json::to_string(&store.list_apis(workgroup.id).await.unwrap()).unwrap(),
+        serde_json::to_string(&v0).unwrap(),
+        serde_json::to_string(&store.version(api.id, 0).await.unwrap()).unwrap(),
+        serde_json::to_string(&store.list_versions(api.id).await.unwrap()).unwrap(),
+        serde_json::to_string(&store.latest_version(api.id).await.unwrap()).unwrap(),
+    ] {
+        assert!(!shown.contains("k3y-") && !shown.contains("sealedValue") && !shown.contains("v1:"), "{shown}");
+        assert!(shown.contains("appid") && shown.contains("X-Api-Key"), "{shown}");
+    }
+
+    // What serves a call, and what apply compares with, has them opened.
+    store.publish(api.id, Environment::Prod, 0).await.unwrap();
+    let prod = store.published(Environment::Prod).await.unwrap();
+    assert_eq!(prod.len(), 1);
+    assert_eq!(prod[0].datasource, None);
+    assert_eq!(prod[0].version.definition, draft);
+    assert_eq!(store.api_with_secrets(api.id).await.unwrap().draft, draft);
+    assert_eq!(store.latest_version_with_secrets(api.id).await.unwrap().unwrap().definition, draft);
+
+    // Another key cannot open them.
+    store.close().await;
+    let other = SecretBox::from_key_text(&SecretBox::generate_key_text()).unwrap();
+    let wrong = Store::open(&db.url, other).await.unwrap();
+    assert!(matches!(wrong.published(Environment::Prod).await, Err(StoreError::Secret(_))));
+    assert_eq!(constant_values(&wrong.api(api.id).await.unwrap().draft), vec![None, None]);
+    wrong.close().await;
+}
+
+async fn registered_constants_without_a_value_keep_the_stored_one(db: TestDb) {
+    let store = db.open().await;
+    let workgroup = store.create_workgroup("partners", "").await.unwrap();
+    let api = store
+        .create_api(&new_api(
+            workgroup.id,
+            "weather",
+            registered_draft(&[("appid", ConstantPosition::Query, Some("first-secret"))]),
+        ))
+        .await
+        .unwrap();
+
+    // An edit of what a reader saw (no values) keeps the stored value…
+    let mut edited = store.api(api.id).await.unwrap();
+    edited.description = "edited".into();
+    store.update_api(&edited).await.unwrap();
+    let opened = store.api_with_secrets(api.id).await.unwrap().draft;
+    assert_eq!(constant_values(&opened), vec![Some("first-secret".to_owned())]);
+    store.update_draft(api.id, &edited.draft).await.unwrap();
+    assert_eq!(
+        constant_values(&store.api_with_secrets(api.id).await.unwrap().draft),
+        vec![Some("first-secret".into())]
+    );
+
+    // …a value replaces it, and a version keeps the value it was saved with.
+    store.save_version(api.id, "").await.unwrap();
+    store
+        .update_draft(api.id, &registered_draft(&[("appid", ConstantPosition::Query, Some("second-secret"))]))
+        .await
+        .unwrap();
+    store.save_version(api.id, "").await.unwrap();
+    store.publish(api.id, Environment::Test, 0).await.unwrap();
+    store.publish(api.id, Environment::Prod, 1).await.unwrap();
+    let test = store.published(Environment::Test).await.unwrap();
+    let prod = store.published(Environment::Prod).await.unwrap();
+    assert_eq!(constant_values(&test[0].version.definition), vec![Some("first-secret".to_owned())]);
+    assert_eq!(constant_values(&prod[0].version.definition), vec![Some("second-secret".to_owned())]);
+
+    // A constant that has no stored value needs one; nothing is written.
+    let revision = store.revision().await.unwrap();
+    let new_constant =
+        registered_draft(&[("appid", ConstantPosition::Query, None), ("X-Token", ConstantPosition::Header, None)]);
+    let refused = store.update_draft(api.id, &new_constant).await;
+    assert!(matches!(&refused, Err(StoreError::Invalid(m)) if m.contains("X-Token")), "{refused:?}");
+    let fresh = store.create_api(&new_api(workgroup.id, "fresh", new_constant)).await;
+    assert!(matches!(&fresh, Err(StoreError::Invalid(m)) if m.contains("appid")), "{fresh:?}");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    store.close().await;
+}
+
+async fn registered_apis_have_no_datasource(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    let mut with_datasource = registered_draft(&[]);
+    with_datasource.datasource_id = Some(datasource.id);
+    assert!(matches!(
+        store.create_api(&new_api(workgroup_id, "odd", with_datasource)).await,
+        Err(StoreError::Invalid(m)) if m.contains("registered")
+    ));
+    let mut without = wizard_draft(datasource.id, "t");
+    without.datasource_id = None;
+    assert!(matches!(
+        store.update_draft(api.id, &without).await,
+        Err(StoreError::Invalid(m)) if m.contains("wizard")
+    ));
+    let twice =
+        registered_draft(&[("k", ConstantPosition::Query, Some("a")), ("k", ConstantPosition::Query, Some("b"))]);
+    assert!(matches!(store.create_api(&new_api(workgroup_id, "twice", twice)).await, Err(StoreError::Invalid(_))));
+
+    // A SQL API can become a registered one and back; the datasource is free once nothing uses it.
+    let registered = store.update_draft(api.id, &registered_draft(&[])).await.unwrap();
+    assert_eq!(registered.draft.datasource_id, None);
+    store.delete_datasource(datasource.id).await.unwrap();
+    let v0 = store.save_version(api.id, "").await.unwrap();
+    assert_eq!(v0.definition.datasource_id, None);
+    store.publish(api.id, Environment::Prod, 0).await.unwrap();
+    let prod = store.published(Environment::Prod).await.unwrap();
+    assert_eq!((prod.len(), prod[0].datasource.is_none()), (1, true));
+    store.close().await;
 }

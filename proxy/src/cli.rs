@@ -7,12 +7,21 @@ use catalog::store::Store;
 use crate::conf::Config;
 use crate::declarative::{self, Problem};
 use crate::serve::secret_box;
+use crate::ssrf::SsrfPolicy;
 
-/// Validates files without touching the store: syntax, names, references, and that every
-/// definition compiles.
-pub fn check(files: &[PathBuf]) -> Result<(), String> {
+/// Validates files without touching the store: syntax, names, references, that every
+/// definition compiles, and that registered APIs' base URLs pass the SSRF guard under the
+/// configured allow-list (which resolves their host names).
+pub fn check(config: &Config, files: &[PathBuf]) -> Result<(), String> {
     let bundle = declarative::load(files).map_err(report)?;
-    let problems = declarative::check(&bundle, &declarative::compile_sql);
+    let mut problems = declarative::check(&bundle, &declarative::compile_sql);
+    let ssrf = SsrfPolicy::new(&config.ssrf_allow)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    problems.extend(runtime.block_on(declarative::check_upstreams(&bundle, &ssrf)));
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     if problems.is_empty() {
         println!("ok: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
         Ok(())
@@ -25,6 +34,7 @@ pub fn check(files: &[PathBuf]) -> Result<(), String> {
 pub fn apply(config: &Config, files: &[PathBuf]) -> Result<(), String> {
     // apply runs the checks itself, with the store's datasources in view.
     let bundle = declarative::load(files).map_err(report)?;
+    let ssrf = SsrfPolicy::new(&config.ssrf_allow)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create the data dir {}: {e}", config.data_dir.display()))?;
     let secrets = secret_box(config)?;
@@ -34,7 +44,7 @@ pub fn apply(config: &Config, files: &[PathBuf]) -> Result<(), String> {
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     runtime.block_on(async {
         let store = Store::open(&config.store_url, secrets).await.map_err(|e| format!("cannot open the store: {e}"))?;
-        let outcome = declarative::apply(&bundle, &store).await.map_err(report);
+        let outcome = declarative::apply_with(&bundle, &store, &ssrf).await.map_err(report);
         store.close().await;
         println!("{}", outcome?);
         Ok(())

@@ -67,7 +67,8 @@ pub async fn seed_if_empty(store: &Store, config: &Config) -> Result<Option<Demo
     let examples_dir = config.data_dir.join("demo");
     write_examples(&examples_dir, &dataset)?;
     let bundle = declarative::load(std::slice::from_ref(&examples_dir)).map_err(|problems| problem_list(&problems))?;
-    declarative::apply(&bundle, store).await.map_err(|problems| problem_list(&problems))?;
+    let ssrf = crate::ssrf::SsrfPolicy::new(&config.ssrf_allow)?;
+    declarative::apply_with(&bundle, store, &ssrf).await.map_err(|problems| problem_list(&problems))?;
     let workgroup = store.workgroup_by_name(WORKGROUP).await.map_err(|e| format!("demo workgroup: {e}"))?;
     let (app, secret) = store
         .create_app(workgroup.id, "demo_app", "The demo app created on first start")

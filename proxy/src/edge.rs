@@ -1,50 +1,105 @@
 //! The edge: a pingora `ProxyHttp` that answers every API call.
 //!
 //! ```text
-//! request_filter: framing checks ► environment ► route (method + path) ► gather params
-//!                 (path, query, header, JSON body ≤ max_body_bytes) ► plugin.invoke ► write
+//! request_filter: framing checks ► environment ► route (method + path) ► then by target:
+//!   data API        gather params (path, query, header, JSON body ≤ max_body_bytes)
+//!                   ► plugin.invoke ► write ► Ok(true)
+//!   registered API  gather params (the body only when parameters are read from or built
+//!                   into it) ► map to the upstream request (registered.rs) ► Ok(false):
+//! upstream_peer            SSRF check of the base URL's host at call time ► peer = that address
+//! upstream_request_filter  method, path + query, Host, mapped headers and constants; strips
+//!                          Authorization, Cookie, X-Sluice-*, X-Forwarded-*, consumed headers
+//! request_body_filter      the built JSON body (the caller's otherwise streams through)
+//! upstream_response_filter X-Request-Id; Set-Cookie dropped; 3xx passed back, never followed
+//! fail_to_proxy            502 Upstream.Unavailable / Upstream.Forbidden, 504 Upstream.Timeout
 //! ```
 //!
 //! Data APIs are answered in place from the current [`Snapshot`]; nothing here reads the
-//! metadata store. Every response carries `X-Request-Id`; data APIs add `Server-Timing`.
+//! metadata store. Registered APIs are streamed both ways by pingora, over pooled upstream
+//! connections (one pool entry per checked address, SNI and TLS). Every response carries
+//! `X-Request-Id`; data APIs add `Server-Timing`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use catalog::model::{Environment, ParamPosition};
-use http::{Method, header};
-use pingora::http::ResponseHeader;
+use http::{HeaderName, Method, header};
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
+use pingora::proxy::FailToProxy;
+use pingora::upstreams::peer::HttpUpstreamRequestPolicy;
 use plugins::sql::value::RawParam;
 use plugins::sql::{CallInput, CallOutput, NATIVE_SQL, PAGE_NUM, PAGE_SIZE, StageTimings, WITH_TOTAL};
 use plugins::{ApiError, PluginContext};
 
+use crate::registered::{UpstreamRequest, percent_decode};
 use crate::routes::{Lookup, Route, Snapshot, Target};
+use crate::ssrf::{SsrfError, SsrfPolicy};
 
 /// Selects the environment of a call; production when absent.
 pub const ENV_HEADER: &str = "x-sluice-env";
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The largest caller body read for a registered API's parameters. The body is read before the
+/// upstream request is built and then replaced; pingora replays a read body through its retry
+/// buffer, which holds 64 KiB. Bodies that stream through (no body parameters) have no limit.
+pub const PARAM_BODY_LIMIT: usize = 64 * 1024;
+
+/// How long an idle pooled upstream connection is kept.
+const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
 
 /// The edge service's shared state.
 pub struct Edge {
     snapshot: Arc<ArcSwap<Snapshot>>,
     plugins: PluginContext,
     max_body_bytes: usize,
+    ssrf: SsrfPolicy,
 }
 
 impl Edge {
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, max_body_bytes: usize) -> Edge {
-        Edge { snapshot, plugins: PluginContext::default(), max_body_bytes }
+    /// `ssrf` decides, for every call of a registered API, whether its upstream may be dialled.
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, max_body_bytes: usize, ssrf: SsrfPolicy) -> Edge {
+        Edge { snapshot, plugins: PluginContext::default(), max_body_bytes, ssrf }
     }
 }
 
 /// Per-request state.
 pub struct RequestCtx {
     request_id: String,
+    /// Set when the request goes to a registered API's upstream.
+    upstream: Option<UpstreamCall>,
+}
+
+/// A call on its way to a registered API's upstream.
+struct UpstreamCall {
+    route: Arc<Route>,
+    request: UpstreamRequest,
+    /// Set by `upstream_peer` from the checked target.
+    host_header: Option<String>,
+    /// Why the call failed before reaching the upstream, when it did (SSRF, DNS).
+    failure: Option<ApiError>,
+    started: Instant,
+}
+
+impl UpstreamCall {
+    fn timeout(&self) -> Duration {
+        match &self.route.target {
+            Target::Upstream(upstream) => upstream.timeout,
+            Target::Sql(_) => Duration::from_secs(10),
+        }
+    }
+}
+
+/// What `request_filter` decided.
+enum Outcome {
+    /// Write this answer.
+    Answer(Answer),
+    /// Proxy to the upstream.
+    Proxy(UpstreamCall),
 }
 
 /// A complete answer, written in one go.
@@ -69,7 +124,7 @@ impl ProxyHttp for Edge {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx { request_id: new_request_id() }
+        RequestCtx { request_id: new_request_id(), upstream: None }
     }
 
     /// The headers are in: the header deadline no longer applies.
@@ -78,24 +133,245 @@ impl ProxyHttp for Edge {
         Ok(())
     }
 
-    /// Answers every call in place (data APIs); returns `true` because the response is written.
+    /// Answers data APIs and every refusal in place (`true`: the response is written); hands
+    /// registered APIs to pingora (`false`) with the upstream request prepared in `ctx`.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let answer = match self.answer(session, &ctx.request_id).await {
-            Ok(answer) => answer,
-            Err(answer) => answer,
+            Ok(Outcome::Proxy(call)) => {
+                ctx.upstream = Some(call);
+                return Ok(false);
+            }
+            Ok(Outcome::Answer(answer)) | Err(answer) => answer,
         };
         write_answer(session, &ctx.request_id, answer).await?;
         Ok(true)
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
-        // Every request is answered in request_filter until registered APIs proxy upstream.
-        Error::e_explain(ErrorType::InternalError, "no upstream for this route")
+    /// Resolves the upstream host through the SSRF guard, now (DNS answers change), and dials
+    /// exactly the checked address. The name is only for SNI and `Host`.
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        let Some(call) = ctx.upstream.as_mut() else {
+            return Error::e_explain(ErrorType::InternalError, "no upstream for this route");
+        };
+        let Target::Upstream(upstream) = &call.route.target else {
+            return Error::e_explain(ErrorType::InternalError, "not a registered API");
+        };
+        let timeout = upstream.timeout;
+        let checked = match tokio::time::timeout(timeout, self.ssrf.resolve_checked(&upstream.url)).await {
+            Ok(Ok(target)) => target,
+            Ok(Err(SsrfError::Forbidden { reason })) => {
+                call.failure = Some(ApiError::new(
+                    "Upstream.Forbidden",
+                    502,
+                    format!("the upstream address is not allowed ({reason})"),
+                ));
+                return Error::e_explain(ErrorType::ConnectProxyFailure, "upstream refused by the SSRF guard");
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(api = call.route.api_name, "upstream not reachable: {e}");
+                call.failure = Some(unavailable());
+                return Error::e_explain(ErrorType::ConnectError, "upstream host did not resolve");
+            }
+            Err(_) => {
+                call.failure = Some(upstream_timeout(timeout));
+                return Error::e_explain(ErrorType::ConnectTimedout, "resolving the upstream host timed out");
+            }
+        };
+        call.host_header = Some(checked.host_header());
+        // An IP literal is its own SNI: pingora skips certificate checks for an empty SNI.
+        let mut peer = HttpPeer::new(checked.addr, checked.tls, checked.host);
+        peer.options.connection_timeout = Some(timeout);
+        peer.options.total_connection_timeout = Some(timeout);
+        peer.options.read_timeout = Some(timeout);
+        peer.options.write_timeout = Some(timeout);
+        peer.options.idle_timeout = Some(UPSTREAM_IDLE);
+        peer.options.http_upstream_request_policy = HttpUpstreamRequestPolicy::deny_upgrades();
+        Ok(Box::new(peer))
+    }
+
+    /// One upstream, one try: a refused or timed-out connection is not retried.
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        _ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        e.set_retry(false);
+        e
+    }
+
+    /// Rewrites the caller's request into the upstream request.
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(call) = ctx.upstream.as_ref() else { return Ok(()) };
+        let Target::Upstream(upstream) = &call.route.target else { return Ok(()) };
+        let request = &call.request;
+        upstream_request.set_method(request.method.clone());
+        let uri = request
+            .path_and_query
+            .parse::<http::Uri>()
+            .map_err(|e| Error::because(ErrorType::InternalError, "building the upstream path", e))?;
+        upstream_request.set_uri(uri);
+        let names: Vec<HeaderName> = upstream_request.headers.keys().cloned().collect();
+        for name in names {
+            if stripped_upstream(&name) || upstream.consumed_headers().contains(&name) {
+                upstream_request.remove_header(&name);
+            }
+        }
+        if let Some(host) = &call.host_header {
+            upstream_request.insert_header(header::HOST, host.as_str())?;
+        }
+        for (name, value) in &request.headers {
+            upstream_request.insert_header(name.clone(), value.clone())?;
+        }
+        upstream_request.insert_header(REQUEST_ID_HEADER, ctx.request_id.as_str())?;
+        match &request.body {
+            Some(body) => {
+                upstream_request.remove_header(&header::TRANSFER_ENCODING);
+                upstream_request.insert_header(header::CONTENT_LENGTH, body.len().to_string())?;
+            }
+            // The caller's body streams through with its own framing (pingora re-chunks an
+            // unframed one). A POST or PUT without one still says so to the upstream.
+            None => {
+                let framed = upstream_request.headers.contains_key(header::CONTENT_LENGTH)
+                    || upstream_request.headers.contains_key(header::TRANSFER_ENCODING);
+                if !framed && session.as_mut().is_body_empty() && matches!(request.method, Method::POST | Method::PUT) {
+                    upstream_request.insert_header(header::CONTENT_LENGTH, "0")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the built body in place of the caller's (which was read for its parameters).
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(built) = ctx.upstream.as_ref().and_then(|c| c.request.body.as_ref()) {
+            *body = if end_of_stream && !built.is_empty() { Some(built.clone()) } else { None };
+        }
+        Ok(())
+    }
+
+    /// Passes the upstream's status and headers on (a 3xx too: redirects are never followed),
+    /// adding `X-Request-Id` and dropping what must not reach callers.
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if ctx.upstream.is_none() {
+            return Ok(());
+        }
+        // Cookies are the upstream's session with Sluice (its credentials), scoped to the
+        // gateway's domain if passed on: never handed to callers.
+        for name in [header::SET_COOKIE, HeaderName::from_static("set-cookie2")] {
+            upstream_response.remove_header(&name);
+        }
+        for name in ["keep-alive", "proxy-connection", "proxy-authenticate"] {
+            upstream_response.remove_header(name);
+        }
+        upstream_response.insert_header(REQUEST_ID_HEADER, ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    /// Every failure answers with the JSON envelope and `X-Request-Id`, unless the response
+    /// has begun (then the connection is closed, which the caller sees as a cut-short body)
+    /// or the caller is gone.
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let done = FailToProxy { error_code: 0, can_reuse_downstream: false };
+        if session.response_written().is_some() {
+            return done;
+        }
+        let caller_gone = *e.esource() == ErrorSource::Downstream
+            && matches!(e.etype(), ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed);
+        if caller_gone {
+            return done;
+        }
+        let err = match ctx.upstream.as_mut().and_then(|c| c.failure.take()) {
+            Some(failure) => failure,
+            None => classify(e, ctx.upstream.as_ref().map(UpstreamCall::timeout)),
+        };
+        let mut answer = Answer::error(&err, &ctx.request_id);
+        answer.close = true;
+        let status = answer.status;
+        if let Err(write) = write_answer(session, &ctx.request_id, answer).await {
+            tracing::debug!("cannot send the error response: {write}");
+            return done;
+        }
+        FailToProxy { error_code: status, can_reuse_downstream: false }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let Some(call) = ctx.upstream.as_ref() else { return };
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let ms = call.started.elapsed().as_millis();
+        match e {
+            None => {
+                tracing::debug!(api = call.route.api_name, request_id = ctx.request_id, status, ms, "upstream call")
+            }
+            Some(e) => {
+                tracing::info!(
+                    api = call.route.api_name,
+                    request_id = ctx.request_id,
+                    status,
+                    ms,
+                    "upstream call failed: {e}"
+                )
+            }
+        }
     }
 }
 
+fn unavailable() -> ApiError {
+    ApiError::new("Upstream.Unavailable", 502, "the upstream service could not be reached")
+}
+
+fn upstream_timeout(timeout: Duration) -> ApiError {
+    ApiError::new(
+        "Upstream.Timeout",
+        504,
+        format!("the upstream service did not answer within {} ms", timeout.as_millis()),
+    )
+}
+
+/// The caller-facing error of a pingora error. Messages never carry upstream addresses,
+/// paths or queries (which hold constants).
+fn classify(e: &Error, timeout: Option<Duration>) -> ApiError {
+    match (e.esource(), e.etype()) {
+        (_, ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout)
+            if *e.esource() != ErrorSource::Downstream =>
+        {
+            upstream_timeout(timeout.unwrap_or(Duration::from_secs(10)))
+        }
+        (ErrorSource::Upstream, _) => unavailable(),
+        (ErrorSource::Downstream, _) => ApiError::new("InvalidRequest", 400, "the request could not be read"),
+        _ => ApiError::new("InternalError", 500, "an internal error occurred"),
+    }
+}
+
+/// Caller headers that never go upstream: credentials meant for Sluice, Sluice's own, and
+/// forwarding claims Sluice does not vouch for.
+fn stripped_upstream(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    matches!(name, "authorization" | "cookie" | "proxy-authorization" | "forwarded" | "x-request-id")
+        || name.starts_with("x-sluice-")
+        || name.starts_with("x-forwarded-")
+        || name == "x-real-ip"
+}
+
 impl Edge {
-    async fn answer(&self, session: &mut Session, request_id: &str) -> std::result::Result<Answer, Answer> {
+    async fn answer(&self, session: &mut Session, request_id: &str) -> std::result::Result<Outcome, Answer> {
         let fail = |err: ApiError| Answer::error(&err, request_id);
         if has_conflicting_framing(session) {
             let mut answer = fail(ApiError::new(
@@ -140,10 +416,40 @@ impl Edge {
             }
         };
         drop(snapshot);
-        let body = self.read_json_body(session, request_id).await?;
+        if let Target::Upstream(upstream) = &route.target {
+            let body = if upstream.reads_body() {
+                // Kept by pingora and replayed through request_body_filter, which swaps in the
+                // built body: see PARAM_BODY_LIMIT.
+                session.as_mut().enable_retry_buffering();
+                self.read_json_body(session, request_id, self.max_body_bytes.min(PARAM_BODY_LIMIT)).await?
+            } else {
+                None
+            };
+            let mut decoded = Vec::with_capacity(path_params.len());
+            for (name, raw) in &path_params {
+                let value = percent_decode(raw).ok_or_else(|| {
+                    fail(ApiError::invalid_parameter_because(name, "the path segment is not UTF-8 once decoded"))
+                })?;
+                decoded.push((name.clone(), value));
+            }
+            let params = gather_params(&route, session, &decoded, &query, body.as_ref());
+            let mut request = upstream.request(&params).map_err(fail)?;
+            // HEAD is answered like GET: ask the upstream for the head only.
+            if method == Method::HEAD && request.method == Method::GET {
+                request.method = Method::HEAD;
+            }
+            return Ok(Outcome::Proxy(UpstreamCall {
+                route: Arc::clone(&route),
+                request,
+                host_header: None,
+                failure: None,
+                started: Instant::now(),
+            }));
+        }
+        let body = self.read_json_body(session, request_id, self.max_body_bytes).await?;
         let params = gather_params(&route, session, &path_params, &query, body.as_ref());
         let input = CallInput { params, dry_run: false };
-        match &route.target {
+        let answer = match &route.target {
             Target::Sql(api) => match api.invoke(&self.plugins.pools, &input).await {
                 Ok(CallOutput::Data { data, timings, .. }) => {
                     let mut body = BytesMut::with_capacity(data.len() + request_id.len() + 48);
@@ -157,7 +463,9 @@ impl Edge {
                 Ok(CallOutput::DryRun { .. }) => Err(fail(ApiError::new("InternalError", 500, "unexpected dry run"))),
                 Err(err) => Err(fail(err)),
             },
-        }
+            Target::Upstream(_) => Err(fail(ApiError::new("InternalError", 500, "unexpected registered API"))),
+        };
+        answer.map(Outcome::Answer)
     }
 
     /// Reads a JSON object body, refusing bodies over the limit (from Content-Length before
@@ -166,13 +474,14 @@ impl Edge {
         &self,
         session: &mut Session,
         request_id: &str,
+        limit: usize,
     ) -> std::result::Result<Option<serde_json::Map<String, serde_json::Value>>, Answer> {
         let too_large = || {
             let mut answer = Answer::error(
                 &ApiError::new(
                     "PayloadTooLarge",
                     413,
-                    format!("the request body is larger than the limit of {} bytes", self.max_body_bytes),
+                    format!("the request body is larger than the limit of {limit} bytes"),
                 ),
                 request_id,
             );
@@ -185,14 +494,14 @@ impl Edge {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<usize>().ok());
-        if declared.is_some_and(|n| n > self.max_body_bytes) {
+        if declared.is_some_and(|n| n > limit) {
             return Err(too_large());
         }
         let mut body = BytesMut::new();
         loop {
             match session.read_request_body().await {
                 Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > self.max_body_bytes {
+                    if body.len() + chunk.len() > limit {
                         return Err(too_large());
                     }
                     body.extend_from_slice(&chunk);

@@ -1,7 +1,8 @@
 //! The Sluice process: configuration ([`conf`]), the pingora edge ([`edge`]) answering from
-//! an immutable route table ([`routes`]), the admin service ([`admin`]), start-up and the
-//! server ([`serve`]), the first-start demo ([`demo`]), declarative files ([`declarative`]),
-//! the SSRF-checked dialer for upstreams ([`ssrf`]) and the `sluice` commands ([`cli`]).
+//! an immutable route table ([`routes`]) and proxying registered APIs ([`registered`]), the
+//! admin service ([`admin`]), start-up and the server ([`serve`]), the first-start demo
+//! ([`demo`]), declarative files ([`declarative`]), the SSRF-checked dialer for upstreams
+//! ([`ssrf`]) and the `sluice` commands ([`cli`]).
 //!
 //! This is the only crate that depends on pingora.
 
@@ -12,6 +13,7 @@ pub mod deadline;
 pub mod declarative;
 pub mod demo;
 pub mod edge;
+pub mod registered;
 pub mod routes;
 pub mod serve;
 pub mod ssrf;

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve => proxy::serve::serve(config),
         Command::Apply { files } => proxy::cli::apply(&config, &files),
-        Command::Check { files } => proxy::cli::check(&files),
+        Command::Check { files } => proxy::cli::check(&config, &files),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,8 @@ use catalog::store::{PublishedApi, Store, StoreError};
 use http::Method;
 use plugins::sql::SqlApi;
 
+use crate::registered::UpstreamRoute;
+
 /// One published API version at one method and path.
 #[derive(Debug)]
 pub struct Route {
@@ -28,7 +30,9 @@ pub struct Route {
 #[derive(Debug)]
 pub enum Target {
     /// A data API, answered in process by the SQL plugin.
-    Sql(SqlApi),
+    Sql(Box<SqlApi>),
+    /// A registered API, proxied to its upstream by pingora.
+    Upstream(Box<UpstreamRoute>),
 }
 
 impl Route {
@@ -36,6 +40,7 @@ impl Route {
     pub fn request_params(&self) -> &[RequestParam] {
         match &self.target {
             Target::Sql(api) => &api.definition().request_params,
+            Target::Upstream(upstream) => &upstream.request_params,
         }
     }
 }
@@ -161,15 +166,19 @@ fn compile(env: Environment, published: PublishedApi) -> Option<Route> {
             return None;
         }
     };
-    match SqlApi::compile(&version.definition, &datasource) {
-        Ok(sql) => Some(Route {
-            api_id: api.id,
-            api_name: api.name,
-            version: version.number,
-            method,
-            path: api.path,
-            target: Target::Sql(sql),
-        }),
+    let target = match &datasource {
+        _ if !version.definition.mode.is_sql() => {
+            UpstreamRoute::compile(&version.definition).map(|u| Target::Upstream(Box::new(u)))
+        }
+        Some(datasource) => SqlApi::compile(&version.definition, datasource)
+            .map(|sql| Target::Sql(Box::new(sql)))
+            .map_err(|e| e.message),
+        None => Err("the version has no datasource".to_owned()),
+    };
+    match target {
+        Ok(target) => {
+            Some(Route { api_id: api.id, api_name: api.name, version: version.number, method, path: api.path, target })
+        }
         Err(e) => {
             tracing::error!(api = api.name, env = env.as_str(), version = version.number, "not served: {e}");
             None

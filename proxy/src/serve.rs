@@ -30,6 +30,7 @@ use crate::deadline::HeaderDeadline;
 use crate::demo;
 use crate::edge::Edge;
 use crate::routes::Snapshot;
+use crate::ssrf::SsrfPolicy;
 
 /// What start-up prints: addresses and, on first start, the demo and the admin token.
 pub struct Startup {
@@ -60,8 +61,11 @@ pub fn serve(config: Config) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let proxy =
-        pingora::proxy::http_proxy(&server.configuration, Edge::new(Arc::clone(&snapshot), config.max_body_bytes));
+    let ssrf = SsrfPolicy::new(&config.ssrf_allow)?;
+    let proxy = pingora::proxy::http_proxy(
+        &server.configuration,
+        Edge::new(Arc::clone(&snapshot), config.max_body_bytes, ssrf),
+    );
     let app = HeaderDeadline::new(proxy, Duration::from_millis(config.header_timeout_ms.max(1)));
     let mut edge = Service::new("edge".to_owned(), app);
     edge.add_tcp(&config.edge_addr.to_string());

@@ -1,4 +1,12 @@
 //! APIs with their editable draft, and the immutable numbered versions saved from it.
+//!
+//! A registered API's constants (upstream API keys and the like) are sealed with the
+//! [`SecretBox`](crate::secret::SecretBox) inside the definition JSON: each constant is stored
+//! as `{"name", "position", "sealedValue": "v1:…"}`, never with its `value`. Saving a version
+//! copies the draft's JSON, sealed values included. Reads return definitions without values
+//! ([`ApiDefinition::redacted`]); only [`Store::published`], [`Store::api_with_secrets`] and
+//! [`Store::latest_version_with_secrets`] open them. Writing a constant without a value keeps
+//! the value stored for the constant of the same name.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -7,7 +15,10 @@ use super::{
     Store, StoreError, bump_revision, from_json, is_foreign_key_violation, is_unique_violation, now_millis,
     require_text, to_json,
 };
-use crate::model::{Api, ApiDefinition, ApiVersion};
+use crate::model::{Api, ApiDefinition, ApiMode, ApiVersion};
+
+/// The key a constant's sealed value is stored under, inside the definition JSON.
+const SEALED_VALUE: &str = "sealedValue";
 
 /// HTTP methods an API may answer.
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -31,7 +42,7 @@ impl Store {
     /// workgroup and the draft's datasource must exist.
     pub async fn create_api(&self, api: &Api) -> Result<Api, StoreError> {
         let method = validate_api(api)?;
-        let draft_json = to_json("API draft", &api.draft)?;
+        let draft_json = self.definition_json("API draft", &api.draft, None)?;
         let now = now_millis();
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
@@ -64,7 +75,7 @@ impl Store {
         let id = row.try_get("id")?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
-        Ok(Api { id, method, ..api.clone() })
+        Ok(Api { id, method, draft: api.draft.redacted(), ..api.clone() })
     }
 
     /// Replaces the API's name, path, method, description and draft (by `api.id`); saved
@@ -73,6 +84,7 @@ impl Store {
     pub async fn update_api(&self, api: &Api) -> Result<Api, StoreError> {
         let method = validate_api(api)?;
         let mut tx = self.pool.begin().await?;
+        let draft_json = self.draft_json_keeping_constants(&mut tx, api.id, &api.draft).await?;
         let updated = sqlx::query(concat!(
             "UPDATE apis SET name = $2, path = $3, method = $4, description = $5, datasource_id = $6, \
              draft_json = $7, updated_at = $8 WHERE id = $1 RETURNING ",
@@ -84,7 +96,7 @@ impl Store {
         .bind(&method)
         .bind(&api.description)
         .bind(api.draft.datasource_id)
-        .bind(to_json("API draft", &api.draft)?)
+        .bind(draft_json)
         .bind(now_millis())
         .fetch_optional(&mut *tx)
         .await;
@@ -95,7 +107,7 @@ impl Store {
                 return Err(StoreError::Conflict(format!("the workgroup already has an API named `{}`", api.name)));
             }
             Err(e) if is_foreign_key_violation(&e) => {
-                return Err(StoreError::not_found("datasource", api.draft.datasource_id));
+                return Err(StoreError::not_found("datasource", datasource_label(&api.draft)));
             }
             Err(e) => return Err(e.into()),
         };
@@ -126,7 +138,9 @@ impl Store {
 
     /// Replaces the API's draft; saved versions are untouched. Returns the updated API.
     pub async fn update_draft(&self, id: i64, draft: &ApiDefinition) -> Result<Api, StoreError> {
+        validate_definition(draft)?;
         let mut tx = self.pool.begin().await?;
+        let draft_json = self.draft_json_keeping_constants(&mut tx, id, draft).await?;
         let updated = sqlx::query(concat!(
             "UPDATE apis SET datasource_id = $2, draft_json = $3, updated_at = $4 \
              WHERE id = $1 RETURNING ",
@@ -134,7 +148,7 @@ impl Store {
         ))
         .bind(id)
         .bind(draft.datasource_id)
-        .bind(to_json("API draft", draft)?)
+        .bind(draft_json)
         .bind(now_millis())
         .fetch_optional(&mut *tx)
         .await;
@@ -142,7 +156,7 @@ impl Store {
             Ok(Some(row)) => api_from_row(&row)?,
             Ok(None) => return Err(StoreError::not_found("API", id)),
             Err(e) if is_foreign_key_violation(&e) => {
-                return Err(StoreError::not_found("datasource", draft.datasource_id));
+                return Err(StoreError::not_found("datasource", datasource_label(draft)));
             }
             Err(e) => return Err(e.into()),
         };
@@ -182,10 +196,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::not_found("API", api_id))?;
-        let datasource_id: i64 = api_row.try_get("datasource_id")?;
+        let datasource_id: Option<i64> = api_row.try_get("datasource_id")?;
         let definition_json: String = api_row.try_get("draft_json")?;
         let number: i64 = api_row.try_get("number")?;
-        let definition: ApiDefinition = from_json(&format!("draft of API {api_id}"), &definition_json)?;
+        let definition = read_definition(&format!("draft of API {api_id}"), &definition_json)?;
 
         let created_at = now_millis();
         sqlx::query(
@@ -297,14 +311,14 @@ impl Store {
             sqlx::query("SELECT id FROM workgroups WHERE id = $1").bind(workgroup_id).fetch_optional(&self.pool).await;
         match workgroup {
             Ok(None) => StoreError::not_found("workgroup", workgroup_id),
-            Ok(Some(_)) => StoreError::not_found("datasource", draft.datasource_id),
+            Ok(Some(_)) => StoreError::not_found("datasource", datasource_label(draft)),
             Err(e) => e.into(),
         }
     }
 }
 
-/// Checks what the database does not: non-empty name and path, a known method. Returns the
-/// method as stored (upper-case).
+/// Checks what the database does not: non-empty name and path, a known method, a definition
+/// of the right shape. Returns the method as stored (upper-case).
 fn validate_api(api: &Api) -> Result<String, StoreError> {
     require_text("API name", &api.name)?;
     require_text("API path", &api.path)?;
@@ -312,7 +326,174 @@ fn validate_api(api: &Api) -> Result<String, StoreError> {
     if !METHODS.contains(&method.as_str()) {
         return Err(StoreError::Invalid(format!("API method `{}` is not one of {}", api.method, METHODS.join(", "))));
     }
+    validate_definition(&api.draft)?;
     Ok(method)
+}
+
+/// SQL modes read a datasource; registered APIs have none. Constants need a name each, once.
+fn validate_definition(definition: &ApiDefinition) -> Result<(), StoreError> {
+    match (&definition.mode, definition.datasource_id) {
+        (ApiMode::Registered(_), Some(_)) => {
+            Err(StoreError::Invalid("a registered API reads no datasource: leave datasourceId out".into()))
+        }
+        (ApiMode::Registered(spec), None) => {
+            for (index, constant) in spec.constants.iter().enumerate() {
+                require_text("constant name", &constant.name)?;
+                if spec.constants[..index].iter().any(|c| c.name == constant.name && c.position == constant.position) {
+                    return Err(StoreError::Invalid(format!(
+                        "constant `{}` ({}) is defined twice",
+                        constant.name,
+                        constant.position.as_str()
+                    )));
+                }
+            }
+            Ok(())
+        }
+        (mode, None) => Err(StoreError::Invalid(format!("a {} API needs a datasourceId", mode.name()))),
+        (_, Some(_)) => Ok(()),
+    }
+}
+
+/// How a definition's datasource is named in a not-found error.
+fn datasource_label(definition: &ApiDefinition) -> String {
+    definition.datasource_id.map_or_else(|| "(none)".to_owned(), |id| id.to_string())
+}
+
+impl Store {
+    /// The definition as stored: JSON with every constant's value sealed. A constant without a
+    /// value takes the sealed value of the constant with the same name and position in
+    /// `current` (the stored JSON it replaces); without one it is refused.
+    fn definition_json(
+        &self,
+        what: &str,
+        definition: &ApiDefinition,
+        current: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let ApiMode::Registered(spec) = &definition.mode else { return to_json(what, definition) };
+        if spec.constants.is_empty() {
+            return to_json(what, definition);
+        }
+        let stored: Vec<serde_json::Value> = match current {
+            Some(text) => constants_of(&from_json::<serde_json::Value>(what, text)?),
+            None => Vec::new(),
+        };
+        let mut json = serde_json::to_value(definition.redacted())
+            .map_err(|e| StoreError::Invalid(format!("{what} cannot be written as JSON: {e}")))?;
+        let Some(serde_json::Value::Array(items)) = json.get_mut("constants") else {
+            return Err(StoreError::Invalid(format!("{what}: constants are not a list")));
+        };
+        for (item, constant) in items.iter_mut().zip(&spec.constants) {
+            let sealed = match &constant.value {
+                Some(plain) => serde_json::Value::String(self.secrets.seal(plain)?),
+                None => stored
+                    .iter()
+                    .find(|c| {
+                        c.get("name").and_then(|n| n.as_str()) == Some(constant.name.as_str())
+                            && c.get("position").and_then(|p| p.as_str()) == Some(constant.position.as_str())
+                    })
+                    .and_then(|c| c.get(SEALED_VALUE))
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::Invalid(format!("constant `{}` needs a value: none is stored yet", constant.name))
+                    })?,
+            };
+            if let serde_json::Value::Object(map) = item {
+                map.insert(SEALED_VALUE.to_owned(), sealed);
+            }
+        }
+        to_json(what, &json)
+    }
+
+    /// The JSON to store for a new draft of API `id`, inside `tx`. Reads (and locks) the stored
+    /// draft first when a constant comes without its value, to keep the stored one.
+    async fn draft_json_keeping_constants(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: i64,
+        draft: &ApiDefinition,
+    ) -> Result<String, StoreError> {
+        let keeps =
+            matches!(&draft.mode, ApiMode::Registered(spec) if spec.constants.iter().any(|c| c.value.is_none()));
+        if !keeps {
+            return self.definition_json("API draft", draft, None);
+        }
+        // A write first, so concurrent updates of this API queue behind this one.
+        let row = sqlx::query("UPDATE apis SET updated_at = updated_at WHERE id = $1 RETURNING draft_json")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| StoreError::not_found("API", id))?;
+        let current: String = row.try_get("draft_json")?;
+        self.definition_json("API draft", draft, Some(&current))
+    }
+
+    /// Reads a stored definition with its constants' values opened.
+    pub(super) fn open_definition(&self, what: &str, text: &str) -> Result<ApiDefinition, StoreError> {
+        let mut json: serde_json::Value = from_json(what, text)?;
+        if let Some(serde_json::Value::Array(items)) = json.get_mut("constants") {
+            for item in items {
+                if let serde_json::Value::Object(map) = item
+                    && let Some(serde_json::Value::String(sealed)) = map.remove(SEALED_VALUE)
+                {
+                    map.insert("value".to_owned(), serde_json::Value::String(self.secrets.open(&sealed)?));
+                }
+            }
+        }
+        serde_json::from_value(json).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+    }
+
+    /// An API with its draft's constant values opened, for comparing a desired draft with the
+    /// stored one (`sluice apply`). Never hand it to a reader.
+    pub async fn api_with_secrets(&self, id: i64) -> Result<Api, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", api_columns!(), " FROM apis WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("API", id))?;
+        let mut api = api_from_row(&row)?;
+        let draft_json: String = row.try_get("draft_json")?;
+        api.draft = self.open_definition(&format!("draft of API {id}"), &draft_json)?;
+        Ok(api)
+    }
+
+    /// [`Store::latest_version`] with the constant values opened. Never hand it to a reader.
+    pub async fn latest_version_with_secrets(&self, api_id: i64) -> Result<Option<ApiVersion>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM api_versions WHERE api_id = $1 ORDER BY number DESC LIMIT 1"
+        ))
+        .bind(api_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut version = version_from_row(&row)?;
+        let definition_json: String = row.try_get("definition_json")?;
+        version.definition = self.open_definition(&format!("V{} of API {api_id}", version.number), &definition_json)?;
+        Ok(Some(version))
+    }
+}
+
+/// The `constants` list of a stored definition's JSON.
+fn constants_of(json: &serde_json::Value) -> Vec<serde_json::Value> {
+    match json.get("constants") {
+        Some(serde_json::Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Reads a stored definition as readers see it: constants without values.
+pub(super) fn read_definition(what: &str, text: &str) -> Result<ApiDefinition, StoreError> {
+    let mut json: serde_json::Value = from_json(what, text)?;
+    if let Some(serde_json::Value::Array(items)) = json.get_mut("constants") {
+        for item in items {
+            if let serde_json::Value::Object(map) = item {
+                map.remove(SEALED_VALUE);
+                map.remove("value");
+            }
+        }
+    }
+    serde_json::from_value(json).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
 pub(super) fn api_from_row(row: &AnyRow) -> Result<Api, StoreError> {
@@ -325,7 +506,7 @@ pub(super) fn api_from_row(row: &AnyRow) -> Result<Api, StoreError> {
         path: row.try_get("path")?,
         method: row.try_get("method")?,
         description: row.try_get("description")?,
-        draft: from_json(&format!("draft of API {id}"), &draft_json)?,
+        draft: read_definition(&format!("draft of API {id}"), &draft_json)?,
     })
 }
 
@@ -337,7 +518,7 @@ pub(super) fn version_from_row(row: &AnyRow) -> Result<ApiVersion, StoreError> {
         api_id,
         number,
         description: row.try_get("description")?,
-        definition: from_json(&format!("V{number} of API {api_id}"), &definition_json)?,
+        definition: read_definition(&format!("V{number} of API {api_id}"), &definition_json)?,
         created_at: row.try_get("created_at")?,
     })
 }

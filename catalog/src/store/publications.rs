@@ -8,22 +8,24 @@ use sqlx::any::AnyRow;
 
 use super::apis::api_from_row;
 use super::datasources::datasource_from_prefixed_row;
-use super::{Store, StoreError, bump_revision, from_json, is_foreign_key_violation, now_millis};
+use super::{Store, StoreError, bump_revision, is_foreign_key_violation, now_millis};
 use crate::model::{Api, ApiVersion, Datasource, Environment, Publication};
 
 /// Everything the edge needs to serve one API in one environment.
 ///
-/// Deliberately not `Serialize`: `datasource` carries the opened password.
+/// Deliberately not `Serialize`: `datasource` carries the opened password and a registered
+/// version's constants carry their opened values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishedApi {
     /// The API's identity and metadata (name, path, method). Its `draft` is whatever is being
     /// edited and plays no part in serving.
     pub api: Api,
-    /// The version the environment serves.
+    /// The version the environment serves; a registered version's constants have their values
+    /// opened.
     pub version: ApiVersion,
     /// The datasource the version reads from, with its password opened: what the edge
-    /// connects with. Never hand it to a reader.
-    pub datasource: Datasource,
+    /// connects with. Never hand it to a reader. `None` for registered APIs.
+    pub datasource: Option<Datasource>,
 }
 
 impl Store {
@@ -104,7 +106,7 @@ impl Store {
     }
 
     /// Everything `env` serves, oldest API first, in one query: each published API with the
-    /// version it serves and that version's datasource, password opened.
+    /// version it serves (constants opened) and that version's datasource, password opened.
     pub async fn published(&self, env: Environment) -> Result<Vec<PublishedApi>, StoreError> {
         let rows = sqlx::query(
             "SELECT a.id, a.workgroup_id, a.name, a.path, a.method, a.description, a.draft_json, \
@@ -116,7 +118,7 @@ impl Store {
              FROM publications p \
              JOIN apis a ON a.id = p.api_id \
              JOIN api_versions v ON v.api_id = p.api_id AND v.number = p.version \
-             JOIN datasources d ON d.id = v.datasource_id \
+             LEFT JOIN datasources d ON d.id = v.datasource_id \
              WHERE p.environment = $1 \
              ORDER BY a.id",
         )
@@ -128,15 +130,18 @@ impl Store {
         let mut published = Vec::with_capacity(rows.len());
         for row in &rows {
             let api = api_from_row(row)?;
-            let datasource_id: i64 = row.try_get("d_id")?;
-            let datasource = match datasources.get(&datasource_id) {
-                Some(datasource) => datasource.clone(),
-                None => {
-                    let mut datasource = datasource_from_prefixed_row(row, "d_")?;
-                    datasource.connection.password = self.open_password(row.try_get("d_password_sealed")?)?;
-                    datasources.insert(datasource_id, datasource.clone());
-                    datasource
-                }
+            let datasource_id: Option<i64> = row.try_get("d_id")?;
+            let datasource = match datasource_id {
+                None => None,
+                Some(id) => Some(match datasources.get(&id) {
+                    Some(datasource) => datasource.clone(),
+                    None => {
+                        let mut datasource = datasource_from_prefixed_row(row, "d_")?;
+                        datasource.connection.password = self.open_password(row.try_get("d_password_sealed")?)?;
+                        datasources.insert(id, datasource.clone());
+                        datasource
+                    }
+                }),
             };
             let number: i64 = row.try_get("v_number")?;
             let definition_json: String = row.try_get("v_definition_json")?;
@@ -144,7 +149,7 @@ impl Store {
                 api_id: api.id,
                 number,
                 description: row.try_get("v_description")?,
-                definition: from_json(&format!("V{number} of API {}", api.id), &definition_json)?,
+                definition: self.open_definition(&format!("V{number} of API {}", api.id), &definition_json)?,
                 created_at: row.try_get("v_created_at")?,
             };
             published.push(PublishedApi { api, version, datasource });

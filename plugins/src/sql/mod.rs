@@ -165,6 +165,11 @@ impl SqlApi {
                     NativePolicy::compile(spec, dialect, default_schema).map_err(ApiError::invalid_definition)?,
                 )
             }
+            ApiMode::Registered(_) => {
+                return Err(ApiError::invalid_definition(
+                    "a registered API forwards calls to its upstream; it has no SQL to compile",
+                ));
+            }
         };
         Ok(SqlApi { datasource: datasource.clone(), dialect, definition: definition.clone(), plan })
     }

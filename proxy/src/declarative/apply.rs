@@ -9,11 +9,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use catalog::model::{Api, Datasource, Environment, Workgroup};
+use catalog::model::{Api, ApiMode, Datasource, Environment, Workgroup};
 use catalog::store::{Store, StoreError};
 
-use super::check::check_with;
-use super::{ApiSpec, Bundle, Origin, Problem, Sourced, compile_sql};
+use super::check::{check_upstreams, check_with};
+use super::{ApiSpec, Bundle, ModeName, Origin, Problem, Sourced, compile_sql};
+use crate::ssrf::SsrfPolicy;
 
 /// What happened to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,12 +124,19 @@ struct Existing {
     apis: Vec<Api>,
 }
 
+/// [`apply_with`] under the default SSRF policy: no upstream on a private, loopback or other
+/// refused address is accepted.
+pub async fn apply(bundle: &Bundle, store: &Store) -> Result<ApplyReport, Vec<Problem>> {
+    apply_with(bundle, store, &SsrfPolicy::default()).await
+}
+
 /// Creates or updates the bundle's workgroups, datasources and APIs in `store`, saves a new
 /// version of an API only when its definition differs from the latest, and makes each API's
 /// `publish` environments serve that latest version. Validates everything first (an API may
-/// also read from a datasource that already exists in the store) and writes nothing when any
-/// problem is found. Applying the same files twice changes nothing the second time.
-pub async fn apply(bundle: &Bundle, store: &Store) -> Result<ApplyReport, Vec<Problem>> {
+/// also read from a datasource that already exists in the store; a registered API's base URL
+/// must pass the SSRF guard under `ssrf`, the configured allow-list) and writes nothing when
+/// any problem is found. Applying the same files twice changes nothing the second time.
+pub async fn apply_with(bundle: &Bundle, store: &Store, ssrf: &SsrfPolicy) -> Result<ApplyReport, Vec<Problem>> {
     let first_origin = bundle.datasources.first().map(|d| &d.origin).or(bundle.apis.first().map(|a| &a.origin));
     let store_problem = |e: StoreError| match first_origin {
         Some(origin) => vec![Problem::new(&origin.file, 0, format!("cannot read the store: {e}"))],
@@ -163,6 +171,27 @@ pub async fn apply(bundle: &Bundle, store: &Store) -> Result<ApplyReport, Vec<Pr
         existing.get(workgroup).and_then(|e| e.datasources.iter().find(|d| d.name == name).cloned())
     };
     let mut problems = check_with(bundle, &compile_sql, &known);
+    problems.extend(check_upstreams(bundle, ssrf).await);
+    // Constants whose value comes from the environment, by API and constant index.
+    let mut constant_values: Vec<Vec<(usize, String)>> = Vec::with_capacity(bundle.apis.len());
+    for sourced in &bundle.apis {
+        let mut values = Vec::new();
+        let constants = sourced.spec.upstream.iter().flat_map(|u| u.constants.iter());
+        for (index, constant) in constants.enumerate() {
+            let Some(variable) = constant.value_env.as_ref().filter(|_| constant.value.is_none()) else { continue };
+            match std::env::var(variable) {
+                Ok(value) => values.push((index, value)),
+                Err(_) => problems.push(sourced.origin.problem_at(
+                    &["upstream", "constants", &format!("name: {}", constant.name)],
+                    format!(
+                        "the environment variable `{variable}` (valueEnv of constant `{}`) is not set",
+                        constant.name
+                    ),
+                )),
+            }
+        }
+        constant_values.push(values);
+    }
     let mut passwords = Vec::with_capacity(bundle.datasources.len());
     for sourced in &bundle.datasources {
         let spec = &sourced.spec;
@@ -239,12 +268,12 @@ pub async fn apply(bundle: &Bundle, store: &Store) -> Result<ApplyReport, Vec<Pr
         report.datasources.push(ObjectOutcome { workgroup: spec.workgroup.clone(), name: spec.name.clone(), change });
     }
 
-    for sourced in &bundle.apis {
+    for (sourced, values) in bundle.apis.iter().zip(&constant_values) {
         let workgroup_id = workgroup_ids.get(sourced.spec.workgroup.as_str()).copied().unwrap_or_default();
         let current = existing
             .get(sourced.spec.workgroup.as_str())
             .and_then(|e| e.apis.iter().find(|a| a.name == sourced.spec.name));
-        let outcome = apply_api(store, sourced, workgroup_id, current, &datasource_ids).await?;
+        let outcome = apply_api(store, sourced, workgroup_id, current, &datasource_ids, values).await?;
         report.apis.push(outcome);
     }
     Ok(report)
@@ -257,18 +286,42 @@ async fn apply_api(
     workgroup_id: i64,
     current: Option<&Api>,
     datasource_ids: &HashMap<(String, String), i64>,
+    constant_values: &[(usize, String)],
 ) -> Result<ApiOutcome, Vec<Problem>> {
     let (spec, origin) = (&sourced.spec, &sourced.origin);
     let what = format!("API `{}/{}`", spec.workgroup, spec.name);
     let fail = |e: StoreError| write_problem(origin, &what, e);
     // Both are guaranteed by the checks that ran before; reported rather than assumed.
-    let datasource_id =
-        datasource_ids.get(&(spec.workgroup.clone(), spec.datasource.clone())).copied().ok_or_else(|| {
-            vec![origin.problem_at(&["datasource"], format!("datasource `{}` is unknown", spec.datasource))]
-        })?;
-    let definition = spec
+    let datasource_id = match (spec.mode, &spec.datasource) {
+        (ModeName::Registered, _) => None,
+        (_, Some(name)) => Some(
+            datasource_ids
+                .get(&(spec.workgroup.clone(), name.clone()))
+                .copied()
+                .ok_or_else(|| vec![origin.problem_at(&["datasource"], format!("datasource `{name}` is unknown"))])?,
+        ),
+        (_, None) => return Err(vec![origin.problem_at(&["mode"], "the API names no datasource")]),
+    };
+    let mut definition = spec
         .definition(datasource_id)
         .ok_or_else(|| vec![origin.problem_at(&["mode"], "the mode's own key is missing")])?;
+    let has_constants = match &mut definition.mode {
+        ApiMode::Registered(registered) => {
+            for (index, value) in constant_values {
+                if let Some(constant) = registered.constants.get_mut(*index) {
+                    constant.value = Some(value.clone());
+                }
+            }
+            !registered.constants.is_empty()
+        }
+        _ => false,
+    };
+    // Reads return constants without values: compare with the stored ones opened.
+    let current = match current {
+        Some(current) if has_constants => Some(store.api_with_secrets(current.id).await.map_err(fail)?),
+        other => other.cloned(),
+    };
+    let current = current.as_ref();
     let desired = Api {
         id: current.map_or(0, |c| c.id),
         workgroup_id,
@@ -294,7 +347,11 @@ async fn apply_api(
         }
     };
 
-    let latest = store.latest_version(api.id).await.map_err(fail)?;
+    let latest = if has_constants {
+        store.latest_version_with_secrets(api.id).await.map_err(fail)?
+    } else {
+        store.latest_version(api.id).await.map_err(fail)?
+    };
     let (version, version_saved) = match latest {
         Some(latest) if latest.definition == definition => (latest.number, false),
         _ => {

@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 
-use catalog::model::{ApiDefinition, Datasource, DatasourceKind, ParamPosition};
+use catalog::model::{ApiDefinition, ApiMode, ApiOptions, Datasource, DatasourceKind, ParamPosition};
 
 use super::{ApiSpec, Bundle, DatasourceSpec, ModeName, Origin, Problem, Sourced};
+use crate::registered::UpstreamRoute;
+use crate::ssrf::{SsrfError, SsrfPolicy, UpstreamUrl};
 
 /// The methods an API in a file may answer.
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
@@ -73,16 +75,30 @@ pub(super) fn check_with(
             routes.insert(route, (spec.name.as_str(), origin));
         }
 
-        let datasource = match bundle.datasource(&spec.workgroup, &spec.datasource) {
+        if spec.mode == ModeName::Registered {
+            if spec.datasource.is_some() {
+                problems.push(origin.problem_at(
+                    &["datasource"],
+                    "a registered API forwards calls to its upstream and reads no datasource: remove `datasource`",
+                ));
+            }
+            check_registered(sourced, modes_ok, &mut problems);
+            continue;
+        }
+        let Some(datasource_name) = spec.datasource.as_deref() else {
+            problems.push(origin.problem_at(&["mode"], format!("{} mode needs `datasource`", mode_word(spec.mode))));
+            continue;
+        };
+        let datasource = match bundle.datasource(&spec.workgroup, datasource_name) {
             Some(defined) => Some(defined.spec.to_datasource()),
-            None => existing(&spec.workgroup, &spec.datasource),
+            None => existing(&spec.workgroup, datasource_name),
         };
         let Some(datasource) = datasource else {
             problems.push(origin.problem_at(
                 &["datasource"],
                 format!(
                     "datasource `{}` is not defined in workgroup `{}`: add a `kind: Datasource` document for it",
-                    spec.datasource, spec.workgroup
+                    datasource_name, spec.workgroup
                 ),
             ));
             continue;
@@ -90,7 +106,7 @@ pub(super) fn check_with(
         // A definition whose mode keys are wrong was reported already; compiling it would
         // only say the same again.
         if modes_ok
-            && let Some(definition) = spec.definition(datasource.id)
+            && let Some(definition) = spec.definition(Some(datasource.id))
             && let Err(why) = compile(&definition, &datasource)
         {
             problems.push(Problem::new(&origin.file, compile_error_line(spec, origin, &why), why));
@@ -249,12 +265,13 @@ fn check_path(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) {
             }
         }
     }
+    let (list, params) = spec.caller_params();
     for name in &placeholders {
-        let declared = spec.request_params.iter().find(|p| p.name == *name);
+        let declared = params.iter().find(|(p, _)| p == name);
         match declared {
-            Some(param) if param.position == ParamPosition::Path => {}
+            Some((_, ParamPosition::Path)) => {}
             Some(_) => problems.push(origin.problem_at(
-                &["requestParams", &format!("name: {name}")],
+                &[list, &format!("name: {name}")],
                 format!("request parameter `{name}` fills `{{{name}}}` in the path: give it `position: path`"),
             )),
             None => problems.push(origin.problem_at(
@@ -263,14 +280,11 @@ fn check_path(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) {
             )),
         }
     }
-    for param in spec.request_params.iter().filter(|p| p.position == ParamPosition::Path) {
-        if !placeholders.contains(&param.name.as_str()) {
+    for (name, _) in params.iter().filter(|(_, position)| *position == ParamPosition::Path) {
+        if !placeholders.contains(name) {
             problems.push(origin.problem_at(
-                &["requestParams", &format!("name: {}", param.name)],
-                format!(
-                    "request parameter `{}` has `position: path` but the path has no `{{{}}}`",
-                    param.name, param.name
-                ),
+                &[list, &format!("name: {name}")],
+                format!("request parameter `{name}` has `position: path` but the path has no `{{{name}}}`"),
             ));
         }
     }
@@ -290,6 +304,9 @@ fn check_mode_keys(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) -> b
         ("sql", spec.sql.is_some(), ModeName::Script),
         ("tables", spec.tables.is_some(), ModeName::Native),
         ("functions", spec.functions.is_some(), ModeName::Native),
+        ("upstream", spec.upstream.is_some(), ModeName::Registered),
+        ("params", spec.params.is_some(), ModeName::Registered),
+        ("errorCodes", spec.error_codes.is_some(), ModeName::Registered),
     ];
     let mode = mode_word(spec.mode);
     for (key, is_present, belongs_to) in present {
@@ -300,10 +317,25 @@ fn check_mode_keys(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) -> b
             ));
         }
     }
+    if spec.mode == ModeName::Registered {
+        let sql_keys = [
+            ("requestParams", !spec.request_params.is_empty(), "declare parameters in `params`"),
+            ("responseFields", !spec.response_fields.is_empty(), "the upstream's response passes through"),
+            ("options", spec.options != ApiOptions::default(), "set `upstream.timeoutMs` instead"),
+        ];
+        for (key, is_present, instead) in sql_keys {
+            if is_present {
+                problems.push(
+                    origin.problem_at(&[key], format!("`{key}` belongs to SQL modes; in registered mode, {instead}")),
+                );
+            }
+        }
+    }
     let (needed, missing) = match spec.mode {
         ModeName::Wizard => ("table", spec.table.as_deref().is_none_or(|t| t.trim().is_empty())),
         ModeName::Script => ("sql", spec.sql.as_deref().is_none_or(|s| s.trim().is_empty())),
         ModeName::Native => ("tables", spec.tables.as_ref().is_none_or(Vec::is_empty)),
+        ModeName::Registered => ("upstream", spec.upstream.is_none()),
     };
     if missing {
         problems.push(origin.problem_at(&["mode"], format!("{mode} mode needs `{needed}`")));
@@ -316,7 +348,114 @@ fn mode_word(mode: ModeName) -> &'static str {
         ModeName::Wizard => "wizard",
         ModeName::Script => "script",
         ModeName::Native => "native",
+        ModeName::Registered => "registered",
     }
+}
+
+/// A registered API: constants' values, caller body parameters, then the mapping compiled the
+/// way the edge compiles it (base URL syntax, upstream path placeholders, names, positions).
+fn check_registered(sourced: &Sourced<ApiSpec>, modes_ok: bool, problems: &mut Vec<Problem>) {
+    let (spec, origin) = (&sourced.spec, &sourced.origin);
+    let Some(upstream) = &spec.upstream else { return };
+    let before = problems.len();
+    for constant in &upstream.constants {
+        let at = ["upstream", "constants", &format!("name: {}", constant.name)];
+        match (&constant.value, &constant.value_env) {
+            (Some(_), Some(_)) => {
+                problems.push(origin.problem_at(
+                    &at,
+                    format!("constant `{}`: give either `value` or `valueEnv`, not both", constant.name),
+                ))
+            }
+            (None, None) => problems.push(origin.problem_at(
+                &at,
+                format!(
+                    "constant `{}` needs `value` or `valueEnv` (an environment variable read by apply)",
+                    constant.name
+                ),
+            )),
+            (None, Some(variable)) if !is_env_name(variable) => problems.push(origin.problem_at(
+                &at,
+                format!("`valueEnv` must name an environment variable (letters, digits, `_`), not `{variable}`"),
+            )),
+            _ => {}
+        }
+    }
+    let caller_sends_body = matches!(spec.method_upper().as_str(), "POST" | "PUT");
+    for param in spec.params.iter().flatten() {
+        if param.position == ParamPosition::Body && !caller_sends_body {
+            problems.push(origin.problem_at(
+                &["params", &format!("name: {}", param.name)],
+                format!(
+                    "parameter `{}` is read from the body, but {} calls carry none: use POST or PUT, or another position",
+                    param.name,
+                    spec.method_upper()
+                ),
+            ));
+        }
+    }
+    if !modes_ok || problems.len() > before {
+        return;
+    }
+    let Some(mut definition) = spec.definition(None) else { return };
+    if let ApiMode::Registered(registered) = &mut definition.mode {
+        // Values from the environment are read by apply; their content does not matter here.
+        for constant in &mut registered.constants {
+            constant.value.get_or_insert_with(String::new);
+        }
+    }
+    if let Err(why) = UpstreamRoute::compile(&definition) {
+        problems.push(Problem::new(&origin.file, registered_error_line(origin, &why), why));
+    }
+}
+
+fn is_env_name(variable: &str) -> bool {
+    let mut chars = variable.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The line a registered API's compile error is about: the parameter or constant it names, or
+/// the `upstream` key it names.
+fn registered_error_line(origin: &Origin, why: &str) -> usize {
+    let named =
+        |phrase: &str| why.split(phrase).nth(1).and_then(|rest| rest.split('`').next()).filter(|n| !n.is_empty());
+    if let Some(name) = named("parameter `") {
+        return origin.line_of(&["params", &format!("name: {name}")]);
+    }
+    if let Some(name) = named("constant `") {
+        return origin.line_of(&["upstream", "constants", &format!("name: {name}")]);
+    }
+    for key in ["baseUrl", "timeoutMs", "path"] {
+        if why.starts_with(key) {
+            return origin.line_of(&["upstream", key]);
+        }
+    }
+    origin.line_of(&["upstream"])
+}
+
+/// Resolves every registered API's base URL through the SSRF guard with `policy` (the
+/// configured allow-list), as the edge does on each call: a host that is, or resolves to, a
+/// loopback, private, link-local, metadata … address is refused unless allow-listed, and so is
+/// a host that does not resolve. Base URLs that do not parse are left to [`super::check`].
+pub async fn check_upstreams(bundle: &Bundle, policy: &SsrfPolicy) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for sourced in &bundle.apis {
+        let (spec, origin) = (&sourced.spec, &sourced.origin);
+        let Some(upstream) = spec.upstream.as_ref().filter(|_| spec.mode == ModeName::Registered) else { continue };
+        let Ok(url) = UpstreamUrl::parse(&upstream.base_url) else { continue };
+        if let Err(e) = policy.resolve_checked(&url).await {
+            let hint = match e {
+                SsrfError::Forbidden { .. } => {
+                    "; if this upstream is deliberately internal, add its host to `ssrf_allow` (SLUICE_SSRF_ALLOW)"
+                }
+                _ => "",
+            };
+            problems.push(origin.problem_at(&["upstream", "baseUrl"], format!("baseUrl: {e}{hint}")));
+        }
+    }
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    problems
 }
 
 /// The line a compile error is about: a script template's own line, the request parameter or
@@ -346,5 +485,6 @@ fn compile_error_line(spec: &ApiSpec, origin: &Origin, why: &str) -> usize {
         ModeName::Wizard => "table",
         ModeName::Script => "sql",
         ModeName::Native => "tables",
+        ModeName::Registered => "upstream",
     }])
 }

@@ -6,6 +6,8 @@
 //!  load   files ─► documents (split on `---`, each with its file and first line)
 //!         ─► typed specs; syntax, type and unknown-key errors with file:line        (load.rs)
 //!  check  names, paths, methods, references, duplicates, mode keys, compile       (check.rs)
+//!         registered APIs: the mapping compiles as the edge compiles it; base URLs
+//!         pass the SSRF guard with the configured allow-list (check_upstreams)
 //!  apply  workgroups, datasources, APIs matched by workgroup + name; a new version
 //!         only when the definition differs from the latest; publish; report        (apply.rs)
 //! ```
@@ -24,12 +26,15 @@ mod tests;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use catalog::model::{ApiDefinition, ApiOptions, Datasource, DatasourceKind, Environment, RequestParam, ResponseField};
+use catalog::model::{
+    ApiDefinition, ApiOptions, ConstantPosition, Datasource, DatasourceKind, Environment, ErrorCode, ParamPosition,
+    RegisteredConstant, RegisteredParam, RegisteredSpec, RequestParam, ResponseField, UpstreamFormat, UpstreamMethod,
+};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-pub use apply::{ApiOutcome, ApplyReport, Change, ObjectOutcome, apply};
-pub use check::check;
+pub use apply::{ApiOutcome, ApplyReport, Change, ObjectOutcome, apply, apply_with};
+pub use check::{check, check_upstreams};
 pub use load::load;
 
 /// One thing wrong with the files, where it is.
@@ -239,13 +244,15 @@ impl DatasourceSpec {
     }
 }
 
-/// Which kind of SQL API a document describes; each needs its own keys.
+/// Which kind of API a document describes; each needs its own keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModeName {
     Wizard,
     Script,
     Native,
+    /// Forwarded to a third-party HTTP API: `upstream`, `params`, `errorCodes`.
+    Registered,
 }
 
 /// `kind: Api` — a data API, its definition and where to publish it.
@@ -261,8 +268,9 @@ pub struct ApiSpec {
     pub path: String,
     #[serde(default = "default_method")]
     pub method: String,
-    /// A datasource name in the same workgroup.
-    pub datasource: String,
+    /// A datasource name in the same workgroup (SQL modes; registered APIs have none).
+    #[serde(default)]
+    pub datasource: Option<String>,
     pub mode: ModeName,
     /// Wizard: the table.
     #[serde(default)]
@@ -282,6 +290,15 @@ pub struct ApiSpec {
     pub response_fields: Vec<ResponseField>,
     #[serde(default)]
     pub options: ApiOptions,
+    /// Registered: where calls go, with the constants injected into each.
+    #[serde(default)]
+    pub upstream: Option<UpstreamSpec>,
+    /// Registered: the parameters callers send and where each goes upstream.
+    #[serde(default)]
+    pub params: Option<Vec<RegisteredParam>>,
+    /// Registered: the upstream's documented errors.
+    #[serde(default)]
+    pub error_codes: Option<Vec<ErrorCode>>,
     /// Environments that serve the latest version after `apply`.
     #[serde(default = "default_publish")]
     pub publish: Vec<Environment>,
@@ -291,14 +308,49 @@ fn default_method() -> String {
     "GET".to_owned()
 }
 
+/// `upstream:` of a registered API.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpstreamSpec {
+    pub base_url: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub method: UpstreamMethod,
+    #[serde(default = "default_upstream_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default)]
+    pub response_format: UpstreamFormat,
+    #[serde(default)]
+    pub constants: Vec<ConstantSpec>,
+}
+
+fn default_upstream_timeout_ms() -> u64 {
+    10_000
+}
+
+/// One of `upstream.constants`: its value in the file or in an environment variable.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConstantSpec {
+    pub name: String,
+    pub position: ConstantPosition,
+    #[serde(default)]
+    pub value: Option<String>,
+    /// The name of an environment variable holding the value, read by `apply`.
+    #[serde(default)]
+    pub value_env: Option<String>,
+}
+
 fn default_publish() -> Vec<Environment> {
     vec![Environment::Prod]
 }
 
 impl ApiSpec {
-    /// The catalog definition this spec describes, reading from `datasource_id`; `None` when
-    /// the mode's own key is missing (which `check` reports).
-    pub fn definition(&self, datasource_id: i64) -> Option<ApiDefinition> {
+    /// The catalog definition this spec describes, reading from `datasource_id` (`None` for
+    /// registered APIs); `None` when the mode's own key is missing (which `check` reports).
+    /// Constants carry the value written in the file; `apply` fills in `valueEnv` ones.
+    pub fn definition(&self, datasource_id: Option<i64>) -> Option<ApiDefinition> {
         use catalog::model::{ApiMode, NativeSpec, ScriptSpec, WizardSpec};
         let mode = match self.mode {
             ModeName::Wizard => ApiMode::Wizard(WizardSpec { table: self.table.clone()? }),
@@ -307,6 +359,27 @@ impl ApiSpec {
                 tables: self.tables.clone()?,
                 functions: self.functions.clone().unwrap_or_default(),
             }),
+            ModeName::Registered => {
+                let upstream = self.upstream.as_ref()?;
+                ApiMode::Registered(RegisteredSpec {
+                    base_url: upstream.base_url.clone(),
+                    path: upstream.path.clone(),
+                    method: upstream.method,
+                    params: self.params.clone().unwrap_or_default(),
+                    constants: upstream
+                        .constants
+                        .iter()
+                        .map(|c| RegisteredConstant {
+                            name: c.name.clone(),
+                            position: c.position,
+                            value: c.value.clone(),
+                        })
+                        .collect(),
+                    timeout_ms: upstream.timeout_ms,
+                    response_format: upstream.response_format,
+                    error_codes: self.error_codes.clone().unwrap_or_default(),
+                })
+            }
         };
         Some(ApiDefinition {
             datasource_id,
@@ -320,6 +393,16 @@ impl ApiSpec {
     /// The method as stored and routed: upper-case.
     pub fn method_upper(&self) -> String {
         self.method.trim().to_ascii_uppercase()
+    }
+
+    /// The parameters callers send, with where they put them, and the key that lists them.
+    pub fn caller_params(&self) -> (&'static str, Vec<(&str, ParamPosition)>) {
+        match self.mode {
+            ModeName::Registered => {
+                ("params", self.params.iter().flatten().map(|p| (p.name.as_str(), p.position)).collect())
+            }
+            _ => ("requestParams", self.request_params.iter().map(|p| (p.name.as_str(), p.position)).collect()),
+        }
     }
 }
 

@@ -414,7 +414,7 @@ async fn applying_the_examples_twice_changes_nothing_the_second_time() {
             ("analytics", "GET", "/analytics/query"),
         ]
     );
-    assert!(prod.iter().all(|p| p.datasource.connection.database == "data/demo.sqlite"));
+    assert!(prod.iter().all(|p| p.datasource.as_ref().unwrap().connection.database == "data/demo.sqlite"));
     assert_eq!(store.published(Environment::Test).await.unwrap(), vec![]);
 
     let revision = store.revision().await.unwrap();
@@ -573,7 +573,7 @@ async fn the_examples_answer_on_the_demo_dataset() {
         .await
         .unwrap()
         .into_iter()
-        .map(|p| (p.api.name.clone(), SqlApi::compile(&p.version.definition, &p.datasource).unwrap()))
+        .map(|p| (p.api.name.clone(), SqlApi::compile(&p.version.definition, p.datasource.as_ref().unwrap()).unwrap()))
         .collect();
     let ctx = PluginContext::default();
     let text = |s: &str| RawParam::Text(s.to_owned());
@@ -652,4 +652,195 @@ async fn invoke(
         CallOutput::Data { data, .. } => serde_json::from_slice(&data).unwrap(),
         CallOutput::DryRun { .. } => panic!("{name}: not a dry run"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registered APIs
+
+/// A registered API over a public address (TEST-NET addresses are refused, so a documented
+/// public one: nothing is ever sent in these tests).
+const WEATHER: &str = "kind: Api
+workgroup: partners
+name: weather
+path: /weather/{city}
+mode: registered
+upstream:
+  baseUrl: http://93.184.215.14/v1
+  path: /forecast/{town}
+  timeoutMs: 3000
+  constants:
+    - {name: appid, position: query, valueEnv: VARIABLE}
+    - {name: X-Client, position: header, value: sluice}
+params:
+  - {name: city, position: path, upstreamName: town, required: true}
+  - {name: days, upstreamName: cnt, type: int, default: \"3\"}
+errorCodes:
+  - {code: \"401\", message: bad key, solution: check the key}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_apis_apply_with_sealed_constants_and_reapply_as_a_no_op() {
+    let dir = TempDir::new("registered");
+    let store = memory_store().await;
+    let variable = format!("SLUICE_TEST_KEY_{:x}", rand::random::<u32>());
+    let file = dir.write("weather.yaml", &WEATHER.replace("VARIABLE", &variable));
+    let bundle = load(std::slice::from_ref(&file)).unwrap();
+    assert!(check(&bundle, &compile_sql).is_empty(), "{}", listing(&check(&bundle, &compile_sql)));
+
+    // The variable is read by apply only; unset, nothing is written.
+    let problems = apply(&bundle, &store).await.unwrap_err();
+    assert_eq!(places(&problems), vec![("weather.yaml".to_owned(), 11)], "{}", listing(&problems));
+    assert!(problems[0].message.contains(&variable), "{}", listing(&problems));
+    assert_eq!(store.revision().await.unwrap(), 0);
+
+    // SAFETY: the variable name is unique to this test; nothing else reads it.
+    unsafe { std::env::set_var(&variable, "key-one") };
+    let report = apply(&bundle, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
+    assert_eq!((report.apis[0].change, report.apis[0].version_saved), (Change::Created, true));
+    let prod = store.published(Environment::Prod).await.unwrap();
+    assert_eq!(prod.len(), 1);
+    assert!(prod[0].datasource.is_none());
+    let route = crate::registered::UpstreamRoute::compile(&prod[0].version.definition).unwrap();
+    let request = route.request(&[("city".to_owned(), RawParam::Text("Oslo".into()))].into()).unwrap();
+    assert_eq!(request.path_and_query, "/v1/forecast/Oslo?cnt=3&appid=key-one");
+    let workgroup = store.workgroup_by_name("partners").await.unwrap();
+    let shown = serde_json::to_string(&store.list_apis(workgroup.id).await.unwrap()).unwrap();
+    assert!(!shown.contains("key-one") && shown.contains("appid"), "{shown}");
+
+    // Same files, same environment: nothing written. Another value: a new version.
+    let revision = store.revision().await.unwrap();
+    let again = apply(&bundle, &store).await.unwrap();
+    assert!(again.is_noop(), "{again}");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    unsafe { std::env::set_var(&variable, "key-two") };
+    let rotated = apply(&bundle, &store).await.unwrap();
+    assert_eq!(
+        (rotated.apis[0].change, rotated.apis[0].version, rotated.apis[0].version_saved),
+        (Change::Updated, 1, true)
+    );
+    assert_eq!(rotated.apis[0].published, vec![Environment::Prod]);
+    unsafe { std::env::remove_var(&variable) };
+    store.close().await;
+}
+
+#[test]
+fn registered_problems_point_at_their_keys() {
+    let dir = TempDir::new("registered-problems");
+    let text = "kind: Api
+workgroup: partners
+name: broken
+path: /broken/{id}
+method: GET
+datasource: shop
+mode: registered
+table: t
+upstream:
+  baseUrl: ftp://example.com/
+  constants:
+    - {name: k, position: query}
+    - {name: j, position: header, value: a, valueEnv: B}
+params:
+  - {name: id, position: path, required: true}
+  - {name: note, position: body}
+---
+kind: Api
+workgroup: partners
+name: mapping
+path: /mapping
+mode: registered
+upstream:
+  baseUrl: https://example.com/v1
+  path: /items/{item}
+params:
+  - {name: q}
+---
+kind: Api
+workgroup: partners
+name: nothing
+path: /nothing
+mode: registered
+requestParams:
+  - {name: q, type: string}
+---
+kind: Api
+workgroup: partners
+name: sqlish
+path: /sqlish
+mode: wizard
+table: t
+upstream:
+  baseUrl: https://example.com/
+";
+    let bundle = load_text(&dir, "r.yaml", text).unwrap();
+    let problems = check(&bundle, &compile_sql);
+    let got: Vec<(usize, &str)> = problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+    let expect = [
+        (6, "reads no datasource"),
+        (8, "`table` belongs to wizard mode"),
+        (12, "constant `k` needs `value` or `valueEnv`"),
+        (13, "either `value` or `valueEnv`"),
+        (16, "parameter `note` is read from the body"),
+        (25, "path placeholder `{item}`"),
+        (33, "registered mode needs `upstream`"),
+        (34, "`requestParams` belongs to SQL modes"),
+        (41, "wizard mode needs `datasource`"),
+        (43, "`upstream` belongs to registered mode"),
+    ];
+    for (line, phrase) in expect {
+        assert!(
+            got.iter().any(|(l, m)| *l == line && m.contains(phrase)),
+            "no problem at line {line} saying `{phrase}`:\n{}",
+            listing(&problems)
+        );
+    }
+    // The base URL is judged once the keys around it are right.
+    let fixed = text.replace("table: t\nupstream:\n  baseUrl: ftp", "upstream:\n  baseUrl: ftp").replace(
+        "    - {name: k, position: query}\n    - {name: j, position: header, value: a, valueEnv: B}\n",
+        "    - {name: k, position: query, value: v}\n",
+    );
+    let bundle = load_text(&dir, "r2.yaml", &fixed.replace("  - {name: note, position: body}\n", "")).unwrap();
+    let problems = check(&bundle, &compile_sql);
+    assert!(
+        problems.iter().any(|p| p.line == 9 && p.message.contains("baseUrl") && p.message.contains("ftp")),
+        "{}",
+        listing(&problems)
+    );
+}
+
+/// Every hostile URL of the SSRF corpus, as a registered API's base URL, is refused by `check`
+/// (syntax) or by the SSRF check that `apply` runs, at the `baseUrl` line, and nothing is
+/// written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ssrf_corpus_is_refused_as_base_urls() {
+    let corpus = include_str!("../../tests/corpus/ssrf_targets.txt");
+    let lines: Vec<&str> =
+        corpus.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).collect();
+    assert!(lines.len() >= 60, "only {} corpus lines", lines.len());
+    let mut text = String::new();
+    for (index, line) in lines.iter().enumerate() {
+        // A JSON string is a YAML double-quoted scalar: tabs, controls and `#` stay as written.
+        text.push_str(&format!(
+            "kind: Api\nworkgroup: hostile\nname: target_{index}\npath: /t{index}\nmode: registered\nupstream:\n  baseUrl: {}\n---\n",
+            serde_json::to_string(line).unwrap()
+        ));
+    }
+    let dir = TempDir::new("ssrf-corpus");
+    let bundle = load_text(&dir, "corpus.yaml", &text).unwrap_or_else(|p| panic!("{}", listing(&p)));
+    assert_eq!(bundle.apis.len(), lines.len());
+    let mut problems = check(&bundle, &compile_sql);
+    problems.extend(check_upstreams(&bundle, &crate::ssrf::SsrfPolicy::default()).await);
+    let mut accepted = Vec::new();
+    for (sourced, line) in bundle.apis.iter().zip(&lines) {
+        let at = sourced.origin.line + 6;
+        if !problems.iter().any(|p| p.line == at && p.message.contains("baseUrl")) {
+            accepted.push(format!("{line:?} (line {at})"));
+        }
+    }
+    assert!(accepted.is_empty(), "hostile base URLs were accepted:\n{}", accepted.join("\n"));
+
+    let store = memory_store().await;
+    let refused = apply(&bundle, &store).await.unwrap_err();
+    assert!(refused.len() >= lines.len(), "{} problems for {} URLs", refused.len(), lines.len());
+    assert_eq!(store.revision().await.unwrap(), 0, "apply wrote despite the problems");
+    store.close().await;
 }
