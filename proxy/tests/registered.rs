@@ -560,3 +560,110 @@ fn write(server: &Server, yaml: &str) -> String {
     std::fs::write(&file, yaml).expect("write yaml");
     file.to_str().expect("path").to_owned()
 }
+
+/// `openssl s_server -www` on loopback: a real TLS upstream with a certificate for `localhost`
+/// made for this test; killed when dropped.
+struct TlsUpstream {
+    child: std::process::Child,
+    port: u16,
+    /// The CA that signed the upstream's certificate.
+    ca: std::path::PathBuf,
+}
+
+impl TlsUpstream {
+    fn start(dir: &std::path::Path) -> TlsUpstream {
+        // A CA of its own and a leaf certificate for `localhost` signed by it.
+        let (ca_key, ca, key, csr, cert, ext) = (
+            dir.join("ca.key"),
+            dir.join("ca.pem"),
+            dir.join("key.pem"),
+            dir.join("leaf.csr"),
+            dir.join("cert.pem"),
+            dir.join("leaf.ext"),
+        );
+        std::fs::write(&ext, "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n").expect("ext file");
+        let openssl = |args: Vec<&std::ffi::OsStr>| {
+            let out = std::process::Command::new("openssl").args(args).output().expect("openssl");
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        };
+        let os = |s: &'static str| std::ffi::OsStr::new(s);
+        openssl(
+            vec![os("req"), os("-x509"), os("-newkey"), os("rsa:2048"), os("-nodes"), os("-days"), os("2")]
+                .into_iter()
+                .chain([
+                    os("-subj"),
+                    os("/CN=sluice-test-ca"),
+                    os("-keyout"),
+                    ca_key.as_os_str(),
+                    os("-out"),
+                    ca.as_os_str(),
+                ])
+                .collect(),
+        );
+        openssl(
+            vec![os("req"), os("-newkey"), os("rsa:2048"), os("-nodes"), os("-subj"), os("/CN=localhost")]
+                .into_iter()
+                .chain([os("-keyout"), key.as_os_str(), os("-out"), csr.as_os_str()])
+                .collect(),
+        );
+        openssl(
+            vec![os("x509"), os("-req"), os("-days"), os("2"), os("-in"), csr.as_os_str(), os("-CA"), ca.as_os_str()]
+                .into_iter()
+                .chain([os("-CAkey"), ca_key.as_os_str(), os("-CAcreateserial"), os("-out"), cert.as_os_str()])
+                .chain([os("-extfile"), ext.as_os_str()])
+                .collect(),
+        );
+        let port = support::free_port().port();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept", &format!("127.0.0.1:{port}"), "-cert"])
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "openssl s_server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TlsUpstream { child, port, ca }
+    }
+}
+
+impl Drop for TlsUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn https_upstreams_are_reached_over_verified_tls() {
+    let dir = support::unique_dir("tls-upstream");
+    let upstream = TlsUpstream::start(&dir);
+    let cert = upstream.ca.to_str().expect("path").to_owned();
+    // The edge trusts exactly the test certificate; `localhost` is allowed by name.
+    let env = [("SLUICE_SSRF_ALLOW", "127.0.0.1,localhost"), ("SSL_CERT_FILE", cert.as_str())];
+    let server = start_server("https", &env);
+    let yaml =
+        api("secure", "/secure", "GET", &format!("  baseUrl: https://localhost:{}\n  path: /\n", upstream.port), "");
+    apply(&server, &yaml, &env, "/secure");
+    let response = server.get("/secure");
+    assert_eq!(response.status, 200, "{}", raw_text(&response));
+    assert!(text(&response.body).contains("s_server"), "not the TLS upstream's page: {}", raw_text(&response));
+
+    // A certificate from another CA is refused.
+    let untrusted_dir = support::unique_dir("tls-untrusted");
+    let untrusted = TlsUpstream::start(&untrusted_dir);
+    let yaml = api(
+        "untrusted",
+        "/untrusted",
+        "GET",
+        &format!("  baseUrl: https://localhost:{}\n  path: /\n", untrusted.port),
+        "",
+    );
+    apply(&server, &yaml, &env, "/untrusted");
+    assert_envelope(&server.get("/untrusted"), 502, "Upstream.Unavailable");
+}
