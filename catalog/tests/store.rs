@@ -9,9 +9,9 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use catalog::model::{
-    Api, ApiDefinition, ApiMode, ApiOptions, ConnectionSettings, ConstantPosition, Datasource, DatasourceKind,
-    Environment, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec, ScriptSpec, UpstreamFormat,
-    UpstreamMethod, WizardSpec,
+    Api, ApiDefinition, ApiMode, ApiOptions, AuditEntry, ConnectionSettings, ConstantPosition, Datasource,
+    DatasourceKind, Environment, Folder, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec,
+    ScriptSpec, UpstreamFormat, UpstreamMethod, UserUpdate, WizardSpec, WorkgroupRole,
 };
 use catalog::secret::SecretBox;
 use catalog::store::{Backend, Store, StoreError};
@@ -173,6 +173,21 @@ backend_tests!(
     registered_constants_are_sealed_at_rest_and_never_read_back,
     registered_constants_without_a_value_keep_the_stored_one,
     registered_apis_have_no_datasource,
+    user_names_are_unique_in_any_case_and_users_update,
+    the_last_enabled_platform_admin_stays,
+    tokens_are_hashed_at_rest_and_shown_once,
+    tokens_stop_authenticating_when_revoked_expired_or_disabled,
+    authentication_records_last_use_at_most_once_a_minute,
+    bootstrap_admin_is_idempotent,
+    members_have_one_role_per_workgroup,
+    workgroups_read_update_and_delete_only_when_empty,
+    folders_nest_at_most_three_levels_with_unique_sibling_names,
+    moving_a_folder_moves_its_subtree_within_the_limits,
+    deleting_a_folder_moves_its_contents_one_level_up,
+    apis_sit_in_folders_of_their_own_workgroup,
+    audit_entries_read_newest_first_in_pages,
+    access_writes_bump_the_revision_and_bookkeeping_does_not,
+    concurrent_tree_and_admin_changes_cannot_break_the_rules,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -214,6 +229,7 @@ fn new_api(workgroup_id: i64, name: &str, draft: ApiDefinition) -> Api {
         path: format!("/{name}"),
         method: "GET".into(),
         description: String::new(),
+        folder_id: None,
         draft,
     }
 }
@@ -867,6 +883,19 @@ async fn sqlite_in_memory_store_explains_refusals_without_waiting_for_itself() {
         store.publish(api.id, Environment::Prod, 0).await.unwrap();
         assert_conflict(store.delete_version(api.id, 0).await, "prod");
         assert_eq!(store.published(Environment::Prod).await.unwrap().len(), 1);
+        // The same for the access writes that look something up after a refusal.
+        let jane = store.create_user("jane", "", false).await.unwrap();
+        assert_not_found(store.add_member(workgroup_id, 9_999, WorkgroupRole::Viewer).await, "user");
+        assert_not_found(store.add_member(9_999, jane.id, WorkgroupRole::Viewer).await, "workgroup");
+        let (token, _) = store.create_token(jane.id, "t", None).await.unwrap();
+        store.revoke_token(token.id).await.unwrap();
+        assert!(store.revoke_token(token.id).await.unwrap().revoked);
+        let folder = store.create_folder(workgroup_id, None, "f").await.unwrap();
+        assert_invalid(store.move_folder(folder.id, Some(folder.id)).await, "itself");
+        assert_not_found(store.move_api(api.id, Some(9_999)).await, "folder");
+        store.move_api(api.id, Some(folder.id)).await.unwrap();
+        store.delete_folder(folder.id).await.unwrap();
+        assert_conflict(store.delete_workgroup(workgroup_id).await, "APIs");
     };
     tokio::time::timeout(std::time::Duration::from_secs(20), refusals).await.expect("the store waited for itself");
     store.close().await;
@@ -1097,5 +1126,737 @@ async fn registered_apis_have_no_datasource(db: TestDb) {
     store.publish(api.id, Environment::Prod, 0).await.unwrap();
     let prod = store.published(Environment::Prod).await.unwrap();
     assert_eq!((prod.len(), prod[0].datasource.is_none()), (1, true));
+    store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users, tokens, members, folders, audit
+
+fn assert_invalid<T: std::fmt::Debug>(result: Result<T, StoreError>, mentions: &str) {
+    match result {
+        Err(StoreError::Invalid(message)) => assert!(message.contains(mentions), "`{message}` lacks `{mentions}`"),
+        other => panic!("expected Invalid mentioning `{mentions}`, got {other:?}"),
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+async fn user_names_are_unique_in_any_case_and_users_update(db: TestDb) {
+    let store = db.open().await;
+    let jane = store.create_user("jane.doe", "Jane Doe", false).await.unwrap();
+    assert!(jane.id > 0 && jane.created_at > 0);
+    assert!(!jane.platform_admin && !jane.disabled);
+    let ops = store.create_user("ops_bot-2", "", true).await.unwrap();
+    assert!(ops.platform_admin);
+
+    assert_conflict(store.create_user("Jane.Doe", "again", false).await, "Jane.Doe");
+    for bad in ["", "jane doe", "jane@corp", &"x".repeat(65)] {
+        assert!(matches!(store.create_user(bad, "", false).await, Err(StoreError::Invalid(_))), "{bad}");
+    }
+    assert_eq!(store.user(jane.id).await.unwrap(), jane);
+    assert_eq!(store.user_by_name("JANE.DOE").await.unwrap(), jane);
+    assert_not_found(store.user(9_999).await, "user");
+    assert_not_found(store.user_by_name("nobody").await, "user");
+    assert_eq!(store.list_users().await.unwrap(), vec![jane.clone(), ops.clone()]);
+
+    let renamed = store
+        .update_user(jane.id, &UserUpdate { display_name: Some("Jane D.".into()), ..UserUpdate::default() })
+        .await
+        .unwrap();
+    assert_eq!(renamed, catalog::model::User { display_name: "Jane D.".into(), ..jane.clone() });
+    let promoted = store
+        .update_user(jane.id, &UserUpdate { platform_admin: Some(true), disabled: Some(true), display_name: None })
+        .await
+        .unwrap();
+    assert!(promoted.platform_admin && promoted.disabled && promoted.display_name == "Jane D.");
+    assert_eq!(store.user(jane.id).await.unwrap(), promoted);
+    assert_not_found(store.update_user(9_999, &UserUpdate::default()).await, "user");
+    // The update reads as JSON with camelCase keys, each one optional.
+    let update: UserUpdate = serde_json::from_str(r#"{"disabled": false}"#).unwrap();
+    assert!(!store.update_user(jane.id, &update).await.unwrap().disabled);
+    let shown = serde_json::to_value(store.user(jane.id).await.unwrap()).unwrap();
+    assert_eq!(shown["platformAdmin"], true);
+    assert_eq!(shown["displayName"], "Jane D.");
+    store.close().await;
+}
+
+async fn the_last_enabled_platform_admin_stays(db: TestDb) {
+    let store = db.open().await;
+    let root = store.create_user("root", "", true).await.unwrap();
+    let other = store.create_user("other", "", true).await.unwrap();
+    let plain = store.create_user("plain", "", false).await.unwrap();
+
+    store.update_user(other.id, &UserUpdate { disabled: Some(true), ..UserUpdate::default() }).await.unwrap();
+    let revision = store.revision().await.unwrap();
+    assert_conflict(
+        store.update_user(root.id, &UserUpdate { platform_admin: Some(false), ..UserUpdate::default() }).await,
+        "last enabled platform admin",
+    );
+    assert_conflict(
+        store.update_user(root.id, &UserUpdate { disabled: Some(true), ..UserUpdate::default() }).await,
+        "root",
+    );
+    assert_eq!(store.user(root.id).await.unwrap(), root);
+    assert_eq!(store.revision().await.unwrap(), revision);
+    // Users who are not the remaining admin change freely.
+    store.update_user(plain.id, &UserUpdate { disabled: Some(true), ..UserUpdate::default() }).await.unwrap();
+    store.update_user(other.id, &UserUpdate { platform_admin: Some(false), ..UserUpdate::default() }).await.unwrap();
+    // With another enabled admin, the first may step down.
+    store
+        .update_user(plain.id, &UserUpdate { disabled: Some(false), platform_admin: Some(true), display_name: None })
+        .await
+        .unwrap();
+    store.update_user(root.id, &UserUpdate { platform_admin: Some(false), ..UserUpdate::default() }).await.unwrap();
+    store.close().await;
+}
+
+async fn tokens_are_hashed_at_rest_and_shown_once(db: TestDb) {
+    let store = db.open().await;
+    let jane = store.create_user("jane", "", false).await.unwrap();
+    let expires = now_ms() + 3_600_000;
+    let (token, text) = store.create_token(jane.id, "laptop", Some(expires)).await.unwrap();
+    assert!(token.id > 0 && token.created_at > 0);
+    assert_eq!((token.user_id, token.name.as_str(), token.expires_at), (jane.id, "laptop", Some(expires)));
+    assert_eq!((token.last_used_at, token.revoked), (None, false));
+    assert_eq!(text.len(), 44, "{text}");
+    assert!(text.starts_with("slt_"), "{text}");
+    assert!(text[4..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{text}");
+    assert_eq!(token.prefix, text[..8]);
+
+    // Only the SHA-256 is at rest; no column holds the text.
+    let hash = db.raw_text("SELECT token_hash FROM api_tokens WHERE id = $1", token.id).await.unwrap();
+    assert_eq!(hash, catalog::store::hash_token(&text));
+    assert_eq!(hash.len(), 64);
+    assert!(!hash.contains(&text[4..]), "{hash}");
+    for column in [
+        "SELECT name FROM api_tokens WHERE id = $1",
+        "SELECT prefix FROM api_tokens WHERE id = $1",
+        "SELECT token_hash FROM api_tokens WHERE id = $1",
+    ] {
+        let value = db.raw_text(column, token.id).await.unwrap_or_default();
+        assert!(!value.contains(&text), "{column}: {value}");
+    }
+    // Reads never show it either.
+    let listed = store.list_tokens(jane.id).await.unwrap();
+    assert_eq!(listed, vec![token.clone()]);
+    let shown = serde_json::to_string(&listed).unwrap();
+    assert!(!shown.contains(&text) && !shown.contains(&hash), "{shown}");
+    assert_eq!(store.token(token.id).await.unwrap(), token);
+
+    // Each token is new; tokens need a known user, a name and a future expiry.
+    let (_, second) = store.create_token(jane.id, "laptop", None).await.unwrap();
+    assert_ne!(second, text);
+    assert_eq!(store.list_tokens(jane.id).await.unwrap().len(), 2);
+    assert_not_found(store.create_token(9_999, "x", None).await, "user");
+    assert_invalid(store.create_token(jane.id, " ", None).await, "token name");
+    assert_invalid(store.create_token(jane.id, "old", Some(now_ms() - 1)).await, "future");
+    assert_not_found(store.token(9_999).await, "token");
+    assert_eq!(store.list_tokens(9_999).await.unwrap(), vec![]);
+    store.close().await;
+}
+
+async fn tokens_stop_authenticating_when_revoked_expired_or_disabled(db: TestDb) {
+    let store = db.open().await;
+    let jane = store.create_user("jane", "Jane", false).await.unwrap();
+    let now = now_ms();
+    let (token, text) = store.create_token(jane.id, "ci", Some(now + 60_000)).await.unwrap();
+
+    let (user, seen) = store.authenticate(&text, now).await.unwrap().unwrap();
+    assert_eq!(user, jane);
+    assert_eq!((seen.id, seen.last_used_at), (token.id, Some(now)));
+    // Unknown, altered or empty text proves nothing.
+    assert_eq!(store.authenticate("slt_not-a-token", now).await.unwrap(), None);
+    assert_eq!(store.authenticate(&text.to_uppercase(), now).await.unwrap(), None);
+    assert_eq!(store.authenticate("", now).await.unwrap(), None);
+    // Expiry is exclusive.
+    assert!(store.authenticate(&text, now + 59_999).await.unwrap().is_some());
+    assert_eq!(store.authenticate(&text, now + 60_000).await.unwrap(), None);
+
+    // A disabled user's tokens prove nothing until the user is enabled again.
+    let (_, forever) = store.create_token(jane.id, "forever", None).await.unwrap();
+    assert!(store.authenticate(&forever, now + 10_000_000).await.unwrap().is_some());
+    store.update_user(jane.id, &UserUpdate { disabled: Some(true), ..UserUpdate::default() }).await.unwrap();
+    assert_eq!(store.authenticate(&forever, now).await.unwrap(), None);
+    store.update_user(jane.id, &UserUpdate { disabled: Some(false), ..UserUpdate::default() }).await.unwrap();
+    assert!(store.authenticate(&forever, now).await.unwrap().is_some());
+
+    // Revoking is for good, and revoking again changes nothing.
+    let revoked = store.revoke_token(token.id).await.unwrap();
+    assert!(revoked.revoked);
+    assert_eq!(store.authenticate(&text, now).await.unwrap(), None);
+    let revision = store.revision().await.unwrap();
+    assert_eq!(store.revoke_token(token.id).await.unwrap(), revoked);
+    assert_eq!(store.revision().await.unwrap(), revision);
+    assert!(store.list_tokens(jane.id).await.unwrap()[0].revoked);
+    assert_not_found(store.revoke_token(9_999).await, "token");
+    // The other token is untouched.
+    assert!(store.authenticate(&forever, now).await.unwrap().is_some());
+    store.close().await;
+}
+
+async fn authentication_records_last_use_at_most_once_a_minute(db: TestDb) {
+    let store = db.open().await;
+    let jane = store.create_user("jane", "", false).await.unwrap();
+    let (token, text) = store.create_token(jane.id, "ci", None).await.unwrap();
+    let t0 = now_ms();
+    let last_used = |store: Store| async move { store.token(token.id).await.unwrap().last_used_at };
+
+    store.authenticate(&text, t0).await.unwrap().unwrap();
+    assert_eq!(last_used(store.clone()).await, Some(t0));
+    let (_, seen) = store.authenticate(&text, t0 + 59_999).await.unwrap().unwrap();
+    assert_eq!(seen.last_used_at, Some(t0));
+    assert_eq!(last_used(store.clone()).await, Some(t0));
+    store.authenticate(&text, t0 + 60_000).await.unwrap().unwrap();
+    assert_eq!(last_used(store.clone()).await, Some(t0 + 60_000));
+    // A refused authentication records nothing.
+    store.revoke_token(token.id).await.unwrap();
+    assert_eq!(store.authenticate(&text, t0 + 600_000).await.unwrap(), None);
+    assert_eq!(last_used(store.clone()).await, Some(t0 + 60_000));
+    store.close().await;
+}
+
+async fn bootstrap_admin_is_idempotent(db: TestDb) {
+    let store = db.open().await;
+    let bootstrap = "slc_0123456789abcdef0123456789abcdef";
+    let (admin, registered) = store.ensure_bootstrap_admin(bootstrap).await.unwrap();
+    assert!(registered);
+    assert_eq!(admin.name, "admin");
+    assert!(admin.platform_admin && !admin.disabled);
+    let revision = store.revision().await.unwrap();
+
+    // Again, and from a second process: nothing new.
+    assert_eq!(store.ensure_bootstrap_admin(bootstrap).await.unwrap(), (admin.clone(), false));
+    let other = db.open().await;
+    assert_eq!(other.ensure_bootstrap_admin(bootstrap).await.unwrap(), (admin.clone(), false));
+    other.close().await;
+    assert_eq!(store.revision().await.unwrap(), revision);
+    assert_eq!(store.list_users().await.unwrap(), vec![admin.clone()]);
+    let tokens = store.list_tokens(admin.id).await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(
+        (tokens[0].name.as_str(), tokens[0].prefix.as_str(), tokens[0].expires_at),
+        ("bootstrap", "slc_0123", None)
+    );
+    let hash = db.raw_text("SELECT token_hash FROM api_tokens WHERE id = $1", tokens[0].id).await.unwrap();
+    assert_eq!(hash, catalog::store::hash_token(bootstrap));
+
+    let (user, token) = store.authenticate(bootstrap, now_ms()).await.unwrap().unwrap();
+    assert_eq!((user.id, token.id), (admin.id, tokens[0].id));
+
+    // Another bootstrap token joins the first; a revoked one stays revoked.
+    let (_, registered) = store.ensure_bootstrap_admin("another-configured-token").await.unwrap();
+    assert!(registered);
+    assert_eq!(store.list_tokens(admin.id).await.unwrap().len(), 2);
+    assert!(store.authenticate(bootstrap, now_ms()).await.unwrap().is_some());
+    store.revoke_token(tokens[0].id).await.unwrap();
+    assert!(!store.ensure_bootstrap_admin(bootstrap).await.unwrap().1);
+    assert_eq!(store.authenticate(bootstrap, now_ms()).await.unwrap(), None);
+    assert!(matches!(store.ensure_bootstrap_admin("  ").await, Err(StoreError::Invalid(_))));
+    // A short configured token shows little in lists.
+    let short = store.list_tokens(admin.id).await.unwrap()[1].prefix.clone();
+    assert_eq!(short, "anothe");
+    store.close().await;
+}
+
+async fn members_have_one_role_per_workgroup(db: TestDb) {
+    let store = db.open().await;
+    let sales = store.create_workgroup("sales", "").await.unwrap();
+    let ops = store.create_workgroup("ops", "").await.unwrap();
+    let jane = store.create_user("jane", "", false).await.unwrap();
+    let joe = store.create_user("joe", "", false).await.unwrap();
+
+    let member = store.add_member(sales.id, jane.id, WorkgroupRole::Developer).await.unwrap();
+    assert_eq!((member.workgroup_id, member.user_id, member.role), (sales.id, jane.id, WorkgroupRole::Developer));
+    assert!(member.added_at > 0);
+    store.add_member(sales.id, joe.id, WorkgroupRole::Viewer).await.unwrap();
+    store.add_member(ops.id, jane.id, WorkgroupRole::Admin).await.unwrap();
+
+    // Adding again changes the role and keeps when the member was added.
+    let promoted = store.add_member(sales.id, jane.id, WorkgroupRole::Admin).await.unwrap();
+    assert_eq!((promoted.role, promoted.added_at), (WorkgroupRole::Admin, member.added_at));
+    let revision = store.revision().await.unwrap();
+    assert_eq!(store.add_member(sales.id, jane.id, WorkgroupRole::Admin).await.unwrap(), promoted);
+    assert_eq!(store.revision().await.unwrap(), revision);
+
+    assert_eq!(store.membership(sales.id, jane.id).await.unwrap(), Some(WorkgroupRole::Admin));
+    assert_eq!(store.membership(sales.id, joe.id).await.unwrap(), Some(WorkgroupRole::Viewer));
+    assert_eq!(store.membership(ops.id, joe.id).await.unwrap(), None);
+    let members = store.members(sales.id).await.unwrap();
+    assert_eq!(
+        members.iter().map(|m| (m.user_id, m.role)).collect::<Vec<_>>(),
+        vec![(jane.id, WorkgroupRole::Admin), (joe.id, WorkgroupRole::Viewer)]
+    );
+    let of_jane = store.workgroups_of(jane.id).await.unwrap();
+    assert_eq!(of_jane, vec![(sales.clone(), WorkgroupRole::Admin), (ops.clone(), WorkgroupRole::Admin)]);
+    assert_eq!(store.workgroups_of(9_999).await.unwrap(), vec![]);
+    let shown = serde_json::to_value(promoted).unwrap();
+    assert_eq!((shown["role"].as_str(), shown["workgroupId"].as_i64()), (Some("admin"), Some(sales.id)));
+
+    assert_not_found(store.add_member(9_999, jane.id, WorkgroupRole::Viewer).await, "workgroup");
+    assert_not_found(store.add_member(sales.id, 9_999, WorkgroupRole::Viewer).await, "user");
+
+    store.remove_member(sales.id, joe.id).await.unwrap();
+    assert_eq!(store.membership(sales.id, joe.id).await.unwrap(), None);
+    assert_not_found(store.remove_member(sales.id, joe.id).await, "member");
+    assert_eq!(store.members(sales.id).await.unwrap().len(), 1);
+    assert_eq!(store.members(9_999).await.unwrap(), vec![]);
+    store.close().await;
+}
+
+async fn workgroups_read_update_and_delete_only_when_empty(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    let workgroup = store.workgroup(workgroup_id).await.unwrap();
+    assert_eq!(workgroup.name, "sales");
+    assert_not_found(store.workgroup(9_999).await, "workgroup");
+    let updated = store.update_workgroup(workgroup_id, "the sales team").await.unwrap();
+    assert_eq!(updated, catalog::model::Workgroup { description: "the sales team".into(), ..workgroup.clone() });
+    assert_eq!(store.workgroup(workgroup_id).await.unwrap(), updated);
+    assert_not_found(store.update_workgroup(9_999, "").await, "workgroup");
+
+    let jane = store.create_user("jane", "", false).await.unwrap();
+    store.add_member(workgroup_id, jane.id, WorkgroupRole::Admin).await.unwrap();
+    let top = store.create_folder(workgroup_id, None, "top").await.unwrap();
+    store.create_folder(workgroup_id, Some(top.id), "inner").await.unwrap();
+
+    let message = assert_conflict(store.delete_workgroup(workgroup_id).await, "datasources");
+    assert!(message.contains("1 APIs"), "{message}");
+    store.delete_api(api.id).await.unwrap();
+    assert_conflict(store.delete_workgroup(workgroup_id).await, "1 datasources");
+    store.delete_datasource(datasource.id).await.unwrap();
+    let (_, _) = store.create_app(workgroup_id, "mobile", "").await.unwrap();
+    assert_conflict(store.delete_workgroup(workgroup_id).await, "apps");
+    // (No store call deletes an app yet: start again with a workgroup without one.)
+    let empty = store.create_workgroup("empty", "").await.unwrap();
+    store.add_member(empty.id, jane.id, WorkgroupRole::Viewer).await.unwrap();
+    let a = store.create_folder(empty.id, None, "a").await.unwrap();
+    let b = store.create_folder(empty.id, Some(a.id), "b").await.unwrap();
+    store.create_folder(empty.id, Some(b.id), "c").await.unwrap();
+    store.delete_workgroup(empty.id).await.unwrap();
+    assert_not_found(store.workgroup(empty.id).await, "workgroup");
+    assert_eq!(store.folders(empty.id).await.unwrap(), vec![]);
+    assert_eq!(store.members(empty.id).await.unwrap(), vec![]);
+    assert_eq!(store.workgroups_of(jane.id).await.unwrap().len(), 1);
+    assert_not_found(store.delete_workgroup(empty.id).await, "workgroup");
+    // The name is free again.
+    store.create_workgroup("empty", "").await.unwrap();
+    store.close().await;
+}
+
+/// A folder's name and parent, for comparing trees.
+fn shape(folders: &[Folder]) -> Vec<(String, Option<String>)> {
+    let name_of = |id: i64| folders.iter().find(|f| f.id == id).map(|f| f.name.clone()).unwrap();
+    let mut shape: Vec<_> = folders.iter().map(|f| (f.name.clone(), f.parent_id.map(name_of))).collect();
+    shape.sort();
+    shape
+}
+
+fn pairs(items: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+    let mut pairs: Vec<_> = items.iter().map(|(n, p)| ((*n).to_owned(), p.map(str::to_owned))).collect();
+    pairs.sort();
+    pairs
+}
+
+async fn folders_nest_at_most_three_levels_with_unique_sibling_names(db: TestDb) {
+    let store = db.open().await;
+    let sales = store.create_workgroup("sales", "").await.unwrap();
+    let ops = store.create_workgroup("ops", "").await.unwrap();
+
+    let one = store.create_folder(sales.id, None, " reports ").await.unwrap();
+    assert!(one.id > 0 && one.created_at > 0);
+    assert_eq!((one.workgroup_id, one.parent_id, one.name.as_str()), (sales.id, None, "reports"));
+    let two = store.create_folder(sales.id, Some(one.id), "daily").await.unwrap();
+    let three = store.create_folder(sales.id, Some(two.id), "eu").await.unwrap();
+    assert_eq!(three.parent_id, Some(two.id));
+    assert_invalid(store.create_folder(sales.id, Some(three.id), "deeper").await, "folders nest at most three levels");
+
+    // Sibling names are unique, case-sensitively; other parents and workgroups may reuse them.
+    assert_conflict(store.create_folder(sales.id, None, "reports").await, "reports");
+    assert_conflict(store.create_folder(sales.id, Some(one.id), "daily").await, "daily");
+    store.create_folder(sales.id, None, "Reports").await.unwrap();
+    store.create_folder(sales.id, Some(two.id), "daily").await.unwrap();
+    store.create_folder(ops.id, None, "reports").await.unwrap();
+
+    // The parent must exist and be the workgroup's own.
+    assert_not_found(store.create_folder(sales.id, Some(9_999), "x").await, "folder");
+    let ops_folder = store.folders(ops.id).await.unwrap()[0].clone();
+    assert_invalid(store.create_folder(sales.id, Some(ops_folder.id), "x").await, "another workgroup");
+    assert_not_found(store.create_folder(9_999, None, "x").await, "workgroup");
+    for bad in ["", "  ", "a/b", &"x".repeat(65)] {
+        assert!(matches!(store.create_folder(sales.id, None, bad).await, Err(StoreError::Invalid(_))), "{bad}");
+    }
+
+    let folders = store.folders(sales.id).await.unwrap();
+    assert_eq!(folders[..3], [one.clone(), two.clone(), three.clone()]);
+    assert_eq!(
+        shape(&folders),
+        pairs(&[
+            ("reports", None),
+            ("daily", Some("reports")),
+            ("eu", Some("daily")),
+            ("Reports", None),
+            ("daily", Some("daily"))
+        ])
+    );
+    assert_eq!(store.folder(two.id).await.unwrap(), two);
+    assert_not_found(store.folder(9_999).await, "folder");
+    assert_eq!(store.folders(9_999).await.unwrap(), vec![]);
+
+    // Renaming keeps the place; a sibling's name is refused.
+    let renamed = store.rename_folder(two.id, "weekly ").await.unwrap();
+    assert_eq!(renamed, Folder { name: "weekly".into(), ..two.clone() });
+    store.create_folder(sales.id, Some(one.id), "daily").await.unwrap();
+    assert_conflict(store.rename_folder(renamed.id, "daily").await, "daily");
+    assert_not_found(store.rename_folder(9_999, "x").await, "folder");
+    assert!(matches!(store.rename_folder(one.id, "a/b").await, Err(StoreError::Invalid(_))));
+    let serialized = serde_json::to_value(store.folder(three.id).await.unwrap()).unwrap();
+    assert_eq!(serialized["parentId"].as_i64(), Some(two.id));
+    store.close().await;
+}
+
+async fn moving_a_folder_moves_its_subtree_within_the_limits(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, _) = seeded(&store).await;
+    // a ─ b ─ c, d ─ e, f
+    let a = store.create_folder(workgroup_id, None, "a").await.unwrap();
+    let b = store.create_folder(workgroup_id, Some(a.id), "b").await.unwrap();
+    let c = store.create_folder(workgroup_id, Some(b.id), "c").await.unwrap();
+    let d = store.create_folder(workgroup_id, None, "d").await.unwrap();
+    let e = store.create_folder(workgroup_id, Some(d.id), "e").await.unwrap();
+    let f = store.create_folder(workgroup_id, None, "f").await.unwrap();
+    let mut in_c = new_api(workgroup_id, "in_c", wizard_draft(datasource.id, "t"));
+    in_c.folder_id = Some(c.id);
+    let in_c = store.create_api(&in_c).await.unwrap();
+
+    // Into itself or under itself: refused.
+    assert_invalid(store.move_folder(a.id, Some(a.id)).await, "itself");
+    assert_invalid(store.move_folder(a.id, Some(c.id)).await, "itself");
+    // Too deep: b (two levels) under e (level 2) would reach level 4; a under f would too.
+    assert_invalid(store.move_folder(b.id, Some(e.id)).await, "folders nest at most three levels");
+    assert_invalid(store.move_folder(a.id, Some(f.id)).await, "three levels");
+    assert_not_found(store.move_folder(a.id, Some(9_999)).await, "folder");
+    assert_not_found(store.move_folder(9_999, None).await, "folder");
+    let revision = store.revision().await.unwrap();
+
+    // b with c (and the API in c) moves under d: the whole subtree follows.
+    let moved = store.move_folder(b.id, Some(d.id)).await.unwrap();
+    assert_eq!(moved, Folder { parent_id: Some(d.id), ..b.clone() });
+    assert!(store.revision().await.unwrap() > revision);
+    assert_eq!(
+        shape(&store.folders(workgroup_id).await.unwrap()),
+        pairs(&[("a", None), ("b", Some("d")), ("c", Some("b")), ("d", None), ("e", Some("d")), ("f", None)])
+    );
+    assert_eq!(store.api(in_c.id).await.unwrap().folder_id, Some(c.id));
+    // To the root, and down again.
+    store.move_folder(c.id, None).await.unwrap();
+    store.move_folder(c.id, Some(e.id)).await.unwrap();
+    assert_eq!(store.folder(c.id).await.unwrap().parent_id, Some(e.id));
+    // Moving where it already is changes nothing.
+    let revision = store.revision().await.unwrap();
+    assert_eq!(store.move_folder(c.id, Some(e.id)).await.unwrap().parent_id, Some(e.id));
+    assert_eq!(store.revision().await.unwrap(), revision);
+
+    // A name taken at the destination is refused, and so is another workgroup's folder.
+    store.create_folder(workgroup_id, Some(a.id), "e").await.unwrap();
+    assert_conflict(store.move_folder(e.id, Some(a.id)).await, "`e`");
+    let ops = store.create_workgroup("ops", "").await.unwrap();
+    let foreign = store.create_folder(ops.id, None, "x").await.unwrap();
+    assert_invalid(store.move_folder(f.id, Some(foreign.id)).await, "another workgroup");
+    assert_eq!(store.folder(f.id).await.unwrap(), f);
+    store.close().await;
+}
+
+async fn deleting_a_folder_moves_its_contents_one_level_up(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, root_api) = seeded(&store).await;
+    // a ─ b ─ {c, "b"}, with APIs in a, b and c.
+    let a = store.create_folder(workgroup_id, None, "a").await.unwrap();
+    let b = store.create_folder(workgroup_id, Some(a.id), "b").await.unwrap();
+    let c = store.create_folder(workgroup_id, Some(b.id), "c").await.unwrap();
+    let b_in_b = store.create_folder(workgroup_id, Some(b.id), "b").await.unwrap();
+    let mut apis = Vec::new();
+    for (name, folder) in [("in_a", a.id), ("in_b", b.id), ("in_c", c.id)] {
+        let mut api = new_api(workgroup_id, name, wizard_draft(datasource.id, "t"));
+        api.folder_id = Some(folder);
+        apis.push(store.create_api(&api).await.unwrap());
+    }
+
+    // Deleting b lifts c, the inner "b" (its own name is freed first) and the API in b into a.
+    store.delete_folder(b.id).await.unwrap();
+    assert_not_found(store.folder(b.id).await, "folder");
+    assert_eq!(
+        shape(&store.folders(workgroup_id).await.unwrap()),
+        pairs(&[("a", None), ("b", Some("a")), ("c", Some("a"))])
+    );
+    assert_eq!(store.folder(b_in_b.id).await.unwrap().parent_id, Some(a.id));
+    assert_eq!(store.api(apis[1].id).await.unwrap().folder_id, Some(a.id));
+    assert_eq!(store.api(apis[2].id).await.unwrap().folder_id, Some(c.id));
+
+    // A child whose name is taken one level up: refused, nothing changes.
+    store.create_folder(workgroup_id, None, "c").await.unwrap();
+    let before = store.folders(workgroup_id).await.unwrap();
+    let revision = store.revision().await.unwrap();
+    assert_conflict(store.delete_folder(a.id).await, "`c`");
+    assert_eq!(store.folders(workgroup_id).await.unwrap(), before);
+    assert_eq!(store.revision().await.unwrap(), revision);
+
+    // Rename the clash away, then deleting a lifts everything to the root.
+    store.rename_folder(c.id, "c2").await.unwrap();
+    store.delete_folder(a.id).await.unwrap();
+    assert_eq!(shape(&store.folders(workgroup_id).await.unwrap()), pairs(&[("b", None), ("c", None), ("c2", None)]));
+    assert_eq!(store.api(apis[0].id).await.unwrap().folder_id, None);
+    assert_eq!(store.api(apis[1].id).await.unwrap().folder_id, None);
+    assert_eq!(store.api(apis[2].id).await.unwrap().folder_id, Some(c.id));
+    assert_eq!(store.api(root_api.id).await.unwrap().folder_id, None);
+
+    // An empty folder just goes.
+    store.delete_folder(b_in_b.id).await.unwrap();
+    assert_not_found(store.delete_folder(b_in_b.id).await, "folder");
+    assert_eq!(store.folders(workgroup_id).await.unwrap().len(), 2);
+    store.close().await;
+}
+
+async fn apis_sit_in_folders_of_their_own_workgroup(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    assert_eq!(api.folder_id, None);
+    let reports = store.create_folder(workgroup_id, None, "reports").await.unwrap();
+    let daily = store.create_folder(workgroup_id, Some(reports.id), "daily").await.unwrap();
+
+    let moved = store.move_api(api.id, Some(daily.id)).await.unwrap();
+    assert_eq!(moved.folder_id, Some(daily.id));
+    assert_eq!(store.api(api.id).await.unwrap(), moved);
+    assert_eq!(store.list_apis(workgroup_id).await.unwrap(), vec![moved.clone()]);
+    assert_eq!(serde_json::to_value(&moved).unwrap()["folderId"].as_i64(), Some(daily.id));
+    // update_api leaves the folder alone, whatever it is given.
+    let updated = store.update_api(&Api { description: "x".into(), folder_id: None, ..moved.clone() }).await.unwrap();
+    assert_eq!(updated.folder_id, Some(daily.id));
+    // Saving, publishing and serving carry the folder along.
+    store.save_version(api.id, "").await.unwrap();
+    store.publish(api.id, Environment::Prod, 0).await.unwrap();
+    assert_eq!(store.published(Environment::Prod).await.unwrap()[0].api.folder_id, Some(daily.id));
+
+    let back = store.move_api(api.id, None).await.unwrap();
+    assert_eq!(back.folder_id, None);
+
+    let ops = store.create_workgroup("ops", "").await.unwrap();
+    let foreign = store.create_folder(ops.id, None, "x").await.unwrap();
+    assert_invalid(store.move_api(api.id, Some(foreign.id)).await, "another workgroup");
+    assert_not_found(store.move_api(api.id, Some(9_999)).await, "folder");
+    assert_not_found(store.move_api(9_999, None).await, "API");
+
+    // Created straight into a folder, which must be the workgroup's.
+    let mut placed = new_api(workgroup_id, "placed", wizard_draft(datasource.id, "t"));
+    placed.folder_id = Some(reports.id);
+    let placed = store.create_api(&placed).await.unwrap();
+    assert_eq!(store.api(placed.id).await.unwrap().folder_id, Some(reports.id));
+    let mut astray = new_api(workgroup_id, "astray", wizard_draft(datasource.id, "t"));
+    astray.folder_id = Some(foreign.id);
+    assert_invalid(store.create_api(&astray).await, "another workgroup");
+    astray.folder_id = Some(9_999);
+    assert_not_found(store.create_api(&astray).await, "folder");
+    astray.workgroup_id = 9_999;
+    assert_not_found(store.create_api(&astray).await, "workgroup");
+    let db_value = db.raw_count("SELECT COUNT(*) FROM apis WHERE folder_id = $1", reports.id).await;
+    assert_eq!(db_value, 1);
+    store.close().await;
+}
+
+async fn audit_entries_read_newest_first_in_pages(db: TestDb) {
+    let store = db.open().await;
+    let sales = store.create_workgroup("sales", "").await.unwrap();
+    let entry = |action: &str, workgroup_id: Option<i64>, target: &str| AuditEntry {
+        id: 0,
+        at: 0,
+        actor: "jane".into(),
+        action: action.into(),
+        workgroup_id,
+        target: target.into(),
+        detail: serde_json::json!({"name": target}),
+    };
+    let revision = store.revision().await.unwrap();
+    let mut appended = Vec::new();
+    for (i, action) in ["api.create", "api.update", "version.publish", "user.create", "api.delete"].iter().enumerate() {
+        let workgroup_id = if action.starts_with("user") { None } else { Some(sales.id) };
+        appended.push(store.audit(&entry(action, workgroup_id, &format!("api:{i}"))).await.unwrap());
+    }
+    assert!(appended.windows(2).all(|w| w[0].id < w[1].id));
+    assert!(appended[0].at > 0);
+    // Bookkeeping: appending leaves the revision alone.
+    assert_eq!(store.revision().await.unwrap(), revision);
+
+    let all = store.audit_log(None, 100, None).await.unwrap();
+    assert_eq!(all, appended.iter().rev().cloned().collect::<Vec<_>>());
+    let of_sales = store.audit_log(Some(sales.id), 100, None).await.unwrap();
+    assert_eq!(
+        of_sales.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["api.delete", "version.publish", "api.update", "api.create"]
+    );
+    // Pages: pass the last id seen.
+    let first = store.audit_log(Some(sales.id), 2, None).await.unwrap();
+    assert_eq!(first, of_sales[..2]);
+    let second = store.audit_log(Some(sales.id), 2, Some(first[1].id)).await.unwrap();
+    assert_eq!(second, of_sales[2..]);
+    assert_eq!(store.audit_log(Some(sales.id), 2, Some(second[1].id)).await.unwrap(), vec![]);
+    assert_eq!(store.audit_log(Some(9_999), 10, None).await.unwrap(), vec![]);
+    assert_eq!(store.audit_log(None, 0, None).await.unwrap(), vec![]);
+
+    // A given time is kept; secrets in details are masked before they are stored.
+    let secretive = AuditEntry {
+        at: 1_700_000_000_000,
+        detail: serde_json::json!({"connection": {"host": "db", "password": "hunter2"}, "appSecret": "s3"}),
+        ..entry("datasource.update", Some(sales.id), "datasource:1")
+    };
+    let stored = store.audit(&secretive).await.unwrap();
+    assert_eq!(stored.at, 1_700_000_000_000);
+    let raw = db.raw_text("SELECT detail_json FROM audit_log WHERE id = $1", stored.id).await.unwrap();
+    assert!(!raw.contains("hunter2") && !raw.contains("s3\""), "{raw}");
+    assert!(raw.contains("\"host\":\"db\""), "{raw}");
+    assert_eq!(store.audit_log(None, 1, None).await.unwrap(), vec![stored]);
+    assert!(matches!(
+        store.audit(&AuditEntry { actor: " ".into(), ..secretive.clone() }).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(store.audit(&AuditEntry { action: "".into(), ..secretive }).await, Err(StoreError::Invalid(_))));
+
+    // Entries outlive their workgroup.
+    store.delete_workgroup(sales.id).await.unwrap();
+    assert_eq!(store.audit_log(Some(sales.id), 100, None).await.unwrap().len(), 5);
+    store.close().await;
+}
+
+async fn access_writes_bump_the_revision_and_bookkeeping_does_not(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, _, api) = seeded(&store).await;
+    let mut last = store.revision().await.unwrap();
+    async fn moved(store: &Store, last: &mut i64, what: &str) {
+        let now = store.revision().await.unwrap();
+        assert!(now > *last, "{what} did not bump the revision ({now} after {last})");
+        *last = now;
+    }
+    async fn still(store: &Store, last: i64, what: &str) {
+        assert_eq!(store.revision().await.unwrap(), last, "{what} bumped the revision");
+    }
+
+    let jane = store.create_user("jane", "", true).await.unwrap();
+    moved(&store, &mut last, "create_user").await;
+    store.update_user(jane.id, &UserUpdate { display_name: Some("J".into()), ..UserUpdate::default() }).await.unwrap();
+    moved(&store, &mut last, "update_user").await;
+    let (token, text) = store.create_token(jane.id, "ci", None).await.unwrap();
+    moved(&store, &mut last, "create_token").await;
+    store.ensure_bootstrap_admin("bootstrap-token-for-the-revision-test").await.unwrap();
+    moved(&store, &mut last, "ensure_bootstrap_admin").await;
+    store.add_member(workgroup_id, jane.id, WorkgroupRole::Viewer).await.unwrap();
+    moved(&store, &mut last, "add_member").await;
+    store.add_member(workgroup_id, jane.id, WorkgroupRole::Developer).await.unwrap();
+    moved(&store, &mut last, "add_member (new role)").await;
+    store.update_workgroup(workgroup_id, "d").await.unwrap();
+    moved(&store, &mut last, "update_workgroup").await;
+    let top = store.create_folder(workgroup_id, None, "top").await.unwrap();
+    moved(&store, &mut last, "create_folder").await;
+    let inner = store.create_folder(workgroup_id, None, "inner").await.unwrap();
+    store.rename_folder(inner.id, "inner2").await.unwrap();
+    moved(&store, &mut last, "rename_folder").await;
+    store.move_folder(inner.id, Some(top.id)).await.unwrap();
+    moved(&store, &mut last, "move_folder").await;
+    store.move_api(api.id, Some(inner.id)).await.unwrap();
+    moved(&store, &mut last, "move_api").await;
+
+    // Reads and bookkeeping leave it alone.
+    store.user(jane.id).await.unwrap();
+    store.user_by_name("jane").await.unwrap();
+    store.list_users().await.unwrap();
+    store.list_tokens(jane.id).await.unwrap();
+    store.token(token.id).await.unwrap();
+    store.authenticate(&text, now_ms()).await.unwrap().unwrap();
+    store.members(workgroup_id).await.unwrap();
+    store.membership(workgroup_id, jane.id).await.unwrap();
+    store.workgroups_of(jane.id).await.unwrap();
+    store.workgroup(workgroup_id).await.unwrap();
+    store.folders(workgroup_id).await.unwrap();
+    store.folder(top.id).await.unwrap();
+    store
+        .audit(&AuditEntry {
+            id: 0,
+            at: 0,
+            actor: "jane".into(),
+            action: "api.move".into(),
+            workgroup_id: Some(workgroup_id),
+            target: format!("api:{}", api.id),
+            detail: serde_json::Value::Null,
+        })
+        .await
+        .unwrap();
+    store.audit_log(None, 10, None).await.unwrap();
+    still(&store, last, "a read or bookkeeping").await;
+
+    // So do refused writes.
+    assert!(store.create_user("JANE", "", false).await.is_err());
+    assert!(store.create_token(9_999, "x", None).await.is_err());
+    assert!(store.add_member(9_999, jane.id, WorkgroupRole::Admin).await.is_err());
+    assert!(store.create_folder(workgroup_id, None, "top").await.is_err());
+    assert!(store.move_folder(top.id, Some(inner.id)).await.is_err());
+    assert!(store.delete_workgroup(workgroup_id).await.is_err());
+    assert!(store.remove_member(workgroup_id, 9_999).await.is_err());
+    still(&store, last, "a refused write").await;
+
+    store.revoke_token(token.id).await.unwrap();
+    moved(&store, &mut last, "revoke_token").await;
+    store.remove_member(workgroup_id, jane.id).await.unwrap();
+    moved(&store, &mut last, "remove_member").await;
+    store.delete_folder(top.id).await.unwrap();
+    moved(&store, &mut last, "delete_folder").await;
+    let empty = store.create_workgroup("empty", "").await.unwrap();
+    moved(&store, &mut last, "create_workgroup").await;
+    store.delete_workgroup(empty.id).await.unwrap();
+    moved(&store, &mut last, "delete_workgroup").await;
+    store.close().await;
+}
+
+async fn concurrent_tree_and_admin_changes_cannot_break_the_rules(db: TestDb) {
+    let store = db.open().await;
+    let workgroup = store.create_workgroup("sales", "").await.unwrap();
+    let demote = UserUpdate { platform_admin: Some(false), ..UserUpdate::default() };
+    // The admin left from the round before, demoted once the round's pair exists.
+    let mut carried: Option<i64> = None;
+    for round in 0..8 {
+        // Each move alone is fine; both together would make a cycle.
+        let a = store.create_folder(workgroup.id, None, &format!("a{round}")).await.unwrap();
+        let b = store.create_folder(workgroup.id, None, &format!("b{round}")).await.unwrap();
+        let (first, second) = tokio::join!(
+            tokio::spawn({
+                let store = store.clone();
+                async move { store.move_folder(a.id, Some(b.id)).await }
+            }),
+            tokio::spawn({
+                let store = store.clone();
+                async move { store.move_folder(b.id, Some(a.id)).await }
+            }),
+        );
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(first.is_ok() != second.is_ok(), "round {round}: {first:?} / {second:?}");
+        let (a, b) = (store.folder(a.id).await.unwrap(), store.folder(b.id).await.unwrap());
+        assert!(a.parent_id.is_none() || b.parent_id.is_none(), "round {round}: a cycle {a:?} {b:?}");
+
+        // The only two enabled admins step down at once: one of them stays.
+        let x = store.create_user(&format!("x{round}"), "", true).await.unwrap();
+        let y = store.create_user(&format!("y{round}"), "", true).await.unwrap();
+        if let Some(previous) = carried {
+            store.update_user(previous, &demote).await.unwrap();
+        }
+        let step_down = |id: i64| {
+            let (store, demote) = (store.clone(), demote.clone());
+            tokio::spawn(async move { store.update_user(id, &demote).await })
+        };
+        let (first, second) = tokio::join!(step_down(x.id), step_down(y.id));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(first.is_ok() != second.is_ok(), "round {round}: {first:?} / {second:?}");
+        let admins: Vec<_> =
+            store.list_users().await.unwrap().into_iter().filter(|u| u.platform_admin && !u.disabled).collect();
+        assert_eq!(admins.len(), 1, "round {round}: {admins:?}");
+        carried = Some(admins[0].id);
+    }
     store.close().await;
 }

@@ -1,3 +1,29 @@
-//! Catalog → OpenAPI 3.1 documents: one per API version, per app and per workgroup.
+//! Catalog → OpenAPI 3.1 documents for the callers of Sluice's APIs.
 //!
-//! Empty until the management API milestone; it will depend on `catalog` only, never on the edge.
+//! This crate owns how an API looks from the outside: given an [`Api`](catalog::model::Api)
+//! and the [`ApiVersion`](catalog::model::ApiVersion) to describe, it writes the operation a
+//! caller calls — method, path, parameters by position with their types, required flags,
+//! examples, descriptions and `x-sluice-security-level` (L1–L4), the reserved parameters
+//! (`pageNum`/`pageSize`/`withTotal`, native `sql`), the OK envelope with the schema of the
+//! rows, every error the edge answers with its stable codes, and the security schemes callers
+//! present (`X-Sluice-App-Key` or `Authorization: Bearer`).
+//!
+//! - [`api_document`]: one API version.
+//! - [`workgroup_document`]: many APIs in one document (shared `Envelope`/`Error` components,
+//!   one `{ApiName}Row` schema per data API).
+//! - [`to_json`]: pretty JSON.
+//!
+//! It depends on `catalog` only: the documents follow what `proxy/src/edge.rs` and
+//! `plugins::sql` do, and must be kept in step with them by hand (codes, reserved names,
+//! encodings). A registered API is described from the caller's side only; its upstream URL,
+//! upstream names and constants never appear.
+
+mod document;
+mod operation;
+mod responses;
+mod schema;
+
+pub use document::{APP_KEY_HEADER, APP_KEY_SCHEME, APP_TOKEN_SCHEME, api_document, to_json, workgroup_document};
+pub use schema::SECURITY_LEVEL_EXTENSION;
+/// The document type, re-exported so that callers need no `utoipa` dependency of their own.
+pub use utoipa::openapi::OpenApi;

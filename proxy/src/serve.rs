@@ -79,7 +79,15 @@ pub fn serve(config: Config) -> Result<(), String> {
             snapshot: Arc::clone(&snapshot),
         },
     ));
-    server.add_service(background_service("admin", AdminService { addr: config.admin_addr, snapshot }));
+    server.add_service(background_service(
+        "admin",
+        AdminService {
+            addr: config.admin_addr,
+            store_url: config.store_url.clone(),
+            secrets: startup.secrets.clone(),
+            snapshot,
+        },
+    ));
 
     print_banner(&config, &startup.admin_token_notice, startup.demo.as_ref());
     server.run_forever()
@@ -89,10 +97,14 @@ async fn start_up(config: &Config) -> Result<Startup, String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create the data dir {}: {e}", config.data_dir.display()))?;
     let secrets = secret_box(config)?;
-    let admin_token_notice = admin_token(config)?;
+    let (admin_token, admin_token_notice) = admin_token(config)?;
     let store = Store::open(&config.store_url, secrets.clone())
         .await
         .map_err(|e| format!("cannot open the store {}: {e}", config.store_url))?;
+    store
+        .ensure_bootstrap_admin(&admin_token)
+        .await
+        .map_err(|e| format!("cannot register the bootstrap admin token: {e}"))?;
     let demo = if config.demo { demo::seed_if_empty(&store, config).await? } else { None };
     let snapshot = Snapshot::load(&store).await.map_err(|e| format!("cannot read the catalog: {e}"))?;
     store.close().await;
@@ -110,17 +122,20 @@ pub(crate) fn secret_box(config: &Config) -> Result<SecretBox, String> {
 }
 
 /// The bootstrap admin token: configured, or generated once into `<data_dir>/admin.token`.
-/// Returns what to tell the operator.
-fn admin_token(config: &Config) -> Result<String, String> {
-    if config.admin_token.is_some() {
-        return Ok("admin token: from SLUICE_ADMIN_TOKEN".to_owned());
+/// Returns the token and what to tell the operator.
+fn admin_token(config: &Config) -> Result<(String, String), String> {
+    if let Some(token) = &config.admin_token {
+        return Ok((token.clone(), "admin token: from SLUICE_ADMIN_TOKEN".to_owned()));
     }
     let path = config.data_dir.join("admin.token");
-    if path.exists() {
-        return Ok(format!("admin token: in {}", path.display()));
-    }
+    let existed = path.exists();
     let token = read_or_create_private(&path, || format!("slc_{:032x}", rand::random::<u128>()))?;
-    Ok(format!("admin token (shown once, kept in {}): {token}", path.display()))
+    let notice = if existed {
+        format!("admin token: in {}", path.display())
+    } else {
+        format!("admin token (shown once, kept in {}): {token}", path.display())
+    };
+    Ok((token, notice))
 }
 
 /// Reads a one-line private file, creating it with `make` (mode 0600) when absent.

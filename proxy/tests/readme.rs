@@ -45,7 +45,7 @@ fn every_readme_curl_line_answers_as_described() {
         } else if line.contains("X-Sluice-Env: test") {
             "NotFound.Api"
         } else if line.contains("/admin/v1/health") {
-            assert_eq!(body["status"], "ok", "{line}");
+            assert_eq!(body["data"]["status"], "ok", "{line}");
             continue;
         } else {
             "OK"

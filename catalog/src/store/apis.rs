@@ -11,9 +11,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::folders::require_folder_in;
 use super::{
-    Store, StoreError, bump_revision, from_json, is_foreign_key_violation, is_unique_violation, now_millis,
-    require_text, to_json,
+    Store, StoreError, bump_revision, from_json, is_foreign_key_violation, is_unique_violation, lock_workgroup,
+    now_millis, require_text, to_json,
 };
 use crate::model::{Api, ApiDefinition, ApiMode, ApiVersion};
 
@@ -26,7 +27,7 @@ const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// The columns `api_from_row` reads.
 macro_rules! api_columns {
     () => {
-        "id, workgroup_id, name, path, method, description, draft_json"
+        "id, workgroup_id, name, path, method, description, folder_id, draft_json"
     };
 }
 
@@ -39,16 +40,23 @@ macro_rules! version_columns {
 
 impl Store {
     /// Stores a new API and returns it with its id. The method is stored upper-case; the
-    /// workgroup and the draft's datasource must exist.
+    /// workgroup and the draft's datasource must exist, and the folder, if any, must be the
+    /// workgroup's (`Invalid` otherwise).
     pub async fn create_api(&self, api: &Api) -> Result<Api, StoreError> {
         let method = validate_api(api)?;
         let draft_json = self.definition_json("API draft", &api.draft, None)?;
         let now = now_millis();
         let mut tx = self.pool.begin().await?;
+        if let Some(folder_id) = api.folder_id {
+            // Queue behind changes to the folder tree, so the folder stays where it was checked.
+            lock_workgroup(&mut tx, api.workgroup_id).await?;
+            require_folder_in(&mut tx, folder_id, api.workgroup_id).await?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO apis \
-             (workgroup_id, name, path, method, description, datasource_id, draft_json, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+             (workgroup_id, name, path, method, description, datasource_id, folder_id, draft_json, \
+              created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
         )
         .bind(api.workgroup_id)
         .bind(&api.name)
@@ -56,6 +64,7 @@ impl Store {
         .bind(&method)
         .bind(&api.description)
         .bind(api.draft.datasource_id)
+        .bind(api.folder_id)
         .bind(draft_json)
         .bind(now)
         .fetch_one(&mut *tx)
@@ -79,8 +88,8 @@ impl Store {
     }
 
     /// Replaces the API's name, path, method, description and draft (by `api.id`); saved
-    /// versions and publications are untouched. The workgroup never changes. Returns the
-    /// stored result.
+    /// versions and publications are untouched. The workgroup never changes, nor does the
+    /// folder (see [`Store::move_api`]): `api.folder_id` is ignored. Returns the stored result.
     pub async fn update_api(&self, api: &Api) -> Result<Api, StoreError> {
         let method = validate_api(api)?;
         let mut tx = self.pool.begin().await?;
@@ -114,6 +123,31 @@ impl Store {
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(updated)
+    }
+
+    /// Puts the API in a folder of its workgroup (`None`: the root) and returns it. `Invalid`
+    /// when the folder is another workgroup's.
+    pub async fn move_api(&self, api_id: i64, folder_id: Option<i64>) -> Result<Api, StoreError> {
+        let workgroup_id = self.api(api_id).await?.workgroup_id;
+        let mut tx = self.pool.begin().await?;
+        lock_workgroup(&mut tx, workgroup_id).await?;
+        if let Some(folder_id) = folder_id {
+            require_folder_in(&mut tx, folder_id, workgroup_id).await?;
+        }
+        let row = sqlx::query(concat!(
+            "UPDATE apis SET folder_id = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+            api_columns!()
+        ))
+        .bind(api_id)
+        .bind(folder_id)
+        .bind(now_millis())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("API", api_id))?;
+        let api = api_from_row(&row)?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(api)
     }
 
     pub async fn api(&self, id: i64) -> Result<Api, StoreError> {
@@ -506,6 +540,7 @@ pub(super) fn api_from_row(row: &AnyRow) -> Result<Api, StoreError> {
         path: row.try_get("path")?,
         method: row.try_get("method")?,
         description: row.try_get("description")?,
+        folder_id: row.try_get("folder_id")?,
         draft: read_definition(&format!("draft of API {id}"), &draft_json)?,
     })
 }

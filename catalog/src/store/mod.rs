@@ -1,5 +1,6 @@
 //! The metadata store: where workgroups, datasources, APIs, their saved versions, their
-//! publications to environments and callers' apps live.
+//! publications to environments and callers' apps live, and who manages them: users and their
+//! tokens, workgroup members, the folder tree APIs sit in, and the audit log.
 //!
 //! One code path serves two backends through `sqlx::Any`: a SQLite file (the default, opened
 //! in WAL mode with foreign keys on) and PostgreSQL. Only the DDL differs per backend
@@ -13,7 +14,8 @@
 //! Every write that can change what is served or configured also bumps a one-row counter, the
 //! [revision](Store::revision), in the same transaction; a serving process polls it to learn
 //! that another process (an admin node, `sluice apply`) changed the store. Writes that fail
-//! change nothing, the revision included.
+//! change nothing, the revision included. Two writes are bookkeeping and leave it alone: a
+//! token's `last_used_at` (written by [`Store::authenticate`]) and audit entries.
 //!
 //! Writes that touch several rows run in one transaction. A transaction that must read before
 //! it writes starts with a write ("touching" the row it depends on), which takes SQLite's write
@@ -21,11 +23,19 @@
 
 mod apis;
 mod apps;
+mod audit;
 mod datasources;
+mod folders;
+mod members;
 mod publications;
+mod tokens;
+mod users;
 mod workgroups;
 
+pub use audit::MAX_AUDIT_PAGE;
+pub use folders::MAX_FOLDER_DEPTH;
 pub use publications::PublishedApi;
+pub use tokens::{hash_token, token_prefix};
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -91,17 +101,19 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish) = match self {
+        let (init, publish, access) = match self {
             Backend::Sqlite => (
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_publish.sql"),
+                include_str!("../../migrations/sqlite/0003_access.sql"),
             ),
             Backend::Postgres => (
                 include_str!("../../migrations/postgres/0001_init.sql"),
                 include_str!("../../migrations/postgres/0002_publish.sql"),
+                include_str!("../../migrations/postgres/0003_access.sql"),
             ),
         };
-        vec![migration(1, "init", init), migration(2, "publish", publish)]
+        vec![migration(1, "init", init), migration(2, "publish", publish), migration(3, "access", access)]
     }
 }
 
@@ -156,8 +168,9 @@ impl Store {
     }
 
     /// A number that grows with every committed write that can change what is served or
-    /// configured (datasources, APIs, drafts, versions, publications, apps, workgroups) and
-    /// never with a read or a refused write. Cheap: one row by primary key.
+    /// configured (datasources, APIs, drafts, versions, publications, apps, workgroups, users,
+    /// tokens, members, folders) and never with a read, a refused write, a token's
+    /// `last_used_at` or an audit entry. Cheap: one row by primary key.
     ///
     /// A reader that rebuilds from the store reads the revision first and the data after, so a
     /// write landing in between shows up as a newer revision on its next poll.
@@ -212,6 +225,23 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 
 fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     violated(err) == Some(ErrorKind::ForeignKeyViolation)
+}
+
+/// Reads a 0/1 flag column.
+fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, StoreError> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
+/// Takes the workgroup's row lock (SQLite: the write lock) for the rest of the transaction, so
+/// writes that check the workgroup's folder tree before changing it queue instead of racing.
+/// `NotFound` when the workgroup does not exist.
+async fn lock_workgroup(connection: &mut AnyConnection, workgroup_id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE workgroups SET name = name WHERE id = $1 RETURNING id")
+        .bind(workgroup_id)
+        .fetch_optional(connection)
+        .await?
+        .ok_or_else(|| StoreError::not_found("workgroup", workgroup_id))?;
+    Ok(())
 }
 
 fn now_millis() -> i64 {

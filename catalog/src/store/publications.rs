@@ -109,7 +109,7 @@ impl Store {
     /// version it serves (constants opened) and that version's datasource, password opened.
     pub async fn published(&self, env: Environment) -> Result<Vec<PublishedApi>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.id, a.workgroup_id, a.name, a.path, a.method, a.description, a.draft_json, \
+            "SELECT a.id, a.workgroup_id, a.name, a.path, a.method, a.description, a.folder_id, a.draft_json, \
                     v.number AS v_number, v.description AS v_description, \
                     v.definition_json AS v_definition_json, v.created_at AS v_created_at, \
                     d.id AS d_id, d.workgroup_id AS d_workgroup_id, d.name AS d_name, d.kind AS d_kind, \

@@ -1,9 +1,13 @@
-//! Workgroups: the top-level spaces that own datasources and APIs.
+//! Workgroups: the top-level spaces that own datasources and APIs (and apps, members and the
+//! folder tree).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, bump_revision, is_unique_violation, now_millis, require_text};
+use super::{
+    Store, StoreError, bump_revision, is_foreign_key_violation, is_unique_violation, lock_workgroup, now_millis,
+    require_text,
+};
 use crate::model::Workgroup;
 
 impl Store {
@@ -31,6 +35,73 @@ impl Store {
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(Workgroup { id: row.try_get("id")?, name: name.to_owned(), description: description.to_owned(), created_at })
+    }
+
+    pub async fn workgroup(&self, id: i64) -> Result<Workgroup, StoreError> {
+        let row = sqlx::query("SELECT id, name, description, created_at FROM workgroups WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("workgroup", id))?;
+        workgroup_from_row(&row)
+    }
+
+    /// Replaces the workgroup's description (its name never changes) and returns it.
+    pub async fn update_workgroup(&self, id: i64, description: &str) -> Result<Workgroup, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE workgroups SET description = $2 WHERE id = $1 RETURNING id, name, description, created_at",
+        )
+        .bind(id)
+        .bind(description)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("workgroup", id))?;
+        let workgroup = workgroup_from_row(&row)?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(workgroup)
+    }
+
+    /// Deletes a workgroup that has no datasources, APIs or apps left (`Conflict` naming what
+    /// remains), together with its members and folders. Audit entries about it stay.
+    pub async fn delete_workgroup(&self, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_workgroup(&mut tx, id).await?;
+        let remaining = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM datasources WHERE workgroup_id = $1) AS datasources,                     (SELECT COUNT(*) FROM apis WHERE workgroup_id = $1) AS apis,                     (SELECT COUNT(*) FROM apps WHERE workgroup_id = $1) AS apps",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut left = Vec::new();
+        for what in ["datasources", "apis", "apps"] {
+            let count: i64 = remaining.try_get(what)?;
+            if count > 0 {
+                left.push(format!("{count} {}", if what == "apis" { "APIs" } else { what }));
+            }
+        }
+        if !left.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "workgroup {id} still has {}; delete them first",
+                left.join(", ")
+            )));
+        }
+        sqlx::query("DELETE FROM workgroup_members WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
+        // One statement for the whole tree: foreign keys between folders hold at its end.
+        sqlx::query("DELETE FROM folders WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
+        match sqlx::query("DELETE FROM workgroups WHERE id = $1").bind(id).execute(&mut *tx).await {
+            Ok(_) => {}
+            Err(e) if is_foreign_key_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "something was added to workgroup {id} while deleting it; try again"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn workgroup_by_name(&self, name: &str) -> Result<Workgroup, StoreError> {

@@ -330,6 +330,8 @@ async fn apply_api(
         method: spec.method_upper(),
         description: spec.description.clone(),
         draft: definition.clone(),
+        // Files do not place APIs in folders; keep where the console put it.
+        folder_id: current.and_then(|c| c.folder_id),
     };
 
     let (api, change) = match current {

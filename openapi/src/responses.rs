@@ -1,0 +1,116 @@
+//! The responses of an operation: the OK envelope, and the errors the edge answers with their
+//! stable codes (`proxy/src/edge.rs`, `plugins/src/error.rs`).
+
+use serde_json::{Value, json};
+use utoipa::openapi::example::ExampleBuilder;
+use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
+
+/// Component names shared by every document.
+pub const ENVELOPE: &str = "Envelope";
+pub const ERROR: &str = "Error";
+pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
+
+/// The JSON media type every answer of Sluice itself uses.
+pub const JSON: &str = "application/json";
+
+/// One error code a caller may get: when, and a message like the edge's.
+pub struct Code {
+    pub code: String,
+    pub when: String,
+    pub message: String,
+}
+
+impl Code {
+    pub fn new(code: impl Into<String>, when: impl Into<String>, message: impl Into<String>) -> Code {
+        Code { code: code.into(), when: when.into(), message: message.into() }
+    }
+}
+
+pub fn schema_ref(name: &str) -> Ref {
+    Ref::new(format!("#/components/schemas/{name}"))
+}
+
+pub fn request_id_ref() -> Ref {
+    Ref::new(format!("#/components/headers/{REQUEST_ID_HEADER}"))
+}
+
+/// An error response: the error envelope, its codes listed in the description, and an example
+/// of the first code of each kind (`MissingParameter`, `InvalidParameter`, …), so that an API
+/// with many parameters stays readable.
+pub fn error_response(summary: &str, codes: &[Code]) -> Response {
+    let mut description = format!("{summary} The body is the error envelope; `code` is one of:\n");
+    for code in codes {
+        description.push_str(&format!("\n- `{}`: {}", code.code, code.when));
+    }
+    let mut content = Content::new(Some(RefOr::Ref(schema_ref(ERROR))));
+    let mut kinds: Vec<&str> = Vec::new();
+    for code in codes {
+        let kind = code.code.split('.').next().unwrap_or_default();
+        if kinds.contains(&kind) {
+            continue;
+        }
+        kinds.push(kind);
+        let value =
+            json!({"code": code.code, "message": code.message, "requestId": "0192f3c4a1b27d3e8f00a1b2c3d4e5f6"});
+        content.examples.insert(code.code.clone(), RefOr::T(ExampleBuilder::new().value(Some(value)).build()));
+    }
+    ResponseBuilder::new()
+        .description(description)
+        .header_ref(REQUEST_ID_HEADER, request_id_ref())
+        .content(JSON, content)
+        .build()
+}
+
+/// A successful response with `media_type` content of `schema`.
+pub fn ok_response(description: String, media_type: &str, schema: RefOr<utoipa::openapi::Schema>) -> ResponseBuilder {
+    ResponseBuilder::new()
+        .description(description)
+        .header_ref(REQUEST_ID_HEADER, request_id_ref())
+        .content(media_type, Content::new(Some(schema)))
+}
+
+/// Adds an example body to the first content of a response.
+pub fn with_example(mut response: Response, example: Value) -> Response {
+    if let Some((_, RefOr::T(content))) = response.content.first_mut() {
+        content.example = Some(example);
+    }
+    response
+}
+
+/// `route` is the method and path, as in `GET /orders/{id}`.
+pub fn not_found(route: &str) -> Response {
+    error_response(
+        "No version of this API is served here.",
+        &[Code::new(
+            "NotFound.Api",
+            "no version of this API is published at this method and path in the environment the call selects \
+             (`X-Sluice-Env`, production when absent)",
+            format!("no API is published at {route} in the test environment"),
+        )],
+    )
+}
+
+pub fn payload_too_large(limit: &str) -> Response {
+    error_response(
+        "The request body is too large.",
+        &[Code::new(
+            "PayloadTooLarge",
+            format!("the body is larger than {limit}; refused before it is read when `Content-Length` says so"),
+            "the request body is larger than the limit of 1048576 bytes",
+        )],
+    )
+}
+
+pub fn throttled() -> Response {
+    error_response(
+        "Too many calls (reserved: answered once throttling is enforced).",
+        &[
+            Code::new("Throttling.Api", "the API's call rate limit is reached", "the API's call rate limit is reached"),
+            Code::new(
+                "Throttling.User",
+                "the calling app's rate limit is reached",
+                "the calling app's rate limit is reached",
+            ),
+        ],
+    )
+}

@@ -1,0 +1,171 @@
+//! Who may call which management route. Every route is registered through [`Routes::add`]
+//! with its [`Access`]; one guard enforces it before the handler runs, so no handler can
+//! forget a check, and the list of routes with their access is what the route-matrix test
+//! walks.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{RawPathParams, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use catalog::model::{User, Workgroup, WorkgroupRole};
+
+use super::AdminState;
+use super::reply::AdminError;
+
+/// The least a caller needs for a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token (health).
+    Public,
+    /// Any valid token.
+    Authenticated,
+    /// Platform administrators only.
+    PlatformAdmin,
+    /// Members of the `{workgroup}` in the path with at least this role; platform
+    /// administrators act as workgroup admins everywhere.
+    Workgroup(WorkgroupRole),
+}
+
+/// Ranks roles: viewer < developer < admin.
+pub fn rank(role: WorkgroupRole) -> u8 {
+    match role {
+        WorkgroupRole::Viewer => 1,
+        WorkgroupRole::Developer => 2,
+        WorkgroupRole::Admin => 3,
+    }
+}
+
+/// The authenticated caller, for handlers (`Extension<Caller>`).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    /// The `{workgroup}` of the path and the caller's role in it, on workgroup routes.
+    pub workgroup: Option<(Workgroup, WorkgroupRole)>,
+}
+
+impl Caller {
+    /// The workgroup of a workgroup route (the guard has resolved it).
+    pub fn workgroup(&self) -> Result<&Workgroup, AdminError> {
+        self.workgroup.as_ref().map(|(w, _)| w).ok_or_else(|| AdminError::forbidden("this route has no workgroup"))
+    }
+}
+
+/// One registered route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: Method,
+    /// As registered, below `/admin/v1`, e.g. `/workgroups/{workgroup}/members`.
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// Builds the router and the list of routes together.
+pub struct Routes {
+    state: AdminState,
+    router: Router<AdminState>,
+    specs: Vec<RouteSpec>,
+}
+
+impl Routes {
+    pub fn new(state: AdminState) -> Routes {
+        Routes { state, router: Router::new(), specs: Vec::new() }
+    }
+
+    /// Registers `handler` for `method` at `/admin/v1{path}`, guarded by `access`.
+    pub fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        handler: MethodRouter<AdminState>,
+    ) -> Routes {
+        let guard = middleware::from_fn_with_state((self.state.clone(), access), guard);
+        self.router = self.router.route(&format!("/admin/v1{path}"), handler.route_layer(guard));
+        self.specs.push(RouteSpec { method, path, access });
+        self
+    }
+
+    pub fn finish(self) -> (Router, Vec<RouteSpec>) {
+        (self.router.with_state(self.state), self.specs)
+    }
+}
+
+async fn guard(
+    State((state, access)): State<(AdminState, Access)>,
+    params: RawPathParams,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    // Read the token before awaiting: a request body is not Sync, so no reference to the
+    // request may be held across an await.
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    let workgroup = params.iter().find(|(k, _)| *k == "workgroup").map(|(_, v)| v.to_owned());
+    match authorize(&state, access, token, workgroup).await {
+        Ok(Some(caller)) => {
+            request.extensions_mut().insert(Arc::new(caller));
+            next.run(request).await
+        }
+        Ok(None) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn authorize(
+    state: &AdminState,
+    access: Access,
+    token: Option<String>,
+    workgroup: Option<String>,
+) -> Result<Option<Caller>, AdminError> {
+    if access == Access::Public {
+        return Ok(None);
+    }
+    let token = token.ok_or_else(AdminError::unauthorized)?;
+    let (user, _token) = state.store.authenticate(&token, now_ms()).await?.ok_or_else(AdminError::unauthorized)?;
+    match access {
+        Access::Public | Access::Authenticated => Ok(Some(Caller { user, workgroup: None })),
+        Access::PlatformAdmin if user.platform_admin => Ok(Some(Caller { user, workgroup: None })),
+        Access::PlatformAdmin => Err(AdminError::forbidden("only platform administrators may do this")),
+        Access::Workgroup(least) => {
+            let name = workgroup.ok_or_else(|| AdminError::forbidden("this route names no workgroup"))?;
+            // Missing and not-a-member answer alike, so names of other teams' workgroups leak nothing.
+            let hidden = || AdminError::not_found("workgroup", &name);
+            let workgroup = state.store.workgroup_by_name(&name).await.map_err(|_| hidden())?;
+            let role = if user.platform_admin {
+                WorkgroupRole::Admin
+            } else {
+                state.store.membership(workgroup.id, user.id).await?.ok_or_else(hidden)?
+            };
+            if rank(role) < rank(least) {
+                return Err(AdminError::forbidden(format!(
+                    "your role in `{name}` is {}; this needs {} or above",
+                    role_name(role),
+                    role_name(least)
+                )));
+            }
+            Ok(Some(Caller { user, workgroup: Some((workgroup, role)) }))
+        }
+    }
+}
+
+pub fn role_name(role: WorkgroupRole) -> &'static str {
+    match role {
+        WorkgroupRole::Viewer => "viewer",
+        WorkgroupRole::Developer => "developer",
+        WorkgroupRole::Admin => "admin",
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,132 @@
+//! The management API's response shape: `{"requestId","success","code","message","data"}`,
+//! lists as `{"items","pageNum","pageSize","total"}`, and errors that name the field at fault.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use catalog::store::StoreError;
+use serde::Serialize;
+
+/// A successful answer.
+pub struct Reply<T>(pub StatusCode, pub T);
+
+impl<T: Serialize> Reply<T> {
+    pub fn ok(data: T) -> Reply<T> {
+        Reply(StatusCode::OK, data)
+    }
+
+    pub fn created(data: T) -> Reply<T> {
+        Reply(StatusCode::CREATED, data)
+    }
+}
+
+fn request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+impl<T: Serialize> IntoResponse for Reply<T> {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "requestId": request_id(),
+            "success": true,
+            "code": "OK",
+            "message": "",
+            "data": self.1,
+        });
+        (self.0, Json(body)).into_response()
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page_num: u64,
+    pub page_size: u64,
+    pub total: u64,
+}
+
+impl<T> Page<T> {
+    /// Cuts `all` to page `page_num` (1-based) of `page_size`.
+    pub fn of(all: Vec<T>, page_num: u64, page_size: u64) -> Page<T> {
+        let total = all.len() as u64;
+        let skip = page_num.saturating_sub(1).saturating_mul(page_size) as usize;
+        let items = all.into_iter().skip(skip).take(page_size as usize).collect();
+        Page { items, page_num, page_size, total }
+    }
+}
+
+/// An error a management caller sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+    /// The request field at fault, when one is.
+    pub field: Option<String>,
+}
+
+impl AdminError {
+    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> AdminError {
+        AdminError { status, code: code.into(), message: message.into(), field: None }
+    }
+
+    pub fn unauthorized() -> AdminError {
+        AdminError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "send a valid, unexpired token as `Authorization: Bearer <token>`",
+        )
+    }
+
+    pub fn forbidden(why: impl Into<String>) -> AdminError {
+        AdminError::new(StatusCode::FORBIDDEN, "Forbidden", why)
+    }
+
+    /// A bad value in a named field.
+    pub fn invalid(field: &str, why: impl Into<String>) -> AdminError {
+        AdminError {
+            field: Some(field.to_owned()),
+            ..AdminError::new(StatusCode::BAD_REQUEST, format!("InvalidParameter.{field}"), why)
+        }
+    }
+
+    pub fn not_found(what: &str, id: impl std::fmt::Display) -> AdminError {
+        AdminError::new(StatusCode::NOT_FOUND, "NotFound", format!("{what} `{id}` does not exist"))
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(error: StoreError) -> AdminError {
+        match error {
+            StoreError::NotFound { what, id } => AdminError::not_found(what, id),
+            StoreError::Conflict(why) => AdminError::new(StatusCode::CONFLICT, "Conflict", why),
+            StoreError::Invalid(why) => AdminError::new(StatusCode::BAD_REQUEST, "InvalidParameter", why),
+            other => {
+                tracing::error!("management API store error: {other}");
+                AdminError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "the request failed; the error was logged",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "requestId": request_id(),
+            "success": false,
+            "code": self.code,
+            "message": self.message,
+            "field": self.field,
+            "data": null,
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+pub type AdminResult<T> = Result<Reply<T>, AdminError>;

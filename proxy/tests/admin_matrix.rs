@@ -1,0 +1,246 @@
+//! The management API's route matrix: every route × {no token, expired token, viewer of the
+//! workgroup, developer of another workgroup, workgroup admin, platform admin}, against the
+//! real binary. The expected access of each route is written here, independently of the
+//! code: a route the table does not list, or whose declared access differs, fails the test.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use catalog::secret::SecretBox;
+use catalog::store::Store;
+use proxy::admin::access::Access;
+use proxy::admin::{AdminState, routes};
+use proxy::routes::Snapshot;
+use serde_json::{Value, json};
+use support::{Response, Server, request};
+
+const BOOTSTRAP: &str = "slc_matrix_bootstrap_token_0123456789";
+
+/// Who may call each route, as the product intends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Anyone,
+    AnyUser,
+    PlatformAdmin,
+    WorkgroupViewer,
+    WorkgroupAdmin,
+}
+
+const TABLE: &[(&str, &str, Expect)] = &[
+    ("GET", "/health", Expect::Anyone),
+    ("GET", "/me", Expect::AnyUser),
+    ("GET", "/users", Expect::PlatformAdmin),
+    ("POST", "/users", Expect::PlatformAdmin),
+    ("GET", "/users/{user}/tokens", Expect::PlatformAdmin),
+    ("POST", "/users/{user}/tokens", Expect::PlatformAdmin),
+    ("DELETE", "/tokens/{id}", Expect::PlatformAdmin),
+    ("GET", "/workgroups", Expect::AnyUser),
+    ("POST", "/workgroups", Expect::PlatformAdmin),
+    ("GET", "/workgroups/{workgroup}", Expect::WorkgroupViewer),
+    ("GET", "/workgroups/{workgroup}/members", Expect::WorkgroupViewer),
+    ("PUT", "/workgroups/{workgroup}/members/{user}", Expect::WorkgroupAdmin),
+    ("DELETE", "/workgroups/{workgroup}/members/{user}", Expect::WorkgroupAdmin),
+];
+
+fn declared_matches(access: Access, expect: Expect) -> bool {
+    use catalog::model::WorkgroupRole::{Admin, Viewer};
+    matches!(
+        (access, expect),
+        (Access::Public, Expect::Anyone)
+            | (Access::Authenticated, Expect::AnyUser)
+            | (Access::PlatformAdmin, Expect::PlatformAdmin)
+            | (Access::Workgroup(Viewer), Expect::WorkgroupViewer)
+            | (Access::Workgroup(Admin), Expect::WorkgroupAdmin)
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    NoToken,
+    Expired,
+    Viewer,
+    OtherDeveloper,
+    WorkgroupAdmin,
+    PlatformAdmin,
+}
+
+/// The status class each caller must get.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Allowed,
+    Status(u16),
+}
+
+fn expected(expect: Expect, who: Who) -> Outcome {
+    use Outcome::{Allowed, Status};
+    match (expect, who) {
+        (Expect::Anyone, _) => Allowed,
+        (_, Who::NoToken | Who::Expired) => Status(401),
+        (Expect::AnyUser, _) | (_, Who::PlatformAdmin) => Allowed,
+        (Expect::PlatformAdmin, _) => Status(403),
+        // Another team's workgroup answers as if it did not exist.
+        (_, Who::OtherDeveloper) => Status(404),
+        (Expect::WorkgroupViewer, _) => Allowed,
+        (Expect::WorkgroupAdmin, Who::WorkgroupAdmin) => Allowed,
+        (Expect::WorkgroupAdmin, _) => Status(403),
+    }
+}
+
+fn call(server: &Server, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+    if !bytes.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    request(server.admin, method, &format!("/admin/v1{path}"), &headers, bytes.as_bytes())
+}
+
+fn ok(response: &Response) -> Value {
+    assert!(response.status < 300, "{} {}", response.status, String::from_utf8_lossy(&response.body));
+    response.json()["data"].clone()
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[test]
+fn every_route_enforces_its_access_for_every_kind_of_caller() {
+    // The routes as the code registers them.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let specs = runtime.block_on(async {
+        let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).expect("key");
+        let store = Store::open("sqlite::memory:", secrets).await.expect("store");
+        let (_, specs) = routes(AdminState { store, snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())) });
+        specs
+    });
+    for spec in &specs {
+        let row = TABLE.iter().find(|(m, p, _)| *m == spec.method.as_str() && *p == spec.path);
+        let Some((_, _, expect)) = row else {
+            panic!(
+                "route {} {} is not in the access matrix: add it with the access it must have",
+                spec.method, spec.path
+            )
+        };
+        assert!(
+            declared_matches(spec.access, *expect),
+            "{} {} declares {:?}, the matrix says {expect:?}",
+            spec.method,
+            spec.path,
+            spec.access
+        );
+    }
+    assert_eq!(specs.len(), TABLE.len(), "the matrix lists routes the code does not register");
+
+    let server = Server::start("admin-matrix", &[("SLUICE_ADMIN_TOKEN", BOOTSTRAP), ("SLUICE_DEMO", "false")]);
+    let root = Some(BOOTSTRAP);
+    for name in ["team", "other"] {
+        ok(&call(&server, "POST", "/workgroups", root, Some(json!({"name": name}))));
+    }
+    let mut tokens = std::collections::HashMap::new();
+    for (user, workgroup, role) in [
+        ("viewer", "team", "viewer"),
+        ("otherdev", "other", "developer"),
+        ("teamadmin", "team", "admin"),
+        ("target", "team", "viewer"),
+    ] {
+        ok(&call(&server, "POST", "/users", root, Some(json!({"name": user}))));
+        ok(&call(
+            &server,
+            "PUT",
+            &format!("/workgroups/{workgroup}/members/{user}"),
+            root,
+            Some(json!({"role": role})),
+        ));
+        let issued =
+            ok(&call(&server, "POST", &format!("/users/{user}/tokens"), root, Some(json!({"name": "matrix"}))));
+        tokens.insert(user, issued["token"].as_str().expect("token text").to_owned());
+    }
+    let expiring = ok(&call(
+        &server,
+        "POST",
+        "/users/viewer/tokens",
+        root,
+        Some(json!({"name": "short", "expiresAt": now_ms() + 1500})),
+    ));
+    let expired = expiring["token"].as_str().expect("token").to_owned();
+    std::thread::sleep(Duration::from_millis(1600));
+
+    let mut checked = 0;
+    for (method, path, expect) in TABLE {
+        for who in
+            [Who::NoToken, Who::Expired, Who::Viewer, Who::OtherDeveloper, Who::WorkgroupAdmin, Who::PlatformAdmin]
+        {
+            let token = match who {
+                Who::NoToken => None,
+                Who::Expired => Some(expired.clone()),
+                Who::Viewer => Some(tokens["viewer"].clone()),
+                Who::OtherDeveloper => Some(tokens["otherdev"].clone()),
+                Who::WorkgroupAdmin => Some(tokens["teamadmin"].clone()),
+                Who::PlatformAdmin => Some(BOOTSTRAP.to_owned()),
+            };
+            // Fresh targets so that allowed calls succeed: a member to remove, a token to revoke.
+            ok(&call(&server, "PUT", "/workgroups/team/members/target", root, Some(json!({"role": "viewer"}))));
+            let token_id =
+                ok(&call(&server, "POST", "/users/target/tokens", root, Some(json!({"name": "victim"}))))["id"].clone();
+            let unique = format!("u{checked}");
+            let filled =
+                path.replace("{workgroup}", "team").replace("{user}", "target").replace("{id}", &token_id.to_string());
+            let body = match (*method, *path) {
+                ("POST", "/users") | ("POST", "/workgroups") => Some(json!({"name": unique})),
+                ("POST", _) => Some(json!({"name": "matrix"})),
+                ("PUT", _) => Some(json!({"role": "viewer"})),
+                _ => None,
+            };
+            let response = call(&server, method, &filled, token.as_deref(), body);
+            let outcome = match response.status {
+                401 | 403 => Outcome::Status(response.status),
+                404 if String::from_utf8_lossy(&response.body).contains("workgroup `team`") => Outcome::Status(404),
+                _ => Outcome::Allowed,
+            };
+            assert_eq!(
+                outcome,
+                expected(*expect, who),
+                "{method} {path} as {who:?}: {} {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            );
+            if outcome == Outcome::Allowed {
+                assert!(
+                    response.status < 400,
+                    "{method} {path} as {who:?} was let through but failed: {} {}",
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, TABLE.len() * 6);
+}
+
+#[test]
+fn answers_use_the_management_envelope_and_name_the_field_at_fault() {
+    let server = Server::start("admin-envelope", &[("SLUICE_ADMIN_TOKEN", BOOTSTRAP), ("SLUICE_DEMO", "false")]);
+    let listed = call(&server, "GET", "/workgroups", Some(BOOTSTRAP), None);
+    let body = listed.json();
+    assert_eq!((body["success"].as_bool(), body["code"].as_str()), (Some(true), Some("OK")), "{body}");
+    assert!(body["requestId"].as_str().is_some_and(|id| id.len() == 32), "{body}");
+    for key in ["items", "pageNum", "pageSize", "total"] {
+        assert!(body["data"].get(key).is_some(), "list lacks {key}: {body}");
+    }
+    let bad = call(&server, "POST", "/workgroups", Some(BOOTSTRAP), Some(json!({"name": "has space"})));
+    let body = bad.json();
+    assert_eq!(bad.status, 400, "{body}");
+    assert_eq!((body["success"].as_bool(), body["field"].as_str()), (Some(false), Some("name")), "{body}");
+    assert_eq!(body["code"], "InvalidParameter.name");
+    let page = call(&server, "GET", "/workgroups?pageSize=0", Some(BOOTSTRAP), None);
+    assert_eq!((page.status, page.json()["field"].as_str()), (400, Some("pageSize")));
+}
