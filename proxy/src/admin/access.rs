@@ -89,6 +89,11 @@ impl Routes {
         self
     }
 
+    /// Lets an area of the API register its routes in its own module.
+    pub fn extend(self, register: impl FnOnce(Routes) -> Routes) -> Routes {
+        register(self)
+    }
+
     pub fn finish(self) -> (Router, Vec<RouteSpec>) {
         (self.router.with_state(self.state), self.specs)
     }

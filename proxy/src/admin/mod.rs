@@ -6,6 +6,9 @@
 //! use one envelope ([`reply`]).
 
 pub mod access;
+pub mod apis;
+pub mod datasources;
+pub mod docs;
 pub mod people;
 pub mod reply;
 
@@ -57,6 +60,9 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
             Access::Workgroup(Admin),
             delete(people::delete_member),
         )
+        .extend(datasources::register)
+        .extend(apis::register)
+        .extend(docs::register)
         .finish()
 }
 
