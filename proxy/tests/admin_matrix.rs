@@ -21,7 +21,7 @@ const BOOTSTRAP: &str = "slc_matrix_bootstrap_token_0123456789";
 
 /// Who may call each route, as the product intends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
+pub enum Expect {
     Anyone,
     AnyUser,
     PlatformAdmin,
@@ -29,33 +29,50 @@ enum Expect {
     WorkgroupAdmin,
 }
 
+/// What a row's `prepare` may use: the server and the bootstrap (platform admin) token, to
+/// create fresh targets so that an allowed call can succeed.
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub root: &'a str,
+    /// A number unique to this call, for names.
+    pub seq: usize,
+}
+
+impl Ctx<'_> {
+    /// A call as the platform admin that must succeed; returns its `data`.
+    pub fn setup(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        ok(&call(self.server, method, path, Some(self.root), body))
+    }
+}
+
+/// One route of the matrix. `prepare` returns the concrete path (below `/admin/v1`, with the
+/// workgroup `team` filled in) and body for one call, creating what the call needs.
+pub struct Row {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub expect: Expect,
+    pub prepare: fn(&Ctx) -> (String, Option<Value>),
+}
+
+/// The workgroup every workgroup route is called on, and another team's.
+pub const TEAM: &str = "team";
+pub const OTHER: &str = "other";
+
 /// Each area of the API lists its routes in its own file under `matrix/`.
 mod matrix {
-    use super::Expect;
+    #[allow(unused_imports)]
+    use super::{Ctx, Expect, OTHER, Row, TEAM};
+    #[allow(unused_imports)]
+    use serde_json::{Value, json};
+    include!("matrix/people.rs");
     include!("matrix/datasources.rs");
     include!("matrix/apis.rs");
     include!("matrix/docs.rs");
 }
 
-fn table() -> Vec<(&'static str, &'static str, Expect)> {
-    [PEOPLE, matrix::DATASOURCES, matrix::APIS, matrix::DOCS].concat()
+fn table() -> Vec<Row> {
+    [matrix::people(), matrix::datasources(), matrix::apis(), matrix::docs()].into_iter().flatten().collect()
 }
-
-const PEOPLE: &[(&str, &str, Expect)] = &[
-    ("GET", "/health", Expect::Anyone),
-    ("GET", "/me", Expect::AnyUser),
-    ("GET", "/users", Expect::PlatformAdmin),
-    ("POST", "/users", Expect::PlatformAdmin),
-    ("GET", "/users/{user}/tokens", Expect::PlatformAdmin),
-    ("POST", "/users/{user}/tokens", Expect::PlatformAdmin),
-    ("DELETE", "/tokens/{id}", Expect::PlatformAdmin),
-    ("GET", "/workgroups", Expect::AnyUser),
-    ("POST", "/workgroups", Expect::PlatformAdmin),
-    ("GET", "/workgroups/{workgroup}", Expect::WorkgroupViewer),
-    ("GET", "/workgroups/{workgroup}/members", Expect::WorkgroupViewer),
-    ("PUT", "/workgroups/{workgroup}/members/{user}", Expect::WorkgroupAdmin),
-    ("DELETE", "/workgroups/{workgroup}/members/{user}", Expect::WorkgroupAdmin),
-];
 
 fn declared_matches(access: Access, expect: Expect) -> bool {
     use catalog::model::WorkgroupRole::{Admin, Viewer};
@@ -134,8 +151,8 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
         specs
     });
     for spec in &specs {
-        let row = table().into_iter().find(|(m, p, _)| *m == spec.method.as_str() && *p == spec.path);
-        let Some((_, _, expect)) = row else {
+        let row = table().into_iter().find(|r| r.method == spec.method.as_str() && r.path == spec.path);
+        let Some(Row { expect, .. }) = row else {
             panic!(
                 "route {} {} is not in the access matrix: add it with the access it must have",
                 spec.method, spec.path
@@ -186,7 +203,7 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
     std::thread::sleep(Duration::from_millis(1600));
 
     let mut checked = 0;
-    for (method, path, expect) in table() {
+    for Row { method, path, expect, prepare } in table() {
         for who in
             [Who::NoToken, Who::Expired, Who::Viewer, Who::OtherDeveloper, Who::WorkgroupAdmin, Who::PlatformAdmin]
         {
@@ -198,19 +215,7 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
                 Who::WorkgroupAdmin => Some(tokens["teamadmin"].clone()),
                 Who::PlatformAdmin => Some(BOOTSTRAP.to_owned()),
             };
-            // Fresh targets so that allowed calls succeed: a member to remove, a token to revoke.
-            ok(&call(&server, "PUT", "/workgroups/team/members/target", root, Some(json!({"role": "viewer"}))));
-            let token_id =
-                ok(&call(&server, "POST", "/users/target/tokens", root, Some(json!({"name": "victim"}))))["id"].clone();
-            let unique = format!("u{checked}");
-            let filled =
-                path.replace("{workgroup}", "team").replace("{user}", "target").replace("{id}", &token_id.to_string());
-            let body = match (method, path) {
-                ("POST", "/users") | ("POST", "/workgroups") => Some(json!({"name": unique})),
-                ("POST", _) => Some(json!({"name": "matrix"})),
-                ("PUT", _) => Some(json!({"role": "viewer"})),
-                _ => None,
-            };
+            let (filled, body) = prepare(&Ctx { server: &server, root: BOOTSTRAP, seq: checked });
             let response = call(&server, method, &filled, token.as_deref(), body);
             let outcome = match response.status {
                 401 | 403 => Outcome::Status(response.status),
