@@ -1,5 +1,6 @@
 //! The management API's route matrix: every route × {no token, expired token, viewer of the
-//! workgroup, developer of another workgroup, workgroup admin, platform admin}, against the
+//! workgroup, developer of the workgroup, developer of another workgroup, workgroup admin,
+//! platform admin}, against the
 //! real binary. The expected access of each route is written here, independently of the
 //! code: a route the table does not list, or whose declared access differs, fails the test.
 
@@ -26,6 +27,7 @@ pub enum Expect {
     AnyUser,
     PlatformAdmin,
     WorkgroupViewer,
+    WorkgroupDeveloper,
     WorkgroupAdmin,
 }
 
@@ -75,13 +77,14 @@ fn table() -> Vec<Row> {
 }
 
 fn declared_matches(access: Access, expect: Expect) -> bool {
-    use catalog::model::WorkgroupRole::{Admin, Viewer};
+    use catalog::model::WorkgroupRole::{Admin, Developer, Viewer};
     matches!(
         (access, expect),
         (Access::Public, Expect::Anyone)
             | (Access::Authenticated, Expect::AnyUser)
             | (Access::PlatformAdmin, Expect::PlatformAdmin)
             | (Access::Workgroup(Viewer), Expect::WorkgroupViewer)
+            | (Access::Workgroup(Developer), Expect::WorkgroupDeveloper)
             | (Access::Workgroup(Admin), Expect::WorkgroupAdmin)
     )
 }
@@ -91,6 +94,8 @@ enum Who {
     NoToken,
     Expired,
     Viewer,
+    /// A developer of the workgroup in the path (beyond the six kinds the issue names).
+    Developer,
     OtherDeveloper,
     WorkgroupAdmin,
     PlatformAdmin,
@@ -113,8 +118,9 @@ fn expected(expect: Expect, who: Who) -> Outcome {
         // Another team's workgroup answers as if it did not exist.
         (_, Who::OtherDeveloper) => Status(404),
         (Expect::WorkgroupViewer, _) => Allowed,
-        (Expect::WorkgroupAdmin, Who::WorkgroupAdmin) => Allowed,
-        (Expect::WorkgroupAdmin, _) => Status(403),
+        (Expect::WorkgroupAdmin | Expect::WorkgroupDeveloper, Who::WorkgroupAdmin) => Allowed,
+        (Expect::WorkgroupDeveloper, Who::Developer) => Allowed,
+        (Expect::WorkgroupAdmin | Expect::WorkgroupDeveloper, _) => Status(403),
     }
 }
 
@@ -176,6 +182,7 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
     let mut tokens = std::collections::HashMap::new();
     for (user, workgroup, role) in [
         ("viewer", "team", "viewer"),
+        ("teamdev", "team", "developer"),
         ("otherdev", "other", "developer"),
         ("teamadmin", "team", "admin"),
         ("target", "team", "viewer"),
@@ -204,13 +211,20 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
 
     let mut checked = 0;
     for Row { method, path, expect, prepare } in table() {
-        for who in
-            [Who::NoToken, Who::Expired, Who::Viewer, Who::OtherDeveloper, Who::WorkgroupAdmin, Who::PlatformAdmin]
-        {
+        for who in [
+            Who::NoToken,
+            Who::Expired,
+            Who::Viewer,
+            Who::Developer,
+            Who::OtherDeveloper,
+            Who::WorkgroupAdmin,
+            Who::PlatformAdmin,
+        ] {
             let token = match who {
                 Who::NoToken => None,
                 Who::Expired => Some(expired.clone()),
                 Who::Viewer => Some(tokens["viewer"].clone()),
+                Who::Developer => Some(tokens["teamdev"].clone()),
                 Who::OtherDeveloper => Some(tokens["otherdev"].clone()),
                 Who::WorkgroupAdmin => Some(tokens["teamadmin"].clone()),
                 Who::PlatformAdmin => Some(BOOTSTRAP.to_owned()),
@@ -240,7 +254,7 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
             checked += 1;
         }
     }
-    assert_eq!(checked, table().len() * 6);
+    assert_eq!(checked, table().len() * 7);
 }
 
 #[test]

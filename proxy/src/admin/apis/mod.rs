@@ -1,0 +1,448 @@
+//! APIs, their versions, publishing and the test console.
+//!
+//! ```text
+//!  /workgroups/{workgroup}/apis                      GET list (filters, pages)   POST create
+//!  …/apis/{id}                                       GET   PUT (draft, metadata)   DELETE (not while published)
+//!  …/apis/{id}/copy                                  POST  save as a new API
+//!  …/apis/{id}/versions                              GET   POST save the draft as the next version
+//!  …/apis/{id}/versions/{n}                          GET   DELETE (not while published)
+//!  …/apis/{id}/versions/{a}/diff/{b}                 GET   `draft` allowed on either side
+//!  …/apis/{id}/publish · /offline                    POST  {version, environment} · {environment}
+//!  …/apis/{id}/test                                  POST  the test console (SQL modes)
+//! ```
+//!
+//! An `{id}` of another workgroup's API answers 404 exactly like a missing one. Every write
+//! appends an audit entry with the caller's user name.
+
+mod console;
+mod diff;
+mod rules;
+mod versions;
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode};
+use axum::routing::{delete, get, post, put};
+use catalog::model::{Api, ApiDefinition, AuditEntry, Datasource, Publication, Workgroup, WorkgroupRole};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::AdminState;
+use super::access::{Access, Caller, Routes};
+use super::people::PageQuery;
+use super::reply::{AdminError, AdminResult, Page, Reply};
+
+/// Registers this area's routes: reading needs a viewer, everything that changes an API,
+/// publishes it or runs it (the test console) a developer.
+pub fn register(routes: Routes) -> Routes {
+    use WorkgroupRole::{Developer, Viewer};
+    const APIS: &str = "/workgroups/{workgroup}/apis";
+    const API: &str = "/workgroups/{workgroup}/apis/{id}";
+    routes
+        .add(Method::GET, APIS, Access::Workgroup(Viewer), get(list_apis))
+        .add(Method::POST, APIS, Access::Workgroup(Developer), post(create_api))
+        .add(Method::GET, API, Access::Workgroup(Viewer), get(get_api))
+        .add(Method::PUT, API, Access::Workgroup(Developer), put(update_api))
+        .add(Method::DELETE, API, Access::Workgroup(Developer), delete(delete_api))
+        .add(Method::POST, "/workgroups/{workgroup}/apis/{id}/copy", Access::Workgroup(Developer), post(copy_api))
+        .add(
+            Method::GET,
+            "/workgroups/{workgroup}/apis/{id}/versions",
+            Access::Workgroup(Viewer),
+            get(versions::list_versions),
+        )
+        .add(
+            Method::POST,
+            "/workgroups/{workgroup}/apis/{id}/versions",
+            Access::Workgroup(Developer),
+            post(versions::save_version),
+        )
+        .add(
+            Method::GET,
+            "/workgroups/{workgroup}/apis/{id}/versions/{version}",
+            Access::Workgroup(Viewer),
+            get(versions::get_version),
+        )
+        .add(
+            Method::DELETE,
+            "/workgroups/{workgroup}/apis/{id}/versions/{version}",
+            Access::Workgroup(Developer),
+            delete(versions::delete_version),
+        )
+        .add(
+            Method::GET,
+            "/workgroups/{workgroup}/apis/{id}/versions/{version}/diff/{other}",
+            Access::Workgroup(Viewer),
+            get(versions::diff_versions),
+        )
+        .add(
+            Method::POST,
+            "/workgroups/{workgroup}/apis/{id}/publish",
+            Access::Workgroup(Developer),
+            post(versions::publish),
+        )
+        .add(
+            Method::POST,
+            "/workgroups/{workgroup}/apis/{id}/offline",
+            Access::Workgroup(Developer),
+            post(versions::offline),
+        )
+        .add(Method::POST, "/workgroups/{workgroup}/apis/{id}/test", Access::Workgroup(Developer), post(console::test))
+}
+
+/// An API as the management API shows it: the stored API and where it is published.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiView {
+    #[serde(flatten)]
+    pub api: Api,
+    pub publications: Vec<Publication>,
+}
+
+/// One line of the API list.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiSummary {
+    pub id: i64,
+    pub name: String,
+    pub path: String,
+    pub method: String,
+    pub description: String,
+    pub folder_id: Option<i64>,
+    pub mode: &'static str,
+    pub datasource_id: Option<i64>,
+    pub publications: Vec<Publication>,
+}
+
+/// `?folderId=&status=&name=` of the API list (`pageNum`, `pageSize` apart).
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiFilter {
+    pub folder_id: Option<String>,
+    /// `prod` or `test` (published there), `published` (anywhere), `draft` (nowhere).
+    pub status: Option<String>,
+    /// A case-insensitive part of the name.
+    pub name: Option<String>,
+    pub tag: Option<String>,
+}
+
+async fn list_apis(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Query(page): Query<PageQuery>,
+    Query(filter): Query<ApiFilter>,
+) -> AdminResult<Page<ApiSummary>> {
+    page.check()?;
+    let workgroup = caller.workgroup()?;
+    if filter.tag.is_some() {
+        return Err(AdminError::invalid("tag", "APIs have no tags yet"));
+    }
+    let folder = match filter.folder_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("root") => Some(None),
+        Some(text) => {
+            Some(Some(text.parse::<i64>().map_err(|_| AdminError::invalid("folderId", "a folder id, or `root`"))?))
+        }
+    };
+    let status = match filter.status.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s @ ("prod" | "test" | "published" | "draft")) => Some(s.to_owned()),
+        Some(other) => {
+            return Err(AdminError::invalid("status", format!("`{other}`: expected prod, test, published or draft")));
+        }
+    };
+    let needle = filter.name.as_deref().map(str::to_lowercase).filter(|n| !n.is_empty());
+    let mut items = Vec::new();
+    for api in state.store.list_apis(workgroup.id).await? {
+        if folder.is_some_and(|f| f != api.folder_id)
+            || needle.as_ref().is_some_and(|n| !api.name.to_lowercase().contains(n.as_str()))
+        {
+            continue;
+        }
+        let publications = state.store.publications(api.id).await?;
+        let keep = match status.as_deref() {
+            None => true,
+            Some("published") => !publications.is_empty(),
+            Some("draft") => publications.is_empty(),
+            Some(env) => publications.iter().any(|p| p.environment.as_str() == env),
+        };
+        if keep {
+            items.push(ApiSummary {
+                id: api.id,
+                mode: api.draft.mode.name(),
+                datasource_id: api.draft.datasource_id,
+                name: api.name,
+                path: api.path,
+                method: api.method,
+                description: api.description,
+                folder_id: api.folder_id,
+                publications,
+            });
+        }
+    }
+    Ok(Reply::ok(Page::of(items, page.page_num, page.page_size)))
+}
+
+/// `POST …/apis`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewApi {
+    name: String,
+    path: String,
+    #[serde(default = "default_method")]
+    method: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    folder_id: Option<i64>,
+    /// The mode's definition: `{datasourceId, mode, table | sql | tables | baseUrl…, …}`.
+    draft: serde_json::Value,
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
+}
+
+async fn create_api(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    body: Bytes,
+) -> AdminResult<ApiView> {
+    let workgroup = caller.workgroup()?;
+    let body: NewApi = rules::parse(&body, "")?;
+    let draft = rules::parse_definition(body.draft)?;
+    let api = Api {
+        id: 0,
+        workgroup_id: workgroup.id,
+        name: body.name,
+        path: body.path,
+        method: body.method,
+        description: body.description,
+        folder_id: body.folder_id,
+        draft,
+    };
+    let api = checked(&state, workgroup, api).await?;
+    if let Some(folder_id) = api.folder_id {
+        folder_in(&state, workgroup, folder_id).await?;
+    }
+    let created = state.store.create_api(&api).await?;
+    record(&state, &caller, "api.create", &created, serde_json::json!({"name": created.name, "path": created.path}))
+        .await;
+    Ok(Reply::created(ApiView { api: created, publications: Vec::new() }))
+}
+
+async fn get_api(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+) -> AdminResult<ApiView> {
+    let api = api_in(&state, caller.workgroup()?, &id).await?;
+    let publications = state.store.publications(api.id).await?;
+    Ok(Reply::ok(ApiView { api, publications }))
+}
+
+/// `PUT …/apis/{id}`: every key is optional; what is left out is kept. `folderId: null`
+/// moves the API to the root.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ApiUpdate {
+    name: Option<String>,
+    path: Option<String>,
+    method: Option<String>,
+    description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    folder_id: Option<Option<i64>>,
+    draft: Option<serde_json::Value>,
+}
+
+/// Tells a key given as `null` (`Some(None)`) from a key left out (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+async fn update_api(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> AdminResult<ApiView> {
+    let workgroup = caller.workgroup()?;
+    let current = api_in(&state, workgroup, &id).await?;
+    let body: ApiUpdate = rules::parse(&body, "")?;
+    let draft = match body.draft {
+        Some(draft) => rules::parse_definition(draft)?,
+        None => current.draft.clone(),
+    };
+    let wanted = Api {
+        name: body.name.unwrap_or_else(|| current.name.clone()),
+        path: body.path.unwrap_or_else(|| current.path.clone()),
+        method: body.method.unwrap_or_else(|| current.method.clone()),
+        description: body.description.unwrap_or_else(|| current.description.clone()),
+        draft,
+        ..current.clone()
+    };
+    let wanted = checked(&state, workgroup, wanted).await?;
+    if let Some(Some(folder_id)) = body.folder_id {
+        folder_in(&state, workgroup, folder_id).await?;
+    }
+    let mut updated = state.store.update_api(&wanted).await?;
+    if let Some(folder_id) = body.folder_id
+        && folder_id != current.folder_id
+    {
+        updated = state.store.move_api(updated.id, folder_id).await?;
+    }
+    let changed: Vec<&str> = [
+        ("name", current.name != updated.name),
+        ("path", current.path != updated.path),
+        ("method", current.method != updated.method),
+        ("description", current.description != updated.description),
+        ("folderId", current.folder_id != updated.folder_id),
+        ("draft", current.draft != updated.draft),
+    ]
+    .into_iter()
+    .filter_map(|(key, changed)| changed.then_some(key))
+    .collect();
+    record(&state, &caller, "api.update", &updated, serde_json::json!({"name": updated.name, "changed": changed}))
+        .await;
+    let publications = state.store.publications(updated.id).await?;
+    Ok(Reply::ok(ApiView { api: updated, publications }))
+}
+
+async fn delete_api(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+) -> AdminResult<serde_json::Value> {
+    let api = api_in(&state, caller.workgroup()?, &id).await?;
+    let publications = state.store.publications(api.id).await?;
+    if !publications.is_empty() {
+        let environments: Vec<&str> = publications.iter().map(|p| p.environment.as_str()).collect();
+        return Err(AdminError::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!("API `{}` is published in {}; take it offline first", api.name, environments.join(", ")),
+        ));
+    }
+    state.store.delete_api(api.id).await?;
+    record(&state, &caller, "api.delete", &api, serde_json::json!({"name": api.name, "path": api.path})).await;
+    Ok(Reply::ok(serde_json::Value::Null))
+}
+
+/// `POST …/apis/{id}/copy`: a new API with the draft of this one.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CopyApi {
+    name: String,
+    path: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    folder_id: Option<Option<i64>>,
+}
+
+async fn copy_api(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> AdminResult<ApiView> {
+    let workgroup = caller.workgroup()?;
+    let source = api_in(&state, workgroup, &id).await?;
+    let body: CopyApi = rules::parse(&body, "")?;
+    // With its constants' values, so the copy seals its own.
+    let draft = state.store.api_with_secrets(source.id).await?.draft;
+    let copy = Api {
+        id: 0,
+        name: body.name,
+        path: body.path,
+        description: body.description.unwrap_or_else(|| source.description.clone()),
+        folder_id: body.folder_id.unwrap_or(source.folder_id),
+        draft,
+        ..source.clone()
+    };
+    let copy = checked(&state, workgroup, copy).await?;
+    if let Some(folder_id) = copy.folder_id {
+        folder_in(&state, workgroup, folder_id).await?;
+    }
+    let created = state.store.create_api(&copy).await?;
+    record(&state, &caller, "api.copy", &created, serde_json::json!({"name": created.name, "from": source.id})).await;
+    Ok(Reply::created(ApiView { api: created, publications: Vec::new() }))
+}
+
+/// The API `id` of `workgroup`; another workgroup's API is as missing as one that is not.
+pub(super) async fn api_in(state: &AdminState, workgroup: &Workgroup, id: &str) -> Result<Api, AdminError> {
+    let missing = || AdminError::not_found("API", id);
+    let number: i64 = id.parse().map_err(|_| missing())?;
+    match state.store.api(number).await {
+        Ok(api) if api.workgroup_id == workgroup.id => Ok(api),
+        Ok(_) | Err(catalog::store::StoreError::NotFound { .. }) => Err(missing()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Name, method and path by the rules of `sluice check`; the draft's datasource must be the
+/// workgroup's. Returns the API with its method upper-case.
+async fn checked(state: &AdminState, workgroup: &Workgroup, mut api: Api) -> Result<Api, AdminError> {
+    rules::check_name(&api.name)?;
+    api.method = rules::check_method(&api.method)?;
+    rules::check_path(&api.path, &api.draft)?;
+    if let Some(id) = api.draft.datasource_id {
+        datasource_in(state, workgroup, id).await?;
+    }
+    Ok(api)
+}
+
+/// The definition's datasource, password opened, when it is the workgroup's.
+pub(super) async fn datasource_in(
+    state: &AdminState,
+    workgroup: &Workgroup,
+    id: i64,
+) -> Result<Datasource, AdminError> {
+    let missing = || AdminError::invalid("draft.datasourceId", format!("datasource `{id}` does not exist"));
+    match state.store.datasource_with_secret(id).await {
+        Ok(datasource) if datasource.workgroup_id == workgroup.id => Ok(datasource),
+        Ok(_) | Err(catalog::store::StoreError::NotFound { .. }) => Err(missing()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The datasource a definition compiles against (`None` for registered APIs).
+pub(super) async fn datasource_for(
+    state: &AdminState,
+    workgroup: &Workgroup,
+    definition: &ApiDefinition,
+) -> Result<Option<Datasource>, AdminError> {
+    match definition.datasource_id {
+        Some(id) if definition.mode.is_sql() => Ok(Some(datasource_in(state, workgroup, id).await?)),
+        _ => Ok(None),
+    }
+}
+
+async fn folder_in(state: &AdminState, workgroup: &Workgroup, id: i64) -> Result<(), AdminError> {
+    match state.store.folder(id).await {
+        Ok(folder) if folder.workgroup_id == workgroup.id => Ok(()),
+        Ok(_) | Err(catalog::store::StoreError::NotFound { .. }) => {
+            Err(AdminError::invalid("folderId", format!("folder `{id}` does not exist")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Appends an audit entry for a change already made; a failure is logged, not answered
+/// (the change stands).
+pub(super) async fn record(state: &AdminState, caller: &Caller, action: &str, api: &Api, detail: serde_json::Value) {
+    let entry = AuditEntry {
+        id: 0,
+        at: 0,
+        actor: caller.user.name.clone(),
+        action: action.to_owned(),
+        workgroup_id: Some(api.workgroup_id),
+        target: format!("api:{}", api.id),
+        detail,
+    };
+    if let Err(e) = state.store.audit(&entry).await {
+        tracing::error!(action, api = api.id, "cannot append to the audit log: {e}");
+    }
+}
