@@ -1,6 +1,9 @@
-//! `sluice apply` and `sluice check`: declarative files against the store.
+//! `sluice apply` and `sluice check`: declarative files against the store; `sluice export`:
+//! documents from the store to files.
 
 use std::path::PathBuf;
+
+use clap::Subcommand;
 
 use catalog::store::Store;
 
@@ -49,6 +52,55 @@ pub fn apply(config: &Config, files: &[PathBuf]) -> Result<(), String> {
         println!("{}", outcome?);
         Ok(())
     })
+}
+
+/// What `sluice export` writes.
+#[derive(Debug, Subcommand)]
+pub enum Export {
+    /// The OpenAPI 3.1 document of everything a workgroup publishes to production (the same
+    /// as `GET /admin/v1/workgroups/{workgroup}/openapi.json`).
+    Openapi {
+        /// The workgroup's name.
+        #[arg(long)]
+        workgroup: String,
+        /// Where to write it (default: `<workgroup>.openapi.json`; `-` for stdout).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Writes a document from the configured store; the edge address of the configuration is the
+/// documents' server.
+pub fn export(config: &Config, what: &Export) -> Result<(), String> {
+    let Export::Openapi { workgroup, output } = what;
+    let secrets = secret_box(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let text = runtime.block_on(async {
+        let store = Store::open(&config.store_url, secrets).await.map_err(|e| format!("cannot open the store: {e}"))?;
+        let outcome = async {
+            let found =
+                store.workgroup_by_name(workgroup).await.map_err(|e| format!("workgroup `{workgroup}`: {e}"))?;
+            let server = format!("http://{}", config.edge_addr);
+            let doc = crate::admin::docs::workgroup_document(&store, &found, &server)
+                .await
+                .map_err(|e| format!("cannot read the published APIs: {e}"))?;
+            Ok::<_, String>(openapi::to_json(&doc))
+        }
+        .await;
+        store.close().await;
+        outcome
+    })?;
+    let output = output.clone().unwrap_or_else(|| PathBuf::from(format!("{workgroup}.openapi.json")));
+    if output.as_os_str() == "-" {
+        println!("{text}");
+        return Ok(());
+    }
+    std::fs::write(&output, format!("{text}\n")).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    println!("wrote {}", output.display());
+    Ok(())
 }
 
 fn report(problems: Vec<Problem>) -> String {

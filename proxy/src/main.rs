@@ -35,6 +35,9 @@ enum Command {
         #[arg(short = 'f', long = "file", required = true)]
         files: Vec<PathBuf>,
     },
+    /// Write documents from the store to files.
+    #[command(subcommand)]
+    Export(proxy::cli::Export),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Serve => proxy::serve::serve(config),
         Command::Apply { files } => proxy::cli::apply(&config, &files),
         Command::Check { files } => proxy::cli::check(&config, &files),
+        Command::Export(what) => proxy::cli::export(&config, &what),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,157 @@
+//! OpenAPI documents: the management API's own, per API and per workgroup, and the page that
+//! renders the management document.
+//!
+//! - `GET /openapi.json` (public): the management API, generated from the route registry
+//!   ([`management::management_document`]).
+//! - `GET /docs`, `GET /docs/app.js` (public): a small page, compiled into the binary, that
+//!   fetches that document and lists its operations. Nothing is loaded from elsewhere.
+//! - `GET /workgroups/{workgroup}/openapi.json` (viewer): everything the workgroup publishes
+//!   to production, as callers see it ([`openapi::workgroup_document`]).
+//! - `GET /workgroups/{workgroup}/apis/{id}/openapi.json` (viewer): one API, the version
+//!   published to production or else its latest saved version ([`openapi::api_document`]).
+//!
+//! Caller documents name the edge as their server. The admin service is not told the edge's
+//! address, so [`edge_url`] reads it from the configuration (`SLUICE_EDGE_ADDR`, or the
+//! default file) once.
+
+pub mod management;
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, http::HeaderName};
+use catalog::model::{Api, ApiVersion, Environment, Workgroup, WorkgroupRole};
+use catalog::store::{Store, StoreError};
+
+use super::AdminState;
+use super::access::{Access, Caller, Routes};
+use super::reply::AdminError;
+
+/// The page and its script (`proxy/assets/`).
+const PAGE: &str = include_str!("../../../assets/admin-docs.html");
+const SCRIPT: &str = include_str!("../../../assets/admin-docs.js");
+
+/// Registers this area's routes.
+pub fn register(routes: Routes) -> Routes {
+    let viewer = Access::Workgroup(WorkgroupRole::Viewer);
+    routes
+        .add(Method::GET, "/openapi.json", Access::Public, get(management_json))
+        .add(Method::GET, "/docs", Access::Public, get(page))
+        .add(Method::GET, "/docs/app.js", Access::Public, get(script))
+        .add(Method::GET, "/workgroups/{workgroup}/openapi.json", viewer, get(workgroup_json))
+        .add(Method::GET, "/workgroups/{workgroup}/apis/{id}/openapi.json", viewer, get(api_json))
+}
+
+/// The management document. The route list is complete only once every area has
+/// registered, so it is built on first use from a fresh registry and kept.
+async fn management_json(State(state): State<AdminState>) -> Response {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let text = DOCUMENT.get_or_init(|| {
+        let (_, specs) = super::routes(state);
+        openapi::to_json(&management::management_document(&specs))
+    });
+    json_document(text.clone())
+}
+
+async fn page() -> Response {
+    static_asset(PAGE, "text/html; charset=utf-8")
+}
+
+async fn script() -> Response {
+    static_asset(SCRIPT, "text/javascript; charset=utf-8")
+}
+
+fn static_asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Only this server's own script and document; no inline script, nothing from elsewhere.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; \
+             base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
+    response
+}
+
+fn json_document(text: String) -> Response {
+    let mut response = text.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+async fn workgroup_json(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+) -> Result<Response, AdminError> {
+    let workgroup = caller.workgroup()?;
+    let doc = workgroup_document(&state.store, workgroup, edge_url()).await?;
+    Ok(json_document(openapi::to_json(&doc)))
+}
+
+async fn api_json(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, AdminError> {
+    let workgroup = caller.workgroup()?;
+    let id: i64 = id.parse().map_err(|_| AdminError::invalid("id", "an API id is a whole number"))?;
+    let (api, version) = described_version(&state.store, workgroup, id).await?;
+    Ok(json_document(openapi::to_json(&openapi::api_document(&api, &version, edge_url()))))
+}
+
+/// The API `id` of `workgroup` with the version its document describes: the one published to
+/// production, else the latest saved one. An API of another workgroup is `NotFound`, as if it
+/// did not exist; so is one with no saved version.
+pub async fn described_version(store: &Store, workgroup: &Workgroup, id: i64) -> Result<(Api, ApiVersion), AdminError> {
+    let hidden = || AdminError::not_found("API", id);
+    let api = match store.api(id).await {
+        Ok(api) if api.workgroup_id == workgroup.id => api,
+        Ok(_) | Err(StoreError::NotFound { .. }) => return Err(hidden()),
+        Err(e) => return Err(e.into()),
+    };
+    let prod = store.publications(id).await?.into_iter().find(|p| p.environment == Environment::Prod);
+    let version = match prod {
+        Some(publication) => store.version(id, publication.version).await?,
+        None => store.latest_version(id).await?.ok_or_else(|| AdminError::not_found("saved version of API", id))?,
+    };
+    Ok((api, version))
+}
+
+/// One document of everything `workgroup` publishes to production, served at `server_url`.
+pub async fn workgroup_document(
+    store: &Store,
+    workgroup: &Workgroup,
+    server_url: &str,
+) -> Result<openapi::OpenApi, StoreError> {
+    // `published` opens registered constants for the edge; the document never shows them
+    // (the openapi crate describes registered APIs from the caller's side only).
+    let apis: Vec<(Api, ApiVersion)> = store
+        .published(Environment::Prod)
+        .await?
+        .into_iter()
+        .filter(|p| p.api.workgroup_id == workgroup.id)
+        .map(|p| (p.api, p.version))
+        .collect();
+    Ok(openapi::workgroup_document(&workgroup.name, &apis, server_url))
+}
+
+/// `http://<edge address>`: `SLUICE_EDGE_ADDR` or the default configuration file's
+/// `edge_addr`, read once. A server started with `--config FILE` and no `SLUICE_EDGE_ADDR`
+/// is not seen here (the admin service is not handed the configuration).
+pub fn edge_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let addr = crate::conf::Config::load(None)
+            .map(|c| c.edge_addr.to_string())
+            .unwrap_or_else(|_| std::env::var("SLUICE_EDGE_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned()));
+        format!("http://{addr}")
+    })
+}
