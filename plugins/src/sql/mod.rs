@@ -223,7 +223,8 @@ impl SqlApi {
     }
 
     fn page(&self, raw: &HashMap<String, RawParam>) -> Result<Option<Page>, ApiError> {
-        if !self.definition.options.pagination {
+        // Native callers write their own LIMIT/OFFSET; the row cap still holds.
+        if !self.definition.options.pagination || matches!(self.plan, ModePlan::Native(_)) {
             return Ok(None);
         }
         let max = u64::from(self.definition.options.max_limit);
