@@ -7,6 +7,7 @@
 //! This is the only crate that depends on pingora.
 
 pub mod admin;
+pub mod api_rules;
 pub mod cli;
 pub mod conf;
 pub mod deadline;

@@ -83,6 +83,7 @@ pub fn serve(config: Config) -> Result<(), String> {
         "admin",
         AdminService {
             addr: config.admin_addr,
+            edge_addr: config.edge_addr,
             store_url: config.store_url.clone(),
             secrets: startup.secrets.clone(),
             snapshot,

@@ -71,7 +71,12 @@ fn registered() -> Vec<proxy::admin::access::RouteSpec> {
     runtime().block_on(async {
         let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).expect("key");
         let store = Store::open("sqlite::memory:", secrets).await.expect("store");
-        routes(AdminState { store, snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())) }).1
+        routes(AdminState {
+            store,
+            edge_url: "http://127.0.0.1:8080".to_owned(),
+            snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+        })
+        .1
     })
 }
 

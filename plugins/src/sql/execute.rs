@@ -132,21 +132,24 @@ impl DbPool {
 ///
 /// For the management API; the error is the driver's, meant for the datasource's owner.
 pub async fn test_connection(ds: &Datasource, timeout: Duration) -> Result<(), String> {
-    async fn probe<C: Connection>(options: &C::Options) -> Result<(), sqlx::Error>
-    where
-        for<'c> &'c mut C: Executor<'c>,
-    {
-        let mut conn = C::connect_with(options).await?;
-        conn.execute("SELECT 1").await?;
-        conn.close().await
+    // One probe per driver: a generic one over `Executor` yields a future that is not `Send`.
+    macro_rules! probe {
+        ($connection:ty, $options:expr) => {
+            async {
+                let mut conn = <$connection>::connect_with(&$options).await?;
+                conn.execute("SELECT 1").await?;
+                conn.close().await
+            }
+            .await
+        };
     }
     let attempt = async {
-        match ConnectOptions::of(ds)? {
-            ConnectOptions::Sqlite(o) => probe::<sqlx::SqliteConnection>(&o).await,
-            ConnectOptions::Postgres(o) => probe::<sqlx::PgConnection>(&o).await,
-            ConnectOptions::Mysql(o) => probe::<sqlx::MySqlConnection>(&o).await,
-        }
-        .map_err(|e| e.to_string())
+        let outcome: Result<(), sqlx::Error> = match ConnectOptions::of(ds)? {
+            ConnectOptions::Sqlite(o) => probe!(sqlx::SqliteConnection, o),
+            ConnectOptions::Postgres(o) => probe!(sqlx::PgConnection, o),
+            ConnectOptions::Mysql(o) => probe!(sqlx::MySqlConnection, o),
+        };
+        outcome.map_err(|e| e.to_string())
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(outcome) => outcome,

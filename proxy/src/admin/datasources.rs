@@ -311,18 +311,8 @@ pub async fn test_datasource(
     }))
 }
 
-/// Runs `test_connection` on a blocking thread with its own small runtime: its future is not
-/// `Send` (sqlx's `Executor` bound under a higher-ranked lifetime), so an axum handler cannot
-/// await it directly.
 async fn probe(datasource: Datasource) -> Result<(), String> {
-    let run = move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("could not start the connection test: {e}"))?;
-        runtime.block_on(plugins::sql::execute::test_connection(&datasource, TEST_TIMEOUT))
-    };
-    tokio::task::spawn_blocking(run).await.unwrap_or_else(|e| Err(format!("the connection test failed: {e}")))
+    plugins::sql::execute::test_connection(&datasource, TEST_TIMEOUT).await
 }
 
 // ---------------------------------------------------------------------------------------------

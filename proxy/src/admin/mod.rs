@@ -35,6 +35,8 @@ use reply::{AdminResult, Reply};
 #[derive(Clone)]
 pub struct AdminState {
     pub store: Store,
+    /// `http://<edge address>`: the server that caller documents name.
+    pub edge_url: String,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
 }
 
@@ -79,6 +81,8 @@ async fn health(State(state): State<AdminState>) -> AdminResult<serde_json::Valu
 /// The admin HTTP service.
 pub struct AdminService {
     pub addr: SocketAddr,
+    /// Where callers reach the edge, for the documents' `servers`.
+    pub edge_addr: SocketAddr,
     pub store_url: String,
     pub secrets: SecretBox,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
@@ -100,7 +104,12 @@ impl BackgroundService for AdminService {
             Ok(listener) => listener,
             Err(e) => fail(format!("the admin API cannot listen on {}: {e}", self.addr)),
         };
-        let (app, _) = routes(AdminState { store: store.clone(), snapshot: Arc::clone(&self.snapshot) });
+        let state = AdminState {
+            store: store.clone(),
+            edge_url: format!("http://{}", self.edge_addr),
+            snapshot: Arc::clone(&self.snapshot),
+        };
+        let (app, _) = routes(state);
         let stop = async move {
             let _ = shutdown.changed().await;
         };

@@ -6,13 +6,10 @@ use std::collections::HashMap;
 use catalog::model::{ApiDefinition, ApiMode, ApiOptions, Datasource, DatasourceKind, ParamPosition};
 
 use super::{ApiSpec, Bundle, DatasourceSpec, ModeName, Origin, Problem, Sourced};
+use crate::api_rules;
 use crate::registered::UpstreamRoute;
 use crate::ssrf::{SsrfError, SsrfPolicy, UpstreamUrl};
 
-/// The methods an API in a file may answer.
-const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
-/// The longest API name.
-const API_NAME_MAX: usize = 30;
 /// The longest workgroup or datasource name.
 const NAME_MAX: usize = 64;
 
@@ -178,19 +175,11 @@ fn check_datasource(sourced: &Sourced<DatasourceSpec>, problems: &mut Vec<Proble
 fn check_api(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) -> bool {
     let (spec, origin) = (&sourced.spec, &sourced.origin);
     check_name(origin, "workgroup", "workgroup", &spec.workgroup, problems);
-    let name_ok = !spec.name.is_empty()
-        && spec.name.len() <= API_NAME_MAX
-        && spec.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !name_ok {
-        problems.push(origin.problem_at(
-            &["name"],
-            format!("API name `{}` must be 1 to {API_NAME_MAX} letters, digits and underscores", spec.name),
-        ));
+    if let Err(why) = api_rules::check_api_name(&spec.name) {
+        problems.push(origin.problem_at(&["name"], why));
     }
-    if !METHODS.contains(&spec.method_upper().as_str()) {
-        problems.push(
-            origin.problem_at(&["method"], format!("method `{}` is not one of {}", spec.method, METHODS.join(", "))),
-        );
+    if let Err(why) = api_rules::normalize_method(&spec.method) {
+        problems.push(origin.problem_at(&["method"], why));
     }
     check_path(sourced, problems);
     let modes_ok = check_mode_keys(sourced, problems);
@@ -222,71 +211,15 @@ fn check_name(origin: &Origin, key: &str, what: &str, value: &str, problems: &mu
     }
 }
 
-/// Paths start with `/`; `{name}` segments are path parameters, each declared as a request
-/// parameter with `position: path`, and every such parameter appears in the path.
+/// The path and its path parameters (`crate::api_rules`), each problem at its key.
 fn check_path(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) {
     let (spec, origin) = (&sourced.spec, &sourced.origin);
-    let path = spec.path.as_str();
-    if !path.starts_with('/') {
-        problems.push(origin.problem_at(&["path"], format!("path `{path}` must start with `/`")));
-        return;
-    }
-    if let Some(bad) = path.chars().find(|c| c.is_whitespace() || matches!(c, '?' | '#' | '*' | '\\')) {
-        problems.push(origin.problem_at(&["path"], format!("path `{path}` must not contain `{bad}`")));
-        return;
-    }
-    let mut placeholders = Vec::new();
-    for segment in path.split('/').skip(1) {
-        if segment.is_empty() && path != "/" {
-            problems.push(
-                origin.problem_at(&["path"], format!("path `{path}` has an empty segment (`//` or a trailing `/`)")),
-            );
-            return;
-        }
-        if !segment.contains(['{', '}']) {
-            continue;
-        }
-        let name = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
-        match name {
-            Some(name) if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-                if placeholders.contains(&name) {
-                    problems.push(origin.problem_at(&["path"], format!("path parameter `{{{name}}}` appears twice")));
-                }
-                placeholders.push(name);
-            }
-            _ => {
-                problems.push(origin.problem_at(
-                    &["path"],
-                    format!(
-                        "path segment `{segment}`: a path parameter is a whole segment such as `{{id}}` (letters, digits, `_`)"
-                    ),
-                ));
-                return;
-            }
-        }
-    }
     let (list, params) = spec.caller_params();
-    for name in &placeholders {
-        let declared = params.iter().find(|(p, _)| p == name);
-        match declared {
-            Some((_, ParamPosition::Path)) => {}
-            Some(_) => problems.push(origin.problem_at(
-                &[list, &format!("name: {name}")],
-                format!("request parameter `{name}` fills `{{{name}}}` in the path: give it `position: path`"),
-            )),
-            None => problems.push(origin.problem_at(
-                &["path"],
-                format!("path parameter `{{{name}}}` needs a request parameter `{name}` with `position: path`"),
-            )),
-        }
-    }
-    for (name, _) in params.iter().filter(|(_, position)| *position == ParamPosition::Path) {
-        if !placeholders.contains(name) {
-            problems.push(origin.problem_at(
-                &[list, &format!("name: {name}")],
-                format!("request parameter `{name}` has `position: path` but the path has no `{{{name}}}`"),
-            ));
-        }
+    for problem in api_rules::path_problems(&spec.path, &params) {
+        problems.push(match problem.param {
+            Some(name) => origin.problem_at(&[list, &format!("name: {name}")], problem.message),
+            None => origin.problem_at(&["path"], problem.message),
+        });
     }
 }
 

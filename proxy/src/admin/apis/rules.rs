@@ -1,101 +1,37 @@
 //! What an API must look like before it is stored or saved: name, path, method, reading
 //! bodies with errors that name the field, and compiling a definition the way the edge will.
 //!
-//! The name, path and method rules are those of `sluice check` (`declarative/check.rs`): an
-//! API created over REST must be one a declarative file could also describe.
+//! The name, path and method rules are shared with `sluice check` (`crate::api_rules`): an API
+//! created over REST must be one a declarative file could also describe.
 
 use axum::body::Bytes;
 use catalog::model::{ApiDefinition, ApiMode, Datasource, ParamPosition};
 use serde::de::DeserializeOwned;
 
 use super::super::reply::AdminError;
+use crate::api_rules::{self, PathProblem};
 use crate::registered::UpstreamRoute;
-
-/// The methods an API may answer (as `sluice check` allows).
-const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
-/// The longest API name.
-pub const API_NAME_MAX: usize = 30;
 
 /// API names: 1 to 30 letters, digits and underscores.
 pub fn check_name(name: &str) -> Result<(), AdminError> {
-    let ok =
-        !name.is_empty() && name.len() <= API_NAME_MAX && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::invalid(
-            "name",
-            format!("API name `{name}` must be 1 to {API_NAME_MAX} letters, digits and underscores"),
-        ))
-    }
+    api_rules::check_api_name(name).map_err(|why| AdminError::invalid("name", why))
 }
 
 /// The method as stored (upper-case), or why it is refused.
 pub fn check_method(method: &str) -> Result<String, AdminError> {
-    let upper = method.trim().to_ascii_uppercase();
-    if METHODS.contains(&upper.as_str()) {
-        Ok(upper)
-    } else {
-        Err(AdminError::invalid("method", format!("method `{method}` is not one of {}", METHODS.join(", "))))
-    }
+    api_rules::normalize_method(method).map_err(|why| AdminError::invalid("method", why))
 }
 
-/// Paths start with `/`; `{name}` segments are path parameters, each declared as a caller
-/// parameter with position `path`, and every such parameter appears in the path.
+/// The path and its parameters; the first problem names the path or the parameter at fault.
 pub fn check_path(path: &str, definition: &ApiDefinition) -> Result<(), AdminError> {
-    let bad = |why: String| Err(AdminError::invalid("path", why));
-    if !path.starts_with('/') {
-        return bad(format!("path `{path}` must start with `/`"));
-    }
-    if let Some(c) = path.chars().find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '*' | '\\')) {
-        return bad(format!("path `{path}` must not contain `{}`", c.escape_debug()));
-    }
-    let mut placeholders = Vec::new();
-    for segment in path.split('/').skip(1) {
-        if segment.is_empty() && path != "/" {
-            return bad(format!("path `{path}` has an empty segment (`//` or a trailing `/`)"));
-        }
-        if !segment.contains(['{', '}']) {
-            continue;
-        }
-        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-                if placeholders.contains(&name) {
-                    return bad(format!("path parameter `{{{name}}}` appears twice"));
-                }
-                placeholders.push(name);
-            }
-            _ => {
-                return bad(format!(
-                    "path segment `{segment}`: a path parameter is a whole segment such as `{{id}}` (letters, digits, `_`)"
-                ));
-            }
-        }
-    }
     let (list, params) = caller_params(definition);
-    for name in &placeholders {
-        match params.iter().find(|(p, _)| p == name) {
-            Some((_, ParamPosition::Path)) => {}
-            Some(_) => {
-                return Err(AdminError::invalid(
-                    &format!("draft.{list}.{name}"),
-                    format!("request parameter `{name}` fills `{{{name}}}` in the path: give it position `path`"),
-                ));
-            }
-            None => {
-                return bad(format!(
-                    "path parameter `{{{name}}}` needs a request parameter `{name}` with position `path`"
-                ));
-            }
+    match api_rules::path_problems(path, &params).into_iter().next() {
+        None => Ok(()),
+        Some(PathProblem { param: Some(name), message }) => {
+            Err(AdminError::invalid(&format!("draft.{list}.{name}"), message))
         }
+        Some(PathProblem { param: None, message }) => Err(AdminError::invalid("path", message)),
     }
-    if let Some((name, _)) = params.iter().find(|(n, p)| *p == ParamPosition::Path && !placeholders.contains(n)) {
-        return Err(AdminError::invalid(
-            &format!("draft.{list}.{name}"),
-            format!("request parameter `{name}` has position `path` but the path has no `{{{name}}}`"),
-        ));
-    }
-    Ok(())
 }
 
 /// The parameters callers send, with where they put them, and the key that lists them.

@@ -10,9 +10,7 @@
 //! - `GET /workgroups/{workgroup}/apis/{id}/openapi.json` (viewer): one API, the version
 //!   published to production or else its latest saved version ([`openapi::api_document`]).
 //!
-//! Caller documents name the edge as their server. The admin service is not told the edge's
-//! address, so [`edge_url`] reads it from the configuration (`SLUICE_EDGE_ADDR`, or the
-//! default file) once.
+//! Caller documents name the edge (`AdminState::edge_url`) as their server.
 
 pub mod management;
 
@@ -92,7 +90,7 @@ async fn workgroup_json(
     State(state): State<AdminState>,
 ) -> Result<Response, AdminError> {
     let workgroup = caller.workgroup()?;
-    let doc = workgroup_document(&state.store, workgroup, edge_url()).await?;
+    let doc = workgroup_document(&state.store, workgroup, &state.edge_url).await?;
     Ok(json_document(openapi::to_json(&doc)))
 }
 
@@ -104,7 +102,7 @@ async fn api_json(
     let workgroup = caller.workgroup()?;
     let id: i64 = id.parse().map_err(|_| AdminError::invalid("id", "an API id is a whole number"))?;
     let (api, version) = described_version(&state.store, workgroup, id).await?;
-    Ok(json_document(openapi::to_json(&openapi::api_document(&api, &version, edge_url()))))
+    Ok(json_document(openapi::to_json(&openapi::api_document(&api, &version, &state.edge_url))))
 }
 
 /// The API `id` of `workgroup` with the version its document describes: the one published to
@@ -141,17 +139,4 @@ pub async fn workgroup_document(
         .map(|p| (p.api, p.version))
         .collect();
     Ok(openapi::workgroup_document(&workgroup.name, &apis, server_url))
-}
-
-/// `http://<edge address>`: `SLUICE_EDGE_ADDR` or the default configuration file's
-/// `edge_addr`, read once. A server started with `--config FILE` and no `SLUICE_EDGE_ADDR`
-/// is not seen here (the admin service is not handed the configuration).
-pub fn edge_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let addr = crate::conf::Config::load(None)
-            .map(|c| c.edge_addr.to_string())
-            .unwrap_or_else(|_| std::env::var("SLUICE_EDGE_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned()));
-        format!("http://{addr}")
-    })
 }
