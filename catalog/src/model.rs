@@ -429,11 +429,30 @@ pub struct ApiOptions {
     pub result_format: ResultFormat,
     /// Accept `pageNum` / `pageSize` (and `withTotal`).
     pub pagination: bool,
+    /// What a caller whose clearance is below a field's security level gets for that field.
+    pub mask_mode: MaskMode,
+}
+
+/// How a response field above the caller's clearance is hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskMode {
+    /// The field stays, its value replaced by a fixed mask.
+    #[default]
+    Mask,
+    /// The field is left out.
+    Omit,
 }
 
 impl Default for ApiOptions {
     fn default() -> Self {
-        ApiOptions { max_limit: 1000, timeout_ms: 10_000, result_format: ResultFormat::Json, pagination: false }
+        ApiOptions {
+            max_limit: 1000,
+            timeout_ms: 10_000,
+            result_format: ResultFormat::Json,
+            pagination: false,
+            mask_mode: MaskMode::Mask,
+        }
     }
 }
 

@@ -58,7 +58,7 @@ fn wizard(param_column: &str, op: &str, max_limit: u32) -> ApiDefinition {
 }
 
 fn input(value: &str) -> CallInput {
-    CallInput { params: HashMap::from([("v".to_owned(), RawParam::Text(value.to_owned()))]), dry_run: false }
+    CallInput { params: HashMap::from([("v".to_owned(), RawParam::Text(value.to_owned()))]), dry_run: false, clearance: None }
 }
 
 fn benches(c: &mut Criterion) {

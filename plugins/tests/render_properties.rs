@@ -58,7 +58,7 @@ fn script() -> ApiDefinition {
 fn render(api: &SqlApi, params: HashMap<String, RawParam>) -> Result<String, String> {
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let ctx = PluginContext::default();
-    match runtime.block_on(api.invoke(&ctx.pools, &CallInput { params, dry_run: true })) {
+    match runtime.block_on(api.invoke(&ctx.pools, &CallInput { params, dry_run: true, clearance: None })) {
         Ok(CallOutput::DryRun { dry_run, .. }) => Ok(dry_run.sql),
         Ok(CallOutput::Data { .. }) => panic!("a dry run touched the database"),
         Err(e) => Err(e.code),

@@ -448,7 +448,7 @@ impl Edge {
         }
         let body = self.read_json_body(session, request_id, self.max_body_bytes).await?;
         let params = gather_params(&route, session, &path_params, &query, body.as_ref());
-        let input = CallInput { params, dry_run: false };
+        let input = CallInput { params, dry_run: false, clearance: None };
         let answer = match &route.target {
             Target::Sql(api) => match api.invoke(&self.plugins.pools, &input).await {
                 Ok(CallOutput::Data { data, timings, .. }) => {

@@ -9,12 +9,16 @@
 pub mod admin;
 pub mod api_rules;
 pub mod cli;
+pub mod client_addr;
 pub mod conf;
 pub mod deadline;
 pub mod declarative;
 pub mod demo;
 pub mod edge;
+pub mod limiter;
 pub mod registered;
+pub mod replay;
 pub mod routes;
 pub mod serve;
+pub mod signature;
 pub mod ssrf;

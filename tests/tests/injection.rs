@@ -34,6 +34,7 @@ async fn call(ctx: &PluginContext, api: &SqlApi, params: Vec<(&str, RawParam)>) 
     let input = CallInput {
         params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<HashMap<_, _>>(),
         dry_run: false,
+        clearance: None,
     };
     match api.invoke(&ctx.pools, &input).await {
         Ok(CallOutput::Data { data, .. }) => {

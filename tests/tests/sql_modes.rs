@@ -24,6 +24,7 @@ fn input(params: &[(&str, RawParam)]) -> CallInput {
     CallInput {
         params: params.iter().cloned().map(|(k, v)| (k.to_owned(), v)).collect::<HashMap<_, _>>(),
         dry_run: false,
+        clearance: None,
     }
 }
 

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use catalog::model::{
     ApiDefinition, ApiMode, Datasource, DatasourceKind, ParamType, RequestParam, ResponseField, ScalarType,
+    SecurityLevel,
 };
 
 use crate::error::ApiError;
@@ -53,6 +54,9 @@ pub struct CallInput {
     pub params: HashMap<String, RawParam>,
     /// Render only: answer with the SQL and binds, touch no database.
     pub dry_run: bool,
+    /// The caller's clearance: fields and parameters above it are masked or refused. `None`
+    /// sees everything (the management console, in-process tools).
+    pub clearance: Option<SecurityLevel>,
 }
 
 /// Time spent in each stage of one call (for `Server-Timing`).

@@ -74,7 +74,7 @@ pub async fn test(
     let params: HashMap<String, RawParam> =
         body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
     // Rendering is cheap and deterministic: a dry run first gives the SQL a real run executes.
-    let input = CallInput { params, dry_run: true };
+    let input = CallInput { params, dry_run: true, clearance: None };
     let dry = match api.invoke(&context().pools, &input).await.map_err(|e| console_error(&e))? {
         CallOutput::DryRun { dry_run, .. } => dry_run,
         CallOutput::Data { .. } => return Err(console_error(&ApiError::database())),
