@@ -712,7 +712,90 @@ pub struct Api {
     /// `Store::move_api`; `Store::update_api` leaves it alone.
     #[serde(default)]
     pub folder_id: Option<i64>,
+    #[serde(flatten)]
+    pub settings: ApiSettings,
     pub draft: ApiDefinition,
+}
+
+/// API metadata that holds for every version and takes effect when it is saved, without a
+/// new version: who answers for the API, how it is found, and who may call it how often.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ApiSettings {
+    /// At most 10, each 1–32 characters, no commas; kept sorted and without repeats.
+    pub tags: Vec<String>,
+    /// Who answers for the API (free text, e.g. a user name or a team).
+    pub owner: String,
+    /// The most calls per second the API takes from all callers together; `None`: no limit.
+    pub max_qps: Option<u32>,
+    /// The clearance an app needs to be granted and to call the API.
+    pub security_level: SecurityLevel,
+    pub visible_range: VisibleRange,
+    pub auth_mode: AuthMode,
+}
+
+/// Which apps an API may be granted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum VisibleRange {
+    /// Apps of the API's own workgroup only.
+    #[default]
+    Private,
+    /// Apps of any workgroup (the API is listed for others to apply for).
+    Public,
+}
+
+/// How callers of an API prove who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// An app key with a bearer app token or an HMAC signature, and a grant.
+    #[default]
+    App,
+    /// Anyone may call; for APIs explicitly meant to be public.
+    None,
+}
+
+impl VisibleRange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VisibleRange::Private => "private",
+            VisibleRange::Public => "public",
+        }
+    }
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::App => "app",
+            AuthMode::None => "none",
+        }
+    }
+}
+
+impl SecurityLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityLevel::L1 => "L1",
+            SecurityLevel::L2 => "L2",
+            SecurityLevel::L3 => "L3",
+            SecurityLevel::L4 => "L4",
+        }
+    }
+}
+
+impl FromStr for SecurityLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "L1" => Ok(SecurityLevel::L1),
+            "L2" => Ok(SecurityLevel::L2),
+            "L3" => Ok(SecurityLevel::L3),
+            "L4" => Ok(SecurityLevel::L4),
+            _ => Err(format!("unknown security level `{s}`: expected L1, L2, L3 or L4")),
+        }
+    }
 }
 
 fn default_method() -> String {
@@ -804,9 +887,73 @@ pub struct App {
     /// Public and unique across the installation; callers send it with every call.
     #[serde(default)]
     pub app_key: String,
+    /// Addresses calls may come from, as CIDRs (`10.0.0.0/8`, `2001:db8::/32`, or one
+    /// address); empty: anywhere.
+    #[serde(default)]
+    pub ip_allow: Vec<String>,
+    /// The highest security level of data the app sees unmasked.
+    #[serde(default)]
+    pub clearance: SecurityLevel,
+    /// A disabled app's calls are refused like those of an unknown one.
+    #[serde(default)]
+    pub disabled: bool,
+    /// While a rotated-out secret still works: until this time (milliseconds since the Unix
+    /// epoch). `None` when no previous secret is valid.
+    #[serde(default)]
+    pub previous_secret_expires_at: Option<i64>,
     /// Milliseconds since the Unix epoch.
     #[serde(default)]
     pub created_at: i64,
+}
+
+/// A bearer token of an app: sent with the app key, valid until it expires or is revoked.
+/// Only its SHA-256 is stored; the text is shown once, when it is issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppToken {
+    pub id: i64,
+    pub app_id: i64,
+    /// The token's first characters, to tell tokens apart.
+    pub prefix: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+/// Permission for an app to call an API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Grant {
+    #[serde(default)]
+    pub id: i64,
+    pub api_id: i64,
+    pub app_id: i64,
+    /// Milliseconds since the Unix epoch; `None`: no end.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// Calls per second for this app on this API; `None`: only the API's limit applies.
+    #[serde(default)]
+    pub qps: Option<u32>,
+    #[serde(default)]
+    pub created_at: i64,
+    /// The user who granted it.
+    #[serde(default)]
+    pub created_by: String,
+}
+
+/// Gray release of one API in one environment: `percent` of callers (by a hash of their app
+/// key) get `version` instead of the published one, while `enabled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrayStrategy {
+    pub api_id: i64,
+    pub environment: Environment,
+    pub version: i64,
+    /// 0–100.
+    pub percent: u8,
+    pub enabled: bool,
+    #[serde(default)]
+    pub updated_at: i64,
 }
 
 /// Someone who uses the management API. Users authenticate with [`ApiToken`]s only.

@@ -230,6 +230,7 @@ fn new_api(workgroup_id: i64, name: &str, draft: ApiDefinition) -> Api {
         method: "GET".into(),
         description: String::new(),
         folder_id: None,
+        settings: Default::default(),
         draft,
     }
 }

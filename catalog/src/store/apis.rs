@@ -16,10 +16,38 @@ use super::{
     Store, StoreError, bump_revision, from_json, is_foreign_key_violation, is_unique_violation, lock_workgroup,
     now_millis, require_text, to_json,
 };
-use crate::model::{Api, ApiDefinition, ApiMode, ApiVersion};
+use crate::model::{Api, ApiDefinition, ApiMode, ApiSettings, ApiVersion};
 
 /// The key a constant's sealed value is stored under, inside the definition JSON.
 const SEALED_VALUE: &str = "sealedValue";
+
+/// Filters of [`Store::find_apis`]; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct ApiQuery {
+    pub workgroup_id: i64,
+    /// `Some(None)`: APIs at the workgroup's root.
+    pub folder: Option<Option<i64>>,
+    pub tag: Option<String>,
+    /// A part of the name, whatever its case.
+    pub name_contains: Option<String>,
+    pub status: Option<ApiStatus>,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// Where an API is published, as a list filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiStatus {
+    /// In at least one environment.
+    Published,
+    /// Nowhere.
+    Draft,
+    In(crate::model::Environment),
+}
+
+/// The most tags an API has, and the longest tag.
+pub const MAX_TAGS: usize = 10;
+pub const MAX_TAG_CHARS: usize = 32;
 
 /// HTTP methods an API may answer.
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -27,7 +55,8 @@ const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// The columns `api_from_row` reads.
 macro_rules! api_columns {
     () => {
-        "id, workgroup_id, name, path, method, description, folder_id, draft_json"
+        "id, workgroup_id, name, path, method, description, folder_id, draft_json, \
+         owner, tags_json, max_qps, security_level, visible_range, auth_mode"
     };
 }
 
@@ -52,11 +81,12 @@ impl Store {
             lock_workgroup(&mut tx, api.workgroup_id).await?;
             require_folder_in(&mut tx, folder_id, api.workgroup_id).await?;
         }
+        let settings = &api.settings;
         let inserted = sqlx::query(
             "INSERT INTO apis \
              (workgroup_id, name, path, method, description, datasource_id, folder_id, draft_json, \
-              created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+              created_at, updated_at, owner, tags_json, max_qps, security_level, visible_range, auth_mode) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(api.workgroup_id)
         .bind(&api.name)
@@ -67,6 +97,12 @@ impl Store {
         .bind(api.folder_id)
         .bind(draft_json)
         .bind(now)
+        .bind(&settings.owner)
+        .bind(to_json("API tags", &settings.tags)?)
+        .bind(settings.max_qps.map(i64::from))
+        .bind(settings.security_level.as_str())
+        .bind(settings.visible_range.as_str())
+        .bind(settings.auth_mode.as_str())
         .fetch_one(&mut *tx)
         .await;
         let row = match inserted {
@@ -82,13 +118,14 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         let id = row.try_get("id")?;
+        write_tags(&mut tx, id, &api.settings.tags).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(Api { id, method, draft: api.draft.redacted(), ..api.clone() })
     }
 
-    /// Replaces the API's name, path, method, description and draft (by `api.id`); saved
-    /// versions and publications are untouched. The workgroup never changes, nor does the
+    /// Replaces the API's name, path, method, description, settings and draft (by `api.id`);
+    /// saved versions and publications are untouched. The workgroup never changes, nor does the
     /// folder (see [`Store::move_api`]): `api.folder_id` is ignored. Returns the stored result.
     pub async fn update_api(&self, api: &Api) -> Result<Api, StoreError> {
         let method = validate_api(api)?;
@@ -96,7 +133,8 @@ impl Store {
         let draft_json = self.draft_json_keeping_constants(&mut tx, api.id, &api.draft).await?;
         let updated = sqlx::query(concat!(
             "UPDATE apis SET name = $2, path = $3, method = $4, description = $5, datasource_id = $6, \
-             draft_json = $7, updated_at = $8 WHERE id = $1 RETURNING ",
+             draft_json = $7, updated_at = $8, owner = $9, tags_json = $10, max_qps = $11, \
+             security_level = $12, visible_range = $13, auth_mode = $14 WHERE id = $1 RETURNING ",
             api_columns!()
         ))
         .bind(api.id)
@@ -107,6 +145,12 @@ impl Store {
         .bind(api.draft.datasource_id)
         .bind(draft_json)
         .bind(now_millis())
+        .bind(&api.settings.owner)
+        .bind(to_json("API tags", &api.settings.tags)?)
+        .bind(api.settings.max_qps.map(i64::from))
+        .bind(api.settings.security_level.as_str())
+        .bind(api.settings.visible_range.as_str())
+        .bind(api.settings.auth_mode.as_str())
         .fetch_optional(&mut *tx)
         .await;
         let updated = match updated {
@@ -120,6 +164,7 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
+        write_tags(&mut tx, updated.id, &updated.settings.tags).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(updated)
@@ -170,6 +215,85 @@ impl Store {
             .collect()
     }
 
+    /// One page of the workgroup's APIs that match every given filter, oldest first, and how
+    /// many match in all.
+    pub async fn find_apis(&self, query: &ApiQuery) -> Result<(Vec<Api>, u64), StoreError> {
+        // $1 is the workgroup; each filter appends its term and its text value, if any.
+        let mut terms = vec!["workgroup_id = $1".to_owned()];
+        let mut texts: Vec<String> = Vec::new();
+        let mut placeholder = |value: String| {
+            texts.push(value);
+            format!("${}", texts.len() + 1)
+        };
+        match query.folder {
+            None => {}
+            Some(None) => terms.push("folder_id IS NULL".to_owned()),
+            // An i64 is safe to write as text, and comparing as text would not use the index.
+            Some(Some(id)) => terms.push(format!("folder_id = {id}")),
+        }
+        if let Some(tag) = &query.tag {
+            let p = placeholder(tag.clone());
+            terms.push(format!("EXISTS (SELECT 1 FROM api_tags t WHERE t.api_id = apis.id AND t.tag = {p})"));
+        }
+        if let Some(name) = &query.name_contains {
+            let escaped = name.to_lowercase().replace('!', "!!").replace('%', "!%").replace('_', "!_");
+            let p = placeholder(format!("%{escaped}%"));
+            terms.push(format!("lower(name) LIKE {p} ESCAPE '!'"));
+        }
+        let published = |env: Option<crate::model::Environment>| {
+            let env = env.map(|e| format!(" AND p.environment = '{}'", e.as_str())).unwrap_or_default();
+            format!("EXISTS (SELECT 1 FROM publications p WHERE p.api_id = apis.id{env})")
+        };
+        match query.status {
+            None => {}
+            Some(ApiStatus::Published) => terms.push(published(None)),
+            Some(ApiStatus::Draft) => terms.push(format!("NOT {}", published(None))),
+            Some(ApiStatus::In(env)) => terms.push(published(Some(env))),
+        }
+        let filter = terms.join(" AND ");
+        let mut count = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM apis WHERE {filter}")))
+            .bind(query.workgroup_id);
+        for text in &texts {
+            count = count.bind(text.clone());
+        }
+        let total: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
+        let page_sql = format!(
+            "SELECT {} FROM apis WHERE {filter} ORDER BY id LIMIT {} OFFSET {}",
+            api_columns!(),
+            query.limit,
+            query.offset
+        );
+        let mut page = sqlx::query(sqlx::AssertSqlSafe(page_sql)).bind(query.workgroup_id);
+        for text in &texts {
+            page = page.bind(text.clone());
+        }
+        let apis = page.fetch_all(&self.pool).await?.iter().map(api_from_row).collect::<Result<_, _>>()?;
+        Ok((apis, u64::try_from(total).unwrap_or_default()))
+    }
+
+    /// Where each of the workgroup's APIs is published, production first.
+    pub async fn workgroup_publications(
+        &self,
+        workgroup_id: i64,
+    ) -> Result<std::collections::HashMap<i64, Vec<crate::model::Publication>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.api_id, p.environment, p.version, p.published_at FROM publications p \
+             JOIN apis a ON a.id = p.api_id WHERE a.workgroup_id = $1",
+        )
+        .bind(workgroup_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_api: std::collections::HashMap<i64, Vec<crate::model::Publication>> = Default::default();
+        for row in &rows {
+            let publication = super::publications::publication_from_row(row)?;
+            by_api.entry(publication.api_id).or_default().push(publication);
+        }
+        for publications in by_api.values_mut() {
+            publications.sort_by_key(|p| crate::model::Environment::ALL.iter().position(|e| *e == p.environment));
+        }
+        Ok(by_api)
+    }
+
     /// Replaces the API's draft; saved versions are untouched. Returns the updated API.
     pub async fn update_draft(&self, id: i64, draft: &ApiDefinition) -> Result<Api, StoreError> {
         validate_definition(draft)?;
@@ -203,9 +327,41 @@ impl Store {
     /// served in every environment.
     pub async fn delete_api(&self, id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM publications WHERE api_id = $1").bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM api_versions WHERE api_id = $1").bind(id).execute(&mut *tx).await?;
-        let deleted = sqlx::query("DELETE FROM apis WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let environments: Vec<String> =
+            sqlx::query("SELECT environment FROM publications WHERE api_id = $1 ORDER BY environment")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get("environment"))
+                .collect::<Result<_, _>>()?;
+        let published = |environments: &[String]| {
+            let environments =
+                if environments.is_empty() { "an environment".to_owned() } else { environments.join(", ") };
+            StoreError::Conflict(format!("API {id} is published in {environments}; take it offline first"))
+        };
+        if !environments.is_empty() {
+            return Err(published(&environments));
+        }
+        for sql in [
+            "DELETE FROM gray_strategies WHERE api_id = $1",
+            "DELETE FROM grants WHERE api_id = $1",
+            "DELETE FROM api_tags WHERE api_id = $1",
+            // A publication committed since the check above still references a version: the
+            // foreign key refuses this delete, and the API stays.
+            "DELETE FROM api_versions WHERE api_id = $1",
+        ] {
+            match sqlx::query(sql).bind(id).execute(&mut *tx).await {
+                Ok(_) => {}
+                Err(e) if is_foreign_key_violation(&e) => return Err(published(&[])),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let deleted = match sqlx::query("DELETE FROM apis WHERE id = $1").bind(id).execute(&mut *tx).await {
+            Ok(deleted) => deleted,
+            Err(e) if is_foreign_key_violation(&e) => return Err(published(&[])),
+            Err(e) => return Err(e.into()),
+        };
         if deleted.rows_affected() == 0 {
             // Dropping `tx` rolls back; nothing was deleted anyway.
             return Err(StoreError::not_found("API", id));
@@ -218,6 +374,27 @@ impl Store {
     /// Saves the API's current draft as its next version: V0 first, then V1, V2, … A number
     /// is never given twice, not even after its version was deleted.
     pub async fn save_version(&self, api_id: i64, description: &str) -> Result<ApiVersion, StoreError> {
+        self.save_version_of(api_id, description, None).await
+    }
+
+    /// [`Store::save_version`], but only when the stored draft is still `checked` (compared
+    /// without constant values): a caller that validated the draft saves exactly what it
+    /// validated, or gets `Conflict` when an edit landed in between.
+    pub async fn save_checked_version(
+        &self,
+        api_id: i64,
+        description: &str,
+        checked: &ApiDefinition,
+    ) -> Result<ApiVersion, StoreError> {
+        self.save_version_of(api_id, description, Some(checked)).await
+    }
+
+    async fn save_version_of(
+        &self,
+        api_id: i64,
+        description: &str,
+        checked: Option<&ApiDefinition>,
+    ) -> Result<ApiVersion, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Taking the number by updating the API row serializes concurrent saves of the same
         // API (row lock on PostgreSQL, the write lock on SQLite), so two saves cannot pick the
@@ -234,6 +411,11 @@ impl Store {
         let definition_json: String = api_row.try_get("draft_json")?;
         let number: i64 = api_row.try_get("number")?;
         let definition = read_definition(&format!("draft of API {api_id}"), &definition_json)?;
+        if checked.is_some_and(|checked| checked.redacted() != definition) {
+            return Err(StoreError::Conflict(format!(
+                "the draft of API {api_id} changed while it was being saved; check it and save again"
+            )));
+        }
 
         let created_at = now_millis();
         sqlx::query(
@@ -361,6 +543,7 @@ fn validate_api(api: &Api) -> Result<String, StoreError> {
         return Err(StoreError::Invalid(format!("API method `{}` is not one of {}", api.method, METHODS.join(", "))));
     }
     validate_definition(&api.draft)?;
+    validate_settings(&api.settings)?;
     Ok(method)
 }
 
@@ -541,8 +724,61 @@ pub(super) fn api_from_row(row: &AnyRow) -> Result<Api, StoreError> {
         method: row.try_get("method")?,
         description: row.try_get("description")?,
         folder_id: row.try_get("folder_id")?,
+        settings: settings_from_row(row)?,
         draft: read_definition(&format!("draft of API {id}"), &draft_json)?,
     })
+}
+
+fn settings_from_row(row: &AnyRow) -> Result<ApiSettings, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("API settings: {e}"));
+    let max_qps: Option<i64> = row.try_get("max_qps")?;
+    Ok(ApiSettings {
+        tags: from_json("API tags", &row.try_get::<String, _>("tags_json")?)?,
+        owner: row.try_get("owner")?,
+        max_qps: max_qps.map(|q| u32::try_from(q).unwrap_or(u32::MAX)),
+        security_level: row.try_get::<String, _>("security_level")?.parse().map_err(corrupt)?,
+        visible_range: match row.try_get::<String, _>("visible_range")?.as_str() {
+            "public" => crate::model::VisibleRange::Public,
+            _ => crate::model::VisibleRange::Private,
+        },
+        auth_mode: match row.try_get::<String, _>("auth_mode")?.as_str() {
+            "none" => crate::model::AuthMode::None,
+            _ => crate::model::AuthMode::App,
+        },
+    })
+}
+
+/// Replaces the API's rows in the tag index, inside the caller's transaction.
+async fn write_tags(connection: &mut sqlx::AnyConnection, api_id: i64, tags: &[String]) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM api_tags WHERE api_id = $1").bind(api_id).execute(&mut *connection).await?;
+    for tag in tags {
+        sqlx::query("INSERT INTO api_tags (api_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(api_id)
+            .bind(tag)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Tags are 1–32 characters without commas or control characters, at most 10 per API.
+fn validate_settings(settings: &ApiSettings) -> Result<(), StoreError> {
+    if settings.tags.len() > MAX_TAGS {
+        return Err(StoreError::Invalid(format!("an API has at most {MAX_TAGS} tags")));
+    }
+    for tag in &settings.tags {
+        let length = tag.chars().count();
+        if tag.trim() != tag || length == 0 || length > MAX_TAG_CHARS || tag.chars().any(|c| c == ',' || c.is_control())
+        {
+            return Err(StoreError::Invalid(format!(
+                "tag `{tag}`: 1 to {MAX_TAG_CHARS} characters, no commas, control characters or surrounding spaces"
+            )));
+        }
+    }
+    if settings.max_qps == Some(0) {
+        return Err(StoreError::Invalid("max QPS is at least 1; leave it out for no limit".to_owned()));
+    }
+    Ok(())
 }
 
 pub(super) fn version_from_row(row: &AnyRow) -> Result<ApiVersion, StoreError> {

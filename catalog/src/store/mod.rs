@@ -24,6 +24,7 @@
 mod apis;
 mod apps;
 mod audit;
+mod callers;
 mod datasources;
 mod folders;
 mod members;
@@ -32,7 +33,10 @@ mod tokens;
 mod users;
 mod workgroups;
 
+pub use apis::{ApiQuery, ApiStatus, MAX_TAG_CHARS, MAX_TAGS};
+pub use apps::{APP_TOKEN_MAX_TTL_SECS, MAX_IP_ALLOW};
 pub use audit::MAX_AUDIT_PAGE;
+pub use callers::{AppCredentials, AppTokenEntry, CallerDirectory, GrayRelease};
 pub use folders::MAX_FOLDER_DEPTH;
 pub use publications::PublishedApi;
 pub use tokens::{hash_token, token_prefix};
@@ -101,19 +105,26 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish, access) = match self {
+        let (init, publish, access, callers) = match self {
             Backend::Sqlite => (
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_publish.sql"),
                 include_str!("../../migrations/sqlite/0003_access.sql"),
+                include_str!("../../migrations/sqlite/0004_callers.sql"),
             ),
             Backend::Postgres => (
                 include_str!("../../migrations/postgres/0001_init.sql"),
                 include_str!("../../migrations/postgres/0002_publish.sql"),
                 include_str!("../../migrations/postgres/0003_access.sql"),
+                include_str!("../../migrations/postgres/0004_callers.sql"),
             ),
         };
-        vec![migration(1, "init", init), migration(2, "publish", publish), migration(3, "access", access)]
+        vec![
+            migration(1, "init", init),
+            migration(2, "publish", publish),
+            migration(3, "access", access),
+            migration(4, "callers", callers),
+        ]
     }
 }
 

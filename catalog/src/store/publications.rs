@@ -110,6 +110,7 @@ impl Store {
     pub async fn published(&self, env: Environment) -> Result<Vec<PublishedApi>, StoreError> {
         let rows = sqlx::query(
             "SELECT a.id, a.workgroup_id, a.name, a.path, a.method, a.description, a.folder_id, a.draft_json, \
+                    a.owner, a.tags_json, a.max_qps, a.security_level, a.visible_range, a.auth_mode, \
                     v.number AS v_number, v.description AS v_description, \
                     v.definition_json AS v_definition_json, v.created_at AS v_created_at, \
                     d.id AS d_id, d.workgroup_id AS d_workgroup_id, d.name AS d_name, d.kind AS d_kind, \
@@ -158,7 +159,7 @@ impl Store {
     }
 }
 
-fn publication_from_row(row: &AnyRow) -> Result<Publication, StoreError> {
+pub(super) fn publication_from_row(row: &AnyRow) -> Result<Publication, StoreError> {
     let api_id: i64 = row.try_get("api_id")?;
     let environment: String = row.try_get("environment")?;
     Ok(Publication {

@@ -330,6 +330,7 @@ async fn apply_api(
         method: spec.method_upper(),
         description: spec.description.clone(),
         draft: definition.clone(),
+        settings: spec.settings(),
         // Files do not place APIs in folders; keep where the console put it.
         folder_id: current.and_then(|c| c.folder_id),
     };
@@ -340,6 +341,7 @@ async fn apply_api(
             let same = current.path == desired.path
                 && current.method == desired.method
                 && current.description == desired.description
+                && current.settings == desired.settings
                 && current.draft == desired.draft;
             if same {
                 (current.clone(), Change::Unchanged)

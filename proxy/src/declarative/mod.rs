@@ -27,8 +27,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use catalog::model::{
-    ApiDefinition, ApiOptions, ConstantPosition, Datasource, DatasourceKind, Environment, ErrorCode, ParamPosition,
-    RegisteredConstant, RegisteredParam, RegisteredSpec, RequestParam, ResponseField, UpstreamFormat, UpstreamMethod,
+    ApiDefinition, ApiOptions, ApiSettings, AuthMode, ConstantPosition, Datasource, DatasourceKind, Environment,
+    ErrorCode, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec, RequestParam, ResponseField,
+    SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange,
 };
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -302,6 +303,20 @@ pub struct ApiSpec {
     /// Environments that serve the latest version after `apply`.
     #[serde(default = "default_publish")]
     pub publish: Vec<Environment>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub owner: String,
+    /// Calls per second from all callers together; absent: no limit.
+    #[serde(default)]
+    pub max_qps: Option<u32>,
+    #[serde(default)]
+    pub security_level: SecurityLevel,
+    #[serde(default)]
+    pub visible_range: VisibleRange,
+    /// `app` (default): callers need an app and a grant; `none`: a public API.
+    #[serde(default)]
+    pub auth_mode: AuthMode,
 }
 
 fn default_method() -> String {
@@ -350,6 +365,21 @@ impl ApiSpec {
     /// The catalog definition this spec describes, reading from `datasource_id` (`None` for
     /// registered APIs); `None` when the mode's own key is missing (which `check` reports).
     /// Constants carry the value written in the file; `apply` fills in `valueEnv` ones.
+    /// The API's settings, tags normalized (sorted, without repeats); `check` refuses bad tags.
+    pub fn settings(&self) -> ApiSettings {
+        let mut tags: Vec<String> = self.tags.iter().map(|t| t.trim().to_owned()).collect();
+        tags.sort();
+        tags.dedup();
+        ApiSettings {
+            tags,
+            owner: self.owner.clone(),
+            max_qps: self.max_qps,
+            security_level: self.security_level,
+            visible_range: self.visible_range,
+            auth_mode: self.auth_mode,
+        }
+    }
+
     pub fn definition(&self, datasource_id: Option<i64>) -> Option<ApiDefinition> {
         use catalog::model::{ApiMode, NativeSpec, ScriptSpec, WizardSpec};
         let mode = match self.mode {

@@ -631,7 +631,11 @@ async fn the_examples_answer_on_the_demo_dataset() {
     let refused = apis["analytics"]
         .invoke(
             &ctx.pools,
-            &CallInput { params: [("sql".to_owned(), text("SELECT * FROM sqlite_master"))].into(), dry_run: false, clearance: None },
+            &CallInput {
+                params: [("sql".to_owned(), text("SELECT * FROM sqlite_master"))].into(),
+                dry_run: false,
+                clearance: None,
+            },
         )
         .await
         .unwrap_err();
@@ -646,8 +650,11 @@ async fn invoke(
     name: &str,
     params: &[(&str, RawParam)],
 ) -> serde_json::Value {
-    let input =
-        CallInput { params: params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(), dry_run: false, clearance: None };
+    let input = CallInput {
+        params: params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+        dry_run: false,
+        clearance: None,
+    };
     match apis[name].invoke(&ctx.pools, &input).await.unwrap_or_else(|e| panic!("{name}: {e:?}")) {
         CallOutput::Data { data, .. } => serde_json::from_slice(&data).unwrap(),
         CallOutput::DryRun { .. } => panic!("{name}: not a dry run"),

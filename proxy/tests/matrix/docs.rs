@@ -73,6 +73,7 @@ fn docs_team_api(c: &Ctx) -> i64 {
                 method: "GET".into(),
                 description: String::new(),
                 folder_id: None,
+                settings: Default::default(),
                 draft,
             };
             let api = store.create_api(&api).await.expect("api");

@@ -24,9 +24,13 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::routing::{delete, get, post, put};
-use catalog::model::{Api, ApiDefinition, AuditEntry, Datasource, Publication, Workgroup, WorkgroupRole};
+use catalog::model::{
+    Api, ApiDefinition, ApiSettings, AuditEntry, AuthMode, Datasource, Publication, SecurityLevel, VisibleRange,
+    Workgroup, WorkgroupRole,
+};
+use catalog::store::{ApiQuery, ApiStatus};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::AdminState;
@@ -111,6 +115,8 @@ pub struct ApiSummary {
     pub method: String,
     pub description: String,
     pub folder_id: Option<i64>,
+    #[serde(flatten)]
+    pub settings: ApiSettings,
     pub mode: &'static str,
     pub datasource_id: Option<i64>,
     pub publications: Vec<Publication>,
@@ -136,9 +142,6 @@ async fn list_apis(
 ) -> AdminResult<Page<ApiSummary>> {
     page.check()?;
     let workgroup = caller.workgroup()?;
-    if filter.tag.is_some() {
-        return Err(AdminError::invalid("tag", "APIs have no tags yet"));
-    }
     let folder = match filter.folder_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some("root") => Some(None),
@@ -148,41 +151,42 @@ async fn list_apis(
     };
     let status = match filter.status.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(s @ ("prod" | "test" | "published" | "draft")) => Some(s.to_owned()),
+        Some("published") => Some(ApiStatus::Published),
+        Some("draft") => Some(ApiStatus::Draft),
+        Some(env @ ("prod" | "test")) => {
+            Some(ApiStatus::In(env.parse().map_err(|e: String| AdminError::invalid("status", e))?))
+        }
         Some(other) => {
             return Err(AdminError::invalid("status", format!("`{other}`: expected prod, test, published or draft")));
         }
     };
-    let needle = filter.name.as_deref().map(str::to_lowercase).filter(|n| !n.is_empty());
-    let mut items = Vec::new();
-    for api in state.store.list_apis(workgroup.id).await? {
-        if folder.is_some_and(|f| f != api.folder_id)
-            || needle.as_ref().is_some_and(|n| !api.name.to_lowercase().contains(n.as_str()))
-        {
-            continue;
-        }
-        let publications = state.store.publications(api.id).await?;
-        let keep = match status.as_deref() {
-            None => true,
-            Some("published") => !publications.is_empty(),
-            Some("draft") => publications.is_empty(),
-            Some(env) => publications.iter().any(|p| p.environment.as_str() == env),
-        };
-        if keep {
-            items.push(ApiSummary {
-                id: api.id,
-                mode: api.draft.mode.name(),
-                datasource_id: api.draft.datasource_id,
-                name: api.name,
-                path: api.path,
-                method: api.method,
-                description: api.description,
-                folder_id: api.folder_id,
-                publications,
-            });
-        }
-    }
-    Ok(Reply::ok(Page::of(items, page.page_num, page.page_size)))
+    let query = ApiQuery {
+        workgroup_id: workgroup.id,
+        folder,
+        tag: filter.tag.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+        name_contains: filter.name.filter(|n| !n.is_empty()),
+        status,
+        limit: page.page_size,
+        offset: (page.page_num - 1).saturating_mul(page.page_size).min(i64::MAX as u64),
+    };
+    let (apis, total) = state.store.find_apis(&query).await?;
+    let mut publications = state.store.workgroup_publications(workgroup.id).await?;
+    let items = apis
+        .into_iter()
+        .map(|api| ApiSummary {
+            id: api.id,
+            mode: api.draft.mode.name(),
+            datasource_id: api.draft.datasource_id,
+            publications: publications.remove(&api.id).unwrap_or_default(),
+            name: api.name,
+            path: api.path,
+            method: api.method,
+            description: api.description,
+            folder_id: api.folder_id,
+            settings: api.settings,
+        })
+        .collect();
+    Ok(Reply::ok(Page { items, page_num: page.page_num, page_size: page.page_size, total }))
 }
 
 /// `POST …/apis`.
@@ -197,6 +201,18 @@ struct NewApi {
     description: String,
     #[serde(default)]
     folder_id: Option<i64>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    max_qps: Option<u32>,
+    #[serde(default)]
+    security_level: SecurityLevel,
+    #[serde(default)]
+    visible_range: VisibleRange,
+    #[serde(default)]
+    auth_mode: AuthMode,
     /// The mode's definition: `{datasourceId, mode, table | sql | tables | baseUrl…, …}`.
     draft: serde_json::Value,
 }
@@ -221,6 +237,15 @@ async fn create_api(
         method: body.method,
         description: body.description,
         folder_id: body.folder_id,
+        settings: ApiSettings {
+            tags: body.tags,
+            // The creator answers for a new API unless someone else is named.
+            owner: body.owner.unwrap_or_else(|| caller.user.name.clone()),
+            max_qps: body.max_qps,
+            security_level: body.security_level,
+            visible_range: body.visible_range,
+            auth_mode: body.auth_mode,
+        },
         draft,
     };
     let api = checked(&state, workgroup, api).await?;
@@ -254,6 +279,14 @@ struct ApiUpdate {
     description: Option<String>,
     #[serde(default, deserialize_with = "present")]
     folder_id: Option<Option<i64>>,
+    tags: Option<Vec<String>>,
+    owner: Option<String>,
+    /// `null` removes the limit.
+    #[serde(default, deserialize_with = "present")]
+    max_qps: Option<Option<u32>>,
+    security_level: Option<SecurityLevel>,
+    visible_range: Option<VisibleRange>,
+    auth_mode: Option<AuthMode>,
     draft: Option<serde_json::Value>,
 }
 
@@ -280,6 +313,14 @@ async fn update_api(
         path: body.path.unwrap_or_else(|| current.path.clone()),
         method: body.method.unwrap_or_else(|| current.method.clone()),
         description: body.description.unwrap_or_else(|| current.description.clone()),
+        settings: ApiSettings {
+            tags: body.tags.unwrap_or_else(|| current.settings.tags.clone()),
+            owner: body.owner.unwrap_or_else(|| current.settings.owner.clone()),
+            max_qps: body.max_qps.unwrap_or(current.settings.max_qps),
+            security_level: body.security_level.unwrap_or(current.settings.security_level),
+            visible_range: body.visible_range.unwrap_or(current.settings.visible_range),
+            auth_mode: body.auth_mode.unwrap_or(current.settings.auth_mode),
+        },
         draft,
         ..current.clone()
     };
@@ -299,6 +340,12 @@ async fn update_api(
         ("method", current.method != updated.method),
         ("description", current.description != updated.description),
         ("folderId", current.folder_id != updated.folder_id),
+        ("tags", current.settings.tags != updated.settings.tags),
+        ("owner", current.settings.owner != updated.settings.owner),
+        ("maxQps", current.settings.max_qps != updated.settings.max_qps),
+        ("securityLevel", current.settings.security_level != updated.settings.security_level),
+        ("visibleRange", current.settings.visible_range != updated.settings.visible_range),
+        ("authMode", current.settings.auth_mode != updated.settings.auth_mode),
         ("draft", current.draft != updated.draft),
     ]
     .into_iter()
@@ -316,15 +363,8 @@ async fn delete_api(
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<serde_json::Value> {
     let api = api_in(&state, caller.workgroup()?, &id).await?;
-    let publications = state.store.publications(api.id).await?;
-    if !publications.is_empty() {
-        let environments: Vec<&str> = publications.iter().map(|p| p.environment.as_str()).collect();
-        return Err(AdminError::new(
-            StatusCode::CONFLICT,
-            "Conflict",
-            format!("API `{}` is published in {}; take it offline first", api.name, environments.join(", ")),
-        ));
-    }
+    // The store refuses (Conflict, naming the environments) while the API is published, in
+    // the same transaction as the delete.
     state.store.delete_api(api.id).await?;
     record(&state, &caller, "api.delete", &api, serde_json::json!({"name": api.name, "path": api.path})).await;
     Ok(Reply::ok(serde_json::Value::Null))
@@ -387,6 +427,10 @@ pub(super) async fn api_in(state: &AdminState, workgroup: &Workgroup, id: &str) 
 async fn checked(state: &AdminState, workgroup: &Workgroup, mut api: Api) -> Result<Api, AdminError> {
     rules::check_name(&api.name)?;
     api.method = rules::check_method(&api.method)?;
+    api.settings.tags = rules::check_tags(&api.settings.tags)?;
+    if api.settings.max_qps == Some(0) {
+        return Err(AdminError::invalid("maxQps", "at least 1; leave it out (or null) for no limit"));
+    }
     rules::check_path(&api.path, &api.draft)?;
     if let Some(id) = api.draft.datasource_id {
         datasource_in(state, workgroup, id).await?;

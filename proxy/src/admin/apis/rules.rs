@@ -17,6 +17,11 @@ pub fn check_name(name: &str) -> Result<(), AdminError> {
     api_rules::check_api_name(name).map_err(|why| AdminError::invalid("name", why))
 }
 
+/// Tags as stored (trimmed, without repeats, sorted), or why they are refused.
+pub fn check_tags(tags: &[String]) -> Result<Vec<String>, AdminError> {
+    api_rules::normalize_tags(tags).map_err(|why| AdminError::invalid("tags", why))
+}
+
 /// The method as stored (upper-case), or why it is refused.
 pub fn check_method(method: &str) -> Result<String, AdminError> {
     api_rules::normalize_method(method).map_err(|why| AdminError::invalid("method", why))

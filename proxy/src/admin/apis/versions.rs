@@ -130,7 +130,8 @@ pub async fn save_version(
     let draft = state.store.api_with_secrets(api.id).await?.draft;
     rules::check_path(&api.path, &draft)?;
     compile(&state, workgroup, &draft).await?;
-    let version = state.store.save_version(api.id, &body.description).await?;
+    // Saves exactly the draft compiled above, or answers Conflict when it changed meanwhile.
+    let version = state.store.save_checked_version(api.id, &body.description, &draft).await?;
     record(&state, &caller, "version.save", &api, serde_json::json!({"version": version.number})).await;
     Ok(Reply::created(view(version, &[], true)))
 }
