@@ -38,6 +38,9 @@ pub struct Config {
     pub shutdown_timeout_secs: u64,
     /// Upstream hosts, addresses or CIDRs exempt from the SSRF guard.
     pub ssrf_allow: Vec<String>,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` names the real client; from anyone else the
+    /// header is ignored and the socket's address is the client's.
+    pub trusted_proxies: Vec<String>,
     /// Create the demo workgroup, dataset and APIs when the store is empty.
     pub demo: bool,
 }
@@ -58,6 +61,7 @@ struct FileConfig {
     threads: Option<usize>,
     shutdown_timeout_secs: Option<u64>,
     ssrf_allow: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
     demo: Option<bool>,
 }
 
@@ -121,6 +125,10 @@ impl Config {
             ssrf_allow: match env("SLUICE_SSRF_ALLOW") {
                 Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
                 None => file.ssrf_allow.unwrap_or_default(),
+            },
+            trusted_proxies: match env("SLUICE_TRUSTED_PROXIES") {
+                Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                None => file.trusted_proxies.unwrap_or_default(),
             },
             demo: match pick("SLUICE_DEMO", file.demo.map(|d| d.to_string())) {
                 None => true,

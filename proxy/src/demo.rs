@@ -1,13 +1,16 @@
 //! The demo: on the first start with an empty store, a `demo` workgroup with the shop dataset
 //! (SQLite, shipped as `conf/demo/shop.sql`), the example APIs of `conf/examples/` (one per
-//! mode), published, and a demo app with a key — so a new user has working APIs at once.
+//! mode), published, and a demo app (clearance L2) granted every demo API, with a token — so a
+//! new user has working APIs at once. The app's key, secret and token are written to
+//! `<data_dir>/demo/app.env` (mode 0600) for shells: `source data/demo/app.env`.
 //!
 //! The dataset and examples are compiled into the binary; the examples are also written to
 //! `<data_dir>/demo/` so users can read, edit and re-apply them with `sluice apply -f`.
 
 use std::path::{Path, PathBuf};
 
-use catalog::store::Store;
+use catalog::model::{App, Grant, SecurityLevel};
+use catalog::store::{APP_TOKEN_MAX_TTL_SECS, Store};
 use sqlx::{Connection, Executor};
 
 use crate::conf::Config;
@@ -33,8 +36,13 @@ pub const WORKGROUP: &str = "demo";
 pub struct DemoInfo {
     pub app_key: String,
     pub app_secret: String,
+    pub app_token: String,
     pub examples_dir: PathBuf,
+    pub app_env: PathBuf,
 }
+
+/// The demo app's shell variables, beside the examples.
+pub const APP_ENV_FILE: &str = "app.env";
 
 impl DemoInfo {
     pub fn print(&self, config: &Config) {
@@ -46,9 +54,16 @@ impl DemoInfo {
         );
         println!("  demo app key:    {}", self.app_key);
         println!("  demo app secret: {} (shown once)", self.app_secret);
+        println!("  demo app token:  {} (30 days)", self.app_token);
+        println!("  all three are in {} for shells", self.app_env.display());
         println!("try:");
-        println!("  curl -s http://{edge}/customers/42");
-        println!("  curl -s 'http://{edge}/orders/search?status=pending,shipped&pageSize=5&withTotal=true'");
+        println!("  source {}", self.app_env.display());
+        println!(
+            "  curl -s -H \"X-Sluice-App-Key: $APP_KEY\" -H \"Authorization: Bearer $APP_TOKEN\" http://{edge}/customers/42"
+        );
+        println!(
+            "  curl -s -H \"X-Sluice-App-Key: $APP_KEY\" -H \"Authorization: Bearer $APP_TOKEN\" 'http://{edge}/orders/search?status=pending,shipped&pageSize=5&withTotal=true'"
+        );
         println!(
             "  curl -s -G http://{edge}/analytics/query --data-urlencode \"sql=SELECT city, count(*) AS customers FROM customers GROUP BY city ORDER BY customers DESC\""
         );
@@ -74,7 +89,44 @@ pub async fn seed_if_empty(store: &Store, config: &Config) -> Result<Option<Demo
         .create_app(workgroup.id, "demo_app", "The demo app created on first start")
         .await
         .map_err(|e| format!("cannot create the demo app: {e}"))?;
-    Ok(Some(DemoInfo { app_key: app.app_key, app_secret: secret, examples_dir }))
+    let app = store
+        .update_app(&App { clearance: SecurityLevel::L2, ..app })
+        .await
+        .map_err(|e| format!("cannot set the demo app's clearance: {e}"))?;
+    let apis = store.list_apis(workgroup.id).await.map_err(|e| format!("cannot read the demo APIs: {e}"))?;
+    for api in apis {
+        let grant = Grant {
+            id: 0,
+            api_id: api.id,
+            app_id: app.id,
+            expires_at: None,
+            qps: None,
+            created_at: 0,
+            created_by: "demo".to_owned(),
+        };
+        store.grant(&grant).await.map_err(|e| format!("cannot grant {} to the demo app: {e}", api.name))?;
+    }
+    let (_, token) = store
+        .issue_app_token(app.id, APP_TOKEN_MAX_TTL_SECS)
+        .await
+        .map_err(|e| format!("cannot issue the demo app's token: {e}"))?;
+    let app_env = examples_dir.join(APP_ENV_FILE);
+    write_app_env(&app_env, &app.app_key, &secret, &token)?;
+    Ok(Some(DemoInfo { app_key: app.app_key, app_secret: secret, app_token: token, examples_dir, app_env }))
+}
+
+/// Writes the demo app's credentials as shell variables, readable by the owner only.
+fn write_app_env(path: &Path, key: &str, secret: &str, token: &str) -> Result<(), String> {
+    let text = format!(
+        "# The demo app's credentials (sluice serve wrote this on first start).\n\
+         APP_KEY={key}\nAPP_SECRET={secret}\nAPP_TOKEN={token}\n"
+    );
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Loads the shop dataset into a new SQLite file (kept if it already exists).

@@ -1,7 +1,9 @@
 //! The edge: a pingora `ProxyHttp` that answers every API call.
 //!
 //! ```text
-//! request_filter: framing checks ► environment ► route (method + path) ► then by target:
+//! request_filter: framing checks ► environment ► route (method + path) ► caller (callers.rs:
+//!                 app token or signature, IP allow list, clearance, grant, QPS limits) ►
+//!                 version (gray strategy, sticky per app key) ► then by target:
 //!   data API        gather params (path, query, header, JSON body ≤ max_body_bytes)
 //!                   ► plugin.invoke ► write ► Ok(true)
 //!   registered API  gather params (the body only when parameters are read from or built
@@ -17,7 +19,7 @@
 //! Data APIs are answered in place from the current [`Snapshot`]; nothing here reads the
 //! metadata store. Registered APIs are streamed both ways by pingora, over pooled upstream
 //! connections (one pool entry per checked address, SNI and TLS). Every response carries
-//! `X-Request-Id`; data APIs add `Server-Timing`.
+//! `X-Request-Id`; answers of an API add `X-Sluice-Version`, data APIs `Server-Timing`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,8 +28,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use catalog::model::{Environment, ParamPosition};
-use http::{HeaderName, Method, header};
+use catalog::model::{AuthMode, Environment, ParamPosition, SecurityLevel};
+use http::{HeaderName, HeaderValue, Method, header};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
@@ -36,13 +38,19 @@ use plugins::sql::value::RawParam;
 use plugins::sql::{CallInput, CallOutput, NATIVE_SQL, PAGE_NUM, PAGE_SIZE, StageTimings, WITH_TOTAL};
 use plugins::{ApiError, PluginContext};
 
-use crate::registered::{UpstreamRequest, percent_decode};
-use crate::routes::{Lookup, Route, Snapshot, Target};
+use crate::callers::{APP_KEY_HEADER, Credentials, SIGNATURE_HEADER, SignedParts, missing_credentials};
+use crate::client_addr::{TrustedProxies, client_addr};
+use crate::limiter::{Limiters, ThrottleScope};
+use crate::registered::{UpstreamRequest, UpstreamRoute, percent_decode};
+use crate::replay::NonceCache;
+use crate::routes::{Lookup, Route, Snapshot, Target, Variant};
 use crate::ssrf::{SsrfError, SsrfPolicy};
 
 /// Selects the environment of a call; production when absent.
 pub const ENV_HEADER: &str = "x-sluice-env";
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The version of the API that answered: `V{n}`.
+pub const VERSION_HEADER: &str = "x-sluice-version";
 
 /// The largest caller body read for a registered API's parameters. The body is read before the
 /// upstream request is built and then replaced; pingora replays a read body through its retry
@@ -56,14 +64,24 @@ const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
 pub struct Edge {
     snapshot: Arc<ArcSwap<Snapshot>>,
     plugins: PluginContext,
-    max_body_bytes: usize,
-    ssrf: SsrfPolicy,
+    settings: EdgeSettings,
+    limiters: Arc<Limiters>,
+    nonces: NonceCache,
+}
+
+/// How the edge treats requests, from the configuration.
+pub struct EdgeSettings {
+    pub max_body_bytes: usize,
+    /// Decides, for every call of a registered API, whether its upstream may be dialled.
+    pub ssrf: SsrfPolicy,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Edge {
-    /// `ssrf` decides, for every call of a registered API, whether its upstream may be dialled.
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, max_body_bytes: usize, ssrf: SsrfPolicy) -> Edge {
-        Edge { snapshot, plugins: PluginContext::default(), max_body_bytes, ssrf }
+    /// `limiters` are shared with whoever sweeps their idle state.
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, settings: EdgeSettings, limiters: Arc<Limiters>) -> Edge {
+        Edge { snapshot, plugins: PluginContext::default(), settings, limiters, nonces: NonceCache::new() }
     }
 }
 
@@ -77,6 +95,8 @@ pub struct RequestCtx {
 /// A call on its way to a registered API's upstream.
 struct UpstreamCall {
     route: Arc<Route>,
+    /// Whether the gray version answers.
+    gray: bool,
     request: UpstreamRequest,
     /// Set by `upstream_peer` from the checked target.
     host_header: Option<String>,
@@ -86,11 +106,19 @@ struct UpstreamCall {
 }
 
 impl UpstreamCall {
-    fn timeout(&self) -> Duration {
-        match &self.route.target {
-            Target::Upstream(upstream) => upstream.timeout,
-            Target::Sql(_) => Duration::from_secs(10),
+    fn variant(&self) -> &Variant {
+        self.route.variant(self.gray)
+    }
+
+    fn upstream(&self) -> Option<&UpstreamRoute> {
+        match &self.variant().target {
+            Target::Upstream(upstream) => Some(upstream),
+            Target::Sql(_) => None,
         }
+    }
+
+    fn timeout(&self) -> Duration {
+        self.upstream().map_or(Duration::from_secs(10), |u| u.timeout)
     }
 }
 
@@ -107,7 +135,8 @@ struct Answer {
     status: u16,
     body: Bytes,
     timings: Option<StageTimings>,
-    allow: Option<String>,
+    /// `Allow`, `Retry-After`, `X-Sluice-Version`.
+    headers: Vec<(HeaderName, HeaderValue)>,
     /// The connection must close: its request body was not read to the end.
     close: bool,
 }
@@ -115,8 +144,24 @@ struct Answer {
 impl Answer {
     fn error(err: &ApiError, request_id: &str) -> Answer {
         let body = serde_json::json!({"code": err.code, "message": err.message, "requestId": request_id});
-        Answer { status: err.status, body: Bytes::from(body.to_string()), timings: None, allow: None, close: false }
+        Answer {
+            status: err.status,
+            body: Bytes::from(body.to_string()),
+            timings: None,
+            headers: Vec::new(),
+            close: false,
+        }
     }
+
+    fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Answer {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// Who is calling, once authenticated.
+struct CallerInfo {
+    clearance: SecurityLevel,
 }
 
 #[async_trait]
@@ -153,11 +198,11 @@ impl ProxyHttp for Edge {
         let Some(call) = ctx.upstream.as_mut() else {
             return Error::e_explain(ErrorType::InternalError, "no upstream for this route");
         };
-        let Target::Upstream(upstream) = &call.route.target else {
+        let Some(upstream) = call.upstream() else {
             return Error::e_explain(ErrorType::InternalError, "not a registered API");
         };
         let timeout = upstream.timeout;
-        let checked = match tokio::time::timeout(timeout, self.ssrf.resolve_checked(&upstream.url)).await {
+        let checked = match tokio::time::timeout(timeout, self.settings.ssrf.resolve_checked(&upstream.url)).await {
             Ok(Ok(target)) => target,
             Ok(Err(SsrfError::Forbidden { reason })) => {
                 call.failure = Some(ApiError::new(
@@ -209,7 +254,7 @@ impl ProxyHttp for Edge {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let Some(call) = ctx.upstream.as_ref() else { return Ok(()) };
-        let Target::Upstream(upstream) = &call.route.target else { return Ok(()) };
+        let Some(upstream) = call.upstream() else { return Ok(()) };
         let request = &call.request;
         upstream_request.set_method(request.method.clone());
         let uri = request
@@ -270,9 +315,8 @@ impl ProxyHttp for Edge {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if ctx.upstream.is_none() {
-            return Ok(());
-        }
+        let Some(call) = ctx.upstream.as_ref() else { return Ok(()) };
+        upstream_response.insert_header(VERSION_HEADER, call.variant().version_header.clone())?;
         // Cookies are the upstream's session with Sluice (its credentials), scoped to the
         // gateway's domain if passed on: never handed to callers.
         for name in [header::SET_COOKIE, HeaderName::from_static("set-cookie2")] {
@@ -394,18 +438,20 @@ impl Edge {
         let method = header.method.clone();
         let path = header.uri.path().to_owned();
         let query = header.uri.query().unwrap_or("").to_owned();
-        let snapshot = self.snapshot.load();
+        let snapshot = self.snapshot.load_full();
         let (route, path_params) = match snapshot.table(env).lookup(&method, &path) {
             Lookup::Found { route, path_params } => (Arc::clone(route), path_params),
             Lookup::MethodNotAllowed { allowed } => {
                 let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-                let mut answer = fail(ApiError::new(
+                let answer = fail(ApiError::new(
                     "MethodNotAllowed",
                     405,
                     format!("{path} does not accept {method}; it accepts {allow}"),
                 ));
-                answer.allow = Some(allow);
-                return Err(answer);
+                return Err(match HeaderValue::from_str(&allow) {
+                    Ok(value) => answer.with_header(header::ALLOW, value),
+                    Err(_) => answer,
+                });
             }
             Lookup::NotFound => {
                 return Err(fail(ApiError::new(
@@ -415,15 +461,44 @@ impl Edge {
                 )));
             }
         };
+        let app_auth = route.access.auth_mode == AuthMode::App;
+        if app_auth && !header.headers.contains_key(APP_KEY_HEADER) {
+            // Before reading any body: a caller without an app gets nothing more.
+            return Err(fail(missing_credentials()));
+        }
+        let signed = app_auth && header.headers.contains_key(SIGNATURE_HEADER);
+
+        // The body, when something reads it: a data API's parameters, a registered API's body
+        // parameters, or a signature's digest. Otherwise it streams to the upstream unread.
+        let body = match &route.served.target {
+            Target::Sql(_) => Some(self.read_body(session, request_id, self.settings.max_body_bytes).await?),
+            Target::Upstream(_) => {
+                if route.reads_upstream_body() || signed {
+                    // Kept by pingora and replayed through request_body_filter, which swaps in
+                    // the built (or, for a signed call, the verified) body: see PARAM_BODY_LIMIT.
+                    session.as_mut().enable_retry_buffering();
+                    let limit = self.settings.max_body_bytes.min(PARAM_BODY_LIMIT);
+                    Some(self.read_body(session, request_id, limit).await?)
+                } else {
+                    None
+                }
+            }
+        };
+
+        let client = self.client_ip(session);
+        let caller = self
+            .admit(session, &snapshot, &route, body.as_deref().unwrap_or(&[]), client)
+            .map_err(|refused| refused.answer(request_id))?;
         drop(snapshot);
-        if let Target::Upstream(upstream) = &route.target {
-            let body = if upstream.reads_body() {
-                // Kept by pingora and replayed through request_body_filter, which swaps in the
-                // built body: see PARAM_BODY_LIMIT.
-                session.as_mut().enable_retry_buffering();
-                self.read_json_body(session, request_id, self.max_body_bytes.min(PARAM_BODY_LIMIT)).await?
-            } else {
-                None
+        let gray = route.choose(caller.sticky_key.as_bytes());
+        let variant = route.variant(gray);
+        let version = variant.version_header.clone();
+        let fail = |err: ApiError| fail(err).with_header(HeaderName::from_static(VERSION_HEADER), version.clone());
+
+        if let Target::Upstream(upstream) = &variant.target {
+            let params_body = match &body {
+                Some(bytes) if upstream.reads_body() => parse_params_body(bytes).map_err(fail)?,
+                _ => None,
             };
             let mut decoded = Vec::with_capacity(path_params.len());
             for (name, raw) in &path_params {
@@ -432,24 +507,34 @@ impl Edge {
                 })?;
                 decoded.push((name.clone(), value));
             }
-            let params = gather_params(&route, session, &decoded, &query, body.as_ref());
+            let params = gather_params(variant, session, &decoded, &query, params_body.as_ref());
             let mut request = upstream.request(&params).map_err(fail)?;
+            // A signed body was read to check its digest: send it on as it came.
+            if request.body.is_none()
+                && let Some(bytes) = body.filter(|b| !b.is_empty())
+            {
+                request.body = Some(bytes);
+            }
             // HEAD is answered like GET: ask the upstream for the head only.
             if method == Method::HEAD && request.method == Method::GET {
                 request.method = Method::HEAD;
             }
             return Ok(Outcome::Proxy(UpstreamCall {
                 route: Arc::clone(&route),
+                gray,
                 request,
                 host_header: None,
                 failure: None,
                 started: Instant::now(),
             }));
         }
-        let body = self.read_json_body(session, request_id, self.max_body_bytes).await?;
-        let params = gather_params(&route, session, &path_params, &query, body.as_ref());
-        let input = CallInput { params, dry_run: false, clearance: None };
-        let answer = match &route.target {
+        let params_body = match &body {
+            Some(bytes) => parse_params_body(bytes).map_err(fail)?,
+            None => None,
+        };
+        let params = gather_params(variant, session, &path_params, &query, params_body.as_ref());
+        let input = CallInput { params, dry_run: false, clearance: Some(caller.info.clearance) };
+        let answer = match &variant.target {
             Target::Sql(api) => match api.invoke(&self.plugins.pools, &input).await {
                 Ok(CallOutput::Data { data, timings, .. }) => {
                     let mut body = BytesMut::with_capacity(data.len() + request_id.len() + 48);
@@ -458,7 +543,13 @@ impl Edge {
                     body.extend_from_slice(b"\",\"data\":");
                     body.extend_from_slice(&data);
                     body.extend_from_slice(b"}");
-                    Ok(Answer { status: 200, body: body.freeze(), timings: Some(timings), allow: None, close: false })
+                    Ok(Answer {
+                        status: 200,
+                        body: body.freeze(),
+                        timings: Some(timings),
+                        headers: vec![(HeaderName::from_static(VERSION_HEADER), version.clone())],
+                        close: false,
+                    })
                 }
                 Ok(CallOutput::DryRun { .. }) => Err(fail(ApiError::new("InternalError", 500, "unexpected dry run"))),
                 Err(err) => Err(fail(err)),
@@ -468,14 +559,111 @@ impl Edge {
         answer.map(Outcome::Answer)
     }
 
-    /// Reads a JSON object body, refusing bodies over the limit (from Content-Length before
-    /// reading anything, or while reading a chunked one) and malformed JSON.
-    async fn read_json_body(
+    /// Decides whether the caller may call the route now: authentication (app APIs), the app's
+    /// IP allow list, its clearance against the API's level, its grant, and the QPS limits.
+    fn admit(
+        &self,
+        session: &Session,
+        snapshot: &Snapshot,
+        route: &Route,
+        body: &[u8],
+        client: std::net::IpAddr,
+    ) -> std::result::Result<Admitted, Refused> {
+        let now = now_millis();
+        if route.access.auth_mode == AuthMode::None {
+            // Anyone may call: the API's own limit applies, and anonymous callers see L1.
+            self.throttle(route, 0, None)?;
+            return Ok(Admitted { info: CallerInfo { clearance: SecurityLevel::L1 }, sticky_key: client.to_string() });
+        }
+        let header = session.req_header();
+        let credentials = Credentials::from_headers(&header.headers)?;
+        let signed = SignedParts {
+            method: header.method.as_str(),
+            path: header.uri.path(),
+            query: header.uri.query().unwrap_or(""),
+            body,
+        };
+        let app = snapshot.callers.authenticate(&credentials, &signed, &self.nonces, now)?;
+        if !app.allows(client) {
+            return Err(ApiError::new(
+                "Forbidden.IpNotAllowed",
+                403,
+                format!("calls from {client} are not in the app's IP allow list"),
+            )
+            .into());
+        }
+        if app.clearance < route.access.security_level {
+            return Err(ApiError::new(
+                "Forbidden.SecurityLevel",
+                403,
+                format!(
+                    "the API needs clearance {}; the app has {}",
+                    route.access.security_level.as_str(),
+                    app.clearance.as_str()
+                ),
+            )
+            .into());
+        }
+        let Some(grant) = snapshot.callers.grant(route.api_id, app.id, now) else {
+            return Err(ApiError::new(
+                "Forbidden.NoGrant",
+                403,
+                format!("the app has no grant for API `{}`: ask its workgroup for one", route.api_name),
+            )
+            .into());
+        };
+        self.throttle(route, app.id, grant.qps)?;
+        Ok(Admitted { info: CallerInfo { clearance: app.clearance }, sticky_key: app.key.clone() })
+    }
+
+    /// The grant's limit, then the API's: 429 `Throttling.User` or `Throttling.Api`.
+    fn throttle(
+        &self,
+        route: &Route,
+        app_id: i64,
+        grant_qps: Option<std::num::NonZeroU32>,
+    ) -> std::result::Result<(), Refused> {
+        match self.limiters.check(route.api_id, route.access.max_qps, app_id, grant_qps) {
+            Ok(()) => Ok(()),
+            Err(throttled) => {
+                let retry_after = throttled.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                let (code, what) = match throttled.scope {
+                    ThrottleScope::User => ("Throttling.User", "this app's share of the API"),
+                    ThrottleScope::Api => ("Throttling.Api", "the API"),
+                };
+                Err(Refused {
+                    error: ApiError::new(code, 429, format!("too many calls to {what}; retry after {retry_after} s")),
+                    retry_after: Some(retry_after),
+                })
+            }
+        }
+    }
+
+    /// The caller's address: the socket's, or the client a trusted proxy names.
+    fn client_ip(&self, session: &Session) -> std::net::IpAddr {
+        let socket = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        // Several X-Forwarded-For headers are one list, in order.
+        let values: Vec<&str> =
+            session.req_header().headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        let forwarded = match values.len() {
+            0 => None,
+            1 => Some(std::borrow::Cow::Borrowed(values[0])),
+            _ => Some(std::borrow::Cow::Owned(values.join(","))),
+        };
+        client_addr(socket, forwarded.as_deref(), &self.settings.trusted_proxies)
+    }
+
+    /// Reads the whole body, refusing bodies over the limit (from Content-Length before
+    /// reading anything, or while reading a chunked one).
+    async fn read_body(
         &self,
         session: &mut Session,
         request_id: &str,
         limit: usize,
-    ) -> std::result::Result<Option<serde_json::Map<String, serde_json::Value>>, Answer> {
+    ) -> std::result::Result<Bytes, Answer> {
         let too_large = || {
             let mut answer = Answer::error(
                 &ApiError::new(
@@ -518,25 +706,60 @@ impl Edge {
                 }
             }
         }
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
-        }
-        match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(serde_json::Value::Object(map)) => Ok(Some(map)),
-            Ok(_) => Err(Answer::error(
-                &ApiError::new("InvalidRequest.Body", 400, "the body must be a JSON object of parameters"),
-                request_id,
-            )),
-            Err(e) => Err(Answer::error(
-                &ApiError::new(
-                    "InvalidRequest.Body",
-                    400,
-                    format!("the body is not valid JSON (line {}, column {})", e.line(), e.column()),
-                ),
-                request_id,
-            )),
+        Ok(body.freeze())
+    }
+}
+
+/// Why a caller was not admitted.
+struct Refused {
+    error: ApiError,
+    /// Seconds, for `Retry-After`.
+    retry_after: Option<u64>,
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Refused {
+        Refused { error, retry_after: None }
+    }
+}
+
+impl Refused {
+    fn answer(self, request_id: &str) -> Answer {
+        let answer = Answer::error(&self.error, request_id);
+        match self.retry_after {
+            Some(secs) => answer.with_header(header::RETRY_AFTER, HeaderValue::from(secs)),
+            None => answer,
         }
     }
+}
+
+/// An admitted caller.
+struct Admitted {
+    info: CallerInfo,
+    /// What gray selection hashes: the app key, or an anonymous caller's address.
+    sticky_key: String,
+}
+
+/// A body of parameters: nothing, or a JSON object.
+fn parse_params_body(body: &[u8]) -> std::result::Result<Option<serde_json::Map<String, serde_json::Value>>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => Ok(Some(map)),
+        Ok(_) => Err(ApiError::new("InvalidRequest.Body", 400, "the body must be a JSON object of parameters")),
+        Err(e) => Err(ApiError::new(
+            "InvalidRequest.Body",
+            400,
+            format!("the body is not valid JSON (line {}, column {})", e.line(), e.column()),
+        )),
+    }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Whether the request carried both Content-Length and Transfer-Encoding (a smuggling
@@ -564,7 +787,7 @@ fn has_conflicting_framing(session: &Session) -> bool {
 /// read from either place (GET callers use the query string, POST callers a JSON body); path
 /// and header parameters only from their own place.
 fn gather_params(
-    route: &Route,
+    route: &Variant,
     session: &Session,
     path_params: &[(String, String)],
     query: &str,
@@ -607,8 +830,8 @@ async fn write_answer(session: &mut Session, request_id: &str, answer: Answer) -
     if let Some(t) = answer.timings {
         header.insert_header("server-timing", server_timing(&t))?;
     }
-    if let Some(allow) = answer.allow {
-        header.insert_header(header::ALLOW, allow)?;
+    for (name, value) in answer.headers {
+        header.insert_header(name, value)?;
     }
     if answer.close {
         session.set_keepalive(None);

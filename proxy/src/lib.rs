@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod api_rules;
+pub mod callers;
 pub mod cli;
 pub mod client_addr;
 pub mod conf;

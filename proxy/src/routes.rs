@@ -1,29 +1,95 @@
 //! The immutable route table the edge answers from, and the snapshot that holds one table per
 //! environment.
 //!
-//! A snapshot is built from the catalog's published versions, off the request path, and
-//! swapped in atomically (`ArcSwap`); a request reads the current one without locks and never
-//! touches the metadata store.
+//! A snapshot is built from the catalog's published versions, gray strategies and callers, off
+//! the request path, and swapped in atomically (`ArcSwap`); a request reads the current one
+//! without locks and never touches the metadata store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use catalog::model::{Environment, RequestParam};
-use catalog::store::{PublishedApi, Store, StoreError};
-use http::Method;
+use catalog::model::{ApiDefinition, AuthMode, Datasource, Environment, RequestParam, SecurityLevel};
+use catalog::store::{GrayRelease, PublishedApi, Store, StoreError};
+use http::{HeaderValue, Method};
 use plugins::sql::SqlApi;
+use sha2::{Digest, Sha256};
 
+use crate::callers::CallerTable;
 use crate::registered::UpstreamRoute;
 
-/// One published API version at one method and path.
+/// One published API at one method and path: the version the environment serves and, while a
+/// gray strategy is on, the version a share of callers gets instead.
 #[derive(Debug)]
 pub struct Route {
     pub api_id: i64,
     pub api_name: String,
-    pub version: i64,
     pub method: Method,
     pub path: String,
+    pub access: RouteAccess,
+    pub served: Variant,
+    pub gray: Option<Gray>,
+}
+
+/// Who may call a route, and how often: the API's settings at snapshot time.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteAccess {
+    pub auth_mode: AuthMode,
+    pub security_level: SecurityLevel,
+    pub max_qps: Option<NonZeroU32>,
+}
+
+/// One compiled version of an API.
+#[derive(Debug)]
+pub struct Variant {
+    pub version: i64,
+    /// `V{version}`, for the `X-Sluice-Version` response header.
+    pub version_header: HeaderValue,
     pub target: Target,
+}
+
+/// A gray version and the share of callers, in hundredths of a percent (0–10000), that get it.
+#[derive(Debug)]
+pub struct Gray {
+    pub basis_points: u16,
+    pub variant: Variant,
+}
+
+impl Route {
+    /// Whether the caller gets the gray version: sticky per `caller_key` (an app key, or the
+    /// client address of an anonymous caller) and independent between APIs, so one caller
+    /// sees one version of an API and is not in every API's gray share at once.
+    pub fn choose(&self, caller_key: &[u8]) -> bool {
+        match &self.gray {
+            None => false,
+            Some(gray) if gray.basis_points == 0 => false,
+            Some(gray) if gray.basis_points >= 10_000 => true,
+            Some(gray) => gray_bucket(self.api_id, caller_key) < gray.basis_points,
+        }
+    }
+
+    /// The gray variant when `gray` (and there is one), else the published one.
+    pub fn variant(&self, gray: bool) -> &Variant {
+        match &self.gray {
+            Some(g) if gray => &g.variant,
+            _ => &self.served,
+        }
+    }
+
+    /// Whether any variant reads the caller's body to build its upstream request.
+    pub fn reads_upstream_body(&self) -> bool {
+        let reads = |variant: &Variant| matches!(&variant.target, Target::Upstream(u) if u.reads_body());
+        reads(&self.served) || self.gray.as_ref().is_some_and(|g| reads(&g.variant))
+    }
+}
+
+/// A stable bucket 0–9999 for a caller of an API: the same across restarts and builds.
+pub fn gray_bucket(api_id: i64, caller_key: &[u8]) -> u16 {
+    let digest = Sha256::new().chain_update(api_id.to_be_bytes()).chain_update(caller_key).finalize();
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    // u64 % 10000 is biased by at most 10000 / 2^64: nothing a traffic share can show.
+    (u64::from_be_bytes(head) % 10_000) as u16
 }
 
 /// What answers a route.
@@ -35,7 +101,7 @@ pub enum Target {
     Upstream(Box<UpstreamRoute>),
 }
 
-impl Route {
+impl Variant {
     /// The request parameters callers send, with their positions.
     pub fn request_params(&self) -> &[RequestParam] {
         match &self.target {
@@ -121,12 +187,14 @@ impl RouteTable {
     }
 }
 
-/// Everything the edge serves, for every environment, as of one store revision.
+/// Everything the edge serves, for every environment, and who may call it, as of one store
+/// revision.
 #[derive(Default)]
 pub struct Snapshot {
     pub revision: i64,
     pub prod: RouteTable,
     pub test: RouteTable,
+    pub callers: CallerTable,
 }
 
 impl Snapshot {
@@ -137,13 +205,25 @@ impl Snapshot {
         }
     }
 
-    /// Reads the published versions and compiles them. An API that no longer compiles is
-    /// left out and logged; the rest still serve.
+    /// Reads the published versions, gray strategies and callers, and compiles the versions. An
+    /// API that no longer compiles is left out and logged, and a gray version that does not is
+    /// not served (everyone gets the published one); the rest still serve.
     pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
         let revision = store.revision().await?;
-        let mut snapshot = Snapshot { revision, ..Snapshot::default() };
+        let callers = CallerTable::build(store.caller_directory().await?);
+        let mut snapshot = Snapshot { revision, callers, ..Snapshot::default() };
         for env in [Environment::Prod, Environment::Test] {
-            let routes = store.published(env).await?.into_iter().filter_map(|p| compile(env, p)).collect();
+            let mut grays: HashMap<i64, GrayRelease> =
+                store.gray_releases(env).await?.into_iter().map(|g| (g.strategy.api_id, g)).collect();
+            let routes = store
+                .published(env)
+                .await?
+                .into_iter()
+                .filter_map(|p| {
+                    let gray = grays.remove(&p.api.id);
+                    compile(env, p, gray)
+                })
+                .collect();
             let (table, rejected) = RouteTable::build(routes);
             for (route, why) in rejected {
                 tracing::error!(api = route.api_name, env = env.as_str(), "not served: {why}");
@@ -157,7 +237,7 @@ impl Snapshot {
     }
 }
 
-fn compile(env: Environment, published: PublishedApi) -> Option<Route> {
+fn compile(env: Environment, published: PublishedApi, gray: Option<GrayRelease>) -> Option<Route> {
     let PublishedApi { api, version, datasource } = published;
     let method = match Method::from_bytes(api.method.to_ascii_uppercase().as_bytes()) {
         Ok(m) => m,
@@ -166,22 +246,52 @@ fn compile(env: Environment, published: PublishedApi) -> Option<Route> {
             return None;
         }
     };
-    let target = match &datasource {
-        _ if !version.definition.mode.is_sql() => {
-            UpstreamRoute::compile(&version.definition).map(|u| Target::Upstream(Box::new(u)))
-        }
-        Some(datasource) => SqlApi::compile(&version.definition, datasource)
-            .map(|sql| Target::Sql(Box::new(sql)))
-            .map_err(|e| e.message),
-        None => Err("the version has no datasource".to_owned()),
-    };
-    match target {
-        Ok(target) => {
-            Some(Route { api_id: api.id, api_name: api.name, version: version.number, method, path: api.path, target })
-        }
+    let served = match compile_variant(version.number, &version.definition, datasource.as_ref()) {
+        Ok(variant) => variant,
         Err(e) => {
             tracing::error!(api = api.name, env = env.as_str(), version = version.number, "not served: {e}");
-            None
+            return None;
         }
-    }
+    };
+    let gray = gray.and_then(|release| {
+        let number = release.version.number;
+        // A gray version reads the datasource its definition names, which is the published
+        // version's unless the definition moved; then it is not served.
+        if release.version.definition.datasource_id != version.definition.datasource_id {
+            tracing::error!(
+                api = api.name,
+                env = env.as_str(),
+                version = number,
+                "gray version not served: it reads another datasource"
+            );
+            return None;
+        }
+        match compile_variant(number, &release.version.definition, datasource.as_ref()) {
+            Ok(variant) => Some(Gray { basis_points: u16::from(release.strategy.percent) * 100, variant }),
+            Err(e) => {
+                tracing::error!(api = api.name, env = env.as_str(), version = number, "gray version not served: {e}");
+                None
+            }
+        }
+    });
+    let access = RouteAccess {
+        auth_mode: api.settings.auth_mode,
+        security_level: api.settings.security_level,
+        max_qps: api.settings.max_qps.and_then(NonZeroU32::new),
+    };
+    Some(Route { api_id: api.id, api_name: api.name, method, path: api.path, access, served, gray })
+}
+
+fn compile_variant(
+    number: i64,
+    definition: &ApiDefinition,
+    datasource: Option<&Datasource>,
+) -> Result<Variant, String> {
+    let target = match datasource {
+        _ if !definition.mode.is_sql() => UpstreamRoute::compile(definition).map(|u| Target::Upstream(Box::new(u)))?,
+        Some(datasource) => Target::Sql(Box::new(SqlApi::compile(definition, datasource).map_err(|e| e.message)?)),
+        None => return Err("the version has no datasource".to_owned()),
+    };
+    let version_header = HeaderValue::from_str(&format!("V{number}")).map_err(|e| e.to_string())?;
+    Ok(Variant { version: number, version_header, target })
 }

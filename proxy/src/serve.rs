@@ -25,10 +25,12 @@ use pingora::services::background::{BackgroundService, background_service};
 use pingora::services::listening::Service;
 
 use crate::admin::AdminService;
+use crate::client_addr::TrustedProxies;
 use crate::conf::Config;
 use crate::deadline::HeaderDeadline;
 use crate::demo;
-use crate::edge::Edge;
+use crate::edge::{Edge, EdgeSettings};
+use crate::limiter::Limiters;
 use crate::routes::Snapshot;
 use crate::ssrf::SsrfPolicy;
 
@@ -61,10 +63,15 @@ pub fn serve(config: Config) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let ssrf = SsrfPolicy::new(&config.ssrf_allow)?;
+    let settings = EdgeSettings {
+        max_body_bytes: config.max_body_bytes,
+        ssrf: SsrfPolicy::new(&config.ssrf_allow)?,
+        trusted_proxies: TrustedProxies::parse(&config.trusted_proxies).map_err(|e| format!("trusted_proxies: {e}"))?,
+    };
+    let limiters = Arc::new(Limiters::new());
     let proxy = pingora::proxy::http_proxy(
         &server.configuration,
-        Edge::new(Arc::clone(&snapshot), config.max_body_bytes, ssrf),
+        Edge::new(Arc::clone(&snapshot), settings, Arc::clone(&limiters)),
     );
     let app = HeaderDeadline::new(proxy, Duration::from_millis(config.header_timeout_ms.max(1)));
     let mut edge = Service::new("edge".to_owned(), app);
@@ -77,6 +84,7 @@ pub fn serve(config: Config) -> Result<(), String> {
             secrets: startup.secrets.clone(),
             interval: Duration::from_millis(config.reload_interval_ms.max(50)),
             snapshot: Arc::clone(&snapshot),
+            limiters,
         },
     ));
     server.add_service(background_service(
@@ -175,7 +183,12 @@ struct CatalogWatcher {
     secrets: SecretBox,
     interval: Duration,
     snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Swept of idle state now and then, so memory follows the callers that are active.
+    limiters: Arc<Limiters>,
 }
+
+/// How often the watcher sweeps idle limiter state.
+const LIMITER_SWEEP: Duration = Duration::from_secs(10);
 
 #[async_trait]
 impl BackgroundService for CatalogWatcher {
@@ -194,10 +207,15 @@ impl BackgroundService for CatalogWatcher {
         };
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut swept = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = shutdown.changed() => break,
+            }
+            if swept.elapsed() >= LIMITER_SWEEP {
+                self.limiters.sweep();
+                swept = tokio::time::Instant::now();
             }
             let current = self.snapshot.load().revision;
             match store.revision().await {

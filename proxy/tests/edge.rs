@@ -16,9 +16,9 @@ fn the_demo_answers_the_printed_curl_lines() {
     let server = Server::start("demo", &[]);
     let banner = server.output();
     assert!(banner.contains("demo app key:"), "banner lacks the demo app key:\n{banner}");
-    assert!(banner.contains(&format!("curl -s http://{}/customers/42", server.edge)), "banner:\n{banner}");
+    assert!(banner.contains(&format!("Bearer $APP_TOKEN\" http://{}/customers/42", server.edge)), "banner:\n{banner}");
 
-    let one = server.get("/customers/42");
+    let one = server.get_as_demo_app("/customers/42");
     assert_eq!(one.status, 200, "{}", String::from_utf8_lossy(&one.body));
     let body = one.json();
     assert_eq!(body["code"], "OK");
@@ -29,7 +29,7 @@ fn the_demo_answers_the_printed_curl_lines() {
         assert!(timing.contains(stage), "Server-Timing lacks {stage}: {timing}");
     }
 
-    let search = server.get("/orders/search?status=pending,shipped&pageSize=5&withTotal=true");
+    let search = server.get_as_demo_app("/orders/search?status=pending,shipped&pageSize=5&withTotal=true");
     assert_eq!(search.status, 200, "{}", String::from_utf8_lossy(&search.body));
     let data = &search.json()["data"];
     assert_eq!(data["rows"].as_array().map(Vec::len), Some(5), "{data}");
@@ -50,6 +50,8 @@ fn the_demo_answers_the_printed_curl_lines() {
 #[test]
 fn bad_input_gets_clear_errors() {
     let server = Server::start("bad-input", &[("SLUICE_MAX_BODY_BYTES", "1024")]);
+    let app = server.demo_app();
+    let json = [("Content-Type", "application/json")];
     let missing = server.get("/no/such/api");
     assert_eq!((missing.status, missing.json()["code"].as_str()), (404, Some("NotFound.Api")));
     assert!(missing.header("x-request-id").is_some());
@@ -58,21 +60,23 @@ fn bad_input_gets_clear_errors() {
     assert_eq!(wrong_method.status, 405);
     assert_eq!(wrong_method.header("allow"), Some("GET"));
 
-    let bad_param = server.get("/customers/forty-two");
+    let bad_param = server.get_as_demo_app("/customers/forty-two");
     assert_eq!((bad_param.status, bad_param.json()["code"].as_str()), (400, Some("InvalidParameter.id")));
 
     let big = vec![b' '; 4096];
-    let too_large = server.call("POST", "/orders/search", &[("Content-Type", "application/json")], &big);
+    let too_large = server.call_as(&app, "POST", "/orders/search", &json, &big);
     assert_eq!((too_large.status, too_large.json()["code"].as_str()), (413, Some("PayloadTooLarge")));
 
     let chunk = format!("{:x}\r\n{}\r\n", 2048, " ".repeat(2048));
     let chunked_big = format!(
-        "POST /orders/search HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}0\r\n\r\n"
+        "POST /orders/search HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\
+         X-Sluice-App-Key: {}\r\nAuthorization: Bearer {}\r\n\r\n{chunk}0\r\n\r\n",
+        app.key, app.token
     );
     let resp = raw_exchange(server.edge, chunked_big.as_bytes()).expect("chunked request");
     assert_eq!(resp.status, 413, "a chunked body over the limit");
 
-    let malformed = server.call("POST", "/orders/search", &[("Content-Type", "application/json")], b"{\"status\": [");
+    let malformed = server.call_as(&app, "POST", "/orders/search", &json, b"{\"status\": [");
     assert_eq!((malformed.status, malformed.json()["code"].as_str()), (400, Some("InvalidRequest.Body")));
 
     let smuggle =
@@ -87,7 +91,7 @@ fn bad_input_gets_clear_errors() {
 /// A YAML bundle with one wizard API over the demo dataset, published as `envs`.
 fn extra_api(name: &str, path: &str, envs: &str) -> String {
     format!(
-        "kind: Api\nworkgroup: demo\nname: {name}\npath: {path}\nmethod: GET\ndatasource: shop\nmode: wizard\ntable: products\n\
+        "kind: Api\nworkgroup: demo\nname: {name}\npath: {path}\nmethod: GET\ndatasource: shop\nmode: wizard\nauthMode: none\ntable: products\n\
          requestParams:\n  - {{name: category, type: string, column: category}}\n\
          responseFields:\n  - {{name: id, type: int, sort: {{direction: asc}}}}\n  - {{name: name, type: string}}\n\
          publish: [{envs}]\n"
@@ -100,13 +104,16 @@ fn applied_changes_are_served_live_without_failed_requests() {
     let stop = Arc::new(AtomicBool::new(false));
     let failures = Arc::new(AtomicUsize::new(0));
     let served = Arc::new(AtomicUsize::new(0));
+    let app_headers = server.demo_app().token_headers();
     let load: Vec<_> = (0..4)
         .map(|_| {
             let (stop, failures, served, edge) = (stop.clone(), failures.clone(), served.clone(), server.edge);
+            let owned = app_headers.clone();
             std::thread::spawn(move || {
+                let headers: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 let deadline = Instant::now() + Duration::from_secs(30);
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                    match try_request(edge, "GET", "/customers/7", &[], b"") {
+                    match try_request(edge, "GET", "/customers/7", &headers, b"") {
                         Ok(r) if r.status == 200 => served.fetch_add(1, Ordering::Relaxed),
                         _ => failures.fetch_add(1, Ordering::Relaxed),
                     };
@@ -167,14 +174,14 @@ fn fixture_bundle(kind: DatasourceKind) -> String {
     let ty = kind.as_str();
     format!(
         "kind: Datasource\nworkgroup: fx\nname: fx_{ty}\ntype: {ty}\nhost: {}\nport: {}\ndatabase: {}\nusername: {}\n---\n\
-         kind: Api\nworkgroup: fx\nname: users_{ty}\npath: /{ty}/users/{{id}}\nmethod: GET\ndatasource: fx_{ty}\nmode: wizard\ntable: users\n\
+         kind: Api\nworkgroup: fx\nname: users_{ty}\npath: /{ty}/users/{{id}}\nmethod: GET\ndatasource: fx_{ty}\nmode: wizard\nauthMode: none\ntable: users\n\
          requestParams:\n  - {{name: id, type: int, column: id, position: path, required: true}}\n\
          responseFields:\n  - {{name: id, type: int}}\n  - {{name: name, type: string}}\n  - {{name: score, type: decimal}}\n---\n\
-         kind: Api\nworkgroup: fx\nname: orders_{ty}\npath: /{ty}/orders\nmethod: POST\ndatasource: fx_{ty}\nmode: script\n\
+         kind: Api\nworkgroup: fx\nname: orders_{ty}\npath: /{ty}/orders\nmethod: POST\ndatasource: fx_{ty}\nauthMode: none\nmode: script\n\
          sql: \"SELECT id, amount FROM orders <where><if test=\\\"users != null\\\">user_id IN (#{{users}})</if></where> ORDER BY id\"\n\
          requestParams:\n  - {{name: users, type: \"array<int>\", position: body}}\n\
          responseFields:\n  - {{name: id, type: int}}\n  - {{name: amount, type: decimal}}\n---\n\
-         kind: Api\nworkgroup: fx\nname: sql_{ty}\npath: /{ty}/sql\nmethod: GET\ndatasource: fx_{ty}\nmode: native\ntables: [users, orders]\n",
+         kind: Api\nworkgroup: fx\nname: sql_{ty}\npath: /{ty}/sql\nmethod: GET\ndatasource: fx_{ty}\nmode: native\nauthMode: none\ntables: [users, orders]\n",
         c.host, c.port, c.database, c.username
     )
 }
@@ -227,7 +234,7 @@ fn sigterm_drains_in_flight_requests() {
         &file,
         format!(
             "kind: Datasource\nworkgroup: slow\nname: pg\ntype: postgres\nhost: {}\nport: {}\ndatabase: {}\nusername: {}\n---\n\
-             kind: Api\nworkgroup: slow\nname: slow\npath: /slow\nmethod: GET\ndatasource: pg\nmode: script\n\
+             kind: Api\nworkgroup: slow\nname: slow\npath: /slow\nmethod: GET\ndatasource: pg\nauthMode: none\nmode: script\n\
              sql: \"SELECT 1 AS one FROM (SELECT pg_sleep(1)) s\"\nresponseFields:\n  - {{name: one, type: int}}\n",
             ds.host, ds.port, ds.database, ds.username
         ),
@@ -271,5 +278,5 @@ fn slow_headers_are_cut_off_at_the_deadline() {
     let closed_after = closed_after.expect("the server kept a connection whose headers never finished");
     assert!(closed_after < 39, "closed only at the end of the drip");
     // Well-behaved callers are unaffected.
-    assert_eq!(server.get("/customers/1").status, 200);
+    assert_eq!(server.get_as_demo_app("/customers/1").status, 200);
 }

@@ -30,13 +30,21 @@ fn readme_curl_lines() -> Vec<String> {
 #[test]
 fn every_readme_curl_line_answers_as_described() {
     let server = Server::start("readme", &[]);
+    let app = server.demo_app();
     let lines = readme_curl_lines();
     assert!(lines.len() >= 6, "the README tour lost its curl lines: {lines:?}");
     for line in lines {
         let command = line
             .replace("127.0.0.1:8080", &server.edge.to_string())
             .replace("127.0.0.1:8090", &server.admin.to_string());
-        let out = Command::new("bash").arg("-c").arg(&command).output().expect("run curl");
+        // What `source data/demo/app.env` sets.
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&command)
+            .env("APP_KEY", &app.key)
+            .env("APP_TOKEN", &app.token)
+            .output()
+            .expect("run curl");
         assert!(out.status.success(), "{line}: curl failed: {}", String::from_utf8_lossy(&out.stderr));
         let body: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{line}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
@@ -44,6 +52,8 @@ fn every_readme_curl_line_answers_as_described() {
             "Forbidden.Query"
         } else if line.contains("X-Sluice-Env: test") {
             "NotFound.Api"
+        } else if line.contains("/customers/") && !line.contains("X-Sluice-App-Key") {
+            "Unauthorized.MissingCredentials"
         } else if line.contains("/admin/v1/health") {
             assert_eq!(body["data"]["status"], "ok", "{line}");
             continue;
@@ -53,6 +63,9 @@ fn every_readme_curl_line_answers_as_described() {
         assert_eq!(body["code"], expected, "{line}: {body}");
         if expected == "OK" {
             assert!(!body["data"]["rows"].as_array().is_none_or(Vec::is_empty), "{line}: no rows: {body}");
+        }
+        if line.contains("/customers/42") && expected == "OK" {
+            assert_eq!(body["data"]["rows"][0]["email"], "******", "{line}: the L3 email is masked for L2: {body}");
         }
     }
 }

@@ -225,3 +225,44 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
         data = data.get(size + 2..)?;
     }
 }
+
+/// The demo app's credentials, as `sluice serve` wrote them to `<data_dir>/demo/app.env`.
+#[derive(Debug, Clone)]
+pub struct DemoApp {
+    pub key: String,
+    pub secret: String,
+    pub token: String,
+}
+
+impl DemoApp {
+    /// The headers of a call authenticated with the app's token.
+    pub fn token_headers(&self) -> Vec<(&'static str, String)> {
+        vec![("X-Sluice-App-Key", self.key.clone()), ("Authorization", format!("Bearer {}", self.token))]
+    }
+}
+
+impl Server {
+    pub fn demo_app(&self) -> DemoApp {
+        let text = std::fs::read_to_string(self.data_dir.join("demo").join("app.env")).expect("demo/app.env");
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("app.env lacks {name}"))
+                .to_owned()
+        };
+        DemoApp { key: value("APP_KEY"), secret: value("APP_SECRET"), token: value("APP_TOKEN") }
+    }
+
+    /// GET as the demo app, with its token.
+    pub fn get_as_demo_app(&self, path: &str) -> Response {
+        self.call_as(&self.demo_app(), "GET", path, &[], b"")
+    }
+
+    /// A call with the app's token and `extra` headers.
+    pub fn call_as(&self, app: &DemoApp, method: &str, path: &str, extra: &[(&str, &str)], body: &[u8]) -> Response {
+        let owned = app.token_headers();
+        let mut headers: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        headers.extend_from_slice(extra);
+        self.call(method, path, &headers, body)
+    }
+}
