@@ -9,12 +9,16 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use catalog::model::{
-    Api, ApiDefinition, ApiMode, ApiOptions, AuditEntry, ConnectionSettings, ConstantPosition, Datasource,
-    DatasourceKind, Environment, Folder, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec,
-    ScriptSpec, UpstreamFormat, UpstreamMethod, UserUpdate, WizardSpec, WorkgroupRole,
+    Api, ApiDefinition, ApiMode, ApiOptions, ApiSettings, App, AppToken, AuditEntry, AuthMode, ConnectionSettings,
+    ConstantPosition, Datasource, DatasourceKind, Environment, Folder, Grant, GrayStrategy, ParamPosition,
+    RegisteredConstant, RegisteredParam, RegisteredSpec, ScriptSpec, SecurityLevel, UpstreamFormat, UpstreamMethod,
+    UserUpdate, VisibleRange, WizardSpec, WorkgroupRole,
 };
 use catalog::secret::SecretBox;
-use catalog::store::{Backend, Store, StoreError};
+use catalog::store::{
+    APP_TOKEN_MAX_TTL_SECS, ApiQuery, ApiStatus, AppCredentials, Backend, CallerDirectory, MAX_IP_ALLOW, MAX_TAG_CHARS,
+    MAX_TAGS, Store, StoreError, hash_token, token_prefix,
+};
 use sqlx::{Connection, Row};
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -98,6 +102,15 @@ impl TestDb {
         let count = row.try_get::<i64, _>(0).unwrap();
         connection.close().await.unwrap();
         count
+    }
+
+    /// Changes the database behind the store's back, the way time passing would.
+    async fn raw_execute(&self, sql: &'static str, id: i64) {
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        let done = sqlx::query(sql).bind(id).execute(&mut connection).await.unwrap();
+        assert_eq!(done.rows_affected(), 1, "{sql}");
+        connection.close().await.unwrap();
     }
 
     async fn remove(&self) {
@@ -188,6 +201,21 @@ backend_tests!(
     audit_entries_read_newest_first_in_pages,
     access_writes_bump_the_revision_and_bookkeeping_does_not,
     concurrent_tree_and_admin_changes_cannot_break_the_rules,
+    api_settings_round_trip_are_indexed_and_update,
+    find_apis_filters_alone_and_combined_with_page_totals,
+    name_search_takes_wildcard_characters_literally,
+    deleting_a_published_api_is_refused_and_keeps_everything,
+    racing_publish_and_delete_never_serve_a_missing_api,
+    saving_a_checked_draft_refuses_one_that_changed,
+    apps_update_their_settings_and_delete_with_their_tokens_and_grants,
+    rotating_an_app_secret_keeps_the_old_one_only_for_the_overlap,
+    app_tokens_are_hashed_at_rest_and_leave_the_directory_when_revoked_or_expired,
+    disabled_apps_are_absent_from_the_caller_directory,
+    grants_follow_reach_and_clearance_and_update_in_place,
+    gray_strategies_need_a_saved_version_and_only_enabled_ones_are_released,
+    deleting_an_app_or_an_api_takes_its_grants_tokens_and_gray_strategies,
+    concurrent_caller_writes_settle_without_database_errors,
+    caller_writes_bump_the_revision_and_reads_and_refusals_do_not,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -607,7 +635,10 @@ async fn publishing_replaces_and_unpublishing_removes(db: TestDb) {
     assert_not_found(store.unpublish(api.id, Environment::Test).await, "publication");
     assert_not_found(store.unpublish(9_999, Environment::Prod).await, "publication");
 
-    // Deleting the API unpublishes it everywhere.
+    // A published API is not deleted; once offline everywhere it is.
+    assert_conflict(store.delete_api(api.id).await, "prod");
+    assert_eq!(store.published(Environment::Prod).await.unwrap().len(), 1);
+    store.unpublish(api.id, Environment::Prod).await.unwrap();
     store.delete_api(api.id).await.unwrap();
     assert_eq!(store.publications(api.id).await.unwrap(), vec![]);
     assert_eq!(store.published(Environment::Prod).await.unwrap(), vec![]);
@@ -1859,5 +1890,1197 @@ async fn concurrent_tree_and_admin_changes_cannot_break_the_rules(db: TestDb) {
         assert_eq!(admins.len(), 1, "round {round}: {admins:?}");
         carried = Some(admins[0].id);
     }
+    store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// API settings, finding APIs, refused deletes, checked saves
+
+/// A query over the whole workgroup with a page large enough for every test.
+fn query(workgroup_id: i64) -> ApiQuery {
+    ApiQuery { workgroup_id, limit: 100, ..ApiQuery::default() }
+}
+
+/// The names on the page `query` finds, and the total it reports.
+async fn found(store: &Store, query: ApiQuery) -> (Vec<String>, u64) {
+    let (apis, total) = store.find_apis(&query).await.unwrap();
+    (apis.into_iter().map(|api| api.name).collect(), total)
+}
+
+fn names(items: &[&str]) -> Vec<String> {
+    items.iter().map(|name| (*name).to_owned()).collect()
+}
+
+/// `names` with the total a page of all of them reports.
+fn all(items: &[&str]) -> (Vec<String>, u64) {
+    (names(items), items.len() as u64)
+}
+
+fn tags(items: &[&str]) -> Vec<String> {
+    names(items)
+}
+
+async fn api_settings_round_trip_are_indexed_and_update(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, plain) = seeded(&store).await;
+    let defaults = ApiSettings {
+        tags: vec![],
+        owner: String::new(),
+        max_qps: None,
+        security_level: SecurityLevel::L1,
+        visible_range: VisibleRange::Private,
+        auth_mode: AuthMode::App,
+    };
+    assert_eq!(store.api(plain.id).await.unwrap().settings, defaults);
+
+    let settings = ApiSettings {
+        tags: tags(&["daily", "finance"]),
+        owner: "jane.doe".into(),
+        max_qps: Some(50),
+        security_level: SecurityLevel::L3,
+        visible_range: VisibleRange::Public,
+        auth_mode: AuthMode::None,
+    };
+    let mut input = new_api(workgroup_id, "ledger", wizard_draft(datasource.id, "ledger"));
+    input.settings = settings.clone();
+    let ledger = store.create_api(&input).await.unwrap();
+    assert_eq!(ledger.settings, settings);
+    assert_eq!(store.api(ledger.id).await.unwrap(), ledger);
+    assert_eq!(store.list_apis(workgroup_id).await.unwrap(), vec![plain.clone(), ledger.clone()]);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM api_tags WHERE api_id = $1", ledger.id).await, 2);
+    let level = db.raw_text("SELECT security_level FROM apis WHERE id = $1", ledger.id).await;
+    assert_eq!(level.as_deref(), Some("L3"));
+    assert_eq!(db.raw_text("SELECT visible_range FROM apis WHERE id = $1", ledger.id).await.as_deref(), Some("public"));
+    assert_eq!(db.raw_text("SELECT auth_mode FROM apis WHERE id = $1", ledger.id).await.as_deref(), Some("none"));
+    let largest = ApiSettings { max_qps: Some(u32::MAX), ..settings.clone() };
+    let updated = store.update_api(&Api { settings: largest.clone(), ..ledger.clone() }).await.unwrap();
+    assert_eq!(store.api(ledger.id).await.unwrap().settings, largest);
+    assert_eq!(updated.settings, largest);
+
+    // An update replaces every setting, and the tag index with them.
+    let changed = ApiSettings {
+        tags: tags(&["audit", "finance", "monthly"]),
+        owner: "ops team".into(),
+        max_qps: None,
+        security_level: SecurityLevel::L2,
+        visible_range: VisibleRange::Private,
+        auth_mode: AuthMode::App,
+    };
+    let updated = store.update_api(&Api { settings: changed.clone(), ..ledger.clone() }).await.unwrap();
+    assert_eq!(updated.settings, changed);
+    assert_eq!(store.api(ledger.id).await.unwrap(), updated);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM api_tags WHERE api_id = $1", ledger.id).await, 3);
+    assert_eq!(found(&store, ApiQuery { tag: Some("daily".into()), ..query(workgroup_id) }).await, all(&[]));
+    assert_eq!(found(&store, ApiQuery { tag: Some("monthly".into()), ..query(workgroup_id) }).await, all(&["ledger"]));
+    // Other updates keep the settings they are given; the draft alone leaves them as they are.
+    let updated = store.update_draft(ledger.id, &wizard_draft(datasource.id, "ledger_v2")).await.unwrap();
+    assert_eq!(updated.settings, changed);
+
+    // Refused settings, on create and on update, leave everything as it was.
+    let revision = store.revision().await.unwrap();
+    let too_long = "x".repeat(MAX_TAG_CHARS + 1);
+    let too_many: Vec<String> = (0..=MAX_TAGS).map(|i| format!("t{i}")).collect();
+    let refused = [
+        (ApiSettings { tags: too_many, ..changed.clone() }, "tags"),
+        (ApiSettings { tags: tags(&["a,b"]), ..changed.clone() }, "tag"),
+        (ApiSettings { tags: tags(&[""]), ..changed.clone() }, "tag"),
+        (ApiSettings { tags: tags(&[" padded"]), ..changed.clone() }, "tag"),
+        (ApiSettings { tags: tags(&["line\nbreak"]), ..changed.clone() }, "tag"),
+        (ApiSettings { tags: vec![too_long], ..changed.clone() }, "tag"),
+        (ApiSettings { max_qps: Some(0), ..changed.clone() }, "QPS"),
+    ];
+    for (settings, mentions) in refused {
+        let mut input = new_api(workgroup_id, "refused", wizard_draft(datasource.id, "t"));
+        input.settings = settings.clone();
+        assert_invalid(store.create_api(&input).await, mentions);
+        assert_invalid(store.update_api(&Api { settings, ..updated.clone() }).await, mentions);
+    }
+    let longest = "y".repeat(MAX_TAG_CHARS);
+    let most: Vec<String> = (0..MAX_TAGS).map(|i| format!("t{i}")).collect();
+    assert_eq!(store.revision().await.unwrap(), revision);
+    assert_eq!(store.api(ledger.id).await.unwrap(), updated);
+    assert_eq!(store.list_apis(workgroup_id).await.unwrap().len(), 2);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM api_tags WHERE api_id > $1", 0).await, 3);
+    // The limits themselves are fine.
+    let at_limits = ApiSettings { tags: most.clone(), ..changed.clone() };
+    assert_eq!(store.update_api(&Api { settings: at_limits, ..updated.clone() }).await.unwrap().settings.tags, most);
+    let one_long = ApiSettings { tags: vec![longest.clone()], ..changed.clone() };
+    let updated = store.update_api(&Api { settings: one_long, ..updated.clone() }).await.unwrap();
+    assert_eq!(updated.settings.tags, vec![longest]);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM api_tags WHERE api_id = $1", ledger.id).await, 1);
+    let untagged = store.update_api(&Api { settings: defaults.clone(), ..updated.clone() }).await.unwrap();
+    assert_eq!(untagged.settings, defaults);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM api_tags WHERE api_id = $1", ledger.id).await, 0);
+
+    // Settings go with the API wherever it is served.
+    let served = store.update_api(&Api { settings: changed.clone(), ..untagged }).await.unwrap();
+    store.save_version(ledger.id, "").await.unwrap();
+    store.publish(ledger.id, Environment::Prod, 0).await.unwrap();
+    let published = store.published(Environment::Prod).await.unwrap();
+    assert_eq!(published[0].api.settings, changed);
+    assert_eq!(published[0].api, served);
+    let json = serde_json::to_value(&served).unwrap();
+    assert_eq!(json["securityLevel"], "L2");
+    assert_eq!(json["tags"], serde_json::json!(["audit", "finance", "monthly"]));
+    assert_not_found(store.update_api(&Api { id: 9_999, ..served }).await, "API");
+    store.close().await;
+}
+
+async fn find_apis_filters_alone_and_combined_with_page_totals(db: TestDb) {
+    let store = db.open().await;
+    let workgroup = store.create_workgroup("sales", "").await.unwrap();
+    let datasource = store.create_datasource(&postgres_datasource(workgroup.id, "w", None)).await.unwrap();
+    let reports = store.create_folder(workgroup.id, None, "reports").await.unwrap();
+    let daily = store.create_folder(workgroup.id, Some(reports.id), "daily").await.unwrap();
+    let create = |name: &'static str, folder: Option<i64>, tag_list: &'static [&'static str]| {
+        let store = store.clone();
+        let mut api = new_api(workgroup.id, name, wizard_draft(datasource.id, "t"));
+        api.folder_id = folder;
+        api.settings.tags = tags(tag_list);
+        async move { store.create_api(&api).await.unwrap() }
+    };
+    let orders = create("orders", None, &["daily", "sales"]).await;
+    let lines = create("Order_Lines", Some(reports.id), &["sales"]).await;
+    let customers = create("customers", Some(reports.id), &["crm"]).await;
+    let refunds = create("refunds", None, &["crm", "sales"]).await;
+    create("order-archive", Some(reports.id), &[]).await;
+    let deep = create("deep", Some(daily.id), &["sales"]).await;
+    for api in [&orders, &lines, &refunds, &customers] {
+        store.save_version(api.id, "").await.unwrap();
+    }
+    store.publish(orders.id, Environment::Prod, 0).await.unwrap();
+    store.publish(lines.id, Environment::Test, 0).await.unwrap();
+    store.publish(refunds.id, Environment::Prod, 0).await.unwrap();
+    store.publish(refunds.id, Environment::Test, 0).await.unwrap();
+    // `customers` has a version but is published nowhere: a draft as far as the list goes.
+
+    // Another workgroup's APIs never show, whatever matches.
+    let ops = store.create_workgroup("ops", "").await.unwrap();
+    let ops_source = store.create_datasource(&postgres_datasource(ops.id, "w", None)).await.unwrap();
+    let mut foreign = new_api(ops.id, "orders", wizard_draft(ops_source.id, "t"));
+    foreign.settings.tags = tags(&["sales"]);
+    let foreign = store.create_api(&foreign).await.unwrap();
+    store.save_version(foreign.id, "").await.unwrap();
+    store.publish(foreign.id, Environment::Prod, 0).await.unwrap();
+
+    let wg = workgroup.id;
+    let every = ["orders", "Order_Lines", "customers", "refunds", "order-archive", "deep"];
+    assert_eq!(found(&store, query(wg)).await, all(&every));
+    // Each filter alone.
+    assert_eq!(found(&store, ApiQuery { folder: Some(None), ..query(wg) }).await, all(&["orders", "refunds"]));
+    assert_eq!(
+        found(&store, ApiQuery { folder: Some(Some(reports.id)), ..query(wg) }).await,
+        all(&["Order_Lines", "customers", "order-archive"]),
+        "a folder lists its own APIs, not its subfolders'"
+    );
+    assert_eq!(found(&store, ApiQuery { folder: Some(Some(daily.id)), ..query(wg) }).await, all(&["deep"]));
+    assert_eq!(found(&store, ApiQuery { folder: Some(Some(9_999)), ..query(wg) }).await, all(&[]));
+    let tagged = |tag: &str| ApiQuery { tag: Some(tag.to_owned()), ..query(wg) };
+    assert_eq!(found(&store, tagged("sales")).await, all(&["orders", "Order_Lines", "refunds", "deep"]));
+    assert_eq!(found(&store, tagged("crm")).await, all(&["customers", "refunds"]));
+    assert_eq!(found(&store, tagged("daily")).await, all(&["orders"]), "a tag, not a folder name");
+    assert_eq!(found(&store, tagged("sal")).await, all(&[]), "tags match whole");
+    assert_eq!(found(&store, tagged("nope")).await, all(&[]));
+    let named = |part: &str| ApiQuery { name_contains: Some(part.to_owned()), ..query(wg) };
+    assert_eq!(found(&store, named("order")).await, all(&["orders", "Order_Lines", "order-archive"]));
+    assert_eq!(found(&store, named("ORDER")).await, all(&["orders", "Order_Lines", "order-archive"]));
+    assert_eq!(found(&store, named("r_l")).await, all(&["Order_Lines"]));
+    assert_eq!(found(&store, named("LINES")).await, all(&["Order_Lines"]));
+    assert_eq!(found(&store, named("zzz")).await, all(&[]));
+    let with = |status: ApiStatus| ApiQuery { status: Some(status), ..query(wg) };
+    assert_eq!(found(&store, with(ApiStatus::Published)).await, all(&["orders", "Order_Lines", "refunds"]));
+    assert_eq!(found(&store, with(ApiStatus::Draft)).await, all(&["customers", "order-archive", "deep"]));
+    assert_eq!(found(&store, with(ApiStatus::In(Environment::Prod))).await, all(&["orders", "refunds"]));
+    assert_eq!(found(&store, with(ApiStatus::In(Environment::Test))).await, all(&["Order_Lines", "refunds"]));
+
+    // Combined: every filter must match.
+    let combined = ApiQuery { folder: Some(Some(reports.id)), name_contains: Some("order".into()), ..query(wg) };
+    assert_eq!(found(&store, combined).await, all(&["Order_Lines", "order-archive"]));
+    let combined = ApiQuery { tag: Some("sales".into()), status: Some(ApiStatus::In(Environment::Prod)), ..query(wg) };
+    assert_eq!(found(&store, combined).await, all(&["orders", "refunds"]));
+    let combined = ApiQuery {
+        folder: Some(None),
+        tag: Some("sales".into()),
+        name_contains: Some("REF".into()),
+        status: Some(ApiStatus::Published),
+        ..query(wg)
+    };
+    assert_eq!(found(&store, combined).await, all(&["refunds"]));
+    let combined = ApiQuery {
+        folder: Some(Some(reports.id)),
+        tag: Some("crm".into()),
+        status: Some(ApiStatus::Draft),
+        ..query(wg)
+    };
+    assert_eq!(found(&store, combined).await, all(&["customers"]));
+    let combined = ApiQuery {
+        tag: Some("crm".into()),
+        name_contains: Some("cust".into()),
+        status: Some(ApiStatus::In(Environment::Test)),
+        ..query(wg)
+    };
+    assert_eq!(found(&store, combined).await, all(&[]));
+    let combined = ApiQuery { folder: Some(None), status: Some(ApiStatus::Draft), ..query(wg) };
+    assert_eq!(found(&store, combined).await, all(&[]));
+
+    // Pages: oldest first, each with the total of all matches.
+    let page = |limit: u64, offset: u64| ApiQuery { limit, offset, ..query(wg) };
+    assert_eq!(found(&store, page(2, 0)).await, (names(&["orders", "Order_Lines"]), 6));
+    assert_eq!(found(&store, page(2, 2)).await, (names(&["customers", "refunds"]), 6));
+    assert_eq!(found(&store, page(2, 4)).await, (names(&["order-archive", "deep"]), 6));
+    assert_eq!(found(&store, page(4, 4)).await, (names(&["order-archive", "deep"]), 6));
+    assert_eq!(found(&store, page(2, 6)).await, (names(&[]), 6));
+    assert_eq!(found(&store, page(2, 1_000)).await, (names(&[]), 6));
+    let filtered_page = ApiQuery { limit: 2, offset: 2, ..named("order") };
+    assert_eq!(found(&store, filtered_page).await, (names(&["order-archive"]), 3));
+    let filtered_page = ApiQuery { limit: 1, offset: 0, ..tagged("sales") };
+    assert_eq!(found(&store, filtered_page).await, (names(&["orders"]), 4));
+    // Whole APIs come back, not just names.
+    let (apis, _) = store.find_apis(&ApiQuery { folder: Some(Some(daily.id)), ..query(wg) }).await.unwrap();
+    assert_eq!(apis, vec![store.api(deep.id).await.unwrap()]);
+
+    // The other workgroup sees only its own, and an unknown one nothing.
+    assert_eq!(found(&store, ApiQuery { tag: Some("sales".into()), ..query(ops.id) }).await, all(&["orders"]));
+    assert_eq!(found(&store, query(9_999)).await, all(&[]));
+
+    // Where each API is published, production first; drafts and other workgroups absent.
+    let publications = store.workgroup_publications(wg).await.unwrap();
+    let mut keys: Vec<i64> = publications.keys().copied().collect();
+    keys.sort();
+    assert_eq!(keys, vec![orders.id, lines.id, refunds.id]);
+    assert_eq!(publications[&orders.id], store.publications(orders.id).await.unwrap());
+    assert_eq!(publications[&lines.id], store.publications(lines.id).await.unwrap());
+    let refund_envs: Vec<Environment> = publications[&refunds.id].iter().map(|p| p.environment).collect();
+    assert_eq!(refund_envs, vec![Environment::Prod, Environment::Test]);
+    assert_eq!(store.workgroup_publications(ops.id).await.unwrap().len(), 1);
+    assert!(store.workgroup_publications(9_999).await.unwrap().is_empty());
+    store.close().await;
+}
+
+async fn name_search_takes_wildcard_characters_literally(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, _) = seeded(&store).await;
+    let every = ["orders", "a_b", "acb", "ab", "50%", "500", "5050", "bang!", "bang", "c\\d", "o'brien"];
+    for name in &every[1..] {
+        store.create_api(&new_api(workgroup_id, name, wizard_draft(datasource.id, "t"))).await.unwrap();
+    }
+    let named = |part: &str| ApiQuery { name_contains: Some(part.to_owned()), ..query(workgroup_id) };
+    assert_eq!(found(&store, named("a_b")).await, all(&["a_b"]));
+    assert_eq!(found(&store, named("A_B")).await, all(&["a_b"]));
+    assert_eq!(found(&store, named("_")).await, all(&["a_b"]));
+    assert_eq!(found(&store, named("50%")).await, all(&["50%"]));
+    assert_eq!(found(&store, named("0%")).await, all(&["50%"]));
+    assert_eq!(found(&store, named("%")).await, all(&["50%"]));
+    assert_eq!(found(&store, named("%%")).await, all(&[]));
+    assert_eq!(found(&store, named("50")).await, all(&["50%", "500", "5050"]));
+    assert_eq!(found(&store, named("!")).await, all(&["bang!"]));
+    assert_eq!(found(&store, named("g!")).await, all(&["bang!"]));
+    assert_eq!(found(&store, named("!%")).await, all(&[]));
+    assert_eq!(found(&store, named("!_")).await, all(&[]));
+    assert_eq!(found(&store, named("!!")).await, all(&[]));
+    assert_eq!(found(&store, named("\\")).await, all(&["c\\d"]));
+    assert_eq!(found(&store, named("c\\d")).await, all(&["c\\d"]));
+    assert_eq!(found(&store, named("'")).await, all(&["o'brien"]));
+    assert_eq!(found(&store, named("bang")).await, all(&["bang!", "bang"]));
+    assert_eq!(found(&store, named("")).await, all(&every));
+    store.close().await;
+}
+
+async fn deleting_a_published_api_is_refused_and_keeps_everything(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    let mut tagged = api.clone();
+    tagged.settings.tags = tags(&["sales"]);
+    let api = store.update_api(&tagged).await.unwrap();
+    store.save_version(api.id, "").await.unwrap();
+    store.update_draft(api.id, &wizard_draft(datasource.id, "orders_v2")).await.unwrap();
+    store.save_version(api.id, "").await.unwrap();
+    store.publish(api.id, Environment::Prod, 0).await.unwrap();
+    store.publish(api.id, Environment::Test, 1).await.unwrap();
+    let (app, _) = store.create_app(workgroup_id, "mobile", "").await.unwrap();
+    store.grant(&grant_of(api.id, app.id)).await.unwrap();
+    store.set_gray_strategy(&gray(api.id, Environment::Prod, 1, 10, true)).await.unwrap();
+
+    let api = store.api(api.id).await.unwrap();
+    let versions = store.list_versions(api.id).await.unwrap();
+    let publications = store.publications(api.id).await.unwrap();
+    let grants = store.grants_of_api(api.id).await.unwrap();
+    let strategies = store.gray_strategies(api.id).await.unwrap();
+    let revision = store.revision().await.unwrap();
+    let keeps_everything = async |store: &Store| {
+        assert_eq!(store.api(api.id).await.unwrap(), api);
+        assert_eq!(store.list_versions(api.id).await.unwrap(), versions);
+        assert_eq!(store.grants_of_api(api.id).await.unwrap(), grants);
+        assert_eq!(store.gray_strategies(api.id).await.unwrap(), strategies);
+        assert_eq!(db.raw_count("SELECT COUNT(*) FROM api_tags WHERE api_id = $1", api.id).await, 1);
+        assert_eq!(store.revision().await.unwrap(), revision);
+    };
+
+    let message = assert_conflict(store.delete_api(api.id).await, "prod");
+    assert!(message.contains("test"), "{message}");
+    keeps_everything(&store).await;
+    assert_eq!(store.publications(api.id).await.unwrap(), publications);
+    assert_eq!(store.published(Environment::Prod).await.unwrap().len(), 1);
+
+    // Published in one environment is enough to be refused.
+    store.unpublish(api.id, Environment::Prod).await.unwrap();
+    let revision = store.revision().await.unwrap();
+    let message = assert_conflict(store.delete_api(api.id).await, "test");
+    assert!(!message.contains("prod"), "{message}");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    assert_eq!(store.api(api.id).await.unwrap(), api);
+    assert_eq!(store.grants_of_api(api.id).await.unwrap(), grants);
+    assert_eq!(store.publications(api.id).await.unwrap(), vec![publications[1]]);
+
+    // Offline everywhere, it goes with everything that hangs on it.
+    store.unpublish(api.id, Environment::Test).await.unwrap();
+    store.delete_api(api.id).await.unwrap();
+    assert_not_found(store.api(api.id).await, "API");
+    assert_eq!(store.grants_of_api(api.id).await.unwrap(), vec![]);
+    assert_eq!(store.grants_of_app(app.id).await.unwrap(), vec![]);
+    assert_eq!(store.gray_strategies(api.id).await.unwrap(), vec![]);
+    for sql in [
+        "SELECT COUNT(*) FROM api_tags WHERE api_id = $1",
+        "SELECT COUNT(*) FROM api_versions WHERE api_id = $1",
+        "SELECT COUNT(*) FROM grants WHERE api_id = $1",
+        "SELECT COUNT(*) FROM gray_strategies WHERE api_id = $1",
+        "SELECT COUNT(*) FROM publications WHERE api_id = $1",
+    ] {
+        assert_eq!(db.raw_count(sql, api.id).await, 0, "{sql}");
+    }
+    assert!(store.caller_directory().await.unwrap().grants.is_empty());
+    assert_not_found(store.delete_api(api.id).await, "API");
+    store.close().await;
+}
+
+/// Publishing and deleting the same API at once (with a grant and a gray strategy landing at
+/// the same time): either the API is gone and nothing of it is served, or it stays and is
+/// published. Never a publication of a missing API, never an error but Conflict or NotFound.
+async fn racing_publish_and_delete_never_serve_a_missing_api(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, _) = seeded(&store).await;
+    let (app, _) = store.create_app(workgroup_id, "mobile", "").await.unwrap();
+    let (mut kept, mut gone) = (0, 0);
+    for round in 0..40 {
+        let api = store
+            .create_api(&new_api(workgroup_id, &format!("race{round}"), wizard_draft(datasource.id, "t")))
+            .await
+            .unwrap();
+        store.save_version(api.id, "").await.unwrap();
+        store.grant(&grant_of(api.id, app.id)).await.unwrap();
+        let publish = {
+            let store = store.clone();
+            async move { store.publish(api.id, Environment::Prod, 0).await }
+        };
+        let delete = {
+            let store = store.clone();
+            async move { store.delete_api(api.id).await }
+        };
+        let regrant = {
+            let store = store.clone();
+            async move { store.grant(&Grant { qps: Some(5), ..grant_of(api.id, app.id) }).await }
+        };
+        let gray_test = {
+            let store = store.clone();
+            async move { store.set_gray_strategy(&gray(api.id, Environment::Test, 0, 50, true)).await }
+        };
+        // Alternate which one starts first.
+        let (published, deleted, regranted, grayed) = if round % 2 == 0 {
+            let delete = tokio::spawn(delete);
+            let publish = tokio::spawn(publish);
+            let (regrant, gray_test) = (tokio::spawn(regrant), tokio::spawn(gray_test));
+            (publish.await.unwrap(), delete.await.unwrap(), regrant.await.unwrap(), gray_test.await.unwrap())
+        } else {
+            let publish = tokio::spawn(publish);
+            let gray_test = tokio::spawn(gray_test);
+            let (delete, regrant) = (tokio::spawn(delete), tokio::spawn(regrant));
+            (publish.await.unwrap(), delete.await.unwrap(), regrant.await.unwrap(), gray_test.await.unwrap())
+        };
+        let outcome =
+            format!("round {round}: publish {published:?}, delete {deleted:?}, grant {regranted:?}, gray {grayed:?}");
+        assert!(matches!(published, Ok(_) | Err(StoreError::NotFound { .. })), "{outcome}");
+        assert!(matches!(deleted, Ok(()) | Err(StoreError::Conflict(_))), "{outcome}");
+        assert!(matches!(regranted, Ok(_) | Err(StoreError::NotFound { .. })), "{outcome}");
+        assert!(matches!(grayed, Ok(_) | Err(StoreError::NotFound { .. })), "{outcome}");
+        match store.api(api.id).await {
+            Ok(_) => {
+                kept += 1;
+                assert!(published.is_ok() && deleted.is_err(), "{outcome}");
+                let publications = store.publications(api.id).await.unwrap();
+                assert_eq!(publications.len(), 1, "{outcome}");
+                assert!(regranted.is_ok() && grayed.is_ok(), "{outcome}");
+                assert_eq!(store.grants_of_api(api.id).await.unwrap()[0].qps, Some(5), "{outcome}");
+                store.unpublish(api.id, Environment::Prod).await.unwrap();
+                store.delete_api(api.id).await.unwrap();
+            }
+            Err(StoreError::NotFound { .. }) => {
+                gone += 1;
+                assert!(deleted.is_ok() && published.is_err(), "{outcome}");
+            }
+            Err(e) => panic!("{outcome}: reading the API failed: {e:?}"),
+        }
+        for sql in [
+            "SELECT COUNT(*) FROM publications WHERE api_id = $1",
+            "SELECT COUNT(*) FROM grants WHERE api_id = $1",
+            "SELECT COUNT(*) FROM gray_strategies WHERE api_id = $1",
+            "SELECT COUNT(*) FROM api_versions WHERE api_id = $1",
+        ] {
+            assert_eq!(db.raw_count(sql, api.id).await, 0, "{outcome}: {sql}");
+        }
+    }
+    let orphans = "SELECT COUNT(*) FROM publications p WHERE p.api_id > $1 \
+                   AND NOT EXISTS (SELECT 1 FROM apis a WHERE a.id = p.api_id)";
+    assert_eq!(db.raw_count(orphans, 0).await, 0);
+    assert!(store.published(Environment::Prod).await.unwrap().is_empty());
+    assert_eq!(kept + gone, 40);
+    store.close().await;
+}
+
+async fn saving_a_checked_draft_refuses_one_that_changed(db: TestDb) {
+    let store = db.open().await;
+    let (_, datasource, api) = seeded(&store).await;
+    let checked = api.draft.clone();
+    let edited = wizard_draft(datasource.id, "orders_edited");
+    store.update_draft(api.id, &edited).await.unwrap();
+
+    let revision = store.revision().await.unwrap();
+    assert_conflict(store.save_checked_version(api.id, "stale", &checked).await, "changed");
+    assert_eq!(store.list_versions(api.id).await.unwrap(), vec![]);
+    assert_eq!(store.revision().await.unwrap(), revision);
+    assert_not_found(store.save_checked_version(9_999, "", &checked).await, "API");
+
+    // The draft as it is now saves, and takes the number the refused save did not use.
+    let v0 = store.save_checked_version(api.id, "checked", &edited).await.unwrap();
+    assert_eq!((v0.number, v0.description.as_str()), (0, "checked"));
+    assert_eq!(v0.definition, edited);
+    assert_eq!(store.version(api.id, 0).await.unwrap(), v0);
+    assert!(store.revision().await.unwrap() > revision);
+    assert_eq!(store.save_checked_version(api.id, "", &edited).await.unwrap().number, 1);
+
+    // Constants are compared without their values: the stored ones are never given back.
+    let workgroup_id = api.workgroup_id;
+    let with_key = registered_draft(&[("appid", ConstantPosition::Query, Some("k3y-1"))]);
+    let registered = store.create_api(&new_api(workgroup_id, "weather", with_key.clone())).await.unwrap();
+    let v0 = store.save_checked_version(registered.id, "", &with_key).await.unwrap();
+    assert_eq!(v0.definition, with_key.redacted());
+    let other_value = registered_draft(&[("appid", ConstantPosition::Query, Some("something else"))]);
+    assert_eq!(store.save_checked_version(registered.id, "", &other_value).await.unwrap().number, 1);
+    let other_constant = registered_draft(&[("key", ConstantPosition::Query, Some("k3y-1"))]);
+    assert_conflict(store.save_checked_version(registered.id, "", &other_constant).await, "changed");
+    assert_eq!(store.list_versions(registered.id).await.unwrap().len(), 2);
+    // What was saved carries the stored value, not the checked one.
+    assert_eq!(
+        constant_values(&store.latest_version_with_secrets(registered.id).await.unwrap().unwrap().definition),
+        vec![Some("k3y-1".to_owned())]
+    );
+    store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Apps, tokens, grants, gray strategies, the caller directory
+
+fn grant_of(api_id: i64, app_id: i64) -> Grant {
+    Grant { id: 0, api_id, app_id, expires_at: None, qps: None, created_at: 0, created_by: "jane".into() }
+}
+
+fn gray(api_id: i64, environment: Environment, version: i64, percent: u8, enabled: bool) -> GrayStrategy {
+    GrayStrategy { api_id, environment, version, percent, enabled, updated_at: 0 }
+}
+
+/// The directory's entry for the app, if it lists it.
+fn directory_entry(directory: &CallerDirectory, app_id: i64) -> Option<&AppCredentials> {
+    directory.apps.iter().find(|entry| entry.app.id == app_id)
+}
+
+fn directory_hashes(directory: &CallerDirectory) -> Vec<String> {
+    directory.tokens.iter().map(|t| t.token_hash.clone()).collect()
+}
+
+/// An API of the workgroup with the given reach and level.
+async fn api_with(
+    store: &Store,
+    workgroup_id: i64,
+    datasource_id: i64,
+    name: &str,
+    range: VisibleRange,
+    level: SecurityLevel,
+) -> Api {
+    let mut api = new_api(workgroup_id, name, wizard_draft(datasource_id, "t"));
+    api.settings.visible_range = range;
+    api.settings.security_level = level;
+    store.create_api(&api).await.unwrap()
+}
+
+async fn app_with(store: &Store, workgroup_id: i64, name: &str, clearance: SecurityLevel) -> App {
+    let (app, _) = store.create_app(workgroup_id, name, "").await.unwrap();
+    store.update_app(&App { clearance, ..app }).await.unwrap()
+}
+
+async fn apps_update_their_settings_and_delete_with_their_tokens_and_grants(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    let (mobile, secret) = store.create_app(workgroup_id, "mobile", "the phone app").await.unwrap();
+    assert_eq!(
+        (mobile.ip_allow.clone(), mobile.clearance, mobile.disabled, mobile.previous_secret_expires_at),
+        (vec![], SecurityLevel::L1, false, None)
+    );
+    assert_eq!(store.app(mobile.id).await.unwrap(), mobile);
+    assert_not_found(store.app(9_999).await, "app");
+    let (web, web_secret) = store.create_app(workgroup_id, "web", "").await.unwrap();
+
+    let wanted = App {
+        name: "mobile-v2".into(),
+        description: "the new phone app".into(),
+        ip_allow: vec!["10.0.0.0/8".into(), "2001:db8::/32".into(), "192.0.2.7".into()],
+        clearance: SecurityLevel::L3,
+        disabled: true,
+        ..mobile.clone()
+    };
+    let updated = store.update_app(&wanted).await.unwrap();
+    assert_eq!(updated, wanted);
+    assert_eq!(store.app(mobile.id).await.unwrap(), wanted);
+    assert_eq!(store.apps(workgroup_id).await.unwrap(), vec![wanted.clone(), web.clone()]);
+    assert_eq!(db.raw_text("SELECT clearance FROM apps WHERE id = $1", mobile.id).await.as_deref(), Some("L3"));
+    // Key, secret, workgroup, creation time and rotation state are not the update's to change.
+    let ops = store.create_workgroup("ops", "").await.unwrap();
+    let sneaky = App {
+        workgroup_id: ops.id,
+        app_key: "chosen-by-the-caller".into(),
+        created_at: 1,
+        previous_secret_expires_at: Some(i64::MAX),
+        ..wanted.clone()
+    };
+    assert_eq!(store.update_app(&sneaky).await.unwrap(), wanted);
+    assert_eq!(store.app_secret(mobile.id).await.unwrap(), secret);
+    assert_eq!(store.app_by_key(&mobile.app_key).await.unwrap(), wanted);
+    assert_eq!(store.apps(ops.id).await.unwrap(), vec![]);
+
+    // Refusals change nothing.
+    let revision = store.revision().await.unwrap();
+    assert_conflict(store.update_app(&App { name: "web".into(), ..wanted.clone() }).await, "web");
+    assert_invalid(store.update_app(&App { name: "  ".into(), ..wanted.clone() }).await, "name");
+    let too_many: Vec<String> = (0..=MAX_IP_ALLOW).map(|i| format!("10.0.{}.{}/32", i / 256, i % 256)).collect();
+    assert_invalid(store.update_app(&App { ip_allow: too_many, ..wanted.clone() }).await, "at most");
+    assert_not_found(store.update_app(&App { id: 9_999, ..wanted.clone() }).await, "app");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    assert_eq!(store.app(mobile.id).await.unwrap(), wanted);
+    let most: Vec<String> = (0..MAX_IP_ALLOW).map(|i| format!("10.1.0.{i}/32")).collect();
+    let at_limit = store.update_app(&App { ip_allow: most.clone(), ..wanted.clone() }).await.unwrap();
+    assert_eq!(store.app(mobile.id).await.unwrap().ip_allow, most);
+    // A name freed by an update can be taken.
+    store.create_app(workgroup_id, "mobile", "").await.unwrap();
+
+    // Deleting an app takes its tokens and grants, and only its own.
+    let enabled = store.update_app(&App { disabled: false, ..at_limit }).await.unwrap();
+    let (token, _) = store.issue_app_token(mobile.id, 600).await.unwrap();
+    let (web_token, web_text) = store.issue_app_token(web.id, 600).await.unwrap();
+    let keeper = store.create_api(&new_api(workgroup_id, "keeper", wizard_draft(datasource.id, "t"))).await.unwrap();
+    for (api_id, app_id) in [(api.id, enabled.id), (keeper.id, enabled.id), (api.id, web.id)] {
+        store.grant(&grant_of(api_id, app_id)).await.unwrap();
+    }
+    store.delete_app(mobile.id).await.unwrap();
+    assert_not_found(store.app(mobile.id).await, "app");
+    assert_not_found(store.app_secret(mobile.id).await, "app");
+    assert_not_found(store.app_by_key(&mobile.app_key).await, "app");
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM app_tokens WHERE app_id = $1", mobile.id).await, 0);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM grants WHERE app_id = $1", mobile.id).await, 0);
+    assert_eq!(store.app_tokens(mobile.id).await.unwrap(), vec![]);
+    assert_eq!(store.grants_of_app(mobile.id).await.unwrap(), vec![]);
+    assert_not_found(store.revoke_app_token(mobile.id, token.id).await, "app token");
+    let remaining: Vec<(i64, i64)> =
+        store.grants_of_api(api.id).await.unwrap().iter().map(|g| (g.api_id, g.app_id)).collect();
+    assert_eq!(remaining, vec![(api.id, web.id)]);
+    assert_eq!(store.grants_of_api(keeper.id).await.unwrap(), vec![]);
+    assert_eq!(store.app_tokens(web.id).await.unwrap(), vec![web_token]);
+    let directory = store.caller_directory().await.unwrap();
+    assert!(directory_entry(&directory, mobile.id).is_none());
+    assert_eq!(directory_entry(&directory, web.id).unwrap().secret, web_secret);
+    assert_eq!(directory_hashes(&directory), vec![hash_token(&web_text)]);
+    assert_eq!(directory.grants.len(), 1);
+    assert_not_found(store.delete_app(mobile.id).await, "app");
+    assert_not_found(store.issue_app_token(mobile.id, 60).await, "app");
+    assert_not_found(store.grant(&grant_of(api.id, mobile.id)).await, "app");
+    store.close().await;
+}
+
+async fn rotating_an_app_secret_keeps_the_old_one_only_for_the_overlap(db: TestDb) {
+    let store = db.open().await;
+    let workgroup = store.create_workgroup("sales", "").await.unwrap();
+    let (app, s0) = store.create_app(workgroup.id, "mobile", "").await.unwrap();
+    let directory = store.caller_directory().await.unwrap();
+    let entry = directory_entry(&directory, app.id).unwrap();
+    assert_eq!((entry.secret.as_str(), entry.previous_secret.clone()), (s0.as_str(), None));
+    assert_eq!(entry.app, app);
+
+    let before = now_ms();
+    let (rotated, s1) = store.rotate_app_secret(app.id, 3_600).await.unwrap();
+    let until = rotated.previous_secret_expires_at.expect("the old secret stays for the overlap");
+    assert!((before + 3_600_000..=now_ms() + 3_600_000).contains(&until), "{until}");
+    assert_ne!(s1, s0);
+    assert_eq!(s1.len(), 43);
+    assert_eq!(rotated, App { previous_secret_expires_at: Some(until), ..app.clone() });
+    assert_eq!(store.app(app.id).await.unwrap(), rotated);
+    assert_eq!(store.app_secret(app.id).await.unwrap(), s1);
+    let directory = store.caller_directory().await.unwrap();
+    let entry = directory_entry(&directory, app.id).unwrap();
+    assert_eq!(entry.secret, s1);
+    assert_eq!(entry.previous_secret, Some((s0.clone(), until)));
+    // Both are sealed at rest.
+    let previous = db.raw_text("SELECT previous_secret_sealed FROM apps WHERE id = $1", app.id).await.unwrap();
+    assert!(previous.starts_with("v1:") && !previous.contains(&s0), "{previous}");
+    assert_eq!(db.secrets().open(&previous).unwrap(), s0);
+    let current = db.raw_text("SELECT secret_sealed FROM apps WHERE id = $1", app.id).await.unwrap();
+    assert!(!current.contains(&s1));
+
+    // Rotating again keeps only the secret just replaced; the one before is dropped.
+    let (rotated, s2) = store.rotate_app_secret(app.id, 60).await.unwrap();
+    let until = rotated.previous_secret_expires_at.unwrap();
+    assert!(until <= now_ms() + 60_000);
+    let directory = store.caller_directory().await.unwrap();
+    let entry = directory_entry(&directory, app.id).unwrap();
+    assert_eq!((entry.secret.clone(), entry.previous_secret.clone()), (s2.clone(), Some((s1.clone(), until))));
+
+    // Once the overlap is over, the old secret is gone from the directory and the app.
+    db.raw_execute("UPDATE apps SET previous_secret_expires_at = 1000 WHERE id = $1", app.id).await;
+    let directory = store.caller_directory().await.unwrap();
+    let entry = directory_entry(&directory, app.id).unwrap();
+    assert_eq!((entry.secret.clone(), entry.previous_secret.clone()), (s2.clone(), None));
+    assert_eq!(entry.app.previous_secret_expires_at, None);
+    assert_eq!(store.app(app.id).await.unwrap().previous_secret_expires_at, None);
+    // And for real: a one-second overlap.
+    let (_, s3) = store.rotate_app_secret(app.id, 1).await.unwrap();
+    let directory = store.caller_directory().await.unwrap();
+    assert_eq!(directory_entry(&directory, app.id).unwrap().previous_secret.as_ref().map(|p| &p.0), Some(&s2));
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let directory = store.caller_directory().await.unwrap();
+    let entry = directory_entry(&directory, app.id).unwrap();
+    assert_eq!((entry.secret.clone(), entry.previous_secret.clone()), (s3.clone(), None));
+
+    // No overlap: the replaced secret stops at once, and nothing of it is kept.
+    store.rotate_app_secret(app.id, 3_600).await.unwrap();
+    let (rotated, s5) = store.rotate_app_secret(app.id, 0).await.unwrap();
+    assert_eq!(rotated.previous_secret_expires_at, None);
+    assert_eq!(store.app(app.id).await.unwrap().previous_secret_expires_at, None);
+    assert_eq!(db.raw_text("SELECT previous_secret_sealed FROM apps WHERE id = $1", app.id).await, None);
+    let directory = store.caller_directory().await.unwrap();
+    let entry = directory_entry(&directory, app.id).unwrap();
+    assert_eq!((entry.secret.clone(), entry.previous_secret.clone()), (s5.clone(), None));
+
+    // Refusals change nothing.
+    let revision = store.revision().await.unwrap();
+    assert_invalid(store.rotate_app_secret(app.id, -1).await, "overlap");
+    assert_invalid(store.rotate_app_secret(app.id, 30 * 24 * 3_600 + 1).await, "overlap");
+    assert_not_found(store.rotate_app_secret(9_999, 60).await, "app");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    assert_eq!(store.app_secret(app.id).await.unwrap(), s5);
+    let (longest, _) = store.rotate_app_secret(app.id, 30 * 24 * 3_600).await.unwrap();
+    assert!(longest.previous_secret_expires_at.unwrap() >= now_ms() + 30 * 24 * 3_600_000 - 60_000);
+    store.close().await;
+}
+
+async fn app_tokens_are_hashed_at_rest_and_leave_the_directory_when_revoked_or_expired(db: TestDb) {
+    let store = db.open().await;
+    let workgroup = store.create_workgroup("sales", "").await.unwrap();
+    let (app, _) = store.create_app(workgroup.id, "mobile", "").await.unwrap();
+    let (other, _) = store.create_app(workgroup.id, "web", "").await.unwrap();
+
+    let (first, text) = store.issue_app_token(app.id, 3_600).await.unwrap();
+    assert!(text.starts_with("sat_") && text.len() > 40, "{text}");
+    assert_eq!(first.prefix, token_prefix(&text));
+    assert!(text.starts_with(&first.prefix) && first.prefix.len() < text.len() / 2);
+    assert_eq!((first.app_id, first.revoked), (app.id, false));
+    assert_eq!(first.expires_at - first.created_at, 3_600_000);
+    // Only the hash is stored; nothing in the row gives the text back.
+    let stored_hash = db.raw_text("SELECT token_hash FROM app_tokens WHERE id = $1", first.id).await.unwrap();
+    assert_eq!(stored_hash, hash_token(&text));
+    assert_ne!(stored_hash, text);
+    let stored_prefix = db.raw_text("SELECT prefix FROM app_tokens WHERE id = $1", first.id).await.unwrap();
+    assert_eq!(stored_prefix, first.prefix);
+    let whole = db
+        .raw_text(
+            "SELECT prefix || '|' || token_hash || '|' || CAST(app_id AS TEXT) FROM app_tokens WHERE id = $1",
+            first.id,
+        )
+        .await
+        .unwrap();
+    assert!(!whole.contains(&text[first.prefix.len()..]), "{whole}");
+    assert!(!serde_json::to_string(&first).unwrap().contains(&text));
+    assert_eq!(store.app_tokens(app.id).await.unwrap(), vec![first.clone()]);
+    let directory = store.caller_directory().await.unwrap();
+    assert_eq!(directory_hashes(&directory), vec![hash_token(&text)]);
+    assert_eq!((directory.tokens[0].app_id, directory.tokens[0].expires_at), (app.id, first.expires_at));
+
+    let (second, second_text) = store.issue_app_token(app.id, 60).await.unwrap();
+    let (others, others_text) = store.issue_app_token(other.id, 60).await.unwrap();
+    assert_ne!(second_text, text);
+    assert_eq!(store.app_tokens(app.id).await.unwrap(), vec![second.clone(), first.clone()], "newest first");
+
+    // A revoked token stays listed as revoked and leaves the directory.
+    store.revoke_app_token(app.id, first.id).await.unwrap();
+    let listed = store.app_tokens(app.id).await.unwrap();
+    assert_eq!(listed, vec![second.clone(), AppToken { revoked: true, ..first.clone() }]);
+    let mut hashes = directory_hashes(&store.caller_directory().await.unwrap());
+    hashes.sort();
+    let mut expected = vec![hash_token(&second_text), hash_token(&others_text)];
+    expected.sort();
+    assert_eq!(hashes, expected);
+    // Only the app's own tokens can be revoked through it.
+    let revision = store.revision().await.unwrap();
+    assert_not_found(store.revoke_app_token(app.id, others.id).await, "app token");
+    assert_not_found(store.revoke_app_token(app.id, 9_999).await, "app token");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    assert!(!store.app_tokens(other.id).await.unwrap()[0].revoked);
+
+    // An expired token leaves the directory and the list.
+    db.raw_execute("UPDATE app_tokens SET expires_at = 1000 WHERE id = $1", second.id).await;
+    assert_eq!(store.app_tokens(app.id).await.unwrap(), vec![AppToken { revoked: true, ..first.clone() }]);
+    assert_eq!(directory_hashes(&store.caller_directory().await.unwrap()), vec![hash_token(&others_text)]);
+    let (short, short_text) = store.issue_app_token(app.id, 1).await.unwrap();
+    assert!(directory_hashes(&store.caller_directory().await.unwrap()).contains(&hash_token(&short_text)));
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert!(!directory_hashes(&store.caller_directory().await.unwrap()).contains(&hash_token(&short_text)));
+    assert!(!store.app_tokens(app.id).await.unwrap().iter().any(|t| t.id == short.id));
+
+    // Lifetimes are 1 s to 30 days.
+    let revision = store.revision().await.unwrap();
+    assert_invalid(store.issue_app_token(app.id, 0).await, "seconds");
+    assert_invalid(store.issue_app_token(app.id, APP_TOKEN_MAX_TTL_SECS + 1).await, "seconds");
+    assert_not_found(store.issue_app_token(9_999, 60).await, "app");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    let (longest, _) = store.issue_app_token(app.id, APP_TOKEN_MAX_TTL_SECS).await.unwrap();
+    assert_eq!(longest.expires_at - longest.created_at, APP_TOKEN_MAX_TTL_SECS * 1000);
+    store.close().await;
+}
+
+async fn disabled_apps_are_absent_from_the_caller_directory(db: TestDb) {
+    let store = db.open().await;
+    let sales = store.create_workgroup("sales", "").await.unwrap();
+    let ops = store.create_workgroup("ops", "").await.unwrap();
+    let (mobile, mobile_secret) = store.create_app(sales.id, "mobile", "").await.unwrap();
+    let (web, web_secret) = store.create_app(sales.id, "web", "").await.unwrap();
+    let (batch, batch_secret) = store.create_app(ops.id, "batch", "").await.unwrap();
+    let listed = |directory: &CallerDirectory| -> Vec<(i64, String)> {
+        directory.apps.iter().map(|entry| (entry.app.id, entry.secret.clone())).collect()
+    };
+
+    // Every enabled app of every workgroup, with its secret opened.
+    let directory = store.caller_directory().await.unwrap();
+    assert_eq!(
+        listed(&directory),
+        vec![(mobile.id, mobile_secret.clone()), (web.id, web_secret.clone()), (batch.id, batch_secret.clone())]
+    );
+    assert_eq!(directory_entry(&directory, web.id).unwrap().app, web);
+
+    let disabled = store.update_app(&App { disabled: true, ..web.clone() }).await.unwrap();
+    assert!(disabled.disabled);
+    assert_eq!(store.app(web.id).await.unwrap(), disabled);
+    let directory = store.caller_directory().await.unwrap();
+    assert_eq!(listed(&directory), vec![(mobile.id, mobile_secret.clone()), (batch.id, batch_secret.clone())]);
+    // Still managed: listed, and its secret unchanged.
+    assert_eq!(store.apps(sales.id).await.unwrap(), vec![mobile.clone(), disabled.clone()]);
+    assert_eq!(store.app_secret(web.id).await.unwrap(), web_secret);
+
+    // Enabled again, it is back as it was.
+    store.update_app(&App { disabled: false, ..disabled }).await.unwrap();
+    let directory = store.caller_directory().await.unwrap();
+    assert_eq!(listed(&directory), vec![(mobile.id, mobile_secret), (web.id, web_secret), (batch.id, batch_secret)]);
+    assert_eq!(directory_entry(&directory, web.id).unwrap().app, web);
+
+    // A store with another key cannot build the directory.
+    store.close().await;
+    let other = SecretBox::from_key_text(&SecretBox::generate_key_text()).unwrap();
+    let wrong = Store::open(&db.url, other).await.unwrap();
+    assert!(matches!(wrong.caller_directory().await, Err(StoreError::Secret(_))));
+    wrong.close().await;
+}
+
+async fn grants_follow_reach_and_clearance_and_update_in_place(db: TestDb) {
+    let store = db.open().await;
+    let (sales, datasource, orders) = seeded(&store).await;
+    let ops = store.create_workgroup("ops", "").await.unwrap().id;
+    let rates = api_with(&store, sales, datasource.id, "rates", VisibleRange::Public, SecurityLevel::L2).await;
+    let salaries = api_with(&store, sales, datasource.id, "salaries", VisibleRange::Private, SecurityLevel::L3).await;
+    let mobile = app_with(&store, sales, "mobile", SecurityLevel::L1).await;
+    let hr = app_with(&store, sales, "hr", SecurityLevel::L3).await;
+    let partner = app_with(&store, ops, "partner", SecurityLevel::L1).await;
+    let auditor = app_with(&store, ops, "auditor", SecurityLevel::L4).await;
+
+    let before = now_ms();
+    let granted = store.grant(&grant_of(orders.id, mobile.id)).await.unwrap();
+    assert!(granted.id > 0 && granted.created_at >= before);
+    assert_eq!(granted, Grant { id: granted.id, created_at: granted.created_at, ..grant_of(orders.id, mobile.id) });
+    assert_eq!(store.grants_of_api(orders.id).await.unwrap(), vec![granted.clone()]);
+
+    // A private API only to its own workgroup's apps, whatever their clearance.
+    let revision = store.revision().await.unwrap();
+    assert_invalid(store.grant(&grant_of(orders.id, partner.id)).await, "private");
+    assert_invalid(store.grant(&grant_of(orders.id, auditor.id)).await, "private");
+    assert_invalid(store.grant(&grant_of(salaries.id, auditor.id)).await, "private");
+    // And only to apps cleared for its level, public or not.
+    assert_invalid(store.grant(&grant_of(salaries.id, mobile.id)).await, "clearance");
+    assert_invalid(store.grant(&grant_of(rates.id, partner.id)).await, "clearance");
+    assert_invalid(store.grant(&grant_of(rates.id, mobile.id)).await, "clearance");
+    assert_invalid(store.grant(&Grant { qps: Some(0), ..grant_of(orders.id, hr.id) }).await, "QPS");
+    assert_not_found(store.grant(&grant_of(9_999, mobile.id)).await, "API");
+    assert_not_found(store.grant(&grant_of(orders.id, 9_999)).await, "app");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM grants WHERE id > $1", 0).await, 1);
+
+    let hr_salaries = store.grant(&grant_of(salaries.id, hr.id)).await.unwrap();
+    let auditor_rates = store.grant(&grant_of(rates.id, auditor.id)).await.unwrap();
+    // Raising the clearance is what it takes.
+    let partner = store.update_app(&App { clearance: SecurityLevel::L2, ..partner }).await.unwrap();
+    let partner_rates = store.grant(&grant_of(rates.id, partner.id)).await.unwrap();
+    // Same level, same workgroup: fine.
+    let mobile_rates = store.update_app(&App { clearance: SecurityLevel::L2, ..mobile.clone() }).await.unwrap();
+    let mobile_rates = store.grant(&grant_of(rates.id, mobile_rates.id)).await.unwrap();
+
+    // Granting again updates expiry and QPS in place; who granted it and when stay.
+    let until = now_ms() + 3_600_000;
+    let regranted = store
+        .grant(&Grant {
+            expires_at: Some(until),
+            qps: Some(10),
+            created_by: "bob".into(),
+            ..grant_of(orders.id, mobile.id)
+        })
+        .await
+        .unwrap();
+    assert_eq!(regranted, Grant { expires_at: Some(until), qps: Some(10), ..granted.clone() });
+    assert_eq!(store.grants_of_api(orders.id).await.unwrap(), vec![regranted.clone()]);
+    let cleared = store.grant(&grant_of(orders.id, mobile.id)).await.unwrap();
+    assert_eq!(cleared, granted);
+    let largest = store.grant(&Grant { qps: Some(u32::MAX), ..grant_of(orders.id, mobile.id) }).await.unwrap();
+    assert_eq!(largest.qps, Some(u32::MAX));
+    assert_eq!(store.grants_of_api(orders.id).await.unwrap(), vec![largest.clone()]);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM grants WHERE api_id = $1", orders.id).await, 1);
+
+    // Read by API and by app, oldest first; the directory has them all.
+    assert_eq!(
+        store.grants_of_api(rates.id).await.unwrap(),
+        vec![auditor_rates.clone(), partner_rates.clone(), mobile_rates.clone()]
+    );
+    assert_eq!(store.grants_of_app(mobile.id).await.unwrap(), vec![largest.clone(), mobile_rates.clone()]);
+    assert_eq!(store.grants_of_app(auditor.id).await.unwrap(), vec![auditor_rates.clone()]);
+    assert_eq!(store.grants_of_app(9_999).await.unwrap(), vec![]);
+    let directory = store.caller_directory().await.unwrap();
+    assert_eq!(
+        directory.grants,
+        vec![largest.clone(), hr_salaries.clone(), auditor_rates.clone(), partner_rates.clone(), mobile_rates.clone()]
+    );
+
+    // Revoking removes exactly that grant.
+    store.revoke_grant(rates.id, partner.id).await.unwrap();
+    assert_eq!(store.grants_of_api(rates.id).await.unwrap(), vec![auditor_rates.clone(), mobile_rates.clone()]);
+    assert!(!store.caller_directory().await.unwrap().grants.contains(&partner_rates));
+    let revision = store.revision().await.unwrap();
+    assert_not_found(store.revoke_grant(rates.id, partner.id).await, "grant");
+    assert_not_found(store.revoke_grant(orders.id, hr.id).await, "grant");
+    assert_not_found(store.revoke_grant(9_999, 9_999).await, "grant");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    // A revoked grant can be given again, as a new grant.
+    let again = store.grant(&grant_of(rates.id, partner.id)).await.unwrap();
+    assert!(again.id > partner_rates.id);
+    store.close().await;
+}
+
+async fn gray_strategies_need_a_saved_version_and_only_enabled_ones_are_released(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, _, orders) = seeded(&store).await;
+    let draft = registered_draft(&[("appid", ConstantPosition::Query, Some("k3y-gray-0"))]);
+    let weather = store.create_api(&new_api(workgroup_id, "weather", draft.clone())).await.unwrap();
+    store.save_version(weather.id, "").await.unwrap();
+    let second = registered_draft(&[("appid", ConstantPosition::Query, Some("k3y-gray-1"))]);
+    store.update_draft(weather.id, &second).await.unwrap();
+    store.save_version(weather.id, "").await.unwrap();
+    store.save_version(orders.id, "").await.unwrap();
+
+    // The version must exist, the share be a percentage.
+    let revision = store.revision().await.unwrap();
+    assert_not_found(store.set_gray_strategy(&gray(weather.id, Environment::Prod, 5, 10, true)).await, "version");
+    assert_not_found(store.set_gray_strategy(&gray(weather.id, Environment::Prod, -1, 10, true)).await, "version");
+    assert_not_found(store.set_gray_strategy(&gray(9_999, Environment::Prod, 0, 10, true)).await, "API");
+    assert_invalid(store.set_gray_strategy(&gray(weather.id, Environment::Prod, 1, 101, true)).await, "percent");
+    assert_invalid(store.set_gray_strategy(&gray(weather.id, Environment::Prod, 1, u8::MAX, false)).await, "percent");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    assert_eq!(store.gray_strategies(weather.id).await.unwrap(), vec![]);
+
+    let before = now_ms();
+    let test = store.set_gray_strategy(&gray(weather.id, Environment::Test, 0, 0, false)).await.unwrap();
+    let prod = store.set_gray_strategy(&gray(weather.id, Environment::Prod, 1, 20, true)).await.unwrap();
+    assert!(prod.updated_at >= before);
+    assert_eq!(prod, GrayStrategy { updated_at: prod.updated_at, ..gray(weather.id, Environment::Prod, 1, 20, true) });
+    assert_eq!(store.gray_strategies(weather.id).await.unwrap(), vec![prod, test], "production first");
+
+    // Setting again replaces the environment's strategy.
+    let prod = store.set_gray_strategy(&gray(weather.id, Environment::Prod, 0, 100, true)).await.unwrap();
+    assert_eq!((prod.version, prod.percent, prod.enabled), (0, 100, true));
+    assert_eq!(store.gray_strategies(weather.id).await.unwrap(), vec![prod, test]);
+    let others = store.set_gray_strategy(&gray(orders.id, Environment::Prod, 0, 50, false)).await.unwrap();
+
+    // Only enabled strategies are released, with their version's constants opened.
+    let releases = store.gray_releases(Environment::Prod).await.unwrap();
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0].strategy, prod);
+    assert_eq!(releases[0].version.number, 0);
+    assert_eq!(releases[0].version.definition, draft);
+    assert_eq!(constant_values(&releases[0].version.definition), vec![Some("k3y-gray-0".to_owned())]);
+    assert_eq!(store.gray_releases(Environment::Test).await.unwrap(), vec![]);
+    let test = store.set_gray_strategy(&GrayStrategy { enabled: true, version: 1, ..test }).await.unwrap();
+    let releases = store.gray_releases(Environment::Test).await.unwrap();
+    assert_eq!(releases.len(), 1);
+    assert_eq!((releases[0].strategy, releases[0].version.definition.clone()), (test, second.clone()));
+    let others = store.set_gray_strategy(&GrayStrategy { enabled: true, ..others }).await.unwrap();
+    let released: Vec<i64> =
+        store.gray_releases(Environment::Prod).await.unwrap().iter().map(|r| r.strategy.api_id).collect();
+    assert_eq!(released, vec![orders.id, weather.id]);
+    store.set_gray_strategy(&GrayStrategy { enabled: false, ..others }).await.unwrap();
+    assert_eq!(store.gray_releases(Environment::Prod).await.unwrap().len(), 1);
+
+    // A version a strategy uses is not deleted from under it.
+    let message = assert_conflict(store.delete_version(weather.id, 0).await, "V0");
+    assert!(message.contains("gray"), "{message}");
+    assert_eq!(store.list_versions(weather.id).await.unwrap().len(), 2);
+
+    // Deleting a strategy.
+    store.delete_gray_strategy(weather.id, Environment::Test).await.unwrap();
+    assert_eq!(store.gray_strategies(weather.id).await.unwrap(), vec![prod]);
+    assert_eq!(store.gray_releases(Environment::Test).await.unwrap(), vec![]);
+    let revision = store.revision().await.unwrap();
+    assert_not_found(store.delete_gray_strategy(weather.id, Environment::Test).await, "gray strategy");
+    assert_not_found(store.delete_gray_strategy(9_999, Environment::Prod).await, "gray strategy");
+    assert_eq!(store.revision().await.unwrap(), revision);
+    store.delete_gray_strategy(weather.id, Environment::Prod).await.unwrap();
+    store.delete_version(weather.id, 0).await.unwrap();
+    assert_eq!(store.gray_strategies(weather.id).await.unwrap(), vec![]);
+    assert_eq!(store.gray_strategies(9_999).await.unwrap(), vec![]);
+    store.close().await;
+}
+
+async fn deleting_an_app_or_an_api_takes_its_grants_tokens_and_gray_strategies(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, a) = seeded(&store).await;
+    let b = store.create_api(&new_api(workgroup_id, "b", wizard_draft(datasource.id, "t"))).await.unwrap();
+    let (x, _) = store.create_app(workgroup_id, "x", "").await.unwrap();
+    let (y, _) = store.create_app(workgroup_id, "y", "").await.unwrap();
+    for api in [&a, &b] {
+        store
+            .update_api(&Api { settings: ApiSettings { tags: tags(&["t"]), ..api.settings.clone() }, ..api.clone() })
+            .await
+            .unwrap();
+        store.save_version(api.id, "").await.unwrap();
+        store.set_gray_strategy(&gray(api.id, Environment::Prod, 0, 5, true)).await.unwrap();
+        store.set_gray_strategy(&gray(api.id, Environment::Test, 0, 5, false)).await.unwrap();
+        for app in [&x, &y] {
+            store.grant(&grant_of(api.id, app.id)).await.unwrap();
+        }
+    }
+    let (_, x_text) = store.issue_app_token(x.id, 600).await.unwrap();
+    store.issue_app_token(x.id, 600).await.unwrap();
+    let (_, y_text) = store.issue_app_token(y.id, 600).await.unwrap();
+
+    store.delete_app(x.id).await.unwrap();
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM grants WHERE app_id = $1", x.id).await, 0);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM app_tokens WHERE app_id = $1", x.id).await, 0);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM grants WHERE app_id = $1", y.id).await, 2);
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM app_tokens WHERE app_id = $1", y.id).await, 1);
+    let directory = store.caller_directory().await.unwrap();
+    assert!(directory_entry(&directory, x.id).is_none());
+    assert!(!directory_hashes(&directory).contains(&hash_token(&x_text)));
+    assert_eq!(directory_hashes(&directory), vec![hash_token(&y_text)]);
+    assert!(directory.grants.iter().all(|g| g.app_id == y.id));
+    assert_eq!(directory.grants.len(), 2);
+    // The APIs and their strategies are not the app's.
+    assert_eq!(store.gray_strategies(a.id).await.unwrap().len(), 2);
+
+    store.delete_api(a.id).await.unwrap();
+    for sql in [
+        "SELECT COUNT(*) FROM grants WHERE api_id = $1",
+        "SELECT COUNT(*) FROM gray_strategies WHERE api_id = $1",
+        "SELECT COUNT(*) FROM api_tags WHERE api_id = $1",
+        "SELECT COUNT(*) FROM api_versions WHERE api_id = $1",
+    ] {
+        assert_eq!(db.raw_count(sql, a.id).await, 0, "{sql}");
+        assert!(db.raw_count(sql, b.id).await > 0, "{sql}");
+    }
+    assert_eq!(store.grants_of_app(y.id).await.unwrap().iter().map(|g| g.api_id).collect::<Vec<_>>(), vec![b.id]);
+    let released: Vec<i64> =
+        store.gray_releases(Environment::Prod).await.unwrap().iter().map(|r| r.strategy.api_id).collect();
+    assert_eq!(released, vec![b.id]);
+    let directory = store.caller_directory().await.unwrap();
+    assert_eq!(directory.grants.iter().map(|g| (g.api_id, g.app_id)).collect::<Vec<_>>(), vec![(b.id, y.id)]);
+    // The app that is left still works.
+    assert_eq!(directory_entry(&directory, y.id).unwrap().app, store.app(y.id).await.unwrap());
+    store.close().await;
+}
+
+/// Grants, tokens, rotations and app changes at the same time on the same rows: each either
+/// lands or is refused for its own reason, never a database error.
+async fn concurrent_caller_writes_settle_without_database_errors(db: TestDb) {
+    let store = db.open().await;
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    let public = api_with(&store, workgroup_id, datasource.id, "public", VisibleRange::Public, SecurityLevel::L1).await;
+    store.save_version(api.id, "").await.unwrap();
+    let mut apps = Vec::new();
+    for i in 0..6 {
+        apps.push(store.create_app(workgroup_id, &format!("app{i}"), "").await.unwrap().0);
+    }
+    for round in 0..4 {
+        let mut tasks: Vec<tokio::task::JoinHandle<Result<(), StoreError>>> = Vec::new();
+        for app in &apps {
+            let (s, app) = (store.clone(), app.clone());
+            let (api_id, public_id) = (api.id, public.id);
+            tasks.push(tokio::spawn(async move {
+                s.grant(&Grant { qps: Some(round + 1), ..grant_of(api_id, app.id) }).await.map(drop)
+            }));
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move { s.grant(&grant_of(public_id, app.id)).await.map(drop) }));
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move { s.issue_app_token(app.id, 60).await.map(drop) }));
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move { s.rotate_app_secret(app.id, 60).await.map(drop) }));
+            let s = store.clone();
+            let level = if round % 2 == 0 { SecurityLevel::L2 } else { SecurityLevel::L1 };
+            tasks.push(tokio::spawn(async move { s.update_app(&App { clearance: level, ..app }).await.map(drop) }));
+        }
+        let s = store.clone();
+        let api_id = api.id;
+        tasks.push(tokio::spawn(async move {
+            s.set_gray_strategy(&gray(api_id, Environment::Prod, 0, round as u8 * 10, true)).await.map(drop)
+        }));
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move { s.caller_directory().await.map(drop) }));
+        for task in tasks {
+            task.await.unwrap().unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        }
+    }
+    assert_eq!(store.grants_of_api(api.id).await.unwrap().len(), apps.len());
+    assert!(store.grants_of_api(api.id).await.unwrap().iter().all(|g| g.qps == Some(4)));
+
+    // An app deleted while it is granted again and given a token: the delete wins or waits,
+    // the others land before it or find the app gone; nothing of the app is left.
+    for round in 0..12 {
+        let (doomed, _) = store.create_app(workgroup_id, &format!("doomed{round}"), "").await.unwrap();
+        store.grant(&grant_of(api.id, doomed.id)).await.unwrap();
+        store.grant(&grant_of(public.id, doomed.id)).await.unwrap();
+        let s = store.clone();
+        let api_id = api.id;
+        let regrant =
+            tokio::spawn(async move { s.grant(&Grant { qps: Some(7), ..grant_of(api_id, doomed.id) }).await });
+        let s = store.clone();
+        let token = tokio::spawn(async move { s.issue_app_token(doomed.id, 60).await });
+        let s = store.clone();
+        let delete = tokio::spawn(async move { s.delete_app(doomed.id).await });
+        let (regrant, token, delete) = (regrant.await.unwrap(), token.await.unwrap(), delete.await.unwrap());
+        let outcome = format!("round {round}: grant {regrant:?}, token {token:?}, delete {delete:?}");
+        assert!(delete.is_ok(), "{outcome}");
+        assert!(matches!(regrant, Ok(_) | Err(StoreError::NotFound { .. })), "{outcome}");
+        assert!(matches!(token, Ok(_) | Err(StoreError::NotFound { .. })), "{outcome}");
+        assert_eq!(db.raw_count("SELECT COUNT(*) FROM grants WHERE app_id = $1", doomed.id).await, 0, "{outcome}");
+        assert_eq!(db.raw_count("SELECT COUNT(*) FROM app_tokens WHERE app_id = $1", doomed.id).await, 0, "{outcome}");
+    }
+    let directory = store.caller_directory().await.unwrap();
+    assert_eq!(directory.apps.len(), apps.len());
+    assert!(directory.apps.iter().all(|entry| entry.previous_secret.is_some()));
+    assert_eq!(directory.tokens.len(), apps.len() * 4);
+    assert_eq!(directory.grants.len(), apps.len() * 2);
+    store.close().await;
+}
+
+async fn caller_writes_bump_the_revision_and_reads_and_refusals_do_not(db: TestDb) {
+    let store = db.open().await;
+    let mut last = store.revision().await.unwrap();
+    async fn moved(store: &Store, last: &mut i64, what: &str) {
+        let now = store.revision().await.unwrap();
+        assert!(now > *last, "{what} did not bump the revision ({now} after {last})");
+        *last = now;
+    }
+    async fn still(store: &Store, last: i64, what: &str) {
+        assert_eq!(store.revision().await.unwrap(), last, "{what} bumped the revision");
+    }
+
+    let (workgroup_id, datasource, api) = seeded(&store).await;
+    moved(&store, &mut last, "seeding").await;
+    let mut tagged = api.clone();
+    tagged.settings = ApiSettings { tags: tags(&["a"]), max_qps: Some(3), ..ApiSettings::default() };
+    let api = store.update_api(&tagged).await.unwrap();
+    moved(&store, &mut last, "update_api (settings)").await;
+    store.save_checked_version(api.id, "", &api.draft).await.unwrap();
+    moved(&store, &mut last, "save_checked_version").await;
+    let (app, _) = store.create_app(workgroup_id, "mobile", "").await.unwrap();
+    moved(&store, &mut last, "create_app").await;
+    let app = store.update_app(&App { clearance: SecurityLevel::L2, ..app }).await.unwrap();
+    moved(&store, &mut last, "update_app").await;
+    store.rotate_app_secret(app.id, 60).await.unwrap();
+    moved(&store, &mut last, "rotate_app_secret").await;
+    store.rotate_app_secret(app.id, 0).await.unwrap();
+    moved(&store, &mut last, "rotate_app_secret without overlap").await;
+    let (token, _) = store.issue_app_token(app.id, 60).await.unwrap();
+    moved(&store, &mut last, "issue_app_token").await;
+    store.revoke_app_token(app.id, token.id).await.unwrap();
+    moved(&store, &mut last, "revoke_app_token").await;
+    store.grant(&grant_of(api.id, app.id)).await.unwrap();
+    moved(&store, &mut last, "grant").await;
+    store.grant(&Grant { qps: Some(9), ..grant_of(api.id, app.id) }).await.unwrap();
+    moved(&store, &mut last, "grant (update)").await;
+    store.revoke_grant(api.id, app.id).await.unwrap();
+    moved(&store, &mut last, "revoke_grant").await;
+    store.set_gray_strategy(&gray(api.id, Environment::Prod, 0, 10, true)).await.unwrap();
+    moved(&store, &mut last, "set_gray_strategy").await;
+    store.set_gray_strategy(&gray(api.id, Environment::Prod, 0, 20, true)).await.unwrap();
+    moved(&store, &mut last, "set_gray_strategy (replace)").await;
+    store.delete_gray_strategy(api.id, Environment::Prod).await.unwrap();
+    moved(&store, &mut last, "delete_gray_strategy").await;
+    store.publish(api.id, Environment::Prod, 0).await.unwrap();
+    moved(&store, &mut last, "publish").await;
+
+    // Reads leave it alone.
+    store.find_apis(&query(workgroup_id)).await.unwrap();
+    store
+        .find_apis(&ApiQuery { status: Some(ApiStatus::Draft), tag: Some("a".into()), ..query(workgroup_id) })
+        .await
+        .unwrap();
+    store.workgroup_publications(workgroup_id).await.unwrap();
+    store.app(app.id).await.unwrap();
+    store.app_tokens(app.id).await.unwrap();
+    store.grants_of_api(api.id).await.unwrap();
+    store.grants_of_app(app.id).await.unwrap();
+    store.gray_strategies(api.id).await.unwrap();
+    store.gray_releases(Environment::Prod).await.unwrap();
+    store.caller_directory().await.unwrap();
+    still(&store, last, "a read").await;
+
+    // So do refused writes.
+    assert!(store.delete_api(api.id).await.is_err());
+    store.update_draft(api.id, &wizard_draft(datasource.id, "other")).await.unwrap();
+    moved(&store, &mut last, "update_draft").await;
+    assert!(store.save_checked_version(api.id, "", &api.draft).await.is_err());
+    assert!(
+        store
+            .update_api(&Api { settings: ApiSettings { max_qps: Some(0), ..api.settings.clone() }, ..api.clone() })
+            .await
+            .is_err()
+    );
+    assert!(store.update_app(&App { name: String::new(), ..app.clone() }).await.is_err());
+    assert!(store.rotate_app_secret(app.id, -5).await.is_err());
+    assert!(store.issue_app_token(app.id, 0).await.is_err());
+    assert!(store.revoke_app_token(app.id, 9_999).await.is_err());
+    let strict =
+        api_with(&store, workgroup_id, datasource.id, "strict", VisibleRange::Private, SecurityLevel::L4).await;
+    moved(&store, &mut last, "create_api (settings)").await;
+    assert!(store.grant(&grant_of(strict.id, app.id)).await.is_err());
+    assert!(store.revoke_grant(api.id, app.id).await.is_err());
+    assert!(store.set_gray_strategy(&gray(api.id, Environment::Prod, 7, 10, true)).await.is_err());
+    assert!(store.set_gray_strategy(&gray(api.id, Environment::Prod, 0, 101, true)).await.is_err());
+    assert!(store.delete_gray_strategy(api.id, Environment::Test).await.is_err());
+    assert!(store.delete_app(9_999).await.is_err());
+    still(&store, last, "a refused write").await;
+
+    store.unpublish(api.id, Environment::Prod).await.unwrap();
+    moved(&store, &mut last, "unpublish").await;
+    store.delete_api(api.id).await.unwrap();
+    moved(&store, &mut last, "delete_api").await;
+    store.delete_app(app.id).await.unwrap();
+    moved(&store, &mut last, "delete_app").await;
     store.close().await;
 }

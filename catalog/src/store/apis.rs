@@ -327,6 +327,12 @@ impl Store {
     /// served in every environment.
     pub async fn delete_api(&self, id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // A write first: it takes SQLite's write lock before the check below reads (a read
+        // transaction that later writes fails at once with "database is locked" when another
+        // writer got in between), and the API's row lock on PostgreSQL, which publishing,
+        // granting and gray strategies take first too, so they queue behind this delete (or it
+        // behind them) instead of deadlocking on the version and grant rows both sides touch.
+        lock_api(&mut tx, id).await?;
         let environments: Vec<String> =
             sqlx::query("SELECT environment FROM publications WHERE api_id = $1 ORDER BY environment")
                 .bind(id)
@@ -357,14 +363,10 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
-        let deleted = match sqlx::query("DELETE FROM apis WHERE id = $1").bind(id).execute(&mut *tx).await {
-            Ok(deleted) => deleted,
+        match sqlx::query("DELETE FROM apis WHERE id = $1").bind(id).execute(&mut *tx).await {
+            Ok(_) => {}
             Err(e) if is_foreign_key_violation(&e) => return Err(published(&[])),
             Err(e) => return Err(e.into()),
-        };
-        if deleted.rows_affected() == 0 {
-            // Dropping `tx` rolls back; nothing was deleted anyway.
-            return Err(StoreError::not_found("API", id));
         }
         bump_revision(&mut tx).await?;
         tx.commit().await?;
@@ -500,6 +502,22 @@ impl Store {
                     .filter(|p| p.version == number)
                     .map(|p| p.environment.as_str())
                     .collect::<Vec<_>>();
+                if environments.is_empty() {
+                    // Not published: a gray strategy is the other thing that keeps a version.
+                    let gray = self
+                        .gray_strategies(api_id)
+                        .await?
+                        .into_iter()
+                        .filter(|g| g.version == number)
+                        .map(|g| g.environment.as_str())
+                        .collect::<Vec<_>>();
+                    if !gray.is_empty() {
+                        return Err(StoreError::Conflict(format!(
+                            "V{number} of API {api_id} is the gray release in {}; remove the gray strategy first",
+                            gray.join(", ")
+                        )));
+                    }
+                }
                 let environments =
                     if environments.is_empty() { "an environment".to_owned() } else { environments.join(", ") };
                 Err(StoreError::Conflict(format!(
@@ -746,6 +764,19 @@ fn settings_from_row(row: &AnyRow) -> Result<ApiSettings, StoreError> {
             _ => crate::model::AuthMode::App,
         },
     })
+}
+
+/// Takes the API's row lock (SQLite: the write lock) for the rest of the transaction with a
+/// write that changes nothing. Every transaction that deletes an API or adds rows referring to
+/// one (publications, grants, gray strategies) starts with it, so they queue in one order.
+/// `NotFound` when the API does not exist.
+pub(super) async fn lock_api(connection: &mut sqlx::AnyConnection, api_id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE apis SET name = name WHERE id = $1 RETURNING id")
+        .bind(api_id)
+        .fetch_optional(connection)
+        .await?
+        .ok_or_else(|| StoreError::not_found("API", api_id))?;
+    Ok(())
 }
 
 /// Replaces the API's rows in the tag index, inside the caller's transaction.

@@ -177,12 +177,17 @@ impl Store {
     /// Deletes the app with its tokens and grants.
     pub async fn delete_app(&self, id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The app's row first, as `grant` locks it before writing the grant: deleting the
+        // grants first would lock a grant row a concurrent re-grant waits for while holding the
+        // app row this delete needs, a deadlock on PostgreSQL.
+        sqlx::query("UPDATE apps SET name = name WHERE id = $1 RETURNING id")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::not_found("app", id))?;
         sqlx::query("DELETE FROM app_tokens WHERE app_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM grants WHERE app_id = $1").bind(id).execute(&mut *tx).await?;
-        let deleted = sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::not_found("app", id));
-        }
+        sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(&mut *tx).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -310,7 +315,11 @@ pub(super) fn app_from_row(row: &AnyRow) -> Result<App, StoreError> {
             .parse()
             .map_err(|e: String| StoreError::Corrupt(format!("app clearance: {e}")))?,
         disabled: flag(row, "disabled")?,
-        previous_secret_expires_at: row.try_get("previous_secret_expires_at")?,
+        // Once the overlap is over the column still holds the time, but no previous secret
+        // is valid any more: `None`, as `App` documents.
+        previous_secret_expires_at: row
+            .try_get::<Option<i64>, _>("previous_secret_expires_at")?
+            .filter(|until| *until > now_millis()),
         created_at: row.try_get("created_at")?,
     })
 }

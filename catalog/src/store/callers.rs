@@ -8,7 +8,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::apis::version_from_row;
+use super::apis::{lock_api, version_from_row};
 use super::{Store, StoreError, bump_revision, flag, is_foreign_key_violation, now_millis};
 use crate::model::{ApiVersion, App, Environment, Grant, GrayStrategy, SecurityLevel, VisibleRange};
 
@@ -64,12 +64,20 @@ impl Store {
             return Err(StoreError::Invalid("a grant's QPS is at least 1".to_owned()));
         }
         let mut tx = self.pool.begin().await?;
-        let api = sqlx::query("SELECT name, workgroup_id, visible_range, security_level FROM apis WHERE id = $1")
-            .bind(grant.api_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found("API", grant.api_id))?;
-        let app = sqlx::query("SELECT name, workgroup_id, clearance FROM apps WHERE id = $1")
+        // Read both rows with writes that change nothing: that locks them (PostgreSQL) or takes
+        // the write lock (SQLite) before the rules are checked, so a concurrent change of the
+        // API's reach or level, of the app's clearance, or a delete of either waits for this
+        // grant instead of slipping between the check and the insert. SQLite would otherwise
+        // refuse the insert with "database is locked" whenever another writer got in between.
+        // The API first, as every writer that refers to an API locks it.
+        let api = sqlx::query(
+            "UPDATE apis SET name = name WHERE id = $1 RETURNING name, workgroup_id, visible_range, security_level",
+        )
+        .bind(grant.api_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("API", grant.api_id))?;
+        let app = sqlx::query("UPDATE apps SET name = name WHERE id = $1 RETURNING name, workgroup_id, clearance")
             .bind(grant.app_id)
             .fetch_optional(&mut *tx)
             .await?
@@ -145,13 +153,16 @@ impl Store {
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(&self.pool).await?.iter().map(grant_from_row).collect()
     }
 
-    /// Creates or replaces the API's gray strategy in `strategy.environment`. The version
-    /// must exist (`NotFound`); the percent is 0–100 (`Invalid`).
+    /// Creates or replaces the API's gray strategy in `strategy.environment`. The API and the
+    /// version must exist (`NotFound`); the percent is 0–100 (`Invalid`).
     pub async fn set_gray_strategy(&self, strategy: &GrayStrategy) -> Result<GrayStrategy, StoreError> {
         if strategy.percent > 100 {
             return Err(StoreError::Invalid("a gray share is 0 to 100 percent".to_owned()));
         }
         let mut tx = self.pool.begin().await?;
+        // The API's row first, as `delete_api` takes it, so the two queue instead of deadlocking
+        // on the version row.
+        lock_api(&mut tx, strategy.api_id).await?;
         let row = sqlx::query(
             "INSERT INTO gray_strategies (api_id, environment, version, percent, enabled, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \

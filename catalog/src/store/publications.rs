@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::apis::api_from_row;
+use super::apis::{api_from_row, lock_api};
 use super::datasources::datasource_from_prefixed_row;
 use super::{Store, StoreError, bump_revision, is_foreign_key_violation, now_millis};
 use crate::model::{Api, ApiVersion, Datasource, Environment, Publication};
@@ -34,6 +34,14 @@ impl Store {
     /// served changes nothing and returns the existing publication.
     pub async fn publish(&self, api_id: i64, env: Environment, number: i64) -> Result<Publication, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The API's row first, as `delete_api` takes it: otherwise a publish holding the API's
+        // key lock waits for the version row a delete holds, which waits for the API row.
+        match lock_api(&mut tx, api_id).await {
+            Err(StoreError::NotFound { .. }) => {
+                return Err(StoreError::not_found("version", format!("V{number} of API {api_id}")));
+            }
+            locked => locked?,
+        }
         // Inserts, or moves the publication to the new version; the WHERE makes re-publishing
         // the same version a no-op that returns no row (and leaves the revision alone).
         let changed = sqlx::query(
