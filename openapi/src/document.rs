@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use catalog::model::{Api, ApiVersion};
+use catalog::model::{Api, ApiVersion, AuthMode, SecurityLevel};
 use serde_json::json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
@@ -56,18 +56,102 @@ pub fn workgroup_document(workgroup: &str, apis: &[(Api, ApiVersion)], server_ur
         CALLING.to_owned(),
     ];
     description.extend(doc.notes.iter().cloned());
-    // A digest of what is described, so that a reader can tell two documents apart.
-    let mut digest: u32 = 0x811c_9dc5;
-    for (api, version) in apis {
-        for byte in format!("{}\0{}\0{}\0{}\n", api.name, version.number, api.method, api.path).bytes() {
-            digest = (digest ^ u32::from(byte)).wrapping_mul(0x0100_0193);
-        }
-    }
     let info = InfoBuilder::new()
         .title(workgroup.to_owned())
-        .version(format!("{} APIs, {digest:08x}", doc.operations))
+        .version(format!("{} APIs, {:08x}", doc.operations, digest("", apis)))
         .description(Some(description.join("\n\n")));
     doc.finish(info, server_url)
+}
+
+/// The document of what the app `app` may call, for an app of `clearance`: `apis` are the APIs
+/// it holds a grant for, each with the version to describe (the one production serves),
+/// served at `server_url`.
+///
+/// Each API is described as the gateway treats this app: request parameters and response
+/// fields above the clearance it is called with are left out ([`for_clearance`]). That is the
+/// app's clearance for APIs that take credentials (`authMode: app`); such an API whose
+/// security level is above the clearance is left out whole, with a note, since the gateway
+/// refuses the app's calls. APIs that take none (`authMode: none`) are called anonymously,
+/// which the gateway treats as clearance L1; their operations need no credentials
+/// (`security: []`).
+pub fn app_document(app: &str, clearance: SecurityLevel, apis: &[(Api, ApiVersion)], server_url: &str) -> OpenApi {
+    let mut doc = Merged::default();
+    let mut described = Vec::with_capacity(apis.len());
+    for (api, version) in apis {
+        let open = api.settings.auth_mode == AuthMode::None;
+        if !open && clearance < api.settings.security_level {
+            doc.notes.push(format!(
+                "`{}` is left out: it needs clearance {}, the app has {}.",
+                api.name,
+                api.settings.security_level.as_str(),
+                clearance.as_str()
+            ));
+            continue;
+        }
+        let seen_as = if open { SecurityLevel::L1 } else { clearance };
+        let visible = for_clearance(version, seen_as);
+        if let Some(op) = doc.add(api, &visible)
+            && open
+        {
+            op.security = Some(Vec::new());
+            let description = op.description.get_or_insert_with(String::new);
+            description.push_str(
+                "\n\nNeeds no credentials (`authMode: none`): the gateway answers every caller of this API as \
+                 clearance L1, so only L1 parameters and fields are described.",
+            );
+        }
+        described.push((api.clone(), visible));
+    }
+    let mut description = vec![
+        format!(
+            "The APIs the app `{app}` may call in production: each one it holds an unexpired grant for, in the \
+             version production serves. Request parameters and response fields above the app's clearance ({}) are \
+             left out; the gateway refuses such parameters and masks or omits such fields. Each operation's \
+             `x-sluice` extension gives its mode and the version described.",
+            clearance.as_str()
+        ),
+        CALLING.to_owned(),
+    ];
+    description.extend(doc.notes.iter().cloned());
+    let info = InfoBuilder::new()
+        .title(app.to_owned())
+        .version(format!("{} APIs, {:08x}", doc.operations, digest(clearance.as_str(), &described)))
+        .description(Some(description.join("\n\n")));
+    doc.finish(info, server_url)
+}
+
+/// `version` as a caller of `clearance` sees it: its request parameters and response fields
+/// above that level are left out. Registered APIs' parameters declare no level (L1) and stay.
+pub fn for_clearance(version: &ApiVersion, clearance: SecurityLevel) -> ApiVersion {
+    let mut visible = version.clone();
+    let definition = &mut visible.definition;
+    definition.request_params.retain(|p| p.security_level <= clearance);
+    definition.response_fields.retain(|f| f.security_level <= clearance);
+    visible
+}
+
+/// A digest of what is described (and `salt`), so that a reader can tell two documents apart.
+fn digest(salt: &str, apis: &[(Api, ApiVersion)]) -> u32 {
+    let mut digest: u32 = 0x811c_9dc5;
+    let mut eat = |bytes: &[u8]| {
+        for byte in bytes {
+            digest = (digest ^ u32::from(*byte)).wrapping_mul(0x0100_0193);
+        }
+    };
+    if !salt.is_empty() {
+        eat(format!("{salt}\n").as_bytes());
+    }
+    for (api, version) in apis {
+        eat(format!("{}\0{}\0{}\0{}\n", api.name, version.number, api.method, api.path).as_bytes());
+        if !salt.is_empty() {
+            let definition = &version.definition;
+            let names = definition.request_params.iter().map(|p| p.name.as_str());
+            for name in names.chain(definition.response_fields.iter().map(|f| f.name.as_str())) {
+                eat(format!("{name}\0").as_bytes());
+            }
+        }
+    }
+    digest
 }
 
 /// The document as pretty JSON (`"openapi": "3.1.0"`).
@@ -90,11 +174,13 @@ struct Merged {
 }
 
 impl Merged {
-    fn add(&mut self, api: &Api, version: &ApiVersion) {
+    /// Adds the operation of `version` of `api`, and returns it; `None` when it was left out
+    /// (with a note saying why).
+    fn add(&mut self, api: &Api, version: &ApiVersion) -> Option<&mut Operation> {
         let Some(method) = operation::http_method(&api.method) else {
             self.notes
                 .push(format!("`{}` is left out: its method `{}` has no place in OpenAPI 3.1.", api.name, api.method));
-            return;
+            return None;
         };
         let template = Template::parse(&api.path);
         let method_name = api.method.trim().to_ascii_uppercase();
@@ -106,7 +192,7 @@ impl Merged {
                  listed before it uses.",
                 api.name, template.path
             ));
-            return;
+            return None;
         }
         if let Some(kept) = self.paths.paths.get_mut(&template.path).and_then(|item| slot(item, &method).as_mut()) {
             let note = format!(
@@ -116,14 +202,14 @@ impl Merged {
             let description = kept.description.get_or_insert_with(String::new);
             description.push_str(&format!("\n\nNote: {note}"));
             self.notes.push(note);
-            return;
+            return None;
         }
         let row_name = self.unique_schema_name(&format!("{}Row", pascal(&api.name)));
         let built = match operation::build(api, version, &row_name) {
             Ok(built) => built,
             Err(why) => {
                 self.notes.push(format!("{why}."));
-                return;
+                return None;
             }
         };
         let mut op = built.operation;
@@ -139,13 +225,11 @@ impl Merged {
             self.schemas.push((row_name, row));
         }
         self.shapes.insert(template.shape(), built.path.clone());
-        match self.paths.paths.get_mut(&built.path) {
-            Some(item) => *slot(item, &built.method) = Some(op),
-            None => {
-                self.paths.paths.insert(built.path, PathItem::new(built.method, op));
-            }
-        }
         self.operations += 1;
+        let item = self.paths.paths.entry(built.path).or_default();
+        let slot = slot(item, &built.method);
+        *slot = Some(op);
+        slot.as_mut()
     }
 
     fn unique_schema_name(&self, wanted: &str) -> String {

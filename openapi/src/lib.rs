@@ -11,6 +11,8 @@
 //! - [`api_document`]: one API version.
 //! - [`workgroup_document`]: many APIs in one document (shared `Envelope`/`Error` components,
 //!   one `{ApiName}Row` schema per data API).
+//! - [`app_document`]: the APIs one app may call, as that app sees them: parameters and
+//!   fields above its clearance left out ([`for_clearance`]), APIs it may not call left out.
 //! - [`to_json`]: pretty JSON.
 //!
 //! It depends on `catalog` only: the documents follow what `proxy/src/edge.rs` and
@@ -23,7 +25,10 @@ mod operation;
 mod responses;
 mod schema;
 
-pub use document::{APP_KEY_HEADER, APP_KEY_SCHEME, APP_TOKEN_SCHEME, api_document, to_json, workgroup_document};
+pub use document::{
+    APP_KEY_HEADER, APP_KEY_SCHEME, APP_TOKEN_SCHEME, api_document, app_document, for_clearance, to_json,
+    workgroup_document,
+};
 pub use schema::SECURITY_LEVEL_EXTENSION;
 /// The document type, re-exported so that callers need no `utoipa` dependency of their own.
 pub use utoipa::openapi::OpenApi;

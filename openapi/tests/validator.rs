@@ -108,6 +108,15 @@ fn every_document_passes_openapi_spec_validator() {
     std::fs::write(&workgroup, openapi::to_json(&openapi::workgroup_document("shop", &everything, common::SERVER)))
         .unwrap();
     files.push(workgroup);
+    // What one app sees: filtered by its clearance, an anonymous API among them.
+    for clearance in [catalog::model::SecurityLevel::L1, catalog::model::SecurityLevel::L4] {
+        let mut granted = apis.clone();
+        granted[1].0.settings.auth_mode = catalog::model::AuthMode::None;
+        let app = dir.join(format!("app-{}.json", clearance.as_str()));
+        std::fs::write(&app, openapi::to_json(&openapi::app_document("mobile", clearance, &granted, common::SERVER)))
+            .unwrap();
+        files.push(app);
+    }
 
     let mut args = vec!["-m".to_owned(), MODULE.to_owned()];
     args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));

@@ -70,10 +70,14 @@ mod matrix {
     include!("matrix/datasources.rs");
     include!("matrix/apis.rs");
     include!("matrix/docs.rs");
+    include!("matrix/apps.rs");
 }
 
 fn table() -> Vec<Row> {
-    [matrix::people(), matrix::datasources(), matrix::apis(), matrix::docs()].into_iter().flatten().collect()
+    [matrix::people(), matrix::datasources(), matrix::apis(), matrix::docs(), matrix::apps()]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 fn declared_matches(access: Access, expect: Expect) -> bool {

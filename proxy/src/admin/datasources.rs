@@ -67,7 +67,7 @@ type CallerExt = Extension<Arc<Caller>>;
 // Shared helpers
 
 /// An id from a path; text that is no id names nothing, so it answers like a missing object.
-fn path_id(what: &str, text: &str) -> Result<i64, AdminError> {
+pub(super) fn path_id(what: &str, text: &str) -> Result<i64, AdminError> {
     text.parse::<i64>().map_err(|_| AdminError::not_found(what, text))
 }
 
@@ -78,7 +78,7 @@ fn in_field(field: &str, error: AdminError) -> AdminError {
 
 /// Appends an audit entry. The change it records is already committed, so a failure to
 /// append is logged rather than turned into a failed answer.
-async fn record(
+pub(super) async fn record(
     state: &AdminState,
     caller: &Caller,
     workgroup_id: Option<i64>,

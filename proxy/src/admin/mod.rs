@@ -7,6 +7,8 @@
 
 pub mod access;
 pub mod apis;
+pub mod apps;
+pub mod body;
 pub mod datasources;
 pub mod docs;
 pub mod people;
@@ -64,6 +66,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         )
         .extend(datasources::register)
         .extend(apis::register)
+        .extend(apps::register)
         .extend(docs::register)
         .finish()
 }

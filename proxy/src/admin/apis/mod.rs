@@ -9,6 +9,8 @@
 //!  …/apis/{id}/versions/{a}/diff/{b}                 GET   `draft` allowed on either side
 //!  …/apis/{id}/publish · /offline                    POST  {version, environment} · {environment}
 //!  …/apis/{id}/test                                  POST  the test console (SQL modes)
+//!  …/apis/{id}/grants · /grants/{appId}              GET  POST · DELETE (workgroup admin; grants.rs)
+//!  …/apis/{id}/gray · /gray/{environment}            GET · PUT  DELETE gray strategies (grants.rs)
 //! ```
 //!
 //! An `{id}` of another workgroup's API answers 404 exactly like a missing one. Every write
@@ -16,6 +18,7 @@
 
 mod console;
 mod diff;
+mod grants;
 mod rules;
 mod versions;
 
@@ -39,7 +42,7 @@ use super::people::PageQuery;
 use super::reply::{AdminError, AdminResult, Page, Reply};
 
 /// Registers this area's routes: reading needs a viewer, everything that changes an API,
-/// publishes it or runs it (the test console) a developer.
+/// publishes it or runs it (the test console) a developer; granting it to apps an admin.
 pub fn register(routes: Routes) -> Routes {
     use WorkgroupRole::{Developer, Viewer};
     const APIS: &str = "/workgroups/{workgroup}/apis";
@@ -94,6 +97,7 @@ pub fn register(routes: Routes) -> Routes {
             post(versions::offline),
         )
         .add(Method::POST, "/workgroups/{workgroup}/apis/{id}/test", Access::Workgroup(Developer), post(console::test))
+        .extend(grants::register)
 }
 
 /// An API as the management API shows it: the stored API and where it is published.

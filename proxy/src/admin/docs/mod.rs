@@ -9,11 +9,14 @@
 //!   to production, as callers see it ([`openapi::workgroup_document`]).
 //! - `GET /workgroups/{workgroup}/apis/{id}/openapi.json` (viewer): one API, the version
 //!   published to production or else its latest saved version ([`openapi::api_document`]).
+//! - `GET /workgroups/{workgroup}/apps/{id}/openapi.json` (viewer, registered by `apps.rs`):
+//!   what one app may call in production, as it sees it ([`app_document`]).
 //!
 //! Caller documents name the edge (`AdminState::edge_url`) as their server.
 
 pub mod management;
 
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Path, State};
@@ -21,7 +24,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, http::HeaderName};
-use catalog::model::{Api, ApiVersion, Environment, Workgroup, WorkgroupRole};
+use catalog::model::{Api, ApiVersion, App, Environment, Workgroup, WorkgroupRole};
 use catalog::store::{Store, StoreError};
 
 use super::AdminState;
@@ -79,7 +82,7 @@ fn static_asset(body: &'static str, content_type: &'static str) -> Response {
     response
 }
 
-fn json_document(text: String) -> Response {
+pub(super) fn json_document(text: String) -> Response {
     let mut response = text.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
@@ -139,4 +142,37 @@ pub async fn workgroup_document(
         .map(|p| (p.api, p.version))
         .collect();
     Ok(openapi::workgroup_document(&workgroup.name, &apis, server_url))
+}
+
+/// The document of what `app` may call at `now` (milliseconds since the Unix epoch), served
+/// at `server_url`: every API published to production that the app holds an unexpired grant
+/// for, whichever workgroup it belongs to, in the version production serves. APIs without
+/// credentials (`authMode: none`) are in it only when granted too: the document lists what
+/// the app was approved for. Parameters and fields above the app's clearance are left out
+/// ([`openapi::app_document`]).
+pub async fn app_document(
+    store: &Store,
+    app: &App,
+    server_url: &str,
+    now: i64,
+) -> Result<openapi::OpenApi, StoreError> {
+    let granted: HashSet<i64> = store
+        .grants_of_app(app.id)
+        .await?
+        .into_iter()
+        .filter(|g| g.expires_at.is_none_or(|at| at > now))
+        .map(|g| g.api_id)
+        .collect();
+    let apis: Vec<(Api, ApiVersion)> = if granted.is_empty() {
+        Vec::new()
+    } else {
+        store
+            .published(Environment::Prod)
+            .await?
+            .into_iter()
+            .filter(|p| granted.contains(&p.api.id))
+            .map(|p| (p.api, p.version))
+            .collect()
+    };
+    Ok(openapi::app_document(&app.name, app.clearance, &apis, server_url))
 }
