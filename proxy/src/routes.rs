@@ -295,3 +295,28 @@ fn compile_variant(
     let version_header = HeaderValue::from_str(&format!("V{number}")).map_err(|e| e.to_string())?;
     Ok(Variant { version: number, version_header, target })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ten_percent_share_lands_within_half_a_percent_over_100k_keys() {
+        let keys: Vec<String> = (0..100_000).map(|i| format!("app-key-{i:08}")).collect();
+        for api_id in [1, 42, 7_000_000] {
+            let gray = keys.iter().filter(|k| gray_bucket(api_id, k.as_bytes()) < 1_000).count();
+            let share = gray as f64 / keys.len() as f64;
+            assert!((0.095..=0.105).contains(&share), "API {api_id}: {share}");
+        }
+    }
+
+    #[test]
+    fn buckets_are_sticky_per_key_and_independent_between_apis() {
+        assert_eq!(gray_bucket(1, b"k"), gray_bucket(1, b"k"));
+        let keys: Vec<String> = (0..10_000).map(|i| format!("k{i}")).collect();
+        let in_both = keys.iter().filter(|k| gray_bucket(1, k.as_bytes()) < 1_000 && gray_bucket(2, k.as_bytes()) < 1_000);
+        // Independent choices put about 1 % of callers in both 10 % shares, not 10 %.
+        let both = in_both.count();
+        assert!((50..=150).contains(&both), "{both} of 10000 in both shares");
+    }
+}
