@@ -1,0 +1,260 @@
+"""The scenarios of `./bench/run` (full) and `./bench/run --quick`: each side of a scenario (Sluice
+first, then its peers) runs in turn, A B C A B C …, for a number of rounds; every run records
+requests per second, p50 and p99 latency and the CPU microseconds per request of each process
+involved. Medians, with min and max of the throughput, go to the report."""
+import statistics
+
+from common import CORES, POOL, CpuMeter, Watch, log
+import fixtures
+import load
+import peers
+
+CONNECTIONS = 32  # oha connections, the same for Sluice and its peer
+ID = load.OHA_ID_REGEX
+CITY = "(" + "|".join(fixtures.CITIES) + ")"
+
+
+class Side:
+    """One contender: how to load it (a function of the run's seconds) and what to watch."""
+
+    def __init__(self, name, run, watches, skipped=None):
+        self.name, self.run, self.watches, self.skipped = name, run, watches, skipped
+        self.samples = []
+
+
+def http_side(ctx, name, url, watches, headers=None, regex=True):
+    return Side(name, lambda seconds: load.oha(ctx.oha, url, seconds, CONNECTIONS, headers, regex=regex), watches)
+
+
+def skipped_side(name, reason):
+    return Side(name, None, [], skipped=reason)
+
+
+def measure(side, seconds, extra=None):
+    """One run of a side: the load generator's sample plus CPU per request of each process."""
+    meter = CpuMeter(side.watches)
+    before = extra.before() if extra else None
+    meter.start()
+    sample = side.run(seconds)
+    cpu = meter.stop()
+    if extra:
+        sample.update(extra.after(before, sample))
+    requests = max(sample["ok"], 1)
+    tracked = sum(cpu["cpu_s"].values()) + sample["load_cpu_s"]
+    sample["cpu_us_per_req"] = {name: s * 1e6 / requests for name, s in cpu["cpu_s"].items()}
+    sample["cpu_us_per_req"]["load generator"] = sample["load_cpu_s"] * 1e6 / requests
+    # What the rest of the machine used meanwhile, in cores (busy time not of these processes).
+    sample["other_cores"] = max(0.0, cpu["machine_busy_s"] - tracked) / cpu["wall_s"]
+    sample["machine_busy_cores"] = cpu["machine_busy_s"] / cpu["wall_s"]
+    return sample
+
+
+def alternate(sides, rounds, seconds, warmup, extra=None):
+    """Warms each side up once, then runs them in turn for `rounds` rounds."""
+    live = [s for s in sides if not s.skipped]
+    for side in live:
+        if warmup:
+            side.run(warmup)
+    for r in range(rounds):
+        for side in live:
+            sample = measure(side, seconds, extra.get(side.name) if extra else None)
+            side.samples.append(sample)
+            if sample["bad"]:
+                log(f"  {side.name}: {sample['bad']} requests failed or answered otherwise: "
+                    f"{sample.get('statuses')} {sample.get('errors')}")
+            log(f"  round {r + 1}/{rounds} {side.name:<10} {sample['rps']:>10.0f} req/s  "
+                f"p50 {fmt(sample['p50_ms'])} ms  p99 {fmt(sample['p99_ms'])} ms")
+
+
+def fmt(value, digits=2):
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summary(side):
+    """Medians over the rounds (min and max for the throughput)."""
+    if side.skipped:
+        return {"skipped": side.skipped}
+    s = side.samples
+    out = {
+        "rps": med([x["rps"] for x in s]),
+        "rps_min": min(x["rps"] for x in s),
+        "rps_max": max(x["rps"] for x in s),
+        "p50_ms": med([x["p50_ms"] for x in s]),
+        "p99_ms": med([x["p99_ms"] for x in s]),
+        "cpu_us_per_req": {k: med([x["cpu_us_per_req"][k] for x in s]) for k in s[0]["cpu_us_per_req"]},
+        "other_cores": med([x["other_cores"] for x in s]),
+        "failed_requests": sum(x["bad"] for x in s),
+        "runs": [{k: x[k] for k in ("rps", "p50_ms", "p99_ms", "ok", "bad", "cpu_us_per_req", "other_cores")}
+                 for x in s],
+    }
+    for key in ("new_upstream_conns", "upstream_requests", "conns_per_1000"):
+        if key in s[0]:
+            out[key] = med([x[key] for x in s])
+    return out
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+class UpstreamConnections:
+    """P1: connections and requests the upstream nginx accepted during one run."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def before(self):
+        return peers.nginx_accepts(self.url)
+
+    def after(self, before, sample):
+        conns, reqs = peers.nginx_accepts(self.url)
+        # The "before" probe's own connection and request are in these deltas: take them off.
+        new, served = conns - before[0] - 1, reqs - before[1] - 1
+        return {"new_upstream_conns": new, "upstream_requests": served,
+                "conns_per_1000": 1000.0 * new / max(served, 1)}
+
+
+# ------------------------------------------------------------------------------------------
+
+def run_all(ctx, rounds, seconds, warmup):
+    """ctx: sluice, oha, postgrest_url, reference_url, nginx urls and services, watches."""
+    out = {}
+    sluice = ctx.sluice
+    edge = sluice.edge.replace(".", "\\.")
+    pg = Watch("postgres", ctx.postgres_pid, only=f" {fixtures.DB} ")
+    my = Watch("mariadb", ctx.mariadb_pid)
+    sl = Watch("sluice", sluice.pid)
+
+    def peer_or_skip(name, url, build):
+        return skipped_side(name, ctx.skipped[name]) if name in ctx.skipped else build(url)
+
+    # D1 -----------------------------------------------------------------------------------
+    log("D1: PostgreSQL point lookup by random id (app key + token, QPS limit above the load)")
+    d1 = [
+        http_side(ctx, "sluice", f"{edge}/pg/users/{ID}", [sl, pg], sluice.app_headers),
+        peer_or_skip("postgrest", ctx.postgrest_url, lambda u: http_side(
+            ctx, "postgrest", f"{esc(u)}/users\\?id=eq\\.{ID}", [Watch("postgrest", ctx.postgrest_pid), pg])),
+        peer_or_skip("reference", ctx.reference_url, lambda u: http_side(
+            ctx, "reference", f"{esc(u)}/users/{ID}", [Watch("reference", ctx.reference_pid), pg])),
+        peer_or_skip("pgbench", None, lambda _: Side(
+            "pgbench", lambda s: load.pgbench(ctx.pgbench, s, POOL, CORES), [pg])),
+    ]
+    alternate(d1, rounds, seconds, warmup)
+    out["D1"] = scenario(d1, "postgrest", "reference", "pgbench")
+
+    # D2 -----------------------------------------------------------------------------------
+    log("D2: PostgreSQL list query, city = X, limit 50 (app key + token)")
+    d2 = [
+        http_side(ctx, "sluice", f"{edge}/pg/users\\?city={CITY}", [sl, pg], sluice.app_headers),
+        peer_or_skip("postgrest", ctx.postgrest_url, lambda u: http_side(
+            ctx, "postgrest", f"{esc(u)}/users\\?city=eq\\.{CITY}&order=id&limit=50",
+            [Watch("postgrest", ctx.postgrest_pid), pg])),
+    ]
+    alternate(d2, rounds, seconds, warmup)
+    out["D2"] = scenario(d2, "postgrest")
+
+    # D3 -----------------------------------------------------------------------------------
+    log("D3: MariaDB point lookup (app key + token) vs sysbench oltp_point_select")
+    d3 = [
+        http_side(ctx, "sluice", f"{edge}/my/users/{ID}", [sl, my], sluice.app_headers),
+        peer_or_skip("sysbench", None, lambda _: Side(
+            "sysbench", lambda s: load.sysbench(ctx.sysbench, s, POOL), [my])),
+    ]
+    alternate(d3, rounds, max(seconds, 1), warmup)
+    out["D3"] = scenario(d3, "sysbench")
+
+    # D4 -----------------------------------------------------------------------------------
+    log("D4: SQLite point lookup (app key + token) vs nginx serving a static JSON of the same size")
+    d4 = [
+        http_side(ctx, "sluice", f"{edge}/lite/users/{ID}", [sl], sluice.app_headers),
+        peer_or_skip("nginx", ctx.static_url, lambda u: http_side(
+            ctx, "nginx", f"{u}/user.json", [Watch("nginx", ctx.static_pid)], regex=False)),
+    ]
+    alternate(d4, rounds, seconds, warmup)
+    out["D4"] = scenario(d4, "nginx")
+
+    # P1 -----------------------------------------------------------------------------------
+    log("P1: registered API through to an nginx upstream vs nginx as a proxy (and the upstream direct)")
+    if "nginx" in ctx.skipped:
+        p1 = [skipped_side("sluice", ctx.skipped["nginx"])]
+        out["P1"] = {"skipped": ctx.skipped["nginx"]}
+    else:
+        up = Watch("upstream nginx", ctx.static_pid)
+        p1 = [
+            http_side(ctx, "sluice", f"{sluice.edge}/proxy/user", [sl, up], regex=False),
+            http_side(ctx, "nginx", f"{ctx.proxy_url}/proxy/user", [Watch("nginx", ctx.proxy_pid), up], regex=False),
+            http_side(ctx, "direct", f"{ctx.static_url}/user.json", [up], regex=False),
+        ]
+        counter = UpstreamConnections(ctx.static_url)
+        alternate(p1, rounds, seconds, warmup, extra={"sluice": counter, "nginx": counter})
+        out["P1"] = p1_result(p1)
+
+    # P2 -----------------------------------------------------------------------------------
+    log("P2: D1 with app auth and limiter vs the same lookup with neither")
+    p2 = [
+        http_side(ctx, "sluice", f"{edge}/pg/users/{ID}", [sl, pg], sluice.app_headers),
+        http_side(ctx, "no_auth", f"{edge}/pg/open/users/{ID}", [sl, pg]),
+    ]
+    alternate(p2, rounds, seconds, warmup)
+    out["P2"] = scenario(p2, "no_auth")
+
+    # P3 -----------------------------------------------------------------------------------
+    out["P3"] = p3(ctx, rounds, max(seconds, 2), edge)
+    return out
+
+
+def esc(url):
+    return url.replace(".", "\\.")
+
+
+def scenario(sides, *peer_names):
+    """Sluice's medians, vs_<peer> = Sluice's throughput ÷ the peer's, and every side's summary."""
+    by_name = {s.name: summary(s) for s in sides}
+    main = by_name["sluice"]
+    result = {k: main.get(k) for k in ("rps", "rps_min", "rps_max", "p50_ms", "p99_ms", "cpu_us_per_req")}
+    for peer in peer_names:
+        result[f"vs_{peer}"] = ratio(main.get("rps"), by_name[peer].get("rps"))
+    result["sides"] = by_name
+    return result
+
+
+def p1_result(sides):
+    result = scenario(sides, "nginx")
+    by = result["sides"]
+    direct_p50 = by["direct"]["p50_ms"]
+    for name, prefix in (("sluice", ""), ("nginx", "nginx_")):
+        side = by[name]
+        hop = "sluice" if name == "sluice" else "nginx"
+        result[f"{prefix}added_p50_ms"] = None if direct_p50 is None else side["p50_ms"] - direct_p50
+        result[f"{prefix}cpu_us_per_hop"] = side["cpu_us_per_req"][hop]
+        result[f"{prefix}upstream_conns_per_1000"] = side["conns_per_1000"]
+        result[f"{prefix}upstream_reuse_pct"] = 100.0 - side["conns_per_1000"] / 10.0
+    return result
+
+
+def p3(ctx, rounds, seconds, edge):
+    """Open loop (oha -q) at 0.5x, 2x and 10x of a 500 QPS limit: admitted ÷ limit (÷ offered
+    at 0.5x, where everything should pass)."""
+    from sluice import LIMIT_QPS
+    log(f"P3: limiter accuracy, open loop at 0.5x, 2x and 10x of {LIMIT_QPS} QPS ({seconds} s each)")
+    result, url = {"limit_qps": LIMIT_QPS, "levels": {}}, f"{edge}/limited/users/{ID}"
+    for key, factor in (("half", 0.5), ("2x", 2), ("10x", 10)):
+        offered = int(LIMIT_QPS * factor)
+        runs = []
+        for _ in range(rounds):
+            s = load.oha(ctx.oha, url, seconds, CONNECTIONS, qps=offered, regex=True, ok_status=(200, 429))
+            admitted = s["statuses"].get("200", 0) / s["seconds"]
+            sent = s["ok"] / s["seconds"]
+            runs.append({"offered_rps": sent, "admitted_rps": admitted, "seconds": s["seconds"],
+                         "statuses": s["statuses"], "failed": s["bad"],
+                         "ratio": admitted / sent if factor < 1 else admitted / LIMIT_QPS})
+            log(f"  {factor:>4}x: offered {sent:.0f}/s, admitted {admitted:.1f}/s, ratio {runs[-1]['ratio']:.3f}")
+        result["levels"][key] = {"factor": factor, "target_offered_rps": offered,
+                                 "ratio": med([r["ratio"] for r in runs]), "runs": runs}
+        result[f"vs_limit_{key}"] = result["levels"][key]["ratio"]
+    return result
