@@ -166,7 +166,8 @@ fn wizard(ds: i64) -> Value {
 }
 
 fn new_api(name: &str, path: &str, ds: i64) -> Value {
-    json!({"name": name, "path": path, "description": "items by price", "draft": wizard(ds)})
+    // Public, so the edge answers these tests without an app (callers have their own tests).
+    json!({"name": name, "path": path, "description": "items by price", "authMode": "none", "draft": wizard(ds)})
 }
 
 fn names(rows: &Value) -> Vec<String> {
@@ -374,9 +375,17 @@ fn validation_errors_name_the_field_at_fault() {
     body["method"] = json!("PATCH");
     refused(&create(body.clone()), 400, Some("method"));
     body["method"] = json!("post");
-    body["tags"] = json!(["x"]);
+    body["tags"] = json!(["a,b"]);
+    refused(&create(body.clone()), 400, Some("tags"));
+    body["tags"] = json!((0..11).map(|i| format!("t{i}")).collect::<Vec<_>>());
     refused(&create(body.clone()), 400, Some("tags"));
     body.as_object_mut().expect("object").remove("tags");
+    body["maxQps"] = json!(0);
+    refused(&create(body.clone()), 400, Some("maxQps"));
+    body.as_object_mut().expect("object").remove("maxQps");
+    body["securityLevel"] = json!("L5");
+    assert_eq!(create(body.clone()).status, 400, "an unknown security level");
+    body.as_object_mut().expect("object").remove("securityLevel");
     body["draft"]["datasourceId"] = json!(fx.other_ds);
     refused(&create(body.clone()), 400, Some("draft.datasourceId"));
     body["draft"]["datasourceId"] = json!(fx.ds);
@@ -489,6 +498,9 @@ fn the_list_filters_by_folder_status_and_name_and_pages() {
         if i % 2 == 0 {
             body["folderId"] = json!(fx.folder);
         }
+        if name.starts_with("alpha") {
+            body["tags"] = json!([" sales ", "daily", "sales"]);
+        }
         ids.push(ok(&fx.dev("POST", "/workgroups/team/apis", Some(body)))["id"].as_i64().expect("id"));
     }
     for (id, env) in [(ids[0], "prod"), (ids[1], "test"), (ids[2], "test"), (ids[2], "prod")] {
@@ -529,7 +541,10 @@ fn the_list_filters_by_folder_status_and_name_and_pages() {
     assert_eq!(names(&list("?pageSize=2&pageNum=4")["items"]), Vec::<String>::new());
     refused(&fx.dev("GET", "/workgroups/team/apis?status=live", None), 400, Some("status"));
     refused(&fx.dev("GET", "/workgroups/team/apis?folderId=x", None), 400, Some("folderId"));
-    refused(&fx.dev("GET", "/workgroups/team/apis?tag=x", None), 400, Some("tag"));
+    assert_eq!(names(&list("?tag=sales")["items"]), ["alpha_one", "alpha_two"]);
+    assert_eq!(names(&list("?tag=sales&status=prod")["items"]), ["alpha_one"]);
+    assert_eq!(names(&list("?tag=nope")["items"]), Vec::<String>::new());
+    assert_eq!(list("?tag=daily")["items"][0]["tags"], json!(["daily", "sales"]), "trimmed, sorted, once each");
     refused(&fx.dev("GET", "/workgroups/team/apis?pageSize=0", None), 400, Some("pageSize"));
 
     // Moving between folders goes through PUT; `null` is the root.
