@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the SQL pipeline's CPU stages, and of a whole call on SQLite.
 //!
 //! - `parse_render/point_lookup`: coerce one parameter and render the wizard statement.
-//! - `encode/point_lookup`, `encode/100_rows`: rows already fetched, to JSON bytes.
+//! - `encode/point_lookup`, `encode/100_rows`: rows already fetched, to JSON bytes (and
+//!   `…_masked`: the same with one column masked).
 //! - `invoke_sqlite/*`: the whole call (parse → render → execute → encode) on a SQLite file.
 //!
 //! Run with `cargo bench -p sluice-plugins`; `./scripts/test` runs each once as a smoke test.
@@ -9,10 +10,11 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 
-use catalog::model::{ApiDefinition, ConnectionSettings, Datasource, DatasourceKind, ResultFormat};
+use catalog::model::{ApiDefinition, ConnectionSettings, Datasource, DatasourceKind, MaskMode, ResultFormat};
 use criterion::{Criterion, criterion_group, criterion_main};
 use plugins::PluginContext;
 use plugins::sql::encode::encode_data;
+use plugins::sql::mask::Masking;
 use plugins::sql::value::{ParamValues, RawParam};
 use plugins::sql::{CallInput, SqlApi};
 use sqlx::{AssertSqlSafe, Connection, Executor};
@@ -58,7 +60,11 @@ fn wizard(param_column: &str, op: &str, max_limit: u32) -> ApiDefinition {
 }
 
 fn input(value: &str) -> CallInput {
-    CallInput { params: HashMap::from([("v".to_owned(), RawParam::Text(value.to_owned()))]), dry_run: false, clearance: None }
+    CallInput {
+        params: HashMap::from([("v".to_owned(), RawParam::Text(value.to_owned()))]),
+        dry_run: false,
+        clearance: None,
+    }
 }
 
 fn benches(c: &mut Criterion) {
@@ -95,7 +101,17 @@ fn benches(c: &mut Criterion) {
             let mut out = Vec::with_capacity(16 * 1024);
             b.iter(|| {
                 out.clear();
-                encode_data(black_box(&rows), ResultFormat::Json, &hints, None, &mut out);
+                encode_data(black_box(&rows), ResultFormat::Json, &hints, None, None, &mut out);
+                out.len()
+            })
+        });
+        // The same rows for a caller who may not see `age`.
+        let masking = Masking::by_position(MaskMode::Mask, vec![2]);
+        c.bench_function(&format!("{name}_masked"), |b| {
+            let mut out = Vec::with_capacity(16 * 1024);
+            b.iter(|| {
+                out.clear();
+                encode_data(black_box(&rows), ResultFormat::Json, &hints, None, Some(&masking), &mut out);
                 out.len()
             })
         });

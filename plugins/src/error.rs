@@ -44,6 +44,20 @@ impl ApiError {
         ApiError::new("Forbidden.Query", 403, why.to_string())
     }
 
+    /// A request parameter above the caller's clearance, sent or required.
+    pub fn forbidden_parameter(name: &str, needs: catalog::model::SecurityLevel) -> Self {
+        ApiError::new(
+            format!("Forbidden.Parameter.{name}"),
+            403,
+            format!("parameter `{name}` needs clearance {}; this caller may not use it", needs.as_str()),
+        )
+    }
+
+    /// A native query that uses a column above the caller's clearance other than by selecting it.
+    pub fn forbidden_field(why: impl fmt::Display) -> Self {
+        ApiError::new("Forbidden.Field", 403, why.to_string())
+    }
+
     pub fn timeout(timeout_ms: u64) -> Self {
         ApiError::new("Timeout", 504, format!("the query did not finish within the API's timeout of {timeout_ms} ms"))
     }

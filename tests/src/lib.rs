@@ -77,6 +77,47 @@ pub fn orders() -> Vec<(i64, i64, i64)> {
         .collect()
 }
 
+/// One row of the `customers` fixture table, whose `phone` and `salary` the masking tests
+/// declare above most clearances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Customer {
+    pub id: i64,
+    pub name: String,
+    pub city: &'static str,
+    pub phone: Option<String>,
+    /// Cents; the table holds `salary_cents / 100` as DECIMAL(12,2).
+    pub salary_cents: i64,
+}
+
+pub const CUSTOMER_COUNT: i64 = 20;
+
+/// The `customers` rows of [`datasource`]. Ids match `users` ids, so `orders.user_id` joins.
+pub fn customers() -> Vec<Customer> {
+    (1..=CUSTOMER_COUNT)
+        .map(|id| Customer {
+            id,
+            name: format!("customer{id}"),
+            city: CITIES[(id % 4) as usize],
+            phone: (id % 7 != 0).then(|| format!("+86-138-{:04}-{:04}", id * 37 % 10_000, id * 1_234 % 10_000)),
+            salary_cents: 90_000_000 + id * 123_456,
+        })
+        .collect()
+}
+
+/// The same customers with other phones (NULL elsewhere) and other salaries: what
+/// [`datasource_scrambled`] holds. A caller who may not see `phone` and `salary` must get
+/// the same answers from both.
+pub fn customers_scrambled() -> Vec<Customer> {
+    customers()
+        .into_iter()
+        .map(|c| Customer {
+            phone: (c.id % 5 != 0).then(|| format!("+1-555-{:04}", (c.id * 7_919) % 10_000)),
+            salary_cents: 1_000 + (CUSTOMER_COUNT - c.id) * 77_777,
+            ..c
+        })
+        .collect()
+}
+
 fn ddl(kind: DatasourceKind) -> Vec<String> {
     let (boolean, timestamp, bytes, text) = match kind {
         DatasourceKind::Postgres => ("BOOLEAN", "TIMESTAMP", "BYTEA", "TEXT"),
@@ -95,6 +136,10 @@ fn ddl(kind: DatasourceKind) -> Vec<String> {
         ),
         format!("CREATE TABLE secret (id BIGINT PRIMARY KEY, token {text} NOT NULL)"),
         "CREATE TABLE canary (id BIGINT PRIMARY KEY)".to_owned(),
+        format!(
+            "CREATE TABLE customers (id BIGINT PRIMARY KEY, name {text} NOT NULL, city {text} NOT NULL, \
+             phone {text}, salary DECIMAL(12,2) NOT NULL)"
+        ),
     ]
 }
 
@@ -103,7 +148,7 @@ fn sql_text(s: &str) -> String {
 }
 
 /// INSERT statements for the fixture, written with literals escaped for the dialect.
-fn inserts(kind: DatasourceKind) -> Vec<String> {
+fn inserts(kind: DatasourceKind, customers: &[Customer]) -> Vec<String> {
     let text = |s: &str| match kind {
         // MySQL reads backslashes in literals as escapes unless doubled.
         DatasourceKind::Mysql => sql_text(&s.replace('\\', "\\\\")),
@@ -154,6 +199,17 @@ fn inserts(kind: DatasourceKind) -> Vec<String> {
     }
     out.push("INSERT INTO secret VALUES (1, 'top-secret-token')".to_owned());
     out.push("INSERT INTO canary VALUES (1)".to_owned());
+    for c in customers {
+        out.push(format!(
+            "INSERT INTO customers VALUES ({}, {}, {}, {}, {}.{:02})",
+            c.id,
+            text(&c.name),
+            text(c.city),
+            c.phone.as_deref().map_or("NULL".to_owned(), text),
+            c.salary_cents / 100,
+            c.salary_cents % 100
+        ));
+    }
     out
 }
 
@@ -182,24 +238,40 @@ pub fn datasource(kind: DatasourceKind) -> Datasource {
         DatasourceKind::Postgres => &POSTGRES,
         DatasourceKind::Mysql => &MYSQL,
     };
-    cell.get_or_init(|| {
-        // A runtime of its own: a connection must not outlive the runtime that made it.
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime for fixtures")
-                .block_on(load_fixture(kind))
-        })
-        .join()
-        .expect("fixture loader panicked")
-    })
-    .clone()
+    cell.get_or_init(|| load_in_own_runtime(kind, false)).clone()
 }
 
-async fn load_fixture(kind: DatasourceKind) -> Datasource {
-    let db = database_name();
-    let statements = ddl(kind).into_iter().chain(inserts(kind));
+/// A second database with the same fixture except [`customers_scrambled`], loaded on first
+/// use (named `sluice_fx_<binary>_scrambled`, datasource ids 11–13).
+pub fn datasource_scrambled(kind: DatasourceKind) -> Datasource {
+    static SQLITE: OnceLock<Datasource> = OnceLock::new();
+    static POSTGRES: OnceLock<Datasource> = OnceLock::new();
+    static MYSQL: OnceLock<Datasource> = OnceLock::new();
+    let cell = match kind {
+        DatasourceKind::Sqlite => &SQLITE,
+        DatasourceKind::Postgres => &POSTGRES,
+        DatasourceKind::Mysql => &MYSQL,
+    };
+    cell.get_or_init(|| load_in_own_runtime(kind, true)).clone()
+}
+
+fn load_in_own_runtime(kind: DatasourceKind, scrambled: bool) -> Datasource {
+    // A runtime of its own: a connection must not outlive the runtime that made it.
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime for fixtures")
+            .block_on(load_fixture(kind, scrambled))
+    })
+    .join()
+    .expect("fixture loader panicked")
+}
+
+async fn load_fixture(kind: DatasourceKind, scrambled: bool) -> Datasource {
+    let db = if scrambled { format!("{}_scrambled", database_name()) } else { database_name() };
+    let customers = if scrambled { customers_scrambled() } else { customers() };
+    let statements = ddl(kind).into_iter().chain(inserts(kind, &customers));
     let connection = match kind {
         DatasourceKind::Sqlite => {
             let path = std::env::temp_dir().join(format!("{db}_{}.sqlite", std::process::id()));
@@ -268,9 +340,9 @@ async fn load_fixture(kind: DatasourceKind) -> Datasource {
             DatasourceKind::Sqlite => 1,
             DatasourceKind::Postgres => 2,
             DatasourceKind::Mysql => 3,
-        },
+        } + if scrambled { 10 } else { 0 },
         workgroup_id: 1,
-        name: format!("fixture_{}", kind.as_str()),
+        name: format!("fixture_{}{}", kind.as_str(), if scrambled { "_scrambled" } else { "" }),
         kind,
         description: String::new(),
         connection,

@@ -7,7 +7,7 @@
 //! the response field's declared type, says how to read them there.
 
 use base64::Engine;
-use catalog::model::{ResultFormat, ScalarType};
+use catalog::model::{MaskMode, ResultFormat, ScalarType};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::mysql::MySqlRow;
@@ -16,6 +16,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
 use std::str::FromStr;
+
+use super::mask::{MASK_JSON, Masking};
 
 /// Largest integer a JSON number holds exactly in every client.
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -75,11 +77,15 @@ pub struct PageInfo {
 /// Writes the `data` object for `rows` in `format`.
 ///
 /// `hints` gives the declared type of a result column by name, when the definition has one.
+/// `hidden` says which columns the caller may not see: their values are written as
+/// `"******"` (mask) or left out with their keys (omit). Without it, or when it hides nothing
+/// in this result, the output is exactly that of an unmasked call.
 pub fn encode_data<R: CellRow>(
     rows: &[R],
     format: ResultFormat,
     hints: &dyn Fn(&str) -> Option<ScalarType>,
     page: Option<PageInfo>,
+    hidden: Option<&Masking>,
     out: &mut Vec<u8>,
 ) {
     let names: Vec<&str> = rows.first().map(|r| r.columns().iter().map(|c| c.name()).collect()).unwrap_or_default();
@@ -88,6 +94,16 @@ pub fn encode_data<R: CellRow>(
         None => Vec::new(),
     };
     let hint_of: Vec<Option<ScalarType>> = names.iter().map(|n| hints(n)).collect();
+    // Once per result: which columns are hidden. Empty (no allocation) when none is.
+    let hide: Vec<bool> = match hidden {
+        Some(masking) if !names.is_empty() => {
+            let hide = masking.hidden_columns(&names);
+            if hide.contains(&true) { hide } else { Vec::new() }
+        }
+        _ => Vec::new(),
+    };
+    let omit = hidden.is_some_and(|m| m.mode() == MaskMode::Omit);
+    let is_hidden = |i: usize| hide.get(i).copied().unwrap_or(false);
     out.push(b'{');
     match format {
         ResultFormat::Json => {
@@ -107,12 +123,22 @@ pub fn encode_data<R: CellRow>(
                     out.push(b',');
                 }
                 out.push(b'{');
+                let mut first = true;
                 for (i, key) in keys.iter().enumerate() {
-                    if i > 0 {
+                    let masked = is_hidden(i);
+                    if masked && omit {
+                        continue;
+                    }
+                    if !first {
                         out.push(b',');
                     }
+                    first = false;
                     out.extend_from_slice(key);
-                    write_cell(out, &row.cell(i, kinds[i]), hint_of[i]);
+                    if masked {
+                        out.extend_from_slice(MASK_JSON);
+                    } else {
+                        write_cell(out, &row.cell(i, kinds[i]), hint_of[i]);
+                    }
                 }
                 out.push(b'}');
             }
@@ -120,10 +146,15 @@ pub fn encode_data<R: CellRow>(
         }
         ResultFormat::JsonCompact => {
             out.extend_from_slice(b"\"columns\":[");
+            let mut first = true;
             for (i, name) in names.iter().enumerate() {
-                if i > 0 {
+                if omit && is_hidden(i) {
+                    continue;
+                }
+                if !first {
                     out.push(b',');
                 }
+                first = false;
                 write_str(out, name);
             }
             out.extend_from_slice(b"],\"rows\":[");
@@ -132,11 +163,21 @@ pub fn encode_data<R: CellRow>(
                     out.push(b',');
                 }
                 out.push(b'[');
+                let mut first = true;
                 for i in 0..kinds.len() {
-                    if i > 0 {
+                    let masked = is_hidden(i);
+                    if masked && omit {
+                        continue;
+                    }
+                    if !first {
                         out.push(b',');
                     }
-                    write_cell(out, &row.cell(i, kinds[i]), hint_of[i]);
+                    first = false;
+                    if masked {
+                        out.extend_from_slice(MASK_JSON);
+                    } else {
+                        write_cell(out, &row.cell(i, kinds[i]), hint_of[i]);
+                    }
                 }
                 out.push(b']');
             }

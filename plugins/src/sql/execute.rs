@@ -18,6 +18,7 @@ use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 
 use super::encode::{CellRow, PageInfo, encode_data};
+use super::mask::Masking;
 use super::render::RenderedSql;
 use super::value::Value;
 use crate::error::ApiError;
@@ -208,6 +209,8 @@ pub struct RunSpec<'a> {
     pub format: ResultFormat,
     pub hints: &'a (dyn Fn(&str) -> Option<ScalarType> + Sync),
     pub page: Option<PageInfo>,
+    /// The columns the caller may not see (`None`: every column is shown).
+    pub hidden: Option<&'a Masking>,
 }
 
 /// The encoded `data` object and what it cost.
@@ -288,7 +291,7 @@ where
     let encode_started = Instant::now();
     let mut data = Vec::with_capacity(64 + rows.len() * 64);
     let page = spec.page.map(|p| PageInfo { total, ..p });
-    encode_data(&rows, spec.format, spec.hints, page, &mut data);
+    encode_data(&rows, spec.format, spec.hints, page, spec.hidden, &mut data);
     Ok(RunOutcome { data, row_count: rows.len(), total, execute, encode: encode_started.elapsed() })
 }
 

@@ -13,6 +13,7 @@
 pub mod dialect;
 pub mod encode;
 pub mod execute;
+pub mod mask;
 pub mod native;
 pub mod render;
 pub mod script;
@@ -31,7 +32,8 @@ use crate::error::ApiError;
 use dialect::Dialect;
 use encode::PageInfo;
 use execute::{PoolRegistry, RunSpec};
-use native::NativePolicy;
+use mask::Masking;
+use native::{NativePolicy, Restricted};
 use render::{RenderedSql, SqlBuilder};
 use script::ScriptTemplate;
 use value::{ParamValues, RawParam, Value};
@@ -118,6 +120,72 @@ pub struct SqlApi {
     dialect: Dialect,
     definition: ApiDefinition,
     plan: ModePlan,
+    /// What a caller with each clearance (L1…L4) may not use or see.
+    guards: [Guard; 4],
+}
+
+/// What is above one clearance, worked out at compile so a call only looks it up.
+#[derive(Debug, Clone, Default)]
+struct Guard {
+    /// Request parameters above it (indices into `request_params`).
+    params: Vec<usize>,
+    /// Wizard and script: the result columns to hide (`None`: none).
+    masking: Option<Masking>,
+    /// Wizard: the `SELECT … FROM` that does not read hidden fields.
+    wizard_select: Option<String>,
+    /// Native: the restricted columns.
+    native: Option<Restricted>,
+}
+
+impl Guard {
+    fn compile(definition: &ApiDefinition, dialect: Dialect, plan: &ModePlan, clearance: SecurityLevel) -> Guard {
+        let params = (definition.request_params.iter().enumerate())
+            .filter(|(_, p)| p.security_level > clearance)
+            .map(|(i, _)| i)
+            .collect();
+        let fields = &definition.response_fields;
+        let hidden: Vec<usize> =
+            fields.iter().enumerate().filter(|(_, f)| f.security_level > clearance).map(|(i, _)| i).collect();
+        let mut guard = Guard { params, ..Guard::default() };
+        if hidden.is_empty() {
+            return guard;
+        }
+        let mode = definition.options.mask_mode;
+        match plan {
+            ModePlan::Wizard(plan) => {
+                let (select, positions) = plan.select_hiding(dialect, fields, &hidden, mode);
+                guard.wizard_select = Some(select);
+                guard.masking = (!positions.is_empty()).then(|| Masking::by_position(mode, positions));
+            }
+            ModePlan::Script { .. } => {
+                let names: Vec<&str> = hidden.iter().map(|&i| fields[i].name.as_str()).collect();
+                guard.masking = Some(Masking::by_name(mode, &names));
+            }
+            ModePlan::Native(policy) => {
+                let restricted: Vec<&ResponseField> = hidden.iter().map(|&i| &fields[i]).collect();
+                guard.native = Some(policy.restrict(&restricted, mode));
+            }
+        }
+        guard
+    }
+
+    /// Refuses parameters above the clearance that the caller sent (in any form, even empty
+    /// or null) or that the API requires. Absent optional ones keep their default.
+    fn check_params(&self, params: &[RequestParam], raw: &HashMap<String, RawParam>) -> Result<(), ApiError> {
+        for &i in &self.params {
+            let param = &params[i];
+            if param.required || raw.contains_key(&param.name) {
+                return Err(ApiError::forbidden_parameter(&param.name, param.security_level));
+            }
+        }
+        Ok(())
+    }
+}
+
+const LEVELS: [SecurityLevel; 4] = [SecurityLevel::L1, SecurityLevel::L2, SecurityLevel::L3, SecurityLevel::L4];
+
+fn level_index(level: SecurityLevel) -> usize {
+    LEVELS.iter().position(|l| *l == level).unwrap_or(0)
 }
 
 /// A page request read from the reserved parameters.
@@ -175,7 +243,8 @@ impl SqlApi {
                 ));
             }
         };
-        Ok(SqlApi { datasource: datasource.clone(), dialect, definition: definition.clone(), plan })
+        let guards = LEVELS.map(|level| Guard::compile(definition, dialect, &plan, level));
+        Ok(SqlApi { datasource: datasource.clone(), dialect, definition: definition.clone(), plan, guards })
     }
 
     pub fn definition(&self) -> &ApiDefinition {
@@ -187,15 +256,23 @@ impl SqlApi {
     }
 
     /// Runs one call: parse → render → execute → encode (or stop after render for a dry run).
+    ///
+    /// With a clearance, parameters above it are refused first; fields above it are masked
+    /// or omitted (dry runs only refuse parameters: they show the unmasked statement).
     pub async fn invoke(&self, pools: &PoolRegistry, input: &CallInput) -> Result<CallOutput, ApiError> {
         let started = Instant::now();
+        let guard = input.clearance.map(|c| &self.guards[level_index(c)]);
+        if let Some(guard) = guard {
+            guard.check_params(&self.definition.request_params, &input.params)?;
+        }
         let values = ParamValues::parse(&self.definition.request_params, &input.params)?;
         if let ModePlan::Wizard(plan) = &self.plan {
             plan.check_values(self.dialect, &self.definition.request_params, &values)?;
         }
         let page = self.page(&input.params)?;
         let parsed = Instant::now();
-        let (statement, count) = self.render(&values, page, &input.params)?;
+        let guard = guard.filter(|_| !input.dry_run);
+        let (statement, count, native_masking) = self.render(&values, page, &input.params, guard)?;
         let rendered = Instant::now();
         let mut timings = StageTimings { parse: parsed - started, plan: rendered - parsed, ..StageTimings::default() };
         if input.dry_run {
@@ -219,6 +296,7 @@ impl SqlApi {
                 format: self.definition.options.result_format,
                 hints: &hints,
                 page: page.map(|p| PageInfo { page_num: p.num, page_size: p.size, total: None }),
+                hidden: native_masking.as_ref().or_else(|| guard.and_then(|g| g.masking.as_ref())),
             })
             .await?;
         timings.execute = outcome.execute;
@@ -257,13 +335,15 @@ impl SqlApi {
         Ok(Some(Page { num, size, with_total }))
     }
 
-    /// The *render* stage: the statement, and the count statement when a total was asked for.
+    /// The *render* stage: the statement, the count statement when a total was asked for, and
+    /// (native mode under a restriction) the columns to hide.
     fn render(
         &self,
         values: &ParamValues,
         page: Option<Page>,
         raw: &HashMap<String, RawParam>,
-    ) -> Result<(RenderedSql, Option<RenderedSql>), ApiError> {
+        guard: Option<&Guard>,
+    ) -> Result<(RenderedSql, Option<RenderedSql>, Option<Masking>), ApiError> {
         let max_limit = i64::from(self.definition.options.max_limit);
         let limit_clause = |b: &mut SqlBuilder| match page {
             Some(p) => {
@@ -278,14 +358,17 @@ impl SqlApi {
         match &self.plan {
             ModePlan::Wizard(plan) => {
                 let mut b = SqlBuilder::new(self.dialect);
-                plan.render_select(&mut b, values);
+                match guard.and_then(|g| g.wizard_select.as_deref()) {
+                    Some(select_from) => plan.render_select_from(&mut b, values, select_from),
+                    None => plan.render_select(&mut b, values),
+                }
                 limit_clause(&mut b);
                 let count = wants_total.then(|| {
                     let mut c = SqlBuilder::new(self.dialect);
                     plan.render_count(&mut c, values);
                     c.finish()
                 });
-                Ok((b.finish(), count))
+                Ok((b.finish(), count, None))
             }
             ModePlan::Script { template, has_own_limit } => {
                 let body = template.render(self.dialect, &self.definition.request_params, values)?;
@@ -294,11 +377,11 @@ impl SqlApi {
                     binds: body.binds.clone(),
                 });
                 if *has_own_limit {
-                    return Ok((body, count));
+                    return Ok((body, count, None));
                 }
                 let mut b = SqlBuilder::continue_from(self.dialect, body);
                 limit_clause(&mut b);
-                Ok((b.finish(), count))
+                Ok((b.finish(), count, None))
             }
             ModePlan::Native(policy) => {
                 let sql = match raw.get(NATIVE_SQL) {
@@ -309,7 +392,10 @@ impl SqlApi {
                     }
                     None => return Err(ApiError::missing_parameter(NATIVE_SQL)),
                 };
-                Ok((policy.check(sql, self.definition.options.max_limit)?, None))
+                let restricted = guard.and_then(|g| g.native.as_ref());
+                let (statement, masking) =
+                    policy.check_restricted(sql, self.definition.options.max_limit, restricted)?;
+                Ok((statement, None, masking))
             }
         }
     }

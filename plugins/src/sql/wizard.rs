@@ -5,7 +5,7 @@
 //! joins precomputed fragments and binds its values, so the SQL text depends on which optional
 //! parameters are present (and list lengths), never on what they hold.
 
-use catalog::model::{Operator, ParamType, RequestParam, ResponseField, ScalarType};
+use catalog::model::{MaskMode, Operator, ParamType, RequestParam, ResponseField, ScalarType};
 
 use super::dialect::{Dialect, validate_identifier};
 use super::render::SqlBuilder;
@@ -23,6 +23,8 @@ pub struct WizardPlan {
     terms: Vec<Term>,
     /// ` ORDER BY …` or empty.
     order_by: String,
+    /// ` FROM "t"`
+    from: String,
     table: String,
 }
 
@@ -74,7 +76,53 @@ impl WizardPlan {
                 order_by.push_str(" DESC");
             }
         }
-        Ok(WizardPlan { select_from, count_from, terms, order_by, table: table.to_owned() })
+        Ok(WizardPlan { select_from, count_from, terms, order_by, from, table: table.to_owned() })
+    }
+
+    /// The `SELECT … FROM` for a caller who may not see the fields at `hidden` (indices into
+    /// `fields`, the ones the plan was compiled with), and the result positions the encoder
+    /// must still hide.
+    ///
+    /// Hidden columns are never read: with `Mask` they are selected as `NULL` under their
+    /// field name and masked while encoding; with `Omit` they are not selected at all (when
+    /// every field is hidden, one `NULL` column keeps the statement valid and is left out).
+    /// WHERE terms and the designer's sort fields are unchanged, so every caller pages
+    /// through the same rows in the same order.
+    pub fn select_hiding(
+        &self,
+        dialect: Dialect,
+        fields: &[ResponseField],
+        hidden: &[usize],
+        mode: MaskMode,
+    ) -> (String, Vec<usize>) {
+        let mut select = String::from("SELECT ");
+        let mut positions = Vec::new();
+        let mut listed = 0;
+        for (i, field) in fields.iter().enumerate() {
+            let is_hidden = hidden.contains(&i);
+            if is_hidden && mode == MaskMode::Omit {
+                continue;
+            }
+            if listed > 0 {
+                select.push_str(", ");
+            }
+            if is_hidden {
+                select.push_str("NULL");
+                positions.push(listed);
+            } else {
+                dialect.push_quoted(&mut select, field.column_name());
+            }
+            select.push_str(" AS ");
+            dialect.push_quoted(&mut select, &field.name);
+            listed += 1;
+        }
+        if listed == 0 {
+            select.push_str("NULL AS ");
+            dialect.push_quoted(&mut select, fields.first().map_or("_", |f| f.name.as_str()));
+            positions.push(0);
+        }
+        select.push_str(&self.from);
+        (select, positions)
     }
 
     /// Refuses LIKE patterns the database would reject: PostgreSQL reads `\\` as LIKE's
@@ -108,7 +156,13 @@ impl WizardPlan {
 
     /// Writes the query for one call; LIMIT and OFFSET are left to the caller.
     pub fn render_select(&self, builder: &mut SqlBuilder, values: &ParamValues) {
-        builder.push_sql(&self.select_from);
+        self.render_select_from(builder, values, &self.select_from);
+    }
+
+    /// Like [`WizardPlan::render_select`] with another `SELECT … FROM` (see
+    /// [`WizardPlan::select_hiding`]).
+    pub fn render_select_from(&self, builder: &mut SqlBuilder, values: &ParamValues, select_from: &str) {
+        builder.push_sql(select_from);
         self.render_where(builder, values);
         builder.push_sql(&self.order_by);
     }
@@ -239,6 +293,22 @@ mod tests {
         };
         plan(Dialect::Mysql).render_count(&mut b, &values);
         assert_eq!(b.finish().sql, "SELECT COUNT(*) FROM `users` WHERE `age` >= ? AND `id` IN (?, ?)");
+    }
+
+    #[test]
+    fn hidden_fields_are_selected_as_null_or_not_at_all() {
+        let fields = [field("id", "id", None), field("userName", "name", None), field("phone", "phone", None)];
+        let plan = WizardPlan::compile(Dialect::Postgres, "users", &[], &fields).unwrap();
+        let (select, positions) = plan.select_hiding(Dialect::Postgres, &fields, &[2], MaskMode::Mask);
+        assert_eq!(select, r#"SELECT "id" AS "id", "name" AS "userName", NULL AS "phone" FROM "users""#);
+        assert_eq!(positions, [2]);
+        let (select, positions) = plan.select_hiding(Dialect::Postgres, &fields, &[0, 2], MaskMode::Omit);
+        assert_eq!(select, r#"SELECT "name" AS "userName" FROM "users""#);
+        assert!(positions.is_empty());
+        let plan = WizardPlan::compile(Dialect::Mysql, "users", &[], &fields).unwrap();
+        let (select, positions) = plan.select_hiding(Dialect::Mysql, &fields, &[0, 1, 2], MaskMode::Omit);
+        assert_eq!(select, "SELECT NULL AS `id` FROM `users`");
+        assert_eq!(positions, [0]);
     }
 
     #[test]

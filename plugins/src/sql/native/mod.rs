@@ -8,16 +8,21 @@
 //!
 //! - `policy`: the allowed tables and functions and the per-dialect name rules;
 //! - `walk`: the walk that checks every relation, function, literal and identifier;
-//! - `cap`: the row cap on the top-level query.
+//! - `cap`: the row cap on the top-level query;
+//! - `restrict`: columns above the caller's clearance — where they may appear, and the
+//!   rewrite that hides them.
 
 mod cap;
 mod policy;
+mod restrict;
 mod walk;
 
 #[cfg(test)]
+mod restrict_tests;
+#[cfg(test)]
 mod tests;
 
-use catalog::model::NativeSpec;
+use catalog::model::{MaskMode, NativeSpec, ResponseField};
 use sqlparser::ast::Statement;
 use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
@@ -25,8 +30,10 @@ use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 use crate::error::ApiError;
 use crate::sql::dialect::Dialect;
+use crate::sql::mask::Masking;
 use crate::sql::render::RenderedSql;
 use policy::Allowed;
+pub use restrict::Restricted;
 
 /// The longest query text accepted, in bytes. Native queries are written by hand; anything
 /// longer is more likely an attempt to make parsing expensive.
@@ -52,16 +59,39 @@ impl NativePolicy {
     /// Checks one caller's query and returns the SQL to run: regenerated from the checked
     /// syntax tree, with a `LIMIT` of at most `row_cap`, and no binds.
     pub fn check(&self, sql: &str, row_cap: u32) -> Result<RenderedSql, ApiError> {
+        self.check_restricted(sql, row_cap, None).map(|(rendered, _)| rendered)
+    }
+
+    /// The columns `fields` (response fields above one clearance) as a restriction for
+    /// [`NativePolicy::check_restricted`].
+    pub fn restrict(&self, fields: &[&ResponseField], mode: MaskMode) -> Restricted {
+        Restricted::compile(self.allowed.dialect(), fields, mode)
+    }
+
+    /// Like [`NativePolicy::check`], for a caller who may not see the `restricted` columns:
+    /// refuses queries that use them other than by selecting them, rewrites the items that
+    /// select them so the database computes nothing from them, and says which result
+    /// columns the encoder must hide (`None`: none).
+    pub fn check_restricted(
+        &self,
+        sql: &str,
+        row_cap: u32,
+        restricted: Option<&Restricted>,
+    ) -> Result<(RenderedSql, Option<Masking>), ApiError> {
         let dialect = self.allowed.dialect();
         refuse_raw_tricks(sql)?;
         refuse_stacked_statements(sql, dialect)?;
         let mut statement = parse_one_select(sql, dialect)?;
         walk::check_statement(&self.allowed, &statement).map_err(|refusal| *refusal)?;
+        let masking = match restricted {
+            Some(restricted) => restrict::apply(restricted, &mut statement).map_err(|refusal| *refusal)?,
+            None => None,
+        };
         if let Statement::Query(query) = &mut statement {
             cap::apply_row_cap(query, row_cap).map_err(|refusal| *refusal)?;
         }
         let sql = regenerate(&statement, dialect)?;
-        Ok(RenderedSql { sql, binds: Vec::new() })
+        Ok((RenderedSql { sql, binds: Vec::new() }, masking))
     }
 }
 

@@ -463,7 +463,7 @@ fn caps_fetch_first() {
 
 /// Corpus lines for `dialect`: `#` lines are comments, a `pg:` / `mysql:` / `sqlite:` prefix
 /// limits a line to one dialect, and the two characters `\n` stand for a line break.
-fn corpus_lines(text: &str, dialect: Dialect) -> Vec<String> {
+pub(super) fn corpus_lines(text: &str, dialect: Dialect) -> Vec<String> {
     text.lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
