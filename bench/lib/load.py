@@ -51,7 +51,7 @@ ID_LOW, ID_HIGH = 10000, 99999
 def oha(exe, url, seconds, connections, headers=None, qps=None, regex=False, ok_status=(200,)):
     """One oha run. With regex=True the URL is a regular expression (--rand-regex-url): write
     literal `?` and `.` escaped. With qps the load is open loop at that rate."""
-    cmd = [exe, "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-c", str(connections)]
+    cmd = [exe, "--no-tui", "--output-format", "json", "-z", f"{int(seconds * 1000)}ms", "-c", str(connections)]
     if qps:
         cmd += ["-q", str(qps)]
     for name, value in (headers or {}).items():
@@ -112,7 +112,7 @@ def pgbench(exe, seconds, clients, threads, db="sluice_bench"):
         f.write(PGBENCH_SCRIPT)
     cmd = [exe, "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-n", "-M", "prepared",
            "-c", str(clients), "-j", str(threads), "-T", str(int(round(seconds))), "-f", script,
-           "-l", "--log-prefix", os.path.join(work, "log"), db]
+           "-l", "--sampling-rate", "0.1", "--log-prefix", os.path.join(work, "log"), db]  # 10 % logged
     cpu0 = children_cpu()
     code, out, err = _run_measured(cmd, timeout=seconds + 60)
     cpu = children_cpu() - cpu0
