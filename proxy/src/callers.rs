@@ -86,14 +86,11 @@ impl<'a> Credentials<'a> {
     pub fn from_headers(headers: &'a HeaderMap) -> Result<Credentials<'a>, ApiError> {
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
         let app_key = text(APP_KEY_HEADER).filter(|k| !k.is_empty());
-        let bearer = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                // `Bearer` in any case; an empty token is a wrong one, not a missing one.
-                let (scheme, token) = v.trim().split_once(' ').unwrap_or((v.trim(), ""));
-                scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
-            });
+        let bearer = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+            // `Bearer` in any case; an empty token is a wrong one, not a missing one.
+            let (scheme, token) = v.trim().split_once(' ').unwrap_or((v.trim(), ""));
+            scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+        });
         let signed = (text(TIMESTAMP_HEADER), text(NONCE_HEADER), text(SIGNATURE_HEADER));
         match (app_key, bearer, signed) {
             (Some(app_key), Some(token), _) => Ok(Credentials::Token { app_key, token }),

@@ -314,7 +314,8 @@ mod tests {
     fn buckets_are_sticky_per_key_and_independent_between_apis() {
         assert_eq!(gray_bucket(1, b"k"), gray_bucket(1, b"k"));
         let keys: Vec<String> = (0..10_000).map(|i| format!("k{i}")).collect();
-        let in_both = keys.iter().filter(|k| gray_bucket(1, k.as_bytes()) < 1_000 && gray_bucket(2, k.as_bytes()) < 1_000);
+        let in_both =
+            keys.iter().filter(|k| gray_bucket(1, k.as_bytes()) < 1_000 && gray_bucket(2, k.as_bytes()) < 1_000);
         // Independent choices put about 1 % of callers in both 10 % shares, not 10 %.
         let both = in_both.count();
         assert!((50..=150).contains(&both), "{both} of 10000 in both shares");

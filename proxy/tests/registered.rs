@@ -260,8 +260,8 @@ fn rand_suffix() -> u64 {
 /// A registered API document; `rest` is YAML appended at the top level.
 fn api(name: &str, path: &str, method: &str, upstream: &str, rest: &str) -> String {
     format!(
-        "kind: Api\nworkgroup: partners\nname: {name}\npath: {path}\nmethod: {method}\nmode: registered\nauthMode: none\n\
-         upstream:\n{upstream}{rest}---\n"
+        "kind: Api\nworkgroup: partners\nname: {name}\npath: {path}\nmethod: {method}\nmode: registered\n\
+         upstream:\n{upstream}{rest}authMode: none\n---\n"
     )
 }
 

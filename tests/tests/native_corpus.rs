@@ -41,8 +41,11 @@ fn native_api(kind: DatasourceKind) -> SqlApi {
 }
 
 async fn run(ctx: &PluginContext, api: &SqlApi, sql: &str) -> Result<Vec<u8>, String> {
-    let input =
-        CallInput { params: HashMap::from([("sql".to_owned(), RawParam::Text(sql.to_owned()))]), dry_run: false, clearance: None };
+    let input = CallInput {
+        params: HashMap::from([("sql".to_owned(), RawParam::Text(sql.to_owned()))]),
+        dry_run: false,
+        clearance: None,
+    };
     match api.invoke(&ctx.pools, &input).await {
         Ok(CallOutput::Data { data, .. }) => Ok(data),
         Ok(CallOutput::DryRun { .. }) => panic!("dry run"),
