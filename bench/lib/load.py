@@ -45,17 +45,26 @@ def percentile(sorted_values, q):
 # oha
 
 OHA_ID_REGEX = "[1-9][0-9]{4}"  # ids 10000-99999, uniform
+LOOPBACK = re.compile(r"^http://127\.0\.0\.1:\d+/")
 ID_LOW, ID_HIGH = 10000, 99999
 
 
 def oha(exe, url, seconds, connections, headers=None, qps=None, regex=False, ok_status=(200,)):
-    """One oha run. With regex=True the URL is a regular expression (--rand-regex-url): write
-    literal `?` and `.` escaped. With qps the load is open loop at that rate."""
-    cmd = [exe, "--no-tui", "--output-format", "json", "-z", f"{int(seconds * 1000)}ms", "-c", str(connections)]
+    """One oha run. With regex=True the URL is a regular expression (--rand-regex-url): write a
+    literal `?` as `[?]` and dots as they are (oha escapes them); no backslashes. With qps the
+    load is open loop at that rate."""
+    # -w: at the deadline, requests under way finish instead of being cut off, so that no
+    # proxy in between has to drop a half-used upstream connection (which P1 would count).
+    cmd = [exe, "--no-tui", "--output-format", "json", "-z", f"{int(seconds * 1000)}ms", "-w",
+           "-c", str(connections)]
     if qps:
         cmd += ["-q", str(qps)]
     for name, value in (headers or {}).items():
         cmd += ["-H", f"{name}: {value}"]
+    # Only the loopback address is a valid target: refuse anything else before sending a byte.
+    literal = url.replace("[?]", "?") if regex else url
+    if not LOOPBACK.match(literal) or (regex and "\\" in url):
+        raise BenchError(f"refusing to load {url!r}: only http://127.0.0.1:<port>/ is a target")
     cmd += ["--rand-regex-url", url] if regex else [url]
     cpu0 = children_cpu()
     code, out, err = _run_measured(cmd, timeout=seconds + 60)
@@ -111,7 +120,7 @@ def pgbench(exe, seconds, clients, threads, db="sluice_bench"):
     with open(script, "w") as f:
         f.write(PGBENCH_SCRIPT)
     cmd = [exe, "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-n", "-M", "prepared",
-           "-c", str(clients), "-j", str(threads), "-T", str(int(round(seconds))), "-f", script,
+           "-c", str(clients), "-j", str(threads), "-T", str(max(1, round(seconds))), "-f", script,
            "-l", "--sampling-rate", "0.1", "--log-prefix", os.path.join(work, "log"), db]  # 10 % logged
     cpu0 = children_cpu()
     code, out, err = _run_measured(cmd, timeout=seconds + 60)
@@ -141,7 +150,7 @@ def pgbench(exe, seconds, clients, threads, db="sluice_bench"):
 def sysbench(exe, seconds, threads, db="sluice_bench"):
     cmd = [exe, "oltp_point_select", "--db-driver=mysql", "--mysql-host=127.0.0.1", "--mysql-port=3306",
            "--mysql-user=root", f"--mysql-db={db}", "--tables=1", "--table-size=100000",
-           f"--threads={threads}", f"--time={int(round(seconds))}", "--rand-type=uniform",
+           f"--threads={threads}", f"--time={max(1, round(seconds))}", "--rand-type=uniform",
            "--percentile=99", "--histogram=on", "--report-interval=0", "run"]
     cpu0 = children_cpu()
     code, out, err = _run_measured(cmd, timeout=seconds + 60)

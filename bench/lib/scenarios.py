@@ -17,8 +17,8 @@ CITY = "(" + "|".join(fixtures.CITIES) + ")"
 class Side:
     """One contender: how to load it (a function of the run's seconds) and what to watch."""
 
-    def __init__(self, name, run, watches, skipped=None):
-        self.name, self.run, self.watches, self.skipped = name, run, watches, skipped
+    def __init__(self, name, run, watches, skipped=None, warm=True):
+        self.name, self.run, self.watches, self.skipped, self.warm = name, run, watches, skipped, warm
         self.samples = []
 
 
@@ -53,7 +53,7 @@ def alternate(sides, rounds, seconds, warmup, extra=None):
     """Warms each side up once, then runs them in turn for `rounds` rounds."""
     live = [s for s in sides if not s.skipped]
     for side in live:
-        if warmup:
+        if warmup and side.warm:  # pgbench and sysbench connect anew on every run anyway
             side.run(warmup)
     for r in range(rounds):
         for side in live:
@@ -121,11 +121,11 @@ class UpstreamConnections:
 
 # ------------------------------------------------------------------------------------------
 
-def run_all(ctx, rounds, seconds, warmup):
+def run_all(ctx, rounds, seconds, warmup, p3_rounds, p3_seconds):
     """ctx: sluice, oha, postgrest_url, reference_url, nginx urls and services, watches."""
     out = {}
     sluice = ctx.sluice
-    edge = sluice.edge.replace(".", "\\.")
+    edge = esc(sluice.edge)
     pg = Watch("postgres", ctx.postgres_pid, only=f" {fixtures.DB} ")
     my = Watch("mariadb", ctx.mariadb_pid)
     sl = Watch("sluice", sluice.pid)
@@ -138,11 +138,11 @@ def run_all(ctx, rounds, seconds, warmup):
     d1 = [
         http_side(ctx, "sluice", f"{edge}/pg/users/{ID}", [sl, pg], sluice.app_headers),
         peer_or_skip("postgrest", ctx.postgrest_url, lambda u: http_side(
-            ctx, "postgrest", f"{esc(u)}/users\\?id=eq\\.{ID}", [Watch("postgrest", ctx.postgrest_pid), pg])),
+            ctx, "postgrest", f"{esc(u)}/users[?]id=eq.{ID}", [Watch("postgrest", ctx.postgrest_pid), pg])),
         peer_or_skip("reference", ctx.reference_url, lambda u: http_side(
             ctx, "reference", f"{esc(u)}/users/{ID}", [Watch("reference", ctx.reference_pid), pg])),
         peer_or_skip("pgbench", None, lambda _: Side(
-            "pgbench", lambda s: load.pgbench(ctx.pgbench, s, POOL, CORES), [pg])),
+            "pgbench", lambda s: load.pgbench(ctx.pgbench, s, POOL, CORES), [pg], warm=False)),
     ]
     alternate(d1, rounds, seconds, warmup)
     out["D1"] = scenario(d1, "postgrest", "reference", "pgbench")
@@ -150,9 +150,9 @@ def run_all(ctx, rounds, seconds, warmup):
     # D2 -----------------------------------------------------------------------------------
     log("D2: PostgreSQL list query, city = X, limit 50 (app key + token)")
     d2 = [
-        http_side(ctx, "sluice", f"{edge}/pg/users\\?city={CITY}", [sl, pg], sluice.app_headers),
+        http_side(ctx, "sluice", f"{edge}/pg/users[?]city={CITY}", [sl, pg], sluice.app_headers),
         peer_or_skip("postgrest", ctx.postgrest_url, lambda u: http_side(
-            ctx, "postgrest", f"{esc(u)}/users\\?city=eq\\.{CITY}&order=id&limit=50",
+            ctx, "postgrest", f"{esc(u)}/users[?]city=eq.{CITY}&order=id&limit=50",
             [Watch("postgrest", ctx.postgrest_pid), pg])),
     ]
     alternate(d2, rounds, seconds, warmup)
@@ -163,7 +163,7 @@ def run_all(ctx, rounds, seconds, warmup):
     d3 = [
         http_side(ctx, "sluice", f"{edge}/my/users/{ID}", [sl, my], sluice.app_headers),
         peer_or_skip("sysbench", None, lambda _: Side(
-            "sysbench", lambda s: load.sysbench(ctx.sysbench, s, POOL), [my])),
+            "sysbench", lambda s: load.sysbench(ctx.sysbench, s, POOL), [my], warm=False)),
     ]
     alternate(d3, rounds, max(seconds, 1), warmup)
     out["D3"] = scenario(d3, "sysbench")
@@ -204,12 +204,15 @@ def run_all(ctx, rounds, seconds, warmup):
     out["P2"] = scenario(p2, "no_auth")
 
     # P3 -----------------------------------------------------------------------------------
-    out["P3"] = p3(ctx, rounds, max(seconds, 2), edge)
+    out["P3"] = p3(ctx, p3_rounds, p3_seconds, edge)
     return out
 
 
 def esc(url):
-    return url.replace(".", "\\.")
+    """A URL as a regular expression for oha's --rand-regex-url: `?` as a character class.
+    Dots stay as they are: oha escapes every `.` itself (so `\\.` would become a backslash and
+    any character — another host)."""
+    return url.replace("?", "[?]")
 
 
 def scenario(sides, *peer_names):
@@ -252,7 +255,7 @@ def p3(ctx, rounds, seconds, edge):
             sent = s["ok"] / s["seconds"]
             runs.append({"offered_rps": sent, "admitted_rps": admitted, "seconds": s["seconds"],
                          "statuses": s["statuses"], "failed": s["bad"],
-                         "ratio": admitted / sent if factor < 1 else admitted / LIMIT_QPS})
+                         "ratio": (admitted / sent if sent else 0.0) if factor < 1 else admitted / LIMIT_QPS})
             log(f"  {factor:>4}x: offered {sent:.0f}/s, admitted {admitted:.1f}/s, ratio {runs[-1]['ratio']:.3f}")
         result["levels"][key] = {"factor": factor, "target_offered_rps": offered,
                                  "ratio": med([r["ratio"] for r in runs]), "runs": runs}
