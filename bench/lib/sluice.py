@@ -49,6 +49,7 @@ class Sluice:
             SLUICE_EDGE_ADDR=f"127.0.0.1:{self.edge_port}",
             SLUICE_ADMIN_ADDR=f"127.0.0.1:{self.admin_port}",
             SLUICE_SSRF_ALLOW="127.0.0.1",
+            SLUICE_SHUTDOWN_TIMEOUT_SECS="1",  # nothing to drain when the run is over
             RUST_LOG="warn",
         )
         self.upstream_port = upstream_port
