@@ -147,6 +147,7 @@ NGINX_STATIC = """  server {{
 NGINX_PROXY = """  upstream bench_upstream {{
     server 127.0.0.1:{upstream_port};
     keepalive 64;
+    keepalive_requests 1000000;  # the default (1000) would close each connection after 1000
   }}
   server {{
     listen 127.0.0.1:{port};

@@ -104,24 +104,25 @@ def markdown(doc):
     add("")
     add("## Throughput and latency")
     add("")
-    add("| scenario | side | req/s (min–max) | p50 ms | p99 ms | Sluice ÷ side | CPU µs per request |")
-    add("| --- | --- | --- | --- | --- | --- | --- |")
+    add("| scenario | side | req/s (min–max) | p50 ms | p99 ms | Sluice ÷ side | CPU µs per request | other load, cores |")
+    add("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for sid in ("D1", "D2", "D3", "D4", "P1", "P2"):
         sc = r.get(sid)
         if not sc or "sides" not in sc:
-            add(f"| {sid} | — | skipped: {sc.get('skipped') if sc else 'not run'} | | | | |")
+            add(f"| {sid} | — | skipped: {sc.get('skipped') if sc else 'not run'} | | | | | |")
             continue
         for name, side in sc["sides"].items():
             label = "Sluice" if name == "sluice" else PEER_LABEL.get(name, name)
             if "skipped" in side:
-                add(f"| {sid} | {label} | skipped: {side['skipped']} | | | | |")
+                add(f"| {sid} | {label} | skipped: {side['skipped']} | | | | | |")
                 continue
             vs = "" if name == "sluice" else f(sc.get(f"vs_{name}"), 2) + "×" if sc.get(f"vs_{name}") else ""
             cpu = ", ".join(f"{k} {f(v, 1)}" for k, v in side["cpu_us_per_req"].items())
             rps = f"{f(side['rps'])} ({f(side['rps_min'])}–{f(side['rps_max'])})"
             fail = f" ⚠ {side['failed_requests']} failed" if side.get("failed_requests") else ""
             title = f"{sid}: {TITLES[sid]}" if name == "sluice" else ""
-            add(f"| {title} | {label} | {rps}{fail} | {f(side['p50_ms'], 3)} | {f(side['p99_ms'], 3)} | {vs} | {cpu} |")
+            add(f"| {title} | {label} | {rps}{fail} | {f(side['p50_ms'], 3)} | {f(side['p99_ms'], 3)} | {vs} | {cpu} "
+                f"| {f(side.get('other_cores'), 2)} |")
     add("")
     p1 = r.get("P1", {})
     if "sides" in p1:
@@ -165,8 +166,8 @@ def markdown(doc):
     add(f"- /proc/loadavg before: `{load['loadavg_before']}`; after: `{load['loadavg_after']}`")
     add(f"- Whole run: {f(load['elapsed_s'], 0)} s; the machine was busy {f(load['machine_busy_cores'], 2)} cores on "
         f"average, of which processes outside the benchmark used {f(load['other_cores'], 2)} cores.")
-    add("- Per scenario run, the CPU used by processes not under test (median, in cores) is in latest.json "
-        "(`other_cores` of each side).")
+    add("- \"other load\" in the table above: CPU used during that side's runs by processes not involved in "
+        "it (median of the runs, in cores of the machine's {0}); latest.json has it per run.".format(m["cores"]))
     if load.get("top_other"):
         add("- Processes outside the benchmark that used most CPU during the run: "
             + "; ".join(f"{name} {f(sec, 1)} s" for name, sec in load["top_other"]))
