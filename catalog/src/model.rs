@@ -734,6 +734,48 @@ pub struct ApiSettings {
     pub auth_mode: AuthMode,
 }
 
+/// The most tags an API has, and the longest tag.
+pub const MAX_TAGS: usize = 10;
+pub const MAX_TAG_CHARS: usize = 32;
+
+impl ApiSettings {
+    /// Tags in stored form: trimmed, sorted, each once. What a user typed goes through this
+    /// before [`ApiSettings::check`].
+    pub fn normalize_tags(tags: &[String]) -> Vec<String> {
+        let mut normalized: Vec<String> = tags.iter().map(|t| t.trim().to_owned()).collect();
+        normalized.sort();
+        normalized.dedup();
+        normalized
+    }
+
+    /// The one set of rules for settings, wherever they come from (REST, files, the store):
+    /// the error names the key at fault (`tags`, `maxQps`) and says why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.tags.len() > MAX_TAGS {
+            return Err(("tags", format!("an API has at most {MAX_TAGS} tags")));
+        }
+        for tag in &self.tags {
+            let length = tag.chars().count();
+            if tag.trim() != tag
+                || length == 0
+                || length > MAX_TAG_CHARS
+                || tag.chars().any(|c| c == ',' || c.is_control())
+            {
+                return Err((
+                    "tags",
+                    format!(
+                        "tag `{tag}`: 1 to {MAX_TAG_CHARS} characters, no commas, control characters or surrounding spaces"
+                    ),
+                ));
+            }
+        }
+        if self.max_qps == Some(0) {
+            return Err(("maxQps", "max QPS is at least 1; leave it out for no limit".to_owned()));
+        }
+        Ok(())
+    }
+}
+
 /// Which apps an API may be granted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -10,14 +10,14 @@ use std::path::PathBuf;
 
 use catalog::model::{
     Api, ApiDefinition, ApiMode, ApiOptions, ApiSettings, App, AppToken, AuditEntry, AuthMode, ConnectionSettings,
-    ConstantPosition, Datasource, DatasourceKind, Environment, Folder, Grant, GrayStrategy, ParamPosition,
-    RegisteredConstant, RegisteredParam, RegisteredSpec, ScriptSpec, SecurityLevel, UpstreamFormat, UpstreamMethod,
-    UserUpdate, VisibleRange, WizardSpec, WorkgroupRole,
+    ConstantPosition, Datasource, DatasourceKind, Environment, Folder, Grant, GrayStrategy, MAX_TAG_CHARS, MAX_TAGS,
+    ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec, ScriptSpec, SecurityLevel, UpstreamFormat,
+    UpstreamMethod, UserUpdate, VisibleRange, WizardSpec, WorkgroupRole,
 };
 use catalog::secret::SecretBox;
 use catalog::store::{
-    APP_TOKEN_MAX_TTL_SECS, ApiQuery, ApiStatus, AppCredentials, Backend, CallerDirectory, MAX_IP_ALLOW, MAX_TAG_CHARS,
-    MAX_TAGS, Store, StoreError, hash_token, token_prefix,
+    APP_TOKEN_MAX_TTL_SECS, ApiQuery, ApiStatus, AppCredentials, Backend, CallerDirectory, MAX_IP_ALLOW, Store,
+    StoreError, hash_token, token_prefix,
 };
 use sqlx::{Connection, Row};
 

@@ -5,25 +5,6 @@
 
 use catalog::model::ParamPosition;
 
-/// Tags as stored: trimmed, without repeats, sorted; or why they are refused (at most
-/// `MAX_TAGS`, each 1 to `MAX_TAG_CHARS` characters without commas or control characters).
-pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, String> {
-    use catalog::store::{MAX_TAG_CHARS, MAX_TAGS};
-    let mut normalized: Vec<String> = tags.iter().map(|t| t.trim().to_owned()).collect();
-    normalized.sort();
-    normalized.dedup();
-    if normalized.len() > MAX_TAGS {
-        return Err(format!("an API has at most {MAX_TAGS} tags"));
-    }
-    for tag in &normalized {
-        let length = tag.chars().count();
-        if length == 0 || length > MAX_TAG_CHARS || tag.chars().any(|c| c == ',' || c.is_control()) {
-            return Err(format!("tag `{tag}` must be 1 to {MAX_TAG_CHARS} characters, without commas"));
-        }
-    }
-    Ok(normalized)
-}
-
 /// The methods an API may answer.
 pub const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
 /// The longest API name.

@@ -34,7 +34,6 @@ pub use crate::signature::{APP_KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMES
 #[derive(Debug)]
 pub struct AppEntry {
     pub id: i64,
-    pub workgroup_id: i64,
     pub key: String,
     pub clearance: SecurityLevel,
     pub ip_allow: IpAllowList,
@@ -100,16 +99,6 @@ impl<'a> Credentials<'a> {
             _ => Err(missing_credentials()),
         }
     }
-
-    pub fn is_signed(&self) -> bool {
-        matches!(self, Credentials::Signature { .. })
-    }
-
-    pub fn app_key(&self) -> &'a str {
-        match self {
-            Credentials::Token { app_key, .. } | Credentials::Signature { app_key, .. } => app_key,
-        }
-    }
 }
 
 impl CallerTable {
@@ -128,7 +117,6 @@ impl CallerTable {
             };
             let entry = AppEntry {
                 id: app.id,
-                workgroup_id: app.workgroup_id,
                 key: app.app_key.clone(),
                 clearance: app.clearance,
                 ip_allow,
@@ -223,10 +211,6 @@ impl CallerTable {
     pub fn grant(&self, api_id: i64, app_id: i64, now_ms: i64) -> Option<GrantEntry> {
         self.grants.get(&(api_id, app_id)).copied().filter(|g| g.expires_at.is_none_or(|until| until > now_ms))
     }
-
-    pub fn app(&self, app_key: &str) -> Option<&Arc<AppEntry>> {
-        self.apps_by_key.get(app_key)
-    }
 }
 
 impl AppEntry {
@@ -286,7 +270,7 @@ mod tests {
         headers.insert(NONCE_HEADER, "n".parse().unwrap());
         assert!(Credentials::from_headers(&headers).is_err(), "no signature yet");
         headers.insert(SIGNATURE_HEADER, "s".parse().unwrap());
-        assert!(Credentials::from_headers(&headers).unwrap().is_signed());
+        assert!(matches!(Credentials::from_headers(&headers).unwrap(), Credentials::Signature { .. }));
         headers.insert(http::header::AUTHORIZATION, "Bearer t".parse().unwrap());
         assert!(matches!(Credentials::from_headers(&headers).unwrap(), Credentials::Token { token: "t", .. }));
         headers.remove(APP_KEY_HEADER);

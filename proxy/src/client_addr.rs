@@ -68,7 +68,10 @@ impl fmt::Debug for Networks {
     }
 }
 
-fn parse_cidr(text: &str) -> Result<IpNet, CidrError> {
+/// Reads one CIDR, or a bare address as its host network, in canonical form (an IPv4-mapped
+/// IPv6 network as IPv4). The one reader of allow lists and trusted proxies, at the edge and
+/// in the management API.
+pub fn parse_cidr(text: &str) -> Result<IpNet, CidrError> {
     let error = |reason: String| CidrError { input: text.to_owned(), reason };
     let trimmed = text.trim();
     let net = match trimmed.split_once('/') {
@@ -86,12 +89,17 @@ fn parse_cidr(text: &str) -> Result<IpNet, CidrError> {
                 .ok_or_else(|| error(format!("the prefix must be a number from 0 to {max}")))?;
             let net = IpNet::new(address, prefix).map_err(|_| error(format!("the prefix must be 0 to {max}")))?;
             if net.addr() != net.network() {
-                return Err(error(format!("address bits are set after the prefix; did you mean {}?", net.trunc())));
+                return Err(error(format!("address bits are set after the prefix; did you mean `{}`?", net.trunc())));
             }
             net
         }
     };
     Ok(canonical_net(net))
+}
+
+/// A network as stored and shown: a host network as its bare address, others as CIDRs.
+pub fn cidr_text(net: IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() { net.addr().to_string() } else { net.to_string() }
 }
 
 /// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) as the IPv4 network it maps.
@@ -237,8 +245,8 @@ mod tests {
             ("10.0.0/8", "`10.0.0` is not an IP address"),
             ("example.com", "expected an IP address or address/prefix, e.g. 10.0.0.0/8 or 2001:db8::/32"),
             ("", "expected an IP address or address/prefix, e.g. 10.0.0.0/8 or 2001:db8::/32"),
-            ("10.1.2.3/8", "address bits are set after the prefix; did you mean 10.0.0.0/8?"),
-            ("2001:db8::1/32", "address bits are set after the prefix; did you mean 2001:db8::/32?"),
+            ("10.1.2.3/8", "address bits are set after the prefix; did you mean `10.0.0.0/8`?"),
+            ("2001:db8::1/32", "address bits are set after the prefix; did you mean `2001:db8::/32`?"),
         ];
         for (input, reason) in cases {
             let error = TrustedProxies::parse(["127.0.0.1", input]).unwrap_err();
@@ -248,7 +256,7 @@ mod tests {
         let error = IpAllowList::parse(["10.1.2.3/8"]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "invalid CIDR `10.1.2.3/8`: address bits are set after the prefix; did you mean 10.0.0.0/8?"
+            "invalid CIDR `10.1.2.3/8`: address bits are set after the prefix; did you mean `10.0.0.0/8`?"
         );
     }
 

@@ -38,7 +38,7 @@ use plugins::sql::value::RawParam;
 use plugins::sql::{CallInput, CallOutput, NATIVE_SQL, PAGE_NUM, PAGE_SIZE, StageTimings, WITH_TOTAL};
 use plugins::{ApiError, PluginContext};
 
-use crate::callers::{APP_KEY_HEADER, Credentials, SIGNATURE_HEADER, SignedParts, missing_credentials};
+use crate::callers::{APP_KEY_HEADER, AppEntry, Credentials, SIGNATURE_HEADER, SignedParts, missing_credentials};
 use crate::client_addr::{TrustedProxies, client_addr};
 use crate::limiter::{Limiters, ThrottleScope};
 use crate::registered::{UpstreamRequest, UpstreamRoute, percent_decode};
@@ -157,11 +157,6 @@ impl Answer {
         self.headers.push((name, value));
         self
     }
-}
-
-/// Who is calling, once authenticated.
-struct CallerInfo {
-    clearance: SecurityLevel,
 }
 
 #[async_trait]
@@ -490,7 +485,11 @@ impl Edge {
             .admit(session, &snapshot, &route, body.as_deref().unwrap_or(&[]), client)
             .map_err(|refused| refused.answer(request_id))?;
         drop(snapshot);
-        let gray = route.choose(caller.sticky_key.as_bytes());
+        let gray = match &caller.app {
+            Some(app) => route.choose(app.key.as_bytes()),
+            // Anonymous callers stick by address.
+            None => route.choose(&address_bytes(caller.client)),
+        };
         let variant = route.variant(gray);
         let version = variant.version_header.clone();
         let fail = |err: ApiError| fail(err).with_header(HeaderName::from_static(VERSION_HEADER), version.clone());
@@ -533,7 +532,7 @@ impl Edge {
             None => None,
         };
         let params = gather_params(variant, session, &path_params, &query, params_body.as_ref());
-        let input = CallInput { params, dry_run: false, clearance: Some(caller.info.clearance) };
+        let input = CallInput { params, dry_run: false, clearance: Some(caller.clearance) };
         let answer = match &variant.target {
             Target::Sql(api) => match api.invoke(&self.plugins.pools, &input).await {
                 Ok(CallOutput::Data { data, timings, .. }) => {
@@ -573,7 +572,7 @@ impl Edge {
         if route.access.auth_mode == AuthMode::None {
             // Anyone may call: the API's own limit applies, and anonymous callers see L1.
             self.throttle(route, 0, None)?;
-            return Ok(Admitted { info: CallerInfo { clearance: SecurityLevel::L1 }, sticky_key: client.to_string() });
+            return Ok(Admitted { clearance: SecurityLevel::L1, app: None, client });
         }
         let header = session.req_header();
         let credentials = Credentials::from_headers(&header.headers)?;
@@ -613,7 +612,7 @@ impl Edge {
             .into());
         };
         self.throttle(route, app.id, grant.qps)?;
-        Ok(Admitted { info: CallerInfo { clearance: app.clearance }, sticky_key: app.key.clone() })
+        Ok(Admitted { clearance: app.clearance, app: Some(Arc::clone(app)), client })
     }
 
     /// The grant's limit, then the API's: 429 `Throttling.User` or `Throttling.Api`.
@@ -626,7 +625,7 @@ impl Edge {
         match self.limiters.check(route.api_id, route.access.max_qps, app_id, grant_qps) {
             Ok(()) => Ok(()),
             Err(throttled) => {
-                let retry_after = throttled.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                let retry_after = throttled.retry_after_secs();
                 let (code, what) = match throttled.scope {
                     ThrottleScope::User => ("Throttling.User", "this app's share of the API"),
                     ThrottleScope::Api => ("Throttling.Api", "the API"),
@@ -735,9 +734,18 @@ impl Refused {
 
 /// An admitted caller.
 struct Admitted {
-    info: CallerInfo,
-    /// What gray selection hashes: the app key, or an anonymous caller's address.
-    sticky_key: String,
+    clearance: SecurityLevel,
+    /// `None` for a public API's anonymous caller.
+    app: Option<Arc<AppEntry>>,
+    client: std::net::IpAddr,
+}
+
+/// An address as 16 bytes (IPv4 mapped into IPv6), for hashing without allocating.
+fn address_bytes(ip: std::net::IpAddr) -> [u8; 16] {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        std::net::IpAddr::V6(v6) => v6.octets(),
+    }
 }
 
 /// A body of parameters: nothing, or a JSON object.

@@ -13,7 +13,7 @@ use catalog::model::{AuditEntry, ConnectionSettings, Datasource, DatasourceKind}
 use catalog::secret::SecretBox;
 use catalog::store::Store;
 use serde_json::{Value, json};
-use support::{Response, Server, request};
+use support::{Response, Server, call, ok, refused};
 
 const ROOT: &str = "slc_admin_apis_bootstrap_token_0123456789";
 
@@ -121,35 +121,6 @@ fn sqlite_ds(workgroup_id: i64, name: &str, file: &std::path::Path) -> Datasourc
         description: String::new(),
         connection: ConnectionSettings { database: file.display().to_string(), ..ConnectionSettings::default() },
     }
-}
-
-fn call(server: &Server, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers: Vec<(&str, &str)> = Vec::new();
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a.as_str()));
-    }
-    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-    if !bytes.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    request(server.admin, method, &format!("/admin/v1{path}"), &headers, bytes.as_bytes())
-}
-
-fn ok(response: &Response) -> Value {
-    assert!(response.status < 300, "{} {}", response.status, String::from_utf8_lossy(&response.body));
-    response.json()["data"].clone()
-}
-
-/// Asserts a refusal: status, and the field it names when `field` is given.
-fn refused(response: &Response, status: u16, field: Option<&str>) -> Value {
-    let body = response.json();
-    assert_eq!(response.status, status, "{body}");
-    assert_eq!(body["success"], false, "{body}");
-    if let Some(field) = field {
-        assert_eq!(body["field"].as_str(), Some(field), "{body}");
-    }
-    body
 }
 
 /// A wizard draft over `items`, filtering `price >= minPrice`.

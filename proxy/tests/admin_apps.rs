@@ -18,7 +18,7 @@ use catalog::model::{AuditEntry, ConnectionSettings, Datasource, DatasourceKind}
 use catalog::secret::SecretBox;
 use catalog::store::{Store, hash_token};
 use serde_json::{Value, json};
-use support::{Response, Server, request};
+use support::{Response, Server, call, ok, refused};
 
 const ROOT: &str = "slc_admin_apps_bootstrap_token_0123456789";
 
@@ -187,37 +187,8 @@ fn wizard(ds: i64) -> Value {
     })
 }
 
-fn call(server: &Server, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers: Vec<(&str, &str)> = Vec::new();
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a.as_str()));
-    }
-    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-    if !bytes.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    request(server.admin, method, &format!("/admin/v1{path}"), &headers, bytes.as_bytes())
-}
-
-fn ok(response: &Response) -> Value {
-    assert!(response.status < 300, "{} {}", response.status, String::from_utf8_lossy(&response.body));
-    response.json()["data"].clone()
-}
-
 fn text(response: &Response) -> String {
     String::from_utf8_lossy(&response.body).into_owned()
-}
-
-/// Asserts a refusal: status, and the field it names when `field` is given.
-fn refused(response: &Response, status: u16, field: Option<&str>) -> Value {
-    let body = response.json();
-    assert_eq!(response.status, status, "{body}");
-    assert_eq!(body["success"], false, "{body}");
-    if let Some(field) = field {
-        assert_eq!(body["field"].as_str(), Some(field), "{body}");
-    }
-    body
 }
 
 fn names(items: &Value) -> Vec<String> {

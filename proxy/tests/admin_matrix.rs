@@ -16,7 +16,7 @@ use proxy::admin::access::Access;
 use proxy::admin::{AdminState, routes};
 use proxy::routes::Snapshot;
 use serde_json::{Value, json};
-use support::{Response, Server, request};
+use support::{Server, call, ok};
 
 const BOOTSTRAP: &str = "slc_matrix_bootstrap_token_0123456789";
 
@@ -126,24 +126,6 @@ fn expected(expect: Expect, who: Who) -> Outcome {
         (Expect::WorkgroupDeveloper, Who::Developer) => Allowed,
         (Expect::WorkgroupAdmin | Expect::WorkgroupDeveloper, _) => Status(403),
     }
-}
-
-fn call(server: &Server, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers: Vec<(&str, &str)> = Vec::new();
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a.as_str()));
-    }
-    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-    if !bytes.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    request(server.admin, method, &format!("/admin/v1{path}"), &headers, bytes.as_bytes())
-}
-
-fn ok(response: &Response) -> Value {
-    assert!(response.status < 300, "{} {}", response.status, String::from_utf8_lossy(&response.body));
-    response.json()["data"].clone()
 }
 
 fn now_ms() -> i64 {

@@ -45,10 +45,6 @@ pub enum ApiStatus {
     In(crate::model::Environment),
 }
 
-/// The most tags an API has, and the longest tag.
-pub const MAX_TAGS: usize = 10;
-pub const MAX_TAG_CHARS: usize = 32;
-
 /// HTTP methods an API may answer.
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -561,7 +557,7 @@ fn validate_api(api: &Api) -> Result<String, StoreError> {
         return Err(StoreError::Invalid(format!("API method `{}` is not one of {}", api.method, METHODS.join(", "))));
     }
     validate_definition(&api.draft)?;
-    validate_settings(&api.settings)?;
+    api.settings.check().map_err(|(_, why)| StoreError::Invalid(why))?;
     Ok(method)
 }
 
@@ -788,26 +784,6 @@ async fn write_tags(connection: &mut sqlx::AnyConnection, api_id: i64, tags: &[S
             .bind(tag)
             .execute(&mut *connection)
             .await?;
-    }
-    Ok(())
-}
-
-/// Tags are 1–32 characters without commas or control characters, at most 10 per API.
-fn validate_settings(settings: &ApiSettings) -> Result<(), StoreError> {
-    if settings.tags.len() > MAX_TAGS {
-        return Err(StoreError::Invalid(format!("an API has at most {MAX_TAGS} tags")));
-    }
-    for tag in &settings.tags {
-        let length = tag.chars().count();
-        if tag.trim() != tag || length == 0 || length > MAX_TAG_CHARS || tag.chars().any(|c| c == ',' || c.is_control())
-        {
-            return Err(StoreError::Invalid(format!(
-                "tag `{tag}`: 1 to {MAX_TAG_CHARS} characters, no commas, control characters or surrounding spaces"
-            )));
-        }
-    }
-    if settings.max_qps == Some(0) {
-        return Err(StoreError::Invalid("max QPS is at least 1; leave it out for no limit".to_owned()));
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ mod tokens;
 mod users;
 mod workgroups;
 
-pub use apis::{ApiQuery, ApiStatus, MAX_TAG_CHARS, MAX_TAGS};
+pub use apis::{ApiQuery, ApiStatus};
 pub use apps::{APP_TOKEN_MAX_TTL_SECS, MAX_IP_ALLOW};
 pub use audit::MAX_AUDIT_PAGE;
 pub use callers::{AppCredentials, AppTokenEntry, CallerDirectory, GrayRelease};

@@ -20,7 +20,6 @@
 //! exactly like a missing one.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -31,7 +30,6 @@ use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use catalog::model::{App, AppToken, Grant, SecurityLevel, Workgroup, WorkgroupRole};
 use catalog::store::{APP_TOKEN_MAX_TTL_SECS, MAX_IP_ALLOW, StoreError};
-use ipnet::IpNet;
 use serde::Serialize;
 use serde_json::json;
 
@@ -132,24 +130,14 @@ pub fn ip_allow(entries: &[String]) -> Result<Vec<String>, AdminError> {
     for (i, entry) in entries.iter().enumerate() {
         let field = format!("ipAllow[{i}]");
         let text = entry.trim();
-        let canonical = if let Ok(net) = text.parse::<IpNet>() {
-            if net.trunc() != net {
-                return Err(AdminError::invalid(
-                    &field,
-                    format!("`{text}` has address bits set beyond its prefix: write `{}`", net.trunc()),
-                ));
-            }
-            net.to_string()
-        } else if let Ok(address) = text.parse::<IpAddr>() {
-            address.to_string()
-        } else {
-            return Err(AdminError::invalid(
+        // The edge reads stored lists with the same parser: what is accepted here is enforced.
+        let net = crate::client_addr::parse_cidr(text).map_err(|e| {
+            AdminError::invalid(
                 &field,
-                format!(
-                    "`{text}` is not an address range: write a CIDR such as `10.0.0.0/8` or `2001:db8::/32`, or one address"
-                ),
-            ));
-        };
+                format!("`{text}`: {}; write a CIDR such as `10.0.0.0/8` or `2001:db8::/32`, or one address", e.reason),
+            )
+        })?;
+        let canonical = crate::client_addr::cidr_text(net);
         if let Some(first) = allowed.iter().position(|a| *a == canonical) {
             return Err(AdminError::invalid(&field, format!("`{text}` repeats ipAllow[{first}]")));
         }

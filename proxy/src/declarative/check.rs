@@ -181,11 +181,8 @@ fn check_api(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) -> bool {
     if let Err(why) = api_rules::normalize_method(&spec.method) {
         problems.push(origin.problem_at(&["method"], why));
     }
-    if let Err(why) = api_rules::normalize_tags(&spec.tags) {
-        problems.push(origin.problem_at(&["tags"], why));
-    }
-    if spec.max_qps == Some(0) {
-        problems.push(origin.problem_at(&["maxQps"], "`maxQps` must be at least 1; leave it out for no limit"));
+    if let Err((key, why)) = spec.settings().check() {
+        problems.push(origin.problem_at(&[key], why));
     }
     check_path(sourced, problems);
     let modes_ok = check_mode_keys(sourced, problems);

@@ -367,11 +367,8 @@ impl ApiSpec {
     /// Constants carry the value written in the file; `apply` fills in `valueEnv` ones.
     /// The API's settings, tags normalized (sorted, without repeats); `check` refuses bad tags.
     pub fn settings(&self) -> ApiSettings {
-        let mut tags: Vec<String> = self.tags.iter().map(|t| t.trim().to_owned()).collect();
-        tags.sort();
-        tags.dedup();
         ApiSettings {
-            tags,
+            tags: ApiSettings::normalize_tags(&self.tags),
             owner: self.owner.clone(),
             max_qps: self.max_qps,
             security_level: self.security_level,

@@ -266,3 +266,40 @@ impl Server {
         self.call(method, path, &headers, body)
     }
 }
+
+/// A management API call (`/admin/v1` + `path`) with an optional bearer token and JSON body.
+pub fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Response {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+    if !bytes.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    request(server.admin, method, &format!("/admin/v1{path}"), &headers, bytes.as_bytes())
+}
+
+/// Asserts a management answer succeeded and returns its `data`.
+pub fn ok(response: &Response) -> serde_json::Value {
+    assert!(response.status < 300, "{} {}", response.status, String::from_utf8_lossy(&response.body));
+    response.json()["data"].clone()
+}
+
+/// Asserts a management refusal: status, and the field it names when `field` is given.
+pub fn refused(response: &Response, status: u16, field: Option<&str>) -> serde_json::Value {
+    let body = response.json();
+    assert_eq!(response.status, status, "{body}");
+    assert_eq!(body["success"], false, "{body}");
+    if let Some(field) = field {
+        assert_eq!(body["field"].as_str(), Some(field), "{body}");
+    }
+    body
+}

@@ -431,10 +431,7 @@ pub(super) async fn api_in(state: &AdminState, workgroup: &Workgroup, id: &str) 
 async fn checked(state: &AdminState, workgroup: &Workgroup, mut api: Api) -> Result<Api, AdminError> {
     rules::check_name(&api.name)?;
     api.method = rules::check_method(&api.method)?;
-    api.settings.tags = rules::check_tags(&api.settings.tags)?;
-    if api.settings.max_qps == Some(0) {
-        return Err(AdminError::invalid("maxQps", "at least 1; leave it out (or null) for no limit"));
-    }
+    api.settings = rules::check_settings(api.settings)?;
     rules::check_path(&api.path, &api.draft)?;
     if let Some(id) = api.draft.datasource_id {
         datasource_in(state, workgroup, id).await?;

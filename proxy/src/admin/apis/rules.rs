@@ -5,7 +5,7 @@
 //! created over REST must be one a declarative file could also describe.
 
 use axum::body::Bytes;
-use catalog::model::{ApiDefinition, ApiMode, Datasource, ParamPosition};
+use catalog::model::{ApiDefinition, ApiMode, ApiSettings, Datasource, ParamPosition};
 use serde::de::DeserializeOwned;
 
 use super::super::reply::AdminError;
@@ -17,9 +17,11 @@ pub fn check_name(name: &str) -> Result<(), AdminError> {
     api_rules::check_api_name(name).map_err(|why| AdminError::invalid("name", why))
 }
 
-/// Tags as stored (trimmed, without repeats, sorted), or why they are refused.
-pub fn check_tags(tags: &[String]) -> Result<Vec<String>, AdminError> {
-    api_rules::normalize_tags(tags).map_err(|why| AdminError::invalid("tags", why))
+/// The settings with their tags in stored form, or the key at fault and why.
+pub fn check_settings(mut settings: ApiSettings) -> Result<ApiSettings, AdminError> {
+    settings.tags = ApiSettings::normalize_tags(&settings.tags);
+    settings.check().map_err(|(key, why)| AdminError::invalid(key, why))?;
+    Ok(settings)
 }
 
 /// The method as stored (upper-case), or why it is refused.
