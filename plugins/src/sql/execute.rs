@@ -5,17 +5,25 @@
 //! to the runtime that made it). Every data-API session is read-only: PostgreSQL and MySQL
 //! sessions are switched to read-only transactions when they connect, SQLite files are opened
 //! read-only, so no template or native query can write, at no cost per call.
+//!
+//! In front of each sqlx pool sits a [`WarmPool`]: sqlx tests every connection handed back to
+//! its pool with a round trip to the database, so a connection whose call finished cleanly is
+//! kept and handed to the next call instead.
 
+use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use catalog::model::{Datasource, DatasourceKind, ResultFormat, ScalarType};
 use dashmap::DashMap;
 use futures_util::TryStreamExt;
-use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
-use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::encode::{CellRow, PageInfo, encode_data};
 use super::mask::Masking;
@@ -26,12 +34,87 @@ use crate::error::ApiError;
 /// How long a call waits for a free connection before giving up (within its own timeout).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a kept connection may wait for its next call before it goes back to sqlx's pool,
+/// which tests it and applies its idle timeout and lifetime.
+const KEPT_IDLE: Duration = Duration::from_secs(30);
+
 /// A pool for one datasource, typed per database (sqlx's `Any` loses the types we encode).
 #[derive(Debug, Clone)]
 pub enum DbPool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-    Mysql(MySqlPool),
+    Sqlite(Arc<WarmPool<Sqlite>>),
+    Postgres(Arc<WarmPool<Postgres>>),
+    Mysql(Arc<WarmPool<MySql>>),
+}
+
+/// sqlx's pool with the connections of cleanly finished calls kept in front of it.
+///
+/// sqlx tests each connection handed back to its pool with a round trip (PostgreSQL `Sync`,
+/// MySQL `COM_PING`) in a task of its own: for a point lookup, a second round trip per call.
+/// A connection whose statement ran to its last row without error is kept here and taken by
+/// the next call (newest first); anything else (an error, a timeout, a capped result, a call
+/// dropped mid-way) drops it, and sqlx tests or closes it as usual. A permit per connection
+/// the pool may open makes waiting calls take kept connections in turn rather than wait on
+/// sqlx's pool for connections that sit here.
+pub struct WarmPool<DB: sqlx::Database> {
+    pool: sqlx::Pool<DB>,
+    permits: Semaphore,
+    kept: Mutex<Vec<(PoolConnection<DB>, Instant)>>,
+}
+
+impl<DB: sqlx::Database> fmt::Debug for WarmPool<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WarmPool")
+            .field("size", &self.pool.size())
+            .field("free", &self.permits.available_permits())
+            .finish()
+    }
+}
+
+impl<DB: sqlx::Database> Drop for WarmPool<DB> {
+    fn drop(&mut self) {
+        let kept = std::mem::take(self.kept.get_mut().unwrap_or_else(PoisonError::into_inner));
+        if tokio::runtime::Handle::try_current().is_err() {
+            // sqlx takes a connection back in a task of its own, which needs a runtime; without
+            // one (a runtime already shut down), close the connections here instead.
+            for (conn, _) in kept {
+                drop(conn.leak());
+            }
+        }
+    }
+}
+
+impl<DB: sqlx::Database> WarmPool<DB> {
+    fn new(pool: sqlx::Pool<DB>, size: u32) -> Arc<WarmPool<DB>> {
+        Arc::new(WarmPool { pool, permits: Semaphore::new(size as usize), kept: Mutex::new(Vec::new()) })
+    }
+
+    /// A connection, and the permit to hold while using it.
+    async fn acquire(&self) -> Result<(SemaphorePermit<'_>, PoolConnection<DB>), sqlx::Error> {
+        let permit = self.permits.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?;
+        let conn = match self.take_kept() {
+            Some(conn) => conn,
+            None => self.pool.acquire().await?,
+        };
+        Ok((permit, conn))
+    }
+
+    /// The newest kept connection; those kept too long go back to sqlx's pool.
+    fn take_kept(&self) -> Option<PoolConnection<DB>> {
+        let now = Instant::now();
+        let (conn, stale) = {
+            let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+            let fresh_from = kept.iter().position(|(_, since)| now - *since <= KEPT_IDLE).unwrap_or(kept.len());
+            let stale: Vec<_> = kept.drain(..fresh_from).collect();
+            (kept.pop().map(|(conn, _)| conn), stale)
+        };
+        drop(stale); // outside the lock: sqlx spawns a task per connection handed back
+        conn
+    }
+
+    /// Keeps a connection whose call finished cleanly, before its permit is let go.
+    fn keep(&self, conn: PoolConnection<DB>) {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner).push((conn, Instant::now()));
+    }
 }
 
 /// The default pool size: about two connections per core.
@@ -90,14 +173,15 @@ impl DbPool {
     pub fn connect_lazy(ds: &Datasource) -> Result<DbPool, String> {
         let size = ds.connection.pool_size.unwrap_or_else(default_pool_size).max(1);
         Ok(match ConnectOptions::of(ds)? {
-            ConnectOptions::Sqlite(options) => DbPool::Sqlite(
+            ConnectOptions::Sqlite(options) => DbPool::Sqlite(WarmPool::new(
                 SqlitePoolOptions::new()
                     .max_connections(size)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .test_before_acquire(false)
                     .connect_lazy_with(options),
-            ),
-            ConnectOptions::Postgres(options) => DbPool::Postgres(
+                size,
+            )),
+            ConnectOptions::Postgres(options) => DbPool::Postgres(WarmPool::new(
                 PgPoolOptions::new()
                     .max_connections(size)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -111,8 +195,9 @@ impl DbPool {
                         })
                     })
                     .connect_lazy_with(options),
-            ),
-            ConnectOptions::Mysql(options) => DbPool::Mysql(
+                size,
+            )),
+            ConnectOptions::Mysql(options) => DbPool::Mysql(WarmPool::new(
                 MySqlPoolOptions::new()
                     .max_connections(size)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -124,7 +209,8 @@ impl DbPool {
                         })
                     })
                     .connect_lazy_with(options),
-            ),
+                size,
+            )),
         })
     }
 }
@@ -203,7 +289,7 @@ pub struct RunSpec<'a> {
     pub statement: &'a RenderedSql,
     /// Run first, on the same connection, when the caller asked for a total.
     pub count: Option<&'a RenderedSql>,
-    /// Rows beyond this are never read.
+    /// Rows beyond this are not returned (one more is read, to learn that the results ended).
     pub row_cap: usize,
     pub timeout: Duration,
     pub format: ResultFormat,
@@ -237,7 +323,7 @@ impl DbPool {
 type Query<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;
 
 async fn run_on<DB>(
-    pool: &sqlx::Pool<DB>,
+    pool: &WarmPool<DB>,
     spec: &RunSpec<'_>,
     bind: fn(Query<DB>, &Value) -> Query<DB>,
 ) -> Result<RunOutcome, ApiError>
@@ -252,8 +338,8 @@ where
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + spec.timeout);
     let timeout_ms = spec.timeout.as_millis() as u64;
-    let mut conn = match tokio::time::timeout_at(deadline, pool.acquire()).await {
-        Ok(Ok(conn)) => conn,
+    let (permit, mut conn) = match tokio::time::timeout_at(deadline, pool.acquire()).await {
+        Ok(Ok(acquired)) => acquired,
         Ok(Err(e)) => return Err(database_error(&e, &spec.statement.sql)),
         Err(_) => return Err(ApiError::timeout(timeout_ms)),
     };
@@ -269,15 +355,18 @@ where
         let query = spec.statement.binds.iter().fold(sqlx::query(AssertSqlSafe(spec.statement.sql.clone())), bind);
         let mut stream = query.fetch(&mut *conn);
         let mut rows = Vec::new();
-        while rows.len() < spec.row_cap {
+        // Whether the statement's results were read to their end: one row past the cap is
+        // read (and dropped) to learn it, since a point lookup's cap is its only row.
+        let drained = loop {
             match stream.try_next().await? {
+                Some(_) if rows.len() == spec.row_cap => break false,
                 Some(row) => rows.push(row),
-                None => break,
+                None => break true,
             }
-        }
-        Ok::<_, sqlx::Error>((rows, total))
+        };
+        Ok::<_, sqlx::Error>((rows, total, drained))
     };
-    let (rows, total) = match tokio::time::timeout_at(deadline, work).await {
+    let (rows, total, drained) = match tokio::time::timeout_at(deadline, work).await {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => return Err(database_error(&e, &spec.statement.sql)),
         Err(_) => {
@@ -286,7 +375,14 @@ where
             return Err(ApiError::timeout(timeout_ms));
         }
     };
-    drop(conn);
+    // Only a connection with nothing left to read is kept (a count's leftovers, or rows past
+    // the cap, are for sqlx's own test to clear).
+    if drained && spec.count.is_none() {
+        pool.keep(conn);
+    } else {
+        drop(conn);
+    }
+    drop(permit);
     let execute = started.elapsed();
     let encode_started = Instant::now();
     let mut data = Vec::with_capacity(64 + rows.len() * 64);
