@@ -31,7 +31,7 @@ pub struct Config {
     pub header_timeout_ms: u64,
     /// How often the process looks for catalog changes made elsewhere (`sluice apply`).
     pub reload_interval_ms: u64,
-    /// Worker threads of the edge; 0 means one per core.
+    /// Worker threads of the edge (`SLUICE_THREADS`); 0 means one per core.
     pub threads: usize,
     /// Seconds in-flight requests get to finish after SIGTERM (`SLUICE_SHUTDOWN_TIMEOUT_SECS`);
     /// the process exits when they are over.
@@ -116,7 +116,7 @@ impl Config {
                 .unwrap_or(10_000),
             reload_interval_ms: number("SLUICE_RELOAD_INTERVAL_MS", file.reload_interval_ms.map(|n| n.to_string()))?
                 .unwrap_or(300),
-            threads: file.threads.unwrap_or(0),
+            threads: number("SLUICE_THREADS", file.threads.map(|n| n.to_string()))?.unwrap_or(0) as usize,
             shutdown_timeout_secs: number(
                 "SLUICE_SHUTDOWN_TIMEOUT_SECS",
                 file.shutdown_timeout_secs.map(|n| n.to_string()),
@@ -174,14 +174,16 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file() {
-        let file = "edge_addr = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"";
+        let file = "edge_addr = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"\nthreads = 4";
         let env = |k: &str| match k {
             "SLUICE_EDGE_ADDR" => Some("127.0.0.1:9100".to_owned()),
             "SLUICE_ADMIN_TOKEN" => Some("t0k".to_owned()),
+            "SLUICE_THREADS" => Some("1".to_owned()),
             _ => None,
         };
         let c = Config::from_sources(Some(file), "f", env).unwrap();
         assert_eq!(c.edge_addr.to_string(), "127.0.0.1:9100");
+        assert_eq!((c.threads, c.edge_threads()), (1, 1));
         assert_eq!(c.store_url, "sqlite:///tmp/x/sluice.db");
         assert_eq!(c.admin_token.as_deref(), Some("t0k"));
     }

@@ -48,9 +48,9 @@ use crate::ssrf::{SsrfError, SsrfPolicy};
 
 /// Selects the environment of a call; production when absent.
 pub const ENV_HEADER: &str = "x-sluice-env";
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// The version of the API that answered: `V{n}`.
-pub const VERSION_HEADER: &str = "x-sluice-version";
+pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-sluice-version");
 
 /// The largest caller body read for a registered API's parameters. The body is read before the
 /// upstream request is built and then replaced; pingora replays a read body through its retry
@@ -217,7 +217,7 @@ impl ProxyHttp for Edge {
                 return Error::e_explain(ErrorType::ConnectTimedout, "resolving the upstream host timed out");
             }
         };
-        call.host_header = Some(checked.host_header());
+        call.host_header = Some(checked.host_header);
         // An IP literal is its own SNI: pingora skips certificate checks for an empty SNI.
         let mut peer = HttpPeer::new(checked.addr, checked.tls, checked.host);
         peer.options.connection_timeout = Some(timeout);
@@ -257,11 +257,14 @@ impl ProxyHttp for Edge {
             .parse::<http::Uri>()
             .map_err(|e| Error::because(ErrorType::InternalError, "building the upstream path", e))?;
         upstream_request.set_uri(uri);
-        let names: Vec<HeaderName> = upstream_request.headers.keys().cloned().collect();
-        for name in names {
-            if stripped_upstream(&name) || upstream.consumed_headers().contains(&name) {
-                upstream_request.remove_header(&name);
-            }
+        let removed: Vec<HeaderName> = upstream_request
+            .headers
+            .keys()
+            .filter(|name| stripped_upstream(name) || upstream.consumed_headers().contains(name))
+            .cloned()
+            .collect();
+        for name in removed {
+            upstream_request.remove_header(&name);
         }
         if let Some(host) = &call.host_header {
             upstream_request.insert_header(header::HOST, host.as_str())?;
@@ -280,7 +283,7 @@ impl ProxyHttp for Edge {
             None => {
                 let framed = upstream_request.headers.contains_key(header::CONTENT_LENGTH)
                     || upstream_request.headers.contains_key(header::TRANSFER_ENCODING);
-                if !framed && session.as_mut().is_body_empty() && matches!(request.method, Method::POST | Method::PUT) {
+                if !framed && matches!(request.method, Method::POST | Method::PUT) && session.as_mut().is_body_empty() {
                     upstream_request.insert_header(header::CONTENT_LENGTH, "0")?;
                 }
             }
@@ -492,7 +495,7 @@ impl Edge {
         };
         let variant = route.variant(gray);
         let version = variant.version_header.clone();
-        let fail = |err: ApiError| fail(err).with_header(HeaderName::from_static(VERSION_HEADER), version.clone());
+        let fail = |err: ApiError| fail(err).with_header(VERSION_HEADER, version.clone());
 
         if let Target::Upstream(upstream) = &variant.target {
             let params_body = match &body {
@@ -546,7 +549,7 @@ impl Edge {
                         status: 200,
                         body: body.freeze(),
                         timings: Some(timings),
-                        headers: vec![(HeaderName::from_static(VERSION_HEADER), version.clone())],
+                        headers: vec![(VERSION_HEADER, version.clone())],
                         close: false,
                     })
                 }
@@ -865,5 +868,8 @@ fn server_timing(t: &StageTimings) -> String {
 
 /// 128 random bits as 32 hex digits.
 fn new_request_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = rand::random::<u128>();
+    // Without `format!`: this runs for every request.
+    (0..32).rev().map(|i| char::from(HEX[((bits >> (i * 4)) & 0xf) as usize])).collect()
 }

@@ -68,6 +68,8 @@ pub struct UpstreamUrl {
     ip: Option<IpAddr>,
     port: u16,
     base_path: String,
+    /// `host[:port]` as sent in `Host`: computed once, not per call.
+    authority: String,
 }
 
 impl UpstreamUrl {
@@ -105,7 +107,8 @@ impl UpstreamUrl {
         if port == 0 {
             return Err(SsrfError::InvalidUrl("port 0 is not allowed".into()));
         }
-        Ok(UpstreamUrl { tls, host, ip, port, base_path: url.path().to_owned() })
+        let authority = authority(&host, port, tls);
+        Ok(UpstreamUrl { tls, host, ip, port, base_path: url.path().to_owned(), authority })
     }
 
     pub fn tls(&self) -> bool {
@@ -149,7 +152,7 @@ impl FromStr for UpstreamUrl {
 /// The normalised URL: `https://[::1]:8443/v1/`.
 impl fmt::Display for UpstreamUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}{}", self.scheme(), authority(&self.host, self.port, self.tls), self.base_path)
+        write!(f, "{}://{}{}", self.scheme(), self.authority, self.base_path)
     }
 }
 
@@ -162,14 +165,9 @@ pub struct CheckedTarget {
     pub host: String,
     pub tls: bool,
     pub base_path: String,
-}
-
-impl CheckedTarget {
     /// The `Host` header value: the host, bracketed when IPv6, with the port unless it is the
     /// scheme's default.
-    pub fn host_header(&self) -> String {
-        authority(&self.host, self.addr.port(), self.tls)
-    }
+    pub host_header: String,
 }
 
 /// Which upstreams may be reached although [`classify`] refuses their addresses: mock upstreams
@@ -245,7 +243,13 @@ impl SsrfPolicy {
             }
         }
         let addr = *addrs.first().ok_or_else(|| SsrfError::Resolve(url.host.clone()))?;
-        Ok(CheckedTarget { addr, host: url.host.clone(), tls: url.tls, base_path: url.base_path.clone() })
+        Ok(CheckedTarget {
+            addr,
+            host: url.host.clone(),
+            tls: url.tls,
+            base_path: url.base_path.clone(),
+            host_header: url.authority.clone(),
+        })
     }
 }
 

@@ -145,19 +145,20 @@ async fn public_ip_literals_pass_without_dns() {
             addr: "93.184.216.34:80".parse().unwrap(),
             host: "93.184.216.34".into(),
             tls: false,
-            base_path: "/".into()
+            base_path: "/".into(),
+            host_header: "93.184.216.34".into(),
         }
     );
-    assert_eq!(t.host_header(), "93.184.216.34");
+    assert_eq!(t.host_header, "93.184.216.34");
 
     let t = policy.check("https://[2606:2800:220:1:248:1893:25c8:1946]/v2/").await.unwrap();
     assert_eq!(t.addr, SocketAddr::new(ip("2606:2800:220:1:248:1893:25c8:1946"), 443));
     assert!(t.tls);
     assert_eq!(t.base_path, "/v2/");
-    assert_eq!(t.host_header(), "[2606:2800:220:1:248:1893:25c8:1946]");
+    assert_eq!(t.host_header, "[2606:2800:220:1:248:1893:25c8:1946]");
 
     let t = policy.check("https://8.8.8.8:8443/").await.unwrap();
-    assert_eq!(t.host_header(), "8.8.8.8:8443");
+    assert_eq!(t.host_header, "8.8.8.8:8443");
 
     // Embedded public IPv4 addresses are judged by that address.
     for text in ["http://[::ffff:93.184.216.34]/", "http://[64:ff9b::808:808]/", "http://[2002:5db8:d822::1]/"] {
@@ -170,7 +171,7 @@ async fn allow_listed_address_lets_exactly_that_through() {
     let policy = policy(&["127.0.0.1/32"]);
     let t = policy.check("http://127.0.0.1:18080/mock/").await.unwrap();
     assert_eq!(t.addr, "127.0.0.1:18080".parse::<SocketAddr>().unwrap());
-    assert_eq!(t.host_header(), "127.0.0.1:18080");
+    assert_eq!(t.host_header, "127.0.0.1:18080");
     // The mapped form is the same address.
     assert!(policy.check("http://[::ffff:127.0.0.1]/").await.is_ok());
     for text in ["http://127.0.0.2/", "http://[::1]/", "http://localhost/", "http://10.0.0.1/", "http://0.0.0.0/"] {
