@@ -108,7 +108,8 @@ log-level = "crit"
 
 def start_reference(exe):
     port = free_port()
-    env = dict(os.environ, REFERENCE_ADDR=f"127.0.0.1:{port}", REFERENCE_POOL=str(POOL),
+    # One worker thread, as Sluice gets one edge thread (bench/README.md, Threads).
+    env = dict(os.environ, TOKIO_WORKER_THREADS="1", REFERENCE_ADDR=f"127.0.0.1:{port}", REFERENCE_POOL=str(POOL),
                REFERENCE_PG=f"host=127.0.0.1 port=5432 user=postgres dbname={fixtures.DB}")
     service = Service("reference", [exe], env=env)
     url = f"http://127.0.0.1:{port}"

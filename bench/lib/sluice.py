@@ -12,6 +12,8 @@ import fixtures
 WORKGROUP = "bench"
 APP_APIS = ["pg_user", "pg_users_by_city", "my_user", "lite_user"]  # authMode: app
 LIMIT_QPS = 500  # P3's limit (smoke mode uses a lower one)
+# One edge thread: the load generator and the databases share the machine (bench/README.md).
+EDGE_THREADS = "1"
 
 
 def target_dir():
@@ -50,6 +52,7 @@ class Sluice:
             SLUICE_ADMIN_ADDR=f"127.0.0.1:{self.admin_port}",
             SLUICE_SSRF_ALLOW="127.0.0.1",
             SLUICE_SHUTDOWN_TIMEOUT_SECS="1",  # nothing to drain when the run is over
+            SLUICE_THREADS=EDGE_THREADS,
             RUST_LOG="warn",
         )
         self.upstream_port = upstream_port
