@@ -38,6 +38,10 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// which tests it and applies its idle timeout and lifetime.
 const KEPT_IDLE: Duration = Duration::from_secs(30);
 
+/// How long a connection may go from call to call without passing through sqlx's pool (whose
+/// test and `max_lifetime` only apply to connections handed back to it).
+const KEPT_LIFETIME: Duration = Duration::from_secs(600);
+
 /// A pool for one datasource, typed per database (sqlx's `Any` loses the types we encode).
 #[derive(Debug, Clone)]
 pub enum DbPool {
@@ -58,7 +62,22 @@ pub enum DbPool {
 pub struct WarmPool<DB: sqlx::Database> {
     pool: sqlx::Pool<DB>,
     permits: Semaphore,
-    kept: Mutex<Vec<(PoolConnection<DB>, Instant)>>,
+    /// Oldest first.
+    kept: Mutex<Vec<Kept<DB>>>,
+    idle: Duration,
+    lifetime: Duration,
+}
+
+/// A connection between calls.
+struct Kept<DB: sqlx::Database> {
+    conn: WarmConnection<DB>,
+    since: Instant,
+}
+
+/// A connection and when it last came from sqlx's pool.
+pub struct WarmConnection<DB: sqlx::Database> {
+    conn: PoolConnection<DB>,
+    from_pool: Instant,
 }
 
 impl<DB: sqlx::Database> fmt::Debug for WarmPool<DB> {
@@ -76,8 +95,8 @@ impl<DB: sqlx::Database> Drop for WarmPool<DB> {
         if tokio::runtime::Handle::try_current().is_err() {
             // sqlx takes a connection back in a task of its own, which needs a runtime; without
             // one (a runtime already shut down), close the connections here instead.
-            for (conn, _) in kept {
-                drop(conn.leak());
+            for kept in kept {
+                drop(kept.conn.conn.leak());
             }
         }
     }
@@ -85,35 +104,48 @@ impl<DB: sqlx::Database> Drop for WarmPool<DB> {
 
 impl<DB: sqlx::Database> WarmPool<DB> {
     fn new(pool: sqlx::Pool<DB>, size: u32) -> Arc<WarmPool<DB>> {
-        Arc::new(WarmPool { pool, permits: Semaphore::new(size as usize), kept: Mutex::new(Vec::new()) })
+        Arc::new(WarmPool::with_limits(pool, size, KEPT_IDLE, KEPT_LIFETIME))
+    }
+
+    fn with_limits(pool: sqlx::Pool<DB>, size: u32, idle: Duration, lifetime: Duration) -> WarmPool<DB> {
+        WarmPool { pool, permits: Semaphore::new(size as usize), kept: Mutex::new(Vec::new()), idle, lifetime }
     }
 
     /// A connection, and the permit to hold while using it.
-    async fn acquire(&self) -> Result<(SemaphorePermit<'_>, PoolConnection<DB>), sqlx::Error> {
+    async fn acquire(&self) -> Result<(SemaphorePermit<'_>, WarmConnection<DB>), sqlx::Error> {
         let permit = self.permits.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?;
         let conn = match self.take_kept() {
             Some(conn) => conn,
-            None => self.pool.acquire().await?,
+            None => WarmConnection { conn: self.pool.acquire().await?, from_pool: Instant::now() },
         };
         Ok((permit, conn))
     }
 
-    /// The newest kept connection; those kept too long go back to sqlx's pool.
-    fn take_kept(&self) -> Option<PoolConnection<DB>> {
+    /// The newest kept connection; those idle too long go back to sqlx's pool.
+    fn take_kept(&self) -> Option<WarmConnection<DB>> {
         let now = Instant::now();
         let (conn, stale) = {
             let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-            let fresh_from = kept.iter().position(|(_, since)| now - *since <= KEPT_IDLE).unwrap_or(kept.len());
+            let fresh_from = kept.iter().position(|k| now - k.since <= self.idle).unwrap_or(kept.len());
             let stale: Vec<_> = kept.drain(..fresh_from).collect();
-            (kept.pop().map(|(conn, _)| conn), stale)
+            (kept.pop().map(|k| k.conn), stale)
         };
         drop(stale); // outside the lock: sqlx spawns a task per connection handed back
         conn
     }
 
-    /// Keeps a connection whose call finished cleanly, before its permit is let go.
-    fn keep(&self, conn: PoolConnection<DB>) {
-        self.kept.lock().unwrap_or_else(PoisonError::into_inner).push((conn, Instant::now()));
+    /// Keeps a connection whose call finished cleanly, before its permit is let go; one that
+    /// has gone `lifetime` without sqlx's pool goes back to it instead.
+    fn keep(&self, conn: WarmConnection<DB>) {
+        if conn.from_pool.elapsed() < self.lifetime {
+            let kept = Kept { conn, since: Instant::now() };
+            self.kept.lock().unwrap_or_else(PoisonError::into_inner).push(kept);
+        }
+    }
+
+    #[cfg(test)]
+    fn kept_count(&self) -> usize {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
@@ -338,22 +370,23 @@ where
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + spec.timeout);
     let timeout_ms = spec.timeout.as_millis() as u64;
-    let (permit, mut conn) = match tokio::time::timeout_at(deadline, pool.acquire()).await {
+    let (permit, mut warm) = match tokio::time::timeout_at(deadline, pool.acquire()).await {
         Ok(Ok(acquired)) => acquired,
         Ok(Err(e)) => return Err(database_error(&e, &spec.statement.sql)),
         Err(_) => return Err(ApiError::timeout(timeout_ms)),
     };
+    let conn = &mut warm.conn;
     let work = async {
         let total = match spec.count {
             Some(count) => {
                 let query = count.binds.iter().fold(sqlx::query(AssertSqlSafe(count.sql.clone())), bind);
-                let row = query.fetch_one(&mut *conn).await?;
+                let row = query.fetch_one(&mut **conn).await?;
                 Some(row.try_get::<i64, _>(0usize)?.max(0) as u64)
             }
             None => None,
         };
         let query = spec.statement.binds.iter().fold(sqlx::query(AssertSqlSafe(spec.statement.sql.clone())), bind);
-        let mut stream = query.fetch(&mut *conn);
+        let mut stream = query.fetch(&mut **conn);
         let mut rows = Vec::new();
         // Whether the statement's results were read to their end: one row past the cap is
         // read (and dropped) to learn it, since a point lookup's cap is its only row.
@@ -378,9 +411,9 @@ where
     // Only a connection with nothing left to read is kept (a count's leftovers, or rows past
     // the cap, are for sqlx's own test to clear).
     if drained && spec.count.is_none() {
-        pool.keep(conn);
+        pool.keep(warm);
     } else {
-        drop(conn);
+        drop(warm);
     }
     drop(permit);
     let execute = started.elapsed();
@@ -441,5 +474,35 @@ fn bind_sqlite(query: Query<Sqlite>, value: &Value) -> Query<Sqlite> {
         Value::DateTime(t) => query.bind(t.format("%Y-%m-%d %H:%M:%S%.f").to_string()),
         Value::Json(j) => query.bind(j.to_string()),
         Value::Array(_) => query.bind(value.to_json().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn one_connection(lifetime: Duration) -> WarmPool<Sqlite> {
+        let options = SqliteConnectOptions::new().in_memory(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_lazy_with(options);
+        WarmPool::with_limits(pool, 1, KEPT_IDLE, lifetime)
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_kept_until_its_lifetime_without_the_pool_is_up() {
+        let warm = one_connection(Duration::from_secs(600)).await;
+        let (permit, conn) = warm.acquire().await.unwrap();
+        warm.keep(conn);
+        drop(permit);
+        assert_eq!(warm.kept_count(), 1);
+        // Taken again: the same connection, not a new one from sqlx.
+        let (_permit, conn) = warm.acquire().await.unwrap();
+        assert_eq!((warm.kept_count(), warm.pool.size()), (0, 1));
+        drop(conn);
+
+        let expired = one_connection(Duration::ZERO).await;
+        let (permit, conn) = expired.acquire().await.unwrap();
+        expired.keep(conn);
+        drop(permit);
+        assert_eq!(expired.kept_count(), 0, "past its lifetime it goes back to sqlx's pool");
     }
 }
