@@ -164,7 +164,6 @@ pub struct CheckedTarget {
     /// For the `Host` header and TLS SNI: a name, or an IP literal without brackets.
     pub host: String,
     pub tls: bool,
-    pub base_path: String,
     /// The `Host` header value: the host, bracketed when IPv6, with the port unless it is the
     /// scheme's default.
     pub host_header: String,
@@ -243,13 +242,7 @@ impl SsrfPolicy {
             }
         }
         let addr = *addrs.first().ok_or_else(|| SsrfError::Resolve(url.host.clone()))?;
-        Ok(CheckedTarget {
-            addr,
-            host: url.host.clone(),
-            tls: url.tls,
-            base_path: url.base_path.clone(),
-            host_header: url.authority.clone(),
-        })
+        Ok(CheckedTarget { addr, host: url.host.clone(), tls: url.tls, host_header: url.authority.clone() })
     }
 }
 

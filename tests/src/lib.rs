@@ -228,6 +228,16 @@ fn database_name() -> String {
     format!("sluice_fx_{stem}")
 }
 
+/// A query of one `id` column that keeps the server busy for `secs` seconds, for timeouts.
+/// PostgreSQL and MariaDB only: SQLite has no sleep.
+pub fn sleep_sql(kind: DatasourceKind, secs: u32) -> String {
+    match kind {
+        DatasourceKind::Postgres => format!("SELECT 1 AS id FROM (SELECT pg_sleep({secs})) s"),
+        DatasourceKind::Mysql => format!("SELECT SLEEP({secs}) AS id"),
+        DatasourceKind::Sqlite => panic!("SQLite has no server-side sleep"),
+    }
+}
+
 /// A datasource over the fixture in `kind`, loading the fixture on first use.
 pub fn datasource(kind: DatasourceKind) -> Datasource {
     static SQLITE: OnceLock<Datasource> = OnceLock::new();

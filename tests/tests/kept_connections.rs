@@ -10,7 +10,7 @@ use plugins::sql::value::RawParam;
 use plugins::sql::{CallInput, CallOutput, SqlApi};
 use plugins::{ApiError, PluginContext};
 use serde_json::{Value as Json, json};
-use sluice_tests::{KINDS, datasource, users};
+use sluice_tests::{KINDS, datasource, sleep_sql, users};
 
 /// The fixture's datasource with a pool of a single connection.
 fn compile_on_one_connection(kind: DatasourceKind, spec: Json) -> SqlApi {
@@ -116,13 +116,9 @@ async fn what_a_call_leaves_behind_never_reaches_the_next() {
 async fn a_timed_out_connection_is_not_handed_to_the_next_call() {
     for kind in [DatasourceKind::Postgres, DatasourceKind::Mysql] {
         let ctx = PluginContext::default();
-        let sleep = match kind {
-            DatasourceKind::Postgres => "SELECT 1 AS id FROM (SELECT pg_sleep(2)) s",
-            _ => "SELECT SLEEP(2) AS id",
-        };
         let slow = compile_on_one_connection(
             kind,
-            json!({"mode": "script", "sql": sleep, "responseFields": [{"name": "id", "type": "int"}],
+            json!({"mode": "script", "sql": sleep_sql(kind, 2), "responseFields": [{"name": "id", "type": "int"}],
                    "options": {"timeoutMs": 200}}),
         );
         let lookup = compile_on_one_connection(kind, by_id());

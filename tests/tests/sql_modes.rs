@@ -8,7 +8,7 @@ use plugins::sql::value::RawParam;
 use plugins::sql::{CallInput, CallOutput, SqlApi};
 use plugins::{ApiError, PluginContext};
 use serde_json::{Value as Json, json};
-use sluice_tests::{KINDS, User, datasource, users};
+use sluice_tests::{KINDS, User, datasource, sleep_sql, users};
 
 fn definition(kind: DatasourceKind, spec: Json) -> ApiDefinition {
     let mut spec = spec;
@@ -252,13 +252,9 @@ async fn dry_run_returns_sql_and_binds_without_a_database() {
 async fn slow_queries_time_out_and_database_errors_leak_nothing() {
     let ctx = PluginContext::default();
     for kind in [DatasourceKind::Postgres, DatasourceKind::Mysql] {
-        let sleep = match kind {
-            DatasourceKind::Postgres => "SELECT 1 AS id FROM (SELECT pg_sleep(5)) s",
-            _ => "SELECT SLEEP(5) AS id",
-        };
         let api = compile(
             kind,
-            json!({"mode": "script", "sql": sleep, "responseFields": [{"name": "id", "type": "int"}],
+            json!({"mode": "script", "sql": sleep_sql(kind, 5), "responseFields": [{"name": "id", "type": "int"}],
             "options": {"timeoutMs": 300}}),
         );
         let err = call(&ctx, &api, &input(&[])).await.unwrap_err();

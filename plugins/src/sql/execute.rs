@@ -75,7 +75,7 @@ struct Kept<DB: sqlx::Database> {
 }
 
 /// A connection and when it last came from sqlx's pool.
-pub struct WarmConnection<DB: sqlx::Database> {
+struct WarmConnection<DB: sqlx::Database> {
     conn: PoolConnection<DB>,
     from_pool: Instant,
 }
@@ -103,12 +103,14 @@ impl<DB: sqlx::Database> Drop for WarmPool<DB> {
 }
 
 impl<DB: sqlx::Database> WarmPool<DB> {
-    fn new(pool: sqlx::Pool<DB>, size: u32) -> Arc<WarmPool<DB>> {
-        Arc::new(WarmPool::with_limits(pool, size, KEPT_IDLE, KEPT_LIFETIME))
+    fn new(pool: sqlx::Pool<DB>) -> Arc<WarmPool<DB>> {
+        Arc::new(WarmPool::with_limits(pool, KEPT_IDLE, KEPT_LIFETIME))
     }
 
-    fn with_limits(pool: sqlx::Pool<DB>, size: u32, idle: Duration, lifetime: Duration) -> WarmPool<DB> {
-        WarmPool { pool, permits: Semaphore::new(size as usize), kept: Mutex::new(Vec::new()), idle, lifetime }
+    /// One permit per connection the sqlx pool may open.
+    fn with_limits(pool: sqlx::Pool<DB>, idle: Duration, lifetime: Duration) -> WarmPool<DB> {
+        let permits = Semaphore::new(pool.options().get_max_connections() as usize);
+        WarmPool { pool, permits, kept: Mutex::new(Vec::new()), idle, lifetime }
     }
 
     /// A connection, and the permit to hold while using it.
@@ -211,7 +213,6 @@ impl DbPool {
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .test_before_acquire(false)
                     .connect_lazy_with(options),
-                size,
             )),
             ConnectOptions::Postgres(options) => DbPool::Postgres(WarmPool::new(
                 PgPoolOptions::new()
@@ -227,7 +228,6 @@ impl DbPool {
                         })
                     })
                     .connect_lazy_with(options),
-                size,
             )),
             ConnectOptions::Mysql(options) => DbPool::Mysql(WarmPool::new(
                 MySqlPoolOptions::new()
@@ -241,7 +241,6 @@ impl DbPool {
                         })
                     })
                     .connect_lazy_with(options),
-                size,
             )),
         })
     }
@@ -481,25 +480,26 @@ fn bind_sqlite(query: Query<Sqlite>, value: &Value) -> Query<Sqlite> {
 mod tests {
     use super::*;
 
-    async fn one_connection(lifetime: Duration) -> WarmPool<Sqlite> {
+    fn one_connection(lifetime: Duration) -> WarmPool<Sqlite> {
         let options = SqliteConnectOptions::new().in_memory(true);
         let pool = SqlitePoolOptions::new().max_connections(1).connect_lazy_with(options);
-        WarmPool::with_limits(pool, 1, KEPT_IDLE, lifetime)
+        WarmPool::with_limits(pool, KEPT_IDLE, lifetime)
     }
 
     #[tokio::test]
     async fn a_connection_is_kept_until_its_lifetime_without_the_pool_is_up() {
-        let warm = one_connection(Duration::from_secs(600)).await;
+        let warm = one_connection(Duration::from_secs(600));
+        assert_eq!(warm.permits.available_permits(), 1, "one permit per connection of the pool");
         let (permit, conn) = warm.acquire().await.unwrap();
         warm.keep(conn);
         drop(permit);
         assert_eq!(warm.kept_count(), 1);
-        // Taken again: the same connection, not a new one from sqlx.
+        // Taken again from the kept ones (sqlx's only connection is the kept one).
         let (_permit, conn) = warm.acquire().await.unwrap();
-        assert_eq!((warm.kept_count(), warm.pool.size()), (0, 1));
+        assert_eq!(warm.kept_count(), 0);
         drop(conn);
 
-        let expired = one_connection(Duration::ZERO).await;
+        let expired = one_connection(Duration::ZERO);
         let (permit, conn) = expired.acquire().await.unwrap();
         expired.keep(conn);
         drop(permit);
