@@ -49,14 +49,18 @@ LOOPBACK = re.compile(r"^http://127\.0\.0\.1:\d+/")
 ID_LOW, ID_HIGH = 10000, 99999
 
 
-def oha(exe, url, seconds, connections, headers=None, qps=None, regex=False, ok_status=(200,)):
+def oha(exe, url, seconds, connections, headers=None, qps=None, regex=False, ok_status=(200,), count=None):
     """One oha run. With regex=True the URL is a regular expression (--rand-regex-url): write a
     literal `?` as `[?]` and dots as they are (oha escapes them); no backslashes. With qps the
-    load is open loop at that rate."""
-    # -w: at the deadline, requests under way finish instead of being cut off, so that no
-    # proxy in between has to drop a half-used upstream connection (which P1 would count).
-    cmd = [exe, "--no-tui", "--output-format", "json", "-z", f"{int(seconds * 1000)}ms", "-w",
-           "-c", str(connections)]
+    load is open loop at that rate. With count, exactly that many requests (seconds is then
+    only the time allowed)."""
+    cmd = [exe, "--no-tui", "--output-format", "json", "-c", str(connections)]
+    if count:
+        cmd += ["-n", str(count)]
+    else:
+        # -w: at the deadline, requests under way finish instead of being cut off, so that no
+        # proxy in between has to drop a half-used upstream connection (which P1 would count).
+        cmd += ["-z", f"{int(seconds * 1000)}ms", "-w"]
     if qps:
         cmd += ["-q", str(qps)]
     for name, value in (headers or {}).items():

@@ -106,12 +106,12 @@ log-level = "crit"
     return service, url
 
 
-def start_reference(exe):
+def start_reference(exe, prefix=()):
     port = free_port()
     # One worker thread, as Sluice gets one edge thread (bench/README.md, Threads).
     env = dict(os.environ, TOKIO_WORKER_THREADS="1", REFERENCE_ADDR=f"127.0.0.1:{port}", REFERENCE_POOL=str(POOL),
                REFERENCE_PG=f"host=127.0.0.1 port=5432 user=postgres dbname={fixtures.DB}")
-    service = Service("reference", [exe], env=env)
+    service = Service("reference", [*prefix, exe], env=env)
     url = f"http://127.0.0.1:{port}"
     wait_until("the reference service", lambda: http("GET", url + "/users/1", timeout=2)[0] == 200, proc=service)
     return service, url

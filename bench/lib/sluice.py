@@ -35,8 +35,9 @@ def binary(profile):
 
 
 class Sluice:
-    def __init__(self, exe, upstream_port, limit_qps=LIMIT_QPS):
+    def __init__(self, exe, upstream_port, limit_qps=LIMIT_QPS, serve_prefix=()):
         self.exe = exe
+        self.serve_prefix = list(serve_prefix)  # runs `sluice serve` under this (valgrind)
         self.limit_qps = limit_qps
         self.data_dir = os.path.join(RUN, "sluice")
         shutil.rmtree(self.data_dir, ignore_errors=True)  # a new store every run
@@ -69,7 +70,7 @@ class Sluice:
 
     def start(self):
         # Run from an empty directory so that no conf/sluice.toml is picked up.
-        self.service = Service("sluice", [self.exe, "serve"], env=self.env, cwd=self.data_dir)
+        self.service = Service("sluice", [*self.serve_prefix, self.exe, "serve"], env=self.env, cwd=self.data_dir)
         health = f"http://127.0.0.1:{self.admin_port}/admin/v1/health"
         wait_until("sluice serve", lambda: http("GET", health, timeout=2)[0] == 200, timeout=60, proc=self.service)
         return self

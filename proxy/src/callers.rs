@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use catalog::model::SecurityLevel;
 use catalog::store::CallerDirectory;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use plugins::ApiError;
 use sha2::{Digest, Sha256};
 
@@ -83,17 +83,20 @@ impl<'a> Credentials<'a> {
     /// Reads the credentials from the headers; 401 `Unauthorized.MissingCredentials` when
     /// there are none or only some of one kind.
     pub fn from_headers(headers: &'a HeaderMap) -> Result<Credentials<'a>, ApiError> {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-        let app_key = text(APP_KEY_HEADER).filter(|k| !k.is_empty());
+        let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let Some(app_key) = text(&APP_KEY_HEADER).filter(|k| !k.is_empty()) else {
+            return Err(missing_credentials());
+        };
         let bearer = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
             // `Bearer` in any case; an empty token is a wrong one, not a missing one.
             let (scheme, token) = v.trim().split_once(' ').unwrap_or((v.trim(), ""));
             scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
         });
-        let signed = (text(TIMESTAMP_HEADER), text(NONCE_HEADER), text(SIGNATURE_HEADER));
-        match (app_key, bearer, signed) {
-            (Some(app_key), Some(token), _) => Ok(Credentials::Token { app_key, token }),
-            (Some(app_key), None, (Some(timestamp), Some(nonce), Some(signature))) => {
+        if let Some(token) = bearer {
+            return Ok(Credentials::Token { app_key, token });
+        }
+        match (text(&TIMESTAMP_HEADER), text(&NONCE_HEADER), text(&SIGNATURE_HEADER)) {
+            (Some(timestamp), Some(nonce), Some(signature)) => {
                 Ok(Credentials::Signature { app_key, timestamp, nonce, signature })
             }
             _ => Err(missing_credentials()),

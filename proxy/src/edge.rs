@@ -47,10 +47,25 @@ use crate::routes::{Lookup, Route, Snapshot, Target, Variant};
 use crate::ssrf::{SsrfError, SsrfPolicy};
 
 /// Selects the environment of a call; production when absent.
-pub const ENV_HEADER: &str = "x-sluice-env";
+pub const ENV_HEADER: HeaderName = HeaderName::from_static("x-sluice-env");
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// The version of the API that answered: `V{n}`.
 pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-sluice-version");
+const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Headers every answer written by the edge may carry (besides its own extra ones): four of
+/// its own, and the `Date` and `Connection` pingora adds.
+const ANSWER_HEADERS: usize = 6;
+
+/// Upstream response headers never passed on to callers (see `upstream_response_filter`).
+const UPSTREAM_ONLY: [HeaderName; 5] = [
+    header::SET_COOKIE,
+    HeaderName::from_static("set-cookie2"),
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+];
 
 /// The largest caller body read for a registered API's parameters. The body is read before the
 /// upstream request is built and then replaced; pingora replays a read body through its retry
@@ -316,11 +331,8 @@ impl ProxyHttp for Edge {
         let Some(call) = ctx.upstream.as_ref() else { return Ok(()) };
         upstream_response.insert_header(VERSION_HEADER, call.variant().version_header.clone())?;
         // Cookies are the upstream's session with Sluice (its credentials), scoped to the
-        // gateway's domain if passed on: never handed to callers.
-        for name in [header::SET_COOKIE, HeaderName::from_static("set-cookie2")] {
-            upstream_response.remove_header(&name);
-        }
-        for name in ["keep-alive", "proxy-connection", "proxy-authenticate"] {
+        // gateway's domain if passed on: never handed to callers; nor are hop-by-hop headers.
+        for name in &UPSTREAM_ONLY {
             upstream_response.remove_header(name);
         }
         upstream_response.insert_header(REQUEST_ID_HEADER, ctx.request_id.as_str())?;
@@ -425,7 +437,7 @@ impl Edge {
             return Err(answer);
         }
         let header = session.req_header();
-        let env = match header.headers.get(ENV_HEADER).map(|v| v.to_str().unwrap_or("").to_ascii_lowercase()) {
+        let env = match header.headers.get(&ENV_HEADER).map(|v| v.to_str().unwrap_or("").to_ascii_lowercase()) {
             None => Environment::Prod,
             Some(v) if v == "prod" || v == "online" => Environment::Prod,
             Some(v) if v == "test" || v == "ppe" => Environment::Test,
@@ -460,11 +472,11 @@ impl Edge {
             }
         };
         let app_auth = route.access.auth_mode == AuthMode::App;
-        if app_auth && !header.headers.contains_key(APP_KEY_HEADER) {
+        if app_auth && !header.headers.contains_key(&APP_KEY_HEADER) {
             // Before reading any body: a caller without an app gets nothing more.
             return Err(fail(missing_credentials()));
         }
-        let signed = app_auth && header.headers.contains_key(SIGNATURE_HEADER);
+        let signed = app_auth && header.headers.contains_key(&SIGNATURE_HEADER);
 
         // The body, when something reads it: a data API's parameters, a registered API's body
         // parameters, or a signature's digest. Otherwise it streams to the upstream unread.
@@ -649,7 +661,7 @@ impl Edge {
             .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
         // Several X-Forwarded-For headers are one list, in order.
         let values: Vec<&str> =
-            session.req_header().headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+            session.req_header().headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
         let forwarded = match values.len() {
             0 => None,
             1 => Some(std::borrow::Cow::Borrowed(values[0])),
@@ -834,36 +846,54 @@ fn gather_params(
 }
 
 async fn write_answer(session: &mut Session, request_id: &str, answer: Answer) -> Result<()> {
-    let mut header = ResponseHeader::build(answer.status, Some(6))?;
-    header.insert_header(header::CONTENT_TYPE, "application/json; charset=utf-8")?;
-    header.insert_header(header::CONTENT_LENGTH, answer.body.len().to_string())?;
-    header.insert_header(REQUEST_ID_HEADER, request_id)?;
+    // The head is built as `http` parts: `ResponseHeader::insert_header` would parse each name
+    // again and copy it into a case map, which answers written here have no use for (standard
+    // names still go out title-cased).
+    let mut head = http::Response::new(()).into_parts().0;
+    head.status = http::StatusCode::from_u16(answer.status)
+        .map_err(|e| Error::because(ErrorType::InternalError, "answer status", e))?;
+    let headers = &mut head.headers;
+    headers.reserve(ANSWER_HEADERS + answer.headers.len());
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(answer.body.len()));
+    let request_id = HeaderValue::from_str(request_id)
+        .map_err(|e| Error::because(ErrorType::InternalError, "request id header", e))?;
+    headers.insert(REQUEST_ID_HEADER, request_id);
     if let Some(t) = answer.timings {
-        header.insert_header("server-timing", server_timing(&t))?;
+        headers.insert(SERVER_TIMING, server_timing(&t));
     }
     for (name, value) in answer.headers {
-        header.insert_header(name, value)?;
+        headers.insert(name, value);
     }
     if answer.close {
         session.set_keepalive(None);
     }
     let head_only = session.req_header().method == Method::HEAD;
-    session.write_response_header(Box::new(header), head_only).await?;
+    session.write_response_header(Box::new(ResponseHeader::from(head)), head_only).await?;
     if !head_only {
         session.write_response_body(Some(answer.body), true).await?;
     }
     Ok(())
 }
 
-fn server_timing(t: &StageTimings) -> String {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    format!(
-        "parse;dur={:.3}, plan;dur={:.3}, execute;dur={:.3}, encode;dur={:.3}",
-        ms(t.parse),
-        ms(t.plan),
-        ms(t.execute),
-        ms(t.encode)
-    )
+/// `parse;dur=0.007, plan;dur=…` in milliseconds to the microsecond.
+fn server_timing(t: &StageTimings) -> HeaderValue {
+    let mut value = String::with_capacity(80);
+    let mut digits = itoa::Buffer::new();
+    // Integers by hand, not `{:.3}` of a float (or `write!`): this runs for every data API call.
+    for (stage, took) in [("parse", t.parse), ("plan", t.plan), ("execute", t.execute), ("encode", t.encode)] {
+        if !value.is_empty() {
+            value.push_str(", ");
+        }
+        let micros = took.as_micros();
+        value.push_str(stage);
+        value.push_str(";dur=");
+        value.push_str(digits.format(micros / 1000));
+        let fraction = digits.format(1000 + micros % 1000);
+        value.push('.');
+        value.push_str(&fraction[1..]); // three digits, zero-padded by the leading 1
+    }
+    HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// 128 random bits as 32 hex digits.
@@ -872,4 +902,20 @@ fn new_request_id() -> String {
     let bits = rand::random::<u128>();
     // Without `format!`: this runs for every request.
     (0..32).rev().map(|i| char::from(HEX[((bits >> (i * 4)) & 0xf) as usize])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_timing_gives_each_stage_in_milliseconds_to_the_microsecond() {
+        let timings = StageTimings {
+            parse: Duration::from_micros(7),
+            plan: Duration::from_micros(1_234),
+            execute: Duration::from_millis(12),
+            encode: Duration::from_nanos(999),
+        };
+        assert_eq!(server_timing(&timings), "parse;dur=0.007, plan;dur=1.234, execute;dur=12.000, encode;dur=0.000");
+    }
 }

@@ -66,16 +66,18 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
+use http::HeaderName;
 use sha2::{Digest, Sha256};
 
+// Header names are prebuilt: a lookup by `&str` parses the name on every call.
 /// The app's key.
-pub const APP_KEY_HEADER: &str = "x-sluice-app-key";
+pub const APP_KEY_HEADER: HeaderName = HeaderName::from_static("x-sluice-app-key");
 /// Unix seconds at signing.
-pub const TIMESTAMP_HEADER: &str = "x-sluice-timestamp";
+pub const TIMESTAMP_HEADER: HeaderName = HeaderName::from_static("x-sluice-timestamp");
 /// The single-use nonce.
-pub const NONCE_HEADER: &str = "x-sluice-nonce";
+pub const NONCE_HEADER: HeaderName = HeaderName::from_static("x-sluice-nonce");
 /// Base64 of the HMAC-SHA256.
-pub const SIGNATURE_HEADER: &str = "x-sluice-signature";
+pub const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-sluice-signature");
 
 /// How far a timestamp may be from the edge's clock, either way.
 pub const TIMESTAMP_WINDOW_SECS: i64 = 300;

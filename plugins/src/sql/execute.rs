@@ -118,7 +118,9 @@ impl<DB: sqlx::Database> WarmPool<DB> {
         let permit = self.permits.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?;
         let conn = match self.take_kept() {
             Some(conn) => conn,
-            None => WarmConnection { conn: self.pool.acquire().await?, from_pool: Instant::now() },
+            // Boxed: sqlx's acquire future is kilobytes (it can connect), and held inline it
+            // would make every call's future that big, to be allocated and copied per call.
+            None => WarmConnection { conn: Box::pin(self.pool.acquire()).await?, from_pool: Instant::now() },
         };
         Ok((permit, conn))
     }
@@ -287,10 +289,10 @@ impl PoolRegistry {
         Self::default()
     }
 
-    pub fn pool_for(&self, ds: &Datasource) -> Result<DbPool, ApiError> {
-        let fingerprint = fingerprint(ds);
+    pub fn pool_for(&self, source: &PoolSource) -> Result<DbPool, ApiError> {
+        let ds = &source.datasource;
         if let Some(entry) = self.pools.get(&ds.id)
-            && entry.0 == fingerprint
+            && entry.0 == source.fingerprint
         {
             return Ok(entry.1.clone());
         }
@@ -298,8 +300,22 @@ impl PoolRegistry {
             tracing::error!(datasource = ds.id, %why, "datasource settings cannot make a pool");
             ApiError::database()
         })?;
-        self.pools.insert(ds.id, (fingerprint, pool.clone()));
+        self.pools.insert(ds.id, (source.fingerprint, pool.clone()));
         Ok(pool)
+    }
+}
+
+/// A datasource with the fingerprint of its connection settings, taken once when an API is
+/// compiled rather than on every call: it picks (or replaces) the datasource's pool.
+#[derive(Debug, Clone)]
+pub struct PoolSource {
+    datasource: Datasource,
+    fingerprint: u64,
+}
+
+impl PoolSource {
+    pub fn new(datasource: &Datasource) -> PoolSource {
+        PoolSource { fingerprint: fingerprint(datasource), datasource: datasource.clone() }
     }
 }
 
@@ -504,5 +520,27 @@ mod tests {
         expired.keep(conn);
         drop(permit);
         assert_eq!(expired.kept_count(), 0, "past its lifetime it goes back to sqlx's pool");
+    }
+
+    /// Every call's future holds this one: kept small, it is cheap to allocate and move.
+    #[tokio::test]
+    async fn a_statement_run_future_stays_small() {
+        let warm = one_connection(KEPT_LIFETIME);
+        let statement = RenderedSql { sql: "SELECT 1".into(), binds: Vec::new() };
+        let hints = |_: &str| None;
+        let spec = RunSpec {
+            statement: &statement,
+            count: None,
+            row_cap: 1,
+            timeout: Duration::from_secs(1),
+            format: ResultFormat::Json,
+            hints: &hints,
+            page: None,
+            hidden: None,
+        };
+        let acquire = std::mem::size_of_val(&warm.acquire());
+        let run = std::mem::size_of_val(&run_on::<Sqlite>(&warm, &spec, bind_sqlite));
+        assert!(acquire <= 512, "WarmPool::acquire's future is {acquire} bytes");
+        assert!(run <= 1024, "run_on's future is {run} bytes");
     }
 }

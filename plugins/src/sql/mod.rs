@@ -31,7 +31,7 @@ use catalog::model::{
 use crate::error::ApiError;
 use dialect::Dialect;
 use encode::PageInfo;
-use execute::{PoolRegistry, RunSpec};
+use execute::{PoolRegistry, PoolSource, RunSpec};
 use mask::Masking;
 use native::{NativePolicy, Restricted};
 use render::{RenderedSql, SqlBuilder};
@@ -116,7 +116,7 @@ enum ModePlan {
 /// A data API version compiled for its datasource: validated once, invoked many times.
 #[derive(Debug, Clone)]
 pub struct SqlApi {
-    datasource: Datasource,
+    source: PoolSource,
     dialect: Dialect,
     definition: ApiDefinition,
     plan: ModePlan,
@@ -244,7 +244,7 @@ impl SqlApi {
             }
         };
         let guards = LEVELS.map(|level| Guard::compile(definition, dialect, &plan, level));
-        Ok(SqlApi { datasource: datasource.clone(), dialect, definition: definition.clone(), plan, guards })
+        Ok(SqlApi { source: PoolSource::new(datasource), dialect, definition: definition.clone(), plan, guards })
     }
 
     pub fn definition(&self) -> &ApiDefinition {
@@ -284,7 +284,7 @@ impl SqlApi {
             };
             return Ok(CallOutput::DryRun { dry_run, timings });
         }
-        let pool = pools.pool_for(&self.datasource)?;
+        let pool = pools.pool_for(&self.source)?;
         let fields = &self.definition.response_fields;
         let hints = |column: &str| field_hint(fields, column);
         let outcome = pool
