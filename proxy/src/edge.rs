@@ -1,13 +1,17 @@
-//! The edge: a pingora `ProxyHttp` that answers every API call.
+//! The edge's request path: what every API call goes through, in whichever lane it came
+//! (`edge_app.rs`), and the pingora `ProxyHttp` hooks of the proxy lane.
 //!
 //! ```text
-//! request_filter: framing checks ► environment ► route (method + path) ► caller (callers.rs:
-//!                 app token or signature, IP allow list, clearance, grant, QPS limits) ►
-//!                 version (gray strategy, sticky per app key) ► then by target:
+//! Edge::route      framing checks ► environment ► route (method + path)
+//! Edge::serve      caller (callers.rs: app token or signature, IP allow list, clearance, grant,
+//!                  QPS limits) ► version (gray strategy, sticky per app key) ► then by target:
 //!   data API        gather params (path, query, header, JSON body ≤ max_body_bytes)
-//!                   ► plugin.invoke ► write ► Ok(true)
+//!                   ► plugin.invoke ► the answer to write
 //!   registered API  gather params (the body only when parameters are read from or built
-//!                   into it) ► map to the upstream request (registered.rs) ► Ok(false):
+//!                   into it) ► map to the upstream request (registered.rs)
+//! ProxyLane (pingora's proxy, registered APIs):
+//! request_filter           Edge::route + Edge::serve: an answer ► write ► Ok(true); an
+//!                          upstream request ► ctx ► Ok(false):
 //! upstream_peer            SSRF check of the base URL's host at call time ► peer = that address
 //! upstream_request_filter  method, path + query, Host, mapped headers and constants; strips
 //!                          Authorization, Cookie, X-Sluice-*, X-Forwarded-*, consumed headers
@@ -32,6 +36,7 @@ use catalog::model::{AuthMode, Environment, ParamPosition, SecurityLevel};
 use http::{HeaderName, HeaderValue, Method, header};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
+use pingora::protocols::http::ServerSession;
 use pingora::proxy::FailToProxy;
 use pingora::upstreams::peer::HttpUpstreamRequestPolicy;
 use plugins::sql::value::RawParam;
@@ -54,9 +59,9 @@ pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-sluice-version
 const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-/// Headers every answer written by the edge may carry (besides its own extra ones): four of
-/// its own, and the `Date` and `Connection` pingora adds.
-const ANSWER_HEADERS: usize = 6;
+/// Headers every answer written by the edge carries (besides its own extra ones): three of its
+/// own, and the `Date` and `Connection` pingora adds.
+const ANSWER_HEADERS: usize = 5;
 
 /// Upstream response headers never passed on to callers (see `upstream_response_filter`).
 const UPSTREAM_ONLY: [HeaderName; 5] = [
@@ -137,7 +142,7 @@ impl UpstreamCall {
     }
 }
 
-/// What `request_filter` decided.
+/// What serving a request decided.
 enum Outcome {
     /// Write this answer.
     Answer(Answer),
@@ -145,12 +150,25 @@ enum Outcome {
     Proxy(UpstreamCall),
 }
 
+/// A request matched to its route, with the snapshot it was found in.
+pub(crate) struct Routed {
+    snapshot: Arc<Snapshot>,
+    route: Arc<Route>,
+    path_params: Vec<(String, String)>,
+}
+
+impl Routed {
+    /// Whether every version of the route is answered in place (no registered API among them).
+    pub(crate) fn answered_in_place(&self) -> bool {
+        self.route.answered_in_place()
+    }
+}
+
 /// A complete answer, written in one go.
-struct Answer {
+pub(crate) struct Answer {
     status: u16,
     body: Bytes,
-    timings: Option<StageTimings>,
-    /// `Allow`, `Retry-After`, `X-Sluice-Version`.
+    /// `Allow`, `Retry-After`, `X-Sluice-Version`, `Server-Timing`.
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The connection must close: its request body was not read to the end.
     close: bool,
@@ -159,13 +177,7 @@ struct Answer {
 impl Answer {
     fn error(err: &ApiError, request_id: &str) -> Answer {
         let body = serde_json::json!({"code": err.code, "message": err.message, "requestId": request_id});
-        Answer {
-            status: err.status,
-            body: Bytes::from(body.to_string()),
-            timings: None,
-            headers: Vec::new(),
-            close: false,
-        }
+        Answer { status: err.status, body: Bytes::from(body.to_string()), headers: Vec::new(), close: false }
     }
 
     fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Answer {
@@ -174,24 +186,31 @@ impl Answer {
     }
 }
 
+/// The edge as pingora's proxy runs it: registered API calls, streamed to their upstream.
+/// Requests the edge answers itself normally never get here (`edge_app` serves them in place);
+/// one that does is answered here in the same way.
+pub struct ProxyLane {
+    edge: Arc<Edge>,
+}
+
+impl ProxyLane {
+    pub fn new(edge: Arc<Edge>) -> ProxyLane {
+        ProxyLane { edge }
+    }
+}
+
 #[async_trait]
-impl ProxyHttp for Edge {
+impl ProxyHttp for ProxyLane {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx { request_id: new_request_id(), upstream: None }
     }
 
-    /// The headers are in: the header deadline no longer applies.
-    async fn early_request_filter(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<()> {
-        crate::deadline::headers_read();
-        Ok(())
-    }
-
-    /// Answers data APIs and every refusal in place (`true`: the response is written); hands
+    /// Answers refusals (and any data API) in place (`true`: the response is written); hands
     /// registered APIs to pingora (`false`) with the upstream request prepared in `ctx`.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let answer = match self.answer(session, &ctx.request_id).await {
+        let answer = match self.edge.answer(session, &ctx.request_id).await {
             Ok(Outcome::Proxy(call)) => {
                 ctx.upstream = Some(call);
                 return Ok(false);
@@ -212,7 +231,8 @@ impl ProxyHttp for Edge {
             return Error::e_explain(ErrorType::InternalError, "not a registered API");
         };
         let timeout = upstream.timeout;
-        let checked = match tokio::time::timeout(timeout, self.settings.ssrf.resolve_checked(&upstream.url)).await {
+        let checked = match tokio::time::timeout(timeout, self.edge.settings.ssrf.resolve_checked(&upstream.url)).await
+        {
             Ok(Ok(target)) => target,
             Ok(Err(SsrfError::Forbidden { reason })) => {
                 call.failure = Some(ApiError::new(
@@ -425,7 +445,30 @@ fn stripped_upstream(name: &HeaderName) -> bool {
 }
 
 impl Edge {
-    async fn answer(&self, session: &mut Session, request_id: &str) -> std::result::Result<Outcome, Answer> {
+    /// Routes the request, then serves it: the whole of a call, for the proxy lane.
+    async fn answer(&self, session: &mut ServerSession, request_id: &str) -> std::result::Result<Outcome, Answer> {
+        let routed = self.route(session, request_id)?;
+        self.serve(session, request_id, routed).await
+    }
+
+    /// Which lane a request head belongs to, judged from its method, target and `X-Sluice-Env`
+    /// before pingora reads it: `true` for requests answered in place (data APIs and every
+    /// refusal), `false` for registered APIs and for heads the edge leaves to pingora's proxy
+    /// (CONNECT, absolute-form or `*` targets, unknown methods). Only a guess to save work:
+    /// [`Edge::route`] decides again on the parsed head.
+    pub(crate) fn answers_in_place(&self, method: &str, target: &str, env: Option<&[u8]>) -> bool {
+        let Ok(method) = Method::from_bytes(method.as_bytes()) else { return false };
+        if method == Method::CONNECT || !target.starts_with('/') {
+            return false;
+        }
+        let Ok(env) = environment(env) else { return true };
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        self.snapshot.load().table(env).find(&method, path).is_none_or(|route| route.answered_in_place())
+    }
+
+    /// Checks the framing, picks the environment and finds the route; refusals come back as
+    /// the answer to write.
+    pub(crate) fn route(&self, session: &ServerSession, request_id: &str) -> std::result::Result<Routed, Answer> {
         let fail = |err: ApiError| Answer::error(&err, request_id);
         if has_conflicting_framing(session) {
             let mut answer = fail(ApiError::new(
@@ -437,19 +480,11 @@ impl Edge {
             return Err(answer);
         }
         let header = session.req_header();
-        let env = match header.headers.get(&ENV_HEADER).map(|v| v.to_str().unwrap_or("").to_ascii_lowercase()) {
-            None => Environment::Prod,
-            Some(v) if v == "prod" || v == "online" => Environment::Prod,
-            Some(v) if v == "test" || v == "ppe" => Environment::Test,
-            Some(v) => {
-                return Err(fail(ApiError::invalid_parameter("X-Sluice-Env", "test or prod", &v)));
-            }
-        };
-        let method = header.method.clone();
-        let path = header.uri.path().to_owned();
-        let query = header.uri.query().unwrap_or("").to_owned();
+        let env = environment(header.headers.get(&ENV_HEADER).map(HeaderValue::as_bytes)).map_err(fail)?;
+        let method = &header.method;
+        let path = header.uri.path();
         let snapshot = self.snapshot.load_full();
-        let (route, path_params) = match snapshot.table(env).lookup(&method, &path) {
+        let (route, path_params) = match snapshot.table(env).lookup(method, path) {
             Lookup::Found { route, path_params } => (Arc::clone(route), path_params),
             Lookup::MethodNotAllowed { allowed } => {
                 let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
@@ -471,6 +506,38 @@ impl Edge {
                 )));
             }
         };
+        Ok(Routed { snapshot, route, path_params })
+    }
+
+    /// Serves a request whose route is answered in place (see [`Routed::answered_in_place`]).
+    pub(crate) async fn answer_in_place(
+        &self,
+        session: &mut ServerSession,
+        request_id: &str,
+        routed: Routed,
+    ) -> Answer {
+        match self.serve(session, request_id, routed).await {
+            Ok(Outcome::Answer(answer)) | Err(answer) => answer,
+            // Every version of such a route is a data API: nothing here goes upstream.
+            Ok(Outcome::Proxy(_)) => {
+                Answer::error(&ApiError::new("InternalError", 500, "an internal error occurred"), request_id)
+            }
+        }
+    }
+
+    /// Serves a routed request: reads the body when something needs it, admits the caller,
+    /// picks the version, then answers a data API or prepares the upstream request.
+    async fn serve(
+        &self,
+        session: &mut ServerSession,
+        request_id: &str,
+        routed: Routed,
+    ) -> std::result::Result<Outcome, Answer> {
+        let Routed { snapshot, route, path_params } = routed;
+        let fail = |err: ApiError| Answer::error(&err, request_id);
+        let header = session.req_header();
+        let method = header.method.clone();
+        let query = header.uri.query().unwrap_or("").to_owned();
         let app_auth = route.access.auth_mode == AuthMode::App;
         if app_auth && !header.headers.contains_key(&APP_KEY_HEADER) {
             // Before reading any body: a caller without an app gets nothing more.
@@ -486,7 +553,7 @@ impl Edge {
                 if route.reads_upstream_body() || signed {
                     // Kept by pingora and replayed through request_body_filter, which swaps in
                     // the built (or, for a signed call, the verified) body: see PARAM_BODY_LIMIT.
-                    session.as_mut().enable_retry_buffering();
+                    session.enable_retry_buffering();
                     let limit = self.settings.max_body_bytes.min(PARAM_BODY_LIMIT);
                     Some(self.read_body(session, request_id, limit).await?)
                 } else {
@@ -560,8 +627,7 @@ impl Edge {
                     Ok(Answer {
                         status: 200,
                         body: body.freeze(),
-                        timings: Some(timings),
-                        headers: vec![(VERSION_HEADER, version.clone())],
+                        headers: vec![(VERSION_HEADER, version.clone()), (SERVER_TIMING, server_timing(&timings))],
                         close: false,
                     })
                 }
@@ -577,7 +643,7 @@ impl Edge {
     /// IP allow list, its clearance against the API's level, its grant, and the QPS limits.
     fn admit(
         &self,
-        session: &Session,
+        session: &ServerSession,
         snapshot: &Snapshot,
         route: &Route,
         body: &[u8],
@@ -654,7 +720,7 @@ impl Edge {
     }
 
     /// The caller's address: the socket's, or the client a trusted proxy names.
-    fn client_ip(&self, session: &Session) -> std::net::IpAddr {
+    fn client_ip(&self, session: &ServerSession) -> std::net::IpAddr {
         let socket = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -674,7 +740,7 @@ impl Edge {
     /// reading anything, or while reading a chunked one).
     async fn read_body(
         &self,
-        session: &mut Session,
+        session: &mut ServerSession,
         request_id: &str,
         limit: usize,
     ) -> std::result::Result<Bytes, Answer> {
@@ -779,6 +845,20 @@ fn parse_params_body(body: &[u8]) -> std::result::Result<Option<serde_json::Map<
     }
 }
 
+/// The environment `X-Sluice-Env` selects: production when absent.
+fn environment(value: Option<&[u8]>) -> std::result::Result<Environment, ApiError> {
+    match value {
+        None => Ok(Environment::Prod),
+        Some(v) if v.eq_ignore_ascii_case(b"prod") || v.eq_ignore_ascii_case(b"online") => Ok(Environment::Prod),
+        Some(v) if v.eq_ignore_ascii_case(b"test") || v.eq_ignore_ascii_case(b"ppe") => Ok(Environment::Test),
+        Some(v) => Err(ApiError::invalid_parameter(
+            "X-Sluice-Env",
+            "test or prod",
+            &String::from_utf8_lossy(v).to_ascii_lowercase(),
+        )),
+    }
+}
+
 fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -789,7 +869,7 @@ fn now_millis() -> i64 {
 /// vector). pingora's parser already drops Content-Length in that case (RFC 9112 §6.3) and turns
 /// keep-alive off, so an HTTP/1.1 chunked request that did not ask to close yet has keep-alive
 /// off is one that had both. With `Connection: close` it is read as chunked, then closed.
-fn has_conflicting_framing(session: &Session) -> bool {
+fn has_conflicting_framing(session: &ServerSession) -> bool {
     let header = session.req_header();
     let chunked = header.headers.contains_key(header::TRANSFER_ENCODING);
     if !chunked {
@@ -811,7 +891,7 @@ fn has_conflicting_framing(session: &Session) -> bool {
 /// and header parameters only from their own place.
 fn gather_params(
     route: &Variant,
-    session: &Session,
+    session: &ServerSession,
     path_params: &[(String, String)],
     query: &str,
     body: Option<&serde_json::Map<String, serde_json::Value>>,
@@ -845,7 +925,7 @@ fn gather_params(
     params
 }
 
-async fn write_answer(session: &mut Session, request_id: &str, answer: Answer) -> Result<()> {
+pub(crate) async fn write_answer(session: &mut ServerSession, request_id: &str, answer: Answer) -> Result<()> {
     // The head is built as `http` parts: `ResponseHeader::insert_header` would parse each name
     // again and copy it into a case map, which answers written here have no use for (standard
     // names still go out title-cased).
@@ -859,9 +939,6 @@ async fn write_answer(session: &mut Session, request_id: &str, answer: Answer) -
     let request_id = HeaderValue::from_str(request_id)
         .map_err(|e| Error::because(ErrorType::InternalError, "request id header", e))?;
     headers.insert(REQUEST_ID_HEADER, request_id);
-    if let Some(t) = answer.timings {
-        headers.insert(SERVER_TIMING, server_timing(&t));
-    }
     for (name, value) in answer.headers {
         headers.insert(name, value);
     }
@@ -869,9 +946,9 @@ async fn write_answer(session: &mut Session, request_id: &str, answer: Answer) -
         session.set_keepalive(None);
     }
     let head_only = session.req_header().method == Method::HEAD;
-    session.write_response_header(Box::new(ResponseHeader::from(head)), head_only).await?;
+    session.write_response_header(Box::new(ResponseHeader::from(head))).await?;
     if !head_only {
-        session.write_response_body(Some(answer.body), true).await?;
+        session.write_response_body(answer.body, true).await?;
     }
     Ok(())
 }
@@ -897,7 +974,7 @@ fn server_timing(t: &StageTimings) -> HeaderValue {
 }
 
 /// 128 random bits as 32 hex digits.
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = rand::random::<u128>();
     // Without `format!`: this runs for every request.

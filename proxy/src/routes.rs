@@ -76,6 +76,17 @@ impl Route {
         }
     }
 
+    /// Whether the route answers `method`: HEAD is answered like GET.
+    fn serves(&self, method: &Method) -> bool {
+        self.method == if method == Method::HEAD { &Method::GET } else { method }
+    }
+
+    /// Whether the edge answers every version of the route itself: none is a registered API.
+    pub fn answered_in_place(&self) -> bool {
+        let in_place = |variant: &Variant| matches!(variant.target, Target::Sql(_));
+        in_place(&self.served) && self.gray.as_ref().is_none_or(|g| in_place(&g.variant))
+    }
+
     /// Whether any variant reads the caller's body to build its upstream request.
     pub fn reads_upstream_body(&self) -> bool {
         let reads = |variant: &Variant| matches!(&variant.target, Target::Upstream(u) if u.reads_body());
@@ -175,15 +186,18 @@ impl RouteTable {
 
     pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
         let Ok(matched) = self.router.at(path) else { return Lookup::NotFound };
-        // HEAD is answered like GET.
-        let wanted = if method == Method::HEAD { Method::GET } else { method.clone() };
-        match matched.value.iter().find(|r| r.method == wanted) {
+        match matched.value.iter().find(|r| r.serves(method)) {
             Some(route) => Lookup::Found {
                 route,
                 path_params: matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
             },
             None => Lookup::MethodNotAllowed { allowed: matched.value.iter().map(|r| r.method.clone()).collect() },
         }
+    }
+
+    /// The route serving `method` at `path`, without its path parameters.
+    pub fn find(&self, method: &Method, path: &str) -> Option<&Arc<Route>> {
+        self.router.at(path).ok()?.value.iter().find(|r| r.serves(method))
     }
 }
 

@@ -1,7 +1,8 @@
 //! `sluice serve`: start-up, then the pingora server with three services —
 //!
 //! ```text
-//!   edge            (pingora proxy service)   answers API calls from the snapshot
+//!   edge            (pingora service, EdgeApp) answers API calls from the snapshot: data APIs
+//!                                             in place, registered APIs through pingora's proxy
 //!   catalog watcher (background service)      polls the store revision, rebuilds and swaps
 //!   admin           (background service)      axum: the management API
 //! ```
@@ -27,9 +28,9 @@ use pingora::services::listening::Service;
 use crate::admin::AdminService;
 use crate::client_addr::TrustedProxies;
 use crate::conf::Config;
-use crate::deadline::HeaderDeadline;
 use crate::demo;
-use crate::edge::{Edge, EdgeSettings};
+use crate::edge::{Edge, EdgeSettings, ProxyLane};
+use crate::edge_app::EdgeApp;
 use crate::limiter::Limiters;
 use crate::routes::Snapshot;
 use crate::ssrf::SsrfPolicy;
@@ -69,11 +70,9 @@ pub fn serve(config: Config) -> Result<(), String> {
         trusted_proxies: TrustedProxies::parse(&config.trusted_proxies).map_err(|e| format!("trusted_proxies: {e}"))?,
     };
     let limiters = Arc::new(Limiters::new());
-    let proxy = pingora::proxy::http_proxy(
-        &server.configuration,
-        Edge::new(Arc::clone(&snapshot), settings, Arc::clone(&limiters)),
-    );
-    let app = HeaderDeadline::new(proxy, Duration::from_millis(config.header_timeout_ms.max(1)));
+    let edge = Arc::new(Edge::new(Arc::clone(&snapshot), settings, Arc::clone(&limiters)));
+    let proxy = pingora::proxy::http_proxy(&server.configuration, ProxyLane::new(Arc::clone(&edge)));
+    let app = EdgeApp::new(edge, proxy, Duration::from_millis(config.header_timeout_ms.max(1)));
     let mut edge = Service::new("edge".to_owned(), app);
     edge.add_tcp(&config.edge_addr.to_string());
     server.add_service(edge);
