@@ -138,8 +138,10 @@ def write(results, path, sluice_version, valgrind_version, started):
         if f"{scenario} {side}" in results:
             ratio = results[f"{scenario} sluice"] / results[f"{scenario} {side}"]
             lines.append(f"- {scenario}, Sluice ÷ {what}: {ratio:.2f}×")
-    lines += ["", "The pingora floor (`bench/pingora-floor`) is pingora with nothing of Sluice's: what is",
-              "left above it is Sluice's own work (routing, callers, the database call, the envelope)."]
+    lines += ["", "The pingora floor (`bench/pingora-floor`) is pingora with nothing of Sluice's: a fixed",
+              "answer on pingora's HTTP/1 session, and pingora's proxy without hooks. What Sluice's P1",
+              "executes above the second is its own work (routing, callers, the upstream mapping); its D1",
+              "reads heads itself, without pingora's session, and adds the database call and the envelope."]
     lines += ["", f"- Sluice: {sluice_version}", f"- valgrind: {valgrind_version}", ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))

@@ -35,6 +35,13 @@ def apt_install(*packages):
         raise Skipped(f"apt-get install {' '.join(packages)} failed: {str(e).strip()[-300:]}")
 
 
+def ensure_cmake():
+    """pingora (Sluice's edge, and the pingora floor) builds zlib-ng with cmake."""
+    if not which("cmake"):
+        log("installing cmake (Debian): pingora builds zlib-ng with it")
+        apt_install("cmake")
+
+
 def debian_tool(name, package):
     path = which(name)
     if not path:
@@ -86,6 +93,8 @@ def floor_binary():
 def _bench_crate(directory, name, what):
     """Builds one of the benchmark's own Cargo projects (release) and returns its binary."""
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(directory, "target")
+    if directory == FLOOR:
+        ensure_cmake()
     log(f"building {what} ({os.path.relpath(directory, BENCH)}, release)")
     try:
         sh(["cargo", "build", "--release", "--locked", "--manifest-path", os.path.join(directory, "Cargo.toml")],

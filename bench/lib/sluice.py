@@ -8,6 +8,7 @@ import string
 
 from common import BENCH, POOL, ROOT, RUN, BenchError, Service, free_port, http, log, sh, wait_until
 import fixtures
+import peers
 
 WORKGROUP = "bench"
 APP_APIS = ["pg_user", "pg_users_by_city", "my_user", "lite_user"]  # authMode: app
@@ -26,6 +27,10 @@ def binary(profile):
     args = ["cargo", "build", "--locked", "-p", "sluice-proxy", "--bin", "sluice"]
     if profile == "release":
         args.insert(2, "--release")
+    try:
+        peers.ensure_cmake()
+    except peers.Skipped as e:
+        raise BenchError(f"cannot build sluice: {e}")
     log(f"building sluice ({profile}; target dir {target_dir()})")
     sh(args, capture=False, cwd=ROOT)
     path = os.path.join(target_dir(), profile, "sluice")

@@ -2,16 +2,18 @@
 //! (`edge_app.rs`), and the pingora `ProxyHttp` hooks of the proxy lane.
 //!
 //! ```text
-//! Edge::route      framing checks ► environment ► route (method + path)
+//! Edge::route      environment ► route (method + path), on a CallHead from either lane
+//! Edge::body_limit app key present? ► how much body the lane reads first (a data API's, or a
+//!                  registered API's when its parameters or a signature need it)
 //! Edge::serve      caller (callers.rs: app token or signature, IP allow list, clearance, grant,
 //!                  QPS limits) ► version (gray strategy, sticky per app key) ► then by target:
-//!   data API        gather params (path, query, header, JSON body ≤ max_body_bytes)
+//!   data API        gather params (path (percent-decoded), query, header, JSON body)
 //!                   ► plugin.invoke ► the answer to write
 //!   registered API  gather params (the body only when parameters are read from or built
 //!                   into it) ► map to the upstream request (registered.rs)
 //! ProxyLane (pingora's proxy, registered APIs):
-//! request_filter           Edge::route + Edge::serve: an answer ► write ► Ok(true); an
-//!                          upstream request ► ctx ► Ok(false):
+//! request_filter           Edge::answer (framing check, route, body, serve): an answer ►
+//!                          write ► Ok(true); an upstream request ► ctx ► Ok(false):
 //! upstream_peer            SSRF check of the base URL's host at call time ► peer = that address
 //! upstream_request_filter  method, path + query, Host, mapped headers and constants; strips
 //!                          Authorization, Cookie, X-Sluice-*, X-Forwarded-*, consumed headers
@@ -164,6 +166,31 @@ impl Routed {
     }
 }
 
+/// What the edge reads of a request head, from whichever lane read it: pingora's parsed
+/// head (proxy lane) or the edge's own (`edge_app.rs`).
+pub(crate) struct CallHead<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    /// Empty when there is none.
+    pub query: &'a str,
+    pub headers: &'a http::HeaderMap,
+    /// The socket's peer.
+    pub peer: Option<std::net::IpAddr>,
+}
+
+impl<'a> CallHead<'a> {
+    fn of(session: &'a ServerSession) -> CallHead<'a> {
+        let header = session.req_header();
+        CallHead {
+            method: &header.method,
+            path: header.uri.path(),
+            query: header.uri.query().unwrap_or(""),
+            headers: &header.headers,
+            peer: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
+        }
+    }
+}
+
 /// A complete answer, written in one go.
 pub(crate) struct Answer {
     status: u16,
@@ -180,9 +207,21 @@ impl Answer {
         Answer { status: err.status, body: Bytes::from(body.to_string()), headers: Vec::new(), close: false }
     }
 
+    /// A refusal after which the connection closes.
+    pub(crate) fn refused(err: ApiError, request_id: &str) -> Answer {
+        let mut answer = Answer::error(&err, request_id);
+        answer.close = true;
+        answer
+    }
+
     fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Answer {
         self.headers.push((name, value));
         self
+    }
+
+    /// Whether the connection must close after this answer.
+    pub(crate) fn closes(&self) -> bool {
+        self.close
     }
 }
 
@@ -445,17 +484,36 @@ fn stripped_upstream(name: &HeaderName) -> bool {
 }
 
 impl Edge {
-    /// Routes the request, then serves it: the whole of a call, for the proxy lane.
+    /// The whole of a call on a head pingora read: framing, route, body, then serve.
     async fn answer(&self, session: &mut ServerSession, request_id: &str) -> std::result::Result<Outcome, Answer> {
-        let routed = self.route(session, request_id)?;
-        self.serve(session, request_id, routed).await
+        if has_conflicting_framing(session) {
+            let err = ApiError::new(
+                "InvalidRequest.Framing",
+                400,
+                "send either Content-Length or Transfer-Encoding, not both",
+            );
+            return Err(Answer::refused(err, request_id));
+        }
+        let routed = self.route(&CallHead::of(session), request_id)?;
+        let body = match self.body_limit(&CallHead::of(session), &routed, request_id)? {
+            Some(limit) => {
+                if !matches!(routed.route.served.target, Target::Sql(_)) {
+                    // Kept by pingora and replayed through request_body_filter, which swaps in
+                    // the built (or, for a signed call, the verified) body: see PARAM_BODY_LIMIT.
+                    session.enable_retry_buffering();
+                }
+                Some(read_body(session, request_id, limit).await?)
+            }
+            None => None,
+        };
+        self.serve(&CallHead::of(session), request_id, routed, body).await
     }
 
-    /// Which lane a request head belongs to, judged from its method, target and `X-Sluice-Env`
-    /// before pingora reads it: `true` for requests answered in place (data APIs and every
-    /// refusal), `false` for registered APIs and for heads the edge leaves to pingora's proxy
-    /// (CONNECT, absolute-form or `*` targets, unknown methods). Only a guess to save work:
-    /// [`Edge::route`] decides again on the parsed head.
+    /// Which lane a request head belongs to, judged from the raw method, target and
+    /// `X-Sluice-Env` before the head is read any further: `true` for requests answered in
+    /// place (data APIs and every refusal), `false` for registered APIs and for heads the edge
+    /// leaves to pingora's proxy (CONNECT, absolute-form or `*` targets, unknown methods). Only
+    /// a guess to save a proxied call that work: [`Edge::route`] decides again on the head read.
     pub(crate) fn answers_in_place(&self, method: &str, target: &str, env: Option<&[u8]>) -> bool {
         let Ok(method) = Method::from_bytes(method.as_bytes()) else { return false };
         if method == Method::CONNECT || !target.starts_with('/') {
@@ -466,23 +524,11 @@ impl Edge {
         self.snapshot.load().table(env).find(&method, path).is_none_or(|route| route.answered_in_place())
     }
 
-    /// Checks the framing, picks the environment and finds the route; refusals come back as
-    /// the answer to write.
-    pub(crate) fn route(&self, session: &ServerSession, request_id: &str) -> std::result::Result<Routed, Answer> {
+    /// Picks the environment and finds the route; refusals come back as the answer to write.
+    pub(crate) fn route(&self, head: &CallHead<'_>, request_id: &str) -> std::result::Result<Routed, Answer> {
         let fail = |err: ApiError| Answer::error(&err, request_id);
-        if has_conflicting_framing(session) {
-            let mut answer = fail(ApiError::new(
-                "InvalidRequest.Framing",
-                400,
-                "send either Content-Length or Transfer-Encoding, not both",
-            ));
-            answer.close = true;
-            return Err(answer);
-        }
-        let header = session.req_header();
-        let env = environment(header.headers.get(&ENV_HEADER).map(HeaderValue::as_bytes)).map_err(fail)?;
-        let method = &header.method;
-        let path = header.uri.path();
+        let env = environment(head.headers.get(&ENV_HEADER).map(HeaderValue::as_bytes)).map_err(fail)?;
+        let (method, path) = (head.method, head.path);
         let snapshot = self.snapshot.load_full();
         let (route, path_params) = match snapshot.table(env).lookup(method, path) {
             Lookup::Found { route, path_params } => (Arc::clone(route), path_params),
@@ -509,14 +555,16 @@ impl Edge {
         Ok(Routed { snapshot, route, path_params })
     }
 
-    /// Serves a request whose route is answered in place (see [`Routed::answered_in_place`]).
+    /// Serves a request whose route is answered in place (see [`Routed::answered_in_place`]),
+    /// with the body [`Edge::body_limit`] asked for.
     pub(crate) async fn answer_in_place(
         &self,
-        session: &mut ServerSession,
+        head: &CallHead<'_>,
         request_id: &str,
         routed: Routed,
+        body: Option<Bytes>,
     ) -> Answer {
-        match self.serve(session, request_id, routed).await {
+        match self.serve(head, request_id, routed, body).await {
             Ok(Outcome::Answer(answer)) | Err(answer) => answer,
             // Every version of such a route is a data API: nothing here goes upstream.
             Ok(Outcome::Proxy(_)) => {
@@ -525,46 +573,45 @@ impl Edge {
         }
     }
 
-    /// Serves a routed request: reads the body when something needs it, admits the caller,
-    /// picks the version, then answers a data API or prepares the upstream request.
+    /// Whether the lane must read the body before [`Edge::serve`], and up to how many bytes:
+    /// a data API's parameters, a registered API's body parameters, or a signature's digest
+    /// (otherwise the body streams to the upstream unread). A caller without an app is refused
+    /// here, before any body is read.
+    pub(crate) fn body_limit(
+        &self,
+        head: &CallHead<'_>,
+        routed: &Routed,
+        request_id: &str,
+    ) -> std::result::Result<Option<usize>, Answer> {
+        let route = &routed.route;
+        let app_auth = route.access.auth_mode == AuthMode::App;
+        if app_auth && !head.headers.contains_key(&APP_KEY_HEADER) {
+            return Err(Answer::error(&missing_credentials(), request_id));
+        }
+        let signed = app_auth && head.headers.contains_key(&SIGNATURE_HEADER);
+        Ok(match &route.served.target {
+            Target::Sql(_) => Some(self.settings.max_body_bytes),
+            Target::Upstream(_) if route.reads_upstream_body() || signed => {
+                Some(self.settings.max_body_bytes.min(PARAM_BODY_LIMIT))
+            }
+            Target::Upstream(_) => None,
+        })
+    }
+
+    /// Serves a routed request with the body [`Edge::body_limit`] asked for: admits the
+    /// caller, picks the version, then answers a data API or prepares the upstream request.
     async fn serve(
         &self,
-        session: &mut ServerSession,
+        head: &CallHead<'_>,
         request_id: &str,
         routed: Routed,
+        body: Option<Bytes>,
     ) -> std::result::Result<Outcome, Answer> {
         let Routed { snapshot, route, path_params } = routed;
         let fail = |err: ApiError| Answer::error(&err, request_id);
-        let header = session.req_header();
-        let method = header.method.clone();
-        let query = header.uri.query().unwrap_or("").to_owned();
-        let app_auth = route.access.auth_mode == AuthMode::App;
-        if app_auth && !header.headers.contains_key(&APP_KEY_HEADER) {
-            // Before reading any body: a caller without an app gets nothing more.
-            return Err(fail(missing_credentials()));
-        }
-        let signed = app_auth && header.headers.contains_key(&SIGNATURE_HEADER);
-
-        // The body, when something reads it: a data API's parameters, a registered API's body
-        // parameters, or a signature's digest. Otherwise it streams to the upstream unread.
-        let body = match &route.served.target {
-            Target::Sql(_) => Some(self.read_body(session, request_id, self.settings.max_body_bytes).await?),
-            Target::Upstream(_) => {
-                if route.reads_upstream_body() || signed {
-                    // Kept by pingora and replayed through request_body_filter, which swaps in
-                    // the built (or, for a signed call, the verified) body: see PARAM_BODY_LIMIT.
-                    session.enable_retry_buffering();
-                    let limit = self.settings.max_body_bytes.min(PARAM_BODY_LIMIT);
-                    Some(self.read_body(session, request_id, limit).await?)
-                } else {
-                    None
-                }
-            }
-        };
-
-        let client = self.client_ip(session);
+        let client = self.client_ip(head);
         let caller = self
-            .admit(session, &snapshot, &route, body.as_deref().unwrap_or(&[]), client)
+            .admit(head, &snapshot, &route, body.as_deref().unwrap_or(&[]), client)
             .map_err(|refused| refused.answer(request_id))?;
         drop(snapshot);
         let gray = match &caller.app {
@@ -581,14 +628,8 @@ impl Edge {
                 Some(bytes) if upstream.reads_body() => parse_params_body(bytes).map_err(fail)?,
                 _ => None,
             };
-            let mut decoded = Vec::with_capacity(path_params.len());
-            for (name, raw) in &path_params {
-                let value = percent_decode(raw).ok_or_else(|| {
-                    fail(ApiError::invalid_parameter_because(name, "the path segment is not UTF-8 once decoded"))
-                })?;
-                decoded.push((name.clone(), value));
-            }
-            let params = gather_params(variant, session, &decoded, &query, params_body.as_ref());
+            let decoded = decode_path_params(path_params).map_err(fail)?;
+            let params = gather_params(variant, head, &decoded, params_body.as_ref());
             let mut request = upstream.request(&params).map_err(fail)?;
             // A signed body was read to check its digest: send it on as it came.
             if request.body.is_none()
@@ -597,7 +638,7 @@ impl Edge {
                 request.body = Some(bytes);
             }
             // HEAD is answered like GET: ask the upstream for the head only.
-            if method == Method::HEAD && request.method == Method::GET {
+            if head.method == Method::HEAD && request.method == Method::GET {
                 request.method = Method::HEAD;
             }
             return Ok(Outcome::Proxy(UpstreamCall {
@@ -613,7 +654,8 @@ impl Edge {
             Some(bytes) => parse_params_body(bytes).map_err(fail)?,
             None => None,
         };
-        let params = gather_params(variant, session, &path_params, &query, params_body.as_ref());
+        let path_params = decode_path_params(path_params).map_err(fail)?;
+        let params = gather_params(variant, head, &path_params, params_body.as_ref());
         let input = CallInput { params, dry_run: false, clearance: Some(caller.clearance) };
         let answer = match &variant.target {
             Target::Sql(api) => match api.invoke(&self.plugins.pools, &input).await {
@@ -643,7 +685,7 @@ impl Edge {
     /// IP allow list, its clearance against the API's level, its grant, and the QPS limits.
     fn admit(
         &self,
-        session: &ServerSession,
+        head: &CallHead<'_>,
         snapshot: &Snapshot,
         route: &Route,
         body: &[u8],
@@ -655,14 +697,8 @@ impl Edge {
             self.throttle(route, 0, None)?;
             return Ok(Admitted { clearance: SecurityLevel::L1, app: None, client });
         }
-        let header = session.req_header();
-        let credentials = Credentials::from_headers(&header.headers)?;
-        let signed = SignedParts {
-            method: header.method.as_str(),
-            path: header.uri.path(),
-            query: header.uri.query().unwrap_or(""),
-            body,
-        };
+        let credentials = Credentials::from_headers(head.headers)?;
+        let signed = SignedParts { method: head.method.as_str(), path: head.path, query: head.query, body };
         let app = snapshot.callers.authenticate(&credentials, &signed, &self.nonces, now)?;
         if !app.allows(client) {
             return Err(ApiError::new(
@@ -720,14 +756,10 @@ impl Edge {
     }
 
     /// The caller's address: the socket's, or the client a trusted proxy names.
-    fn client_ip(&self, session: &ServerSession) -> std::net::IpAddr {
-        let socket = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    fn client_ip(&self, head: &CallHead<'_>) -> std::net::IpAddr {
+        let socket = head.peer.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         // Several X-Forwarded-For headers are one list, in order.
-        let values: Vec<&str> =
-            session.req_header().headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
+        let values: Vec<&str> = head.headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
         let forwarded = match values.len() {
             0 => None,
             1 => Some(std::borrow::Cow::Borrowed(values[0])),
@@ -735,59 +767,48 @@ impl Edge {
         };
         client_addr(socket, forwarded.as_deref(), &self.settings.trusted_proxies)
     }
+}
 
-    /// Reads the whole body, refusing bodies over the limit (from Content-Length before
-    /// reading anything, or while reading a chunked one).
-    async fn read_body(
-        &self,
-        session: &mut ServerSession,
-        request_id: &str,
-        limit: usize,
-    ) -> std::result::Result<Bytes, Answer> {
-        let too_large = || {
-            let mut answer = Answer::error(
-                &ApiError::new(
-                    "PayloadTooLarge",
-                    413,
-                    format!("the request body is larger than the limit of {limit} bytes"),
-                ),
-                request_id,
-            );
-            answer.close = true;
-            answer
-        };
-        let declared = session
-            .req_header()
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Err(too_large());
-        }
-        let mut body = BytesMut::new();
-        loop {
-            match session.read_request_body().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > limit {
-                        return Err(too_large());
-                    }
-                    body.extend_from_slice(&chunk);
+/// The refusal of a body over `limit`; the connection closes, the body unread.
+pub(crate) fn too_large(limit: usize, request_id: &str) -> Answer {
+    let message = format!("the request body is larger than the limit of {limit} bytes");
+    Answer::refused(ApiError::new("PayloadTooLarge", 413, message), request_id)
+}
+
+/// The refusal of a body that could not be read to its end; the connection closes.
+pub(crate) fn unreadable_body(request_id: &str) -> Answer {
+    Answer::refused(ApiError::new("InvalidRequest.Body", 400, "the request body could not be read"), request_id)
+}
+
+/// Reads the whole body of a head pingora read, refusing bodies over the limit (from
+/// Content-Length before reading anything, or while reading a chunked one).
+async fn read_body(session: &mut ServerSession, request_id: &str, limit: usize) -> std::result::Result<Bytes, Answer> {
+    let declared = session
+        .req_header()
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit, request_id));
+    }
+    let mut body = BytesMut::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit, request_id));
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(error = %e, "request body read failed");
-                    let mut answer = Answer::error(
-                        &ApiError::new("InvalidRequest.Body", 400, "the request body could not be read"),
-                        request_id,
-                    );
-                    answer.close = true;
-                    return Err(answer);
-                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(error = %e, "request body read failed");
+                return Err(unreadable_body(request_id));
             }
         }
-        Ok(body.freeze())
     }
+    Ok(body.freeze())
 }
 
 /// Why a caller was not admitted.
@@ -886,17 +907,31 @@ fn has_conflicting_framing(session: &ServerSession) -> bool {
     header.version == http::Version::HTTP_11 && !asked_to_close && session.get_keepalive().is_none()
 }
 
+/// Path parameters percent-decoded, as callers encode them.
+fn decode_path_params(raw: Vec<(String, String)>) -> std::result::Result<Vec<(String, String)>, ApiError> {
+    raw.into_iter()
+        .map(|(name, value)| {
+            if !value.contains('%') {
+                return Ok((name, value));
+            }
+            match percent_decode(&value) {
+                Some(decoded) => Ok((name, decoded)),
+                None => Err(ApiError::invalid_parameter_because(&name, "the path segment is not UTF-8 once decoded")),
+            }
+        })
+        .collect()
+}
+
 /// Collects raw parameters by name from where each is declared. Query and body parameters are
 /// read from either place (GET callers use the query string, POST callers a JSON body); path
 /// and header parameters only from their own place.
 fn gather_params(
     route: &Variant,
-    session: &ServerSession,
+    head: &CallHead<'_>,
     path_params: &[(String, String)],
-    query: &str,
     body: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> HashMap<String, RawParam> {
-    let query: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let query: HashMap<String, String> = url::form_urlencoded::parse(head.query.as_bytes()).into_owned().collect();
     let from_query = |name: &str| query.get(name).map(|v| RawParam::Text(v.clone()));
     let from_body = |name: &str| body.and_then(|b| b.get(name)).map(|v| RawParam::Json(v.clone()));
     let mut params = HashMap::new();
@@ -904,12 +939,9 @@ fn gather_params(
         let name = param.name.as_str();
         let value = match param.position {
             ParamPosition::Path => path_params.iter().find(|(k, _)| k == name).map(|(_, v)| RawParam::Text(v.clone())),
-            ParamPosition::Header => session
-                .req_header()
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| RawParam::Text(v.to_owned())),
+            ParamPosition::Header => {
+                head.headers.get(name).and_then(|v| v.to_str().ok()).map(|v| RawParam::Text(v.to_owned()))
+            }
             ParamPosition::Query => from_query(name).or_else(|| from_body(name)),
             ParamPosition::Body => from_body(name).or_else(|| from_query(name)),
         };
@@ -951,6 +983,41 @@ pub(crate) async fn write_answer(session: &mut ServerSession, request_id: &str, 
         session.write_response_body(answer.body, true).await?;
     }
     Ok(())
+}
+
+/// An answer of the in-place lane as the bytes to write: the head `write_answer` has pingora
+/// write (its four standard names title-cased, the rest as they are), then the body unless the
+/// request was HEAD.
+pub(crate) fn encode_answer(answer: Answer, request_id: &str, head_only: bool, keep_alive: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + answer.body.len());
+    let mut digits = itoa::Buffer::new();
+    let status = http::StatusCode::from_u16(answer.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ");
+    out.extend_from_slice(digits.format(answer.body.len()).as_bytes());
+    out.extend_from_slice(b"\r\nx-request-id: ");
+    out.extend_from_slice(request_id.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &answer.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Date: ");
+    out.extend_from_slice(pingora::protocols::http::date::get_cached_date().as_bytes());
+    out.extend_from_slice(if keep_alive {
+        b"\r\nConnection: keep-alive\r\n\r\n"
+    } else {
+        b"\r\nConnection: close\r\n\r\n"
+    });
+    if !head_only {
+        out.extend_from_slice(&answer.body);
+    }
+    out
 }
 
 /// `parse;dur=0.007, plan;dur=…` in milliseconds to the microsecond.

@@ -2,42 +2,54 @@
 //! and sends the request down one of two lanes.
 //!
 //! ```text
-//! read the head (within header_timeout_ms) ► httparse ► Edge::answers_in_place?
-//!   in place   data APIs and every refusal: pingora's HTTP/1 session only ► Edge::route ►
-//!              Edge::serve ► write ► the connection goes round again
-//!   proxy      registered APIs (and heads the edge leaves to pingora: CONNECT, absolute-form
-//!              targets, anything httparse refuses): pingora's HttpProxy with ProxyLane
+//! read the head (within header_timeout_ms) ► httparse ► Lane
+//!   in place   a common HTTP/1.x head of a data API (or of no API): the edge's own framing
+//!              (CallHead + Content-Length body) ► Edge::route ► Edge::serve ► one write ►
+//!              the connection goes round again
+//!   refused    a head no lane may read (two Hosts, a bad Content-Length, a malformed header
+//!              line, …): 400 with the error envelope, and the connection closes
+//!   proxy      registered APIs, and heads left to pingora (chunked bodies, Expect, CONNECT,
+//!              absolute-form targets, over 64 headers, request lines pingora repairs):
+//!              pingora's HttpProxy with ProxyLane, which reads the head again from its bytes
 //! ```
 //!
-//! Both lanes get a fresh pingora session that re-reads the head from the bytes read here (its
-//! pipelined prefix), so pingora parses each request once and decides framing, keep-alive and
-//! malformed input exactly as it always does. The in-place lane skips pingora's proxy machinery
-//! (its per-request session, cache and module state), which costs more instructions than a
-//! data call's own work; the lane guess is checked again on the parsed head, and a request that
-//! turns out to be proxied is handed over from its first byte, before anything was admitted.
+//! The in-place lane reads only heads whose framing is unambiguous: HTTP/1.0 or 1.1, an
+//! origin-form target, one Host, no Transfer-Encoding, at most one Content-Length value. Any
+//! other head goes to pingora with every byte read so far, before anything was admitted, and
+//! pingora decides framing, keep-alive and malformed input its own way; so does a head whose
+//! route turns out to be a registered API. The in-place lane skips pingora's session and proxy
+//! machinery (a second parse, its header maps, per-request state), which cost more instructions
+//! than a data call's own work. Pipelining stays off in both lanes: bytes past a request close
+//! the connection after its answer.
 //!
-//! The head's deadline is total, not per read: pingora's read timeout restarts with every
-//! byte, so a client dripping one byte at a time would hold a connection forever. On a kept-alive
-//! connection the wait for the next request counts too. The edge speaks HTTP/1 over plain TCP.
+//! The head's deadline is total, not per read: a client dripping one byte at a time would hold
+//! a connection forever otherwise. On a kept-alive connection the wait for the next request
+//! counts too; an in-place body has the same deadline again. The edge speaks HTTP/1 over TCP.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::protocols::Stream;
 use pingora::protocols::http::ServerSession;
 use pingora::proxy::HttpProxy;
 use pingora::server::ShutdownWatch;
-use tokio::io::AsyncReadExt;
+use plugins::ApiError;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::edge::{ENV_HEADER, Edge, ProxyLane, new_request_id, write_answer};
+use crate::edge::{
+    Answer, CallHead, ENV_HEADER, Edge, ProxyLane, encode_answer, new_request_id, too_large, unreadable_body,
+};
 
 /// pingora's limit on a request head; a longer one is refused by pingora (400).
 const MAX_HEAD_BYTES: usize = 1_048_575;
-/// Headers looked at to pick the lane; a head with more goes down the proxy lane once it is
-/// complete.
+/// Headers the edge reads itself; a head with more goes down the proxy lane once complete.
 const LANE_HEADERS: usize = 64;
 /// How long a kept-alive connection may wait for its next request (pingora's default).
 const KEEPALIVE_SECS: u64 = 60;
@@ -49,62 +61,133 @@ pub struct EdgeApp {
     header_timeout: Duration,
 }
 
+/// Where a request goes, decided on its complete head.
+enum Lane {
+    InPlace(Box<OwnHead>),
+    /// Refused with 400 `InvalidRequest`: why.
+    Refused(&'static str),
+    Proxy,
+}
+
+/// A head the in-place lane reads, owned (the buffer it came from goes on to hold the body).
+struct OwnHead {
+    method: Method,
+    target: PathAndQuery,
+    headers: HeaderMap,
+    /// Bytes of the head in the buffer: the body starts there.
+    len: usize,
+    content_length: usize,
+    /// Whether the caller lets the connection carry another request.
+    keep_alive: bool,
+}
+
 impl EdgeApp {
     pub fn new(edge: Arc<Edge>, proxy: HttpProxy<ProxyLane>, header_timeout: Duration) -> EdgeApp {
         EdgeApp { edge, proxy: Arc::new(proxy), header_timeout }
     }
 
-    /// A pingora session that starts by re-reading `head`.
-    fn session(stream: Stream, head: BytesMut, shutting_down: bool) -> ServerSession {
-        let mut session = ServerSession::new_http1(stream);
-        session.set_keepalive(if shutting_down { None } else { Some(KEEPALIVE_SECS) });
-        session.set_pipelined_prefix(head);
-        session
+    /// The deadline of a head (from the wait for it) and of an in-place body.
+    fn deadline(&self) -> Duration {
+        self.header_timeout.min(Duration::from_secs(KEEPALIVE_SECS))
     }
 
     /// Serves one request in place; the connection back when it may carry another. A request
-    /// whose route turns out to be proxied goes to the proxy lane from its first byte.
-    async fn serve_in_place(&self, stream: Stream, head: BytesMut, shutdown: &ShutdownWatch) -> Option<Stream> {
-        let shutting_down = *shutdown.borrow();
-        // A copy of the head for the hand-over: a few hundred bytes, seldom used.
-        let mut session = Self::session(stream, BytesMut::from(&head[..]), shutting_down);
-        match session.read_request().await {
-            Ok(true) => {}
-            // The guess read a head pingora does not: let the proxy lane refuse it its way.
-            Err(_) => return self.hand_over(session, head, shutdown).await,
-            Ok(false) => return None,
-        }
+    /// whose route turns out to be proxied goes to the proxy lane with every byte read.
+    async fn serve_in_place(
+        &self,
+        mut stream: Stream,
+        mut buf: BytesMut,
+        own: &OwnHead,
+        peer: Option<IpAddr>,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
         let request_id = new_request_id();
-        let answer = match self.edge.route(&session, &request_id) {
-            Ok(routed) if !routed.answered_in_place() => return self.hand_over(session, head, shutdown).await,
-            Ok(routed) => self.edge.answer_in_place(&mut session, &request_id, routed).await,
+        let head = CallHead {
+            method: &own.method,
+            path: own.target.path(),
+            query: own.target.query().unwrap_or(""),
+            headers: &own.headers,
+            peer,
+        };
+        let mut body_read = own.content_length == 0;
+        let answer = match self.edge.route(&head, &request_id) {
+            Ok(routed) if !routed.answered_in_place() => return self.proxy_lane(stream, buf, shutdown).await,
+            Ok(routed) => match self.edge.body_limit(&head, &routed, &request_id) {
+                Ok(Some(limit)) if own.content_length > limit => too_large(limit, &request_id),
+                Ok(limit) => {
+                    let body = match limit {
+                        Some(_) => match self.read_body(&mut stream, &mut buf, own).await {
+                            Ok(body) => {
+                                body_read = true;
+                                Some(body)
+                            }
+                            Err(BodyUnread::Gone) => return None,
+                            Err(BodyUnread::Late) => {
+                                let answer = unreadable_body(&request_id);
+                                return self.write(stream, own, &request_id, answer, false).await;
+                            }
+                        },
+                        None => None,
+                    };
+                    self.edge.answer_in_place(&head, &request_id, routed, body).await
+                }
+                Err(answer) => answer,
+            },
             Err(answer) => answer,
         };
-        drop(head);
-        if let Err(e) = write_answer(&mut session, &request_id, answer).await {
+        // Bytes past the request (pipelining is off) or a body left unread: close after this.
+        let in_step = body_read && buf.len() == own.len + own.content_length;
+        let keep_alive = own.keep_alive && in_step && !*shutdown.borrow();
+        self.write(stream, own, &request_id, answer, keep_alive).await
+    }
+
+    /// Writes `answer`; the connection back when it is kept alive.
+    async fn write(
+        &self,
+        mut stream: Stream,
+        own: &OwnHead,
+        request_id: &str,
+        answer: Answer,
+        keep_alive: bool,
+    ) -> Option<Stream> {
+        let keep_alive = keep_alive && !answer.closes();
+        let bytes = encode_answer(answer, request_id, own.method == Method::HEAD, keep_alive);
+        let written = async {
+            stream.write_all(&bytes).await?;
+            stream.flush().await
+        };
+        if let Err(e) = written.await {
             tracing::debug!("cannot send the answer: {e}");
             return None;
         }
-        match session.finish().await {
-            // No bytes past the request are carried over: pipelining is off (pingora's default),
-            // so a caller that sent them gets its connection closed after this answer.
-            Ok(Some(reusable)) => Some(reusable.into_parts().0),
-            Ok(None) => None,
-            Err(e) => {
-                tracing::debug!("connection not reusable: {e}");
-                None
+        keep_alive.then_some(stream)
+    }
+
+    /// Reads the rest of an in-place body (Content-Length bytes after the head) into `buf`
+    /// within the deadline.
+    async fn read_body(&self, stream: &mut Stream, buf: &mut BytesMut, own: &OwnHead) -> Result<Bytes, BodyUnread> {
+        let end = own.len + own.content_length;
+        let read = async {
+            while buf.len() < end {
+                buf.reserve(end - buf.len());
+                match stream.read_buf(buf).await {
+                    Ok(0) | Err(_) => return Err(BodyUnread::Gone),
+                    Ok(_) => {}
+                }
             }
+            Ok(())
+        };
+        match tokio::time::timeout(self.deadline(), read).await {
+            Ok(Ok(())) => Ok(Bytes::copy_from_slice(&buf[own.len..end])),
+            Ok(Err(gone)) => Err(gone),
+            Err(_) => Err(BodyUnread::Late),
         }
     }
 
-    /// Gives a request whose head `session` has read to the proxy lane, which reads it again.
-    async fn hand_over(&self, session: ServerSession, head: BytesMut, shutdown: &ShutdownWatch) -> Option<Stream> {
-        let ServerSession::H1(h1) = session else { return None };
-        self.proxy_lane(h1.into_inner(), head, shutdown).await
-    }
-
     async fn proxy_lane(&self, stream: Stream, head: BytesMut, shutdown: &ShutdownWatch) -> Option<Stream> {
-        let session = Self::session(stream, head, *shutdown.borrow());
+        let mut session = ServerSession::new_http1(stream);
+        session.set_keepalive(if *shutdown.borrow() { None } else { Some(KEEPALIVE_SECS) });
+        session.set_pipelined_prefix(head);
         let reused = self.proxy.process_new_http(session, shutdown).await?;
         // Its persistent settings are this loop's own (keep-alive, no pipelining).
         Some(reused.consume().0)
@@ -115,19 +198,32 @@ impl EdgeApp {
     fn lane(&self, buf: &[u8], new_from: usize) -> Option<Lane> {
         let mut headers = [httparse::EMPTY_HEADER; LANE_HEADERS];
         let mut request = httparse::Request::new(&mut headers);
-        match request.parse(buf) {
-            Ok(httparse::Status::Complete(_)) => {}
+        let len = match request.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD_BYTES => return None,
-            // Too many headers to look at, or malformed: pingora's proxy decides, but only
-            // once the head is all here, so that it never reads a head past the deadline.
-            Ok(httparse::Status::Partial) | Err(_) => {
-                let ended = head_ends(&buf[new_from.saturating_sub(3)..]) || buf.len() > MAX_HEAD_BYTES;
-                return ended.then_some(Lane::Proxy);
+            // Decided only once the head is all here, so that the caller reads the answer and
+            // pingora never reads a head past the deadline.
+            Ok(httparse::Status::Partial) | Err(_) if !head_ends(&buf[new_from.saturating_sub(3)..]) => {
+                return (buf.len() > MAX_HEAD_BYTES).then_some(Lane::Proxy);
             }
-        }
+            Ok(httparse::Status::Partial) => return Some(Lane::Proxy),
+            // A version that is no HTTP/1.x in a request line of three parts: nothing to repair.
+            Err(httparse::Error::Version) if request_line_parts(buf) == 3 => {
+                return Some(Lane::Refused("the HTTP version must be HTTP/1.0 or HTTP/1.1"));
+            }
+            // Too many headers to look at; a request line pingora may repair by escaping it.
+            Err(httparse::Error::TooManyHeaders | httparse::Error::Token | httparse::Error::Version) => {
+                return Some(Lane::Proxy);
+            }
+            Err(_) => return Some(Lane::Refused("a header line is malformed")),
+        };
+        let (Some(method), Some(target)) = (request.method, request.path) else { return Some(Lane::Proxy) };
         let env = request.headers.iter().find(|h| h.name.eq_ignore_ascii_case(ENV_HEADER.as_str())).map(|h| h.value);
-        let in_place = self.edge.answers_in_place(request.method.unwrap_or(""), request.path.unwrap_or(""), env);
-        Some(if in_place { Lane::InPlace } else { Lane::Proxy })
+        // A guess from the raw head first: a registered API's call goes on at once.
+        if !self.edge.answers_in_place(method, target, env) || target.contains('#') {
+            return Some(Lane::Proxy);
+        }
+        Some(own_head(&request, len))
     }
 
     /// Reads until the head in `buf` is complete, within the header deadline. `None` when the
@@ -152,7 +248,7 @@ impl EdgeApp {
                 }
             }
         };
-        let deadline = self.header_timeout.min(Duration::from_secs(KEEPALIVE_SECS));
+        let deadline = self.deadline();
         tokio::select! {
             biased;
             lane = tokio::time::timeout(deadline, read) => match lane {
@@ -168,16 +264,87 @@ impl EdgeApp {
     }
 }
 
+/// Why an in-place body was not read.
+enum BodyUnread {
+    /// The caller hung up.
+    Gone,
+    /// Not all of it came within the deadline.
+    Late,
+}
+
+/// The in-place lane's reading of a complete head: its own when the framing is unambiguous,
+/// a refusal when no lane may read it, pingora's otherwise.
+fn own_head(request: &httparse::Request<'_, '_>, len: usize) -> Lane {
+    let (Some(method), Some(target), Some(version)) = (request.method, request.path, request.version) else {
+        return Lane::Proxy;
+    };
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Lane::Proxy };
+    let Ok(target) = PathAndQuery::try_from(target) else { return Lane::Proxy };
+    let mut headers = HeaderMap::with_capacity(request.headers.len());
+    let mut content_length: Option<&[u8]> = None;
+    let (mut hosts, mut chunked, mut close, mut keep) = (0, None, false, false);
+    for header in request.headers.iter() {
+        let Ok(name) = HeaderName::from_bytes(header.name.as_bytes()) else { return Lane::Proxy };
+        let Ok(value) = HeaderValue::from_bytes(header.value) else { return Lane::Proxy };
+        if name == HOST {
+            hosts += 1;
+            if hosts > 1 {
+                return Lane::Refused("send one Host header");
+            }
+            if header.value.contains(&b'@') {
+                return Lane::Refused("the Host header must not carry user information");
+            }
+        } else if name == CONTENT_LENGTH {
+            // Repeated or comma-joined, every value must be the same number (RFC 9110 §8.6).
+            for part in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                let number = !part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit);
+                if !number || content_length.is_some_and(|seen| seen != part) {
+                    return Lane::Refused("Content-Length must be one decimal number of bytes");
+                }
+                content_length = Some(part);
+            }
+        } else if name == TRANSFER_ENCODING {
+            // The last coding applied decides whether the body is chunked.
+            let last = header.value.rsplit(|&b| b == b',').next().map(<[u8]>::trim_ascii);
+            chunked = Some(last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")));
+        } else if name == EXPECT {
+            return Lane::Proxy;
+        } else if name == CONNECTION {
+            for token in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        headers.append(name, value);
+    }
+    match chunked {
+        Some(_) if content_length.is_some() => {
+            return Lane::Refused("send either Content-Length or Transfer-Encoding, not both");
+        }
+        Some(_) if version == 0 => return Lane::Refused("HTTP/1.0 requests cannot use Transfer-Encoding"),
+        Some(false) => return Lane::Refused("the last Transfer-Encoding must be chunked"),
+        // A chunked body: pingora reads it.
+        Some(true) => return Lane::Proxy,
+        None => {}
+    }
+    let content_length = match content_length.map(|n| std::str::from_utf8(n).ok().and_then(|n| n.parse::<u64>().ok())) {
+        None => 0,
+        Some(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
+        Some(None) => return Lane::Refused("Content-Length must be one decimal number of bytes"),
+    };
+    let keep_alive = !close && (version == 1 || keep);
+    Lane::InPlace(Box::new(OwnHead { method, target, headers, len, content_length, keep_alive }))
+}
+
+/// How many parts the request line in `buf` has, split at spaces.
+fn request_line_parts(buf: &[u8]) -> usize {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
+    line.trim_ascii().split(|&b| b == b' ').count()
+}
+
 /// Whether `bytes` hold the blank line that ends a head (CRLF or bare LF line ends).
 fn head_ends(bytes: &[u8]) -> bool {
     bytes.windows(4).any(|w| w == b"\r\n\r\n") || bytes.windows(2).any(|w| w == b"\n\n")
-}
-
-/// Where a request is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lane {
-    InPlace,
-    Proxy,
 }
 
 #[async_trait]
@@ -185,12 +352,21 @@ impl ServerApp for EdgeApp {
     async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut stream = stream;
         let mut watch = shutdown.clone();
+        let peer = stream.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
         loop {
-            let mut head = BytesMut::with_capacity(4096);
-            let lane = self.read_head(&mut stream, &mut head, &mut watch).await?;
+            let mut buf = BytesMut::with_capacity(4096);
+            let lane = self.read_head(&mut stream, &mut buf, &mut watch).await?;
             let next = match lane {
-                Lane::InPlace => self.serve_in_place(stream, head, shutdown).await,
-                Lane::Proxy => self.proxy_lane(stream, head, shutdown).await,
+                Lane::InPlace(own) => self.serve_in_place(stream, buf, &own, peer, shutdown).await,
+                Lane::Proxy => self.proxy_lane(stream, buf, shutdown).await,
+                Lane::Refused(why) => {
+                    let request_id = new_request_id();
+                    let answer = Answer::refused(ApiError::new("InvalidRequest", 400, why), &request_id);
+                    let bytes = encode_answer(answer, &request_id, false, false);
+                    let _ = stream.write_all(&bytes).await;
+                    let _ = stream.flush().await;
+                    None
+                }
             };
             stream = next?;
         }
@@ -198,5 +374,82 @@ impl ServerApp for EdgeApp {
 
     async fn cleanup(&self) {
         self.proxy.http_cleanup().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(head: &str) -> Lane {
+        let mut headers = [httparse::EMPTY_HEADER; LANE_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        let Ok(httparse::Status::Complete(len)) = request.parse(head.as_bytes()) else { panic!("{head:?}") };
+        own_head(&request, len)
+    }
+
+    fn in_place(head: &str) -> OwnHead {
+        match read(head) {
+            Lane::InPlace(own) => *own,
+            Lane::Refused(why) => panic!("{head:?} refused: {why}"),
+            Lane::Proxy => panic!("{head:?} left to pingora"),
+        }
+    }
+
+    fn refused(head: &str) -> &'static str {
+        match read(head) {
+            Lane::Refused(why) => why,
+            _ => panic!("{head:?} not refused"),
+        }
+    }
+
+    #[test]
+    fn content_length_is_one_decimal_number_however_often_it_is_sent() {
+        assert_eq!(in_place("POST /a HTTP/1.1\r\nContent-Length: 12\r\n\r\n").content_length, 12);
+        assert_eq!(in_place("POST /a HTTP/1.1\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\n").content_length, 2);
+        assert_eq!(in_place("GET /a HTTP/1.1\r\n\r\n").content_length, 0);
+        for bad in ["2, 3", "+2", "0x2", "", "1 2", "99999999999999999999"] {
+            let head = format!("POST /a HTTP/1.1\r\nContent-Length: {bad}\r\n\r\n");
+            assert!(refused(&head).contains("Content-Length"), "{bad:?}");
+        }
+        let twice = "POST /a HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n";
+        assert!(refused(twice).contains("Content-Length"));
+    }
+
+    #[test]
+    fn chunked_bodies_and_expect_are_left_to_pingora_and_bad_framing_refused() {
+        assert!(matches!(read("POST /a HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"), Lane::Proxy));
+        assert!(matches!(read("POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"), Lane::Proxy));
+        assert!(refused("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").contains("chunked"));
+        assert!(refused("POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").contains("HTTP/1.0"));
+        assert!(
+            refused("POST /a HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n").contains("not both")
+        );
+        assert!(refused("GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").contains("one Host"));
+        assert!(refused("GET /a HTTP/1.1\r\nHost: u@a\r\n\r\n").contains("user information"));
+    }
+
+    #[test]
+    fn keep_alive_follows_the_version_and_the_connection_tokens() {
+        assert!(in_place("GET /a HTTP/1.1\r\n\r\n").keep_alive);
+        assert!(!in_place("GET /a HTTP/1.1\r\nConnection: te, CLOSE\r\n\r\n").keep_alive);
+        assert!(!in_place("GET /a HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(in_place("GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive);
+        assert!(!in_place("GET /a HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
+    }
+
+    #[test]
+    fn the_target_splits_into_path_and_query_and_the_head_length_is_kept() {
+        let head = "GET /users/7?city=X&n=1 HTTP/1.1\r\nX-Sluice-App-Key: k\r\n\r\n";
+        let own = in_place(head);
+        assert_eq!((own.target.path(), own.target.query()), ("/users/7", Some("city=X&n=1")));
+        assert_eq!(own.len, head.len());
+        assert_eq!(own.headers.get("x-sluice-app-key").map(HeaderValue::as_bytes), Some(&b"k"[..]));
+    }
+
+    #[test]
+    fn a_request_line_is_counted_in_parts() {
+        assert_eq!(request_line_parts(b"GET / HTTP/1.2\r\nHost: x\r\n"), 3);
+        assert_eq!(request_line_parts(b"GET /a b HTTP/1.1\r\n"), 4);
     }
 }
