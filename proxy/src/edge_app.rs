@@ -184,6 +184,8 @@ impl EdgeApp {
         }
     }
 
+    /// Hands the connection to pingora's proxy, which reads the request again from `head`
+    /// (every byte read so far).
     async fn proxy_lane(&self, stream: Stream, head: BytesMut, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut session = ServerSession::new_http1(stream);
         session.set_keepalive(if *shutdown.borrow() { None } else { Some(KEEPALIVE_SECS) });

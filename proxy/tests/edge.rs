@@ -265,6 +265,45 @@ fn slow_headers_are_cut_off_at_the_deadline() {
     assert_eq!(server.get_as_demo_app("/customers/1").status, 200);
 }
 
+/// A body read in place has the head's deadline too: one that stops short of its
+/// Content-Length gets 400 `InvalidRequest.Body` once the deadline passes, and the connection
+/// closes, while a body that comes in pieces within it is answered.
+#[test]
+fn an_unfinished_body_is_refused_at_the_deadline() {
+    use std::io::{Read, Write};
+    let server = Server::start("slow-body", &[("SLUICE_HEADER_TIMEOUT_MS", "1000")]);
+    let app = server.demo_app();
+    let head = |length: usize| {
+        format!(
+            "POST /orders/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {length}\r\nX-Sluice-App-Key: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+            app.key, app.token
+        )
+    };
+    let mut stream = std::net::TcpStream::connect(server.edge).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream.write_all(format!("{}{{\"sta", head(20)).as_bytes()).expect("head and a piece");
+    let started = Instant::now();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("the answer, then the close");
+    let waited = started.elapsed();
+    let resp = support::parse_response(&raw).expect("a response");
+    assert_eq!((resp.status, resp.json()["code"].as_str()), (400, Some("InvalidRequest.Body")));
+    assert!(waited >= Duration::from_millis(900), "answered after {waited:?}, before the deadline");
+
+    let body = br#"{"status": ["paid"]}"#;
+    let mut stream = std::net::TcpStream::connect(server.edge).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream.write_all(head(body.len()).as_bytes()).expect("head");
+    for piece in body.chunks(7) {
+        std::thread::sleep(Duration::from_millis(100));
+        stream.write_all(piece).expect("a piece of the body");
+    }
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).expect("the answer");
+    assert_eq!(&answer, b"HTTP/1.1 200", "{}", String::from_utf8_lossy(&answer));
+}
+
 /// Sends a request line and `start`, then drips one header line every 250 ms for up to 10 s:
 /// every single read is quick, only the total is slow. The line at which the server hung up.
 fn drip_headers(edge: std::net::SocketAddr, start: &str) -> Option<usize> {
