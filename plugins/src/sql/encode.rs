@@ -89,11 +89,18 @@ pub fn encode_data<R: CellRow>(
     out: &mut Vec<u8>,
 ) {
     let names: Vec<&str> = rows.first().map(|r| r.columns().iter().map(|c| c.name()).collect()).unwrap_or_default();
-    let kinds: Vec<ColumnKind> = match rows.first() {
-        Some(first) => names.iter().enumerate().map(|(i, n)| first.column_kind(i, hints(n))).collect(),
-        None => Vec::new(),
+    // Per column, once per result: its declared type and how its cells are read.
+    let (hint_of, kinds): (Vec<Option<ScalarType>>, Vec<ColumnKind>) = match rows.first() {
+        Some(first) => names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let hint = hints(n);
+                (hint, first.column_kind(i, hint))
+            })
+            .unzip(),
+        None => (Vec::new(), Vec::new()),
     };
-    let hint_of: Vec<Option<ScalarType>> = names.iter().map(|n| hints(n)).collect();
     // Once per result: which columns are hidden. Empty (no allocation) when none is.
     let hide: Vec<bool> = match hidden {
         Some(masking) if !names.is_empty() => {
@@ -107,16 +114,15 @@ pub fn encode_data<R: CellRow>(
     out.push(b'{');
     match format {
         ResultFormat::Json => {
-            // Keys are escaped once, not once per row.
-            let keys: Vec<Vec<u8>> = names
-                .iter()
-                .map(|n| {
-                    let mut k = Vec::with_capacity(n.len() + 3);
-                    write_str(&mut k, n);
-                    k.push(b':');
-                    k
-                })
-                .collect();
+            // Keys are escaped once, not once per row, into one buffer.
+            let mut key_bytes = Vec::with_capacity(names.iter().map(|n| n.len() + 3).sum());
+            let mut key_ends = Vec::with_capacity(names.len());
+            for name in &names {
+                write_str(&mut key_bytes, name);
+                key_bytes.push(b':');
+                key_ends.push(key_bytes.len());
+            }
+            let key = |i: usize| &key_bytes[if i == 0 { 0 } else { key_ends[i - 1] }..key_ends[i]];
             out.extend_from_slice(b"\"rows\":[");
             for (r, row) in rows.iter().enumerate() {
                 if r > 0 {
@@ -124,7 +130,7 @@ pub fn encode_data<R: CellRow>(
                 }
                 out.push(b'{');
                 let mut first = true;
-                for (i, key) in keys.iter().enumerate() {
+                for i in 0..names.len() {
                     let masked = is_hidden(i);
                     if masked && omit {
                         continue;
@@ -133,7 +139,7 @@ pub fn encode_data<R: CellRow>(
                         out.push(b',');
                     }
                     first = false;
-                    out.extend_from_slice(key);
+                    out.extend_from_slice(key(i));
                     if masked {
                         out.extend_from_slice(MASK_JSON);
                     } else {
