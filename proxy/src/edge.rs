@@ -1053,6 +1053,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn request_ids_are_32_lower_case_hex_digits_and_differ() {
+        let (a, b) = (new_request_id(), new_request_id());
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{id}");
+        }
+        assert_ne!(a, b);
+    }
+
+    #[test]
     fn server_timing_gives_each_stage_in_milliseconds_to_the_microsecond() {
         let timings = StageTimings {
             parse: Duration::from_micros(7),
