@@ -87,14 +87,13 @@ def reference_binary():
 
 def floor_binary():
     """pingora with nothing of Sluice's (bench/pingora-floor), for --instructions."""
+    ensure_cmake()
     return _bench_crate(FLOOR, "sluice-bench-pingora-floor", "the pingora floor")
 
 
 def _bench_crate(directory, name, what):
     """Builds one of the benchmark's own Cargo projects (release) and returns its binary."""
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(directory, "target")
-    if directory == FLOOR:
-        ensure_cmake()
     log(f"building {what} ({os.path.relpath(directory, BENCH)}, release)")
     try:
         sh(["cargo", "build", "--release", "--locked", "--manifest-path", os.path.join(directory, "Cargo.toml")],

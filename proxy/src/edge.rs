@@ -2,7 +2,7 @@
 //! (`edge_app.rs`), and the pingora `ProxyHttp` hooks of the proxy lane.
 //!
 //! ```text
-//! Edge::route      environment ► route (method + path), on a CallHead from either lane
+//! Edge::route      environment ► route (method + path), from either lane's raw head
 //! Edge::body_limit app key present? ► how much body the lane reads first (a data API's, or a
 //!                  registered API's when its parameters or a signature need it)
 //! Edge::serve      caller (callers.rs: app token or signature, IP allow list, clearance, grant,
@@ -225,9 +225,9 @@ impl Answer {
     }
 }
 
-/// The edge as pingora's proxy runs it: registered API calls, streamed to their upstream.
-/// Requests the edge answers itself normally never get here (`edge_app` serves them in place);
-/// one that does is answered here in the same way.
+/// The edge as pingora's proxy runs it: registered API calls, streamed to their upstream, and
+/// every head `edge_app` leaves to pingora (a data API's with a chunked body, `Expect`, over 64
+/// headers, …), answered here in the same way as in place.
 pub struct ProxyLane {
     edge: Arc<Edge>,
 }
@@ -487,14 +487,11 @@ impl Edge {
     /// The whole of a call on a head pingora read: framing, route, body, then serve.
     async fn answer(&self, session: &mut ServerSession, request_id: &str) -> std::result::Result<Outcome, Answer> {
         if has_conflicting_framing(session) {
-            let err = ApiError::new(
-                "InvalidRequest.Framing",
-                400,
-                "send either Content-Length or Transfer-Encoding, not both",
-            );
-            return Err(Answer::refused(err, request_id));
+            return Err(Answer::refused(conflicting_framing(), request_id));
         }
-        let routed = self.route(&CallHead::of(session), request_id)?;
+        let header = session.req_header();
+        let env = header.headers.get(&ENV_HEADER).map(HeaderValue::as_bytes);
+        let routed = self.route(&header.method, header.uri.path(), env).map_err(|r| r.answer(request_id))?;
         let body = match self.body_limit(&CallHead::of(session), &routed, request_id)? {
             Some(limit) => {
                 if !matches!(routed.route.served.target, Target::Sql(_)) {
@@ -509,47 +506,35 @@ impl Edge {
         self.serve(&CallHead::of(session), request_id, routed, body).await
     }
 
-    /// Which lane a request head belongs to, judged from the raw method, target and
-    /// `X-Sluice-Env` before the head is read any further: `true` for requests answered in
-    /// place (data APIs and every refusal), `false` for registered APIs and for heads the edge
-    /// leaves to pingora's proxy (CONNECT, absolute-form or `*` targets, unknown methods). Only
-    /// a guess to save a proxied call that work: [`Edge::route`] decides again on the head read.
-    pub(crate) fn answers_in_place(&self, method: &str, target: &str, env: Option<&[u8]>) -> bool {
-        let Ok(method) = Method::from_bytes(method.as_bytes()) else { return false };
-        if method == Method::CONNECT || !target.starts_with('/') {
-            return false;
-        }
-        let Ok(env) = environment(env) else { return true };
-        let path = target.split_once('?').map_or(target, |(path, _)| path);
-        self.snapshot.load().table(env).find(&method, path).is_none_or(|route| route.answered_in_place())
-    }
-
-    /// Picks the environment and finds the route; refusals come back as the answer to write.
-    pub(crate) fn route(&self, head: &CallHead<'_>, request_id: &str) -> std::result::Result<Routed, Answer> {
-        let fail = |err: ApiError| Answer::error(&err, request_id);
-        let env = environment(head.headers.get(&ENV_HEADER).map(HeaderValue::as_bytes)).map_err(fail)?;
-        let (method, path) = (head.method, head.path);
+    /// Picks the environment (`env` is the raw `X-Sluice-Env`) and finds the route, once per
+    /// request, in whichever lane reads it; a refusal is answered once the request has an id.
+    pub(crate) fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        env: Option<&[u8]>,
+    ) -> std::result::Result<Routed, Refused> {
+        let env = environment(env)?;
         let snapshot = self.snapshot.load_full();
         let (route, path_params) = match snapshot.table(env).lookup(method, path) {
             Lookup::Found { route, path_params } => (Arc::clone(route), path_params),
             Lookup::MethodNotAllowed { allowed } => {
                 let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-                let answer = fail(ApiError::new(
+                let error = ApiError::new(
                     "MethodNotAllowed",
                     405,
                     format!("{path} does not accept {method}; it accepts {allow}"),
-                ));
-                return Err(match HeaderValue::from_str(&allow) {
-                    Ok(value) => answer.with_header(header::ALLOW, value),
-                    Err(_) => answer,
-                });
+                );
+                let header = HeaderValue::from_str(&allow).ok().map(|value| Box::new((header::ALLOW, value)));
+                return Err(Refused { error, header });
             }
             Lookup::NotFound => {
-                return Err(fail(ApiError::new(
+                return Err(ApiError::new(
                     "NotFound.Api",
                     404,
                     format!("no API is published at {method} {path} in the {} environment", env.as_str()),
-                )));
+                )
+                .into());
             }
         };
         Ok(Routed { snapshot, route, path_params })
@@ -749,7 +734,7 @@ impl Edge {
                 };
                 Err(Refused {
                     error: ApiError::new(code, 429, format!("too many calls to {what}; retry after {retry_after} s")),
-                    retry_after: Some(retry_after),
+                    header: Some(Box::new((header::RETRY_AFTER, HeaderValue::from(retry_after)))),
                 })
             }
         }
@@ -767,6 +752,11 @@ impl Edge {
         };
         client_addr(socket, forwarded.as_deref(), &self.settings.trusted_proxies)
     }
+}
+
+/// The refusal of a head with both Content-Length and Transfer-Encoding, in either lane.
+pub(crate) fn conflicting_framing() -> ApiError {
+    ApiError::new("InvalidRequest.Framing", 400, "send either Content-Length or Transfer-Encoding, not both")
 }
 
 /// The refusal of a body over `limit`; the connection closes, the body unread.
@@ -811,24 +801,25 @@ async fn read_body(session: &mut ServerSession, request_id: &str, limit: usize) 
     Ok(body.freeze())
 }
 
-/// Why a caller was not admitted.
-struct Refused {
+/// Why a request was not routed or its caller not admitted, answered once the request has
+/// an id.
+pub(crate) struct Refused {
     error: ApiError,
-    /// Seconds, for `Retry-After`.
-    retry_after: Option<u64>,
+    /// `Allow` of a 405, `Retry-After` of a 429 (boxed: refusals are rare, results small).
+    header: Option<Box<(HeaderName, HeaderValue)>>,
 }
 
 impl From<ApiError> for Refused {
     fn from(error: ApiError) -> Refused {
-        Refused { error, retry_after: None }
+        Refused { error, header: None }
     }
 }
 
 impl Refused {
-    fn answer(self, request_id: &str) -> Answer {
+    pub(crate) fn answer(self, request_id: &str) -> Answer {
         let answer = Answer::error(&self.error, request_id);
-        match self.retry_after {
-            Some(secs) => answer.with_header(header::RETRY_AFTER, HeaderValue::from(secs)),
+        match self.header {
+            Some(header) => answer.with_header(header.0, header.1),
             None => answer,
         }
     }

@@ -44,7 +44,8 @@ use plugins::ApiError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::edge::{
-    Answer, CallHead, ENV_HEADER, Edge, ProxyLane, encode_answer, new_request_id, too_large, unreadable_body,
+    Answer, CallHead, ENV_HEADER, Edge, ProxyLane, Refused, Routed, conflicting_framing, encode_answer, new_request_id,
+    too_large, unreadable_body,
 };
 
 /// pingora's limit on a request head; a longer one is refused by pingora (400).
@@ -63,10 +64,16 @@ pub struct EdgeApp {
 
 /// Where a request goes, decided on its complete head.
 enum Lane {
-    InPlace(Box<OwnHead>),
-    /// Refused with 400 `InvalidRequest`: why.
-    Refused(&'static str),
+    InPlace(Box<InPlace>),
+    /// Refused (400), and the connection closes.
+    Refused(ApiError),
     Proxy,
+}
+
+/// A request read in place: its head, and its route, looked up once on the raw head.
+struct InPlace {
+    head: OwnHead,
+    routed: Result<Routed, Refused>,
 }
 
 /// A head the in-place lane reads, owned (the buffer it came from goes on to hold the body).
@@ -91,13 +98,13 @@ impl EdgeApp {
         self.header_timeout.min(Duration::from_secs(KEEPALIVE_SECS))
     }
 
-    /// Serves one request in place; the connection back when it may carry another. A request
-    /// whose route turns out to be proxied goes to the proxy lane with every byte read.
+    /// Serves one request in place; the connection back when it may carry another.
     async fn serve_in_place(
         &self,
         mut stream: Stream,
         mut buf: BytesMut,
         own: &OwnHead,
+        routed: Result<Routed, Refused>,
         peer: Option<IpAddr>,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
@@ -110,8 +117,7 @@ impl EdgeApp {
             peer,
         };
         let mut body_read = own.content_length == 0;
-        let answer = match self.edge.route(&head, &request_id) {
-            Ok(routed) if !routed.answered_in_place() => return self.proxy_lane(stream, buf, shutdown).await,
+        let answer = match routed {
             Ok(routed) => match self.edge.body_limit(&head, &routed, &request_id) {
                 Ok(Some(limit)) if own.content_length > limit => too_large(limit, &request_id),
                 Ok(limit) => {
@@ -133,7 +139,7 @@ impl EdgeApp {
                 }
                 Err(answer) => answer,
             },
-            Err(answer) => answer,
+            Err(refused) => refused.answer(&request_id),
         };
         // Bytes past the request (pipelining is off) or a body left unread: close after this.
         let in_step = body_read && buf.len() == own.len + own.content_length;
@@ -211,21 +217,32 @@ impl EdgeApp {
             Ok(httparse::Status::Partial) => return Some(Lane::Proxy),
             // A version that is no HTTP/1.x in a request line of three parts: nothing to repair.
             Err(httparse::Error::Version) if request_line_parts(buf) == 3 => {
-                return Some(Lane::Refused("the HTTP version must be HTTP/1.0 or HTTP/1.1"));
+                return Some(refused("the HTTP version must be HTTP/1.0 or HTTP/1.1"));
             }
             // Too many headers to look at; a request line pingora may repair by escaping it.
             Err(httparse::Error::TooManyHeaders | httparse::Error::Token | httparse::Error::Version) => {
                 return Some(Lane::Proxy);
             }
-            Err(_) => return Some(Lane::Refused("a header line is malformed")),
+            Err(_) => return Some(refused("a header line is malformed")),
         };
         let (Some(method), Some(target)) = (request.method, request.path) else { return Some(Lane::Proxy) };
-        let env = request.headers.iter().find(|h| h.name.eq_ignore_ascii_case(ENV_HEADER.as_str())).map(|h| h.value);
-        // A guess from the raw head first: a registered API's call goes on at once.
-        if !self.edge.answers_in_place(method, target, env) || target.contains('#') {
+        // CONNECT, absolute-form and `*` targets, and fragments (which pingora's URI drops) are
+        // pingora's; so is an unknown method's token.
+        let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Some(Lane::Proxy) };
+        if method == Method::CONNECT || !target.starts_with('/') || target.contains('#') {
             return Some(Lane::Proxy);
         }
-        Some(own_head(&request, len))
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        let env = request.headers.iter().find(|h| h.name.eq_ignore_ascii_case(ENV_HEADER.as_str())).map(|h| h.value);
+        // Routed before the rest of the head is read: a registered API's call goes on at once.
+        let routed = self.edge.route(&method, path, env);
+        if routed.as_ref().is_ok_and(|r| !r.answered_in_place()) {
+            return Some(Lane::Proxy);
+        }
+        Some(match own_head(&request, len, method) {
+            Ok(head) => Lane::InPlace(Box::new(InPlace { head, routed })),
+            Err(lane) => lane,
+        })
     }
 
     /// Reads until the head in `buf` is complete, within the header deadline. `None` when the
@@ -274,34 +291,31 @@ enum BodyUnread {
     Late,
 }
 
-/// The in-place lane's reading of a complete head: its own when the framing is unambiguous,
-/// a refusal when no lane may read it, pingora's otherwise.
-fn own_head(request: &httparse::Request<'_, '_>, len: usize) -> Lane {
-    let (Some(method), Some(target), Some(version)) = (request.method, request.path, request.version) else {
-        return Lane::Proxy;
-    };
-    let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Lane::Proxy };
-    let Ok(target) = PathAndQuery::try_from(target) else { return Lane::Proxy };
+/// The in-place lane's reading of a complete head of `method`: its own when the framing is
+/// unambiguous; otherwise a refusal when no lane may read it, or pingora's lane.
+fn own_head(request: &httparse::Request<'_, '_>, len: usize, method: Method) -> Result<OwnHead, Lane> {
+    let (Some(target), Some(version)) = (request.path, request.version) else { return Err(Lane::Proxy) };
+    let Ok(target) = PathAndQuery::try_from(target) else { return Err(Lane::Proxy) };
     let mut headers = HeaderMap::with_capacity(request.headers.len());
     let mut content_length: Option<&[u8]> = None;
     let (mut hosts, mut chunked, mut close, mut keep) = (0, None, false, false);
     for header in request.headers.iter() {
-        let Ok(name) = HeaderName::from_bytes(header.name.as_bytes()) else { return Lane::Proxy };
-        let Ok(value) = HeaderValue::from_bytes(header.value) else { return Lane::Proxy };
+        let Ok(name) = HeaderName::from_bytes(header.name.as_bytes()) else { return Err(Lane::Proxy) };
+        let Ok(value) = HeaderValue::from_bytes(header.value) else { return Err(Lane::Proxy) };
         if name == HOST {
             hosts += 1;
             if hosts > 1 {
-                return Lane::Refused("send one Host header");
+                return Err(refused("send one Host header"));
             }
             if header.value.contains(&b'@') {
-                return Lane::Refused("the Host header must not carry user information");
+                return Err(refused("the Host header must not carry user information"));
             }
         } else if name == CONTENT_LENGTH {
             // Repeated or comma-joined, every value must be the same number (RFC 9110 §8.6).
             for part in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 let number = !part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit);
                 if !number || content_length.is_some_and(|seen| seen != part) {
-                    return Lane::Refused("Content-Length must be one decimal number of bytes");
+                    return Err(refused("Content-Length must be one decimal number of bytes"));
                 }
                 content_length = Some(part);
             }
@@ -310,7 +324,7 @@ fn own_head(request: &httparse::Request<'_, '_>, len: usize) -> Lane {
             let last = header.value.rsplit(|&b| b == b',').next().map(<[u8]>::trim_ascii);
             chunked = Some(last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")));
         } else if name == EXPECT {
-            return Lane::Proxy;
+            return Err(Lane::Proxy);
         } else if name == CONNECTION {
             for token in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 close |= token.eq_ignore_ascii_case(b"close");
@@ -320,28 +334,31 @@ fn own_head(request: &httparse::Request<'_, '_>, len: usize) -> Lane {
         headers.append(name, value);
     }
     match chunked {
-        Some(_) if content_length.is_some() => {
-            return Lane::Refused("send either Content-Length or Transfer-Encoding, not both");
-        }
-        Some(_) if version == 0 => return Lane::Refused("HTTP/1.0 requests cannot use Transfer-Encoding"),
-        Some(false) => return Lane::Refused("the last Transfer-Encoding must be chunked"),
+        Some(_) if content_length.is_some() => return Err(Lane::Refused(conflicting_framing())),
+        Some(_) if version == 0 => return Err(refused("HTTP/1.0 requests cannot use Transfer-Encoding")),
+        Some(false) => return Err(refused("the last Transfer-Encoding must be chunked")),
         // A chunked body: pingora reads it.
-        Some(true) => return Lane::Proxy,
+        Some(true) => return Err(Lane::Proxy),
         None => {}
     }
     let content_length = match content_length.map(|n| std::str::from_utf8(n).ok().and_then(|n| n.parse::<u64>().ok())) {
         None => 0,
         Some(Some(n)) => usize::try_from(n).unwrap_or(usize::MAX),
-        Some(None) => return Lane::Refused("Content-Length must be one decimal number of bytes"),
+        Some(None) => return Err(refused("Content-Length must be one decimal number of bytes")),
     };
     let keep_alive = !close && (version == 1 || keep);
-    Lane::InPlace(Box::new(OwnHead { method, target, headers, len, content_length, keep_alive }))
+    Ok(OwnHead { method, target, headers, len, content_length, keep_alive })
 }
 
 /// How many parts the request line in `buf` has, split at spaces.
 fn request_line_parts(buf: &[u8]) -> usize {
     let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
     line.trim_ascii().split(|&b| b == b' ').count()
+}
+
+/// A head refused as unreadable: 400 `InvalidRequest`, saying why.
+fn refused(why: &str) -> Lane {
+    Lane::Refused(ApiError::new("InvalidRequest", 400, why))
 }
 
 /// Whether `bytes` hold the blank line that ends a head (CRLF or bare LF line ends).
@@ -359,11 +376,14 @@ impl ServerApp for EdgeApp {
             let mut buf = BytesMut::with_capacity(4096);
             let lane = self.read_head(&mut stream, &mut buf, &mut watch).await?;
             let next = match lane {
-                Lane::InPlace(own) => self.serve_in_place(stream, buf, &own, peer, shutdown).await,
+                Lane::InPlace(in_place) => {
+                    let InPlace { head, routed } = *in_place;
+                    self.serve_in_place(stream, buf, &head, routed, peer, shutdown).await
+                }
                 Lane::Proxy => self.proxy_lane(stream, buf, shutdown).await,
-                Lane::Refused(why) => {
+                Lane::Refused(error) => {
                     let request_id = new_request_id();
-                    let answer = Answer::refused(ApiError::new("InvalidRequest", 400, why), &request_id);
+                    let answer = Answer::refused(error, &request_id);
                     let bytes = encode_answer(answer, &request_id, false, false);
                     let _ = stream.write_all(&bytes).await;
                     let _ = stream.flush().await;
@@ -383,24 +403,25 @@ impl ServerApp for EdgeApp {
 mod tests {
     use super::*;
 
-    fn read(head: &str) -> Lane {
+    fn read(head: &str) -> Result<OwnHead, Lane> {
         let mut headers = [httparse::EMPTY_HEADER; LANE_HEADERS];
         let mut request = httparse::Request::new(&mut headers);
         let Ok(httparse::Status::Complete(len)) = request.parse(head.as_bytes()) else { panic!("{head:?}") };
-        own_head(&request, len)
+        let method = Method::from_bytes(request.method.expect("a method").as_bytes()).expect("a method");
+        own_head(&request, len, method)
     }
 
     fn in_place(head: &str) -> OwnHead {
         match read(head) {
-            Lane::InPlace(own) => *own,
-            Lane::Refused(why) => panic!("{head:?} refused: {why}"),
-            Lane::Proxy => panic!("{head:?} left to pingora"),
+            Ok(own) => own,
+            Err(Lane::Refused(error)) => panic!("{head:?} refused: {}", error.message),
+            Err(_) => panic!("{head:?} left to pingora"),
         }
     }
 
-    fn refused(head: &str) -> &'static str {
+    fn refused_because(head: &str) -> String {
         match read(head) {
-            Lane::Refused(why) => why,
+            Err(Lane::Refused(error)) => format!("{}: {}", error.code, error.message),
             _ => panic!("{head:?} not refused"),
         }
     }
@@ -412,23 +433,27 @@ mod tests {
         assert_eq!(in_place("GET /a HTTP/1.1\r\n\r\n").content_length, 0);
         for bad in ["2, 3", "+2", "0x2", "", "1 2", "99999999999999999999"] {
             let head = format!("POST /a HTTP/1.1\r\nContent-Length: {bad}\r\n\r\n");
-            assert!(refused(&head).contains("Content-Length"), "{bad:?}");
+            assert!(refused_because(&head).contains("Content-Length"), "{bad:?}");
         }
         let twice = "POST /a HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n";
-        assert!(refused(twice).contains("Content-Length"));
+        assert!(refused_because(twice).contains("Content-Length"));
     }
 
     #[test]
     fn chunked_bodies_and_expect_are_left_to_pingora_and_bad_framing_refused() {
-        assert!(matches!(read("POST /a HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"), Lane::Proxy));
-        assert!(matches!(read("POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"), Lane::Proxy));
-        assert!(refused("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").contains("chunked"));
-        assert!(refused("POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").contains("HTTP/1.0"));
+        assert!(matches!(read("POST /a HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"), Err(Lane::Proxy)));
+        assert!(matches!(
+            read("POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"),
+            Err(Lane::Proxy)
+        ));
+        assert!(refused_because("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").contains("chunked"));
+        assert!(refused_because("POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").contains("HTTP/1.0"));
         assert!(
-            refused("POST /a HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n").contains("not both")
+            refused_because("POST /a HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .starts_with("InvalidRequest.Framing: send either")
         );
-        assert!(refused("GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").contains("one Host"));
-        assert!(refused("GET /a HTTP/1.1\r\nHost: u@a\r\n\r\n").contains("user information"));
+        assert!(refused_because("GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").contains("one Host"));
+        assert!(refused_because("GET /a HTTP/1.1\r\nHost: u@a\r\n\r\n").contains("user information"));
     }
 
     #[test]

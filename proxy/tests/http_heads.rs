@@ -15,8 +15,15 @@ struct Case {
     name: String,
     send: String,
     statuses: Vec<u16>,
+    /// The error code of the first answer, when the case names one.
+    code: Option<String>,
     open: bool,
     head: bool,
+}
+
+/// More headers than the edge reads itself: the head goes to pingora's proxy lane.
+fn padding() -> String {
+    (0..70).map(|i| format!("X-Pad-{i}: {i}\r\n")).collect()
 }
 
 fn corpus(auth: &str) -> Vec<Case> {
@@ -30,7 +37,8 @@ fn corpus(auth: &str) -> Vec<Case> {
             let send = field("send")
                 .replace("{auth}", auth)
                 .replace("{auth_lf}", &auth.replace("\r\n", "\n"))
-                .replace("{long}", &"v".repeat(8000));
+                .replace("{long}", &"v".repeat(8000))
+                .replace("{pad}", &padding());
             let then = field("then");
             assert!(then == "open" || then == "closed", "{line}: `then` is open or closed");
             Case {
@@ -42,6 +50,7 @@ fn corpus(auth: &str) -> Vec<Case> {
                     .iter()
                     .map(|s| s.as_u64().expect("a status") as u16)
                     .collect(),
+                code: case["code"].as_str().map(str::to_owned),
                 open: then == "open",
                 head: case["head"].as_bool().unwrap_or(false),
             }
@@ -51,6 +60,11 @@ fn corpus(auth: &str) -> Vec<Case> {
 
 /// One response: its status, with the body read past (none for HEAD).
 fn read_response(reader: &mut BufReader<TcpStream>, head_only: bool) -> Option<(u16, Vec<u8>)> {
+    read_response_with_head(reader, head_only).map(|(status, _, body)| (status, body))
+}
+
+/// One response: its status, its header names (lower case, sorted) and its body.
+fn read_response_with_head(reader: &mut BufReader<TcpStream>, head_only: bool) -> Option<(u16, Vec<String>, Vec<u8>)> {
     let mut head = Vec::new();
     loop {
         let mut line = Vec::new();
@@ -64,12 +78,14 @@ fn read_response(reader: &mut BufReader<TcpStream>, head_only: bool) -> Option<(
     }
     let response = support::parse_response(&head)?;
     if response.status == 100 {
-        return read_response(reader, head_only);
+        return read_response_with_head(reader, head_only);
     }
     let length: usize = response.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0; if head_only { 0 } else { length }];
     reader.read_exact(&mut body).ok()?;
-    Some((response.status, body))
+    let mut names: Vec<String> = response.headers.iter().map(|(name, _)| name.to_ascii_lowercase()).collect();
+    names.sort();
+    Some((response.status, names, body))
 }
 
 /// Whether the connection still answers: a plain call after the case's own.
@@ -94,6 +110,11 @@ fn run(edge: SocketAddr, case: &Case) -> Result<(), String> {
                         .map_err(|_| format!("status {status} without the JSON envelope"))?;
                     if !envelope["code"].is_string() || !envelope["requestId"].is_string() {
                         return Err(format!("status {status}: {envelope}"));
+                    }
+                    if let Some(code) = case.code.as_deref().filter(|_| got.is_empty())
+                        && envelope["code"] != code
+                    {
+                        return Err(format!("code {}, expected {code}", envelope["code"]));
                     }
                 }
                 got.push(status);
@@ -121,4 +142,33 @@ fn hostile_and_unusual_heads_get_the_same_answers_whichever_lane_reads_them() {
     let failures: Vec<String> =
         cases.iter().filter_map(|case| run(server.edge, case).err().map(|e| format!("{}: {e}", case.name))).collect();
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+/// The edge writes in-place answers itself and has pingora write the proxy lane's: the same
+/// request read by either lane (padded past 64 headers for pingora) gets the same status and
+/// the same headers.
+#[test]
+fn both_lanes_answer_with_the_same_headers() {
+    let server = Server::start("heads-alike", &[]);
+    let app = server.demo_app();
+    let auth = format!("X-Sluice-App-Key: {}\r\nAuthorization: Bearer {}\r\n", app.key, app.token);
+    let answer = |head: String| {
+        let mut stream = TcpStream::connect(server.edge).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        stream.write_all(head.as_bytes()).expect("write");
+        let (status, names, _) = read_response_with_head(&mut reader, false).expect("an answer");
+        (status, names)
+    };
+    for request in [
+        format!("GET /customers/42 HTTP/1.1\r\nHost: x\r\n{auth}"),
+        "GET /no/such/api HTTP/1.1\r\nHost: x\r\n".to_owned(),
+        "DELETE /customers/42 HTTP/1.1\r\nHost: x\r\n".to_owned(),
+        "GET /customers/42 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".to_owned(),
+    ] {
+        let in_place = answer(format!("{request}\r\n"));
+        let proxied = answer(format!("{request}{}\r\n", padding()));
+        assert_eq!(in_place, proxied, "{request:?}");
+        assert!(in_place.1.contains(&"x-request-id".to_owned()), "{in_place:?}");
+    }
 }
