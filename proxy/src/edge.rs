@@ -51,7 +51,8 @@ use crate::limiter::{Limiters, ThrottleScope};
 use crate::registered::{UpstreamRequest, UpstreamRoute, percent_decode};
 use crate::replay::NonceCache;
 use crate::routes::{Lookup, Route, Snapshot, Target, Variant};
-use crate::ssrf::{SsrfError, SsrfPolicy};
+use crate::ssrf::{CheckedTarget, SsrfError, SsrfPolicy};
+use crate::upstream::{Outbound, connection_listed, connection_scoped, peer_for};
 
 /// Selects the environment of a call; production when absent.
 pub const ENV_HEADER: HeaderName = HeaderName::from_static("x-sluice-env");
@@ -78,9 +79,6 @@ const UPSTREAM_ONLY: [HeaderName; 5] = [
 /// upstream request is built and then replaced; pingora replays a read body through its retry
 /// buffer, which holds 64 KiB. Bodies that stream through (no body parameters) have no limit.
 pub const PARAM_BODY_LIMIT: usize = 64 * 1024;
-
-/// How long an idle pooled upstream connection is kept.
-const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
 
 /// The edge service's shared state.
 pub struct Edge {
@@ -115,7 +113,7 @@ pub struct RequestCtx {
 }
 
 /// A call on its way to a registered API's upstream.
-struct UpstreamCall {
+pub(crate) struct UpstreamCall {
     route: Arc<Route>,
     /// Whether the gray version answers.
     gray: bool,
@@ -139,13 +137,35 @@ impl UpstreamCall {
         }
     }
 
-    fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.upstream().map_or(Duration::from_secs(10), |u| u.timeout)
+    }
+
+    /// The call as the in-place lane sends it to `target`.
+    pub(crate) fn outbound<'a>(&'a self, target: &'a CheckedTarget, request_id: &'a str) -> Outbound<'a> {
+        Outbound {
+            request: &self.request,
+            consumed: self.upstream().map_or(&[], UpstreamRoute::consumed_headers),
+            target,
+            timeout: self.timeout(),
+            version: &self.variant().version_header,
+            request_id,
+            started: self.started,
+        }
+    }
+
+    /// `X-Sluice-Version` of the version that answers.
+    pub(crate) fn version_header(&self) -> &HeaderValue {
+        &self.variant().version_header
+    }
+
+    pub(crate) fn api_name(&self) -> &str {
+        &self.route.api_name
     }
 }
 
 /// What serving a request decided.
-enum Outcome {
+pub(crate) enum Outcome {
     /// Write this answer.
     Answer(Answer),
     /// Proxy to the upstream.
@@ -160,9 +180,9 @@ pub(crate) struct Routed {
 }
 
 impl Routed {
-    /// Whether every version of the route is answered in place (no registered API among them).
-    pub(crate) fn answered_in_place(&self) -> bool {
-        self.route.answered_in_place()
+    /// Whether any version of the route is a registered API.
+    pub(crate) fn reaches_upstream(&self) -> bool {
+        self.route.reaches_upstream()
     }
 }
 
@@ -214,7 +234,7 @@ impl Answer {
         answer
     }
 
-    fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Answer {
+    pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Answer {
         self.headers.push((name, value));
         self
     }
@@ -266,39 +286,15 @@ impl ProxyHttp for ProxyLane {
         let Some(call) = ctx.upstream.as_mut() else {
             return Error::e_explain(ErrorType::InternalError, "no upstream for this route");
         };
-        let Some(upstream) = call.upstream() else {
-            return Error::e_explain(ErrorType::InternalError, "not a registered API");
-        };
-        let timeout = upstream.timeout;
-        let checked = match tokio::time::timeout(timeout, self.edge.settings.ssrf.resolve_checked(&upstream.url)).await
-        {
-            Ok(Ok(target)) => target,
-            Ok(Err(SsrfError::Forbidden { reason })) => {
-                call.failure = Some(ApiError::new(
-                    "Upstream.Forbidden",
-                    502,
-                    format!("the upstream address is not allowed ({reason})"),
-                ));
-                return Error::e_explain(ErrorType::ConnectProxyFailure, "upstream refused by the SSRF guard");
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(api = call.route.api_name, "upstream not reachable: {e}");
-                call.failure = Some(unavailable());
-                return Error::e_explain(ErrorType::ConnectError, "upstream host did not resolve");
-            }
-            Err(_) => {
-                call.failure = Some(upstream_timeout(timeout));
-                return Error::e_explain(ErrorType::ConnectTimedout, "resolving the upstream host timed out");
+        let checked = match self.edge.upstream_target(call).await {
+            Ok(target) => target,
+            Err(refused) => {
+                call.failure = Some(refused.error);
+                return Error::e_explain(refused.etype, refused.why);
             }
         };
+        let mut peer = peer_for(&checked, call.timeout());
         call.host_header = Some(checked.host_header);
-        // An IP literal is its own SNI: pingora skips certificate checks for an empty SNI.
-        let mut peer = HttpPeer::new(checked.addr, checked.tls, checked.host);
-        peer.options.connection_timeout = Some(timeout);
-        peer.options.total_connection_timeout = Some(timeout);
-        peer.options.read_timeout = Some(timeout);
-        peer.options.write_timeout = Some(timeout);
-        peer.options.idle_timeout = Some(UPSTREAM_IDLE);
         peer.options.http_upstream_request_policy = HttpUpstreamRequestPolicy::deny_upgrades();
         Ok(Box::new(peer))
     }
@@ -331,10 +327,18 @@ impl ProxyHttp for ProxyLane {
             .parse::<http::Uri>()
             .map_err(|e| Error::because(ErrorType::InternalError, "building the upstream path", e))?;
         upstream_request.set_uri(uri);
+        // The caller's framing stays: pingora streams its body by it.
+        let listed =
+            connection_listed(upstream_request.headers.get_all(header::CONNECTION).iter().map(|v| v.as_bytes()));
         let removed: Vec<HeaderName> = upstream_request
             .headers
             .keys()
-            .filter(|name| stripped_upstream(name) || upstream.consumed_headers().contains(name))
+            .filter(|name| {
+                never_upstream(name)
+                    || connection_scoped(name.as_str().as_bytes())
+                    || listed.iter().any(|l| l.eq_ignore_ascii_case(name.as_str().as_bytes()))
+                    || upstream.consumed_headers().contains(name)
+            })
             .cloned()
             .collect();
         for name in removed {
@@ -390,8 +394,17 @@ impl ProxyHttp for ProxyLane {
         let Some(call) = ctx.upstream.as_ref() else { return Ok(()) };
         upstream_response.insert_header(VERSION_HEADER, call.variant().version_header.clone())?;
         // Cookies are the upstream's session with Sluice (its credentials), scoped to the
-        // gateway's domain if passed on: never handed to callers; nor are hop-by-hop headers.
+        // gateway's domain if passed on: never handed to callers; nor are hop-by-hop headers
+        // (pingora sets the framing and `Connection` itself).
         for name in &UPSTREAM_ONLY {
+            upstream_response.remove_header(name);
+        }
+        let listed: Vec<HeaderName> =
+            connection_listed(upstream_response.headers.get_all(header::CONNECTION).iter().map(|v| v.as_bytes()))
+                .into_iter()
+                .filter_map(|name| HeaderName::from_bytes(name).ok())
+                .collect();
+        for name in listed.iter().chain([&header::TE, &header::TRAILER, &header::UPGRADE]) {
             upstream_response.remove_header(name);
         }
         upstream_response.insert_header(REQUEST_ID_HEADER, ctx.request_id.as_str())?;
@@ -416,6 +429,9 @@ impl ProxyHttp for ProxyLane {
             None => classify(e, ctx.upstream.as_ref().map(UpstreamCall::timeout)),
         };
         let mut answer = Answer::error(&err, &ctx.request_id);
+        if let Some(call) = ctx.upstream.as_ref() {
+            answer = answer.with_header(VERSION_HEADER, call.version_header().clone());
+        }
         answer.close = true;
         let status = answer.status;
         if let Err(write) = write_answer(session, &ctx.request_id, answer).await {
@@ -446,11 +462,11 @@ impl ProxyHttp for ProxyLane {
     }
 }
 
-fn unavailable() -> ApiError {
+pub(crate) fn unavailable() -> ApiError {
     ApiError::new("Upstream.Unavailable", 502, "the upstream service could not be reached")
 }
 
-fn upstream_timeout(timeout: Duration) -> ApiError {
+pub(crate) fn upstream_timeout(timeout: Duration) -> ApiError {
     ApiError::new(
         "Upstream.Timeout",
         504,
@@ -475,7 +491,7 @@ fn classify(e: &Error, timeout: Option<Duration>) -> ApiError {
 
 /// Caller headers that never go upstream: credentials meant for Sluice, Sluice's own, and
 /// forwarding claims Sluice does not vouch for.
-fn stripped_upstream(name: &HeaderName) -> bool {
+pub(crate) fn never_upstream(name: &HeaderName) -> bool {
     let name = name.as_str();
     matches!(name, "authorization" | "cookie" | "proxy-authorization" | "forwarded" | "x-request-id")
         || name.starts_with("x-sluice-")
@@ -483,7 +499,52 @@ fn stripped_upstream(name: &HeaderName) -> bool {
         || name == "x-real-ip"
 }
 
+/// Why an upstream may not be dialled for a call: the caller's error, and pingora's.
+pub(crate) struct TargetRefused {
+    pub error: ApiError,
+    etype: ErrorType,
+    why: &'static str,
+}
+
 impl Edge {
+    /// Resolves the call's upstream host through the SSRF guard, now (DNS answers change):
+    /// the one address either lane dials.
+    pub(crate) async fn upstream_target(
+        &self,
+        call: &UpstreamCall,
+    ) -> std::result::Result<CheckedTarget, TargetRefused> {
+        let Some(upstream) = call.upstream() else {
+            let error = ApiError::new("InternalError", 500, "an internal error occurred");
+            return Err(TargetRefused { error, etype: ErrorType::InternalError, why: "not a registered API" });
+        };
+        let timeout = upstream.timeout;
+        match tokio::time::timeout(timeout, self.settings.ssrf.resolve_checked(&upstream.url)).await {
+            Ok(Ok(target)) => Ok(target),
+            Ok(Err(SsrfError::Forbidden { reason })) => Err(TargetRefused {
+                error: ApiError::new(
+                    "Upstream.Forbidden",
+                    502,
+                    format!("the upstream address is not allowed ({reason})"),
+                ),
+                etype: ErrorType::ConnectProxyFailure,
+                why: "upstream refused by the SSRF guard",
+            }),
+            Ok(Err(e)) => {
+                tracing::warn!(api = call.route.api_name, "upstream not reachable: {e}");
+                Err(TargetRefused {
+                    error: unavailable(),
+                    etype: ErrorType::ConnectError,
+                    why: "upstream host did not resolve",
+                })
+            }
+            Err(_) => Err(TargetRefused {
+                error: upstream_timeout(timeout),
+                etype: ErrorType::ConnectTimedout,
+                why: "resolving the upstream host timed out",
+            }),
+        }
+    }
+
     /// The whole of a call on a head pingora read: framing, route, body, then serve.
     async fn answer(&self, session: &mut ServerSession, request_id: &str) -> std::result::Result<Outcome, Answer> {
         if has_conflicting_framing(session) {
@@ -540,21 +601,18 @@ impl Edge {
         Ok(Routed { snapshot, route, path_params })
     }
 
-    /// Serves a request whose route is answered in place (see [`Routed::answered_in_place`]),
-    /// with the body [`Edge::body_limit`] asked for.
-    pub(crate) async fn answer_in_place(
+    /// Serves a request the in-place lane read, with the body [`Edge::body_limit`] asked for:
+    /// the answer to write, or the call to forward upstream.
+    pub(crate) async fn serve_in_place(
         &self,
         head: &CallHead<'_>,
         request_id: &str,
         routed: Routed,
         body: Option<Bytes>,
-    ) -> Answer {
+    ) -> Outcome {
         match self.serve(head, request_id, routed, body).await {
-            Ok(Outcome::Answer(answer)) | Err(answer) => answer,
-            // Every version of such a route is a data API: nothing here goes upstream.
-            Ok(Outcome::Proxy(_)) => {
-                Answer::error(&ApiError::new("InternalError", 500, "an internal error occurred"), request_id)
-            }
+            Ok(outcome) => outcome,
+            Err(answer) => Outcome::Answer(answer),
         }
     }
 
@@ -1035,8 +1093,12 @@ fn server_timing(t: &StageTimings) -> HeaderValue {
 pub(crate) fn new_request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = rand::random::<u128>();
-    // Without `format!`: this runs for every request.
-    (0..32).rev().map(|i| char::from(HEX[((bits >> (i * 4)) & 0xf) as usize])).collect()
+    // Without `format!` or a char at a time: this runs for every request.
+    let mut digits = [0u8; 32];
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = HEX[((bits >> ((31 - i) * 4)) & 0xf) as usize];
+    }
+    String::from_utf8_lossy(&digits).into_owned()
 }
 
 #[cfg(test)]

@@ -3,24 +3,25 @@
 //!
 //! ```text
 //! read the head (within header_timeout_ms) ► httparse ► Lane
-//!   in place   a common HTTP/1.x head of a data API (or of no API): the edge's own framing
-//!              (CallHead + Content-Length body) ► Edge::route ► Edge::serve ► one write ►
-//!              the connection goes round again
+//!   in place   a common HTTP/1.x head: the edge's own framing (CallHead + Content-Length
+//!              body) ► Edge::route ► Edge::serve ► a data API's answer in one write, or a
+//!              registered API's call forwarded upstream (upstream.rs) ► the connection goes
+//!              round again
 //!   refused    a head no lane may read (two Hosts, a bad Content-Length, a malformed header
 //!              line, …): 400 with the error envelope, and the connection closes
-//!   proxy      registered APIs, and heads left to pingora (chunked bodies, Expect, CONNECT,
-//!              absolute-form targets, over 64 headers, request lines pingora repairs):
-//!              pingora's HttpProxy with ProxyLane, which reads the head again from its bytes
+//!   proxy      heads left to pingora (chunked bodies, Expect, CONNECT, absolute-form targets,
+//!              over 64 headers, request lines pingora repairs; registered APIs called over
+//!              HTTP/1.0): pingora's HttpProxy with ProxyLane, which reads the head again
 //! ```
 //!
 //! The in-place lane reads only heads whose framing is unambiguous: HTTP/1.0 or 1.1, an
-//! origin-form target, one Host, no Transfer-Encoding, at most one Content-Length value. Any
-//! other head goes to pingora with every byte read so far, before anything was admitted, and
-//! pingora decides framing, keep-alive and malformed input its own way; so does a head whose
-//! route turns out to be a registered API. The in-place lane skips pingora's session and proxy
-//! machinery (a second parse, its header maps, per-request state), which cost more instructions
-//! than a data call's own work. Pipelining stays off in both lanes: bytes past a request close
-//! the connection after its answer.
+//! origin-form target, one Host, no Transfer-Encoding, at most one Content-Length value (and
+//! HTTP/1.1 for a registered API, whose answer may come chunked). Any other head goes to
+//! pingora with every byte read so far, before anything was admitted, and pingora decides
+//! framing, keep-alive and malformed input its own way. The in-place lane skips pingora's
+//! session and proxy machinery (a second parse, its header maps, per-request state, a task per
+//! kept upstream connection), which cost more instructions than a call's own work. Pipelining
+//! stays off in both lanes: bytes past a request close the connection after its answer.
 //!
 //! The head's deadline is total, not per read: a client dripping one byte at a time would hold
 //! a connection forever otherwise. On a kept-alive connection the wait for the next request
@@ -44,9 +45,10 @@ use plugins::ApiError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::edge::{
-    Answer, CallHead, ENV_HEADER, Edge, ProxyLane, Refused, Routed, conflicting_framing, encode_answer, new_request_id,
-    too_large, unreadable_body,
+    Answer, CallHead, ENV_HEADER, Edge, Outcome, ProxyLane, Refused, Routed, UpstreamCall, VERSION_HEADER,
+    conflicting_framing, encode_answer, new_request_id, too_large, unreadable_body,
 };
+use crate::upstream::{CallerSide, Failure, UpstreamPool, forward};
 
 /// pingora's limit on a request head; a longer one is refused by pingora (400).
 const MAX_HEAD_BYTES: usize = 1_048_575;
@@ -59,6 +61,8 @@ const KEEPALIVE_SECS: u64 = 60;
 pub struct EdgeApp {
     edge: Arc<Edge>,
     proxy: Arc<HttpProxy<ProxyLane>>,
+    /// Kept connections of registered API calls forwarded in place.
+    upstreams: Arc<UpstreamPool>,
     header_timeout: Duration,
 }
 
@@ -89,8 +93,13 @@ struct OwnHead {
 }
 
 impl EdgeApp {
-    pub fn new(edge: Arc<Edge>, proxy: HttpProxy<ProxyLane>, header_timeout: Duration) -> EdgeApp {
-        EdgeApp { edge, proxy: Arc::new(proxy), header_timeout }
+    pub fn new(
+        edge: Arc<Edge>,
+        proxy: HttpProxy<ProxyLane>,
+        upstreams: Arc<UpstreamPool>,
+        header_timeout: Duration,
+    ) -> EdgeApp {
+        EdgeApp { edge, proxy: Arc::new(proxy), upstreams, header_timeout }
     }
 
     /// The deadline of a head (from the wait for it) and of an in-place body.
@@ -135,7 +144,12 @@ impl EdgeApp {
                         },
                         None => None,
                     };
-                    self.edge.answer_in_place(&head, &request_id, routed, body).await
+                    match self.edge.serve_in_place(&head, &request_id, routed, body).await {
+                        Outcome::Answer(answer) => answer,
+                        Outcome::Proxy(call) => {
+                            return self.forward(stream, buf, own, &call, &request_id, shutdown).await;
+                        }
+                    }
                 }
                 Err(answer) => answer,
             },
@@ -145,6 +159,44 @@ impl EdgeApp {
         let in_step = body_read && buf.len() == own.len + own.content_length;
         let keep_alive = own.keep_alive && in_step && !*shutdown.borrow();
         self.write(stream, own, &request_id, answer, keep_alive).await
+    }
+
+    /// Forwards a registered API's call upstream and relays the answer (its body, when not
+    /// read already, streams through); the connection back when it may carry another request.
+    async fn forward(
+        &self,
+        mut stream: Stream,
+        mut buf: BytesMut,
+        own: &OwnHead,
+        call: &UpstreamCall,
+        request_id: &str,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let failed = |error: plugins::ApiError| {
+            Answer::refused(error, request_id).with_header(VERSION_HEADER, call.version_header().clone())
+        };
+        let target = match self.edge.upstream_target(call).await {
+            Ok(target) => target,
+            Err(refused) => return self.write(stream, own, request_id, failed(refused.error), false).await,
+        };
+        let caller = CallerSide {
+            stream: &mut stream,
+            buf: &mut buf,
+            head_len: own.len,
+            headers: &own.headers,
+            content_length: own.content_length,
+            head_only: own.method == Method::HEAD,
+            body_deadline: self.deadline(),
+        };
+        match forward(&self.upstreams, caller, &call.outbound(&target, request_id)).await {
+            Ok(reusable) => (reusable && own.keep_alive && !*shutdown.borrow()).then_some(stream),
+            Err(Failure::Answer(error)) => self.write(stream, own, request_id, failed(error), false).await,
+            Err(Failure::BodyLate) => self.write(stream, own, request_id, unreadable_body(request_id), false).await,
+            Err(Failure::Closed) => {
+                tracing::debug!(api = call.api_name(), request_id, "upstream call ended early; closing");
+                None
+            }
+        }
     }
 
     /// Writes `answer`; the connection back when it is kept alive.
@@ -234,9 +286,9 @@ impl EdgeApp {
         }
         let path = target.split_once('?').map_or(target, |(path, _)| path);
         let env = request.headers.iter().find(|h| h.name.eq_ignore_ascii_case(ENV_HEADER.as_str())).map(|h| h.value);
-        // Routed before the rest of the head is read: a registered API's call goes on at once.
         let routed = self.edge.route(&method, path, env);
-        if routed.as_ref().is_ok_and(|r| !r.answered_in_place()) {
+        // An HTTP/1.0 caller cannot take a chunked answer: pingora's proxy reframes it.
+        if request.version != Some(1) && routed.as_ref().is_ok_and(Routed::reaches_upstream) {
             return Some(Lane::Proxy);
         }
         Some(match own_head(&request, len, method) {

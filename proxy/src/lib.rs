@@ -23,3 +23,4 @@ pub mod routes;
 pub mod serve;
 pub mod signature;
 pub mod ssrf;
+pub mod upstream;

@@ -81,10 +81,10 @@ impl Route {
         self.method == if method == Method::HEAD { &Method::GET } else { method }
     }
 
-    /// Whether the edge answers every version of the route itself: none is a registered API.
-    pub fn answered_in_place(&self) -> bool {
-        let in_place = |variant: &Variant| matches!(variant.target, Target::Sql(_));
-        in_place(&self.served) && self.gray.as_ref().is_none_or(|g| in_place(&g.variant))
+    /// Whether any version of the route is a registered API (its calls go upstream).
+    pub fn reaches_upstream(&self) -> bool {
+        let upstream = |variant: &Variant| matches!(variant.target, Target::Upstream(_));
+        upstream(&self.served) || self.gray.as_ref().is_some_and(|g| upstream(&g.variant))
     }
 
     /// Whether any variant reads the caller's body to build its upstream request.

@@ -34,6 +34,7 @@ use crate::edge_app::EdgeApp;
 use crate::limiter::Limiters;
 use crate::routes::Snapshot;
 use crate::ssrf::SsrfPolicy;
+use crate::upstream::UpstreamPool;
 
 /// What start-up prints: addresses and, on first start, the demo and the admin token.
 pub struct Startup {
@@ -72,7 +73,8 @@ pub fn serve(config: Config) -> Result<(), String> {
     let limiters = Arc::new(Limiters::new());
     let edge = Arc::new(Edge::new(Arc::clone(&snapshot), settings, Arc::clone(&limiters)));
     let proxy = pingora::proxy::http_proxy(&server.configuration, ProxyLane::new(Arc::clone(&edge)));
-    let app = EdgeApp::new(edge, proxy, Duration::from_millis(config.header_timeout_ms.max(1)));
+    let upstreams = Arc::new(UpstreamPool::new(&server.configuration));
+    let app = EdgeApp::new(edge, proxy, Arc::clone(&upstreams), Duration::from_millis(config.header_timeout_ms.max(1)));
     let mut edge = Service::new("edge".to_owned(), app);
     edge.add_tcp(&config.edge_addr.to_string());
     server.add_service(edge);
@@ -84,6 +86,7 @@ pub fn serve(config: Config) -> Result<(), String> {
             interval: Duration::from_millis(config.reload_interval_ms.max(50)),
             snapshot: Arc::clone(&snapshot),
             limiters,
+            upstreams,
         },
     ));
     server.add_service(background_service(
@@ -184,10 +187,12 @@ struct CatalogWatcher {
     snapshot: Arc<ArcSwap<Snapshot>>,
     /// Swept of idle state now and then, so memory follows the callers that are active.
     limiters: Arc<Limiters>,
+    /// Swept of upstream connections kept past their idle time.
+    upstreams: Arc<UpstreamPool>,
 }
 
-/// How often the watcher sweeps idle limiter state.
-const LIMITER_SWEEP: Duration = Duration::from_secs(10);
+/// How often the watcher sweeps idle limiter state and kept upstream connections.
+const IDLE_SWEEP: Duration = Duration::from_secs(10);
 
 #[async_trait]
 impl BackgroundService for CatalogWatcher {
@@ -212,8 +217,9 @@ impl BackgroundService for CatalogWatcher {
                 _ = ticker.tick() => {}
                 _ = shutdown.changed() => break,
             }
-            if swept.elapsed() >= LIMITER_SWEEP {
+            if swept.elapsed() >= IDLE_SWEEP {
                 self.limiters.sweep();
+                self.upstreams.sweep();
                 swept = tokio::time::Instant::now();
             }
             let current = self.snapshot.load().revision;

@@ -1,0 +1,512 @@
+//! What a registered API's upstream answers, and what the caller gets: the real `sluice serve`
+//! forwards to a scripted upstream on 127.0.0.1 that writes, byte for byte, the answers of
+//! `corpus/upstream_answers.jsonl` — well-formed, unusual and hostile (bad framing, smuggled
+//! bytes, heads too long, silence). Each case names the caller's status (and error code), its
+//! body or that it was cut short, headers that must or must not reach it, whether the caller's
+//! connection stays open and whether the next call reuses the upstream connection.
+//!
+//! Also here: which request headers reach the upstream from either lane, and when a call is
+//! sent again after a kept connection turned out to be closed.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::{Server, sluice};
+
+/// How the scripted upstream answers one request, and what it does afterwards.
+#[derive(Clone, Debug)]
+struct Script {
+    pieces: Vec<Vec<u8>>,
+    /// `keep` (read the next request), `close`, `hold` (3 s silent, then close) or `drop-next`
+    /// (close without answering the next request on this connection).
+    after: String,
+}
+
+/// Request heads as the upstream received them: target and headers.
+type Heads = Mutex<Vec<(String, Vec<(String, String)>)>>;
+
+/// An upstream on 127.0.0.1 answering `/case/<name>` by its script and `/ok` plainly; it
+/// records every request head and counts the connections it accepts.
+struct ScriptedUpstream {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    heads: Arc<Heads>,
+}
+
+impl ScriptedUpstream {
+    fn start(scripts: HashMap<String, Script>) -> ScriptedUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+        let addr = listener.local_addr().expect("address");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let scripts = Arc::new(scripts);
+        let (count, log) = (Arc::clone(&accepted), Arc::clone(&heads));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                count.fetch_add(1, Ordering::SeqCst);
+                let (scripts, log) = (Arc::clone(&scripts), Arc::clone(&log));
+                std::thread::spawn(move || serve(stream, &scripts, &log));
+            }
+        });
+        ScriptedUpstream { addr, accepted, heads }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// The header names (lower case, sorted) of the last request to `path`.
+    fn last_header_names(&self, path: &str) -> Vec<String> {
+        let heads = self.heads.lock().expect("heads");
+        let (_, headers) = heads.iter().rev().find(|(target, _)| target == path).expect("a request to the path");
+        let mut names: Vec<String> = headers.iter().map(|(name, _)| name.to_ascii_lowercase()).collect();
+        names.sort();
+        names
+    }
+
+    fn last_header(&self, path: &str, name: &str) -> Option<String> {
+        let heads = self.heads.lock().expect("heads");
+        let (_, headers) = heads.iter().rev().find(|(target, _)| target == path)?;
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+}
+
+fn serve(stream: TcpStream, scripts: &HashMap<String, Script>, log: &Heads) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut out = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    let mut drop_next = false;
+    loop {
+        let Some((target, headers)) = read_request(&mut reader) else { return };
+        log.lock().expect("log").push((target.clone(), headers));
+        if drop_next {
+            return;
+        }
+        let script = match target.strip_prefix("/case/").and_then(|name| scripts.get(name)) {
+            Some(script) => script.clone(),
+            None => Script {
+                pieces: vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec()],
+                after: "keep".into(),
+            },
+        };
+        for (i, piece) in script.pieces.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if out.write_all(piece).and_then(|()| out.flush()).is_err() {
+                return;
+            }
+        }
+        match script.after.as_str() {
+            "keep" => {}
+            "drop-next" => drop_next = true,
+            "hold" => {
+                std::thread::sleep(Duration::from_secs(3));
+                return;
+            }
+            _ => {
+                let _ = out.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<(String, String)>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let target = line.split_whitespace().nth(1)?.to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (k, v) = header.split_once(':')?;
+        headers.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
+    let length =
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok());
+    let mut body = vec![0u8; length.unwrap_or(0)];
+    reader.read_exact(&mut body).ok()?;
+    Some((target, headers))
+}
+
+/// `{x:N}` is N letters x; `{headers:N}` is N header lines.
+fn expand(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').map(|e| start + e).expect("a closing brace");
+        let (kind, n) = rest[start + 1..end].split_once(':').expect("kind:n");
+        let n: usize = n.parse().expect("a count");
+        match kind {
+            "x" => out.push_str(&"x".repeat(n)),
+            "headers" => (0..n).for_each(|i| out.push_str(&format!("X-H-{i}: {i}\r\n"))),
+            other => panic!("unknown placeholder {other}"),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+struct Case {
+    name: String,
+    script: Script,
+    method: String,
+    status: u16,
+    code: Option<String>,
+    body: Option<String>,
+    cut: bool,
+    absent: Vec<String>,
+    present: Vec<(String, String)>,
+    open: bool,
+    reused: bool,
+}
+
+fn corpus() -> Vec<Case> {
+    let text = std::fs::read_to_string(support::workspace_root().join("proxy/tests/corpus/upstream_answers.jsonl"))
+        .expect("corpus/upstream_answers.jsonl");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let case: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            let text = |name: &str| case[name].as_str().map(str::to_owned);
+            let flag = |name: &str| case[name].as_bool().unwrap_or_else(|| panic!("{line}: no {name}"));
+            let pieces = case["pieces"].as_array().expect("pieces").iter();
+            Case {
+                name: text("name").expect("name"),
+                script: Script {
+                    // JSON strings stand for bytes: each char below 256 is one byte.
+                    pieces: pieces
+                        .map(|p| expand(p.as_str().expect("a piece")).chars().map(|c| c as u32 as u8).collect())
+                        .collect(),
+                    after: text("after").expect("after"),
+                },
+                method: text("method").unwrap_or_else(|| "GET".into()),
+                status: case["status"].as_u64().expect("status") as u16,
+                code: text("code"),
+                body: text("body").map(|b| expand(&b)),
+                cut: case["cut"].as_bool().unwrap_or(false),
+                absent: case["absent"]
+                    .as_array()
+                    .map(|a| a.iter().map(|s| s.as_str().expect("a string").to_ascii_lowercase()).collect())
+                    .unwrap_or_default(),
+                present: case["present"]
+                    .as_object()
+                    .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().expect("a value").to_owned())).collect())
+                    .unwrap_or_default(),
+                open: flag("open"),
+                reused: flag("reused"),
+            }
+        })
+        .collect()
+}
+
+/// An answer as the caller read it.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// The connection closed before the body's framing said it ended.
+    cut: bool,
+    /// Every byte of the answer, head included.
+    raw: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one answer: its head, then its body by its framing (none for HEAD, 204 and 304).
+fn read_answer(reader: &mut BufReader<TcpStream>, head_only: bool) -> Option<Answer> {
+    let mut raw = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).ok()? == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&line);
+        if line == b"\r\n" {
+            break;
+        }
+    }
+    let head = String::from_utf8_lossy(&raw).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers = lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())));
+    let mut answer = Answer { status, headers: headers.collect(), body: Vec::new(), cut: false, raw };
+    if head_only || answer.status == 204 || answer.status == 304 {
+        return Some(answer);
+    }
+    let take = |reader: &mut BufReader<TcpStream>, n: usize, answer: &mut Answer| {
+        let mut bytes = vec![0; n];
+        match reader.read_exact(&mut bytes) {
+            Ok(()) => {
+                answer.raw.extend_from_slice(&bytes);
+                true
+            }
+            Err(_) => false,
+        }
+    };
+    if answer.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut line = Vec::new();
+            if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                answer.cut = true;
+                return Some(answer);
+            }
+            answer.raw.extend_from_slice(&line);
+            let size = usize::from_str_radix(String::from_utf8_lossy(&line).trim(), 16).expect("a chunk size");
+            let start = answer.raw.len();
+            if !take(reader, size + 2, &mut answer) {
+                answer.cut = true;
+                return Some(answer);
+            }
+            if size == 0 {
+                return Some(answer);
+            }
+            let chunk = answer.raw[start..start + size].to_vec();
+            answer.body.extend_from_slice(&chunk);
+        }
+    } else if let Some(length) = answer.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        let start = answer.raw.len();
+        if take(reader, length, &mut answer) {
+            answer.body = answer.raw[start..].to_vec();
+        } else {
+            answer.cut = true;
+        }
+    } else {
+        let mut rest = Vec::new();
+        let _ = reader.read_to_end(&mut rest);
+        answer.raw.extend_from_slice(&rest);
+        answer.body = rest;
+    }
+    Some(answer)
+}
+
+fn connect(edge: SocketAddr) -> (TcpStream, BufReader<TcpStream>) {
+    let stream = TcpStream::connect(edge).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+    let reader = BufReader::new(stream.try_clone().expect("clone"));
+    (stream, reader)
+}
+
+fn check(case: &Case, answer: &Answer) -> Result<(), String> {
+    if answer.status != case.status {
+        return Err(format!("status {}, expected {}", answer.status, case.status));
+    }
+    if let Some(code) = &case.code {
+        let envelope: serde_json::Value =
+            serde_json::from_slice(&answer.body).map_err(|_| "no JSON envelope".to_owned())?;
+        if envelope["code"] != code.as_str() || envelope["requestId"].as_str() != answer.header("x-request-id") {
+            return Err(format!("envelope {envelope}, expected code {code}"));
+        }
+    }
+    if answer.header("x-request-id").is_none_or(|id| id.len() != 32) || answer.header("x-sluice-version") != Some("V0")
+    {
+        return Err(format!("no request id or version: {:?}", answer.headers));
+    }
+    if answer.cut != case.cut {
+        return Err(format!("the body was {}cut short", if answer.cut { "" } else { "not " }));
+    }
+    if let Some(body) = &case.body
+        && answer.body != body.as_bytes()
+    {
+        let shown = String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)]).into_owned();
+        return Err(format!("body {shown:?} ({} bytes), expected {} bytes", answer.body.len(), body.len()));
+    }
+    let raw = String::from_utf8_lossy(&answer.raw).to_ascii_lowercase();
+    if let Some(found) = case.absent.iter().find(|a| raw.contains(a.as_str())) {
+        return Err(format!("{found:?} reached the caller"));
+    }
+    if let Some((name, value)) = case.present.iter().find(|(k, v)| answer.header(k) != Some(v.as_str())) {
+        return Err(format!("{name}: {value} is missing: {:?}", answer.headers));
+    }
+    Ok(())
+}
+
+/// Runs one case on a fresh caller connection, then a plain call: on the same connection when
+/// it stays open, else on a new one; that call shows whether the upstream connection is reused.
+fn run(server: &Server, upstream: &ScriptedUpstream, case: &Case) -> Result<(), String> {
+    let (mut stream, mut reader) = connect(server.edge);
+    let request = format!("{} /case/{} HTTP/1.1\r\nHost: x\r\n\r\n", case.method, case.name);
+    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let answer = read_answer(&mut reader, case.method == "HEAD").ok_or("no answer")?;
+    check(case, &answer)?;
+    let before = upstream.accepted();
+    let plain = b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n";
+    let same = stream.write_all(plain).ok().and_then(|()| read_answer(&mut reader, false));
+    let open = same.is_some();
+    let next = match same {
+        Some(answer) => answer,
+        None => {
+            let (mut stream, mut reader) = connect(server.edge);
+            stream.write_all(plain).map_err(|e| e.to_string())?;
+            read_answer(&mut reader, false).ok_or("no answer to the next call")?
+        }
+    };
+    if (next.status, next.body.as_slice()) != (200, &b"ok"[..]) {
+        return Err(format!("the next call got {} {:?}", next.status, String::from_utf8_lossy(&next.body)));
+    }
+    if open != case.open {
+        return Err(format!("the caller's connection is {} afterwards", if open { "open" } else { "closed" }));
+    }
+    let reused = upstream.accepted() == before;
+    if reused != case.reused {
+        return Err(format!(
+            "the next call {} the upstream connection",
+            if reused { "reused" } else { "did not reuse" }
+        ));
+    }
+    Ok(())
+}
+
+fn registered(path: &str, method: &str, upstream: SocketAddr, upstream_path: &str, upstream_method: &str) -> String {
+    format!(
+        "kind: Api\nworkgroup: partners\nname: n{}\npath: {path}\nmethod: {method}\nmode: registered\nupstream:\n\
+         \x20 baseUrl: http://{upstream}\n  path: {upstream_path}\n  method: {upstream_method}\n  timeoutMs: 1000\n\
+         authMode: none\n{}---\n",
+        path.replace(['/', '{', '}'], "_"),
+        if path.contains("{name}") { "params:\n  - {name: name, position: path, required: true}\n" } else { "" },
+    )
+}
+
+/// A server with `/case/{name}` (GET) and `/upload/{name}` (POST, the body streamed) forwarded
+/// to `upstream`'s `/case/{name}`, and `/ok`.
+fn start(tag: &str, upstream: &ScriptedUpstream) -> Server {
+    let env = [("SLUICE_SSRF_ALLOW", "127.0.0.1"), ("SLUICE_DEMO", "false")];
+    let server = Server::start(tag, &env);
+    let yaml = registered("/case/{name}", "GET", upstream.addr, "/case/{name}", "GET")
+        + &registered("/upload/{name}", "POST", upstream.addr, "/case/{name}", "POST")
+        + &registered("/ok", "GET", upstream.addr, "/ok", "GET");
+    let file = server.data_dir.join("upstream.yaml");
+    std::fs::write(&file, yaml).expect("write yaml");
+    let (ok, out) = sluice(&server.data_dir, &["apply", "-f", file.to_str().expect("path")], &env);
+    assert!(ok, "apply failed:\n{out}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while support::try_request(server.edge, "GET", "/ok", &[], b"").map(|r| r.status).ok() != Some(200) {
+        assert!(Instant::now() < deadline, "/ok was not served:\n{}", server.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+#[test]
+fn upstream_answers_reach_the_caller_framed_and_filtered_and_hostile_ones_are_contained() {
+    let cases = corpus();
+    assert!(cases.len() >= 50, "the corpus has {} cases", cases.len());
+    let scripts = cases.iter().map(|c| (c.name.clone(), c.script.clone())).collect();
+    let upstream = ScriptedUpstream::start(scripts);
+    let server = start("upstream-answers", &upstream);
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| run(&server, &upstream, case).err().map(|e| format!("{}: {e}", case.name)))
+        .collect();
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+/// More headers than the edge reads itself: the head goes to pingora's proxy lane.
+fn padding() -> String {
+    (0..70).map(|i| format!("X-Pad-{i}: {i}\r\n")).collect()
+}
+
+/// Hop-by-hop headers (and those `Connection` names), credentials, Sluice's own and forwarding
+/// claims never reach the upstream, whichever lane forwards the call; the rest do, and the
+/// caller gets the same headers back from either.
+#[test]
+fn only_end_to_end_headers_are_forwarded_in_either_lane() {
+    let hop_answer = "HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n\
+                      Set-Cookie: s=1\r\nX-Kept: yes\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+    let scripts = HashMap::from([(
+        "hop".to_owned(),
+        Script { pieces: vec![hop_answer.as_bytes().to_vec()], after: "keep".into() },
+    )]);
+    let upstream = ScriptedUpstream::start(scripts);
+    let server = start("upstream-headers", &upstream);
+    let caller = "Host: x\r\nConnection: keep-alive, X-Caller-Hop\r\nX-Caller-Hop: 1\r\nKeep-Alive: timeout=5\r\n\
+                  TE: trailers\r\nUpgrade: websocket\r\nProxy-Authorization: Basic abc\r\nProxy-Connection: keep-alive\r\n\
+                  Authorization: Bearer t\r\nCookie: c=1\r\nX-Sluice-Env: prod\r\nX-Forwarded-For: 1.2.3.4\r\n\
+                  Forwarded: for=1.2.3.4\r\nX-Real-IP: 1.2.3.4\r\nX-Request-Id: chosen-by-caller\r\n\
+                  Accept: application/json\r\nX-Custom: kept\r\n";
+    let expected: Vec<String> = ["accept", "host", "x-custom", "x-request-id"].map(String::from).to_vec();
+    let mut answers = Vec::new();
+    for (lane, extra) in [("in place", String::new()), ("pingora", padding())] {
+        let (mut stream, mut reader) = connect(server.edge);
+        stream.write_all(format!("GET /case/hop HTTP/1.1\r\n{caller}{extra}\r\n").as_bytes()).expect("write");
+        let answer = read_answer(&mut reader, false).expect("an answer");
+        assert_eq!(answer.status, 200, "{lane}: {}", String::from_utf8_lossy(&answer.raw));
+        let names: Vec<String> =
+            upstream.last_header_names("/case/hop").into_iter().filter(|n| !n.starts_with("x-pad-")).collect();
+        assert_eq!(names, expected, "{lane}: the upstream received {names:?}");
+        let id = upstream.last_header("/case/hop", "x-request-id").expect("a request id");
+        assert_eq!(Some(id.as_str()), answer.header("x-request-id"), "{lane}: the edge's request id goes upstream");
+        assert_eq!(upstream.last_header("/case/hop", "host"), Some(upstream.addr.to_string()), "{lane}");
+        let mut got: Vec<String> = answer.headers.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+        got.sort();
+        for gone in ["x-hop", "keep-alive", "set-cookie"] {
+            assert!(!got.contains(&gone.to_owned()), "{lane}: {gone} reached the caller: {got:?}");
+        }
+        assert_eq!(answer.header("x-kept"), Some("yes"), "{lane}");
+        answers.push(got);
+    }
+    assert_eq!(answers[0], answers[1], "the lanes answer with different headers");
+}
+
+/// A kept connection the upstream closes just as a call goes out is replaced and the call
+/// sent again when its whole body is in hand; a body streamed from the caller after its head
+/// cannot be sent twice, so that call fails with 502 instead.
+#[test]
+fn a_call_is_sent_again_on_a_new_connection_only_when_its_body_can_be_replayed() {
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec();
+    let scripts = HashMap::from([
+        ("drop".to_owned(), Script { pieces: vec![ok.clone()], after: "drop-next".into() }),
+        ("echo".to_owned(), Script { pieces: vec![ok], after: "keep".into() }),
+    ]);
+    let upstream = ScriptedUpstream::start(scripts);
+    let server = start("upstream-replay", &upstream);
+    let (mut stream, mut reader) = connect(server.edge);
+    let mut call = |pieces: &[&[u8]]| {
+        for (i, piece) in pieces.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            stream.write_all(piece).expect("write");
+        }
+        read_answer(&mut reader, false).expect("an answer")
+    };
+
+    // Whole in hand: the head and body arrive together.
+    assert_eq!(call(&[b"GET /case/drop HTTP/1.1\r\nHost: x\r\n\r\n"]).status, 200);
+    let before = upstream.accepted();
+    let sent = call(&[b"POST /upload/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"]);
+    assert_eq!((sent.status, sent.body.as_slice()), (200, &b"ok"[..]), "{}", String::from_utf8_lossy(&sent.raw));
+    assert_eq!(upstream.accepted(), before + 1, "sent again on one new connection");
+
+    // Streamed: the body comes after the head, so it was not in hand when the call went out.
+    let (mut stream, mut reader) = connect(server.edge);
+    stream.write_all(b"GET /case/drop HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    assert_eq!(read_answer(&mut reader, false).expect("an answer").status, 200);
+    stream.write_all(b"POST /upload/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n").expect("write");
+    std::thread::sleep(Duration::from_millis(200));
+    stream.write_all(b"hello").expect("write");
+    let failed = read_answer(&mut reader, false).expect("an answer");
+    assert_eq!(failed.status, 502, "{}", String::from_utf8_lossy(&failed.raw));
+    let envelope: serde_json::Value = serde_json::from_slice(&failed.body).expect("the envelope");
+    assert_eq!(envelope["code"], "Upstream.Unavailable");
+}
