@@ -1098,7 +1098,7 @@ pub(crate) fn new_request_id() -> String {
     for (i, digit) in digits.iter_mut().enumerate() {
         *digit = HEX[((bits >> ((31 - i) * 4)) & 0xf) as usize];
     }
-    String::from_utf8_lossy(&digits).into_owned()
+    String::from_utf8(digits.to_vec()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::{Mutex, PoisonError};
-use std::task::{Context, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
@@ -341,14 +341,44 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 /// Headers that describe one connection, never forwarded either way (RFC 9110 §7.6.1).
 pub(crate) fn connection_scoped(name: &[u8]) -> bool {
-    const NAMES: [&[u8]; 6] = [b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"upgrade"];
-    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+    let is = |lower: &[u8]| name.eq_ignore_ascii_case(lower);
+    // By length first: this runs for every header of every forwarded call.
+    match name.len() {
+        2 => is(b"te"),
+        7 => is(b"trailer") || is(b"upgrade"),
+        10 => is(b"connection") || is(b"keep-alive"),
+        16 => is(b"proxy-connection"),
+        _ => false,
+    }
 }
 
 /// Connection-scoped headers, and the framing and routing the edge sets itself.
 fn hop_by_hop(name: &[u8]) -> bool {
-    const FRAMING: [&[u8]; 4] = [b"transfer-encoding", b"content-length", b"expect", b"host"];
-    connection_scoped(name) || FRAMING.iter().any(|n| n.eq_ignore_ascii_case(name))
+    let is = |lower: &[u8]| name.eq_ignore_ascii_case(lower);
+    connection_scoped(name)
+        || match name.len() {
+            4 => is(b"host"),
+            6 => is(b"expect"),
+            14 => is(b"content-length"),
+            17 => is(b"transfer-encoding"),
+            _ => false,
+        }
+}
+
+/// Upstream answer headers the caller never gets: hop-by-hop ones, cookies (the upstream's
+/// session with Sluice: its credentials), proxy authentication (between the two), and the
+/// edge's own, which it sets itself.
+fn kept_from_caller(name: &[u8]) -> bool {
+    let is = |lower: &[u8]| name.eq_ignore_ascii_case(lower);
+    hop_by_hop(name)
+        || match name.len() {
+            10 => is(b"set-cookie"),
+            11 => is(b"set-cookie2"),
+            12 => is(REQUEST_ID_HEADER.as_str().as_bytes()),
+            16 => is(VERSION_HEADER.as_str().as_bytes()),
+            18 => is(b"proxy-authenticate"),
+            _ => false,
+        }
 }
 
 /// The header names a `Connection` header lists (they are hop-by-hop too).
@@ -407,10 +437,19 @@ async fn write_within(stream: &mut Stream, bytes: &[u8], timeout: Duration) -> s
         stream.write_all(bytes).await?;
         stream.flush().await
     };
-    match tokio::time::timeout(timeout, write).await {
+    match within(timeout, write).await {
         Ok(result) => result,
         Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
     }
+}
+
+/// `future` bounded by `timeout`; one that is ready at once arms no timer (most writes are).
+async fn within<F: Future>(timeout: Duration, future: F) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut future = pin!(future);
+    if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        return Ok(output);
+    }
+    tokio::time::timeout(timeout, future).await
 }
 
 /// An upstream response head, parsed.
@@ -468,12 +507,12 @@ async fn read_head(
     answer: &mut Vec<u8>,
 ) -> Result<ResponseHead, HeadError> {
     let mut received = false;
-    // Parsed again only once a blank line may have arrived: a long head costs one parse.
+    // After the first read, parsed again only once a blank line may have arrived: a long head
+    // costs one parse, not one per read.
     let mut new_from: usize = 0;
     loop {
-        if blank_line(&buf[new_from.saturating_sub(2)..])
-            && let Some(parsed) = parse_head(buf, out, head_only, answer)?
-        {
+        let worth_parsing = !buf.is_empty() && (new_from == 0 || blank_line(&buf[new_from.saturating_sub(2)..]));
+        if worth_parsing && let Some(parsed) = parse_head(buf, out, head_only, answer)? {
             match parsed {
                 Parsed::Interim(len) => {
                     buf.advance(len);
@@ -500,7 +539,14 @@ async fn read_head(
 
 /// Whether `bytes` hold the end of a head: an empty line, after CRLF or bare LF line ends.
 fn blank_line(bytes: &[u8]) -> bool {
-    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
+    let mut rest = bytes;
+    while let Some(at) = rest.iter().position(|&b| b == b'\n') {
+        rest = &rest[at + 1..];
+        if rest.first() == Some(&b'\n') || rest.starts_with(b"\r\n") {
+            return true;
+        }
+    }
+    false
 }
 
 /// Room for one more read in `buf`, growing it only when little is left.
@@ -598,11 +644,7 @@ fn parse_head(
     for h in response.headers.iter() {
         let name = h.name.as_bytes();
         dated |= name.eq_ignore_ascii_case(b"date");
-        let dropped = hop_by_hop(name)
-            || upstream_only(name)
-            || name.eq_ignore_ascii_case(REQUEST_ID_HEADER.as_str().as_bytes())
-            || name.eq_ignore_ascii_case(VERSION_HEADER.as_str().as_bytes())
-            || listed.iter().any(|l| l.eq_ignore_ascii_case(name));
+        let dropped = kept_from_caller(name) || listed.iter().any(|l| l.eq_ignore_ascii_case(name));
         if !dropped {
             push_header(answer, name, h.value);
         }
@@ -636,12 +678,6 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// Upstream response headers never passed on: cookies are the upstream's session with
-/// Sluice (its credentials), and proxy authentication is between the two.
-fn upstream_only(name: &[u8]) -> bool {
-    [&b"set-cookie"[..], b"set-cookie2", b"proxy-authenticate"].iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// Why relaying an answer stopped before its end.
@@ -967,6 +1003,31 @@ mod tests {
                     String::from_utf8_lossy(&bad[..bad.len().min(40)])
                 );
             }
+        }
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_told_apart_from_end_to_end_ones_in_any_case() {
+        let scoped = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"];
+        let framing = ["transfer-encoding", "content-length", "expect", "host"];
+        let answer_only = ["set-cookie", "set-cookie2", "proxy-authenticate", "x-request-id", "x-sluice-version"];
+        let end_to_end =
+            ["accept", "date", "etag", "tes", "trailers", "x-connection", "content-type", "cookie", "hosts"];
+        for name in scoped {
+            for written in [name.to_owned(), name.to_ascii_uppercase()] {
+                let name = written.as_bytes();
+                assert!(connection_scoped(name) && hop_by_hop(name) && kept_from_caller(name), "{written}");
+            }
+        }
+        for name in framing {
+            assert!(!connection_scoped(name.as_bytes()) && hop_by_hop(name.as_bytes()), "{name}");
+            assert!(kept_from_caller(name.to_ascii_uppercase().as_bytes()), "{name}");
+        }
+        for name in answer_only {
+            assert!(!hop_by_hop(name.as_bytes()) && kept_from_caller(name.as_bytes()), "{name}");
+        }
+        for name in end_to_end {
+            assert!(!hop_by_hop(name.as_bytes()) && !kept_from_caller(name.as_bytes()), "{name}");
         }
     }
 
