@@ -28,6 +28,7 @@
 //! counts too; an in-place body has the same deadline again. The edge speaks HTTP/1 over TCP.
 
 use std::net::IpAddr;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,7 @@ use pingora::proxy::HttpProxy;
 use pingora::server::ShutdownWatch;
 use plugins::ApiError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Sleep;
 
 use crate::edge::{
     Answer, CallHead, ENV_HEADER, Edge, Outcome, ProxyLane, Refused, Routed, UpstreamCall, VERSION_HEADER,
@@ -297,9 +299,17 @@ impl EdgeApp {
         })
     }
 
-    /// Reads until the head in `buf` is complete, within the header deadline. `None` when the
-    /// caller hung up, missed the deadline, or the server is shutting down.
-    async fn read_head(&self, stream: &mut Stream, buf: &mut BytesMut, shutdown: &mut ShutdownWatch) -> Option<Lane> {
+    /// Reads until the head in `buf` is complete, before `deadline` (the header deadline).
+    /// `None` when the caller hung up, missed the deadline, or the server is stopping (`stop`).
+    /// Both waits belong to the connection and are kept from request to request, so waiting
+    /// for the next head arms no new timer or shutdown watch.
+    async fn read_head(
+        &self,
+        stream: &mut Stream,
+        buf: &mut BytesMut,
+        deadline: Pin<&mut Sleep>,
+        stop: Pin<&mut impl Future>,
+    ) -> Option<Lane> {
         let read = async {
             loop {
                 let new_from = buf.len();
@@ -319,18 +329,15 @@ impl EdgeApp {
                 }
             }
         };
-        let deadline = self.deadline();
         tokio::select! {
             biased;
-            lane = tokio::time::timeout(deadline, read) => match lane {
-                Ok(lane) => lane,
-                Err(_) => {
-                    tracing::debug!(?deadline, "request head not received in time; closing the connection");
-                    None
-                }
-            },
+            lane = read => lane,
+            _ = deadline => {
+                tracing::debug!(deadline = ?self.deadline(), "request head not received in time; closing the connection");
+                None
+            }
             // A connection waiting for its next request is let go when the server stops.
-            _ = shutdown.changed() => None,
+            _ = stop => None,
         }
     }
 }
@@ -423,10 +430,13 @@ impl ServerApp for EdgeApp {
     async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut stream = stream;
         let mut watch = shutdown.clone();
+        let mut stop = pin!(watch.changed());
+        let mut deadline = pin!(tokio::time::sleep(self.deadline()));
         let peer = stream.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
         loop {
             let mut buf = BytesMut::with_capacity(4096);
-            let lane = self.read_head(&mut stream, &mut buf, &mut watch).await?;
+            deadline.as_mut().reset(tokio::time::Instant::now() + self.deadline());
+            let lane = self.read_head(&mut stream, &mut buf, deadline.as_mut(), stop.as_mut()).await?;
             let next = match lane {
                 Lane::InPlace(in_place) => {
                     let InPlace { head, routed } = *in_place;

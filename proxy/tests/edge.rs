@@ -251,6 +251,44 @@ fn sigterm_drains_in_flight_requests() {
     assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
 }
 
+/// A kept-alive connection waiting for its next request is closed as soon as the server is
+/// told to stop, not held open until the grace period for in-flight requests ends.
+#[test]
+fn sigterm_lets_idle_kept_alive_connections_go_at_once() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let env = [("SLUICE_SHUTDOWN_TIMEOUT_SECS", "15"), ("SLUICE_HEADER_TIMEOUT_MS", "60000")];
+    let mut server = Server::start("drain-idle", &env);
+    let app = server.demo_app();
+    let mut stream = std::net::TcpStream::connect(server.edge).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let request = format!(
+        "GET /customers/1 HTTP/1.1\r\nHost: x\r\nX-Sluice-App-Key: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+        app.key, app.token
+    );
+    // Two requests on the connection: it waits for a third when the signal comes.
+    for _ in 0..2 {
+        stream.write_all(request.as_bytes()).expect("a request");
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("the answer's head");
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().expect("a length");
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        reader.read_exact(&mut vec![0; length]).expect("the answer's body");
+    }
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(server.pid().to_string()).status();
+    let mut rest = Vec::new();
+    let closed = reader.read_to_end(&mut rest);
+    assert!(closed.is_ok() && rest.is_empty(), "the idle connection was not closed on SIGTERM: {closed:?} {rest:?}");
+    assert!(server.terminate(), "sluice did not exit cleanly:\n{}", server.output());
+}
+
 #[test]
 fn slow_headers_are_cut_off_at_the_deadline() {
     let server = Server::start("slow-headers", &[("SLUICE_HEADER_TIMEOUT_MS", "1000")]);
