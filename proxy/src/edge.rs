@@ -801,6 +801,11 @@ impl Edge {
     /// The caller's address: the socket's, or the client a trusted proxy names.
     fn client_ip(&self, head: &CallHead<'_>) -> std::net::IpAddr {
         let socket = head.peer.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        // Only a trusted proxy's headers are read (client_addr decides the same; this skips
+        // gathering them for every other caller).
+        if !self.settings.trusted_proxies.contains(socket.to_canonical()) {
+            return socket.to_canonical();
+        }
         // Several X-Forwarded-For headers are one list, in order.
         let values: Vec<&str> = head.headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
         let forwarded = match values.len() {

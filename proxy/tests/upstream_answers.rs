@@ -120,22 +120,7 @@ fn serve(stream: TcpStream, scripts: &HashMap<String, Script>, log: &Heads) {
 }
 
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<(String, String)>)> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let target = line.split_whitespace().nth(1)?.to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (k, v) = header.split_once(':')?;
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
+    let (_, target, headers) = support::read_request_head(reader)?;
     let length =
         headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok());
     let mut body = vec![0u8; length.unwrap_or(0)];

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -302,4 +302,29 @@ pub fn refused(response: &Response, status: u16, field: Option<&str>) -> serde_j
         assert_eq!(body["field"].as_str(), Some(field), "{body}");
     }
     body
+}
+
+/// A request head: method, target, and the headers in order.
+pub type RequestHead = (String, String, Vec<(String, String)>);
+
+/// A request head as a mock upstream reads it off its connection; `None` when the connection
+/// closed or the head is not HTTP.
+pub fn read_request_head(reader: &mut impl BufRead) -> Option<RequestHead> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            return Some((method, target, headers));
+        }
+        let (k, v) = header.split_once(':')?;
+        headers.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
 }
