@@ -50,6 +50,7 @@ use crate::client_addr::{TrustedProxies, client_addr};
 use crate::limiter::{Limiters, ThrottleScope};
 use crate::registered::{UpstreamRequest, UpstreamRoute, percent_decode};
 use crate::replay::NonceCache;
+use crate::request_headers::{RequestHeaders, text as header_text};
 use crate::routes::{Lookup, Route, Snapshot, Target, Variant};
 use crate::ssrf::{CheckedTarget, SsrfError, SsrfPolicy};
 use crate::upstream::{Outbound, connection_listed, connection_scoped, peer_for};
@@ -193,7 +194,7 @@ pub(crate) struct CallHead<'a> {
     pub path: &'a str,
     /// Empty when there is none.
     pub query: &'a str,
-    pub headers: &'a http::HeaderMap,
+    pub headers: RequestHeaders<'a>,
     /// The socket's peer.
     pub peer: Option<std::net::IpAddr>,
 }
@@ -205,7 +206,7 @@ impl<'a> CallHead<'a> {
             method: &header.method,
             path: header.uri.path(),
             query: header.uri.query().unwrap_or(""),
-            headers: &header.headers,
+            headers: RequestHeaders::Map(&header.headers),
             peer: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
         }
     }
@@ -334,7 +335,7 @@ impl ProxyHttp for ProxyLane {
             .headers
             .keys()
             .filter(|name| {
-                never_upstream(name)
+                never_upstream(name.as_str().as_bytes())
                     || connection_scoped(name.as_str().as_bytes())
                     || listed.iter().any(|l| l.eq_ignore_ascii_case(name.as_str().as_bytes()))
                     || upstream.consumed_headers().contains(name)
@@ -491,12 +492,17 @@ fn classify(e: &Error, timeout: Option<Duration>) -> ApiError {
 
 /// Caller headers that never go upstream: credentials meant for Sluice, Sluice's own, and
 /// forwarding claims Sluice does not vouch for.
-pub(crate) fn never_upstream(name: &HeaderName) -> bool {
-    let name = name.as_str();
-    matches!(name, "authorization" | "cookie" | "proxy-authorization" | "forwarded" | "x-request-id")
-        || name.starts_with("x-sluice-")
-        || name.starts_with("x-forwarded-")
-        || name == "x-real-ip"
+pub(crate) fn never_upstream(name: &[u8]) -> bool {
+    let is = |lower: &[u8]| name.eq_ignore_ascii_case(lower);
+    let starts = |lower: &[u8]| name.get(..lower.len()).is_some_and(|start| start.eq_ignore_ascii_case(lower));
+    is(b"authorization")
+        || is(b"cookie")
+        || is(b"proxy-authorization")
+        || is(b"forwarded")
+        || is(b"x-request-id")
+        || is(b"x-real-ip")
+        || starts(b"x-sluice-")
+        || starts(b"x-forwarded-")
 }
 
 /// Why an upstream may not be dialled for a call: the caller's error, and pingora's.
@@ -628,10 +634,10 @@ impl Edge {
     ) -> std::result::Result<Option<usize>, Answer> {
         let route = &routed.route;
         let app_auth = route.access.auth_mode == AuthMode::App;
-        if app_auth && !head.headers.contains_key(&APP_KEY_HEADER) {
+        if app_auth && !head.headers.contains(&APP_KEY_HEADER) {
             return Err(Answer::error(&missing_credentials(), request_id));
         }
-        let signed = app_auth && head.headers.contains_key(&SIGNATURE_HEADER);
+        let signed = app_auth && head.headers.contains(&SIGNATURE_HEADER);
         Ok(match &route.served.target {
             Target::Sql(_) => Some(self.settings.max_body_bytes),
             Target::Upstream(_) if route.reads_upstream_body() || signed => {
@@ -740,7 +746,7 @@ impl Edge {
             self.throttle(route, 0, None)?;
             return Ok(Admitted { clearance: SecurityLevel::L1, app: None, client });
         }
-        let credentials = Credentials::from_headers(head.headers)?;
+        let credentials = Credentials::from_headers(&head.headers)?;
         let signed = SignedParts { method: head.method.as_str(), path: head.path, query: head.query, body };
         let app = snapshot.callers.authenticate(&credentials, &signed, &self.nonces, now)?;
         if !app.allows(client) {
@@ -807,7 +813,7 @@ impl Edge {
             return socket.to_canonical();
         }
         // Several X-Forwarded-For headers are one list, in order.
-        let values: Vec<&str> = head.headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
+        let values: Vec<&str> = head.headers.all(X_FORWARDED_FOR.as_str()).filter_map(header_text).collect();
         let forwarded = match values.len() {
             0 => None,
             1 => Some(std::borrow::Cow::Borrowed(values[0])),
@@ -994,7 +1000,7 @@ fn gather_params(
         let value = match param.position {
             ParamPosition::Path => path_params.iter().find(|(k, _)| k == name).map(|(_, v)| RawParam::Text(v.clone())),
             ParamPosition::Header => {
-                head.headers.get(name).and_then(|v| v.to_str().ok()).map(|v| RawParam::Text(v.to_owned()))
+                head.headers.get_named(name).and_then(header_text).map(|v| RawParam::Text(v.to_owned()))
             }
             ParamPosition::Query => from_query(name).or_else(|| from_body(name)),
             ParamPosition::Body => from_body(name).or_else(|| from_query(name)),

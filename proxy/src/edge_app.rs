@@ -34,9 +34,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
+use http::Method;
 use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::protocols::Stream;
 use pingora::protocols::http::ServerSession;
@@ -50,6 +49,7 @@ use crate::edge::{
     Answer, CallHead, ENV_HEADER, Edge, Outcome, ProxyLane, Refused, Routed, UpstreamCall, VERSION_HEADER,
     conflicting_framing, encode_answer, new_request_id, too_large, unreadable_body,
 };
+use crate::request_headers::{HeaderSpan, RequestHeaders};
 use crate::upstream::{CallerSide, Failure, UpstreamPool, forward};
 
 /// pingora's limit on a request head; a longer one is refused by pingora (400).
@@ -82,11 +82,12 @@ struct InPlace {
     routed: Result<Routed, Refused>,
 }
 
-/// A head the in-place lane reads, owned (the buffer it came from goes on to hold the body).
+/// A head the in-place lane reads. Its headers are spans into the first `len` bytes of the
+/// buffer it came from, which goes on to hold the body after them.
 struct OwnHead {
     method: Method,
     target: PathAndQuery,
-    headers: HeaderMap,
+    headers: Vec<HeaderSpan>,
     /// Bytes of the head in the buffer: the body starts there.
     len: usize,
     content_length: usize,
@@ -120,16 +121,9 @@ impl EdgeApp {
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         let request_id = new_request_id();
-        let head = CallHead {
-            method: &own.method,
-            path: own.target.path(),
-            query: own.target.query().unwrap_or(""),
-            headers: &own.headers,
-            peer,
-        };
         let mut body_read = own.content_length == 0;
         let answer = match routed {
-            Ok(routed) => match self.edge.body_limit(&head, &routed, &request_id) {
+            Ok(routed) => match self.edge.body_limit(&own.call_head(&buf, peer), &routed, &request_id) {
                 Ok(Some(limit)) if own.content_length > limit => too_large(limit, &request_id),
                 Ok(limit) => {
                     let body = match limit {
@@ -146,6 +140,7 @@ impl EdgeApp {
                         },
                         None => None,
                     };
+                    let head = own.call_head(&buf, peer);
                     match self.edge.serve_in_place(&head, &request_id, routed, body).await {
                         Outcome::Answer(answer) => answer,
                         Outcome::Proxy(call) => {
@@ -168,7 +163,7 @@ impl EdgeApp {
     async fn forward(
         &self,
         mut stream: Stream,
-        mut buf: BytesMut,
+        buf: BytesMut,
         own: &OwnHead,
         call: &UpstreamCall,
         request_id: &str,
@@ -183,9 +178,9 @@ impl EdgeApp {
         };
         let caller = CallerSide {
             stream: &mut stream,
-            buf: &mut buf,
+            buf: &buf,
             head_len: own.len,
-            headers: &own.headers,
+            headers: own.call_head(&buf, None).headers,
             content_length: own.content_length,
             head_only: own.method == Method::HEAD,
             body_deadline: self.deadline(),
@@ -293,7 +288,7 @@ impl EdgeApp {
         if request.version != Some(1) && routed.as_ref().is_ok_and(Routed::reaches_upstream) {
             return Some(Lane::Proxy);
         }
-        Some(match own_head(&request, len, method) {
+        Some(match own_head(&request, buf, len, method) {
             Ok(head) => Lane::InPlace(Box::new(InPlace { head, routed })),
             Err(lane) => lane,
         })
@@ -342,6 +337,19 @@ impl EdgeApp {
     }
 }
 
+impl OwnHead {
+    /// What the edge reads of this head, from `buf`, the buffer it was read into.
+    fn call_head<'a>(&'a self, buf: &'a [u8], peer: Option<IpAddr>) -> CallHead<'a> {
+        CallHead {
+            method: &self.method,
+            path: self.target.path(),
+            query: self.target.query().unwrap_or(""),
+            headers: RequestHeaders::Spans { head: buf.get(..self.len).unwrap_or_default(), spans: &self.headers },
+            peer,
+        }
+    }
+}
+
 /// Why an in-place body was not read.
 enum BodyUnread {
     /// The caller hung up.
@@ -352,16 +360,20 @@ enum BodyUnread {
 
 /// The in-place lane's reading of a complete head of `method`: its own when the framing is
 /// unambiguous; otherwise a refusal when no lane may read it, or pingora's lane.
-fn own_head(request: &httparse::Request<'_, '_>, len: usize, method: Method) -> Result<OwnHead, Lane> {
+fn own_head(request: &httparse::Request<'_, '_>, buf: &[u8], len: usize, method: Method) -> Result<OwnHead, Lane> {
     let (Some(target), Some(version)) = (request.path, request.version) else { return Err(Lane::Proxy) };
     let Ok(target) = PathAndQuery::try_from(target) else { return Err(Lane::Proxy) };
-    let mut headers = HeaderMap::with_capacity(request.headers.len());
+    let mut headers = Vec::with_capacity(request.headers.len());
     let mut content_length: Option<&[u8]> = None;
     let (mut hosts, mut chunked, mut close, mut keep) = (0, None, false, false);
     for header in request.headers.iter() {
-        let Ok(name) = HeaderName::from_bytes(header.name.as_bytes()) else { return Err(Lane::Proxy) };
-        let Ok(value) = HeaderValue::from_bytes(header.value) else { return Err(Lane::Proxy) };
-        if name == HOST {
+        // httparse checked the name is a token and the value has no control bytes but tab;
+        // DEL it lets through, the `http` types (and so pingora) do not.
+        if header.value.contains(&0x7f) {
+            return Err(Lane::Proxy);
+        }
+        let name = header.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
             if hosts > 1 {
                 return Err(refused("send one Host header"));
@@ -369,7 +381,7 @@ fn own_head(request: &httparse::Request<'_, '_>, len: usize, method: Method) -> 
             if header.value.contains(&b'@') {
                 return Err(refused("the Host header must not carry user information"));
             }
-        } else if name == CONTENT_LENGTH {
+        } else if name.eq_ignore_ascii_case(b"content-length") {
             // Repeated or comma-joined, every value must be the same number (RFC 9110 §8.6).
             for part in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 let number = !part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit);
@@ -378,19 +390,19 @@ fn own_head(request: &httparse::Request<'_, '_>, len: usize, method: Method) -> 
                 }
                 content_length = Some(part);
             }
-        } else if name == TRANSFER_ENCODING {
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             // The last coding applied decides whether the body is chunked.
             let last = header.value.rsplit(|&b| b == b',').next().map(<[u8]>::trim_ascii);
             chunked = Some(last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")));
-        } else if name == EXPECT {
+        } else if name.eq_ignore_ascii_case(b"expect") {
             return Err(Lane::Proxy);
-        } else if name == CONNECTION {
+        } else if name.eq_ignore_ascii_case(b"connection") {
             for token in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         }
-        headers.append(name, value);
+        headers.push(HeaderSpan::within(buf, name, header.value));
     }
     match chunked {
         Some(_) if content_length.is_some() => return Err(Lane::Refused(conflicting_framing())),
@@ -470,7 +482,7 @@ mod tests {
         let mut request = httparse::Request::new(&mut headers);
         let Ok(httparse::Status::Complete(len)) = request.parse(head.as_bytes()) else { panic!("{head:?}") };
         let method = Method::from_bytes(request.method.expect("a method").as_bytes()).expect("a method");
-        own_head(&request, len, method)
+        own_head(&request, head.as_bytes(), len, method)
     }
 
     fn in_place(head: &str) -> OwnHead {
@@ -533,7 +545,8 @@ mod tests {
         let own = in_place(head);
         assert_eq!((own.target.path(), own.target.query()), ("/users/7", Some("city=X&n=1")));
         assert_eq!(own.len, head.len());
-        assert_eq!(own.headers.get("x-sluice-app-key").map(HeaderValue::as_bytes), Some(&b"k"[..]));
+        let read = own.call_head(head.as_bytes(), None);
+        assert_eq!(read.headers.get_named("x-sluice-app-key"), Some(&b"k"[..]));
     }
 
     #[test]

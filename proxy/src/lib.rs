@@ -19,6 +19,7 @@ pub mod edge_app;
 pub mod limiter;
 pub mod registered;
 pub mod replay;
+pub mod request_headers;
 pub mod routes;
 pub mod serve;
 pub mod signature;

@@ -32,7 +32,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use http::{HeaderName, HeaderValue, Method, header};
 use pingora::connectors::{ConnectorOptions, TransportConnector};
 use pingora::protocols::Stream;
 use pingora::server::configuration::ServerConf;
@@ -42,6 +42,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::edge::{REQUEST_ID_HEADER, VERSION_HEADER, never_upstream};
 use crate::registered::UpstreamRequest;
+use crate::request_headers::RequestHeaders;
 use crate::ssrf::CheckedTarget;
 
 /// How long a kept upstream connection may wait for its next call.
@@ -158,9 +159,9 @@ fn still_open(stream: &mut Stream) -> bool {
 pub(crate) struct CallerSide<'a> {
     pub stream: &'a mut Stream,
     /// The head's bytes and whatever came after them in the same reads.
-    pub buf: &'a mut BytesMut,
+    pub buf: &'a [u8],
     pub head_len: usize,
-    pub headers: &'a HeaderMap,
+    pub headers: RequestHeaders<'a>,
     pub content_length: usize,
     /// The caller asked with HEAD: the answer carries no body.
     pub head_only: bool,
@@ -205,7 +206,7 @@ pub(crate) async fn forward(pool: &UpstreamPool, caller: CallerSide<'_>, out: &O
     };
     // Bytes past the caller's body: pipelining is off, so the connection closes after this.
     let caller_in_step = body_in_buf <= content_length;
-    let head = request_head(out, headers, &body).map_err(Failure::Answer)?;
+    let head = request_head(out, &headers, &body).map_err(Failure::Answer)?;
     let key = PoolKey::of(out.target);
     let (mut conn, mut kept) = match pool.take(&key) {
         Some(conn) => (conn, true),
@@ -290,14 +291,17 @@ impl Body<'_> {
 /// The upstream request head: the mapped method and target, `Host`, the caller's end-to-end
 /// headers less those the edge keeps to itself, the mapped headers and constants, the
 /// request id and the body's length.
-fn request_head(out: &Outbound<'_>, caller: &HeaderMap, body: &Body<'_>) -> Result<Vec<u8>, ApiError> {
+fn request_head(out: &Outbound<'_>, caller: &RequestHeaders<'_>, body: &Body<'_>) -> Result<Vec<u8>, ApiError> {
     let request = out.request;
     // The target is built from encoded pieces; a space or control byte would split the line.
     if request.path_and_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
         tracing::error!("an upstream target holds a space or control byte; refusing to send it");
         return Err(ApiError::new("InternalError", 500, "an internal error occurred"));
     }
-    let listed = connection_listed(caller.get_all(header::CONNECTION).iter().map(HeaderValue::as_bytes));
+    let listed = connection_listed(caller.all(header::CONNECTION.as_str()));
+    fn named<'n>(mut names: impl Iterator<Item = &'n HeaderName>, name: &[u8]) -> bool {
+        names.any(|n| n.as_str().as_bytes().eq_ignore_ascii_case(name))
+    }
     let mut head = Vec::with_capacity(512);
     head.extend_from_slice(request.method.as_str().as_bytes());
     head.push(b' ');
@@ -305,14 +309,14 @@ fn request_head(out: &Outbound<'_>, caller: &HeaderMap, body: &Body<'_>) -> Resu
     head.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     head.extend_from_slice(out.target.host_header.as_bytes());
     head.extend_from_slice(b"\r\n");
-    for (name, value) in caller {
+    for (name, value) in caller.iter() {
         let kept = !never_upstream(name)
-            && !hop_by_hop(name.as_str().as_bytes())
-            && !listed.iter().any(|l| l.eq_ignore_ascii_case(name.as_str().as_bytes()))
-            && !out.consumed.contains(name)
-            && !request.headers.iter().any(|(mapped, _)| mapped == name);
+            && !hop_by_hop(name)
+            && !listed.iter().any(|l| l.eq_ignore_ascii_case(name))
+            && !named(out.consumed.iter(), name)
+            && !named(request.headers.iter().map(|(mapped, _)| mapped), name);
         if kept {
-            push_header(&mut head, name.as_str().as_bytes(), value.as_bytes());
+            push_header(&mut head, name, value);
         }
     }
     for (name, value) in &request.headers {
