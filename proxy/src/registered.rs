@@ -472,7 +472,11 @@ fn join_paths(base: &str, path: &str) -> String {
         return base.to_owned();
     }
     let base = base.strip_suffix('/').unwrap_or(base);
-    format!("{base}{path}")
+    // Not `format!`: this runs for every call.
+    let mut joined = String::with_capacity(base.len() + path.len());
+    joined.push_str(base);
+    joined.push_str(path);
+    joined
 }
 
 /// Percent-encodes a literal piece of the template, keeping what may stand in a path as is.
