@@ -2,8 +2,9 @@
 //! exchange with the upstream per call, over kept connections to SSRF-checked addresses.
 //!
 //! ```text
-//! UpstreamPool::connect  a kept connection to the same address, TLS and SNI that is still
-//!                        open (newest first), else pingora's connector dials (TCP; TLS with
+//! UpstreamPool::take     a kept connection to the same address, TLS and SNI that is still
+//!                        open (newest first)
+//! UpstreamPool::dial     else a new one, dialled by pingora's connector (TCP; TLS with
 //!                        certificate and host name checks)
 //! forward                the request head, with the built or read body in the same write (or
 //!                        the caller's Content-Length body streamed after it) ► the response
@@ -17,11 +18,13 @@
 //! loses its hop-by-hop headers and cookies. A kept connection the upstream closed in the
 //! meantime is found before use, or, when the close races the request, the call is sent once
 //! more on a new connection, which is safe only while the whole body is in hand (not when
-//! part of a streamed body was read from the caller after the head). Every wait (connecting, each read and write either way) is bounded by the
-//! API's `timeoutMs`; a streamed caller body by the edge's request deadline.
+//! part of a streamed body was read from the caller after the head). Every wait (connecting,
+//! each read and write either way) is bounded by the API's `timeoutMs`; a streamed caller body
+//! by the edge's request deadline.
 //!
 //! Callers speaking HTTP/1.0, chunked request bodies and `Expect` go through pingora's proxy
-//! (`edge::ProxyLane`) instead; both lanes send and answer the same (`tests/registered.rs`).
+//! (`edge::ProxyLane`) instead; both lanes send and answer with the same headers
+//! (`tests/upstream_answers.rs`).
 
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
@@ -46,7 +49,7 @@ use crate::request_headers::RequestHeaders;
 use crate::ssrf::CheckedTarget;
 
 /// How long a kept upstream connection may wait for its next call.
-pub const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
+const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
 /// Kept connections per upstream address: more are closed when handed back.
 const KEPT_PER_TARGET: usize = 128;
 /// The longest upstream response head read (pingora's limit too).
@@ -138,11 +141,6 @@ impl UpstreamPool {
             kept.retain(|conn| conn.since.elapsed() < UPSTREAM_IDLE);
             !kept.is_empty()
         });
-    }
-
-    /// Connections kept now, over all upstreams.
-    pub fn kept(&self) -> usize {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner).values().map(Vec::len).sum()
     }
 }
 
