@@ -10,22 +10,27 @@
 //!   data API        gather params (path (percent-decoded), query, header, JSON body)
 //!                   ► plugin.invoke ► the answer to write
 //!   registered API  gather params (the body only when parameters are read from or built
-//!                   into it) ► map to the upstream request (registered.rs)
-//! ProxyLane (pingora's proxy, registered APIs):
+//!                   into it) ► map to the upstream request (registered.rs) ► an UpstreamCall,
+//!                   forwarded by upstream.rs (in place) or by ProxyLane
+//! Edge::upstream_target  SSRF check of the base URL's host at call time: the address either
+//!                  lane dials
+//! ProxyLane (pingora's proxy: heads the in-place lane leaves to pingora):
 //! request_filter           Edge::answer (framing check, route, body, serve): an answer ►
 //!                          write ► Ok(true); an upstream request ► ctx ► Ok(false):
-//! upstream_peer            SSRF check of the base URL's host at call time ► peer = that address
+//! upstream_peer            Edge::upstream_target ► peer = that address
 //! upstream_request_filter  method, path + query, Host, mapped headers and constants; strips
-//!                          Authorization, Cookie, X-Sluice-*, X-Forwarded-*, consumed headers
+//!                          Authorization, Cookie, X-Sluice-*, X-Forwarded-*, hop-by-hop and
+//!                          consumed headers
 //! request_body_filter      the built JSON body (the caller's otherwise streams through)
-//! upstream_response_filter X-Request-Id; Set-Cookie dropped; 3xx passed back, never followed
+//! upstream_response_filter X-Request-Id; Set-Cookie and hop-by-hop headers dropped; 3xx passed
+//!                          back, never followed
 //! fail_to_proxy            502 Upstream.Unavailable / Upstream.Forbidden, 504 Upstream.Timeout
 //! ```
 //!
 //! Data APIs are answered in place from the current [`Snapshot`]; nothing here reads the
-//! metadata store. Registered APIs are streamed both ways by pingora, over pooled upstream
-//! connections (one pool entry per checked address, SNI and TLS). Every response carries
-//! `X-Request-Id`; answers of an API add `X-Sluice-Version`, data APIs `Server-Timing`.
+//! metadata store. Registered APIs are forwarded in place by `upstream.rs`, or, for heads only
+//! pingora reads, streamed both ways by pingora over its own pooled connections. Every response
+//! carries `X-Request-Id`; answers of an API add `X-Sluice-Version`, data APIs `Server-Timing`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
