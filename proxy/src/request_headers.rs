@@ -26,9 +26,20 @@ impl HeaderSpan {
     }
 
     fn read<'a>(&self, head: &'a [u8]) -> (&'a [u8], &'a [u8]) {
-        let part = |(start, end): (u32, u32)| head.get(start as usize..end as usize).unwrap_or_default();
-        (part(self.name), part(self.value))
+        (part(head, self.name), part(head, self.value))
     }
+
+    /// The value, when the header is called `name` (any case).
+    fn value_if_named<'a>(&self, head: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+        // Lengths first: most names differ in length.
+        let named =
+            (self.name.1 - self.name.0) as usize == name.len() && part(head, self.name).eq_ignore_ascii_case(name);
+        named.then(|| part(head, self.value))
+    }
+}
+
+fn part(head: &[u8], (start, end): (u32, u32)) -> &[u8] {
+    head.get(start as usize..end as usize).unwrap_or_default()
 }
 
 /// A request's headers, from either lane.
@@ -43,17 +54,21 @@ pub enum RequestHeaders<'a> {
 impl<'a> RequestHeaders<'a> {
     /// The first value of `name`.
     pub fn get(&self, name: &HeaderName) -> Option<&'a [u8]> {
-        match self {
+        match *self {
             RequestHeaders::Map(map) => map.get(name).map(HeaderValue::as_bytes),
-            RequestHeaders::Spans { .. } => self.all(name.as_str()).next(),
+            RequestHeaders::Spans { head, spans } => {
+                spans.iter().find_map(|span| span.value_if_named(head, name.as_str().as_bytes()))
+            }
         }
     }
 
     /// The first value of the header called `name` in any case (a declared parameter's name).
     pub fn get_named(&self, name: &str) -> Option<&'a [u8]> {
-        match self {
+        match *self {
             RequestHeaders::Map(map) => map.get(name).map(HeaderValue::as_bytes),
-            RequestHeaders::Spans { .. } => self.all(name).next(),
+            RequestHeaders::Spans { head, spans } => {
+                spans.iter().find_map(|span| span.value_if_named(head, name.as_bytes()))
+            }
         }
     }
 
