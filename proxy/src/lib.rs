@@ -16,6 +16,7 @@ pub mod declarative;
 pub mod demo;
 pub mod edge;
 pub mod edge_app;
+mod http1;
 pub mod limiter;
 pub mod registered;
 pub mod replay;

@@ -44,6 +44,7 @@ use plugins::ApiError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::edge::{REQUEST_ID_HEADER, VERSION_HEADER, never_upstream};
+use crate::http1;
 use crate::registered::UpstreamRequest;
 use crate::request_headers::RequestHeaders;
 use crate::ssrf::CheckedTarget;
@@ -204,7 +205,17 @@ pub(crate) async fn forward(pool: &UpstreamPool, caller: CallerSide<'_>, out: &O
     };
     // Bytes past the caller's body: pipelining is off, so the connection closes after this.
     let caller_in_step = body_in_buf <= content_length;
-    let head = request_head(out, &headers, &body).map_err(Failure::Answer)?;
+    // The head and the body in hand, built once: a replay sends the same bytes.
+    let mut message = request_head(out, &headers, &body).map_err(Failure::Answer)?;
+    let mut rest = 0;
+    match body {
+        Body::None => {}
+        Body::InHand(bytes) => message.extend_from_slice(bytes),
+        Body::Streamed { first, rest: to_come } => {
+            message.extend_from_slice(&buf[head_len..head_len + first]);
+            rest = to_come;
+        }
+    }
     let key = PoolKey::of(out.target);
     let (mut conn, mut kept) = match pool.take(&key) {
         Some(conn) => (conn, true),
@@ -213,7 +224,7 @@ pub(crate) async fn forward(pool: &UpstreamPool, caller: CallerSide<'_>, out: &O
     let mut response = BytesMut::with_capacity(READ_SIZE);
     let mut answer = Vec::with_capacity(1024);
     let parsed = loop {
-        let sent = send(&mut conn, &head, &body, buf, head_len, caller_stream, body_deadline, out.timeout).await;
+        let sent = send(&mut conn, &message, rest, caller_stream, body_deadline, out.timeout).await;
         let result = match sent {
             Ok(()) => read_head(&mut conn, &mut response, out, head_only, &mut answer).await,
             Err(Sent::Caller(failure)) => return Err(failure),
@@ -370,7 +381,7 @@ fn hop_by_hop(name: &[u8]) -> bool {
 /// Upstream answer headers the caller never gets: hop-by-hop ones, cookies (the upstream's
 /// session with Sluice: its credentials), proxy authentication (between the two), and the
 /// edge's own, which it sets itself.
-fn kept_from_caller(name: &[u8]) -> bool {
+fn withheld_from_caller(name: &[u8]) -> bool {
     let is = |lower: &[u8]| name.eq_ignore_ascii_case(lower);
     hop_by_hop(name)
         || match name.len() {
@@ -385,7 +396,7 @@ fn kept_from_caller(name: &[u8]) -> bool {
 
 /// The header names a `Connection` header lists (they are hop-by-hop too).
 pub(crate) fn connection_listed<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<&'a [u8]> {
-    values.flat_map(|v| v.split(|&b| b == b',')).map(<[u8]>::trim_ascii).filter(|t| !t.is_empty()).collect()
+    values.flat_map(http1::connection_tokens).collect()
 }
 
 /// Why sending a call failed.
@@ -395,31 +406,17 @@ enum Sent {
     Upstream(std::io::Error),
 }
 
-/// Writes the head and the body: one write when the body is in hand, then the rest of a
+/// Writes `message` (the head and the body in hand) in one write, then the `rest` of a
 /// streamed body as the caller sends it (never reading past it).
-#[allow(clippy::too_many_arguments)]
 async fn send(
     conn: &mut Stream,
-    head: &[u8],
-    body: &Body<'_>,
-    caller_buf: &[u8],
-    head_len: usize,
+    message: &[u8],
+    mut rest: usize,
     caller: &mut Stream,
     body_deadline: Duration,
     timeout: Duration,
 ) -> Result<(), Sent> {
-    let mut first = Vec::with_capacity(head.len() + body.len().unwrap_or(0).min(READ_SIZE));
-    first.extend_from_slice(head);
-    let mut rest = 0;
-    match body {
-        Body::None => {}
-        Body::InHand(bytes) => first.extend_from_slice(bytes),
-        Body::Streamed { first: in_buf, rest: to_come } => {
-            first.extend_from_slice(&caller_buf[head_len..head_len + in_buf]);
-            rest = *to_come;
-        }
-    }
-    write_within(conn, &first, timeout).await.map_err(Sent::Upstream)?;
+    write_within(conn, message, timeout).await.map_err(Sent::Upstream)?;
     let mut chunk = vec![0u8; rest.min(READ_SIZE)];
     while rest > 0 {
         let want = rest.min(chunk.len());
@@ -598,31 +595,25 @@ fn parse_head(
     }
 
     // The framing first: it decides which headers the caller gets.
-    let mut length: Option<u64> = None;
+    let mut written_length: Option<&[u8]> = None;
     let (mut chunked, mut encoded, mut close, mut keep) = (false, false, false, false);
     let mut listed: Vec<&[u8]> = Vec::new();
     for h in response.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            for part in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                let n =
-                    parse_decimal(part).ok_or(HeadError::Malformed("the response Content-Length is not a number"))?;
-                if length.is_some_and(|seen| seen != n) {
-                    return Err(HeadError::Malformed("the response has conflicting Content-Length values"));
-                }
-                length = Some(n);
-            }
+            http1::add_content_length(&mut written_length, h.value)
+                .map_err(|()| HeadError::Malformed("the response Content-Length is not one decimal number"))?;
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             encoded = true;
-            let last = h.value.rsplit(|&b| b == b',').next().map(<[u8]>::trim_ascii);
-            chunked = last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
+            chunked = http1::ends_chunked(h.value);
         } else if h.name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|t| !t.is_empty()) {
+            for token in http1::connection_tokens(h.value) {
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep |= token.eq_ignore_ascii_case(b"keep-alive");
                 listed.push(token);
             }
         }
     }
+    let length = http1::content_length(written_length);
     let no_body = out.request.method == Method::HEAD || status == 204 || status == 304;
     let framing = match (no_body, encoded, chunked, length) {
         (true, ..) => Framing::Empty,
@@ -646,7 +637,7 @@ fn parse_head(
     for h in response.headers.iter() {
         let name = h.name.as_bytes();
         dated |= name.eq_ignore_ascii_case(b"date");
-        let dropped = kept_from_caller(name) || listed.iter().any(|l| l.eq_ignore_ascii_case(name));
+        let dropped = withheld_from_caller(name) || listed.iter().any(|l| l.eq_ignore_ascii_case(name));
         if !dropped {
             push_header(answer, name, h.value);
         }
@@ -673,13 +664,6 @@ fn parse_head(
         b"Connection: keep-alive\r\n\r\n"
     });
     Ok(Some(Parsed::Final(ResponseHead { len, status, framing, reusable })))
-}
-
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// Why relaying an answer stopped before its end.
@@ -1018,18 +1002,18 @@ mod tests {
         for name in scoped {
             for written in [name.to_owned(), name.to_ascii_uppercase()] {
                 let name = written.as_bytes();
-                assert!(connection_scoped(name) && hop_by_hop(name) && kept_from_caller(name), "{written}");
+                assert!(connection_scoped(name) && hop_by_hop(name) && withheld_from_caller(name), "{written}");
             }
         }
         for name in framing {
             assert!(!connection_scoped(name.as_bytes()) && hop_by_hop(name.as_bytes()), "{name}");
-            assert!(kept_from_caller(name.to_ascii_uppercase().as_bytes()), "{name}");
+            assert!(withheld_from_caller(name.to_ascii_uppercase().as_bytes()), "{name}");
         }
         for name in answer_only {
-            assert!(!hop_by_hop(name.as_bytes()) && kept_from_caller(name.as_bytes()), "{name}");
+            assert!(!hop_by_hop(name.as_bytes()) && withheld_from_caller(name.as_bytes()), "{name}");
         }
         for name in end_to_end {
-            assert!(!hop_by_hop(name.as_bytes()) && !kept_from_caller(name.as_bytes()), "{name}");
+            assert!(!hop_by_hop(name.as_bytes()) && !withheld_from_caller(name.as_bytes()), "{name}");
         }
     }
 

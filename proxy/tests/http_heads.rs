@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -65,17 +65,7 @@ fn read_response(reader: &mut BufReader<TcpStream>, head_only: bool) -> Option<(
 
 /// One response: its status, its header names (lower case, sorted) and its body.
 fn read_response_with_head(reader: &mut BufReader<TcpStream>, head_only: bool) -> Option<(u16, Vec<String>, Vec<u8>)> {
-    let mut head = Vec::new();
-    loop {
-        let mut line = Vec::new();
-        if reader.read_until(b'\n', &mut line).ok()? == 0 {
-            return None;
-        }
-        head.extend_from_slice(&line);
-        if line == b"\r\n" {
-            break;
-        }
-    }
+    let head = support::read_response_head(reader)?;
     let response = support::parse_response(&head)?;
     if response.status == 100 {
         return read_response_with_head(reader, head_only);

@@ -220,17 +220,7 @@ impl Answer {
 
 /// Reads one answer: its head, then its body by its framing (none for HEAD, 204 and 304).
 fn read_answer(reader: &mut BufReader<TcpStream>, head_only: bool) -> Option<Answer> {
-    let mut raw = Vec::new();
-    loop {
-        let mut line = Vec::new();
-        if reader.read_until(b'\n', &mut line).ok()? == 0 {
-            return None;
-        }
-        raw.extend_from_slice(&line);
-        if line == b"\r\n" {
-            break;
-        }
-    }
+    let raw = support::read_response_head(reader)?;
     let head = String::from_utf8_lossy(&raw).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;

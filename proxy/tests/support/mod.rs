@@ -328,3 +328,19 @@ pub fn read_request_head(reader: &mut impl BufRead) -> Option<RequestHead> {
         headers.push((k.trim().to_owned(), v.trim().to_owned()));
     }
 }
+
+/// A response head's bytes, read line by line up to and including its blank line; `None` when
+/// the connection closed first.
+pub fn read_response_head(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).ok()? == 0 {
+            return None;
+        }
+        head.extend_from_slice(&line);
+        if line == b"\r\n" {
+            return Some(head);
+        }
+    }
+}
