@@ -57,6 +57,8 @@ class Sluice:
             SLUICE_EDGE_ADDR=f"127.0.0.1:{self.edge_port}",
             SLUICE_ADMIN_ADDR=f"127.0.0.1:{self.admin_port}",
             SLUICE_SSRF_ALLOW="127.0.0.1",
+            # The SQLite fixture sits in the run directory: a dataset root of the bench workgroup.
+            SLUICE_DATASET_ROOTS=f"{WORKGROUP}={RUN}",
             SLUICE_SHUTDOWN_TIMEOUT_SECS="1",  # nothing to drain when the run is over
             SLUICE_THREADS=EDGE_THREADS,
             RUST_LOG="warn",

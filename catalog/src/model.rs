@@ -22,6 +22,29 @@ pub struct Workgroup {
     pub created_at: i64,
 }
 
+/// Settings only platform admins change. The configuration file's `ssrf_allow` and
+/// `dataset_roots` apply as well; these add to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlatformSettings {
+    /// Hosts, addresses or CIDRs that datasources and registered upstreams may reach although
+    /// the network policy refuses their range (loopback, private, …).
+    pub network_allow: Vec<String>,
+    /// Directories of SQLite files besides `<data dir>/datasets`.
+    pub dataset_roots: Vec<DatasetRootSetting>,
+}
+
+/// A dataset root: shared (one directory per workgroup inside) or bound to one workgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DatasetRootSetting {
+    /// An absolute directory path.
+    pub path: String,
+    /// The workgroup (by name) that owns the whole root; absent for a shared root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workgroup: Option<String>,
+}
+
 /// Which SQL engine a datasource speaks. MariaDB is served by `Mysql`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

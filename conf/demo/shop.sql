@@ -1,6 +1,6 @@
 -- The demo shop dataset: 500 customers, 60 products, 3000 orders, generated
 -- deterministically so every install serves the same rows. Loaded into
--- <data_dir>/demo.sqlite on the first start of `sluice serve`.
+-- <data_dir>/datasets/demo/shop.sqlite on the first start of `sluice serve`.
 
 CREATE TABLE customers (
     id         INTEGER PRIMARY KEY,

@@ -13,6 +13,7 @@ use std::hint::black_box;
 use catalog::model::{ApiDefinition, ConnectionSettings, Datasource, DatasourceKind, MaskMode, ResultFormat};
 use criterion::{Criterion, criterion_group, criterion_main};
 use plugins::PluginContext;
+use plugins::sql::access::{AccessSettings, DatasetRoot, DatasourceAccess};
 use plugins::sql::encode::encode_data;
 use plugins::sql::mask::Masking;
 use plugins::sql::value::{ParamValues, RawParam};
@@ -21,8 +22,15 @@ use sqlx::{AssertSqlSafe, Connection, Executor};
 
 const ROWS: i64 = 1000;
 
+/// A directory of its own: the dataset root the benchmark's access policy binds to it.
+fn bench_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice_bench_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    dir
+}
+
 fn fixture() -> Datasource {
-    let path = std::env::temp_dir().join(format!("sluice_bench_{}.sqlite", std::process::id()));
+    let path = bench_dir().join("bench.sqlite");
     let _ = std::fs::remove_file(&path);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
@@ -75,7 +83,13 @@ fn benches(c: &mut Criterion) {
     let mut dry = input("42");
     dry.dry_run = true;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-    let ctx = PluginContext::default();
+    let access = AccessSettings {
+        net: Default::default(),
+        data_dir: bench_dir().join("data"),
+        roots: vec![DatasetRoot { path: bench_dir(), workgroup: Some("bench".into()) }],
+        store_url: "sqlite::memory:".into(),
+    };
+    let ctx = PluginContext::new(runtime.block_on(DatasourceAccess::new(&access, &[(1, "bench".into())])));
     c.bench_function("parse_render/point_lookup", |b| {
         b.iter(|| runtime.block_on(point.invoke(&ctx.pools, black_box(&dry))).expect("dry run"))
     });
@@ -125,7 +139,7 @@ fn benches(c: &mut Criterion) {
             b.iter(|| runtime.block_on(api.invoke(&ctx.pools, black_box(&call))).expect("call"))
         });
     }
-    let _ = std::fs::remove_file(&ds.connection.database);
+    let _ = std::fs::remove_dir_all(bench_dir());
 }
 
 criterion_group!(pipeline, benches);

@@ -67,6 +67,16 @@ impl ApiError {
         ApiError::new("InternalError.Database", 500, "the database could not answer this call; the error was logged")
     }
 
+    /// The API's datasource is refused by the platform's access policy; its owner sees why in
+    /// the datasource's connection test, callers only that it is unavailable.
+    pub fn datasource_unavailable() -> Self {
+        ApiError::new(
+            "Unavailable.Datasource",
+            503,
+            "the API's datasource is not available; its owners can learn why from its connection test",
+        )
+    }
+
     /// A definition that cannot be published, with what to change.
     pub fn invalid_definition(why: impl fmt::Display) -> Self {
         ApiError::new("InvalidDefinition", 400, why.to_string())

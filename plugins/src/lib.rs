@@ -9,11 +9,19 @@ pub mod sql;
 pub use error::ApiError;
 
 use async_trait::async_trait;
+use sql::access::DatasourceAccess;
 
 /// What a plugin may use while answering: shared, long-lived resources of the process.
+/// `Default` reaches no database: pools open only what a [`DatasourceAccess`] admits.
 #[derive(Debug, Default)]
 pub struct PluginContext {
     pub pools: sql::execute::PoolRegistry,
+}
+
+impl PluginContext {
+    pub fn new(access: DatasourceAccess) -> PluginContext {
+        PluginContext { pools: sql::execute::PoolRegistry::new(access) }
+    }
 }
 
 /// One kind of API. Validation happens when a plugin value is built (at publish time, from an

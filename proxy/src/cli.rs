@@ -9,21 +9,31 @@ use catalog::store::Store;
 
 use crate::conf::Config;
 use crate::declarative::{self, Problem};
+use crate::outbound::OutboundBase;
 use crate::serve::secret_box;
-use crate::ssrf::SsrfPolicy;
 
 /// Validates files without touching the store: syntax, names, references, that every
-/// definition compiles, and that registered APIs' base URLs pass the SSRF guard under the
-/// configured allow-list (which resolves their host names).
+/// definition compiles, that registered APIs' base URLs pass the network policy under the
+/// configured allow-list (which resolves their host names), and that datasources stay in
+/// their workgroup's dataset directories and off refused addresses (the configuration's
+/// policy; `apply` adds the store's platform settings).
 pub fn check(config: &Config, files: &[PathBuf]) -> Result<(), String> {
     let bundle = declarative::load(files).map_err(report)?;
     let mut problems = declarative::check(&bundle, &declarative::compile_sql);
-    let ssrf = SsrfPolicy::new(&config.ssrf_allow)?;
+    let outbound = OutboundBase::from_config(config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    problems.extend(runtime.block_on(declarative::check_upstreams(&bundle, &ssrf)));
+    let mut workgroups: Vec<(i64, String)> = Vec::new();
+    for name in bundle.datasources.iter().map(|d| &d.spec.workgroup) {
+        if !workgroups.iter().any(|(_, n)| n == name) {
+            workgroups.push((workgroups.len() as i64 + 1, name.clone()));
+        }
+    }
+    let policies = runtime.block_on(outbound.with(&Default::default(), &workgroups));
+    problems.extend(runtime.block_on(declarative::check_upstreams(&bundle, &policies.net)));
+    problems.extend(declarative::check_datasources(&bundle, &policies.datasources, &workgroups));
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     if problems.is_empty() {
         println!("ok: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
@@ -37,7 +47,7 @@ pub fn check(config: &Config, files: &[PathBuf]) -> Result<(), String> {
 pub fn apply(config: &Config, files: &[PathBuf]) -> Result<(), String> {
     // apply runs the checks itself, with the store's datasources in view.
     let bundle = declarative::load(files).map_err(report)?;
-    let ssrf = SsrfPolicy::new(&config.ssrf_allow)?;
+    let outbound = OutboundBase::from_config(config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create the data dir {}: {e}", config.data_dir.display()))?;
     let secrets = secret_box(config)?;
@@ -47,7 +57,7 @@ pub fn apply(config: &Config, files: &[PathBuf]) -> Result<(), String> {
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     runtime.block_on(async {
         let store = Store::open(&config.store_url, secrets).await.map_err(|e| format!("cannot open the store: {e}"))?;
-        let outcome = declarative::apply_with(&bundle, &store, &ssrf).await.map_err(report);
+        let outcome = declarative::apply(&bundle, &store, &outbound).await.map_err(report);
         store.close().await;
         println!("{}", outcome?);
         Ok(())

@@ -36,8 +36,12 @@ pub struct Config {
     /// Seconds in-flight requests get to finish after SIGTERM (`SLUICE_SHUTDOWN_TIMEOUT_SECS`);
     /// the process exits when they are over.
     pub shutdown_timeout_secs: u64,
-    /// Upstream hosts, addresses or CIDRs exempt from the SSRF guard.
+    /// Hosts, addresses or CIDRs that registered upstreams and datasources may reach although
+    /// the network policy refuses their range; platform admins may add more.
     pub ssrf_allow: Vec<String>,
+    /// SQLite dataset roots besides `<data_dir>/datasets` (`SLUICE_DATASET_ROOTS`): `/path`
+    /// (one directory per workgroup inside) or `workgroup=/path` (that workgroup's alone).
+    pub dataset_roots: Vec<String>,
     /// Proxies (CIDRs) whose `X-Forwarded-For` names the real client; from anyone else the
     /// header is ignored and the socket's address is the client's.
     pub trusted_proxies: Vec<String>,
@@ -61,6 +65,7 @@ struct FileConfig {
     threads: Option<usize>,
     shutdown_timeout_secs: Option<u64>,
     ssrf_allow: Option<Vec<String>>,
+    dataset_roots: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
     demo: Option<bool>,
 }
@@ -125,6 +130,10 @@ impl Config {
             ssrf_allow: match env("SLUICE_SSRF_ALLOW") {
                 Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
                 None => file.ssrf_allow.unwrap_or_default(),
+            },
+            dataset_roots: match env("SLUICE_DATASET_ROOTS") {
+                Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                None => file.dataset_roots.unwrap_or_default(),
             },
             trusted_proxies: match env("SLUICE_TRUSTED_PROXIES") {
                 Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),

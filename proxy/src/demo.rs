@@ -1,5 +1,6 @@
 //! The demo: on the first start with an empty store, a `demo` workgroup with the shop dataset
-//! (SQLite, shipped as `conf/demo/shop.sql`), the example APIs of `conf/examples/` (one per
+//! (SQLite, shipped as `conf/demo/shop.sql`, loaded into `<data_dir>/datasets/demo/`, the
+//! workgroup's dataset directory), the example APIs of `conf/examples/` (one per
 //! mode), published, and a demo app (clearance L2) granted every demo API, with a token — so a
 //! new user has working APIs at once. The app's key, secret and token are written to
 //! `<data_dir>/demo/app.env` (mode 0600) for shells: `source data/demo/app.env`.
@@ -15,6 +16,7 @@ use sqlx::{Connection, Executor};
 
 use crate::conf::Config;
 use crate::declarative;
+use crate::outbound::OutboundBase;
 
 /// The shop dataset, as SQL.
 const SHOP_SQL: &str = include_str!("../../conf/demo/shop.sql");
@@ -27,8 +29,8 @@ const EXAMPLES: [(&str, &str); 4] = [
     ("30-analytics.yaml", include_str!("../../conf/examples/30-analytics.yaml")),
 ];
 
-/// The path the example datasource names, replaced by the data dir's dataset.
-const EXAMPLE_DATABASE: &str = "data/demo.sqlite";
+/// The example datasource's file, in the demo workgroup's dataset directory.
+const DATASET_FILE: &str = "shop.sqlite";
 
 pub const WORKGROUP: &str = "demo";
 
@@ -77,13 +79,14 @@ pub async fn seed_if_empty(store: &Store, config: &Config) -> Result<Option<Demo
     if !workgroups.is_empty() {
         return Ok(None);
     }
-    let dataset = config.data_dir.join("demo.sqlite");
-    create_dataset(&dataset).await?;
+    let dataset_dir = config.data_dir.join("datasets").join(WORKGROUP);
+    std::fs::create_dir_all(&dataset_dir).map_err(|e| format!("cannot create {}: {e}", dataset_dir.display()))?;
+    create_dataset(&dataset_dir.join(DATASET_FILE)).await?;
     let examples_dir = config.data_dir.join("demo");
-    write_examples(&examples_dir, &dataset)?;
+    write_examples(&examples_dir)?;
     let bundle = declarative::load(std::slice::from_ref(&examples_dir)).map_err(|problems| problem_list(&problems))?;
-    let ssrf = crate::ssrf::SsrfPolicy::new(&config.ssrf_allow)?;
-    declarative::apply_with(&bundle, store, &ssrf).await.map_err(|problems| problem_list(&problems))?;
+    let outbound = OutboundBase::from_config(config)?;
+    declarative::apply(&bundle, store, &outbound).await.map_err(|problems| problem_list(&problems))?;
     let workgroup = store.workgroup_by_name(WORKGROUP).await.map_err(|e| format!("demo workgroup: {e}"))?;
     let (app, secret) = store
         .create_app(workgroup.id, "demo_app", "The demo app created on first start")
@@ -145,11 +148,9 @@ async fn create_dataset(path: &Path) -> Result<(), String> {
     std::fs::rename(&partial, path).map_err(|e| format!("cannot move the demo dataset into place: {e}"))
 }
 
-fn write_examples(dir: &Path, dataset: &Path) -> Result<(), String> {
+fn write_examples(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let dataset = std::path::absolute(dataset).map_err(|e| format!("{}: {e}", dataset.display()))?;
     for (name, text) in EXAMPLES {
-        let text = text.replace(EXAMPLE_DATABASE, &dataset.display().to_string());
         std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))?;
     }
     Ok(())

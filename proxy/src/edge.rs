@@ -57,8 +57,8 @@ use crate::registered::{UpstreamRequest, UpstreamRoute, percent_decode};
 use crate::replay::NonceCache;
 use crate::request_headers::{RequestHeaders, text as header_text};
 use crate::routes::{Lookup, Route, Snapshot, Target, Variant};
-use crate::ssrf::{CheckedTarget, SsrfError, SsrfPolicy};
 use crate::upstream::{Outbound, connection_listed, connection_scoped, peer_for};
+use net::ssrf::{CheckedTarget, SsrfError};
 
 /// Selects the environment of a call; production when absent.
 pub const ENV_HEADER: HeaderName = HeaderName::from_static("x-sluice-env");
@@ -89,7 +89,7 @@ pub const PARAM_BODY_LIMIT: usize = 64 * 1024;
 /// The edge service's shared state.
 pub struct Edge {
     snapshot: Arc<ArcSwap<Snapshot>>,
-    plugins: PluginContext,
+    plugins: Arc<PluginContext>,
     settings: EdgeSettings,
     limiters: Arc<Limiters>,
     nonces: NonceCache,
@@ -98,16 +98,20 @@ pub struct Edge {
 /// How the edge treats requests, from the configuration.
 pub struct EdgeSettings {
     pub max_body_bytes: usize,
-    /// Decides, for every call of a registered API, whether its upstream may be dialled.
-    pub ssrf: SsrfPolicy,
     /// Whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
 }
 
 impl Edge {
-    /// `limiters` are shared with whoever sweeps their idle state.
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, settings: EdgeSettings, limiters: Arc<Limiters>) -> Edge {
-        Edge { snapshot, plugins: PluginContext::default(), settings, limiters, nonces: NonceCache::new() }
+    /// `limiters` are shared with whoever sweeps their idle state, `plugins` with whoever sets
+    /// their datasource policy.
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        settings: EdgeSettings,
+        limiters: Arc<Limiters>,
+        plugins: Arc<PluginContext>,
+    ) -> Edge {
+        Edge { snapshot, plugins, settings, limiters, nonces: NonceCache::new() }
     }
 }
 
@@ -529,7 +533,8 @@ impl Edge {
             return Err(TargetRefused { error, etype: ErrorType::InternalError, why: "not a registered API" });
         };
         let timeout = upstream.timeout;
-        match tokio::time::timeout(timeout, self.settings.ssrf.resolve_checked(&upstream.url)).await {
+        let net = &self.snapshot.load().outbound.net;
+        match tokio::time::timeout(timeout, net.resolve_checked(&upstream.url)).await {
             Ok(Ok(target)) => Ok(target),
             Ok(Err(SsrfError::Forbidden { reason })) => Err(TargetRefused {
                 error: ApiError::new(
@@ -778,7 +783,7 @@ impl Edge {
             return Err(ApiError::new(
                 "Forbidden.NoGrant",
                 403,
-                format!("the app has no grant for API `{}`: ask its workgroup for one", route.api_name),
+                "the app has no grant for this API: ask the API's workgroup for one",
             )
             .into());
         };

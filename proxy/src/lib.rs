@@ -1,8 +1,7 @@
 //! The Sluice process: configuration ([`conf`]), the pingora edge ([`edge`]) answering from
 //! an immutable route table ([`routes`]) and proxying registered APIs ([`registered`]), the
 //! admin service ([`admin`]), start-up and the server ([`serve`]), the first-start demo
-//! ([`demo`]), declarative files ([`declarative`]), the SSRF-checked dialer for upstreams
-//! ([`ssrf`]) and the `sluice` commands ([`cli`]).
+//! ([`demo`]), declarative files ([`declarative`]) and the `sluice` commands ([`cli`]).
 //!
 //! This is the only crate that depends on pingora.
 
@@ -18,11 +17,11 @@ pub mod edge;
 pub mod edge_app;
 mod http1;
 pub mod limiter;
+pub mod outbound;
 pub mod registered;
 pub mod replay;
 pub mod request_headers;
 pub mod routes;
 pub mod serve;
 pub mod signature;
-pub mod ssrf;
 pub mod upstream;

@@ -27,7 +27,7 @@ use http::header::{HeaderName, HeaderValue};
 use plugins::ApiError;
 use plugins::sql::value::{ParamValues, RawParam, Value};
 
-use crate::ssrf::UpstreamUrl;
+use net::ssrf::UpstreamUrl;
 
 /// The longest `timeoutMs` a registered API may set: ten minutes.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;

@@ -10,12 +10,14 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use catalog::model::{ApiDefinition, AuthMode, Datasource, Environment, RequestParam, SecurityLevel};
+use catalog::route_space::{RouteClaim, conflicting_pairs};
 use catalog::store::{GrayRelease, PublishedApi, Store, StoreError};
 use http::{HeaderValue, Method};
 use plugins::sql::SqlApi;
 use sha2::{Digest, Sha256};
 
 use crate::callers::CallerTable;
+use crate::outbound::{Outbound, OutboundBase};
 use crate::registered::UpstreamRoute;
 
 /// One published API at one method and path: the version the environment serves and, while a
@@ -23,6 +25,7 @@ use crate::registered::UpstreamRoute;
 #[derive(Debug)]
 pub struct Route {
     pub api_id: i64,
+    pub workgroup_id: i64,
     pub api_name: String,
     pub method: Method,
     pub path: String,
@@ -143,25 +146,42 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Builds a table; routes whose path collides with an earlier one are returned as
-    /// rejected, with why, rather than failing the whole table.
+    /// Builds a table; routes that may not be served beside others are returned as rejected,
+    /// with why, rather than failing the whole table. The store refuses such paths when they are
+    /// saved or published (`catalog::route_space`); this is for a store written before it did.
+    /// Routes of different workgroups that claim the same requests are all left out: neither
+    /// workgroup may receive the other's calls. Within one workgroup the older API keeps the path.
     pub fn build(routes: Vec<Route>) -> (RouteTable, Vec<(Route, String)>) {
+        let claims: Vec<RouteClaim<'_>> = routes
+            .iter()
+            .map(|r| RouteClaim { workgroup_id: r.workgroup_id, method: r.method.as_str(), path: &r.path })
+            .collect();
+        let mut refused: HashMap<usize, String> = HashMap::new();
+        for (i, j, why) in conflicting_pairs(&claims) {
+            let (a, b) = (&routes[i], &routes[j]);
+            if a.workgroup_id != b.workgroup_id {
+                refused.insert(i, format!("{why} as API {} of another workgroup: neither is served", b.api_id));
+                refused.insert(j, format!("{why} as API {} of another workgroup: neither is served", a.api_id));
+            } else {
+                let (older, newer) = if a.api_id < b.api_id { (i, j) } else { (j, i) };
+                refused
+                    .entry(newer)
+                    .or_insert_with(|| format!("{why} as API {}, which keeps it", routes[older].api_id));
+            }
+        }
+        drop(claims);
         let mut by_path: BTreeMap<String, Vec<Route>> = BTreeMap::new();
-        for route in routes {
-            by_path.entry(route.path.clone()).or_default().push(route);
+        let mut rejected = Vec::new();
+        for (i, route) in routes.into_iter().enumerate() {
+            match refused.remove(&i) {
+                Some(why) => rejected.push((route, why)),
+                None => by_path.entry(route.path.clone()).or_default().push(route),
+            }
         }
         let mut table = RouteTable::default();
-        let mut rejected = Vec::new();
         for (path, mut group) in by_path {
             group.sort_by_key(|r| r.api_id);
-            let mut kept: Vec<Arc<Route>> = Vec::new();
-            for route in group {
-                if kept.iter().any(|k| k.method == route.method) {
-                    rejected.push((route, format!("{path} is already served for this method by another API")));
-                } else {
-                    kept.push(Arc::new(route));
-                }
-            }
+            let kept: Vec<Arc<Route>> = group.into_iter().map(Arc::new).collect();
             let count = kept.len();
             if let Err(e) = table.router.insert(path.clone(), kept.clone()) {
                 for route in kept {
@@ -209,6 +229,20 @@ pub struct Snapshot {
     pub prod: RouteTable,
     pub test: RouteTable,
     pub callers: CallerTable,
+    /// The network and datasource policies of this revision.
+    pub outbound: Outbound,
+    /// Published APIs the tables leave out, with why (reported by the health endpoint).
+    pub unserved: Vec<Unserved>,
+}
+
+/// A published API the edge does not serve.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unserved {
+    pub api_id: i64,
+    pub workgroup_id: i64,
+    pub environment: Environment,
+    pub why: String,
 }
 
 impl Snapshot {
@@ -222,10 +256,11 @@ impl Snapshot {
     /// Reads the published versions, gray strategies and callers, and compiles the versions. An
     /// API that no longer compiles is left out and logged, and a gray version that does not is
     /// not served (everyone gets the published one); the rest still serve.
-    pub async fn load(store: &Store) -> Result<Snapshot, StoreError> {
+    pub async fn load(store: &Store, outbound: &OutboundBase) -> Result<Snapshot, StoreError> {
         let revision = store.revision().await?;
         let callers = CallerTable::build(store.caller_directory().await?);
-        let mut snapshot = Snapshot { revision, callers, ..Snapshot::default() };
+        let outbound = outbound.load(store).await?;
+        let mut snapshot = Snapshot { revision, callers, outbound, ..Snapshot::default() };
         for env in [Environment::Prod, Environment::Test] {
             let mut grays: HashMap<i64, GrayRelease> =
                 store.gray_releases(env).await?.into_iter().map(|g| (g.strategy.api_id, g)).collect();
@@ -240,7 +275,13 @@ impl Snapshot {
                 .collect();
             let (table, rejected) = RouteTable::build(routes);
             for (route, why) in rejected {
-                tracing::error!(api = route.api_name, env = env.as_str(), "not served: {why}");
+                tracing::error!(api = route.api_name, api_id = route.api_id, env = env.as_str(), "not served: {why}");
+                snapshot.unserved.push(Unserved {
+                    api_id: route.api_id,
+                    workgroup_id: route.workgroup_id,
+                    environment: env,
+                    why,
+                });
             }
             match env {
                 Environment::Prod => snapshot.prod = table,
@@ -293,7 +334,16 @@ fn compile(env: Environment, published: PublishedApi, gray: Option<GrayRelease>)
         security_level: api.settings.security_level,
         max_qps: api.settings.max_qps.and_then(NonZeroU32::new),
     };
-    Some(Route { api_id: api.id, api_name: api.name, method, path: api.path, access, served, gray })
+    Some(Route {
+        api_id: api.id,
+        workgroup_id: api.workgroup_id,
+        api_name: api.name,
+        method,
+        path: api.path,
+        access,
+        served,
+        gray,
+    })
 }
 
 fn compile_variant(

@@ -24,6 +24,7 @@ use pingora::server::ShutdownWatch;
 use pingora::server::configuration::ServerConf;
 use pingora::services::background::{BackgroundService, background_service};
 use pingora::services::listening::Service;
+use plugins::PluginContext;
 
 use crate::admin::AdminService;
 use crate::client_addr::TrustedProxies;
@@ -32,8 +33,8 @@ use crate::demo;
 use crate::edge::{Edge, EdgeSettings, ProxyLane};
 use crate::edge_app::EdgeApp;
 use crate::limiter::Limiters;
+use crate::outbound::OutboundBase;
 use crate::routes::Snapshot;
-use crate::ssrf::SsrfPolicy;
 use crate::upstream::UpstreamPool;
 
 /// What start-up prints: addresses and, on first start, the demo and the admin token.
@@ -42,6 +43,7 @@ pub struct Startup {
     pub admin_token_notice: String,
     pub demo: Option<demo::DemoInfo>,
     pub snapshot: Snapshot,
+    pub outbound: OutboundBase,
 }
 
 /// Runs the server until a signal stops it. Never returns on success.
@@ -53,6 +55,8 @@ pub fn serve(config: Config) -> Result<(), String> {
     let startup = runtime.block_on(start_up(&config))?;
     drop(runtime);
 
+    let outbound = startup.outbound;
+    let plugins = Arc::new(PluginContext::new(startup.snapshot.outbound.datasources.clone()));
     let snapshot = Arc::new(ArcSwap::from_pointee(startup.snapshot));
     let conf = ServerConf {
         threads: config.edge_threads(),
@@ -67,11 +71,10 @@ pub fn serve(config: Config) -> Result<(), String> {
 
     let settings = EdgeSettings {
         max_body_bytes: config.max_body_bytes,
-        ssrf: SsrfPolicy::new(&config.ssrf_allow)?,
         trusted_proxies: TrustedProxies::parse(&config.trusted_proxies).map_err(|e| format!("trusted_proxies: {e}"))?,
     };
     let limiters = Arc::new(Limiters::new());
-    let edge = Arc::new(Edge::new(Arc::clone(&snapshot), settings, Arc::clone(&limiters)));
+    let edge = Arc::new(Edge::new(Arc::clone(&snapshot), settings, Arc::clone(&limiters), Arc::clone(&plugins)));
     let proxy = pingora::proxy::http_proxy(&server.configuration, ProxyLane::new(Arc::clone(&edge)));
     let upstreams = Arc::new(UpstreamPool::new(&server.configuration));
     let app = EdgeApp::new(edge, proxy, Arc::clone(&upstreams), Duration::from_millis(config.header_timeout_ms.max(1)));
@@ -85,6 +88,8 @@ pub fn serve(config: Config) -> Result<(), String> {
             secrets: startup.secrets.clone(),
             interval: Duration::from_millis(config.reload_interval_ms.max(50)),
             snapshot: Arc::clone(&snapshot),
+            outbound: outbound.clone(),
+            plugins,
             limiters,
             upstreams,
         },
@@ -97,6 +102,7 @@ pub fn serve(config: Config) -> Result<(), String> {
             store_url: config.store_url.clone(),
             secrets: startup.secrets.clone(),
             snapshot,
+            outbound,
         },
     ));
 
@@ -117,9 +123,10 @@ async fn start_up(config: &Config) -> Result<Startup, String> {
         .await
         .map_err(|e| format!("cannot register the bootstrap admin token: {e}"))?;
     let demo = if config.demo { demo::seed_if_empty(&store, config).await? } else { None };
-    let snapshot = Snapshot::load(&store).await.map_err(|e| format!("cannot read the catalog: {e}"))?;
+    let outbound = OutboundBase::from_config(config)?;
+    let snapshot = Snapshot::load(&store, &outbound).await.map_err(|e| format!("cannot read the catalog: {e}"))?;
     store.close().await;
-    Ok(Startup { secrets, admin_token_notice, demo, snapshot })
+    Ok(Startup { secrets, admin_token_notice, demo, snapshot, outbound })
 }
 
 /// The key that seals stored secrets: configured, or kept in `<data_dir>/secret.key`.
@@ -185,6 +192,9 @@ struct CatalogWatcher {
     secrets: SecretBox,
     interval: Duration,
     snapshot: Arc<ArcSwap<Snapshot>>,
+    outbound: OutboundBase,
+    /// The edge's pools, opened under each new snapshot's datasource policy.
+    plugins: Arc<PluginContext>,
     /// Swept of idle state now and then, so memory follows the callers that are active.
     limiters: Arc<Limiters>,
     /// Swept of upstream connections kept past their idle time.
@@ -224,8 +234,9 @@ impl BackgroundService for CatalogWatcher {
             }
             let current = self.snapshot.load().revision;
             match store.revision().await {
-                Ok(revision) if revision != current => match Snapshot::load(&store).await {
+                Ok(revision) if revision != current => match Snapshot::load(&store, &self.outbound).await {
                     Ok(next) => {
+                        self.plugins.pools.set_access(next.outbound.datasources.clone());
                         tracing::info!(
                             revision = next.revision,
                             prod = next.prod.len(),

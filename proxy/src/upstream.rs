@@ -47,7 +47,7 @@ use crate::edge::{REQUEST_ID_HEADER, VERSION_HEADER, never_upstream};
 use crate::http1;
 use crate::registered::UpstreamRequest;
 use crate::request_headers::RequestHeaders;
-use crate::ssrf::CheckedTarget;
+use net::ssrf::CheckedTarget;
 
 /// How long a kept upstream connection may wait for its next call.
 const UPSTREAM_IDLE: Duration = Duration::from_secs(60);

@@ -49,14 +49,17 @@ impl Fixture {
         ok(&call(&server, "PUT", "/workgroups/team/members/dev", Some(ROOT), Some(json!({"role": "developer"}))));
         let issued = ok(&call(&server, "POST", "/users/dev/tokens", Some(ROOT), Some(json!({"name": "t"}))));
         let dev = issued["token"].as_str().expect("token").to_owned();
-        let file = server.data_dir.join("items.db");
+        let file = support::dataset_file(&server, "team", "items.db");
+        let other_file = support::dataset_file(&server, "other", "items.db");
         let (ds, other_ds, folder, team_id) = runtime().block_on(async {
             make_items_db(&file).await;
+            make_items_db(&other_file).await;
             let store = open_store(&server, &key).await;
             let team = store.workgroup_by_name("team").await.expect("team");
             let other = store.workgroup_by_name("other").await.expect("other");
             let ds = store.create_datasource(&sqlite_ds(team.id, "items", &file)).await.expect("datasource");
-            let other_ds = store.create_datasource(&sqlite_ds(other.id, "items", &file)).await.expect("datasource");
+            let other_ds =
+                store.create_datasource(&sqlite_ds(other.id, "items", &other_file)).await.expect("datasource");
             let folder = store.create_folder(team.id, None, "sales").await.expect("folder");
             store.close().await;
             (ds.id, other_ds.id, folder.id, team.id)

@@ -71,15 +71,18 @@ impl Fixture {
                 ok(&call(&server, "POST", &format!("/users/{user}/tokens"), Some(ROOT), Some(json!({"name": "t"}))));
             tokens.push(issued["token"].as_str().expect("token").to_owned());
         }
-        let file = server.data_dir.join("items.db");
+        let file = support::dataset_file(&server, "team", "items.db");
+        let other_file = support::dataset_file(&server, "other", "items.db");
         let (ds, ds2, other_ds, team_id, other_id) = runtime().block_on(async {
             make_items_db(&file).await;
+            make_items_db(&other_file).await;
             let store = open_store(&server, &key).await;
             let team = store.workgroup_by_name("team").await.expect("team");
             let other = store.workgroup_by_name("other").await.expect("other");
             let ds = store.create_datasource(&sqlite_ds(team.id, "items", &file)).await.expect("datasource");
             let ds2 = store.create_datasource(&sqlite_ds(team.id, "items_again", &file)).await.expect("datasource");
-            let other_ds = store.create_datasource(&sqlite_ds(other.id, "items", &file)).await.expect("datasource");
+            let other_ds =
+                store.create_datasource(&sqlite_ds(other.id, "items", &other_file)).await.expect("datasource");
             store.close().await;
             (ds.id, ds2.id, other_ds.id, team.id, other.id)
         });

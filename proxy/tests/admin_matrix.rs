@@ -143,6 +143,11 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
             store,
             edge_url: "http://127.0.0.1:8080".to_owned(),
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            outbound: proxy::outbound::OutboundBase::from_config(
+                &proxy::conf::Config::from_sources(None, "tests", |_| None).expect("default configuration"),
+            )
+            .expect("default policies"),
+            plugins: Arc::new(plugins::PluginContext::default()),
         });
         specs
     });

@@ -192,9 +192,13 @@ fn data_apis_on_postgres_and_mariadb_answer_through_the_edge() {
     let file = data_dir.join("fixtures.yaml");
     let bundle = [DatasourceKind::Postgres, DatasourceKind::Mysql].map(fixture_bundle).join("---\n");
     std::fs::write(&file, bundle).expect("write yaml");
+    // The databases are on loopback, which datasources reach only once the operator allows it.
     let (ok, out) = sluice(&data_dir, &["apply", "-f", file.to_str().expect("path")], &[("SLUICE_DEMO", "false")]);
+    assert!(!ok && out.contains("fixtures.yaml:") && out.contains("loopback"), "applied a loopback host:\n{out}");
+    let allow = [("SLUICE_DEMO", "false"), ("SLUICE_SSRF_ALLOW", "127.0.0.1")];
+    let (ok, out) = sluice(&data_dir, &["apply", "-f", file.to_str().expect("path")], &allow);
     assert!(ok, "apply failed:\n{out}");
-    let server = Server::start_in(data_dir, &[("SLUICE_DEMO", "false")]);
+    let server = Server::start_in(data_dir, &allow);
     for ty in ["postgres", "mysql"] {
         let user = server.get(&format!("/{ty}/users/3"));
         assert_eq!(user.status, 200, "{ty}: {}", String::from_utf8_lossy(&user.body));
@@ -240,9 +244,12 @@ fn sigterm_drains_in_flight_requests() {
         ),
     )
     .expect("write yaml");
-    let (ok, out) = sluice(&data_dir, &["apply", "-f", file.to_str().expect("path")], &[("SLUICE_DEMO", "false")]);
+    let allow = ("SLUICE_SSRF_ALLOW", "127.0.0.1");
+    let (ok, out) =
+        sluice(&data_dir, &["apply", "-f", file.to_str().expect("path")], &[("SLUICE_DEMO", "false"), allow]);
     assert!(ok, "apply failed:\n{out}");
-    let mut server = Server::start_in(data_dir, &[("SLUICE_DEMO", "false"), ("SLUICE_SHUTDOWN_TIMEOUT_SECS", "3")]);
+    let mut server =
+        Server::start_in(data_dir, &[("SLUICE_DEMO", "false"), ("SLUICE_SHUTDOWN_TIMEOUT_SECS", "3"), allow]);
     let edge = server.edge;
     let in_flight = std::thread::spawn(move || try_request(edge, "GET", "/slow", &[], b""));
     std::thread::sleep(Duration::from_millis(300));

@@ -6,10 +6,42 @@
 //! first asks for it, so binaries never disturb one another. The servers must be up: run the
 //! tests through `./scripts/test`, which starts them.
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use catalog::model::{ConnectionSettings, Datasource, DatasourceKind};
+use net::SsrfPolicy;
+use plugins::PluginContext;
+use plugins::sql::access::{AccessSettings, DatasetRoot, DatasourceAccess};
 use sqlx::{AssertSqlSafe, Connection, Executor};
+
+/// The workgroup (id 1) every fixture datasource belongs to.
+pub const FIXTURE_WORKGROUP: &str = "fixtures";
+
+/// This process's directory of SQLite fixture files: a dataset root bound to the fixtures'
+/// workgroup.
+fn fixture_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-fx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("fixture directory");
+    dir
+}
+
+/// The access policy the fixtures pass: the database servers on loopback, and the SQLite
+/// fixture directory bound to the fixtures' workgroup (id 1); nothing else.
+pub async fn fixture_access() -> DatasourceAccess {
+    let settings = AccessSettings {
+        net: SsrfPolicy::new(&["127.0.0.1".to_owned()]).expect("allow list"),
+        data_dir: fixture_dir().join("data"),
+        roots: vec![DatasetRoot { path: fixture_dir(), workgroup: Some(FIXTURE_WORKGROUP.to_owned()) }],
+        store_url: "sqlite::memory:".to_owned(),
+    };
+    DatasourceAccess::new(&settings, &[(1, FIXTURE_WORKGROUP.to_owned())]).await
+}
+
+/// Plugins that reach the fixture databases (and nothing else): see [`fixture_access`].
+pub async fn context() -> PluginContext {
+    PluginContext::new(fixture_access().await)
+}
 
 pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 pub const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
@@ -284,7 +316,7 @@ async fn load_fixture(kind: DatasourceKind, scrambled: bool) -> Datasource {
     let statements = ddl(kind).into_iter().chain(inserts(kind, &customers));
     let connection = match kind {
         DatasourceKind::Sqlite => {
-            let path = std::env::temp_dir().join(format!("{db}_{}.sqlite", std::process::id()));
+            let path = fixture_dir().join(format!("{db}.sqlite"));
             let _ = std::fs::remove_file(&path);
             let url = format!("sqlite://{}?mode=rwc", path.display());
             let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("create the SQLite fixture file");

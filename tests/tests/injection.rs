@@ -124,7 +124,7 @@ fn string_op(op: Operator) -> Json {
 async fn corpus_holds_on(kind: DatasourceKind) {
     let values = corpus();
     assert!(values.len() >= 300, "the corpus must hold at least 300 values, has {}", values.len());
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let mut reference = Reference::open(kind).await;
     let ops: Vec<(Operator, SqlApi)> = Operator::ALL.into_iter().map(|op| (op, compile(kind, string_op(op)))).collect();
     let by_int = compile(

@@ -60,7 +60,7 @@ fn name_of(id: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_connection_serves_concurrent_callers_in_turn() {
     for kind in KINDS {
-        let ctx = Arc::new(PluginContext::default());
+        let ctx = Arc::new(sluice_tests::context().await);
         let api = Arc::new(compile_on_one_connection(kind, by_id()));
         let ids: Vec<i64> = users().iter().map(|u| u.id).take(12).collect();
         // 3 rounds × 12 callers at once on one connection: each waits its turn (well within the
@@ -85,7 +85,7 @@ async fn one_connection_serves_concurrent_callers_in_turn() {
 #[tokio::test(flavor = "multi_thread")]
 async fn what_a_call_leaves_behind_never_reaches_the_next() {
     for kind in KINDS {
-        let ctx = PluginContext::default();
+        let ctx = sluice_tests::context().await;
         let lookup = compile_on_one_connection(kind, by_id());
         // Rows past the cap: the script has no LIMIT, the API returns 2 of them.
         let capped = compile_on_one_connection(
@@ -115,7 +115,7 @@ async fn what_a_call_leaves_behind_never_reaches_the_next() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_timed_out_connection_is_not_handed_to_the_next_call() {
     for kind in [DatasourceKind::Postgres, DatasourceKind::Mysql] {
-        let ctx = PluginContext::default();
+        let ctx = sluice_tests::context().await;
         let slow = compile_on_one_connection(
             kind,
             json!({"mode": "script", "sql": sleep_sql(kind, 2), "responseFields": [{"name": "id", "type": "int"}],
@@ -134,10 +134,10 @@ async fn a_timed_out_connection_is_not_handed_to_the_next_call() {
 #[test]
 fn kept_connections_close_quietly_when_their_runtime_is_gone() {
     for kind in KINDS {
-        let ctx = PluginContext::default();
         let lookup = compile_on_one_connection(kind, by_id());
         let id = users()[0].id;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let ctx = runtime.block_on(sluice_tests::context());
         let data = runtime.block_on(call(&ctx, &lookup, &id_input(id))).expect("lookup");
         assert_eq!(row_of(&data), (id, name_of(id)), "{kind:?}");
         drop(runtime);

@@ -187,7 +187,7 @@ fn keys_in_order(data: &[u8]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_mode_masks_or_omits_fields_above_the_clearance() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let everyone = customers();
     let queries =
         ["SELECT id, name, city, phone, salary FROM customers ORDER BY id", "SELECT * FROM customers ORDER BY id"];
@@ -242,7 +242,7 @@ async fn every_mode_masks_or_omits_fields_above_the_clearance() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nulls_are_masked_like_values() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = compile_on(&datasource(kind), wizard(true, MaskMode::Mask, ResultFormat::Json));
         let data = parsed(&call(&ctx, &api, &input(&[], Some(L2))).await.unwrap());
@@ -263,7 +263,7 @@ fn leveled_params() -> Json {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parameters_above_the_clearance_are_refused() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let ds = datasource(kind);
         let mut spec = wizard(true, MaskMode::Omit, ResultFormat::Json);
@@ -329,7 +329,7 @@ async fn parameters_above_the_clearance_are_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_runs_ignore_the_clearance_except_for_parameters() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let ds = datasource(kind);
         for mode in MODES {
@@ -354,7 +354,7 @@ async fn dry_runs_ignore_the_clearance_except_for_parameters() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn native_refusals_depend_on_the_clearance() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = compile_on(&datasource(kind), native(true, MaskMode::Mask, ResultFormat::Json));
         let cases: [(&str, Option<SecurityLevel>, Option<&str>); 8] = [
@@ -388,7 +388,7 @@ fn columns(data: &[u8]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn native_hidden_items_keep_the_names_the_database_gives_them() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let queries = [
         "SELECT id, upper(phone), phone LIKE '+86%' AS x, coalesce(phone, 'none'), \
          CASE WHEN phone IS NULL THEN 0 ELSE 1 END, length(phone), (phone), c.phone, PHONE, salary * 2, \
@@ -461,7 +461,7 @@ fn secrets(rows: &[Customer]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_queries_cannot_tell_restricted_values_apart() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let (mut accepted, mut refused, mut failed, mut leaky_without_clearance) = (0, 0, 0, 0);
     let secrets_a = secrets(&customers());
     let secrets_b = secrets(&customers_scrambled());

@@ -55,7 +55,7 @@ async fn run(ctx: &PluginContext, api: &SqlApi, sql: &str) -> Result<Vec<u8>, St
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_native_queries_never_reach_the_database() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let mut refused = 0;
     for kind in KINDS {
         let api = native_api(kind);
@@ -78,7 +78,7 @@ async fn hostile_native_queries_never_reach_the_database() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn legitimate_native_queries_run_on_every_database() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = native_api(kind);
         let database = datasource(kind).connection.database;

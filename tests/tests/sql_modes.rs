@@ -83,7 +83,7 @@ async fn every_wizard_operator_returns_the_same_rows_on_every_database() {
         (Operator::Lt, "born", "date", text("1985-01-01"), expected(|u| u.id * 100 < 1827)),
         (Operator::Ge, "created_at", "datetime", text("2024-01-02T00:00:00"), expected(|u| u.id >= 24)),
     ];
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         for (op, column, ty, value, want) in &cases {
             let api = compile(kind, wizard_on(column, ty, *op));
@@ -105,7 +105,7 @@ async fn absent_optional_params_drop_out_and_required_ones_are_named() {
         ],
         "responseFields": [{"name": "id", "type": "int", "sort": {"direction": "desc"}}]
     });
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = compile(kind, spec.clone());
         let all = call(&ctx, &api, &input(&[("city", text("Beijing"))])).await.unwrap();
@@ -155,7 +155,7 @@ async fn values_encode_identically_from_every_database() {
         {"id": 6, "name": "李雷", "score": "7.5", "active": true, "born": "1981-08-23",
          "createdAt": "2024-01-01T06:00:00", "nickname": "nick6", "big": 6000, "avatar": "BgD/"}
     ]);
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = compile(kind, spec.clone());
         let data = call(&ctx, &api, &input(&[("ids", text("1,2,3,4,5,6"))])).await.unwrap();
@@ -171,7 +171,7 @@ async fn json_compact_lists_columns_once_and_rows_as_arrays() {
         "responseFields": [{"name": "id", "type": "int"}, {"name": "city", "type": "string"}],
         "options": {"resultFormat": "JSONCompact"}
     });
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = compile(kind, spec.clone());
         let data = call(&ctx, &api, &input(&[("id", text("7"))])).await.unwrap();
@@ -188,7 +188,7 @@ async fn pagination_pages_and_totals_from_the_same_plan() {
         "options": {"pagination": true, "maxLimit": 5}
     });
     let shanghai = expected(|u| u.city == "Shanghai");
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = compile(kind, spec.clone());
         let page2 = call(
@@ -221,7 +221,7 @@ async fn max_limit_caps_every_unpaginated_result() {
         "responseFields": [{"name": "id", "type": "int", "sort": {"direction": "asc"}}],
         "options": {"maxLimit": 7}
     });
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = compile(kind, spec.clone());
         assert_eq!(ids(&call(&ctx, &api, &input(&[])).await.unwrap()).len(), 7, "{kind:?}");
@@ -235,7 +235,7 @@ async fn dry_run_returns_sql_and_binds_without_a_database() {
     ds.connection.port = 1;
     let def = definition(DatasourceKind::Postgres, wizard_on("age", "int", Operator::Ge));
     let api = SqlApi::compile(&def, &ds).unwrap();
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let mut call_input = input(&[("v", text("30"))]);
     call_input.dry_run = true;
     match api.invoke(&ctx.pools, &call_input).await.unwrap() {
@@ -250,7 +250,7 @@ async fn dry_run_returns_sql_and_binds_without_a_database() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_queries_time_out_and_database_errors_leak_nothing() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in [DatasourceKind::Postgres, DatasourceKind::Mysql] {
         let api = compile(
             kind,
@@ -276,7 +276,7 @@ async fn slow_queries_time_out_and_database_errors_leak_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_are_read_only() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = compile(kind, json!({"mode": "script", "sql": "DELETE FROM canary", "responseFields": []}));
         let err = call(&ctx, &api, &input(&[])).await.unwrap_err();
@@ -296,7 +296,7 @@ async fn script_mode_renders_dynamic_sql_with_joins_and_lists() {
         ],
         "responseFields": [{"name": "id", "type": "int"}, {"name": "total", "type": "decimal"}]
     });
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = compile(kind, spec.clone());
         let data = call(&ctx, &api, &input(&[("city", text("Beijing")), ("ids", text("4,8,12,13"))])).await.unwrap();
@@ -316,7 +316,7 @@ async fn script_mode_renders_dynamic_sql_with_joins_and_lists() {
 #[tokio::test(flavor = "multi_thread")]
 async fn native_mode_runs_the_regenerated_query_under_the_cap() {
     let spec = json!({"mode": "native", "tables": ["users", "orders"], "options": {"maxLimit": 3}});
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     for kind in KINDS {
         let api = compile(kind, spec.clone());
         let sql = "SELECT u.city AS city, COUNT(*) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.city ORDER BY u.city";

@@ -13,10 +13,11 @@ use sqlx::any::AnyRow;
 
 use super::folders::require_folder_in;
 use super::{
-    Store, StoreError, bump_revision, from_json, is_foreign_key_violation, is_unique_violation, lock_workgroup,
-    now_millis, require_text, to_json,
+    Store, StoreError, bump_revision, claim_route, from_json, is_foreign_key_violation, is_unique_violation,
+    lock_workgroup, now_millis, require_text, to_json,
 };
 use crate::model::{Api, ApiDefinition, ApiMode, ApiSettings, ApiVersion};
+use crate::route_space::RouteClaim;
 
 /// The key a constant's sealed value is stored under, inside the definition JSON.
 const SEALED_VALUE: &str = "sealedValue";
@@ -66,12 +67,15 @@ macro_rules! version_columns {
 impl Store {
     /// Stores a new API and returns it with its id. The method is stored upper-case; the
     /// workgroup and the draft's datasource must exist, and the folder, if any, must be the
-    /// workgroup's (`Invalid` otherwise).
+    /// workgroup's (`Invalid` otherwise). `PathConflict` when its path collides with an API
+    /// published in any environment.
     pub async fn create_api(&self, api: &Api) -> Result<Api, StoreError> {
         let method = validate_api(api)?;
         let draft_json = self.definition_json("API draft", &api.draft, None)?;
         let now = now_millis();
         let mut tx = self.pool.begin().await?;
+        let claim = RouteClaim { workgroup_id: api.workgroup_id, method: &method, path: &api.path };
+        claim_route(&mut tx, 0, claim, None).await?;
         if let Some(folder_id) = api.folder_id {
             // Queue behind changes to the folder tree, so the folder stays where it was checked.
             lock_workgroup(&mut tx, api.workgroup_id).await?;
@@ -123,6 +127,7 @@ impl Store {
     /// Replaces the API's name, path, method, description, settings and draft (by `api.id`);
     /// saved versions and publications are untouched. The workgroup never changes, nor does the
     /// folder (see [`Store::move_api`]): `api.folder_id` is ignored. Returns the stored result.
+    /// `PathConflict` when the path collides with another API published in any environment.
     pub async fn update_api(&self, api: &Api) -> Result<Api, StoreError> {
         let method = validate_api(api)?;
         let mut tx = self.pool.begin().await?;
@@ -160,6 +165,8 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
+        let claim = RouteClaim { workgroup_id: updated.workgroup_id, method: &updated.method, path: &updated.path };
+        claim_route(&mut tx, updated.id, claim, None).await?;
         write_tags(&mut tx, updated.id, &updated.settings.tags).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;

@@ -51,6 +51,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{AnyConnection, AnyPool};
 use sqlx::{ConnectOptions, Connection, Row, SqlSafeStr};
 
+use crate::model::Environment;
+use crate::route_space::{RouteClaim, conflict};
 use crate::secret::{SecretBox, SecretError};
 
 /// Why a store operation failed.
@@ -65,6 +67,10 @@ pub enum StoreError {
     /// The input is unacceptable as given.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The API's path would take or shadow requests of another published API (see
+    /// [`route_space`](crate::route_space)).
+    #[error("path conflict with API {} ({})", .0.api_id, .0.why)]
+    PathConflict(Box<PathConflict>),
     /// A stored row cannot be read back (bad JSON, unknown kind).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
@@ -75,6 +81,19 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// The published API a path collides with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathConflict {
+    pub api_id: i64,
+    pub api_name: String,
+    pub workgroup_id: i64,
+    pub method: String,
+    pub path: String,
+    pub environment: Environment,
+    /// Which rule of the route space it breaks.
+    pub why: &'static str,
 }
 
 impl StoreError {
@@ -105,18 +124,20 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish, access, callers) = match self {
+        let (init, publish, access, callers, platform) = match self {
             Backend::Sqlite => (
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_publish.sql"),
                 include_str!("../../migrations/sqlite/0003_access.sql"),
                 include_str!("../../migrations/sqlite/0004_callers.sql"),
+                include_str!("../../migrations/sqlite/0005_platform.sql"),
             ),
             Backend::Postgres => (
                 include_str!("../../migrations/postgres/0001_init.sql"),
                 include_str!("../../migrations/postgres/0002_publish.sql"),
                 include_str!("../../migrations/postgres/0003_access.sql"),
                 include_str!("../../migrations/postgres/0004_callers.sql"),
+                include_str!("../../migrations/postgres/0005_platform.sql"),
             ),
         };
         vec![
@@ -124,6 +145,7 @@ impl Backend {
             migration(2, "publish", publish),
             migration(3, "access", access),
             migration(4, "callers", callers),
+            migration(5, "platform", platform),
         ]
     }
 }
@@ -252,6 +274,44 @@ async fn lock_workgroup(connection: &mut AnyConnection, workgroup_id: i64) -> Re
         .fetch_optional(connection)
         .await?
         .ok_or_else(|| StoreError::not_found("workgroup", workgroup_id))?;
+    Ok(())
+}
+
+/// Takes the route space's lock for the rest of the transaction (SQLite's write lock, a row
+/// lock on PostgreSQL), then refuses `claim` for API `api_id` when it conflicts with another
+/// API published in `env` (every environment when `None`).
+async fn claim_route(
+    connection: &mut AnyConnection,
+    api_id: i64,
+    claim: RouteClaim<'_>,
+    env: Option<Environment>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE route_space SET touched = touched + 1 WHERE id = 1").execute(&mut *connection).await?;
+    let rows = sqlx::query(
+        "SELECT DISTINCT a.id, a.name, a.workgroup_id, a.method, a.path, p.environment \
+         FROM publications p JOIN apis a ON a.id = p.api_id \
+         WHERE a.id <> $1 AND ($2 = '' OR p.environment = $2) ORDER BY a.id",
+    )
+    .bind(api_id)
+    .bind(env.map_or("", Environment::as_str))
+    .fetch_all(&mut *connection)
+    .await?;
+    for row in &rows {
+        let (method, path): (String, String) = (row.try_get("method")?, row.try_get("path")?);
+        let theirs = RouteClaim { workgroup_id: row.try_get("workgroup_id")?, method: &method, path: &path };
+        if let Some(why) = conflict(&claim, &theirs) {
+            let environment: String = row.try_get("environment")?;
+            return Err(StoreError::PathConflict(Box::new(PathConflict {
+                api_id: row.try_get("id")?,
+                api_name: row.try_get("name")?,
+                workgroup_id: theirs.workgroup_id,
+                method,
+                path,
+                environment: environment.parse().map_err(StoreError::Corrupt)?,
+                why,
+            })));
+        }
+    }
     Ok(())
 }
 

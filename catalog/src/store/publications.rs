@@ -8,8 +8,9 @@ use sqlx::any::AnyRow;
 
 use super::apis::{api_from_row, lock_api};
 use super::datasources::datasource_from_prefixed_row;
-use super::{Store, StoreError, bump_revision, is_foreign_key_violation, now_millis};
+use super::{Store, StoreError, bump_revision, claim_route, is_foreign_key_violation, now_millis};
 use crate::model::{Api, ApiVersion, Datasource, Environment, Publication};
+use crate::route_space::RouteClaim;
 
 /// Everything the edge needs to serve one API in one environment.
 ///
@@ -31,7 +32,8 @@ pub struct PublishedApi {
 impl Store {
     /// Makes `env` serve version `number` of the API, replacing whatever version it served
     /// before. The version must exist (`NotFound` otherwise). Publishing the version already
-    /// served changes nothing and returns the existing publication.
+    /// served changes nothing and returns the existing publication. `PathConflict` when the
+    /// API's path collides with another API published in `env` (see `route_space`).
     pub async fn publish(&self, api_id: i64, env: Environment, number: i64) -> Result<Publication, StoreError> {
         let mut tx = self.pool.begin().await?;
         // The API's row first, as `delete_api` takes it: otherwise a publish holding the API's
@@ -42,6 +44,13 @@ impl Store {
             }
             locked => locked?,
         }
+        let row = sqlx::query("SELECT workgroup_id, method, path FROM apis WHERE id = $1")
+            .bind(api_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (method, path): (String, String) = (row.try_get("method")?, row.try_get("path")?);
+        let claim = RouteClaim { workgroup_id: row.try_get("workgroup_id")?, method: &method, path: &path };
+        claim_route(&mut tx, api_id, claim, Some(env)).await?;
         // Inserts, or moves the publication to the new version; the WHERE makes re-publishing
         // the same version a no-op that returns no row (and leaves the revision alone).
         let changed = sqlx::query(

@@ -8,7 +8,7 @@ use super::{
     Store, StoreError, bump_revision, is_foreign_key_violation, is_unique_violation, lock_workgroup, now_millis,
     require_text,
 };
-use crate::model::Workgroup;
+use crate::model::{PlatformSettings, Workgroup};
 
 impl Store {
     /// Creates a workgroup; names are unique across the installation.
@@ -111,6 +111,26 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::not_found("workgroup", format!("`{name}`")))?;
         workgroup_from_row(&row)
+    }
+
+    /// The platform's settings (empty until a platform admin sets them).
+    pub async fn platform_settings(&self) -> Result<PlatformSettings, StoreError> {
+        let row = sqlx::query("SELECT settings_json FROM platform_settings WHERE id = 1").fetch_one(&self.pool).await?;
+        let text: String = row.try_get("settings_json")?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("platform settings: {e}")))
+    }
+
+    /// Replaces the platform's settings; they take effect with the next revision.
+    pub async fn set_platform_settings(&self, settings: &PlatformSettings) -> Result<(), StoreError> {
+        let text = serde_json::to_string(settings).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE platform_settings SET settings_json = $1 WHERE id = 1")
+            .bind(text)
+            .execute(&mut *tx)
+            .await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// All workgroups, oldest first.

@@ -12,7 +12,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use catalog::model::{Datasource, DatasourceKind, ResultFormat, ScalarType};
@@ -25,6 +25,7 @@ use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use super::access::{self, DatasourceAccess, Refusal};
 use super::encode::{CellRow, PageInfo, encode_data};
 use super::mask::Masking;
 use super::render::RenderedSql;
@@ -204,6 +205,22 @@ impl ConnectOptions {
     }
 }
 
+/// Refuses a new connection (`Err`) that can see a Sluice metadata store
+/// ([`access::STORE_MARKER`]): whatever its address, such a database is never a datasource.
+/// A macro, as one generic function over `Executor` makes futures that are not `Send`.
+macro_rules! refuse_store {
+    ($conn:expr, $kind:expr) => {
+        async {
+            if let Some(query) = access::marker_query($kind)
+                && $conn.fetch_optional(query).await?.is_some()
+            {
+                return Err(sqlx::Error::Configuration("the database holds a Sluice metadata store".into()));
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+    };
+}
+
 impl DbPool {
     /// Builds a pool that connects on first use.
     pub fn connect_lazy(ds: &Datasource) -> Result<DbPool, String> {
@@ -214,6 +231,7 @@ impl DbPool {
                     .max_connections(size)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .test_before_acquire(false)
+                    .after_connect(|conn, _| Box::pin(async move { refuse_store!(conn, DatasourceKind::Sqlite).await }))
                     .connect_lazy_with(options),
             )),
             ConnectOptions::Postgres(options) => DbPool::Postgres(WarmPool::new(
@@ -226,7 +244,7 @@ impl DbPool {
                             // PostgreSQL 14+: notice a caller gone (timed out) mid-query and
                             // stop it. Older servers lack the setting; that is fine.
                             let _ = conn.execute("SET client_connection_check_interval = 1000").await;
-                            Ok(())
+                            refuse_store!(conn, DatasourceKind::Postgres).await
                         })
                     })
                     .connect_lazy_with(options),
@@ -248,15 +266,42 @@ impl DbPool {
     }
 }
 
-/// Checks that a datasource answers: one connection, `SELECT 1`, closed again.
-///
-/// For the management API; the error is the driver's, meant for the datasource's owner.
-pub async fn test_connection(ds: &Datasource, timeout: Duration) -> Result<(), String> {
+/// Why a connection test failed, as its caller may learn it: nothing of the driver's error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionProblem {
+    /// The access policy refuses the datasource (its file, host or database).
+    NotAllowed,
+    /// Nothing answered as a database there: a missing file, a host or port that does not
+    /// answer, a database that does not exist, a timeout.
+    CannotConnect,
+    /// The server refused the user name or password.
+    AuthenticationFailed,
+}
+
+impl ConnectionProblem {
+    pub fn message(self) -> &'static str {
+        match self {
+            ConnectionProblem::NotAllowed => "not allowed",
+            ConnectionProblem::CannotConnect => "cannot connect",
+            ConnectionProblem::AuthenticationFailed => "authentication failed",
+        }
+    }
+}
+
+/// Checks that a datasource answers, as the access policy admits it: one connection,
+/// `SELECT 1`, closed again. The error says only which [`ConnectionProblem`] it was; the
+/// detail is logged.
+pub async fn test_connection(
+    ds: &Datasource,
+    access: &DatasourceAccess,
+    timeout: Duration,
+) -> Result<(), ConnectionProblem> {
     // One probe per driver: a generic one over `Executor` yields a future that is not `Send`.
     macro_rules! probe {
-        ($connection:ty, $options:expr) => {
+        ($connection:ty, $options:expr, $kind:expr) => {
             async {
                 let mut conn = <$connection>::connect_with(&$options).await?;
+                refuse_store!(conn, $kind).await?;
                 conn.execute("SELECT 1").await?;
                 conn.close().await
             }
@@ -264,44 +309,88 @@ pub async fn test_connection(ds: &Datasource, timeout: Duration) -> Result<(), S
         };
     }
     let attempt = async {
-        let outcome: Result<(), sqlx::Error> = match ConnectOptions::of(ds)? {
-            ConnectOptions::Sqlite(o) => probe!(sqlx::SqliteConnection, o),
-            ConnectOptions::Postgres(o) => probe!(sqlx::PgConnection, o),
-            ConnectOptions::Mysql(o) => probe!(sqlx::MySqlConnection, o),
+        let admitted = match access.admit(ds).await {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                tracing::info!(datasource = ds.id, why = refusal.why(), "connection test refused");
+                return Err(match refusal {
+                    Refusal::NotAllowed { .. } => ConnectionProblem::NotAllowed,
+                    Refusal::Unreachable { .. } => ConnectionProblem::CannotConnect,
+                });
+            }
         };
-        outcome.map_err(|e| e.to_string())
+        let options = ConnectOptions::of(&admitted).map_err(|_| ConnectionProblem::CannotConnect)?;
+        let outcome: Result<(), sqlx::Error> = match options {
+            ConnectOptions::Sqlite(o) => probe!(sqlx::SqliteConnection, o, DatasourceKind::Sqlite),
+            ConnectOptions::Postgres(o) => probe!(sqlx::PgConnection, o, DatasourceKind::Postgres),
+            ConnectOptions::Mysql(o) => probe!(sqlx::MySqlConnection, o, DatasourceKind::Mysql),
+        };
+        outcome.map_err(|e| {
+            tracing::info!(datasource = ds.id, error = %e, "connection test failed");
+            match &e {
+                sqlx::Error::Configuration(_) => ConnectionProblem::NotAllowed,
+                sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("28")) => {
+                    ConnectionProblem::AuthenticationFailed
+                }
+                _ => ConnectionProblem::CannotConnect,
+            }
+        })
     };
-    match tokio::time::timeout(timeout, attempt).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-    }
+    tokio::time::timeout(timeout, attempt).await.unwrap_or(Err(ConnectionProblem::CannotConnect))
 }
 
-/// The pools of every datasource in use, keyed by datasource id. A datasource whose settings
-/// changed gets a fresh pool; the old one closes when its last user lets go.
+/// The pools of every datasource in use, keyed by datasource id, each opened only once the
+/// access policy admitted its datasource. A datasource whose settings changed gets a fresh
+/// pool; the old one closes when its last user lets go. A refusal is remembered like a pool,
+/// so refused calls do not ask DNS or the file system again.
 #[derive(Debug, Default)]
 pub struct PoolRegistry {
-    pools: DashMap<i64, (u64, DbPool)>,
+    pools: DashMap<i64, (u64, Result<DbPool, ApiError>)>,
+    /// Deny-all until set: a registry nobody configured reaches no database.
+    access: RwLock<Arc<DatasourceAccess>>,
 }
 
 impl PoolRegistry {
-    pub fn new() -> Self {
-        Self::default()
+    /// A registry that opens what `access` admits.
+    pub fn new(access: DatasourceAccess) -> Self {
+        PoolRegistry { pools: DashMap::new(), access: RwLock::new(Arc::new(access)) }
     }
 
-    pub fn pool_for(&self, source: &PoolSource) -> Result<DbPool, ApiError> {
+    /// Replaces the policy. Unless it is the same, every pool is let go: each datasource is
+    /// admitted again, under the new policy, on its next call.
+    pub fn set_access(&self, access: DatasourceAccess) {
+        let mut current = self.access.write().unwrap_or_else(PoisonError::into_inner);
+        if **current != access {
+            *current = Arc::new(access);
+            self.pools.clear();
+        }
+    }
+
+    /// The policy pools are opened under.
+    pub fn access(&self) -> Arc<DatasourceAccess> {
+        Arc::clone(&self.access.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub async fn pool_for(&self, source: &PoolSource) -> Result<DbPool, ApiError> {
         let ds = &source.datasource;
         if let Some(entry) = self.pools.get(&ds.id)
             && entry.0 == source.fingerprint
         {
-            return Ok(entry.1.clone());
+            return entry.1.clone();
         }
-        let pool = DbPool::connect_lazy(ds).map_err(|why| {
-            tracing::error!(datasource = ds.id, %why, "datasource settings cannot make a pool");
-            ApiError::database()
-        })?;
+        let access = self.access();
+        let pool = match access.admit(ds).await {
+            Ok(admitted) => DbPool::connect_lazy(&admitted).map_err(|why| {
+                tracing::error!(datasource = ds.id, %why, "datasource settings cannot make a pool");
+                ApiError::database()
+            }),
+            Err(refusal) => {
+                tracing::warn!(datasource = ds.id, why = refusal.why(), "datasource refused by the access policy");
+                Err(ApiError::datasource_unavailable())
+            }
+        };
         self.pools.insert(ds.id, (source.fingerprint, pool.clone()));
-        Ok(pool)
+        pool
     }
 }
 

@@ -10,6 +10,7 @@
 //!  encode (encode)    rows ─► JSON / JSONCompact bytes of the response's `data`
 //! ```
 
+pub mod access;
 pub mod dialect;
 pub mod encode;
 pub mod execute;
@@ -284,7 +285,7 @@ impl SqlApi {
             };
             return Ok(CallOutput::DryRun { dry_run, timings });
         }
-        let pool = pools.pool_for(&self.source)?;
+        let pool = pools.pool_for(&self.source).await?;
         let fields = &self.definition.response_fields;
         let hints = |column: &str| field_hint(fields, column);
         let outcome = pool

@@ -17,6 +17,8 @@ use catalog::model::{
     Api, AuditEntry, ConnectionSettings, Datasource, DatasourceKind, Folder, Workgroup, WorkgroupRole,
 };
 use catalog::store::{MAX_AUDIT_PAGE, StoreError};
+use plugins::sql::access::Refusal;
+use plugins::sql::execute::{ConnectionProblem, test_connection};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
@@ -234,6 +236,7 @@ pub async fn create_datasource(
 ) -> AdminResult<Datasource> {
     let workgroup = caller.workgroup()?;
     let datasource = body.into_datasource(0, workgroup.id)?;
+    allowed(&state, &datasource).await?;
     let created = state.store.create_datasource(&datasource).await?.redacted();
     let detail = datasource_detail(&created);
     record(&state, &caller, Some(workgroup.id), "datasource.create", format!("datasource:{}", created.id), detail)
@@ -260,6 +263,7 @@ pub async fn update_datasource(
     let id = path_id("datasource", &id)?;
     let before = datasource_in(&state, workgroup, id).await?;
     let datasource = body.into_datasource(id, workgroup.id)?;
+    allowed(&state, &datasource).await?;
     let replaced = datasource.connection.password.is_some();
     let updated = state.store.update_datasource(&datasource).await?.redacted();
     let detail = json!({"before": datasource_detail(&before), "after": datasource_detail(&updated), "credentialsReplaced": replaced});
@@ -288,11 +292,27 @@ pub async fn delete_datasource(
     Ok(Reply::ok(serde_json::Value::Null))
 }
 
-/// The outcome of a connection test.
+/// Refuses settings the access policy forbids whatever the file system or DNS say (a SQLite
+/// path outside the workgroup's dataset directories, a loopback or private address literal),
+/// saying what to change. What depends on them is decided when the datasource is used.
+async fn allowed(state: &AdminState, datasource: &Datasource) -> Result<(), AdminError> {
+    let outbound = state.outbound().await?;
+    match outbound.datasources.check_settings(datasource) {
+        Ok(()) => Ok(()),
+        Err(Refusal::NotAllowed { field, why }) => Err(AdminError::invalid(field, why)),
+        Err(Refusal::Unreachable { .. }) => Ok(()),
+    }
+}
+
+/// The outcome of a connection test. Failures say only which kind: nothing of the driver's
+/// error, nor whether a file or host exists outside what the workgroup may use.
 #[derive(Debug, Serialize)]
 pub struct ConnectionTest {
     pub ok: bool,
-    /// On failure the driver's error: the caller owns the datasource.
+    /// `OK`, `NotAllowed`, `CannotConnect` or `AuthenticationFailed`.
+    pub code: &'static str,
+    /// `connected and ran SELECT 1`, `not allowed`, `cannot connect` or
+    /// `authentication failed`.
     pub message: String,
 }
 
@@ -304,15 +324,19 @@ pub async fn test_datasource(
     let id = path_id("datasource", &id)?;
     datasource_in(&state, caller.workgroup()?, id).await?;
     let datasource = state.store.datasource_with_secret(id).await?;
-    let outcome = probe(datasource).await;
+    let outbound = state.outbound().await?;
+    let outcome = test_connection(&datasource, &outbound.datasources, TEST_TIMEOUT).await;
     Ok(Reply::ok(match outcome {
-        Ok(()) => ConnectionTest { ok: true, message: "connected and ran SELECT 1".to_owned() },
-        Err(message) => ConnectionTest { ok: false, message },
+        Ok(()) => ConnectionTest { ok: true, code: "OK", message: "connected and ran SELECT 1".to_owned() },
+        Err(problem) => {
+            let code = match problem {
+                ConnectionProblem::NotAllowed => "NotAllowed",
+                ConnectionProblem::CannotConnect => "CannotConnect",
+                ConnectionProblem::AuthenticationFailed => "AuthenticationFailed",
+            };
+            ConnectionTest { ok: false, code, message: problem.message().to_owned() }
+        }
     }))
-}
-
-async fn probe(datasource: Datasource) -> Result<(), String> {
-    plugins::sql::execute::test_connection(&datasource, TEST_TIMEOUT).await
 }
 
 // ---------------------------------------------------------------------------------------------

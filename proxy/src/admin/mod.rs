@@ -12,6 +12,7 @@ pub mod body;
 pub mod datasources;
 pub mod docs;
 pub mod people;
+pub mod platform;
 pub mod reply;
 
 use std::net::SocketAddr;
@@ -28,7 +29,9 @@ use catalog::secret::SecretBox;
 use catalog::store::Store;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
+use plugins::PluginContext;
 
+use crate::outbound::{Outbound, OutboundBase};
 use crate::routes::Snapshot;
 use access::{Access, RouteSpec, Routes};
 use reply::{AdminResult, Reply};
@@ -40,6 +43,18 @@ pub struct AdminState {
     /// `http://<edge address>`: the server that caller documents name.
     pub edge_url: String,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
+    /// The configuration's part of the network and datasource policies.
+    pub outbound: OutboundBase,
+    /// The test console's pools: its own, never the edge's.
+    pub plugins: Arc<PluginContext>,
+}
+
+impl AdminState {
+    /// The policies in force now, with the store's latest platform settings and workgroups
+    /// (the snapshot's may be a moment old).
+    pub async fn outbound(&self) -> Result<Outbound, reply::AdminError> {
+        Ok(self.outbound.load(&self.store).await?)
+    }
 }
 
 /// Every management route with the access it needs.
@@ -64,6 +79,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
             Access::Workgroup(Admin),
             delete(people::delete_member),
         )
+        .extend(platform::register)
         .extend(datasources::register)
         .extend(apis::register)
         .extend(apps::register)
@@ -78,6 +94,8 @@ async fn health(State(state): State<AdminState>) -> AdminResult<serde_json::Valu
         "status": "ok",
         "revision": snapshot.revision,
         "routes": {"prod": snapshot.prod.len(), "test": snapshot.test.len()},
+        // Published APIs the edge leaves out; platform admins read why at /platform/unserved.
+        "unserved": snapshot.unserved.len(),
     })))
 }
 
@@ -89,6 +107,7 @@ pub struct AdminService {
     pub store_url: String,
     pub secrets: SecretBox,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub outbound: OutboundBase,
 }
 
 #[async_trait]
@@ -111,6 +130,8 @@ impl BackgroundService for AdminService {
             store: store.clone(),
             edge_url: format!("http://{}", self.edge_addr),
             snapshot: Arc::clone(&self.snapshot),
+            outbound: self.outbound.clone(),
+            plugins: Arc::new(PluginContext::default()),
         };
         let (app, _) = routes(state);
         let stop = async move {

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use catalog::store::StoreError;
+use catalog::store::{PathConflict, StoreError};
 use serde::Serialize;
 
 /// A successful answer.
@@ -92,6 +92,23 @@ impl AdminError {
         }
     }
 
+    /// 409 `Conflict.Path`: the path would take or shadow requests of another published API,
+    /// which is named only when the caller may see it (`named`).
+    pub fn path_conflict(conflict: &PathConflict, named: bool) -> AdminError {
+        let env = conflict.environment.as_str();
+        let message = if named {
+            format!(
+                "the path collides with API `{}` (id {}), published in {env} at {} {}: {}; choose another path",
+                conflict.api_name, conflict.api_id, conflict.method, conflict.path, conflict.why
+            )
+        } else {
+            format!(
+                "the path would take requests of an API of another workgroup published in {env}; choose another path"
+            )
+        };
+        AdminError { field: Some("path".to_owned()), ..AdminError::new(StatusCode::CONFLICT, "Conflict.Path", message) }
+    }
+
     pub fn not_found(what: &str, id: impl std::fmt::Display) -> AdminError {
         AdminError::new(StatusCode::NOT_FOUND, "NotFound", format!("{what} `{id}` does not exist"))
     }
@@ -103,6 +120,7 @@ impl From<StoreError> for AdminError {
             StoreError::NotFound { what, id } => AdminError::not_found(what, id),
             StoreError::Conflict(why) => AdminError::new(StatusCode::CONFLICT, "Conflict", why),
             StoreError::Invalid(why) => AdminError::new(StatusCode::BAD_REQUEST, "InvalidParameter", why),
+            StoreError::PathConflict(conflict) => AdminError::path_conflict(&conflict, false),
             other => {
                 tracing::error!("management API store error: {other}");
                 AdminError::new(

@@ -12,9 +12,9 @@ use std::fmt;
 use catalog::model::{Api, ApiMode, Datasource, Environment, Workgroup};
 use catalog::store::{Store, StoreError};
 
-use super::check::{check_upstreams, check_with};
+use super::check::{check_datasources, check_upstreams, check_with};
 use super::{ApiSpec, Bundle, ModeName, Origin, Problem, Sourced, compile_sql};
-use crate::ssrf::SsrfPolicy;
+use crate::outbound::OutboundBase;
 
 /// What happened to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,19 +124,15 @@ struct Existing {
     apis: Vec<Api>,
 }
 
-/// [`apply_with`] under the default SSRF policy: no upstream on a private, loopback or other
-/// refused address is accepted.
-pub async fn apply(bundle: &Bundle, store: &Store) -> Result<ApplyReport, Vec<Problem>> {
-    apply_with(bundle, store, &SsrfPolicy::default()).await
-}
-
 /// Creates or updates the bundle's workgroups, datasources and APIs in `store`, saves a new
 /// version of an API only when its definition differs from the latest, and makes each API's
 /// `publish` environments serve that latest version. Validates everything first (an API may
 /// also read from a datasource that already exists in the store; a registered API's base URL
-/// must pass the SSRF guard under `ssrf`, the configured allow-list) and writes nothing when
-/// any problem is found. Applying the same files twice changes nothing the second time.
-pub async fn apply_with(bundle: &Bundle, store: &Store, ssrf: &SsrfPolicy) -> Result<ApplyReport, Vec<Problem>> {
+/// and a datasource's host must pass the network policy, and a SQLite file must lie in its
+/// workgroup's dataset directories, under `outbound` and the store's platform settings) and
+/// writes nothing when any problem is found. Applying the same files twice changes nothing the
+/// second time.
+pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> Result<ApplyReport, Vec<Problem>> {
     let first_origin = bundle.datasources.first().map(|d| &d.origin).or(bundle.apis.first().map(|a| &a.origin));
     let store_problem = |e: StoreError| match first_origin {
         Some(origin) => vec![Problem::new(&origin.file, 0, format!("cannot read the store: {e}"))],
@@ -171,7 +167,19 @@ pub async fn apply_with(bundle: &Bundle, store: &Store, ssrf: &SsrfPolicy) -> Re
         existing.get(workgroup).and_then(|e| e.datasources.iter().find(|d| d.name == name).cloned())
     };
     let mut problems = check_with(bundle, &compile_sql, &known);
-    problems.extend(check_upstreams(bundle, ssrf).await);
+    // Workgroups not created yet get a stand-in id: dataset directories go by name.
+    let workgroups: Vec<(i64, String)> = order
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let id = existing.get(name).and_then(|e| e.workgroup.as_ref()).map_or(-1 - i as i64, |w| w.id);
+            (id, (*name).to_owned())
+        })
+        .collect();
+    let settings = store.platform_settings().await.map_err(store_problem)?;
+    let policies = outbound.with(&settings, &workgroups).await;
+    problems.extend(check_upstreams(bundle, &policies.net).await);
+    problems.extend(check_datasources(bundle, &policies.datasources, &workgroups));
     // Constants whose value comes from the environment, by API and constant index.
     let mut constant_values: Vec<Vec<(usize, String)>> = Vec::with_capacity(bundle.apis.len());
     for sourced in &bundle.apis {
@@ -420,9 +428,26 @@ fn first_mention<'a>(bundle: &'a Bundle, workgroup: &str) -> Option<&'a Origin> 
 }
 
 fn write_problem<'a>(origin: impl Into<Option<&'a Origin>>, what: &str, error: StoreError) -> Vec<Problem> {
-    let message = format!(
-        "cannot apply {what}: {error} (what came before it was applied; fix and run apply again, unchanged objects are skipped)"
-    );
+    const AFTER: &str = "what came before it was applied; fix and run apply again, unchanged objects are skipped";
+    // `apply` works on the store directly, as its operator: the API holding the path is named.
+    if let StoreError::PathConflict(conflict) = &error {
+        let message = format!(
+            "cannot apply {what}: its path collides with API {} (id {}, workgroup {}) published in {} at {} {}: {} \
+             ({AFTER})",
+            conflict.api_name,
+            conflict.api_id,
+            conflict.workgroup_id,
+            conflict.environment.as_str(),
+            conflict.method,
+            conflict.path,
+            conflict.why
+        );
+        return match origin.into() {
+            Some(origin) => vec![origin.problem_at(&["path"], message)],
+            None => vec![Problem::new("", 0, message)],
+        };
+    }
+    let message = format!("cannot apply {what}: {error} ({AFTER})");
     match origin.into() {
         Some(origin) => vec![origin.problem(message)],
         None => vec![Problem::new("", 0, message)],

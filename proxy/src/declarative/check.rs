@@ -8,7 +8,8 @@ use catalog::model::{ApiDefinition, ApiMode, ApiOptions, Datasource, DatasourceK
 use super::{ApiSpec, Bundle, DatasourceSpec, ModeName, Origin, Problem, Sourced};
 use crate::api_rules;
 use crate::registered::UpstreamRoute;
-use crate::ssrf::{SsrfError, SsrfPolicy, UpstreamUrl};
+use net::ssrf::{SsrfError, SsrfPolicy, UpstreamUrl};
+use plugins::sql::access::{DatasourceAccess, Refusal};
 
 /// The longest workgroup or datasource name.
 const NAME_MAX: usize = 64;
@@ -374,6 +375,23 @@ fn registered_error_line(origin: &Origin, why: &str) -> usize {
 /// configured allow-list), as the edge does on each call: a host that is, or resolves to, a
 /// loopback, private, link-local, metadata … address is refused unless allow-listed, and so is
 /// a host that does not resolve. Base URLs that do not parse are left to [`super::check`].
+/// Every datasource the access policy refuses whatever the file system or DNS say: a SQLite
+/// path outside its workgroup's dataset directories, a loopback or private host literal.
+/// `workgroups` gives each workgroup the bundle names an id (a stand-in for new ones).
+pub fn check_datasources(bundle: &Bundle, access: &DatasourceAccess, workgroups: &[(i64, String)]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for sourced in &bundle.datasources {
+        let mut datasource = sourced.spec.to_datasource();
+        datasource.workgroup_id =
+            workgroups.iter().find(|(_, name)| *name == sourced.spec.workgroup).map_or(0, |(id, _)| *id);
+        if let Err(Refusal::NotAllowed { field, why }) = access.check_settings(&datasource) {
+            let key = if field == "connection.host" { "host" } else { "database" };
+            problems.push(sourced.origin.problem_at(&[key], why));
+        }
+    }
+    problems
+}
+
 pub async fn check_upstreams(bundle: &Bundle, policy: &SsrfPolicy) -> Vec<Problem> {
     let mut problems = Vec::new();
     for sourced in &bundle.apis {

@@ -34,8 +34,8 @@ use catalog::model::{
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-pub use apply::{ApiOutcome, ApplyReport, Change, ObjectOutcome, apply, apply_with};
-pub use check::{check, check_upstreams};
+pub use apply::{ApiOutcome, ApplyReport, Change, ObjectOutcome, apply};
+pub use check::{check, check_datasources, check_upstreams};
 pub use load::load;
 
 /// One thing wrong with the files, where it is.

@@ -42,6 +42,21 @@ fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/examples")
 }
 
+/// The configuration's policies with `data_dir` as the data dir.
+fn outbound_in(data_dir: &Path) -> crate::outbound::OutboundBase {
+    let dir = data_dir.display().to_string();
+    let config =
+        crate::conf::Config::from_sources(None, "tests", |key| (key == "SLUICE_DATA_DIR").then(|| dir.clone()))
+            .unwrap();
+    crate::outbound::OutboundBase::from_config(&config).unwrap()
+}
+
+/// `apply` under the default configuration, with a data dir of this process's own.
+async fn apply(bundle: &Bundle, store: &Store) -> Result<ApplyReport, Vec<Problem>> {
+    let data_dir = std::env::temp_dir().join(format!("sluice-declarative-data-{}", std::process::id()));
+    super::apply(bundle, store, &outbound_in(&data_dir)).await
+}
+
 async fn memory_store() -> Store {
     Store::open("sqlite::memory:", SecretBox::from_key_text(&SecretBox::generate_key_text()).unwrap()).await.unwrap()
 }
@@ -232,7 +247,7 @@ fn the_examples_load_and_check_clean() {
     assert_eq!(names, vec!["customer_by_id", "orders_search", "orders_search_post", "analytics"]);
     let modes: Vec<ModeName> = bundle.apis.iter().map(|a| a.spec.mode).collect();
     assert_eq!(modes, vec![ModeName::Wizard, ModeName::Script, ModeName::Script, ModeName::Native]);
-    assert_eq!(bundle.datasources[0].spec.database.as_deref(), Some("data/demo.sqlite"));
+    assert_eq!(bundle.datasources[0].spec.database.as_deref(), Some("shop.sqlite"));
     let problems = check(&bundle, &compile_sql);
     assert!(problems.is_empty(), "{}", listing(&problems));
 }
@@ -414,7 +429,7 @@ async fn applying_the_examples_twice_changes_nothing_the_second_time() {
             ("analytics", "GET", "/analytics/query"),
         ]
     );
-    assert!(prod.iter().all(|p| p.datasource.as_ref().unwrap().connection.database == "data/demo.sqlite"));
+    assert!(prod.iter().all(|p| p.datasource.as_ref().unwrap().connection.database == "shop.sqlite"));
     assert_eq!(store.published(Environment::Test).await.unwrap(), vec![]);
 
     let revision = store.revision().await.unwrap();
@@ -558,16 +573,19 @@ async fn the_examples_answer_on_the_demo_dataset() {
     let dir = TempDir::new("demo");
     let shop_sql = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/demo/shop.sql"))
         .expect("conf/demo/shop.sql, the demo dataset");
-    let dataset = dir.0.join("demo.sqlite");
+    // The example names `shop.sqlite`, read in the demo workgroup's dataset directory.
+    let dataset_dir = dir.0.join("datasets").join("demo");
+    std::fs::create_dir_all(&dataset_dir).unwrap();
+    let dataset = dataset_dir.join("shop.sqlite");
     let mut connection =
         sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", dataset.display())).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(shop_sql)).execute(&mut connection).await.unwrap();
     connection.close().await.unwrap();
 
-    let mut bundle = load(&[examples_dir()]).unwrap();
-    bundle.datasources[0].spec.database = Some(dataset.display().to_string());
+    let bundle = load(&[examples_dir()]).unwrap();
     let store = memory_store().await;
-    apply(&bundle, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let outbound = outbound_in(&dir.0);
+    super::apply(&bundle, &store, &outbound).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
     let apis: HashMap<String, SqlApi> = store
         .published(Environment::Prod)
         .await
@@ -575,7 +593,7 @@ async fn the_examples_answer_on_the_demo_dataset() {
         .into_iter()
         .map(|p| (p.api.name.clone(), SqlApi::compile(&p.version.definition, p.datasource.as_ref().unwrap()).unwrap()))
         .collect();
-    let ctx = PluginContext::default();
+    let ctx = PluginContext::new(outbound.load(&store).await.unwrap().datasources);
     let text = |s: &str| RawParam::Text(s.to_owned());
 
     assert_eq!(apis["customer_by_id"].definition().request_params[0].position, ParamPosition::Path);
@@ -819,7 +837,7 @@ upstream:
 /// written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ssrf_corpus_is_refused_as_base_urls() {
-    let corpus = include_str!("../../tests/corpus/ssrf_targets.txt");
+    let corpus = include_str!("../../../net/tests/corpus/ssrf_targets.txt");
     let lines: Vec<&str> =
         corpus.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).collect();
     assert!(lines.len() >= 60, "only {} corpus lines", lines.len());
@@ -835,7 +853,7 @@ async fn the_ssrf_corpus_is_refused_as_base_urls() {
     let bundle = load_text(&dir, "corpus.yaml", &text).unwrap_or_else(|p| panic!("{}", listing(&p)));
     assert_eq!(bundle.apis.len(), lines.len());
     let mut problems = check(&bundle, &compile_sql);
-    problems.extend(check_upstreams(&bundle, &crate::ssrf::SsrfPolicy::default()).await);
+    problems.extend(check_upstreams(&bundle, &net::ssrf::SsrfPolicy::default()).await);
     let mut accepted = Vec::new();
     for (sourced, line) in bundle.apis.iter().zip(&lines) {
         let at = sourced.origin.line + 6;

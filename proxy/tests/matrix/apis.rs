@@ -147,7 +147,8 @@ fn apis_datasource(c: &Ctx) -> i64 {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let id = runtime.block_on(async {
         use sqlx::Connection;
-        let file = dir.join("matrix_items.db");
+        std::fs::create_dir_all(dir.join("datasets").join(TEAM)).expect("dataset directory");
+        let file = dir.join("datasets").join(TEAM).join("matrix_items.db");
         let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&file).create_if_missing(true);
         let mut db = sqlx::SqliteConnection::connect_with(&options).await.expect("items db");
         for statement in [

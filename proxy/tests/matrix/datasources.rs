@@ -16,7 +16,7 @@ fn ds_new(c: &Ctx) -> Value {
     json!({
         "name": format!("ds{}", c.seq),
         "kind": "sqlite",
-        "connection": {"database": format!("/nonexistent/sluice-matrix-{}.db", c.seq), "password": "pw"},
+        "connection": {"database": format!("sluice-matrix-{}.db", c.seq), "password": "pw"},
     })
 }
 
@@ -73,13 +73,11 @@ pub fn datasources() -> Vec<Row> {
             path: "/workgroups/{workgroup}/datasources/{id}/test",
             expect: DS_DEVELOPER,
             prepare: |c| {
-                let file = c.server.data_dir.join(format!("matrix-empty-{}.db", c.seq));
-                std::fs::write(&file, b"").expect("empty SQLite file");
-                let body = json!({
-                    "name": format!("dt{}", c.seq),
-                    "kind": "sqlite",
-                    "connection": {"database": file.display().to_string()},
-                });
+                let dir = c.server.data_dir.join("datasets").join(TEAM);
+                std::fs::create_dir_all(&dir).expect("dataset directory");
+                let name = format!("matrix-empty-{}.db", c.seq);
+                std::fs::write(dir.join(&name), b"").expect("empty SQLite file");
+                let body = json!({"name": format!("dt{}", c.seq), "kind": "sqlite", "connection": {"database": name}});
                 let ds = c.setup("POST", &format!("/workgroups/{TEAM}/datasources"), Some(body));
                 (format!("/workgroups/{TEAM}/datasources/{}/test", ds["id"]), None)
             },

@@ -4,6 +4,26 @@ pub fn people() -> Vec<Row> {
     vec![
         Row { method: "GET", path: "/health", expect: Expect::Anyone, prepare: |_| ("/health".to_owned(), None) },
         Row { method: "GET", path: "/me", expect: Expect::AnyUser, prepare: |_| ("/me".to_owned(), None) },
+        // Platform settings (`proxy/src/admin/platform.rs`): what every workgroup's outbound
+        // connections may reach is the platform's, not a workgroup's.
+        Row {
+            method: "GET",
+            path: "/platform/settings",
+            expect: Expect::PlatformAdmin,
+            prepare: |_| ("/platform/settings".to_owned(), None),
+        },
+        Row {
+            method: "PUT",
+            path: "/platform/settings",
+            expect: Expect::PlatformAdmin,
+            prepare: |_| ("/platform/settings".to_owned(), Some(json!({"networkAllow": [], "datasetRoots": []}))),
+        },
+        Row {
+            method: "GET",
+            path: "/platform/unserved",
+            expect: Expect::PlatformAdmin,
+            prepare: |_| ("/platform/unserved".to_owned(), None),
+        },
         Row { method: "GET", path: "/users", expect: Expect::PlatformAdmin, prepare: |_| ("/users".to_owned(), None) },
         Row {
             method: "POST",

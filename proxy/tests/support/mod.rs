@@ -344,3 +344,11 @@ pub fn read_response_head(reader: &mut impl BufRead) -> Option<Vec<u8>> {
         }
     }
 }
+
+/// `<data dir>/datasets/<workgroup>/<name>`, its directory created: where a workgroup's
+/// SQLite datasources may read.
+pub fn dataset_file(server: &Server, workgroup: &str, name: &str) -> PathBuf {
+    let dir = server.data_dir.join("datasets").join(workgroup);
+    std::fs::create_dir_all(&dir).expect("dataset directory");
+    dir.join(name)
+}

@@ -3,16 +3,16 @@
 //! and the time each stage took. Nothing here touches the edge: test runs are not calls.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use plugins::ApiError;
 use plugins::sql::value::RawParam;
 use plugins::sql::{CallInput, CallOutput, SqlApi, StageTimings};
-use plugins::{ApiError, PluginContext};
 use serde::Deserialize;
 
 use super::super::AdminState;
@@ -20,13 +20,6 @@ use super::super::access::Caller;
 use super::super::reply::{AdminError, AdminResult, Reply};
 use super::versions::VersionRef;
 use super::{api_in, datasource_in, rules};
-
-/// The console's connection pools: its own, made lazily on the first test run (so inside the
-/// admin runtime), and never the edge's.
-fn context() -> &'static PluginContext {
-    static CONTEXT: OnceLock<PluginContext> = OnceLock::new();
-    CONTEXT.get_or_init(PluginContext::default)
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -75,7 +68,10 @@ pub async fn test(
         body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
     // Rendering is cheap and deterministic: a dry run first gives the SQL a real run executes.
     let input = CallInput { params, dry_run: true, clearance: None };
-    let dry = match api.invoke(&context().pools, &input).await.map_err(|e| console_error(&e))? {
+    // The console's own pools (never the edge's), under the policy in force now.
+    let pools = &state.plugins.pools;
+    pools.set_access(state.outbound().await?.datasources);
+    let dry = match api.invoke(pools, &input).await.map_err(|e| console_error(&e))? {
         CallOutput::DryRun { dry_run, .. } => dry_run,
         CallOutput::Data { .. } => return Err(console_error(&ApiError::database())),
     };
@@ -85,7 +81,7 @@ pub async fn test(
         return Ok(Reply::ok(answer));
     }
     let input = CallInput { dry_run: false, ..input };
-    match api.invoke(&context().pools, &input).await.map_err(|e| console_error(&e))? {
+    match api.invoke(pools, &input).await.map_err(|e| console_error(&e))? {
         CallOutput::Data { data, row_count, timings } => {
             answer["dryRun"] = serde_json::Value::Bool(false);
             answer["sizeBytes"] = data.len().into();

@@ -33,7 +33,7 @@ use catalog::model::{
     Api, ApiDefinition, ApiSettings, AuditEntry, AuthMode, Datasource, Publication, SecurityLevel, VisibleRange,
     Workgroup, WorkgroupRole,
 };
-use catalog::store::{ApiQuery, ApiStatus};
+use catalog::store::{ApiQuery, ApiStatus, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::AdminState;
@@ -256,7 +256,7 @@ async fn create_api(
     if let Some(folder_id) = api.folder_id {
         folder_in(&state, workgroup, folder_id).await?;
     }
-    let created = state.store.create_api(&api).await?;
+    let created = state.store.create_api(&api).await.map_err(|e| seen_by(&caller, e))?;
     record(&state, &caller, "api.create", &created, serde_json::json!({"name": created.name, "path": created.path}))
         .await;
     Ok(Reply::created(ApiView { api: created, publications: Vec::new() }))
@@ -332,7 +332,7 @@ async fn update_api(
     if let Some(Some(folder_id)) = body.folder_id {
         folder_in(&state, workgroup, folder_id).await?;
     }
-    let mut updated = state.store.update_api(&wanted).await?;
+    let mut updated = state.store.update_api(&wanted).await.map_err(|e| seen_by(&caller, e))?;
     if let Some(folder_id) = body.folder_id
         && folder_id != current.folder_id
     {
@@ -410,7 +410,7 @@ async fn copy_api(
     if let Some(folder_id) = copy.folder_id {
         folder_in(&state, workgroup, folder_id).await?;
     }
-    let created = state.store.create_api(&copy).await?;
+    let created = state.store.create_api(&copy).await.map_err(|e| seen_by(&caller, e))?;
     record(&state, &caller, "api.copy", &created, serde_json::json!({"name": created.name, "from": source.id})).await;
     Ok(Reply::created(ApiView { api: created, publications: Vec::new() }))
 }
@@ -440,6 +440,18 @@ async fn checked(state: &AdminState, workgroup: &Workgroup, mut api: Api) -> Res
 }
 
 /// The definition's datasource, password opened, when it is the workgroup's.
+/// A store error as `caller` sees it: a path conflict names the other API only when it is in
+/// the workgroup the caller is working in, or the caller is a platform admin.
+pub(super) fn seen_by(caller: &Caller, error: StoreError) -> AdminError {
+    match error {
+        StoreError::PathConflict(conflict) => {
+            let same = caller.workgroup.as_ref().is_some_and(|(w, _)| w.id == conflict.workgroup_id);
+            AdminError::path_conflict(&conflict, same || caller.user.platform_admin)
+        }
+        other => other.into(),
+    }
+}
+
 pub(super) async fn datasource_in(
     state: &AdminState,
     workgroup: &Workgroup,

@@ -219,7 +219,7 @@ pub async fn publish(
     if version.definition.mode.is_sql() {
         compile(&state, workgroup, &version.definition).await?;
     }
-    let publication = state.store.publish(api.id, env, number).await?;
+    let publication = state.store.publish(api.id, env, number).await.map_err(|e| super::seen_by(&caller, e))?;
     record(&state, &caller, "version.publish", &api, serde_json::json!({"version": number, "environment": env})).await;
     Ok(Reply::ok(publication))
 }

@@ -395,3 +395,28 @@ fn every_table_range_is_refused_at_both_ends() {
         }
     }
 }
+
+#[tokio::test]
+async fn database_hosts_are_read_like_url_hosts_and_checked_alike() {
+    let strict = SsrfPolicy::default();
+    for host in [
+        "127.0.0.1",
+        "0x7f.1",
+        "2130706433",
+        "localhost",
+        "db.localhost",
+        "::1",
+        "[::1]",
+        "10.0.0.7",
+        "169.254.169.254",
+    ] {
+        let refused = strict.resolve_host_checked(host, 5432).await;
+        assert!(matches!(refused, Err(SsrfError::Forbidden { .. })), "{host}: {refused:?}");
+    }
+    let allowed = policy(&["127.0.0.1"]);
+    assert_eq!(allowed.resolve_host_checked("0x7f.0.0.1", 5432).await, Ok("127.0.0.1:5432".parse().unwrap()));
+    assert_eq!(policy(&["::1"]).resolve_host_checked("[::1]", 3306).await, Ok(SocketAddr::new(ip("::1"), 3306)));
+    assert_eq!(strict.resolve_host_checked("8.8.8.8", 5432).await, Ok("8.8.8.8:5432".parse().unwrap()));
+    assert!(matches!(strict.resolve_host_checked("8.8.8.8", 0).await, Err(SsrfError::InvalidUrl(_))));
+    assert!(matches!(strict.resolve_host_checked("a b", 5432).await, Err(SsrfError::InvalidUrl(_))));
+}

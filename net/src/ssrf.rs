@@ -1,9 +1,9 @@
-//! The one SSRF-checked dialer: every outbound connection Sluice makes to an upstream is decided
+//! The SSRF check: every outbound connection Sluice makes to a host a user typed is decided
 //! here, and nowhere else.
 //!
-//! Registered APIs forward calls to a base URL that an API developer typed. Whoever can set that
-//! URL must not be able to make Sluice connect to itself, the private network or a cloud
-//! metadata service. The rules:
+//! Registered APIs forward calls to a base URL that an API developer typed; datasources name a
+//! database host. Whoever can set either must not be able to make Sluice connect to itself, the
+//! private network or a cloud metadata service. The rules:
 //!
 //! - [`UpstreamUrl::parse`] takes only `http` and `https` URLs with a host, and refuses user info
 //!   (`http://evil.com@127.0.0.1/`), queries and fragments. Parsing follows WHATWG (the `url`
@@ -34,6 +34,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
+use ipnet::IpNet;
 use url::{Host, Url};
 
 #[cfg(test)]
@@ -175,7 +176,7 @@ pub struct CheckedTarget {
 pub struct SsrfPolicy {
     /// Lower case, without a trailing dot; matched exactly.
     names: Vec<String>,
-    nets: Vec<Cidr>,
+    nets: Vec<IpNet>,
 }
 
 impl SsrfPolicy {
@@ -202,7 +203,7 @@ impl SsrfPolicy {
     /// Whether an address is allow-listed. An IPv4-mapped IPv6 address also matches its IPv4 form.
     pub fn allows_ip(&self, ip: IpAddr) -> bool {
         let canonical = ip.to_canonical();
-        self.nets.iter().any(|net| net.contains(ip) || net.contains(canonical))
+        self.nets.iter().any(|net| net.contains(&ip) || net.contains(&canonical))
     }
 
     /// Parses `text` and resolves it: [`UpstreamUrl::parse`] then [`SsrfPolicy::resolve_checked`].
@@ -212,20 +213,53 @@ impl SsrfPolicy {
 
     /// Resolves the URL's host and checks every address. IP literals need no DNS.
     pub async fn resolve_checked(&self, url: &UpstreamUrl) -> Result<CheckedTarget, SsrfError> {
-        let name_allowed = url.ip.is_none() && self.allows_name(&url.host);
-        let addrs: Vec<SocketAddr> = match url.ip {
-            Some(ip) => vec![SocketAddr::new(ip, url.port)],
+        let addr = self.resolve_and_check(&url.host, url.ip, url.port).await?;
+        Ok(CheckedTarget { addr, host: url.host.clone(), tls: url.tls, host_header: url.authority.clone() })
+    }
+
+    /// A database server's host (a name, or an IP literal, bracketed or not) and port, read the
+    /// way URL hosts are (so `0x7f.1` is `127.0.0.1`), resolved and checked like an upstream's:
+    /// the one address to connect to.
+    pub async fn resolve_host_checked(&self, host: &str, port: u16) -> Result<SocketAddr, SsrfError> {
+        let (name, ip) = parse_host(host)?;
+        if port == 0 {
+            return Err(SsrfError::InvalidUrl("port 0 is not allowed".into()));
+        }
+        self.resolve_and_check(&name, ip, port).await
+    }
+
+    /// What can be refused of a database host without asking DNS: a malformed host, an IP
+    /// literal in a refused range, a `localhost` name — unless allowed.
+    pub fn check_host_literal(&self, host: &str) -> Result<(), SsrfError> {
+        let (name, ip) = parse_host(host)?;
+        match ip {
+            Some(ip) => match classify(ip) {
+                Some(reason) if !self.allows_ip(ip) => Err(SsrfError::Forbidden { reason }),
+                _ => Ok(()),
+            },
+            None if is_localhost_name(&name) && !self.allows_name(&name) => {
+                Err(SsrfError::Forbidden { reason: LOOPBACK })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The first address of `host` (`ip` when it is a literal) once every address passed.
+    async fn resolve_and_check(&self, host: &str, ip: Option<IpAddr>, port: u16) -> Result<SocketAddr, SsrfError> {
+        let name_allowed = ip.is_none() && self.allows_name(host);
+        let addrs: Vec<SocketAddr> = match ip {
+            Some(ip) => vec![SocketAddr::new(ip, port)],
             None => {
                 // Whatever DNS says, these names mean this machine.
-                if !name_allowed && is_localhost_name(&url.host) {
-                    tracing::warn!(host = %url.host, "refused upstream: localhost name");
+                if !name_allowed && is_localhost_name(host) {
+                    tracing::warn!(host, "refused host: localhost name");
                     return Err(SsrfError::Forbidden { reason: LOOPBACK });
                 }
-                match tokio::net::lookup_host((url.host.as_str(), url.port)).await {
+                match tokio::net::lookup_host((host, port)).await {
                     Ok(found) => found.collect(),
                     Err(e) => {
-                        tracing::debug!(host = %url.host, error = %e, "upstream host did not resolve");
-                        return Err(SsrfError::Resolve(url.host.clone()));
+                        tracing::debug!(host, error = %e, "host did not resolve");
+                        return Err(SsrfError::Resolve(host.to_owned()));
                     }
                 }
             }
@@ -236,13 +270,33 @@ impl SsrfPolicy {
                 if let Some(reason) = classify(ip)
                     && !self.allows_ip(ip)
                 {
-                    tracing::warn!(host = %url.host, %ip, reason, "refused upstream address");
+                    tracing::warn!(host, %ip, reason, "refused address");
                     return Err(SsrfError::Forbidden { reason });
                 }
             }
         }
-        let addr = *addrs.first().ok_or_else(|| SsrfError::Resolve(url.host.clone()))?;
-        Ok(CheckedTarget { addr, host: url.host.clone(), tls: url.tls, host_header: url.authority.clone() })
+        addrs.first().copied().ok_or_else(|| SsrfError::Resolve(host.to_owned()))
+    }
+}
+
+/// A host as typed (a name, or an IP literal, bracketed or not), read the way URL hosts are:
+/// the normalised name and, for a literal, its address.
+fn parse_host(host: &str) -> Result<(String, Option<IpAddr>), SsrfError> {
+    let host = host.trim();
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if let Ok(v6) = bare.parse::<Ipv6Addr>() {
+        return Ok((v6.to_string(), Some(IpAddr::V6(v6))));
+    }
+    match Host::parse(host).map_err(|e| SsrfError::InvalidUrl(format!("host `{host}`: {e}")))? {
+        Host::Domain(name) => {
+            let name = name.strip_suffix('.').unwrap_or(&name).to_ascii_lowercase();
+            if name.is_empty() || name.ends_with('.') {
+                return Err(SsrfError::InvalidUrl("empty host name".into()));
+            }
+            Ok((name, None))
+        }
+        Host::Ipv4(a) => Ok((a.to_string(), Some(IpAddr::V4(a)))),
+        Host::Ipv6(a) => Ok((a.to_string(), Some(IpAddr::V6(a)))),
     }
 }
 
@@ -365,29 +419,8 @@ fn same_prefix128(a: u128, b: u128, len: u8) -> bool {
     (a ^ b) & mask128(len) == 0
 }
 
-/// An allow-listed network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Cidr {
-    net: IpAddr,
-    len: u8,
-}
-
-impl Cidr {
-    fn host(ip: IpAddr) -> Cidr {
-        Cidr { net: ip, len: if ip.is_ipv4() { 32 } else { 128 } }
-    }
-
-    fn contains(&self, ip: IpAddr) -> bool {
-        match (self.net, ip) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => same_prefix32(net.to_bits(), a.to_bits(), self.len),
-            (IpAddr::V6(net), IpAddr::V6(a)) => same_prefix128(net.to_bits(), a.to_bits(), self.len),
-            _ => false,
-        }
-    }
-}
-
 enum Allow {
-    Net(Cidr),
+    Net(IpNet),
     Name(String),
 }
 
@@ -397,18 +430,19 @@ fn parse_allow_entry(raw: &str) -> Result<Allow, String> {
         return Err("empty".into());
     }
     if let Some((addr, len)) = entry.split_once('/') {
-        let net = parse_ip(addr).ok_or("not an IP address before `/`")?;
-        let max = if net.is_ipv4() { 32 } else { 128 };
+        let addr = parse_ip(addr).ok_or("not an IP address before `/`")?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
         let len: u8 =
             len.parse().ok().filter(|l| *l <= max).ok_or_else(|| format!("prefix length must be 0..={max}"))?;
+        let net = IpNet::new(addr, len).map_err(|e| e.to_string())?;
         // `10.1.0.1/16` most likely meant something narrower than 10.1.0.0/16; do not guess.
-        if masked(net, len) != net {
+        if net.network() != addr {
             return Err("address has bits set beyond the prefix length".into());
         }
-        return Ok(Allow::Net(Cidr { net, len }));
+        return Ok(Allow::Net(net));
     }
     if let Some(ip) = parse_ip(entry) {
-        return Ok(Allow::Net(Cidr::host(ip)));
+        return Ok(Allow::Net(IpNet::from(ip)));
     }
     if entry.contains('*') {
         return Err("wildcards are not supported; list each host name".into());
@@ -422,8 +456,8 @@ fn parse_allow_entry(raw: &str) -> Result<Allow, String> {
             }
             Ok(Allow::Name(name))
         }
-        Host::Ipv4(a) => Ok(Allow::Net(Cidr::host(IpAddr::V4(a)))),
-        Host::Ipv6(a) => Ok(Allow::Net(Cidr::host(IpAddr::V6(a)))),
+        Host::Ipv4(a) => Ok(Allow::Net(IpNet::from(IpAddr::V4(a)))),
+        Host::Ipv6(a) => Ok(Allow::Net(IpNet::from(IpAddr::V6(a)))),
     }
 }
 
@@ -431,13 +465,6 @@ fn parse_allow_entry(raw: &str) -> Result<Allow, String> {
 fn parse_ip(text: &str) -> Option<IpAddr> {
     let text = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(text);
     text.parse().ok()
-}
-
-fn masked(ip: IpAddr, len: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from_bits(a.to_bits() & mask32(len))),
-        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from_bits(a.to_bits() & mask128(len))),
-    }
 }
 
 /// `localhost` and names under it (RFC 6761); `name` is lower case without a trailing dot.

@@ -1,0 +1,9 @@
+//! The one outbound network policy. Every connection Sluice opens to a host someone typed — a
+//! registered API's upstream, a PostgreSQL or MySQL datasource — is decided by [`SsrfPolicy`]:
+//! the host is resolved once, every address is checked against the refused ranges (loopback,
+//! private, link-local, cloud metadata, …) unless a platform admin allowed it, and the caller
+//! connects to exactly the checked address.
+
+pub mod ssrf;
+
+pub use ssrf::{CheckedTarget, SsrfError, SsrfPolicy, UpstreamUrl, classify};
