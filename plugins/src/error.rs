@@ -34,6 +34,15 @@ impl ApiError {
         )
     }
 
+    /// A list parameter with a `null` item (`position` counts from 1). Refused rather than
+    /// bound: a NULL in an IN list changes what NOT IN matches, and PostgreSQL cannot type it.
+    pub fn null_list_item(name: &str, position: usize, item_type: &str) -> Self {
+        ApiError::invalid_parameter_because(
+            name,
+            format!("item {position} of the list is null; send only {item_type} values"),
+        )
+    }
+
     /// A parameter that is well-typed but not acceptable, with why.
     pub fn invalid_parameter_because(name: &str, why: impl fmt::Display) -> Self {
         ApiError::new(format!("InvalidParameter.{name}"), 400, format!("parameter `{name}`: {why}"))
