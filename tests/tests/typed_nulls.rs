@@ -4,6 +4,8 @@
 //! for every item type, IN and NOT IN, wizard and script — is refused as 400
 //! `InvalidParameter.<name>` naming the item, before any database is reached: an IN list with
 //! a NULL matches nothing under NOT IN, and PostgreSQL refused the untyped NULL with a 500.
+//! A `null` scalar is the parameter left out: it drops out of a wizard query, binds a NULL
+//! of the parameter's own type in a script, and is `MissingParameter` when required.
 
 use std::collections::HashMap;
 
@@ -12,13 +14,14 @@ use plugins::sql::value::RawParam;
 use plugins::sql::{CallInput, CallOutput, SqlApi};
 use plugins::{ApiError, PluginContext};
 use serde_json::{Value as Json, json};
-use sluice_tests::datasource;
+use sluice_tests::{USER_COUNT, datasource};
 
 /// One line of the corpus.
 struct Case {
     ty: String,
     column: String,
     value: Json,
+    required: bool,
     expect: Json,
 }
 
@@ -32,6 +35,7 @@ fn corpus() -> Vec<Case> {
             ty: case["type"].as_str().expect("type").to_owned(),
             column: case["column"].as_str().expect("column").to_owned(),
             value: case["value"].clone(),
+            required: case["required"].as_bool().unwrap_or(false),
             expect: case["expect"].clone(),
         })
         .collect()
@@ -54,7 +58,7 @@ fn compile_on(ds: &Datasource, mut spec: Json) -> SqlApi {
 }
 
 fn param(case: &Case) -> Json {
-    json!({"name": "v", "type": case.ty, "column": case.column})
+    json!({"name": "v", "type": case.ty, "column": case.column, "required": case.required})
 }
 
 fn wizard(case: &Case, operator: &str) -> Json {
@@ -159,4 +163,59 @@ async fn null_list_items_never_reach_the_database() {
         unreachable.id += 100;
         null_items_are_refused_on(&unreachable).await;
     }
+}
+
+async fn null_scalars_hold_on(kind: DatasourceKind) {
+    let ctx = PluginContext::default();
+    let all: Vec<i64> = (1..=USER_COUNT).collect();
+    let ds = datasource(kind);
+    let mut checked = 0;
+    for case in corpus() {
+        let Some(expect) = case.expect.as_str() else {
+            continue;
+        };
+        let c = &case.column;
+        let (op, rhs) = if case.ty.starts_with("array<") { ("IN", "(#{v})") } else { ("=", "#{v}") };
+        let guarded =
+            format!("SELECT id FROM users <where><if test=\"v != null\">{c} {op} {rhs}</if></where> ORDER BY id");
+        // MyBatis semantics: an absent parameter binds NULL, here typed as declared.
+        let unguarded = format!("SELECT id FROM users WHERE #{{v}} IS NULL OR {c} {op} {rhs} ORDER BY id");
+        let apis = [
+            ("wizard", wizard(&case, op)),
+            ("script <if>", script(&case, &guarded)),
+            ("script unguarded", script(&case, &unguarded)),
+        ];
+        for (shape, spec) in apis {
+            let api = compile_on(&ds, spec);
+            for params in [vec![("v", RawParam::Json(case.value.clone()))], vec![]] {
+                let what = format!("{kind:?} {shape} {} {params:?}", case.ty);
+                let got = call(&ctx, &api, params).await;
+                match expect {
+                    "absent" => assert_eq!(got.map_err(|e| e.to_string()), Ok(all.clone()), "{what}"),
+                    "missing" => {
+                        let err = got.expect_err(&what);
+                        assert_eq!((err.code.as_str(), err.status), ("MissingParameter.v", 400), "{what}");
+                    }
+                    other => panic!("corpus: unknown expectation {other:?}"),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 50, "{kind:?}: only {checked} calls checked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn null_scalars_are_absent_and_bind_typed_nulls_on_sqlite() {
+    null_scalars_hold_on(DatasourceKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn null_scalars_are_absent_and_bind_typed_nulls_on_postgres() {
+    null_scalars_hold_on(DatasourceKind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn null_scalars_are_absent_and_bind_typed_nulls_on_mariadb() {
+    null_scalars_hold_on(DatasourceKind::Mysql).await;
 }

@@ -448,6 +448,17 @@ fn database_error(error: &sqlx::Error, sql: &str) -> ApiError {
 fn bind_postgres(query: Query<Postgres>, value: &Value) -> Query<Postgres> {
     match value {
         Value::Null => query.bind(None::<String>),
+        // The placeholder takes the bound type: a text NULL compared with a number fails.
+        Value::TypedNull(scalar) => match scalar {
+            ScalarType::Bool => query.bind(None::<bool>),
+            ScalarType::Int => query.bind(None::<i64>),
+            ScalarType::Float => query.bind(None::<f64>),
+            ScalarType::Decimal => query.bind(None::<rust_decimal::Decimal>),
+            ScalarType::String => query.bind(None::<String>),
+            ScalarType::Date => query.bind(None::<chrono::NaiveDate>),
+            ScalarType::DateTime => query.bind(None::<chrono::NaiveDateTime>),
+            ScalarType::Json => query.bind(None::<sqlx::types::Json<serde_json::Value>>),
+        },
         Value::Bool(b) => query.bind(*b),
         Value::Int(i) => query.bind(*i),
         Value::Float(f) => query.bind(*f),
@@ -462,7 +473,8 @@ fn bind_postgres(query: Query<Postgres>, value: &Value) -> Query<Postgres> {
 
 fn bind_mysql(query: Query<MySql>, value: &Value) -> Query<MySql> {
     match value {
-        Value::Null => query.bind(None::<String>),
+        // MySQL and SQLite compare a NULL of any type with anything.
+        Value::Null | Value::TypedNull(_) => query.bind(None::<String>),
         Value::Bool(b) => query.bind(*b),
         Value::Int(i) => query.bind(*i),
         Value::Float(f) => query.bind(*f),
@@ -477,7 +489,7 @@ fn bind_mysql(query: Query<MySql>, value: &Value) -> Query<MySql> {
 
 fn bind_sqlite(query: Query<Sqlite>, value: &Value) -> Query<Sqlite> {
     match value {
-        Value::Null => query.bind(None::<String>),
+        Value::Null | Value::TypedNull(_) => query.bind(None::<String>),
         Value::Bool(b) => query.bind(*b),
         Value::Int(i) => query.bind(*i),
         Value::Float(f) => query.bind(*f),

@@ -26,6 +26,10 @@ pub enum RawParam {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Null,
+    /// A NULL of a declared type: what a script binds for a parameter left out, so that
+    /// PostgreSQL types the placeholder as the parameter (an untyped NULL is sent as text,
+    /// which it refuses to compare with a number or a date).
+    TypedNull(ScalarType),
     Bool(bool),
     Int(i64),
     Float(f64),
@@ -42,7 +46,7 @@ impl Value {
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {
-            Value::Null => J::Null,
+            Value::Null | Value::TypedNull(_) => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
@@ -57,7 +61,7 @@ impl Value {
 
     /// Truthiness for script `test` expressions: null and false are false, everything else true.
     pub fn is_null(&self) -> bool {
-        matches!(self, Value::Null)
+        matches!(self, Value::Null | Value::TypedNull(_))
     }
 }
 
