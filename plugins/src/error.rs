@@ -71,6 +71,12 @@ impl ApiError {
         ApiError::new("Timeout", 504, format!("the query did not finish within the API's timeout of {timeout_ms} ms"))
     }
 
+    /// A native query the database refused: 400 on the parameter that carried it, with a
+    /// fixed reason from the error's class (`sql::reject`), never the database's message.
+    pub fn query_rejected(name: &str, reason: &str) -> Self {
+        ApiError::new(format!("InvalidParameter.{name}"), 400, format!("the database rejected the query: {reason}"))
+    }
+
     /// The database failed; the caller learns nothing more than that.
     pub fn database() -> Self {
         ApiError::new("InternalError.Database", 500, "the database could not answer this call; the error was logged")
