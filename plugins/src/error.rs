@@ -77,6 +77,12 @@ impl ApiError {
         ApiError::new(format!("InvalidParameter.{name}"), 400, format!("the database rejected the query: {reason}"))
     }
 
+    /// A value the database refused in a statement Sluice generated, pinned on the one
+    /// parameter that carried it; the reason is fixed text as for [`ApiError::query_rejected`].
+    pub fn value_rejected(name: &str, reason: &str) -> Self {
+        ApiError::invalid_parameter_because(name, format!("the database rejected the value: {reason}"))
+    }
+
     /// The database failed; the caller learns nothing more than that.
     pub fn database() -> Self {
         ApiError::new("InternalError.Database", 500, "the database could not answer this call; the error was logged")

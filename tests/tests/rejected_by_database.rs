@@ -3,8 +3,9 @@
 //! - Native queries that pass Sluice's checker but not the database
 //!   (`tests/corpus/native_rejected.txt`) are the caller's mistake: 400
 //!   `InvalidParameter.sql` with a fixed reason, never the database's message.
-//! - In wizard and script mode the SQL is Sluice's: a refusal stays 500
-//!   `InternalError.Database`.
+//! - In script mode (`tests/corpus/rejected_values.jsonl`) a refused value is 400
+//!   `InvalidParameter.<name>` only when it can be pinned on the one value the caller sent;
+//!   otherwise the SQL is the template's and the answer stays 500 `InternalError.Database`.
 //! - Refusals log at WARN at most, once per interval per API, with the database's message;
 //!   a database that cannot be reached is still a 500.
 
@@ -98,6 +99,61 @@ async fn native_queries_the_database_refuses_are_invalid_parameters_on_postgres(
 #[tokio::test(flavor = "multi_thread")]
 async fn native_queries_the_database_refuses_are_invalid_parameters_on_mariadb() {
     native_rejections_hold_on(DatasourceKind::Mysql).await;
+}
+
+async fn value_rejections_hold_on(kind: DatasourceKind) -> usize {
+    let ctx = PluginContext::default();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for line in include_str!("../corpus/rejected_values.jsonl").lines().filter(|l| !l.trim().is_empty()) {
+        let case: Json = serde_json::from_str(line).unwrap_or_else(|e| panic!("corpus line {line}: {e}"));
+        let Some(databases) = case["databases"].as_array() else {
+            continue;
+        };
+        let databases: Vec<&str> = databases.iter().filter_map(Json::as_str).collect();
+        if !applies(&databases.join(","), kind) {
+            continue;
+        }
+        let api = compile(
+            kind,
+            json!({"mode": "script", "sql": case["sql"], "requestParams": case["params"],
+                   "responseFields": [{"name": "id", "type": "int"}]}),
+        );
+        let send = case["send"].as_object().expect("send").iter();
+        let params = send.map(|(k, v)| (k.clone(), RawParam::Json(v.clone()))).collect();
+        let expect = case["expect"].as_str().expect("expect");
+        let got = call(&ctx, &api, params).await;
+        let ok = match (&got, case["reason"].as_str()) {
+            (Err(e), Some(reason)) => {
+                let name = expect.strip_prefix("InvalidParameter.").unwrap_or(expect);
+                let message = format!("parameter `{name}`: the database rejected the value: {reason}");
+                e.code == expect && e.status == 400 && e.message == message
+            }
+            (Err(e), None) => e.code == expect && e.status == 500,
+            (Ok(_), _) => false,
+        };
+        if !ok {
+            wrong.push(format!("{}\n    got {got:?}\n    want {expect} {}", case["sql"], case["reason"]));
+        }
+        checked += 1;
+    }
+    assert!(wrong.is_empty(), "{kind:?}: {} wrong:\n{}", wrong.len(), wrong.join("\n"));
+    checked
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn script_values_the_database_refuses_are_pinned_only_when_unambiguous_on_sqlite() {
+    assert!(value_rejections_hold_on(DatasourceKind::Sqlite).await >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn script_values_the_database_refuses_are_pinned_only_when_unambiguous_on_postgres() {
+    assert!(value_rejections_hold_on(DatasourceKind::Postgres).await >= 15);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn script_values_the_database_refuses_are_pinned_only_when_unambiguous_on_mariadb() {
+    assert!(value_rejections_hold_on(DatasourceKind::Mysql).await >= 4);
 }
 
 /// Log events of this crate's plugins, as `(level, fields)`.

@@ -311,7 +311,7 @@ impl SqlApi {
                 hidden: native_masking.as_ref().or_else(|| guard.and_then(|g| g.masking.as_ref())),
             })
             .await
-            .map_err(|error| self.run_failed(error, &statement.sql))?;
+            .map_err(|error| self.run_failed(error, &statement.sql, &values, &input.params))?;
         timings.execute = outcome.execute;
         timings.encode = outcome.encode;
         Ok(CallOutput::Data { data: outcome.data, row_count: outcome.row_count, timings })
@@ -324,11 +324,22 @@ impl SqlApi {
     ///   at ERROR.
     /// - Native mode: a query the database refuses is the caller's SQL, `InvalidParameter.sql`
     ///   (400) with a fixed reason.
-    /// - Wizard and script: Sluice wrote the SQL, so a refusal is the definition's (500).
+    /// - Wizard and script: Sluice wrote the SQL, so a refusal is the definition's (500) —
+    ///   except a refused *value* (out of range, division by zero, a bad pattern) when the
+    ///   call binds exactly one parameter value, the caller sent it, and it is a value that
+    ///   can cause that refusal (a zero for a division by zero): then it is
+    ///   `InvalidParameter.<name>` (400). With two or more values, or a default, the value at
+    ///   fault cannot be told, and the error may be the template's own: it stays a 500.
     ///
     /// Refusals log at WARN with the database's message, at most once per
     /// [`reject::LOG_INTERVAL`] per API, with how many were suppressed since the last line.
-    fn run_failed(&self, error: RunError, sql: &str) -> ApiError {
+    fn run_failed(
+        &self,
+        error: RunError,
+        sql: &str,
+        values: &ParamValues,
+        raw: &HashMap<String, RawParam>,
+    ) -> ApiError {
         let error = match error {
             RunError::Timeout { timeout_ms } => return ApiError::timeout(timeout_ms),
             RunError::Unavailable(error) => {
@@ -339,6 +350,10 @@ impl SqlApi {
         };
         let answer = match (reject::classify(&error), &self.plan) {
             (Some(reason), ModePlan::Native(_)) => Some(ApiError::query_rejected(NATIVE_SQL, reason.message())),
+            (Some(reason), _) if reason.is_data() => self
+                .sole_sent_value(values, raw)
+                .filter(|(_, value)| reason.could_come_from(value))
+                .map(|(name, _)| ApiError::value_rejected(name, reason.message())),
             _ => None,
         };
         let Some(answer) = answer else {
@@ -359,6 +374,25 @@ impl SqlApi {
             );
         }
         answer
+    }
+
+    /// The parameter a refused value can be pinned on, with its value: the only one with a
+    /// value to bind (identifiers are not bound), provided the caller sent it rather than
+    /// its default.
+    fn sole_sent_value<'a>(
+        &'a self,
+        values: &'a ParamValues,
+        raw: &HashMap<String, RawParam>,
+    ) -> Option<(&'a str, &'a Value)> {
+        let mut bound = (self.definition.request_params.iter().enumerate())
+            .filter(|(_, p)| p.param_type != ParamType::Identifier)
+            .filter_map(|(i, p)| values.get(i).map(|value| (p, value)));
+        let (only, value) = bound.next()?;
+        if bound.next().is_some() {
+            return None;
+        }
+        let sent = raw.get(&only.name).is_some_and(|r| !matches!(r, RawParam::Json(serde_json::Value::Null)));
+        sent.then_some((only.name.as_str(), value))
     }
 
     fn page(&self, raw: &HashMap<String, RawParam>) -> Result<Option<Page>, ApiError> {

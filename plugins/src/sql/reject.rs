@@ -12,6 +12,8 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::value::Value;
+
 /// Why the database refused a statement, in words that name nothing of the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -95,6 +97,55 @@ impl Reason {
             Reason::TooLong => "a value is too long for its type",
             Reason::InvalidArgument => "a function argument is outside its allowed range",
             Reason::Data => "a value is not valid for the operation applied to it",
+        }
+    }
+
+    /// Whether a value caused it rather than the SQL's shape: the only refusals a bound value
+    /// can cause in a statement Sluice generated.
+    pub fn is_data(self) -> bool {
+        matches!(
+            self,
+            Reason::DivisionByZero
+                | Reason::OutOfRange
+                | Reason::InvalidText
+                | Reason::InvalidDatetime
+                | Reason::InvalidRegex
+                | Reason::InvalidEscape
+                | Reason::NegativeLimit
+                | Reason::TooLong
+                | Reason::InvalidArgument
+                | Reason::Data
+        )
+    }
+
+    /// Whether a refusal for this reason can have come from binding `value`: a division by
+    /// zero from a zero, a bad pattern from text, an overflow from a number or text, and so
+    /// on. Checked before a refusal is pinned on a caller's value, so that a template's own
+    /// mistake (its `x / 0`) is not blamed on the one value a caller happened to send.
+    pub fn could_come_from(self, value: &Value) -> bool {
+        if let Value::Array(items) = value {
+            return items.iter().any(|item| self.could_come_from(item));
+        }
+        let number = matches!(value, Value::Int(_) | Value::Float(_) | Value::Decimal(_));
+        let text = matches!(value, Value::Text(_) | Value::Json(_));
+        match self {
+            Reason::DivisionByZero => match value {
+                Value::Int(i) => *i == 0,
+                Value::Float(f) => *f == 0.0,
+                Value::Decimal(d) => d.is_zero(),
+                _ => false,
+            },
+            Reason::NegativeLimit => match value {
+                Value::Int(i) => *i < 0,
+                Value::Float(f) => *f < 0.0,
+                Value::Decimal(d) => d.is_sign_negative(),
+                _ => false,
+            },
+            Reason::OutOfRange => number || text,
+            Reason::InvalidText | Reason::InvalidRegex | Reason::InvalidEscape | Reason::TooLong => text,
+            Reason::InvalidDatetime => text || matches!(value, Value::Date(_) | Value::DateTime(_)),
+            Reason::InvalidArgument | Reason::Data => !value.is_null(),
+            _ => false,
         }
     }
 }
@@ -393,6 +444,23 @@ mod tests {
             let message = postgres(code, "").map(Reason::message).unwrap_or_default();
             assert!(!message.is_empty() && !message.contains('"') && !message.contains('\''), "{code}: {message}");
         }
+    }
+
+    #[test]
+    fn a_refusal_is_pinned_only_on_a_value_that_can_cause_it() {
+        use rust_decimal::Decimal;
+        assert!(Reason::DivisionByZero.could_come_from(&Value::Int(0)));
+        assert!(Reason::DivisionByZero.could_come_from(&Value::Decimal(Decimal::new(0, 2))));
+        assert!(Reason::DivisionByZero.could_come_from(&Value::Array(vec![Value::Int(3), Value::Int(0)])));
+        assert!(!Reason::DivisionByZero.could_come_from(&Value::Int(7)));
+        assert!(!Reason::DivisionByZero.could_come_from(&Value::Text("Beijing".into())));
+        assert!(Reason::NegativeLimit.could_come_from(&Value::Int(-1)));
+        assert!(!Reason::NegativeLimit.could_come_from(&Value::Int(1)));
+        assert!(Reason::InvalidEscape.could_come_from(&Value::Text("a\\".into())));
+        assert!(!Reason::InvalidEscape.could_come_from(&Value::Int(1)));
+        assert!(!Reason::OutOfRange.could_come_from(&Value::Date(chrono::NaiveDate::MIN)));
+        assert!(!Reason::Data.could_come_from(&Value::TypedNull(catalog::model::ScalarType::Int)));
+        assert!(!Reason::Syntax.could_come_from(&Value::Text("x".into())));
     }
 
     #[test]
