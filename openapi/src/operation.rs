@@ -549,6 +549,11 @@ fn bad_request(params: &[CallerParam<'_>], extra: Vec<Code>) -> Response {
                 format!("`{}` holds a NUL character", p.name),
                 format!("parameter `{}`: the value contains a NUL character; remove it", p.name),
             )
+        } else if matches!(p.param_type, ParamType::Array(_)) {
+            (
+                format!("`{}` is not {expected}, or one of its items is null", p.name),
+                format!("parameter `{}` expects {expected}, received `…`", p.name),
+            )
         } else {
             (
                 format!("`{}` is not {expected}", p.name),
@@ -627,7 +632,8 @@ fn sql_responses(
         ));
         extra.push(Code::new(
             format!("InvalidParameter.{NATIVE_SQL}"),
-            "`sql` is not one SELECT statement the gateway can parse",
+            "`sql` is not one SELECT statement the gateway can parse, or the database rejected it \
+             (the message says why, never in the database's words)",
             format!("parameter `{NATIVE_SQL}`: expected one SELECT statement"),
         ));
     }

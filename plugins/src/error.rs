@@ -34,6 +34,15 @@ impl ApiError {
         )
     }
 
+    /// A list parameter with a `null` item (`position` counts from 1). Refused rather than
+    /// bound: a NULL in an IN list changes what NOT IN matches, and PostgreSQL cannot type it.
+    pub fn null_list_item(name: &str, position: usize, item_type: &str) -> Self {
+        ApiError::invalid_parameter_because(
+            name,
+            format!("item {position} of the list is null; send only {item_type} values"),
+        )
+    }
+
     /// A parameter that is well-typed but not acceptable, with why.
     pub fn invalid_parameter_because(name: &str, why: impl fmt::Display) -> Self {
         ApiError::new(format!("InvalidParameter.{name}"), 400, format!("parameter `{name}`: {why}"))
@@ -60,6 +69,18 @@ impl ApiError {
 
     pub fn timeout(timeout_ms: u64) -> Self {
         ApiError::new("Timeout", 504, format!("the query did not finish within the API's timeout of {timeout_ms} ms"))
+    }
+
+    /// A native query the database refused: 400 on the parameter that carried it, with a
+    /// fixed reason from the error's class (`sql::reject`), never the database's message.
+    pub fn query_rejected(name: &str, reason: &str) -> Self {
+        ApiError::new(format!("InvalidParameter.{name}"), 400, format!("the database rejected the query: {reason}"))
+    }
+
+    /// A value the database refused in a statement Sluice generated, pinned on the one
+    /// parameter that carried it; the reason is fixed text as for [`ApiError::query_rejected`].
+    pub fn value_rejected(name: &str, reason: &str) -> Self {
+        ApiError::invalid_parameter_because(name, format!("the database rejected the value: {reason}"))
     }
 
     /// The database failed; the caller learns nothing more than that.

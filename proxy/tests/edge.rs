@@ -226,6 +226,27 @@ fn data_apis_on_postgres_and_mariadb_answer_through_the_edge() {
         assert_eq!(native.json()["data"]["rows"][0]["n"], 48, "{ty}");
         let refused = server.get(&format!("/{ty}/sql?sql=SELECT%20token%20FROM%20secret"));
         assert_eq!(refused.status, 403, "{ty}");
+
+        // A null list item is the caller's, in the body or the query string, on every database.
+        let json = [("Content-Type", "application/json")];
+        let body_null = server.call("POST", &format!("/{ty}/orders"), &json, br#"{"users": [2, null]}"#);
+        let bracketed = server.call("POST", &format!("/{ty}/orders?users=%5B2%2Cnull%5D"), &[], b"");
+        let commas = server.call("POST", &format!("/{ty}/orders?users=2,null"), &[], b"");
+        for answer in [body_null, bracketed, commas] {
+            assert_eq!(answer.status, 400, "{ty}: {}", String::from_utf8_lossy(&answer.body));
+            assert_eq!(answer.json()["code"], "InvalidParameter.users", "{ty}");
+            let message = answer.json()["message"].as_str().unwrap_or_default().to_owned();
+            assert!(message.contains("item 2 of the list is null"), "{ty}: {message}");
+        }
+        // A native query the database refuses is the caller's too, told in fixed words.
+        let rejected = server.get(&format!("/{ty}/sql?sql=SELECT%20id%20FROM%20users%20ORDER%20BY%207"));
+        assert_eq!(rejected.status, 400, "{ty}: {}", String::from_utf8_lossy(&rejected.body));
+        assert_eq!(rejected.json()["code"], "InvalidParameter.sql", "{ty}");
+        assert_eq!(
+            rejected.json()["message"],
+            "the database rejected the query: an ORDER BY position is not in the select list",
+            "{ty}"
+        );
     }
 }
 

@@ -406,6 +406,10 @@ impl PoolSource {
     pub fn new(datasource: &Datasource) -> PoolSource {
         PoolSource { fingerprint: fingerprint(datasource), datasource: datasource.clone() }
     }
+
+    pub fn datasource_id(&self) -> i64 {
+        self.datasource.id
+    }
 }
 
 fn fingerprint(ds: &Datasource) -> u64 {
@@ -435,6 +439,17 @@ pub struct RunSpec<'a> {
     pub hidden: Option<&'a Masking>,
 }
 
+/// Why a statement run produced no rows; the caller's answer is decided by who runs it.
+#[derive(Debug)]
+pub enum RunError {
+    /// The API's timeout passed (waiting for a connection or for the statement).
+    Timeout { timeout_ms: u64 },
+    /// No connection could be had: never the statement's fault.
+    Unavailable(sqlx::Error),
+    /// The database answered the statement (or its count) with an error.
+    Statement(sqlx::Error),
+}
+
 /// The encoded `data` object and what it cost.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
@@ -447,7 +462,7 @@ pub struct RunOutcome {
 
 impl DbPool {
     /// Runs a statement (and its count) under the timeout and encodes the rows.
-    pub async fn run(&self, spec: &RunSpec<'_>) -> Result<RunOutcome, ApiError> {
+    pub async fn run(&self, spec: &RunSpec<'_>) -> Result<RunOutcome, RunError> {
         match self {
             DbPool::Sqlite(p) => run_on::<Sqlite>(p, spec, bind_sqlite).await,
             DbPool::Postgres(p) => run_on::<Postgres>(p, spec, bind_postgres).await,
@@ -462,7 +477,7 @@ async fn run_on<DB>(
     pool: &WarmPool<DB>,
     spec: &RunSpec<'_>,
     bind: fn(Query<DB>, &Value) -> Query<DB>,
-) -> Result<RunOutcome, ApiError>
+) -> Result<RunOutcome, RunError>
 where
     DB: sqlx::Database,
     DB::Row: CellRow,
@@ -476,8 +491,8 @@ where
     let timeout_ms = spec.timeout.as_millis() as u64;
     let (permit, mut warm) = match tokio::time::timeout_at(deadline, pool.acquire()).await {
         Ok(Ok(acquired)) => acquired,
-        Ok(Err(e)) => return Err(database_error(&e, &spec.statement.sql)),
-        Err(_) => return Err(ApiError::timeout(timeout_ms)),
+        Ok(Err(e)) => return Err(RunError::Unavailable(e)),
+        Err(_) => return Err(RunError::Timeout { timeout_ms }),
     };
     let conn = &mut warm.conn;
     let work = async {
@@ -505,11 +520,11 @@ where
     };
     let (rows, total, drained) = match tokio::time::timeout_at(deadline, work).await {
         Ok(Ok(done)) => done,
-        Ok(Err(e)) => return Err(database_error(&e, &spec.statement.sql)),
+        Ok(Err(e)) => return Err(RunError::Statement(e)),
         Err(_) => {
             // The connection is mid-query: never hand it to another caller.
             conn.close_on_drop();
-            return Err(ApiError::timeout(timeout_ms));
+            return Err(RunError::Timeout { timeout_ms });
         }
     };
     // Only a connection with nothing left to read is kept (a count's leftovers, or rows past
@@ -528,15 +543,20 @@ where
     Ok(RunOutcome { data, row_count: rows.len(), total, execute, encode: encode_started.elapsed() })
 }
 
-/// Logs the full error and gives the caller nothing of it.
-fn database_error(error: &sqlx::Error, sql: &str) -> ApiError {
-    tracing::error!(%error, sql, "data API query failed");
-    ApiError::database()
-}
-
 fn bind_postgres(query: Query<Postgres>, value: &Value) -> Query<Postgres> {
     match value {
         Value::Null => query.bind(None::<String>),
+        // The placeholder takes the bound type: a text NULL compared with a number fails.
+        Value::TypedNull(scalar) => match scalar {
+            ScalarType::Bool => query.bind(None::<bool>),
+            ScalarType::Int => query.bind(None::<i64>),
+            ScalarType::Float => query.bind(None::<f64>),
+            ScalarType::Decimal => query.bind(None::<rust_decimal::Decimal>),
+            ScalarType::String => query.bind(None::<String>),
+            ScalarType::Date => query.bind(None::<chrono::NaiveDate>),
+            ScalarType::DateTime => query.bind(None::<chrono::NaiveDateTime>),
+            ScalarType::Json => query.bind(None::<sqlx::types::Json<serde_json::Value>>),
+        },
         Value::Bool(b) => query.bind(*b),
         Value::Int(i) => query.bind(*i),
         Value::Float(f) => query.bind(*f),
@@ -551,7 +571,8 @@ fn bind_postgres(query: Query<Postgres>, value: &Value) -> Query<Postgres> {
 
 fn bind_mysql(query: Query<MySql>, value: &Value) -> Query<MySql> {
     match value {
-        Value::Null => query.bind(None::<String>),
+        // MySQL and SQLite compare a NULL of any type with anything.
+        Value::Null | Value::TypedNull(_) => query.bind(None::<String>),
         Value::Bool(b) => query.bind(*b),
         Value::Int(i) => query.bind(*i),
         Value::Float(f) => query.bind(*f),
@@ -566,7 +587,7 @@ fn bind_mysql(query: Query<MySql>, value: &Value) -> Query<MySql> {
 
 fn bind_sqlite(query: Query<Sqlite>, value: &Value) -> Query<Sqlite> {
     match value {
-        Value::Null => query.bind(None::<String>),
+        Value::Null | Value::TypedNull(_) => query.bind(None::<String>),
         Value::Bool(b) => query.bind(*b),
         Value::Int(i) => query.bind(*i),
         Value::Float(f) => query.bind(*f),

@@ -16,12 +16,14 @@ pub mod encode;
 pub mod execute;
 pub mod mask;
 pub mod native;
+pub mod reject;
 pub mod render;
 pub mod script;
 pub mod value;
 pub mod wizard;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use catalog::model::{
@@ -32,9 +34,10 @@ use catalog::model::{
 use crate::error::ApiError;
 use dialect::Dialect;
 use encode::PageInfo;
-use execute::{PoolRegistry, PoolSource, RunSpec};
+use execute::{PoolRegistry, PoolSource, RunError, RunSpec};
 use mask::Masking;
 use native::{NativePolicy, Restricted};
+use reject::LogLimiter;
 use render::{RenderedSql, SqlBuilder};
 use script::ScriptTemplate;
 use value::{ParamValues, RawParam, Value};
@@ -123,6 +126,8 @@ pub struct SqlApi {
     plan: ModePlan,
     /// What a caller with each clearance (L1…L4) may not use or see.
     guards: [Guard; 4],
+    /// Paces the log lines of statements the database refused (shared by clones).
+    rejections: Arc<LogLimiter>,
 }
 
 /// What is above one clearance, worked out at compile so a call only looks it up.
@@ -245,7 +250,14 @@ impl SqlApi {
             }
         };
         let guards = LEVELS.map(|level| Guard::compile(definition, dialect, &plan, level));
-        Ok(SqlApi { source: PoolSource::new(datasource), dialect, definition: definition.clone(), plan, guards })
+        Ok(SqlApi {
+            source: PoolSource::new(datasource),
+            dialect,
+            definition: definition.clone(),
+            plan,
+            guards,
+            rejections: Arc::default(),
+        })
     }
 
     pub fn definition(&self) -> &ApiDefinition {
@@ -299,10 +311,89 @@ impl SqlApi {
                 page: page.map(|p| PageInfo { page_num: p.num, page_size: p.size, total: None }),
                 hidden: native_masking.as_ref().or_else(|| guard.and_then(|g| g.masking.as_ref())),
             })
-            .await?;
+            .await
+            .map_err(|error| self.run_failed(error, &statement.sql, &values, &input.params))?;
         timings.execute = outcome.execute;
         timings.encode = outcome.encode;
         Ok(CallOutput::Data { data: outcome.data, row_count: outcome.row_count, timings })
+    }
+
+    /// What the caller hears when a statement run fails.
+    ///
+    /// - A timeout is `Timeout` (504); a connection that could not be had, and anything the
+    ///   database did not refuse the statement for, is `InternalError.Database` (500), logged
+    ///   at ERROR.
+    /// - Native mode: a query the database refuses is the caller's SQL, `InvalidParameter.sql`
+    ///   (400) with a fixed reason.
+    /// - Wizard and script: Sluice wrote the SQL, so a refusal is the definition's (500) —
+    ///   except a refused *value* (out of range, division by zero, a bad pattern) when the
+    ///   call binds exactly one parameter value, the caller sent it, and it is a value that
+    ///   can cause that refusal (a zero for a division by zero): then it is
+    ///   `InvalidParameter.<name>` (400). With two or more values, or a default, the value at
+    ///   fault cannot be told, and the error may be the template's own: it stays a 500.
+    ///
+    /// Refusals log at WARN with the database's message, at most once per
+    /// [`reject::LOG_INTERVAL`] per API, with how many were suppressed since the last line.
+    fn run_failed(
+        &self,
+        error: RunError,
+        sql: &str,
+        values: &ParamValues,
+        raw: &HashMap<String, RawParam>,
+    ) -> ApiError {
+        let error = match error {
+            RunError::Timeout { timeout_ms } => return ApiError::timeout(timeout_ms),
+            RunError::Unavailable(error) => {
+                tracing::error!(datasource = self.source.datasource_id(), %error, "no connection for a data API call");
+                return ApiError::database();
+            }
+            RunError::Statement(error) => error,
+        };
+        let answer = match (reject::classify(&error), &self.plan) {
+            (Some(reason), ModePlan::Native(_)) => Some(ApiError::query_rejected(NATIVE_SQL, reason.message())),
+            (Some(reason), _) if reason.is_data() => self
+                .sole_sent_value(values, raw)
+                .filter(|(_, value)| reason.could_come_from(value))
+                .map(|(name, _)| ApiError::value_rejected(name, reason.message())),
+            _ => None,
+        };
+        let Some(answer) = answer else {
+            tracing::error!(datasource = self.source.datasource_id(), %error, sql, "data API query failed");
+            return ApiError::database();
+        };
+        if let Some(suppressed) = self.rejections.admit(Instant::now()) {
+            let code = error.as_database_error().and_then(|e| e.code()).unwrap_or_default();
+            tracing::warn!(
+                datasource = self.source.datasource_id(),
+                mode = self.definition.mode.name(),
+                answer = %answer.code,
+                %code,
+                %error,
+                sql,
+                suppressed,
+                "the database refused a call's statement"
+            );
+        }
+        answer
+    }
+
+    /// The parameter a refused value can be pinned on, with its value: the only one with a
+    /// value to bind (identifiers are not bound), provided the caller sent it rather than
+    /// its default.
+    fn sole_sent_value<'a>(
+        &'a self,
+        values: &'a ParamValues,
+        raw: &HashMap<String, RawParam>,
+    ) -> Option<(&'a str, &'a Value)> {
+        let mut bound = (self.definition.request_params.iter().enumerate())
+            .filter(|(_, p)| p.param_type != ParamType::Identifier)
+            .filter_map(|(i, p)| values.get(i).map(|value| (p, value)));
+        let (only, value) = bound.next()?;
+        if bound.next().is_some() {
+            return None;
+        }
+        let sent = raw.get(&only.name).is_some_and(|r| !matches!(r, RawParam::Json(serde_json::Value::Null)));
+        sent.then_some((only.name.as_str(), value))
     }
 
     fn page(&self, raw: &HashMap<String, RawParam>) -> Result<Option<Page>, ApiError> {

@@ -26,6 +26,10 @@ pub enum RawParam {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Null,
+    /// A NULL of a declared type: what a script binds for a parameter left out, so that
+    /// PostgreSQL types the placeholder as the parameter (an untyped NULL is sent as text,
+    /// which it refuses to compare with a number or a date).
+    TypedNull(ScalarType),
     Bool(bool),
     Int(i64),
     Float(f64),
@@ -42,7 +46,7 @@ impl Value {
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {
-            Value::Null => J::Null,
+            Value::Null | Value::TypedNull(_) => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
@@ -57,7 +61,7 @@ impl Value {
 
     /// Truthiness for script `test` expressions: null and false are false, everything else true.
     pub fn is_null(&self) -> bool {
-        matches!(self, Value::Null)
+        matches!(self, Value::Null | Value::TypedNull(_))
     }
 }
 
@@ -96,7 +100,8 @@ fn coerce_array(name: &str, item: ScalarType, raw: &RawParam) -> Result<Value, A
     let items: Vec<Value> = match raw {
         RawParam::Json(serde_json::Value::Array(items)) => items
             .iter()
-            .map(|v| coerce_scalar_item(name, item, &RawParam::Json(v.clone()), &expected()))
+            .enumerate()
+            .map(|(i, v)| coerce_list_item(name, item, i + 1, &RawParam::Json(v.clone()), &expected()))
             .collect::<Result<_, _>>()?,
         RawParam::Json(serde_json::Value::String(text)) | RawParam::Text(text) => {
             if text.trim_start().starts_with('[') {
@@ -109,7 +114,8 @@ fn coerce_array(name: &str, item: ScalarType, raw: &RawParam) -> Result<Value, A
             }
             // The seed's compatible form: split on commas, keep spaces as part of items.
             text.split(',')
-                .map(|part| coerce_scalar_item(name, item, &RawParam::Text(part.to_owned()), &expected()))
+                .enumerate()
+                .map(|(i, part)| coerce_list_item(name, item, i + 1, &RawParam::Text(part.to_owned()), &expected()))
                 .collect::<Result<_, _>>()?
         }
         RawParam::Json(other) => {
@@ -128,7 +134,24 @@ fn coerce_array(name: &str, item: ScalarType, raw: &RawParam) -> Result<Value, A
     Ok(Value::Array(items))
 }
 
-fn coerce_scalar_item(name: &str, item: ScalarType, raw: &RawParam, expected: &str) -> Result<Value, ApiError> {
+/// One list item, at `position` (from 1). A JSON `null`, or the text `null` in a list of
+/// anything but strings (where it is the word itself), is refused: every item is a value of
+/// the declared type, so no NULL ever reaches an IN list.
+fn coerce_list_item(
+    name: &str,
+    item: ScalarType,
+    position: usize,
+    raw: &RawParam,
+    expected: &str,
+) -> Result<Value, ApiError> {
+    let is_null = match raw {
+        RawParam::Json(serde_json::Value::Null) => true,
+        RawParam::Text(text) => item != ScalarType::String && text.trim().eq_ignore_ascii_case("null"),
+        RawParam::Json(_) => false,
+    };
+    if is_null {
+        return Err(ApiError::null_list_item(name, position, item.as_str()));
+    }
     coerce_scalar(name, item, raw).map_err(|_| {
         let received = match raw {
             RawParam::Text(t) => t.clone(),
@@ -299,6 +322,35 @@ mod tests {
         );
         assert!(coerce(&p, &text("1,x")).is_err());
         assert!(coerce(&p, &RawParam::Json(serde_json::json!([]))).is_err());
+    }
+
+    #[test]
+    fn null_list_items_are_refused_with_their_position_in_every_form() {
+        for (ty, raw) in [
+            ("array<int>", RawParam::Json(serde_json::json!([1, null]))),
+            ("array<int>", text("[1,null]")),
+            ("array<int>", RawParam::Json(serde_json::json!("[1, null]"))),
+            ("array<int>", text("1,null")),
+            ("array<int>", text("1, NULL ")),
+            ("array<date>", text("2024-01-01,null")),
+            ("array<bool>", RawParam::Json(serde_json::json!([true, null]))),
+            ("array<string>", RawParam::Json(serde_json::json!(["a", null]))),
+            ("array<string>", text(r#"["a",null]"#)),
+        ] {
+            let err = coerce(&param("ids", ty), &raw).unwrap_err();
+            assert_eq!(err.code, "InvalidParameter.ids", "{ty} {raw:?}");
+            let item = ty.trim_start_matches("array<").trim_end_matches('>');
+            assert!(
+                err.message.ends_with(&format!("item 2 of the list is null; send only {item} values")),
+                "{ty} {raw:?}: {}",
+                err.message
+            );
+        }
+        // In a comma-separated list of strings, `null` is the word.
+        assert_eq!(
+            coerce(&param("c", "array<string>"), &text("a,null")).unwrap(),
+            Value::Array(vec![Value::Text("a".into()), Value::Text("null".into())])
+        );
     }
 
     #[test]

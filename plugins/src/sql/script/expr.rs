@@ -95,7 +95,7 @@ impl Expr {
 
 fn truthy(value: &Value) -> bool {
     match value {
-        Value::Null => false,
+        Value::Null | Value::TypedNull(_) => false,
         Value::Bool(b) => *b,
         _ => true,
     }

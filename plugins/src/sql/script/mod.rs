@@ -418,6 +418,14 @@ impl Compiler<'_> {
     }
 }
 
+/// The type a parameter's values bind as: a list's item type; an identifier is text.
+fn bind_type(param: &RequestParam) -> ScalarType {
+    match param.param_type {
+        ParamType::Scalar(scalar) | ParamType::Array(scalar) => scalar,
+        ParamType::Identifier => ScalarType::String,
+    }
+}
+
 fn unknown_name(name: &str) -> String {
     format!("unknown name `{name}`: not a parameter of this API or a <foreach> item or index")
 }
@@ -466,13 +474,11 @@ impl Renderer<'_> {
         }
     }
 
-    fn bind(&mut self, value: Option<&Value>) {
+    fn bind(&mut self, value: &Value) {
         self.keep_apart('?');
         match value {
-            Some(Value::Array(items)) => self.out.push_list(items.clone()),
-            Some(value) => self.out.push_bind(value.clone()),
-            // MyBatis semantics: an absent parameter binds NULL; guard it with <if>.
-            None => self.out.push_bind(Value::Null),
+            Value::Array(items) => self.out.push_list(items.clone()),
+            value => self.out.push_bind(value.clone()),
         };
     }
 
@@ -488,11 +494,16 @@ impl Renderer<'_> {
             Node::Sql(text) => self.write(text),
             Node::Bind(Var::Param(i)) => {
                 let values = self.values;
-                self.bind(values.get(*i));
+                match values.get(*i) {
+                    Some(value) => self.bind(value),
+                    // MyBatis semantics: an absent parameter binds NULL (guard it with <if>),
+                    // typed as the parameter is declared.
+                    None => self.bind(&Value::TypedNull(bind_type(&self.params[*i]))),
+                }
             }
             Node::Bind(Var::Local(slot)) => {
-                let value = self.locals.get(*slot).cloned();
-                self.bind(value.as_ref());
+                let value = self.locals.get(*slot).cloned().unwrap_or(Value::Null);
+                self.bind(&value);
             }
             Node::Ident(i) => self.ident(*i)?,
             Node::If(test, body) => {
