@@ -70,7 +70,7 @@ fn sql(query: &str) -> Vec<(String, RawParam)> {
 }
 
 async fn native_rejections_hold_on(kind: DatasourceKind) {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let api = native_api(kind);
     let cases = native_corpus(kind);
     assert!(cases.len() >= 25, "{kind:?}: only {} corpus lines", cases.len());
@@ -102,7 +102,7 @@ async fn native_queries_the_database_refuses_are_invalid_parameters_on_mariadb()
 }
 
 async fn value_rejections_hold_on(kind: DatasourceKind) -> usize {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let mut checked = 0;
     let mut wrong = Vec::new();
     for line in include_str!("../corpus/rejected_values.jsonl").lines().filter(|l| !l.trim().is_empty()) {
@@ -184,7 +184,7 @@ impl Captured {
 async fn refusals_log_at_warn_once_per_interval_and_failures_at_error() {
     let captured = Captured::default();
     let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let database_words = [
         (DatasourceKind::Sqlite, "1st ORDER BY term out of range"),
         (DatasourceKind::Postgres, "ORDER BY position 7 is not in select list"),
@@ -223,7 +223,7 @@ async fn refusals_log_at_warn_once_per_interval_and_failures_at_error() {
 /// for the pool's acquire timeout, so the databases are tried side by side.)
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_database_is_still_an_internal_error() {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let attempt = |kind: DatasourceKind| {
         let ctx = &ctx;
         async move {

@@ -115,7 +115,7 @@ fn assert_null_item(got: Result<Vec<i64>, ApiError>, item: u64, what: &str) {
 }
 
 async fn null_items_are_refused_on(ds: &Datasource) -> usize {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let mut checked = 0;
     for case in corpus() {
         let Some(item) = case.expect.get("null_item").and_then(Json::as_u64) else {
@@ -166,7 +166,7 @@ async fn null_list_items_never_reach_the_database() {
 }
 
 async fn null_scalars_hold_on(kind: DatasourceKind) {
-    let ctx = PluginContext::default();
+    let ctx = sluice_tests::context().await;
     let all: Vec<i64> = (1..=USER_COUNT).collect();
     let ds = datasource(kind);
     let mut checked = 0;
