@@ -12,7 +12,7 @@ use utoipa::openapi::{
 use utoipa::openapi::{OpenApiBuilder, OpenApiVersion, path::Operation};
 
 use crate::operation::{self, Template};
-use crate::responses::{ENVELOPE, ERROR, REQUEST_ID_HEADER};
+use crate::responses::{ENVELOPE, ERROR, REQUEST_ID_HEADER, Shared};
 
 /// Security scheme names: callers present either.
 pub const APP_KEY_SCHEME: &str = "appKey";
@@ -167,6 +167,8 @@ struct Merged {
     schemas: Vec<(String, Schema)>,
     schema_names: HashSet<String>,
     operation_ids: HashSet<String>,
+    /// What the operations share, written once under `components`.
+    shared: Shared,
     /// Route shape (`/a/{}`) → the path that holds it.
     shapes: HashMap<String, String>,
     notes: Vec<String>,
@@ -205,14 +207,7 @@ impl Merged {
             return None;
         }
         let row_name = self.unique_schema_name(&format!("{}Row", pascal(&api.name)));
-        let built = match operation::build(api, version, &row_name) {
-            Ok(built) => built,
-            Err(why) => {
-                self.notes.push(format!("{why}."));
-                return None;
-            }
-        };
-        let mut op = built.operation;
+        let mut op = operation::build(api, version, &method, &row_name, &mut self.shared);
         let mut id = api.name.clone();
         let mut n = 2;
         while !self.operation_ids.insert(id.clone()) {
@@ -220,14 +215,14 @@ impl Merged {
             n += 1;
         }
         op.operation_id = Some(id);
-        if let Some(row) = built.row_schema {
+        if let Some(row) = operation::row_schema_of(version) {
             self.schema_names.insert(row_name.clone());
             self.schemas.push((row_name, row));
         }
-        self.shapes.insert(template.shape(), built.path.clone());
+        self.shapes.insert(template.shape(), template.path.clone());
         self.operations += 1;
-        let item = self.paths.paths.entry(built.path).or_default();
-        let slot = slot(item, &built.method);
+        let item = self.paths.paths.entry(template.path).or_default();
+        let slot = slot(item, &method);
         *slot = Some(op);
         slot.as_mut()
     }
@@ -274,6 +269,9 @@ impl Merged {
         for (name, schema) in self.schemas {
             components.schemas.insert(name, RefOr::T(schema));
         }
+        components.responses.extend(self.shared.responses);
+        components.parameters.extend(self.shared.parameters);
+        components.headers.extend(self.shared.headers);
         let server = if server_url.trim().is_empty() { "/" } else { server_url.trim() };
         OpenApiBuilder::new()
             .openapi(OpenApiVersion::Version31)

@@ -9,11 +9,17 @@
 //! present (`X-Sluice-App-Key` or `Authorization: Bearer`).
 //!
 //! - [`api_document`]: one API version.
-//! - [`workgroup_document`]: many APIs in one document (shared `Envelope`/`Error` components,
-//!   one `{ApiName}Row` schema per data API).
+//! - [`workgroup_document`]: many APIs in one document (one `{ApiName}Row` schema per data
+//!   API).
 //! - [`app_document`]: the APIs one app may call, as that app sees them: parameters and
 //!   fields above its clearance left out ([`for_clearance`]), APIs it may not call left out.
 //! - [`to_json`]: pretty JSON.
+//!
+//! Everything operations have in common is written once under `components` and referred to:
+//! the `Envelope` and `Error` schemas, the error responses that read the same for many
+//! operations (404, 413, 429, 500, 502, 504, native 403), the `X-Request-Id` and
+//! `Server-Timing` headers and the `X-Sluice-Env`, `pageNum`, `pageSize` and `withTotal`
+//! parameters.
 //!
 //! It depends on `catalog` only: the documents follow what `proxy/src/edge.rs` and
 //! `plugins::sql` do, and must be kept in step with them by hand (codes, reserved names,
