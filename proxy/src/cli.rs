@@ -84,10 +84,9 @@ pub fn export(config: &Config, what: &Export) -> Result<(), String> {
             let found =
                 store.workgroup_by_name(workgroup).await.map_err(|e| format!("workgroup `{workgroup}`: {e}"))?;
             let server = format!("http://{}", config.edge_addr);
-            let doc = crate::admin::docs::workgroup_document(&store, &found, &server)
+            crate::admin::docs::workgroup_document(&store, &found, &server)
                 .await
-                .map_err(|e| format!("cannot read the published APIs: {e}"))?;
-            Ok::<_, String>(openapi::to_json(&doc))
+                .map_err(|e| format!("cannot read the published APIs: {e}"))
         }
         .await;
         store.close().await;

@@ -416,7 +416,7 @@ async fn app_openapi(
 ) -> Result<Response, AdminError> {
     let app = app_in(&state, caller.workgroup()?, &id).await?;
     let doc = super::docs::app_document(&state.store, &app, &state.edge_url, now_ms()).await?;
-    Ok(super::docs::json_document(openapi::to_json(&doc)))
+    Ok(super::docs::json_document(doc))
 }
 
 #[cfg(test)]

@@ -93,8 +93,7 @@ async fn workgroup_json(
     State(state): State<AdminState>,
 ) -> Result<Response, AdminError> {
     let workgroup = caller.workgroup()?;
-    let doc = workgroup_document(&state.store, workgroup, &state.edge_url).await?;
-    Ok(json_document(openapi::to_json(&doc)))
+    Ok(json_document(workgroup_document(&state.store, workgroup, &state.edge_url).await?))
 }
 
 async fn api_json(
@@ -126,36 +125,27 @@ pub async fn described_version(store: &Store, workgroup: &Workgroup, id: i64) ->
     Ok((api, version))
 }
 
-/// One document of everything `workgroup` publishes to production, served at `server_url`.
-pub async fn workgroup_document(
-    store: &Store,
-    workgroup: &Workgroup,
-    server_url: &str,
-) -> Result<openapi::OpenApi, StoreError> {
-    // `published` opens registered constants for the edge; the document never shows them
-    // (the openapi crate describes registered APIs from the caller's side only).
-    let apis: Vec<(Api, ApiVersion)> = store
-        .published(Environment::Prod)
-        .await?
-        .into_iter()
-        .filter(|p| p.api.workgroup_id == workgroup.id)
-        .map(|p| (p.api, p.version))
-        .collect();
-    Ok(openapi::workgroup_document(&workgroup.name, &apis, server_url))
+/// One document of everything `workgroup` publishes to production, served at `server_url`,
+/// as pretty JSON.
+pub async fn workgroup_document(store: &Store, workgroup: &Workgroup, server_url: &str) -> Result<String, StoreError> {
+    let apis = published_in(store, workgroup).await?;
+    Ok(openapi::to_json(&openapi::workgroup_document(&workgroup.name, &apis, server_url)))
+}
+
+/// What `workgroup` publishes to production: each API with the version production serves,
+/// for [`openapi::workgroup_document`]. Registered constants are not even opened: the
+/// documents describe registered APIs from the caller's side only.
+pub async fn published_in(store: &Store, workgroup: &Workgroup) -> Result<Vec<(Api, ApiVersion)>, StoreError> {
+    store.published_for_documents(Environment::Prod, |api| api.workgroup_id == workgroup.id).await
 }
 
 /// The document of what `app` may call at `now` (milliseconds since the Unix epoch), served
-/// at `server_url`: every API published to production that the app holds an unexpired grant
-/// for, whichever workgroup it belongs to, in the version production serves. APIs without
-/// credentials (`authMode: none`) are in it only when granted too: the document lists what
-/// the app was approved for. Parameters and fields above the app's clearance are left out
-/// ([`openapi::app_document`]).
-pub async fn app_document(
-    store: &Store,
-    app: &App,
-    server_url: &str,
-    now: i64,
-) -> Result<openapi::OpenApi, StoreError> {
+/// at `server_url`, as pretty JSON: every API published to production that the app holds an
+/// unexpired grant for, whichever workgroup it belongs to, in the version production serves.
+/// APIs without credentials (`authMode: none`) are in it only when granted too: the document
+/// lists what the app was approved for. Parameters and fields above the app's clearance are
+/// left out ([`openapi::app_document`]).
+pub async fn app_document(store: &Store, app: &App, server_url: &str, now: i64) -> Result<String, StoreError> {
     let granted: HashSet<i64> = store
         .grants_of_app(app.id)
         .await?
@@ -163,16 +153,10 @@ pub async fn app_document(
         .filter(|g| g.expires_at.is_none_or(|at| at > now))
         .map(|g| g.api_id)
         .collect();
-    let apis: Vec<(Api, ApiVersion)> = if granted.is_empty() {
+    let apis = if granted.is_empty() {
         Vec::new()
     } else {
-        store
-            .published(Environment::Prod)
-            .await?
-            .into_iter()
-            .filter(|p| granted.contains(&p.api.id))
-            .map(|p| (p.api, p.version))
-            .collect()
+        store.published_for_documents(Environment::Prod, |api| granted.contains(&api.id)).await?
     };
-    Ok(openapi::app_document(&app.name, app.clearance, &apis, server_url))
+    Ok(openapi::to_json(&openapi::app_document(&app.name, app.clearance, &apis, server_url)))
 }
