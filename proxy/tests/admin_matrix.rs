@@ -139,11 +139,11 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
     let specs = runtime.block_on(async {
         let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).expect("key");
         let store = Store::open("sqlite::memory:", secrets).await.expect("store");
-        let (_, specs) = routes(AdminState {
+        let (_, specs) = routes(AdminState::new(
             store,
-            edge_url: "http://127.0.0.1:8080".to_owned(),
-            snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
-        });
+            "http://127.0.0.1:8080".to_owned(),
+            Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+        ));
         specs
     });
     for spec in &specs {

@@ -31,6 +31,7 @@ use pingora::services::background::BackgroundService;
 
 use crate::routes::Snapshot;
 use access::{Access, RouteSpec, Routes};
+use docs::cache::DocCache;
 use reply::{AdminResult, Reply};
 
 /// What every handler can reach.
@@ -40,6 +41,15 @@ pub struct AdminState {
     /// `http://<edge address>`: the server that caller documents name.
     pub edge_url: String,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Workgroup and app documents, kept per catalog revision.
+    pub docs: Arc<DocCache>,
+}
+
+impl AdminState {
+    /// The state of one admin service, with an empty documents cache.
+    pub fn new(store: Store, edge_url: String, snapshot: Arc<ArcSwap<Snapshot>>) -> AdminState {
+        AdminState { store, edge_url, snapshot, docs: Arc::new(DocCache::default()) }
+    }
 }
 
 /// Every management route with the access it needs.
@@ -107,11 +117,7 @@ impl BackgroundService for AdminService {
             Ok(listener) => listener,
             Err(e) => fail(format!("the admin API cannot listen on {}: {e}", self.addr)),
         };
-        let state = AdminState {
-            store: store.clone(),
-            edge_url: format!("http://{}", self.edge_addr),
-            snapshot: Arc::clone(&self.snapshot),
-        };
+        let state = AdminState::new(store.clone(), format!("http://{}", self.edge_addr), Arc::clone(&self.snapshot));
         let (app, _) = routes(state);
         let stop = async move {
             let _ = shutdown.changed().await;
