@@ -684,6 +684,19 @@ async fn published_lists_what_an_environment_serves_with_opened_passwords(db: Te
     let served = test[0].datasource.as_ref().unwrap();
     assert_eq!(served.id, other.id);
     assert_eq!(served.connection.password.as_deref(), Some("pw2"));
+
+    // For documents: the same APIs and versions, with empty drafts, only those `keep` accepts.
+    let described = store.published_for_documents(Environment::Prod, |_| true).await.unwrap();
+    assert_eq!(described.iter().map(|(a, _)| a.id).collect::<Vec<_>>(), [orders.id, users.id]);
+    assert_eq!((&described[0].1, &described[1].1), (&v0, &users_v0));
+    assert_eq!(described[1].0.name, "users");
+    for (api, _) in &described {
+        assert_eq!((api.draft.datasource_id, api.draft.request_params.len()), (None, 0), "{api:?}");
+    }
+    let only = store.published_for_documents(Environment::Prod, |a| a.id == users.id).await.unwrap();
+    assert_eq!(only.iter().map(|(a, v)| (a.id, v.number)).collect::<Vec<_>>(), [(users.id, 0)]);
+    let elsewhere = store.published_for_documents(Environment::Test, |a| a.workgroup_id != workgroup_id).await;
+    assert!(elsewhere.unwrap().is_empty());
     store.close().await;
 }
 
@@ -1080,6 +1093,9 @@ async fn registered_constants_are_sealed_at_rest_and_never_read_back(db: TestDb)
     let wrong = Store::open(&db.url, other).await.unwrap();
     assert!(matches!(wrong.published(Environment::Prod).await, Err(StoreError::Secret(_))));
     assert_eq!(constant_values(&wrong.api(api.id).await.unwrap().draft), vec![None, None]);
+    // What documents read opens nothing: it reads alike with any key, without the values.
+    let described = wrong.published_for_documents(Environment::Prod, |_| true).await.unwrap();
+    assert_eq!(constant_values(&described[0].1.definition), vec![None, None]);
     wrong.close().await;
 }
 

@@ -9,11 +9,19 @@
 //! present (`X-Sluice-App-Key` or `Authorization: Bearer`).
 //!
 //! - [`api_document`]: one API version.
-//! - [`workgroup_document`]: many APIs in one document (shared `Envelope`/`Error` components,
-//!   one `{ApiName}Row` schema per data API).
+//! - [`workgroup_document`]: many APIs in one document (one `{ApiName}Row` schema per data
+//!   API).
 //! - [`app_document`]: the APIs one app may call, as that app sees them: parameters and
 //!   fields above its clearance left out ([`for_clearance`]), APIs it may not call left out.
-//! - [`to_json`]: pretty JSON.
+//! - [`to_json`]: pretty JSON; [`write_json`]: pretty or compact JSON into any writer.
+//!
+//! Each is a [`Document`]: a plan whose operations are built while it is written, one path
+//! item at a time, so that the memory a document takes is about the size of its output.
+//! Everything operations have in common is written once under `components` and referred to:
+//! the `Envelope` and `Error` schemas, the error responses that read the same for many
+//! operations (404, 413, 429, 500, 502, 504, native 403), the `X-Request-Id` and
+//! `Server-Timing` headers and the `X-Sluice-Env`, `pageNum`, `pageSize` and `withTotal`
+//! parameters.
 //!
 //! It depends on `catalog` only: the documents follow what `proxy/src/edge.rs` and
 //! `plugins::sql` do, and must be kept in step with them by hand (codes, reserved names,
@@ -26,8 +34,8 @@ mod responses;
 mod schema;
 
 pub use document::{
-    APP_KEY_HEADER, APP_KEY_SCHEME, APP_TOKEN_SCHEME, api_document, app_document, for_clearance, to_json,
-    workgroup_document,
+    APP_KEY_HEADER, APP_KEY_SCHEME, APP_TOKEN_SCHEME, Document, api_document, app_document, for_clearance, to_json,
+    workgroup_document, write_json,
 };
 pub use schema::SECURITY_LEVEL_EXTENSION;
 /// The document type, re-exported so that callers need no `utoipa` dependency of their own.

@@ -18,7 +18,7 @@ use utoipa::openapi::{
     Schema, SchemaFormat, Type,
 };
 
-use crate::responses::{self, Code, ENVELOPE, JSON};
+use crate::responses::{self, Code, ENVELOPE, JSON, Shared};
 use crate::schema::{self, Side};
 
 /// Reserved request parameters (see `plugins::sql`).
@@ -34,16 +34,8 @@ const ENV_HEADER: &str = "X-Sluice-Env";
 const PARAM_BODY_LIMIT: &str = "64 KiB (or the gateway's `max_body_bytes`, when smaller)";
 /// The gateway-wide body limit of data APIs.
 const DATA_BODY_LIMIT: &str = "the gateway's `max_body_bytes` (1 MiB by default)";
-
-/// An operation ready to be placed in a document.
-pub struct Built {
-    /// The OpenAPI path template (`{*rest}` catch-alls written `{rest}`).
-    pub path: String,
-    pub method: HttpMethod,
-    pub operation: Operation,
-    /// The schema named `row_name`, for SQL modes.
-    pub row_schema: Option<Schema>,
-}
+/// The `Server-Timing` header component.
+const SERVER_TIMING: &str = "Server-Timing";
 
 /// The OpenAPI method of an API's method, if OpenAPI 3.1 has one.
 pub fn http_method(method: &str) -> Option<HttpMethod> {
@@ -195,12 +187,10 @@ fn level_parameter(builder: ParameterBuilder, level: SecurityLevel) -> Parameter
     builder.extensions(Some(schema::level_extension(level))).build()
 }
 
-/// Builds the operation of `version` of `api`; `row_name` names its row schema component.
-/// `Err` says why the API cannot be described (a method OpenAPI has no field for).
-pub fn build(api: &Api, version: &ApiVersion, row_name: &str) -> Result<Built, String> {
-    let method = http_method(&api.method).ok_or_else(|| {
-        format!("`{}` is left out: its method `{}` has no place in OpenAPI 3.1", api.name, api.method)
-    })?;
+/// Builds the operation of `version` of `api` called with `method` (the API's, as
+/// [`http_method`] reads it); `row_name` names its row schema component ([`row_schema_of`]).
+/// What it shares with other operations is gathered into `shared` and referred to.
+pub fn build(api: &Api, version: &ApiVersion, method: &HttpMethod, row_name: &str, shared: &mut Shared) -> Operation {
     let template = Template::parse(&api.path);
     let definition = &version.definition;
     let body_method = matches!(method, HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch);
@@ -211,7 +201,7 @@ pub fn build(api: &Api, version: &ApiVersion, row_name: &str) -> Result<Built, S
     };
 
     let mut notes: Vec<String> = Vec::new();
-    let mut parameters: Vec<Parameter> = Vec::new();
+    let mut parameters: Vec<RefOr<Parameter>> = Vec::new();
     let mut body = Object::with_type(Type::Object);
     let mut seen: Vec<(String, ParamPosition)> = Vec::new();
 
@@ -233,7 +223,7 @@ pub fn build(api: &Api, version: &ApiVersion, row_name: &str) -> Result<Built, S
             ),
         };
         seen.push((name.clone(), ParamPosition::Path));
-        parameters.push(parameter);
+        parameters.push(RefOr::T(parameter));
     }
     for p in &caller_params {
         if p.position == ParamPosition::Path {
@@ -252,8 +242,8 @@ pub fn build(api: &Api, version: &ApiVersion, row_name: &str) -> Result<Built, S
         }
         seen.push((key, p.position));
         match p.position {
-            ParamPosition::Query => parameters.push(parameter(p, ParameterIn::Query, "")),
-            ParamPosition::Header => parameters.push(parameter(p, ParameterIn::Header, "")),
+            ParamPosition::Query => parameters.push(RefOr::T(parameter(p, ParameterIn::Query, ""))),
+            ParamPosition::Header => parameters.push(RefOr::T(parameter(p, ParameterIn::Header, ""))),
             ParamPosition::Body | ParamPosition::Path => {
                 body.properties.insert(p.name.to_owned(), RefOr::T(property(p)));
                 if p.required {
@@ -265,7 +255,7 @@ pub fn build(api: &Api, version: &ApiVersion, row_name: &str) -> Result<Built, S
 
     let sql_paged = matches!(definition.mode, ApiMode::Wizard(_) | ApiMode::Script(_)) && definition.options.pagination;
     if sql_paged {
-        parameters.extend(page_parameters(&definition.options));
+        parameters.extend(page_parameters(&definition.options, shared));
     }
     if let ApiMode::Native(spec) = &definition.mode {
         let mut tables = spec.tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
@@ -290,7 +280,7 @@ pub fn build(api: &Api, version: &ApiVersion, row_name: &str) -> Result<Built, S
             body.properties.insert(NATIVE_SQL.to_owned(), RefOr::T(property));
             body.required.push(NATIVE_SQL.to_owned());
         } else {
-            parameters.push(level_parameter(
+            parameters.push(RefOr::T(level_parameter(
                 ParameterBuilder::new()
                     .name(NATIVE_SQL)
                     .parameter_in(ParameterIn::Query)
@@ -299,11 +289,11 @@ pub fn build(api: &Api, version: &ApiVersion, row_name: &str) -> Result<Built, S
                     .schema(Some(sql_schema))
                     .example(Some(json!(example))),
                 SecurityLevel::default(),
-            ));
+            )));
         }
     }
     if !caller_params.iter().any(|p| p.position == ParamPosition::Header && p.name.eq_ignore_ascii_case(ENV_HEADER)) {
-        parameters.push(env_parameter());
+        parameters.push(shared.parameter(ENV_HEADER, env_parameter));
     }
 
     let reads_body = match registered {
@@ -335,13 +325,9 @@ pub fn build(api: &Api, version: &ApiVersion, row_name: &str) -> Result<Built, S
         None
     };
 
-    let route = format!("{} {}", api.method.trim().to_ascii_uppercase(), template.path);
-    let (responses, row_schema) = match registered {
-        Some(spec) => (registered_responses(spec, &caller_params, reads_body, &route), None),
-        None => {
-            let (responses, row) = sql_responses(definition, &caller_params, row_name, &route);
-            (responses, Some(row))
-        }
+    let responses = match registered {
+        Some(spec) => registered_responses(spec, &caller_params, reads_body, shared),
+        None => sql_responses(definition, &caller_params, row_name, shared),
     };
 
     let mut description = Vec::<String>::new();
@@ -370,17 +356,27 @@ pub fn build(api: &Api, version: &ApiVersion, row_name: &str) -> Result<Built, S
         extension.insert("errorCodes".to_owned(), serde_json::to_value(&spec.error_codes).unwrap_or(Value::Null));
     }
 
-    let operation = OperationBuilder::new()
+    let mut operation = OperationBuilder::new()
         .operation_id(Some(api.name.clone()))
         .summary(Some(summary(api)))
         .description(Some(description.join("\n\n")))
         .tags(Some([tag(&template)]))
-        .parameters(Some(parameters))
         .request_body(request_body)
         .responses(responses)
         .extensions(Some(ExtensionsBuilder::new().add("x-sluice", Value::Object(extension)).build()))
         .build();
-    Ok(Built { path: template.path, method, operation, row_schema })
+    operation.parameters = Some(parameters);
+    operation
+}
+
+/// The row schema of a SQL-mode version, which its 200 response refers to by name; `None`
+/// for a registered API (its answer is the upstream's own).
+pub fn row_schema_of(version: &ApiVersion) -> Option<Schema> {
+    let definition = &version.definition;
+    match definition.mode {
+        ApiMode::Registered(_) => None,
+        _ => Some(row_schema(&definition.mode, &definition.response_fields, definition.options.result_format)),
+    }
 }
 
 fn level_ext_l1() -> Option<utoipa::openapi::extensions::Extensions> {
@@ -480,7 +476,9 @@ fn json_body(body: Object, description: String, required: bool) -> RequestBody {
         .build()
 }
 
-fn page_parameters(options: &ApiOptions) -> Vec<Parameter> {
+/// `pageNum` and `withTotal` read the same everywhere; `pageSize` is shared by the APIs of one
+/// `maxLimit`.
+fn page_parameters(options: &ApiOptions, shared: &mut Shared) -> Vec<RefOr<Parameter>> {
     let max = options.max_limit.max(1);
     let integer = |min: i64, max: Option<u32>, default: u32| {
         let mut object = Object::with_type(Type::Integer);
@@ -490,19 +488,7 @@ fn page_parameters(options: &ApiOptions) -> Vec<Parameter> {
         object.default = Some(json!(default));
         object
     };
-    let mut with_total = Object::with_type(Type::Boolean);
-    with_total.default = Some(json!(false));
-    [
-        (PAGE_NUM, "The page, from 1.".to_owned(), integer(1, None, 1)),
-        (PAGE_SIZE, format!("Rows per page, from 1 to {max}."), integer(1, Some(max), DEFAULT_PAGE_SIZE.min(max))),
-        (
-            WITH_TOTAL,
-            "`true` also counts every matching row into `data.totalCnt` (one more query).".to_owned(),
-            with_total,
-        ),
-    ]
-    .into_iter()
-    .map(|(name, description, schema)| {
+    let query = |name: &str, description: String, schema: Object| {
         level_parameter(
             ParameterBuilder::new()
                 .name(name)
@@ -512,8 +498,26 @@ fn page_parameters(options: &ApiOptions) -> Vec<Parameter> {
                 .schema(Some(schema)),
             SecurityLevel::default(),
         )
-    })
-    .collect()
+    };
+    vec![
+        shared.parameter(PAGE_NUM, || query(PAGE_NUM, "The page, from 1.".to_owned(), integer(1, None, 1))),
+        shared.parameter(&format!("{PAGE_SIZE}.max{max}"), || {
+            query(
+                PAGE_SIZE,
+                format!("Rows per page, from 1 to {max}."),
+                integer(1, Some(max), DEFAULT_PAGE_SIZE.min(max)),
+            )
+        }),
+        shared.parameter(WITH_TOTAL, || {
+            let mut with_total = Object::with_type(Type::Boolean);
+            with_total.default = Some(json!(false));
+            query(
+                WITH_TOTAL,
+                "`true` also counts every matching row into `data.totalCnt` (one more query).".to_owned(),
+                with_total,
+            )
+        }),
+    ]
 }
 
 fn env_parameter() -> Parameter {
@@ -576,30 +580,31 @@ fn bad_request(params: &[CallerParam<'_>], extra: Vec<Code>) -> Response {
     responses::error_response("The request is not acceptable; nothing was run.", &codes)
 }
 
-/// The responses of a wizard, script or native API, and its row schema.
+/// The responses of a wizard, script or native API (its rows are the schema `row_name`).
 fn sql_responses(
     definition: &ApiDefinition,
     params: &[CallerParam<'_>],
     row_name: &str,
-    route: &str,
-) -> (Responses, Schema) {
+    shared: &mut Shared,
+) -> Responses {
     let options = &definition.options;
     let fields = &definition.response_fields;
     let native = matches!(definition.mode, ApiMode::Native(_));
     let paged = !native && options.pagination;
-    let row = row_schema(&definition.mode, fields, options.result_format);
 
     let mut envelope_data = Object::with_type(Type::Object);
     envelope_data.properties.insert("data".to_owned(), RefOr::T(data_schema(options, row_name, paged, fields)));
     let mut all_of = AllOf::new();
     all_of.items = vec![RefOr::Ref(responses::schema_ref(ENVELOPE)), RefOr::T(envelope_data.into())];
-    let server_timing = HeaderBuilder::new()
-        .schema(Some(Object::with_type(Type::String)))
-        .description(Some("Time spent per stage of the call, in ms: parse, plan, execute, encode."))
-        .build();
+    let server_timing = shared.header(SERVER_TIMING, || {
+        HeaderBuilder::new()
+            .schema(Some(Object::with_type(Type::String)))
+            .description(Some("Time spent per stage of the call, in ms: parse, plan, execute, encode."))
+            .build()
+    });
     let mut ok =
         responses::ok_response("The rows, in the OK envelope.".to_owned(), JSON, RefOr::T(Schema::AllOf(all_of)))
-            .header("Server-Timing", server_timing)
+            .header_ref(SERVER_TIMING, server_timing)
             .build();
     if let Some(example) = ok_example(fields, options.result_format, paged) {
         ok = responses::with_example(ok, example);
@@ -644,53 +649,60 @@ fn sql_responses(
     ));
 
     let mut responses = Responses::new();
-    let mut add = |status: &str, response: Response| {
-        responses.responses.insert(status.to_owned(), RefOr::T(response));
+    let mut add = |status: &str, response: RefOr<Response>| {
+        responses.responses.insert(status.to_owned(), response);
     };
-    add("200", ok);
-    add("400", bad_request(params, extra));
+    add("200", RefOr::T(ok));
+    add("400", RefOr::T(bad_request(params, extra)));
     if native {
         add(
             "403",
-            responses::error_response(
-                "The query reaches outside what this API allows; nothing was run.",
-                &[Code::new(
-                    "Forbidden.Query",
-                    "the query names a table or function this API does not allow, or is not a plain SELECT",
-                    "table `secrets` is not allowed by this API",
-                )],
-            ),
+            shared.response("ForbiddenQuery", || {
+                responses::error_response(
+                    "The query reaches outside what this API allows; nothing was run.",
+                    &[Code::new(
+                        "Forbidden.Query",
+                        "the query names a table or function this API does not allow, or is not a plain SELECT",
+                        "table `secrets` is not allowed by this API",
+                    )],
+                )
+            }),
         );
     }
-    add("404", responses::not_found(route));
-    add("413", responses::payload_too_large(DATA_BODY_LIMIT));
-    add("429", responses::throttled());
+    add("404", shared.response("NotFound", responses::not_found));
+    add("413", shared.response("PayloadTooLarge", || responses::payload_too_large(DATA_BODY_LIMIT)));
+    add("429", shared.response("Throttled", responses::throttled));
     add(
         "500",
-        responses::error_response(
-            "The database or the gateway failed; the cause is logged, never sent.",
-            &[
-                Code::new(
-                    "InternalError.Database",
-                    "the database could not answer",
-                    "the database could not answer this call; the error was logged",
-                ),
-                Code::new("InternalError", "an unexpected failure in the gateway", "an internal error occurred"),
-            ],
-        ),
+        shared.response("DatabaseError", || {
+            responses::error_response(
+                "The database or the gateway failed; the cause is logged, never sent.",
+                &[
+                    Code::new(
+                        "InternalError.Database",
+                        "the database could not answer",
+                        "the database could not answer this call; the error was logged",
+                    ),
+                    Code::new("InternalError", "an unexpected failure in the gateway", "an internal error occurred"),
+                ],
+            )
+        }),
     );
+    let timeout = options.timeout_ms;
     add(
         "504",
-        responses::error_response(
-            "The query took too long and was cancelled.",
-            &[Code::new(
-                "Timeout",
-                format!("the call did not finish within the API's timeout of {} ms", options.timeout_ms),
-                format!("the query did not finish within the API's timeout of {} ms", options.timeout_ms),
-            )],
-        ),
+        shared.response(&format!("Timeout.{timeout}ms"), || {
+            responses::error_response(
+                "The query took too long and was cancelled.",
+                &[Code::new(
+                    "Timeout",
+                    format!("the call did not finish within the API's timeout of {timeout} ms"),
+                    format!("the query did not finish within the API's timeout of {timeout} ms"),
+                )],
+            )
+        }),
     );
-    (responses, row)
+    responses
 }
 
 /// The schema of one response field in a row: NULL comes back as `null` unless the field is
@@ -827,7 +839,12 @@ fn placeholder(field_type: ParamType) -> Value {
 
 /// The responses of a registered API: the upstream's own answer, passed through, and the
 /// gateway's errors.
-fn registered_responses(spec: &RegisteredSpec, params: &[CallerParam<'_>], reads_body: bool, route: &str) -> Responses {
+fn registered_responses(
+    spec: &RegisteredSpec,
+    params: &[CallerParam<'_>],
+    reads_body: bool,
+    shared: &mut Shared,
+) -> Responses {
     let media = match spec.response_format {
         UpstreamFormat::Json => JSON,
         UpstreamFormat::Xml => "application/xml",
@@ -863,53 +880,60 @@ fn registered_responses(spec: &RegisteredSpec, params: &[CallerParam<'_>], reads
     }
 
     let mut responses = Responses::new();
-    let mut add = |status: &str, response: Response| {
-        responses.responses.insert(status.to_owned(), RefOr::T(response));
+    let mut add = |status: &str, response: RefOr<Response>| {
+        responses.responses.insert(status.to_owned(), response);
     };
-    add("200", ok);
-    add("400", bad_request(params, extra));
-    add("404", responses::not_found(route));
+    add("200", RefOr::T(ok));
+    add("400", RefOr::T(bad_request(params, extra)));
+    add("404", shared.response("NotFound", responses::not_found));
     if reads_body {
-        add("413", responses::payload_too_large(PARAM_BODY_LIMIT));
+        add("413", shared.response("ParameterBodyTooLarge", || responses::payload_too_large(PARAM_BODY_LIMIT)));
     }
-    add("429", responses::throttled());
+    add("429", shared.response("Throttled", responses::throttled));
     add(
         "500",
-        responses::error_response(
-            "The gateway failed; the cause is logged, never sent.",
-            &[Code::new("InternalError", "an unexpected failure in the gateway", "an internal error occurred")],
-        ),
+        shared.response("GatewayError", || {
+            responses::error_response(
+                "The gateway failed; the cause is logged, never sent.",
+                &[Code::new("InternalError", "an unexpected failure in the gateway", "an internal error occurred")],
+            )
+        }),
     );
     add(
         "502",
-        responses::error_response(
-            "The upstream service could not be reached; it was not called, or gave no answer.",
-            &[
-                Code::new(
-                    "Upstream.Unavailable",
-                    "the service refused or reset the connection, did not resolve, failed the TLS handshake, or \
-                     closed before answering",
-                    "the upstream service could not be reached",
-                ),
-                Code::new(
-                    "Upstream.Forbidden",
-                    "the gateway's network policy refused the service's address at call time",
-                    "the upstream address is not allowed (a private address)",
-                ),
-            ],
-        ),
+        shared.response("UpstreamUnavailable", || {
+            responses::error_response(
+                "The upstream service could not be reached; it was not called, or gave no answer.",
+                &[
+                    Code::new(
+                        "Upstream.Unavailable",
+                        "the service refused or reset the connection, did not resolve, failed the TLS handshake, or \
+                         closed before answering",
+                        "the upstream service could not be reached",
+                    ),
+                    Code::new(
+                        "Upstream.Forbidden",
+                        "the gateway's network policy refused the service's address at call time",
+                        "the upstream address is not allowed (a private address)",
+                    ),
+                ],
+            )
+        }),
     );
+    let timeout = spec.timeout_ms;
     add(
         "504",
-        responses::error_response(
-            "The upstream service took too long.",
-            &[Code::new(
-                "Upstream.Timeout",
-                format!("connecting, or a wait for the service's data, took longer than {} ms", spec.timeout_ms),
-                format!("the upstream service did not answer within {} ms", spec.timeout_ms),
-            )],
-        ),
+        shared.response(&format!("UpstreamTimeout.{timeout}ms"), || {
+            responses::error_response(
+                "The upstream service took too long.",
+                &[Code::new(
+                    "Upstream.Timeout",
+                    format!("connecting, or a wait for the service's data, took longer than {timeout} ms"),
+                    format!("the upstream service did not answer within {timeout} ms"),
+                )],
+            )
+        }),
     );
-    responses.responses.insert("default".to_owned(), RefOr::T(default));
+    add("default", RefOr::T(default));
     responses
 }

@@ -1,9 +1,17 @@
 //! The responses of an operation: the OK envelope, and the errors the edge answers with their
 //! stable codes (`proxy/src/edge.rs`, `plugins/src/error.rs`).
+//!
+//! Errors that read the same for many operations (404, 413, 429, 500, 502, 504, native 403)
+//! are written once under `components/responses` and referred to ([`Shared`]); only the 400
+//! response, which lists each operation's own parameters, stays in the operation. A workgroup
+//! of thousands of APIs would otherwise repeat them thousands of times.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use utoipa::openapi::example::ExampleBuilder;
-use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::path::Parameter;
+use utoipa::openapi::{Content, Header, Ref, RefOr, Response, ResponseBuilder};
 
 /// Component names shared by every document.
 pub const ENVELOPE: &str = "Envelope";
@@ -23,6 +31,41 @@ pub struct Code {
 impl Code {
     pub fn new(code: impl Into<String>, when: impl Into<String>, message: impl Into<String>) -> Code {
         Code { code: code.into(), when: when.into(), message: message.into() }
+    }
+}
+
+/// The components a document's operations refer to, gathered while the operations are built
+/// and written once under `components`: a name is built on its first use only.
+#[derive(Default)]
+pub struct Shared {
+    pub responses: BTreeMap<String, RefOr<Response>>,
+    pub parameters: BTreeMap<String, RefOr<Parameter>>,
+    pub headers: BTreeMap<String, RefOr<Header>>,
+}
+
+impl Shared {
+    /// A reference to the response component `name`, built by `make` on first use.
+    pub fn response(&mut self, name: &str, make: impl FnOnce() -> Response) -> RefOr<Response> {
+        if !self.responses.contains_key(name) {
+            self.responses.insert(name.to_owned(), RefOr::T(make()));
+        }
+        RefOr::Ref(Ref::new(format!("#/components/responses/{name}")))
+    }
+
+    /// A reference to the parameter component `name`, built by `make` on first use.
+    pub fn parameter(&mut self, name: &str, make: impl FnOnce() -> Parameter) -> RefOr<Parameter> {
+        if !self.parameters.contains_key(name) {
+            self.parameters.insert(name.to_owned(), RefOr::T(make()));
+        }
+        RefOr::Ref(Ref::new(format!("#/components/parameters/{name}")))
+    }
+
+    /// A reference to the header component `name`, built by `make` on first use.
+    pub fn header(&mut self, name: &str, make: impl FnOnce() -> Header) -> Ref {
+        if !self.headers.contains_key(name) {
+            self.headers.insert(name.to_owned(), RefOr::T(make()));
+        }
+        Ref::new(format!("#/components/headers/{name}"))
     }
 }
 
@@ -77,15 +120,15 @@ pub fn with_example(mut response: Response, example: Value) -> Response {
     response
 }
 
-/// `route` is the method and path, as in `GET /orders/{id}`.
-pub fn not_found(route: &str) -> Response {
+/// The 404 of every operation (its example names a sample route).
+pub fn not_found() -> Response {
     error_response(
         "No version of this API is served here.",
         &[Code::new(
             "NotFound.Api",
             "no version of this API is published at this method and path in the environment the call selects \
              (`X-Sluice-Env`, production when absent)",
-            format!("no API is published at {route} in the test environment"),
+            "no API is published at GET /orders/{id} in the test environment",
         )],
     )
 }

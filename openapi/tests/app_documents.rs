@@ -9,7 +9,7 @@ use serde_json::Value;
 fn app_doc(clearance: SecurityLevel, apis: &[(Api, ApiVersion)]) -> (String, Value) {
     let text = openapi::to_json(&openapi::app_document("mobile", clearance, apis, common::SERVER));
     let value = serde_json::from_str(&text).unwrap();
-    (text, value)
+    (text, common::inline_shared(&value))
 }
 
 /// The names of an operation's parameters, in order.

@@ -5,10 +5,11 @@ mod common;
 use catalog::model::{Api, ApiVersion};
 use serde_json::{Value, json};
 
+/// The document's text, and its value with the shared responses and parameters inlined.
 fn document(sample: &(Api, ApiVersion)) -> (String, Value) {
     let text = openapi::to_json(&openapi::api_document(&sample.0, &sample.1, common::SERVER));
     let value = serde_json::from_str(&text).unwrap();
-    (text, value)
+    (text, common::inline_shared(&value))
 }
 
 fn param<'a>(op: &'a Value, name: &str, place: &str) -> &'a Value {
@@ -189,9 +190,10 @@ fn wizard_errors_list_the_codes_the_edge_answers() {
     assert!(content["examples"]["InvalidParameter.region"]["value"]["message"].is_string());
     assert_eq!(content["examples"].as_object().unwrap().len(), 3, "one example per kind of code");
     assert!(error_codes(op, "404").contains("`NotFound.Api`"));
+    // Shared by every operation: its example names a sample route.
     assert_eq!(
         op["responses"]["404"]["content"]["application/json"]["examples"]["NotFound.Api"]["value"]["message"],
-        "no API is published at POST /shop/{region}/orders/{id} in the test environment"
+        "no API is published at GET /orders/{id} in the test environment"
     );
     assert!(error_codes(op, "413").contains("`PayloadTooLarge`"));
     let throttled = error_codes(op, "429");
@@ -356,9 +358,105 @@ fn workgroup_document_merges_paths_and_keeps_the_first_of_a_clash() {
     for secret in common::SECRETS {
         assert!(!text.contains(secret), "`{secret}` leaked into the workgroup document");
     }
-    // Every operation refers to the shared envelopes rather than repeating them.
+    // Every operation refers to the shared envelopes rather than repeating them: the OK
+    // envelope from each data API's 200, the Error schema from each operation's own 400 and
+    // from the shared error responses (`shared_parts_are_written_once_and_referred_to`).
     assert_eq!(text.matches("\"$ref\": \"#/components/schemas/Envelope\"").count(), 5);
-    assert!(text.matches("\"$ref\": \"#/components/schemas/Error\"").count() >= 7 * 5);
+    for item in paths.values() {
+        for op in item.as_object().unwrap().values() {
+            let bad = &op["responses"]["400"]["content"]["application/json"]["schema"];
+            assert_eq!(bad, &json!({"$ref": "#/components/schemas/Error"}), "{op:#}");
+        }
+    }
+}
+
+/// `n` copies of every sample, under distinct names and paths.
+fn copies(n: usize) -> Vec<(Api, ApiVersion)> {
+    let mut apis = Vec::new();
+    for i in 0..n {
+        for (mut api, version) in common::all() {
+            api.name = format!("{}_{i}", api.name);
+            api.path = format!("/c{i}{}", api.path);
+            apis.push((api, version));
+        }
+    }
+    apis
+}
+
+fn compact(apis: &[(Api, ApiVersion)]) -> Vec<u8> {
+    serde_json::to_vec(&openapi::workgroup_document("shop", apis, common::SERVER)).unwrap()
+}
+
+/// What operations have in common is written once under `components` and referred to: the
+/// Error schema, the error responses, the common headers and parameters. So the components
+/// other than row schemas do not grow with the number of APIs, and an operation repeats none
+/// of them.
+#[test]
+fn shared_parts_are_written_once_and_referred_to() {
+    let few = compact(&copies(1));
+    let many = compact(&copies(40));
+    let few: Value = serde_json::from_slice(&few).unwrap();
+    let doc: Value = serde_json::from_slice(&many).unwrap();
+    let text = String::from_utf8(many).unwrap();
+
+    // Defined once, whatever the number of operations.
+    assert_eq!(text.matches("An error answered by the gateway.").count(), 1, "the Error schema");
+    let components = &doc["components"];
+    for kind in ["responses", "parameters", "headers"] {
+        assert_eq!(components[kind], few["components"][kind], "{kind} grow with the number of APIs");
+    }
+    let shared = |kind: &str| {
+        let names = components.as_object().map(|c| c.keys().cloned().collect::<Vec<_>>());
+        components[kind].as_object().unwrap_or_else(|| panic!("no shared {kind}; components: {names:?}")).clone()
+    };
+    let responses = shared("responses");
+    for name in ["NotFound", "PayloadTooLarge", "ParameterBodyTooLarge", "Throttled", "DatabaseError"] {
+        assert!(responses.contains_key(name), "no shared {name} in {:?}", responses.keys());
+    }
+    for name in ["GatewayError", "ForbiddenQuery", "UpstreamUnavailable", "Timeout.3000ms", "UpstreamTimeout.5000ms"] {
+        assert!(responses.contains_key(name), "no shared {name} in {:?}", responses.keys());
+    }
+    let parameters = shared("parameters");
+    for name in ["X-Sluice-Env", "pageNum", "pageSize.max50", "withTotal"] {
+        assert!(parameters.contains_key(name), "no shared {name} in {:?}", parameters.keys());
+    }
+    assert!(
+        components["headers"].get("Server-Timing").is_some() && components["headers"].get("X-Request-Id").is_some()
+    );
+    // Each shared text appears once: in its component.
+    for shared in responses.values().chain(parameters.values()) {
+        let description = shared["description"].as_str().unwrap();
+        assert_eq!(text.matches(&serde_json::to_string(description).unwrap()).count(), 1, "{description}");
+    }
+
+    // Every operation refers to them: only its 200, its own 400 and a registered API's
+    // `default` are written in place.
+    let mut operations = 0;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let inline = matches!(status.as_str(), "200" | "400" | "default");
+                let target = response["$ref"].as_str().unwrap_or_default();
+                assert_eq!(!inline, target.starts_with("#/components/responses/"), "{method} {status}: {response}");
+            }
+            for parameter in op["parameters"].as_array().unwrap() {
+                if let Some(target) = parameter["$ref"].as_str() {
+                    assert!(target.starts_with("#/components/parameters/"), "{target}");
+                } else {
+                    let name = parameter["name"].as_str().unwrap();
+                    assert!(!["X-Sluice-Env", "pageNum", "pageSize", "withTotal"].contains(&name), "{name} inline");
+                }
+            }
+            let headers = &op["responses"]["200"]["headers"];
+            for (name, header) in headers.as_object().unwrap() {
+                assert_eq!(header["$ref"], format!("#/components/headers/{name}"), "{method}: {headers}");
+            }
+        }
+    }
+    assert_eq!(operations, 40 * common::all().len());
+    // And every reference resolves.
+    common::inline_shared(&doc);
 }
 
 #[test]

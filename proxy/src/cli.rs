@@ -1,6 +1,7 @@
 //! `sluice apply` and `sluice check`: declarative files against the store; `sluice export`:
 //! documents from the store to files.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -80,7 +81,7 @@ pub enum Export {
 }
 
 /// Writes a document from the configured store; the edge address of the configuration is the
-/// documents' server.
+/// documents' server. The document is written as it is built, straight to its file.
 pub fn export(config: &Config, what: &Export) -> Result<(), String> {
     let Export::Openapi { workgroup, output } = what;
     let secrets = secret_box(config)?;
@@ -88,27 +89,34 @@ pub fn export(config: &Config, what: &Export) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    let text = runtime.block_on(async {
+    let (name, apis) = runtime.block_on(async {
         let store = Store::open(&config.store_url, secrets).await.map_err(|e| format!("cannot open the store: {e}"))?;
         let outcome = async {
             let found =
                 store.workgroup_by_name(workgroup).await.map_err(|e| format!("workgroup `{workgroup}`: {e}"))?;
-            let server = format!("http://{}", config.edge_addr);
-            let doc = crate::admin::docs::workgroup_document(&store, &found, &server)
+            let apis = crate::admin::docs::published_in(&store, &found)
                 .await
                 .map_err(|e| format!("cannot read the published APIs: {e}"))?;
-            Ok::<_, String>(openapi::to_json(&doc))
+            Ok::<_, String>((found.name, apis))
         }
         .await;
         store.close().await;
         outcome
     })?;
+    let server = format!("http://{}", config.edge_addr);
+    let doc = openapi::workgroup_document(&name, &apis, &server);
     let output = output.clone().unwrap_or_else(|| PathBuf::from(format!("{workgroup}.openapi.json")));
+    let write = |out: &mut dyn Write| {
+        let mut out = std::io::BufWriter::new(out);
+        openapi::write_json(&doc, &mut out, true)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    };
     if output.as_os_str() == "-" {
-        println!("{text}");
-        return Ok(());
+        return write(&mut std::io::stdout().lock()).map_err(|e| format!("cannot write the document: {e}"));
     }
-    std::fs::write(&output, format!("{text}\n")).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    let written = std::fs::File::create(&output).and_then(|mut file| write(&mut file));
+    written.map_err(|e| format!("cannot write {}: {e}", output.display()))?;
     println!("wrote {}", output.display());
     Ok(())
 }

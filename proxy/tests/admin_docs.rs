@@ -2,7 +2,10 @@
 //! each demo API, of the `demo` workgroup, of the management API itself and the output of
 //! `sluice export openapi` all pass `openapi-spec-validator` (PyPI); the management document
 //! lists exactly the registered routes; the page is self-contained; and `schemathesis`
-//! (PyPI) fuzzing every documented operation gets no server error.
+//! (PyPI) fuzzing every documented operation gets no server error. Workgroup and app
+//! documents are built once per catalog revision and key, by one of concurrent callers, and
+//! never mix: checked on an admin router run in the test process over the server's store,
+//! whose documents cache the test can read.
 //!
 //! Both Python tools are installed when missing (pip, pip --user, then a virtual environment
 //! under the target dir); a test fails, saying how to install them, when that is impossible.
@@ -10,6 +13,7 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -66,21 +70,223 @@ fn demo_apis(server: &Server) -> Vec<Api> {
     })
 }
 
+/// An admin router over `server`'s store, run in this process so that a test can read its
+/// documents cache (`state.docs`); it answers on `addr`.
+struct Local {
+    addr: SocketAddr,
+    state: AdminState,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Local {
+    fn start(server: &Server) -> Local {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let (state, listener) = runtime.block_on(async {
+            let store = open_store(server).await;
+            let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+            let state =
+                AdminState::new(store, format!("http://{}", server.edge), snapshot, support::default_outbound());
+            (state, tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen"))
+        });
+        let addr = listener.local_addr().expect("address");
+        let (router, _) = routes(state.clone());
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        Local { addr, state, _runtime: runtime }
+    }
+
+    fn get(&self, path: &str, extra: &[(&str, &str)]) -> Response {
+        let auth = format!("Bearer {TOKEN}");
+        let mut headers = vec![("Authorization", auth.as_str())];
+        headers.extend_from_slice(extra);
+        request(self.addr, "GET", &format!("/admin/v1{path}"), &headers, b"")
+    }
+
+    /// GET `path` from `n` threads at once: the responses.
+    fn get_at_once(&self, path: &str, n: usize) -> Vec<Response> {
+        let barrier = std::sync::Barrier::new(n);
+        std::thread::scope(|scope| {
+            let calls: Vec<_> = (0..n)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        self.get(path, &[])
+                    })
+                })
+                .collect();
+            calls.into_iter().map(|c| c.join().expect("a call")).collect()
+        })
+    }
+
+    fn builds(&self) -> u64 {
+        self.state.docs.builds()
+    }
+}
+
+fn document(response: &Response) -> Value {
+    assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+    assert!(response.header("content-type").is_some_and(|t| t.starts_with("application/json")));
+    let doc = response.json();
+    assert_eq!(doc["openapi"], "3.1.0", "{doc}");
+    doc
+}
+
+fn paths(doc: &Value) -> Vec<String> {
+    doc["paths"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default()
+}
+
+/// The number of operations of a document.
+fn operations(doc: &Value) -> usize {
+    doc["paths"].as_object().map_or(0, |p| p.values().filter_map(Value::as_object).map(|item| item.len()).sum())
+}
+
+#[test]
+fn workgroup_documents_are_built_once_per_revision_by_one_of_concurrent_callers() {
+    let server = start("docs-cache");
+    let local = Local::start(&server);
+    let path = "/workgroups/demo/openapi.json";
+
+    // Six callers at once: one build, the same bytes for all.
+    let answers = local.get_at_once(path, 6);
+    assert_eq!(local.builds(), 1, "six concurrent callers, one build");
+    let first = document(&answers[0]);
+    let etag = answers[0].header("etag").expect("an ETag").to_owned();
+    for answer in &answers {
+        assert_eq!((answer.status, answer.header("etag")), (200, Some(etag.as_str())));
+        assert_eq!(answer.body, answers[0].body);
+    }
+    assert_eq!(operations(&first), 4, "{:?}", paths(&first));
+
+    // Later calls: the kept document; with its ETag, not even the bytes.
+    let again = local.get(path, &[]);
+    assert_eq!((again.header("etag"), &again.body), (Some(etag.as_str()), &answers[0].body));
+    let unchanged = local.get(path, &[("If-None-Match", &etag)]);
+    assert_eq!((unchanged.status, unchanged.body.len()), (304, 0));
+    assert_eq!(unchanged.header("etag"), Some(etag.as_str()));
+    assert_eq!(local.builds(), 1, "not built again");
+
+    // A write (another process, the same store): a new revision, a fresh document.
+    let api = demo_apis(&server).into_iter().next().expect("a demo API");
+    runtime().block_on(async {
+        let store = open_store(&server).await;
+        store.unpublish(api.id, Environment::Prod).await.expect("take offline");
+        store.close().await;
+    });
+    let fresh = local.get(path, &[("If-None-Match", &etag)]);
+    let doc = document(&fresh);
+    assert_eq!(local.builds(), 2);
+    assert_ne!(fresh.header("etag"), Some(etag.as_str()));
+    assert_eq!(operations(&doc), 3, "{} {}: {:?}", api.method, api.path, paths(&doc));
+    let method = api.method.to_ascii_lowercase();
+    assert!(doc["paths"].get(api.path.as_str()).is_none_or(|item| item.get(method.as_str()).is_none()));
+    // The server's own (a separate cache, the same store) says the same.
+    assert_eq!(get_json(&server, path), doc);
+
+    // An app's document: kept alike, per app.
+    let app = runtime().block_on(async {
+        let store = open_store(&server).await;
+        let demo = store.workgroup_by_name("demo").await.expect("demo");
+        let app = store.apps(demo.id).await.expect("apps").into_iter().next().expect("the demo app");
+        store.close().await;
+        app
+    });
+    let app_path = format!("/workgroups/demo/apps/{}/openapi.json", app.id);
+    let answers = local.get_at_once(&app_path, 4);
+    assert!(answers.iter().all(|a| a.body == answers[0].body));
+    let app_doc = document(&answers[0]);
+    assert_eq!(app_doc["info"]["title"], app.name.as_str());
+    assert_eq!(local.builds(), 3, "one build for four callers");
+    document(&local.get(&app_path, &[]));
+    assert_eq!(local.builds(), 3);
+}
+
+#[test]
+fn documents_of_two_workgroups_never_mix() {
+    let server = start("docs-mix");
+    let local = Local::start(&server);
+    // `other`: a copy of one demo API, under its own path, reading its own datasource.
+    let source = demo_apis(&server).into_iter().next().expect("a demo API");
+    runtime().block_on(async {
+        let store = open_store(&server).await;
+        let demo = store.workgroup_by_name("demo").await.expect("demo");
+        let other = store.create_workgroup("other", "").await.expect("workgroup");
+        let theirs = store.list_datasources(demo.id).await.expect("datasources").into_iter().next().expect("one");
+        let ours = store
+            .create_datasource(&catalog::model::Datasource { id: 0, workgroup_id: other.id, ..theirs })
+            .await
+            .expect("datasource");
+        let mut draft = source.draft.clone();
+        draft.datasource_id = Some(ours.id);
+        let api = Api { id: 0, workgroup_id: other.id, path: "/other-only".into(), draft, ..source.clone() };
+        let api = store.create_api(&api).await.expect("api");
+        let version = store.save_version(api.id, "V0").await.expect("version");
+        store.publish(api.id, Environment::Prod, version.number).await.expect("publish");
+        store.close().await;
+    });
+
+    // In turns and at once, each workgroup gets its own document, never the other's.
+    for _ in 0..2 {
+        let demo = document(&local.get("/workgroups/demo/openapi.json", &[]));
+        let other = document(&local.get("/workgroups/other/openapi.json", &[]));
+        assert_eq!((demo["info"]["title"].as_str(), other["info"]["title"].as_str()), (Some("demo"), Some("other")));
+        assert_eq!(paths(&other), ["/other-only"]);
+        assert!(paths(&demo).contains(&source.path) && !paths(&demo).contains(&"/other-only".to_owned()));
+    }
+    assert_eq!(local.builds(), 2, "one per workgroup");
+    std::thread::scope(|scope| {
+        let demo = scope.spawn(|| local.get_at_once("/workgroups/demo/openapi.json", 3));
+        let other = scope.spawn(|| local.get_at_once("/workgroups/other/openapi.json", 3));
+        for answer in demo.join().expect("demo") {
+            assert_eq!(document(&answer)["info"]["title"], "demo");
+        }
+        for answer in other.join().expect("other") {
+            assert_eq!(paths(&document(&answer)), ["/other-only"]);
+        }
+    });
+    // A viewer of one workgroup cannot reach the other's document.
+    let created = request(
+        server.admin,
+        "POST",
+        "/admin/v1/users",
+        &[("Authorization", &format!("Bearer {TOKEN}")), ("Content-Type", "application/json")],
+        br#"{"name":"outsider"}"#,
+    );
+    assert_eq!(created.status, 201, "{}", String::from_utf8_lossy(&created.body));
+    let issued = request(
+        server.admin,
+        "POST",
+        "/admin/v1/users/outsider/tokens",
+        &[("Authorization", &format!("Bearer {TOKEN}")), ("Content-Type", "application/json")],
+        br#"{"name":"t"}"#,
+    );
+    let token = issued.json()["data"]["token"].as_str().expect("token").to_owned();
+    let member = request(
+        server.admin,
+        "PUT",
+        "/admin/v1/workgroups/other/members/outsider",
+        &[("Authorization", &format!("Bearer {TOKEN}")), ("Content-Type", "application/json")],
+        br#"{"role":"viewer"}"#,
+    );
+    assert!(member.status < 300, "{}", String::from_utf8_lossy(&member.body));
+    let as_outsider = |path: &str| {
+        let auth = format!("Bearer {token}");
+        request(local.addr, "GET", &format!("/admin/v1{path}"), &[("Authorization", auth.as_str())], b"")
+    };
+    assert_eq!(paths(&document(&as_outsider("/workgroups/other/openapi.json"))), ["/other-only"]);
+    assert_eq!(as_outsider("/workgroups/demo/openapi.json").status, 404, "not a member of demo");
+}
+
 /// The routes as the code registers them.
 fn registered() -> Vec<proxy::admin::access::RouteSpec> {
     runtime().block_on(async {
         let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).expect("key");
         let store = Store::open("sqlite::memory:", secrets).await.expect("store");
-        routes(AdminState {
+        routes(AdminState::new(
             store,
-            edge_url: "http://127.0.0.1:8080".to_owned(),
-            snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
-            outbound: proxy::outbound::OutboundBase::from_config(
-                &proxy::conf::Config::from_sources(None, "tests", |_| None).expect("default configuration"),
-            )
-            .expect("default policies"),
-            plugins: Arc::new(plugins::PluginContext::default()),
-        })
+            "http://127.0.0.1:8080".to_owned(),
+            Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            support::default_outbound(),
+        ))
         .1
     })
 }

@@ -139,16 +139,12 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
     let specs = runtime.block_on(async {
         let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).expect("key");
         let store = Store::open("sqlite::memory:", secrets).await.expect("store");
-        let (_, specs) = routes(AdminState {
+        let (_, specs) = routes(AdminState::new(
             store,
-            edge_url: "http://127.0.0.1:8080".to_owned(),
-            snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
-            outbound: proxy::outbound::OutboundBase::from_config(
-                &proxy::conf::Config::from_sources(None, "tests", |_| None).expect("default configuration"),
-            )
-            .expect("default policies"),
-            plugins: Arc::new(plugins::PluginContext::default()),
-        });
+            "http://127.0.0.1:8080".to_owned(),
+            Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            support::default_outbound(),
+        ));
         specs
     });
     for spec in &specs {

@@ -465,14 +465,13 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
             let secrets = catalog::secret::SecretBox::from_key_text(&catalog::secret::SecretBox::generate_key_text())
                 .expect("key");
             let store = catalog::store::Store::open("sqlite::memory:", secrets).await.expect("store");
-            let config = proxy::conf::Config::from_sources(None, "tests", |_| None).expect("configuration");
-            proxy::admin::routes(proxy::admin::AdminState {
+            let snapshot = Arc::new(ArcSwap::from_pointee(proxy::routes::Snapshot::default()));
+            proxy::admin::routes(proxy::admin::AdminState::new(
                 store,
-                edge_url: String::new(),
-                snapshot: Arc::new(ArcSwap::from_pointee(proxy::routes::Snapshot::default())),
-                outbound: proxy::outbound::OutboundBase::from_config(&config).expect("policies"),
-                plugins: Arc::new(plugins::PluginContext::default()),
-            })
+                String::new(),
+                snapshot,
+                support::default_outbound(),
+            ))
             .1
         })
     };

@@ -737,8 +737,13 @@ pub(super) fn read_definition(what: &str, text: &str) -> Result<ApiDefinition, S
 pub(super) fn api_from_row(row: &AnyRow) -> Result<Api, StoreError> {
     let id: i64 = row.try_get("id")?;
     let draft_json: String = row.try_get("draft_json")?;
+    api_with_draft(row, read_definition(&format!("draft of API {id}"), &draft_json)?)
+}
+
+/// The API of a row that holds its columns but `draft_json`, with `draft` as its draft.
+pub(super) fn api_with_draft(row: &AnyRow, draft: ApiDefinition) -> Result<Api, StoreError> {
     Ok(Api {
-        id,
+        id: row.try_get("id")?,
         workgroup_id: row.try_get("workgroup_id")?,
         name: row.try_get("name")?,
         path: row.try_get("path")?,
@@ -746,7 +751,7 @@ pub(super) fn api_from_row(row: &AnyRow) -> Result<Api, StoreError> {
         description: row.try_get("description")?,
         folder_id: row.try_get("folder_id")?,
         settings: settings_from_row(row)?,
-        draft: read_definition(&format!("draft of API {id}"), &draft_json)?,
+        draft,
     })
 }
 

@@ -3,13 +3,16 @@
 
 use std::collections::HashMap;
 
+use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::apis::{api_from_row, lock_api};
+use super::apis::{api_from_row, api_with_draft, lock_api, read_definition};
 use super::datasources::datasource_from_prefixed_row;
 use super::{Store, StoreError, bump_revision, claim_route, is_foreign_key_violation, now_millis};
-use crate::model::{Api, ApiVersion, Datasource, Environment, Publication};
+use crate::model::{
+    Api, ApiDefinition, ApiMode, ApiOptions, ApiVersion, Datasource, Environment, Publication, WizardSpec,
+};
 use crate::route_space::RouteClaim;
 
 /// Everything the edge needs to serve one API in one environment.
@@ -173,6 +176,64 @@ impl Store {
             published.push(PublishedApi { api, version, datasource });
         }
         Ok(published)
+    }
+}
+
+impl Store {
+    /// What the caller documents describe: each API published to `env` that `keep` accepts,
+    /// with the version served there, oldest API first.
+    ///
+    /// Unlike [`Store::published`] it opens no secret (constants come without values, no
+    /// datasource is read) and leaves each API's draft empty: a wizard definition of no table
+    /// and no parameters. Rows are read one at a time, and one `keep` refuses is dropped before
+    /// its definition is parsed, so that what is held is what a document describes.
+    pub async fn published_for_documents(
+        &self,
+        env: Environment,
+        keep: impl Fn(&Api) -> bool,
+    ) -> Result<Vec<(Api, ApiVersion)>, StoreError> {
+        let mut rows = sqlx::query(
+            "SELECT a.id, a.workgroup_id, a.name, a.path, a.method, a.description, a.folder_id, \
+                    a.owner, a.tags_json, a.max_qps, a.security_level, a.visible_range, a.auth_mode, \
+                    v.number AS v_number, v.description AS v_description, \
+                    v.definition_json AS v_definition_json, v.created_at AS v_created_at \
+             FROM publications p \
+             JOIN apis a ON a.id = p.api_id \
+             JOIN api_versions v ON v.api_id = p.api_id AND v.number = p.version \
+             WHERE p.environment = $1 \
+             ORDER BY a.id",
+        )
+        .bind(env.as_str())
+        .fetch(&self.pool);
+        let mut described = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            let api = api_with_draft(&row, empty_definition())?;
+            if !keep(&api) {
+                continue;
+            }
+            let number: i64 = row.try_get("v_number")?;
+            let definition_json: String = row.try_get("v_definition_json")?;
+            let version = ApiVersion {
+                api_id: api.id,
+                number,
+                description: row.try_get("v_description")?,
+                definition: read_definition(&format!("V{number} of API {}", api.id), &definition_json)?,
+                created_at: row.try_get("v_created_at")?,
+            };
+            described.push((api, version));
+        }
+        Ok(described)
+    }
+}
+
+/// A definition that holds nothing (no allocation): the draft of APIs read for documents.
+fn empty_definition() -> ApiDefinition {
+    ApiDefinition {
+        datasource_id: None,
+        mode: ApiMode::Wizard(WizardSpec { table: String::new() }),
+        request_params: Vec::new(),
+        response_fields: Vec::new(),
+        options: ApiOptions::default(),
     }
 }
 

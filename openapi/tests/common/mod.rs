@@ -181,3 +181,30 @@ pub fn registered_post() -> (Api, ApiVersion) {
 pub fn all() -> Vec<(Api, ApiVersion)> {
     vec![wizard(), script_paged(), native("GET"), compact(), registered(), registered_post()]
 }
+
+/// `doc` with every reference to a shared response or parameter (`#/components/responses/…`,
+/// `#/components/parameters/…`) replaced by what it refers to: the operations as a reader who
+/// follows those references sees them. Schema and header references stay.
+pub fn inline_shared(doc: &Value) -> Value {
+    fn walk(value: &Value, components: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                if let Some(target) = map.get("$ref").and_then(Value::as_str) {
+                    for kind in ["responses", "parameters"] {
+                        if let Some(name) = target.strip_prefix(&format!("#/components/{kind}/")) {
+                            let found = &components[kind][name];
+                            assert!(found.is_object(), "`{target}` refers to nothing");
+                            return walk(found, components);
+                        }
+                    }
+                }
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), walk(v, components))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|v| walk(v, components)).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut inlined = doc.clone();
+    inlined["paths"] = walk(&doc["paths"], &doc["components"]);
+    inlined
+}

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use catalog::model::{App, AppToken, Grant, SecurityLevel, Workgroup, WorkgroupRole};
@@ -37,6 +37,7 @@ use super::AdminState;
 use super::access::{Access, Caller, Routes};
 use super::body::Fields;
 use super::datasources::{path_id, record};
+use super::docs::cache::DocKey;
 use super::people::PageQuery;
 use super::reply::{AdminError, AdminResult, Page, Reply};
 
@@ -408,15 +409,25 @@ async fn app_grants(
     Ok(Reply::ok(Page::of(all, page.page_num, page.page_size)))
 }
 
-/// The OpenAPI 3.1 document of what the app may call ([`super::docs::app_document`]).
+/// The OpenAPI 3.1 document of what the app may call ([`super::docs::app_document`]), kept
+/// per revision, app and clearance until one of its grants expires ([`super::docs::cache`]).
 async fn app_openapi(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, AdminError> {
+    let revision = state.store.revision().await?;
     let app = app_in(&state, caller.workgroup()?, &id).await?;
-    let doc = super::docs::app_document(&state.store, &app, &state.edge_url, now_ms()).await?;
-    Ok(super::docs::json_document(openapi::to_json(&doc)))
+    let key = DocKey::App { workgroup_id: app.workgroup_id, app_id: app.id, clearance: app.clearance };
+    let (store, server) = (state.store.clone(), state.edge_url.clone());
+    let doc = state
+        .docs
+        .get_or_build(key, revision, now_ms(), move || async move {
+            super::docs::app_document(&store, &app, &server, now_ms()).await
+        })
+        .await?;
+    Ok(super::docs::cached_document(&doc, &headers))
 }
 
 #[cfg(test)]

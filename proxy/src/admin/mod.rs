@@ -34,6 +34,7 @@ use plugins::PluginContext;
 use crate::outbound::{Outbound, OutboundBase};
 use crate::routes::Snapshot;
 use access::{Access, RouteSpec, Routes};
+use docs::cache::DocCache;
 use reply::{AdminResult, Reply};
 
 /// What every handler can reach.
@@ -47,9 +48,23 @@ pub struct AdminState {
     pub outbound: OutboundBase,
     /// The test console's pools: its own, never the edge's.
     pub plugins: Arc<PluginContext>,
+    /// Workgroup and app documents, kept per catalog revision.
+    pub docs: Arc<DocCache>,
 }
 
 impl AdminState {
+    /// The state of one admin service: empty documents cache, console pools of its own.
+    pub fn new(store: Store, edge_url: String, snapshot: Arc<ArcSwap<Snapshot>>, outbound: OutboundBase) -> AdminState {
+        AdminState {
+            store,
+            edge_url,
+            snapshot,
+            outbound,
+            plugins: Arc::new(PluginContext::default()),
+            docs: Arc::new(DocCache::default()),
+        }
+    }
+
     /// The policies in force now, with the store's latest platform settings and workgroups
     /// (the snapshot's may be a moment old).
     pub async fn outbound(&self) -> Result<Outbound, reply::AdminError> {
@@ -126,13 +141,12 @@ impl BackgroundService for AdminService {
             Ok(listener) => listener,
             Err(e) => fail(format!("the admin API cannot listen on {}: {e}", self.addr)),
         };
-        let state = AdminState {
-            store: store.clone(),
-            edge_url: format!("http://{}", self.edge_addr),
-            snapshot: Arc::clone(&self.snapshot),
-            outbound: self.outbound.clone(),
-            plugins: Arc::new(PluginContext::default()),
-        };
+        let state = AdminState::new(
+            store.clone(),
+            format!("http://{}", self.edge_addr),
+            Arc::clone(&self.snapshot),
+            self.outbound.clone(),
+        );
         let (app, _) = routes(state);
         let stop = async move {
             let _ = shutdown.changed().await;

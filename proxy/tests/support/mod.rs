@@ -352,3 +352,9 @@ pub fn dataset_file(server: &Server, workgroup: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("dataset directory");
     dir.join(name)
 }
+
+/// The policies of a default configuration, for admin states built in process.
+pub fn default_outbound() -> proxy::outbound::OutboundBase {
+    let config = proxy::conf::Config::from_sources(None, "tests", |_| None).expect("default configuration");
+    proxy::outbound::OutboundBase::from_config(&config).expect("default policies")
+}

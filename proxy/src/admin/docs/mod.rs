@@ -1,5 +1,5 @@
-//! OpenAPI documents: the management API's own, per API and per workgroup, and the page that
-//! renders the management document.
+//! OpenAPI documents: the management API's own, per API, per workgroup and per app, and the
+//! page that renders the management document.
 //!
 //! - `GET /openapi.json` (public): the management API, generated from the route registry
 //!   ([`management::management_document`]).
@@ -12,15 +12,21 @@
 //! - `GET /workgroups/{workgroup}/apps/{id}/openapi.json` (viewer, registered by `apps.rs`):
 //!   what one app may call in production, as it sees it ([`app_document`]).
 //!
-//! Caller documents name the edge (`AdminState::edge_url`) as their server.
+//! Caller documents name the edge (`AdminState::edge_url`) as their server. Workgroup and app
+//! documents can describe thousands of APIs: they are written as compact JSON and kept per
+//! catalog revision ([`cache`]): built once per change of the store, by one request while
+//! the others wait, a bounded number at a time. They carry an `ETag`; `If-None-Match` with it
+//! answers 304.
 
+pub mod cache;
 pub mod management;
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, http::HeaderName};
@@ -30,6 +36,7 @@ use catalog::store::{Store, StoreError};
 use super::AdminState;
 use super::access::{Access, Caller, Routes};
 use super::reply::AdminError;
+use cache::{Doc, DocKey};
 
 /// The page and its script (`proxy/assets/`).
 const PAGE: &str = include_str!("../../../assets/admin-docs.html");
@@ -91,10 +98,66 @@ pub(super) fn json_document(text: String) -> Response {
 async fn workgroup_json(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
+    headers: HeaderMap,
 ) -> Result<Response, AdminError> {
-    let workgroup = caller.workgroup()?;
-    let doc = workgroup_document(&state.store, workgroup, &state.edge_url).await?;
-    Ok(json_document(openapi::to_json(&doc)))
+    let workgroup = caller.workgroup()?.clone();
+    let revision = state.store.revision().await?;
+    let key = DocKey::Workgroup { id: workgroup.id, name: workgroup.name.clone() };
+    let (store, server) = (state.store.clone(), state.edge_url.clone());
+    let doc = state
+        .docs
+        .get_or_build(key, revision, now_ms(), move || async move {
+            let apis = published_in(&store, &workgroup).await?;
+            in_background(move || Doc::write(&openapi::workgroup_document(&workgroup.name, &apis, &server), None)).await
+        })
+        .await?;
+    Ok(cached_document(&doc, &headers))
+}
+
+/// Runs `write`, which builds a document (CPU only), off the runtime's workers.
+pub(super) async fn in_background(
+    write: impl FnOnce() -> std::io::Result<Doc> + Send + 'static,
+) -> Result<Doc, AdminError> {
+    let failed = |why: String| {
+        tracing::error!("cannot write an OpenAPI document: {why}");
+        AdminError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "the request failed; the error was logged")
+    };
+    match tokio::task::spawn_blocking(write).await {
+        Ok(Ok(doc)) => Ok(doc),
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(e) => Err(failed(e.to_string())),
+    }
+}
+
+/// A kept document: 304 when the request's `If-None-Match` names its `ETag` (compared weakly,
+/// as RFC 9110 says), else its bytes. Documents follow the caller's rights: caches may keep
+/// them privately and must revalidate.
+pub(super) fn cached_document(doc: &Arc<Doc>, request: &HeaderMap) -> Response {
+    let etag = HeaderValue::from_str(doc.etag()).ok();
+    let matches = request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == doc.etag());
+    let mut response =
+        if matches { StatusCode::NOT_MODIFIED.into_response() } else { Body::new(doc.body()).into_response() };
+    let headers = response.headers_mut();
+    if !matches {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, etag);
+    }
+    response
+}
+
+pub(super) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 async fn api_json(
@@ -126,53 +189,30 @@ pub async fn described_version(store: &Store, workgroup: &Workgroup, id: i64) ->
     Ok((api, version))
 }
 
-/// One document of everything `workgroup` publishes to production, served at `server_url`.
-pub async fn workgroup_document(
-    store: &Store,
-    workgroup: &Workgroup,
-    server_url: &str,
-) -> Result<openapi::OpenApi, StoreError> {
-    // `published` opens registered constants for the edge; the document never shows them
-    // (the openapi crate describes registered APIs from the caller's side only).
-    let apis: Vec<(Api, ApiVersion)> = store
-        .published(Environment::Prod)
-        .await?
-        .into_iter()
-        .filter(|p| p.api.workgroup_id == workgroup.id)
-        .map(|p| (p.api, p.version))
-        .collect();
-    Ok(openapi::workgroup_document(&workgroup.name, &apis, server_url))
+/// What `workgroup` publishes to production: each API with the version production serves,
+/// for [`openapi::workgroup_document`]. Registered constants are not even opened: the
+/// documents describe registered APIs from the caller's side only.
+pub async fn published_in(store: &Store, workgroup: &Workgroup) -> Result<Vec<(Api, ApiVersion)>, StoreError> {
+    store.published_for_documents(Environment::Prod, |api| api.workgroup_id == workgroup.id).await
 }
 
 /// The document of what `app` may call at `now` (milliseconds since the Unix epoch), served
-/// at `server_url`: every API published to production that the app holds an unexpired grant
-/// for, whichever workgroup it belongs to, in the version production serves. APIs without
+/// at `server_url`, with the time from which it is stale (the next expiry of one of its
+/// grants): every API published to production that the app holds an unexpired grant for,
+/// whichever workgroup it belongs to, in the version production serves. APIs without
 /// credentials (`authMode: none`) are in it only when granted too: the document lists what
 /// the app was approved for. Parameters and fields above the app's clearance are left out
 /// ([`openapi::app_document`]).
-pub async fn app_document(
-    store: &Store,
-    app: &App,
-    server_url: &str,
-    now: i64,
-) -> Result<openapi::OpenApi, StoreError> {
-    let granted: HashSet<i64> = store
-        .grants_of_app(app.id)
-        .await?
-        .into_iter()
-        .filter(|g| g.expires_at.is_none_or(|at| at > now))
-        .map(|g| g.api_id)
-        .collect();
-    let apis: Vec<(Api, ApiVersion)> = if granted.is_empty() {
+pub async fn app_document(store: &Store, app: &App, server_url: &str, now: i64) -> Result<Doc, AdminError> {
+    let grants = store.grants_of_app(app.id).await?;
+    let live = grants.iter().filter(|g| g.expires_at.is_none_or(|at| at > now));
+    let valid_until = live.clone().filter_map(|g| g.expires_at).min();
+    let granted: HashSet<i64> = live.map(|g| g.api_id).collect();
+    let apis = if granted.is_empty() {
         Vec::new()
     } else {
-        store
-            .published(Environment::Prod)
-            .await?
-            .into_iter()
-            .filter(|p| granted.contains(&p.api.id))
-            .map(|p| (p.api, p.version))
-            .collect()
+        store.published_for_documents(Environment::Prod, |api| granted.contains(&api.id)).await?
     };
-    Ok(openapi::app_document(&app.name, app.clearance, &apis, server_url))
+    let (name, clearance, server) = (app.name.clone(), app.clearance, server_url.to_owned());
+    in_background(move || Doc::write(&openapi::app_document(&name, clearance, &apis, &server), valid_until)).await
 }
