@@ -13,6 +13,13 @@ use serde::Deserialize;
 pub struct Config {
     /// Where callers reach the edge (`SLUICE_EDGE_ADDR`).
     pub edge_addr: SocketAddr,
+    /// Where callers reach the edge over TLS, HTTP/1.1 or HTTP/2 by ALPN
+    /// (`SLUICE_EDGE_TLS_ADDR`); no TLS listener when absent.
+    pub edge_tls_addr: Option<SocketAddr>,
+    /// The TLS listener's certificate chain and private key, PEM (`SLUICE_TLS_CERT_FILE`,
+    /// `SLUICE_TLS_KEY_FILE`); read again when they change.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
     /// Where the management API listens (`SLUICE_ADMIN_ADDR`).
     pub admin_addr: SocketAddr,
     /// Metadata store URL (`SLUICE_STORE_URL`); default a SQLite file in the data dir.
@@ -29,6 +36,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// A client must send its request headers within this many milliseconds.
     pub header_timeout_ms: u64,
+    /// A request body must arrive within this many milliseconds of its head, however it is
+    /// framed (`SLUICE_BODY_TIMEOUT_MS`).
+    pub body_timeout_ms: u64,
     /// How often the process looks for catalog changes made elsewhere (`sluice apply`).
     pub reload_interval_ms: u64,
     /// Worker threads of the edge (`SLUICE_THREADS`); 0 means one per core.
@@ -54,6 +64,9 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 struct FileConfig {
     edge_addr: Option<String>,
+    edge_tls_addr: Option<String>,
+    tls_cert_file: Option<String>,
+    tls_key_file: Option<String>,
     admin_addr: Option<String>,
     store_url: Option<String>,
     data_dir: Option<String>,
@@ -61,6 +74,7 @@ struct FileConfig {
     admin_token: Option<String>,
     max_body_bytes: Option<usize>,
     header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
     reload_interval_ms: Option<u64>,
     threads: Option<usize>,
     shutdown_timeout_secs: Option<u64>,
@@ -108,8 +122,21 @@ impl Config {
         let data_dir = PathBuf::from(pick("SLUICE_DATA_DIR", file.data_dir).unwrap_or_else(|| "./data".to_owned()));
         let store_url = pick("SLUICE_STORE_URL", file.store_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sluice.db").display()));
+        let edge_tls_addr = match pick("SLUICE_EDGE_TLS_ADDR", file.edge_tls_addr).filter(|a| !a.trim().is_empty()) {
+            Some(text) => Some(
+                text.trim()
+                    .parse()
+                    .map_err(|_| format!("SLUICE_EDGE_TLS_ADDR: `{text}` is not an address such as 127.0.0.1:8443"))?,
+            ),
+            None => None,
+        };
+        let path =
+            |key: &str, value: Option<String>| pick(key, value).filter(|p| !p.trim().is_empty()).map(PathBuf::from);
         let config = Config {
             edge_addr: addr("SLUICE_EDGE_ADDR", file.edge_addr, "127.0.0.1:8080")?,
+            edge_tls_addr,
+            tls_cert_file: path("SLUICE_TLS_CERT_FILE", file.tls_cert_file),
+            tls_key_file: path("SLUICE_TLS_KEY_FILE", file.tls_key_file),
             admin_addr: addr("SLUICE_ADMIN_ADDR", file.admin_addr, "127.0.0.1:8090")?,
             store_url,
             data_dir,
@@ -118,6 +145,8 @@ impl Config {
             max_body_bytes: number("SLUICE_MAX_BODY_BYTES", file.max_body_bytes.map(|n| n.to_string()))?
                 .unwrap_or(1024 * 1024) as usize,
             header_timeout_ms: number("SLUICE_HEADER_TIMEOUT_MS", file.header_timeout_ms.map(|n| n.to_string()))?
+                .unwrap_or(10_000),
+            body_timeout_ms: number("SLUICE_BODY_TIMEOUT_MS", file.body_timeout_ms.map(|n| n.to_string()))?
                 .unwrap_or(10_000),
             reload_interval_ms: number("SLUICE_RELOAD_INTERVAL_MS", file.reload_interval_ms.map(|n| n.to_string()))?
                 .unwrap_or(300),
@@ -146,6 +175,9 @@ impl Config {
         };
         if config.max_body_bytes == 0 {
             return Err("max_body_bytes must be at least 1".into());
+        }
+        if config.edge_tls_addr.is_some() && (config.tls_cert_file.is_none() || config.tls_key_file.is_none()) {
+            return Err("SLUICE_EDGE_TLS_ADDR needs SLUICE_TLS_CERT_FILE and SLUICE_TLS_KEY_FILE (PEM files)".into());
         }
         Ok(config)
     }
@@ -195,6 +227,23 @@ mod tests {
         assert_eq!((c.threads, c.edge_threads()), (1, 1));
         assert_eq!(c.store_url, "sqlite:///tmp/x/sluice.db");
         assert_eq!(c.admin_token.as_deref(), Some("t0k"));
+    }
+
+    #[test]
+    fn a_tls_listener_needs_its_certificate_and_key() {
+        let env = |k: &str| (k == "SLUICE_EDGE_TLS_ADDR").then(|| "127.0.0.1:8443".to_owned());
+        assert!(Config::from_sources(None, "f", env).unwrap_err().contains("SLUICE_TLS_CERT_FILE"));
+        let env = |k: &str| match k {
+            "SLUICE_EDGE_TLS_ADDR" => Some("127.0.0.1:8443".to_owned()),
+            "SLUICE_TLS_CERT_FILE" => Some("/c.pem".to_owned()),
+            "SLUICE_TLS_KEY_FILE" => Some("/k.pem".to_owned()),
+            _ => None,
+        };
+        let c = Config::from_sources(None, "f", env).unwrap();
+        assert_eq!(c.edge_tls_addr.map(|a| a.port()), Some(8443));
+        assert_eq!(c.tls_key_file, Some(PathBuf::from("/k.pem")));
+        let bad = |k: &str| (k == "SLUICE_EDGE_TLS_ADDR").then(|| "localhost".to_owned());
+        assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("127.0.0.1:8443"));
     }
 
     #[test]

@@ -10,27 +10,30 @@
 //!   data API        gather params (path (percent-decoded), query, header, JSON body)
 //!                   ► plugin.invoke ► the answer to write
 //!   registered API  gather params (the body only when parameters are read from or built
-//!                   into it) ► map to the upstream request (registered.rs) ► an UpstreamCall,
-//!                   forwarded by upstream.rs (in place) or by ProxyLane
-//! Edge::upstream_target  SSRF check of the base URL's host at call time: the address either
-//!                  lane dials
-//! ProxyLane (pingora's proxy: heads the in-place lane leaves to pingora):
-//! request_filter           Edge::answer (framing check, route, body, serve): an answer ►
+//!                   into it) ► map to the upstream request (registered.rs) ► an UpstreamCall
+//!                   for ProxyLane
+//! Edge::upstream_target  network policy check of the base URL's host at call time: the
+//!                  address pingora dials
+//! ProxyLane (pingora's proxy: HTTP/2 streams, registered APIs, heads the in-place lane
+//! leaves to pingora):
+//! request_filter           the body deadline ► Edge::answer (route, body, serve): an answer ►
 //!                          write ► Ok(true); an upstream request ► ctx ► Ok(false):
 //! upstream_peer            Edge::upstream_target ► peer = that address
-//! upstream_request_filter  method, path + query, Host, mapped headers and constants; strips
-//!                          Authorization, Cookie, X-Sluice-*, X-Forwarded-*, hop-by-hop and
-//!                          consumed headers
-//! request_body_filter      the built JSON body (the caller's otherwise streams through)
-//! upstream_response_filter X-Request-Id; Set-Cookie and hop-by-hop headers dropped; 3xx passed
+//! upstream_request_filter  method, path + query, Host, mapped headers and constants; of the
+//!                          caller's headers only header_policy's allow list
+//! request_body_filter      the body deadline; the built JSON body (the caller's otherwise
+//!                          streams through)
+//! upstream_response_filter 101 and both framings refused (502, connection closed); cookies and
+//!                          hop-by-hop headers dropped (header_policy); X-Request-Id; 3xx passed
 //!                          back, never followed
+//! error_while_proxy        sent again only when idempotent and nothing came back
 //! fail_to_proxy            502 Upstream.Unavailable / Upstream.Forbidden, 504 Upstream.Timeout
 //! ```
 //!
-//! Data APIs are answered in place from the current [`Snapshot`]; nothing here reads the
-//! metadata store. Registered APIs are forwarded in place by `upstream.rs`, or, for heads only
-//! pingora reads, streamed both ways by pingora over its own pooled connections. Every response
-//! carries `X-Request-Id`; answers of an API add `X-Sluice-Version`, data APIs `Server-Timing`.
+//! Data APIs are answered from the current [`Snapshot`]; nothing here reads the metadata
+//! store. Registered APIs are streamed both ways by pingora over its own pooled connections.
+//! Every response carries `X-Request-Id`; answers of an API add `X-Sluice-Version`, data APIs
+//! `Server-Timing`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,23 +44,25 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use catalog::model::{AuthMode, Environment, ParamPosition, SecurityLevel};
 use http::{HeaderName, HeaderValue, Method, header};
-use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::connectors::ConnectorOptions;
+use pingora::connectors::http::Connector;
+use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 use pingora::proxy::FailToProxy;
-use pingora::upstreams::peer::HttpUpstreamRequestPolicy;
 use plugins::sql::value::RawParam;
 use plugins::sql::{CallInput, CallOutput, NATIVE_SQL, PAGE_NUM, PAGE_SIZE, StageTimings, WITH_TOTAL};
 use plugins::{ApiError, PluginContext};
 
 use crate::callers::{APP_KEY_HEADER, AppEntry, Credentials, SIGNATURE_HEADER, SignedParts, missing_credentials};
 use crate::client_addr::{TrustedProxies, client_addr};
+use crate::drain::Drain;
+use crate::forward::{Forwarded, Forwarder};
 use crate::limiter::{Limiters, ThrottleScope};
 use crate::registered::{UpstreamRequest, UpstreamRoute, percent_decode};
 use crate::replay::NonceCache;
 use crate::request_headers::{RequestHeaders, text as header_text};
 use crate::routes::{Lookup, Route, Snapshot, Target, Variant};
-use crate::upstream::{Outbound, connection_listed, connection_scoped, peer_for};
 use net::ssrf::{CheckedTarget, SsrfError};
 
 /// Selects the environment of a call; production when absent.
@@ -72,18 +77,9 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// own, and the `Date` and `Connection` pingora adds.
 const ANSWER_HEADERS: usize = 5;
 
-/// Upstream response headers never passed on to callers (see `upstream_response_filter`).
-const UPSTREAM_ONLY: [HeaderName; 5] = [
-    header::SET_COOKIE,
-    HeaderName::from_static("set-cookie2"),
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-];
-
-/// The largest caller body read for a registered API's parameters. The body is read before the
-/// upstream request is built and then replaced; pingora replays a read body through its retry
-/// buffer, which holds 64 KiB. Bodies that stream through (no body parameters) have no limit.
+/// The largest caller body read for a registered API's parameters (or a signature's digest):
+/// read before the upstream request is built, then replaced by the built body or sent as it
+/// came. Bodies that stream through (no body parameters, no signature) have no limit.
 pub const PARAM_BODY_LIMIT: usize = 64 * 1024;
 
 /// The edge service's shared state.
@@ -93,11 +89,15 @@ pub struct Edge {
     settings: EdgeSettings,
     limiters: Arc<Limiters>,
     nonces: NonceCache,
+    /// Requests in flight, and whether the server is stopping.
+    pub(crate) drain: Arc<Drain>,
 }
 
 /// How the edge treats requests, from the configuration.
 pub struct EdgeSettings {
     pub max_body_bytes: usize,
+    /// A request body must have arrived this long after its head, whatever its framing.
+    pub body_timeout: Duration,
     /// Whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
 }
@@ -110,16 +110,15 @@ impl Edge {
         settings: EdgeSettings,
         limiters: Arc<Limiters>,
         plugins: Arc<PluginContext>,
+        drain: Arc<Drain>,
     ) -> Edge {
-        Edge { snapshot, plugins, settings, limiters, nonces: NonceCache::new() }
+        Edge { snapshot, plugins, settings, limiters, nonces: NonceCache::new(), drain }
     }
 }
 
 /// Per-request state.
 pub struct RequestCtx {
     request_id: String,
-    /// Set when the request goes to a registered API's upstream.
-    upstream: Option<UpstreamCall>,
 }
 
 /// A call on its way to a registered API's upstream.
@@ -127,12 +126,7 @@ pub(crate) struct UpstreamCall {
     route: Arc<Route>,
     /// Whether the gray version answers.
     gray: bool,
-    request: UpstreamRequest,
-    /// Set by `upstream_peer` from the checked target.
-    host_header: Option<String>,
-    /// Why the call failed before reaching the upstream, when it did (SSRF, DNS).
-    failure: Option<ApiError>,
-    started: Instant,
+    pub(crate) request: UpstreamRequest,
 }
 
 impl UpstreamCall {
@@ -147,21 +141,14 @@ impl UpstreamCall {
         }
     }
 
+    /// The API's upstream timeout (for connecting, and for each read and write).
     pub(crate) fn timeout(&self) -> Duration {
         self.upstream().map_or(Duration::from_secs(10), |u| u.timeout)
     }
 
-    /// The call as the in-place lane sends it to `target`.
-    pub(crate) fn outbound<'a>(&'a self, target: &'a CheckedTarget, request_id: &'a str) -> Outbound<'a> {
-        Outbound {
-            request: &self.request,
-            consumed: self.upstream().map_or(&[], UpstreamRoute::consumed_headers),
-            target,
-            timeout: self.timeout(),
-            version: &self.variant().version_header,
-            request_id,
-            started: self.started,
-        }
+    /// Caller headers the API maps to other names: never forwarded as they came.
+    pub(crate) fn consumed_headers(&self) -> &[HeaderName] {
+        self.upstream().map_or(&[], UpstreamRoute::consumed_headers)
     }
 
     /// `X-Sluice-Version` of the version that answers.
@@ -169,7 +156,7 @@ impl UpstreamCall {
         &self.variant().version_header
     }
 
-    pub(crate) fn api_name(&self) -> &str {
+    pub(crate) fn route_name(&self) -> &str {
         &self.route.api_name
     }
 }
@@ -255,16 +242,56 @@ impl Answer {
     }
 }
 
-/// The edge as pingora's proxy runs it: registered API calls, streamed to their upstream, and
-/// every head `edge_app` leaves to pingora (a data API's with a chunked body, `Expect`, over 64
-/// headers, …), answered here in the same way as in place.
+/// The edge as pingora's proxy runs it: HTTP/2 streams, registered API calls (forwarded by
+/// forward.rs over pingora's client), and every head `edge_app` leaves to pingora (chunked
+/// bodies, `Expect`, absolute-form targets), answered in `request_filter` in the same way as
+/// in place. Nothing goes through pingora's own proxying: `request_filter` always answers.
 pub struct ProxyLane {
     edge: Arc<Edge>,
+    forwarder: Forwarder,
 }
 
 impl ProxyLane {
-    pub fn new(edge: Arc<Edge>) -> ProxyLane {
-        ProxyLane { edge }
+    /// `conf` gives the upstream connector its CA file and bind addresses, as pingora's proxy.
+    pub fn new(edge: Arc<Edge>, conf: &pingora::server::configuration::ServerConf) -> ProxyLane {
+        let connector = Connector::new(Some(ConnectorOptions::from_server_conf(conf)));
+        ProxyLane { edge, forwarder: Forwarder::new(connector) }
+    }
+
+    /// Forwards a registered API's call: `None` when the answer is written, the error to
+    /// answer, or `Err` when the answer broke off after it had begun (the caller's connection
+    /// must end without the answer's end, so it is not taken as whole).
+    async fn forward(
+        &self,
+        session: &mut Session,
+        call: UpstreamCall,
+        request_id: &str,
+    ) -> Option<std::result::Result<Answer, ()>> {
+        let started = Instant::now();
+        let failed = |error: ApiError| {
+            Answer::refused(error, request_id).with_header(VERSION_HEADER, call.version_header().clone())
+        };
+        let target = match self.edge.upstream_target(&call).await {
+            Ok(target) => target,
+            Err(error) => return Some(Ok(failed(error))),
+        };
+        let deadline = tokio::time::Instant::now() + self.edge.settings.body_timeout;
+        let outcome = self.forwarder.forward(session, &call, &target, request_id, deadline).await;
+        let ms = started.elapsed().as_millis();
+        match outcome {
+            Forwarded::Done => {
+                tracing::debug!(api = call.route_name(), request_id, ms, "upstream call");
+                None
+            }
+            Forwarded::Broken => {
+                tracing::info!(api = call.route_name(), request_id, ms, "upstream call broke off mid-answer");
+                Some(Err(()))
+            }
+            Forwarded::Failed(error) => {
+                tracing::info!(api = call.route_name(), request_id, ms, code = error.code, "upstream call failed");
+                Some(Ok(failed(error)))
+            }
+        }
     }
 }
 
@@ -273,152 +300,35 @@ impl ProxyHttp for ProxyLane {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx { request_id: new_request_id(), upstream: None }
+        RequestCtx { request_id: new_request_id() }
     }
 
-    /// Answers refusals (and any data API) in place (`true`: the response is written); hands
-    /// registered APIs to pingora (`false`) with the upstream request prepared in `ctx`.
+    /// Answers every request: a data API's or a refusal in place, a registered API's through
+    /// its upstream (`true`: the response is written).
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let _in_flight = self.edge.drain.in_flight();
+        if self.edge.drain.stopping() {
+            session.set_keepalive(None);
+        }
+        // One deadline for the whole body, however it is framed: each read waits at most
+        // for what is left of it.
+        session.set_read_timeout(Some(self.edge.settings.body_timeout));
         let answer = match self.edge.answer(session, &ctx.request_id).await {
-            Ok(Outcome::Proxy(call)) => {
-                ctx.upstream = Some(call);
-                return Ok(false);
-            }
+            Ok(Outcome::Proxy(call)) => match self.forward(session, call, &ctx.request_id).await {
+                Some(Ok(answer)) => answer,
+                None => return Ok(true),
+                // pingora's error path drops the connection without finishing the answer.
+                Some(Err(())) => return Error::e_explain(ErrorType::ConnectionClosed, "the upstream answer broke off"),
+            },
             Ok(Outcome::Answer(answer)) | Err(answer) => answer,
         };
         write_answer(session, &ctx.request_id, answer).await?;
         Ok(true)
     }
 
-    /// Resolves the upstream host through the SSRF guard, now (DNS answers change), and dials
-    /// exactly the checked address. The name is only for SNI and `Host`.
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
-        let Some(call) = ctx.upstream.as_mut() else {
-            return Error::e_explain(ErrorType::InternalError, "no upstream for this route");
-        };
-        let checked = match self.edge.upstream_target(call).await {
-            Ok(target) => target,
-            Err(refused) => {
-                call.failure = Some(refused.error);
-                return Error::e_explain(refused.etype, refused.why);
-            }
-        };
-        let mut peer = peer_for(&checked, call.timeout());
-        call.host_header = Some(checked.host_header);
-        peer.options.http_upstream_request_policy = HttpUpstreamRequestPolicy::deny_upgrades();
-        Ok(Box::new(peer))
-    }
-
-    /// One upstream, one try: a refused or timed-out connection is not retried.
-    fn fail_to_connect(
-        &self,
-        _session: &mut Session,
-        _peer: &HttpPeer,
-        _ctx: &mut RequestCtx,
-        mut e: Box<Error>,
-    ) -> Box<Error> {
-        e.set_retry(false);
-        e
-    }
-
-    /// Rewrites the caller's request into the upstream request.
-    async fn upstream_request_filter(
-        &self,
-        session: &mut Session,
-        upstream_request: &mut RequestHeader,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
-        let Some(call) = ctx.upstream.as_ref() else { return Ok(()) };
-        let Some(upstream) = call.upstream() else { return Ok(()) };
-        let request = &call.request;
-        upstream_request.set_method(request.method.clone());
-        let uri = request
-            .path_and_query
-            .parse::<http::Uri>()
-            .map_err(|e| Error::because(ErrorType::InternalError, "building the upstream path", e))?;
-        upstream_request.set_uri(uri);
-        // The caller's framing stays: pingora streams its body by it.
-        let listed =
-            connection_listed(upstream_request.headers.get_all(header::CONNECTION).iter().map(|v| v.as_bytes()));
-        let removed: Vec<HeaderName> = upstream_request
-            .headers
-            .keys()
-            .filter(|name| {
-                never_upstream(name.as_str().as_bytes())
-                    || connection_scoped(name.as_str().as_bytes())
-                    || listed.iter().any(|l| l.eq_ignore_ascii_case(name.as_str().as_bytes()))
-                    || upstream.consumed_headers().contains(name)
-            })
-            .cloned()
-            .collect();
-        for name in removed {
-            upstream_request.remove_header(&name);
-        }
-        if let Some(host) = &call.host_header {
-            upstream_request.insert_header(header::HOST, host.as_str())?;
-        }
-        for (name, value) in &request.headers {
-            upstream_request.insert_header(name.clone(), value.clone())?;
-        }
-        upstream_request.insert_header(REQUEST_ID_HEADER, ctx.request_id.as_str())?;
-        match &request.body {
-            Some(body) => {
-                upstream_request.remove_header(&header::TRANSFER_ENCODING);
-                upstream_request.insert_header(header::CONTENT_LENGTH, body.len().to_string())?;
-            }
-            // The caller's body streams through with its own framing (pingora re-chunks an
-            // unframed one). A POST or PUT without one still says so to the upstream.
-            None => {
-                let framed = upstream_request.headers.contains_key(header::CONTENT_LENGTH)
-                    || upstream_request.headers.contains_key(header::TRANSFER_ENCODING);
-                if !framed && matches!(request.method, Method::POST | Method::PUT) && session.as_mut().is_body_empty() {
-                    upstream_request.insert_header(header::CONTENT_LENGTH, "0")?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends the built body in place of the caller's (which was read for its parameters).
-    async fn request_body_filter(
-        &self,
-        _session: &mut Session,
-        body: &mut Option<Bytes>,
-        end_of_stream: bool,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
-        if let Some(built) = ctx.upstream.as_ref().and_then(|c| c.request.body.as_ref()) {
-            *body = if end_of_stream && !built.is_empty() { Some(built.clone()) } else { None };
-        }
-        Ok(())
-    }
-
-    /// Passes the upstream's status and headers on (a 3xx too: redirects are never followed),
-    /// adding `X-Request-Id` and dropping what must not reach callers.
-    async fn upstream_response_filter(
-        &self,
-        _session: &mut Session,
-        upstream_response: &mut ResponseHeader,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
-        let Some(call) = ctx.upstream.as_ref() else { return Ok(()) };
-        upstream_response.insert_header(VERSION_HEADER, call.variant().version_header.clone())?;
-        // Cookies are the upstream's session with Sluice (its credentials), scoped to the
-        // gateway's domain if passed on: never handed to callers; nor are hop-by-hop headers
-        // (pingora sets the framing and `Connection` itself).
-        for name in &UPSTREAM_ONLY {
-            upstream_response.remove_header(name);
-        }
-        let listed: Vec<HeaderName> =
-            connection_listed(upstream_response.headers.get_all(header::CONNECTION).iter().map(|v| v.as_bytes()))
-                .into_iter()
-                .filter_map(|name| HeaderName::from_bytes(name).ok())
-                .collect();
-        for name in listed.iter().chain([&header::TE, &header::TRAILER, &header::UPGRADE]) {
-            upstream_response.remove_header(name);
-        }
-        upstream_response.insert_header(REQUEST_ID_HEADER, ctx.request_id.as_str())?;
-        Ok(())
+    /// Never reached: `request_filter` answers every request.
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        Error::e_explain(ErrorType::InternalError, "the proxy lane forwards no request by itself")
     }
 
     /// Every failure answers with the JSON envelope and `X-Request-Id`, unless the response
@@ -426,7 +336,8 @@ impl ProxyHttp for ProxyLane {
     /// or the caller is gone.
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
         let done = FailToProxy { error_code: 0, can_reuse_downstream: false };
-        if session.response_written().is_some() {
+        // An interim answer (`100 Continue`) is no answer: the caller still gets the error.
+        if session.response_written().is_some_and(|head| !head.status.is_informational()) {
             return done;
         }
         let caller_gone = *e.esource() == ErrorSource::Downstream
@@ -434,41 +345,17 @@ impl ProxyHttp for ProxyLane {
         if caller_gone {
             return done;
         }
-        let err = match ctx.upstream.as_mut().and_then(|c| c.failure.take()) {
-            Some(failure) => failure,
-            None => classify(e, ctx.upstream.as_ref().map(UpstreamCall::timeout)),
+        let err = match e.esource() {
+            ErrorSource::Downstream => ApiError::new("InvalidRequest", 400, "the request could not be read"),
+            _ => ApiError::new("InternalError", 500, "an internal error occurred"),
         };
-        let mut answer = Answer::error(&err, &ctx.request_id);
-        if let Some(call) = ctx.upstream.as_ref() {
-            answer = answer.with_header(VERSION_HEADER, call.version_header().clone());
-        }
-        answer.close = true;
+        let answer = Answer::refused(err, &ctx.request_id);
         let status = answer.status;
         if let Err(write) = write_answer(session, &ctx.request_id, answer).await {
             tracing::debug!("cannot send the error response: {write}");
             return done;
         }
         FailToProxy { error_code: status, can_reuse_downstream: false }
-    }
-
-    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        let Some(call) = ctx.upstream.as_ref() else { return };
-        let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let ms = call.started.elapsed().as_millis();
-        match e {
-            None => {
-                tracing::debug!(api = call.route.api_name, request_id = ctx.request_id, status, ms, "upstream call")
-            }
-            Some(e) => {
-                tracing::info!(
-                    api = call.route.api_name,
-                    request_id = ctx.request_id,
-                    status,
-                    ms,
-                    "upstream call failed: {e}"
-                )
-            }
-        }
     }
 }
 
@@ -484,99 +371,39 @@ pub(crate) fn upstream_timeout(timeout: Duration) -> ApiError {
     )
 }
 
-/// The caller-facing error of a pingora error. Messages never carry upstream addresses,
-/// paths or queries (which hold constants).
-fn classify(e: &Error, timeout: Option<Duration>) -> ApiError {
-    match (e.esource(), e.etype()) {
-        (_, ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout)
-            if *e.esource() != ErrorSource::Downstream =>
-        {
-            upstream_timeout(timeout.unwrap_or(Duration::from_secs(10)))
-        }
-        (ErrorSource::Upstream, _) => unavailable(),
-        (ErrorSource::Downstream, _) => ApiError::new("InvalidRequest", 400, "the request could not be read"),
-        _ => ApiError::new("InternalError", 500, "an internal error occurred"),
-    }
-}
-
-/// Caller headers that never go upstream: credentials meant for Sluice, Sluice's own, and
-/// forwarding claims Sluice does not vouch for.
-pub(crate) fn never_upstream(name: &[u8]) -> bool {
-    let is = |lower: &[u8]| name.eq_ignore_ascii_case(lower);
-    let starts = |lower: &[u8]| name.get(..lower.len()).is_some_and(|start| start.eq_ignore_ascii_case(lower));
-    is(b"authorization")
-        || is(b"cookie")
-        || is(b"proxy-authorization")
-        || is(b"forwarded")
-        || is(b"x-request-id")
-        || is(b"x-real-ip")
-        || starts(b"x-sluice-")
-        || starts(b"x-forwarded-")
-}
-
-/// Why an upstream may not be dialled for a call: the caller's error, and pingora's.
-pub(crate) struct TargetRefused {
-    pub error: ApiError,
-    etype: ErrorType,
-    why: &'static str,
-}
-
 impl Edge {
-    /// Resolves the call's upstream host through the SSRF guard, now (DNS answers change):
-    /// the one address either lane dials.
-    pub(crate) async fn upstream_target(
-        &self,
-        call: &UpstreamCall,
-    ) -> std::result::Result<CheckedTarget, TargetRefused> {
+    /// Resolves the call's upstream host through the network policy, now (DNS answers
+    /// change): the one address pingora dials.
+    pub(crate) async fn upstream_target(&self, call: &UpstreamCall) -> std::result::Result<CheckedTarget, ApiError> {
         let Some(upstream) = call.upstream() else {
-            let error = ApiError::new("InternalError", 500, "an internal error occurred");
-            return Err(TargetRefused { error, etype: ErrorType::InternalError, why: "not a registered API" });
+            return Err(ApiError::new("InternalError", 500, "an internal error occurred"));
         };
         let timeout = upstream.timeout;
         let net = &self.snapshot.load().outbound.net;
         match tokio::time::timeout(timeout, net.resolve_checked(&upstream.url)).await {
             Ok(Ok(target)) => Ok(target),
-            Ok(Err(SsrfError::Forbidden { reason })) => Err(TargetRefused {
-                error: ApiError::new(
-                    "Upstream.Forbidden",
-                    502,
-                    format!("the upstream address is not allowed ({reason})"),
-                ),
-                etype: ErrorType::ConnectProxyFailure,
-                why: "upstream refused by the SSRF guard",
-            }),
-            Ok(Err(e)) => {
-                tracing::warn!(api = call.route.api_name, "upstream not reachable: {e}");
-                Err(TargetRefused {
-                    error: unavailable(),
-                    etype: ErrorType::ConnectError,
-                    why: "upstream host did not resolve",
-                })
+            Ok(Err(SsrfError::Forbidden { reason })) => {
+                Err(ApiError::new("Upstream.Forbidden", 502, format!("the upstream address is not allowed ({reason})")))
             }
-            Err(_) => Err(TargetRefused {
-                error: upstream_timeout(timeout),
-                etype: ErrorType::ConnectTimedout,
-                why: "resolving the upstream host timed out",
-            }),
+            Ok(Err(e)) => {
+                tracing::warn!(api = call.route_name(), "upstream not reachable: {e}");
+                Err(unavailable())
+            }
+            Err(_) => Err(upstream_timeout(timeout)),
         }
     }
 
     /// The whole of a call on a head pingora read: framing, route, body, then serve.
     async fn answer(&self, session: &mut ServerSession, request_id: &str) -> std::result::Result<Outcome, Answer> {
-        if has_conflicting_framing(session) {
-            return Err(Answer::refused(conflicting_framing(), request_id));
-        }
+        // HTTP/1 heads were accepted by http1::parse before pingora read them again; HTTP/2
+        // has no framing headers to disagree (the h2 library refuses them).
         let header = session.req_header();
         let env = header.headers.get(&ENV_HEADER).map(HeaderValue::as_bytes);
         let routed = self.route(&header.method, header.uri.path(), env).map_err(|r| r.answer(request_id))?;
         let body = match self.body_limit(&CallHead::of(session), &routed, request_id)? {
             Some(limit) => {
-                if !matches!(routed.route.served.target, Target::Sql(_)) {
-                    // Kept by pingora and replayed through request_body_filter, which swaps in
-                    // the built (or, for a signed call, the verified) body: see PARAM_BODY_LIMIT.
-                    session.enable_retry_buffering();
-                }
-                Some(read_body(session, request_id, limit).await?)
+                continue_if_expected(session).await;
+                Some(read_body(session, request_id, limit, self.settings.body_timeout).await?)
             }
             None => None,
         };
@@ -700,14 +527,7 @@ impl Edge {
             if head.method == Method::HEAD && request.method == Method::GET {
                 request.method = Method::HEAD;
             }
-            return Ok(Outcome::Proxy(UpstreamCall {
-                route: Arc::clone(&route),
-                gray,
-                request,
-                host_header: None,
-                failure: None,
-                started: Instant::now(),
-            }));
+            return Ok(Outcome::Proxy(UpstreamCall { route: Arc::clone(&route), gray, request }));
         }
         let params_body = match &body {
             Some(bytes) => parse_params_body(bytes).map_err(fail)?,
@@ -833,11 +653,6 @@ impl Edge {
     }
 }
 
-/// The refusal of a head with both Content-Length and Transfer-Encoding, in either lane.
-pub(crate) fn conflicting_framing() -> ApiError {
-    ApiError::new("InvalidRequest.Framing", 400, "send either Content-Length or Transfer-Encoding, not both")
-}
-
 /// The refusal of a body over `limit`; the connection closes, the body unread.
 pub(crate) fn too_large(limit: usize, request_id: &str) -> Answer {
     let message = format!("the request body is larger than the limit of {limit} bytes");
@@ -849,9 +664,35 @@ pub(crate) fn unreadable_body(request_id: &str) -> Answer {
     Answer::refused(ApiError::new("InvalidRequest.Body", 400, "the request body could not be read"), request_id)
 }
 
-/// Reads the whole body of a head pingora read, refusing bodies over the limit (from
-/// Content-Length before reading anything, or while reading a chunked one).
-async fn read_body(session: &mut ServerSession, request_id: &str, limit: usize) -> std::result::Result<Bytes, Answer> {
+/// Answers `Expect: 100-continue` with `100 Continue` before a body is read: an HTTP/1.1
+/// caller may wait for it before sending the body (HTTP/2 has no such step).
+pub(crate) async fn continue_if_expected(session: &mut ServerSession) {
+    let expects = !session.is_http2()
+        && session
+            .req_header()
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects {
+        // pingora turns keep-alive off for any head written before the body is read, the
+        // interim one included; only a final answer before the body is read should.
+        session.set_close_on_response_before_downstream_finish(false);
+        if let Err(e) = session.write_continue_response().await {
+            tracing::debug!("cannot send 100 Continue: {e}");
+        }
+        session.set_close_on_response_before_downstream_finish(true);
+    }
+}
+
+/// Reads the whole body of a head pingora read within `timeout` (in all, not per read),
+/// refusing bodies over the limit (from Content-Length before reading anything, or while
+/// reading a chunked one).
+async fn read_body(
+    session: &mut ServerSession,
+    request_id: &str,
+    limit: usize,
+    timeout: Duration,
+) -> std::result::Result<Bytes, Answer> {
     let declared = session
         .req_header()
         .headers
@@ -861,23 +702,31 @@ async fn read_body(session: &mut ServerSession, request_id: &str, limit: usize) 
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit, request_id));
     }
-    let mut body = BytesMut::new();
-    loop {
-        match session.read_request_body().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit, request_id));
+    let read = async {
+        let mut body = BytesMut::new();
+        loop {
+            match session.read_request_body().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
+                        return Err(too_large(limit, request_id));
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(e) => {
-                tracing::debug!(error = %e, "request body read failed");
-                return Err(unreadable_body(request_id));
+                Ok(None) => return Ok(body.freeze()),
+                Err(e) => {
+                    tracing::debug!(error = %e, "request body read failed");
+                    return Err(unreadable_body(request_id));
+                }
             }
         }
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(read) => read,
+        Err(_) => {
+            tracing::debug!("request body not received in time");
+            Err(unreadable_body(request_id))
+        }
     }
-    Ok(body.freeze())
 }
 
 /// Why a request was not routed or its caller not admitted, answered once the request has
@@ -954,27 +803,6 @@ fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Whether the request carried both Content-Length and Transfer-Encoding (a smuggling
-/// vector). pingora's parser already drops Content-Length in that case (RFC 9112 §6.3) and turns
-/// keep-alive off, so an HTTP/1.1 chunked request that did not ask to close yet has keep-alive
-/// off is one that had both. With `Connection: close` it is read as chunked, then closed.
-fn has_conflicting_framing(session: &ServerSession) -> bool {
-    let header = session.req_header();
-    let chunked = header.headers.contains_key(header::TRANSFER_ENCODING);
-    if !chunked {
-        return false;
-    }
-    if header.headers.contains_key(header::CONTENT_LENGTH) {
-        return true;
-    }
-    let asked_to_close = header
-        .headers
-        .get(header::CONNECTION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("close"));
-    header.version == http::Version::HTTP_11 && !asked_to_close && session.get_keepalive().is_none()
 }
 
 /// Path parameters percent-decoded, as callers encode them.

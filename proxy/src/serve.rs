@@ -19,9 +19,11 @@ use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use catalog::secret::SecretBox;
 use catalog::store::Store;
+use pingora::listeners::tls::TlsSettings;
 use pingora::prelude::*;
-use pingora::server::ShutdownWatch;
+use pingora::protocols::http::v2::server::H2Options;
 use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, ShutdownWatch};
 use pingora::services::background::{BackgroundService, background_service};
 use pingora::services::listening::Service;
 use plugins::PluginContext;
@@ -30,12 +32,13 @@ use crate::admin::AdminService;
 use crate::client_addr::TrustedProxies;
 use crate::conf::Config;
 use crate::demo;
+use crate::drain::{Drain, DrainingSignals};
 use crate::edge::{Edge, EdgeSettings, ProxyLane};
 use crate::edge_app::EdgeApp;
 use crate::limiter::Limiters;
 use crate::outbound::OutboundBase;
 use crate::routes::Snapshot;
-use crate::upstream::UpstreamPool;
+use crate::tls::{CertWatcher, EdgeCert};
 
 /// What start-up prints: addresses and, on first start, the demo and the admin token.
 pub struct Startup {
@@ -46,7 +49,7 @@ pub struct Startup {
     pub outbound: OutboundBase,
 }
 
-/// Runs the server until a signal stops it. Never returns on success.
+/// Runs the server until a signal stops it; `Ok` once it stopped.
 pub fn serve(config: Config) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -60,9 +63,9 @@ pub fn serve(config: Config) -> Result<(), String> {
     let snapshot = Arc::new(ArcSwap::from_pointee(startup.snapshot));
     let conf = ServerConf {
         threads: config.edge_threads(),
-        // pingora stops listening on SIGTERM, then lets in-flight requests run for the grace
-        // period; the runtimes are dropped after it.
-        grace_period_seconds: Some(config.shutdown_timeout_secs),
+        // On SIGTERM the requests in flight are waited for before pingora is told to stop
+        // (drain.rs), so it needs no grace period of its own.
+        grace_period_seconds: Some(0),
         graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
@@ -71,15 +74,40 @@ pub fn serve(config: Config) -> Result<(), String> {
 
     let settings = EdgeSettings {
         max_body_bytes: config.max_body_bytes,
+        body_timeout: Duration::from_millis(config.body_timeout_ms.max(1)),
         trusted_proxies: TrustedProxies::parse(&config.trusted_proxies).map_err(|e| format!("trusted_proxies: {e}"))?,
     };
     let limiters = Arc::new(Limiters::new());
-    let edge = Arc::new(Edge::new(Arc::clone(&snapshot), settings, Arc::clone(&limiters), Arc::clone(&plugins)));
-    let proxy = pingora::proxy::http_proxy(&server.configuration, ProxyLane::new(Arc::clone(&edge)));
-    let upstreams = Arc::new(UpstreamPool::new(&server.configuration));
-    let app = EdgeApp::new(edge, proxy, Arc::clone(&upstreams), Duration::from_millis(config.header_timeout_ms.max(1)));
+    let drain = Drain::new();
+    let edge = Arc::new(Edge::new(
+        Arc::clone(&snapshot),
+        settings,
+        Arc::clone(&limiters),
+        Arc::clone(&plugins),
+        Arc::clone(&drain),
+    ));
+    let mut proxy =
+        pingora::proxy::http_proxy(&server.configuration, ProxyLane::new(Arc::clone(&edge), &server.configuration));
+    proxy.h2_options = Some(h2_limits());
+    let app = EdgeApp::new(
+        edge,
+        proxy,
+        Duration::from_millis(config.header_timeout_ms.max(1)),
+        Duration::from_millis(config.body_timeout_ms.max(1)),
+    );
     let mut edge = Service::new("edge".to_owned(), app);
     edge.add_tcp(&config.edge_addr.to_string());
+    if let (Some(addr), Some(cert_file), Some(key_file)) =
+        (config.edge_tls_addr, config.tls_cert_file.as_deref(), config.tls_key_file.as_deref())
+    {
+        let cert = EdgeCert::load(cert_file, key_file)?;
+        let (cert_text, key_text) = (cert_file.to_string_lossy(), key_file.to_string_lossy());
+        let mut tls = TlsSettings::intermediate(&cert_text, &key_text).map_err(|e| format!("TLS settings: {e}"))?;
+        tls.set_cert_resolver(Arc::clone(&cert) as Arc<dyn pingora::tls::ResolvesServerCert>);
+        tls.enable_h2();
+        edge.add_tls_with_settings(&addr.to_string(), None, tls);
+        server.add_service(background_service("TLS certificate watcher", CertWatcher { cert }));
+    }
     server.add_service(edge);
     server.add_service(background_service(
         "catalog watcher",
@@ -91,7 +119,6 @@ pub fn serve(config: Config) -> Result<(), String> {
             outbound: outbound.clone(),
             plugins,
             limiters,
-            upstreams,
         },
     ));
     server.add_service(background_service(
@@ -107,7 +134,23 @@ pub fn serve(config: Config) -> Result<(), String> {
     ));
 
     print_banner(&config, &startup.admin_token_notice, startup.demo.as_ref());
-    server.run_forever()
+    let signals = DrainingSignals { drain, grace: Duration::from_secs(config.shutdown_timeout_secs) };
+    server.run(RunArgs { shutdown_signal: Box::new(signals) });
+    Ok(())
+}
+
+/// HTTP/2 limits per caller connection (docs/edge.md): streams at once, header list size,
+/// resets a caller may provoke (rapid reset, CVE-2023-44487), send buffer. The h2 library
+/// also caps CONTINUATION frames by the header list size (CVE-2024-27316).
+fn h2_limits() -> H2Options {
+    let mut options = H2Options::new();
+    options
+        .max_concurrent_streams(100)
+        .max_header_list_size(64 * 1024)
+        .max_pending_accept_reset_streams(50)
+        .max_local_error_reset_streams(Some(256))
+        .max_send_buffer_size(1024 * 1024);
+    options
 }
 
 async fn start_up(config: &Config) -> Result<Startup, String> {
@@ -197,11 +240,9 @@ struct CatalogWatcher {
     plugins: Arc<PluginContext>,
     /// Swept of idle state now and then, so memory follows the callers that are active.
     limiters: Arc<Limiters>,
-    /// Swept of upstream connections kept past their idle time.
-    upstreams: Arc<UpstreamPool>,
 }
 
-/// How often the watcher sweeps idle limiter state and kept upstream connections.
+/// How often the watcher sweeps idle limiter state.
 const IDLE_SWEEP: Duration = Duration::from_secs(10);
 
 #[async_trait]
@@ -229,7 +270,6 @@ impl BackgroundService for CatalogWatcher {
             }
             if swept.elapsed() >= IDLE_SWEEP {
                 self.limiters.sweep();
-                self.upstreams.sweep();
                 swept = tokio::time::Instant::now();
             }
             let current = self.snapshot.load().revision;

@@ -317,6 +317,15 @@ fn sigterm_lets_idle_kept_alive_connections_go_at_once() {
     assert!(server.terminate(), "sluice did not exit cleanly:\n{}", server.output());
 }
 
+/// With nothing in flight, SIGTERM stops the process at once rather than after the grace
+/// period: here an hour, longer than `terminate` waits (30 s).
+#[test]
+fn sigterm_with_nothing_in_flight_exits_without_waiting_for_the_grace_period() {
+    let mut server = Server::start("drain-nothing", &[("SLUICE_SHUTDOWN_TIMEOUT_SECS", "3600")]);
+    assert_eq!(server.get("/customers/1").status, 401);
+    assert!(server.terminate(), "sluice did not exit on SIGTERM while idle:\n{}", server.output());
+}
+
 #[test]
 fn slow_headers_are_cut_off_at_the_deadline() {
     let server = Server::start("slow-headers", &[("SLUICE_HEADER_TIMEOUT_MS", "1000")]);
@@ -337,7 +346,7 @@ fn slow_headers_are_cut_off_at_the_deadline() {
 #[test]
 fn an_unfinished_body_is_refused_at_the_deadline() {
     use std::io::{Read, Write};
-    let server = Server::start("slow-body", &[("SLUICE_HEADER_TIMEOUT_MS", "1000")]);
+    let server = Server::start("slow-body", &[("SLUICE_BODY_TIMEOUT_MS", "1000")]);
     let app = server.demo_app();
     let head = |length: usize| {
         format!(
@@ -368,6 +377,41 @@ fn an_unfinished_body_is_refused_at_the_deadline() {
     let mut answer = [0u8; 12];
     stream.read_exact(&mut answer).expect("the answer");
     assert_eq!(&answer, b"HTTP/1.1 200", "{}", String::from_utf8_lossy(&answer));
+}
+
+/// A body sent a byte at a time is cut off at the body deadline in all, not per read, whichever
+/// lane reads it: a Content-Length one (in place) and a chunked one (pingora's lane).
+#[test]
+fn a_dripped_body_is_refused_at_the_body_deadline_whatever_its_framing() {
+    use std::io::{Read, Write};
+    let server = Server::start("drip-body", &[("SLUICE_BODY_TIMEOUT_MS", "1000")]);
+    let app = server.demo_app();
+    let auth = format!("X-Sluice-App-Key: {}\r\nAuthorization: Bearer {}\r\n", app.key, app.token);
+    for (framing, first, drip) in [
+        ("Content-Length: 400", "", b" ".as_slice()),
+        ("Transfer-Encoding: chunked", "1\r\n{\r\n", b"1\r\n \r\n".as_slice()),
+    ] {
+        let mut stream = std::net::TcpStream::connect(server.edge).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+        let head = format!("POST /orders/search HTTP/1.1\r\nHost: x\r\n{framing}\r\n{auth}\r\n{first}");
+        stream.write_all(head.as_bytes()).expect("the head");
+        // Every piece comes quickly after the last: only the total is slow. 40 pieces take
+        // 12 s; the deadline is 1 s.
+        let mut raw = Vec::new();
+        for _ in 0..40 {
+            std::thread::sleep(Duration::from_millis(300));
+            if stream.write_all(drip).is_err() {
+                break;
+            }
+            match stream.read_to_end(&mut raw) {
+                Ok(_) => break,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+        let resp = support::parse_response(&raw).unwrap_or_else(|| panic!("{framing}: no answer while dripping"));
+        assert_eq!((resp.status, resp.json()["code"].as_str()), (400, Some("InvalidRequest.Body")), "{framing}");
+    }
 }
 
 /// Sends a request line and `start`, then drips one header line every 250 ms for up to 10 s:

@@ -23,8 +23,9 @@ use support::{Server, sluice};
 #[derive(Clone, Debug)]
 struct Script {
     pieces: Vec<Vec<u8>>,
-    /// `keep` (read the next request), `close`, `hold` (3 s silent, then close) or `drop-next`
-    /// (close without answering the next request on this connection).
+    /// `keep` (read the next request), `close`, `hold` (3 s silent, then close), `drop-next`
+    /// (close without answering the next request on this connection) or `half-next` (answer
+    /// the next request with part of a head, then close).
     after: String,
 }
 
@@ -82,11 +83,16 @@ fn serve(stream: TcpStream, scripts: &HashMap<String, Script>, log: &Heads) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut out = stream.try_clone().expect("clone");
     let mut reader = BufReader::new(stream);
-    let mut drop_next = false;
+    let (mut drop_next, mut half_next) = (false, false);
     loop {
         let Some((target, headers)) = read_request(&mut reader) else { return };
         log.lock().expect("log").push((target.clone(), headers));
         if drop_next {
+            return;
+        }
+        if half_next {
+            let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").and_then(|()| out.flush());
+            std::thread::sleep(Duration::from_millis(50));
             return;
         }
         let script = match target.strip_prefix("/case/").and_then(|name| scripts.get(name)) {
@@ -107,6 +113,7 @@ fn serve(stream: TcpStream, scripts: &HashMap<String, Script>, log: &Heads) {
         match script.after.as_str() {
             "keep" => {}
             "drop-next" => drop_next = true,
+            "half-next" => half_next = true,
             "hold" => {
                 std::thread::sleep(Duration::from_secs(3));
                 return;
@@ -365,7 +372,12 @@ fn registered(path: &str, method: &str, upstream: SocketAddr, upstream_path: &st
 /// A server with `/case/{name}` (GET) and `/upload/{name}` (POST, the body streamed) forwarded
 /// to `upstream`'s `/case/{name}`, and `/ok`.
 fn start(tag: &str, upstream: &ScriptedUpstream) -> Server {
-    let env = [("SLUICE_SSRF_ALLOW", "127.0.0.1"), ("SLUICE_DEMO", "false")];
+    start_with(tag, upstream, &[])
+}
+
+fn start_with(tag: &str, upstream: &ScriptedUpstream, extra: &[(&str, &str)]) -> Server {
+    let mut env = vec![("SLUICE_SSRF_ALLOW", "127.0.0.1"), ("SLUICE_DEMO", "false")];
+    env.extend_from_slice(extra);
     let server = Server::start(tag, &env);
     let yaml = registered("/case/{name}", "GET", upstream.addr, "/case/{name}", "GET")
         + &registered("/upload/{name}", "POST", upstream.addr, "/case/{name}", "POST")
@@ -396,16 +408,17 @@ fn upstream_answers_reach_the_caller_framed_and_filtered_and_hostile_ones_are_co
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
-/// More headers than the edge reads itself: the head goes to pingora's proxy lane.
+/// Seventy headers: a long head, read by the edge and by pingora alike.
 fn padding() -> String {
     (0..70).map(|i| format!("X-Pad-{i}: {i}\r\n")).collect()
 }
 
-/// Hop-by-hop headers (and those `Connection` names), credentials, Sluice's own and forwarding
-/// claims never reach the upstream, whichever lane forwards the call; the rest do, and the
-/// caller gets the same headers back from either.
+/// Of the caller's headers only the allow list reaches the upstream (header_policy.rs): no
+/// hop-by-hop ones, credentials, Sluice's own, forwarding claims, method or URL overrides, or
+/// names with underscores; and cookies and hop-by-hop headers of the answer never reach the
+/// caller. The same for a short head and a long one.
 #[test]
-fn only_end_to_end_headers_are_forwarded_in_either_lane() {
+fn only_allowed_headers_are_forwarded() {
     let hop_answer = "HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n\
                       Set-Cookie: s=1\r\nX-Kept: yes\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
     let scripts = HashMap::from([(
@@ -418,70 +431,110 @@ fn only_end_to_end_headers_are_forwarded_in_either_lane() {
                   TE: trailers\r\nUpgrade: websocket\r\nProxy-Authorization: Basic abc\r\nProxy-Connection: keep-alive\r\n\
                   Authorization: Bearer t\r\nCookie: c=1\r\nX-Sluice-Env: prod\r\nX-Forwarded-For: 1.2.3.4\r\n\
                   Forwarded: for=1.2.3.4\r\nX-Real-IP: 1.2.3.4\r\nX-Request-Id: chosen-by-caller\r\n\
-                  Accept: application/json\r\nX-Custom: kept\r\n";
-    let expected: Vec<String> = ["accept", "host", "x-custom", "x-request-id"].map(String::from).to_vec();
+                  X-HTTP-Method-Override: DELETE\r\nX-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\n\
+                  content_length: 5\r\ntransfer_encoding: chunked\r\nAccept_Language: xx\r\n\
+                  Accept: application/json\r\nTraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\
+                  X-Custom: dropped\r\n";
+    let expected: Vec<String> = ["accept", "host", "traceparent", "x-request-id"].map(String::from).to_vec();
     let mut answers = Vec::new();
-    for (lane, extra) in [("in place", String::new()), ("pingora", padding())] {
+    for (head, extra) in [("short", String::new()), ("long", padding())] {
         let (mut stream, mut reader) = connect(server.edge);
         stream.write_all(format!("GET /case/hop HTTP/1.1\r\n{caller}{extra}\r\n").as_bytes()).expect("write");
         let answer = read_answer(&mut reader, false).expect("an answer");
-        assert_eq!(answer.status, 200, "{lane}: {}", String::from_utf8_lossy(&answer.raw));
-        let names: Vec<String> =
-            upstream.last_header_names("/case/hop").into_iter().filter(|n| !n.starts_with("x-pad-")).collect();
-        assert_eq!(names, expected, "{lane}: the upstream received {names:?}");
+        assert_eq!(answer.status, 200, "{head}: {}", String::from_utf8_lossy(&answer.raw));
+        let names = upstream.last_header_names("/case/hop");
+        assert_eq!(names, expected, "{head}: the upstream received {names:?}");
         let id = upstream.last_header("/case/hop", "x-request-id").expect("a request id");
-        assert_eq!(Some(id.as_str()), answer.header("x-request-id"), "{lane}: the edge's request id goes upstream");
-        assert_eq!(upstream.last_header("/case/hop", "host"), Some(upstream.addr.to_string()), "{lane}");
+        assert_eq!(Some(id.as_str()), answer.header("x-request-id"), "{head}: the edge's request id goes upstream");
+        assert_eq!(upstream.last_header("/case/hop", "host"), Some(upstream.addr.to_string()), "{head}");
         let mut got: Vec<String> = answer.headers.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
         got.sort();
         for gone in ["x-hop", "keep-alive", "set-cookie"] {
-            assert!(!got.contains(&gone.to_owned()), "{lane}: {gone} reached the caller: {got:?}");
+            assert!(!got.contains(&gone.to_owned()), "{head}: {gone} reached the caller: {got:?}");
         }
-        assert_eq!(answer.header("x-kept"), Some("yes"), "{lane}");
+        assert_eq!(answer.header("x-kept"), Some("yes"), "{head}");
         answers.push(got);
     }
-    assert_eq!(answers[0], answers[1], "the lanes answer with different headers");
+    assert_eq!(answers[0], answers[1], "the answers differ");
 }
 
-/// A kept connection the upstream closes just as a call goes out is replaced and the call
-/// sent again when its whole body is in hand; a body streamed from the caller after its head
-/// cannot be sent twice, so that call fails with 502 instead.
+/// A call goes out again, on a new connection, only when nothing can happen twice: an
+/// idempotent method, a kept connection that closed before any byte of an answer came back,
+/// a body in hand. A POST on a dying connection reaches the upstream once and answers 502; so
+/// does a GET whose answer had begun.
 #[test]
-fn a_call_is_sent_again_on_a_new_connection_only_when_its_body_can_be_replayed() {
+fn only_idempotent_calls_nothing_answered_are_sent_again() {
     let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec();
     let scripts = HashMap::from([
         ("drop".to_owned(), Script { pieces: vec![ok.clone()], after: "drop-next".into() }),
-        ("echo".to_owned(), Script { pieces: vec![ok], after: "keep".into() }),
+        ("echo".to_owned(), Script { pieces: vec![ok.clone()], after: "keep".into() }),
+        ("half".to_owned(), Script { pieces: vec![ok], after: "half-next".into() }),
     ]);
     let upstream = ScriptedUpstream::start(scripts);
     let server = start("upstream-replay", &upstream);
-    let (mut stream, mut reader) = connect(server.edge);
-    let mut call = |pieces: &[&[u8]]| {
-        for (i, piece) in pieces.iter().enumerate() {
-            if i > 0 {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            stream.write_all(piece).expect("write");
+    let count = |path: &str| upstream.heads.lock().expect("heads").iter().filter(|(t, _)| t == path).count();
+    let call = |requests: &[&[u8]]| {
+        let (mut stream, mut reader) = connect(server.edge);
+        let mut last = None;
+        for request in requests {
+            stream.write_all(request).expect("write");
+            last = read_answer(&mut reader, false);
         }
-        read_answer(&mut reader, false).expect("an answer")
+        last.expect("an answer")
     };
 
-    // Whole in hand: the head and body arrive together.
-    assert_eq!(call(&[b"GET /case/drop HTTP/1.1\r\nHost: x\r\n\r\n"]).status, 200);
-    let before = upstream.accepted();
-    let sent = call(&[b"POST /upload/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"]);
+    // GET on a kept connection the upstream closes without answering: sent again, once.
+    let before = (upstream.accepted(), count("/case/echo"));
+    let sent = call(&[b"GET /case/drop HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /case/echo HTTP/1.1\r\nHost: x\r\n\r\n"]);
     assert_eq!((sent.status, sent.body.as_slice()), (200, &b"ok"[..]), "{}", String::from_utf8_lossy(&sent.raw));
-    assert_eq!(upstream.accepted(), before + 1, "sent again on one new connection");
+    assert_eq!(count("/case/echo") - before.1, 2, "the GET reached the upstream twice: dropped, then answered");
+    assert_eq!(upstream.accepted() - before.0, 1, "sent again on one new connection");
 
-    // Streamed: the body comes after the head, so it was not in hand when the call went out.
-    let (mut stream, mut reader) = connect(server.edge);
-    stream.write_all(b"GET /case/drop HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
-    assert_eq!(read_answer(&mut reader, false).expect("an answer").status, 200);
-    stream.write_all(b"POST /upload/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n").expect("write");
-    std::thread::sleep(Duration::from_millis(200));
-    stream.write_all(b"hello").expect("write");
-    let failed = read_answer(&mut reader, false).expect("an answer");
+    // POST (whole in hand) on such a connection: once, and 502.
+    let before = count("/case/echo");
+    let failed = call(&[
+        b"GET /case/drop HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /upload/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    ]);
     assert_eq!(failed.status, 502, "{}", String::from_utf8_lossy(&failed.raw));
     let envelope: serde_json::Value = serde_json::from_slice(&failed.body).expect("the envelope");
     assert_eq!(envelope["code"], "Upstream.Unavailable");
+    assert_eq!(count("/case/echo") - before, 1, "the POST reached the upstream exactly once");
+
+    // GET whose answer had begun (part of a head, then close): not sent again.
+    let before = count("/case/half");
+    let failed = call(&[b"GET /case/half HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /case/half HTTP/1.1\r\nHost: x\r\n\r\n"]);
+    assert_eq!(failed.status, 502, "{}", String::from_utf8_lossy(&failed.raw));
+    assert_eq!(count("/case/half") - before, 2, "the second GET went out once (the first was answered)");
+}
+
+/// A body streamed to the upstream a byte at a time is cut off at the body deadline in all:
+/// the caller gets 400 and the upstream connection is closed, not held for as long as the
+/// caller drips.
+#[test]
+fn a_dripped_streamed_body_is_cut_off_at_the_body_deadline() {
+    let upstream = ScriptedUpstream::start(HashMap::new());
+    let server = start_with("upstream-drip", &upstream, &[("SLUICE_BODY_TIMEOUT_MS", "1000")]);
+    for framing in ["Content-Length: 400", "Transfer-Encoding: chunked"] {
+        let (mut stream, _) = connect(server.edge);
+        stream.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+        let head = format!("POST /upload/echo HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n");
+        stream.write_all(head.as_bytes()).expect("the head");
+        let drip: &[u8] = if framing.starts_with("Content") { b" " } else { b"1\r\n \r\n" };
+        let mut raw = Vec::new();
+        // 40 pieces take 12 s; the deadline is 1 s.
+        for _ in 0..40 {
+            std::thread::sleep(Duration::from_millis(300));
+            if stream.write_all(drip).is_err() {
+                break;
+            }
+            match stream.read_to_end(&mut raw) {
+                Ok(_) => break,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+        let answer = support::parse_response(&raw).unwrap_or_else(|| panic!("{framing}: no answer while dripping"));
+        assert_eq!((answer.status, answer.json()["code"].as_str()), (400, Some("InvalidRequest.Body")), "{framing}");
+    }
 }

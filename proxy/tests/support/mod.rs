@@ -1,5 +1,10 @@
 //! Runs the real `sluice` binary on loopback ports for end-to-end tests, and speaks plain
 //! HTTP/1.1 to it over a TcpStream (so tests can also send what well-behaved clients never do).
+//!
+//! With `SLUICE_TEST_EDGE=h2` every server also listens with TLS, and [`request`] (so
+//! `Server::get` and `Server::call`) speaks HTTP/2 to it: `./scripts/test` runs the edge's
+//! tests a second time that way. Raw exchanges ([`raw_exchange`]) stay HTTP/1.1 on the plain
+//! listener.
 
 #![allow(dead_code)]
 
@@ -61,6 +66,7 @@ impl Server {
     pub fn start_in(data_dir: PathBuf, extra_env: &[(&str, &str)]) -> Server {
         let edge = free_port();
         let admin = free_port();
+        let tls = (std::env::var("SLUICE_TEST_EDGE").as_deref() == Ok("h2")).then(|| (free_port(), edge_cert()));
         let stdout_path = data_dir.join("stdout.log");
         let log = std::fs::File::create(&stdout_path).expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
@@ -72,6 +78,12 @@ impl Server {
             .env("SLUICE_RELOAD_INTERVAL_MS", "100")
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log));
+        if let Some((addr, cert)) = &tls {
+            cmd.env("SLUICE_EDGE_TLS_ADDR", addr.to_string())
+                .env("SLUICE_TLS_CERT_FILE", &cert.cert)
+                .env("SLUICE_TLS_KEY_FILE", &cert.key);
+            h2_edges().lock().unwrap_or_else(|e| e.into_inner()).insert(edge, (*addr, cert.clone()));
+        }
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -165,7 +177,8 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
-/// One request on a fresh connection (`Connection: close`), reading the whole response.
+/// One request on a fresh connection (`Connection: close`), reading the whole response; over
+/// HTTP/2 and TLS when `addr` is an edge started that way.
 pub fn try_request(
     addr: SocketAddr,
     method: &str,
@@ -173,6 +186,10 @@ pub fn try_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<Response> {
+    let h2 = h2_edges().lock().unwrap_or_else(|e| e.into_inner()).get(&addr).cloned();
+    if let Some((tls_addr, cert)) = h2 {
+        return h2_request(tls_addr, &cert, method, path, headers, body);
+    }
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     let mut has_length = false;
     for (k, v) in headers {
@@ -357,4 +374,114 @@ pub fn dataset_file(server: &Server, workgroup: &str, name: &str) -> PathBuf {
 pub fn default_outbound() -> proxy::outbound::OutboundBase {
     let config = proxy::conf::Config::from_sources(None, "tests", |_| None).expect("default configuration");
     proxy::outbound::OutboundBase::from_config(&config).expect("default policies")
+}
+
+/// A certificate and key for the edge's TLS listener, for `127.0.0.1` and `localhost`.
+#[derive(Debug, Clone)]
+pub struct EdgeCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Makes a self-signed certificate for `127.0.0.1` with openssl, in `dir`.
+pub fn make_cert(dir: &Path, name: &str, subject: &str) -> EdgeCert {
+    std::fs::create_dir_all(dir).expect("cert dir");
+    let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj"])
+        .arg(format!("/CN={subject}"))
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success(), "openssl could not make a certificate");
+    EdgeCert { cert, key }
+}
+
+/// One certificate for every server of this test process.
+fn edge_cert() -> EdgeCert {
+    static CERT: std::sync::OnceLock<EdgeCert> = std::sync::OnceLock::new();
+    CERT.get_or_init(|| make_cert(&unique_dir("edge-cert"), "edge", "sluice-test")).clone()
+}
+
+type H2Edges = std::sync::Mutex<std::collections::HashMap<SocketAddr, (SocketAddr, EdgeCert)>>;
+
+/// Plain edge addresses of servers that also listen with TLS, with that address.
+fn h2_edges() -> &'static H2Edges {
+    static EDGES: std::sync::OnceLock<H2Edges> = std::sync::OnceLock::new();
+    EDGES.get_or_init(Default::default)
+}
+
+/// A TLS client that trusts `cert` (self-signed) and offers `alpn`.
+pub fn tls_connector(cert: &EdgeCert, alpn: &[&[u8]]) -> pingora::tls::TlsConnector {
+    use pingora::tls::{ClientConfig, RootCertStore};
+    pingora::tls::install_default_crypto_provider();
+    let (certs, _) = pingora::tls::load_certs_and_key_files(&cert.cert.to_string_lossy(), &cert.key.to_string_lossy())
+        .expect("read the certificate")
+        .expect("a certificate");
+    let mut roots = RootCertStore::empty();
+    for c in certs {
+        roots.add(c).expect("a root");
+    }
+    let mut config = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    pingora::tls::TlsConnector::from(std::sync::Arc::new(config))
+}
+
+/// One request over HTTP/2 and TLS on a fresh connection; connection-specific headers (which
+/// HTTP/2 forbids) are left out, `Host` becomes the authority.
+pub fn h2_request(
+    addr: SocketAddr,
+    cert: &EdgeCert,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let name = pingora::tls::ServerName::try_from("127.0.0.1").map_err(std::io::Error::other)?;
+        let tls = tls_connector(cert, &[b"h2"]).connect(name, tcp).await?;
+        let (client, connection) = h2::client::handshake(tls).await.map_err(std::io::Error::other)?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut client = client.ready().await.map_err(std::io::Error::other)?;
+        let mut request = http::Request::builder().method(method).uri(format!("https://127.0.0.1{path}"));
+        for (name, value) in headers {
+            let connection_specific = ["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "te"]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n));
+            if !connection_specific {
+                request = request.header(*name, *value);
+            }
+        }
+        let request = request.body(()).map_err(std::io::Error::other)?;
+        let (response, mut send) = client.send_request(request, body.is_empty()).map_err(std::io::Error::other)?;
+        if !body.is_empty() {
+            send.send_data(bytes::Bytes::copy_from_slice(body), true).map_err(std::io::Error::other)?;
+        }
+        let response = tokio::time::timeout(Duration::from_secs(30), response)
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?;
+        let (parts, mut stream) = response.into_parts();
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.data().await {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            let _ = stream.flow_control().release_capacity(chunk.len());
+            body.extend_from_slice(&chunk);
+        }
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        Ok(Response { status: parts.status.as_u16(), headers, body })
+    })
 }

@@ -305,8 +305,10 @@ impl DocCache {
                             Err(_) => Err(internal("the document build permits are gone")),
                         };
                         let built = result.as_ref().ok().map(Arc::clone);
-                        sender.send_replace(Some(result));
-                        cache.settle(&key, id, built);
+                        // Sent under the lock settle takes, so what waiters see kept is final.
+                        cache.settle(&key, id, built, || {
+                            sender.send_replace(Some(result));
+                        });
                     });
                     receiver
                 }
@@ -319,10 +321,12 @@ impl DocCache {
         }
     }
 
-    /// After build `id` of `key` finished: drops its slot when it failed or is too large to
-    /// keep, then evicts the least recently used documents beyond the limits.
-    fn settle(&self, key: &DocKey, id: u64, built: Option<Arc<Doc>>) {
+    /// After build `id` of `key` finished: `publish`es its outcome to the waiters, drops its slot
+    /// when it failed or is too large to keep, then evicts the least recently used documents
+    /// beyond the limits — all under one lock.
+    fn settle(&self, key: &DocKey, id: u64, built: Option<Arc<Doc>>, publish: impl FnOnce()) {
         let mut slots = self.lock();
+        publish();
         let ours = slots.by_key.get(key).is_some_and(|slot| slot.build == id);
         if ours && built.as_ref().is_none_or(|doc| doc.len() > self.limits.bytes) {
             slots.by_key.remove(key);

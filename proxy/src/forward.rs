@@ -1,0 +1,372 @@
+//! A registered API's call, from the caller's session to its upstream and back, over pingora's
+//! HTTP stack: its connector and connection pool, its HTTP/1 client session (framing, chunked
+//! bodies, timeouts, when a connection may be kept), and its server session towards the caller
+//! in either HTTP version. What this module decides itself is only what must hold whatever
+//! pingora's defaults are:
+//!
+//! - **Once or twice.** A call goes out again, on a new connection, only when nothing can
+//!   happen twice: its upstream method is idempotent (RFC 9110 §9.2.2), it went out on a kept
+//!   connection that failed before any byte of an answer came back, and its body is in hand.
+//! - **Answers that break framing** end the call (502 when nothing reached the caller yet) and
+//!   the upstream connection with it: an unasked `101` (upgrades are never forwarded), both
+//!   `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.3: pingora reads such an answer as
+//!   chunked and would keep the connection), a `Content-Length` that is not one decimal number.
+//!   Interim answers (1xx) are not relayed: the caller gets the final one, or an error.
+//! - **Headers** cross by `header_policy.rs`, one policy for every caller protocol.
+//! - **The caller's body** streams upstream within one total deadline.
+//!
+//! A connection goes back to pingora's pool only when the answer ended where its framing said
+//! (pingora's own check) and nothing above refused it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, header};
+use pingora::connectors::http::Connector;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::protocols::http::client::HttpSession;
+use pingora::protocols::http::v1::client::HttpSession as Http1Session;
+use pingora::upstreams::peer::HttpPeer;
+use plugins::ApiError;
+
+use crate::edge::{
+    REQUEST_ID_HEADER, UpstreamCall, VERSION_HEADER, continue_if_expected, unavailable, upstream_timeout,
+};
+use crate::header_policy::{connection_listed, forwarded_from_caller, withheld_from_caller};
+use crate::http1;
+use net::ssrf::CheckedTarget;
+
+/// How long a kept upstream connection may wait for its next call.
+const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
+
+/// How a call ended.
+pub(crate) enum Forwarded {
+    /// The caller has the upstream's answer, whole.
+    Done,
+    /// Nothing was written to the caller: answer this error.
+    Failed(ApiError),
+    /// The answer had begun when the exchange broke: the caller's connection must close.
+    Broken,
+}
+
+/// Registered API calls, through pingora's connector and its pool of upstream connections.
+pub(crate) struct Forwarder {
+    connector: Connector,
+}
+
+/// The caller's body as it goes upstream.
+enum CallerBody {
+    None,
+    /// Read already (for parameters or a signature) or built from parameters: sent again as
+    /// it is when the call is.
+    InHand(Bytes),
+    /// Read from the caller while it is sent, so sent once.
+    Streamed,
+}
+
+impl Forwarder {
+    pub(crate) fn new(connector: Connector) -> Forwarder {
+        Forwarder { connector }
+    }
+
+    /// Sends `call` to `target` and relays the answer to `session`, or says why not.
+    pub(crate) async fn forward(
+        &self,
+        session: &mut Session,
+        call: &UpstreamCall,
+        target: &CheckedTarget,
+        request_id: &str,
+        body_deadline: tokio::time::Instant,
+    ) -> Forwarded {
+        let timeout = call.timeout();
+        let mut peer = HttpPeer::new(target.addr, target.tls, target.host.clone());
+        let options = &mut peer.options;
+        options.connection_timeout = Some(timeout);
+        options.total_connection_timeout = Some(timeout);
+        options.read_timeout = Some(timeout);
+        options.write_timeout = Some(timeout);
+        options.idle_timeout = Some(UPSTREAM_IDLE);
+        // HTTP/1.1 only: the rules above are HTTP/1's, and most upstreams speak it.
+        options.alpn = pingora::protocols::ALPN::H1;
+
+        let body = match &call.request.body {
+            Some(bytes) => CallerBody::InHand(bytes.clone()),
+            None if session.as_mut().is_body_empty() => CallerBody::None,
+            None => CallerBody::Streamed,
+        };
+        let head = match upstream_head(session, call, target, request_id, &body) {
+            Ok(head) => head,
+            Err(error) => return Forwarded::Failed(error),
+        };
+        let idempotent = call.request.method.is_idempotent();
+        let mut attempts = 0;
+        let mut upstream = loop {
+            attempts += 1;
+            let (connection, reused) = match self.connector.get_http_session(&peer).await {
+                Ok(got) => got,
+                Err(e) => return Forwarded::Failed(failure(&e, timeout, "connecting to the upstream failed")),
+            };
+            let HttpSession::H1(mut upstream) = connection else {
+                return Forwarded::Failed(failure_because("the upstream spoke another HTTP version"));
+            };
+            // Per read and write, as pingora's proxy sets them.
+            upstream.read_timeout = Some(timeout);
+            upstream.write_timeout = Some(timeout);
+            match exchange(&mut upstream, session, head.clone(), &body, body_deadline).await {
+                Ok(()) => break upstream,
+                Err(Exchange::Caller) => return Forwarded::Failed(unreadable_caller_body()),
+                Err(Exchange::Upstream(e)) => {
+                    let again = attempts == 1
+                        && reused
+                        && idempotent
+                        && !matches!(body, CallerBody::Streamed)
+                        && nothing_came_back(&e);
+                    if again {
+                        tracing::debug!(request_id, "a kept upstream connection failed unanswered; sending again: {e}");
+                        continue;
+                    }
+                    return Forwarded::Failed(failure(&e, timeout, "the upstream exchange failed"));
+                }
+            }
+        };
+        if let Err(why) = check_answer(&upstream) {
+            tracing::info!(request_id, api = call.route_name(), "upstream answer refused: {why}");
+            return Forwarded::Failed(failure_because(why));
+        }
+        let answer = match caller_head(&upstream, session, call, request_id) {
+            Ok(answer) => answer,
+            Err(error) => return Forwarded::Failed(error),
+        };
+        let mut ended = upstream.is_body_done();
+        if let Err(e) = session.write_response_header(Box::new(answer), ended).await {
+            tracing::debug!(request_id, "cannot send the answer's head: {e}");
+            return Forwarded::Broken;
+        }
+        while !ended {
+            let (bytes, done) = match upstream.read_body_bytes().await {
+                Ok(bytes) => {
+                    let done = bytes.is_none() || upstream.is_body_done();
+                    (bytes, done)
+                }
+                Err(e) => {
+                    tracing::info!(request_id, api = call.route_name(), "the upstream answer broke off: {e}");
+                    return Forwarded::Broken;
+                }
+            };
+            if let Err(e) = session.write_response_body(bytes, done).await {
+                tracing::debug!(request_id, "the caller went away mid-answer: {e}");
+                return Forwarded::Broken;
+            }
+            ended = done;
+        }
+        // pingora keeps it only when the answer ended exactly where its framing said.
+        self.connector.release_http_session(HttpSession::H1(upstream), &peer, Some(UPSTREAM_IDLE)).await;
+        Forwarded::Done
+    }
+}
+
+/// Why an exchange failed.
+enum Exchange {
+    /// The caller's body could not be read in time.
+    Caller,
+    Upstream(Box<Error>),
+}
+
+/// Writes the request and its body and reads the answer's head (interim answers skipped).
+async fn exchange(
+    upstream: &mut Http1Session,
+    session: &mut Session,
+    head: RequestHeader,
+    body: &CallerBody,
+    body_deadline: tokio::time::Instant,
+) -> Result<(), Exchange> {
+    upstream.write_request_header(Box::new(head)).await.map_err(Exchange::Upstream)?;
+    match body {
+        CallerBody::None => {}
+        CallerBody::InHand(bytes) => {
+            upstream.write_body(bytes).await.map_err(Exchange::Upstream)?;
+        }
+        CallerBody::Streamed => {
+            continue_if_expected(session.as_mut()).await;
+            loop {
+                let left = body_deadline.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero() {
+                    return Err(Exchange::Caller);
+                }
+                session.set_read_timeout(Some(left));
+                match tokio::time::timeout(left, session.read_request_body()).await {
+                    Ok(Ok(Some(chunk))) => {
+                        upstream.write_body(&chunk).await.map_err(Exchange::Upstream)?;
+                    }
+                    Ok(Ok(None)) => break,
+                    Ok(Err(_)) | Err(_) => return Err(Exchange::Caller),
+                }
+            }
+        }
+    }
+    upstream.finish_body().await.map_err(Exchange::Upstream)?;
+    loop {
+        upstream.read_response().await.map_err(Exchange::Upstream)?;
+        match upstream.get_status() {
+            Some(status) if status.is_informational() && status != http::StatusCode::SWITCHING_PROTOCOLS => continue,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// The request as it goes upstream: the mapped method, path and query, the checked target's
+/// `Host`, the caller's allowed headers, the mapped headers and constants, the edge's request
+/// id, and the body's framing.
+fn upstream_head(
+    session: &Session,
+    call: &UpstreamCall,
+    target: &CheckedTarget,
+    request_id: &str,
+    body: &CallerBody,
+) -> Result<RequestHeader, ApiError> {
+    let request = &call.request;
+    let internal = |e: Box<Error>| {
+        tracing::error!("building the upstream request: {e}");
+        ApiError::new("InternalError", 500, "an internal error occurred")
+    };
+    let mut head =
+        RequestHeader::build(request.method.clone(), request.path_and_query.as_bytes(), None).map_err(internal)?;
+    let caller = session.req_header();
+    let consumed = call.consumed_headers();
+    for (name, value) in caller.headers.iter() {
+        if forwarded_from_caller(name.as_str().as_bytes(), consumed) {
+            head.append_header(name.clone(), value.clone()).map_err(internal)?;
+        }
+    }
+    head.insert_header(header::HOST, target.host_header.as_str()).map_err(internal)?;
+    for (name, value) in &request.headers {
+        head.insert_header(name.clone(), value.clone()).map_err(internal)?;
+    }
+    head.insert_header(REQUEST_ID_HEADER, request_id).map_err(internal)?;
+    match body {
+        CallerBody::InHand(bytes) => head.insert_header(header::CONTENT_LENGTH, bytes.len()).map_err(internal)?,
+        CallerBody::Streamed => match caller.headers.get(header::CONTENT_LENGTH) {
+            Some(length) => head.insert_header(header::CONTENT_LENGTH, length.clone()).map_err(internal)?,
+            None => head.insert_header(header::TRANSFER_ENCODING, "chunked").map_err(internal)?,
+        },
+        // A POST or PUT without a body still says so.
+        CallerBody::None if matches!(request.method, Method::POST | Method::PUT | Method::PATCH) => {
+            head.insert_header(header::CONTENT_LENGTH, 0).map_err(internal)?
+        }
+        CallerBody::None => {}
+    }
+    Ok(head)
+}
+
+/// Refuses an answer whose framing pingora would read one way and a careful reader another:
+/// an unasked upgrade, both framings, a length that is not one decimal number.
+fn check_answer(upstream: &Http1Session) -> Result<(), &'static str> {
+    let Some(answer) = upstream.resp_header() else { return Err("no answer") };
+    if answer.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        return Err("the upstream switched protocols unasked");
+    }
+    let mut length: Option<&[u8]> = None;
+    for value in answer.headers.get_all(header::CONTENT_LENGTH) {
+        if !http1::add_content_length(&mut length, value.as_bytes()) {
+            return Err("the upstream's Content-Length is not one decimal number");
+        }
+    }
+    // pingora drops Content-Length when Transfer-Encoding is there too: read the head as sent.
+    if answer.headers.contains_key(header::TRANSFER_ENCODING) {
+        let raw = upstream.get_headers_raw_bytes();
+        let mut slots = [httparse::EMPTY_HEADER; http1::MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut slots);
+        if parsed.parse(&raw).is_err()
+            || parsed.headers.iter().any(|h| h.name.eq_ignore_ascii_case(header::CONTENT_LENGTH.as_str()))
+        {
+            return Err("the upstream sent both Content-Length and Transfer-Encoding");
+        }
+    }
+    Ok(())
+}
+
+/// The answer's head as the caller gets it: status and end-to-end headers (header_policy.rs),
+/// one `Content-Length` or chunked framing for an HTTP/1.1 caller, the version and request id.
+fn caller_head(
+    upstream: &Http1Session,
+    session: &Session,
+    call: &UpstreamCall,
+    request_id: &str,
+) -> Result<ResponseHeader, ApiError> {
+    let internal = |e: Box<Error>| {
+        tracing::error!("building the answer: {e}");
+        ApiError::new("InternalError", 500, "an internal error occurred")
+    };
+    let Some(answer) = upstream.resp_header() else { return Err(unavailable()) };
+    let mut head = ResponseHeader::build(answer.status, Some(answer.headers.len() + 3)).map_err(internal)?;
+    let listed: Vec<&[u8]> = connection_listed(answer.headers.get_all(header::CONNECTION).iter().map(|v| v.as_bytes()));
+    let mut length: Option<&[u8]> = None;
+    for (name, value) in answer.headers.iter() {
+        let bytes = name.as_str().as_bytes();
+        if *name == header::CONTENT_LENGTH {
+            // Checked alike by check_answer; written once.
+            let _checked = http1::add_content_length(&mut length, value.as_bytes());
+            continue;
+        }
+        if *name == header::TRANSFER_ENCODING || *name == header::HOST || withheld_from_caller(bytes, &listed) {
+            continue;
+        }
+        head.append_header(name.clone(), value.clone()).map_err(internal)?;
+    }
+    let head_only = session.req_header().method == Method::HEAD;
+    let bodiless = head_only || answer.status == 204 || answer.status == 304;
+    // A 204 has no body and says no length (RFC 9110 §8.6).
+    if answer.status == 204 {
+        length = None;
+    }
+    match length {
+        Some(length) => {
+            let value = HeaderValue::from_bytes(length)
+                .map_err(|e| internal(Error::because(ErrorType::InternalError, "length", e)))?;
+            head.insert_header(header::CONTENT_LENGTH, value).map_err(internal)?;
+        }
+        // An HTTP/1.1 caller gets a body of unknown length chunked; HTTP/2 frames it itself,
+        // an HTTP/1.0 caller reads until the connection closes.
+        None if !bodiless && !session.is_http2() && session.req_header().version == http::Version::HTTP_11 => {
+            head.insert_header(header::TRANSFER_ENCODING, "chunked").map_err(internal)?;
+        }
+        None => {}
+    }
+    head.insert_header(VERSION_HEADER, call.version_header().clone()).map_err(internal)?;
+    head.insert_header(REQUEST_ID_HEADER, request_id).map_err(internal)?;
+    Ok(head)
+}
+
+/// Whether an exchange failed before any byte of an answer arrived: the request could not be
+/// written, or the connection closed or broke with nothing read. pingora-core 0.9's v1 client
+/// says how much of the head it had read only in its error's text ("bytes already read: N");
+/// `corpus/upstream_answers.jsonl` pins that reading (`partial_head_then_close`).
+fn nothing_came_back(e: &Error) -> bool {
+    match e.etype() {
+        ErrorType::WriteError => true,
+        ErrorType::ConnectionClosed | ErrorType::ReadError => {
+            e.context.as_ref().is_some_and(|context| context.as_str().contains("bytes already read: 0"))
+        }
+        _ => false,
+    }
+}
+
+/// The caller-facing error of a failed exchange; never the upstream's address or words.
+fn failure(e: &Error, timeout: Duration, what: &str) -> ApiError {
+    tracing::info!("{what}: {e}");
+    match e.etype() {
+        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => upstream_timeout(timeout),
+        _ => unavailable(),
+    }
+}
+
+fn failure_because(why: &str) -> ApiError {
+    tracing::info!("upstream refused: {why}");
+    unavailable()
+}
+
+/// The caller's streamed body did not arrive in time (or at all).
+fn unreadable_caller_body() -> ApiError {
+    ApiError::new("InvalidRequest.Body", 400, "the request body could not be read in time")
+}
