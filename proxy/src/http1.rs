@@ -7,8 +7,8 @@
 //!   them), so a head sent a byte at a time costs one pass, not one parse per line; it knows
 //!   bare line feeds (`\n\n`, `\n\r\n`) as pingora and httparse do.
 //! - [`parse`] runs httparse once the blank line is there, with pingora's limits
-//!   ([`MAX_HEAD_BYTES`], [`MAX_HEADERS`]), and refuses what no lane may read: a version
-//!   other than HTTP/1.0 and 1.1, a target that is not a valid URI, no `Host` in HTTP/1.1
+//!   ([`MAX_HEAD_BYTES`], [`MAX_HEADERS`]), and refuses what no lane may read: CONNECT (405:
+//!   no tunnels), a version other than HTTP/1.0 and 1.1, a target that is not a valid URI, no `Host` in HTTP/1.1
 //!   (RFC 9112 §3.2), two `Host`s or user information in one, a `Content-Length` that is not
 //!   one decimal number, both framings at once, or a last coding other than `chunked`
 //!   (RFC 9112 §6.1, §6.3).
@@ -58,7 +58,7 @@ pub enum Framing {
 pub enum Target {
     /// `/path?query`: the edge's own lane may read it.
     Origin(PathAndQuery),
-    /// Absolute-form, authority-form (CONNECT) or `*`: pingora's.
+    /// Absolute-form or `*`: pingora's.
     Other,
 }
 
@@ -102,6 +102,11 @@ pub fn conflicting_framing() -> ApiError {
     ApiError::new("InvalidRequest.Framing", 400, "send either Content-Length or Transfer-Encoding, not both")
 }
 
+/// The refusal of CONNECT, in either HTTP version: the edge opens no tunnels.
+pub fn connect_refused() -> ApiError {
+    ApiError::new("MethodNotAllowed", 405, "the edge opens no tunnels: CONNECT is not served")
+}
+
 /// Reads the complete head at the start of `buf` (its blank line ends at `len`, as
 /// [`head_end`] found).
 pub fn parse(buf: &[u8], len: usize) -> Result<Head, Refusal> {
@@ -125,6 +130,10 @@ pub fn parse(buf: &[u8], len: usize) -> Result<Head, Refusal> {
         return Err(refused("the request line is malformed"));
     };
     let method = Method::from_bytes(method.as_bytes()).map_err(|_| refused("the method is not a valid token"))?;
+    if method == Method::CONNECT {
+        return Err(Refusal(connect_refused()));
+    }
+    let raw_target = target;
     let target = if target.starts_with('/') {
         // A fragment is never sent (RFC 9112 §3.2); pingora's URI would drop it silently.
         let parsed = PathAndQuery::try_from(target).ok().filter(|_| !target.contains('#'));
@@ -169,6 +178,10 @@ pub fn parse(buf: &[u8], len: usize) -> Result<Head, Refusal> {
     if minor_version == 1 && hosts == 0 {
         return Err(refused("an HTTP/1.1 request must send a Host header"));
     }
+    if target == Target::Other {
+        let host = request.headers.iter().find(|h| h.name.eq_ignore_ascii_case("host")).map(|h| h.value);
+        absolute_form_authority(raw_target.as_bytes(), host)?;
+    }
     let framing = match chunked {
         Some(_) if content_length.is_some() => return Err(Refusal(conflicting_framing())),
         Some(_) if minor_version == 0 => return Err(refused("HTTP/1.0 requests cannot use Transfer-Encoding")),
@@ -178,6 +191,29 @@ pub fn parse(buf: &[u8], len: usize) -> Result<Head, Refusal> {
     };
     let keep_alive = !close && (minor_version == 1 || keep);
     Ok(Head { method, target, minor_version, headers, len, framing, expects, keep_alive })
+}
+
+/// An absolute-form target's authority, judged by pingora's own classifier and rule
+/// (`pingora::protocols::http::authority`): unambiguous, no user information, parseable for
+/// HTTP schemes, and equal to `Host` byte for byte when one is sent.
+fn absolute_form_authority(target: &[u8], host: Option<&[u8]>) -> Result<(), Refusal> {
+    use pingora::http::authority::{RawTargetAuthority, is_http_family_scheme, raw_target_authority};
+    match raw_target_authority(target) {
+        RawTargetAuthority::None => Ok(()),
+        RawTargetAuthority::AmbiguousAuthority => Err(refused("the request target's authority is ambiguous")),
+        RawTargetAuthority::Absolute { scheme, authority, .. } => {
+            if is_http_family_scheme(scheme) && http::uri::Authority::try_from(authority).is_err() {
+                return Err(refused("the request target's authority is not valid"));
+            }
+            if authority.contains(&b'@') {
+                return Err(refused("the request target must not carry user information"));
+            }
+            if host.is_some_and(|host| host != authority) {
+                return Err(refused("the Host header differs from the request target's authority"));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Takes one `Content-Length` header value into `seen` (the number as first written):
@@ -294,7 +330,9 @@ mod tests {
         assert_eq!(head.target, Target::Origin(PathAndQuery::from_static("/users/7?city=X")));
         assert_eq!(head.headers.len(), 2);
         assert_eq!(accepted("GET http://h/a HTTP/1.1\r\nHost: h\r\n\r\n").target, Target::Other);
-        assert_eq!(accepted("CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n").target, Target::Other);
+        assert!(refused_because("GET http://h:80/a HTTP/1.1\r\nHost: h\r\n\r\n").contains("differs"));
+        assert!(refused_because("GET http://u@h/a HTTP/1.1\r\nHost: u@h\r\n\r\n").contains("user information"));
+        assert!(refused_because("CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n").starts_with("MethodNotAllowed"));
         assert!(accepted("GET /a HTTP/1.1\r\nHost: h\r\n\r\n").keep_alive);
         assert!(!accepted("GET /a HTTP/1.1\r\nHost: h\r\nConnection: te, CLOSE\r\n\r\n").keep_alive);
         assert!(!accepted("GET /a HTTP/1.0\r\n\r\n").keep_alive);

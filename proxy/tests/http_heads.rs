@@ -21,7 +21,7 @@ struct Case {
     head: bool,
 }
 
-/// Seventy headers: more than pingora's proxy lane used to get; read in place now.
+/// Seventy headers: more than pingora's session lane used to get; read in place now.
 fn padding() -> String {
     (0..70).map(|i| format!("X-Pad-{i}: {i}\r\n")).collect()
 }
@@ -141,7 +141,7 @@ fn hostile_and_unusual_heads_get_the_same_answers_whichever_lane_reads_them() {
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
-/// The edge writes in-place answers itself and has pingora write the proxy lane's: the same
+/// The edge writes in-place answers itself and has pingora write the session lane's: the same
 /// request read by either lane (padded past 64 headers for pingora) gets the same status and
 /// the same headers.
 #[test]

@@ -23,9 +23,21 @@ pub struct Server {
     child: Option<Child>,
 }
 
-/// A free loopback port (bound and released; good enough for tests).
+/// A free loopback port below the kernel's ephemeral range (32768 and up), where outgoing
+/// connections take theirs: bound and released, good enough for tests.
 pub fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
+    free_listener().local_addr().expect("a free port")
+}
+
+/// A listener on a free loopback port below the ephemeral range.
+pub fn free_listener() -> TcpListener {
+    for _ in 0..1000 {
+        let port = 20_000 + (rand_u64() % 12_000) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            return listener;
+        }
+    }
+    panic!("no free port between 20000 and 32000")
 }
 
 /// The workspace root: `sluice` finds `conf/` there.
@@ -63,10 +75,30 @@ impl Server {
         Server::start_in(unique_dir(tag), extra_env)
     }
 
+    /// Starts the server on fresh ports; when a port was taken between choosing it and the
+    /// server binding it (another test process), starts again on others.
     pub fn start_in(data_dir: PathBuf, extra_env: &[(&str, &str)]) -> Server {
-        let edge = free_port();
-        let admin = free_port();
-        let tls = (std::env::var("SLUICE_TEST_EDGE").as_deref() == Ok("h2")).then(|| (free_port(), edge_cert()));
+        for _ in 0..5 {
+            let mut server = Server::spawn(data_dir.clone(), extra_env);
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(output) if output.contains("Address already in use") => continue,
+                Err(output) => panic!("sluice serve did not start:\n{output}"),
+            }
+        }
+        panic!("sluice serve found its ports taken five times")
+    }
+
+    fn spawn(data_dir: PathBuf, extra_env: &[(&str, &str)]) -> Server {
+        // Held together while choosing, so the three ports differ.
+        let edge_listener = free_listener();
+        let admin_listener = free_listener();
+        let tls_listener = free_listener();
+        let edge = edge_listener.local_addr().expect("edge port");
+        let admin = admin_listener.local_addr().expect("admin port");
+        let tls = (std::env::var("SLUICE_TEST_EDGE").as_deref() == Ok("h2"))
+            .then(|| (tls_listener.local_addr().expect("tls port"), edge_cert()));
+        drop((edge_listener, admin_listener, tls_listener));
         let stdout_path = data_dir.join("stdout.log");
         let log = std::fs::File::create(&stdout_path).expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
@@ -88,28 +120,27 @@ impl Server {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn sluice serve");
-        let mut server = Server { edge, admin, data_dir, stdout_path, child: Some(child) };
-        server.wait_ready();
-        server
+        Server { edge, admin, data_dir, stdout_path, child: Some(child) }
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until both listeners answer; on an early exit, returns what the server printed.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("sluice serve exited early ({status}):\n{}", self.output());
+                return Err(format!("exited early ({status}):\n{}", self.output()));
             }
             if let Ok(resp) = try_request(self.admin, "GET", "/admin/v1/health", &[], b"")
                 && resp.status == 200
                 && try_request(self.edge, "GET", "/", &[], b"").is_ok()
             {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("sluice serve did not become ready:\n{}", self.output());
+        Err(format!("not ready after 60 s:\n{}", self.output()))
     }
 
     /// What the server printed so far.
