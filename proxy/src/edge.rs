@@ -1,5 +1,5 @@
-//! The edge's request path: what every API call goes through, in whichever lane it came
-//! (`edge_app.rs`), and the pingora `ProxyHttp` hooks of the proxy lane.
+//! The edge's request path: what every API call goes through, in whichever lane read it
+//! (`edge_app.rs` in place, `session_lane.rs` through pingora's session).
 //!
 //! ```text
 //! Edge::route      environment ► route (method + path), from either lane's raw head
@@ -11,45 +11,27 @@
 //!                   ► plugin.invoke ► the answer to write
 //!   registered API  gather params (the body only when parameters are read from or built
 //!                   into it) ► map to the upstream request (registered.rs) ► an UpstreamCall
-//!                   for ProxyLane
+//!                   for the session lane to forward (forward.rs)
 //! Edge::upstream_target  network policy check of the base URL's host at call time: the
-//!                  address pingora dials
-//! ProxyLane (pingora's proxy: HTTP/2 streams, registered APIs, heads the in-place lane
-//! leaves to pingora):
-//! request_filter           the body deadline ► Edge::answer (route, body, serve): an answer ►
-//!                          write ► Ok(true); an upstream request ► ctx ► Ok(false):
-//! upstream_peer            Edge::upstream_target ► peer = that address
-//! upstream_request_filter  method, path + query, Host, mapped headers and constants; of the
-//!                          caller's headers only header_policy's allow list
-//! request_body_filter      the body deadline; the built JSON body (the caller's otherwise
-//!                          streams through)
-//! upstream_response_filter 101 and both framings refused (502, connection closed); cookies and
-//!                          hop-by-hop headers dropped (header_policy); X-Request-Id; 3xx passed
-//!                          back, never followed
-//! error_while_proxy        sent again only when idempotent and nothing came back
-//! fail_to_proxy            502 Upstream.Unavailable / Upstream.Forbidden, 504 Upstream.Timeout
+//!                  address the forwarder dials
+//! Edge::answer     route ► body ► serve, on a head pingora's session read
 //! ```
 //!
 //! Data APIs are answered from the current [`Snapshot`]; nothing here reads the metadata
-//! store. Registered APIs are streamed both ways by pingora over its own pooled connections.
-//! Every response carries `X-Request-Id`; answers of an API add `X-Sluice-Version`, data APIs
-//! `Server-Timing`.
+//! store. Every response carries `X-Request-Id`; answers of an API add `X-Sluice-Version`,
+//! data APIs `Server-Timing`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use catalog::model::{AuthMode, Environment, ParamPosition, SecurityLevel};
 use http::{HeaderName, HeaderValue, Method, header};
-use pingora::connectors::ConnectorOptions;
-use pingora::connectors::http::Connector;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
-use pingora::proxy::FailToProxy;
 use plugins::sql::value::RawParam;
 use plugins::sql::{CallInput, CallOutput, NATIVE_SQL, PAGE_NUM, PAGE_SIZE, StageTimings, WITH_TOTAL};
 use plugins::{ApiError, PluginContext};
@@ -57,7 +39,6 @@ use plugins::{ApiError, PluginContext};
 use crate::callers::{APP_KEY_HEADER, AppEntry, Credentials, SIGNATURE_HEADER, SignedParts, missing_credentials};
 use crate::client_addr::{TrustedProxies, client_addr};
 use crate::drain::Drain;
-use crate::forward::{Forwarded, Forwarder};
 use crate::limiter::{Limiters, ThrottleScope};
 use crate::registered::{UpstreamRequest, UpstreamRoute, percent_decode};
 use crate::replay::NonceCache;
@@ -86,7 +67,7 @@ pub const PARAM_BODY_LIMIT: usize = 64 * 1024;
 pub struct Edge {
     snapshot: Arc<ArcSwap<Snapshot>>,
     plugins: Arc<PluginContext>,
-    settings: EdgeSettings,
+    pub(crate) settings: EdgeSettings,
     limiters: Arc<Limiters>,
     nonces: NonceCache,
     /// Requests in flight, and whether the server is stopping.
@@ -114,11 +95,6 @@ impl Edge {
     ) -> Edge {
         Edge { snapshot, plugins, settings, limiters, nonces: NonceCache::new(), drain }
     }
-}
-
-/// Per-request state.
-pub struct RequestCtx {
-    request_id: String,
 }
 
 /// A call on its way to a registered API's upstream.
@@ -184,7 +160,7 @@ impl Routed {
 }
 
 /// What the edge reads of a request head, from whichever lane read it: pingora's parsed
-/// head (proxy lane) or the edge's own (`edge_app.rs`).
+/// head (session lane) or the edge's own (`edge_app.rs`).
 pub(crate) struct CallHead<'a> {
     pub method: &'a Method,
     pub path: &'a str,
@@ -242,123 +218,6 @@ impl Answer {
     }
 }
 
-/// The edge as pingora's proxy runs it: HTTP/2 streams, registered API calls (forwarded by
-/// forward.rs over pingora's client), and every head `edge_app` leaves to pingora (chunked
-/// bodies, `Expect`, absolute-form targets), answered in `request_filter` in the same way as
-/// in place. Nothing goes through pingora's own proxying: `request_filter` always answers.
-pub struct ProxyLane {
-    edge: Arc<Edge>,
-    forwarder: Forwarder,
-}
-
-impl ProxyLane {
-    /// `conf` gives the upstream connector its CA file and bind addresses, as pingora's proxy.
-    pub fn new(edge: Arc<Edge>, conf: &pingora::server::configuration::ServerConf) -> ProxyLane {
-        let connector = Connector::new(Some(ConnectorOptions::from_server_conf(conf)));
-        ProxyLane { edge, forwarder: Forwarder::new(connector) }
-    }
-
-    /// Forwards a registered API's call: `None` when the answer is written, the error to
-    /// answer, or `Err` when the answer broke off after it had begun (the caller's connection
-    /// must end without the answer's end, so it is not taken as whole).
-    async fn forward(
-        &self,
-        session: &mut Session,
-        call: UpstreamCall,
-        request_id: &str,
-    ) -> Option<std::result::Result<Answer, ()>> {
-        let started = Instant::now();
-        let failed = |error: ApiError| {
-            Answer::refused(error, request_id).with_header(VERSION_HEADER, call.version_header().clone())
-        };
-        let target = match self.edge.upstream_target(&call).await {
-            Ok(target) => target,
-            Err(error) => return Some(Ok(failed(error))),
-        };
-        let deadline = tokio::time::Instant::now() + self.edge.settings.body_timeout;
-        let outcome = self.forwarder.forward(session, &call, &target, request_id, deadline).await;
-        let ms = started.elapsed().as_millis();
-        match outcome {
-            Forwarded::Done => {
-                tracing::debug!(api = call.route_name(), request_id, ms, "upstream call");
-                None
-            }
-            Forwarded::Broken => {
-                tracing::info!(api = call.route_name(), request_id, ms, "upstream call broke off mid-answer");
-                Some(Err(()))
-            }
-            Forwarded::Failed(error) => {
-                tracing::info!(api = call.route_name(), request_id, ms, code = error.code, "upstream call failed");
-                Some(Ok(failed(error)))
-            }
-        }
-    }
-}
-
-#[async_trait]
-impl ProxyHttp for ProxyLane {
-    type CTX = RequestCtx;
-
-    fn new_ctx(&self) -> RequestCtx {
-        RequestCtx { request_id: new_request_id() }
-    }
-
-    /// Answers every request: a data API's or a refusal in place, a registered API's through
-    /// its upstream (`true`: the response is written).
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let _in_flight = self.edge.drain.in_flight();
-        if self.edge.drain.stopping() {
-            session.set_keepalive(None);
-        }
-        // One deadline for the whole body, however it is framed: each read waits at most
-        // for what is left of it.
-        session.set_read_timeout(Some(self.edge.settings.body_timeout));
-        let answer = match self.edge.answer(session, &ctx.request_id).await {
-            Ok(Outcome::Proxy(call)) => match self.forward(session, call, &ctx.request_id).await {
-                Some(Ok(answer)) => answer,
-                None => return Ok(true),
-                // pingora's error path drops the connection without finishing the answer.
-                Some(Err(())) => return Error::e_explain(ErrorType::ConnectionClosed, "the upstream answer broke off"),
-            },
-            Ok(Outcome::Answer(answer)) | Err(answer) => answer,
-        };
-        write_answer(session, &ctx.request_id, answer).await?;
-        Ok(true)
-    }
-
-    /// Never reached: `request_filter` answers every request.
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
-        Error::e_explain(ErrorType::InternalError, "the proxy lane forwards no request by itself")
-    }
-
-    /// Every failure answers with the JSON envelope and `X-Request-Id`, unless the response
-    /// has begun (then the connection is closed, which the caller sees as a cut-short body)
-    /// or the caller is gone.
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
-        let done = FailToProxy { error_code: 0, can_reuse_downstream: false };
-        // An interim answer (`100 Continue`) is no answer: the caller still gets the error.
-        if session.response_written().is_some_and(|head| !head.status.is_informational()) {
-            return done;
-        }
-        let caller_gone = *e.esource() == ErrorSource::Downstream
-            && matches!(e.etype(), ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed);
-        if caller_gone {
-            return done;
-        }
-        let err = match e.esource() {
-            ErrorSource::Downstream => ApiError::new("InvalidRequest", 400, "the request could not be read"),
-            _ => ApiError::new("InternalError", 500, "an internal error occurred"),
-        };
-        let answer = Answer::refused(err, &ctx.request_id);
-        let status = answer.status;
-        if let Err(write) = write_answer(session, &ctx.request_id, answer).await {
-            tracing::debug!("cannot send the error response: {write}");
-            return done;
-        }
-        FailToProxy { error_code: status, can_reuse_downstream: false }
-    }
-}
-
 pub(crate) fn unavailable() -> ApiError {
     ApiError::new("Upstream.Unavailable", 502, "the upstream service could not be reached")
 }
@@ -394,7 +253,11 @@ impl Edge {
     }
 
     /// The whole of a call on a head pingora read: framing, route, body, then serve.
-    async fn answer(&self, session: &mut ServerSession, request_id: &str) -> std::result::Result<Outcome, Answer> {
+    pub(crate) async fn answer(
+        &self,
+        session: &mut ServerSession,
+        request_id: &str,
+    ) -> std::result::Result<Outcome, Answer> {
         // HTTP/1 heads were accepted by http1::parse before pingora read them again; HTTP/2
         // has no framing headers to disagree (the h2 library refuses them).
         let header = session.req_header();

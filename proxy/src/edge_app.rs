@@ -1,6 +1,6 @@
 //! The edge's pingora app: one loop per caller connection that reads each HTTP/1 request head
 //! itself and sends the request down one of two lanes; HTTP/2 connections (ALPN `h2` on the
-//! TLS listener) go to pingora's HTTP/2 server, whose streams take the proxy lane.
+//! TLS listener) go to pingora's HTTP/2 server, whose streams take the session lane.
 //!
 //! ```text
 //! read the head (byte cap on every read, blank line looked for in new bytes only, one total
@@ -8,15 +8,15 @@
 //!   in place   a data API's call or a refusal, with no body or a Content-Length one: read by
 //!              the edge itself (CallHead + body within the body deadline) ► Edge::route ►
 //!              Edge::serve ► the answer in one write ► the connection goes round again
-//!   proxy      everything else — registered APIs, chunked bodies, Expect, absolute-form and
-//!              CONNECT targets: pingora's HttpProxy with ProxyLane, given every byte read so
+//!   session    everything else — registered APIs, chunked bodies, Expect, absolute-form
+//!              targets: session_lane.rs, on a pingora session given every byte read so
 //!              far, which reads the (already accepted) head again
 //! ```
 //!
-//! The in-place lane skips pingora's session and proxy machinery for the calls that need none
-//! of it (a second parse, header maps, per-request state). Registered APIs always go through
-//! pingora: its HTTP/1 client, connection pool, retries and body relay. Pipelining stays off:
-//! bytes past a request close the connection after its answer.
+//! The in-place lane skips pingora's session for the calls that need none of it (a second
+//! parse, header maps). Registered APIs always go through pingora's session and its HTTP/1
+//! client and connection pool (forward.rs). Pipelining stays off: bytes past a request close
+//! the connection after its answer.
 //!
 //! Deadlines are total, not per read: a client dripping one byte at a time would hold a
 //! connection forever otherwise. The head's covers the wait for it on a kept-alive connection
@@ -33,18 +33,18 @@ use http::Method;
 use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{ALPN, Stream};
-use pingora::proxy::HttpProxy;
 use pingora::server::ShutdownWatch;
 use plugins::ApiError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Sleep;
 
 use crate::edge::{
-    Answer, CallHead, ENV_HEADER, Edge, Outcome, ProxyLane, Refused, Routed, encode_answer, new_request_id, too_large,
+    Answer, CallHead, ENV_HEADER, Edge, Outcome, Refused, Routed, encode_answer, new_request_id, too_large,
     unreadable_body,
 };
 use crate::http1::{self, Framing, Head, MAX_HEAD_BYTES, Target};
 use crate::request_headers::RequestHeaders;
+use crate::session_lane::SessionLane;
 
 /// How long a kept-alive connection may wait for its next request (pingora's default).
 const KEEPALIVE_SECS: u64 = 60;
@@ -54,7 +54,7 @@ const READ_SIZE: usize = 4096;
 /// The edge service: answers in place what it can, proxies the rest through pingora.
 pub struct EdgeApp {
     edge: Arc<Edge>,
-    proxy: Arc<HttpProxy<ProxyLane>>,
+    session_lane: Arc<SessionLane>,
     header_timeout: Duration,
     body_timeout: Duration,
 }
@@ -64,7 +64,8 @@ enum Lane {
     InPlace(Box<InPlace>),
     /// Refused (400 or 431), and the connection closes.
     Refused(ApiError),
-    Proxy,
+    /// Read again and answered by pingora's session (session_lane.rs).
+    Session,
 }
 
 /// A request read in place: its head, and its route, looked up once on the raw head.
@@ -84,11 +85,11 @@ enum NoHead {
 impl EdgeApp {
     pub fn new(
         edge: Arc<Edge>,
-        proxy: HttpProxy<ProxyLane>,
+        session_lane: SessionLane,
         header_timeout: Duration,
         body_timeout: Duration,
     ) -> EdgeApp {
-        EdgeApp { edge, proxy: Arc::new(proxy), header_timeout, body_timeout }
+        EdgeApp { edge, session_lane: Arc::new(session_lane), header_timeout, body_timeout }
     }
 
     /// The deadline of a head, from the wait for it.
@@ -205,14 +206,14 @@ impl EdgeApp {
         }
     }
 
-    /// Hands the connection to pingora's proxy, which reads the request again from `head`
-    /// (every byte read so far).
-    async fn proxy_lane(&self, stream: Stream, head: BytesMut, shutdown: &ShutdownWatch) -> Option<Stream> {
+    /// Hands the connection to the session lane, whose pingora session reads the request
+    /// again from `head` (every byte read so far).
+    async fn session_lane(&self, stream: Stream, head: BytesMut, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut session = ServerSession::new_http1(stream);
         let stopping = *shutdown.borrow() || self.edge.drain.stopping();
         session.set_keepalive(if stopping { None } else { Some(KEEPALIVE_SECS) });
         session.set_pipelined_prefix(head);
-        let reused = self.proxy.process_new_http(session, shutdown).await?;
+        let reused = self.session_lane.process_new_http(session, shutdown).await?;
         // Its persistent settings are this loop's own (keep-alive, no pipelining).
         Some(reused.consume().0)
     }
@@ -223,14 +224,14 @@ impl EdgeApp {
             Ok(head) => head,
             Err(refusal) => return Lane::Refused(refusal.0),
         };
-        let Target::Origin(target) = &head.target else { return Lane::Proxy };
-        if head.framing == Framing::Chunked || head.expects || head.method == Method::CONNECT {
-            return Lane::Proxy;
+        let Target::Origin(target) = &head.target else { return Lane::Session };
+        if head.framing == Framing::Chunked || head.expects {
+            return Lane::Session;
         }
         let env = RequestHeaders::Spans { head: &buf[..len], spans: &head.headers }.get(&ENV_HEADER);
         let routed = self.edge.route(&head.method, target.path(), env);
         if routed.as_ref().is_ok_and(Routed::reaches_upstream) {
-            return Lane::Proxy;
+            return Lane::Session;
         }
         Lane::InPlace(Box::new(InPlace { head, routed }))
     }
@@ -319,8 +320,8 @@ enum BodyUnread {
 impl ServerApp for EdgeApp {
     async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
-            // pingora's HTTP/2 server: each stream is a request of the proxy lane.
-            return ServerApp::process_new(&self.proxy, stream, shutdown).await;
+            // pingora's HTTP/2 server: each stream is a request of the session lane.
+            return ServerApp::process_new(&self.session_lane, stream, shutdown).await;
         }
         let mut stream = stream;
         // Waiting for a head ends when the server stops: at SIGTERM (drain.rs), or when
@@ -349,14 +350,10 @@ impl ServerApp for EdgeApp {
                     let InPlace { head, routed } = *in_place;
                     self.serve_in_place(stream, buf, &head, routed, peer, shutdown).await
                 }
-                Lane::Proxy => self.proxy_lane(stream, buf, shutdown).await,
+                Lane::Session => self.session_lane(stream, buf, shutdown).await,
                 Lane::Refused(error) => EdgeApp::refuse(stream, error).await,
             };
             stream = next?;
         }
-    }
-
-    async fn cleanup(&self) {
-        self.proxy.http_cleanup().await;
     }
 }

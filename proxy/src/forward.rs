@@ -25,6 +25,7 @@ use http::{HeaderValue, Method, header};
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
+use pingora::protocols::http::ServerSession;
 use pingora::protocols::http::client::HttpSession;
 use pingora::protocols::http::v1::client::HttpSession as Http1Session;
 use pingora::upstreams::peer::HttpPeer;
@@ -73,7 +74,7 @@ impl Forwarder {
     /// Sends `call` to `target` and relays the answer to `session`, or says why not.
     pub(crate) async fn forward(
         &self,
-        session: &mut Session,
+        session: &mut ServerSession,
         call: &UpstreamCall,
         target: &CheckedTarget,
         request_id: &str,
@@ -92,7 +93,7 @@ impl Forwarder {
 
         let body = match &call.request.body {
             Some(bytes) => CallerBody::InHand(bytes.clone()),
-            None if session.as_mut().is_body_empty() => CallerBody::None,
+            None if session.is_body_empty() => CallerBody::None,
             None => CallerBody::Streamed,
         };
         let head = match upstream_head(session, call, target, request_id, &body) {
@@ -138,31 +139,52 @@ impl Forwarder {
             Ok(answer) => answer,
             Err(error) => return Forwarded::Failed(error),
         };
-        let mut ended = upstream.is_body_done();
-        if let Err(e) = session.write_response_header(Box::new(answer), ended).await {
+        // The upstream connection goes back to the pool as soon as its answer is read, before
+        // the caller has the end of it: a caller's next call may not find it still taken.
+        if upstream.is_body_done() {
+            self.release(upstream, &peer).await;
+            return match session.write_response_header(Box::new(answer)).await {
+                Ok(()) => Forwarded::Done,
+                Err(e) => {
+                    tracing::debug!(request_id, "cannot send the answer's head: {e}");
+                    Forwarded::Broken
+                }
+            };
+        }
+        if let Err(e) = session.write_response_header(Box::new(answer)).await {
             tracing::debug!(request_id, "cannot send the answer's head: {e}");
             return Forwarded::Broken;
         }
-        while !ended {
-            let (bytes, done) = match upstream.read_body_bytes().await {
-                Ok(bytes) => {
-                    let done = bytes.is_none() || upstream.is_body_done();
-                    (bytes, done)
-                }
+        loop {
+            let bytes = match upstream.read_body_bytes().await {
+                Ok(bytes) => bytes,
                 Err(e) => {
                     tracing::info!(request_id, api = call.route_name(), "the upstream answer broke off: {e}");
                     return Forwarded::Broken;
                 }
             };
-            if let Err(e) = session.write_response_body(bytes, done).await {
+            let done = bytes.is_none() || upstream.is_body_done();
+            if done {
+                self.release(upstream, &peer).await;
+                return match session.write_response_body(bytes.unwrap_or_default(), true).await {
+                    Ok(()) => Forwarded::Done,
+                    Err(e) => {
+                        tracing::debug!(request_id, "the caller went away at the answer's end: {e}");
+                        Forwarded::Broken
+                    }
+                };
+            }
+            if let Err(e) = session.write_response_body(bytes.unwrap_or_default(), false).await {
                 tracing::debug!(request_id, "the caller went away mid-answer: {e}");
                 return Forwarded::Broken;
             }
-            ended = done;
         }
-        // pingora keeps it only when the answer ended exactly where its framing said.
-        self.connector.release_http_session(HttpSession::H1(upstream), &peer, Some(UPSTREAM_IDLE)).await;
-        Forwarded::Done
+    }
+
+    /// Gives a connection whose answer was read back to pingora's pool, which keeps it only
+    /// when the answer ended exactly where its framing said.
+    async fn release(&self, upstream: Http1Session, peer: &HttpPeer) {
+        self.connector.release_http_session(HttpSession::H1(upstream), peer, Some(UPSTREAM_IDLE)).await;
     }
 }
 
@@ -176,7 +198,7 @@ enum Exchange {
 /// Writes the request and its body and reads the answer's head (interim answers skipped).
 async fn exchange(
     upstream: &mut Http1Session,
-    session: &mut Session,
+    session: &mut ServerSession,
     head: RequestHeader,
     body: &CallerBody,
     body_deadline: tokio::time::Instant,
@@ -188,7 +210,7 @@ async fn exchange(
             upstream.write_body(bytes).await.map_err(Exchange::Upstream)?;
         }
         CallerBody::Streamed => {
-            continue_if_expected(session.as_mut()).await;
+            continue_if_expected(session).await;
             loop {
                 let left = body_deadline.saturating_duration_since(tokio::time::Instant::now());
                 if left.is_zero() {
@@ -219,7 +241,7 @@ async fn exchange(
 /// `Host`, the caller's allowed headers, the mapped headers and constants, the edge's request
 /// id, and the body's framing.
 fn upstream_head(
-    session: &Session,
+    session: &ServerSession,
     call: &UpstreamCall,
     target: &CheckedTarget,
     request_id: &str,
@@ -290,7 +312,7 @@ fn check_answer(upstream: &Http1Session) -> Result<(), &'static str> {
 /// one `Content-Length` or chunked framing for an HTTP/1.1 caller, the version and request id.
 fn caller_head(
     upstream: &Http1Session,
-    session: &Session,
+    session: &ServerSession,
     call: &UpstreamCall,
     request_id: &str,
 ) -> Result<ResponseHeader, ApiError> {

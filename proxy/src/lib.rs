@@ -26,5 +26,6 @@ pub mod replay;
 pub mod request_headers;
 pub mod routes;
 pub mod serve;
+pub mod session_lane;
 pub mod signature;
 pub mod tls;

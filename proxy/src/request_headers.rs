@@ -1,5 +1,5 @@
 //! A request's headers as the edge reads them, from whichever lane parsed the head: pingora's
-//! `HeaderMap` (proxy lane), or spans into the head's own bytes (in-place lane), which cost no
+//! `HeaderMap` (session lane), or spans into the head's own bytes (in-place lane), which cost no
 //! allocation or copy per header. Names are matched ignoring case; values are bytes.
 //!
 //! httparse has checked the in-place spans already: names are tokens, values hold no control

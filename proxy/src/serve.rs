@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   edge            (pingora service, EdgeApp) answers API calls from the snapshot: data APIs
-//!                                             in place, registered APIs through pingora's proxy
+//!                                             in place, the rest on pingora's session
 //!   catalog watcher (background service)      polls the store revision, rebuilds and swaps
 //!   admin           (background service)      axum: the management API
 //! ```
@@ -21,7 +21,6 @@ use catalog::secret::SecretBox;
 use catalog::store::Store;
 use pingora::listeners::tls::TlsSettings;
 use pingora::prelude::*;
-use pingora::protocols::http::v2::server::H2Options;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, ShutdownWatch};
 use pingora::services::background::{BackgroundService, background_service};
@@ -33,11 +32,12 @@ use crate::client_addr::TrustedProxies;
 use crate::conf::Config;
 use crate::demo;
 use crate::drain::{Drain, DrainingSignals};
-use crate::edge::{Edge, EdgeSettings, ProxyLane};
+use crate::edge::{Edge, EdgeSettings};
 use crate::edge_app::EdgeApp;
 use crate::limiter::Limiters;
 use crate::outbound::OutboundBase;
 use crate::routes::Snapshot;
+use crate::session_lane::SessionLane;
 use crate::tls::{CertWatcher, EdgeCert};
 
 /// What start-up prints: addresses and, on first start, the demo and the admin token.
@@ -86,12 +86,10 @@ pub fn serve(config: Config) -> Result<(), String> {
         Arc::clone(&plugins),
         Arc::clone(&drain),
     ));
-    let mut proxy =
-        pingora::proxy::http_proxy(&server.configuration, ProxyLane::new(Arc::clone(&edge), &server.configuration));
-    proxy.h2_options = Some(h2_limits());
+    let session_lane = SessionLane::new(Arc::clone(&edge), &server.configuration);
     let app = EdgeApp::new(
         edge,
-        proxy,
+        session_lane,
         Duration::from_millis(config.header_timeout_ms.max(1)),
         Duration::from_millis(config.body_timeout_ms.max(1)),
     );
@@ -137,20 +135,6 @@ pub fn serve(config: Config) -> Result<(), String> {
     let signals = DrainingSignals { drain, grace: Duration::from_secs(config.shutdown_timeout_secs) };
     server.run(RunArgs { shutdown_signal: Box::new(signals) });
     Ok(())
-}
-
-/// HTTP/2 limits per caller connection (docs/edge.md): streams at once, header list size,
-/// resets a caller may provoke (rapid reset, CVE-2023-44487), send buffer. The h2 library
-/// also caps CONTINUATION frames by the header list size (CVE-2024-27316).
-fn h2_limits() -> H2Options {
-    let mut options = H2Options::new();
-    options
-        .max_concurrent_streams(100)
-        .max_header_list_size(64 * 1024)
-        .max_pending_accept_reset_streams(50)
-        .max_local_error_reset_streams(Some(256))
-        .max_send_buffer_size(1024 * 1024);
-    options
 }
 
 async fn start_up(config: &Config) -> Result<Startup, String> {

@@ -9,7 +9,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -56,7 +56,7 @@ struct Mock {
 
 impl Mock {
     fn start() -> Mock {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("mock listener");
+        let listener = support::free_listener();
         let addr = listener.local_addr().expect("mock address");
         let received = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
@@ -442,7 +442,7 @@ fn upstream_failures_answer_with_the_envelope_and_the_server_stays_healthy() {
     let server = start_server("reg-fail", &[]);
     let base = mock.base_url();
     let closed = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("port");
+        let listener = support::free_listener();
         listener.local_addr().expect("addr")
     };
     let yaml = api(
@@ -497,7 +497,11 @@ fn upstream_failures_answer_with_the_envelope_and_the_server_stays_healthy() {
 #[test]
 fn upstream_connections_are_pooled_and_reused() {
     let mock = Mock::start();
-    let server = start_server("reg-pool", &[]);
+    // One edge thread: with more, pingora 0.9.1's pool now and then drops a kept connection
+    // as it hands it over (cloudflare/pingora#998, its `reused_stream` races the idle poller's
+    // `Arc`), which costs a new upstream connection but no correctness. With one thread the
+    // race cannot happen, so any further connection here is Sluice's fault.
+    let server = start_server("reg-pool", &[("SLUICE_THREADS", "1")]);
     let yaml = api("pooled", "/pooled", "GET", &format!("  baseUrl: {}\n  path: /pooled\n", mock.base_url()), "");
     apply(&server, &yaml, &[], "/pooled");
     let before = mock.connections.load(Ordering::SeqCst);
@@ -508,8 +512,7 @@ fn upstream_connections_are_pooled_and_reused() {
     let opened = mock.connections.load(Ordering::SeqCst) - before;
     assert_eq!(mock.count("/v1/pooled"), 50);
     eprintln!("50 sequential calls opened {opened} upstream connection(s)");
-    // One is what happens; one per edge thread would still be pooling.
-    assert!(opened <= 3, "50 sequential calls opened {opened} upstream connections");
+    assert_eq!(opened, 1, "50 sequential calls opened {opened} upstream connections");
 }
 
 #[test]
@@ -713,10 +716,10 @@ impl KeptConnection {
     }
 }
 
-/// The edge answers data APIs itself and hands registered APIs to pingora's proxy; the lane is
+/// The edge answers data APIs itself and registered APIs on pingora's session; the lane is
 /// picked per request, so one kept-alive connection carries both in any order, with heads that
 /// arrive in pieces, bodies in the same write as the head or after it, padded heads and
-/// absolute-form targets (the proxy lane's).
+/// absolute-form targets (the session lane's).
 #[test]
 fn one_kept_alive_connection_carries_data_and_registered_calls_in_turn() {
     let mock = Mock::start();
@@ -769,7 +772,7 @@ fn one_kept_alive_connection_carries_data_and_registered_calls_in_turn() {
         assert_eq!(found.status, 200, "{}", raw_text(&found));
         assert_eq!(found.json()["data"]["rows"].as_array().map(Vec::len), Some(3), "{}", raw_text(&found));
     }
-    // More headers than the edge looks at, and an absolute-form target: the proxy lane takes
+    // More headers than the edge looks at, and an absolute-form target: the session lane takes
     // them and still answers each from its own API.
     let padded_data = format!("GET /customers/42 HTTP/1.1\r\nHost: x\r\n{auth}{padding}\r\n");
     is_customer_42(&conn.exchange(&[padded_data.as_bytes()]));

@@ -12,7 +12,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,7 +42,7 @@ struct ScriptedUpstream {
 
 impl ScriptedUpstream {
     fn start(scripts: HashMap<String, Script>) -> ScriptedUpstream {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+        let listener = support::free_listener();
         let addr = listener.local_addr().expect("address");
         let accepted = Arc::new(AtomicUsize::new(0));
         let heads = Arc::new(Mutex::new(Vec::new()));
