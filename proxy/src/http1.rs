@@ -110,9 +110,11 @@ pub fn connect_refused() -> ApiError {
 /// Reads the complete head at the start of `buf` (its blank line ends at `len`, as
 /// [`head_end`] found).
 pub fn parse(buf: &[u8], len: usize) -> Result<Head, Refusal> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut slots);
-    match request.parse(&buf[..len]) {
+    // Left uninitialised: httparse writes the slots it fills, and zeroing 100 of them is a
+    // measurable share of a lookup's instructions.
+    let mut slots = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    match request.parse_with_uninit_headers(&buf[..len], &mut slots) {
         Ok(httparse::Status::Complete(parsed)) if parsed == len => {}
         Ok(_) => return Err(refused("the request head does not end where its blank line is")),
         Err(httparse::Error::TooManyHeaders) => {
