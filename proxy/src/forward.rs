@@ -252,8 +252,10 @@ fn upstream_head(
         tracing::error!("building the upstream request: {e}");
         ApiError::new("InternalError", 500, "an internal error occurred")
     };
-    let mut head =
-        RequestHeader::build(request.method.clone(), request.path_and_query.as_bytes(), None).map_err(internal)?;
+    // Without a case map: a second header map per request, and the upstream reads names
+    // case-insensitively (RFC 9110 §5.1).
+    let mut head = RequestHeader::build_no_case(request.method.clone(), request.path_and_query.as_bytes(), None)
+        .map_err(internal)?;
     let caller = session.req_header();
     let consumed = call.consumed_headers();
     for (name, value) in caller.headers.iter() {
@@ -321,7 +323,12 @@ fn caller_head(
         ApiError::new("InternalError", 500, "an internal error occurred")
     };
     let Some(answer) = upstream.resp_header() else { return Err(unavailable()) };
-    let mut head = ResponseHeader::build(answer.status, Some(answer.headers.len() + 3)).map_err(internal)?;
+    // Built as parts and appended to directly: `ResponseHeader::append_header` parses each
+    // name again and keeps a second map of its case. Names go out title-cased when pingora
+    // knows them and lower-case otherwise (HTTP/2 lower-cases all of them).
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = answer.status;
+    parts.headers.reserve(answer.headers.len() + 3);
     let listed: Vec<&[u8]> = connection_listed(answer.headers.get_all(header::CONNECTION).iter().map(|v| v.as_bytes()));
     let mut length: Option<&[u8]> = None;
     for (name, value) in answer.headers.iter() {
@@ -334,8 +341,9 @@ fn caller_head(
         if *name == header::TRANSFER_ENCODING || *name == header::HOST || withheld_from_caller(bytes, &listed) {
             continue;
         }
-        head.append_header(name.clone(), value.clone()).map_err(internal)?;
+        parts.headers.append(name.clone(), value.clone());
     }
+    let mut head = ResponseHeader::from(parts);
     let head_only = session.req_header().method == Method::HEAD;
     let bodiless = head_only || answer.status == 204 || answer.status == 304;
     // A 204 has no body and says no length (RFC 9110 §8.6).
