@@ -24,7 +24,7 @@ def target_dir():
 def binary(profile):
     """The sluice binary of this profile (`release` or `debug`), built when it is missing or
     older than the sources (cargo decides: it does nothing when up to date)."""
-    args = ["cargo", "build", "--locked", "-p", "sluice-proxy", "--bin", "sluice"]
+    args = ["cargo", "build", "--locked", "-p", "sluice", "--bin", "sluice"]
     if profile == "release":
         args.insert(2, "--release")
     try:

@@ -212,3 +212,14 @@ mod tests {
         assert_eq!(conflict(&claim(1, "POST", "/orders/{id}/lines"), &claim(1, "GET", "/orders/{id}/x")), None);
     }
 }
+
+/// A published API an edge leaves out of its routes, with why (a path another API took,
+/// a version that no longer compiles); platform admins read these to repair the catalog.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unserved {
+    pub api_id: i64,
+    pub workgroup_id: i64,
+    pub environment: crate::model::Environment,
+    pub why: String,
+}

@@ -4,6 +4,7 @@
 //! private, link-local, cloud metadata, …) unless a platform admin allowed it, and the caller
 //! connects to exactly the checked address.
 
+pub mod cidr;
 pub mod ssrf;
 
 pub use ssrf::{CheckedTarget, SsrfError, SsrfPolicy, UpstreamUrl, classify};

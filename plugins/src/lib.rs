@@ -3,7 +3,9 @@
 //!
 //! Plugins never depend on the edge (pingora): they take typed requests and return bytes.
 
+pub mod api_rules;
 pub mod error;
+pub mod registered;
 pub mod sql;
 
 pub use error::ApiError;

@@ -40,11 +40,11 @@ use crate::callers::{APP_KEY_HEADER, AppEntry, Credentials, SIGNATURE_HEADER, Si
 use crate::client_addr::{TrustedProxies, client_addr};
 use crate::drain::Drain;
 use crate::limiter::{Limiters, ThrottleScope};
-use crate::registered::{UpstreamRequest, UpstreamRoute, percent_decode};
 use crate::replay::NonceCache;
 use crate::request_headers::{RequestHeaders, text as header_text};
 use crate::routes::{Lookup, Route, Snapshot, Target, Variant};
 use net::ssrf::{CheckedTarget, SsrfError};
+use plugins::registered::{UpstreamRequest, UpstreamRoute, percent_decode};
 
 /// Selects the environment of a call; production when absent.
 pub const ENV_HEADER: HeaderName = HeaderName::from_static("x-sluice-env");

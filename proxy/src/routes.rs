@@ -10,15 +10,15 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use catalog::model::{ApiDefinition, AuthMode, Datasource, Environment, RequestParam, SecurityLevel};
-use catalog::route_space::{RouteClaim, conflicting_pairs};
+use catalog::route_space::{RouteClaim, Unserved, conflicting_pairs};
 use catalog::store::{GrayRelease, PublishedApi, Store, StoreError};
 use http::{HeaderValue, Method};
 use plugins::sql::SqlApi;
 use sha2::{Digest, Sha256};
 
 use crate::callers::CallerTable;
-use crate::outbound::{Outbound, OutboundBase};
-use crate::registered::UpstreamRoute;
+use config::outbound::{Outbound, OutboundBase};
+use plugins::registered::UpstreamRoute;
 
 /// One published API at one method and path: the version the environment serves and, while a
 /// gray strategy is on, the version a share of callers gets instead.
@@ -233,16 +233,6 @@ pub struct Snapshot {
     pub outbound: Outbound,
     /// Published APIs the tables leave out, with why (reported by the health endpoint).
     pub unserved: Vec<Unserved>,
-}
-
-/// A published API the edge does not serve.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Unserved {
-    pub api_id: i64,
-    pub workgroup_id: i64,
-    pub environment: Environment,
-    pub why: String,
 }
 
 impl Snapshot {

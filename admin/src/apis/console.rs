@@ -1,0 +1,120 @@
+//! The test console: runs the draft or a saved version through the SQL pipeline inside the
+//! admin runtime, with the caller's parameters, and answers the data with the SQL, the binds
+//! and the time each stage took. Nothing here touches the edge: test runs are not calls.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use plugins::ApiError;
+use plugins::sql::value::RawParam;
+use plugins::sql::{CallInput, CallOutput, SqlApi, StageTimings};
+use serde::Deserialize;
+
+use super::versions::VersionRef;
+use super::{api_in, datasource_in, rules};
+use crate::AdminState;
+use crate::access::Caller;
+use crate::reply::{AdminError, AdminResult, Reply};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TestBody {
+    /// A version number (`0`, `"V0"`) or `"draft"` (the default).
+    #[serde(default)]
+    version: Option<serde_json::Value>,
+    /// Parameters by name, as a JSON body would send them (strings are read like query text).
+    #[serde(default)]
+    params: serde_json::Map<String, serde_json::Value>,
+    /// Answer the SQL and binds without running them.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+pub async fn test(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> AdminResult<serde_json::Value> {
+    let workgroup = caller.workgroup()?;
+    let api = api_in(&state, workgroup, &id).await?;
+    let body: TestBody = rules::parse(&body, "")?;
+    let which = match &body.version {
+        None => VersionRef::Draft,
+        Some(value) => VersionRef::from_json("version", value)?,
+    };
+    let definition = match which {
+        VersionRef::Draft => api.draft,
+        VersionRef::Number(n) => state.store.version(api.id, n).await?.definition,
+    };
+    if !definition.mode.is_sql() {
+        return Err(AdminError::invalid(
+            "version",
+            "the test console runs data APIs; a registered API forwards to its upstream, call it through the edge",
+        ));
+    }
+    let Some(datasource_id) = definition.datasource_id else {
+        return Err(AdminError::invalid("draft.datasourceId", "a data API needs a datasourceId"));
+    };
+    let datasource = datasource_in(&state, workgroup, datasource_id).await?;
+    let api =
+        SqlApi::compile(&definition, &datasource).map_err(|e| rules::definition_error(&definition.mode, e.message))?;
+    let params: HashMap<String, RawParam> =
+        body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
+    // Rendering is cheap and deterministic: a dry run first gives the SQL a real run executes.
+    let input = CallInput { params, dry_run: true, clearance: None };
+    // The console's own pools (never the edge's), under the policy in force now.
+    let pools = &state.plugins.pools;
+    pools.set_access(state.outbound().await?.datasources);
+    let dry = match api.invoke(pools, &input).await.map_err(|e| console_error(&e))? {
+        CallOutput::DryRun { dry_run, .. } => dry_run,
+        CallOutput::Data { .. } => return Err(console_error(&ApiError::database())),
+    };
+    let mut answer = dry.to_json();
+    if body.dry_run {
+        answer["dryRun"] = serde_json::Value::Bool(true);
+        return Ok(Reply::ok(answer));
+    }
+    let input = CallInput { dry_run: false, ..input };
+    match api.invoke(pools, &input).await.map_err(|e| console_error(&e))? {
+        CallOutput::Data { data, row_count, timings } => {
+            answer["dryRun"] = serde_json::Value::Bool(false);
+            answer["sizeBytes"] = data.len().into();
+            answer["rowCount"] = row_count.into();
+            answer["timings"] = timings_json(&timings);
+            answer["result"] = serde_json::from_slice(&data)
+                .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&data).into_owned()));
+            Ok(Reply::ok(answer))
+        }
+        CallOutput::DryRun { .. } => Err(console_error(&ApiError::database())),
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+fn timings_json(t: &StageTimings) -> serde_json::Value {
+    serde_json::json!({
+        "parseMs": millis(t.parse),
+        "planMs": millis(t.plan),
+        "executeMs": millis(t.execute),
+        "encodeMs": millis(t.encode),
+    })
+}
+
+/// What the API would have answered, with its code and status; parameter errors name the
+/// parameter as `params.<name>`.
+fn console_error(e: &ApiError) -> AdminError {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let field = ["MissingParameter.", "InvalidParameter."]
+        .iter()
+        .find_map(|prefix| e.code.strip_prefix(prefix))
+        .map(|name| format!("params.{name}"));
+    AdminError { status, code: e.code.clone(), message: e.message.clone(), field }
+}

@@ -1,0 +1,218 @@
+//! What an API must look like before it is stored or saved: name, path, method, reading
+//! bodies with errors that name the field, and compiling a definition the way the edge will.
+//!
+//! The name, path and method rules are shared with `sluice check` (`plugins::api_rules`): an API
+//! created over REST must be one a declarative file could also describe.
+
+use axum::body::Bytes;
+use catalog::model::{ApiDefinition, ApiMode, ApiSettings, Datasource, ParamPosition};
+use serde::de::DeserializeOwned;
+
+use crate::reply::AdminError;
+use plugins::api_rules::{self, PathProblem};
+use plugins::registered::UpstreamRoute;
+
+/// API names: 1 to 30 letters, digits and underscores.
+pub fn check_name(name: &str) -> Result<(), AdminError> {
+    api_rules::check_api_name(name).map_err(|why| AdminError::invalid("name", why))
+}
+
+/// The settings with their tags in stored form, or the key at fault and why.
+pub fn check_settings(mut settings: ApiSettings) -> Result<ApiSettings, AdminError> {
+    settings.tags = ApiSettings::normalize_tags(&settings.tags);
+    settings.check().map_err(|(key, why)| AdminError::invalid(key, why))?;
+    Ok(settings)
+}
+
+/// The method as stored (upper-case), or why it is refused.
+pub fn check_method(method: &str) -> Result<String, AdminError> {
+    api_rules::normalize_method(method).map_err(|why| AdminError::invalid("method", why))
+}
+
+/// The path and its parameters; the first problem names the path or the parameter at fault.
+pub fn check_path(path: &str, definition: &ApiDefinition) -> Result<(), AdminError> {
+    let (list, params) = caller_params(definition);
+    match api_rules::path_problems(path, &params).into_iter().next() {
+        None => Ok(()),
+        Some(PathProblem { param: Some(name), message }) => {
+            Err(AdminError::invalid(&format!("draft.{list}.{name}"), message))
+        }
+        Some(PathProblem { param: None, message }) => Err(AdminError::invalid("path", message)),
+    }
+}
+
+/// The parameters callers send, with where they put them, and the key that lists them.
+fn caller_params(definition: &ApiDefinition) -> (&'static str, Vec<(&str, ParamPosition)>) {
+    match &definition.mode {
+        ApiMode::Registered(spec) => ("params", spec.params.iter().map(|p| (p.name.as_str(), p.position)).collect()),
+        _ => ("requestParams", definition.request_params.iter().map(|p| (p.name.as_str(), p.position)).collect()),
+    }
+}
+
+/// Compiles a definition as the edge will: SQL modes against their datasource (password
+/// opened), registered APIs with their constants opened. The error names the field at fault.
+pub fn compile(definition: &ApiDefinition, datasource: Option<&Datasource>) -> Result<(), AdminError> {
+    let why = match (&definition.mode, datasource) {
+        (ApiMode::Registered(_), _) => UpstreamRoute::compile(definition).err(),
+        (_, Some(datasource)) => plugins::sql::SqlApi::compile(definition, datasource).err().map(|e| e.message),
+        (mode, None) => Some(format!("a {} API needs a datasourceId", mode.name())),
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(definition_error(&definition.mode, why)),
+    }
+}
+
+/// A definition that does not compile: `InvalidDefinition`, naming the field at fault.
+pub fn definition_error(mode: &ApiMode, why: String) -> AdminError {
+    AdminError { code: "InvalidDefinition".to_owned(), ..AdminError::invalid(&compile_field(mode, &why), why) }
+}
+
+/// The field a compile message is about, as well as the message lets us tell.
+fn compile_field(mode: &ApiMode, why: &str) -> String {
+    let quoted = |after: &str| {
+        why.split_once(after)
+            .and_then(|(_, rest)| rest.strip_prefix('`'))
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name.to_owned())
+    };
+    let with = |list: &str, after: &str| match quoted(after) {
+        Some(name) => format!("draft.{list}.{name}"),
+        None => format!("draft.{list}"),
+    };
+    if let ApiMode::Registered(_) = mode {
+        return if why.contains("parameter `") {
+            with("params", "parameter ")
+        } else if why.contains("constant") {
+            "draft.constants".to_owned()
+        } else if why.starts_with("timeoutMs") {
+            "draft.timeoutMs".to_owned()
+        } else if why.starts_with("path") || why.contains("placeholder") {
+            "draft.path".to_owned()
+        } else if why.contains("requestParams") {
+            "draft.requestParams".to_owned()
+        } else {
+            "draft.baseUrl".to_owned()
+        };
+    }
+    if why.starts_with("options.maxLimit") {
+        "draft.options.maxLimit".to_owned()
+    } else if why.contains("datasourceId") {
+        "draft.datasourceId".to_owned()
+    } else if why.starts_with("response field") || why.contains("at least one response field") {
+        with("responseFields", "response field ")
+    } else if why.contains("request parameter") || why.starts_with("identifier parameter") {
+        with("requestParams", "parameter ")
+    } else if why.starts_with("parameter `") || why.starts_with("default of `") {
+        with("requestParams", if why.starts_with("default") { "default of " } else { "parameter " })
+    } else {
+        match mode {
+            ApiMode::Wizard(_) => "draft.table",
+            ApiMode::Script(_) => "draft.sql",
+            ApiMode::Native(_) => "draft.tables",
+            ApiMode::Registered(_) => "draft",
+        }
+        .to_owned()
+    }
+}
+
+/// Reads a JSON body; an empty body reads as `{}`. Errors name the field when serde does
+/// (`missing field`, `unknown field`), under `prefix` (`draft.` for a definition).
+pub fn parse<T: DeserializeOwned>(body: &[u8], prefix: &str) -> Result<T, AdminError> {
+    let text = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
+    serde_json::from_slice(text).map_err(|e| {
+        let message = e.to_string();
+        let named = ["missing field `", "unknown field `", "unknown variant `"]
+            .iter()
+            .find_map(|marker| message.split_once(marker))
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(name, _)| name.to_owned());
+        let field = match (named, message.contains("unknown variant")) {
+            (Some(_), true) if prefix == "draft." => "draft.mode".to_owned(),
+            (Some(name), false) => format!("{prefix}{name}"),
+            _ if prefix.is_empty() => "body".to_owned(),
+            _ => prefix.trim_end_matches('.').to_owned(),
+        };
+        AdminError::invalid(&field, format!("the request body is not as expected: {message}"))
+    })
+}
+
+/// Reads a definition given as JSON (the `draft` of a body).
+pub fn parse_definition(value: serde_json::Value) -> Result<ApiDefinition, AdminError> {
+    let bytes = Bytes::from(value.to_string());
+    parse(&bytes, "draft.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wizard(params: serde_json::Value) -> ApiDefinition {
+        serde_json::from_value(serde_json::json!({
+            "datasourceId": 1, "mode": "wizard", "table": "t", "requestParams": params,
+            "responseFields": [{"name": "id", "type": "int"}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn names_paths_and_methods_follow_the_declarative_rules() {
+        assert!(check_name("orders_by_day_2").is_ok());
+        for bad in ["", "has-dash", "has space", &"x".repeat(31)] {
+            assert_eq!(check_name(bad).unwrap_err().field.as_deref(), Some("name"), "{bad}");
+        }
+        assert_eq!(check_method("get").unwrap(), "GET");
+        assert_eq!(check_method("PATCH").unwrap_err().field.as_deref(), Some("method"));
+        let none = wizard(serde_json::json!([]));
+        for bad in ["items", "/a//b", "/a/", "/a?b", "/a/{x", "/a/x{y}"] {
+            assert_eq!(check_path(bad, &none).unwrap_err().field.as_deref(), Some("path"), "{bad}");
+        }
+        assert!(check_path("/", &none).is_ok());
+        let by_id = wizard(serde_json::json!([{"name": "id", "type": "int", "column": "id", "position": "path"}]));
+        assert!(check_path("/items/{id}", &by_id).is_ok());
+        assert_eq!(check_path("/items", &by_id).unwrap_err().field.as_deref(), Some("draft.requestParams.id"));
+        assert_eq!(check_path("/items/{key}", &by_id).unwrap_err().field.as_deref(), Some("path"));
+        let query = wizard(serde_json::json!([{"name": "id", "type": "int", "column": "id"}]));
+        assert_eq!(check_path("/items/{id}", &query).unwrap_err().field.as_deref(), Some("draft.requestParams.id"));
+    }
+
+    #[test]
+    fn compile_errors_name_the_field() {
+        let ds = Datasource {
+            id: 1,
+            workgroup_id: 1,
+            name: "d".into(),
+            kind: catalog::model::DatasourceKind::Sqlite,
+            description: String::new(),
+            connection: Default::default(),
+        };
+        let mut def = wizard(serde_json::json!([{"name": "age", "type": "int"}]));
+        let err = compile(&def, Some(&ds)).unwrap_err();
+        assert_eq!((err.code.as_str(), err.field.as_deref()), ("InvalidDefinition", Some("draft.requestParams.age")));
+        def.request_params.clear();
+        def.response_fields.clear();
+        assert_eq!(compile(&def, Some(&ds)).unwrap_err().field.as_deref(), Some("draft.responseFields"));
+        def = wizard(serde_json::json!([]));
+        def.mode = ApiMode::Wizard(catalog::model::WizardSpec { table: "bad table;".into() });
+        assert_eq!(compile(&def, Some(&ds)).unwrap_err().field.as_deref(), Some("draft.table"));
+        def.mode = ApiMode::Script(catalog::model::ScriptSpec { sql: "SELECT 1; SELECT 2".into() });
+        assert_eq!(compile(&def, Some(&ds)).unwrap_err().field.as_deref(), Some("draft.sql"));
+    }
+
+    #[test]
+    fn bodies_name_missing_and_unknown_fields() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct B {
+            name: String,
+        }
+        assert_eq!(parse::<B>(b"{}", "").unwrap_err().field.as_deref(), Some("name"));
+        assert_eq!(parse::<B>(br#"{"name":"a","tags":[]}"#, "").unwrap_err().field.as_deref(), Some("tags"));
+        assert_eq!(parse::<B>(b"nope", "").unwrap_err().field.as_deref(), Some("body"));
+        let err = parse_definition(serde_json::json!({"datasourceId": 1, "mode": "magic"})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("draft.mode"));
+        let err = parse_definition(serde_json::json!({"datasourceId": 1, "mode": "wizard"})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("draft.table"), "{err:?}");
+    }
+}

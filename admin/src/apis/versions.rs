@@ -1,0 +1,255 @@
+//! Versions of an API (saved from its draft, immutable), their comparison, and publishing.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use catalog::model::{Api, ApiDefinition, ApiVersion, Environment, Publication, Workgroup};
+use serde::{Deserialize, Serialize};
+
+use super::diff::{self, DefinitionDiff};
+use super::{api_in, datasource_for, record, rules};
+use crate::AdminState;
+use crate::access::Caller;
+use crate::reply::{AdminError, AdminResult, Reply};
+
+/// Which definition a request means: the draft or a saved version's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionRef {
+    Draft,
+    Number(i64),
+}
+
+impl VersionRef {
+    /// `3`, `V3` (any case) or `draft`.
+    pub fn parse(text: &str) -> Option<VersionRef> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("draft") {
+            return Some(VersionRef::Draft);
+        }
+        let digits = text.strip_prefix(['V', 'v']).unwrap_or(text);
+        digits.parse::<i64>().ok().filter(|n| *n >= 0).map(VersionRef::Number)
+    }
+
+    /// From a JSON body: a number or a string [`VersionRef::parse`] reads.
+    pub fn from_json(field: &str, value: &serde_json::Value) -> Result<VersionRef, AdminError> {
+        let parsed = match value {
+            serde_json::Value::Number(n) => n.as_i64().filter(|n| *n >= 0).map(VersionRef::Number),
+            serde_json::Value::String(s) => VersionRef::parse(s),
+            _ => None,
+        };
+        parsed.ok_or_else(|| AdminError::invalid(field, "a version number such as 0 or \"V0\", or \"draft\""))
+    }
+
+    fn label(self) -> String {
+        match self {
+            VersionRef::Draft => "draft".to_owned(),
+            VersionRef::Number(n) => format!("V{n}"),
+        }
+    }
+}
+
+/// A version with where it is published.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionView {
+    pub api_id: i64,
+    pub number: i64,
+    pub label: String,
+    pub description: String,
+    pub created_at: i64,
+    /// The environments serving this version (`prod`, `test`).
+    pub published_in: Vec<Environment>,
+    /// Left out of lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<ApiDefinition>,
+}
+
+fn view(version: ApiVersion, publications: &[Publication], with_definition: bool) -> VersionView {
+    VersionView {
+        api_id: version.api_id,
+        number: version.number,
+        label: version.label(),
+        published_in: publications.iter().filter(|p| p.version == version.number).map(|p| p.environment).collect(),
+        description: version.description,
+        created_at: version.created_at,
+        definition: with_definition.then_some(version.definition),
+    }
+}
+
+/// A saved version of `api`, 404 when it has none of that number.
+async fn version_of(state: &AdminState, api: &Api, text: &str) -> Result<ApiVersion, AdminError> {
+    match VersionRef::parse(text) {
+        Some(VersionRef::Number(n)) => Ok(state.store.version(api.id, n).await?),
+        _ => Err(AdminError::not_found("version", text)),
+    }
+}
+
+pub async fn list_versions(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+) -> AdminResult<Vec<VersionView>> {
+    let api = api_in(&state, caller.workgroup()?, &id).await?;
+    let publications = state.store.publications(api.id).await?;
+    let versions = state.store.list_versions(api.id).await?;
+    Ok(Reply::ok(versions.into_iter().map(|v| view(v, &publications, false)).collect()))
+}
+
+pub async fn get_version(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id, number)): Path<(String, String, String)>,
+) -> AdminResult<VersionView> {
+    let api = api_in(&state, caller.workgroup()?, &id).await?;
+    let version = version_of(&state, &api, &number).await?;
+    let publications = state.store.publications(api.id).await?;
+    Ok(Reply::ok(view(version, &publications, true)))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SaveVersion {
+    #[serde(default)]
+    description: String,
+}
+
+/// Saves the draft as the next version (V0, V1, …) once it compiles as the edge will
+/// compile it.
+pub async fn save_version(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> AdminResult<VersionView> {
+    let workgroup = caller.workgroup()?;
+    let api = api_in(&state, workgroup, &id).await?;
+    let body: SaveVersion = rules::parse(&body, "")?;
+    // Registered constants must carry their values to compile.
+    let draft = state.store.api_with_secrets(api.id).await?.draft;
+    rules::check_path(&api.path, &draft)?;
+    compile(&state, workgroup, &draft).await?;
+    // Saves exactly the draft compiled above, or answers Conflict when it changed meanwhile.
+    let version = state.store.save_checked_version(api.id, &body.description, &draft).await?;
+    record(&state, &caller, "version.save", &api, serde_json::json!({"version": version.number})).await;
+    Ok(Reply::created(view(version, &[], true)))
+}
+
+async fn compile(state: &AdminState, workgroup: &Workgroup, definition: &ApiDefinition) -> Result<(), AdminError> {
+    let datasource = datasource_for(state, workgroup, definition).await?;
+    rules::compile(definition, datasource.as_ref())
+}
+
+pub async fn delete_version(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id, number)): Path<(String, String, String)>,
+) -> AdminResult<serde_json::Value> {
+    let api = api_in(&state, caller.workgroup()?, &id).await?;
+    let version = version_of(&state, &api, &number).await?;
+    // The store refuses (Conflict, naming the environments) while the version is served.
+    state.store.delete_version(api.id, version.number).await?;
+    record(&state, &caller, "version.delete", &api, serde_json::json!({"version": version.number})).await;
+    Ok(Reply::ok(serde_json::Value::Null))
+}
+
+pub async fn diff_versions(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id, a, b)): Path<(String, String, String, String)>,
+) -> AdminResult<DefinitionDiff> {
+    let api = api_in(&state, caller.workgroup()?, &id).await?;
+    let mut sides = Vec::with_capacity(2);
+    for text in [&a, &b] {
+        let side = VersionRef::parse(text).ok_or_else(|| AdminError::not_found("version", text))?;
+        let definition = match side {
+            VersionRef::Draft => api.draft.clone(),
+            VersionRef::Number(n) => state.store.version(api.id, n).await?.definition,
+        };
+        sides.push((side.label(), definition));
+    }
+    let [(from, a), (to, b)] = <[_; 2]>::try_from(sides).map_err(|_| AdminError::not_found("version", &a))?;
+    Ok(Reply::ok(diff::diff(&from, &a, &to, &b)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PublishBody {
+    version: serde_json::Value,
+    environment: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OfflineBody {
+    environment: serde_json::Value,
+}
+
+fn environment(value: &serde_json::Value) -> Result<Environment, AdminError> {
+    value
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| AdminError::invalid("environment", "expected `prod` or `test`"))
+}
+
+/// Makes an environment serve a saved version; the edge picks it up at its next poll of the
+/// store's revision.
+pub async fn publish(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> AdminResult<Publication> {
+    let workgroup = caller.workgroup()?;
+    let api = api_in(&state, workgroup, &id).await?;
+    let body: PublishBody = rules::parse(&body, "")?;
+    let env = environment(&body.environment)?;
+    let number = match VersionRef::from_json("version", &body.version)? {
+        VersionRef::Number(n) => n,
+        VersionRef::Draft => {
+            return Err(AdminError::invalid(
+                "version",
+                "save the draft as a version first: only versions are published",
+            ));
+        }
+    };
+    let version = state.store.version(api.id, number).await?;
+    // Its datasource may have changed since it was saved: the edge would leave it out.
+    if version.definition.mode.is_sql() {
+        compile(&state, workgroup, &version.definition).await?;
+    }
+    let publication = state.store.publish(api.id, env, number).await.map_err(|e| super::seen_by(&caller, e))?;
+    record(&state, &caller, "version.publish", &api, serde_json::json!({"version": number, "environment": env})).await;
+    Ok(Reply::ok(publication))
+}
+
+pub async fn offline(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+    body: Bytes,
+) -> AdminResult<serde_json::Value> {
+    let api = api_in(&state, caller.workgroup()?, &id).await?;
+    let body: OfflineBody = rules::parse(&body, "")?;
+    let env = environment(&body.environment)?;
+    state.store.unpublish(api.id, env).await?;
+    record(&state, &caller, "version.offline", &api, serde_json::json!({"environment": env})).await;
+    Ok(Reply::ok(serde_json::Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_named_by_number_label_or_draft() {
+        assert_eq!(VersionRef::parse("3"), Some(VersionRef::Number(3)));
+        assert_eq!(VersionRef::parse("v12"), Some(VersionRef::Number(12)));
+        assert_eq!(VersionRef::parse("Draft"), Some(VersionRef::Draft));
+        assert_eq!(VersionRef::parse("-1"), None);
+        assert_eq!(VersionRef::parse("x"), None);
+        assert_eq!(VersionRef::from_json("version", &serde_json::json!(0)).unwrap(), VersionRef::Number(0));
+        assert_eq!(VersionRef::from_json("v", &serde_json::json!(true)).unwrap_err().field.as_deref(), Some("v"));
+    }
+}

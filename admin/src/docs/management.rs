@@ -1,0 +1,299 @@
+//! The management API's own OpenAPI 3.1 document, generated from the route registry
+//! ([`crate::routes`]) with utoipa's builders: one operation per registered route, so
+//! the document cannot miss a route or describe one that does not exist.
+//!
+//! What the registry knows is described exactly (method, path, path parameters, who may call);
+//! what it does not know yet is described generically: request bodies are JSON objects and
+//! `data` is any JSON value.
+
+use serde_json::{Value, json};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{AdditionalProperties, SchemaType};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, Content, InfoBuilder, KnownFormat, Object, OpenApi, OpenApiBuilder, OpenApiVersion, PathItem,
+    Paths, Ref, RefOr, Required, Response, ResponseBuilder, Schema, SchemaFormat, Server, Type,
+};
+
+use crate::access::{Access, RouteSpec, role_name};
+
+/// Every management path starts with this.
+pub const PREFIX: &str = "/admin/v1";
+
+const BEARER: &str = "bearer";
+const ENVELOPE: &str = "Envelope";
+const ERROR: &str = "Error";
+const JSON: &str = "application/json";
+
+/// The document of every route in `specs`.
+pub fn management_document(specs: &[RouteSpec]) -> OpenApi {
+    let mut paths = Paths::new();
+    for spec in specs {
+        let Some(method) = http_method(&spec.method) else { continue };
+        let path = format!("{PREFIX}{}", spec.path);
+        let operation = operation(spec);
+        match paths.paths.get_mut(&path) {
+            Some(item) => item.merge_operations(PathItem::new(method, operation)),
+            None => {
+                paths.paths.insert(path, PathItem::new(method, operation));
+            }
+        }
+    }
+    let components = ComponentsBuilder::new()
+        .schema(ENVELOPE, envelope_schema(false))
+        .schema(ERROR, envelope_schema(true))
+        .security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("slt token")
+                    .description(Some(
+                        "`Authorization: Bearer <token>`: a user's token (`POST /admin/v1/users/{user}/tokens`) or \
+                         the bootstrap admin token.",
+                    ))
+                    .build(),
+            ),
+        )
+        .build();
+    let info = InfoBuilder::new().title("Sluice management API").version(env!("CARGO_PKG_VERSION")).description(Some(
+        "Manage Sluice: users and tokens, workgroups and their members, datasources, APIs and their \
+             documents. Every answer is the envelope `{requestId, success, code, message, data}`; errors add \
+             `field`, the request field at fault when there is one. Each operation's `x-sluice-access` says who may \
+             call it; a workgroup that does not exist and one the caller is not a member of both answer 404.",
+    ));
+    OpenApiBuilder::new()
+        .openapi(OpenApiVersion::Version31)
+        .info(info.build())
+        .servers(Some([Server::new("/")]))
+        .paths(paths)
+        .components(Some(components))
+        .build()
+}
+
+fn http_method(method: &axum::http::Method) -> Option<HttpMethod> {
+    Some(match method.as_str() {
+        "GET" => HttpMethod::Get,
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "DELETE" => HttpMethod::Delete,
+        "PATCH" => HttpMethod::Patch,
+        "HEAD" => HttpMethod::Head,
+        "OPTIONS" => HttpMethod::Options,
+        "TRACE" => HttpMethod::Trace,
+        _ => return None,
+    })
+}
+
+/// `GET /workgroups/{workgroup}/members` → `get_workgroups_workgroup_members`.
+pub fn operation_id(spec: &RouteSpec) -> String {
+    let mut id = spec.method.as_str().to_ascii_lowercase();
+    for part in spec.path.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()) {
+        id.push('_');
+        id.push_str(part);
+    }
+    id
+}
+
+/// The names of the `{x}` parameters of a path, in order.
+pub fn path_params(path: &str) -> Vec<&str> {
+    path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect()
+}
+
+fn access_text(access: Access) -> String {
+    match access {
+        Access::Public => "public: no token needed".to_owned(),
+        Access::Authenticated => "any user with a valid token".to_owned(),
+        Access::PlatformAdmin => "platform administrators".to_owned(),
+        Access::Workgroup(role) => format!("members of `{{workgroup}}` with the role {} or above", role_name(role)),
+    }
+}
+
+/// The area a route belongs to, for grouping: `/workgroups/{workgroup}/apis/{id}` → `apis`.
+fn tag(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && !p.starts_with('{')).collect();
+    let tag = match parts.as_slice() {
+        ["workgroups", next, ..] => next,
+        [first, ..] => first,
+        [] => "admin",
+    };
+    tag.trim_end_matches(".json").to_owned()
+}
+
+fn operation(spec: &RouteSpec) -> utoipa::openapi::path::Operation {
+    let method = spec.method.as_str();
+    let mut builder = OperationBuilder::new()
+        .operation_id(Some(operation_id(spec)))
+        .summary(Some(format!("{method} {PREFIX}{}", spec.path)))
+        .description(Some(format!("Who may call: {}.", access_text(spec.access))))
+        .tag(tag(spec.path));
+    for name in path_params(spec.path) {
+        builder = builder.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some(param_description(name)))
+                .schema(Some(param_schema(name))),
+        );
+    }
+    if matches!(method, "POST" | "PUT" | "PATCH") {
+        let mut body = Object::with_type(Type::Object);
+        body.description = Some("The fields of the request, as JSON.".to_owned());
+        body.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(true)));
+        builder = builder.request_body(Some(
+            RequestBodyBuilder::new()
+                .description(Some("A JSON object; unknown fields are refused with 400."))
+                .required(Some(Required::True))
+                .content(JSON, Content::new(Some(RefOr::T(Schema::Object(body)))))
+                .build(),
+        ));
+    }
+    match raw_content(spec.path) {
+        Some((media_type, description)) => {
+            let mut schema = Object::with_type(if media_type == JSON { Type::Object } else { Type::String });
+            schema.description = Some(description.to_owned());
+            let content = Content::new(Some(RefOr::T(Schema::Object(schema))));
+            builder =
+                builder.response("200", ResponseBuilder::new().description(description).content(media_type, content));
+        }
+        None => {
+            let success = if method == "POST" { "Success (201 when something was created)." } else { "Success." };
+            builder = builder.response(if method == "POST" { "2XX" } else { "200" }, ok_response(success));
+        }
+    }
+    if spec.access != Access::Public || raw_content(spec.path).is_none() {
+        builder = builder
+            .response("400", error_response("A parameter or field is invalid; `field` names it."))
+            .response("404", error_response("What the path names does not exist, or is not visible to the caller."))
+            .response("409", error_response("The change conflicts with what the store holds."));
+    }
+    if spec.access != Access::Public {
+        builder = builder
+            .response("401", error_response("No token, or an unknown, expired or revoked one."))
+            .response("403", error_response("The caller's role does not allow this."))
+            .security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
+    } else {
+        builder = builder.securities(Some(Vec::<SecurityRequirement>::new()));
+    }
+    let access = match spec.access {
+        Access::Public => json!("public"),
+        Access::Authenticated => json!("authenticated"),
+        Access::PlatformAdmin => json!("platformAdmin"),
+        Access::Workgroup(role) => json!({"workgroupRole": role_name(role)}),
+    };
+    let extensions = utoipa::openapi::extensions::ExtensionsBuilder::new().add("x-sluice-access", access).build();
+    builder.extensions(Some(extensions)).build()
+}
+
+/// Routes that answer a document or a page rather than the envelope: media type and what it is.
+fn raw_content(path: &str) -> Option<(&'static str, &'static str)> {
+    if path.ends_with("/openapi.json") {
+        Some((JSON, "An OpenAPI 3.1 document, as is (no envelope)."))
+    } else if path == "/docs" {
+        Some(("text/html", "The page that renders this document."))
+    } else if path.ends_with(".js") {
+        Some(("text/javascript", "The page's script."))
+    } else {
+        None
+    }
+}
+
+/// Ids and version numbers are whole numbers; names are text.
+fn is_number(name: &str) -> bool {
+    matches!(name, "id" | "number" | "version") || name.ends_with("Id") || name.ends_with("_id")
+}
+
+fn param_schema(name: &str) -> RefOr<Schema> {
+    let object = if is_number(name) {
+        let mut o = Object::with_type(Type::Integer);
+        o.format = Some(SchemaFormat::KnownFormat(KnownFormat::Int64));
+        o
+    } else {
+        Object::with_type(Type::String)
+    };
+    RefOr::T(Schema::Object(object))
+}
+
+fn param_description(name: &str) -> String {
+    match name {
+        "workgroup" => "The workgroup's name.".to_owned(),
+        "user" => "The user's name.".to_owned(),
+        other if is_number(other) => format!("`{other}`, a whole number."),
+        other => format!("`{other}`."),
+    }
+}
+
+fn schema_ref(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::new(format!("#/components/schemas/{name}")))
+}
+
+fn ok_response(description: &str) -> Response {
+    ResponseBuilder::new().description(description).content(JSON, Content::new(Some(schema_ref(ENVELOPE)))).build()
+}
+
+fn error_response(description: &str) -> Response {
+    ResponseBuilder::new().description(description).content(JSON, Content::new(Some(schema_ref(ERROR)))).build()
+}
+
+fn string(description: &str) -> RefOr<Schema> {
+    let mut o = Object::with_type(Type::String);
+    o.description = Some(description.to_owned());
+    RefOr::T(Schema::Object(o))
+}
+
+/// `{requestId, success, code, message, data}`, plus `field` on errors.
+fn envelope_schema(error: bool) -> Schema {
+    let mut o = Object::with_type(Type::Object);
+    o.description = Some(if error { "A refused or failed request." } else { "A successful answer." }.to_owned());
+    o.properties.insert("requestId".to_owned(), string("Identifies the request in the server's logs."));
+    let mut success = Object::with_type(Type::Boolean);
+    success.enum_values = Some(vec![Value::Bool(!error)]);
+    o.properties.insert("success".to_owned(), RefOr::T(Schema::Object(success)));
+    let code = if error {
+        string("Stable and machine-readable, such as `InvalidParameter.name`, `Unauthorized`, `NotFound`.")
+    } else {
+        let mut c = Object::with_type(Type::String);
+        c.enum_values = Some(vec![json!("OK")]);
+        RefOr::T(Schema::Object(c))
+    };
+    o.properties.insert("code".to_owned(), code);
+    o.properties.insert("message".to_owned(), string("For people; empty on success."));
+    let mut required = vec!["requestId", "success", "code", "message", "data"];
+    if error {
+        let mut field = Object::with_type([Type::String, Type::Null].into_iter().collect::<SchemaType>());
+        field.description = Some("The request field at fault, when one is.".to_owned());
+        o.properties.insert("field".to_owned(), RefOr::T(Schema::Object(field)));
+        o.properties.insert("data".to_owned(), RefOr::T(Schema::Object(Object::with_type(Type::Null))));
+        required.push("field");
+    } else {
+        let mut data = Object::with_type(SchemaType::AnyValue);
+        data.description =
+            Some("The answer: an object, or a list page `{items, pageNum, pageSize, total}`, or null.".to_owned());
+        o.properties.insert("data".to_owned(), RefOr::T(Schema::Object(data)));
+    }
+    o.required = required.into_iter().map(str::to_owned).collect();
+    Schema::Object(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+    use catalog::model::WorkgroupRole;
+
+    #[test]
+    fn ids_params_and_tags_come_from_the_path() {
+        let spec = RouteSpec {
+            method: Method::GET,
+            path: "/workgroups/{workgroup}/apis/{id}/openapi.json",
+            access: Access::Workgroup(WorkgroupRole::Viewer),
+        };
+        assert_eq!(operation_id(&spec), "get_workgroups_workgroup_apis_id_openapi_json");
+        assert_eq!(path_params(spec.path), ["workgroup", "id"]);
+        assert_eq!(tag(spec.path), "apis");
+        assert_eq!(tag("/openapi.json"), "openapi");
+        assert_eq!(tag("/workgroups/{workgroup}"), "workgroups");
+    }
+}

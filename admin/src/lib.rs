@@ -1,0 +1,136 @@
+//! The management API on `SLUICE_ADMIN_ADDR`, under `/admin/v1`: an axum router ([`routes`])
+//! over the store, which the `sluice` binary serves in its own runtime with its own store
+//! connection. No pingora here: `cargo test -p sluice-admin` builds without cmake.
+//!
+//! Every route is registered in [`routes`] with the access it needs ([`access::Access`]); one
+//! guard checks the bearer token, the role and the workgroup before any handler runs. Answers
+//! use one envelope ([`reply`]).
+
+pub mod access;
+pub mod apis;
+pub mod apps;
+pub mod body;
+pub mod datasources;
+pub mod docs;
+pub mod people;
+pub mod platform;
+pub mod reply;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::Method;
+use axum::routing::{delete, get, post, put};
+use catalog::model::WorkgroupRole;
+use catalog::route_space::Unserved;
+use catalog::store::Store;
+use plugins::PluginContext;
+
+use access::{Access, RouteSpec, Routes};
+use config::outbound::{Outbound, OutboundBase};
+use docs::cache::DocCache;
+use reply::{AdminResult, Reply};
+
+/// What the management API reads of the edge serving beside it: the catalog revision its
+/// routes come from and what it leaves out. The binary implements it over the edge's
+/// snapshot; [`NoEdge`] stands for none.
+pub trait EdgeView: Send + Sync {
+    fn revision(&self) -> i64;
+    /// Routes served in prod and in test.
+    fn route_counts(&self) -> (usize, usize);
+    fn unserved(&self) -> Vec<Unserved>;
+}
+
+/// No edge: revision 0, no routes (the management API alone, as in tests).
+pub struct NoEdge;
+
+impl EdgeView for NoEdge {
+    fn revision(&self) -> i64 {
+        0
+    }
+    fn route_counts(&self) -> (usize, usize) {
+        (0, 0)
+    }
+    fn unserved(&self) -> Vec<Unserved> {
+        Vec::new()
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AdminState {
+    pub store: Store,
+    /// `http://<edge address>`: the server that caller documents name.
+    pub edge_url: String,
+    /// What the edge of this process serves.
+    pub edge: Arc<dyn EdgeView>,
+    /// The configuration's part of the network and datasource policies.
+    pub outbound: OutboundBase,
+    /// The test console's pools: its own, never the edge's.
+    pub plugins: Arc<PluginContext>,
+    /// Workgroup and app documents, kept per catalog revision.
+    pub docs: Arc<DocCache>,
+}
+
+impl AdminState {
+    /// The state of one admin service: empty documents cache, console pools of its own.
+    pub fn new(store: Store, edge_url: String, edge: Arc<dyn EdgeView>, outbound: OutboundBase) -> AdminState {
+        AdminState {
+            store,
+            edge_url,
+            edge,
+            outbound,
+            plugins: Arc::new(PluginContext::default()),
+            docs: Arc::new(DocCache::default()),
+        }
+    }
+
+    /// The policies in force now, with the store's latest platform settings and workgroups
+    /// (the snapshot's may be a moment old).
+    pub async fn outbound(&self) -> Result<Outbound, reply::AdminError> {
+        Ok(self.outbound.load(&self.store).await?)
+    }
+}
+
+/// Every management route with the access it needs.
+pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
+    use WorkgroupRole::{Admin, Viewer};
+    Routes::new(state)
+        .add(Method::GET, "/health", Access::Public, get(health))
+        .add(Method::GET, "/me", Access::Authenticated, get(people::me))
+        .add(Method::GET, "/users", Access::PlatformAdmin, get(people::list_users))
+        .add(Method::POST, "/users", Access::PlatformAdmin, post(people::create_user))
+        .add(Method::GET, "/users/{user}/tokens", Access::PlatformAdmin, get(people::list_tokens))
+        .add(Method::POST, "/users/{user}/tokens", Access::PlatformAdmin, post(people::create_token))
+        .add(Method::DELETE, "/tokens/{id}", Access::PlatformAdmin, delete(people::revoke_token))
+        .add(Method::GET, "/workgroups", Access::Authenticated, get(people::list_workgroups))
+        .add(Method::POST, "/workgroups", Access::PlatformAdmin, post(people::create_workgroup))
+        .add(Method::GET, "/workgroups/{workgroup}", Access::Workgroup(Viewer), get(people::get_workgroup))
+        .add(Method::GET, "/workgroups/{workgroup}/members", Access::Workgroup(Viewer), get(people::list_members))
+        .add(Method::PUT, "/workgroups/{workgroup}/members/{user}", Access::Workgroup(Admin), put(people::put_member))
+        .add(
+            Method::DELETE,
+            "/workgroups/{workgroup}/members/{user}",
+            Access::Workgroup(Admin),
+            delete(people::delete_member),
+        )
+        .extend(platform::register)
+        .extend(datasources::register)
+        .extend(apis::register)
+        .extend(apps::register)
+        .extend(docs::register)
+        .finish()
+}
+
+/// Ready: the server answers only after the first snapshot is loaded and listeners are up.
+async fn health(State(state): State<AdminState>) -> AdminResult<serde_json::Value> {
+    let (prod, test) = state.edge.route_counts();
+    Ok(Reply::ok(serde_json::json!({
+        "status": "ok",
+        "revision": state.edge.revision(),
+        "routes": {"prod": prod, "test": test},
+        // Published APIs the edge leaves out; platform admins read why at /platform/unserved.
+        "unserved": state.edge.unserved().len(),
+    })))
+}

@@ -1,0 +1,260 @@
+//! Configuration: `conf/sluice.toml` (every key documented there with its default), then the
+//! `SLUICE_*` environment overrides, validated into one [`Config`].
+//!
+//! Precedence, lowest first: built-in defaults, the TOML file, environment variables.
+//! [`outbound`] turns its network and dataset settings, with the platform settings kept in
+//! the store, into the policies every outbound connection goes through.
+
+pub mod outbound;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The validated configuration of one Sluice process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where callers reach the edge (`SLUICE_EDGE_ADDR`).
+    pub edge_addr: SocketAddr,
+    /// Where callers reach the edge over TLS, HTTP/1.1 or HTTP/2 by ALPN
+    /// (`SLUICE_EDGE_TLS_ADDR`); no TLS listener when absent.
+    pub edge_tls_addr: Option<SocketAddr>,
+    /// The TLS listener's certificate chain and private key, PEM (`SLUICE_TLS_CERT_FILE`,
+    /// `SLUICE_TLS_KEY_FILE`); read again when they change.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// Where the management API listens (`SLUICE_ADMIN_ADDR`).
+    pub admin_addr: SocketAddr,
+    /// Metadata store URL (`SLUICE_STORE_URL`); default a SQLite file in the data dir.
+    pub store_url: String,
+    /// Where Sluice keeps its files (`SLUICE_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Base64 of 32 bytes that seals stored secrets (`SLUICE_SECRET_KEY`); when absent it is
+    /// read from, or generated into, `<data_dir>/secret.key`.
+    pub secret_key: Option<String>,
+    /// The bootstrap admin token (`SLUICE_ADMIN_TOKEN`); when absent one is generated and
+    /// printed once.
+    pub admin_token: Option<String>,
+    /// Largest request body the edge accepts, in bytes.
+    pub max_body_bytes: usize,
+    /// A client must send its request headers within this many milliseconds.
+    pub header_timeout_ms: u64,
+    /// A request body must arrive within this many milliseconds of its head, however it is
+    /// framed (`SLUICE_BODY_TIMEOUT_MS`).
+    pub body_timeout_ms: u64,
+    /// How often the process looks for catalog changes made elsewhere (`sluice apply`).
+    pub reload_interval_ms: u64,
+    /// Worker threads of the edge (`SLUICE_THREADS`); 0 means one per core.
+    pub threads: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM (`SLUICE_SHUTDOWN_TIMEOUT_SECS`);
+    /// the process exits when they are over.
+    pub shutdown_timeout_secs: u64,
+    /// Hosts, addresses or CIDRs that registered upstreams and datasources may reach although
+    /// the network policy refuses their range; platform admins may add more.
+    pub ssrf_allow: Vec<String>,
+    /// SQLite dataset roots besides `<data_dir>/datasets` (`SLUICE_DATASET_ROOTS`): `/path`
+    /// (one directory per workgroup inside) or `workgroup=/path` (that workgroup's alone).
+    pub dataset_roots: Vec<String>,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` names the real client; from anyone else the
+    /// header is ignored and the socket's address is the client's.
+    pub trusted_proxies: Vec<String>,
+    /// Create the demo workgroup, dataset and APIs when the store is empty.
+    pub demo: bool,
+}
+
+/// The file's shape: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileConfig {
+    edge_addr: Option<String>,
+    edge_tls_addr: Option<String>,
+    tls_cert_file: Option<String>,
+    tls_key_file: Option<String>,
+    admin_addr: Option<String>,
+    store_url: Option<String>,
+    data_dir: Option<String>,
+    secret_key: Option<String>,
+    admin_token: Option<String>,
+    max_body_bytes: Option<usize>,
+    header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
+    reload_interval_ms: Option<u64>,
+    threads: Option<usize>,
+    shutdown_timeout_secs: Option<u64>,
+    ssrf_allow: Option<Vec<String>>,
+    dataset_roots: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
+    demo: Option<bool>,
+}
+
+/// The default configuration file, read when it exists and no other is named.
+pub const DEFAULT_FILE: &str = "conf/sluice.toml";
+
+impl Config {
+    /// Reads `file` (or [`DEFAULT_FILE`] when present) and applies the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let text = match file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read configuration {}: {e}", path.display()))?,
+            ),
+            None => std::fs::read_to_string(DEFAULT_FILE).ok(),
+        };
+        let name = file.map_or_else(|| DEFAULT_FILE.to_owned(), |p| p.display().to_string());
+        Config::from_sources(text.as_deref(), &name, |key| std::env::var(key).ok())
+    }
+
+    /// Builds a configuration from file text and an environment lookup (tests pass their own).
+    pub fn from_sources(
+        text: Option<&str>,
+        name: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, String> {
+        let file: FileConfig = match text {
+            Some(text) => toml::from_str(text).map_err(|e| format!("{name}: {e}"))?,
+            None => FileConfig::default(),
+        };
+        let pick = |key: &str, from_file: Option<String>| env(key).or(from_file);
+        let addr = |key: &str, value: Option<String>, default: &str| -> Result<SocketAddr, String> {
+            let text = pick(key, value).unwrap_or_else(|| default.to_owned());
+            text.parse().map_err(|_| format!("{key}: `{text}` is not an address such as 127.0.0.1:8080"))
+        };
+        let number = |key: &str, value: Option<String>| -> Result<Option<u64>, String> {
+            pick(key, value).map(|t| t.parse().map_err(|_| format!("{key}: `{t}` is not a whole number"))).transpose()
+        };
+        let data_dir = PathBuf::from(pick("SLUICE_DATA_DIR", file.data_dir).unwrap_or_else(|| "./data".to_owned()));
+        let store_url = pick("SLUICE_STORE_URL", file.store_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("sluice.db").display()));
+        let edge_tls_addr = match pick("SLUICE_EDGE_TLS_ADDR", file.edge_tls_addr).filter(|a| !a.trim().is_empty()) {
+            Some(text) => Some(
+                text.trim()
+                    .parse()
+                    .map_err(|_| format!("SLUICE_EDGE_TLS_ADDR: `{text}` is not an address such as 127.0.0.1:8443"))?,
+            ),
+            None => None,
+        };
+        let path =
+            |key: &str, value: Option<String>| pick(key, value).filter(|p| !p.trim().is_empty()).map(PathBuf::from);
+        let config = Config {
+            edge_addr: addr("SLUICE_EDGE_ADDR", file.edge_addr, "127.0.0.1:8080")?,
+            edge_tls_addr,
+            tls_cert_file: path("SLUICE_TLS_CERT_FILE", file.tls_cert_file),
+            tls_key_file: path("SLUICE_TLS_KEY_FILE", file.tls_key_file),
+            admin_addr: addr("SLUICE_ADMIN_ADDR", file.admin_addr, "127.0.0.1:8090")?,
+            store_url,
+            data_dir,
+            secret_key: pick("SLUICE_SECRET_KEY", file.secret_key).filter(|k| !k.is_empty()),
+            admin_token: pick("SLUICE_ADMIN_TOKEN", file.admin_token).filter(|t| !t.is_empty()),
+            max_body_bytes: number("SLUICE_MAX_BODY_BYTES", file.max_body_bytes.map(|n| n.to_string()))?
+                .unwrap_or(1024 * 1024) as usize,
+            header_timeout_ms: number("SLUICE_HEADER_TIMEOUT_MS", file.header_timeout_ms.map(|n| n.to_string()))?
+                .unwrap_or(10_000),
+            body_timeout_ms: number("SLUICE_BODY_TIMEOUT_MS", file.body_timeout_ms.map(|n| n.to_string()))?
+                .unwrap_or(10_000),
+            reload_interval_ms: number("SLUICE_RELOAD_INTERVAL_MS", file.reload_interval_ms.map(|n| n.to_string()))?
+                .unwrap_or(300),
+            threads: number("SLUICE_THREADS", file.threads.map(|n| n.to_string()))?.unwrap_or(0) as usize,
+            shutdown_timeout_secs: number(
+                "SLUICE_SHUTDOWN_TIMEOUT_SECS",
+                file.shutdown_timeout_secs.map(|n| n.to_string()),
+            )?
+            .unwrap_or(10),
+            ssrf_allow: match env("SLUICE_SSRF_ALLOW") {
+                Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                None => file.ssrf_allow.unwrap_or_default(),
+            },
+            dataset_roots: match env("SLUICE_DATASET_ROOTS") {
+                Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                None => file.dataset_roots.unwrap_or_default(),
+            },
+            trusted_proxies: match env("SLUICE_TRUSTED_PROXIES") {
+                Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                None => file.trusted_proxies.unwrap_or_default(),
+            },
+            demo: match pick("SLUICE_DEMO", file.demo.map(|d| d.to_string())) {
+                None => true,
+                Some(v) => !matches!(v.as_str(), "0" | "false" | "off" | "no"),
+            },
+        };
+        if config.max_body_bytes == 0 {
+            return Err("max_body_bytes must be at least 1".into());
+        }
+        if config.edge_tls_addr.is_some() && (config.tls_cert_file.is_none() || config.tls_key_file.is_none()) {
+            return Err("SLUICE_EDGE_TLS_ADDR needs SLUICE_TLS_CERT_FILE and SLUICE_TLS_KEY_FILE (PEM files)".into());
+        }
+        Ok(config)
+    }
+
+    /// The edge's worker threads, resolving 0 to the number of cores.
+    pub fn edge_threads(&self) -> usize {
+        if self.threads > 0 { self.threads } else { std::thread::available_parallelism().map_or(2, |n| n.get()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let c = Config::from_sources(None, "none", no_env).unwrap();
+        assert_eq!(c.edge_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.admin_addr.to_string(), "127.0.0.1:8090");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.store_url, "sqlite://./data/sluice.db");
+        assert!(c.demo && c.secret_key.is_none() && c.admin_token.is_none());
+    }
+
+    #[test]
+    fn the_shipped_file_parses_and_matches_the_defaults() {
+        let shipped = include_str!("../../conf/sluice.toml");
+        let from_file = Config::from_sources(Some(shipped), "conf/sluice.toml", no_env).unwrap();
+        assert_eq!(from_file, Config::from_sources(None, "none", no_env).unwrap());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = "edge_addr = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"\nthreads = 4";
+        let env = |k: &str| match k {
+            "SLUICE_EDGE_ADDR" => Some("127.0.0.1:9100".to_owned()),
+            "SLUICE_ADMIN_TOKEN" => Some("t0k".to_owned()),
+            "SLUICE_THREADS" => Some("1".to_owned()),
+            _ => None,
+        };
+        let c = Config::from_sources(Some(file), "f", env).unwrap();
+        assert_eq!(c.edge_addr.to_string(), "127.0.0.1:9100");
+        assert_eq!((c.threads, c.edge_threads()), (1, 1));
+        assert_eq!(c.store_url, "sqlite:///tmp/x/sluice.db");
+        assert_eq!(c.admin_token.as_deref(), Some("t0k"));
+    }
+
+    #[test]
+    fn a_tls_listener_needs_its_certificate_and_key() {
+        let env = |k: &str| (k == "SLUICE_EDGE_TLS_ADDR").then(|| "127.0.0.1:8443".to_owned());
+        assert!(Config::from_sources(None, "f", env).unwrap_err().contains("SLUICE_TLS_CERT_FILE"));
+        let env = |k: &str| match k {
+            "SLUICE_EDGE_TLS_ADDR" => Some("127.0.0.1:8443".to_owned()),
+            "SLUICE_TLS_CERT_FILE" => Some("/c.pem".to_owned()),
+            "SLUICE_TLS_KEY_FILE" => Some("/k.pem".to_owned()),
+            _ => None,
+        };
+        let c = Config::from_sources(None, "f", env).unwrap();
+        assert_eq!(c.edge_tls_addr.map(|a| a.port()), Some(8443));
+        assert_eq!(c.tls_key_file, Some(PathBuf::from("/k.pem")));
+        let bad = |k: &str| (k == "SLUICE_EDGE_TLS_ADDR").then(|| "localhost".to_owned());
+        assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("127.0.0.1:8443"));
+    }
+
+    #[test]
+    fn bad_values_say_what_to_fix() {
+        let env = |k: &str| (k == "SLUICE_ADMIN_ADDR").then(|| "localhost".to_owned());
+        let err = Config::from_sources(None, "f", env).unwrap_err();
+        assert!(err.contains("SLUICE_ADMIN_ADDR") && err.contains("127.0.0.1:8080"), "{err}");
+        assert!(Config::from_sources(Some("edge_adr = \"x\""), "f", no_env).unwrap_err().contains("edge_adr"));
+    }
+}

@@ -1,0 +1,455 @@
+//! Writing a bundle to the store: workgroups, datasources and APIs matched by workgroup and
+//! name, created or updated; a new version only when the definition differs from the latest;
+//! publishing; and a report of what changed.
+//!
+//! Everything is validated (against the store too) before the first write. The writes are
+//! not one transaction: a store failure half-way leaves what came before applied, and running
+//! `apply` again finishes the job because unchanged objects are skipped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use catalog::model::{Api, ApiMode, Datasource, Environment, Workgroup};
+use catalog::store::{Store, StoreError};
+
+use super::check::{check_datasources, check_upstreams, check_with};
+use super::{ApiSpec, Bundle, ModeName, Origin, Problem, Sourced, compile_sql};
+use config::outbound::OutboundBase;
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Change {
+    fn as_str(self) -> &'static str {
+        match self {
+            Change::Created => "created",
+            Change::Updated => "updated",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// A datasource's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectOutcome {
+    pub workgroup: String,
+    pub name: String,
+    pub change: Change,
+}
+
+/// An API's outcome: the API itself (metadata and draft), its version, its publications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiOutcome {
+    pub workgroup: String,
+    pub name: String,
+    pub change: Change,
+    /// The latest version after apply: the one the file describes.
+    pub version: i64,
+    /// Whether apply saved `version` (the definition differed from the latest version).
+    pub version_saved: bool,
+    /// Environments that apply made serve `version` (they served another version or none).
+    pub published: Vec<Environment>,
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub workgroups_created: Vec<String>,
+    pub datasources: Vec<ObjectOutcome>,
+    pub apis: Vec<ApiOutcome>,
+}
+
+impl ApplyReport {
+    /// True when the store already was as the files say: nothing was written.
+    pub fn is_noop(&self) -> bool {
+        self.workgroups_created.is_empty()
+            && self.datasources.iter().all(|d| d.change == Change::Unchanged)
+            && self.apis.iter().all(|a| a.change == Change::Unchanged && !a.version_saved && a.published.is_empty())
+    }
+}
+
+impl fmt::Display for ApplyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for name in &self.workgroups_created {
+            writeln!(f, "workgroup {name}: created")?;
+        }
+        for d in &self.datasources {
+            writeln!(f, "datasource {}/{}: {}", d.workgroup, d.name, d.change.as_str())?;
+        }
+        for a in &self.apis {
+            write!(f, "api {}/{}: {}", a.workgroup, a.name, a.change.as_str())?;
+            if a.version_saved {
+                write!(f, ", saved V{}", a.version)?;
+            } else {
+                write!(f, ", V{} is current", a.version)?;
+            }
+            if !a.published.is_empty() {
+                let envs: Vec<&str> = a.published.iter().map(|e| e.as_str()).collect();
+                write!(f, ", published V{} to {}", a.version, envs.join(", "))?;
+            }
+            writeln!(f)?;
+        }
+        if self.is_noop() {
+            write!(f, "no changes: the store already matches the files")
+        } else {
+            let count = |change: Change| {
+                self.datasources.iter().filter(|d| d.change == change).count()
+                    + self.apis.iter().filter(|a| a.change == change).count()
+            };
+            let versions = self.apis.iter().filter(|a| a.version_saved).count();
+            let publications: usize = self.apis.iter().map(|a| a.published.len()).sum();
+            write!(
+                f,
+                "applied: {} created, {} updated, {} unchanged; {versions} version{} saved, {publications} publication{}",
+                count(Change::Created),
+                count(Change::Updated),
+                count(Change::Unchanged),
+                if versions == 1 { "" } else { "s" },
+                if publications == 1 { "" } else { "s" },
+            )
+        }
+    }
+}
+
+/// What the store holds for one workgroup the bundle names.
+#[derive(Default)]
+struct Existing {
+    workgroup: Option<Workgroup>,
+    datasources: Vec<Datasource>,
+    apis: Vec<Api>,
+}
+
+/// Creates or updates the bundle's workgroups, datasources and APIs in `store`, saves a new
+/// version of an API only when its definition differs from the latest, and makes each API's
+/// `publish` environments serve that latest version. Validates everything first (an API may
+/// also read from a datasource that already exists in the store; a registered API's base URL
+/// and a datasource's host must pass the network policy, and a SQLite file must lie in its
+/// workgroup's dataset directories, under `outbound` and the store's platform settings) and
+/// writes nothing when any problem is found. Applying the same files twice changes nothing the
+/// second time.
+pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> Result<ApplyReport, Vec<Problem>> {
+    let first_origin = bundle.datasources.first().map(|d| &d.origin).or(bundle.apis.first().map(|a| &a.origin));
+    let store_problem = |e: StoreError| match first_origin {
+        Some(origin) => vec![Problem::new(&origin.file, 0, format!("cannot read the store: {e}"))],
+        None => vec![Problem::new("", 0, format!("cannot read the store: {e}"))],
+    };
+
+    // Read what exists for every workgroup named, in order of first mention.
+    let mut order: Vec<&str> = Vec::new();
+    for name in
+        bundle.datasources.iter().map(|d| &d.spec.workgroup).chain(bundle.apis.iter().map(|a| &a.spec.workgroup))
+    {
+        if !order.contains(&name.as_str()) {
+            order.push(name);
+        }
+    }
+    let mut existing: BTreeMap<&str, Existing> = BTreeMap::new();
+    for name in &order {
+        let state = match store.workgroup_by_name(name).await {
+            Ok(workgroup) => Existing {
+                datasources: store.list_datasources(workgroup.id).await.map_err(store_problem)?,
+                apis: store.list_apis(workgroup.id).await.map_err(store_problem)?,
+                workgroup: Some(workgroup),
+            },
+            Err(StoreError::NotFound { .. }) => Existing::default(),
+            Err(e) => return Err(store_problem(e)),
+        };
+        existing.insert(name, state);
+    }
+
+    // Validate everything before the first write.
+    let known = |workgroup: &str, name: &str| {
+        existing.get(workgroup).and_then(|e| e.datasources.iter().find(|d| d.name == name).cloned())
+    };
+    let mut problems = check_with(bundle, &compile_sql, &known);
+    // Workgroups not created yet get a stand-in id: dataset directories go by name.
+    let workgroups: Vec<(i64, String)> = order
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let id = existing.get(name).and_then(|e| e.workgroup.as_ref()).map_or(-1 - i as i64, |w| w.id);
+            (id, (*name).to_owned())
+        })
+        .collect();
+    let settings = store.platform_settings().await.map_err(store_problem)?;
+    let policies = outbound.with(&settings, &workgroups).await;
+    problems.extend(check_upstreams(bundle, &policies.net).await);
+    problems.extend(check_datasources(bundle, &policies.datasources, &workgroups));
+    // Constants whose value comes from the environment, by API and constant index.
+    let mut constant_values: Vec<Vec<(usize, String)>> = Vec::with_capacity(bundle.apis.len());
+    for sourced in &bundle.apis {
+        let mut values = Vec::new();
+        let constants = sourced.spec.upstream.iter().flat_map(|u| u.constants.iter());
+        for (index, constant) in constants.enumerate() {
+            let Some(variable) = constant.value_env.as_ref().filter(|_| constant.value.is_none()) else { continue };
+            match std::env::var(variable) {
+                Ok(value) => values.push((index, value)),
+                Err(_) => problems.push(sourced.origin.problem_at(
+                    &["upstream", "constants", &format!("name: {}", constant.name)],
+                    format!(
+                        "the environment variable `{variable}` (valueEnv of constant `{}`) is not set",
+                        constant.name
+                    ),
+                )),
+            }
+        }
+        constant_values.push(values);
+    }
+    let mut passwords = Vec::with_capacity(bundle.datasources.len());
+    for sourced in &bundle.datasources {
+        let spec = &sourced.spec;
+        let password = match (&spec.password, &spec.password_env) {
+            (Some(password), _) => Some(password.clone()),
+            (None, Some(variable)) => match std::env::var(variable) {
+                Ok(value) => Some(value),
+                Err(_) => {
+                    problems.push(sourced.origin.problem_at(
+                        &["passwordEnv"],
+                        format!("the environment variable `{variable}` (passwordEnv) is not set"),
+                    ));
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        passwords.push(password);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let mut report = ApplyReport::default();
+    let mut workgroup_ids: HashMap<&str, i64> = HashMap::new();
+    for name in &order {
+        let id = match existing.get(name).and_then(|e| e.workgroup.as_ref()) {
+            Some(workgroup) => workgroup.id,
+            None => {
+                let origin = first_mention(bundle, name);
+                let created = store
+                    .create_workgroup(name, "")
+                    .await
+                    .map_err(|e| write_problem(origin, &format!("workgroup `{name}`"), e))?;
+                report.workgroups_created.push((*name).to_owned());
+                created.id
+            }
+        };
+        workgroup_ids.insert(name, id);
+    }
+
+    // Datasource ids by (workgroup, name), from the store then from what is written now.
+    let mut datasource_ids: HashMap<(String, String), i64> = HashMap::new();
+    for (workgroup, state) in &existing {
+        for datasource in &state.datasources {
+            datasource_ids.insert(((*workgroup).to_owned(), datasource.name.clone()), datasource.id);
+        }
+    }
+    for (sourced, password) in bundle.datasources.iter().zip(passwords) {
+        let spec = &sourced.spec;
+        let what = format!("datasource `{}/{}`", spec.workgroup, spec.name);
+        let mut desired = spec.to_datasource();
+        desired.workgroup_id = workgroup_ids.get(spec.workgroup.as_str()).copied().unwrap_or_default();
+        desired.connection.password = password;
+        let current =
+            existing.get(spec.workgroup.as_str()).and_then(|e| e.datasources.iter().find(|d| d.name == spec.name));
+        let (id, change) = match current {
+            None => {
+                let created =
+                    store.create_datasource(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                (created.id, Change::Created)
+            }
+            Some(current) => {
+                desired.id = current.id;
+                if same_datasource(store, current, &desired).await {
+                    (current.id, Change::Unchanged)
+                } else {
+                    store.update_datasource(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                    (current.id, Change::Updated)
+                }
+            }
+        };
+        datasource_ids.insert((spec.workgroup.clone(), spec.name.clone()), id);
+        report.datasources.push(ObjectOutcome { workgroup: spec.workgroup.clone(), name: spec.name.clone(), change });
+    }
+
+    for (sourced, values) in bundle.apis.iter().zip(&constant_values) {
+        let workgroup_id = workgroup_ids.get(sourced.spec.workgroup.as_str()).copied().unwrap_or_default();
+        let current = existing
+            .get(sourced.spec.workgroup.as_str())
+            .and_then(|e| e.apis.iter().find(|a| a.name == sourced.spec.name));
+        let outcome = apply_api(store, sourced, workgroup_id, current, &datasource_ids, values).await?;
+        report.apis.push(outcome);
+    }
+    Ok(report)
+}
+
+/// Creates or updates one API, saves a version when needed and publishes it.
+async fn apply_api(
+    store: &Store,
+    sourced: &Sourced<ApiSpec>,
+    workgroup_id: i64,
+    current: Option<&Api>,
+    datasource_ids: &HashMap<(String, String), i64>,
+    constant_values: &[(usize, String)],
+) -> Result<ApiOutcome, Vec<Problem>> {
+    let (spec, origin) = (&sourced.spec, &sourced.origin);
+    let what = format!("API `{}/{}`", spec.workgroup, spec.name);
+    let fail = |e: StoreError| write_problem(origin, &what, e);
+    // Both are guaranteed by the checks that ran before; reported rather than assumed.
+    let datasource_id = match (spec.mode, &spec.datasource) {
+        (ModeName::Registered, _) => None,
+        (_, Some(name)) => Some(
+            datasource_ids
+                .get(&(spec.workgroup.clone(), name.clone()))
+                .copied()
+                .ok_or_else(|| vec![origin.problem_at(&["datasource"], format!("datasource `{name}` is unknown"))])?,
+        ),
+        (_, None) => return Err(vec![origin.problem_at(&["mode"], "the API names no datasource")]),
+    };
+    let mut definition = spec
+        .definition(datasource_id)
+        .ok_or_else(|| vec![origin.problem_at(&["mode"], "the mode's own key is missing")])?;
+    let has_constants = match &mut definition.mode {
+        ApiMode::Registered(registered) => {
+            for (index, value) in constant_values {
+                if let Some(constant) = registered.constants.get_mut(*index) {
+                    constant.value = Some(value.clone());
+                }
+            }
+            !registered.constants.is_empty()
+        }
+        _ => false,
+    };
+    // Reads return constants without values: compare with the stored ones opened.
+    let current = match current {
+        Some(current) if has_constants => Some(store.api_with_secrets(current.id).await.map_err(fail)?),
+        other => other.cloned(),
+    };
+    let current = current.as_ref();
+    let desired = Api {
+        id: current.map_or(0, |c| c.id),
+        workgroup_id,
+        name: spec.name.clone(),
+        path: spec.path.clone(),
+        method: spec.method_upper(),
+        description: spec.description.clone(),
+        draft: definition.clone(),
+        settings: spec.settings(),
+        // Files do not place APIs in folders; keep where the console put it.
+        folder_id: current.and_then(|c| c.folder_id),
+    };
+
+    let (api, change) = match current {
+        None => (store.create_api(&desired).await.map_err(fail)?, Change::Created),
+        Some(current) => {
+            let same = current.path == desired.path
+                && current.method == desired.method
+                && current.description == desired.description
+                && current.settings == desired.settings
+                && current.draft == desired.draft;
+            if same {
+                (current.clone(), Change::Unchanged)
+            } else {
+                (store.update_api(&desired).await.map_err(fail)?, Change::Updated)
+            }
+        }
+    };
+
+    let latest = if has_constants {
+        store.latest_version_with_secrets(api.id).await.map_err(fail)?
+    } else {
+        store.latest_version(api.id).await.map_err(fail)?
+    };
+    let (version, version_saved) = match latest {
+        Some(latest) if latest.definition == definition => (latest.number, false),
+        _ => {
+            let file = origin
+                .file
+                .file_name()
+                .map_or_else(|| origin.file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let saved = store.save_version(api.id, &format!("sluice apply {file}")).await.map_err(fail)?;
+            (saved.number, true)
+        }
+    };
+
+    let publications = store.publications(api.id).await.map_err(fail)?;
+    let mut published = Vec::new();
+    for env in &spec.publish {
+        if published.contains(env) {
+            continue;
+        }
+        let serving = publications.iter().find(|p| p.environment == *env).map(|p| p.version);
+        if serving != Some(version) {
+            store.publish(api.id, *env, version).await.map_err(fail)?;
+            published.push(*env);
+        }
+    }
+    Ok(ApiOutcome {
+        workgroup: spec.workgroup.clone(),
+        name: spec.name.clone(),
+        change,
+        version,
+        version_saved,
+        published,
+    })
+}
+
+/// Whether the stored datasource already is what the file says. A file without a password
+/// keeps the stored one; with one, it is compared with the stored password opened.
+async fn same_datasource(store: &Store, current: &Datasource, desired: &Datasource) -> bool {
+    let settings_same = current.kind == desired.kind
+        && current.description == desired.description
+        && current.connection == desired.redacted().connection;
+    if !settings_same {
+        return false;
+    }
+    match &desired.connection.password {
+        None => true,
+        Some(password) => match store.datasource_with_secret(current.id).await {
+            Ok(stored) => stored.connection.password.as_deref() == Some(password.as_str()),
+            // Unreadable (another key): write it again.
+            Err(_) => false,
+        },
+    }
+}
+
+/// The document that first names a workgroup, for messages about it.
+fn first_mention<'a>(bundle: &'a Bundle, workgroup: &str) -> Option<&'a Origin> {
+    bundle
+        .datasources
+        .iter()
+        .find(|d| d.spec.workgroup == workgroup)
+        .map(|d| &d.origin)
+        .or_else(|| bundle.apis.iter().find(|a| a.spec.workgroup == workgroup).map(|a| &a.origin))
+}
+
+fn write_problem<'a>(origin: impl Into<Option<&'a Origin>>, what: &str, error: StoreError) -> Vec<Problem> {
+    const AFTER: &str = "what came before it was applied; fix and run apply again, unchanged objects are skipped";
+    // `apply` works on the store directly, as its operator: the API holding the path is named.
+    if let StoreError::PathConflict(conflict) = &error {
+        let message = format!(
+            "cannot apply {what}: its path collides with API {} (id {}, workgroup {}) published in {} at {} {}: {} \
+             ({AFTER})",
+            conflict.api_name,
+            conflict.api_id,
+            conflict.workgroup_id,
+            conflict.environment.as_str(),
+            conflict.method,
+            conflict.path,
+            conflict.why
+        );
+        return match origin.into() {
+            Some(origin) => vec![origin.problem_at(&["path"], message)],
+            None => vec![Problem::new("", 0, message)],
+        };
+    }
+    let message = format!("cannot apply {what}: {error} ({AFTER})");
+    match origin.into() {
+        Some(origin) => vec![origin.problem(message)],
+        None => vec![Problem::new("", 0, message)],
+    }
+}

@@ -1,0 +1,444 @@
+//! Semantic checks of a loaded bundle: what YAML's types cannot say. Every problem is
+//! reported, each at the line of the key it is about.
+
+use std::collections::HashMap;
+
+use catalog::model::{ApiDefinition, ApiMode, ApiOptions, Datasource, DatasourceKind, ParamPosition};
+
+use super::{ApiSpec, Bundle, DatasourceSpec, ModeName, Origin, Problem, Sourced};
+use net::ssrf::{SsrfError, SsrfPolicy, UpstreamUrl};
+use plugins::api_rules;
+use plugins::registered::UpstreamRoute;
+use plugins::sql::access::{DatasourceAccess, Refusal};
+
+/// The longest workgroup or datasource name.
+const NAME_MAX: usize = 64;
+
+/// How an API's definition is compiled for its datasource; `Err` says why it cannot be.
+pub(super) type Compile<'a> = &'a dyn Fn(&ApiDefinition, &Datasource) -> Result<(), String>;
+
+/// Validates a bundle without touching any store: names, paths, methods, that every API's
+/// datasource is defined in the bundle (same workgroup), duplicates, the keys each mode needs,
+/// and that every definition compiles (`compile`, usually [`super::compile_sql`]). Returns
+/// every problem, sorted by file and line; empty when the bundle is fine.
+pub fn check(bundle: &Bundle, compile: &dyn Fn(&ApiDefinition, &Datasource) -> Result<(), String>) -> Vec<Problem> {
+    check_with(bundle, compile, &|_, _| None)
+}
+
+/// [`check`], where an API may also read from a datasource that `existing(workgroup, name)`
+/// knows (the store, for `apply`).
+pub(super) fn check_with(
+    bundle: &Bundle,
+    compile: Compile<'_>,
+    existing: &dyn Fn(&str, &str) -> Option<Datasource>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut datasources: HashMap<(&str, &str), &Origin> = HashMap::new();
+    for sourced in &bundle.datasources {
+        check_datasource(sourced, &mut problems);
+        let key = (sourced.spec.workgroup.as_str(), sourced.spec.name.as_str());
+        if let Some(first) = datasources.get(&key) {
+            problems.push(sourced.origin.problem_at(
+                &["name"],
+                format!("datasource `{}/{}` is defined twice; the first is at {}", key.0, key.1, place(first)),
+            ));
+        } else {
+            datasources.insert(key, &sourced.origin);
+        }
+    }
+
+    let mut apis: HashMap<(&str, &str), &Origin> = HashMap::new();
+    let mut routes: HashMap<(String, String), (&str, &Origin)> = HashMap::new();
+    for sourced in &bundle.apis {
+        let (spec, origin) = (&sourced.spec, &sourced.origin);
+        let modes_ok = check_api(sourced, &mut problems);
+        let key = (spec.workgroup.as_str(), spec.name.as_str());
+        if let Some(first) = apis.get(&key) {
+            problems.push(origin.problem_at(
+                &["name"],
+                format!("API `{}/{}` is defined twice; the first is at {}", key.0, key.1, place(first)),
+            ));
+        } else {
+            apis.insert(key, origin);
+        }
+        let route = (spec.method_upper(), route_shape(&spec.path));
+        if let Some((other, first)) = routes.get(&route) {
+            if *other != spec.name {
+                problems.push(origin.problem_at(
+                    &["path"],
+                    format!("{} {} is also the route of API `{other}` at {}", route.0, spec.path, place(first)),
+                ));
+            }
+        } else {
+            routes.insert(route, (spec.name.as_str(), origin));
+        }
+
+        if spec.mode == ModeName::Registered {
+            if spec.datasource.is_some() {
+                problems.push(origin.problem_at(
+                    &["datasource"],
+                    "a registered API forwards calls to its upstream and reads no datasource: remove `datasource`",
+                ));
+            }
+            check_registered(sourced, modes_ok, &mut problems);
+            continue;
+        }
+        let Some(datasource_name) = spec.datasource.as_deref() else {
+            problems.push(origin.problem_at(&["mode"], format!("{} mode needs `datasource`", mode_word(spec.mode))));
+            continue;
+        };
+        let datasource = match bundle.datasource(&spec.workgroup, datasource_name) {
+            Some(defined) => Some(defined.spec.to_datasource()),
+            None => existing(&spec.workgroup, datasource_name),
+        };
+        let Some(datasource) = datasource else {
+            problems.push(origin.problem_at(
+                &["datasource"],
+                format!(
+                    "datasource `{}` is not defined in workgroup `{}`: add a `kind: Datasource` document for it",
+                    datasource_name, spec.workgroup
+                ),
+            ));
+            continue;
+        };
+        // A definition whose mode keys are wrong was reported already; compiling it would
+        // only say the same again.
+        if modes_ok
+            && let Some(definition) = spec.definition(Some(datasource.id))
+            && let Err(why) = compile(&definition, &datasource)
+        {
+            problems.push(Problem::new(&origin.file, compile_error_line(spec, origin, &why), why));
+        }
+    }
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    problems
+}
+
+fn place(origin: &Origin) -> String {
+    format!("{}:{}", origin.file.display(), origin.line)
+}
+
+fn check_datasource(sourced: &Sourced<DatasourceSpec>, problems: &mut Vec<Problem>) {
+    let (spec, origin) = (&sourced.spec, &sourced.origin);
+    check_name(origin, "workgroup", "workgroup", &spec.workgroup, problems);
+    check_name(origin, "name", "datasource name", &spec.name, problems);
+    let blank = |value: &Option<String>| value.as_deref().is_none_or(|v| v.trim().is_empty());
+    match spec.kind {
+        DatasourceKind::Sqlite => {
+            if blank(&spec.database) {
+                problems
+                    .push(origin.problem_at(&["type"], "a sqlite datasource needs `database`: the path of its file"));
+            }
+            let given = [
+                ("host", spec.host.is_some()),
+                ("port", spec.port.is_some()),
+                ("username", spec.username.is_some()),
+                ("password", spec.password.is_some()),
+                ("passwordEnv", spec.password_env.is_some()),
+            ];
+            for (key, _) in given.iter().filter(|(_, present)| *present) {
+                problems.push(origin.problem_at(
+                    &[key],
+                    format!("`{key}` does not apply to a sqlite datasource, which reads only `database`"),
+                ));
+            }
+        }
+        DatasourceKind::Postgres | DatasourceKind::Mysql => {
+            for (key, value) in [("host", &spec.host), ("database", &spec.database)] {
+                if blank(value) {
+                    problems.push(
+                        origin.problem_at(&["type"], format!("a {} datasource needs `{key}`", spec.kind.as_str())),
+                    );
+                }
+            }
+        }
+    }
+    if spec.password.is_some() && spec.password_env.is_some() {
+        problems.push(origin.problem_at(&["passwordEnv"], "give either `password` or `passwordEnv`, not both"));
+    }
+    if let Some(variable) = &spec.password_env {
+        let mut chars = variable.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            problems.push(origin.problem_at(
+                &["passwordEnv"],
+                format!("`passwordEnv` must name an environment variable (letters, digits, `_`), not `{variable}`"),
+            ));
+        }
+    }
+    if spec.pool_size == Some(0) {
+        problems.push(origin.problem_at(&["poolSize"], "`poolSize` must be at least 1"));
+    }
+}
+
+/// Checks one API on its own; false when its mode keys are wrong.
+fn check_api(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) -> bool {
+    let (spec, origin) = (&sourced.spec, &sourced.origin);
+    check_name(origin, "workgroup", "workgroup", &spec.workgroup, problems);
+    if let Err(why) = api_rules::check_api_name(&spec.name) {
+        problems.push(origin.problem_at(&["name"], why));
+    }
+    if let Err(why) = api_rules::normalize_method(&spec.method) {
+        problems.push(origin.problem_at(&["method"], why));
+    }
+    if let Err((key, why)) = spec.settings().check() {
+        problems.push(origin.problem_at(&[key], why));
+    }
+    check_path(sourced, problems);
+    let modes_ok = check_mode_keys(sourced, problems);
+
+    let mut seen = Vec::new();
+    for env in &spec.publish {
+        if seen.contains(env) {
+            problems.push(origin.problem_at(&["publish"], format!("`publish` lists {env} twice")));
+        }
+        seen.push(*env);
+    }
+    modes_ok
+}
+
+/// Workgroup and datasource names: letters, digits, `_`, `-`, `.`, starting with a letter or
+/// digit.
+fn check_name(origin: &Origin, key: &str, what: &str, value: &str, problems: &mut Vec<Problem>) {
+    let mut chars = value.chars();
+    let valid = value.len() <= NAME_MAX
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !valid {
+        problems.push(origin.problem_at(
+            &[key],
+            format!(
+                "{what} `{value}` must be 1 to {NAME_MAX} letters, digits, `_`, `-` or `.`, starting with a letter or digit"
+            ),
+        ));
+    }
+}
+
+/// The path and its path parameters (`plugins::api_rules`), each problem at its key.
+fn check_path(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) {
+    let (spec, origin) = (&sourced.spec, &sourced.origin);
+    let (list, params) = spec.caller_params();
+    for problem in api_rules::path_problems(&spec.path, &params) {
+        problems.push(match problem.param {
+            Some(name) => origin.problem_at(&[list, &format!("name: {name}")], problem.message),
+            None => origin.problem_at(&["path"], problem.message),
+        });
+    }
+}
+
+/// The route a path occupies, parameters named alike (`/a/{id}` and `/a/{key}` collide).
+fn route_shape(path: &str) -> String {
+    path.split('/').map(|segment| if segment.starts_with('{') { "{}" } else { segment }).collect::<Vec<_>>().join("/")
+}
+
+/// Each mode needs its own key and refuses the others'. False when either rule is broken.
+fn check_mode_keys(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) -> bool {
+    let before = problems.len();
+    let (spec, origin) = (&sourced.spec, &sourced.origin);
+    let present = [
+        ("table", spec.table.is_some(), ModeName::Wizard),
+        ("sql", spec.sql.is_some(), ModeName::Script),
+        ("tables", spec.tables.is_some(), ModeName::Native),
+        ("functions", spec.functions.is_some(), ModeName::Native),
+        ("upstream", spec.upstream.is_some(), ModeName::Registered),
+        ("params", spec.params.is_some(), ModeName::Registered),
+        ("errorCodes", spec.error_codes.is_some(), ModeName::Registered),
+    ];
+    let mode = mode_word(spec.mode);
+    for (key, is_present, belongs_to) in present {
+        if is_present && belongs_to != spec.mode {
+            problems.push(origin.problem_at(
+                &[key],
+                format!("`{key}` belongs to {} mode; this API is in {mode} mode", mode_word(belongs_to)),
+            ));
+        }
+    }
+    if spec.mode == ModeName::Registered {
+        let sql_keys = [
+            ("requestParams", !spec.request_params.is_empty(), "declare parameters in `params`"),
+            ("responseFields", !spec.response_fields.is_empty(), "the upstream's response passes through"),
+            ("options", spec.options != ApiOptions::default(), "set `upstream.timeoutMs` instead"),
+        ];
+        for (key, is_present, instead) in sql_keys {
+            if is_present {
+                problems.push(
+                    origin.problem_at(&[key], format!("`{key}` belongs to SQL modes; in registered mode, {instead}")),
+                );
+            }
+        }
+    }
+    let (needed, missing) = match spec.mode {
+        ModeName::Wizard => ("table", spec.table.as_deref().is_none_or(|t| t.trim().is_empty())),
+        ModeName::Script => ("sql", spec.sql.as_deref().is_none_or(|s| s.trim().is_empty())),
+        ModeName::Native => ("tables", spec.tables.as_ref().is_none_or(Vec::is_empty)),
+        ModeName::Registered => ("upstream", spec.upstream.is_none()),
+    };
+    if missing {
+        problems.push(origin.problem_at(&["mode"], format!("{mode} mode needs `{needed}`")));
+    }
+    problems.len() == before
+}
+
+fn mode_word(mode: ModeName) -> &'static str {
+    match mode {
+        ModeName::Wizard => "wizard",
+        ModeName::Script => "script",
+        ModeName::Native => "native",
+        ModeName::Registered => "registered",
+    }
+}
+
+/// A registered API: constants' values, caller body parameters, then the mapping compiled the
+/// way the edge compiles it (base URL syntax, upstream path placeholders, names, positions).
+fn check_registered(sourced: &Sourced<ApiSpec>, modes_ok: bool, problems: &mut Vec<Problem>) {
+    let (spec, origin) = (&sourced.spec, &sourced.origin);
+    let Some(upstream) = &spec.upstream else { return };
+    let before = problems.len();
+    for constant in &upstream.constants {
+        let at = ["upstream", "constants", &format!("name: {}", constant.name)];
+        match (&constant.value, &constant.value_env) {
+            (Some(_), Some(_)) => {
+                problems.push(origin.problem_at(
+                    &at,
+                    format!("constant `{}`: give either `value` or `valueEnv`, not both", constant.name),
+                ))
+            }
+            (None, None) => problems.push(origin.problem_at(
+                &at,
+                format!(
+                    "constant `{}` needs `value` or `valueEnv` (an environment variable read by apply)",
+                    constant.name
+                ),
+            )),
+            (None, Some(variable)) if !is_env_name(variable) => problems.push(origin.problem_at(
+                &at,
+                format!("`valueEnv` must name an environment variable (letters, digits, `_`), not `{variable}`"),
+            )),
+            _ => {}
+        }
+    }
+    let caller_sends_body = matches!(spec.method_upper().as_str(), "POST" | "PUT");
+    for param in spec.params.iter().flatten() {
+        if param.position == ParamPosition::Body && !caller_sends_body {
+            problems.push(origin.problem_at(
+                &["params", &format!("name: {}", param.name)],
+                format!(
+                    "parameter `{}` is read from the body, but {} calls carry none: use POST or PUT, or another position",
+                    param.name,
+                    spec.method_upper()
+                ),
+            ));
+        }
+    }
+    if !modes_ok || problems.len() > before {
+        return;
+    }
+    let Some(mut definition) = spec.definition(None) else { return };
+    if let ApiMode::Registered(registered) = &mut definition.mode {
+        // Values from the environment are read by apply; their content does not matter here.
+        for constant in &mut registered.constants {
+            constant.value.get_or_insert_with(String::new);
+        }
+    }
+    if let Err(why) = UpstreamRoute::compile(&definition) {
+        problems.push(Problem::new(&origin.file, registered_error_line(origin, &why), why));
+    }
+}
+
+fn is_env_name(variable: &str) -> bool {
+    let mut chars = variable.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The line a registered API's compile error is about: the parameter or constant it names, or
+/// the `upstream` key it names.
+fn registered_error_line(origin: &Origin, why: &str) -> usize {
+    let named =
+        |phrase: &str| why.split(phrase).nth(1).and_then(|rest| rest.split('`').next()).filter(|n| !n.is_empty());
+    if let Some(name) = named("parameter `") {
+        return origin.line_of(&["params", &format!("name: {name}")]);
+    }
+    if let Some(name) = named("constant `") {
+        return origin.line_of(&["upstream", "constants", &format!("name: {name}")]);
+    }
+    for key in ["baseUrl", "timeoutMs", "path"] {
+        if why.starts_with(key) {
+            return origin.line_of(&["upstream", key]);
+        }
+    }
+    origin.line_of(&["upstream"])
+}
+
+/// Resolves every registered API's base URL through the SSRF guard with `policy` (the
+/// configured allow-list), as the edge does on each call: a host that is, or resolves to, a
+/// loopback, private, link-local, metadata … address is refused unless allow-listed, and so is
+/// a host that does not resolve. Base URLs that do not parse are left to [`super::check`].
+/// Every datasource the access policy refuses whatever the file system or DNS say: a SQLite
+/// path outside its workgroup's dataset directories, a loopback or private host literal.
+/// `workgroups` gives each workgroup the bundle names an id (a stand-in for new ones).
+pub fn check_datasources(bundle: &Bundle, access: &DatasourceAccess, workgroups: &[(i64, String)]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for sourced in &bundle.datasources {
+        let mut datasource = sourced.spec.to_datasource();
+        datasource.workgroup_id =
+            workgroups.iter().find(|(_, name)| *name == sourced.spec.workgroup).map_or(0, |(id, _)| *id);
+        if let Err(Refusal::NotAllowed { field, why }) = access.check_settings(&datasource) {
+            let key = if field == "connection.host" { "host" } else { "database" };
+            problems.push(sourced.origin.problem_at(&[key], why));
+        }
+    }
+    problems
+}
+
+pub async fn check_upstreams(bundle: &Bundle, policy: &SsrfPolicy) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for sourced in &bundle.apis {
+        let (spec, origin) = (&sourced.spec, &sourced.origin);
+        let Some(upstream) = spec.upstream.as_ref().filter(|_| spec.mode == ModeName::Registered) else { continue };
+        let Ok(url) = UpstreamUrl::parse(&upstream.base_url) else { continue };
+        if let Err(e) = policy.resolve_checked(&url).await {
+            let hint = match e {
+                SsrfError::Forbidden { .. } => {
+                    "; if this upstream is deliberately internal, add its host to `ssrf_allow` (SLUICE_SSRF_ALLOW)"
+                }
+                _ => "",
+            };
+            problems.push(origin.problem_at(&["upstream", "baseUrl"], format!("baseUrl: {e}{hint}")));
+        }
+    }
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    problems
+}
+
+/// The line a compile error is about: a script template's own line, the request parameter or
+/// response field it names, or else the mode's main key.
+fn compile_error_line(spec: &ApiSpec, origin: &Origin, why: &str) -> usize {
+    if let Some(rest) = why.split("script template, line ").nth(1) {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let (Ok(line), Some(start)) = (digits.parse::<usize>(), origin.block_scalar_start("sql")) {
+            return start + line.saturating_sub(1);
+        }
+        return origin.line_of(&["sql"]);
+    }
+    for (phrase, list) in [
+        ("request parameter `", "requestParams"),
+        ("request parameter name `", "requestParams"),
+        ("parameter `", "requestParams"),
+        ("default of `", "requestParams"),
+        ("response field `", "responseFields"),
+    ] {
+        if let Some(name) = why.split(phrase).nth(1).and_then(|rest| rest.split('`').next())
+            && !name.is_empty()
+        {
+            return origin.line_of(&[list, &format!("name: {name}")]);
+        }
+    }
+    origin.line_of(&[match spec.mode {
+        ModeName::Wizard => "table",
+        ModeName::Script => "sql",
+        ModeName::Native => "tables",
+        ModeName::Registered => "upstream",
+    }])
+}

@@ -1,0 +1,77 @@
+//! The management API as a pingora background service: its own runtime and store connection,
+//! the axum router from `admin`, and a view of the edge's snapshot for `/health` and
+//! `/platform/unserved`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use admin::{AdminState, EdgeView};
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use catalog::route_space::Unserved;
+use catalog::secret::SecretBox;
+use catalog::store::Store;
+use config::outbound::OutboundBase;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use proxy::routes::Snapshot;
+
+/// The edge's current snapshot as the management API sees it.
+pub struct SnapshotView(pub Arc<ArcSwap<Snapshot>>);
+
+impl EdgeView for SnapshotView {
+    fn revision(&self) -> i64 {
+        self.0.load().revision
+    }
+    fn route_counts(&self) -> (usize, usize) {
+        let snapshot = self.0.load();
+        (snapshot.prod.len(), snapshot.test.len())
+    }
+    fn unserved(&self) -> Vec<Unserved> {
+        self.0.load().unserved.clone()
+    }
+}
+
+/// The admin HTTP service.
+pub struct AdminService {
+    pub addr: SocketAddr,
+    /// Where callers reach the edge, for the documents' `servers`.
+    pub edge_addr: SocketAddr,
+    pub store_url: String,
+    pub secrets: SecretBox,
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub outbound: OutboundBase,
+}
+
+#[async_trait]
+impl BackgroundService for AdminService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let fail = |what: String| -> ! {
+            tracing::error!("{what}");
+            eprintln!("sluice: {what}");
+            std::process::exit(1);
+        };
+        let store = match Store::open(&self.store_url, self.secrets.clone()).await {
+            Ok(store) => store,
+            Err(e) => fail(format!("the admin API cannot open the store: {e}")),
+        };
+        let listener = match tokio::net::TcpListener::bind(self.addr).await {
+            Ok(listener) => listener,
+            Err(e) => fail(format!("the admin API cannot listen on {}: {e}", self.addr)),
+        };
+        let state = AdminState::new(
+            store.clone(),
+            format!("http://{}", self.edge_addr),
+            Arc::new(SnapshotView(Arc::clone(&self.snapshot))),
+            self.outbound.clone(),
+        );
+        let (app, _) = admin::routes(state);
+        let stop = async move {
+            let _ = shutdown.changed().await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            tracing::error!("admin API stopped: {e}");
+        }
+        store.close().await;
+    }
+}

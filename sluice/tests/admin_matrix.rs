@@ -1,0 +1,266 @@
+//! The management API's route matrix: every route × {no token, expired token, viewer of the
+//! workgroup, developer of the workgroup, developer of another workgroup, workgroup admin,
+//! platform admin}, against the
+//! real binary. The expected access of each route is written here, independently of the
+//! code: a route the table does not list, or whose declared access differs, fails the test.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use admin::access::Access;
+use admin::{AdminState, routes};
+use catalog::secret::SecretBox;
+use catalog::store::Store;
+use serde_json::{Value, json};
+use support::{Server, call, ok};
+
+const BOOTSTRAP: &str = "slc_matrix_bootstrap_token_0123456789";
+
+/// Who may call each route, as the product intends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Anyone,
+    AnyUser,
+    PlatformAdmin,
+    WorkgroupViewer,
+    WorkgroupDeveloper,
+    WorkgroupAdmin,
+}
+
+/// What a row's `prepare` may use: the server and the bootstrap (platform admin) token, to
+/// create fresh targets so that an allowed call can succeed.
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub root: &'a str,
+    /// A number unique to this call, for names.
+    pub seq: usize,
+}
+
+impl Ctx<'_> {
+    /// A call as the platform admin that must succeed; returns its `data`.
+    pub fn setup(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        ok(&call(self.server, method, path, Some(self.root), body))
+    }
+}
+
+/// One route of the matrix. `prepare` returns the concrete path (below `/admin/v1`, with the
+/// workgroup `team` filled in) and body for one call, creating what the call needs.
+pub struct Row {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub expect: Expect,
+    pub prepare: fn(&Ctx) -> (String, Option<Value>),
+}
+
+/// The workgroup every workgroup route is called on, and another team's.
+pub const TEAM: &str = "team";
+pub const OTHER: &str = "other";
+
+/// Each area of the API lists its routes in its own file under `matrix/`.
+mod matrix {
+    #[allow(unused_imports)]
+    use super::{Ctx, Expect, OTHER, Row, TEAM};
+    #[allow(unused_imports)]
+    use serde_json::{Value, json};
+    include!("matrix/people.rs");
+    include!("matrix/datasources.rs");
+    include!("matrix/apis.rs");
+    include!("matrix/docs.rs");
+    include!("matrix/apps.rs");
+}
+
+fn table() -> Vec<Row> {
+    [matrix::people(), matrix::datasources(), matrix::apis(), matrix::docs(), matrix::apps()]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn declared_matches(access: Access, expect: Expect) -> bool {
+    use catalog::model::WorkgroupRole::{Admin, Developer, Viewer};
+    matches!(
+        (access, expect),
+        (Access::Public, Expect::Anyone)
+            | (Access::Authenticated, Expect::AnyUser)
+            | (Access::PlatformAdmin, Expect::PlatformAdmin)
+            | (Access::Workgroup(Viewer), Expect::WorkgroupViewer)
+            | (Access::Workgroup(Developer), Expect::WorkgroupDeveloper)
+            | (Access::Workgroup(Admin), Expect::WorkgroupAdmin)
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    NoToken,
+    Expired,
+    Viewer,
+    /// A developer of the workgroup in the path (beyond the six kinds the issue names).
+    Developer,
+    OtherDeveloper,
+    WorkgroupAdmin,
+    PlatformAdmin,
+}
+
+/// The status class each caller must get.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Allowed,
+    Status(u16),
+}
+
+fn expected(expect: Expect, who: Who) -> Outcome {
+    use Outcome::{Allowed, Status};
+    match (expect, who) {
+        (Expect::Anyone, _) => Allowed,
+        (_, Who::NoToken | Who::Expired) => Status(401),
+        (Expect::AnyUser, _) | (_, Who::PlatformAdmin) => Allowed,
+        (Expect::PlatformAdmin, _) => Status(403),
+        // Another team's workgroup answers as if it did not exist.
+        (_, Who::OtherDeveloper) => Status(404),
+        (Expect::WorkgroupViewer, _) => Allowed,
+        (Expect::WorkgroupAdmin | Expect::WorkgroupDeveloper, Who::WorkgroupAdmin) => Allowed,
+        (Expect::WorkgroupDeveloper, Who::Developer) => Allowed,
+        (Expect::WorkgroupAdmin | Expect::WorkgroupDeveloper, _) => Status(403),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[test]
+fn every_route_enforces_its_access_for_every_kind_of_caller() {
+    // The routes as the code registers them.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let specs = runtime.block_on(async {
+        let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).expect("key");
+        let store = Store::open("sqlite::memory:", secrets).await.expect("store");
+        let (_, specs) = routes(AdminState::new(
+            store,
+            "http://127.0.0.1:8080".to_owned(),
+            Arc::new(admin::NoEdge),
+            support::default_outbound(),
+        ));
+        specs
+    });
+    for spec in &specs {
+        let row = table().into_iter().find(|r| r.method == spec.method.as_str() && r.path == spec.path);
+        let Some(Row { expect, .. }) = row else {
+            panic!(
+                "route {} {} is not in the access matrix: add it with the access it must have",
+                spec.method, spec.path
+            )
+        };
+        assert!(
+            declared_matches(spec.access, expect),
+            "{} {} declares {:?}, the matrix says {expect:?}",
+            spec.method,
+            spec.path,
+            spec.access
+        );
+    }
+    assert_eq!(specs.len(), table().len(), "the matrix lists routes the code does not register");
+
+    let server = Server::start("admin-matrix", &[("SLUICE_ADMIN_TOKEN", BOOTSTRAP), ("SLUICE_DEMO", "false")]);
+    let root = Some(BOOTSTRAP);
+    for name in ["team", "other"] {
+        ok(&call(&server, "POST", "/workgroups", root, Some(json!({"name": name}))));
+    }
+    let mut tokens = std::collections::HashMap::new();
+    for (user, workgroup, role) in [
+        ("viewer", "team", "viewer"),
+        ("teamdev", "team", "developer"),
+        ("otherdev", "other", "developer"),
+        ("teamadmin", "team", "admin"),
+        ("target", "team", "viewer"),
+    ] {
+        ok(&call(&server, "POST", "/users", root, Some(json!({"name": user}))));
+        ok(&call(
+            &server,
+            "PUT",
+            &format!("/workgroups/{workgroup}/members/{user}"),
+            root,
+            Some(json!({"role": role})),
+        ));
+        let issued =
+            ok(&call(&server, "POST", &format!("/users/{user}/tokens"), root, Some(json!({"name": "matrix"}))));
+        tokens.insert(user, issued["token"].as_str().expect("token text").to_owned());
+    }
+    let expiring = ok(&call(
+        &server,
+        "POST",
+        "/users/viewer/tokens",
+        root,
+        Some(json!({"name": "short", "expiresAt": now_ms() + 1500})),
+    ));
+    let expired = expiring["token"].as_str().expect("token").to_owned();
+    std::thread::sleep(Duration::from_millis(1600));
+
+    let mut checked = 0;
+    for Row { method, path, expect, prepare } in table() {
+        for who in [
+            Who::NoToken,
+            Who::Expired,
+            Who::Viewer,
+            Who::Developer,
+            Who::OtherDeveloper,
+            Who::WorkgroupAdmin,
+            Who::PlatformAdmin,
+        ] {
+            let token = match who {
+                Who::NoToken => None,
+                Who::Expired => Some(expired.clone()),
+                Who::Viewer => Some(tokens["viewer"].clone()),
+                Who::Developer => Some(tokens["teamdev"].clone()),
+                Who::OtherDeveloper => Some(tokens["otherdev"].clone()),
+                Who::WorkgroupAdmin => Some(tokens["teamadmin"].clone()),
+                Who::PlatformAdmin => Some(BOOTSTRAP.to_owned()),
+            };
+            let (filled, body) = prepare(&Ctx { server: &server, root: BOOTSTRAP, seq: checked });
+            let response = call(&server, method, &filled, token.as_deref(), body);
+            let outcome = match response.status {
+                401 | 403 => Outcome::Status(response.status),
+                404 if String::from_utf8_lossy(&response.body).contains("workgroup `team`") => Outcome::Status(404),
+                _ => Outcome::Allowed,
+            };
+            assert_eq!(
+                outcome,
+                expected(expect, who),
+                "{method} {path} as {who:?}: {} {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            );
+            if outcome == Outcome::Allowed {
+                assert!(
+                    response.status < 400,
+                    "{method} {path} as {who:?} was let through but failed: {} {}",
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, table().len() * 7);
+}
+
+#[test]
+fn answers_use_the_management_envelope_and_name_the_field_at_fault() {
+    let server = Server::start("admin-envelope", &[("SLUICE_ADMIN_TOKEN", BOOTSTRAP), ("SLUICE_DEMO", "false")]);
+    let listed = call(&server, "GET", "/workgroups", Some(BOOTSTRAP), None);
+    let body = listed.json();
+    assert_eq!((body["success"].as_bool(), body["code"].as_str()), (Some(true), Some("OK")), "{body}");
+    assert!(body["requestId"].as_str().is_some_and(|id| id.len() == 32), "{body}");
+    for key in ["items", "pageNum", "pageSize", "total"] {
+        assert!(body["data"].get(key).is_some(), "list lacks {key}: {body}");
+    }
+    let bad = call(&server, "POST", "/workgroups", Some(BOOTSTRAP), Some(json!({"name": "has space"})));
+    let body = bad.json();
+    assert_eq!(bad.status, 400, "{body}");
+    assert_eq!((body["success"].as_bool(), body["field"].as_str()), (Some(false), Some("name")), "{body}");
+    assert_eq!(body["code"], "InvalidParameter.name");
+    let page = call(&server, "GET", "/workgroups?pageSize=0", Some(BOOTSTRAP), None);
+    assert_eq!((page.status, page.json()["field"].as_str()), (400, Some("pageSize")));
+}
