@@ -1,0 +1,20 @@
+//! The domain model: what a datasource and a data API are, as users define them, and who calls
+//! and manages them.
+//!
+//! These types are plain data (serde in and out). They hold no connections and run nothing;
+//! `plugins` compiles them into executable plans, `store` persists them. One submodule per
+//! aggregate, each re-exported here: `datasource` (datasources), `definition` (what a version
+//! of an API does), `api` (APIs, versions, publications), `callers` (apps, grants, gray
+//! release, security levels) and `access` (workgroups, users, tokens, members, folders, audit).
+
+mod access;
+mod api;
+mod callers;
+mod datasource;
+mod definition;
+
+pub use access::*;
+pub use api::*;
+pub use callers::*;
+pub use datasource::*;
+pub use definition::*;
