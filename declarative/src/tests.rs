@@ -5,8 +5,9 @@ use catalog::model::{Environment, ParamPosition};
 use catalog::secret::SecretBox;
 use catalog::store::Store;
 use plugins::PluginContext;
+use plugins::sql::SqlApi;
 use plugins::sql::value::RawParam;
-use plugins::sql::{CallInput, CallOutput, SqlApi};
+use plugins::{Call, CallOutput};
 
 use super::load::split_documents;
 use super::*;
@@ -648,10 +649,11 @@ async fn the_examples_answer_on_the_demo_dataset() {
     let refused = apis["analytics"]
         .invoke(
             &ctx.pools,
-            &CallInput {
+            &Call {
                 params: [("sql".to_owned(), text("SELECT * FROM sqlite_master"))].into(),
                 dry_run: false,
                 clearance: None,
+                ..Call::default()
             },
         )
         .await
@@ -667,14 +669,15 @@ async fn invoke(
     name: &str,
     params: &[(&str, RawParam)],
 ) -> serde_json::Value {
-    let input = CallInput {
+    let input = Call {
         params: params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
         dry_run: false,
         clearance: None,
+        ..Call::default()
     };
     match apis[name].invoke(&ctx.pools, &input).await.unwrap_or_else(|e| panic!("{name}: {e:?}")) {
         CallOutput::Data { data, .. } => serde_json::from_slice(&data).unwrap(),
-        CallOutput::DryRun { .. } => panic!("{name}: not a dry run"),
+        _ => panic!("{name}: not a dry run"),
     }
 }
 

@@ -12,12 +12,13 @@ use std::hint::black_box;
 
 use catalog::model::{ApiDefinition, ConnectionSettings, Datasource, DatasourceKind, MaskMode, ResultFormat};
 use criterion::{Criterion, criterion_group, criterion_main};
+use plugins::Call;
 use plugins::PluginContext;
+use plugins::sql::SqlApi;
 use plugins::sql::access::{AccessSettings, DatasetRoot, DatasourceAccess};
 use plugins::sql::encode::encode_data;
 use plugins::sql::mask::Masking;
 use plugins::sql::value::{ParamValues, RawParam};
-use plugins::sql::{CallInput, SqlApi};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 const ROWS: i64 = 1000;
@@ -67,11 +68,12 @@ fn wizard(param_column: &str, op: &str, max_limit: u32) -> ApiDefinition {
     .expect("definition")
 }
 
-fn input(value: &str) -> CallInput {
-    CallInput {
+fn input(value: &str) -> Call {
+    Call {
         params: HashMap::from([("v".to_owned(), RawParam::Text(value.to_owned()))]),
         dry_run: false,
         clearance: None,
+        ..Call::default()
     }
 }
 

@@ -1,16 +1,29 @@
-//! How Sluice APIs run. Each kind of API is a plugin behind [`ApiPlugin`]; today that is the
-//! SQL plugin ([`sql`]) with its wizard, script and native modes.
+//! How Sluice APIs run. Every mode is a plugin behind [`ApiPlugin`], compiled once per
+//! published version by [`compile`] (the one place a mode is chosen) and called with a
+//! mode-neutral [`Call`]: the SQL plugin ([`sql`]: wizard, script, native) and registered
+//! APIs ([`registered::RegisteredApi`]). The edge and the management API's test console call
+//! nothing else.
 //!
-//! Plugins never depend on the edge (pingora): they take typed requests and return bytes.
+//! Plugins never depend on the edge (pingora): they take a call and answer a [`CallOutput`].
+//! A registered API answers [`CallOutput::Forward`], which the edge exchanges upstream.
+//!
+//! Adding a mode: its definition type in `catalog::model` (a variant of `ApiMode`), a type
+//! implementing [`ApiPlugin`] here, and one arm in [`compile`].
 
 pub mod api_rules;
+mod call;
 pub mod error;
 pub mod registered;
 pub mod sql;
 
+pub use call::{BodyUse, Call, CallOutput, Forward};
 pub use error::ApiError;
 
+use std::fmt;
+use std::sync::{Arc, OnceLock, Weak};
+
 use async_trait::async_trait;
+use catalog::model::{ApiDefinition, Datasource, RequestParam};
 use sql::access::DatasourceAccess;
 
 /// What a plugin may use while answering: shared, long-lived resources of the process.
@@ -18,22 +31,81 @@ use sql::access::DatasourceAccess;
 #[derive(Debug, Default)]
 pub struct PluginContext {
     pub pools: sql::execute::PoolRegistry,
+    /// Calls other APIs in process; set once by whoever serves them (the edge).
+    dispatcher: OnceLock<Weak<dyn Dispatcher>>,
 }
 
 impl PluginContext {
     pub fn new(access: DatasourceAccess) -> PluginContext {
-        PluginContext { pools: sql::execute::PoolRegistry::new(access) }
+        PluginContext { pools: sql::execute::PoolRegistry::new(access), dispatcher: OnceLock::new() }
+    }
+
+    /// Sets who answers [`PluginContext::dispatch`]; the first one set stays. Held weakly:
+    /// the dispatcher usually holds this context.
+    pub fn set_dispatcher(&self, dispatcher: Weak<dyn Dispatcher>) {
+        let _ = self.dispatcher.set(dispatcher);
+    }
+
+    /// Calls API `api_id` as published in `call.env`, in process (no HTTP, no second
+    /// authentication: the call carries its caller's clearance).
+    pub async fn dispatch(&self, api_id: i64, call: &Call) -> Result<CallOutput, ApiError> {
+        match self.dispatcher.get().and_then(Weak::upgrade) {
+            Some(dispatcher) => dispatcher.dispatch(api_id, call).await,
+            None => Err(ApiError::new(
+                "InternalError",
+                500,
+                "no dispatcher in this process: APIs cannot call other APIs here",
+            )),
+        }
     }
 }
 
-/// One kind of API. Validation happens when a plugin value is built (at publish time, from an
-/// immutable version); `invoke` runs per call and must not redo that work.
+impl fmt::Debug for dyn Dispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Dispatcher")
+    }
+}
+
+/// Runs a published API by id, in process: what lets one API call another.
 #[async_trait]
-pub trait ApiPlugin: Send + Sync {
-    /// `wizard`, `script`, `native`, …
+pub trait Dispatcher: Send + Sync {
+    async fn dispatch(&self, api_id: i64, call: &Call) -> Result<CallOutput, ApiError>;
+}
+
+/// One compiled version of an API. Validation and planning happen when the plugin is built
+/// ([`compile`], once per published version); `invoke` runs per call and must not redo that
+/// work. A decorator is a plugin that holds another (`Arc<dyn ApiPlugin>`) and forwards to
+/// it: caching and call records wrap plugins this way without them knowing.
+#[async_trait]
+pub trait ApiPlugin: Send + Sync + fmt::Debug {
+    /// `wizard`, `script`, `native`, `registered`, …
     fn mode(&self) -> &'static str;
 
-    async fn invoke(&self, ctx: &PluginContext, input: &sql::CallInput) -> Result<sql::CallOutput, ApiError>;
+    /// The parameters callers send, with where each is read from.
+    fn request_params(&self) -> &[RequestParam];
+
+    /// Names read besides the declared parameters, from the query or the body (SQL's
+    /// `pageNum`, `pageSize`, `withTotal`, `sql`).
+    fn reserved_params(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// What the edge must read of the body before [`ApiPlugin::invoke`].
+    fn body_use(&self) -> BodyUse {
+        BodyUse::Params
+    }
+
+    async fn invoke(&self, ctx: &PluginContext, call: &Call) -> Result<CallOutput, ApiError>;
+}
+
+/// Builds the plugin that runs `definition`: the one place a mode is chosen. `datasource` is
+/// the definition's (data APIs need one, registered APIs none). The error says what to change.
+pub fn compile(definition: &ApiDefinition, datasource: Option<&Datasource>) -> Result<Arc<dyn ApiPlugin>, String> {
+    if !definition.mode.is_sql() {
+        return registered::RegisteredApi::compile(definition).map(|api| Arc::new(api) as Arc<dyn ApiPlugin>);
+    }
+    let Some(datasource) = datasource else { return Err("the version has no datasource".to_owned()) };
+    sql::SqlApi::compile(definition, datasource).map(|api| Arc::new(api) as Arc<dyn ApiPlugin>).map_err(|e| e.message)
 }
 
 #[async_trait]
@@ -42,7 +114,15 @@ impl ApiPlugin for sql::SqlApi {
         self.definition().mode.name()
     }
 
-    async fn invoke(&self, ctx: &PluginContext, input: &sql::CallInput) -> Result<sql::CallOutput, ApiError> {
-        sql::SqlApi::invoke(self, &ctx.pools, input).await
+    fn request_params(&self) -> &[RequestParam] {
+        &self.definition().request_params
+    }
+
+    fn reserved_params(&self) -> &'static [&'static str] {
+        &[sql::PAGE_NUM, sql::PAGE_SIZE, sql::WITH_TOTAL, sql::NATIVE_SQL]
+    }
+
+    async fn invoke(&self, ctx: &PluginContext, call: &Call) -> Result<CallOutput, ApiError> {
+        sql::SqlApi::invoke(self, &ctx.pools, call).await
     }
 }

@@ -15,10 +15,13 @@
 //! `sluice check` / `sluice apply`, so a file that checks clean is one the edge can serve.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ApiError;
+use async_trait::async_trait;
+
 use crate::sql::value::{ParamValues, RawParam, Value};
+use crate::{ApiError, ApiPlugin, BodyUse, Call, CallOutput, Forward, PluginContext};
 use bytes::Bytes;
 use catalog::model::{
     ApiDefinition, ApiMode, ConstantPosition, ParamPosition, ParamType, RegisteredSpec, RequestParam, UpstreamFormat,
@@ -107,6 +110,43 @@ pub struct UpstreamRequest {
     /// When set, replaces the caller's body (which was read for parameters); otherwise the
     /// caller's body streams through.
     pub body: Option<Bytes>,
+}
+
+/// A registered API as a plugin: maps each call to its upstream request, which the edge
+/// exchanges ([`CallOutput::Forward`]).
+#[derive(Debug)]
+pub struct RegisteredApi {
+    route: Arc<UpstreamRoute>,
+}
+
+impl RegisteredApi {
+    pub fn compile(definition: &ApiDefinition) -> Result<RegisteredApi, String> {
+        UpstreamRoute::compile(definition).map(|route| RegisteredApi { route: Arc::new(route) })
+    }
+
+    pub fn upstream(&self) -> &UpstreamRoute {
+        &self.route
+    }
+}
+
+#[async_trait]
+impl ApiPlugin for RegisteredApi {
+    fn mode(&self) -> &'static str {
+        "registered"
+    }
+
+    fn request_params(&self) -> &[RequestParam] {
+        &self.route.request_params
+    }
+
+    fn body_use(&self) -> BodyUse {
+        BodyUse::Forwarded { reads_params: self.route.reads_body() }
+    }
+
+    async fn invoke(&self, _ctx: &PluginContext, call: &Call) -> Result<CallOutput, ApiError> {
+        let request = self.route.request(&call.params)?;
+        Ok(CallOutput::Forward(Box::new(Forward { request, upstream: Arc::clone(&self.route) })))
+    }
 }
 
 impl UpstreamRoute {

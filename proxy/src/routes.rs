@@ -9,16 +9,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use catalog::model::{ApiDefinition, AuthMode, Datasource, Environment, RequestParam, SecurityLevel};
+use catalog::model::{ApiDefinition, AuthMode, Datasource, Environment, SecurityLevel};
 use catalog::route_space::{RouteClaim, Unserved, conflicting_pairs};
 use catalog::store::{GrayRelease, PublishedApi, Store, StoreError};
 use http::{HeaderValue, Method};
-use plugins::sql::SqlApi;
+use plugins::{ApiPlugin, BodyUse};
 use sha2::{Digest, Sha256};
 
 use crate::callers::CallerTable;
 use config::outbound::{Outbound, OutboundBase};
-use plugins::registered::UpstreamRoute;
 
 /// One published API at one method and path: the version the environment serves and, while a
 /// gray strategy is on, the version a share of callers gets instead.
@@ -48,7 +47,8 @@ pub struct Variant {
     pub version: i64,
     /// `V{version}`, for the `X-Sluice-Version` response header.
     pub version_header: HeaderValue,
-    pub target: Target,
+    /// What runs the version's calls, whatever its mode.
+    pub plugin: Arc<dyn ApiPlugin>,
 }
 
 /// A gray version and the share of callers, in hundredths of a percent (0–10000), that get it.
@@ -84,16 +84,18 @@ impl Route {
         self.method == if method == Method::HEAD { &Method::GET } else { method }
     }
 
-    /// Whether any version of the route is a registered API (its calls go upstream).
+    /// Whether any version of the route forwards its body upstream.
     pub fn reaches_upstream(&self) -> bool {
-        let upstream = |variant: &Variant| matches!(variant.target, Target::Upstream(_));
-        upstream(&self.served) || self.gray.as_ref().is_some_and(|g| upstream(&g.variant))
+        self.any_variant(|variant| matches!(variant.plugin.body_use(), BodyUse::Forwarded { .. }))
     }
 
-    /// Whether any variant reads the caller's body to build its upstream request.
+    /// Whether any version that forwards its body reads parameters from it first.
     pub fn reads_upstream_body(&self) -> bool {
-        let reads = |variant: &Variant| matches!(&variant.target, Target::Upstream(u) if u.reads_body());
-        reads(&self.served) || self.gray.as_ref().is_some_and(|g| reads(&g.variant))
+        self.any_variant(|variant| variant.plugin.body_use() == BodyUse::Forwarded { reads_params: true })
+    }
+
+    fn any_variant(&self, test: impl Fn(&Variant) -> bool) -> bool {
+        test(&self.served) || self.gray.as_ref().is_some_and(|g| test(&g.variant))
     }
 }
 
@@ -104,25 +106,6 @@ pub fn gray_bucket(api_id: i64, caller_key: &[u8]) -> u16 {
     head.copy_from_slice(&digest[..8]);
     // u64 % 10000 is biased by at most 10000 / 2^64: nothing a traffic share can show.
     (u64::from_be_bytes(head) % 10_000) as u16
-}
-
-/// What answers a route.
-#[derive(Debug)]
-pub enum Target {
-    /// A data API, answered in process by the SQL plugin.
-    Sql(Box<SqlApi>),
-    /// A registered API, proxied to its upstream by pingora.
-    Upstream(Box<UpstreamRoute>),
-}
-
-impl Variant {
-    /// The request parameters callers send, with their positions.
-    pub fn request_params(&self) -> &[RequestParam] {
-        match &self.target {
-            Target::Sql(api) => &api.definition().request_params,
-            Target::Upstream(upstream) => &upstream.request_params,
-        }
-    }
 }
 
 /// The outcome of looking a request up.
@@ -142,6 +125,8 @@ pub enum Lookup<'a> {
 #[derive(Default)]
 pub struct RouteTable {
     router: matchit::Router<Vec<Arc<Route>>>,
+    /// The same routes by API id, for in-process calls.
+    by_id: HashMap<i64, Arc<Route>>,
     len: usize,
 }
 
@@ -192,6 +177,9 @@ impl RouteTable {
                 continue;
             }
             table.len += count;
+            for route in kept {
+                table.by_id.insert(route.api_id, route);
+            }
         }
         (table, rejected)
     }
@@ -213,6 +201,11 @@ impl RouteTable {
             },
             None => Lookup::MethodNotAllowed { allowed: matched.value.iter().map(|r| r.method.clone()).collect() },
         }
+    }
+
+    /// The route of API `api_id`.
+    pub fn by_id(&self, api_id: i64) -> Option<&Arc<Route>> {
+        self.by_id.get(&api_id)
     }
 
     /// The route serving `method` at `path`, without its path parameters.
@@ -341,13 +334,9 @@ fn compile_variant(
     definition: &ApiDefinition,
     datasource: Option<&Datasource>,
 ) -> Result<Variant, String> {
-    let target = match datasource {
-        _ if !definition.mode.is_sql() => UpstreamRoute::compile(definition).map(|u| Target::Upstream(Box::new(u)))?,
-        Some(datasource) => Target::Sql(Box::new(SqlApi::compile(definition, datasource).map_err(|e| e.message)?)),
-        None => return Err("the version has no datasource".to_owned()),
-    };
+    let plugin = plugins::compile(definition, datasource)?;
     let version_header = HeaderValue::from_str(&format!("V{number}")).map_err(|e| e.to_string())?;
-    Ok(Variant { version: number, version_header, target })
+    Ok(Variant { version: number, version_header, plugin })
 }
 
 #[cfg(test)]

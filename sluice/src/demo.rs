@@ -16,7 +16,6 @@ use sqlx::{Connection, Executor};
 
 use config::Config;
 use config::outbound::OutboundBase;
-use declarative;
 
 /// The shop dataset, as SQL.
 const SHOP_SQL: &str = include_str!("../../conf/demo/shop.sql");

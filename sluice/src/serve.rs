@@ -79,13 +79,8 @@ pub fn serve(config: Config) -> Result<(), String> {
     };
     let limiters = Arc::new(Limiters::new());
     let drain = Drain::new();
-    let edge = Arc::new(Edge::new(
-        Arc::clone(&snapshot),
-        settings,
-        Arc::clone(&limiters),
-        Arc::clone(&plugins),
-        Arc::clone(&drain),
-    ));
+    let edge =
+        Edge::new(Arc::clone(&snapshot), settings, Arc::clone(&limiters), Arc::clone(&plugins), Arc::clone(&drain));
     let session_lane = SessionLane::new(Arc::clone(&edge), &server.configuration);
     let app = EdgeApp::new(
         edge,

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 
 use catalog::model::{DatasourceKind, Operator};
 use plugins::PluginContext;
+use plugins::sql::SqlApi;
 use plugins::sql::value::RawParam;
-use plugins::sql::{CallInput, CallOutput, SqlApi};
+use plugins::{Call, CallOutput};
 use serde_json::{Value as Json, json};
 use sluice_tests::{USER_COUNT, datasource};
 use sqlx::{AssertSqlSafe, Connection, Row};
@@ -31,17 +32,18 @@ fn compile(kind: DatasourceKind, mut spec: Json) -> SqlApi {
 }
 
 async fn call(ctx: &PluginContext, api: &SqlApi, params: Vec<(&str, RawParam)>) -> Result<Vec<i64>, String> {
-    let input = CallInput {
+    let input = Call {
         params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<HashMap<_, _>>(),
         dry_run: false,
         clearance: None,
+        ..Call::default()
     };
     match api.invoke(&ctx.pools, &input).await {
         Ok(CallOutput::Data { data, .. }) => {
             let data: Json = serde_json::from_slice(&data).expect("JSON");
             Ok(data["rows"].as_array().expect("rows").iter().map(|r| r["id"].as_i64().expect("id")).collect())
         }
-        Ok(CallOutput::DryRun { .. }) => panic!("dry run"),
+        Ok(_) => panic!("dry run"),
         Err(e) => Err(e.code),
     }
 }

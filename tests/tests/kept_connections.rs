@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use catalog::model::{DatasourceKind, Operator};
+use plugins::sql::SqlApi;
 use plugins::sql::value::RawParam;
-use plugins::sql::{CallInput, CallOutput, SqlApi};
 use plugins::{ApiError, PluginContext};
+use plugins::{Call, CallOutput};
 use serde_json::{Value as Json, json};
 use sluice_tests::{KINDS, datasource, sleep_sql, users};
 
@@ -31,18 +32,19 @@ fn by_id() -> Json {
     })
 }
 
-fn id_input(id: i64) -> CallInput {
-    CallInput {
+fn id_input(id: i64) -> Call {
+    Call {
         params: HashMap::from([("id".to_owned(), RawParam::Text(id.to_string()))]),
         dry_run: false,
         clearance: None,
+        ..Call::default()
     }
 }
 
-async fn call(ctx: &PluginContext, api: &SqlApi, input: &CallInput) -> Result<Json, ApiError> {
+async fn call(ctx: &PluginContext, api: &SqlApi, input: &Call) -> Result<Json, ApiError> {
     match api.invoke(&ctx.pools, input).await? {
         CallOutput::Data { data, .. } => Ok(serde_json::from_slice(&data).expect("data is JSON")),
-        CallOutput::DryRun { .. } => panic!("unexpected dry run"),
+        _ => panic!("unexpected dry run"),
     }
 }
 
@@ -100,9 +102,13 @@ async fn what_a_call_leaves_behind_never_reaches_the_next() {
         );
         let ids: Vec<i64> = users().iter().map(|u| u.id).collect();
         for (round, &id) in ids.iter().cycle().take(10).enumerate() {
-            let first_two = call(&ctx, &capped, &CallInput { params: HashMap::new(), dry_run: false, clearance: None })
-                .await
-                .unwrap_or_else(|e| panic!("{kind:?}: {e:?}"));
+            let first_two = call(
+                &ctx,
+                &capped,
+                &Call { params: HashMap::new(), dry_run: false, clearance: None, ..Call::default() },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e:?}"));
             assert_eq!(first_two["rows"].as_array().map(Vec::len), Some(2), "{kind:?} round {round}");
             assert_eq!(row_of(&call(&ctx, &lookup, &id_input(id)).await.expect("lookup")), (id, name_of(id)));
             let err = call(&ctx, &broken, &id_input(id)).await.unwrap_err();

@@ -12,10 +12,11 @@
 use std::collections::HashMap;
 
 use catalog::model::{ApiDefinition, Datasource, DatasourceKind, MaskMode, ResultFormat, SecurityLevel};
+use plugins::sql::SqlApi;
 use plugins::sql::mask::MASK;
 use plugins::sql::value::RawParam;
-use plugins::sql::{CallInput, CallOutput, SqlApi};
 use plugins::{ApiError, PluginContext};
+use plugins::{Call, CallOutput};
 use serde_json::{Value as Json, json};
 use sluice_tests::{Customer, KINDS, customers, customers_scrambled, datasource, datasource_scrambled};
 
@@ -95,27 +96,28 @@ fn native(leveled: bool, mode: MaskMode, format: ResultFormat) -> Json {
     })
 }
 
-fn input(params: &[(&str, &str)], clearance: Option<SecurityLevel>) -> CallInput {
-    CallInput {
+fn input(params: &[(&str, &str)], clearance: Option<SecurityLevel>) -> Call {
+    Call {
         params: params.iter().map(|(k, v)| (k.to_string(), RawParam::Text(v.to_string()))).collect::<HashMap<_, _>>(),
         dry_run: false,
         clearance,
+        ..Call::default()
     }
 }
 
-async fn call(ctx: &PluginContext, api: &SqlApi, input: &CallInput) -> Result<Vec<u8>, ApiError> {
+async fn call(ctx: &PluginContext, api: &SqlApi, input: &Call) -> Result<Vec<u8>, ApiError> {
     match api.invoke(&ctx.pools, input).await? {
         CallOutput::Data { data, .. } => Ok(data),
-        CallOutput::DryRun { .. } => panic!("unexpected dry run"),
+        _ => panic!("unexpected dry run"),
     }
 }
 
-async fn dry_sql(ctx: &PluginContext, api: &SqlApi, input: &CallInput) -> Result<String, ApiError> {
+async fn dry_sql(ctx: &PluginContext, api: &SqlApi, input: &Call) -> Result<String, ApiError> {
     let mut input = input.clone();
     input.dry_run = true;
     match api.invoke(&ctx.pools, &input).await? {
         CallOutput::DryRun { dry_run, .. } => Ok(dry_run.sql),
-        CallOutput::Data { .. } => panic!("a dry run ran"),
+        _ => panic!("a dry run ran"),
     }
 }
 

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use catalog::model::DatasourceKind;
 use plugins::PluginContext;
+use plugins::sql::SqlApi;
 use plugins::sql::value::RawParam;
-use plugins::sql::{CallInput, CallOutput, SqlApi};
+use plugins::{Call, CallOutput};
 use serde_json::json;
 use sluice_tests::{KINDS, datasource};
 
@@ -41,14 +42,15 @@ fn native_api(kind: DatasourceKind) -> SqlApi {
 }
 
 async fn run(ctx: &PluginContext, api: &SqlApi, sql: &str) -> Result<Vec<u8>, String> {
-    let input = CallInput {
+    let input = Call {
         params: HashMap::from([("sql".to_owned(), RawParam::Text(sql.to_owned()))]),
         dry_run: false,
         clearance: None,
+        ..Call::default()
     };
     match api.invoke(&ctx.pools, &input).await {
         Ok(CallOutput::Data { data, .. }) => Ok(data),
-        Ok(CallOutput::DryRun { .. }) => panic!("dry run"),
+        Ok(_) => panic!("dry run"),
         Err(e) => Err(format!("{}: {}", e.code, e.message)),
     }
 }

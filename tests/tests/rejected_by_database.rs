@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use catalog::model::DatasourceKind;
+use plugins::sql::SqlApi;
 use plugins::sql::value::RawParam;
-use plugins::sql::{CallInput, CallOutput, SqlApi};
 use plugins::{ApiError, PluginContext};
+use plugins::{Call, CallOutput};
 use serde_json::{Value as Json, json};
 use sluice_tests::{KINDS, datasource};
 use tracing_subscriber::layer::SubscriberExt;
@@ -58,10 +59,15 @@ fn native_api(kind: DatasourceKind) -> SqlApi {
 }
 
 async fn call(ctx: &PluginContext, api: &SqlApi, params: Vec<(String, RawParam)>) -> Result<Json, ApiError> {
-    let input = CallInput { params: params.into_iter().collect::<HashMap<_, _>>(), dry_run: false, clearance: None };
+    let input = Call {
+        params: params.into_iter().collect::<HashMap<_, _>>(),
+        dry_run: false,
+        clearance: None,
+        ..Call::default()
+    };
     match api.invoke(&ctx.pools, &input).await? {
         CallOutput::Data { data, .. } => Ok(serde_json::from_slice(&data).expect("data is JSON")),
-        CallOutput::DryRun { .. } => panic!("unexpected dry run"),
+        _ => panic!("unexpected dry run"),
     }
 }
 

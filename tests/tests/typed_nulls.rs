@@ -10,9 +10,10 @@
 use std::collections::HashMap;
 
 use catalog::model::{Datasource, DatasourceKind};
+use plugins::sql::SqlApi;
 use plugins::sql::value::RawParam;
-use plugins::sql::{CallInput, CallOutput, SqlApi};
 use plugins::{ApiError, PluginContext};
+use plugins::{Call, CallOutput};
 use serde_json::{Value as Json, json};
 use sluice_tests::{USER_COUNT, datasource};
 
@@ -94,17 +95,18 @@ fn list_apis(case: &Case) -> Vec<(&'static str, Json)> {
 }
 
 async fn call(ctx: &PluginContext, api: &SqlApi, params: Vec<(&str, RawParam)>) -> Result<Vec<i64>, ApiError> {
-    let input = CallInput {
+    let input = Call {
         params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<HashMap<_, _>>(),
         dry_run: false,
         clearance: None,
+        ..Call::default()
     };
     match api.invoke(&ctx.pools, &input).await? {
         CallOutput::Data { data, .. } => {
             let data: Json = serde_json::from_slice(&data).expect("data is JSON");
             Ok(data["rows"].as_array().expect("rows").iter().map(|r| r["id"].as_i64().expect("id")).collect())
         }
-        CallOutput::DryRun { .. } => panic!("unexpected dry run"),
+        _ => panic!("unexpected dry run"),
     }
 }
 

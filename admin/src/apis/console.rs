@@ -11,8 +11,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use plugins::ApiError;
+use plugins::sql::StageTimings;
 use plugins::sql::value::RawParam;
-use plugins::sql::{CallInput, CallOutput, SqlApi, StageTimings};
+use plugins::{Call, CallOutput};
 use serde::Deserialize;
 
 use super::versions::VersionRef;
@@ -62,26 +63,25 @@ pub async fn test(
         return Err(AdminError::invalid("draft.datasourceId", "a data API needs a datasourceId"));
     };
     let datasource = datasource_in(&state, workgroup, datasource_id).await?;
-    let api =
-        SqlApi::compile(&definition, &datasource).map_err(|e| rules::definition_error(&definition.mode, e.message))?;
+    let plugin = plugins::compile(&definition, Some(&datasource))
+        .map_err(|message| rules::definition_error(&definition.mode, message))?;
     let params: HashMap<String, RawParam> =
         body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
     // Rendering is cheap and deterministic: a dry run first gives the SQL a real run executes.
-    let input = CallInput { params, dry_run: true, clearance: None };
+    let input = Call { params, dry_run: true, ..Call::default() };
     // The console's own pools (never the edge's), under the policy in force now.
-    let pools = &state.plugins.pools;
-    pools.set_access(state.outbound().await?.datasources);
-    let dry = match api.invoke(pools, &input).await.map_err(|e| console_error(&e))? {
+    state.plugins.pools.set_access(state.outbound().await?.datasources);
+    let dry = match plugin.invoke(&state.plugins, &input).await.map_err(|e| console_error(&e))? {
         CallOutput::DryRun { dry_run, .. } => dry_run,
-        CallOutput::Data { .. } => return Err(console_error(&ApiError::database())),
+        _ => return Err(console_error(&ApiError::database())),
     };
     let mut answer = dry.to_json();
     if body.dry_run {
         answer["dryRun"] = serde_json::Value::Bool(true);
         return Ok(Reply::ok(answer));
     }
-    let input = CallInput { dry_run: false, ..input };
-    match api.invoke(pools, &input).await.map_err(|e| console_error(&e))? {
+    let input = Call { dry_run: false, ..input };
+    match plugin.invoke(&state.plugins, &input).await.map_err(|e| console_error(&e))? {
         CallOutput::Data { data, row_count, timings } => {
             answer["dryRun"] = serde_json::Value::Bool(false);
             answer["sizeBytes"] = data.len().into();
@@ -91,7 +91,7 @@ pub async fn test(
                 .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&data).into_owned()));
             Ok(Reply::ok(answer))
         }
-        CallOutput::DryRun { .. } => Err(console_error(&ApiError::database())),
+        _ => Err(console_error(&ApiError::database())),
     }
 }
 

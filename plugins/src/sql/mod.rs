@@ -32,6 +32,7 @@ use catalog::model::{
 };
 
 use crate::error::ApiError;
+use crate::{Call, CallOutput};
 use dialect::Dialect;
 use encode::PageInfo;
 use execute::{PoolRegistry, PoolSource, RunError, RunSpec};
@@ -53,17 +54,6 @@ const RESERVED: [&str; 5] = [PAGE_NUM, PAGE_SIZE, WITH_TOTAL, "with_total", NATI
 
 /// Page size when a paginated call names none.
 const DEFAULT_PAGE_SIZE: u64 = 10;
-
-/// One call's input, with parameters already gathered from path, query, headers and body.
-#[derive(Debug, Clone, Default)]
-pub struct CallInput {
-    pub params: HashMap<String, RawParam>,
-    /// Render only: answer with the SQL and binds, touch no database.
-    pub dry_run: bool,
-    /// The caller's clearance: fields and parameters above it are masked or refused. `None`
-    /// sees everything (the management console, in-process tools).
-    pub clearance: Option<SecurityLevel>,
-}
 
 /// Time spent in each stage of one call (for `Server-Timing`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -92,21 +82,6 @@ impl DryRun {
             "plan": self.plan,
         })
     }
-}
-
-/// The answer to one call.
-#[derive(Debug, Clone)]
-pub enum CallOutput {
-    /// The encoded `data` object of the response envelope.
-    Data {
-        data: Vec<u8>,
-        row_count: usize,
-        timings: StageTimings,
-    },
-    DryRun {
-        dry_run: DryRun,
-        timings: StageTimings,
-    },
 }
 
 /// How one mode turns values into SQL.
@@ -272,7 +247,7 @@ impl SqlApi {
     ///
     /// With a clearance, parameters above it are refused first; fields above it are masked
     /// or omitted (dry runs only refuse parameters: they show the unmasked statement).
-    pub async fn invoke(&self, pools: &PoolRegistry, input: &CallInput) -> Result<CallOutput, ApiError> {
+    pub async fn invoke(&self, pools: &PoolRegistry, input: &Call) -> Result<CallOutput, ApiError> {
         let started = Instant::now();
         let guard = input.clearance.map(|c| &self.guards[level_index(c)]);
         if let Some(guard) = guard {

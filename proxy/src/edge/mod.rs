@@ -1,0 +1,340 @@
+//! The edge's per-call work, as named phases in the order every call goes through them,
+//! whichever lane read it (`edge_app.rs` in place, `session_lane.rs` on pingora's session):
+//!
+//! ```text
+//! read head       edge_app.rs / http1.rs, or pingora's session   400, 431, framing refusals
+//! route           route.rs   Edge::route       environment, method + path   404, 405, 400 env
+//! (body)          body.rs    Edge::body_limit  how much body to read first  401 no app key, 413
+//! authenticate    admit.rs   Edge::authenticate app token or signature, IP  401, 403 IP
+//! grant           admit.rs   Edge::grant       clearance, grant             403
+//! limit           admit.rs   Edge::limit       grant's and API's QPS         429 + Retry-After
+//! choose version  mod.rs     choose_version    gray share, sticky per caller
+//! invoke          params.rs  call_of, then the version's ApiPlugin::invoke  the plugin's codes
+//! encode          answer.rs  Edge::encode      envelope, Server-Timing, or the upstream request
+//!                                              for forward.rs to exchange
+//! ```
+//!
+//! Answers are written by the lane that read the call (`encode_answer` in place,
+//! `write_answer` or `forward.rs` on pingora's session). Data APIs are answered from the
+//! current [`Snapshot`]; nothing here reads the metadata store. Every response carries
+//! `X-Request-Id`; answers of an API add `X-Sluice-Version`, data answers `Server-Timing`.
+//! Call records join after *encode* as a phase of their own.
+
+mod admit;
+mod answer;
+mod body;
+mod params;
+mod route;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use answer::{Answer, encode_answer, new_request_id, unavailable, upstream_timeout, write_answer};
+pub(crate) use body::{continue_if_expected, too_large, unreadable_body};
+pub(crate) use route::Refused;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use catalog::model::Environment;
+use http::{HeaderName, HeaderValue, Method};
+use net::ssrf::{CheckedTarget, SsrfError};
+use pingora::protocols::http::ServerSession;
+use plugins::registered::{UpstreamRequest, UpstreamRoute};
+use plugins::{ApiError, Call, CallOutput, Dispatcher, PluginContext};
+
+use crate::client_addr::TrustedProxies;
+use crate::drain::Drain;
+use crate::limiter::Limiters;
+use crate::replay::NonceCache;
+use crate::request_headers::RequestHeaders;
+use crate::routes::{Route, Snapshot, Variant};
+use admit::Admitted;
+
+/// Selects the environment of a call; production when absent.
+pub const ENV_HEADER: HeaderName = HeaderName::from_static("x-sluice-env");
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// The version of the API that answered: `V{n}`.
+pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-sluice-version");
+
+/// The largest caller body read for a registered API's parameters (or a signature's digest):
+/// read before the upstream request is built, then replaced by the built body or sent as it
+/// came. Bodies that stream through (no body parameters, no signature) have no limit.
+pub const PARAM_BODY_LIMIT: usize = 64 * 1024;
+
+/// The edge service's shared state.
+pub struct Edge {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    plugins: Arc<PluginContext>,
+    pub(crate) settings: EdgeSettings,
+    limiters: Arc<Limiters>,
+    nonces: NonceCache,
+    /// Requests in flight, and whether the server is stopping.
+    pub(crate) drain: Arc<Drain>,
+}
+
+/// How the edge treats requests, from the configuration.
+pub struct EdgeSettings {
+    pub max_body_bytes: usize,
+    /// A request body must have arrived this long after its head, whatever its framing.
+    pub body_timeout: Duration,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Edge {
+    /// `limiters` are shared with whoever sweeps their idle state, `plugins` with whoever sets
+    /// their datasource policy. The edge becomes the plugins' dispatcher: APIs it serves can
+    /// call each other in process.
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        settings: EdgeSettings,
+        limiters: Arc<Limiters>,
+        plugins: Arc<PluginContext>,
+        drain: Arc<Drain>,
+    ) -> Arc<Edge> {
+        let edge = Arc::new(Edge { snapshot, plugins, settings, limiters, nonces: NonceCache::new(), drain });
+        let dispatcher: std::sync::Weak<dyn Dispatcher> = Arc::downgrade(&edge) as std::sync::Weak<dyn Dispatcher>;
+        edge.plugins.set_dispatcher(dispatcher);
+        edge
+    }
+}
+
+/// A call on its way to a registered API's upstream.
+pub(crate) struct UpstreamCall {
+    route: Arc<Route>,
+    /// Whether the gray version answers.
+    gray: bool,
+    pub(crate) request: UpstreamRequest,
+    upstream: Arc<UpstreamRoute>,
+}
+
+impl UpstreamCall {
+    /// The API's upstream timeout (for connecting, and for each read and write).
+    pub(crate) fn timeout(&self) -> Duration {
+        self.upstream.timeout
+    }
+
+    /// Caller headers the API maps to other names: never forwarded as they came.
+    pub(crate) fn consumed_headers(&self) -> &[HeaderName] {
+        self.upstream.consumed_headers()
+    }
+
+    /// `X-Sluice-Version` of the version that answers.
+    pub(crate) fn version_header(&self) -> &HeaderValue {
+        &self.route.variant(self.gray).version_header
+    }
+
+    pub(crate) fn route_name(&self) -> &str {
+        &self.route.api_name
+    }
+}
+
+/// What serving a request decided.
+pub(crate) enum Outcome {
+    /// Write this answer.
+    Answer(Answer),
+    /// Proxy to the upstream.
+    Proxy(UpstreamCall),
+}
+
+/// A request matched to its route, with the snapshot it was found in.
+pub(crate) struct Routed {
+    snapshot: Arc<Snapshot>,
+    route: Arc<Route>,
+    path_params: Vec<(String, String)>,
+    env: Environment,
+}
+
+impl Routed {
+    /// Whether any version of the route is a registered API.
+    pub(crate) fn reaches_upstream(&self) -> bool {
+        self.route.reaches_upstream()
+    }
+}
+
+/// What the edge reads of a request head, from whichever lane read it: pingora's parsed
+/// head (session lane) or the edge's own (`edge_app.rs`).
+pub(crate) struct CallHead<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    /// Empty when there is none.
+    pub query: &'a str,
+    pub headers: RequestHeaders<'a>,
+    /// The socket's peer.
+    pub peer: Option<std::net::IpAddr>,
+}
+
+impl<'a> CallHead<'a> {
+    fn of(session: &'a ServerSession) -> CallHead<'a> {
+        let header = session.req_header();
+        CallHead {
+            method: &header.method,
+            path: header.uri.path(),
+            query: header.uri.query().unwrap_or(""),
+            headers: RequestHeaders::Map(&header.headers),
+            peer: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
+        }
+    }
+}
+
+impl Edge {
+    /// The whole of a call on a head pingora read: route, body, then serve.
+    pub(crate) async fn answer(
+        &self,
+        session: &mut ServerSession,
+        request_id: &str,
+    ) -> std::result::Result<Outcome, Answer> {
+        // HTTP/1 heads were accepted by http1::parse before pingora read them again; HTTP/2
+        // has no framing headers to disagree (the h2 library refuses them).
+        let header = session.req_header();
+        let env = header.headers.get(&ENV_HEADER).map(HeaderValue::as_bytes);
+        let routed = self.route(&header.method, header.uri.path(), env).map_err(|r| r.answer(request_id))?;
+        let body = match self.body_limit(&CallHead::of(session), &routed, request_id)? {
+            Some(limit) => {
+                continue_if_expected(session).await;
+                Some(body::read_body(session, request_id, limit, self.settings.body_timeout).await?)
+            }
+            None => None,
+        };
+        self.serve(&CallHead::of(session), request_id, routed, body).await
+    }
+
+    /// Serves a request the in-place lane read, with the body [`Edge::body_limit`] asked for:
+    /// the answer to write, or the call to forward upstream.
+    pub(crate) async fn serve_in_place(
+        &self,
+        head: &CallHead<'_>,
+        request_id: &str,
+        routed: Routed,
+        body: Option<Bytes>,
+    ) -> Outcome {
+        match self.serve(head, request_id, routed, body).await {
+            Ok(outcome) => outcome,
+            Err(answer) => Outcome::Answer(answer),
+        }
+    }
+
+    /// The phases after *route*, for a routed request with the body [`Edge::body_limit`]
+    /// asked for: authenticate, grant, limit, choose version, invoke, encode.
+    async fn serve(
+        &self,
+        head: &CallHead<'_>,
+        request_id: &str,
+        routed: Routed,
+        body: Option<Bytes>,
+    ) -> std::result::Result<Outcome, Answer> {
+        let Routed { snapshot, route, path_params, env } = routed;
+        let caller = self
+            .admit(head, &snapshot, &route, body.as_deref().unwrap_or(&[]))
+            .map_err(|refused| refused.answer(request_id))?;
+        drop(snapshot);
+        let gray = choose_version(&route, &caller);
+        let variant = route.variant(gray);
+        let fail =
+            |err: ApiError| Answer::error(&err, request_id).with_header(VERSION_HEADER, variant.version_header.clone());
+        let call =
+            params::call_of(variant.plugin.as_ref(), head, path_params, body.as_deref(), &caller, env).map_err(fail)?;
+        let output = variant.plugin.invoke(&self.plugins, &call).await.map_err(fail)?;
+        self.encode(output, &route, gray, head.method, body, request_id).map_err(fail)
+    }
+
+    /// Phase *encode*: a plugin's output as the answer to write, or as the call to forward.
+    fn encode(
+        &self,
+        output: CallOutput,
+        route: &Arc<Route>,
+        gray: bool,
+        method: &Method,
+        body: Option<Bytes>,
+        request_id: &str,
+    ) -> std::result::Result<Outcome, ApiError> {
+        let version = &route.variant(gray).version_header;
+        match output {
+            CallOutput::Data { data, timings, .. } => {
+                Ok(Outcome::Answer(Answer::data(&data, request_id, version.clone(), Some(&timings))))
+            }
+            CallOutput::Json(value) => {
+                let data = serde_json::to_vec(&value).map_err(|_| internal("unencodable answer"))?;
+                Ok(Outcome::Answer(Answer::data(&data, request_id, version.clone(), None)))
+            }
+            CallOutput::Forward(forward) => {
+                let plugins::Forward { mut request, upstream } = *forward;
+                // A signed body was read to check its digest: send it on as it came.
+                if request.body.is_none()
+                    && let Some(bytes) = body.filter(|b| !b.is_empty())
+                {
+                    request.body = Some(bytes);
+                }
+                // HEAD is answered like GET: ask the upstream for the head only.
+                if method == Method::HEAD && request.method == Method::GET {
+                    request.method = Method::HEAD;
+                }
+                Ok(Outcome::Proxy(UpstreamCall { route: Arc::clone(route), gray, request, upstream }))
+            }
+            CallOutput::DryRun { .. } => Err(internal("unexpected dry run")),
+        }
+    }
+
+    /// Resolves the call's upstream host through the network policy, now (DNS answers
+    /// change): the one address pingora dials.
+    pub(crate) async fn upstream_target(&self, call: &UpstreamCall) -> std::result::Result<CheckedTarget, ApiError> {
+        let timeout = call.upstream.timeout;
+        let net = &self.snapshot.load().outbound.net;
+        match tokio::time::timeout(timeout, net.resolve_checked(&call.upstream.url)).await {
+            Ok(Ok(target)) => Ok(target),
+            Ok(Err(SsrfError::Forbidden { reason })) => {
+                Err(ApiError::new("Upstream.Forbidden", 502, format!("the upstream address is not allowed ({reason})")))
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(api = call.route_name(), "upstream not reachable: {e}");
+                Err(unavailable())
+            }
+            Err(_) => Err(upstream_timeout(timeout)),
+        }
+    }
+}
+
+/// Phase *choose version*: the gray version for a share of callers, sticky per app key, or
+/// per address for anonymous callers; the published one otherwise.
+fn choose_version(route: &Route, caller: &Admitted) -> bool {
+    match &caller.app {
+        Some(app) => route.choose(app.key.as_bytes()),
+        None => route.choose(&admit::address_bytes(caller.client)),
+    }
+}
+
+fn internal(what: &str) -> ApiError {
+    tracing::error!("edge: {what}");
+    ApiError::new("InternalError", 500, "an internal error occurred")
+}
+
+/// In-process calls between APIs: the served version of the API in the call's environment,
+/// with the caller's clearance the call carries (no second authentication, no limits: the
+/// outer call was admitted). A registered API cannot be called this way: its answer is a
+/// stream for a caller's connection.
+#[async_trait]
+impl Dispatcher for Edge {
+    async fn dispatch(&self, api_id: i64, call: &Call) -> std::result::Result<CallOutput, ApiError> {
+        let snapshot = self.snapshot.load_full();
+        let Some(route) = snapshot.table(call.env).by_id(api_id).map(Arc::clone) else {
+            return Err(ApiError::new(
+                "NotFound.Api",
+                404,
+                format!("API {api_id} is not published in the {} environment", call.env.as_str()),
+            ));
+        };
+        drop(snapshot);
+        let variant: &Variant = &route.served;
+        match variant.plugin.invoke(&self.plugins, call).await? {
+            CallOutput::Forward(_) => Err(ApiError::new(
+                "InvalidDefinition",
+                400,
+                format!("API {api_id} is a registered API; it cannot be called in process"),
+            )),
+            output => Ok(output),
+        }
+    }
+}
