@@ -123,7 +123,7 @@ pub fn canonical_query(raw: &str) -> String {
 
 /// Lower-case hex SHA-256 of a body: `HEX_SHA256_OF_BODY`.
 fn body_sha256_hex(body: &[u8]) -> String {
-    hex(&Sha256::digest(body))
+    hex::encode(Sha256::digest(body))
 }
 
 /// The `X-Sluice-Signature` value for `string_to_sign` under `secret`: base64 (standard, padded)
@@ -221,16 +221,6 @@ fn hex_value(byte: u8) -> Option<u8> {
         b'A'..=b'F' => Some(byte - b'A' + 10),
         _ => None,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xF)]));
-    }
-    out
 }
 
 #[cfg(test)]
