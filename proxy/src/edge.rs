@@ -433,7 +433,7 @@ impl Edge {
         body: &[u8],
         client: std::net::IpAddr,
     ) -> std::result::Result<Admitted, Refused> {
-        let now = now_millis();
+        let now = catalog::now_ms();
         if route.access.auth_mode == AuthMode::None {
             // Anyone may call: the API's own limit applies, and anonymous callers see L1.
             self.throttle(route, 0, None)?;
@@ -660,12 +660,6 @@ fn environment(value: Option<&[u8]>) -> std::result::Result<Environment, ApiErro
             &String::from_utf8_lossy(v).to_ascii_lowercase(),
         )),
     }
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Path parameters percent-decoded, as callers encode them.

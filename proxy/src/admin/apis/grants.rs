@@ -22,13 +22,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::routing::{delete, get, post, put};
 use catalog::model::{Api, App, Environment, Grant, GrayStrategy, WorkgroupRole};
+use catalog::now_ms;
 use catalog::store::StoreError;
 use serde::Serialize;
 use serde_json::json;
 
 use super::super::AdminState;
 use super::super::access::{Access, Caller, Routes};
-use super::super::apps::now_ms;
 use super::super::body::Fields;
 use super::super::datasources::path_id;
 use super::super::people::PageQuery;
