@@ -12,6 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use catalog::model::{User, Workgroup, WorkgroupRole};
+use catalog::now_ms;
 
 use super::AdminState;
 use super::reply::AdminError;
@@ -167,10 +168,4 @@ pub fn role_name(role: WorkgroupRole) -> &'static str {
         WorkgroupRole::Developer => "developer",
         WorkgroupRole::Admin => "admin",
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

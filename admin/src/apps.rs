@@ -29,6 +29,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use catalog::model::{App, AppToken, Grant, SecurityLevel, Workgroup, WorkgroupRole};
+use catalog::now_ms;
 use catalog::store::{APP_TOKEN_MAX_TTL_SECS, MAX_IP_ALLOW, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -79,13 +80,6 @@ pub fn register(routes: Routes) -> Routes {
 }
 
 type CallerExt = Extension<Arc<Caller>>;
-
-/// Milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// The app `id` if it belongs to `workgroup`; 404 otherwise, also for another workgroup's.
 pub(super) async fn app_in(state: &AdminState, workgroup: &Workgroup, id: &str) -> Result<App, AdminError> {

@@ -8,3 +8,12 @@ pub mod model;
 pub mod route_space;
 pub mod secret;
 pub mod store;
+
+/// Milliseconds since the Unix epoch (0 on a clock set before it): the one clock behind the
+/// catalog's timestamps and the proxy's expiry checks.
+#[inline]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

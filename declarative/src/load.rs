@@ -14,6 +14,7 @@ use catalog::model::{
     ApiOptions, Operator, ParamPosition, ParamType, RequestParam, ResponseField, SecurityLevel, SortDirection, SortSpec,
 };
 use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
 use serde_yaml_ng::{Mapping, Value};
 
 use super::{ApiSpec, Bundle, DatasourceSpec, Origin, Problem, Sourced};
@@ -140,7 +141,7 @@ fn parse_document(origin: Origin, text: &str, bundle: &mut Bundle, problems: &mu
     let value: Value = match serde_yaml_ng::from_str(text) {
         Ok(value) => value,
         Err(e) => {
-            problems.push(yaml_problem(&origin, &e, "YAML syntax: "));
+            problems.push(yaml_problem(&origin, &e, None, "YAML syntax: "));
             return;
         }
     };
@@ -175,35 +176,38 @@ fn parse_document(origin: Origin, text: &str, bundle: &mut Bundle, problems: &mu
 }
 
 fn typed<T: DeserializeOwned>(origin: &Origin, text: &str, problems: &mut Vec<Problem>) -> Option<T> {
-    match serde_yaml_ng::from_str::<T>(text) {
+    match serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)) {
         Ok(spec) => Some(spec),
         Err(e) => {
-            problems.push(yaml_problem(origin, &e, ""));
+            // The top-level key the deserializer was in, for errors with no place of their own.
+            let key = match e.path().iter().next() {
+                Some(Segment::Map { key }) => Some(key.clone()),
+                _ => None,
+            };
+            problems.push(yaml_problem(origin, e.inner(), key.as_deref(), ""));
             None
         }
     }
 }
 
 /// A serde_yaml_ng error at its line in the file, without the library's own "at line N
-/// column M" (the line is in front; the column stays when it helps).
-fn yaml_problem(origin: &Origin, error: &serde_yaml_ng::Error, prefix: &str) -> Problem {
+/// column M" (the line is in front). `key`: the top-level key the error is about, if known.
+fn yaml_problem(origin: &Origin, error: &serde_yaml_ng::Error, key: Option<&str>, prefix: &str) -> Problem {
     let mut message = error.to_string();
-    if let Some(at) = message.rfind(" at line ") {
-        let tail = &message[at + " at line ".len()..];
-        if tail.split(" column ").all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())) {
-            message.truncate(at);
+    let mut line = origin.line;
+    if let Some(location) = error.location() {
+        line = origin.first_line + location.line().max(1) - 1;
+        // How the library writes this location after its message (libyaml's may be followed
+        // by a context).
+        let written = format!(" at line {} column {}", location.line(), location.column());
+        if let Some(at) = message.rfind(&written) {
+            message.replace_range(at..at + written.len(), "");
         }
     }
-    let mut line = match error.location() {
-        Some(location) => origin.first_line + location.line().max(1) - 1,
-        None => origin.line,
-    };
-    // Some errors (custom ones, a missing key) point at the document's start; when the message
-    // starts with the key it is about (`type: …`), point at that key instead.
+    // Some errors (custom ones, a missing key) point at the document's start; when the
+    // deserializer was inside a key (`type`), point at that key instead.
     if line <= origin.line
-        && let Some((key, _)) = message.split_once(": ")
-        && !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric())
+        && let Some(key) = key
     {
         line = origin.line_of(&[key]);
     }

@@ -28,14 +28,15 @@ pub fn parse_cidr(text: &str) -> Result<IpNet, CidrError> {
             .map(IpNet::from)
             .map_err(|_| error("expected an IP address or address/prefix, e.g. 10.0.0.0/8 or 2001:db8::/32".into()))?,
         Some((address, prefix)) => {
+            // Not `IpNet`'s own parser: it reads `010.0.0.0/8` as 10.0.0.0/8 where std refuses the
+            // leading zero, and it would not say which half is wrong.
             let address: IpAddr = address.parse().map_err(|_| error(format!("`{address}` is not an IP address")))?;
             let max = if address.is_ipv4() { 32 } else { 128 };
-            let prefix: u8 = prefix
+            let net = prefix
                 .parse()
                 .ok()
-                .filter(|prefix| *prefix <= max)
+                .and_then(|prefix| IpNet::new(address, prefix).ok())
                 .ok_or_else(|| error(format!("the prefix must be a number from 0 to {max}")))?;
-            let net = IpNet::new(address, prefix).map_err(|_| error(format!("the prefix must be 0 to {max}")))?;
             if net.addr() != net.network() {
                 return Err(error(format!("address bits are set after the prefix; did you mean `{}`?", net.trunc())));
             }

@@ -34,7 +34,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use url::{Host, Url};
 
 #[cfg(test)]
@@ -309,18 +309,17 @@ pub fn classify(ip: IpAddr) -> Option<&'static str> {
 }
 
 fn classify_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let bits = ip.to_bits();
-    V4_REFUSED.iter().find(|(net, len, _)| same_prefix32(bits, *net, *len)).map(|(_, _, reason)| *reason)
+    V4_REFUSED.iter().find(|(net, _)| net.contains(&ip)).map(|(_, reason)| *reason)
 }
 
 fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
     let bits = ip.to_bits();
-    match V6_RULES.iter().find(|(net, len, _)| same_prefix128(bits, *net, *len)) {
-        Some((_, _, V6Rule::Refuse(reason))) => Some(reason),
-        Some((_, _, V6Rule::Low32)) => classify_v4(Ipv4Addr::from_bits(bits as u32)),
-        Some((_, _, V6Rule::SixToFour)) => classify_v4(Ipv4Addr::from_bits((bits >> 80) as u32)),
+    match V6_RULES.iter().find(|(net, _)| net.contains(&ip)) {
+        Some((_, V6Rule::Refuse(reason))) => Some(reason),
+        Some((_, V6Rule::Low32)) => classify_v4(Ipv4Addr::from_bits(bits as u32)),
+        Some((_, V6Rule::SixToFour)) => classify_v4(Ipv4Addr::from_bits((bits >> 80) as u32)),
         // Only 2000::/3 is global unicast; everything else is unassigned or special.
-        None if bits >> 125 != 0b001 => Some(RESERVED),
+        None if !GLOBAL_UNICAST.contains(&ip) => Some(RESERVED),
         None => None,
     }
 }
@@ -335,37 +334,36 @@ const RESERVED: &str = "reserved";
 const BENCHMARKING: &str = "benchmarking";
 const DOCUMENTATION: &str = "documentation";
 
-const fn v4(a: u8, b: u8, c: u8, d: u8) -> u32 {
-    u32::from_be_bytes([a, b, c, d])
+const fn v4(a: u8, b: u8, c: u8, d: u8, len: u8) -> Ipv4Net {
+    Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len)
 }
 
-#[allow(clippy::too_many_arguments)]
-const fn v6(a: u16, b: u16, c: u16, d: u16, e: u16, f: u16, g: u16, h: u16) -> u128 {
-    Ipv6Addr::new(a, b, c, d, e, f, g, h).to_bits()
+const fn v6(s: [u16; 8], len: u8) -> Ipv6Net {
+    Ipv6Net::new_assert(Ipv6Addr::new(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]), len)
 }
 
 /// Refused IPv4 ranges; the first match gives the reason, so single addresses come first.
-const V4_REFUSED: &[(u32, u8, &str)] = &[
-    (v4(169, 254, 169, 254), 32, METADATA), // AWS, GCP, Azure, OpenStack, …
-    (v4(100, 100, 100, 200), 32, METADATA), // Alibaba Cloud
-    (v4(192, 0, 0, 192), 32, METADATA),     // Oracle Cloud
-    (v4(168, 63, 129, 16), 32, METADATA),   // Azure WireServer: public, but the host's own agent
-    (v4(255, 255, 255, 255), 32, "broadcast"),
-    (v4(0, 0, 0, 0), 8, UNSPECIFIED), // "this network"; Linux dials 0.0.0.0 as loopback
-    (v4(10, 0, 0, 0), 8, PRIVATE),
-    (v4(100, 64, 0, 0), 10, "carrier-grade NAT"),
-    (v4(127, 0, 0, 0), 8, LOOPBACK),
-    (v4(169, 254, 0, 0), 16, LINK_LOCAL),
-    (v4(172, 16, 0, 0), 12, PRIVATE),
-    (v4(192, 0, 0, 0), 24, RESERVED), // IETF protocol assignments
-    (v4(192, 0, 2, 0), 24, DOCUMENTATION),
-    (v4(192, 88, 99, 0), 24, RESERVED), // former 6to4 relay anycast
-    (v4(192, 168, 0, 0), 16, PRIVATE),
-    (v4(198, 18, 0, 0), 15, BENCHMARKING),
-    (v4(198, 51, 100, 0), 24, DOCUMENTATION),
-    (v4(203, 0, 113, 0), 24, DOCUMENTATION),
-    (v4(224, 0, 0, 0), 4, MULTICAST),
-    (v4(240, 0, 0, 0), 4, RESERVED),
+const V4_REFUSED: &[(Ipv4Net, &str)] = &[
+    (v4(169, 254, 169, 254, 32), METADATA), // AWS, GCP, Azure, OpenStack, …
+    (v4(100, 100, 100, 200, 32), METADATA), // Alibaba Cloud
+    (v4(192, 0, 0, 192, 32), METADATA),     // Oracle Cloud
+    (v4(168, 63, 129, 16, 32), METADATA),   // Azure WireServer: public, but the host's own agent
+    (v4(255, 255, 255, 255, 32), "broadcast"),
+    (v4(0, 0, 0, 0, 8), UNSPECIFIED), // "this network"; Linux dials 0.0.0.0 as loopback
+    (v4(10, 0, 0, 0, 8), PRIVATE),
+    (v4(100, 64, 0, 0, 10), "carrier-grade NAT"),
+    (v4(127, 0, 0, 0, 8), LOOPBACK),
+    (v4(169, 254, 0, 0, 16), LINK_LOCAL),
+    (v4(172, 16, 0, 0, 12), PRIVATE),
+    (v4(192, 0, 0, 0, 24), RESERVED), // IETF protocol assignments
+    (v4(192, 0, 2, 0, 24), DOCUMENTATION),
+    (v4(192, 88, 99, 0, 24), RESERVED), // former 6to4 relay anycast
+    (v4(192, 168, 0, 0, 16), PRIVATE),
+    (v4(198, 18, 0, 0, 15), BENCHMARKING),
+    (v4(198, 51, 100, 0, 24), DOCUMENTATION),
+    (v4(203, 0, 113, 0, 24), DOCUMENTATION),
+    (v4(224, 0, 0, 0, 4), MULTICAST),
+    (v4(240, 0, 0, 0, 4), RESERVED),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -379,45 +377,32 @@ enum V6Rule {
 
 /// IPv6 ranges, first match wins. Addresses outside all of them and outside 2000::/3 are
 /// refused as reserved.
-const V6_RULES: &[(u128, u8, V6Rule)] = &[
-    (0, 128, V6Rule::Refuse(UNSPECIFIED)),
-    (1, 128, V6Rule::Refuse(LOOPBACK)),
-    (v6(0, 0, 0, 0, 0, 0xffff, 0, 0), 96, V6Rule::Low32), // IPv4-mapped
-    (0, 96, V6Rule::Low32),                               // IPv4-compatible (deprecated)
-    (v6(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96, V6Rule::Low32), // NAT64
+const V6_RULES: &[(Ipv6Net, V6Rule)] = &[
+    (v6([0, 0, 0, 0, 0, 0, 0, 0], 128), V6Rule::Refuse(UNSPECIFIED)),
+    (v6([0, 0, 0, 0, 0, 0, 0, 1], 128), V6Rule::Refuse(LOOPBACK)),
+    (v6([0, 0, 0, 0, 0, 0xffff, 0, 0], 96), V6Rule::Low32), // IPv4-mapped
+    (v6([0, 0, 0, 0, 0, 0, 0, 0], 96), V6Rule::Low32),      // IPv4-compatible (deprecated)
+    (v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96), V6Rule::Low32), // NAT64
     // Local-use NAT64 (RFC 8215): where the IPv4 address sits is the operator's choice.
-    (v6(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48, V6Rule::Refuse(RESERVED)),
-    (v6(0x100, 0, 0, 0, 0, 0, 0, 0), 64, V6Rule::Refuse(RESERVED)), // discard-only
+    (v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48), V6Rule::Refuse(RESERVED)),
+    (v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64), V6Rule::Refuse(RESERVED)), // discard-only
     // Teredo hides the client's IPv4 address (obfuscated); refuse it whole.
-    (v6(0x2001, 0, 0, 0, 0, 0, 0, 0), 32, V6Rule::Refuse("Teredo")),
-    (v6(0x2001, 2, 0, 0, 0, 0, 0, 0), 48, V6Rule::Refuse(BENCHMARKING)),
-    (v6(0x2001, 0x10, 0, 0, 0, 0, 0, 0), 28, V6Rule::Refuse(RESERVED)), // ORCHID
-    (v6(0x2001, 0x20, 0, 0, 0, 0, 0, 0), 28, V6Rule::Refuse(RESERVED)), // ORCHIDv2
-    (v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32, V6Rule::Refuse(DOCUMENTATION)),
-    (v6(0x2002, 0, 0, 0, 0, 0, 0, 0), 16, V6Rule::SixToFour),
-    (v6(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20, V6Rule::Refuse(DOCUMENTATION)),
-    (v6(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254), 128, V6Rule::Refuse(METADATA)), // AWS IMDS over IPv6
-    (v6(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7, V6Rule::Refuse(PRIVATE)),
-    (v6(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10, V6Rule::Refuse(LINK_LOCAL)),
-    (v6(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10, V6Rule::Refuse("site-local")),
-    (v6(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, V6Rule::Refuse(MULTICAST)),
+    (v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 32), V6Rule::Refuse("Teredo")),
+    (v6([0x2001, 2, 0, 0, 0, 0, 0, 0], 48), V6Rule::Refuse(BENCHMARKING)),
+    (v6([0x2001, 0x10, 0, 0, 0, 0, 0, 0], 28), V6Rule::Refuse(RESERVED)), // ORCHID
+    (v6([0x2001, 0x20, 0, 0, 0, 0, 0, 0], 28), V6Rule::Refuse(RESERVED)), // ORCHIDv2
+    (v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32), V6Rule::Refuse(DOCUMENTATION)),
+    (v6([0x2002, 0, 0, 0, 0, 0, 0, 0], 16), V6Rule::SixToFour),
+    (v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20), V6Rule::Refuse(DOCUMENTATION)),
+    (v6([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254], 128), V6Rule::Refuse(METADATA)), // AWS IMDS over IPv6
+    (v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7), V6Rule::Refuse(PRIVATE)),
+    (v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10), V6Rule::Refuse(LINK_LOCAL)),
+    (v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10), V6Rule::Refuse("site-local")),
+    (v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8), V6Rule::Refuse(MULTICAST)),
 ];
 
-fn mask32(len: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0)
-}
-
-fn mask128(len: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0)
-}
-
-fn same_prefix32(a: u32, b: u32, len: u8) -> bool {
-    (a ^ b) & mask32(len) == 0
-}
-
-fn same_prefix128(a: u128, b: u128, len: u8) -> bool {
-    (a ^ b) & mask128(len) == 0
-}
+/// Global unicast, 2000::/3: IPv6 outside it and outside [`V6_RULES`] is refused.
+const GLOBAL_UNICAST: Ipv6Net = v6([0x2000, 0, 0, 0, 0, 0, 0, 0], 3);
 
 enum Allow {
     Net(IpNet),
@@ -430,11 +415,15 @@ fn parse_allow_entry(raw: &str) -> Result<Allow, String> {
         return Err("empty".into());
     }
     if let Some((addr, len)) = entry.split_once('/') {
+        // Not `IpNet`'s own parser: it reads `010.0.0.0/8` as 10.0.0.0/8 where std refuses the
+        // leading zero, and it would not say which half is wrong.
         let addr = parse_ip(addr).ok_or("not an IP address before `/`")?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        let len: u8 =
-            len.parse().ok().filter(|l| *l <= max).ok_or_else(|| format!("prefix length must be 0..={max}"))?;
-        let net = IpNet::new(addr, len).map_err(|e| e.to_string())?;
+        let net = len
+            .parse()
+            .ok()
+            .and_then(|len| IpNet::new(addr, len).ok())
+            .ok_or_else(|| format!("prefix length must be 0..={max}"))?;
         // `10.1.0.1/16` most likely meant something narrower than 10.1.0.0/16; do not guess.
         if net.network() != addr {
             return Err("address has bits set beyond the prefix length".into());

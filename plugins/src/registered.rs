@@ -14,6 +14,7 @@
 //! lets pingora stream the bodies. The same [`UpstreamRoute::compile`] validates definitions in
 //! `sluice check` / `sluice apply`, so a file that checks clean is one the edge can serve.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,7 @@ use catalog::model::{
 };
 use http::Method;
 use http::header::{HeaderName, HeaderValue};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use net::ssrf::UpstreamUrl;
 
@@ -414,23 +416,7 @@ fn compile_spec(spec: &RegisteredSpec) -> Result<UpstreamRoute, String> {
 /// Decodes a percent-encoded path segment as the caller sent it (`S%C3%A3o%20Paulo`);
 /// `None` when the result is not UTF-8.
 pub fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(hi), Some(lo)) =
-                (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
-        {
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    percent_decode_str(segment).decode_utf8().ok().map(Cow::into_owned)
 }
 
 /// Caller-facing names: letters, digits, `_`, `-` and `.` (header parameters are named like
@@ -519,16 +505,36 @@ fn join_paths(base: &str, path: &str) -> String {
     joined
 }
 
+/// What a literal piece of a path template encodes: every byte but letters, digits and
+/// `/ - . _ ~ ! $ & ' ( ) * + , ; = : @ %` (what may stand in a path, escapes included).
+const PATH_TEXT_ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'%');
+
+/// What a value encodes as one path segment: every byte but RFC 3986's unreserved
+/// `A-Z a-z 0-9 - . _ ~`.
+const SEGMENT_ENCODED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// Percent-encodes a literal piece of the template, keeping what may stand in a path as is.
 fn encode_path_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        let keep = byte.is_ascii_alphanumeric()
-            || matches!(byte, b'/' | b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')')
-            || matches!(byte, b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@' | b'%');
-        push_byte(&mut out, byte, keep);
-    }
-    out
+    utf8_percent_encode(text, PATH_TEXT_ENCODED).to_string()
 }
 
 /// Percent-encodes a value as one path segment: everything but unreserved characters, so a
@@ -541,17 +547,7 @@ fn encode_path_segment(value: &str, out: &mut String) {
         }
         return;
     }
-    for byte in value.bytes() {
-        push_byte(out, byte, byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~'));
-    }
-}
-
-fn push_byte(out: &mut String, byte: u8, keep: bool) {
-    if keep {
-        out.push(byte as char);
-    } else {
-        out.push_str(&format!("%{byte:02X}"));
-    }
+    out.extend(utf8_percent_encode(value, SEGMENT_ENCODED));
 }
 
 /// A JSON value as text for a query, path or header: strings as they are, arrays of scalars
@@ -692,6 +688,27 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(request.body.as_deref().unwrap()).unwrap();
         assert_eq!(body, serde_json::json!({"id": 7, "tag": "42", "token": "t0k"}));
         assert!(request.headers.iter().any(|(k, v)| k == http::header::CONTENT_TYPE && v == "application/json"));
+    }
+
+    #[test]
+    fn path_encoding_keeps_exactly_the_allowed_characters() {
+        for byte in 0u8..=127 {
+            let text = char::from(byte).to_string();
+            let escaped = format!("%{byte:02X}");
+            let unreserved = byte.is_ascii_alphanumeric() || b"-._~".contains(&byte);
+            let in_path = unreserved || b"/!$&'()*+,;=:@%".contains(&byte);
+            assert_eq!(&encode_path_text(&text), if in_path { &text } else { &escaped }, "{byte}");
+            let mut segment = String::new();
+            encode_path_segment(&format!("a{text}"), &mut segment);
+            assert_eq!(segment, format!("a{}", if unreserved { &text } else { &escaped }), "{byte}");
+        }
+        assert_eq!(encode_path_text("/São"), "/S%C3%A3o");
+        let mut segment = String::new();
+        encode_path_segment("€", &mut segment);
+        assert_eq!(segment, "%E2%82%AC");
+        assert_eq!(percent_decode("S%C3%A3o%20Paulo").as_deref(), Some("São Paulo"));
+        assert_eq!(percent_decode("%e2%82%Ac+%zz%4%").as_deref(), Some("€+%zz%4%"));
+        assert_eq!(percent_decode("%FF"), None);
     }
 
     #[test]

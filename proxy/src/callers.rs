@@ -237,18 +237,8 @@ fn invalid_credentials() -> ApiError {
     ApiError::new("Unauthorized.InvalidCredentials", 401, "the app key and token or signature were not accepted")
 }
 
-fn hex_to_bytes(hex: &str) -> Option<[u8; 32]> {
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let high = char::from(pair[0]).to_digit(16)?;
-        let low = char::from(pair[1]).to_digit(16)?;
-        out[i] = u8::try_from(high * 16 + low).ok()?;
-    }
-    Some(out)
+fn hex_to_bytes(text: &str) -> Option<[u8; 32]> {
+    <[u8; 32] as hex::FromHex>::from_hex(text).ok()
 }
 
 #[cfg(test)]

@@ -67,6 +67,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use http::HeaderName;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
 use sha2::{Digest, Sha256};
 
 // Header names are prebuilt: a lookup by `&str` parses the name on every call.
@@ -123,7 +124,7 @@ pub fn canonical_query(raw: &str) -> String {
 
 /// Lower-case hex SHA-256 of a body: `HEX_SHA256_OF_BODY`.
 fn body_sha256_hex(body: &[u8]) -> String {
-    hex(&Sha256::digest(body))
+    hex::encode(Sha256::digest(body))
 }
 
 /// The `X-Sluice-Signature` value for `string_to_sign` under `secret`: base64 (standard, padded)
@@ -173,64 +174,26 @@ fn keyed(secret: &[u8]) -> Option<HmacSha256> {
     HmacSha256::new_from_slice(secret).ok()
 }
 
+/// What step 3 of `CANONICAL_QUERY` encodes: every byte but RFC 3986's unreserved
+/// `A-Z a-z 0-9 - . _ ~` (bytes outside ASCII always are).
+const ENCODED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// Form decoding to bytes: `+` is a space, `%HH` a byte, any other `%` itself.
 fn decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let digit = |at: usize| bytes.get(at).copied().and_then(hex_value);
-                match (digit(i + 1), digit(i + 2)) {
-                    (Some(high), Some(low)) => {
-                        out.push(high << 4 | low);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
+    let mut out = Vec::with_capacity(text.len());
+    // `+` is no hex digit, so no `%HH` spans two pieces.
+    for (i, piece) in text.split('+').enumerate() {
+        if i > 0 {
+            out.push(b' ');
         }
-        i += 1;
+        out.extend(percent_decode_str(piece));
     }
     out
 }
 
-/// RFC 3986 encoding: unreserved bytes as themselves, every other one as `%HH`.
+/// RFC 3986 encoding: unreserved bytes as themselves, every other one as `%HH` (upper case).
 fn encode(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(bytes.len());
-    for &byte in bytes {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xF)]));
-        }
-    }
-    out
-}
-
-fn hex_value(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xF)]));
-    }
-    out
+    percent_encode(bytes, ENCODED).to_string()
 }
 
 #[cfg(test)]

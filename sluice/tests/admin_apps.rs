@@ -12,9 +12,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use catalog::model::{AuditEntry, ConnectionSettings, Datasource, DatasourceKind};
+use catalog::now_ms;
 use catalog::secret::SecretBox;
 use catalog::store::{Store, hash_token};
 use serde_json::{Value, json};
@@ -41,10 +42,6 @@ struct Fixture {
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Fixture {

@@ -7,10 +7,11 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use admin::access::Access;
 use admin::{AdminState, routes};
+use catalog::now_ms;
 use catalog::secret::SecretBox;
 use catalog::store::Store;
 use serde_json::{Value, json};
@@ -124,10 +125,6 @@ fn expected(expect: Expect, who: Who) -> Outcome {
         (Expect::WorkgroupDeveloper, Who::Developer) => Allowed,
         (Expect::WorkgroupAdmin | Expect::WorkgroupDeveloper, _) => Status(403),
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[test]

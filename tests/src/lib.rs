@@ -187,7 +187,7 @@ fn inserts(kind: DatasourceKind, customers: &[Customer]) -> Vec<String> {
         _ => sql_text(s),
     };
     let blob = |bytes: &[u8]| {
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(bytes);
         match kind {
             DatasourceKind::Postgres => format!("'\\x{hex}'::bytea"),
             _ => format!("X'{hex}'"),

@@ -7,6 +7,8 @@
 use axum::body::Bytes;
 use catalog::model::{ApiDefinition, ApiMode, ApiSettings, Datasource, ParamPosition};
 use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+use serde_path_to_error::Segment;
 
 use crate::reply::AdminError;
 use plugins::api_rules::{self, PathProblem};
@@ -116,31 +118,50 @@ fn compile_field(mode: &ApiMode, why: &str) -> String {
     }
 }
 
-/// Reads a JSON body; an empty body reads as `{}`. Errors name the field when serde does
-/// (`missing field`, `unknown field`), under `prefix` (`draft.` for a definition).
+/// Reads a JSON body; an empty body reads as `{}`. Errors name the field at fault where the
+/// deserializer was (`tags`, `requestParams[0].type`), under `prefix` (`draft.` for a
+/// definition); `body` (or the prefix) when the text is not JSON at all.
 pub fn parse<T: DeserializeOwned>(body: &[u8], prefix: &str) -> Result<T, AdminError> {
     let text = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
-    serde_json::from_slice(text).map_err(|e| {
-        let message = e.to_string();
-        let named = ["missing field `", "unknown field `", "unknown variant `"]
-            .iter()
-            .find_map(|marker| message.split_once(marker))
-            .and_then(|(_, rest)| rest.split_once('`'))
-            .map(|(name, _)| name.to_owned());
-        let field = match (named, message.contains("unknown variant")) {
-            (Some(_), true) if prefix == "draft." => "draft.mode".to_owned(),
-            (Some(name), false) => format!("{prefix}{name}"),
-            _ if prefix.is_empty() => "body".to_owned(),
-            _ => prefix.trim_end_matches('.').to_owned(),
-        };
-        AdminError::invalid(&field, format!("the request body is not as expected: {message}"))
-    })
+    let mut reader = serde_json::Deserializer::from_slice(text);
+    let (path, error) = match serde_path_to_error::deserialize(&mut reader) {
+        Ok(value) => match reader.end() {
+            Ok(()) => return Ok(value),
+            Err(trailing) => (None, trailing),
+        },
+        Err(e) => {
+            let path = e.path().iter().any(|s| !matches!(s, Segment::Unknown)).then(|| e.path().to_string());
+            (path, e.into_inner())
+        }
+    };
+    let message = error.to_string();
+    // serde names a missing field only in its message (`missing field `name``); the path is
+    // the object that lacks it.
+    let missing = (error.classify() == Category::Data)
+        .then(|| message.strip_prefix("missing field `")?.split_once('`'))
+        .flatten()
+        .map(|(name, _)| name);
+    let field = match (path, missing) {
+        (Some(path), Some(name)) => format!("{prefix}{path}.{name}"),
+        (None, Some(name)) => format!("{prefix}{name}"),
+        (Some(path), None) => format!("{prefix}{path}"),
+        (None, None) if prefix.is_empty() => "body".to_owned(),
+        (None, None) => prefix.trim_end_matches('.').to_owned(),
+    };
+    Err(AdminError::invalid(&field, format!("the request body is not as expected: {message}")))
 }
 
 /// Reads a definition given as JSON (the `draft` of a body).
 pub fn parse_definition(value: serde_json::Value) -> Result<ApiDefinition, AdminError> {
     let bytes = Bytes::from(value.to_string());
-    parse(&bytes, "draft.")
+    parse(&bytes, "draft.").map_err(|whole| {
+        if whole.field.as_deref() != Some("draft") {
+            return whole;
+        }
+        // The mode is flattened into the definition, where serde loses the path; read it alone
+        // to name its field (`draft.mode` for an unknown one).
+        parse::<ApiMode>(&bytes, "draft.").err().filter(|alone| alone.field != whole.field).unwrap_or(whole)
+    })
 }
 
 #[cfg(test)]
@@ -210,6 +231,12 @@ mod tests {
         assert_eq!(parse::<B>(b"{}", "").unwrap_err().field.as_deref(), Some("name"));
         assert_eq!(parse::<B>(br#"{"name":"a","tags":[]}"#, "").unwrap_err().field.as_deref(), Some("tags"));
         assert_eq!(parse::<B>(b"nope", "").unwrap_err().field.as_deref(), Some("body"));
+        assert_eq!(parse::<B>(br#"{"name":"a"} x"#, "").unwrap_err().field.as_deref(), Some("body"));
+        assert_eq!(parse::<B>(br#"{"name":1}"#, "").unwrap_err().field.as_deref(), Some("name"));
+        let nested = serde_json::json!({"datasourceId": 1, "mode": "wizard", "table": "t", "requestParams": [{}]});
+        let err = parse_definition(nested).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("draft.requestParams[0].name"), "{err:?}");
+        assert!(err.message.contains("missing field `name`"), "{err:?}");
         let err = parse_definition(serde_json::json!({"datasourceId": 1, "mode": "magic"})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("draft.mode"));
         let err = parse_definition(serde_json::json!({"datasourceId": 1, "mode": "wizard"})).unwrap_err();

@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, http::HeaderName};
 use catalog::model::{Api, ApiVersion, App, Environment, Workgroup, WorkgroupRole};
+use catalog::now_ms;
 use catalog::store::{Store, StoreError};
 
 use super::AdminState;
@@ -152,12 +153,6 @@ pub(super) fn cached_document(doc: &Arc<Doc>, request: &HeaderMap) -> Response {
         headers.insert(header::ETAG, etag);
     }
     response
-}
-
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 async fn api_json(

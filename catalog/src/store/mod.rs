@@ -52,6 +52,8 @@ use sqlx::{AnyConnection, AnyPool};
 use sqlx::{ConnectOptions, Connection, Row, SqlSafeStr};
 
 use crate::model::Environment;
+// Children read the clock as `super::now_millis`.
+use crate::now_ms as now_millis;
 use crate::route_space::{RouteClaim, conflict};
 use crate::secret::{SecretBox, SecretError};
 
@@ -313,10 +315,6 @@ async fn claim_route(
         }
     }
     Ok(())
-}
-
-fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// Rejects names that are empty or only whitespace.

@@ -229,13 +229,7 @@ async fn insert_token(
 
 /// The SHA-256 of a token's text, as lowercase hex: what the store keeps and looks up.
 pub fn hash_token(token_text: &str) -> String {
-    let digest = Sha256::digest(token_text.as_bytes());
-    let mut hex = String::with_capacity(digest.len() * 2);
-    for byte in digest.iter() {
-        hex.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-        hex.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
-    }
-    hex
+    hex::encode(Sha256::digest(token_text.as_bytes()))
 }
 
 /// The part of a token shown in lists: its first 8 characters, but never more than a quarter

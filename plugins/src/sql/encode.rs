@@ -389,7 +389,7 @@ impl CellRow for PgRow {
 }
 
 fn format_uuid(bytes: &[u8]) -> String {
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(bytes);
     if hex.len() != 32 {
         return hex;
     }

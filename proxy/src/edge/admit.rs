@@ -33,7 +33,7 @@ impl Edge {
             self.limit(route, 0, None)?;
             return Ok(Admitted { clearance: SecurityLevel::L1, app: None, client });
         }
-        let now = now_millis();
+        let now = catalog::now_ms();
         let app = self.authenticate(head, snapshot, body, client, now)?;
         let grant_qps = grant(snapshot, route, app, now)?;
         self.limit(route, app.id, grant_qps)?;
@@ -154,10 +154,4 @@ pub(super) fn address_bytes(ip: std::net::IpAddr) -> [u8; 16] {
         std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         std::net::IpAddr::V6(v6) => v6.octets(),
     }
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -176,14 +176,12 @@ fn server_timing(t: &StageTimings) -> HeaderValue {
 
 /// 128 random bits as 32 hex digits.
 pub(crate) fn new_request_id() -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bits = rand::random::<u128>();
-    // Without `format!` or a char at a time: this runs for every request.
+    // Into a buffer, without `format!` or a char at a time: this runs for every request.
     let mut digits = [0u8; 32];
-    for (i, digit) in digits.iter_mut().enumerate() {
-        *digit = HEX[((bits >> ((31 - i) * 4)) & 0xf) as usize];
-    }
-    String::from_utf8(digits.to_vec()).unwrap_or_default()
+    hex::encode_to_slice(rand::random::<u128>().to_be_bytes(), &mut digits)
+        .ok()
+        .and_then(|()| String::from_utf8(digits.to_vec()).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
