@@ -6,6 +6,9 @@
 //! first asks for it, so binaries never disturb one another. The servers must be up: run the
 //! tests through `./scripts/test`, which starts them.
 
+// Test support: a fixture that cannot be set up should stop the test where it failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
