@@ -1,3 +1,6 @@
+//! Tests of the declarative files: problems with file and line, apply twice is a no-op, the
+//! examples on the demo dataset (long because each case is a YAML document inline).
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

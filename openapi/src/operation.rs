@@ -3,6 +3,10 @@
 //!
 //! Only what callers see goes in: a registered API's upstream URL, upstream names and
 //! positions and its constants are never read here, beyond whether the edge reads the body.
+//!
+//! Longer than most files on purpose: an operation's parameters, body, responses and row schema
+//! come from one walk over the definition with shared lookups; split, that state would travel
+//! between files.
 
 use catalog::model::{
     Api, ApiDefinition, ApiMode, ApiOptions, ApiVersion, ConstantPosition, ParamPosition, ParamType, RegisteredSpec,

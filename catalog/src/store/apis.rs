@@ -7,6 +7,9 @@
 //! ([`ApiDefinition::redacted`]); only [`Store::published`], [`Store::api_with_secrets`] and
 //! [`Store::latest_version_with_secrets`] open them. Writing a constant without a value keeps
 //! the value stored for the constant of the same name.
+//!
+//! One file on purpose: APIs and their versions share transactions and row locks (saving a
+//! version locks the API row), so the locking is read in one place.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;

@@ -9,6 +9,8 @@
 //! In front of each sqlx pool sits a [`WarmPool`]: sqlx tests every connection handed back to
 //! its pool with a round trip to the database, so a connection whose call finished cleanly is
 //! kept and handed to the next call instead.
+//!
+//! Past 600 lines only with its unit tests.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};

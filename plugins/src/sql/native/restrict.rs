@@ -30,6 +30,9 @@
 //! is replaced, in the regenerated SQL, by a NULL of the field's declared type, and the item
 //! keeps the name the database would have given it. The shape of the query (aggregation,
 //! row count) is unchanged, and no result, error or delay can depend on a restricted value.
+//!
+//! One file on purpose: the rules are one security decision, and every case of the walk that
+//! enforces them is here to be read and reviewed together.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;

@@ -6,6 +6,9 @@
 //! ([`ScriptTemplate::render`]). Caller values only ever reach the [`SqlBuilder`] as binds; the
 //! one exception, `${name}`, is limited to identifier parameters with an allow-list and is
 //! written as a quoted identifier.
+//!
+//! One file on purpose: checking a template and rendering it walk the same tree, and the
+//! rules for `${name}` must be read beside both.
 
 mod expr;
 mod parse;
