@@ -1,4 +1,4 @@
-// Routes of `admin/src/docs/` with who may call them (included by admin_matrix.rs).
+// Routes of `admin/src/docs/` with who may call them (included by matrix.rs).
 // Each row's `prepare` creates, as the platform admin, what an allowed call needs.
 
 pub fn docs() -> Vec<Row> {

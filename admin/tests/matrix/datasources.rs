@@ -1,4 +1,4 @@
-// Routes of `admin/src/datasources.rs` with who may call them (included by admin_matrix.rs).
+// Routes of `admin/src/datasources.rs` with who may call them (included by matrix.rs).
 // Each row's `prepare` creates, as the platform admin, what an allowed call needs: a fresh
 // SQLite datasource (its file need not exist for CRUD; `/test` gets an empty file, which
 // SQLite opens as an empty database), a fresh folder, a fresh workgroup to delete.

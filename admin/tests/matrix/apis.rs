@@ -1,4 +1,4 @@
-// Routes of `admin/src/apis/` with who may call them (included by admin_matrix.rs).
+// Routes of `admin/src/apis/` with who may call them (included by matrix.rs).
 // Each row's `prepare` creates, as the platform admin, what an allowed call needs: a fresh API
 // of `team` over a SQLite datasource (written straight into the server's store, once), with a
 // saved version or a publication where the route needs one.

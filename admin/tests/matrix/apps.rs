@@ -1,5 +1,5 @@
 // Routes of `admin/src/apps.rs` and `admin/src/apis/grants.rs` with who may call
-// them (included by admin_matrix.rs). Each row's `prepare` creates, as the platform admin, what
+// them (included by matrix.rs). Each row's `prepare` creates, as the platform admin, what
 // an allowed call needs: a fresh app of `team`, a token, a grant, a gray strategy; APIs come
 // from `apis_fresh` (matrix/apis.rs).
 //

@@ -1,7 +1,7 @@
 //! The management API's route matrix: every route × {no token, expired token, viewer of the
 //! workgroup, developer of the workgroup, developer of another workgroup, workgroup admin,
 //! platform admin}, against the
-//! real binary. The expected access of each route is written here, independently of the
+//! management API's router in process (`support/`). The expected access of each route is written here, independently of the
 //! code: a route the table does not list, or whose declared access differs, fails the test.
 
 mod support;
@@ -14,6 +14,8 @@ use admin::{AdminState, routes};
 use catalog::now_ms;
 use catalog::secret::SecretBox;
 use catalog::store::Store;
+use config::Config;
+use config::outbound::OutboundBase;
 use serde_json::{Value, json};
 use support::{Server, call, ok};
 
@@ -138,7 +140,8 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
             store,
             "http://127.0.0.1:8080".to_owned(),
             Arc::new(admin::NoEdge),
-            support::default_outbound(),
+            OutboundBase::from_config(&Config::from_sources(None, "tests", |_| None).expect("configuration"))
+                .expect("policies"),
         ));
         specs
     });
@@ -160,7 +163,7 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
     }
     assert_eq!(specs.len(), table().len(), "the matrix lists routes the code does not register");
 
-    let server = Server::start("admin-matrix", &[("SLUICE_ADMIN_TOKEN", BOOTSTRAP), ("SLUICE_DEMO", "false")]);
+    let server = Server::start("matrix", BOOTSTRAP);
     let root = Some(BOOTSTRAP);
     for name in ["team", "other"] {
         ok(&call(&server, "POST", "/workgroups", root, Some(json!({"name": name}))));
@@ -245,7 +248,7 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
 
 #[test]
 fn answers_use_the_management_envelope_and_name_the_field_at_fault() {
-    let server = Server::start("admin-envelope", &[("SLUICE_ADMIN_TOKEN", BOOTSTRAP), ("SLUICE_DEMO", "false")]);
+    let server = Server::start("envelope", BOOTSTRAP);
     let listed = call(&server, "GET", "/workgroups", Some(BOOTSTRAP), None);
     let body = listed.json();
     assert_eq!((body["success"].as_bool(), body["code"].as_str()), (Some(true), Some("OK")), "{body}");

@@ -1,0 +1,92 @@
+//! The management API in process: its axum router over a SQLite store in a temporary data
+//! dir, called with `tower`'s `oneshot` — no socket, no `sluice` process, no pingora.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use admin::{AdminState, NoEdge, routes};
+use axum::Router;
+use axum::body::Body;
+use catalog::secret::SecretBox;
+use catalog::store::Store;
+use config::Config;
+use config::outbound::OutboundBase;
+use tower::ServiceExt;
+
+/// One management API, as `sluice serve` would run it, with `bootstrap` as the platform
+/// admin's token.
+pub struct Server {
+    pub data_dir: PathBuf,
+    router: Router,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    pub fn start(tag: &str, bootstrap: &str) -> Server {
+        let data_dir =
+            std::env::temp_dir().join(format!("sluice-admin-{tag}-{}-{:x}", std::process::id(), rand::random::<u64>()));
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let dir_text = data_dir.display().to_string();
+        let config = Config::from_sources(None, "tests", |name| (name == "SLUICE_DATA_DIR").then(|| dir_text.clone()))
+            .expect("configuration");
+        // Where `sluice serve` keeps it: rows that open the store themselves read it there.
+        let key = SecretBox::generate_key_text();
+        std::fs::write(data_dir.join("secret.key"), format!("{key}\n")).expect("secret.key");
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let router = runtime.block_on(async {
+            let store =
+                Store::open(&config.store_url, SecretBox::from_key_text(&key).expect("key")).await.expect("store");
+            store.ensure_bootstrap_admin(bootstrap).await.expect("bootstrap admin");
+            let outbound = OutboundBase::from_config(&config).expect("policies");
+            routes(AdminState::new(store, "http://127.0.0.1:8080".to_owned(), Arc::new(NoEdge), outbound)).0
+        });
+        Server { data_dir, router, runtime }
+    }
+}
+
+/// A management answer.
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// `method /admin/v1{path}` with an optional bearer token and JSON body.
+pub fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Response {
+    let mut request = http::Request::builder().method(method).uri(format!("/admin/v1{path}"));
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => request.header("Content-Type", "application/json").body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .expect("request");
+    server.runtime.block_on(async {
+        let response = server.router.clone().oneshot(request).await.expect("an answer");
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        Response { status, body: body.to_vec() }
+    })
+}
+
+/// Asserts a management answer succeeded and returns its `data`.
+pub fn ok(response: &Response) -> serde_json::Value {
+    assert!(response.status < 300, "{} {}", response.status, String::from_utf8_lossy(&response.body));
+    response.json()["data"].clone()
+}
