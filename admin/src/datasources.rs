@@ -73,11 +73,6 @@ pub(super) fn path_id(what: &str, text: &str) -> Result<i64, AdminError> {
     text.parse::<i64>().map_err(|_| AdminError::not_found(what, text))
 }
 
-/// The same error, naming the request field that pointed at the object.
-fn in_field(field: &str, error: AdminError) -> AdminError {
-    AdminError { field: Some(field.to_owned()), ..error }
-}
-
 /// Appends an audit entry. The change it records is already committed, so a failure to
 /// append is logged rather than turned into a failed answer.
 pub(super) async fn record(
@@ -378,7 +373,7 @@ fn folder_name(name: &str) -> Result<String, AdminError> {
 /// A parent folder given in the body: in this workgroup, or 404 naming the field.
 async fn parent_in(state: &AdminState, workgroup: &Workgroup, parent: Option<i64>) -> Result<(), AdminError> {
     if let Some(parent) = parent {
-        folder_in(state, workgroup, parent).await.map_err(|e| in_field("parentId", e))?;
+        folder_in(state, workgroup, parent).await.map_err(|e| e.in_field("parentId"))?;
     }
     Ok(())
 }
@@ -495,7 +490,7 @@ pub async fn move_api(
     let folder_id =
         body.folder_id.ok_or_else(|| AdminError::invalid("folderId", "send a folder id, or null for the root"))?;
     if let Some(folder_id) = folder_id {
-        folder_in(&state, workgroup, folder_id).await.map_err(|e| in_field("folderId", e))?;
+        folder_in(&state, workgroup, folder_id).await.map_err(|e| e.in_field("folderId"))?;
     }
     let mut api = state.store.move_api(id, folder_id).await.map_err(|e| match e {
         StoreError::Invalid(why) => AdminError::invalid("folderId", why),

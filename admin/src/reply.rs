@@ -5,6 +5,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use catalog::store::{PathConflict, StoreError};
+pub use errors::ErrorCode;
+use plugins::ApiError;
 use serde::Serialize;
 
 /// A successful answer.
@@ -57,39 +59,68 @@ impl<T> Page<T> {
     }
 }
 
-/// An error a management caller sees.
+/// An error a management caller sees; its code comes from the one catalogue, [`ErrorCode`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminError {
-    pub status: StatusCode,
-    pub code: String,
+    pub kind: ErrorCode,
+    /// What a named code is about: `pageSize` in `InvalidParameter.pageSize`.
+    pub name: Option<String>,
     pub message: String,
     /// The request field at fault, when one is.
     pub field: Option<String>,
 }
 
 impl AdminError {
-    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> AdminError {
-        AdminError { status, code: code.into(), message: message.into(), field: None }
+    pub fn new(kind: ErrorCode, message: impl Into<String>) -> AdminError {
+        AdminError { kind, name: None, message: message.into(), field: None }
+    }
+
+    /// The code as callers see it: `InvalidParameter.pageSize`, `NotFound`.
+    pub fn code(&self) -> String {
+        self.kind.with_name(self.name.as_deref())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The same error, pinned on request field `field`.
+    pub fn in_field(self, field: &str) -> AdminError {
+        AdminError { field: Some(field.to_owned()), ..self }
+    }
+
+    /// The same code and field with another message.
+    pub fn with_message(self, message: impl Into<String>) -> AdminError {
+        AdminError { message: message.into(), ..self }
+    }
+
+    /// What an API itself answered (the test console, a check before serving a version).
+    pub fn relayed(error: &ApiError) -> AdminError {
+        AdminError {
+            kind: error.kind(),
+            name: error.name().map(str::to_owned),
+            message: error.message.clone(),
+            field: None,
+        }
+    }
+
+    /// 500 `InternalError`: `what` is logged, the caller learns only that the request failed.
+    pub fn internal(what: impl std::fmt::Display) -> AdminError {
+        tracing::error!("management API: {what}");
+        AdminError::new(ErrorCode::InternalError, "the request failed; the error was logged")
     }
 
     pub fn unauthorized() -> AdminError {
-        AdminError::new(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "send a valid, unexpired token as `Authorization: Bearer <token>`",
-        )
+        AdminError::new(ErrorCode::Unauthorized, "send a valid, unexpired token as `Authorization: Bearer <token>`")
     }
 
     pub fn forbidden(why: impl Into<String>) -> AdminError {
-        AdminError::new(StatusCode::FORBIDDEN, "Forbidden", why)
+        AdminError::new(ErrorCode::Forbidden, why)
     }
 
     /// A bad value in a named field.
     pub fn invalid(field: &str, why: impl Into<String>) -> AdminError {
-        AdminError {
-            field: Some(field.to_owned()),
-            ..AdminError::new(StatusCode::BAD_REQUEST, format!("InvalidParameter.{field}"), why)
-        }
+        AdminError { name: Some(field.to_owned()), ..AdminError::new(ErrorCode::InvalidParameter, why) }.in_field(field)
     }
 
     /// 409 `Conflict.Path`: the path would take or shadow requests of another published API,
@@ -106,11 +137,11 @@ impl AdminError {
                 "the path would take requests of an API of another workgroup published in {env}; choose another path"
             )
         };
-        AdminError { field: Some("path".to_owned()), ..AdminError::new(StatusCode::CONFLICT, "Conflict.Path", message) }
+        AdminError::new(ErrorCode::ConflictPath, message).in_field("path")
     }
 
     pub fn not_found(what: &str, id: impl std::fmt::Display) -> AdminError {
-        AdminError::new(StatusCode::NOT_FOUND, "NotFound", format!("{what} `{id}` does not exist"))
+        AdminError::new(ErrorCode::NotFound, format!("{what} `{id}` does not exist"))
     }
 }
 
@@ -118,17 +149,10 @@ impl From<StoreError> for AdminError {
     fn from(error: StoreError) -> AdminError {
         match error {
             StoreError::NotFound { what, id } => AdminError::not_found(what, id),
-            StoreError::Conflict(why) => AdminError::new(StatusCode::CONFLICT, "Conflict", why),
-            StoreError::Invalid(why) => AdminError::new(StatusCode::BAD_REQUEST, "InvalidParameter", why),
+            StoreError::Conflict(why) => AdminError::new(ErrorCode::Conflict, why),
+            StoreError::Invalid(why) => AdminError::new(ErrorCode::InvalidParameter, why),
             StoreError::PathConflict(conflict) => AdminError::path_conflict(&conflict, false),
-            other => {
-                tracing::error!("management API store error: {other}");
-                AdminError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalError",
-                    "the request failed; the error was logged",
-                )
-            }
+            other => AdminError::internal(format_args!("store error: {other}")),
         }
     }
 }
@@ -138,12 +162,12 @@ impl IntoResponse for AdminError {
         let body = serde_json::json!({
             "requestId": request_id(),
             "success": false,
-            "code": self.code,
+            "code": self.code(),
             "message": self.message,
             "field": self.field,
             "data": null,
         });
-        (self.status, Json(body)).into_response()
+        (self.status(), Json(body)).into_response()
     }
 }
 

@@ -264,3 +264,61 @@ fn answers_use_the_management_envelope_and_name_the_field_at_fault() {
     let page = call(&server, "GET", "/workgroups?pageSize=0", Some(BOOTSTRAP), None);
     assert_eq!((page.status, page.json()["field"].as_str()), (400, Some("pageSize")));
 }
+
+/// The management document lists, per error status of every operation, the catalogued codes
+/// answered with that status; a refusal the router really answers is among its route's codes.
+#[test]
+fn every_operation_lists_the_catalogued_codes_it_can_answer() {
+    let server = Server::start("codes", BOOTSTRAP);
+    let doc = ok_document(&server);
+    let codes_of = |path: &str, method: &str| -> Vec<(u16, String)> {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "no {method} {path}");
+        let mut found = Vec::new();
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let Ok(status) = status.parse::<u16>() else { continue };
+            if status < 400 {
+                continue;
+            }
+            let listed = response["x-sluice-error-codes"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path} {status}: no x-sluice-error-codes"));
+            for code in listed {
+                let code = code.as_str().unwrap();
+                let (kind, _) = errors::ErrorCode::parse(code).unwrap_or_else(|| panic!("`{code}` not catalogued"));
+                assert_eq!(kind.status().as_u16(), status, "{method} {path} `{code}`");
+                found.push((status, code.to_owned()));
+            }
+        }
+        found
+    };
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let codes = codes_of(path, method);
+            assert!(codes.contains(&(500, "InternalError".to_owned())), "{method} {path}: {codes:?}");
+            operations += 1;
+        }
+    }
+    assert!(operations >= table().len(), "{operations} operations");
+    let test = codes_of("/admin/v1/workgroups/{workgroup}/apis/{id}/test", "post");
+    for relayed in ["MissingParameter", "Forbidden.Query", "InternalError.Database", "Timeout", "Upstream.Unavailable"]
+    {
+        assert!(test.iter().any(|(_, c)| c == relayed), "test console lacks {relayed}: {test:?}");
+    }
+    let create = codes_of("/admin/v1/workgroups/{workgroup}/apis", "post");
+    assert!(create.contains(&(409, "Conflict.Path".to_owned())), "{create:?}");
+
+    // A refusal the router answers is one its operation lists, with the listed status.
+    let bad = call(&server, "POST", "/workgroups", Some(BOOTSTRAP), Some(json!({"name": "has space"})));
+    let code = bad.json()["code"].as_str().unwrap().to_owned();
+    let (kind, name) = errors::ErrorCode::parse(&code).unwrap();
+    assert_eq!((kind, name), (errors::ErrorCode::InvalidParameter, Some("name")));
+    assert!(codes_of("/admin/v1/workgroups", "post").contains(&(bad.status, kind.as_str().to_owned())));
+}
+
+fn ok_document(server: &Server) -> Value {
+    let answer = call(server, "GET", "/openapi.json", Some(BOOTSTRAP), None);
+    assert_eq!(answer.status, 200);
+    answer.json()
+}

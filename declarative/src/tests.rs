@@ -661,7 +661,7 @@ async fn the_examples_answer_on_the_demo_dataset() {
         )
         .await
         .unwrap_err();
-    assert_eq!(refused.code, "Forbidden.Query");
+    assert_eq!(refused.code(), "Forbidden.Query");
     store.close().await;
 }
 

@@ -37,6 +37,7 @@ pub use document::{
     APP_KEY_HEADER, APP_KEY_SCHEME, APP_TOKEN_SCHEME, Document, api_document, app_document, for_clearance, to_json,
     workgroup_document, write_json,
 };
+pub use responses::ERROR_CODES_EXTENSION;
 pub use schema::SECURITY_LEVEL_EXTENSION;
 /// The document type, re-exported so that callers need no `utoipa` dependency of their own.
 pub use utoipa::openapi::OpenApi;

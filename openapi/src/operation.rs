@@ -24,6 +24,7 @@ use utoipa::openapi::{
 
 use crate::responses::{self, Code, ENVELOPE, JSON, Shared};
 use crate::schema::{self, Side};
+use errors::ErrorCode;
 
 /// Reserved request parameters (see `plugins::sql`).
 const PAGE_NUM: &str = "pageNum";
@@ -544,8 +545,9 @@ fn bad_request(params: &[CallerParam<'_>], extra: Vec<Code>) -> Response {
     let mut codes = Vec::new();
     // A path parameter is never missing: without its segment the route does not match.
     for p in params.iter().filter(|p| p.required && p.default.is_none() && p.position != ParamPosition::Path) {
-        codes.push(Code::new(
-            format!("MissingParameter.{}", p.name),
+        codes.push(Code::named(
+            ErrorCode::MissingParameter,
+            p.name,
             format!("`{}` is required and was not sent", p.name),
             format!("the required parameter `{}` is missing", p.name),
         ));
@@ -568,16 +570,17 @@ fn bad_request(params: &[CallerParam<'_>], extra: Vec<Code>) -> Response {
                 format!("parameter `{}` expects {expected}, received `…`", p.name),
             )
         };
-        codes.push(Code::new(format!("InvalidParameter.{}", p.name), when, message));
+        codes.push(Code::named(ErrorCode::InvalidParameter, p.name, when, message));
     }
     codes.extend(extra);
-    codes.push(Code::new(
-        format!("InvalidParameter.{ENV_HEADER}"),
+    codes.push(Code::named(
+        ErrorCode::InvalidParameter,
+        ENV_HEADER,
         "`X-Sluice-Env` is neither `prod` nor `test`",
         format!("parameter `{ENV_HEADER}` expects test or prod, received `staging`"),
     ));
-    codes.push(Code::new(
-        "InvalidRequest.Framing",
+    codes.push(Code::of(
+        ErrorCode::InvalidRequestFraming,
         "the request has both `Content-Length` and `Transfer-Encoding`",
         "send either Content-Length or Transfer-Encoding, not both",
     ));
@@ -617,37 +620,42 @@ fn sql_responses(
     let mut extra = Vec::new();
     if paged {
         let max = options.max_limit.max(1);
-        extra.push(Code::new(
-            format!("InvalidParameter.{PAGE_NUM}"),
+        extra.push(Code::named(
+            ErrorCode::InvalidParameter,
+            PAGE_NUM,
             "`pageNum` is not an integer of at least 1",
             format!("parameter `{PAGE_NUM}` expects an integer from 1 to …, received `0`"),
         ));
-        extra.push(Code::new(
-            format!("InvalidParameter.{PAGE_SIZE}"),
+        extra.push(Code::named(
+            ErrorCode::InvalidParameter,
+            PAGE_SIZE,
             format!("`pageSize` is not an integer from 1 to {max}"),
             format!("parameter `{PAGE_SIZE}` expects an integer from 1 to {max}, received `0`"),
         ));
-        extra.push(Code::new(
-            format!("InvalidParameter.{WITH_TOTAL}"),
+        extra.push(Code::named(
+            ErrorCode::InvalidParameter,
+            WITH_TOTAL,
             "`withTotal` is not `true` or `false`",
             format!("parameter `{WITH_TOTAL}` expects true or false, received `maybe`"),
         ));
     }
     if native {
-        extra.push(Code::new(
-            format!("MissingParameter.{NATIVE_SQL}"),
+        extra.push(Code::named(
+            ErrorCode::MissingParameter,
+            NATIVE_SQL,
             "no `sql` was sent",
             format!("the required parameter `{NATIVE_SQL}` is missing"),
         ));
-        extra.push(Code::new(
-            format!("InvalidParameter.{NATIVE_SQL}"),
+        extra.push(Code::named(
+            ErrorCode::InvalidParameter,
+            NATIVE_SQL,
             "`sql` is not one SELECT statement the gateway can parse, or the database rejected it \
              (the message says why, never in the database's words)",
             format!("parameter `{NATIVE_SQL}`: expected one SELECT statement"),
         ));
     }
-    extra.push(Code::new(
-        "InvalidRequest.Body",
+    extra.push(Code::of(
+        ErrorCode::InvalidRequestBody,
         "the body is not a JSON object, or could not be read",
         "the body must be a JSON object of parameters",
     ));
@@ -664,8 +672,8 @@ fn sql_responses(
             shared.response("ForbiddenQuery", || {
                 responses::error_response(
                     "The query reaches outside what this API allows; nothing was run.",
-                    &[Code::new(
-                        "Forbidden.Query",
+                    &[Code::of(
+                        ErrorCode::ForbiddenQuery,
                         "the query names a table or function this API does not allow, or is not a plain SELECT",
                         "table `secrets` is not allowed by this API",
                     )],
@@ -682,12 +690,16 @@ fn sql_responses(
             responses::error_response(
                 "The database or the gateway failed; the cause is logged, never sent.",
                 &[
-                    Code::new(
-                        "InternalError.Database",
+                    Code::of(
+                        ErrorCode::InternalErrorDatabase,
                         "the database could not answer",
                         "the database could not answer this call; the error was logged",
                     ),
-                    Code::new("InternalError", "an unexpected failure in the gateway", "an internal error occurred"),
+                    Code::of(
+                        ErrorCode::InternalError,
+                        "an unexpected failure in the gateway",
+                        "an internal error occurred",
+                    ),
                 ],
             )
         }),
@@ -698,8 +710,8 @@ fn sql_responses(
         shared.response(&format!("Timeout.{timeout}ms"), || {
             responses::error_response(
                 "The query took too long and was cancelled.",
-                &[Code::new(
-                    "Timeout",
+                &[Code::of(
+                    ErrorCode::Timeout,
                     format!("the call did not finish within the API's timeout of {timeout} ms"),
                     format!("the query did not finish within the API's timeout of {timeout} ms"),
                 )],
@@ -874,10 +886,11 @@ fn registered_responses(
     }
     let default = responses::ok_response(other, media, any()).build();
 
-    let mut extra = vec![Code::new("InvalidRequest", "the request could not be read", "the request could not be read")];
+    let mut extra =
+        vec![Code::of(ErrorCode::InvalidRequest, "the request could not be read", "the request could not be read")];
     if reads_body {
-        extra.push(Code::new(
-            "InvalidRequest.Body",
+        extra.push(Code::of(
+            ErrorCode::InvalidRequestBody,
             "the body is not a JSON object, or could not be read",
             "the body must be a JSON object of parameters",
         ));
@@ -899,7 +912,11 @@ fn registered_responses(
         shared.response("GatewayError", || {
             responses::error_response(
                 "The gateway failed; the cause is logged, never sent.",
-                &[Code::new("InternalError", "an unexpected failure in the gateway", "an internal error occurred")],
+                &[Code::of(
+                    ErrorCode::InternalError,
+                    "an unexpected failure in the gateway",
+                    "an internal error occurred",
+                )],
             )
         }),
     );
@@ -909,14 +926,14 @@ fn registered_responses(
             responses::error_response(
                 "The upstream service could not be reached; it was not called, or gave no answer.",
                 &[
-                    Code::new(
-                        "Upstream.Unavailable",
+                    Code::of(
+                        ErrorCode::UpstreamUnavailable,
                         "the service refused or reset the connection, did not resolve, failed the TLS handshake, or \
                          closed before answering",
                         "the upstream service could not be reached",
                     ),
-                    Code::new(
-                        "Upstream.Forbidden",
+                    Code::of(
+                        ErrorCode::UpstreamForbidden,
                         "the gateway's network policy refused the service's address at call time",
                         "the upstream address is not allowed (a private address)",
                     ),
@@ -930,8 +947,8 @@ fn registered_responses(
         shared.response(&format!("UpstreamTimeout.{timeout}ms"), || {
             responses::error_response(
                 "The upstream service took too long.",
-                &[Code::new(
-                    "Upstream.Timeout",
+                &[Code::of(
+                    ErrorCode::UpstreamTimeout,
                     format!("connecting, or a wait for the service's data, took longer than {timeout} ms"),
                     format!("the upstream service did not answer within {timeout} ms"),
                 )],

@@ -1,5 +1,5 @@
 //! The responses of an operation: the OK envelope, and the errors the edge answers with their
-//! stable codes (`proxy/src/edge.rs`, `plugins/src/error.rs`).
+//! stable codes from the one catalogue (`errors`, [`ErrorCode`]).
 //!
 //! Errors that read the same for many operations (404, 413, 429, 500, 502, 504, native 403)
 //! are written once under `components/responses` and referred to ([`Shared`]); only the 400
@@ -8,8 +8,10 @@
 
 use std::collections::BTreeMap;
 
+use errors::ErrorCode;
 use serde_json::{Value, json};
 use utoipa::openapi::example::ExampleBuilder;
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::Parameter;
 use utoipa::openapi::{Content, Header, Ref, RefOr, Response, ResponseBuilder};
 
@@ -21,16 +23,31 @@ pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
 /// The JSON media type every answer of Sluice itself uses.
 pub const JSON: &str = "application/json";
 
+/// The extension on every error response listing the codes it can carry, for SDK generators:
+/// `"x-sluice-error-codes": ["MissingParameter.id", "InvalidParameter.id"]`.
+pub const ERROR_CODES_EXTENSION: &str = "x-sluice-error-codes";
+
 /// One error code a caller may get: when, and a message like the edge's.
 pub struct Code {
-    pub code: String,
+    pub kind: ErrorCode,
+    /// The parameter or field a named code is about.
+    pub name: Option<String>,
     pub when: String,
     pub message: String,
 }
 
 impl Code {
-    pub fn new(code: impl Into<String>, when: impl Into<String>, message: impl Into<String>) -> Code {
-        Code { code: code.into(), when: when.into(), message: message.into() }
+    pub fn of(kind: ErrorCode, when: impl Into<String>, message: impl Into<String>) -> Code {
+        Code { kind, name: None, when: when.into(), message: message.into() }
+    }
+
+    pub fn named(kind: ErrorCode, name: &str, when: impl Into<String>, message: impl Into<String>) -> Code {
+        Code { name: Some(name.to_owned()), ..Code::of(kind, when, message) }
+    }
+
+    /// The code as callers see it.
+    pub fn code(&self) -> String {
+        self.kind.with_name(self.name.as_deref())
     }
 }
 
@@ -77,30 +94,37 @@ pub fn request_id_ref() -> Ref {
     Ref::new(format!("#/components/headers/{REQUEST_ID_HEADER}"))
 }
 
-/// An error response: the error envelope, its codes listed in the description, and an example
-/// of the first code of each kind (`MissingParameter`, `InvalidParameter`, …), so that an API
-/// with many parameters stays readable.
+/// An error response: the error envelope, its codes listed in the description and in
+/// [`ERROR_CODES_EXTENSION`], and an example of the first code of each kind
+/// (`MissingParameter`, `InvalidParameter`, …), so that an API with many parameters stays
+/// readable.
 pub fn error_response(summary: &str, codes: &[Code]) -> Response {
     let mut description = format!("{summary} The body is the error envelope; `code` is one of:\n");
+    let mut listed: Vec<String> = Vec::new();
     for code in codes {
-        description.push_str(&format!("\n- `{}`: {}", code.code, code.when));
+        let text = code.code();
+        description.push_str(&format!("\n- `{text}`: {}", code.when));
+        if !listed.contains(&text) {
+            listed.push(text);
+        }
     }
     let mut content = Content::new(Some(RefOr::Ref(schema_ref(ERROR))));
-    let mut kinds: Vec<&str> = Vec::new();
+    let mut families: Vec<&str> = Vec::new();
     for code in codes {
-        let kind = code.code.split('.').next().unwrap_or_default();
-        if kinds.contains(&kind) {
+        let family = code.kind.as_str().split('.').next().unwrap_or_default();
+        if families.contains(&family) {
             continue;
         }
-        kinds.push(kind);
-        let value =
-            json!({"code": code.code, "message": code.message, "requestId": "0192f3c4a1b27d3e8f00a1b2c3d4e5f6"});
-        content.examples.insert(code.code.clone(), RefOr::T(ExampleBuilder::new().value(Some(value)).build()));
+        families.push(family);
+        let text = code.code();
+        let value = json!({"code": text, "message": code.message, "requestId": "0192f3c4a1b27d3e8f00a1b2c3d4e5f6"});
+        content.examples.insert(text, RefOr::T(ExampleBuilder::new().value(Some(value)).build()));
     }
     ResponseBuilder::new()
         .description(description)
         .header_ref(REQUEST_ID_HEADER, request_id_ref())
         .content(JSON, content)
+        .extensions(Some(ExtensionsBuilder::new().add(ERROR_CODES_EXTENSION, listed).build()))
         .build()
 }
 
@@ -124,8 +148,8 @@ pub fn with_example(mut response: Response, example: Value) -> Response {
 pub fn not_found() -> Response {
     error_response(
         "No version of this API is served here.",
-        &[Code::new(
-            "NotFound.Api",
+        &[Code::of(
+            ErrorCode::NotFoundApi,
             "no version of this API is published at this method and path in the environment the call selects \
              (`X-Sluice-Env`, production when absent)",
             "no API is published at GET /orders/{id} in the test environment",
@@ -136,8 +160,8 @@ pub fn not_found() -> Response {
 pub fn payload_too_large(limit: &str) -> Response {
     error_response(
         "The request body is too large.",
-        &[Code::new(
-            "PayloadTooLarge",
+        &[Code::of(
+            ErrorCode::PayloadTooLarge,
             format!("the body is larger than {limit}; refused before it is read when `Content-Length` says so"),
             "the request body is larger than the limit of 1048576 bytes",
         )],
@@ -148,9 +172,13 @@ pub fn throttled() -> Response {
     error_response(
         "Too many calls (reserved: answered once throttling is enforced).",
         &[
-            Code::new("Throttling.Api", "the API's call rate limit is reached", "the API's call rate limit is reached"),
-            Code::new(
-                "Throttling.User",
+            Code::of(
+                ErrorCode::ThrottlingApi,
+                "the API's call rate limit is reached",
+                "the API's call rate limit is reached",
+            ),
+            Code::of(
+                ErrorCode::ThrottlingUser,
                 "the calling app's rate limit is reached",
                 "the calling app's rate limit is reached",
             ),

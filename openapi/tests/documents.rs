@@ -467,3 +467,37 @@ fn unknown_methods_are_left_out_with_a_note() {
     assert_eq!(doc["paths"], json!({}));
     assert!(doc["info"]["description"].as_str().unwrap().contains("`order_totals` is left out: its method `BREW`"));
 }
+
+/// Every error response of every mode lists its codes in `x-sluice-error-codes`; each is a code
+/// of the catalogue answered with the response's status.
+#[test]
+fn error_responses_list_catalogued_codes_with_their_status() {
+    for sample in common::all() {
+        let (_, doc) = document(&sample);
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    let Ok(status) = status.parse::<u16>() else { continue };
+                    if status < 400 {
+                        continue;
+                    }
+                    let codes = response[openapi::ERROR_CODES_EXTENSION]
+                        .as_array()
+                        .unwrap_or_else(|| panic!("{method} {path} {status}: no codes in {response:#}"));
+                    assert!(!codes.is_empty(), "{method} {path} {status}");
+                    for code in codes {
+                        let code = code.as_str().unwrap();
+                        let (kind, _) = errors::ErrorCode::parse(code)
+                            .unwrap_or_else(|| panic!("{method} {path}: `{code}` is not catalogued"));
+                        assert_eq!(kind.status().as_u16(), status, "{method} {path}: `{code}`");
+                        let description = response["description"].as_str().unwrap();
+                        assert!(description.contains(&format!("`{code}`")), "{method} {path}: {description}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked >= 5, "{}: only {checked} codes", sample.0.name);
+    }
+}

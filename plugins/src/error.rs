@@ -1,15 +1,17 @@
 //! Errors a caller of an API can see: a stable code, an HTTP status and a message that says
 //! what to fix. Nothing from the database or an upstream goes into them; the full cause is
-//! logged where it happens.
+//! logged where it happens. Codes come from the one catalogue, [`ErrorCode`].
 
 use std::fmt;
+
+pub use errors::{ErrorCode, Naming};
 
 /// An error answered to the caller of an API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// Stable and machine-readable: `MissingParameter.age`, `Timeout`, `InternalError.Database`.
-    pub code: String,
-    pub status: u16,
+    kind: ErrorCode,
+    /// What a named code is about: `age` in `MissingParameter.age`.
+    name: Option<Box<str>>,
     pub message: String,
 }
 
@@ -17,19 +19,47 @@ pub struct ApiError {
 const ECHO_LIMIT: usize = 64;
 
 impl ApiError {
-    pub fn new(code: impl Into<String>, status: u16, message: impl Into<String>) -> Self {
-        ApiError { code: code.into(), status, message: message.into() }
+    pub fn new(kind: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { kind, name: None, message: message.into() }
+    }
+
+    /// An error about `name`: the parameter or field after the code's dot.
+    pub fn named(kind: ErrorCode, name: &str, message: impl Into<String>) -> Self {
+        ApiError { kind, name: Some(name.into()), message: message.into() }
+    }
+
+    /// 500 `InternalError`: `what` is logged, the caller learns only that it failed.
+    pub fn internal(what: impl fmt::Display) -> Self {
+        tracing::error!("internal error: {what}");
+        ApiError::new(ErrorCode::InternalError, "an internal error occurred")
+    }
+
+    pub fn kind(&self) -> ErrorCode {
+        self.kind
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The code as callers see it: `MissingParameter.age`, `Timeout`.
+    pub fn code(&self) -> String {
+        self.kind.with_name(self.name.as_deref())
+    }
+
+    pub fn status(&self) -> u16 {
+        self.kind.status().as_u16()
     }
 
     pub fn missing_parameter(name: &str) -> Self {
-        ApiError::new(format!("MissingParameter.{name}"), 400, format!("the required parameter `{name}` is missing"))
+        ApiError::named(ErrorCode::MissingParameter, name, format!("the required parameter `{name}` is missing"))
     }
 
     /// A value that does not fit its declared type; `received` is cut short.
     pub fn invalid_parameter(name: &str, expected: &str, received: &str) -> Self {
-        ApiError::new(
-            format!("InvalidParameter.{name}"),
-            400,
+        ApiError::named(
+            ErrorCode::InvalidParameter,
+            name,
             format!("parameter `{name}` expects {expected}, received `{}`", cut_short(received)),
         )
     }
@@ -45,36 +75,39 @@ impl ApiError {
 
     /// A parameter that is well-typed but not acceptable, with why.
     pub fn invalid_parameter_because(name: &str, why: impl fmt::Display) -> Self {
-        ApiError::new(format!("InvalidParameter.{name}"), 400, format!("parameter `{name}`: {why}"))
+        ApiError::named(ErrorCode::InvalidParameter, name, format!("parameter `{name}`: {why}"))
     }
 
     /// A native query that reaches outside what the API allows.
     pub fn forbidden_query(why: impl fmt::Display) -> Self {
-        ApiError::new("Forbidden.Query", 403, why.to_string())
+        ApiError::new(ErrorCode::ForbiddenQuery, why.to_string())
     }
 
     /// A request parameter above the caller's clearance, sent or required.
     pub fn forbidden_parameter(name: &str, needs: catalog::model::SecurityLevel) -> Self {
-        ApiError::new(
-            format!("Forbidden.Parameter.{name}"),
-            403,
+        ApiError::named(
+            ErrorCode::ForbiddenParameter,
+            name,
             format!("parameter `{name}` needs clearance {}; this caller may not use it", needs.as_str()),
         )
     }
 
     /// A native query that uses a column above the caller's clearance other than by selecting it.
     pub fn forbidden_field(why: impl fmt::Display) -> Self {
-        ApiError::new("Forbidden.Field", 403, why.to_string())
+        ApiError::new(ErrorCode::ForbiddenField, why.to_string())
     }
 
     pub fn timeout(timeout_ms: u64) -> Self {
-        ApiError::new("Timeout", 504, format!("the query did not finish within the API's timeout of {timeout_ms} ms"))
+        ApiError::new(
+            ErrorCode::Timeout,
+            format!("the query did not finish within the API's timeout of {timeout_ms} ms"),
+        )
     }
 
     /// A native query the database refused: 400 on the parameter that carried it, with a
     /// fixed reason from the error's class (`sql::reject`), never the database's message.
     pub fn query_rejected(name: &str, reason: &str) -> Self {
-        ApiError::new(format!("InvalidParameter.{name}"), 400, format!("the database rejected the query: {reason}"))
+        ApiError::named(ErrorCode::InvalidParameter, name, format!("the database rejected the query: {reason}"))
     }
 
     /// A value the database refused in a statement Sluice generated, pinned on the one
@@ -85,28 +118,27 @@ impl ApiError {
 
     /// The database failed; the caller learns nothing more than that.
     pub fn database() -> Self {
-        ApiError::new("InternalError.Database", 500, "the database could not answer this call; the error was logged")
+        ApiError::new(ErrorCode::InternalErrorDatabase, "the database could not answer this call; the error was logged")
     }
 
     /// The API's datasource is refused by the platform's access policy; its owner sees why in
     /// the datasource's connection test, callers only that it is unavailable.
     pub fn datasource_unavailable() -> Self {
         ApiError::new(
-            "Unavailable.Datasource",
-            503,
+            ErrorCode::UnavailableDatasource,
             "the API's datasource is not available; its owners can learn why from its connection test",
         )
     }
 
     /// A definition that cannot be published, with what to change.
     pub fn invalid_definition(why: impl fmt::Display) -> Self {
-        ApiError::new("InvalidDefinition", 400, why.to_string())
+        ApiError::new(ErrorCode::InvalidDefinition, why.to_string())
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.code, self.status, self.message)
+        write!(f, "{} ({}): {}", self.code(), self.status(), self.message)
     }
 }
 
@@ -127,8 +159,8 @@ mod tests {
     fn invalid_parameter_names_the_parameter_and_cuts_long_values() {
         let long = "x".repeat(500);
         let err = ApiError::invalid_parameter("age", "an integer", &long);
-        assert_eq!(err.code, "InvalidParameter.age");
-        assert_eq!(err.status, 400);
+        assert_eq!(err.code(), "InvalidParameter.age");
+        assert_eq!(err.status(), 400);
         assert!(err.message.len() < 150, "message not cut: {}", err.message);
         assert!(err.message.contains("an integer"));
     }

@@ -17,7 +17,7 @@ pub mod registered;
 pub mod sql;
 
 pub use call::{BodyUse, Call, CallOutput, Forward};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
@@ -52,8 +52,7 @@ impl PluginContext {
         match self.dispatcher.get().and_then(Weak::upgrade) {
             Some(dispatcher) => dispatcher.dispatch(api_id, call).await,
             None => Err(ApiError::new(
-                "InternalError",
-                500,
+                ErrorCode::InternalError,
                 "no dispatcher in this process: APIs cannot call other APIs here",
             )),
         }

@@ -661,9 +661,9 @@ mod tests {
         assert_eq!(request.method, Method::GET);
 
         let missing = route.request(&text(&[("lang", "de")])).unwrap_err();
-        assert_eq!((missing.code.as_str(), missing.status), ("MissingParameter.city", 400));
+        assert_eq!((missing.code().as_str(), missing.status()), ("MissingParameter.city", 400));
         let invalid = route.request(&text(&[("city", "x"), ("days", "many")])).unwrap_err();
-        assert_eq!(invalid.code, "InvalidParameter.days");
+        assert_eq!(invalid.code(), "InvalidParameter.days");
         let dots = route.request(&text(&[("city", "..")])).unwrap();
         assert!(dots.path_and_query.starts_with("/v1/forecast/%2E%2E/daily"), "{}", dots.path_and_query);
     }

@@ -63,7 +63,7 @@ fn render(api: &SqlApi, params: HashMap<String, RawParam>) -> Result<String, Str
     {
         Ok(CallOutput::DryRun { dry_run, .. }) => Ok(dry_run.sql),
         Ok(_) => panic!("a dry run touched the database"),
-        Err(e) => Err(e.code),
+        Err(e) => Err(e.code()),
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use catalog::model::SecurityLevel;
 use catalog::store::CallerDirectory;
 use http::HeaderName;
-use plugins::ApiError;
+use plugins::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
 
 use crate::client_addr::IpAllowList;
@@ -170,8 +170,7 @@ impl CallerTable {
                     .is_some_and(|ts| signature::timestamp_fresh(ts, now_ms / 1000, SIGNATURE_WINDOW_SECS));
                 if !fresh {
                     return Err(ApiError::new(
-                        "Unauthorized.StaleTimestamp",
-                        401,
+                        ErrorCode::UnauthorizedStaleTimestamp,
                         format!(
                             "X-Sluice-Timestamp must be the current time in Unix seconds, within {SIGNATURE_WINDOW_SECS} \
                              seconds of the server's clock"
@@ -197,13 +196,11 @@ impl CallerTable {
                 match nonces.first_use(app.id, nonce, now_ms / 1000) {
                     NonceCheck::First => Ok(app),
                     NonceCheck::Replayed => Err(ApiError::new(
-                        "Unauthorized.ReplayedNonce",
-                        401,
+                        ErrorCode::UnauthorizedReplayedNonce,
                         "this X-Sluice-Nonce was already used: send a new random nonce with every call",
                     )),
                     NonceCheck::Full => Err(ApiError::new(
-                        "ServiceUnavailable.Signatures",
-                        503,
+                        ErrorCode::ServiceUnavailableSignatures,
                         "too many signed calls to check for replays right now: retry shortly, or use an app token",
                     )),
                 }
@@ -226,15 +223,14 @@ impl AppEntry {
 
 pub fn missing_credentials() -> ApiError {
     ApiError::new(
-        "Unauthorized.MissingCredentials",
-        401,
+        ErrorCode::UnauthorizedMissingCredentials,
         "this API needs an app: send X-Sluice-App-Key with `Authorization: Bearer <app token>`, or with \
          X-Sluice-Timestamp, X-Sluice-Nonce and X-Sluice-Signature",
     )
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new("Unauthorized.InvalidCredentials", 401, "the app key and token or signature were not accepted")
+    ApiError::new(ErrorCode::UnauthorizedInvalidCredentials, "the app key and token or signature were not accepted")
 }
 
 fn hex_to_bytes(text: &str) -> Option<[u8; 32]> {
@@ -260,7 +256,7 @@ mod tests {
             Credentials::from_headers(&RequestHeaders::Map(headers)).map(|c| format!("{c:?}"))
         };
         let mut headers = http::HeaderMap::new();
-        assert_eq!(read(&headers).unwrap_err().code, "Unauthorized.MissingCredentials");
+        assert_eq!(read(&headers).unwrap_err().code(), "Unauthorized.MissingCredentials");
         headers.insert(APP_KEY_HEADER, "key".parse().unwrap());
         assert!(read(&headers).is_err());
         headers.insert(TIMESTAMP_HEADER, "1".parse().unwrap());

@@ -34,7 +34,7 @@ use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{ALPN, Stream};
 use pingora::server::ShutdownWatch;
-use plugins::ApiError;
+use plugins::{ApiError, ErrorCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Sleep;
 
@@ -136,7 +136,7 @@ impl EdgeApp {
                         Outcome::Proxy(_) => {
                             tracing::error!(request_id, "a registered API's call reached the in-place lane");
                             Answer::refused(
-                                ApiError::new("InternalError", 500, "an internal error occurred"),
+                                ApiError::new(ErrorCode::InternalError, "an internal error occurred"),
                                 &request_id,
                             )
                         }

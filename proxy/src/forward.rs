@@ -29,7 +29,7 @@ use pingora::protocols::http::ServerSession;
 use pingora::protocols::http::client::HttpSession;
 use pingora::protocols::http::v1::client::HttpSession as Http1Session;
 use pingora::upstreams::peer::HttpPeer;
-use plugins::ApiError;
+use plugins::{ApiError, ErrorCode};
 
 use crate::edge::{
     REQUEST_ID_HEADER, UpstreamCall, VERSION_HEADER, continue_if_expected, unavailable, upstream_timeout,
@@ -248,10 +248,7 @@ fn upstream_head(
     body: &CallerBody,
 ) -> Result<RequestHeader, ApiError> {
     let request = &call.request;
-    let internal = |e: Box<Error>| {
-        tracing::error!("building the upstream request: {e}");
-        ApiError::new("InternalError", 500, "an internal error occurred")
-    };
+    let internal = |e: Box<Error>| ApiError::internal(format_args!("building the upstream request: {e}"));
     // Without a case map: a second header map per request, and the upstream reads names
     // case-insensitively (RFC 9110 §5.1).
     let mut head = RequestHeader::build_no_case(request.method.clone(), request.path_and_query.as_bytes(), None)
@@ -318,10 +315,7 @@ fn caller_head(
     call: &UpstreamCall,
     request_id: &str,
 ) -> Result<ResponseHeader, ApiError> {
-    let internal = |e: Box<Error>| {
-        tracing::error!("building the answer: {e}");
-        ApiError::new("InternalError", 500, "an internal error occurred")
-    };
+    let internal = |e: Box<Error>| ApiError::internal(format_args!("building the answer: {e}"));
     let Some(answer) = upstream.resp_header() else { return Err(unavailable()) };
     // Built as parts and appended to directly: `ResponseHeader::append_header` parses each
     // name again and keeps a second map of its case. Names go out title-cased when pingora
@@ -398,5 +392,5 @@ fn failure_because(why: &str) -> ApiError {
 
 /// The caller's streamed body did not arrive in time (or at all).
 fn unreadable_caller_body() -> ApiError {
-    ApiError::new("InvalidRequest.Body", 400, "the request body could not be read in time")
+    ApiError::new(ErrorCode::InvalidRequestBody, "the request body could not be read in time")
 }

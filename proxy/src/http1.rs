@@ -18,7 +18,7 @@
 
 use http::Method;
 use http::uri::PathAndQuery;
-use plugins::ApiError;
+use plugins::{ApiError, ErrorCode};
 
 use crate::request_headers::HeaderSpan;
 
@@ -85,26 +85,25 @@ pub struct Head {
 pub struct Refusal(pub ApiError);
 
 fn refused(why: &str) -> Refusal {
-    Refusal(ApiError::new("InvalidRequest", 400, why))
+    Refusal(ApiError::new(ErrorCode::InvalidRequest, why))
 }
 
 /// The refusal of a head larger than [`MAX_HEAD_BYTES`] (431, RFC 6585).
 pub fn too_large() -> Refusal {
     Refusal(ApiError::new(
-        "InvalidRequest.HeadTooLarge",
-        431,
+        ErrorCode::InvalidRequestHeadTooLarge,
         format!("the request head is larger than {MAX_HEAD_BYTES} bytes"),
     ))
 }
 
 /// The refusal of a head with both `Content-Length` and `Transfer-Encoding`.
 pub fn conflicting_framing() -> ApiError {
-    ApiError::new("InvalidRequest.Framing", 400, "send either Content-Length or Transfer-Encoding, not both")
+    ApiError::new(ErrorCode::InvalidRequestFraming, "send either Content-Length or Transfer-Encoding, not both")
 }
 
 /// The refusal of CONNECT, in either HTTP version: the edge opens no tunnels.
 pub fn connect_refused() -> ApiError {
-    ApiError::new("MethodNotAllowed", 405, "the edge opens no tunnels: CONNECT is not served")
+    ApiError::new(ErrorCode::MethodNotAllowed, "the edge opens no tunnels: CONNECT is not served")
 }
 
 /// Reads the complete head at the start of `buf` (its blank line ends at `len`, as
@@ -119,8 +118,7 @@ pub fn parse(buf: &[u8], len: usize) -> Result<Head, Refusal> {
         Ok(_) => return Err(refused("the request head does not end where its blank line is")),
         Err(httparse::Error::TooManyHeaders) => {
             return Err(Refusal(ApiError::new(
-                "InvalidRequest.HeadTooLarge",
-                431,
+                ErrorCode::InvalidRequestHeadTooLarge,
                 format!("send at most {MAX_HEADERS} header lines"),
             )));
         }
@@ -265,7 +263,7 @@ mod tests {
 
     fn refused_because(head: &str) -> String {
         match read(head) {
-            Err(Refusal(error)) => format!("{}: {}", error.code, error.message),
+            Err(Refusal(error)) => format!("{}: {}", error.code(), error.message),
             Ok(_) => panic!("{head:?} accepted"),
         }
     }

@@ -107,7 +107,7 @@ impl SessionLane {
                 Ok(Ended::Broken)
             }
             Forwarded::Failed(error) => {
-                tracing::info!(api = call.route_name(), request_id, ms, code = error.code, "upstream call failed");
+                tracing::info!(api = call.route_name(), request_id, ms, code = error.code(), "upstream call failed");
                 Err(failed(error))
             }
         }

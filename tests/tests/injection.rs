@@ -44,7 +44,7 @@ async fn call(ctx: &PluginContext, api: &SqlApi, params: Vec<(&str, RawParam)>) 
             Ok(data["rows"].as_array().expect("rows").iter().map(|r| r["id"].as_i64().expect("id")).collect())
         }
         Ok(_) => panic!("dry run"),
-        Err(e) => Err(e.code),
+        Err(e) => Err(e.code()),
     }
 }
 

@@ -112,7 +112,7 @@ async fn what_a_call_leaves_behind_never_reaches_the_next() {
             assert_eq!(first_two["rows"].as_array().map(Vec::len), Some(2), "{kind:?} round {round}");
             assert_eq!(row_of(&call(&ctx, &lookup, &id_input(id)).await.expect("lookup")), (id, name_of(id)));
             let err = call(&ctx, &broken, &id_input(id)).await.unwrap_err();
-            assert_eq!(err.code, "InternalError.Database", "{kind:?}");
+            assert_eq!(err.code(), "InternalError.Database", "{kind:?}");
             assert_eq!(row_of(&call(&ctx, &lookup, &id_input(id)).await.expect("lookup")), (id, name_of(id)));
         }
     }
@@ -131,7 +131,7 @@ async fn a_timed_out_connection_is_not_handed_to_the_next_call() {
         let id = users()[3].id;
         assert_eq!(row_of(&call(&ctx, &lookup, &id_input(id)).await.expect("lookup")), (id, name_of(id)));
         let err = call(&ctx, &slow, &id_input(id)).await.unwrap_err();
-        assert_eq!(err.code, "Timeout", "{kind:?}");
+        assert_eq!(err.code(), "Timeout", "{kind:?}");
         // The sleeping connection is closed; the next call gets a fresh one, and its own row.
         assert_eq!(row_of(&call(&ctx, &lookup, &id_input(id)).await.expect("lookup")), (id, name_of(id)));
     }

@@ -290,14 +290,14 @@ async fn parameters_above_the_clearance_are_refused() {
                 (vec![("city", "Beijing"), ("phone", phone.as_str())], Some(L1)),
             ] {
                 let e = call(&ctx, api, &input(&params, clearance)).await.unwrap_err();
-                assert_eq!((e.code.as_str(), e.status), ("Forbidden.Parameter.phone", 403), "{what}: {e}");
+                assert_eq!((e.code().as_str(), e.status()), ("Forbidden.Parameter.phone", 403), "{what}: {e}");
                 assert!(e.message.contains("needs clearance L3"), "{e}");
                 // Dry runs refuse the parameter too.
                 let e = dry_sql(&ctx, api, &input(&params, clearance)).await.unwrap_err();
-                assert_eq!(e.code, "Forbidden.Parameter.phone", "{what} dry run");
+                assert_eq!(e.code(), "Forbidden.Parameter.phone", "{what} dry run");
             }
             let e = call(&ctx, api, &input(&[("minId", "1")], Some(L3))).await.unwrap_err();
-            assert_eq!((e.code.as_str(), e.status), ("Forbidden.Parameter.minId", 403), "{what}");
+            assert_eq!((e.code().as_str(), e.status()), ("Forbidden.Parameter.minId", 403), "{what}");
             // Cleared callers may use them; reserved parameters are nobody's.
             let ids = |data: &[u8]| -> Vec<i64> {
                 parsed(data)["rows"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect()
@@ -321,11 +321,11 @@ async fn parameters_above_the_clearance_are_refused() {
             json!([{"name": "code", "type": "string", "column": "phone", "required": true, "securityLevel": "L3"}]);
         let api = compile_on(&ds, spec);
         let e = call(&ctx, &api, &input(&[], Some(L2))).await.unwrap_err();
-        assert_eq!((e.code.as_str(), e.status), ("Forbidden.Parameter.code", 403), "{kind:?}");
+        assert_eq!((e.code().as_str(), e.status()), ("Forbidden.Parameter.code", 403), "{kind:?}");
         let e = call(&ctx, &api, &input(&[], None)).await.unwrap_err();
-        assert_eq!((e.code.as_str(), e.status), ("MissingParameter.code", 400), "{kind:?}");
+        assert_eq!((e.code().as_str(), e.status()), ("MissingParameter.code", 400), "{kind:?}");
         let e = call(&ctx, &api, &input(&[], Some(L3))).await.unwrap_err();
-        assert_eq!(e.code, "MissingParameter.code", "{kind:?}");
+        assert_eq!(e.code(), "MissingParameter.code", "{kind:?}");
     }
 }
 
@@ -374,7 +374,7 @@ async fn native_refusals_depend_on_the_clearance() {
             match (outcome, refused) {
                 (Ok(_), None) => {}
                 (Err(e), Some(word)) => {
-                    assert_eq!((e.code.as_str(), e.status), ("Forbidden.Field", 403), "{kind:?} {sql}");
+                    assert_eq!((e.code().as_str(), e.status()), ("Forbidden.Field", 403), "{kind:?} {sql}");
                     assert!(e.message.contains(word), "{kind:?} {sql}: {e}");
                 }
                 (outcome, _) => panic!("{kind:?} {sql} {clearance:?}: {:?}", outcome.map(|d| parsed(&d))),
@@ -501,14 +501,14 @@ async fn hostile_queries_cannot_tell_restricted_values_apart() {
                     }
                     (Err(e_a), Err(e_b)) => {
                         assert_eq!(e_a, e_b, "{kind:?}: `{sql}` refused differently");
-                        if e_a.code == "InternalError.Database" {
+                        if e_a.code() == "InternalError.Database" {
                             failed += 1;
                             println!("{kind:?}: failed in the database: {sql}");
                         } else {
                             refused += 1;
                             assert!(
                                 matches!(
-                                    e_a.code.as_str(),
+                                    e_a.code().as_str(),
                                     "Forbidden.Field" | "Forbidden.Query" | "InvalidParameter.sql"
                                 ),
                                 "{kind:?}: `{sql}` refused for the wrong reason: {e_a}"

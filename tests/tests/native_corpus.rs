@@ -51,7 +51,7 @@ async fn run(ctx: &PluginContext, api: &SqlApi, sql: &str) -> Result<Vec<u8>, St
     match api.invoke(&ctx.pools, &input).await {
         Ok(CallOutput::Data { data, .. }) => Ok(data),
         Ok(_) => panic!("dry run"),
-        Err(e) => Err(format!("{}: {}", e.code, e.message)),
+        Err(e) => Err(format!("{}: {}", e.code(), e.message)),
     }
 }
 

@@ -84,7 +84,7 @@ async fn native_rejections_hold_on(kind: DatasourceKind) {
     for (reason, query) in &cases {
         let want = ("InvalidParameter.sql".to_owned(), 400, format!("the database rejected the query: {reason}"));
         match call(&ctx, &api, sql(query)).await {
-            Err(e) if (e.code.clone(), e.status, e.message.clone()) == want => {}
+            Err(e) if (e.code().clone(), e.status(), e.message.clone()) == want => {}
             Err(e) => wrong.push(format!("{query}\n    got {e}\n    want {}", want.2)),
             Ok(data) => wrong.push(format!("{query}\n    answered {data}")),
         }
@@ -133,9 +133,9 @@ async fn value_rejections_hold_on(kind: DatasourceKind) -> usize {
             (Err(e), Some(reason)) => {
                 let name = expect.strip_prefix("InvalidParameter.").unwrap_or(expect);
                 let message = format!("parameter `{name}`: the database rejected the value: {reason}");
-                e.code == expect && e.status == 400 && e.message == message
+                e.code() == expect && e.status() == 400 && e.message == message
             }
-            (Err(e), None) => e.code == expect && e.status == 500,
+            (Err(e), None) => e.code() == expect && e.status() == 500,
             (Ok(_), _) => false,
         };
         if !ok {
@@ -200,7 +200,7 @@ async fn refusals_log_at_warn_once_per_interval_and_failures_at_error() {
         let api = native_api(kind);
         for _ in 0..20 {
             let err = call(&ctx, &api, sql("SELECT id FROM users ORDER BY 7")).await.unwrap_err();
-            assert_eq!((err.code.as_str(), err.status), ("InvalidParameter.sql", 400), "{kind:?}");
+            assert_eq!((err.code().as_str(), err.status()), ("InvalidParameter.sql", 400), "{kind:?}");
             assert!(!err.message.contains(words), "{kind:?}: the database's message reached the caller");
         }
         let events = captured.take();
@@ -218,7 +218,7 @@ async fn refusals_log_at_warn_once_per_interval_and_failures_at_error() {
                    "responseFields": [{"name": "id", "type": "int"}]}),
         );
         let err = call(&ctx, &broken, vec![]).await.unwrap_err();
-        assert_eq!((err.code.as_str(), err.status), ("InternalError.Database", 500), "{kind:?}");
+        assert_eq!((err.code().as_str(), err.status()), ("InternalError.Database", 500), "{kind:?}");
         let levels: Vec<_> = captured.take().into_iter().map(|(level, _)| level).collect();
         assert_eq!(levels, vec![tracing::Level::ERROR], "{kind:?}");
     }
@@ -245,6 +245,6 @@ async fn an_unreachable_database_is_still_an_internal_error() {
     let (pg, mysql) = tokio::join!(attempt(DatasourceKind::Postgres), attempt(DatasourceKind::Mysql));
     for (kind, answer) in [pg, mysql] {
         let err = answer.expect_err("no database answered");
-        assert_eq!((err.code.as_str(), err.status), ("InternalError.Database", 500), "{kind:?}");
+        assert_eq!((err.code().as_str(), err.status()), ("InternalError.Database", 500), "{kind:?}");
     }
 }

@@ -119,10 +119,10 @@ async fn absent_optional_params_drop_out_and_required_ones_are_named() {
         want.reverse();
         assert_eq!(ids(&older), want, "{kind:?}");
         let missing = call(&ctx, &api, &input(&[])).await.unwrap_err();
-        assert_eq!((missing.code.as_str(), missing.status), ("MissingParameter.city", 400), "{kind:?}");
+        assert_eq!((missing.code().as_str(), missing.status()), ("MissingParameter.city", 400), "{kind:?}");
         let invalid =
             call(&ctx, &api, &input(&[("city", text("Beijing")), ("minAge", text("old"))])).await.unwrap_err();
-        assert_eq!(invalid.code, "InvalidParameter.minAge", "{kind:?}");
+        assert_eq!(invalid.code(), "InvalidParameter.minAge", "{kind:?}");
     }
 }
 
@@ -212,7 +212,7 @@ async fn pagination_pages_and_totals_from_the_same_plan() {
         assert_eq!(ids(&first), vec![1, 2, 3, 4, 5], "default page size is capped by maxLimit: {kind:?}");
         assert!(first.get("totalCnt").is_none(), "{kind:?}");
         let too_big = call(&ctx, &api, &input(&[("pageSize", text("6"))])).await.unwrap_err();
-        assert_eq!(too_big.code, "InvalidParameter.pageSize", "{kind:?}");
+        assert_eq!(too_big.code(), "InvalidParameter.pageSize", "{kind:?}");
     }
 }
 
@@ -260,7 +260,7 @@ async fn slow_queries_time_out_and_database_errors_leak_nothing() {
             "options": {"timeoutMs": 300}}),
         );
         let err = call(&ctx, &api, &input(&[])).await.unwrap_err();
-        assert_eq!((err.code.as_str(), err.status), ("Timeout", 504), "{kind:?}");
+        assert_eq!((err.code().as_str(), err.status()), ("Timeout", 504), "{kind:?}");
 
         let broken = compile(
             kind,
@@ -268,7 +268,7 @@ async fn slow_queries_time_out_and_database_errors_leak_nothing() {
             "responseFields": [{"name": "id", "type": "int"}]}),
         );
         let err = call(&ctx, &broken, &input(&[])).await.unwrap_err();
-        assert_eq!((err.code.as_str(), err.status), ("InternalError.Database", 500), "{kind:?}");
+        assert_eq!((err.code().as_str(), err.status()), ("InternalError.Database", 500), "{kind:?}");
         assert!(!err.message.contains("no_such_column"), "database detail leaked: {}", err.message);
         // The pool still serves after both failures.
         let ok = compile(kind, wizard_on("age", "int", Operator::Eq));
@@ -282,7 +282,7 @@ async fn sessions_are_read_only() {
     for kind in KINDS {
         let api = compile(kind, json!({"mode": "script", "sql": "DELETE FROM canary", "responseFields": []}));
         let err = call(&ctx, &api, &input(&[])).await.unwrap_err();
-        assert_eq!(err.code, "InternalError.Database", "{kind:?}: a write ran");
+        assert_eq!(err.code(), "InternalError.Database", "{kind:?}: a write ran");
     }
 }
 
@@ -311,7 +311,7 @@ async fn script_mode_renders_dynamic_sql_with_joins_and_lists() {
         let by_total = call(&ctx, &api, &input(&[("sort", text("total"))])).await.unwrap();
         assert_eq!(by_total["rows"][0]["id"], 48, "{kind:?}");
         let refused = call(&ctx, &api, &input(&[("sort", text("id; DROP TABLE users"))])).await.unwrap_err();
-        assert_eq!(refused.code, "InvalidParameter.sort", "{kind:?}");
+        assert_eq!(refused.code(), "InvalidParameter.sort", "{kind:?}");
     }
 }
 
@@ -328,6 +328,6 @@ async fn native_mode_runs_the_regenerated_query_under_the_cap() {
             call(&ctx, &api, &input(&[("sql", text("SELECT id FROM users ORDER BY id LIMIT 100"))])).await.unwrap();
         assert_eq!(ids(&capped), vec![1, 2, 3], "{kind:?}");
         let refused = call(&ctx, &api, &input(&[("sql", text("SELECT token FROM secret"))])).await.unwrap_err();
-        assert_eq!((refused.code.as_str(), refused.status), ("Forbidden.Query", 403), "{kind:?}");
+        assert_eq!((refused.code().as_str(), refused.status()), ("Forbidden.Query", 403), "{kind:?}");
     }
 }

@@ -112,7 +112,7 @@ async fn call(ctx: &PluginContext, api: &SqlApi, params: Vec<(&str, RawParam)>) 
 
 fn assert_null_item(got: Result<Vec<i64>, ApiError>, item: u64, what: &str) {
     let err = got.err().unwrap_or_else(|| panic!("{what}: answered rows instead of refusing"));
-    assert_eq!((err.code.as_str(), err.status), ("InvalidParameter.v", 400), "{what}: {err}");
+    assert_eq!((err.code().as_str(), err.status()), ("InvalidParameter.v", 400), "{what}: {err}");
     assert!(err.message.contains(&format!("item {item} of the list is null")), "{what}: {}", err.message);
 }
 
@@ -196,7 +196,7 @@ async fn null_scalars_hold_on(kind: DatasourceKind) {
                     "absent" => assert_eq!(got.map_err(|e| e.to_string()), Ok(all.clone()), "{what}"),
                     "missing" => {
                         let err = got.expect_err(&what);
-                        assert_eq!((err.code.as_str(), err.status), ("MissingParameter.v", 400), "{what}");
+                        assert_eq!((err.code().as_str(), err.status()), ("MissingParameter.v", 400), "{what}");
                     }
                     other => panic!("corpus: unknown expectation {other:?}"),
                 }

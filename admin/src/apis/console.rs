@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use errors::ErrorCode;
 use plugins::ApiError;
 use plugins::sql::StageTimings;
 use plugins::sql::value::RawParam;
@@ -111,10 +111,11 @@ fn timings_json(t: &StageTimings) -> serde_json::Value {
 /// What the API would have answered, with its code and status; parameter errors name the
 /// parameter as `params.<name>`.
 fn console_error(e: &ApiError) -> AdminError {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let field = ["MissingParameter.", "InvalidParameter."]
-        .iter()
-        .find_map(|prefix| e.code.strip_prefix(prefix))
-        .map(|name| format!("params.{name}"));
-    AdminError { status, code: e.code.clone(), message: e.message.clone(), field }
+    let relayed = AdminError::relayed(e);
+    match (e.kind(), e.name()) {
+        (ErrorCode::MissingParameter | ErrorCode::InvalidParameter, Some(name)) => {
+            relayed.in_field(&format!("params.{name}"))
+        }
+        _ => relayed,
+    }
 }

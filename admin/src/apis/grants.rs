@@ -266,9 +266,9 @@ async fn set_gray(
         Err(e) => return Err(e.into()),
     };
     if version.definition.mode.is_sql() {
-        let unservable = |e: AdminError| AdminError {
-            code: e.code.clone(),
-            ..AdminError::invalid("version", format!("V{number} cannot be served: {}", e.message))
+        let unservable = |e: AdminError| {
+            let message = format!("V{number} cannot be served: {}", e.message);
+            e.in_field("version").with_message(message)
         };
         let datasource = datasource_for(&state, workgroup, &version.definition).await.map_err(unservable)?;
         rules::compile(&version.definition, datasource.as_ref()).map_err(unservable)?;

@@ -6,6 +6,7 @@
 
 use axum::body::Bytes;
 use catalog::model::{ApiDefinition, ApiMode, ApiSettings, Datasource, ParamPosition};
+use errors::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 use serde_path_to_error::Segment;
@@ -67,7 +68,8 @@ pub fn compile(definition: &ApiDefinition, datasource: Option<&Datasource>) -> R
 
 /// A definition that does not compile: `InvalidDefinition`, naming the field at fault.
 pub fn definition_error(mode: &ApiMode, why: String) -> AdminError {
-    AdminError { code: "InvalidDefinition".to_owned(), ..AdminError::invalid(&compile_field(mode, &why), why) }
+    let field = compile_field(mode, &why);
+    AdminError::new(ErrorCode::InvalidDefinition, why).in_field(&field)
 }
 
 /// The field a compile message is about, as well as the message lets us tell.
@@ -209,7 +211,7 @@ mod tests {
         };
         let mut def = wizard(serde_json::json!([{"name": "age", "type": "int"}]));
         let err = compile(&def, Some(&ds)).unwrap_err();
-        assert_eq!((err.code.as_str(), err.field.as_deref()), ("InvalidDefinition", Some("draft.requestParams.age")));
+        assert_eq!((err.code().as_str(), err.field.as_deref()), ("InvalidDefinition", Some("draft.requestParams.age")));
         def.request_params.clear();
         def.response_fields.clear();
         assert_eq!(compile(&def, Some(&ds)).unwrap_err().field.as_deref(), Some("draft.responseFields"));

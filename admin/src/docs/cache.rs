@@ -354,12 +354,7 @@ impl DocCache {
 }
 
 fn internal(why: &str) -> AdminError {
-    tracing::error!("OpenAPI document: {why}");
-    AdminError::new(
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalError",
-        "the request failed; the error was logged",
-    )
+    AdminError::internal(format_args!("OpenAPI document: {why}"))
 }
 
 #[cfg(test)]
@@ -448,7 +443,7 @@ mod tests {
         assert_eq!(cache.builds(), 2, "stale at 100 whatever the revision");
 
         let failed = cache.get_or_build(key(2), 1, 0, || async { Err(AdminError::forbidden("no")) }).await;
-        assert_eq!(failed.unwrap_err().code, "Forbidden");
+        assert_eq!(failed.unwrap_err().code(), "Forbidden");
         let retried = cache.get_or_build(key(2), 1, 0, || async { Ok(doc("second try")) }).await.unwrap();
         assert_eq!((text(&retried), cache.builds()), ("second try".to_owned(), 4));
     }

@@ -6,7 +6,9 @@
 //! what it does not know yet is described generically: request bodies are JSON objects and
 //! `data` is any JSON value.
 
+use errors::ErrorCode;
 use serde_json::{Value, json};
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{AdditionalProperties, SchemaType};
@@ -163,17 +165,11 @@ fn operation(spec: &RouteSpec) -> utoipa::openapi::path::Operation {
             builder = builder.response(if method == "POST" { "2XX" } else { "200" }, ok_response(success));
         }
     }
-    if spec.access != Access::Public || raw_content(spec.path).is_none() {
-        builder = builder
-            .response("400", error_response("A parameter or field is invalid; `field` names it."))
-            .response("404", error_response("What the path names does not exist, or is not visible to the caller."))
-            .response("409", error_response("The change conflicts with what the store holds."));
+    for (status, response) in error_responses(spec) {
+        builder = builder.response(status, response);
     }
     if spec.access != Access::Public {
-        builder = builder
-            .response("401", error_response("No token, or an unknown, expired or revoked one."))
-            .response("403", error_response("The caller's role does not allow this."))
-            .security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
+        builder = builder.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
     } else {
         builder = builder.securities(Some(Vec::<SecurityRequirement>::new()));
     }
@@ -183,7 +179,7 @@ fn operation(spec: &RouteSpec) -> utoipa::openapi::path::Operation {
         Access::PlatformAdmin => json!("platformAdmin"),
         Access::Workgroup(role) => json!({"workgroupRole": role_name(role)}),
     };
-    let extensions = utoipa::openapi::extensions::ExtensionsBuilder::new().add("x-sluice-access", access).build();
+    let extensions = ExtensionsBuilder::new().add("x-sluice-access", access).build();
     builder.extensions(Some(extensions)).build()
 }
 
@@ -233,8 +229,68 @@ fn ok_response(description: &str) -> Response {
     ResponseBuilder::new().description(description).content(JSON, Content::new(Some(schema_ref(ENVELOPE)))).build()
 }
 
-fn error_response(description: &str) -> Response {
-    ResponseBuilder::new().description(description).content(JSON, Content::new(Some(schema_ref(ERROR)))).build()
+/// The codes a route can answer besides success, from the one catalogue: what every route can
+/// answer, what its access check adds, and what the route's own work adds.
+pub fn error_codes(spec: &RouteSpec) -> Vec<ErrorCode> {
+    let method = spec.method.as_str();
+    let writes = matches!(method, "POST" | "PUT" | "PATCH");
+    let mut codes = Vec::new();
+    if spec.access != Access::Public || raw_content(spec.path).is_none() {
+        codes.extend([ErrorCode::InvalidParameter, ErrorCode::NotFound, ErrorCode::Conflict]);
+    }
+    if spec.access != Access::Public {
+        codes.extend([ErrorCode::Unauthorized, ErrorCode::Forbidden]);
+    }
+    let api_write = writes && spec.path.starts_with("/workgroups/{workgroup}/apis");
+    if api_write {
+        codes.push(ErrorCode::InvalidDefinition);
+    }
+    if api_write && !spec.path.ends_with("/test") && !spec.path.contains("/grants") {
+        codes.push(ErrorCode::ConflictPath);
+    }
+    if spec.path.ends_with("/apis/{id}/test") {
+        // The test console relays what the API itself would answer.
+        codes.extend([
+            ErrorCode::MissingParameter,
+            ErrorCode::InvalidRequestBody,
+            ErrorCode::ForbiddenQuery,
+            ErrorCode::ForbiddenField,
+            ErrorCode::ForbiddenParameter,
+            ErrorCode::InternalErrorDatabase,
+            ErrorCode::UpstreamUnavailable,
+            ErrorCode::UpstreamForbidden,
+            ErrorCode::UnavailableDatasource,
+            ErrorCode::Timeout,
+            ErrorCode::UpstreamTimeout,
+        ]);
+    }
+    codes.push(ErrorCode::InternalError);
+    codes.sort_by_key(|c| (c.status().as_u16(), *c));
+    codes.dedup();
+    codes
+}
+
+/// One error response per status a route can answer, each listing its codes in the description
+/// and in [`openapi::ERROR_CODES_EXTENSION`].
+fn error_responses(spec: &RouteSpec) -> Vec<(String, Response)> {
+    let codes = error_codes(spec);
+    let mut responses: Vec<(String, Response)> = Vec::new();
+    for status in codes.iter().map(|c| c.status()).collect::<std::collections::BTreeSet<_>>() {
+        let of_status: Vec<ErrorCode> = codes.iter().copied().filter(|c| c.status() == status).collect();
+        let mut description = format!("{}. `code` is one of:\n", status.canonical_reason().unwrap_or("Error"));
+        for code in &of_status {
+            description.push_str(&format!("\n- `{}`: {}", code.pattern(), code.meaning()));
+        }
+        let listed: Vec<&str> = of_status.iter().map(|c| c.as_str()).collect();
+        let extensions = ExtensionsBuilder::new().add(openapi::ERROR_CODES_EXTENSION, listed).build();
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content(JSON, Content::new(Some(schema_ref(ERROR))))
+            .extensions(Some(extensions))
+            .build();
+        responses.push((status.as_u16().to_string(), response));
+    }
+    responses
 }
 
 fn string(description: &str) -> RefOr<Schema> {
@@ -252,7 +308,10 @@ fn envelope_schema(error: bool) -> Schema {
     success.enum_values = Some(vec![Value::Bool(!error)]);
     o.properties.insert("success".to_owned(), RefOr::T(Schema::Object(success)));
     let code = if error {
-        string("Stable and machine-readable, such as `InvalidParameter.name`, `Unauthorized`, `NotFound`.")
+        string(
+            "Stable and machine-readable, such as `InvalidParameter.name`, `Unauthorized`, `NotFound`: one of the \
+             codes the response lists in `x-sluice-error-codes` (docs/errors.md lists them all).",
+        )
     } else {
         let mut c = Object::with_type(Type::String);
         c.enum_values = Some(vec![json!("OK")]);

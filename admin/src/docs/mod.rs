@@ -119,10 +119,7 @@ async fn workgroup_json(
 pub(super) async fn in_background(
     write: impl FnOnce() -> std::io::Result<Doc> + Send + 'static,
 ) -> Result<Doc, AdminError> {
-    let failed = |why: String| {
-        tracing::error!("cannot write an OpenAPI document: {why}");
-        AdminError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "the request failed; the error was logged")
-    };
+    let failed = |why: String| AdminError::internal(format_args!("cannot write an OpenAPI document: {why}"));
     match tokio::task::spawn_blocking(write).await {
         Ok(Ok(doc)) => Ok(doc),
         Ok(Err(e)) => Err(failed(e.to_string())),

@@ -343,7 +343,7 @@ impl SqlApi {
             tracing::warn!(
                 datasource = self.source.datasource_id(),
                 mode = self.definition.mode.name(),
-                answer = %answer.code,
+                answer = %answer.code(),
                 %code,
                 %error,
                 sql,

@@ -296,11 +296,11 @@ mod tests {
     #[test]
     fn bad_scalars_name_the_parameter_and_the_expected_type() {
         let err = coerce(&param("age", "int"), &text("1 OR 1=1")).unwrap_err();
-        assert_eq!(err.code, "InvalidParameter.age");
+        assert_eq!(err.code(), "InvalidParameter.age");
         assert!(err.message.contains("64-bit integer") && err.message.contains("1 OR 1=1"), "{}", err.message);
         assert!(coerce(&param("f", "float"), &text("NaN")).is_err());
         assert!(coerce(&param("d", "date"), &text("2024-13-01")).is_err());
-        assert_eq!(coerce(&param("s", "string"), &text("a\0b")).unwrap_err().code, "InvalidParameter.s");
+        assert_eq!(coerce(&param("s", "string"), &text("a\0b")).unwrap_err().code(), "InvalidParameter.s");
     }
 
     #[test]
@@ -338,7 +338,7 @@ mod tests {
             ("array<string>", text(r#"["a",null]"#)),
         ] {
             let err = coerce(&param("ids", ty), &raw).unwrap_err();
-            assert_eq!(err.code, "InvalidParameter.ids", "{ty} {raw:?}");
+            assert_eq!(err.code(), "InvalidParameter.ids", "{ty} {raw:?}");
             let item = ty.trim_start_matches("array<").trim_end_matches('>');
             assert!(
                 err.message.ends_with(&format!("item 2 of the list is null; send only {item} values")),
@@ -358,7 +358,7 @@ mod tests {
         let mut p = param("sort", "identifier");
         p.allowed_values = vec!["name".into(), "age".into()];
         assert_eq!(coerce(&p, &text("age")).unwrap(), Value::Text("age".into()));
-        assert_eq!(coerce(&p, &text("age; DROP TABLE x")).unwrap_err().code, "InvalidParameter.sort");
+        assert_eq!(coerce(&p, &text("age; DROP TABLE x")).unwrap_err().code(), "InvalidParameter.sort");
     }
 
     #[test]
@@ -369,7 +369,7 @@ mod tests {
         defaulted.default = Some("10".into());
         let params = vec![required, defaulted, param("name", "string")];
         let mut raw = HashMap::new();
-        assert_eq!(ParamValues::parse(&params, &raw).unwrap_err().code, "MissingParameter.id");
+        assert_eq!(ParamValues::parse(&params, &raw).unwrap_err().code(), "MissingParameter.id");
         raw.insert("id".to_owned(), text("7"));
         let values = ParamValues::parse(&params, &raw).unwrap();
         assert_eq!(values.values, vec![Some(Value::Int(7)), Some(Value::Int(10)), None]);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use catalog::model::{AuthMode, SecurityLevel};
 use http::{HeaderName, HeaderValue, header};
-use plugins::ApiError;
+use plugins::{ApiError, ErrorCode};
 
 use super::route::Refused;
 use super::{CallHead, Edge};
@@ -56,8 +56,7 @@ impl Edge {
         let app = snapshot.callers.authenticate(&credentials, &signed, &self.nonces, now)?;
         if !app.allows(client) {
             return Err(ApiError::new(
-                "Forbidden.IpNotAllowed",
-                403,
+                ErrorCode::ForbiddenIpNotAllowed,
                 format!("calls from {client} are not in the app's IP allow list"),
             )
             .into());
@@ -78,11 +77,11 @@ impl Edge {
             Err(throttled) => {
                 let retry_after = throttled.retry_after_secs();
                 let (code, what) = match throttled.scope {
-                    ThrottleScope::User => ("Throttling.User", "this app's share of the API"),
-                    ThrottleScope::Api => ("Throttling.Api", "the API"),
+                    ThrottleScope::User => (ErrorCode::ThrottlingUser, "this app's share of the API"),
+                    ThrottleScope::Api => (ErrorCode::ThrottlingApi, "the API"),
                 };
                 Err(Refused {
-                    error: ApiError::new(code, 429, format!("too many calls to {what}; retry after {retry_after} s")),
+                    error: ApiError::new(code, format!("too many calls to {what}; retry after {retry_after} s")),
                     header: Some(Box::new((header::RETRY_AFTER, HeaderValue::from(retry_after)))),
                 })
             }
@@ -119,8 +118,7 @@ fn grant(
 ) -> std::result::Result<Option<std::num::NonZeroU32>, Refused> {
     if app.clearance < route.access.security_level {
         return Err(ApiError::new(
-            "Forbidden.SecurityLevel",
-            403,
+            ErrorCode::ForbiddenSecurityLevel,
             format!(
                 "the API needs clearance {}; the app has {}",
                 route.access.security_level.as_str(),
@@ -132,8 +130,7 @@ fn grant(
     match snapshot.callers.grant(route.api_id, app.id, now) {
         Some(grant) => Ok(grant.qps),
         None => Err(ApiError::new(
-            "Forbidden.NoGrant",
-            403,
+            ErrorCode::ForbiddenNoGrant,
             "the app has no grant for this API: ask the API's workgroup for one",
         )
         .into()),

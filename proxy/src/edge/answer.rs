@@ -9,8 +9,8 @@ use http::{HeaderName, HeaderValue, Method, header};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
-use plugins::ApiError;
 use plugins::sql::StageTimings;
+use plugins::{ApiError, ErrorCode};
 
 use super::{REQUEST_ID_HEADER, VERSION_HEADER};
 
@@ -49,8 +49,8 @@ impl Answer {
     }
 
     pub(crate) fn error(err: &ApiError, request_id: &str) -> Answer {
-        let body = serde_json::json!({"code": err.code, "message": err.message, "requestId": request_id});
-        Answer { status: err.status, body: Bytes::from(body.to_string()), headers: Vec::new(), close: false }
+        let body = serde_json::json!({"code": err.code(), "message": err.message, "requestId": request_id});
+        Answer { status: err.status(), body: Bytes::from(body.to_string()), headers: Vec::new(), close: false }
     }
 
     /// A refusal after which the connection closes.
@@ -72,13 +72,12 @@ impl Answer {
 }
 
 pub(crate) fn unavailable() -> ApiError {
-    ApiError::new("Upstream.Unavailable", 502, "the upstream service could not be reached")
+    ApiError::new(ErrorCode::UpstreamUnavailable, "the upstream service could not be reached")
 }
 
 pub(crate) fn upstream_timeout(timeout: Duration) -> ApiError {
     ApiError::new(
-        "Upstream.Timeout",
-        504,
+        ErrorCode::UpstreamTimeout,
         format!("the upstream service did not answer within {} ms", timeout.as_millis()),
     )
 }

@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use catalog::model::AuthMode;
 use http::header;
 use pingora::protocols::http::ServerSession;
-use plugins::{ApiError, BodyUse};
+use plugins::{ApiError, BodyUse, ErrorCode};
 
 use super::answer::Answer;
 use super::{CallHead, Edge, PARAM_BODY_LIMIT, Routed};
@@ -43,12 +43,12 @@ impl Edge {
 /// The refusal of a body over `limit`; the connection closes, the body unread.
 pub(crate) fn too_large(limit: usize, request_id: &str) -> Answer {
     let message = format!("the request body is larger than the limit of {limit} bytes");
-    Answer::refused(ApiError::new("PayloadTooLarge", 413, message), request_id)
+    Answer::refused(ApiError::new(ErrorCode::PayloadTooLarge, message), request_id)
 }
 
 /// The refusal of a body that could not be read to its end; the connection closes.
 pub(crate) fn unreadable_body(request_id: &str) -> Answer {
-    Answer::refused(ApiError::new("InvalidRequest.Body", 400, "the request body could not be read"), request_id)
+    Answer::refused(ApiError::new(ErrorCode::InvalidRequestBody, "the request body could not be read"), request_id)
 }
 
 /// Answers `Expect: 100-continue` with `100 Continue` before a body is read: an HTTP/1.1

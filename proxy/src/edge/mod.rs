@@ -43,7 +43,7 @@ use http::{HeaderName, HeaderValue, Method};
 use net::ssrf::{CheckedTarget, SsrfError};
 use pingora::protocols::http::ServerSession;
 use plugins::registered::{UpstreamRequest, UpstreamRoute};
-use plugins::{ApiError, Call, CallOutput, Dispatcher, PluginContext};
+use plugins::{ApiError, Call, CallOutput, Dispatcher, ErrorCode, PluginContext};
 
 use crate::client_addr::TrustedProxies;
 use crate::drain::Drain;
@@ -285,9 +285,10 @@ impl Edge {
         let net = &self.snapshot.load().outbound.net;
         match tokio::time::timeout(timeout, net.resolve_checked(&call.upstream.url)).await {
             Ok(Ok(target)) => Ok(target),
-            Ok(Err(SsrfError::Forbidden { reason })) => {
-                Err(ApiError::new("Upstream.Forbidden", 502, format!("the upstream address is not allowed ({reason})")))
-            }
+            Ok(Err(SsrfError::Forbidden { reason })) => Err(ApiError::new(
+                ErrorCode::UpstreamForbidden,
+                format!("the upstream address is not allowed ({reason})"),
+            )),
             Ok(Err(e)) => {
                 tracing::warn!(api = call.route_name(), "upstream not reachable: {e}");
                 Err(unavailable())
@@ -307,8 +308,7 @@ fn choose_version(route: &Route, caller: &Admitted) -> bool {
 }
 
 fn internal(what: &str) -> ApiError {
-    tracing::error!("edge: {what}");
-    ApiError::new("InternalError", 500, "an internal error occurred")
+    ApiError::internal(format_args!("edge: {what}"))
 }
 
 /// In-process calls between APIs: the served version of the API in the call's environment,
@@ -321,8 +321,7 @@ impl Dispatcher for Edge {
         let snapshot = self.snapshot.load_full();
         let Some(route) = snapshot.table(call.env).by_id(api_id).map(Arc::clone) else {
             return Err(ApiError::new(
-                "NotFound.Api",
-                404,
+                ErrorCode::NotFoundApi,
                 format!("API {api_id} is not published in the {} environment", call.env.as_str()),
             ));
         };
@@ -330,8 +329,7 @@ impl Dispatcher for Edge {
         let variant: &Variant = &route.served;
         match variant.plugin.invoke(&self.plugins, call).await? {
             CallOutput::Forward(_) => Err(ApiError::new(
-                "InvalidDefinition",
-                400,
+                ErrorCode::InvalidDefinition,
                 format!("API {api_id} is a registered API; it cannot be called in process"),
             )),
             output => Ok(output),

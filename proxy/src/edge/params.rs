@@ -7,7 +7,7 @@ use catalog::model::Environment;
 use catalog::model::ParamPosition;
 use plugins::registered::percent_decode;
 use plugins::sql::value::RawParam;
-use plugins::{ApiError, ApiPlugin, BodyUse, Call};
+use plugins::{ApiError, ApiPlugin, BodyUse, Call, ErrorCode};
 
 use super::CallHead;
 use super::admit::Admitted;
@@ -50,10 +50,9 @@ fn parse_params_body(body: &[u8]) -> std::result::Result<Option<serde_json::Map<
     }
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(map)) => Ok(Some(map)),
-        Ok(_) => Err(ApiError::new("InvalidRequest.Body", 400, "the body must be a JSON object of parameters")),
+        Ok(_) => Err(ApiError::new(ErrorCode::InvalidRequestBody, "the body must be a JSON object of parameters")),
         Err(e) => Err(ApiError::new(
-            "InvalidRequest.Body",
-            400,
+            ErrorCode::InvalidRequestBody,
             format!("the body is not valid JSON (line {}, column {})", e.line(), e.column()),
         )),
     }

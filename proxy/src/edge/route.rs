@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use catalog::model::Environment;
 use http::{HeaderName, HeaderValue, Method, header};
-use plugins::ApiError;
+use plugins::{ApiError, ErrorCode};
 
 use super::answer::Answer;
 use super::{Edge, Routed};
@@ -27,8 +27,7 @@ impl Edge {
             Lookup::MethodNotAllowed { allowed } => {
                 let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
                 let error = ApiError::new(
-                    "MethodNotAllowed",
-                    405,
+                    ErrorCode::MethodNotAllowed,
                     format!("{path} does not accept {method}; it accepts {allow}"),
                 );
                 let header = HeaderValue::from_str(&allow).ok().map(|value| Box::new((header::ALLOW, value)));
@@ -36,8 +35,7 @@ impl Edge {
             }
             Lookup::NotFound => {
                 return Err(ApiError::new(
-                    "NotFound.Api",
-                    404,
+                    ErrorCode::NotFoundApi,
                     format!("no API is published at {method} {path} in the {} environment", env.as_str()),
                 )
                 .into());

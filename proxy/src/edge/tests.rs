@@ -225,5 +225,5 @@ fn without_an_edge_a_plugin_context_cannot_dispatch() {
     let ctx = PluginContext::default();
     let call = Call { env: Environment::Prod, ..Call::default() };
     let error = runtime.block_on(ctx.dispatch(1, &call)).unwrap_err();
-    assert_eq!(error.status, 500);
+    assert_eq!(error.status(), 500);
 }

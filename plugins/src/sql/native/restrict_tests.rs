@@ -73,7 +73,7 @@ fn refused(dialect: Dialect, sql: &str) -> ApiError {
 
 fn refused_field(dialect: Dialect, sql: &str) -> String {
     let e = refused(dialect, sql);
-    assert_eq!((e.code.as_str(), e.status), ("Forbidden.Field", 403), "{dialect:?} `{sql}`: {e}");
+    assert_eq!((e.code().as_str(), e.status()), ("Forbidden.Field", 403), "{dialect:?} `{sql}`: {e}");
     e.message
 }
 
@@ -172,7 +172,7 @@ fn names_fold_across_quoting_case_and_qualification() {
     let e = policy(Dialect::Mysql)
         .check_restricted("SELECT id FROM customers WHERE \u{212A}IND = 'x'", CAP, Some(&r))
         .unwrap_err();
-    assert_eq!(e.code, "Forbidden.Field");
+    assert_eq!(e.code(), "Forbidden.Field");
 }
 
 #[test]
@@ -358,7 +358,7 @@ fn every_masking_corpus_line_is_refused_or_masked() {
                 Err(e) => {
                     refusals += 1;
                     assert!(
-                        matches!(e.code.as_str(), "Forbidden.Field" | "Forbidden.Query" | "InvalidParameter.sql"),
+                        matches!(e.code().as_str(), "Forbidden.Field" | "Forbidden.Query" | "InvalidParameter.sql"),
                         "{dialect:?}: `{sql}` refused for the wrong reason: {e}"
                     );
                 }

@@ -62,11 +62,11 @@ fn refused_everywhere(sql: &str) -> ApiError {
 }
 
 fn assert_forbidden(e: &ApiError) {
-    assert_eq!((e.code.as_str(), e.status), ("Forbidden.Query", 403), "{e}");
+    assert_eq!((e.code().as_str(), e.status()), ("Forbidden.Query", 403), "{e}");
 }
 
 fn assert_invalid(e: &ApiError) {
-    assert_eq!((e.code.as_str(), e.status), ("InvalidParameter.sql", 400), "{e}");
+    assert_eq!((e.code().as_str(), e.status()), ("InvalidParameter.sql", 400), "{e}");
 }
 
 // ---- definitions -------------------------------------------------------------------------

@@ -334,7 +334,7 @@ fn identifier_splice_of_an_absent_or_unlisted_value_fails_at_render() {
     let err = compiled
         .render(Dialect::Postgres, &params, &ParamValues { values: vec![text("name\"; DROP TABLE x; --")] })
         .unwrap_err();
-    assert_eq!(err.code, "InvalidParameter.sort");
+    assert_eq!(err.code(), "InvalidParameter.sort");
 }
 
 #[test]
@@ -513,7 +513,7 @@ fn render_refuses_parameters_that_do_not_match_the_compiled_ones() {
     let params = [param("a", "int")];
     let compiled = ScriptTemplate::compile("SELECT #{a}", &params).unwrap();
     let err = compiled.render(Dialect::Sqlite, &[], &ParamValues { values: vec![] }).unwrap_err();
-    assert_eq!(err.code, "InvalidDefinition");
+    assert_eq!(err.code(), "InvalidDefinition");
 }
 
 #[test]
