@@ -15,6 +15,7 @@ use catalog::model::{
     Environment, Grant, GrayStrategy, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec,
     SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange, WizardSpec,
 };
+use catalog::now_ms;
 use catalog::secret::SecretBox;
 use catalog::store::{ApiQuery, AppCredentials, CallerDirectory, Store, StoreError};
 use sqlx::{Connection, Row};
@@ -251,9 +252,6 @@ fn assert_invalid<T: std::fmt::Debug>(result: Result<T, StoreError>, mentions: &
     }
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 fn registered_draft(constants: &[(&str, ConstantPosition, Option<&str>)]) -> ApiDefinition {
     ApiDefinition {
