@@ -25,6 +25,7 @@ use serde_json::json;
 use super::AdminState;
 use super::access::{Access, Caller, Routes};
 use super::people::PageQuery;
+use super::body::JsonBody;
 use super::reply::{AdminError, AdminResult, Page, Reply};
 
 /// How long `POST …/datasources/{id}/test` waits for the database.
@@ -232,7 +233,7 @@ pub async fn list_datasources(
 pub async fn create_datasource(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
-    Json(body): Json<DatasourceBody>,
+    JsonBody(body): JsonBody<DatasourceBody>,
 ) -> AdminResult<Datasource> {
     let workgroup = caller.workgroup()?;
     let datasource = body.into_datasource(0, workgroup.id)?;
@@ -257,7 +258,7 @@ pub async fn update_datasource(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    Json(body): Json<DatasourceBody>,
+    JsonBody(body): JsonBody<DatasourceBody>,
 ) -> AdminResult<Datasource> {
     let workgroup = caller.workgroup()?;
     let id = path_id("datasource", &id)?;
@@ -404,7 +405,7 @@ pub async fn list_folders(
 pub async fn create_folder(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
-    Json(body): Json<NewFolder>,
+    JsonBody(body): JsonBody<NewFolder>,
 ) -> AdminResult<Folder> {
     let workgroup = caller.workgroup()?;
     let name = folder_name(&body.name)?;
@@ -419,7 +420,7 @@ pub async fn update_folder(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    Json(body): Json<FolderChange>,
+    JsonBody(body): JsonBody<FolderChange>,
 ) -> AdminResult<Folder> {
     let workgroup = caller.workgroup()?;
     let id = path_id("folder", &id)?;
@@ -487,7 +488,7 @@ pub async fn move_api(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    Json(body): Json<ApiFolder>,
+    JsonBody(body): JsonBody<ApiFolder>,
 ) -> AdminResult<Api> {
     let workgroup = caller.workgroup()?;
     let id = path_id("API", &id)?;
@@ -519,7 +520,7 @@ pub struct WorkgroupChange {
 pub async fn update_workgroup(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
-    Json(body): Json<WorkgroupChange>,
+    JsonBody(body): JsonBody<WorkgroupChange>,
 ) -> AdminResult<Workgroup> {
     let workgroup = caller.workgroup()?;
     if body.description.chars().count() > 1000 {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AdminState;
 use super::access::Caller;
+use super::body::JsonBody;
 use super::reply::{AdminError, AdminResult, Page, Reply};
 
 /// `?pageNum=&pageSize=` on list routes.
@@ -68,7 +69,7 @@ fn check_workgroup_name(name: &str) -> Result<(), AdminError> {
 
 pub async fn create_workgroup(
     State(state): State<AdminState>,
-    Json(body): Json<NewWorkgroup>,
+    JsonBody(body): JsonBody<NewWorkgroup>,
 ) -> AdminResult<Workgroup> {
     check_workgroup_name(&body.name)?;
     Ok(Reply::created(state.store.create_workgroup(&body.name, &body.description).await?))
@@ -110,7 +111,7 @@ pub async fn put_member(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, user)): Path<(String, String)>,
-    Json(body): Json<MemberRole>,
+    JsonBody(body): JsonBody<MemberRole>,
 ) -> AdminResult<Member> {
     let workgroup = caller.workgroup()?;
     let user = state.store.user_by_name(&user).await?;
@@ -138,7 +139,7 @@ pub struct NewUser {
     pub platform_admin: bool,
 }
 
-pub async fn create_user(State(state): State<AdminState>, Json(body): Json<NewUser>) -> AdminResult<User> {
+pub async fn create_user(State(state): State<AdminState>, JsonBody(body): JsonBody<NewUser>) -> AdminResult<User> {
     let ok = !body.name.is_empty()
         && body.name.len() <= 64
         && body.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
@@ -174,7 +175,7 @@ pub struct IssuedToken {
 pub async fn create_token(
     State(state): State<AdminState>,
     Path(user): Path<String>,
-    Json(body): Json<NewToken>,
+    JsonBody(body): JsonBody<NewToken>,
 ) -> AdminResult<IssuedToken> {
     if body.name.trim().is_empty() || body.name.len() > 64 {
         return Err(AdminError::invalid("name", "name the token in 1 to 64 characters"));

@@ -18,6 +18,7 @@ use serde_json::json;
 use super::AdminState;
 use super::access::{Access, Caller, Routes};
 use super::datasources::record;
+use super::body::JsonBody;
 use super::reply::{AdminError, AdminResult, Reply};
 use catalog::route_space::Unserved;
 use config::outbound::check_settings;
@@ -38,7 +39,7 @@ pub async fn get_settings(State(state): State<AdminState>) -> AdminResult<Platfo
 pub async fn put_settings(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
-    Json(body): Json<PlatformSettings>,
+    JsonBody(body): JsonBody<PlatformSettings>,
 ) -> AdminResult<PlatformSettings> {
     check_settings(&body).map_err(|(field, why)| AdminError::invalid(&field, why))?;
     let before = state.store.platform_settings().await?;

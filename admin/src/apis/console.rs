@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
-use axum::body::Bytes;
+use crate::body::JsonBody;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use plugins::ApiError;
@@ -40,11 +40,10 @@ pub async fn test(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<TestBody>,
 ) -> AdminResult<serde_json::Value> {
     let workgroup = caller.workgroup()?;
     let api = api_in(&state, workgroup, &id).await?;
-    let body: TestBody = rules::parse(&body, "")?;
     let which = match &body.version {
         None => VersionRef::Draft,
         Some(value) => VersionRef::from_json("version", value)?,

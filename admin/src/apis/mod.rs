@@ -25,7 +25,7 @@ mod versions;
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::body::Bytes;
+use crate::body::JsonBody;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::routing::{delete, get, post, put};
@@ -228,10 +228,9 @@ fn default_method() -> String {
 async fn create_api(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
-    body: Bytes,
+    JsonBody(body): JsonBody<NewApi>,
 ) -> AdminResult<ApiView> {
     let workgroup = caller.workgroup()?;
-    let body: NewApi = rules::parse(&body, "")?;
     let draft = rules::parse_definition(body.draft)?;
     let api = Api {
         id: 0,
@@ -303,11 +302,10 @@ async fn update_api(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<ApiUpdate>,
 ) -> AdminResult<ApiView> {
     let workgroup = caller.workgroup()?;
     let current = api_in(&state, workgroup, &id).await?;
-    let body: ApiUpdate = rules::parse(&body, "")?;
     let draft = match body.draft {
         Some(draft) => rules::parse_definition(draft)?,
         None => current.draft.clone(),
@@ -390,11 +388,10 @@ async fn copy_api(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<CopyApi>,
 ) -> AdminResult<ApiView> {
     let workgroup = caller.workgroup()?;
     let source = api_in(&state, workgroup, &id).await?;
-    let body: CopyApi = rules::parse(&body, "")?;
     // With its constants' values, so the copy seals its own.
     let draft = state.store.api_with_secrets(source.id).await?.draft;
     let copy = Api {

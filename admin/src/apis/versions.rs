@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::body::Bytes;
+use crate::body::JsonBody;
 use axum::extract::{Path, State};
 use catalog::model::{Api, ApiDefinition, ApiVersion, Environment, Publication, Workgroup};
 use serde::{Deserialize, Serialize};
@@ -121,11 +121,10 @@ pub async fn save_version(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<SaveVersion>,
 ) -> AdminResult<VersionView> {
     let workgroup = caller.workgroup()?;
     let api = api_in(&state, workgroup, &id).await?;
-    let body: SaveVersion = rules::parse(&body, "")?;
     // Registered constants must carry their values to compile.
     let draft = state.store.api_with_secrets(api.id).await?.draft;
     rules::check_path(&api.path, &draft)?;
@@ -199,11 +198,10 @@ pub async fn publish(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<PublishBody>,
 ) -> AdminResult<Publication> {
     let workgroup = caller.workgroup()?;
     let api = api_in(&state, workgroup, &id).await?;
-    let body: PublishBody = rules::parse(&body, "")?;
     let env = environment(&body.environment)?;
     let number = match VersionRef::from_json("version", &body.version)? {
         VersionRef::Number(n) => n,
@@ -228,10 +226,9 @@ pub async fn offline(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<OfflineBody>,
 ) -> AdminResult<serde_json::Value> {
     let api = api_in(&state, caller.workgroup()?, &id).await?;
-    let body: OfflineBody = rules::parse(&body, "")?;
     let env = environment(&body.environment)?;
     state.store.unpublish(api.id, env).await?;
     record(&state, &caller, "version.offline", &api, serde_json::json!({"environment": env})).await;
