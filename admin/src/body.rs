@@ -37,9 +37,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 
 /// Reads a JSON body; an empty body reads as `{}`. Errors name the field at fault where the
 /// deserializer was (`tags`, `requestParams[0].type`), under `prefix` (`draft.` for a
-/// definition); `body` (or the prefix) when the text is not JSON at all.
+/// definition); `body` (or the prefix) when the text is not a JSON object.
 pub fn parse<T: DeserializeOwned>(body: &[u8], prefix: &str) -> Result<T, AdminError> {
     let text = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
+    // serde reads a struct from an array too, by position; a body is an object.
+    if text.trim_ascii_start().first() != Some(&b'{') {
+        let field = if prefix.is_empty() { "body" } else { prefix.trim_end_matches('.') };
+        return Err(AdminError::invalid(field, "send a JSON object"));
+    }
     let mut reader = serde_json::Deserializer::from_slice(text);
     let (path, error) = match serde_path_to_error::deserialize(&mut reader) {
         Ok(value) => match reader.end() {
@@ -68,7 +73,6 @@ pub fn parse<T: DeserializeOwned>(body: &[u8], prefix: &str) -> Result<T, AdminE
     Err(AdminError::invalid(&field, format!("the request body is not as expected: {message}")))
 }
 
-
 /// A JSON object body with only known keys.
 #[derive(Debug, Default)]
 pub struct Fields {
@@ -96,6 +100,13 @@ impl Fields {
             ));
         }
         Ok(Fields { map })
+    }
+
+    /// Reads an object with the keys `T` describes: the schema a route documents is the list
+    /// of keys it accepts, so the two cannot drift apart.
+    pub fn parse_as<T: utoipa::ToSchema>(body: &[u8]) -> Result<Fields, AdminError> {
+        let keys = schema_keys::<T>();
+        Fields::parse(body, &keys.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     /// Whether the key was sent, even as `null`.
@@ -158,6 +169,15 @@ impl Fields {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
+    }
+}
+
+/// The property names of `T`'s schema (an object schema; none for any other).
+pub fn schema_keys<T: utoipa::ToSchema>() -> Vec<String> {
+    use utoipa::openapi::{RefOr, Schema};
+    match T::schema() {
+        RefOr::T(Schema::Object(object)) => object.properties.keys().cloned().collect(),
+        _ => Vec::new(),
     }
 }
 

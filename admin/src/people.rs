@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Path, Query, State};
-use axum::{Extension, Json};
 use catalog::model::{ApiToken, Member, User, Workgroup, WorkgroupRole};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AdminState;
 use super::access::Caller;
@@ -52,7 +53,7 @@ pub async fn me(
     Ok(Reply::ok(serde_json::json!({"user": caller.user, "workgroups": memberships})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewWorkgroup {
     pub name: String,
@@ -101,7 +102,7 @@ pub async fn list_members(
     Ok(Reply::ok(state.store.members(caller.workgroup()?.id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MemberRole {
     pub role: WorkgroupRole,
@@ -129,7 +130,7 @@ pub async fn delete_member(
     Ok(Reply::ok(serde_json::Value::Null))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewUser {
     pub name: String,
@@ -154,7 +155,7 @@ pub async fn list_users(State(state): State<AdminState>, Query(page): Query<Page
     Ok(Reply::ok(Page::of(state.store.list_users().await?, page.page_num, page.page_size)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewToken {
     pub name: String,
@@ -164,7 +165,7 @@ pub struct NewToken {
 }
 
 /// A new token: the text is in this answer only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     pub token: String,

@@ -8,17 +8,17 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::get;
-use axum::{Extension, Json};
 use catalog::model::PlatformSettings;
 use serde_json::json;
 
 use super::AdminState;
 use super::access::{Access, Caller, Routes};
-use super::datasources::record;
 use super::body::JsonBody;
+use super::datasources::record;
 use super::reply::{AdminError, AdminResult, Reply};
 use catalog::route_space::Unserved;
 use config::outbound::check_settings;
@@ -26,7 +26,10 @@ use config::outbound::check_settings;
 pub fn register(routes: Routes) -> Routes {
     routes
         .add(Method::GET, "/platform/settings", Access::PlatformAdmin, get(get_settings))
+        .answers::<PlatformSettings>()
         .add(Method::PUT, "/platform/settings", Access::PlatformAdmin, axum::routing::put(put_settings))
+        .body::<PlatformSettings>()
+        .answers::<PlatformSettings>()
         .add(Method::GET, "/platform/unserved", Access::PlatformAdmin, get(unserved))
 }
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Extension;
 use crate::body::JsonBody;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use plugins::ApiError;
@@ -15,6 +15,7 @@ use plugins::sql::StageTimings;
 use plugins::sql::value::RawParam;
 use plugins::{Call, CallOutput};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::versions::VersionRef;
 use super::{api_in, datasource_in, rules};
@@ -22,14 +23,16 @@ use crate::AdminState;
 use crate::access::Caller;
 use crate::reply::{AdminError, AdminResult, Reply};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct TestBody {
+pub struct TestBody {
     /// A version number (`0`, `"V0"`) or `"draft"` (the default).
     #[serde(default)]
+    #[schema(value_type = Option<VersionRef>)]
     version: Option<serde_json::Value>,
     /// Parameters by name, as a JSON body would send them (strings are read like query text).
     #[serde(default)]
+    #[schema(value_type = Object)]
     params: serde_json::Map<String, serde_json::Value>,
     /// Answer the SQL and binds without running them.
     #[serde(default)]

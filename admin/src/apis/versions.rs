@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use crate::body::JsonBody;
+use axum::Extension;
 use axum::extract::{Path, State};
 use catalog::model::{Api, ApiDefinition, ApiVersion, Environment, Publication, Workgroup};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
 use super::diff::{self, DefinitionDiff};
 use super::{api_in, datasource_for, record, rules};
@@ -50,8 +53,26 @@ impl VersionRef {
     }
 }
 
+/// A number or text, so the schema is written by hand.
+impl utoipa::PartialSchema for VersionRef {
+    fn schema() -> RefOr<Schema> {
+        let number = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0));
+        let text =
+            ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^\s*([Vv]?[0-9]+|[Dd][Rr][Aa][Ff][Tt])\s*$"));
+        OneOfBuilder::new()
+            .item(number)
+            .item(text)
+            .description(Some(
+                "A version: its number (`3`), its label (`\"V3\"`), or `\"draft\"` where a route reads the draft.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for VersionRef {}
+
 /// A version with where it is published.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionView {
     pub api_id: i64,
@@ -108,9 +129,9 @@ pub async fn get_version(
     Ok(Reply::ok(view(version, &publications, true)))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SaveVersion {
+pub struct SaveVersion {
     #[serde(default)]
     description: String,
 }
@@ -172,16 +193,20 @@ pub async fn diff_versions(
     Ok(Reply::ok(diff::diff(&from, &a, &to, &b)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PublishBody {
+pub struct PublishBody {
+    /// The saved version to serve.
+    #[schema(value_type = VersionRef)]
     version: serde_json::Value,
+    #[schema(value_type = Environment)]
     environment: serde_json::Value,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OfflineBody {
+pub struct OfflineBody {
+    #[schema(value_type = Environment)]
     environment: serde_json::Value,
 }
 
