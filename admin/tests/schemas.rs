@@ -6,6 +6,15 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use admin::access::{Answer, RouteSpec, Schemas};
+use admin::{AdminState, routes};
+use catalog::secret::SecretBox;
+use catalog::store::Store;
+use config::Config;
+use config::outbound::OutboundBase;
 use serde_json::{Value, json};
 use support::{BodyCase, Server, body_schema, call, check_with_jsonschema, management_document, ok};
 
@@ -48,9 +57,10 @@ fn every_write_route_documents_its_body_as_a_schema_in_components() {
                 without += 1;
                 continue;
             }
-            let name = body_schema(&doc, &method, registered)
+            let reference = body_schema(&doc, &method, registered)
                 .unwrap_or_else(|| panic!("{method} {path} has no request body schema: {}", op["requestBody"]));
-            let schema = schemas.get(&name).unwrap_or_else(|| panic!("{method} {path}: {name} not in components"));
+            let name = reference["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")).unwrap_or("");
+            let schema = schemas.get(name).unwrap_or_else(|| panic!("{method} {path}: {name} not in components"));
             assert_eq!(schema["type"], "object", "{method} {path}: {name} is not an object: {schema}");
             assert_eq!(schema["additionalProperties"], false, "{method} {path}: {name} must refuse unknown keys");
             with_body += 1;
@@ -70,6 +80,40 @@ fn every_write_route_documents_its_body_as_a_schema_in_components() {
     let schema = &created["content"]["application/json"]["schema"];
     assert_eq!(schema["allOf"][0]["$ref"], "#/components/schemas/Envelope", "{schema}");
     assert_eq!(schema["allOf"][1]["properties"]["data"]["$ref"], "#/components/schemas/ApiView", "{schema}");
+}
+
+/// The routes as the code registers them.
+fn registered() -> Vec<RouteSpec> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).expect("key");
+        let store = Store::open("sqlite::memory:", secrets).await.expect("store");
+        let config = Config::from_sources(None, "tests", |_| None).expect("configuration");
+        let outbound = OutboundBase::from_config(&config).expect("policies");
+        routes(AdminState::new(store, "http://127.0.0.1:8080".to_owned(), Arc::new(admin::NoEdge), outbound)).1
+    })
+}
+
+/// Two types must not share a name under `components/schemas`: one would hide the other.
+#[test]
+fn no_two_schemas_share_a_name() {
+    let mut schemas = Schemas::new();
+    for spec in registered() {
+        if let Some(body) = &spec.body {
+            body.schema.collect(&mut schemas);
+        }
+        if let Some(Answer::One(d) | Answer::List(d) | Answer::Page(d)) = &spec.answer {
+            d.collect(&mut schemas);
+        }
+    }
+    let mut by_name: BTreeMap<String, Value> = BTreeMap::new();
+    for (name, schema) in schemas {
+        let schema = serde_json::to_value(&schema).expect("schema JSON");
+        if let Some(seen) = by_name.insert(name.clone(), schema.clone()) {
+            assert_eq!(seen, schema, "two different schemas are named {name}");
+        }
+    }
+    assert!(by_name.len() > 40, "{:?}", by_name.keys());
 }
 
 /// Bodies the handlers accept must pass their schema and bodies the schema refuses must be

@@ -105,12 +105,14 @@ pub fn management_document(server: &Server) -> serde_json::Value {
     response.json()
 }
 
-/// One request body to check against the schema a route documents for it.
+/// One JSON value (a request body or an answer) to check against the schema a route
+/// documents for it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BodyCase {
     /// `POST /workgroups/{workgroup}/apis`, as registered.
     pub route: String,
-    pub schema: String,
+    /// A schema whose `$ref`s point into the document's components: `{"$ref": …}` or inline.
+    pub schema: serde_json::Value,
     pub body: serde_json::Value,
     /// Whether the schema must accept it.
     pub valid: bool,
@@ -118,10 +120,18 @@ pub struct BodyCase {
 
 /// The schema `$ref` of the request body of `method path` (`path` as registered, below
 /// `/admin/v1`), if it documents one.
-pub fn body_schema(doc: &serde_json::Value, method: &str, path: &str) -> Option<String> {
+pub fn body_schema(doc: &serde_json::Value, method: &str, path: &str) -> Option<serde_json::Value> {
     let op = &doc["paths"][format!("/admin/v1{path}")][method.to_ascii_lowercase()];
     let reference = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()?;
-    Some(reference.strip_prefix("#/components/schemas/")?.to_owned())
+    reference.starts_with("#/components/schemas/").then(|| serde_json::json!({"$ref": reference}))
+}
+
+/// The schema of the successful JSON answer of `method path`, when it describes its `data`.
+pub fn answer_schema(doc: &serde_json::Value, method: &str, path: &str) -> Option<serde_json::Value> {
+    let op = &doc["paths"][format!("/admin/v1{path}")][method.to_ascii_lowercase()];
+    let status = if method == "POST" { "2XX" } else { "200" };
+    let schema = &op["responses"][status]["content"]["application/json"]["schema"];
+    schema.get("allOf").is_some().then(|| schema.clone())
 }
 
 /// Checks with Python's `jsonschema` (PyPI; `./scripts/test` installs it) that every schema of
