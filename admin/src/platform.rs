@@ -31,6 +31,7 @@ pub fn register(routes: Routes) -> Routes {
         .body::<PlatformSettings>()
         .answers::<PlatformSettings>()
         .add(Method::GET, "/platform/unserved", Access::PlatformAdmin, get(unserved))
+        .answers_list::<Unserved>()
 }
 
 pub async fn get_settings(State(state): State<AdminState>) -> AdminResult<PlatformSettings> {
