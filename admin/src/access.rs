@@ -3,6 +3,7 @@
 //! forget a check, and the list of routes with their access is what the route-matrix test
 //! walks.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Router;
@@ -13,6 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use catalog::model::{User, Workgroup, WorkgroupRole};
 use catalog::now_ms;
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use super::AdminState;
 use super::reply::AdminError;
@@ -62,6 +66,76 @@ pub struct RouteSpec {
     /// As registered, below `/admin/v1`, e.g. `/workgroups/{workgroup}/members`.
     pub path: &'static str,
     pub access: Access,
+    /// The JSON body it reads, if any ([`Routes::body`], [`Routes::optional_body`]).
+    pub body: Option<BodySpec>,
+    /// The `data` of its successful answer, when described ([`Routes::answers`] and kin).
+    pub answer: Option<Answer>,
+}
+
+/// Schemas by name, as the management document's `components/schemas` holds them.
+pub type Schemas = Vec<(String, RefOr<Schema>)>;
+
+/// A type described by its schema ([`ToSchema`]): its name under `components/schemas`, and
+/// how to collect its schema with every schema it refers to.
+#[derive(Clone, Copy)]
+pub struct Described {
+    name: fn() -> Cow<'static, str>,
+    collect: fn(&mut Schemas),
+}
+
+impl Described {
+    pub fn of<T: ToSchema>() -> Described {
+        fn collect<T: ToSchema>(schemas: &mut Schemas) {
+            schemas.push((T::name().into_owned(), T::schema()));
+            T::schemas(schemas);
+        }
+        Described { name: T::name, collect: collect::<T> }
+    }
+
+    /// The name under `components/schemas`.
+    pub fn name(&self) -> String {
+        (self.name)().into_owned()
+    }
+
+    /// Adds this schema and those it refers to.
+    pub fn collect(&self, schemas: &mut Schemas) {
+        (self.collect)(schemas)
+    }
+}
+
+impl std::fmt::Debug for Described {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// Two descriptions are the same when they name the same schema.
+impl PartialEq for Described {
+    fn eq(&self, other: &Described) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Described {}
+
+/// A route's JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodySpec {
+    pub schema: Described,
+    /// `false` when an empty body is read as `{}` and every field is optional.
+    pub required: bool,
+}
+
+/// What a successful answer carries as `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    One(Described),
+    /// An array of them.
+    List(Described),
+    /// A page of them: `{items, pageNum, pageSize, total}`.
+    Page(Described),
+    /// `null`.
+    Nothing,
 }
 
 /// Builds the router and the list of routes together.
@@ -86,7 +160,44 @@ impl Routes {
     ) -> Routes {
         let guard = middleware::from_fn_with_state((self.state.clone(), access), guard);
         self.router = self.router.route(&format!("/admin/v1{path}"), handler.route_layer(guard));
-        self.specs.push(RouteSpec { method, path, access });
+        self.specs.push(RouteSpec { method, path, access, body: None, answer: None });
+        self
+    }
+
+    /// The route added last reads a JSON body described by `T`.
+    pub fn body<T: ToSchema>(self) -> Routes {
+        self.last(|spec| spec.body = Some(BodySpec { schema: Described::of::<T>(), required: true }))
+    }
+
+    /// The route added last reads a JSON body described by `T`, or none (read as `{}`).
+    pub fn optional_body<T: ToSchema>(self) -> Routes {
+        self.last(|spec| spec.body = Some(BodySpec { schema: Described::of::<T>(), required: false }))
+    }
+
+    /// The route added last answers a `T` as `data`.
+    pub fn answers<T: ToSchema>(self) -> Routes {
+        self.last(|spec| spec.answer = Some(Answer::One(Described::of::<T>())))
+    }
+
+    /// The route added last answers an array of `T`.
+    pub fn answers_list<T: ToSchema>(self) -> Routes {
+        self.last(|spec| spec.answer = Some(Answer::List(Described::of::<T>())))
+    }
+
+    /// The route added last answers a page of `T`.
+    pub fn answers_page<T: ToSchema>(self) -> Routes {
+        self.last(|spec| spec.answer = Some(Answer::Page(Described::of::<T>())))
+    }
+
+    /// The route added last answers `data: null`.
+    pub fn answers_nothing(self) -> Routes {
+        self.last(|spec| spec.answer = Some(Answer::Nothing))
+    }
+
+    fn last(mut self, describe: impl FnOnce(&mut RouteSpec)) -> Routes {
+        if let Some(spec) = self.specs.last_mut() {
+            describe(spec);
+        }
         self
     }
 

@@ -33,6 +33,7 @@ use catalog::now_ms;
 use catalog::store::{APP_TOKEN_MAX_TTL_SECS, MAX_IP_ALLOW, StoreError};
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::AdminState;
 use super::access::{Access, Caller, Routes};
@@ -57,25 +58,39 @@ pub fn register(routes: Routes) -> Routes {
     const TOKENS: &str = "/workgroups/{workgroup}/apps/{id}/tokens";
     routes
         .add(Method::GET, APPS, Access::Workgroup(Viewer), get(list_apps))
+        .answers_page::<App>()
         .add(Method::POST, APPS, Access::Workgroup(Developer), post(create_app))
+        .body::<NewApp>()
+        .answers::<AppWithSecret>()
         .add(Method::GET, APP, Access::Workgroup(Viewer), get(get_app))
+        .answers::<App>()
         .add(Method::PUT, APP, Access::Workgroup(Developer), put(update_app))
+        .body::<AppChange>()
+        .answers::<App>()
         .add(Method::DELETE, APP, Access::Workgroup(Developer), delete(delete_app))
+        .answers_nothing()
         .add(
             Method::POST,
             "/workgroups/{workgroup}/apps/{id}/secret",
             Access::Workgroup(Developer),
             post(rotate_secret),
         )
+        .optional_body::<SecretRotation>()
+        .answers::<AppWithSecret>()
         .add(Method::GET, TOKENS, Access::Workgroup(Viewer), get(list_tokens))
+        .answers_page::<AppToken>()
         .add(Method::POST, TOKENS, Access::Workgroup(Developer), post(issue_token))
+        .optional_body::<TokenRequest>()
+        .answers::<IssuedToken>()
         .add(
             Method::DELETE,
             "/workgroups/{workgroup}/apps/{id}/tokens/{tokenId}",
             Access::Workgroup(Developer),
             delete(revoke_token),
         )
+        .answers_nothing()
         .add(Method::GET, "/workgroups/{workgroup}/apps/{id}/grants", Access::Workgroup(Viewer), get(app_grants))
+        .answers_page::<AppGrant>()
         .add(Method::GET, "/workgroups/{workgroup}/apps/{id}/openapi.json", Access::Workgroup(Viewer), get(app_openapi))
 }
 
@@ -160,13 +175,61 @@ async fn audit(state: &AdminState, caller: &Caller, action: &str, app: &App, det
 // Apps
 
 /// An app with the secret that was just made: the only answers that carry one.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppWithSecret {
     #[serde(flatten)]
     pub app: App,
     /// Shown this once: keep it; it cannot be read again.
     pub secret: String,
+}
+
+/// The keys `POST …/apps` reads, read with [`Fields`] so that each refusal names its key
+/// (`ipAllow[2]`).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // A description only: the handler reads the keys it names.
+pub struct NewApp {
+    /// 1 to 64 characters.
+    name: String,
+    description: Option<String>,
+    /// Addresses and CIDRs the app may call from; absent, `null` or `[]`: any.
+    ip_allow: Option<Vec<String>>,
+    /// The highest security level the app may read (default L1).
+    clearance: Option<SecurityLevel>,
+}
+
+/// The keys `PUT …/apps/{id}` reads: what is left out is kept; `ipAllow: []` (or `null`)
+/// allows every address.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // A description only: the handler reads the keys it names.
+pub struct AppChange {
+    name: Option<String>,
+    description: Option<String>,
+    ip_allow: Option<Vec<String>>,
+    clearance: Option<SecurityLevel>,
+    disabled: Option<bool>,
+}
+
+/// The keys `POST …/apps/{id}/secret` reads.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // A description only: the handler reads the keys it names.
+pub struct SecretRotation {
+    /// How many seconds the replaced secret keeps working (default 86400).
+    #[schema(minimum = 0, maximum = 2592000)]
+    overlap_secs: Option<i64>,
+}
+
+/// The keys `POST …/apps/{id}/tokens` reads.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // A description only: the handler reads the keys it names.
+pub struct TokenRequest {
+    /// How many seconds the token lives (default 7200).
+    #[schema(minimum = 1, maximum = 2592000)]
+    ttl_secs: Option<i64>,
 }
 
 async fn list_apps(
@@ -186,7 +249,7 @@ async fn create_app(
     body: Bytes,
 ) -> AdminResult<AppWithSecret> {
     let workgroup = caller.workgroup()?;
-    let fields = Fields::parse(&body, &["name", "description", "ipAllow", "clearance"])?;
+    let fields = Fields::parse_as::<NewApp>(&body)?;
     let name = app_name(&fields.text("name")?.ok_or_else(|| AdminError::invalid("name", "name the app"))?)?;
     let description = description(fields.text("description")?.unwrap_or_default())?;
     let allowed = ip_allow(&fields.texts("ipAllow")?.unwrap_or_default())?;
@@ -217,7 +280,7 @@ async fn update_app(
     body: Bytes,
 ) -> AdminResult<App> {
     let before = app_in(&state, caller.workgroup()?, &id).await?;
-    let fields = Fields::parse(&body, &["name", "description", "ipAllow", "clearance", "disabled"])?;
+    let fields = Fields::parse_as::<AppChange>(&body)?;
     let mut wanted = before.clone();
     if fields.has("name") {
         wanted.name = app_name(&fields.text("name")?.unwrap_or_default())?;
@@ -273,7 +336,7 @@ async fn rotate_secret(
     body: Bytes,
 ) -> AdminResult<AppWithSecret> {
     let app = app_in(&state, caller.workgroup()?, &id).await?;
-    let fields = Fields::parse(&body, &["overlapSecs"])?;
+    let fields = Fields::parse_as::<SecretRotation>(&body)?;
     let overlap = fields
         .integer("overlapSecs", 0..=MAX_OVERLAP_SECS, "how many seconds the replaced secret keeps working")?
         .unwrap_or(DEFAULT_OVERLAP_SECS);
@@ -288,7 +351,8 @@ async fn rotate_secret(
 // App tokens
 
 /// An app token that was just issued, with its text: the only answer that carries it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = IssuedAppToken)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     #[serde(flatten)]
@@ -319,7 +383,7 @@ async fn issue_token(
     body: Bytes,
 ) -> AdminResult<IssuedToken> {
     let app = app_in(&state, caller.workgroup()?, &id).await?;
-    let fields = Fields::parse(&body, &["ttlSecs"])?;
+    let fields = Fields::parse_as::<TokenRequest>(&body)?;
     let ttl = fields
         .integer("ttlSecs", 1..=APP_TOKEN_MAX_TTL_SECS, "how many seconds the token lives")?
         .unwrap_or(DEFAULT_TOKEN_TTL_SECS);
@@ -346,7 +410,7 @@ async fn revoke_token(
 // The app's grants and document
 
 /// The API a grant names, as the app's workgroup sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GrantedApi {
     pub id: i64,
@@ -358,7 +422,7 @@ pub struct GrantedApi {
 }
 
 /// One grant the app holds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppGrant {
     #[serde(flatten)]

@@ -1,10 +1,77 @@
-//! JSON bodies read field by field, so that every refusal names its field (`qps`,
-//! `ipAllow[2]`), including a value of the wrong type, which a derived `Deserialize` could only
-//! report as a problem of the whole body.
+//! Reading JSON bodies so that every refusal is the management envelope with status 400 and
+//! names its field:
+//!
+//! - [`JsonBody`], the extractor for bodies with a derived `Deserialize` (in place of axum's
+//!   `Json`, which answers a missing field or a wrong type with a plain-text 422), and
+//!   [`parse`], what it calls: the field comes from where the deserializer was
+//!   (`serde_path_to_error`), never from parsing serde's message text, except for the name
+//!   of a missing field, which serde gives only there.
+//! - [`Fields`], bodies read field by field (`qps`, `ipAllow[2]`), for checks a derive cannot
+//!   express; each such route describes the keys it accepts with a schema type of its own.
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
 use serde_json::{Map, Value};
+use serde_path_to_error::Segment;
 
 use super::reply::AdminError;
+
+/// A JSON body read with [`parse`]: refusals are 400 `InvalidParameter.<field>` in the
+/// envelope. An empty body reads as `{}`; the content type is not checked, as for
+/// [`Fields`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = AdminError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| AdminError::invalid("body", format!("the request body could not be read: {e}")))?;
+        parse(&bytes, "").map(JsonBody)
+    }
+}
+
+/// Reads a JSON body; an empty body reads as `{}`. Errors name the field at fault where the
+/// deserializer was (`tags`, `requestParams[0].type`), under `prefix` (`draft.` for a
+/// definition); `body` (or the prefix) when the text is not a JSON object.
+pub fn parse<T: DeserializeOwned>(body: &[u8], prefix: &str) -> Result<T, AdminError> {
+    let text = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
+    // serde reads a struct from an array too, by position; a body is an object.
+    if text.trim_ascii_start().first() != Some(&b'{') {
+        let field = if prefix.is_empty() { "body" } else { prefix.trim_end_matches('.') };
+        return Err(AdminError::invalid(field, "send a JSON object"));
+    }
+    let mut reader = serde_json::Deserializer::from_slice(text);
+    let (path, error) = match serde_path_to_error::deserialize(&mut reader) {
+        Ok(value) => match reader.end() {
+            Ok(()) => return Ok(value),
+            Err(trailing) => (None, trailing),
+        },
+        Err(e) => {
+            let path = e.path().iter().any(|s| !matches!(s, Segment::Unknown)).then(|| e.path().to_string());
+            (path, e.into_inner())
+        }
+    };
+    let message = error.to_string();
+    // serde names a missing field only in its message (`missing field `name``); the path is
+    // the object that lacks it.
+    let missing = (error.classify() == Category::Data)
+        .then(|| message.strip_prefix("missing field `")?.split_once('`'))
+        .flatten()
+        .map(|(name, _)| name);
+    let field = match (path, missing) {
+        (Some(path), Some(name)) => format!("{prefix}{path}.{name}"),
+        (None, Some(name)) => format!("{prefix}{name}"),
+        (Some(path), None) => format!("{prefix}{path}"),
+        (None, None) if prefix.is_empty() => "body".to_owned(),
+        (None, None) => prefix.trim_end_matches('.').to_owned(),
+    };
+    Err(AdminError::invalid(&field, format!("the request body is not as expected: {message}")))
+}
 
 /// A JSON object body with only known keys.
 #[derive(Debug, Default)]
@@ -33,6 +100,13 @@ impl Fields {
             ));
         }
         Ok(Fields { map })
+    }
+
+    /// Reads an object with the keys `T` describes: the schema a route documents is the list
+    /// of keys it accepts, so the two cannot drift apart.
+    pub fn parse_as<T: utoipa::ToSchema>(body: &[u8]) -> Result<Fields, AdminError> {
+        let keys = schema_keys::<T>();
+        Fields::parse(body, &keys.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     /// Whether the key was sent, even as `null`.
@@ -95,6 +169,15 @@ impl Fields {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
+    }
+}
+
+/// The property names of `T`'s schema (an object schema; none for any other).
+pub fn schema_keys<T: utoipa::ToSchema>() -> Vec<String> {
+    use utoipa::openapi::{RefOr, Schema};
+    match T::schema() {
+        RefOr::T(Schema::Object(object)) => object.properties.keys().cloned().collect(),
+        _ => Vec::new(),
     }
 }
 

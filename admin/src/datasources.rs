@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put};
-use axum::{Extension, Json};
 use catalog::model::{
     Api, AuditEntry, ConnectionSettings, Datasource, DatasourceKind, Folder, Workgroup, WorkgroupRole,
 };
@@ -21,9 +21,11 @@ use plugins::sql::access::Refusal;
 use plugins::sql::execute::{ConnectionProblem, test_connection};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::AdminState;
 use super::access::{Access, Caller, Routes};
+use super::body::JsonBody;
 use super::people::PageQuery;
 use super::reply::{AdminError, AdminResult, Page, Reply};
 
@@ -42,25 +44,47 @@ pub fn register(routes: Routes) -> Routes {
     const WORKGROUP: &str = "/workgroups/{workgroup}";
     routes
         .add(Method::GET, DATASOURCES, Access::Workgroup(Viewer), get(list_datasources))
+        .answers_page::<Datasource>()
         .add(Method::POST, DATASOURCES, Access::Workgroup(Developer), post(create_datasource))
+        .body::<DatasourceBody>()
+        .answers::<Datasource>()
         .add(Method::GET, DATASOURCE, Access::Workgroup(Viewer), get(get_datasource))
+        .answers::<Datasource>()
         .add(Method::PUT, DATASOURCE, Access::Workgroup(Developer), put(update_datasource))
+        .body::<DatasourceBody>()
+        .answers::<Datasource>()
         .add(Method::DELETE, DATASOURCE, Access::Workgroup(Developer), delete(delete_datasource))
+        .answers_nothing()
+        // Tests the stored settings: no body.
         .add(
             Method::POST,
             "/workgroups/{workgroup}/datasources/{id}/test",
             Access::Workgroup(Developer),
             post(test_datasource),
         )
+        .answers::<ConnectionTest>()
         .add(Method::GET, FOLDERS, Access::Workgroup(Viewer), get(list_folders))
+        .answers_page::<Folder>()
         .add(Method::POST, FOLDERS, Access::Workgroup(Developer), post(create_folder))
+        .body::<NewFolder>()
+        .answers::<Folder>()
         .add(Method::PATCH, FOLDER, Access::Workgroup(Developer), patch(update_folder))
+        .body::<FolderChange>()
+        .answers::<Folder>()
         .add(Method::DELETE, FOLDER, Access::Workgroup(Developer), delete(delete_folder))
+        .answers_nothing()
         .add(Method::PUT, "/workgroups/{workgroup}/apis/{id}/folder", Access::Workgroup(Developer), put(move_api))
+        .body::<ApiFolder>()
+        .answers::<Api>()
         .add(Method::PATCH, WORKGROUP, Access::Workgroup(Admin), patch(update_workgroup))
+        .body::<WorkgroupChange>()
+        .answers::<Workgroup>()
         .add(Method::DELETE, WORKGROUP, Access::PlatformAdmin, delete(delete_workgroup))
+        .answers_nothing()
         .add(Method::GET, "/workgroups/{workgroup}/audit", Access::Workgroup(Admin), get(workgroup_audit))
+        .answers::<AuditPage>()
         .add(Method::GET, "/audit", Access::PlatformAdmin, get(platform_audit))
+        .answers::<AuditPage>()
 }
 
 type CallerExt = Extension<Arc<Caller>>;
@@ -133,7 +157,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
 // Datasources
 
 /// A datasource as written by a caller (`POST` and `PUT`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DatasourceBody {
     pub name: String,
@@ -147,7 +171,7 @@ pub struct DatasourceBody {
 
 /// Connection settings as written by a caller; unknown keys are refused so that a misspelt
 /// `password` is not silently dropped.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectionBody {
     pub host: String,
@@ -227,7 +251,7 @@ pub async fn list_datasources(
 pub async fn create_datasource(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
-    Json(body): Json<DatasourceBody>,
+    JsonBody(body): JsonBody<DatasourceBody>,
 ) -> AdminResult<Datasource> {
     let workgroup = caller.workgroup()?;
     let datasource = body.into_datasource(0, workgroup.id)?;
@@ -252,7 +276,7 @@ pub async fn update_datasource(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    Json(body): Json<DatasourceBody>,
+    JsonBody(body): JsonBody<DatasourceBody>,
 ) -> AdminResult<Datasource> {
     let workgroup = caller.workgroup()?;
     let id = path_id("datasource", &id)?;
@@ -301,7 +325,7 @@ async fn allowed(state: &AdminState, datasource: &Datasource) -> Result<(), Admi
 
 /// The outcome of a connection test. Failures say only which kind: nothing of the driver's
 /// error, nor whether a file or host exists outside what the workgroup may use.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectionTest {
     pub ok: bool,
     /// `OK`, `NotAllowed`, `CannotConnect` or `AuthenticationFailed`.
@@ -338,7 +362,7 @@ pub async fn test_datasource(
 // Folders
 
 /// `POST …/folders`: `parentId` absent or `null` creates the folder at the root.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewFolder {
     pub name: String,
@@ -348,7 +372,7 @@ pub struct NewFolder {
 
 /// `PATCH …/folders/{id}`: `name` renames; `parentId` moves — a number under that folder,
 /// `null` to the root, absent leaves it where it is.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FolderChange {
     #[serde(default)]
@@ -399,7 +423,7 @@ pub async fn list_folders(
 pub async fn create_folder(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
-    Json(body): Json<NewFolder>,
+    JsonBody(body): JsonBody<NewFolder>,
 ) -> AdminResult<Folder> {
     let workgroup = caller.workgroup()?;
     let name = folder_name(&body.name)?;
@@ -414,7 +438,7 @@ pub async fn update_folder(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    Json(body): Json<FolderChange>,
+    JsonBody(body): JsonBody<FolderChange>,
 ) -> AdminResult<Folder> {
     let workgroup = caller.workgroup()?;
     let id = path_id("folder", &id)?;
@@ -471,10 +495,11 @@ pub async fn delete_folder(
 }
 
 /// `PUT …/apis/{id}/folder`: `folderId` is required; `null` puts the API at the root.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiFolder {
     #[serde(default, deserialize_with = "present")]
+    #[schema(required = true)]
     pub folder_id: Option<Option<i64>>,
 }
 
@@ -482,7 +507,7 @@ pub async fn move_api(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    Json(body): Json<ApiFolder>,
+    JsonBody(body): JsonBody<ApiFolder>,
 ) -> AdminResult<Api> {
     let workgroup = caller.workgroup()?;
     let id = path_id("API", &id)?;
@@ -505,7 +530,7 @@ pub async fn move_api(
 // ---------------------------------------------------------------------------------------------
 // Workgroup settings
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkgroupChange {
     pub description: String,
@@ -514,7 +539,7 @@ pub struct WorkgroupChange {
 pub async fn update_workgroup(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
-    Json(body): Json<WorkgroupChange>,
+    JsonBody(body): JsonBody<WorkgroupChange>,
 ) -> AdminResult<Workgroup> {
     let workgroup = caller.workgroup()?;
     if body.description.chars().count() > 1000 {
@@ -558,7 +583,7 @@ pub struct AuditQuery {
 
 /// One stretch of the audit log. The log is read by cursor, not by page number: entries keep
 /// arriving, and `beforeId` keeps the next read from repeating or skipping any.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,

@@ -22,7 +22,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::{delete, get, post, put};
-use catalog::model::WorkgroupRole;
+use catalog::model::{ApiToken, Member, User, Workgroup, WorkgroupRole};
 use catalog::route_space::Unserved;
 use catalog::store::Store;
 use plugins::PluginContext;
@@ -100,21 +100,36 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .add(Method::GET, "/health", Access::Public, get(health))
         .add(Method::GET, "/me", Access::Authenticated, get(people::me))
         .add(Method::GET, "/users", Access::PlatformAdmin, get(people::list_users))
+        .answers_page::<User>()
         .add(Method::POST, "/users", Access::PlatformAdmin, post(people::create_user))
+        .body::<people::NewUser>()
+        .answers::<User>()
         .add(Method::GET, "/users/{user}/tokens", Access::PlatformAdmin, get(people::list_tokens))
+        .answers_list::<ApiToken>()
         .add(Method::POST, "/users/{user}/tokens", Access::PlatformAdmin, post(people::create_token))
+        .body::<people::NewToken>()
+        .answers::<people::IssuedToken>()
         .add(Method::DELETE, "/tokens/{id}", Access::PlatformAdmin, delete(people::revoke_token))
+        .answers::<ApiToken>()
         .add(Method::GET, "/workgroups", Access::Authenticated, get(people::list_workgroups))
+        .answers_page::<Workgroup>()
         .add(Method::POST, "/workgroups", Access::PlatformAdmin, post(people::create_workgroup))
+        .body::<people::NewWorkgroup>()
+        .answers::<Workgroup>()
         .add(Method::GET, "/workgroups/{workgroup}", Access::Workgroup(Viewer), get(people::get_workgroup))
+        .answers::<Workgroup>()
         .add(Method::GET, "/workgroups/{workgroup}/members", Access::Workgroup(Viewer), get(people::list_members))
+        .answers_list::<Member>()
         .add(Method::PUT, "/workgroups/{workgroup}/members/{user}", Access::Workgroup(Admin), put(people::put_member))
+        .body::<people::MemberRole>()
+        .answers::<Member>()
         .add(
             Method::DELETE,
             "/workgroups/{workgroup}/members/{user}",
             Access::Workgroup(Admin),
             delete(people::delete_member),
         )
+        .answers_nothing()
         .extend(platform::register)
         .extend(datasources::register)
         .extend(apis::register)

@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Path, Query, State};
-use axum::{Extension, Json};
 use catalog::model::{ApiToken, Member, User, Workgroup, WorkgroupRole};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AdminState;
 use super::access::Caller;
+use super::body::JsonBody;
 use super::reply::{AdminError, AdminResult, Page, Reply};
 
 /// `?pageNum=&pageSize=` on list routes.
@@ -51,7 +53,7 @@ pub async fn me(
     Ok(Reply::ok(serde_json::json!({"user": caller.user, "workgroups": memberships})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewWorkgroup {
     pub name: String,
@@ -68,7 +70,7 @@ fn check_workgroup_name(name: &str) -> Result<(), AdminError> {
 
 pub async fn create_workgroup(
     State(state): State<AdminState>,
-    Json(body): Json<NewWorkgroup>,
+    JsonBody(body): JsonBody<NewWorkgroup>,
 ) -> AdminResult<Workgroup> {
     check_workgroup_name(&body.name)?;
     Ok(Reply::created(state.store.create_workgroup(&body.name, &body.description).await?))
@@ -100,7 +102,7 @@ pub async fn list_members(
     Ok(Reply::ok(state.store.members(caller.workgroup()?.id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MemberRole {
     pub role: WorkgroupRole,
@@ -110,7 +112,7 @@ pub async fn put_member(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, user)): Path<(String, String)>,
-    Json(body): Json<MemberRole>,
+    JsonBody(body): JsonBody<MemberRole>,
 ) -> AdminResult<Member> {
     let workgroup = caller.workgroup()?;
     let user = state.store.user_by_name(&user).await?;
@@ -128,7 +130,7 @@ pub async fn delete_member(
     Ok(Reply::ok(serde_json::Value::Null))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewUser {
     pub name: String,
@@ -138,7 +140,7 @@ pub struct NewUser {
     pub platform_admin: bool,
 }
 
-pub async fn create_user(State(state): State<AdminState>, Json(body): Json<NewUser>) -> AdminResult<User> {
+pub async fn create_user(State(state): State<AdminState>, JsonBody(body): JsonBody<NewUser>) -> AdminResult<User> {
     let ok = !body.name.is_empty()
         && body.name.len() <= 64
         && body.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
@@ -153,7 +155,7 @@ pub async fn list_users(State(state): State<AdminState>, Query(page): Query<Page
     Ok(Reply::ok(Page::of(state.store.list_users().await?, page.page_num, page.page_size)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewToken {
     pub name: String,
@@ -163,7 +165,7 @@ pub struct NewToken {
 }
 
 /// A new token: the text is in this answer only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     pub token: String,
@@ -174,7 +176,7 @@ pub struct IssuedToken {
 pub async fn create_token(
     State(state): State<AdminState>,
     Path(user): Path<String>,
-    Json(body): Json<NewToken>,
+    JsonBody(body): JsonBody<NewToken>,
 ) -> AdminResult<IssuedToken> {
     if body.name.trim().is_empty() || body.name.len() > 64 {
         return Err(AdminError::invalid("name", "name the token in 1 to 64 characters"));

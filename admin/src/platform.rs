@@ -8,15 +8,16 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::get;
-use axum::{Extension, Json};
 use catalog::model::PlatformSettings;
 use serde_json::json;
 
 use super::AdminState;
 use super::access::{Access, Caller, Routes};
+use super::body::JsonBody;
 use super::datasources::record;
 use super::reply::{AdminError, AdminResult, Reply};
 use catalog::route_space::Unserved;
@@ -25,8 +26,12 @@ use config::outbound::check_settings;
 pub fn register(routes: Routes) -> Routes {
     routes
         .add(Method::GET, "/platform/settings", Access::PlatformAdmin, get(get_settings))
+        .answers::<PlatformSettings>()
         .add(Method::PUT, "/platform/settings", Access::PlatformAdmin, axum::routing::put(put_settings))
+        .body::<PlatformSettings>()
+        .answers::<PlatformSettings>()
         .add(Method::GET, "/platform/unserved", Access::PlatformAdmin, get(unserved))
+        .answers_list::<Unserved>()
 }
 
 pub async fn get_settings(State(state): State<AdminState>) -> AdminResult<PlatformSettings> {
@@ -38,7 +43,7 @@ pub async fn get_settings(State(state): State<AdminState>) -> AdminResult<Platfo
 pub async fn put_settings(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
-    Json(body): Json<PlatformSettings>,
+    JsonBody(body): JsonBody<PlatformSettings>,
 ) -> AdminResult<PlatformSettings> {
     check_settings(&body).map_err(|(field, why)| AdminError::invalid(&field, why))?;
     let before = state.store.platform_settings().await?;

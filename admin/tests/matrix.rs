@@ -17,7 +17,7 @@ use catalog::store::Store;
 use config::Config;
 use config::outbound::OutboundBase;
 use serde_json::{Value, json};
-use support::{Server, call, ok};
+use support::{BodyCase, Server, answer_schema, body_schema, call, check_with_jsonschema, management_document, ok};
 
 const BOOTSTRAP: &str = "slc_matrix_bootstrap_token_0123456789";
 
@@ -199,6 +199,10 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
     std::thread::sleep(Duration::from_millis(1600));
 
     let mut checked = 0;
+    // Every body a call succeeded with, and every answer, to check against the schemas its
+    // route documents.
+    let doc = management_document(&server);
+    let mut bodies: Vec<BodyCase> = Vec::new();
     for Row { method, path, expect, prepare } in table() {
         for who in [
             Who::NoToken,
@@ -219,7 +223,7 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
                 Who::PlatformAdmin => Some(BOOTSTRAP.to_owned()),
             };
             let (filled, body) = prepare(&Ctx { server: &server, root: BOOTSTRAP, seq: checked });
-            let response = call(&server, method, &filled, token.as_deref(), body);
+            let response = call(&server, method, &filled, token.as_deref(), body.clone());
             let outcome = match response.status {
                 401 | 403 => Outcome::Status(response.status),
                 404 if String::from_utf8_lossy(&response.body).contains("workgroup `team`") => Outcome::Status(404),
@@ -239,11 +243,25 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
                     response.status,
                     String::from_utf8_lossy(&response.body)
                 );
+                let route = format!("{method} {path}");
+                if let Some(schema) = answer_schema(&doc, method, path)
+                    && !bodies.iter().any(|c| c.route == route && c.body.get("requestId").is_some())
+                {
+                    bodies.push(BodyCase { route: route.clone(), schema, body: response.json(), valid: true });
+                }
+                if let Some(body) = body {
+                    let schema = body_schema(&doc, method, path)
+                        .unwrap_or_else(|| panic!("{route} read a body but documents no body schema"));
+                    if !bodies.iter().any(|c| c.route == route && c.body == body) {
+                        bodies.push(BodyCase { route, schema, body, valid: true });
+                    }
+                }
             }
             checked += 1;
         }
     }
     assert_eq!(checked, table().len() * 7);
+    check_with_jsonschema(&doc, &bodies);
 }
 
 #[test]

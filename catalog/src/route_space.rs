@@ -215,7 +215,7 @@ mod tests {
 
 /// A published API an edge leaves out of its routes, with why (a path another API took,
 /// a version that no longer compiles); platform admins read these to repair the catalog.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Unserved {
     pub api_id: i64,

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::body::JsonBody;
 use axum::Extension;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use errors::ErrorCode;
 use plugins::ApiError;
@@ -15,6 +15,7 @@ use plugins::sql::StageTimings;
 use plugins::sql::value::RawParam;
 use plugins::{Call, CallOutput};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::versions::VersionRef;
 use super::{api_in, datasource_in, rules};
@@ -22,14 +23,16 @@ use crate::AdminState;
 use crate::access::Caller;
 use crate::reply::{AdminError, AdminResult, Reply};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct TestBody {
+pub struct TestBody {
     /// A version number (`0`, `"V0"`) or `"draft"` (the default).
     #[serde(default)]
+    #[schema(value_type = Option<VersionRef>)]
     version: Option<serde_json::Value>,
     /// Parameters by name, as a JSON body would send them (strings are read like query text).
     #[serde(default)]
+    #[schema(value_type = Object)]
     params: serde_json::Map<String, serde_json::Value>,
     /// Answer the SQL and binds without running them.
     #[serde(default)]
@@ -40,11 +43,10 @@ pub async fn test(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<TestBody>,
 ) -> AdminResult<serde_json::Value> {
     let workgroup = caller.workgroup()?;
     let api = api_in(&state, workgroup, &id).await?;
-    let body: TestBody = rules::parse(&body, "")?;
     let which = match &body.version {
         None => VersionRef::Draft,
         Some(value) => VersionRef::from_json("version", value)?,

@@ -4,9 +4,10 @@
 use catalog::model::ApiDefinition;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// One setting that differs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Change {
     pub key: String,
     pub from: Value,
@@ -14,20 +15,20 @@ pub struct Change {
 }
 
 /// Named items (parameters or fields) compared by name.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, ToSchema)]
 pub struct ItemsDiff {
     pub added: Vec<Value>,
     pub removed: Vec<Value>,
     pub changed: Vec<ItemChange>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ItemChange {
     pub name: String,
     pub changes: Vec<Change>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DefinitionDiff {
     pub from: String,

@@ -26,6 +26,7 @@ use catalog::now_ms;
 use catalog::store::StoreError;
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::versions::VersionRef;
 use super::{api_in, datasource_for, record, rules};
@@ -43,16 +44,24 @@ pub fn register(routes: Routes) -> Routes {
     const GRAY: &str = "/workgroups/{workgroup}/apis/{id}/gray/{environment}";
     routes
         .add(Method::GET, GRANTS, Access::Workgroup(Viewer), get(list_grants))
+        .answers_page::<ApiGrant>()
         .add(Method::POST, GRANTS, Access::Workgroup(Admin), post(create_grant))
+        .body::<NewGrant>()
+        .answers::<ApiGrant>()
         .add(
             Method::DELETE,
             "/workgroups/{workgroup}/apis/{id}/grants/{appId}",
             Access::Workgroup(Admin),
             delete(revoke_grant),
         )
+        .answers_nothing()
         .add(Method::GET, "/workgroups/{workgroup}/apis/{id}/gray", Access::Workgroup(Viewer), get(list_gray))
+        .answers_list::<GrayStrategy>()
         .add(Method::PUT, GRAY, Access::Workgroup(Developer), put(set_gray))
+        .body::<GrayChange>()
+        .answers::<GrayStrategy>()
         .add(Method::DELETE, GRAY, Access::Workgroup(Developer), delete(delete_gray))
+        .answers_nothing()
 }
 
 type CallerExt = Extension<Arc<Caller>>;
@@ -61,7 +70,7 @@ type CallerExt = Extension<Arc<Caller>>;
 // Grants
 
 /// The app a grant is for, as the API's workgroup sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GrantedApp {
     pub id: i64,
@@ -71,7 +80,7 @@ pub struct GrantedApp {
 }
 
 /// One grant of the API.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiGrant {
     #[serde(flatten)]
@@ -115,6 +124,23 @@ async fn list_grants(
 /// `POST …/apis/{id}/grants` `{appId, expiresAt?, qps?}`: `expiresAt` in milliseconds since
 /// the Unix epoch (absent or `null`: no end), `qps` at least 1 (absent or `null`: only the
 /// API's own limit).
+/// The keys `POST …/grants` reads, read with [`Fields`] so that each refusal names its key.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // A description only: the handler reads the keys it names.
+pub struct NewGrant {
+    /// The app to grant the API to (granting again replaces the grant).
+    #[schema(minimum = 1)]
+    app_id: i64,
+    /// When the grant ends, in milliseconds since the Unix epoch, in the future; absent or
+    /// `null`: never.
+    #[schema(minimum = 0)]
+    expires_at: Option<i64>,
+    /// The app's calls per second on this API; absent or `null`: the API's limit only.
+    #[schema(minimum = 1, maximum = 4294967295_u64)]
+    qps: Option<i64>,
+}
+
 async fn create_grant(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
@@ -122,7 +148,7 @@ async fn create_grant(
     body: Bytes,
 ) -> AdminResult<ApiGrant> {
     let api = api_in(&state, caller.workgroup()?, &id).await?;
-    let fields = Fields::parse(&body, &["appId", "expiresAt", "qps"])?;
+    let fields = Fields::parse_as::<NewGrant>(&body)?;
     let app_id = fields
         .integer("appId", 1..=i64::MAX, "the id of the app to grant")?
         .ok_or_else(|| AdminError::invalid("appId", "name the app to grant by its id"))?;
@@ -236,6 +262,20 @@ async fn list_gray(
 /// (0 to 100, sticky per app) get saved version `version` instead of the published one, while
 /// `enabled` (default `true`). The version must compile, and read the published version's
 /// datasource, as the edge serves a gray version only then.
+/// The keys `PUT …/gray/{environment}` reads, read with [`Fields`].
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // A description only: the handler reads the keys it names.
+pub struct GrayChange {
+    /// The saved version the gray share gets (not the draft).
+    version: VersionRef,
+    /// The share of callers that get it, in percent.
+    #[schema(minimum = 0, maximum = 100)]
+    percent: i64,
+    /// Absent or `null`: `true`.
+    enabled: Option<bool>,
+}
+
 async fn set_gray(
     Extension(caller): CallerExt,
     State(state): State<AdminState>,
@@ -245,7 +285,7 @@ async fn set_gray(
     let workgroup = caller.workgroup()?;
     let api = api_in(&state, workgroup, &id).await?;
     let env = environment(&env)?;
-    let fields = Fields::parse(&body, &["version", "percent", "enabled"])?;
+    let fields = Fields::parse_as::<GrayChange>(&body)?;
     let named = fields.value("version").ok_or_else(|| {
         AdminError::invalid("version", "name the saved version the gray share gets, such as 2 or \"V2\"")
     })?;

@@ -24,8 +24,8 @@ mod versions;
 
 use std::sync::Arc;
 
+use crate::body::JsonBody;
 use axum::Extension;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::routing::{delete, get, post, put};
@@ -35,6 +35,7 @@ use catalog::model::{
 };
 use catalog::store::{ApiQuery, ApiStatus, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 use super::AdminState;
 use super::access::{Access, Caller, Routes};
@@ -49,59 +50,79 @@ pub fn register(routes: Routes) -> Routes {
     const API: &str = "/workgroups/{workgroup}/apis/{id}";
     routes
         .add(Method::GET, APIS, Access::Workgroup(Viewer), get(list_apis))
+        .answers_page::<ApiSummary>()
         .add(Method::POST, APIS, Access::Workgroup(Developer), post(create_api))
+        .body::<NewApi>()
+        .answers::<ApiView>()
         .add(Method::GET, API, Access::Workgroup(Viewer), get(get_api))
+        .answers::<ApiView>()
         .add(Method::PUT, API, Access::Workgroup(Developer), put(update_api))
+        .body::<ApiUpdate>()
+        .answers::<ApiView>()
         .add(Method::DELETE, API, Access::Workgroup(Developer), delete(delete_api))
+        .answers_nothing()
         .add(Method::POST, "/workgroups/{workgroup}/apis/{id}/copy", Access::Workgroup(Developer), post(copy_api))
+        .body::<CopyApi>()
+        .answers::<ApiView>()
         .add(
             Method::GET,
             "/workgroups/{workgroup}/apis/{id}/versions",
             Access::Workgroup(Viewer),
             get(versions::list_versions),
         )
+        .answers_list::<versions::VersionView>()
         .add(
             Method::POST,
             "/workgroups/{workgroup}/apis/{id}/versions",
             Access::Workgroup(Developer),
             post(versions::save_version),
         )
+        .optional_body::<versions::SaveVersion>()
+        .answers::<versions::VersionView>()
         .add(
             Method::GET,
             "/workgroups/{workgroup}/apis/{id}/versions/{version}",
             Access::Workgroup(Viewer),
             get(versions::get_version),
         )
+        .answers::<versions::VersionView>()
         .add(
             Method::DELETE,
             "/workgroups/{workgroup}/apis/{id}/versions/{version}",
             Access::Workgroup(Developer),
             delete(versions::delete_version),
         )
+        .answers_nothing()
         .add(
             Method::GET,
             "/workgroups/{workgroup}/apis/{id}/versions/{version}/diff/{other}",
             Access::Workgroup(Viewer),
             get(versions::diff_versions),
         )
+        .answers::<diff::DefinitionDiff>()
         .add(
             Method::POST,
             "/workgroups/{workgroup}/apis/{id}/publish",
             Access::Workgroup(Developer),
             post(versions::publish),
         )
+        .body::<versions::PublishBody>()
+        .answers::<Publication>()
         .add(
             Method::POST,
             "/workgroups/{workgroup}/apis/{id}/offline",
             Access::Workgroup(Developer),
             post(versions::offline),
         )
+        .body::<versions::OfflineBody>()
+        .answers_nothing()
         .add(Method::POST, "/workgroups/{workgroup}/apis/{id}/test", Access::Workgroup(Developer), post(console::test))
+        .optional_body::<console::TestBody>()
         .extend(grants::register)
 }
 
 /// An API as the management API shows it: the stored API and where it is published.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiView {
     #[serde(flatten)]
@@ -110,7 +131,7 @@ pub struct ApiView {
 }
 
 /// One line of the API list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiSummary {
     pub id: i64,
@@ -194,9 +215,9 @@ async fn list_apis(
 }
 
 /// `POST …/apis`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct NewApi {
+pub struct NewApi {
     name: String,
     path: String,
     #[serde(default = "default_method")]
@@ -218,6 +239,7 @@ struct NewApi {
     #[serde(default)]
     auth_mode: AuthMode,
     /// The mode's definition: `{datasourceId, mode, table | sql | tables | baseUrl…, …}`.
+    #[schema(value_type = ApiDefinition)]
     draft: serde_json::Value,
 }
 
@@ -228,10 +250,9 @@ fn default_method() -> String {
 async fn create_api(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
-    body: Bytes,
+    JsonBody(body): JsonBody<NewApi>,
 ) -> AdminResult<ApiView> {
     let workgroup = caller.workgroup()?;
-    let body: NewApi = rules::parse(&body, "")?;
     let draft = rules::parse_definition(body.draft)?;
     let api = Api {
         id: 0,
@@ -274,9 +295,9 @@ async fn get_api(
 
 /// `PUT …/apis/{id}`: every key is optional; what is left out is kept. `folderId: null`
 /// moves the API to the root.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ApiUpdate {
+pub struct ApiUpdate {
     name: Option<String>,
     path: Option<String>,
     method: Option<String>,
@@ -291,6 +312,7 @@ struct ApiUpdate {
     security_level: Option<SecurityLevel>,
     visible_range: Option<VisibleRange>,
     auth_mode: Option<AuthMode>,
+    #[schema(value_type = Option<ApiDefinition>)]
     draft: Option<serde_json::Value>,
 }
 
@@ -303,11 +325,10 @@ async fn update_api(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<ApiUpdate>,
 ) -> AdminResult<ApiView> {
     let workgroup = caller.workgroup()?;
     let current = api_in(&state, workgroup, &id).await?;
-    let body: ApiUpdate = rules::parse(&body, "")?;
     let draft = match body.draft {
         Some(draft) => rules::parse_definition(draft)?,
         None => current.draft.clone(),
@@ -375,9 +396,9 @@ async fn delete_api(
 }
 
 /// `POST …/apis/{id}/copy`: a new API with the draft of this one.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CopyApi {
+pub struct CopyApi {
     name: String,
     path: String,
     #[serde(default)]
@@ -390,11 +411,10 @@ async fn copy_api(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<CopyApi>,
 ) -> AdminResult<ApiView> {
     let workgroup = caller.workgroup()?;
     let source = api_in(&state, workgroup, &id).await?;
-    let body: CopyApi = rules::parse(&body, "")?;
     // With its constants' values, so the copy seals its own.
     let draft = state.store.api_with_secrets(source.id).await?.draft;
     let copy = Api {

@@ -7,9 +7,6 @@
 use axum::body::Bytes;
 use catalog::model::{ApiDefinition, ApiMode, ApiSettings, Datasource, ParamPosition};
 use errors::ErrorCode;
-use serde::de::DeserializeOwned;
-use serde_json::error::Category;
-use serde_path_to_error::Segment;
 
 use crate::reply::AdminError;
 use plugins::api_rules::{self, PathProblem};
@@ -120,38 +117,7 @@ fn compile_field(mode: &ApiMode, why: &str) -> String {
     }
 }
 
-/// Reads a JSON body; an empty body reads as `{}`. Errors name the field at fault where the
-/// deserializer was (`tags`, `requestParams[0].type`), under `prefix` (`draft.` for a
-/// definition); `body` (or the prefix) when the text is not JSON at all.
-pub fn parse<T: DeserializeOwned>(body: &[u8], prefix: &str) -> Result<T, AdminError> {
-    let text = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
-    let mut reader = serde_json::Deserializer::from_slice(text);
-    let (path, error) = match serde_path_to_error::deserialize(&mut reader) {
-        Ok(value) => match reader.end() {
-            Ok(()) => return Ok(value),
-            Err(trailing) => (None, trailing),
-        },
-        Err(e) => {
-            let path = e.path().iter().any(|s| !matches!(s, Segment::Unknown)).then(|| e.path().to_string());
-            (path, e.into_inner())
-        }
-    };
-    let message = error.to_string();
-    // serde names a missing field only in its message (`missing field `name``); the path is
-    // the object that lacks it.
-    let missing = (error.classify() == Category::Data)
-        .then(|| message.strip_prefix("missing field `")?.split_once('`'))
-        .flatten()
-        .map(|(name, _)| name);
-    let field = match (path, missing) {
-        (Some(path), Some(name)) => format!("{prefix}{path}.{name}"),
-        (None, Some(name)) => format!("{prefix}{name}"),
-        (Some(path), None) => format!("{prefix}{path}"),
-        (None, None) if prefix.is_empty() => "body".to_owned(),
-        (None, None) => prefix.trim_end_matches('.').to_owned(),
-    };
-    Err(AdminError::invalid(&field, format!("the request body is not as expected: {message}")))
-}
+pub use crate::body::parse;
 
 /// Reads a definition given as JSON (the `draft` of a body).
 pub fn parse_definition(value: serde_json::Value) -> Result<ApiDefinition, AdminError> {

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use crate::body::JsonBody;
 use axum::Extension;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use catalog::model::{Api, ApiDefinition, ApiVersion, Environment, Publication, Workgroup};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
 use super::diff::{self, DefinitionDiff};
 use super::{api_in, datasource_for, record, rules};
@@ -50,8 +53,26 @@ impl VersionRef {
     }
 }
 
+/// A number or text, so the schema is written by hand.
+impl utoipa::PartialSchema for VersionRef {
+    fn schema() -> RefOr<Schema> {
+        let number = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0));
+        let text =
+            ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^\s*([Vv]?[0-9]+|[Dd][Rr][Aa][Ff][Tt])\s*$"));
+        OneOfBuilder::new()
+            .item(number)
+            .item(text)
+            .description(Some(
+                "A version: its number (`3`), its label (`\"V3\"`), or `\"draft\"` where a route reads the draft.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for VersionRef {}
+
 /// A version with where it is published.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionView {
     pub api_id: i64,
@@ -108,9 +129,9 @@ pub async fn get_version(
     Ok(Reply::ok(view(version, &publications, true)))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SaveVersion {
+pub struct SaveVersion {
     #[serde(default)]
     description: String,
 }
@@ -121,11 +142,10 @@ pub async fn save_version(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<SaveVersion>,
 ) -> AdminResult<VersionView> {
     let workgroup = caller.workgroup()?;
     let api = api_in(&state, workgroup, &id).await?;
-    let body: SaveVersion = rules::parse(&body, "")?;
     // Registered constants must carry their values to compile.
     let draft = state.store.api_with_secrets(api.id).await?.draft;
     rules::check_path(&api.path, &draft)?;
@@ -173,16 +193,20 @@ pub async fn diff_versions(
     Ok(Reply::ok(diff::diff(&from, &a, &to, &b)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PublishBody {
+pub struct PublishBody {
+    /// The saved version to serve.
+    #[schema(value_type = VersionRef)]
     version: serde_json::Value,
+    #[schema(value_type = Environment)]
     environment: serde_json::Value,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OfflineBody {
+pub struct OfflineBody {
+    #[schema(value_type = Environment)]
     environment: serde_json::Value,
 }
 
@@ -199,11 +223,10 @@ pub async fn publish(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<PublishBody>,
 ) -> AdminResult<Publication> {
     let workgroup = caller.workgroup()?;
     let api = api_in(&state, workgroup, &id).await?;
-    let body: PublishBody = rules::parse(&body, "")?;
     let env = environment(&body.environment)?;
     let number = match VersionRef::from_json("version", &body.version)? {
         VersionRef::Number(n) => n,
@@ -228,10 +251,9 @@ pub async fn offline(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(body): JsonBody<OfflineBody>,
 ) -> AdminResult<serde_json::Value> {
     let api = api_in(&state, caller.workgroup()?, &id).await?;
-    let body: OfflineBody = rules::parse(&body, "")?;
     let env = environment(&body.environment)?;
     state.store.unpublish(api.id, env).await?;
     record(&state, &caller, "version.offline", &api, serde_json::json!({"environment": env})).await;

@@ -2,23 +2,24 @@
 //! ([`crate::routes`]) with utoipa's builders: one operation per registered route, so
 //! the document cannot miss a route or describe one that does not exist.
 //!
-//! What the registry knows is described exactly (method, path, path parameters, who may call);
-//! what it does not know yet is described generically: request bodies are JSON objects and
-//! `data` is any JSON value.
+//! Each route describes its request body and the `data` of its answer with types that derive
+//! utoipa's `ToSchema` ([`RouteSpec::body`], [`RouteSpec::answer`]): a body is a `$ref` into
+//! `components/schemas`, where every schema they refer to is written once, so the document can
+//! generate a client. An answer not described is any JSON value.
 
 use errors::ErrorCode;
 use serde_json::{Value, json};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{AdditionalProperties, SchemaType};
+use utoipa::openapi::schema::SchemaType;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, Content, InfoBuilder, KnownFormat, Object, OpenApi, OpenApiBuilder, OpenApiVersion, PathItem,
     Paths, Ref, RefOr, Required, Response, ResponseBuilder, Schema, SchemaFormat, Server, Type,
 };
 
-use crate::access::{Access, RouteSpec, role_name};
+use crate::access::{Access, Answer, RouteSpec, Schemas, role_name};
 
 /// Every management path starts with this.
 pub const PREFIX: &str = "/admin/v1";
@@ -31,7 +32,14 @@ const JSON: &str = "application/json";
 /// The document of every route in `specs`.
 pub fn management_document(specs: &[RouteSpec]) -> OpenApi {
     let mut paths = Paths::new();
+    let mut schemas = Schemas::new();
     for spec in specs {
+        if let Some(body) = &spec.body {
+            body.schema.collect(&mut schemas);
+        }
+        if let Some(Answer::One(d) | Answer::List(d) | Answer::Page(d)) = &spec.answer {
+            d.collect(&mut schemas);
+        }
         let Some(method) = http_method(&spec.method) else { continue };
         let path = format!("{PREFIX}{}", spec.path);
         let operation = operation(spec);
@@ -42,7 +50,10 @@ pub fn management_document(specs: &[RouteSpec]) -> OpenApi {
             }
         }
     }
+    // Sorted by name, each once (a type and those it refers to may be collected many times).
+    let schemas: std::collections::BTreeMap<String, RefOr<Schema>> = schemas.into_iter().collect();
     let components = ComponentsBuilder::new()
+        .schemas_from_iter(schemas)
         .schema(ENVELOPE, envelope_schema(false))
         .schema(ERROR, envelope_schema(true))
         .security_scheme(
@@ -140,15 +151,17 @@ fn operation(spec: &RouteSpec) -> utoipa::openapi::path::Operation {
                 .schema(Some(param_schema(name))),
         );
     }
-    if matches!(method, "POST" | "PUT" | "PATCH") {
-        let mut body = Object::with_type(Type::Object);
-        body.description = Some("The fields of the request, as JSON.".to_owned());
-        body.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(true)));
+    if let Some(body) = &spec.body {
+        let description = if body.required {
+            "A JSON object; unknown fields are refused with 400."
+        } else {
+            "A JSON object, or no body (read as `{}`); unknown fields are refused with 400."
+        };
         builder = builder.request_body(Some(
             RequestBodyBuilder::new()
-                .description(Some("A JSON object; unknown fields are refused with 400."))
-                .required(Some(Required::True))
-                .content(JSON, Content::new(Some(RefOr::T(Schema::Object(body)))))
+                .description(Some(description))
+                .required(Some(if body.required { Required::True } else { Required::False }))
+                .content(JSON, Content::new(Some(schema_ref(&body.schema.name()))))
                 .build(),
         ));
     }
@@ -162,7 +175,8 @@ fn operation(spec: &RouteSpec) -> utoipa::openapi::path::Operation {
         }
         None => {
             let success = if method == "POST" { "Success (201 when something was created)." } else { "Success." };
-            builder = builder.response(if method == "POST" { "2XX" } else { "200" }, ok_response(success));
+            builder = builder
+                .response(if method == "POST" { "2XX" } else { "200" }, ok_response(success, spec.answer.as_ref()));
         }
     }
     for (status, response) in error_responses(spec) {
@@ -225,8 +239,42 @@ fn schema_ref(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::new(format!("#/components/schemas/{name}")))
 }
 
-fn ok_response(description: &str) -> Response {
-    ResponseBuilder::new().description(description).content(JSON, Content::new(Some(schema_ref(ENVELOPE)))).build()
+/// The envelope, with `data` as the route describes it: `allOf` the envelope and its `data`.
+fn ok_response(description: &str, answer: Option<&Answer>) -> Response {
+    let schema = match answer {
+        None => schema_ref(ENVELOPE),
+        Some(answer) => {
+            let data = match answer {
+                Answer::One(d) => schema_ref(&d.name()),
+                Answer::List(d) => array_of(&d.name()),
+                Answer::Page(d) => page_of(&d.name()),
+                Answer::Nothing => RefOr::T(Schema::Object(Object::with_type(Type::Null))),
+            };
+            let mut with_data = Object::with_type(Type::Object);
+            with_data.properties.insert("data".to_owned(), data);
+            let mut all = utoipa::openapi::schema::AllOf::new();
+            all.items = vec![schema_ref(ENVELOPE), RefOr::T(Schema::Object(with_data))];
+            RefOr::T(Schema::AllOf(all))
+        }
+    };
+    ResponseBuilder::new().description(description).content(JSON, Content::new(Some(schema))).build()
+}
+
+fn array_of(name: &str) -> RefOr<Schema> {
+    RefOr::T(Schema::Array(utoipa::openapi::schema::Array::new(schema_ref(name))))
+}
+
+/// `{items, pageNum, pageSize, total}` of `name`.
+fn page_of(name: &str) -> RefOr<Schema> {
+    let mut page = Object::with_type(Type::Object);
+    page.properties.insert("items".to_owned(), array_of(name));
+    for key in ["pageNum", "pageSize", "total"] {
+        let mut n = Object::with_type(Type::Integer);
+        n.minimum = Some(0f64.into());
+        page.properties.insert(key.to_owned(), RefOr::T(Schema::Object(n)));
+    }
+    page.required = ["items", "pageNum", "pageSize", "total"].map(str::to_owned).to_vec();
+    RefOr::T(Schema::Object(page))
 }
 
 /// The codes a route can answer besides success, from the one catalogue: what every route can
@@ -348,6 +396,8 @@ mod tests {
             method: Method::GET,
             path: "/workgroups/{workgroup}/apis/{id}/openapi.json",
             access: Access::Workgroup(WorkgroupRole::Viewer),
+            body: None,
+            answer: None,
         };
         assert_eq!(operation_id(&spec), "get_workgroups_workgroup_apis_id_openapi_json");
         assert_eq!(path_params(spec.path), ["workgroup", "id"]);

@@ -5,9 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A team's space: datasources and APIs belong to exactly one workgroup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Workgroup {
     #[serde(default)]
@@ -22,7 +23,7 @@ pub struct Workgroup {
 
 /// Settings only platform admins change. The configuration file's `ssrf_allow` and
 /// `dataset_roots` apply as well; these add to them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlatformSettings {
     /// Hosts, addresses or CIDRs that datasources and registered upstreams may reach although
@@ -33,7 +34,7 @@ pub struct PlatformSettings {
 }
 
 /// A dataset root: shared (one directory per workgroup inside) or bound to one workgroup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DatasetRootSetting {
     /// An absolute directory path.
@@ -44,7 +45,7 @@ pub struct DatasetRootSetting {
 }
 
 /// Someone who uses the management API. Users authenticate with [`ApiToken`]s only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     #[serde(default)]
@@ -65,7 +66,7 @@ pub struct User {
 }
 
 /// A change to a user; each `None` keeps what is stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct UserUpdate {
     pub display_name: Option<String>,
@@ -75,7 +76,7 @@ pub struct UserUpdate {
 
 /// A token a user authenticates with. The token text is shown once, at creation; the store
 /// keeps only its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiToken {
     pub id: i64,
@@ -105,7 +106,7 @@ impl ApiToken {
 
 /// What a member may do in a workgroup. Admins manage the workgroup and its members,
 /// developers build and publish APIs, viewers read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkgroupRole {
     Admin,
@@ -157,7 +158,7 @@ impl FromStr for WorkgroupRole {
 }
 
 /// A user's role in one workgroup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Member {
     pub workgroup_id: i64,
@@ -169,7 +170,7 @@ pub struct Member {
 
 /// A folder of a workgroup's API tree: at most three levels under the root, sibling names
 /// unique (case-sensitive).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Folder {
     #[serde(default)]
@@ -187,7 +188,7 @@ pub struct Folder {
 
 /// One recorded change: who did what to what. Details never hold secrets (the store masks
 /// values under keys that name one, such as `password` or `secret`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     /// Given by the store; ignored when appending.

@@ -5,12 +5,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::callers::SecurityLevel;
 use super::definition::ApiDefinition;
 
 /// An API as a user manages it: identity, metadata and its editable draft.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Api {
     #[serde(default)]
@@ -34,7 +35,7 @@ pub struct Api {
 
 /// API metadata that holds for every version and takes effect when it is saved, without a
 /// new version: who answers for the API, how it is found, and who may call it how often.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ApiSettings {
     /// At most 10, each 1–32 characters, no commas; kept sorted and without repeats.
@@ -92,7 +93,7 @@ impl ApiSettings {
 }
 
 /// Which apps an API may be granted to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VisibleRange {
     /// Apps of the API's own workgroup only.
@@ -103,7 +104,7 @@ pub enum VisibleRange {
 }
 
 /// How callers of an API prove who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     /// An app key with a bearer app token or an HMAC signature, and a grant.
@@ -136,7 +137,7 @@ fn default_method() -> String {
 }
 
 /// One immutable, numbered version of an API (V0, V1, …).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiVersion {
     pub api_id: i64,
@@ -156,7 +157,7 @@ impl ApiVersion {
 
 /// Where a published API version is served. Production is the default environment; `test`
 /// lets callers try a version before production serves it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     Test,
@@ -194,7 +195,7 @@ impl FromStr for Environment {
 }
 
 /// Which version of an API one environment serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Publication {
     pub api_id: i64,

@@ -4,11 +4,12 @@
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::api::Environment;
 
 /// Data security levels, from public (L1) to confidential (L4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
 pub enum SecurityLevel {
     #[default]
     L1,
@@ -43,7 +44,7 @@ impl FromStr for SecurityLevel {
 
 /// A caller's application: identified by its public `app_key`, proven by a secret that is shown
 /// once, at creation, and kept sealed by the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct App {
     #[serde(default)]
@@ -77,7 +78,7 @@ pub struct App {
 
 /// A bearer token of an app: sent with the app key, valid until it expires or is revoked.
 /// Only its SHA-256 is stored; the text is shown once, when it is issued.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppToken {
     pub id: i64,
@@ -90,7 +91,7 @@ pub struct AppToken {
 }
 
 /// Permission for an app to call an API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Grant {
     #[serde(default)]
@@ -112,7 +113,7 @@ pub struct Grant {
 
 /// Gray release of one API in one environment: `percent` of callers (by a hash of their app
 /// key) get `version` instead of the published one, while `enabled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GrayStrategy {
     pub api_id: i64,

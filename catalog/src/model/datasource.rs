@@ -4,9 +4,10 @@
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Which SQL engine a datasource speaks. MariaDB is served by `Mysql`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DatasourceKind {
     Sqlite,
@@ -37,7 +38,7 @@ impl FromStr for DatasourceKind {
 }
 
 /// How to reach a database. For SQLite only `database` (a file path) is used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ConnectionSettings {
     pub host: String,
@@ -53,7 +54,7 @@ pub struct ConnectionSettings {
 }
 
 /// A database that data APIs read from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Datasource {
     #[serde(default)]

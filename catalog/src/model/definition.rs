@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::ToSchema;
 
 use super::callers::SecurityLevel;
 
@@ -117,8 +118,34 @@ impl<'de> Deserialize<'de> for ParamType {
     }
 }
 
+/// Written as text, so the schema is written by hand: the canonical spellings (the store reads
+/// any case and surrounding blanks too).
+impl utoipa::PartialSchema for ParamType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let scalars = ["string", "int", "float", "decimal", "bool", "date", "datetime", "json"];
+        let mut names: Vec<String> = scalars.iter().map(|s| (*s).to_owned()).collect();
+        names.extend(scalars.iter().filter(|s| **s != "json").map(|s| format!("array<{s}>")));
+        names.push("identifier".to_owned());
+        text_enum(names, "A parameter or field type: a scalar, `array<scalar>` (not json), or `identifier`.")
+    }
+}
+
+impl ToSchema for ParamType {}
+
+/// A string schema that takes one of `values`.
+fn text_enum(
+    values: impl IntoIterator<Item = impl Into<String>>,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(values.into_iter().map(Into::into)))
+        .description(Some(description))
+        .into()
+}
+
 /// Where a caller puts a request parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ParamPosition {
     #[default]
@@ -222,8 +249,18 @@ impl<'de> Deserialize<'de> for Operator {
     }
 }
 
+/// Written in its SQL spelling, so the schema is written by hand (the store also reads any
+/// case, `==` and `<>`).
+impl utoipa::PartialSchema for Operator {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        text_enum(Operator::ALL.map(Operator::as_sql), "How a wizard parameter compares with its column.")
+    }
+}
+
+impl ToSchema for Operator {}
+
 /// One request parameter of a data API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestParam {
     pub name: String,
@@ -272,7 +309,7 @@ impl RequestParam {
 }
 
 /// Sort direction of a response field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SortDirection {
     Asc,
@@ -280,7 +317,7 @@ pub enum SortDirection {
 }
 
 /// A response field's place in ORDER BY: lower priority sorts first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub struct SortSpec {
     pub direction: SortDirection,
     #[serde(default)]
@@ -288,7 +325,7 @@ pub struct SortSpec {
 }
 
 /// One response field of a data API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResponseField {
     pub name: String,
@@ -316,7 +353,7 @@ impl ResponseField {
 }
 
 /// How the `data` part of a response is shaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, ToSchema)]
 pub enum ResultFormat {
     /// An array of objects.
     #[default]
@@ -328,7 +365,7 @@ pub enum ResultFormat {
 }
 
 /// Execution options of a data API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ApiOptions {
     /// No call returns more rows than this.
@@ -343,7 +380,7 @@ pub struct ApiOptions {
 }
 
 /// How a response field above the caller's clearance is hidden.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MaskMode {
     /// The field stays, its value replaced by a fixed mask.
@@ -366,21 +403,21 @@ impl Default for ApiOptions {
 }
 
 /// Wizard mode: one table, parameters become WHERE terms, fields the SELECT list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WizardSpec {
     pub table: String,
 }
 
 /// Script mode: a MyBatis-style SQL template.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScriptSpec {
     pub sql: String,
 }
 
 /// Native mode: callers send one SELECT over the allowed tables and functions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NativeSpec {
     /// At most five tables, optionally schema-qualified.
@@ -391,7 +428,7 @@ pub struct NativeSpec {
 }
 
 /// What kind of API a definition is, with what that kind needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "mode", rename_all = "lowercase")]
 pub enum ApiMode {
     Wizard(WizardSpec),
@@ -419,7 +456,7 @@ impl ApiMode {
 /// Everything that defines how one version of a data API behaves.
 ///
 /// A saved version is immutable; editing happens on the API's draft.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiDefinition {
     /// The datasource a SQL mode reads; `None` for registered APIs, which have none.

@@ -2,11 +2,12 @@
 //! with caller parameters mapped to upstream names and positions and constants injected.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{ParamPosition, ParamType};
 
 /// The HTTP method a registered API uses towards its upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, ToSchema)]
 pub enum UpstreamMethod {
     #[default]
     #[serde(rename = "GET", alias = "get")]
@@ -32,7 +33,7 @@ impl UpstreamMethod {
 
 /// What a registered API's upstream answers with. Responses pass through unchanged; the
 /// format documents the API (OpenAPI) and nothing more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, ToSchema)]
 pub enum UpstreamFormat {
     #[default]
     #[serde(rename = "JSON", alias = "json")]
@@ -42,7 +43,7 @@ pub enum UpstreamFormat {
 }
 
 /// One caller parameter of a registered API and where it goes upstream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisteredParam {
     /// The name callers use.
@@ -85,7 +86,7 @@ impl RegisteredParam {
 }
 
 /// Where a constant goes upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConstantPosition {
     Query,
@@ -105,7 +106,7 @@ impl ConstantPosition {
 
 /// A value injected into every upstream call of a registered API, such as the backend's API
 /// key. Callers never see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisteredConstant {
     /// The name upstream (query parameter, header or body field).
@@ -120,7 +121,7 @@ pub struct RegisteredConstant {
 }
 
 /// A documented error of a registered API's upstream (documentation only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorCode {
     pub code: String,
@@ -132,7 +133,7 @@ pub struct ErrorCode {
 
 /// Registered mode: calls are forwarded to a third-party HTTP API (the upstream), with caller
 /// parameters mapped to upstream names and positions and constants injected.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisteredSpec {
     /// `http` or `https`, with a path and no query: `https://api.example.com/v1`.
