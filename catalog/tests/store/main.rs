@@ -252,7 +252,6 @@ fn assert_invalid<T: std::fmt::Debug>(result: Result<T, StoreError>, mentions: &
     }
 }
 
-
 fn registered_draft(constants: &[(&str, ConstantPosition, Option<&str>)]) -> ApiDefinition {
     ApiDefinition {
         datasource_id: None,
