@@ -149,6 +149,141 @@ pub fn conflicting_pairs(claims: &[RouteClaim<'_>]) -> Vec<(usize, usize, &'stat
     pairs
 }
 
+/// Routes held for checking many claims against them, one after another, without comparing
+/// each claim with every route: a trie of path segments (parameters kept apart by name) that
+/// yields the routes a claim may [`conflict`] with, which are then checked by the rule itself.
+/// Routes can be added and taken away between checks. `T` is what the holder keeps with each
+/// route (its API, its environment).
+#[derive(Debug)]
+pub struct RouteIndex<T> {
+    routes: Vec<Indexed<T>>,
+    root: IndexNode,
+}
+
+#[derive(Debug)]
+struct Indexed<T> {
+    workgroup_id: i64,
+    method: String,
+    path: String,
+    value: T,
+    live: bool,
+}
+
+#[derive(Debug, Default)]
+struct IndexNode {
+    literals: std::collections::HashMap<String, IndexNode>,
+    params: std::collections::HashMap<String, IndexNode>,
+    ends: Vec<usize>,
+}
+
+impl IndexNode {
+    /// Every route ending at or below this node.
+    fn all(&self, found: &mut Vec<usize>) {
+        found.extend_from_slice(&self.ends);
+        self.literals.values().chain(self.params.values()).for_each(|child| child.all(found));
+    }
+
+    /// Routes some request path matches along with `path` (see [`overlap`]).
+    fn overlapping(&self, path: &[Segment<'_>], found: &mut Vec<usize>) {
+        let Some((first, rest)) = path.split_first() else {
+            found.extend_from_slice(&self.ends);
+            return;
+        };
+        match first {
+            Segment::Literal(l) => {
+                if let Some(child) = self.literals.get(*l) {
+                    child.overlapping(rest, found);
+                }
+            }
+            Segment::Param(_) => self.literals.values().for_each(|child| child.overlapping(rest, found)),
+        }
+        self.params.values().for_each(|child| child.overlapping(rest, found));
+    }
+
+    /// Routes that hold another parameter name where they part from `path` (see
+    /// [`parameter_names_clash`]).
+    fn clashing(&self, path: &[Segment<'_>], found: &mut Vec<usize>) {
+        let Some((first, rest)) = path.split_first() else { return };
+        let next = match first {
+            Segment::Literal(l) => self.literals.get(*l),
+            Segment::Param(name) => {
+                for (other, child) in &self.params {
+                    if other != name {
+                        child.all(found);
+                    }
+                }
+                self.params.get(*name)
+            }
+        };
+        if let Some(child) = next {
+            child.clashing(rest, found);
+        }
+    }
+}
+
+impl<T> Default for RouteIndex<T> {
+    fn default() -> Self {
+        RouteIndex { routes: Vec::new(), root: IndexNode::default() }
+    }
+}
+
+impl<T> RouteIndex<T> {
+    /// Adds a route.
+    pub fn insert(&mut self, claim: RouteClaim<'_>, value: T) {
+        let index = self.routes.len();
+        let mut node = &mut self.root;
+        for segment in segments(claim.path) {
+            node = match segment {
+                Segment::Literal(l) => node.literals.entry(l.to_owned()).or_default(),
+                Segment::Param(name) => node.params.entry(name.to_owned()).or_default(),
+            };
+        }
+        node.ends.push(index);
+        self.routes.push(Indexed {
+            workgroup_id: claim.workgroup_id,
+            method: claim.method.to_owned(),
+            path: claim.path.to_owned(),
+            value,
+            live: true,
+        });
+    }
+
+    /// Takes away every route whose value `gone` accepts.
+    pub fn remove(&mut self, gone: impl Fn(&T) -> bool) {
+        for route in &mut self.routes {
+            if route.live && gone(&route.value) {
+                route.live = false;
+            }
+        }
+    }
+
+    /// The values of routes that [`conflict`] with `claim`, with the route and why, among those
+    /// `consider` accepts, in the order they were added.
+    pub fn conflicts(
+        &self,
+        claim: &RouteClaim<'_>,
+        consider: impl Fn(&T) -> bool,
+    ) -> Vec<(&T, RouteClaim<'_>, &'static str)> {
+        let path: Vec<Segment<'_>> = segments(claim.path).collect();
+        let mut found = Vec::new();
+        self.root.overlapping(&path, &mut found);
+        self.root.clashing(&path, &mut found);
+        found.sort_unstable();
+        found.dedup();
+        found
+            .into_iter()
+            .filter_map(|i| {
+                let route = &self.routes[i];
+                if !route.live || !consider(&route.value) {
+                    return None;
+                }
+                let theirs = RouteClaim { workgroup_id: route.workgroup_id, method: &route.method, path: &route.path };
+                conflict(claim, &theirs).map(|why| (&route.value, theirs, why))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +332,31 @@ mod tests {
         }
         assert!(!pairwise.is_empty());
         assert_eq!(conflicting_pairs(&claims), pairwise);
+    }
+
+    #[test]
+    fn the_index_finds_what_pairwise_checks_find() {
+        let paths =
+            ["/a/{x}", "/{y}/b", "/a/b", "/c", "/{z}", "/a/{x}/d", "/a/c/d", "/", "/c/{k}", "/a/{w}/e", "/a/{x}/{q}"];
+        let mut claims = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            for method in ["GET", "POST"] {
+                claims.push(claim(i as i64 % 3, method, path));
+            }
+        }
+        let mut index = RouteIndex::default();
+        for (i, c) in claims.iter().enumerate() {
+            index.insert(*c, i);
+        }
+        for (i, c) in claims.iter().enumerate() {
+            let pairwise: Vec<usize> =
+                (0..claims.len()).filter(|&j| j != i && conflict(c, &claims[j]).is_some()).collect();
+            let indexed: Vec<usize> = index.conflicts(c, |&j| j != i).into_iter().map(|(j, _, _)| *j).collect();
+            assert_eq!(indexed, pairwise, "{c:?}");
+        }
+        // Taken away: no longer found.
+        index.remove(|&j| j == 1);
+        assert!(index.conflicts(&claims[0], |&j| j != 0).iter().all(|(j, _, _)| **j != 1));
     }
 
     #[test]

@@ -2,15 +2,19 @@
 //! name, created or updated; a new version only when the definition differs from the latest;
 //! publishing; and a report of what changed.
 //!
-//! Everything is validated (against the store too) before the first write. The writes are
-//! not one transaction: a store failure half-way leaves what came before applied, and running
-//! `apply` again finishes the job because unchanged objects are skipped.
+//! Everything is validated (against the store too) before the first write. An API is compared
+//! with the store by digests (`Store::api_digests`: its settings and the digests of its draft
+//! and latest version), so an unchanged API costs no definition read and no write. The APIs
+//! that change are written in batches of [`APIS_PER_TRANSACTION`], each batch one transaction
+//! (creation or update, version, publications): few commits, so few waits for the disk. The
+//! writes are not one transaction: a store failure half-way leaves the batches before it
+//! applied, and running `apply` again finishes the job because unchanged objects are skipped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use catalog::model::{Api, ApiMode, Datasource, Environment, Workgroup};
-use catalog::store::{Store, StoreError};
+use catalog::store::{ApiDigest, ApiWrite, Store, StoreError};
 
 use super::check::{check_datasources, check_upstreams, check_with};
 use super::{ApiSpec, Bundle, ModeName, Origin, Problem, Sourced, compile_sql};
@@ -116,12 +120,27 @@ impl fmt::Display for ApplyReport {
     }
 }
 
+/// How many changed APIs one transaction writes: enough that commits (each a wait for the
+/// disk on SQLite) are few, few enough that other writers wait for the store's write lock no
+/// longer than a moment.
+pub const APIS_PER_TRANSACTION: usize = 200;
+
 /// What the store holds for one workgroup the bundle names.
 #[derive(Default)]
 struct Existing {
     workgroup: Option<Workgroup>,
     datasources: Vec<Datasource>,
-    apis: Vec<Api>,
+    /// The workgroup's APIs by name.
+    apis: HashMap<String, ApiDigest>,
+}
+
+/// An API to write, as planned by [`plan_api`].
+struct Planned {
+    desired: Api,
+    change: Change,
+    save_version: Option<String>,
+    latest: Option<i64>,
+    publish: Vec<Environment>,
 }
 
 /// Creates or updates the bundle's workgroups, datasources and APIs in `store`, saves a new
@@ -153,7 +172,13 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
         let state = match store.workgroup_by_name(name).await {
             Ok(workgroup) => Existing {
                 datasources: store.list_datasources(workgroup.id).await.map_err(store_problem)?,
-                apis: store.list_apis(workgroup.id).await.map_err(store_problem)?,
+                apis: store
+                    .api_digests(workgroup.id)
+                    .await
+                    .map_err(store_problem)?
+                    .into_iter()
+                    .map(|digest| (digest.api.name.clone(), digest))
+                    .collect(),
                 workgroup: Some(workgroup),
             },
             Err(StoreError::NotFound { .. }) => Existing::default(),
@@ -276,26 +301,63 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
         report.datasources.push(ObjectOutcome { workgroup: spec.workgroup.clone(), name: spec.name.clone(), change });
     }
 
-    for (sourced, values) in bundle.apis.iter().zip(&constant_values) {
+    // Plan every API, then write those that change a batch at a time.
+    let mut outcomes: Vec<Option<ApiOutcome>> = Vec::with_capacity(bundle.apis.len());
+    let mut planned: Vec<(usize, Planned)> = Vec::new();
+    for (index, (sourced, values)) in bundle.apis.iter().zip(&constant_values).enumerate() {
         let workgroup_id = workgroup_ids.get(sourced.spec.workgroup.as_str()).copied().unwrap_or_default();
-        let current = existing
-            .get(sourced.spec.workgroup.as_str())
-            .and_then(|e| e.apis.iter().find(|a| a.name == sourced.spec.name));
-        let outcome = apply_api(store, sourced, workgroup_id, current, &datasource_ids, values).await?;
-        report.apis.push(outcome);
+        let current = existing.get(sourced.spec.workgroup.as_str()).and_then(|e| e.apis.get(&sourced.spec.name));
+        match plan_api(store, sourced, workgroup_id, current, &datasource_ids, values).await? {
+            Ok(outcome) => outcomes.push(Some(outcome)),
+            Err(plan) => {
+                outcomes.push(None);
+                planned.push((index, plan));
+            }
+        }
     }
+    for batch in planned.chunks(APIS_PER_TRANSACTION) {
+        let writes: Vec<ApiWrite<'_>> = batch
+            .iter()
+            .map(|(_, plan)| ApiWrite {
+                api: &plan.desired,
+                update: plan.change == Change::Updated,
+                save_version: plan.save_version.as_deref(),
+                latest: plan.latest,
+                publish: &plan.publish,
+            })
+            .collect();
+        let written = store.write_apis(&writes).await.map_err(|(at, e)| {
+            let sourced = &bundle.apis[batch[at.min(batch.len() - 1)].0];
+            write_problem(&sourced.origin, &format!("API `{}/{}`", sourced.spec.workgroup, sourced.spec.name), e)
+        })?;
+        for ((index, plan), written) in batch.iter().zip(written) {
+            let spec = &bundle.apis[*index].spec;
+            outcomes[*index] = Some(ApiOutcome {
+                workgroup: spec.workgroup.clone(),
+                name: spec.name.clone(),
+                change: plan.change,
+                version: written.saved.or(plan.latest).unwrap_or_default(),
+                version_saved: written.saved.is_some(),
+                published: written.published,
+            });
+        }
+    }
+    report.apis = outcomes.into_iter().flatten().collect();
     Ok(report)
 }
 
-/// Creates or updates one API, saves a version when needed and publishes it.
-async fn apply_api(
+/// Compares one API of the files with the store: `Ok(outcome)` when nothing is to be written,
+/// else what to write. Digests stand for definitions, unless the definition holds constants,
+/// whose values digests leave out: then the stored draft and version are read and compared
+/// with their values opened.
+async fn plan_api(
     store: &Store,
     sourced: &Sourced<ApiSpec>,
     workgroup_id: i64,
-    current: Option<&Api>,
+    current: Option<&ApiDigest>,
     datasource_ids: &HashMap<(String, String), i64>,
     constant_values: &[(usize, String)],
-) -> Result<ApiOutcome, Vec<Problem>> {
+) -> Result<Result<ApiOutcome, Planned>, Vec<Problem>> {
     let (spec, origin) = (&sourced.spec, &sourced.origin);
     let what = format!("API `{}/{}`", spec.workgroup, spec.name);
     let fail = |e: StoreError| write_problem(origin, &what, e);
@@ -313,25 +375,16 @@ async fn apply_api(
     let mut definition = spec
         .definition(datasource_id)
         .ok_or_else(|| vec![origin.problem_at(&["mode"], "the mode's own key is missing")])?;
-    let has_constants = match &mut definition.mode {
-        ApiMode::Registered(registered) => {
-            for (index, value) in constant_values {
-                if let Some(constant) = registered.constants.get_mut(*index) {
-                    constant.value = Some(value.clone());
-                }
+    if let ApiMode::Registered(registered) = &mut definition.mode {
+        for (index, value) in constant_values {
+            if let Some(constant) = registered.constants.get_mut(*index) {
+                constant.value = Some(value.clone());
             }
-            !registered.constants.is_empty()
         }
-        _ => false,
-    };
-    // Reads return constants without values: compare with the stored ones opened.
-    let current = match current {
-        Some(current) if has_constants => Some(store.api_with_secrets(current.id).await.map_err(fail)?),
-        other => other.cloned(),
-    };
-    let current = current.as_ref();
+    }
+    let has_constants = definition.has_constants();
     let desired = Api {
-        id: current.map_or(0, |c| c.id),
+        id: current.map_or(0, |c| c.api.id),
         workgroup_id,
         name: spec.name.clone(),
         path: spec.path.clone(),
@@ -340,62 +393,77 @@ async fn apply_api(
         draft: definition.clone(),
         settings: spec.settings(),
         // Files do not place APIs in folders; keep where the console put it.
-        folder_id: current.and_then(|c| c.folder_id),
+        folder_id: current.and_then(|c| c.api.folder_id),
     };
+    let digest = definition.digest();
 
-    let (api, change) = match current {
-        None => (store.create_api(&desired).await.map_err(fail)?, Change::Created),
-        Some(current) => {
-            let same = current.path == desired.path
-                && current.method == desired.method
-                && current.description == desired.description
-                && current.settings == desired.settings
-                && current.draft == desired.draft;
-            if same {
-                (current.clone(), Change::Unchanged)
-            } else {
-                (store.update_api(&desired).await.map_err(fail)?, Change::Updated)
-            }
-        }
+    let Some(current) = current else {
+        return Ok(Err(Planned {
+            desired,
+            change: Change::Created,
+            save_version: Some(version_description(origin)),
+            latest: None,
+            publish: distinct(&spec.publish),
+        }));
     };
-
-    let latest = if has_constants {
-        store.latest_version_with_secrets(api.id).await.map_err(fail)?
+    let same_metadata = current.api.path == desired.path
+        && current.api.method == desired.method
+        && current.api.description == desired.description
+        && current.api.settings == desired.settings;
+    // Reads return constants without values: compare with the stored ones opened.
+    let same_draft = if has_constants {
+        store.api_with_secrets(current.api.id).await.map_err(fail)?.draft == desired.draft
     } else {
-        store.latest_version(api.id).await.map_err(fail)?
+        current.draft_hash == digest
     };
-    let (version, version_saved) = match latest {
-        Some(latest) if latest.definition == definition => (latest.number, false),
-        _ => {
-            let file = origin
-                .file
-                .file_name()
-                .map_or_else(|| origin.file.display().to_string(), |n| n.to_string_lossy().into_owned());
-            let saved = store.save_version(api.id, &format!("sluice apply {file}")).await.map_err(fail)?;
-            (saved.number, true)
-        }
+    let change = if same_metadata && same_draft { Change::Unchanged } else { Change::Updated };
+    let same_version = match &current.latest {
+        None => false,
+        Some(_) if has_constants => store
+            .latest_version_with_secrets(current.api.id)
+            .await
+            .map_err(fail)?
+            .is_some_and(|latest| latest.definition == definition),
+        Some((_, hash)) => *hash == digest,
     };
+    let latest = current.latest.as_ref().map(|(number, _)| *number);
+    let save_version = (!same_version).then(|| version_description(origin));
+    let publish: Vec<Environment> = distinct(&spec.publish)
+        .into_iter()
+        .filter(|env| {
+            let serving = current.publications.iter().find(|p| p.environment == *env).map(|p| p.version);
+            save_version.is_some() || serving != latest
+        })
+        .collect();
+    if change == Change::Unchanged && save_version.is_none() && publish.is_empty() {
+        return Ok(Ok(ApiOutcome {
+            workgroup: spec.workgroup.clone(),
+            name: spec.name.clone(),
+            change,
+            version: latest.unwrap_or_default(),
+            version_saved: false,
+            published: Vec::new(),
+        }));
+    }
+    Ok(Err(Planned { desired, change, save_version, latest, publish }))
+}
 
-    let publications = store.publications(api.id).await.map_err(fail)?;
-    let mut published = Vec::new();
-    for env in &spec.publish {
-        if published.contains(env) {
-            continue;
-        }
-        let serving = publications.iter().find(|p| p.environment == *env).map(|p| p.version);
-        if serving != Some(version) {
-            store.publish(api.id, *env, version).await.map_err(fail)?;
-            published.push(*env);
+/// The description of a version `apply` saves: which file it came from.
+fn version_description(origin: &Origin) -> String {
+    let file =
+        origin.file.file_name().map_or_else(|| origin.file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    format!("sluice apply {file}")
+}
+
+/// The environments, each once, in the order first named.
+fn distinct(environments: &[Environment]) -> Vec<Environment> {
+    let mut seen = Vec::with_capacity(environments.len());
+    for env in environments {
+        if !seen.contains(env) {
+            seen.push(*env);
         }
     }
-    Ok(ApiOutcome {
-        workgroup: spec.workgroup.clone(),
-        name: spec.name.clone(),
-        change,
-        version,
-        version_saved,
-        published,
-    })
+    seen
 }
 
 /// Whether the stored datasource already is what the file says. A file without a password
@@ -428,7 +496,7 @@ fn first_mention<'a>(bundle: &'a Bundle, workgroup: &str) -> Option<&'a Origin> 
 }
 
 fn write_problem<'a>(origin: impl Into<Option<&'a Origin>>, what: &str, error: StoreError) -> Vec<Problem> {
-    const AFTER: &str = "what came before it was applied; fix and run apply again, unchanged objects are skipped";
+    const AFTER: &str = "what came before it may be applied; fix and run apply again, unchanged objects are skipped";
     // `apply` works on the store directly, as its operator: the API holding the path is named.
     if let StoreError::PathConflict(conflict) = &error {
         let message = format!(

@@ -503,6 +503,56 @@ async fn a_changed_definition_gets_a_new_version_and_metadata_does_not() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_apis_are_written_a_batch_to_a_transaction_and_one_change_writes_one() {
+    let dir = TempDir::new("batches");
+    let count = 2 * apply::APIS_PER_TRANSACTION + 50;
+    let apis = |changed: Option<usize>| {
+        let mut text = SHOP.to_owned();
+        for i in 0..count {
+            let table = if changed == Some(i) { "items_v2" } else { "items" };
+            text.push_str(&format!(
+                "---\nkind: Api\nworkgroup: demo\nname: items{i}\npath: /items/n{i}\ndatasource: shop\n\
+                 mode: wizard\ntable: {table}\nresponseFields:\n  - {{name: id, type: int}}\npublish: [prod]\n"
+            ));
+        }
+        text
+    };
+    let store = memory_store().await;
+    apply(&load(&[dir.write("shop.yaml", SHOP)]).unwrap(), &store).await.unwrap();
+    let before = store.revision().await.unwrap();
+    let file = dir.write("shop.yaml", &apis(None));
+    let report =
+        apply(&load(std::slice::from_ref(&file)).unwrap(), &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
+    assert_eq!(report.apis.len(), count);
+    assert!(
+        report
+            .apis
+            .iter()
+            .all(|a| a.change == Change::Created && a.version_saved && a.published == [Environment::Prod])
+    );
+    assert_eq!(report.apis[count - 1].name, format!("items{}", count - 1), "the report keeps the files' order");
+    assert_eq!(store.revision().await.unwrap(), before + 3, "three batches, one transaction each");
+    assert_eq!(store.published(Environment::Prod).await.unwrap().len(), count);
+
+    // Unchanged files: compared by digests, nothing written.
+    let revision = store.revision().await.unwrap();
+    let again = apply(&load(std::slice::from_ref(&file)).unwrap(), &store).await.unwrap();
+    assert!(again.is_noop(), "{again}");
+    assert_eq!(store.revision().await.unwrap(), revision);
+
+    // One definition changed: one version saved and published, in one transaction.
+    std::fs::write(&file, apis(Some(301))).unwrap();
+    let report = apply(&load(std::slice::from_ref(&file)).unwrap(), &store).await.unwrap();
+    let written: Vec<&ApiOutcome> =
+        report.apis.iter().filter(|a| a.change != Change::Unchanged || a.version_saved).collect();
+    assert_eq!(written.len(), 1, "{report}");
+    assert_eq!((written[0].name.as_str(), written[0].version, written[0].version_saved), ("items301", 1, true));
+    assert_eq!(written[0].published, vec![Environment::Prod]);
+    assert_eq!(store.revision().await.unwrap(), revision + 1);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apis_may_use_datasources_that_exist_in_the_store() {
     let dir = TempDir::new("existing");
     let store = memory_store().await;

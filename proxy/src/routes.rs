@@ -4,14 +4,19 @@
 //! A snapshot is built from the catalog's published versions, gray strategies and callers, off
 //! the request path, and swapped in atomically (`ArcSwap`); a request reads the current one
 //! without locks and never touches the metadata store.
+//!
+//! A rebuild compiles only what changed: each compiled version is kept under a [`VariantKey`]
+//! (API, version, digest of its definition, digest of its datasource), read from the store
+//! without definitions (`Store::published_digests`); versions whose key the previous snapshot
+//! holds are taken from it, and only the others are read and compiled.
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use catalog::model::{ApiDefinition, AuthMode, Datasource, Environment, SecurityLevel};
+use catalog::model::{Api, ApiDefinition, AuthMode, Datasource, Environment, SecurityLevel};
 use catalog::route_space::{RouteClaim, Unserved, conflicting_pairs};
-use catalog::store::{GrayRelease, PublishedApi, Store, StoreError};
+use catalog::store::{GrayRelease, PublishedDigest, Store, StoreError};
 use http::{HeaderValue, Method};
 use plugins::{ApiPlugin, BodyUse};
 use sha2::{Digest, Sha256};
@@ -41,8 +46,8 @@ pub struct RouteAccess {
     pub max_qps: Option<NonZeroU32>,
 }
 
-/// One compiled version of an API.
-#[derive(Debug)]
+/// One compiled version of an API. Cheap to clone: the plugin is shared.
+#[derive(Debug, Clone)]
 pub struct Variant {
     pub version: i64,
     /// `V{version}`, for the `X-Sluice-Version` response header.
@@ -226,6 +231,22 @@ pub struct Snapshot {
     pub outbound: Outbound,
     /// Published APIs the tables leave out, with why (reported by the health endpoint).
     pub unserved: Vec<Unserved>,
+    /// Every version this snapshot compiled or took over, for the next rebuild to reuse.
+    pub compiled: HashMap<VariantKey, Variant>,
+    /// How many of `compiled` this snapshot compiled itself (the rest came from the previous
+    /// snapshot).
+    pub compiled_now: usize,
+}
+
+/// What a compiled version depends on: a version with the same key compiles to the same plugin.
+/// Versions never change once saved; the digests make the key hold even so, and the
+/// datasource's covers its settings and sealed password.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VariantKey {
+    pub api_id: i64,
+    pub version: i64,
+    pub definition_hash: String,
+    pub datasource_hash: String,
 }
 
 impl Snapshot {
@@ -240,22 +261,77 @@ impl Snapshot {
     /// API that no longer compiles is left out and logged, and a gray version that does not is
     /// not served (everyone gets the published one); the rest still serve.
     pub async fn load(store: &Store, outbound: &OutboundBase) -> Result<Snapshot, StoreError> {
+        Snapshot::rebuild(store, outbound, None).await
+    }
+
+    /// [`Snapshot::load`], taking every compiled version whose [`VariantKey`] is unchanged from
+    /// `previous`: only new or changed versions are read and compiled.
+    pub async fn rebuild(
+        store: &Store,
+        outbound: &OutboundBase,
+        previous: Option<&Snapshot>,
+    ) -> Result<Snapshot, StoreError> {
         let revision = store.revision().await?;
         let callers = CallerTable::build(store.caller_directory().await?);
         let outbound = outbound.load(store).await?;
+        let datasources = store.datasources_with_digests().await?;
         let mut snapshot = Snapshot { revision, callers, outbound, ..Snapshot::default() };
+        let mut compiled = Compiled { previous: previous.map(|p| &p.compiled), now: HashMap::new(), fresh: 0 };
         for env in [Environment::Prod, Environment::Test] {
             let mut grays: HashMap<i64, GrayRelease> =
                 store.gray_releases(env).await?.into_iter().map(|g| (g.strategy.api_id, g)).collect();
-            let routes = store
-                .published(env)
-                .await?
+            let published = store.published_digests(env).await?;
+            let keyed: Vec<(PublishedDigest, VariantKey)> = published
                 .into_iter()
-                .filter_map(|p| {
-                    let gray = grays.remove(&p.api.id);
-                    compile(env, p, gray)
+                .map(|p| {
+                    let datasource_hash =
+                        p.datasource_id.and_then(|id| datasources.get(&id)).map(|(_, h)| h.clone()).unwrap_or_default();
+                    let key = VariantKey {
+                        api_id: p.api.id,
+                        version: p.version,
+                        definition_hash: p.definition_hash.clone(),
+                        datasource_hash,
+                    };
+                    (p, key)
                 })
                 .collect();
+            // Read only the versions neither snapshot has compiled.
+            let missing: Vec<(i64, i64)> =
+                keyed.iter().filter(|(_, key)| !compiled.has(key)).map(|(p, _)| (p.api.id, p.version)).collect();
+            let mut versions: HashMap<(i64, i64), ApiDefinition> = store
+                .versions_with_secrets(&missing)
+                .await?
+                .into_iter()
+                .map(|v| ((v.api_id, v.number), v.definition))
+                .collect();
+            let mut routes = Vec::with_capacity(keyed.len());
+            for (published, key) in keyed {
+                let datasource = published.datasource_id.and_then(|id| datasources.get(&id)).map(|(d, _)| d);
+                let served = compiled.get_or_compile(key, || {
+                    versions
+                        .remove(&(published.api.id, published.version))
+                        .ok_or_else(|| "the version was deleted while the routes were read".to_owned())
+                        .and_then(|definition| compile_variant(published.version, &definition, datasource))
+                });
+                let served = match served {
+                    Ok(variant) => variant,
+                    Err(e) => {
+                        tracing::error!(
+                            api = published.api.name,
+                            env = env.as_str(),
+                            version = published.version,
+                            "not served: {e}"
+                        );
+                        continue;
+                    }
+                };
+                let gray = grays
+                    .remove(&published.api.id)
+                    .and_then(|release| gray_variant(env, &published, release, &datasources, &mut compiled));
+                if let Some(route) = route(published.api, served, gray) {
+                    routes.push(route);
+                }
+            }
             let (table, rejected) = RouteTable::build(routes);
             for (route, why) in rejected {
                 tracing::error!(api = route.api_name, api_id = route.api_id, env = env.as_str(), "not served: {why}");
@@ -271,12 +347,91 @@ impl Snapshot {
                 Environment::Test => snapshot.test = table,
             }
         }
+        snapshot.compiled_now = compiled.fresh;
+        snapshot.compiled = compiled.now;
         Ok(snapshot)
     }
 }
 
-fn compile(env: Environment, published: PublishedApi, gray: Option<GrayRelease>) -> Option<Route> {
-    let PublishedApi { api, version, datasource } = published;
+/// The compiled versions of a rebuild: those of the previous snapshot it may take over, and
+/// those it holds so far.
+struct Compiled<'a> {
+    previous: Option<&'a HashMap<VariantKey, Variant>>,
+    now: HashMap<VariantKey, Variant>,
+    /// How many were compiled (not taken over).
+    fresh: usize,
+}
+
+impl Compiled<'_> {
+    fn has(&self, key: &VariantKey) -> bool {
+        self.now.contains_key(key) || self.previous.is_some_and(|p| p.contains_key(key))
+    }
+
+    /// The variant kept under `key`, or `compile`'s, kept for the rest of the rebuild and the
+    /// next one.
+    fn get_or_compile(
+        &mut self,
+        key: VariantKey,
+        compile: impl FnOnce() -> Result<Variant, String>,
+    ) -> Result<Variant, String> {
+        if let Some(variant) = self.now.get(&key) {
+            return Ok(variant.clone());
+        }
+        let variant = match self.previous.and_then(|p| p.get(&key)) {
+            Some(variant) => variant.clone(),
+            None => {
+                let variant = compile()?;
+                self.fresh += 1;
+                variant
+            }
+        };
+        self.now.insert(key, variant.clone());
+        Ok(variant)
+    }
+}
+
+/// The gray variant of a published API, when it may be served.
+fn gray_variant(
+    env: Environment,
+    published: &PublishedDigest,
+    release: GrayRelease,
+    datasources: &HashMap<i64, (Datasource, String)>,
+    compiled: &mut Compiled<'_>,
+) -> Option<Gray> {
+    let number = release.version.number;
+    let api = &published.api;
+    // A gray version reads the datasource its definition names, which is the published
+    // version's unless the definition moved; then it is not served.
+    if release.version.definition.datasource_id != published.datasource_id {
+        tracing::error!(
+            api = api.name,
+            env = env.as_str(),
+            version = number,
+            "gray version not served: it reads another datasource"
+        );
+        return None;
+    }
+    let datasource = published.datasource_id.and_then(|id| datasources.get(&id));
+    let key = VariantKey {
+        api_id: api.id,
+        version: number,
+        definition_hash: release.version.definition.digest(),
+        datasource_hash: datasource.map(|(_, h)| h.clone()).unwrap_or_default(),
+    };
+    let compiled = compiled
+        .get_or_compile(key, || compile_variant(number, &release.version.definition, datasource.map(|(d, _)| d)));
+    match compiled {
+        Ok(variant) => Some(Gray { basis_points: u16::from(release.strategy.percent) * 100, variant }),
+        Err(e) => {
+            tracing::error!(api = api.name, env = env.as_str(), version = number, "gray version not served: {e}");
+            None
+        }
+    }
+}
+
+/// The route of a published API with its compiled versions; `None` (logged) for a method the
+/// edge does not know.
+fn route(api: Api, served: Variant, gray: Option<Gray>) -> Option<Route> {
     let method = match Method::from_bytes(api.method.to_ascii_uppercase().as_bytes()) {
         Ok(m) => m,
         Err(_) => {
@@ -284,34 +439,6 @@ fn compile(env: Environment, published: PublishedApi, gray: Option<GrayRelease>)
             return None;
         }
     };
-    let served = match compile_variant(version.number, &version.definition, datasource.as_ref()) {
-        Ok(variant) => variant,
-        Err(e) => {
-            tracing::error!(api = api.name, env = env.as_str(), version = version.number, "not served: {e}");
-            return None;
-        }
-    };
-    let gray = gray.and_then(|release| {
-        let number = release.version.number;
-        // A gray version reads the datasource its definition names, which is the published
-        // version's unless the definition moved; then it is not served.
-        if release.version.definition.datasource_id != version.definition.datasource_id {
-            tracing::error!(
-                api = api.name,
-                env = env.as_str(),
-                version = number,
-                "gray version not served: it reads another datasource"
-            );
-            return None;
-        }
-        match compile_variant(number, &release.version.definition, datasource.as_ref()) {
-            Ok(variant) => Some(Gray { basis_points: u16::from(release.strategy.percent) * 100, variant }),
-            Err(e) => {
-                tracing::error!(api = api.name, env = env.as_str(), version = number, "gray version not served: {e}");
-                None
-            }
-        }
-    });
     let access = RouteAccess {
         auth_mode: api.settings.auth_mode,
         security_level: api.settings.security_level,
@@ -342,6 +469,124 @@ fn compile_variant(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use catalog::model::{
+        ApiMode, ApiOptions, ConnectionSettings, DatasourceKind, ParamType, ResponseField, WizardSpec,
+    };
+    use catalog::secret::SecretBox;
+
+    fn wizard(datasource_id: i64, table: &str) -> ApiDefinition {
+        ApiDefinition {
+            datasource_id: Some(datasource_id),
+            mode: ApiMode::Wizard(WizardSpec { table: table.to_owned() }),
+            request_params: vec![],
+            response_fields: vec![ResponseField {
+                name: "id".into(),
+                column: None,
+                field_type: ParamType::STRING,
+                sort: None,
+                required: false,
+                example: None,
+                description: String::new(),
+                security_level: SecurityLevel::default(),
+            }],
+            options: ApiOptions::default(),
+        }
+    }
+
+    fn plugin(snapshot: &Snapshot, env: Environment, api_id: i64) -> Arc<dyn ApiPlugin> {
+        Arc::clone(&snapshot.table(env).by_id(api_id).expect("served").served.plugin)
+    }
+
+    #[tokio::test]
+    async fn a_rebuild_compiles_only_the_versions_that_changed() {
+        let secrets = SecretBox::from_key_text(&SecretBox::generate_key_text()).unwrap();
+        let store = Store::open("sqlite::memory:", secrets).await.unwrap();
+        let config = config::Config::from_sources(None, "tests", |_| None).unwrap();
+        let outbound = OutboundBase::from_config(&config).unwrap();
+        let workgroup = store.create_workgroup("sales", "").await.unwrap();
+        let mut datasource = Datasource {
+            id: 0,
+            workgroup_id: workgroup.id,
+            name: "warehouse".into(),
+            kind: DatasourceKind::Postgres,
+            description: String::new(),
+            connection: ConnectionSettings {
+                host: "db.internal".into(),
+                port: 5432,
+                database: "sales".into(),
+                username: "reader".into(),
+                password: Some("pw".into()),
+                pool_size: None,
+            },
+        };
+        datasource = store.create_datasource(&datasource).await.unwrap();
+        let mut ids = Vec::new();
+        for name in ["a", "b", "c"] {
+            let api = catalog::model::Api {
+                id: 0,
+                workgroup_id: workgroup.id,
+                name: name.into(),
+                path: format!("/{name}"),
+                method: "GET".into(),
+                description: String::new(),
+                folder_id: None,
+                settings: Default::default(),
+                draft: wizard(datasource.id, name),
+            };
+            let api = store.create_api(&api).await.unwrap();
+            store.save_version(api.id, "").await.unwrap();
+            store.publish(api.id, Environment::Prod, 0).await.unwrap();
+            store.publish(api.id, Environment::Test, 0).await.unwrap();
+            ids.push(api.id);
+        }
+
+        // Both environments serve the same versions: each is compiled once.
+        let first = Snapshot::load(&store, &outbound).await.unwrap();
+        assert_eq!((first.prod.len(), first.test.len(), first.compiled_now), (3, 3, 3));
+        for id in &ids {
+            assert!(Arc::ptr_eq(&plugin(&first, Environment::Prod, *id), &plugin(&first, Environment::Test, *id)));
+        }
+
+        // Nothing changed: nothing compiled, every plugin taken over.
+        let second = Snapshot::rebuild(&store, &outbound, Some(&first)).await.unwrap();
+        assert_eq!((second.prod.len(), second.compiled_now, second.compiled.len()), (3, 0, 3));
+        for id in &ids {
+            assert!(Arc::ptr_eq(&plugin(&first, Environment::Prod, *id), &plugin(&second, Environment::Prod, *id)));
+        }
+
+        // A new version of one API in production: only it is compiled.
+        store.update_draft(ids[1], &wizard(datasource.id, "b2")).await.unwrap();
+        store.save_version(ids[1], "").await.unwrap();
+        store.publish(ids[1], Environment::Prod, 1).await.unwrap();
+        let third = Snapshot::rebuild(&store, &outbound, Some(&second)).await.unwrap();
+        assert_eq!((third.compiled_now, third.compiled.len()), (1, 4));
+        assert!(!Arc::ptr_eq(&plugin(&second, Environment::Prod, ids[1]), &plugin(&third, Environment::Prod, ids[1])));
+        assert_eq!(third.prod.by_id(ids[1]).unwrap().served.version, 1);
+        for (env, id) in [(Environment::Prod, ids[0]), (Environment::Prod, ids[2]), (Environment::Test, ids[1])] {
+            assert!(Arc::ptr_eq(&plugin(&second, env, id), &plugin(&third, env, id)), "{env:?} {id}");
+        }
+
+        // Settings apply without compiling anything.
+        let mut limited = store.api(ids[0]).await.unwrap();
+        limited.settings.max_qps = Some(5);
+        store.update_api(&limited).await.unwrap();
+        let fourth = Snapshot::rebuild(&store, &outbound, Some(&third)).await.unwrap();
+        assert_eq!(fourth.compiled_now, 0);
+        assert_eq!(fourth.prod.by_id(ids[0]).unwrap().access.max_qps, NonZeroU32::new(5));
+
+        // A new password for the datasource: every version reading it is compiled again.
+        datasource.connection.password = Some("rotated".into());
+        store.update_datasource(&datasource).await.unwrap();
+        let fifth = Snapshot::rebuild(&store, &outbound, Some(&fourth)).await.unwrap();
+        assert_eq!((fifth.compiled_now, fifth.compiled.len()), (4, 4));
+        assert!(!Arc::ptr_eq(&plugin(&fourth, Environment::Prod, ids[0]), &plugin(&fifth, Environment::Prod, ids[0])));
+
+        // Unpublished: gone from the table and from what the next rebuild may reuse.
+        store.unpublish(ids[2], Environment::Prod).await.unwrap();
+        store.unpublish(ids[2], Environment::Test).await.unwrap();
+        let sixth = Snapshot::rebuild(&store, &outbound, Some(&fifth)).await.unwrap();
+        assert_eq!((sixth.prod.len(), sixth.compiled_now, sixth.compiled.len()), (2, 0, 3));
+    }
 
     #[test]
     fn a_ten_percent_share_lands_within_half_a_percent_over_100k_keys() {

@@ -195,7 +195,9 @@ async fn list_apis(
         offset: (page.page_num - 1).saturating_mul(page.page_size).min(i64::MAX as u64),
     };
     let (apis, total) = state.store.find_apis(&query).await?;
-    let mut publications = state.store.workgroup_publications(workgroup.id).await?;
+    // Only the page's APIs: a page costs the same whatever the workgroup's size.
+    let ids: Vec<i64> = apis.iter().map(|api| api.id).collect();
+    let mut publications = state.store.publications_of(&ids).await?;
     let items = apis
         .into_iter()
         .map(|api| ApiSummary {

@@ -473,6 +473,24 @@ pub struct ApiDefinition {
 }
 
 impl ApiDefinition {
+    /// A SHA-256 (hex) of the definition as readers see it: constant values left out, so a
+    /// digest says nothing of a secret. Equal definitions have equal digests and any other
+    /// change moves it; the store keeps it beside each draft and version (`draft_hash`,
+    /// `definition_hash`) so that `apply` and the edge can tell what changed without reading
+    /// definitions. A constant whose value alone changed keeps its digest: whoever compares
+    /// definitions holding constants compares them opened.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        // Serializing a definition cannot fail: every field is plain data with string keys.
+        let json = serde_json::to_vec(&self.redacted()).unwrap_or_default();
+        hex::encode(Sha256::digest(&json))
+    }
+
+    /// Whether the definition holds registered constants, whose values its digest leaves out.
+    pub fn has_constants(&self) -> bool {
+        matches!(&self.mode, ApiMode::Registered(spec) if !spec.constants.is_empty())
+    }
+
     /// The same definition without constant values, for anything a reader sees.
     pub fn redacted(&self) -> ApiDefinition {
         let mut copy = self.clone();

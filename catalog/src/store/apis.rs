@@ -22,6 +22,9 @@ use super::{
 use crate::model::{Api, ApiDefinition, ApiMode, ApiSettings, ApiVersion};
 use crate::route_space::RouteClaim;
 
+/// An insert refused because the workgroup or the draft's datasource does not exist.
+pub(super) struct MissingReference;
+
 /// The key a constant's sealed value is stored under, inside the definition JSON.
 const SEALED_VALUE: &str = "sealedValue";
 
@@ -73,23 +76,49 @@ impl Store {
     /// workgroup's (`Invalid` otherwise). `PathConflict` when its path collides with an API
     /// published in any environment.
     pub async fn create_api(&self, api: &Api) -> Result<Api, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let created = match self.insert_api(&mut tx, api, false).await? {
+            Ok(created) => created,
+            Err(MissingReference) => {
+                // Give the connection back before the lookup: an in-memory store has only one.
+                drop(tx);
+                return Err(self.missing_reference(api.workgroup_id, &api.draft).await);
+            }
+        };
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// [`Store::create_api`] inside the caller's transaction, without bumping the revision.
+    /// `Ok(Err(MissingReference))` when the workgroup or the draft's datasource does not exist:
+    /// the caller names which once the transaction is given back. `claimed`: the caller holds
+    /// the route space's lock and checked the API's route already.
+    pub(super) async fn insert_api(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        api: &Api,
+        claimed: bool,
+    ) -> Result<Result<Api, MissingReference>, StoreError> {
         let method = validate_api(api)?;
         let draft_json = self.definition_json("API draft", &api.draft, None)?;
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
-        let claim = RouteClaim { workgroup_id: api.workgroup_id, method: &method, path: &api.path };
-        claim_route(&mut tx, 0, claim, None).await?;
+        if !claimed {
+            let claim = RouteClaim { workgroup_id: api.workgroup_id, method: &method, path: &api.path };
+            claim_route(tx, 0, claim, None).await?;
+        }
         if let Some(folder_id) = api.folder_id {
             // Queue behind changes to the folder tree, so the folder stays where it was checked.
-            lock_workgroup(&mut tx, api.workgroup_id).await?;
-            require_folder_in(&mut tx, folder_id, api.workgroup_id).await?;
+            lock_workgroup(tx, api.workgroup_id).await?;
+            require_folder_in(tx, folder_id, api.workgroup_id).await?;
         }
         let settings = &api.settings;
         let inserted = sqlx::query(
             "INSERT INTO apis \
              (workgroup_id, name, path, method, description, datasource_id, folder_id, draft_json, \
-              created_at, updated_at, owner, tags_json, max_qps, security_level, visible_range, auth_mode) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+              created_at, updated_at, owner, tags_json, max_qps, security_level, visible_range, auth_mode, \
+              draft_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
         )
         .bind(api.workgroup_id)
         .bind(&api.name)
@@ -106,25 +135,20 @@ impl Store {
         .bind(settings.security_level.as_str())
         .bind(settings.visible_range.as_str())
         .bind(settings.auth_mode.as_str())
-        .fetch_one(&mut *tx)
+        .bind(api.draft.digest())
+        .fetch_one(&mut **tx)
         .await;
         let row = match inserted {
             Ok(row) => row,
             Err(e) if is_unique_violation(&e) => {
                 return Err(StoreError::Conflict(format!("the workgroup already has an API named `{}`", api.name)));
             }
-            Err(e) if is_foreign_key_violation(&e) => {
-                // Give the connection back before the lookup: an in-memory store has only one.
-                drop(tx);
-                return Err(self.missing_reference(api.workgroup_id, &api.draft).await);
-            }
+            Err(e) if is_foreign_key_violation(&e) => return Ok(Err(MissingReference)),
             Err(e) => return Err(e.into()),
         };
         let id = row.try_get("id")?;
-        write_tags(&mut tx, id, &api.settings.tags).await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(Api { id, method, draft: api.draft.redacted(), ..api.clone() })
+        write_tags(tx, id, &api.settings.tags).await?;
+        Ok(Ok(Api { id, method, draft: api.draft.redacted(), ..api.clone() }))
     }
 
     /// Replaces the API's name, path, method, description, settings and draft (by `api.id`);
@@ -132,13 +156,28 @@ impl Store {
     /// folder (see [`Store::move_api`]): `api.folder_id` is ignored. Returns the stored result.
     /// `PathConflict` when the path collides with another API published in any environment.
     pub async fn update_api(&self, api: &Api) -> Result<Api, StoreError> {
-        let method = validate_api(api)?;
         let mut tx = self.pool.begin().await?;
-        let draft_json = self.draft_json_keeping_constants(&mut tx, api.id, &api.draft).await?;
+        let updated = self.update_api_in(&mut tx, api, false).await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// [`Store::update_api`] inside the caller's transaction, without bumping the revision.
+    /// `claimed` as for [`Store::insert_api`].
+    pub(super) async fn update_api_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        api: &Api,
+        claimed: bool,
+    ) -> Result<Api, StoreError> {
+        let method = validate_api(api)?;
+        let draft_json = self.draft_json_keeping_constants(tx, api.id, &api.draft).await?;
         let updated = sqlx::query(concat!(
             "UPDATE apis SET name = $2, path = $3, method = $4, description = $5, datasource_id = $6, \
              draft_json = $7, updated_at = $8, owner = $9, tags_json = $10, max_qps = $11, \
-             security_level = $12, visible_range = $13, auth_mode = $14 WHERE id = $1 RETURNING ",
+             security_level = $12, visible_range = $13, auth_mode = $14, draft_hash = $15 \
+             WHERE id = $1 RETURNING ",
             api_columns!()
         ))
         .bind(api.id)
@@ -155,7 +194,8 @@ impl Store {
         .bind(api.settings.security_level.as_str())
         .bind(api.settings.visible_range.as_str())
         .bind(api.settings.auth_mode.as_str())
-        .fetch_optional(&mut *tx)
+        .bind(api.draft.digest())
+        .fetch_optional(&mut **tx)
         .await;
         let updated = match updated {
             Ok(Some(row)) => api_from_row(&row)?,
@@ -168,11 +208,11 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        let claim = RouteClaim { workgroup_id: updated.workgroup_id, method: &updated.method, path: &updated.path };
-        claim_route(&mut tx, updated.id, claim, None).await?;
-        write_tags(&mut tx, updated.id, &updated.settings.tags).await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
+        if !claimed {
+            let claim = RouteClaim { workgroup_id: updated.workgroup_id, method: &updated.method, path: &updated.path };
+            claim_route(tx, updated.id, claim, None).await?;
+        }
+        write_tags(tx, updated.id, &updated.settings.tags).await?;
         Ok(updated)
     }
 
@@ -306,7 +346,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let draft_json = self.draft_json_keeping_constants(&mut tx, id, draft).await?;
         let updated = sqlx::query(concat!(
-            "UPDATE apis SET datasource_id = $2, draft_json = $3, updated_at = $4 \
+            "UPDATE apis SET datasource_id = $2, draft_json = $3, updated_at = $4, draft_hash = $5 \
              WHERE id = $1 RETURNING ",
             api_columns!()
         ))
@@ -314,6 +354,7 @@ impl Store {
         .bind(draft.datasource_id)
         .bind(draft_json)
         .bind(now_millis())
+        .bind(draft.digest())
         .fetch_optional(&mut *tx)
         .await;
         let updated = match updated {
@@ -404,6 +445,21 @@ impl Store {
         checked: Option<&ApiDefinition>,
     ) -> Result<ApiVersion, StoreError> {
         let mut tx = self.pool.begin().await?;
+        let version = self.save_version_in(&mut tx, api_id, description, checked).await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// Saves the draft as the next version inside the caller's transaction, without bumping
+    /// the revision (see [`Store::save_checked_version`] for `checked`).
+    pub(super) async fn save_version_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        api_id: i64,
+        description: &str,
+        checked: Option<&ApiDefinition>,
+    ) -> Result<ApiVersion, StoreError> {
         // Taking the number by updating the API row serializes concurrent saves of the same
         // API (row lock on PostgreSQL, the write lock on SQLite), so two saves cannot pick the
         // same number. RETURNING sees the row after the update.
@@ -428,8 +484,8 @@ impl Store {
         let created_at = now_millis();
         sqlx::query(
             "INSERT INTO api_versions \
-             (api_id, number, description, datasource_id, definition_json, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             (api_id, number, description, datasource_id, definition_json, created_at, definition_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(api_id)
         .bind(number)
@@ -437,6 +493,7 @@ impl Store {
         .bind(datasource_id)
         .bind(definition_json)
         .bind(created_at)
+        .bind(definition.digest())
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -448,9 +505,6 @@ impl Store {
                 e.into()
             }
         })?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-
         Ok(ApiVersion { api_id, number, description: description.to_owned(), definition, created_at })
     }
 
@@ -546,7 +600,7 @@ impl Store {
     }
 
     /// Names what a refused API insert referred to that does not exist.
-    async fn missing_reference(&self, workgroup_id: i64, draft: &ApiDefinition) -> StoreError {
+    pub(super) async fn missing_reference(&self, workgroup_id: i64, draft: &ApiDefinition) -> StoreError {
         let workgroup =
             sqlx::query("SELECT id FROM workgroups WHERE id = $1").bind(workgroup_id).fetch_optional(&self.pool).await;
         match workgroup {
@@ -559,7 +613,7 @@ impl Store {
 
 /// Checks what the database does not: non-empty name and path, a known method, a definition
 /// of the right shape. Returns the method as stored (upper-case).
-fn validate_api(api: &Api) -> Result<String, StoreError> {
+pub(super) fn validate_api(api: &Api) -> Result<String, StoreError> {
     require_text("API name", &api.name)?;
     require_text("API path", &api.path)?;
     let method = api.method.trim().to_ascii_uppercase();

@@ -26,6 +26,7 @@ mod apps;
 mod audit;
 mod callers;
 mod datasources;
+mod digests;
 mod folders;
 mod members;
 mod publications;
@@ -37,6 +38,7 @@ pub use apis::{ApiQuery, ApiStatus};
 pub use apps::{APP_TOKEN_MAX_TTL_SECS, MAX_IP_ALLOW};
 pub use audit::MAX_AUDIT_PAGE;
 pub use callers::{AppCredentials, AppTokenEntry, CallerDirectory, GrayRelease};
+pub use digests::{ApiDigest, ApiWrite, ApiWritten, PublishedDigest};
 pub use folders::MAX_FOLDER_DEPTH;
 pub use publications::PublishedApi;
 pub use tokens::{hash_token, token_prefix};
@@ -126,13 +128,14 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish, access, callers, platform) = match self {
+        let (init, publish, access, callers, platform, scale) = match self {
             Backend::Sqlite => (
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_publish.sql"),
                 include_str!("../../migrations/sqlite/0003_access.sql"),
                 include_str!("../../migrations/sqlite/0004_callers.sql"),
                 include_str!("../../migrations/sqlite/0005_platform.sql"),
+                include_str!("../../migrations/sqlite/0006_scale.sql"),
             ),
             Backend::Postgres => (
                 include_str!("../../migrations/postgres/0001_init.sql"),
@@ -140,6 +143,7 @@ impl Backend {
                 include_str!("../../migrations/postgres/0003_access.sql"),
                 include_str!("../../migrations/postgres/0004_callers.sql"),
                 include_str!("../../migrations/postgres/0005_platform.sql"),
+                include_str!("../../migrations/postgres/0006_scale.sql"),
             ),
         };
         vec![
@@ -148,6 +152,7 @@ impl Backend {
             migration(3, "access", access),
             migration(4, "callers", callers),
             migration(5, "platform", platform),
+            migration(6, "scale", scale),
         ]
     }
 }
@@ -190,7 +195,50 @@ impl Store {
         }
         let pool = pool_options.connect(url).await?;
         Migrator::with_migrations(backend.migrations()).run(&pool).await?;
-        Ok(Store { pool, secrets, backend })
+        let store = Store { pool, secrets, backend };
+        store.fill_digests().await?;
+        Ok(store)
+    }
+
+    /// Gives drafts and versions written before digests were kept (migration `0006_scale`)
+    /// theirs, in one transaction; nothing when every row has one. The revision stays: what is
+    /// served does not change.
+    async fn fill_digests(&self) -> Result<(), StoreError> {
+        let drafts = sqlx::query("SELECT id, draft_json FROM apis WHERE draft_hash = ''").fetch_all(&self.pool).await?;
+        let versions =
+            sqlx::query("SELECT api_id, number, definition_json FROM api_versions WHERE definition_hash = ''")
+                .fetch_all(&self.pool)
+                .await?;
+        if drafts.is_empty() && versions.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for row in &drafts {
+            let id: i64 = row.try_get("id")?;
+            // An unreadable draft keeps no digest: it reads as changed until it is written again.
+            let Ok(definition) = apis::read_definition("draft", &row.try_get::<String, _>("draft_json")?) else {
+                continue;
+            };
+            sqlx::query("UPDATE apis SET draft_hash = $2 WHERE id = $1")
+                .bind(id)
+                .bind(definition.digest())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for row in &versions {
+            let (api_id, number): (i64, i64) = (row.try_get("api_id")?, row.try_get("number")?);
+            let Ok(definition) = apis::read_definition("version", &row.try_get::<String, _>("definition_json")?) else {
+                continue;
+            };
+            sqlx::query("UPDATE api_versions SET definition_hash = $3 WHERE api_id = $1 AND number = $2")
+                .bind(api_id)
+                .bind(number)
+                .bind(definition.digest())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Closes every connection, waiting for those in use to be returned.

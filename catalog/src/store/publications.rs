@@ -39,58 +39,10 @@ impl Store {
     /// API's path collides with another API published in `env` (see `route_space`).
     pub async fn publish(&self, api_id: i64, env: Environment, number: i64) -> Result<Publication, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // The API's row first, as `delete_api` takes it: otherwise a publish holding the API's
-        // key lock waits for the version row a delete holds, which waits for the API row.
-        match lock_api(&mut tx, api_id).await {
-            Err(StoreError::NotFound { .. }) => {
-                return Err(StoreError::not_found("version", format!("V{number} of API {api_id}")));
-            }
-            locked => locked?,
+        let (publication, changed) = publish_in(&mut tx, api_id, env, number, true).await?;
+        if changed {
+            bump_revision(&mut tx).await?;
         }
-        let row = sqlx::query("SELECT workgroup_id, method, path FROM apis WHERE id = $1")
-            .bind(api_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let (method, path): (String, String) = (row.try_get("method")?, row.try_get("path")?);
-        let claim = RouteClaim { workgroup_id: row.try_get("workgroup_id")?, method: &method, path: &path };
-        claim_route(&mut tx, api_id, claim, Some(env)).await?;
-        // Inserts, or moves the publication to the new version; the WHERE makes re-publishing
-        // the same version a no-op that returns no row (and leaves the revision alone).
-        let changed = sqlx::query(
-            "INSERT INTO publications (api_id, environment, version, published_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (api_id, environment) DO UPDATE \
-             SET version = excluded.version, published_at = excluded.published_at \
-             WHERE publications.version <> excluded.version \
-             RETURNING api_id, environment, version, published_at",
-        )
-        .bind(api_id)
-        .bind(env.as_str())
-        .bind(number)
-        .bind(now_millis())
-        .fetch_optional(&mut *tx)
-        .await;
-        let row = match changed {
-            Ok(Some(row)) => row,
-            Ok(None) => {
-                let row = sqlx::query(
-                    "SELECT api_id, environment, version, published_at FROM publications \
-                     WHERE api_id = $1 AND environment = $2",
-                )
-                .bind(api_id)
-                .bind(env.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-                let unchanged = publication_from_row(&row)?;
-                tx.commit().await?;
-                return Ok(unchanged);
-            }
-            Err(e) if is_foreign_key_violation(&e) => {
-                return Err(StoreError::not_found("version", format!("V{number} of API {api_id}")));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let publication = publication_from_row(&row)?;
-        bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(publication)
     }
@@ -179,6 +131,68 @@ impl Store {
     }
 }
 
+/// [`Store::publish`] inside the caller's transaction, without bumping the revision: the
+/// publication, and whether it changed. `claim` false skips the route-space check, for a
+/// caller that claimed the API's route in every environment earlier in the transaction.
+pub(super) async fn publish_in(
+    tx: &mut sqlx::AnyConnection,
+    api_id: i64,
+    env: Environment,
+    number: i64,
+    claim: bool,
+) -> Result<(Publication, bool), StoreError> {
+    // The API's row first, as `delete_api` takes it: otherwise a publish holding the API's
+    // key lock waits for the version row a delete holds, which waits for the API row.
+    match lock_api(&mut *tx, api_id).await {
+        Err(StoreError::NotFound { .. }) => {
+            return Err(StoreError::not_found("version", format!("V{number} of API {api_id}")));
+        }
+        locked => locked?,
+    }
+    if claim {
+        let row = sqlx::query("SELECT workgroup_id, method, path FROM apis WHERE id = $1")
+            .bind(api_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (method, path): (String, String) = (row.try_get("method")?, row.try_get("path")?);
+        let claim = RouteClaim { workgroup_id: row.try_get("workgroup_id")?, method: &method, path: &path };
+        claim_route(&mut *tx, api_id, claim, Some(env)).await?;
+    }
+    // Inserts, or moves the publication to the new version; the WHERE makes re-publishing
+    // the same version a no-op that returns no row (and leaves the revision alone).
+    let changed = sqlx::query(
+        "INSERT INTO publications (api_id, environment, version, published_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (api_id, environment) DO UPDATE \
+         SET version = excluded.version, published_at = excluded.published_at \
+         WHERE publications.version <> excluded.version \
+         RETURNING api_id, environment, version, published_at",
+    )
+    .bind(api_id)
+    .bind(env.as_str())
+    .bind(number)
+    .bind(now_millis())
+    .fetch_optional(&mut *tx)
+    .await;
+    match changed {
+        Ok(Some(row)) => Ok((publication_from_row(&row)?, true)),
+        Ok(None) => {
+            let row = sqlx::query(
+                "SELECT api_id, environment, version, published_at FROM publications \
+                 WHERE api_id = $1 AND environment = $2",
+            )
+            .bind(api_id)
+            .bind(env.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            Ok((publication_from_row(&row)?, false))
+        }
+        Err(e) if is_foreign_key_violation(&e) => {
+            Err(StoreError::not_found("version", format!("V{number} of API {api_id}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     /// What the caller documents describe: each API published to `env` that `keep` accepts,
     /// with the version served there, oldest API first.
@@ -227,7 +241,7 @@ impl Store {
 }
 
 /// A definition that holds nothing (no allocation): the draft of APIs read for documents.
-fn empty_definition() -> ApiDefinition {
+pub(super) fn empty_definition() -> ApiDefinition {
     ApiDefinition {
         datasource_id: None,
         mode: ApiMode::Wizard(WizardSpec { table: String::new() }),

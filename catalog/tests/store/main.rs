@@ -168,6 +168,7 @@ mod apis;
 mod apps;
 mod callers;
 mod datasources;
+mod digests;
 mod folders;
 mod route_space;
 mod store_wide;
