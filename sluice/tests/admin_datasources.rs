@@ -215,7 +215,11 @@ fn put_without_a_password_keeps_it_and_with_one_replaces_it() {
     // A misspelt password key is refused rather than silently keeping the old one.
     let mut typo = body(None, "typo");
     typo["connection"]["passwrd"] = json!("x");
-    assert_eq!(call(&server, "PUT", &path, ROOT, Some(typo)).status, 422);
+    let refused = call(&server, "PUT", &path, ROOT, Some(typo));
+    let answer = refused.json();
+    assert_eq!(refused.status, 400, "{answer}");
+    assert!(answer["code"].as_str().is_some_and(|c| c.starts_with("InvalidParameter.connection")), "{answer}");
+    assert!(answer["message"].as_str().is_some_and(|m| m.contains("passwrd")), "{answer}");
 }
 
 #[test]
