@@ -326,6 +326,8 @@ fn every_operation_lists_the_catalogued_codes_it_can_answer() {
     }
     let create = codes_of("/admin/v1/workgroups/{workgroup}/apis", "post");
     assert!(create.contains(&(409, "Conflict.Path".to_owned())), "{create:?}");
+    let save = codes_of("/admin/v1/workgroups/{workgroup}/apis/{id}/versions", "post");
+    assert!(!save.iter().any(|(_, c)| c == "Conflict.Path"), "saving a version claims no path: {save:?}");
 
     // A refusal the router answers is one its operation lists, with the listed status.
     let bad = call(&server, "POST", "/workgroups", Some(BOOTSTRAP), Some(json!({"name": "has space"})));

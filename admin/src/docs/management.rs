@@ -293,7 +293,11 @@ pub fn error_codes(spec: &RouteSpec) -> Vec<ErrorCode> {
     if api_write {
         codes.push(ErrorCode::InvalidDefinition);
     }
-    if api_write && !spec.path.ends_with("/test") && !spec.path.contains("/grants") {
+    // The writes that claim a path: create, update, copy and publish.
+    let claims_path = ["/apis", "/apis/{id}", "/apis/{id}/copy", "/apis/{id}/publish"]
+        .iter()
+        .any(|tail| spec.path == format!("/workgroups/{{workgroup}}{tail}"));
+    if writes && claims_path {
         codes.push(ErrorCode::ConflictPath);
     }
     if spec.path.ends_with("/apis/{id}/test") {
