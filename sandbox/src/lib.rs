@@ -17,7 +17,9 @@ mod source;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cpu_time::ThreadTime;
 
 use monty::MontyRun;
 use monty_types::CompileOptions;
@@ -70,6 +72,16 @@ impl Default for Limits {
     }
 }
 
+/// What a call cost, measured on the interpreter thread that ran it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallStats {
+    /// CPU time of the thread during the call (zero where the platform has
+    /// no per-thread CPU clock).
+    pub cpu: Duration,
+    /// Wall time from the call's start on its thread to its answer.
+    pub wall: Duration,
+}
+
 /// A checked, parsed function, cheap to clone and share between calls.
 #[derive(Debug, Clone)]
 pub struct Function {
@@ -103,34 +115,57 @@ impl Function {
     /// as Python values, within `limits` (clamped into range). Needs a tokio
     /// runtime with timers; the interpreter runs on a pool thread.
     pub async fn call(&self, event: &Value, context: &Value, limits: Limits) -> Result<Value, FunctionError> {
+        self.call_with_stats(event, context, limits).await.0
+    }
+
+    /// [`Function::call`], also telling what the call cost; no stats when
+    /// it never ran (`Busy`) or was abandoned by the watchdog.
+    pub async fn call_with_stats(
+        &self,
+        event: &Value,
+        context: &Value,
+        limits: Limits,
+    ) -> (Result<Value, FunctionError>, Option<CallStats>) {
         let limits = limits.clamped();
-        let pool = Pool::global()?;
+        let pool = match Pool::global() {
+            Ok(pool) => pool,
+            Err(e) => return (Err(e), None),
+        };
         let event_text = event.to_string();
         let context = context.clone();
         let compiled = Arc::clone(&self.compiled);
         let seed = next_seed();
         let (started_tx, started_rx) = oneshot::channel::<()>();
         let (done_tx, done_rx) = oneshot::channel();
-        let ticket = pool.submit(Box::new(move || {
+        let submitted = pool.submit(Box::new(move || {
             // The caller stopped waiting while this sat in the queue.
             if started_tx.send(()).is_err() {
                 return;
             }
+            let wall = Instant::now();
+            let cpu = ThreadTime::try_now().ok();
             let answer = run::execute(&compiled, event_text, &context, limits, seed);
-            let _ = done_tx.send(answer);
-        }))?;
+            let stats =
+                CallStats { cpu: cpu.and_then(|c| c.try_elapsed().ok()).unwrap_or_default(), wall: wall.elapsed() };
+            let _ = done_tx.send((answer, stats));
+        }));
+        let ticket = match submitted {
+            Ok(ticket) => ticket,
+            Err(e) => return (Err(e), None),
+        };
         match tokio::time::timeout(QUEUE_WAIT, started_rx).await {
             Ok(Ok(())) => {}
-            Err(_) => return Err(FunctionError::Busy),
-            Ok(Err(_)) => return Err(lost()),
+            Err(_) => return (Err(FunctionError::Busy), None),
+            Ok(Err(_)) => return (Err(lost()), None),
         }
         let watchdog = Duration::from_millis(limits.cpu_ms) + WATCHDOG_GRACE;
         match tokio::time::timeout(watchdog, done_rx).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => Err(lost()),
+            Ok(Ok((answer, stats))) => (answer, Some(stats)),
+            Ok(Err(_)) => (Err(lost()), None),
             Err(_) => {
                 pool.abandon(&ticket);
-                Err(FunctionError::Timeout { limit_ms: limits.cpu_ms })
+                let timeout = FunctionError::Timeout { limit_ms: limits.cpu_ms };
+                (Err(timeout), None)
             }
         }
     }
