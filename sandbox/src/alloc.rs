@@ -12,6 +12,9 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::hint::black_box;
+use std::time::Duration;
+
+use cpu_time::ThreadTime;
 
 /// A global allocator that wraps `A` and meters the allocating thread while a
 /// sandboxed call runs on it (see the module docs).
@@ -121,9 +124,25 @@ pub(crate) fn thread_bytes() -> Option<usize> {
     METER.try_with(|m| m.armed.get().then(|| usize::try_from(m.live.get()).unwrap_or(0))).ok().flatten()
 }
 
-/// Installs [`thread_bytes`] as monty's memory probe (idempotent).
-pub(crate) fn install_probe() {
+/// Whether a sandboxed call is running on the calling thread.
+fn armed() -> bool {
+    METER.try_with(|m| m.armed.get()).unwrap_or(false)
+}
+
+/// CPU time of the calling thread while a call runs on it: the clock monty
+/// measures the time budget on (the issue sets a CPU limit; wall time would
+/// also charge the waits for a core on a busy host).
+pub(crate) fn thread_cpu() -> Option<Duration> {
+    if !armed() {
+        return None;
+    }
+    ThreadTime::try_now().ok().map(|t| t.as_duration())
+}
+
+/// Installs [`thread_bytes`] and [`thread_cpu`] as monty's probes (idempotent).
+pub(crate) fn install_probes() {
     let _ = monty_types::set_memory_probe(thread_bytes);
+    let _ = monty_types::set_clock_probe(thread_cpu);
 }
 
 /// Whether the process's global allocator is a [`MeteredAlloc`]: without it a

@@ -4,9 +4,10 @@
 //! of a name it does not know (that is how `eval`, `exec`, `__import__` and
 //! friends reach the host: they are not builtins there) and at OS operations
 //! such as `open`; the host answers the few stand-in hooks (`time`) and
-//! refuses everything else. monty's clock only runs while bytecode does, so
-//! the budget is kept here as wall time since the call began and handed back
-//! to monty after each suspension: time spent in the host still counts.
+//! refuses everything else. monty's clock (the thread's CPU time, see
+//! `alloc::thread_cpu`) only runs while bytecode does, so the budget is kept
+//! here too, as CPU time since the call began plus time slept, and handed
+//! back to monty after each suspension: time spent in the host still counts.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -45,10 +46,10 @@ pub(crate) fn execute(
     limits: Limits,
     seed: i64,
 ) -> Result<Value, FunctionError> {
-    alloc::install_probe();
+    alloc::install_probes();
     let budget = Duration::from_millis(limits.cpu_ms);
-    let started = Instant::now();
     let metering = Metering::arm();
+    let mut clock = Clock::start();
     let inputs = vec![MontyObject::String(event_text), convert::to_monty(context), MontyObject::Int(seed)];
     let tracker = ResourceTracker::new(
         ResourceLimits::default()
@@ -67,7 +68,7 @@ pub(crate) fn execute(
             Ok(step) => step,
         };
         suspensions += 1;
-        let used = started.elapsed();
+        let used = clock.used();
         if used >= budget || suspensions > MAX_SUSPENSIONS {
             return Err(timeout(limits));
         }
@@ -75,9 +76,13 @@ pub(crate) fn execute(
             RunProgress::FunctionCall(mut call) => {
                 let answer = match host_function(&call.function_name, &call.args, used, budget) {
                     Hook::Answer(answer) => answer,
+                    Hook::Slept(nap) => {
+                        clock.slept += nap;
+                        MontyObject::None.into()
+                    }
                     Hook::OutOfTime => return Err(timeout(limits)),
                 };
-                let left = budget.saturating_sub(started.elapsed());
+                let left = budget.saturating_sub(clock.used());
                 call.tracker_mut().set_max_duration(left);
                 call.resume(answer, PrintWriter::Disabled)
             }
@@ -107,7 +112,30 @@ pub(crate) fn execute(
 
 enum Hook {
     Answer(ExtFunctionResult),
+    Slept(Duration),
     OutOfTime,
+}
+
+/// The call's budget spent so far: thread CPU time (wall time where there is
+/// no thread clock) plus time slept in `time.sleep`.
+struct Clock {
+    cpu: Option<Duration>,
+    wall: Instant,
+    slept: Duration,
+}
+
+impl Clock {
+    fn start() -> Self {
+        Self { cpu: alloc::thread_cpu(), wall: Instant::now(), slept: Duration::ZERO }
+    }
+
+    fn used(&self) -> Duration {
+        let ran = match (self.cpu, alloc::thread_cpu()) {
+            (Some(start), Some(now)) => now.saturating_sub(start),
+            _ => self.wall.elapsed(),
+        };
+        ran + self.slept
+    }
 }
 
 /// Answers a call of a name monty does not define.
@@ -134,7 +162,7 @@ fn host_function(name: &str, args: &[MontyObject], used: Duration, budget: Durat
             match Duration::try_from_secs_f64(secs) {
                 Ok(nap) if used.saturating_add(nap) < budget => {
                     std::thread::sleep(nap);
-                    Hook::Answer(MontyObject::None.into())
+                    Hook::Slept(nap)
                 }
                 _ => Hook::OutOfTime,
             }

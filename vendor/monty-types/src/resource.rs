@@ -191,6 +191,10 @@ pub struct ResourceTracker {
     /// executing.
     #[serde(skip)]
     running_since: Cell<Option<Instant>>,
+    /// Sluice patch: the host clock's reading when the current execution
+    /// window started, when a clock probe answered (see [`set_clock_probe`]).
+    #[serde(skip)]
+    clock_since: Cell<Option<Duration>>,
     /// Optional override applied on top of `limits.max_recursion_depth`.
     ///
     /// `None` (the default — also the value any pre-`test-hooks` snapshot
@@ -229,6 +233,7 @@ impl ResourceTracker {
             limits,
             total_execution_time: Cell::new(Duration::ZERO),
             running_since: Cell::new(None),
+            clock_since: Cell::new(None),
             recursion_limit_override: Cell::new(None),
         }
     }
@@ -248,7 +253,11 @@ impl ResourceTracker {
     /// currently executing.
     #[must_use]
     pub fn elapsed(&self) -> Duration {
-        let running = self.running_since.get().map_or(Duration::ZERO, |t| t.elapsed());
+        let running = match self.clock_since.get() {
+            // Sluice patch: measured on the host's clock when it answered.
+            Some(since) => probe_clock().map_or(Duration::ZERO, |now| now.saturating_sub(since)),
+            None => self.running_since.get().map_or(Duration::ZERO, |t| t.elapsed()),
+        };
         self.total_execution_time.get() + running
     }
 
@@ -430,12 +439,21 @@ impl ResourceTracker {
             self.running_since.get().is_none(),
             "nested on_execution_start: VM-internal re-entry must use the raw run loop, not run_external"
         );
-        self.running_since.set(Some(Instant::now()));
+        // Sluice patch: prefer the host's clock (see [`set_clock_probe`]).
+        match probe_clock() {
+            Some(now) => self.clock_since.set(Some(now)),
+            None => self.running_since.set(Some(Instant::now())),
+        }
     }
 
     /// Called when the VM leaves its execution loop — on completion, error,
     /// or suspension at an external call. See [`on_execution_start`](Self::on_execution_start).
     pub fn on_execution_stop(&self) {
+        if let Some(since) = self.clock_since.take() {
+            let now = probe_clock().unwrap_or(since);
+            self.total_execution_time
+                .set(self.total_execution_time.get() + now.saturating_sub(since));
+        }
         if let Some(started) = self.running_since.take() {
             self.total_execution_time
                 .set(self.total_execution_time.get() + started.elapsed());
@@ -460,6 +478,23 @@ impl ResourceTracker {
         self.recursion_limit_override.set(Some(new_limit));
         Ok(())
     }
+}
+
+/// Sluice patch: the host's execution clock (see [`set_clock_probe`]).
+static CLOCK_PROBE: std::sync::OnceLock<fn() -> Option<Duration>> = std::sync::OnceLock::new();
+
+/// Sluice patch: installs a clock that `max_duration` is measured on, such as
+/// the calling thread's CPU time, or `None` to use wall time as published.
+///
+/// Wall time charges a session for the time its thread waited for a core, so
+/// on a busy host a function's budget ran out before it had used it. Returns
+/// `false` if a clock was already installed; the first one stays.
+pub fn set_clock_probe(probe: fn() -> Option<Duration>) -> bool {
+    CLOCK_PROBE.set(probe).is_ok()
+}
+
+fn probe_clock() -> Option<Duration> {
+    CLOCK_PROBE.get().and_then(|probe| probe())
 }
 
 /// Sluice patch: the host's per-thread memory probe (see [`set_memory_probe`]).
