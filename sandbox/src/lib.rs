@@ -94,10 +94,11 @@ impl Function {
     /// `def handler(event, context)` and import only `json`, `re`, `math`,
     /// `time` and `random`. `name` names the function in Python tracebacks.
     pub fn compile(name: &str, source: &str) -> Result<Function, FunctionError> {
-        let program = source::prepare(source)?;
+        let mut program = source::prepare(source)?;
         let script = format!("{}.py", script_name(name));
         let inputs = source::INPUTS.iter().map(|s| (*s).to_owned()).collect();
-        let runner = MontyRun::new(program.code.clone(), &script, inputs, CompileOptions::default()).map_err(|e| {
+        let code = std::mem::take(&mut program.code);
+        let runner = MontyRun::new(code, &script, inputs, CompileOptions::default()).map_err(|e| {
             // Checked by our own parse already, so this is a construct monty
             // does not support; say so on the user's line.
             let line = e.traceback().iter().rev().find_map(|f| program.user_line(f.start.line));

@@ -7,7 +7,10 @@ use std::{
     cell::Cell,
     error::Error,
     fmt,
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        OnceLock,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -481,7 +484,7 @@ impl ResourceTracker {
 }
 
 /// Sluice patch: the host's execution clock (see [`set_clock_probe`]).
-static CLOCK_PROBE: std::sync::OnceLock<fn() -> Option<Duration>> = std::sync::OnceLock::new();
+static CLOCK_PROBE: OnceLock<fn() -> Option<Duration>> = OnceLock::new();
 
 /// Sluice patch: installs a clock that `max_duration` is measured on, such as
 /// the calling thread's CPU time, or `None` to use wall time as published.
@@ -498,7 +501,7 @@ fn probe_clock() -> Option<Duration> {
 }
 
 /// Sluice patch: the host's per-thread memory probe (see [`set_memory_probe`]).
-static MEMORY_PROBE: std::sync::OnceLock<fn() -> Option<usize>> = std::sync::OnceLock::new();
+static MEMORY_PROBE: OnceLock<fn() -> Option<usize>> = OnceLock::new();
 
 /// Sluice patch: installs a probe that reports the bytes the *calling thread's*
 /// session holds, or `None` when the thread is not metered.
