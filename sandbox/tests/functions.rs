@@ -162,3 +162,11 @@ async fn limits_are_clamped() {
     assert_eq!(l.memory_bytes, Limits::MAX_MEMORY_BYTES);
     assert_eq!(Limits::default(), Limits { cpu_ms: 200, memory_bytes: 16 << 20 });
 }
+
+#[tokio::test]
+async fn the_seed_runs_at_the_smallest_memory_limit() {
+    let f = Function::compile("seed", SEED).unwrap();
+    let event = json!({"user_id": 7, "name": "x"});
+    let smallest = Limits { memory_bytes: 0, ..Limits::default() };
+    assert_eq!(f.call(&event, &context(), smallest).await.unwrap(), event);
+}
