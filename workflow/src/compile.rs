@@ -2,7 +2,8 @@
 //! more than 64 nodes, bad or duplicate ids, unknown successors, cycles, no end node, nodes the
 //! start cannot reach, unparsable references, paths and conditions, references to nodes that do
 //! not always run before the referring node, switches without branches, parallels whose
-//! branches never meet, and graphs whose branches cross instead of nesting.
+//! branches never meet, graphs whose branches cross instead of nesting, and fields a kind does
+//! not have (`next`, `params`, `output`).
 //!
 //! Structure comes from post-dominators (at most 66 slots, so one `u128` bitset per node): a
 //! switch's branches meet, and a parallel's join, at the switch's or parallel's immediate
@@ -337,6 +338,13 @@ impl Builder<'_> {
                 &spec.id,
                 format!("nodes[{i}].params"),
                 "only api and function nodes take params",
+            ));
+        }
+        if matches!(spec.kind, NodeKind::Switch { .. } | NodeKind::Parallel { .. }) && spec.output.is_some() {
+            return Err(CheckError::new(
+                &spec.id,
+                format!("nodes[{i}].output"),
+                "only api, function and end nodes map an output",
             ));
         }
         let compile_map = |what: &str, map: &std::collections::BTreeMap<String, String>| {

@@ -90,6 +90,10 @@ fn switches_need_branches_and_kinds_their_successors() {
     assert_eq!(at(a), pair("a", "nodes[0].next"));
     let e = json!({"start": "END", "nodes": [{"id": "END", "kind": "end", "next": ["END"]}]});
     assert_eq!(at(e), pair("END", "nodes[0].next"));
+    let e = json!({"start": "END", "nodes": [{"id": "END", "kind": "end", "params": {"a": "b"}}]});
+    assert_eq!(at(e), pair("END", "nodes[0].params"));
+    let s = json!({"start": "s", "nodes": [{"id": "s", "kind": "switch", "branches": [{"condition": "true", "next": "END"}], "output": {"a": "$"}}, end()]});
+    assert_eq!(at(s), pair("s", "nodes[0].output"));
 }
 
 #[test]
