@@ -239,3 +239,39 @@ fn plan_lists_order_groups_and_references() {
     assert_eq!(branches.len(), 2);
     assert_eq!(wf.apis(), ["slow_a", "slow_b"]);
 }
+
+#[tokio::test]
+async fn switches_nest_in_parallel_branches_and_end_separately() {
+    let wf = compiled(
+        json!({"start": "S", "nodes": [
+            {"id": "S", "kind": "switch", "branches": [{"condition": "${START.n} > 0", "next": "P"}], "default": "NEG"},
+            {"id": "P", "kind": "parallel", "branches": ["A", "Q"]},
+            {"id": "A", "kind": "api", "api": "echo", "params": {"a": "${START.n}"}, "next": ["J"]},
+            {"id": "Q", "kind": "switch", "branches": [{"condition": "$.n == 2", "next": "T"}], "default": "J"},
+            {"id": "T", "kind": "function", "function": "identity", "params": {"two": "true"}, "next": ["J"]},
+            {"id": "J", "kind": "function", "function": "identity", "next": ["END"]},
+            {"id": "END", "kind": "end", "output": {"a": "$.A.a", "q": "$.Q", "t": "$.T.two"}},
+            {"id": "NEG", "kind": "end", "output": {"negative": "${START.n}"}}
+        ]}),
+        &["n"],
+    );
+    let host = TestHost::default();
+    let out = run(&wf, &host, request(json!({"n": 2})), RunOptions::default()).await.expect("runs");
+    assert_eq!(out.output, json!({"a": 2, "q": null, "t": "true"}));
+    let out = run(&wf, &host, request(json!({"n": 1})), RunOptions::default()).await.expect("runs");
+    // Q took its empty default branch: its last output is the switch's pass-through.
+    assert_eq!(out.output, json!({"a": 1, "q": {"n": 1}, "t": null}));
+    let out = run(&wf, &host, request(json!({"n": -1})), RunOptions::default()).await.expect("runs");
+    assert_eq!(out.output, json!({"negative": -1}));
+}
+
+#[tokio::test]
+async fn traces_serialise_in_camel_case_and_functions_may_continue_on_error() {
+    let wf = compiled(single(json!({"kind": "function", "function": "boom"}), json!({"continueOnError": true})), &[]);
+    let out = run(&wf, &TestHost::default(), request(json!({"k": 1})), traced()).await.expect("runs");
+    assert_eq!(out.output["error"]["code"], "Workflow.FunctionError");
+    let trace = serde_json::to_value(out.trace.expect("traced")).expect("serialises");
+    assert_eq!(trace[0]["status"], "failed");
+    assert_eq!(trace[0]["input"], json!({"k": 1}));
+    assert!(trace[0]["elapsedUs"].is_u64());
+}
