@@ -10,18 +10,19 @@ use net::ssrf::{SsrfError, SsrfPolicy, UpstreamUrl};
 use plugins::api_rules;
 use plugins::registered::UpstreamRoute;
 use plugins::sql::access::{DatasourceAccess, Refusal};
+use plugins::{DefinitionError, DefinitionField};
 
 /// The longest workgroup or datasource name.
 const NAME_MAX: usize = 64;
 
 /// How an API's definition is compiled for its datasource; `Err` says why it cannot be.
-pub(super) type Compile<'a> = &'a dyn Fn(&ApiDefinition, &Datasource) -> Result<(), String>;
+pub type Compile<'a> = &'a dyn Fn(&ApiDefinition, &Datasource) -> Result<(), DefinitionError>;
 
 /// Validates a bundle without touching any store: names, paths, methods, that every API's
 /// datasource is defined in the bundle (same workgroup), duplicates, the keys each mode needs,
 /// and that every definition compiles (`compile`, usually [`super::compile_sql`]). Returns
 /// every problem, sorted by file and line; empty when the bundle is fine.
-pub fn check(bundle: &Bundle, compile: &dyn Fn(&ApiDefinition, &Datasource) -> Result<(), String>) -> Vec<Problem> {
+pub fn check(bundle: &Bundle, compile: Compile<'_>) -> Vec<Problem> {
     check_with(bundle, compile, &|_, _| None)
 }
 
@@ -105,9 +106,9 @@ pub(super) fn check_with(
         // only say the same again.
         if modes_ok
             && let Some(definition) = spec.definition(Some(datasource.id))
-            && let Err(why) = compile(&definition, &datasource)
+            && let Err(error) = compile(&definition, &datasource)
         {
-            problems.push(Problem::new(&origin.file, compile_error_line(spec, origin, &why), why));
+            problems.push(Problem::new(&origin.file, compile_error_line(spec, origin, &error.field), error.message));
         }
     }
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -341,8 +342,8 @@ fn check_registered(sourced: &Sourced<ApiSpec>, modes_ok: bool, problems: &mut V
             constant.value.get_or_insert_with(String::new);
         }
     }
-    if let Err(why) = UpstreamRoute::compile(&definition) {
-        problems.push(Problem::new(&origin.file, registered_error_line(origin, &why), why));
+    if let Err(error) = UpstreamRoute::compile(&definition) {
+        problems.push(Problem::new(&origin.file, registered_error_line(origin, &error.field), error.message));
     }
 }
 
@@ -354,21 +355,17 @@ fn is_env_name(variable: &str) -> bool {
 
 /// The line a registered API's compile error is about: the parameter or constant it names, or
 /// the `upstream` key it names.
-fn registered_error_line(origin: &Origin, why: &str) -> usize {
-    let named =
-        |phrase: &str| why.split(phrase).nth(1).and_then(|rest| rest.split('`').next()).filter(|n| !n.is_empty());
-    if let Some(name) = named("parameter `") {
-        return origin.line_of(&["params", &format!("name: {name}")]);
-    }
-    if let Some(name) = named("constant `") {
-        return origin.line_of(&["upstream", "constants", &format!("name: {name}")]);
-    }
-    for key in ["baseUrl", "timeoutMs", "path"] {
-        if why.starts_with(key) {
-            return origin.line_of(&["upstream", key]);
+fn registered_error_line(origin: &Origin, field: &DefinitionField) -> usize {
+    match field {
+        DefinitionField::Item("params", name) => origin.line_of(&["params", &format!("name: {name}")]),
+        DefinitionField::Item("constants", name) => {
+            origin.line_of(&["upstream", "constants", &format!("name: {name}")])
         }
+        DefinitionField::Key(key @ ("baseUrl" | "timeoutMs" | "path" | "constants")) => {
+            origin.line_of(&["upstream", key])
+        }
+        _ => origin.line_of(&["upstream"]),
     }
-    origin.line_of(&["upstream"])
 }
 
 /// Resolves every registered API's base URL through the SSRF guard with `policy` (the
@@ -414,31 +411,18 @@ pub async fn check_upstreams(bundle: &Bundle, policy: &SsrfPolicy) -> Vec<Proble
 
 /// The line a compile error is about: a script template's own line, the request parameter or
 /// response field it names, or else the mode's main key.
-fn compile_error_line(spec: &ApiSpec, origin: &Origin, why: &str) -> usize {
-    if let Some(rest) = why.split("script template, line ").nth(1) {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if let (Ok(line), Some(start)) = (digits.parse::<usize>(), origin.block_scalar_start("sql")) {
-            return start + line.saturating_sub(1);
-        }
-        return origin.line_of(&["sql"]);
+fn compile_error_line(spec: &ApiSpec, origin: &Origin, field: &DefinitionField) -> usize {
+    match field {
+        DefinitionField::ScriptLine(line) => match origin.block_scalar_start("sql") {
+            Some(start) => start + line.saturating_sub(1),
+            None => origin.line_of(&["sql"]),
+        },
+        DefinitionField::Item(list, name) => origin.line_of(&[list, &format!("name: {name}")]),
+        _ => origin.line_of(&[match spec.mode {
+            ModeName::Wizard => "table",
+            ModeName::Script => "sql",
+            ModeName::Native => "tables",
+            ModeName::Registered => "upstream",
+        }]),
     }
-    for (phrase, list) in [
-        ("request parameter `", "requestParams"),
-        ("request parameter name `", "requestParams"),
-        ("parameter `", "requestParams"),
-        ("default of `", "requestParams"),
-        ("response field `", "responseFields"),
-    ] {
-        if let Some(name) = why.split(phrase).nth(1).and_then(|rest| rest.split('`').next())
-            && !name.is_empty()
-        {
-            return origin.line_of(&[list, &format!("name: {name}")]);
-        }
-    }
-    origin.line_of(&[match spec.mode {
-        ModeName::Wizard => "table",
-        ModeName::Script => "sql",
-        ModeName::Native => "tables",
-        ModeName::Registered => "upstream",
-    }])
 }

@@ -31,6 +31,7 @@ use catalog::model::{
     ErrorCode, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec, RequestParam, ResponseField,
     SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange,
 };
+use plugins::DefinitionError;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -435,6 +436,6 @@ impl ApiSpec {
 
 /// The compile callback for [`check`] that the SQL plugin provides: the definition must
 /// build a plan for its datasource. SQLite datasources compile without opening the file.
-pub fn compile_sql(definition: &ApiDefinition, datasource: &Datasource) -> Result<(), String> {
-    plugins::sql::SqlApi::compile(definition, datasource).map(|_| ()).map_err(|e| e.message)
+pub fn compile_sql(definition: &ApiDefinition, datasource: &Datasource) -> Result<(), DefinitionError> {
+    plugins::sql::SqlApi::compile(definition, datasource).map(|_| ())
 }

@@ -394,8 +394,11 @@ options:
     assert_eq!(problems[0].line, 18, "{}", listing(&problems));
     assert!(problems[0].message.contains("pageSize"), "{}", problems[0]);
 
-    // With a compile callback of one's own, its message is reported at the mode's key.
-    let refuse = |_: &catalog::model::ApiDefinition, _: &catalog::model::Datasource| Err("no tables today".to_owned());
+    // With a compile callback of one's own, an error about a key outside the file is reported
+    // at the mode's key.
+    let refuse = |_: &catalog::model::ApiDefinition, _: &catalog::model::Datasource| {
+        Err(plugins::DefinitionError::at("options.maxLimit", "no tables today"))
+    };
     let problems = check(&bundle, &refuse);
     assert_eq!(places(&problems), vec![("w.yaml".to_owned(), 13)], "{}", listing(&problems));
 }

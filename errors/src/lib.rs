@@ -114,8 +114,16 @@ catalogue! {
         "An unexpected failure in Sluice; the cause is logged, never sent.";
     InternalErrorDatabase = "InternalError.Database", 500, Bare,
         "The API's database could not answer; the cause is logged, never sent.";
+    WorkflowNoBranch = "Workflow.NoBranch", 500, Bare,
+        "A workflow's switch node (named in the message) has no condition that holds for this call and no default branch.";
+    WorkflowExpression = "Workflow.Expression", 500, Bare,
+        "A workflow's condition could not be evaluated on this call's values (a type mismatch or a division by zero); the message names the node.";
+    WorkflowFunctionError = "Workflow.FunctionError", 500, Bare,
+        "A workflow's function raised or returned something that is not JSON; the message names the node and gives the error.";
     UpstreamUnavailable = "Upstream.Unavailable", 502, Bare,
         "The registered API's upstream service could not be reached or answered badly.";
+    WorkflowNodeFailed = "Workflow.NodeFailed", 502, Required,
+        "A workflow's node (named after the dot) failed; the message gives the inner error's code and message.";
     UpstreamForbidden = "Upstream.Forbidden", 502, Bare,
         "The upstream's address is refused by the platform's network policy.";
     UnavailableDatasource = "Unavailable.Datasource", 503, Bare,
@@ -126,6 +134,12 @@ catalogue! {
         "The API's query did not finish within its timeout and was cancelled.";
     UpstreamTimeout = "Upstream.Timeout", 504, Bare,
         "The registered API's upstream did not answer within the API's timeout.";
+    WorkflowFunctionTimeout = "Workflow.FunctionTimeout", 504, Bare,
+        "A workflow's function did not finish within its time limit; the message names the node.";
+    WorkflowDeadline = "Workflow.Deadline", 504, Bare,
+        "The workflow did not finish within its deadline and was cancelled.";
+    WorkflowDepthExceeded = "Workflow.DepthExceeded", 508, Bare,
+        "Workflows call each other deeper than the limit; the chain may loop.";
 }
 
 impl ErrorCode {

@@ -136,6 +136,63 @@ impl ApiError {
     }
 }
 
+/// A definition that cannot be compiled: what to change, and where. The place is structured
+/// so the management API can name the field (`draft.requestParams.age`) and the declarative
+/// files the line, without reading the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionError {
+    pub field: DefinitionField,
+    pub message: String,
+}
+
+/// Where in a definition a [`DefinitionError`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefinitionField {
+    /// A key of the definition as its JSON spells it: `table`, `options.maxLimit`, `baseUrl`.
+    Key(&'static str),
+    /// One named item of a list: (`requestParams`, `age`), (`constants`, `apiKey`).
+    Item(&'static str, String),
+    /// A line of a script template, counted from 1.
+    ScriptLine(usize),
+}
+
+impl DefinitionField {
+    /// The dotted path from the definition's root: `table`, `requestParams.age`, `sql`.
+    pub fn path(&self) -> String {
+        match self {
+            DefinitionField::Key(key) => (*key).to_owned(),
+            DefinitionField::Item(list, name) => format!("{list}.{name}"),
+            DefinitionField::ScriptLine(_) => "sql".to_owned(),
+        }
+    }
+}
+
+impl DefinitionError {
+    /// An error about the key `key`.
+    pub fn at(key: &'static str, message: impl Into<String>) -> Self {
+        DefinitionError { field: DefinitionField::Key(key), message: message.into() }
+    }
+
+    /// An error about the item `name` of the list `list`.
+    pub fn item(list: &'static str, name: &str, message: impl Into<String>) -> Self {
+        DefinitionError { field: DefinitionField::Item(list, name.to_owned()), message: message.into() }
+    }
+}
+
+impl fmt::Display for DefinitionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DefinitionError {}
+
+impl From<DefinitionError> for ApiError {
+    fn from(error: DefinitionError) -> Self {
+        ApiError::invalid_definition(error.message)
+    }
+}
+
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({}): {}", self.code(), self.status(), self.message)

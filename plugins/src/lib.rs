@@ -17,7 +17,7 @@ pub mod registered;
 pub mod sql;
 
 pub use call::{BodyUse, Call, CallOutput, Forward};
-pub use error::{ApiError, ErrorCode};
+pub use error::{ApiError, DefinitionError, DefinitionField, ErrorCode};
 
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
@@ -99,12 +99,20 @@ pub trait ApiPlugin: Send + Sync + fmt::Debug {
 
 /// Builds the plugin that runs `definition`: the one place a mode is chosen. `datasource` is
 /// the definition's (data APIs need one, registered APIs none). The error says what to change.
-pub fn compile(definition: &ApiDefinition, datasource: Option<&Datasource>) -> Result<Arc<dyn ApiPlugin>, String> {
+pub fn compile(
+    definition: &ApiDefinition,
+    datasource: Option<&Datasource>,
+) -> Result<Arc<dyn ApiPlugin>, DefinitionError> {
     if !definition.mode.is_sql() {
         return registered::RegisteredApi::compile(definition).map(|api| Arc::new(api) as Arc<dyn ApiPlugin>);
     }
-    let Some(datasource) = datasource else { return Err("the version has no datasource".to_owned()) };
-    sql::SqlApi::compile(definition, datasource).map(|api| Arc::new(api) as Arc<dyn ApiPlugin>).map_err(|e| e.message)
+    let Some(datasource) = datasource else {
+        return Err(DefinitionError::at(
+            "datasourceId",
+            format!("a {} API needs a datasourceId", definition.mode.name()),
+        ));
+    };
+    sql::SqlApi::compile(definition, datasource).map(|api| Arc::new(api) as Arc<dyn ApiPlugin>)
 }
 
 #[async_trait]

@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::sql::value::{ParamValues, RawParam, Value};
-use crate::{ApiError, ApiPlugin, BodyUse, Call, CallOutput, Forward, PluginContext};
+use crate::{ApiError, ApiPlugin, BodyUse, Call, CallOutput, DefinitionError, Forward, PluginContext};
 use bytes::Bytes;
 use catalog::model::{
     ApiDefinition, ApiMode, ConstantPosition, ParamPosition, ParamType, RegisteredSpec, RequestParam, UpstreamFormat,
@@ -124,7 +124,7 @@ pub struct RegisteredApi {
 }
 
 impl RegisteredApi {
-    pub fn compile(definition: &ApiDefinition) -> Result<RegisteredApi, String> {
+    pub fn compile(definition: &ApiDefinition) -> Result<RegisteredApi, DefinitionError> {
         UpstreamRoute::compile(definition).map(|route| RegisteredApi { route: Arc::new(route) })
     }
 
@@ -157,17 +157,22 @@ impl UpstreamRoute {
     /// Validates a registered definition and compiles it. Constants must carry their values
     /// (the store opens them for the edge). The error says what to change, naming the key
     /// (`baseUrl`, `path`, parameter `x`, constant `y`).
-    pub fn compile(definition: &ApiDefinition) -> Result<UpstreamRoute, String> {
+    pub fn compile(definition: &ApiDefinition) -> Result<UpstreamRoute, DefinitionError> {
         let ApiMode::Registered(spec) = &definition.mode else {
-            return Err(format!("a {} API is not a registered API", definition.mode.name()));
+            return Err(DefinitionError::at(
+                "mode",
+                format!("a {} API is not a registered API", definition.mode.name()),
+            ));
         };
         if definition.datasource_id.is_some() {
-            return Err("a registered API reads no datasource".into());
+            return Err(DefinitionError::at("datasourceId", "a registered API reads no datasource"));
         }
         if !definition.request_params.is_empty() || !definition.response_fields.is_empty() {
-            return Err(
-                "a registered API declares its parameters in `params`, not requestParams or responseFields".into()
-            );
+            let key = if definition.request_params.is_empty() { "responseFields" } else { "requestParams" };
+            return Err(DefinitionError::at(
+                key,
+                "a registered API declares its parameters in `params`, not requestParams or responseFields",
+            ));
         }
         compile_spec(spec)
     }
@@ -291,10 +296,14 @@ struct Sent {
     json: serde_json::Value,
 }
 
-fn compile_spec(spec: &RegisteredSpec) -> Result<UpstreamRoute, String> {
-    let url = UpstreamUrl::parse(&spec.base_url).map_err(|e| format!("baseUrl: {e}"))?;
+fn compile_spec(spec: &RegisteredSpec) -> Result<UpstreamRoute, DefinitionError> {
+    let url =
+        UpstreamUrl::parse(&spec.base_url).map_err(|e| DefinitionError::at("baseUrl", format!("baseUrl: {e}")))?;
     if spec.timeout_ms == 0 || spec.timeout_ms > MAX_TIMEOUT_MS {
-        return Err(format!("timeoutMs must be from 1 to {MAX_TIMEOUT_MS}, not {}", spec.timeout_ms));
+        return Err(DefinitionError::at(
+            "timeoutMs",
+            format!("timeoutMs must be from 1 to {MAX_TIMEOUT_MS}, not {}", spec.timeout_ms),
+        ));
     }
     let takes_body = matches!(spec.method, UpstreamMethod::Post | UpstreamMethod::Put);
     let mut request_params = Vec::with_capacity(spec.params.len());
@@ -302,38 +311,44 @@ fn compile_spec(spec: &RegisteredSpec) -> Result<UpstreamRoute, String> {
     let mut consumed_headers = Vec::new();
     for param in &spec.params {
         let name = param.name.as_str();
-        check_param_name(name)?;
+        let param_error = |why: String| DefinitionError::item("params", name, why);
+        check_param_name(name).map_err(param_error)?;
         if spec.params.iter().filter(|p| p.name == name).count() > 1 {
-            return Err(format!("parameter `{name}` is declared twice"));
+            return Err(param_error(format!("parameter `{name}` is declared twice")));
         }
         if param.param_type == ParamType::Identifier {
-            return Err(format!("parameter `{name}`: type identifier is for SQL APIs; use string"));
+            return Err(param_error(format!("parameter `{name}`: type identifier is for SQL APIs; use string")));
         }
         let position = param.upstream_position();
         let upstream_name = param.upstream_name();
         if upstream_name.is_empty() || upstream_name.chars().any(char::is_control) {
-            return Err(format!("parameter `{name}`: upstreamName must be non-empty text without control characters"));
+            return Err(param_error(format!(
+                "parameter `{name}`: upstreamName must be non-empty text without control characters"
+            )));
         }
         if position == ParamPosition::Body && !takes_body {
-            return Err(format!(
+            return Err(param_error(format!(
                 "parameter `{name}` goes to the upstream body, but the upstream method {} sends none: use POST or PUT",
                 spec.method.as_str()
-            ));
+            )));
         }
         if param.position == ParamPosition::Header {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("parameter `{name}`: a header parameter's name must be a valid header name"))?;
+            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                param_error(format!("parameter `{name}`: a header parameter's name must be a valid header name"))
+            })?;
             consumed_headers.push(header);
         }
         let header = match position {
-            ParamPosition::Header => Some(upstream_header(upstream_name, &format!("parameter `{name}`"))?),
+            ParamPosition::Header => {
+                Some(upstream_header(upstream_name, &format!("parameter `{name}`")).map_err(param_error)?)
+            }
             _ => None,
         };
         if targets.iter().any(|t| t.position == position && same_name(position, &t.name, upstream_name)) {
-            return Err(format!(
+            return Err(param_error(format!(
                 "parameter `{name}`: another parameter already goes to upstream {} `{upstream_name}`",
                 position.as_str()
-            ));
+            )));
         }
         let request_param = RequestParam {
             position: param.position,
@@ -345,48 +360,55 @@ fn compile_spec(spec: &RegisteredSpec) -> Result<UpstreamRoute, String> {
         };
         if let Some(default) = &param.default {
             crate::sql::value::coerce(&request_param, &RawParam::Text(default.clone()))
-                .map_err(|e| format!("parameter `{name}`: default `{default}`: {}", e.message))?;
+                .map_err(|e| param_error(format!("parameter `{name}`: default `{default}`: {}", e.message)))?;
         }
         if position == ParamPosition::Path && !param.required && param.default.is_none() {
-            return Err(format!("parameter `{name}` fills the upstream path: make it required or give it a default"));
+            return Err(param_error(format!(
+                "parameter `{name}` fills the upstream path: make it required or give it a default"
+            )));
         }
         request_params.push(request_param);
         targets.push(Target { name: upstream_name.to_owned(), position, header });
     }
 
-    let path = compile_path(&spec.path, &targets)?;
+    let path = compile_path(&spec.path, &targets).map_err(|why| DefinitionError::at("path", why))?;
 
     let mut constants: Vec<Constant> = Vec::with_capacity(spec.constants.len());
     for constant in &spec.constants {
         let name = constant.name.as_str();
+        let constant_error = |why: String| DefinitionError::item("constants", name, why);
         if name.is_empty() || name.chars().any(char::is_control) {
-            return Err("constant names must be non-empty text without control characters".into());
+            return Err(DefinitionError::at(
+                "constants",
+                "constant names must be non-empty text without control characters",
+            ));
         }
-        let value = constant.value.clone().ok_or_else(|| format!("constant `{name}` has no value"))?;
+        let value = constant.value.clone().ok_or_else(|| constant_error(format!("constant `{name}` has no value")))?;
         let position = match constant.position {
             ConstantPosition::Query => ParamPosition::Query,
             ConstantPosition::Header => ParamPosition::Header,
             ConstantPosition::Body => ParamPosition::Body,
         };
         if constant.position == ConstantPosition::Body && !takes_body {
-            return Err(format!(
+            return Err(constant_error(format!(
                 "constant `{name}` goes to the upstream body, but the upstream method {} sends none: use POST or PUT",
                 spec.method.as_str()
-            ));
+            )));
         }
         if targets.iter().any(|t| t.position == position && same_name(position, &t.name, name))
             || constants.iter().any(|c| c.position == constant.position && same_name(position, &c.name, name))
         {
-            return Err(format!(
+            return Err(constant_error(format!(
                 "constant `{name}`: upstream {} `{name}` is already set by a parameter or another constant",
                 constant.position.as_str()
-            ));
+            )));
         }
         let header = match constant.position {
             ConstantPosition::Header => {
-                let header_name = upstream_header(name, &format!("constant `{name}`"))?;
-                let header_value = HeaderValue::from_str(&value)
-                    .map_err(|_| format!("constant `{name}`: a header value cannot hold control characters"))?;
+                let header_name = upstream_header(name, &format!("constant `{name}`")).map_err(constant_error)?;
+                let header_value = HeaderValue::from_str(&value).map_err(|_| {
+                    constant_error(format!("constant `{name}`: a header value cannot hold control characters"))
+                })?;
                 Some((header_name, header_value))
             }
             _ => None,
@@ -399,7 +421,8 @@ fn compile_spec(spec: &RegisteredSpec) -> Result<UpstreamRoute, String> {
         || constants.iter().any(|c| c.position == ConstantPosition::Body);
     let builds_body = targets.iter().any(|t| t.position == ParamPosition::Body)
         || constants.iter().any(|c| c.position == ConstantPosition::Body);
-    let method = Method::from_bytes(spec.method.as_str().as_bytes()).map_err(|e| e.to_string())?;
+    let method = Method::from_bytes(spec.method.as_str().as_bytes())
+        .map_err(|e| DefinitionError::at("method", e.to_string()))?;
     Ok(UpstreamRoute {
         url,
         method,
@@ -770,7 +793,22 @@ mod tests {
         ];
         for (s, expected) in cases {
             let error = UpstreamRoute::compile(&definition(s.clone())).unwrap_err();
-            assert!(error.contains(expected), "{s:?}: `{error}` lacks `{expected}`");
+            assert!(error.message.contains(expected), "{s:?}: `{error}` lacks `{expected}`");
+        }
+    }
+
+    #[test]
+    fn compile_errors_name_their_field() {
+        let cases = [
+            (RegisteredSpec { timeout_ms: 0, ..spec("") }, "timeoutMs"),
+            (RegisteredSpec { base_url: "ftp://example.com".into(), ..spec("") }, "baseUrl"),
+            (RegisteredSpec { params: vec![param("x", ParamPosition::Body)], ..spec("") }, "params.x"),
+            (RegisteredSpec { constants: vec![constant("k", ConstantPosition::Body, "v")], ..spec("") }, "constants.k"),
+            (spec("/items/{id}"), "path"),
+        ];
+        for (s, field) in cases {
+            let error = UpstreamRoute::compile(&definition(s.clone())).unwrap_err();
+            assert_eq!(error.field.path(), field, "{s:?}: {error}");
         }
     }
 }

@@ -461,7 +461,7 @@ fn compile_variant(
     definition: &ApiDefinition,
     datasource: Option<&Datasource>,
 ) -> Result<Variant, String> {
-    let plugin = plugins::compile(definition, datasource)?;
+    let plugin = plugins::compile(definition, datasource).map_err(|e| e.message)?;
     let version_header = HeaderValue::from_str(&format!("V{number}")).map_err(|e| e.to_string())?;
     Ok(Variant { version: number, version_header, plugin })
 }

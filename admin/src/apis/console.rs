@@ -65,8 +65,7 @@ pub async fn test(
         return Err(AdminError::invalid("draft.datasourceId", "a data API needs a datasourceId"));
     };
     let datasource = datasource_in(&state, workgroup, datasource_id).await?;
-    let plugin = plugins::compile(&definition, Some(&datasource))
-        .map_err(|message| rules::definition_error(&definition.mode, message))?;
+    let plugin = plugins::compile(&definition, Some(&datasource)).map_err(rules::definition_error)?;
     let params: HashMap<String, RawParam> =
         body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
     // Rendering is cheap and deterministic: a dry run first gives the SQL a real run executes.

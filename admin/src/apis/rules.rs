@@ -5,12 +5,12 @@
 //! created over REST must be one a declarative file could also describe.
 
 use axum::body::Bytes;
-use catalog::model::{ApiDefinition, ApiMode, ApiSettings, Datasource, ParamPosition};
+use catalog::model::{ApiDefinition, ApiMode, ApiSettings, Datasource};
 use errors::ErrorCode;
 
 use crate::reply::AdminError;
+use plugins::DefinitionError;
 use plugins::api_rules::{self, PathProblem};
-use plugins::registered::UpstreamRoute;
 
 /// API names: 1 to 30 letters, digits and underscores.
 pub fn check_name(name: &str) -> Result<(), AdminError> {
@@ -31,7 +31,7 @@ pub fn check_method(method: &str) -> Result<String, AdminError> {
 
 /// The path and its parameters; the first problem names the path or the parameter at fault.
 pub fn check_path(path: &str, definition: &ApiDefinition) -> Result<(), AdminError> {
-    let (list, params) = caller_params(definition);
+    let (list, params) = definition.caller_params();
     match api_rules::path_problems(path, &params).into_iter().next() {
         None => Ok(()),
         Some(PathProblem { param: Some(name), message }) => {
@@ -41,80 +41,15 @@ pub fn check_path(path: &str, definition: &ApiDefinition) -> Result<(), AdminErr
     }
 }
 
-/// The parameters callers send, with where they put them, and the key that lists them.
-fn caller_params(definition: &ApiDefinition) -> (&'static str, Vec<(&str, ParamPosition)>) {
-    match &definition.mode {
-        ApiMode::Registered(spec) => ("params", spec.params.iter().map(|p| (p.name.as_str(), p.position)).collect()),
-        _ => ("requestParams", definition.request_params.iter().map(|p| (p.name.as_str(), p.position)).collect()),
-    }
-}
-
-/// Compiles a definition as the edge will: SQL modes against their datasource (password
-/// opened), registered APIs with their constants opened. The error names the field at fault.
+/// Compiles a definition as the edge will (SQL modes against their datasource, password
+/// opened; registered APIs with their constants opened). The error names the field at fault.
 pub fn compile(definition: &ApiDefinition, datasource: Option<&Datasource>) -> Result<(), AdminError> {
-    let why = match (&definition.mode, datasource) {
-        (ApiMode::Registered(_), _) => UpstreamRoute::compile(definition).err(),
-        (_, Some(datasource)) => plugins::sql::SqlApi::compile(definition, datasource).err().map(|e| e.message),
-        (mode, None) => Some(format!("a {} API needs a datasourceId", mode.name())),
-    };
-    match why {
-        None => Ok(()),
-        Some(why) => Err(definition_error(&definition.mode, why)),
-    }
+    plugins::compile(definition, datasource).map(|_| ()).map_err(definition_error)
 }
 
 /// A definition that does not compile: `InvalidDefinition`, naming the field at fault.
-pub fn definition_error(mode: &ApiMode, why: String) -> AdminError {
-    let field = compile_field(mode, &why);
-    AdminError::new(ErrorCode::InvalidDefinition, why).in_field(&field)
-}
-
-/// The field a compile message is about, as well as the message lets us tell.
-fn compile_field(mode: &ApiMode, why: &str) -> String {
-    let quoted = |after: &str| {
-        why.split_once(after)
-            .and_then(|(_, rest)| rest.strip_prefix('`'))
-            .and_then(|rest| rest.split_once('`'))
-            .map(|(name, _)| name.to_owned())
-    };
-    let with = |list: &str, after: &str| match quoted(after) {
-        Some(name) => format!("draft.{list}.{name}"),
-        None => format!("draft.{list}"),
-    };
-    if let ApiMode::Registered(_) = mode {
-        return if why.contains("parameter `") {
-            with("params", "parameter ")
-        } else if why.contains("constant") {
-            "draft.constants".to_owned()
-        } else if why.starts_with("timeoutMs") {
-            "draft.timeoutMs".to_owned()
-        } else if why.starts_with("path") || why.contains("placeholder") {
-            "draft.path".to_owned()
-        } else if why.contains("requestParams") {
-            "draft.requestParams".to_owned()
-        } else {
-            "draft.baseUrl".to_owned()
-        };
-    }
-    if why.starts_with("options.maxLimit") {
-        "draft.options.maxLimit".to_owned()
-    } else if why.contains("datasourceId") {
-        "draft.datasourceId".to_owned()
-    } else if why.starts_with("response field") || why.contains("at least one response field") {
-        with("responseFields", "response field ")
-    } else if why.contains("request parameter") || why.starts_with("identifier parameter") {
-        with("requestParams", "parameter ")
-    } else if why.starts_with("parameter `") || why.starts_with("default of `") {
-        with("requestParams", if why.starts_with("default") { "default of " } else { "parameter " })
-    } else {
-        match mode {
-            ApiMode::Wizard(_) => "draft.table",
-            ApiMode::Script(_) => "draft.sql",
-            ApiMode::Native(_) => "draft.tables",
-            ApiMode::Registered(_) => "draft",
-        }
-        .to_owned()
-    }
+pub fn definition_error(error: DefinitionError) -> AdminError {
+    AdminError::new(ErrorCode::InvalidDefinition, error.message).in_field(&format!("draft.{}", error.field.path()))
 }
 
 pub use crate::body::parse;

@@ -473,6 +473,17 @@ pub struct ApiDefinition {
 }
 
 impl ApiDefinition {
+    /// The parameters callers send, with where they put them, and the key that lists them
+    /// (`params` for registered APIs, `requestParams` for the rest).
+    pub fn caller_params(&self) -> (&'static str, Vec<(&str, ParamPosition)>) {
+        match &self.mode {
+            ApiMode::Registered(spec) => {
+                ("params", spec.params.iter().map(|p| (p.name.as_str(), p.position)).collect())
+            }
+            _ => ("requestParams", self.request_params.iter().map(|p| (p.name.as_str(), p.position)).collect()),
+        }
+    }
+
     /// A SHA-256 (hex) of the definition as readers see it: constant values left out, so a
     /// digest says nothing of a secret. Equal definitions have equal digests and any other
     /// change moves it; the store keeps it beside each draft and version (`draft_hash`,

@@ -5,16 +5,19 @@
 //! `plugins` compiles them into executable plans, `store` persists them. One submodule per
 //! aggregate, each re-exported here: `datasource` (datasources), `definition` (what a version
 //! of an API does), `api` (APIs, versions, publications), `callers` (apps, grants, gray
-//! release, security levels) and `access` (workgroups, users, tokens, members, folders, audit).
+//! release, security levels), `access` (workgroups, users, tokens, members, folders, audit) and
+//! `workflow` (workflow graphs, checked and run by `sluice-workflow`).
 
 mod access;
 mod api;
 mod callers;
 mod datasource;
 mod definition;
+mod workflow;
 
 pub use access::*;
 pub use api::*;
 pub use callers::*;
 pub use datasource::*;
 pub use definition::*;
+pub use workflow::*;

@@ -33,7 +33,7 @@ use catalog::model::{
     SecurityLevel,
 };
 
-use crate::error::ApiError;
+use crate::error::{ApiError, DefinitionError, DefinitionField};
 use crate::{Call, CallOutput};
 use dialect::Dialect;
 use encode::PageInfo;
@@ -182,29 +182,36 @@ struct Page {
 impl SqlApi {
     /// Validates a definition against its datasource and builds its plan.
     /// Errors are `InvalidDefinition` with what to change.
-    pub fn compile(definition: &ApiDefinition, datasource: &Datasource) -> Result<SqlApi, ApiError> {
+    pub fn compile(definition: &ApiDefinition, datasource: &Datasource) -> Result<SqlApi, DefinitionError> {
         let dialect = Dialect::from(datasource.kind);
         check_params(&definition.request_params, &definition.response_fields)?;
         if definition.options.max_limit == 0 {
-            return Err(ApiError::invalid_definition("options.maxLimit must be at least 1"));
+            return Err(DefinitionError::at("options.maxLimit", "options.maxLimit must be at least 1"));
         }
         let plan = match &definition.mode {
-            ApiMode::Wizard(spec) => ModePlan::Wizard(
-                WizardPlan::compile(dialect, &spec.table, &definition.request_params, &definition.response_fields)
-                    .map_err(ApiError::invalid_definition)?,
-            ),
+            ApiMode::Wizard(spec) => ModePlan::Wizard(WizardPlan::compile(
+                dialect,
+                &spec.table,
+                &definition.request_params,
+                &definition.response_fields,
+            )?),
             ApiMode::Script(spec) => {
                 let text = spec.sql.trim().trim_end_matches(';');
                 if has_top_level_semicolon(text) {
-                    return Err(ApiError::invalid_definition(
+                    return Err(DefinitionError::at(
+                        "sql",
                         "a script holds one statement: remove `;` between statements",
                     ));
                 }
-                let template = ScriptTemplate::compile(text, &definition.request_params)
-                    .map_err(|e| ApiError::invalid_definition(format!("script template, {e}")))?;
+                let template =
+                    ScriptTemplate::compile(text, &definition.request_params).map_err(|e| DefinitionError {
+                        field: DefinitionField::ScriptLine(e.line),
+                        message: format!("script template, {e}"),
+                    })?;
                 let has_own_limit = mentions_limit(text);
                 if has_own_limit && definition.options.pagination {
-                    return Err(ApiError::invalid_definition(
+                    return Err(DefinitionError::at(
+                        "sql",
                         "the script has its own LIMIT but pagination is on: remove the LIMIT, pagination adds it",
                     ));
                 }
@@ -216,12 +223,11 @@ impl SqlApi {
                     DatasourceKind::Mysql => datasource.connection.database.as_str(),
                     DatasourceKind::Sqlite => "main",
                 };
-                ModePlan::Native(
-                    NativePolicy::compile(spec, dialect, default_schema).map_err(ApiError::invalid_definition)?,
-                )
+                ModePlan::Native(NativePolicy::compile(spec, dialect, default_schema)?)
             }
             ApiMode::Registered(_) => {
-                return Err(ApiError::invalid_definition(
+                return Err(DefinitionError::at(
+                    "mode",
                     "a registered API forwards calls to its upstream; it has no SQL to compile",
                 ));
             }
@@ -494,48 +500,46 @@ fn field_hint(fields: &[ResponseField], column: &str) -> Option<ScalarType> {
     })
 }
 
-fn check_params(params: &[RequestParam], fields: &[ResponseField]) -> Result<(), ApiError> {
+fn check_params(params: &[RequestParam], fields: &[ResponseField]) -> Result<(), DefinitionError> {
+    let param_error = |name: &str, message: String| DefinitionError::item("requestParams", name, message);
     let mut seen = std::collections::HashSet::new();
     for p in params {
         if p.name.is_empty() || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(ApiError::invalid_definition(format!(
-                "request parameter name `{}` must be letters, digits and underscores",
-                p.name
-            )));
+            return Err(param_error(
+                &p.name,
+                format!("request parameter name `{}` must be letters, digits and underscores", p.name),
+            ));
         }
         if RESERVED.contains(&p.name.as_str()) {
-            return Err(ApiError::invalid_definition(format!(
-                "request parameter name `{}` is reserved; choose another",
-                p.name
-            )));
+            return Err(param_error(
+                &p.name,
+                format!("request parameter name `{}` is reserved; choose another", p.name),
+            ));
         }
         if !seen.insert(p.name.as_str()) {
-            return Err(ApiError::invalid_definition(format!("request parameter `{}` is declared twice", p.name)));
+            return Err(param_error(&p.name, format!("request parameter `{}` is declared twice", p.name)));
         }
         if p.param_type == ParamType::Identifier {
             if p.allowed_values.is_empty() {
-                return Err(ApiError::invalid_definition(format!(
-                    "identifier parameter `{}` needs allowedValues",
-                    p.name
-                )));
+                return Err(param_error(&p.name, format!("identifier parameter `{}` needs allowedValues", p.name)));
             }
             for v in &p.allowed_values {
                 dialect::validate_identifier(v)
-                    .map_err(|e| ApiError::invalid_definition(format!("parameter `{}` allowed value: {e}", p.name)))?;
+                    .map_err(|e| param_error(&p.name, format!("parameter `{}` allowed value: {e}", p.name)))?;
             }
         }
         if let Some(default) = &p.default {
             value::coerce(p, &RawParam::Text(default.clone()))
-                .map_err(|e| ApiError::invalid_definition(format!("default of `{}`: {}", p.name, e.message)))?;
+                .map_err(|e| param_error(&p.name, format!("default of `{}`: {}", p.name, e.message)))?;
         }
     }
     let mut seen = std::collections::HashSet::new();
     for f in fields {
+        let field_error = |message: String| DefinitionError::item("responseFields", &f.name, message);
         if !seen.insert(f.name.as_str()) {
-            return Err(ApiError::invalid_definition(format!("response field `{}` is declared twice", f.name)));
+            return Err(field_error(format!("response field `{}` is declared twice", f.name)));
         }
-        dialect::validate_identifier(&f.name)
-            .map_err(|e| ApiError::invalid_definition(format!("response field name: {e}")))?;
+        dialect::validate_identifier(&f.name).map_err(|e| field_error(format!("response field name: {e}")))?;
     }
     Ok(())
 }

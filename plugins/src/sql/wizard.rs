@@ -10,7 +10,7 @@ use catalog::model::{MaskMode, Operator, ParamType, RequestParam, ResponseField,
 use super::dialect::{Dialect, validate_identifier};
 use super::render::SqlBuilder;
 use super::value::{ParamValues, Value};
-use crate::error::ApiError;
+use crate::error::{ApiError, DefinitionError};
 
 /// A compiled wizard query.
 #[derive(Debug, Clone)]
@@ -42,14 +42,16 @@ impl WizardPlan {
         table: &str,
         params: &[RequestParam],
         fields: &[ResponseField],
-    ) -> Result<WizardPlan, String> {
-        validate_identifier(table).map_err(|e| format!("table: {e}"))?;
+    ) -> Result<WizardPlan, DefinitionError> {
+        validate_identifier(table).map_err(|e| DefinitionError::at("table", format!("table: {e}")))?;
         if fields.is_empty() {
-            return Err("a wizard API needs at least one response field".into());
+            return Err(DefinitionError::at("responseFields", "a wizard API needs at least one response field"));
         }
         let mut select_from = String::from("SELECT ");
         for (i, field) in fields.iter().enumerate() {
-            validate_identifier(field.column_name()).map_err(|e| format!("response field `{}`: {e}", field.name))?;
+            validate_identifier(field.column_name()).map_err(|e| {
+                DefinitionError::item("responseFields", &field.name, format!("response field `{}`: {e}", field.name))
+            })?;
             if i > 0 {
                 select_from.push_str(", ");
             }
@@ -62,7 +64,10 @@ impl WizardPlan {
         select_from.push_str(&from);
         let count_from = format!("SELECT COUNT(*){from}");
 
-        let terms = params.iter().map(|p| compile_term(dialect, p)).collect::<Result<Vec<_>, _>>()?;
+        let terms = params
+            .iter()
+            .map(|p| compile_term(dialect, p).map_err(|why| DefinitionError::item("requestParams", &p.name, why)))
+            .collect::<Result<Vec<_>, _>>()?;
 
         let mut sorted: Vec<&ResponseField> = fields.iter().filter(|f| f.sort.is_some()).collect();
         sorted.sort_by_key(|f| f.sort.map(|s| s.priority));

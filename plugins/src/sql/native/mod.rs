@@ -28,7 +28,7 @@ use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect,
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, DefinitionError};
 use crate::sql::dialect::Dialect;
 use crate::sql::mask::Masking;
 use crate::sql::render::RenderedSql;
@@ -52,7 +52,7 @@ pub struct NativePolicy {
 
 impl NativePolicy {
     /// Checks a definition at publish time. `Err` says what to fix in it.
-    pub fn compile(spec: &NativeSpec, dialect: Dialect, default_schema: &str) -> Result<NativePolicy, String> {
+    pub fn compile(spec: &NativeSpec, dialect: Dialect, default_schema: &str) -> Result<NativePolicy, DefinitionError> {
         Ok(NativePolicy { allowed: Allowed::compile(spec, dialect, default_schema)? })
     }
 

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use catalog::model::NativeSpec;
 use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
 
+use crate::error::DefinitionError;
 use crate::sql::dialect::{Dialect, validate_identifier};
 
 /// The most tables one native API may expose.
@@ -117,20 +118,32 @@ pub(super) struct Allowed {
 
 impl Allowed {
     /// Checks and folds a definition. `Err` says what to change in it.
-    pub(super) fn compile(spec: &NativeSpec, dialect: Dialect, default_schema: &str) -> Result<Allowed, String> {
+    pub(super) fn compile(
+        spec: &NativeSpec,
+        dialect: Dialect,
+        default_schema: &str,
+    ) -> Result<Allowed, DefinitionError> {
         if spec.tables.is_empty() {
-            return Err("a native API needs at least one table in `tables`".into());
+            return Err(DefinitionError::at("tables", "a native API needs at least one table in `tables`"));
         }
         if spec.tables.len() > MAX_TABLES {
-            return Err(format!(
-                "a native API may allow at most {MAX_TABLES} tables; this one lists {}: split it into several APIs",
-                spec.tables.len()
+            return Err(DefinitionError::at(
+                "tables",
+                format!(
+                    "a native API may allow at most {MAX_TABLES} tables; this one lists {}: split it into several APIs",
+                    spec.tables.len()
+                ),
             ));
         }
         let default_schema = default_schema.trim();
-        let tables = spec.tables.iter().map(|table| compile_table(table, dialect)).collect::<Result<Vec<_>, _>>()?;
-        let extra_functions =
-            spec.functions.iter().map(|function| compile_function(function)).collect::<Result<HashSet<_>, _>>()?;
+        let tables = (spec.tables.iter())
+            .map(|table| compile_table(table, dialect))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|why| DefinitionError::at("tables", why))?;
+        let extra_functions = (spec.functions.iter())
+            .map(|function| compile_function(function))
+            .collect::<Result<HashSet<_>, _>>()
+            .map_err(|why| DefinitionError::at("functions", why))?;
         Ok(Allowed {
             dialect,
             // Without a known default schema, only literally allowed schemas match.

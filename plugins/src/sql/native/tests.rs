@@ -75,7 +75,7 @@ fn assert_invalid(e: &ApiError) {
 fn compile_refuses_more_than_five_tables() {
     let six = spec(&["a", "b", "c", "d", "e", "f"], &[]);
     let err = NativePolicy::compile(&six, Dialect::Postgres, "public").expect_err("six tables");
-    assert!(err.contains("at most 5"), "{err}");
+    assert!(err.message.contains("at most 5"), "{err}");
     let five = spec(&["a", "b", "c", "d", "e"], &[]);
     assert!(NativePolicy::compile(&five, Dialect::Postgres, "public").is_ok());
 }
@@ -89,7 +89,7 @@ fn compile_refuses_bad_names_and_empty_lists() {
     let err = NativePolicy::compile(&spec(&["users"], &["pg_sleep()"]), Dialect::Mysql, "app");
     assert!(err.is_err(), "function with parentheses accepted");
     let err = NativePolicy::compile(&spec(&[], &[]), Dialect::Sqlite, "main").expect_err("no tables");
-    assert!(err.contains("at least one table"), "{err}");
+    assert!(err.message.contains("at least one table"), "{err}");
 }
 
 // ---- statement shape ---------------------------------------------------------------------
