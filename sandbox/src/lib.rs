@@ -54,8 +54,10 @@ pub struct Limits {
 impl Limits {
     /// Largest time budget a function may ask for.
     pub const MAX_CPU_MS: u64 = 5_000;
-    /// Largest memory budget a function may ask for.
-    pub const MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+    /// Largest memory budget a function may ask for. Kept modest because
+    /// memory also bounds the one uninterruptible operation, a big-integer
+    /// multiplication, whose cost grows faster than its size.
+    pub const MAX_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
     /// The limits brought into range: at least 1 ms and 1 MiB, at most the maxima.
     pub fn clamped(self) -> Self {
