@@ -1,0 +1,4 @@
+# expect: raised NameError
+# `eval` does not exist.
+def handler(event, context):
+    return eval('1 + 1')

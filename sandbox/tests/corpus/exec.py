@@ -1,0 +1,5 @@
+# expect: raised NameError
+# `exec` does not exist.
+def handler(event, context):
+    exec('import os')
+    return 1

@@ -1,0 +1,4 @@
+# expect: raised NameError
+# `globals()` does not exist.
+def handler(event, context):
+    return list(globals().keys())

@@ -1,0 +1,5 @@
+# expect: compile
+# `import gc` is refused when the function is saved.
+import gc
+def handler(event, context):
+    return 1

@@ -1,0 +1,5 @@
+# expect: compile
+# `import pickle` is refused when the function is saved.
+import pickle
+def handler(event, context):
+    return 1

@@ -1,0 +1,5 @@
+# expect: compile
+# Wildcard imports are not supported.
+from math import *
+def handler(event, context):
+    return pi

@@ -1,0 +1,5 @@
+# expect: compile
+# `import sys` is refused when the function is saved.
+import sys
+def handler(event, context):
+    return 1

@@ -1,0 +1,4 @@
+# expect: raised NameError
+# `vars()` does not exist.
+def handler(event, context):
+    return vars()

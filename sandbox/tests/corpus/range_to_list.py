@@ -1,0 +1,4 @@
+# expect: memory
+# `list(range(10**9))`.
+def handler(event, context):
+    return len(list(range(10 ** 9)))

@@ -1,0 +1,8 @@
+# expect: notjson
+# A class instance is not JSON.
+class Thing:
+    pass
+
+
+def handler(event, context):
+    return Thing()

@@ -1,0 +1,4 @@
+# expect: notjson
+# NaN is not JSON.
+def handler(event, context):
+    return float('nan')

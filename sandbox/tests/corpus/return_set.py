@@ -1,0 +1,4 @@
+# expect: notjson
+# A set has no JSON form.
+def handler(event, context):
+    return {1, 2, 3}
