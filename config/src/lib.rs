@@ -153,7 +153,7 @@ impl Config {
             body_timeout_ms: number("SLUICE_BODY_TIMEOUT_MS", file.body_timeout_ms.map(|n| n.to_string()))?
                 .unwrap_or(10_000),
             reload_interval_ms: number("SLUICE_RELOAD_INTERVAL_MS", file.reload_interval_ms.map(|n| n.to_string()))?
-                .unwrap_or(300),
+                .unwrap_or(100),
             threads: number("SLUICE_THREADS", file.threads.map(|n| n.to_string()))?.unwrap_or(0) as usize,
             shutdown_timeout_secs: number(
                 "SLUICE_SHUTDOWN_TIMEOUT_SECS",

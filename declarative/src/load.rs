@@ -162,12 +162,12 @@ fn parse_document(origin: Origin, text: &str, bundle: &mut Bundle, problems: &mu
         }
     };
     if kind.eq_ignore_ascii_case("datasource") {
-        if let Some(spec) = typed::<DatasourceSpec>(&origin, text, problems) {
+        if let Some(spec) = typed::<DatasourceSpec>(&origin, text, value, problems) {
             bundle.datasources.push(Sourced { spec, origin });
         }
     } else if kind.eq_ignore_ascii_case("api") {
         check_nested_keys(&origin, map, problems);
-        if let Some(spec) = typed::<ApiSpec>(&origin, text, problems) {
+        if let Some(spec) = typed::<ApiSpec>(&origin, text, value, problems) {
             bundle.apis.push(Sourced { spec, origin });
         }
     } else {
@@ -175,7 +175,13 @@ fn parse_document(origin: Origin, text: &str, bundle: &mut Bundle, problems: &mu
     }
 }
 
-fn typed<T: DeserializeOwned>(origin: &Origin, text: &str, problems: &mut Vec<Problem>) -> Option<T> {
+/// The document as `T`. Read from the parsed `value` first, which costs no second scan of the
+/// text; when that fails — an error to report, or a scalar the value typed differently than
+/// the text would be (`name: 123` for a string) — the text decides, with its error's line.
+fn typed<T: DeserializeOwned>(origin: &Origin, text: &str, value: Value, problems: &mut Vec<Problem>) -> Option<T> {
+    if let Ok(spec) = serde_yaml_ng::from_value(value) {
+        return Some(spec);
+    }
     match serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)) {
         Ok(spec) => Some(spec),
         Err(e) => {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use catalog::model::{Api, ApiDefinition, AuthMode, Datasource, Environment, SecurityLevel};
+use catalog::model::{ApiDefinition, AuthMode, Datasource, Environment, SecurityLevel};
 use catalog::route_space::{RouteClaim, Unserved, conflicting_pairs};
 use catalog::store::{GrayRelease, PublishedDigest, Store, StoreError};
 use http::{HeaderValue, Method};
@@ -129,19 +129,33 @@ pub enum Lookup<'a> {
 /// Routes of one environment: method + path, with `{name}` path parameters.
 #[derive(Default)]
 pub struct RouteTable {
-    router: matchit::Router<Vec<Arc<Route>>>,
-    /// The same routes by API id, for in-process calls.
-    by_id: HashMap<i64, Arc<Route>>,
+    /// Which route answers which request, shared with the previous table while the routes
+    /// claim the same methods and paths (a rebuild that changed definitions only).
+    layout: Arc<Layout>,
+    /// Every route given to [`RouteTable::build`], in order, served or left out.
+    routes: Vec<Arc<Route>>,
+}
+
+/// The part of a table decided by the routes' APIs, workgroups, methods and paths alone.
+#[derive(Default)]
+struct Layout {
+    /// Path → indices into the table's routes of the APIs at that path, oldest first.
+    router: matchit::Router<Vec<usize>>,
+    /// Served routes by API id, for in-process calls.
+    by_id: HashMap<i64, usize>,
+    /// Routes left out, with why.
+    refused: Vec<(usize, String)>,
+    /// How many routes are served.
     len: usize,
 }
 
-impl RouteTable {
-    /// Builds a table; routes that may not be served beside others are returned as rejected,
-    /// with why, rather than failing the whole table. The store refuses such paths when they are
-    /// saved or published (`catalog::route_space`); this is for a store written before it did.
-    /// Routes of different workgroups that claim the same requests are all left out: neither
-    /// workgroup may receive the other's calls. Within one workgroup the older API keeps the path.
-    pub fn build(routes: Vec<Route>) -> (RouteTable, Vec<(Route, String)>) {
+impl Layout {
+    /// Routes that may not be served beside others are refused, with why, rather than failing
+    /// the whole table. The store refuses such paths when they are saved or published
+    /// (`catalog::route_space`); this is for a store written before it did. Routes of
+    /// different workgroups that claim the same requests are all left out: neither workgroup
+    /// may receive the other's calls. Within one workgroup the older API keeps the path.
+    fn build(routes: &[Route]) -> Layout {
         let claims: Vec<RouteClaim<'_>> = routes
             .iter()
             .map(|r| RouteClaim { workgroup_id: r.workgroup_id, method: r.method.as_str(), path: &r.path })
@@ -160,62 +174,81 @@ impl RouteTable {
             }
         }
         drop(claims);
-        let mut by_path: BTreeMap<String, Vec<Route>> = BTreeMap::new();
-        let mut rejected = Vec::new();
-        for (i, route) in routes.into_iter().enumerate() {
-            match refused.remove(&i) {
-                Some(why) => rejected.push((route, why)),
-                None => by_path.entry(route.path.clone()).or_default().push(route),
+        let mut by_path: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, route) in routes.iter().enumerate() {
+            if !refused.contains_key(&i) {
+                by_path.entry(&route.path).or_default().push(i);
             }
         }
-        let mut table = RouteTable::default();
+        let mut layout = Layout { refused: refused.into_iter().collect(), ..Layout::default() };
         for (path, mut group) in by_path {
-            group.sort_by_key(|r| r.api_id);
-            let kept: Vec<Arc<Route>> = group.into_iter().map(Arc::new).collect();
-            let count = kept.len();
-            if let Err(e) = table.router.insert(path.clone(), kept.clone()) {
-                for route in kept {
-                    if let Ok(route) = Arc::try_unwrap(route) {
-                        rejected.push((route, format!("path {path} conflicts with another route: {e}")));
-                    }
-                }
+            group.sort_by_key(|&i| routes[i].api_id);
+            if let Err(e) = layout.router.insert(path, group.clone()) {
+                layout
+                    .refused
+                    .extend(group.into_iter().map(|i| (i, format!("path {path} conflicts with another route: {e}"))));
                 continue;
             }
-            table.len += count;
-            for route in kept {
-                table.by_id.insert(route.api_id, route);
-            }
+            layout.len += group.len();
+            layout.by_id.extend(group.into_iter().map(|i| (routes[i].api_id, i)));
         }
-        (table, rejected)
+        layout.refused.sort_by_key(|(i, _)| *i);
+        layout
+    }
+}
+
+/// Whether two routes claim the same requests for the same API: what a layout is built from.
+fn same_claim(a: &Route, b: &Route) -> bool {
+    a.api_id == b.api_id && a.workgroup_id == b.workgroup_id && a.method == b.method && a.path == b.path
+}
+
+impl RouteTable {
+    /// Builds a table; routes that may not be served beside others are returned as rejected,
+    /// with why (see [`Layout::build`]). When `previous` holds routes claiming the same
+    /// methods and paths for the same APIs, its layout is taken over, not built again.
+    pub fn build(routes: Vec<Route>, previous: Option<&RouteTable>) -> (RouteTable, Vec<(Arc<Route>, String)>) {
+        let layout = match previous {
+            Some(previous)
+                if previous.routes.len() == routes.len()
+                    && previous.routes.iter().zip(&routes).all(|(a, b)| same_claim(a, b)) =>
+            {
+                Arc::clone(&previous.layout)
+            }
+            _ => Arc::new(Layout::build(&routes)),
+        };
+        let routes: Vec<Arc<Route>> = routes.into_iter().map(Arc::new).collect();
+        let rejected = layout.refused.iter().map(|(i, why)| (Arc::clone(&routes[*i]), why.clone())).collect();
+        (RouteTable { layout, routes }, rejected)
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.layout.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.layout.len == 0
     }
 
     pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
-        let Ok(matched) = self.router.at(path) else { return Lookup::NotFound };
-        match matched.value.iter().find(|r| r.serves(method)) {
+        let Ok(matched) = self.layout.router.at(path) else { return Lookup::NotFound };
+        let at_path = matched.value.iter().map(|&i| &self.routes[i]);
+        match at_path.clone().find(|r| r.serves(method)) {
             Some(route) => Lookup::Found {
                 route,
                 path_params: matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
             },
-            None => Lookup::MethodNotAllowed { allowed: matched.value.iter().map(|r| r.method.clone()).collect() },
+            None => Lookup::MethodNotAllowed { allowed: at_path.map(|r| r.method.clone()).collect() },
         }
     }
 
     /// The route of API `api_id`.
     pub fn by_id(&self, api_id: i64) -> Option<&Arc<Route>> {
-        self.by_id.get(&api_id)
+        self.layout.by_id.get(&api_id).map(|&i| &self.routes[i])
     }
 
     /// The route serving `method` at `path`, without its path parameters.
     pub fn find(&self, method: &Method, path: &str) -> Option<&Arc<Route>> {
-        self.router.at(path).ok()?.value.iter().find(|r| r.serves(method))
+        self.layout.router.at(path).ok()?.value.iter().map(|&i| &self.routes[i]).find(|r| r.serves(method))
     }
 }
 
@@ -287,7 +320,7 @@ impl Snapshot {
                     let datasource_hash =
                         p.datasource_id.and_then(|id| datasources.get(&id)).map(|(_, h)| h.clone()).unwrap_or_default();
                     let key = VariantKey {
-                        api_id: p.api.id,
+                        api_id: p.api_id,
                         version: p.version,
                         definition_hash: p.definition_hash.clone(),
                         datasource_hash,
@@ -297,7 +330,7 @@ impl Snapshot {
                 .collect();
             // Read only the versions neither snapshot has compiled.
             let missing: Vec<(i64, i64)> =
-                keyed.iter().filter(|(_, key)| !compiled.has(key)).map(|(p, _)| (p.api.id, p.version)).collect();
+                keyed.iter().filter(|(_, key)| !compiled.has(key)).map(|(p, _)| (p.api_id, p.version)).collect();
             let mut versions: HashMap<(i64, i64), ApiDefinition> = store
                 .versions_with_secrets(&missing)
                 .await?
@@ -309,7 +342,7 @@ impl Snapshot {
                 let datasource = published.datasource_id.and_then(|id| datasources.get(&id)).map(|(d, _)| d);
                 let served = compiled.get_or_compile(key, || {
                     versions
-                        .remove(&(published.api.id, published.version))
+                        .remove(&(published.api_id, published.version))
                         .ok_or_else(|| "the version was deleted while the routes were read".to_owned())
                         .and_then(|definition| compile_variant(published.version, &definition, datasource))
                 });
@@ -317,7 +350,7 @@ impl Snapshot {
                     Ok(variant) => variant,
                     Err(e) => {
                         tracing::error!(
-                            api = published.api.name,
+                            api = published.name,
                             env = env.as_str(),
                             version = published.version,
                             "not served: {e}"
@@ -326,13 +359,13 @@ impl Snapshot {
                     }
                 };
                 let gray = grays
-                    .remove(&published.api.id)
+                    .remove(&published.api_id)
                     .and_then(|release| gray_variant(env, &published, release, &datasources, &mut compiled));
-                if let Some(route) = route(published.api, served, gray) {
+                if let Some(route) = route(published, served, gray) {
                     routes.push(route);
                 }
             }
-            let (table, rejected) = RouteTable::build(routes);
+            let (table, rejected) = RouteTable::build(routes, previous.map(|p| p.table(env)));
             for (route, why) in rejected {
                 tracing::error!(api = route.api_name, api_id = route.api_id, env = env.as_str(), "not served: {why}");
                 snapshot.unserved.push(Unserved {
@@ -399,7 +432,7 @@ fn gray_variant(
     compiled: &mut Compiled<'_>,
 ) -> Option<Gray> {
     let number = release.version.number;
-    let api = &published.api;
+    let api = published;
     // A gray version reads the datasource its definition names, which is the published
     // version's unless the definition moved; then it is not served.
     if release.version.definition.datasource_id != published.datasource_id {
@@ -413,7 +446,7 @@ fn gray_variant(
     }
     let datasource = published.datasource_id.and_then(|id| datasources.get(&id));
     let key = VariantKey {
-        api_id: api.id,
+        api_id: api.api_id,
         version: number,
         definition_hash: release.version.definition.digest(),
         datasource_hash: datasource.map(|(_, h)| h.clone()).unwrap_or_default(),
@@ -431,7 +464,7 @@ fn gray_variant(
 
 /// The route of a published API with its compiled versions; `None` (logged) for a method the
 /// edge does not know.
-fn route(api: Api, served: Variant, gray: Option<Gray>) -> Option<Route> {
+fn route(api: PublishedDigest, served: Variant, gray: Option<Gray>) -> Option<Route> {
     let method = match Method::from_bytes(api.method.to_ascii_uppercase().as_bytes()) {
         Ok(m) => m,
         Err(_) => {
@@ -440,12 +473,12 @@ fn route(api: Api, served: Variant, gray: Option<Gray>) -> Option<Route> {
         }
     };
     let access = RouteAccess {
-        auth_mode: api.settings.auth_mode,
-        security_level: api.settings.security_level,
-        max_qps: api.settings.max_qps.and_then(NonZeroU32::new),
+        auth_mode: api.auth_mode,
+        security_level: api.security_level,
+        max_qps: api.max_qps.and_then(NonZeroU32::new),
     };
     Some(Route {
-        api_id: api.id,
+        api_id: api.api_id,
         workgroup_id: api.workgroup_id,
         api_name: api.name,
         method,
@@ -562,6 +595,9 @@ mod tests {
         assert_eq!((third.compiled_now, third.compiled.len()), (1, 4));
         assert!(!Arc::ptr_eq(&plugin(&second, Environment::Prod, ids[1]), &plugin(&third, Environment::Prod, ids[1])));
         assert_eq!(third.prod.by_id(ids[1]).unwrap().served.version, 1);
+        // The same methods and paths: the routing layout is taken over, the new version served.
+        assert!(Arc::ptr_eq(&second.prod.layout, &third.prod.layout));
+        assert_eq!(third.prod.find(&Method::GET, "/b").unwrap().served.version, 1);
         for (env, id) in [(Environment::Prod, ids[0]), (Environment::Prod, ids[2]), (Environment::Test, ids[1])] {
             assert!(Arc::ptr_eq(&plugin(&second, env, id), &plugin(&third, env, id)), "{env:?} {id}");
         }
@@ -586,6 +622,17 @@ mod tests {
         store.unpublish(ids[2], Environment::Test).await.unwrap();
         let sixth = Snapshot::rebuild(&store, &outbound, Some(&fifth)).await.unwrap();
         assert_eq!((sixth.prod.len(), sixth.compiled_now, sixth.compiled.len()), (2, 0, 3));
+        assert!(!Arc::ptr_eq(&fifth.prod.layout, &sixth.prod.layout));
+        assert!(sixth.prod.find(&Method::GET, "/c").is_none() && sixth.prod.by_id(ids[2]).is_none());
+
+        // Another path for an API: a new layout, the old path gone.
+        let mut moved = store.api(ids[0]).await.unwrap();
+        moved.path = "/a2".into();
+        store.update_api(&moved).await.unwrap();
+        let seventh = Snapshot::rebuild(&store, &outbound, Some(&sixth)).await.unwrap();
+        assert!(!Arc::ptr_eq(&sixth.prod.layout, &seventh.prod.layout));
+        assert!(seventh.prod.find(&Method::GET, "/a").is_none());
+        assert_eq!(seventh.prod.find(&Method::GET, "/a2").unwrap().api_id, ids[0]);
     }
 
     #[test]

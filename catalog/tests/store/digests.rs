@@ -1,7 +1,7 @@
 //! Digests and the batched write (`store/digests.rs`): what `apply` and the edge read to tell
 //! what changed without reading definitions, a page's publications, and `write_apis`.
 
-use catalog::model::{ConstantPosition, Environment};
+use catalog::model::{AuthMode, ConstantPosition, Environment, SecurityLevel};
 use catalog::store::{ApiWrite, StoreError};
 
 use crate::{TestDb, new_api, registered_draft, seeded, wizard_draft};
@@ -71,26 +71,39 @@ async fn a_digest_moves_with_the_definition_and_only_with_it(db: TestDb) {
 async fn published_digests_key_what_each_environment_serves(db: TestDb) {
     let store = db.open().await;
     let (workgroup_id, datasource, api) = seeded(&store).await;
+    assert!(store.published_digests(Environment::Prod).await.unwrap().is_empty());
     let v0 = store.save_version(api.id, "").await.unwrap();
     store.publish(api.id, Environment::Test, v0.number).await.unwrap();
-    let weather = store.create_api(&new_api(workgroup_id, "weather", registered_draft(&[]))).await.unwrap();
+    // Settings other than the defaults, so each is seen to be read.
+    let mut input = new_api(workgroup_id, "weather", registered_draft(&[]));
+    input.settings.max_qps = Some(50);
+    input.settings.security_level = SecurityLevel::L3;
+    input.settings.auth_mode = AuthMode::None;
+    let weather = store.create_api(&input).await.unwrap();
     let w0 = store.save_version(weather.id, "").await.unwrap();
     store.publish(weather.id, Environment::Test, w0.number).await.unwrap();
     store.publish(weather.id, Environment::Prod, w0.number).await.unwrap();
 
     let test = store.published_digests(Environment::Test).await.unwrap();
-    let keys: Vec<_> = test.iter().map(|p| (p.api.id, p.version, p.datasource_id)).collect();
+    let keys: Vec<_> = test.iter().map(|p| (p.api_id, p.version, p.datasource_id)).collect();
     assert_eq!(keys, vec![(api.id, 0, Some(datasource.id)), (weather.id, 0, None)]);
     assert_eq!(test[0].definition_hash, api.draft.digest());
-    assert_eq!(test[1].api.path, "/weather");
+    assert_eq!(test[1].path, "/weather");
     let prod = store.published_digests(Environment::Prod).await.unwrap();
-    assert_eq!(prod.iter().map(|p| p.api.id).collect::<Vec<_>>(), vec![weather.id]);
+    assert_eq!(prod.iter().map(|p| p.api_id).collect::<Vec<_>>(), vec![weather.id]);
 
     // They agree with the full read the edge used to make.
     let full = store.published(Environment::Test).await.unwrap();
     for (digest, published) in test.iter().zip(&full) {
         assert_eq!(digest.definition_hash, published.version.definition.digest());
-        assert_eq!(digest.api.settings, published.api.settings);
+        let api = &published.api;
+        let routed = (api.id, api.workgroup_id, &api.name, &api.path, &api.method);
+        assert_eq!((digest.api_id, digest.workgroup_id, &digest.name, &digest.path, &digest.method), routed);
+        let settings = &api.settings;
+        assert_eq!(
+            (digest.auth_mode, digest.security_level, digest.max_qps),
+            (settings.auth_mode, settings.security_level, settings.max_qps)
+        );
     }
     store.close().await;
 }

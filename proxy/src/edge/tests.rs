@@ -92,7 +92,7 @@ fn route(api_id: i64, method: Method, path: &str, auth_mode: AuthMode, plugin: A
 }
 
 fn edge(routes: Vec<Route>) -> Arc<Edge> {
-    let (prod, rejected) = RouteTable::build(routes);
+    let (prod, rejected) = RouteTable::build(routes, None);
     assert!(rejected.is_empty());
     let snapshot = Snapshot { prod, ..Snapshot::default() };
     let settings = EdgeSettings {
