@@ -5,6 +5,9 @@
 //! swapped in paths never reach another team's objects. Datasource passwords are write-only:
 //! no answer carries one, and a `PUT` without `password` keeps the stored one. Every write
 //! appends an audit entry (without secrets).
+//!
+//! One file for the workgroup-scoped objects a data API refers to besides itself; each handler
+//! is short, and they share the lookup that keeps ids inside the workgroup.
 
 use std::sync::Arc;
 use std::time::Duration;
