@@ -265,7 +265,7 @@ pub struct Snapshot {
     /// Published APIs the tables leave out, with why (reported by the health endpoint).
     pub unserved: Vec<Unserved>,
     /// Every version this snapshot compiled or took over, for the next rebuild to reuse.
-    pub compiled: HashMap<VariantKey, Variant>,
+    pub compiled: CompiledVersions,
     /// How many of `compiled` this snapshot compiled itself (the rest came from the previous
     /// snapshot).
     pub compiled_now: usize,
@@ -281,6 +281,10 @@ pub struct VariantKey {
     pub definition_hash: String,
     pub datasource_hash: String,
 }
+
+/// Compiled versions by key. Hashed with foldhash: a rebuild looks up every served version,
+/// and the keys (ids and digests from the store) are not chosen by callers.
+pub type CompiledVersions = HashMap<VariantKey, Variant, foldhash::fast::RandomState>;
 
 impl Snapshot {
     pub fn table(&self, env: Environment) -> &RouteTable {
@@ -309,7 +313,7 @@ impl Snapshot {
         let outbound = outbound.load(store).await?;
         let datasources = store.datasources_with_digests().await?;
         let mut snapshot = Snapshot { revision, callers, outbound, ..Snapshot::default() };
-        let mut compiled = Compiled { previous: previous.map(|p| &p.compiled), now: HashMap::new(), fresh: 0 };
+        let mut compiled = Compiled { previous: previous.map(|p| &p.compiled), now: CompiledVersions::default(), fresh: 0 };
         for env in [Environment::Prod, Environment::Test] {
             let mut grays: HashMap<i64, GrayRelease> =
                 store.gray_releases(env).await?.into_iter().map(|g| (g.strategy.api_id, g)).collect();
@@ -389,8 +393,8 @@ impl Snapshot {
 /// The compiled versions of a rebuild: those of the previous snapshot it may take over, and
 /// those it holds so far.
 struct Compiled<'a> {
-    previous: Option<&'a HashMap<VariantKey, Variant>>,
-    now: HashMap<VariantKey, Variant>,
+    previous: Option<&'a CompiledVersions>,
+    now: CompiledVersions,
     /// How many were compiled (not taken over).
     fresh: usize,
 }
