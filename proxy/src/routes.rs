@@ -132,6 +132,8 @@ pub struct RouteTable {
     router: matchit::Router<Vec<Arc<Route>>>,
     /// The same routes by API id, for in-process calls.
     by_id: HashMap<i64, Arc<Route>>,
+    /// The same routes by (workgroup, API name): how a workflow's API nodes name them.
+    by_name: HashMap<(i64, String), Arc<Route>>,
     len: usize,
 }
 
@@ -183,6 +185,7 @@ impl RouteTable {
             }
             table.len += count;
             for route in kept {
+                table.by_name.insert((route.workgroup_id, route.api_name.clone()), Arc::clone(&route));
                 table.by_id.insert(route.api_id, route);
             }
         }
@@ -211,6 +214,12 @@ impl RouteTable {
     /// The route of API `api_id`.
     pub fn by_id(&self, api_id: i64) -> Option<&Arc<Route>> {
         self.by_id.get(&api_id)
+    }
+
+    /// The route of the API named `name` in workgroup `workgroup_id` (names are unique per
+    /// workgroup; another workgroup's API of that name is not found).
+    pub fn by_name(&self, workgroup_id: i64, name: &str) -> Option<&Arc<Route>> {
+        self.by_name.get(&(workgroup_id, name.to_owned()))
     }
 
     /// The route serving `method` at `path`, without its path parameters.
