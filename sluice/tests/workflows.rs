@@ -207,6 +207,15 @@ fn a_bad_reference_is_refused_naming_the_node_field() {
     ));
     assert_eq!(plan["plan"][0]["node"], "C", "{plan}");
     assert_eq!(plan["plan"][1]["step"], "switch", "{plan}");
+
+    // A run answers the result and each node's trace; parameters are typed first.
+    let echo = json!({"start": "E", "nodes": [{"id": "E", "kind": "end", "output": {"asked": "${START.id}"}}]});
+    let echo = ok(&root(&server, "POST", "/workgroups/demo/apis", Some(workflow_api("wf_echo", "/wf/echo", echo))));
+    let test = format!("/workgroups/demo/apis/{}/test", echo["id"]);
+    let run = ok(&root(&server, "POST", &test, Some(json!({"params": {"id": "5"}}))));
+    assert_eq!(run["result"], json!({"asked": 5}), "{run}");
+    assert_eq!((run["trace"][0]["node"].as_str(), run["trace"][0]["status"].as_str()), (Some("E"), Some("ok")));
+    refused(&root(&server, "POST", &test, Some(json!({"params": {"id": "five"}}))), 400, Some("params.id"));
 }
 
 fn runtime() -> tokio::runtime::Runtime {

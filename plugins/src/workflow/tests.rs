@@ -165,3 +165,39 @@ fn depth_is_answered_as_itself_through_node_failures() {
     assert_eq!((err.code().as_str(), err.status()), ("Workflow.DepthExceeded", 508));
     assert_eq!(run_error(&WorkflowError::Deadline).code(), "Workflow.Deadline");
 }
+
+/// Answers with what it was given, so the test sees the source, event and context.
+struct EchoRunner;
+
+#[async_trait]
+impl crate::FunctionRunner for EchoRunner {
+    async fn call(
+        &self,
+        workgroup_id: i64,
+        function: &str,
+        source: &str,
+        event: Value,
+        context: Value,
+        _timeout: Option<Duration>,
+    ) -> Result<Value, NodeError> {
+        Ok(json!({"wg": workgroup_id, "function": function, "source": source, "event": event, "env": context["env"]}))
+    }
+}
+
+#[tokio::test]
+async fn function_nodes_run_their_source_through_the_runner() {
+    let (_fake, ctx) = context();
+    ctx.set_function_runner(Arc::new(EchoRunner));
+    let def = definition(json!({"start": "F", "functions": {"handler": "def handler(event, context): ..."},
+        "nodes": [
+        {"id": "F", "kind": "function", "function": "handler", "next": ["E"]},
+        {"id": "E", "kind": "end"}
+    ]}));
+    let CallOutput::Json(out) = WorkflowApi::compile(&def).unwrap().invoke(&ctx, &call("3")).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        out,
+        json!({"wg": 7, "function": "handler", "source": "def handler(event, context): ...", "event": {"id": 3}, "env": "prod"})
+    );
+}
