@@ -102,6 +102,33 @@ fn a_workflow_composes_two_sqlite_apis_through_the_edge() {
     let missing = server.get("/wf/customer");
     assert_eq!((missing.status, code(&missing).as_str()), (400, "MissingParameter.id"));
 
+    // An inner API above the caller's clearance is refused inside as it would be outside.
+    runtime().block_on(async {
+        let store = open_store(&server).await;
+        let demo = store.workgroup_by_name("demo").await.expect("demo");
+        let mut customers = store
+            .list_apis(demo.id)
+            .await
+            .expect("apis")
+            .into_iter()
+            .find(|a| a.name == "customer_by_id")
+            .expect("api");
+        customers.settings.security_level = catalog::model::SecurityLevel::L2;
+        store.update_api(&customers).await.expect("level");
+        store.close().await;
+    });
+    let start = Instant::now();
+    let refused = loop {
+        let answer = server.get("/wf/customer?id=7");
+        if answer.status != 200 || start.elapsed() > Duration::from_secs(10) {
+            break answer;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let body = refused.json();
+    assert_eq!((refused.status, code(&refused).as_str()), (502, "Workflow.NodeFailed.C"), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("Forbidden.SecurityLevel")), "{body}");
+
     // The OpenAPI document describes the request parameter and the end mappings' keys.
     let doc = root(&server, "GET", "/workgroups/demo/openapi.json", None);
     assert_eq!(doc.status, 200, "{}", String::from_utf8_lossy(&doc.body));
