@@ -70,26 +70,33 @@ async fn exchange(
     }
     let failed = |what: &str, e: Box<Error>| {
         tracing::info!("in-process upstream call: {what}: {e}");
-        unavailable()
-    };
-    let (connection, _) = connector.get_http_session(&peer).await.map_err(|e| failed("connecting", e))?;
-    let HttpSession::H1(mut upstream) = connection else {
-        return Err(unavailable());
-    };
-    upstream.read_timeout = Some(timeout);
-    upstream.write_timeout = Some(timeout);
-    upstream.write_request_header(Box::new(head)).await.map_err(|e| failed("writing", e))?;
-    if !body.is_empty() {
-        upstream.write_body(&body).await.map_err(|e| failed("writing", e))?;
-    }
-    upstream.finish_body().await.map_err(|e| failed("writing", e))?;
-    loop {
-        upstream.read_response().await.map_err(|e| failed("reading", e))?;
-        match upstream.get_status() {
-            Some(status) if status.is_informational() && status != http::StatusCode::SWITCHING_PROTOCOLS => continue,
-            _ => break,
+        match e.etype() {
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+                upstream_timeout(timeout)
+            }
+            _ => unavailable(),
         }
-    }
+    };
+    // As the caller-facing lane does: a kept connection the upstream closed meanwhile fails
+    // before any answer, and an idempotent call may go out once more on a new one.
+    let idempotent = request.method.is_idempotent();
+    let mut attempts = 0;
+    let mut upstream = loop {
+        attempts += 1;
+        let (connection, reused) = connector.get_http_session(&peer).await.map_err(|e| failed("connecting", e))?;
+        let HttpSession::H1(mut upstream) = connection else {
+            return Err(unavailable());
+        };
+        upstream.read_timeout = Some(timeout);
+        upstream.write_timeout = Some(timeout);
+        match send(&mut upstream, head.clone(), &body).await {
+            Ok(()) => break upstream,
+            Err(e) if attempts == 1 && reused && idempotent => {
+                tracing::debug!("a kept upstream connection failed; sending again: {e}");
+            }
+            Err(e) => return Err(failed("exchanging", e)),
+        }
+    };
     if let Err(why) = check_answer(&upstream) {
         tracing::info!("in-process upstream call refused: {why}");
         return Err(unavailable());
@@ -116,5 +123,25 @@ async fn exchange(
     match serde_json::from_slice(&answer) {
         Ok(value) => Ok(CallOutput::Json(value)),
         Err(_) => Err(ApiError::new(ErrorCode::UpstreamUnavailable, "the upstream's answer is not JSON")),
+    }
+}
+
+/// Writes the request and reads the answer's head, interim answers skipped.
+async fn send(
+    upstream: &mut pingora::protocols::http::v1::client::HttpSession,
+    head: RequestHeader,
+    body: &[u8],
+) -> Result<(), Box<Error>> {
+    upstream.write_request_header(Box::new(head)).await?;
+    if !body.is_empty() {
+        upstream.write_body(body).await?;
+    }
+    upstream.finish_body().await?;
+    loop {
+        upstream.read_response().await?;
+        match upstream.get_status() {
+            Some(status) if status.is_informational() && status != http::StatusCode::SWITCHING_PROTOCOLS => continue,
+            _ => return Ok(()),
+        }
     }
 }

@@ -256,7 +256,7 @@ async fn open_store(server: &Server) -> Store {
     Store::open(&url, secrets).await.expect("store")
 }
 
-/// A one-route upstream on loopback: answers every request with JSON echoing its query.
+/// An upstream on loopback: answers JSON echoing the query, with status 500 under `/fail`.
 fn json_upstream() -> std::net::SocketAddr {
     use std::io::{BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -269,8 +269,9 @@ fn json_upstream() -> std::net::SocketAddr {
                 while let Some((_, target, _)) = support::read_request_head(&mut reader) {
                     let query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
                     let body = json!({"temp": 21, "query": query}).to_string();
+                    let status = if target.contains("/fail") { "500 Failed" } else { "200 OK" };
                     let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
                         body.len()
                     );
                     if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(body.as_bytes())).is_err() {
@@ -301,4 +302,22 @@ fn a_registered_api_answers_a_node_through_one_bounded_exchange() {
     let body = answer.json();
     assert_eq!(answer.status, 200, "{body}");
     assert_eq!((body["data"]["temp"].as_i64(), body["data"]["query"].as_str()), (Some(21), Some("id=3")), "{body}");
+    // Again, on the kept connection.
+    let again = server.get("/wf/weather?id=4").json();
+    assert_eq!(again["data"]["query"], "id=4", "{again}");
+
+    // An upstream that fails fails the node, with the registered lane's code.
+    let failing = json!({"name": "weather_fail", "path": "/weather/fail", "authMode": "none", "draft": {
+        "mode": "registered", "baseUrl": format!("http://{upstream}/v1"), "path": "/fail"
+    }});
+    publish(&server, "demo", failing);
+    let workflow = json!({"start": "F", "nodes": [
+        {"id": "F", "kind": "api", "api": "weather_fail", "next": ["E"]},
+        {"id": "E", "kind": "end"}
+    ]});
+    publish(&server, "demo", workflow_api("wf_weather_fail", "/wf/weather/fail", workflow));
+    let answer = served(&server, "/wf/weather/fail?id=1");
+    let body = answer.json();
+    assert_eq!((answer.status, code(&answer).as_str()), (502, "Workflow.NodeFailed.F"), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("Upstream.Unavailable")), "{body}");
 }
