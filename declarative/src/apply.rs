@@ -363,7 +363,7 @@ async fn plan_api(
     let fail = |e: StoreError| write_problem(origin, &what, e);
     // Both are guaranteed by the checks that ran before; reported rather than assumed.
     let datasource_id = match (spec.mode, &spec.datasource) {
-        (ModeName::Registered, _) => None,
+        (ModeName::Registered | ModeName::Workflow, _) => None,
         (_, Some(name)) => Some(
             datasource_ids
                 .get(&(spec.workgroup.clone(), name.clone()))

@@ -84,6 +84,27 @@ pub(super) fn check_with(
             check_registered(sourced, modes_ok, &mut problems);
             continue;
         }
+        if spec.mode == ModeName::Workflow {
+            if spec.datasource.is_some() {
+                problems.push(origin.problem_at(
+                    &["datasource"],
+                    "a workflow calls other APIs and reads no datasource: remove `datasource`",
+                ));
+            }
+            // Checked as the edge compiles it: references, structure, function sources. Which
+            // APIs its nodes name is known only to the store (apply and the edge).
+            if modes_ok
+                && let Some(definition) = spec.definition(None)
+                && let Err(error) = plugins::workflow::WorkflowApi::compile(&definition)
+            {
+                problems.push(Problem::new(
+                    &origin.file,
+                    compile_error_line(spec, origin, &error.field),
+                    error.message,
+                ));
+            }
+            continue;
+        }
         let Some(datasource_name) = spec.datasource.as_deref() else {
             problems.push(origin.problem_at(&["mode"], format!("{} mode needs `datasource`", mode_word(spec.mode))));
             continue;
@@ -245,6 +266,7 @@ fn check_mode_keys(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) -> b
         ("upstream", spec.upstream.is_some(), ModeName::Registered),
         ("params", spec.params.is_some(), ModeName::Registered),
         ("errorCodes", spec.error_codes.is_some(), ModeName::Registered),
+        ("workflow", spec.workflow.is_some(), ModeName::Workflow),
     ];
     let mode = mode_word(spec.mode);
     for (key, is_present, belongs_to) in present {
@@ -274,6 +296,7 @@ fn check_mode_keys(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) -> b
         ModeName::Script => ("sql", spec.sql.as_deref().is_none_or(|s| s.trim().is_empty())),
         ModeName::Native => ("tables", spec.tables.as_ref().is_none_or(Vec::is_empty)),
         ModeName::Registered => ("upstream", spec.upstream.is_none()),
+        ModeName::Workflow => ("workflow", spec.workflow.is_none()),
     };
     if missing {
         problems.push(origin.problem_at(&["mode"], format!("{mode} mode needs `{needed}`")));
@@ -287,6 +310,7 @@ fn mode_word(mode: ModeName) -> &'static str {
         ModeName::Script => "script",
         ModeName::Native => "native",
         ModeName::Registered => "registered",
+        ModeName::Workflow => "workflow",
     }
 }
 
@@ -418,11 +442,34 @@ fn compile_error_line(spec: &ApiSpec, origin: &Origin, field: &DefinitionField) 
             None => origin.line_of(&["sql"]),
         },
         DefinitionField::Item(list, name) => origin.line_of(&[list, &format!("name: {name}")]),
+        DefinitionField::Node(path) => workflow_line(spec, origin, path),
         _ => origin.line_of(&[match spec.mode {
             ModeName::Wizard => "table",
             ModeName::Script => "sql",
             ModeName::Native => "tables",
             ModeName::Registered => "upstream",
+            ModeName::Workflow => "workflow",
         }]),
+    }
+}
+
+/// The line of a workflow check's place (`nodes[2].params.user_id`): the `id: X` line of the
+/// node it names, then the key under it when there is one; else the `workflow` key's own key.
+fn workflow_line(spec: &ApiSpec, origin: &Origin, path: &str) -> usize {
+    let node = path
+        .strip_prefix("nodes[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(index, rest)| Some((index.parse::<usize>().ok()?, rest)));
+    let Some((index, rest)) = node else {
+        let key = path.split(['.', '[']).next().unwrap_or_default();
+        return origin.line_of(&["workflow", key]);
+    };
+    let Some(id) = spec.workflow.as_ref().and_then(|w| w.nodes.get(index)).map(|n| n.id.as_str()) else {
+        return origin.line_of(&["workflow", "nodes"]);
+    };
+    let id_step = format!("id: {id}");
+    match rest.trim_start_matches('.').split(['.', '[']).next().filter(|k| !k.is_empty()) {
+        Some(key) => origin.line_of(&["workflow", "nodes", &id_step, key]),
+        None => origin.line_of(&["workflow", "nodes", &id_step]),
     }
 }

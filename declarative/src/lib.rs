@@ -22,6 +22,8 @@ mod load;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod workflow_tests;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,7 +31,7 @@ use std::path::{Path, PathBuf};
 use catalog::model::{
     ApiDefinition, ApiOptions, ApiSettings, AuthMode, ConstantPosition, Datasource, DatasourceKind, Environment,
     ErrorCode, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec, RequestParam, ResponseField,
-    SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange,
+    SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange, WorkflowSpec,
 };
 use plugins::DefinitionError;
 use serde::Deserialize;
@@ -255,6 +257,8 @@ pub enum ModeName {
     Native,
     /// Forwarded to a third-party HTTP API: `upstream`, `params`, `errorCodes`.
     Registered,
+    /// APIs of the workgroup composed into one: `workflow` (`docs/workflows.md`).
+    Workflow,
 }
 
 /// `kind: Api` — a data API, its definition and where to publish it.
@@ -301,6 +305,9 @@ pub struct ApiSpec {
     /// Registered: the upstream's documented errors.
     #[serde(default)]
     pub error_codes: Option<Vec<ErrorCode>>,
+    /// Workflow: `start`, `nodes`, `deadlineMs`, `functions`, as in the REST definition.
+    #[serde(default)]
+    pub workflow: Option<WorkflowSpec>,
     /// Environments that serve the latest version after `apply`.
     #[serde(default = "default_publish")]
     pub publish: Vec<Environment>,
@@ -387,6 +394,7 @@ impl ApiSpec {
                 tables: self.tables.clone()?,
                 functions: self.functions.clone().unwrap_or_default(),
             }),
+            ModeName::Workflow => ApiMode::Workflow(self.workflow.clone()?),
             ModeName::Registered => {
                 let upstream = self.upstream.as_ref()?;
                 ApiMode::Registered(RegisteredSpec {

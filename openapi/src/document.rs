@@ -426,7 +426,7 @@ impl<'a> Planner<'a> {
             return None;
         }
         let row_name = match version.definition.mode {
-            ApiMode::Registered(_) => None,
+            ApiMode::Registered(_) | ApiMode::Workflow(_) => None,
             _ => {
                 let name = self.unique_schema_name(&format!("{}Row", pascal(&api.name)));
                 self.schema_names.insert(name.clone());

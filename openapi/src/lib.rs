@@ -32,6 +32,7 @@ mod document;
 mod operation;
 mod responses;
 mod schema;
+mod workflow;
 
 pub use document::{
     APP_KEY_HEADER, APP_KEY_SCHEME, APP_TOKEN_SCHEME, Document, api_document, app_document, for_clearance, to_json,

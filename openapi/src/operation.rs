@@ -38,7 +38,7 @@ const ENV_HEADER: &str = "X-Sluice-Env";
 /// The largest JSON body read for a registered API's parameters (the edge's `PARAM_BODY_LIMIT`).
 const PARAM_BODY_LIMIT: &str = "64 KiB (or the gateway's `max_body_bytes`, when smaller)";
 /// The gateway-wide body limit of data APIs.
-const DATA_BODY_LIMIT: &str = "the gateway's `max_body_bytes` (1 MiB by default)";
+pub(crate) const DATA_BODY_LIMIT: &str = "the gateway's `max_body_bytes` (1 MiB by default)";
 /// The `Server-Timing` header component.
 const SERVER_TIMING: &str = "Server-Timing";
 
@@ -115,7 +115,7 @@ impl Template {
 }
 
 /// A caller-side parameter, whichever mode declared it.
-struct CallerParam<'a> {
+pub(crate) struct CallerParam<'a> {
     name: &'a str,
     param_type: ParamType,
     position: ParamPosition,
@@ -330,9 +330,10 @@ pub fn build(api: &Api, version: &ApiVersion, method: &HttpMethod, row_name: &st
         None
     };
 
-    let responses = match registered {
-        Some(spec) => registered_responses(spec, &caller_params, reads_body, shared),
-        None => sql_responses(definition, &caller_params, row_name, shared),
+    let responses = match (&definition.mode, registered) {
+        (_, Some(spec)) => registered_responses(spec, &caller_params, reads_body, shared),
+        (ApiMode::Workflow(spec), None) => crate::workflow::workflow_responses(spec, &caller_params, shared),
+        (_, None) => sql_responses(definition, &caller_params, row_name, shared),
     };
 
     let mut description = Vec::<String>::new();
@@ -375,11 +376,11 @@ pub fn build(api: &Api, version: &ApiVersion, method: &HttpMethod, row_name: &st
 }
 
 /// The row schema of a SQL-mode version, which its 200 response refers to by name; `None`
-/// for a registered API (its answer is the upstream's own).
+/// for a registered API (its answer is the upstream's own) or a workflow (its end mapping).
 pub fn row_schema_of(version: &ApiVersion) -> Option<Schema> {
     let definition = &version.definition;
     match definition.mode {
-        ApiMode::Registered(_) => None,
+        ApiMode::Registered(_) | ApiMode::Workflow(_) => None,
         _ => Some(row_schema(&definition.mode, &definition.response_fields, definition.options.result_format)),
     }
 }
@@ -427,6 +428,9 @@ fn mode_text(mode: &ApiMode, options: &ApiOptions, paged: bool) -> String {
              write the paging into the SELECT.",
             options.max_limit
         ),
+        ApiMode::Workflow(_) => "Runs a workflow: other APIs of the workgroup and functions composed in one call; \
+                                 `data` is what its end node maps."
+            .to_owned(),
         ApiMode::Registered(_) => {
             "Forwards the call to a third-party service; its answer comes back unchanged (status, \
                                    headers and body), so the 200 schema is the service's own."
@@ -541,7 +545,7 @@ fn env_parameter() -> Parameter {
 }
 
 /// The 400 codes every caller parameter can cause, plus `extra` ones.
-fn bad_request(params: &[CallerParam<'_>], extra: Vec<Code>) -> Response {
+pub(crate) fn bad_request(params: &[CallerParam<'_>], extra: Vec<Code>) -> Response {
     let mut codes = Vec::new();
     // A path parameter is never missing: without its segment the route does not match.
     for p in params.iter().filter(|p| p.required && p.default.is_none() && p.position != ParamPosition::Path) {

@@ -338,9 +338,9 @@ fn workgroup_document_merges_paths_and_keeps_the_first_of_a_clash() {
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert!(text.contains("\"openapi\": \"3.1.0\""));
     assert_eq!(doc["info"]["title"], "shop");
-    assert!(doc["info"]["version"].as_str().unwrap().starts_with("7 APIs, "));
+    assert!(doc["info"]["version"].as_str().unwrap().starts_with("8 APIs, "));
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 6, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 7, "{:?}", paths.keys().collect::<Vec<_>>());
     let totals = &doc["paths"]["/orders/totals"];
     assert_eq!(totals["get"]["operationId"], "order_totals");
     assert_eq!(totals["post"]["operationId"], "order_totals_post");
@@ -359,9 +359,10 @@ fn workgroup_document_merges_paths_and_keeps_the_first_of_a_clash() {
         assert!(!text.contains(secret), "`{secret}` leaked into the workgroup document");
     }
     // Every operation refers to the shared envelopes rather than repeating them: the OK
-    // envelope from each data API's 200, the Error schema from each operation's own 400 and
-    // from the shared error responses (`shared_parts_are_written_once_and_referred_to`).
-    assert_eq!(text.matches("\"$ref\": \"#/components/schemas/Envelope\"").count(), 5);
+    // envelope from each data API's and the workflow's 200, the Error schema from each
+    // operation's own 400 and from the shared error responses
+    // (`shared_parts_are_written_once_and_referred_to`).
+    assert_eq!(text.matches("\"$ref\": \"#/components/schemas/Envelope\"").count(), 6);
     for item in paths.values() {
         for op in item.as_object().unwrap().values() {
             let bad = &op["responses"]["400"]["content"]["application/json"]["schema"];
@@ -429,14 +430,15 @@ fn shared_parts_are_written_once_and_referred_to() {
         assert_eq!(text.matches(&serde_json::to_string(description).unwrap()).count(), 1, "{description}");
     }
 
-    // Every operation refers to them: only its 200, its own 400 and a registered API's
-    // `default` are written in place.
+    // Every operation refers to them: only its 200, its own 400, a registered API's `default`
+    // and a workflow's 502 (which names its own API nodes) are written in place.
     let mut operations = 0;
     for item in doc["paths"].as_object().unwrap().values() {
         for (method, op) in item.as_object().unwrap() {
             operations += 1;
             for (status, response) in op["responses"].as_object().unwrap() {
-                let inline = matches!(status.as_str(), "200" | "400" | "default");
+                let workflow_502 = op["x-sluice"]["mode"] == "workflow" && status == "502";
+                let inline = matches!(status.as_str(), "200" | "400" | "default") || workflow_502;
                 let target = response["$ref"].as_str().unwrap_or_default();
                 assert_eq!(!inline, target.starts_with("#/components/responses/"), "{method} {status}: {response}");
             }

@@ -26,6 +26,11 @@ pub struct Call {
     pub env: Environment,
     /// When the whole call must have been answered; `None`: the API's own timeout alone.
     pub deadline: Option<Instant>,
+    /// The workgroup of the API called (the edge fills it from the route): where a workflow
+    /// finds the APIs its nodes name. `None` outside the edge (the console, tools).
+    pub workgroup_id: Option<i64>,
+    /// How many workflows are running above this call (0 for a call from outside).
+    pub depth: u32,
 }
 
 /// The answer to one call.

@@ -154,6 +154,8 @@ pub enum DefinitionField {
     Item(&'static str, String),
     /// A line of a script template, counted from 1.
     ScriptLine(usize),
+    /// A place in a workflow as its check names it: `nodes[2].params.user_id`, `start`.
+    Node(String),
 }
 
 impl DefinitionField {
@@ -163,6 +165,7 @@ impl DefinitionField {
             DefinitionField::Key(key) => (*key).to_owned(),
             DefinitionField::Item(list, name) => format!("{list}.{name}"),
             DefinitionField::ScriptLine(_) => "sql".to_owned(),
+            DefinitionField::Node(path) => path.clone(),
         }
     }
 }

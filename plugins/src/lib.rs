@@ -1,8 +1,9 @@
 //! How Sluice APIs run. Every mode is a plugin behind [`ApiPlugin`], compiled once per
 //! published version by [`compile`] (the one place a mode is chosen) and called with a
-//! mode-neutral [`Call`]: the SQL plugin ([`sql`]: wizard, script, native) and registered
-//! APIs ([`registered::RegisteredApi`]). The edge and the management API's test console call
-//! nothing else.
+//! mode-neutral [`Call`]: the SQL plugin ([`sql`]: wizard, script, native), registered
+//! APIs ([`registered::RegisteredApi`]) and workflows ([`workflow::WorkflowApi`], which call
+//! other APIs through the [`Dispatcher`] and functions through a [`FunctionRunner`]). The edge
+//! and the management API's test console call nothing else.
 //!
 //! Plugins never depend on the edge (pingora): they take a call and answer a [`CallOutput`].
 //! A registered API answers [`CallOutput::Forward`], which the edge exchanges upstream.
@@ -15,15 +16,19 @@ mod call;
 pub mod error;
 pub mod registered;
 pub mod sql;
+pub mod workflow;
 
 pub use call::{BodyUse, Call, CallOutput, Forward};
 pub use error::{ApiError, DefinitionError, DefinitionField, ErrorCode};
 
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
+use ::workflow::NodeError;
 use async_trait::async_trait;
-use catalog::model::{ApiDefinition, Datasource, RequestParam};
+use catalog::model::{ApiDefinition, ApiMode, Datasource, Environment, RequestParam};
+use serde_json::Value;
 use sql::access::DatasourceAccess;
 
 /// What a plugin may use while answering: shared, long-lived resources of the process.
@@ -33,11 +38,17 @@ pub struct PluginContext {
     pub pools: sql::execute::PoolRegistry,
     /// Calls other APIs in process; set once by whoever serves them (the edge).
     dispatcher: OnceLock<Weak<dyn Dispatcher>>,
+    /// Runs workflow functions; set once by the binary when it has a sandbox.
+    functions: OnceLock<Arc<dyn FunctionRunner>>,
 }
 
 impl PluginContext {
     pub fn new(access: DatasourceAccess) -> PluginContext {
-        PluginContext { pools: sql::execute::PoolRegistry::new(access), dispatcher: OnceLock::new() }
+        PluginContext {
+            pools: sql::execute::PoolRegistry::new(access),
+            dispatcher: OnceLock::new(),
+            functions: OnceLock::new(),
+        }
     }
 
     /// Sets who answers [`PluginContext::dispatch`]; the first one set stays. Held weakly:
@@ -51,12 +62,61 @@ impl PluginContext {
     pub async fn dispatch(&self, api_id: i64, call: &Call) -> Result<CallOutput, ApiError> {
         match self.dispatcher.get().and_then(Weak::upgrade) {
             Some(dispatcher) => dispatcher.dispatch(api_id, call).await,
-            None => Err(ApiError::new(
-                ErrorCode::InternalError,
-                "no dispatcher in this process: APIs cannot call other APIs here",
-            )),
+            None => Err(no_dispatcher()),
         }
     }
+
+    /// Calls the API named `name` in workgroup `workgroup_id` as published in `call.env`, in
+    /// process, as [`PluginContext::dispatch`] does: what a workflow's API node does.
+    pub async fn dispatch_by_name(&self, workgroup_id: i64, name: &str, call: &Call) -> Result<CallOutput, ApiError> {
+        match self.dispatcher.get().and_then(Weak::upgrade) {
+            Some(dispatcher) => dispatcher.dispatch_by_name(workgroup_id, name, call).await,
+            None => Err(no_dispatcher()),
+        }
+    }
+
+    /// The request parameter names of the API `name` of the workgroup as served in `env`;
+    /// `None` when there is none (or no dispatcher).
+    pub fn api_param_names(&self, env: Environment, workgroup_id: i64, name: &str) -> Option<Vec<String>> {
+        self.dispatcher.get().and_then(Weak::upgrade)?.param_names(env, workgroup_id, name)
+    }
+
+    /// Sets who runs workflow functions; the first one set stays. Without one, function
+    /// nodes fail with `Workflow.FunctionError`.
+    pub fn set_function_runner(&self, runner: Arc<dyn FunctionRunner>) {
+        let _ = self.functions.set(runner);
+    }
+
+    pub fn function_runner(&self) -> Option<&Arc<dyn FunctionRunner>> {
+        self.functions.get()
+    }
+}
+
+fn no_dispatcher() -> ApiError {
+    ApiError::new(ErrorCode::InternalError, "no dispatcher in this process: APIs cannot call other APIs here")
+}
+
+impl fmt::Debug for dyn FunctionRunner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FunctionRunner")
+    }
+}
+
+/// Runs a workflow's function node: `def handler(event, context)` in `source`, in a sandbox
+/// (crate `sluice-sandbox`, set by the binary). `event` is the node's input, `context` facts
+/// about the call; `timeout` the node's limit when it set one. Errors carry
+/// `Workflow.FunctionTimeout` or `Workflow.FunctionError` with the Python message and line.
+#[async_trait]
+pub trait FunctionRunner: Send + Sync {
+    async fn call(
+        &self,
+        workgroup_id: i64,
+        function: &str,
+        source: &str,
+        event: Value,
+        context: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, NodeError>;
 }
 
 impl fmt::Debug for dyn Dispatcher {
@@ -65,10 +125,17 @@ impl fmt::Debug for dyn Dispatcher {
     }
 }
 
-/// Runs a published API by id, in process: what lets one API call another.
+/// Runs a published API by id, or by name within a workgroup, in process: what lets one API
+/// call another. APIs are found only in the call's environment and, by name, only in the
+/// given workgroup: workgroups are walls.
 #[async_trait]
 pub trait Dispatcher: Send + Sync {
     async fn dispatch(&self, api_id: i64, call: &Call) -> Result<CallOutput, ApiError>;
+
+    async fn dispatch_by_name(&self, workgroup_id: i64, name: &str, call: &Call) -> Result<CallOutput, ApiError>;
+
+    /// The request parameter names of the served version of API `name` of the workgroup.
+    fn param_names(&self, env: Environment, workgroup_id: i64, name: &str) -> Option<Vec<String>>;
 }
 
 /// One compiled version of an API. Validation and planning happen when the plugin is built
@@ -98,13 +165,20 @@ pub trait ApiPlugin: Send + Sync + fmt::Debug {
 }
 
 /// Builds the plugin that runs `definition`: the one place a mode is chosen. `datasource` is
-/// the definition's (data APIs need one, registered APIs none). The error says what to change.
+/// the definition's (data APIs need one, registered and workflow APIs none). The error says
+/// what to change.
 pub fn compile(
     definition: &ApiDefinition,
     datasource: Option<&Datasource>,
 ) -> Result<Arc<dyn ApiPlugin>, DefinitionError> {
-    if !definition.mode.is_sql() {
-        return registered::RegisteredApi::compile(definition).map(|api| Arc::new(api) as Arc<dyn ApiPlugin>);
+    match &definition.mode {
+        ApiMode::Registered(_) => {
+            return registered::RegisteredApi::compile(definition).map(|api| Arc::new(api) as Arc<dyn ApiPlugin>);
+        }
+        ApiMode::Workflow(_) => {
+            return workflow::WorkflowApi::compile(definition).map(|api| Arc::new(api) as Arc<dyn ApiPlugin>);
+        }
+        ApiMode::Wizard(_) | ApiMode::Script(_) | ApiMode::Native(_) => {}
     }
     let Some(datasource) = datasource else {
         return Err(DefinitionError::at(

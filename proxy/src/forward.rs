@@ -282,7 +282,7 @@ fn upstream_head(
 
 /// Refuses an answer whose framing pingora would read one way and a careful reader another:
 /// an unasked upgrade, both framings, a length that is not one decimal number.
-fn check_answer(upstream: &Http1Session) -> Result<(), &'static str> {
+pub(crate) fn check_answer(upstream: &Http1Session) -> Result<(), &'static str> {
     let Some(answer) = upstream.resp_header() else { return Err("no answer") };
     if answer.status == http::StatusCode::SWITCHING_PROTOCOLS {
         return Err("the upstream switched protocols unasked");

@@ -11,6 +11,7 @@ pub mod drain;
 pub mod edge;
 pub mod edge_app;
 mod forward;
+mod forward_json;
 pub mod header_policy;
 pub mod http1;
 pub mod limiter;

@@ -143,6 +143,9 @@ struct Layout {
     router: matchit::Router<Vec<usize>>,
     /// Served routes by API id, for in-process calls.
     by_id: HashMap<i64, usize>,
+    /// Served routes by workgroup, then API name: how a workflow's API nodes name them (names
+    /// are unique per workgroup; another workgroup's API of that name is not found).
+    by_name: HashMap<i64, HashMap<String, usize>>,
     /// Routes left out, with why.
     refused: Vec<(usize, String)>,
     /// How many routes are served.
@@ -190,16 +193,25 @@ impl Layout {
                 continue;
             }
             layout.len += group.len();
-            layout.by_id.extend(group.into_iter().map(|i| (routes[i].api_id, i)));
+            for i in group {
+                let route = &routes[i];
+                layout.by_id.insert(route.api_id, i);
+                layout.by_name.entry(route.workgroup_id).or_default().insert(route.api_name.clone(), i);
+            }
         }
         layout.refused.sort_by_key(|(i, _)| *i);
         layout
     }
 }
 
-/// Whether two routes claim the same requests for the same API: what a layout is built from.
+/// Whether two routes claim the same requests for the same API under the same name: what a
+/// layout is built from.
 fn same_claim(a: &Route, b: &Route) -> bool {
-    a.api_id == b.api_id && a.workgroup_id == b.workgroup_id && a.method == b.method && a.path == b.path
+    a.api_id == b.api_id
+        && a.workgroup_id == b.workgroup_id
+        && a.method == b.method
+        && a.path == b.path
+        && a.api_name == b.api_name
 }
 
 impl RouteTable {
@@ -244,6 +256,12 @@ impl RouteTable {
     /// The route of API `api_id`.
     pub fn by_id(&self, api_id: i64) -> Option<&Arc<Route>> {
         self.layout.by_id.get(&api_id).map(|&i| &self.routes[i])
+    }
+
+    /// The route of the API named `name` in workgroup `workgroup_id` (names are unique per
+    /// workgroup; another workgroup's API of that name is not found).
+    pub fn by_name(&self, workgroup_id: i64, name: &str) -> Option<&Arc<Route>> {
+        self.layout.by_name.get(&workgroup_id)?.get(name).map(|&i| &self.routes[i])
     }
 
     /// The route serving `method` at `path`, without its path parameters.
@@ -313,7 +331,8 @@ impl Snapshot {
         let outbound = outbound.load(store).await?;
         let datasources = store.datasources_with_digests().await?;
         let mut snapshot = Snapshot { revision, callers, outbound, ..Snapshot::default() };
-        let mut compiled = Compiled { previous: previous.map(|p| &p.compiled), now: CompiledVersions::default(), fresh: 0 };
+        let mut compiled =
+            Compiled { previous: previous.map(|p| &p.compiled), now: CompiledVersions::default(), fresh: 0 };
         for env in [Environment::Prod, Environment::Test] {
             let mut grays: HashMap<i64, GrayRelease> =
                 store.gray_releases(env).await?.into_iter().map(|g| (g.strategy.api_id, g)).collect();

@@ -49,6 +49,8 @@ impl SessionLane {
     /// `conf` gives the upstream connector its CA file and bind addresses.
     pub fn new(edge: Arc<Edge>, conf: &ServerConf) -> SessionLane {
         let connector = Connector::new(Some(ConnectorOptions::from_server_conf(conf)));
+        // In-process calls of registered APIs (workflow nodes) dial with the same options.
+        edge.set_connector(Connector::new(Some(ConnectorOptions::from_server_conf(conf))));
         SessionLane { edge, forwarder: Forwarder::new(connector) }
     }
 

@@ -14,6 +14,7 @@ use catalog::store::Store;
 use config::outbound::OutboundBase;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
+use plugins::FunctionRunner;
 use proxy::routes::Snapshot;
 
 /// The edge's current snapshot as the management API sees it.
@@ -41,6 +42,8 @@ pub struct AdminService {
     pub secrets: SecretBox,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub outbound: OutboundBase,
+    /// Runs the test console's workflow functions (the edge's runner, shared).
+    pub functions: Arc<dyn FunctionRunner>,
 }
 
 #[async_trait]
@@ -65,6 +68,7 @@ impl BackgroundService for AdminService {
             Arc::new(SnapshotView(Arc::clone(&self.snapshot))),
             self.outbound.clone(),
         );
+        state.plugins.set_function_runner(Arc::clone(&self.functions));
         let (app, _) = admin::routes(state);
         let stop = async move {
             let _ = shutdown.changed().await;

@@ -11,12 +11,14 @@ use config::Config;
 mod admin_service;
 mod cli;
 mod demo;
+mod functions;
 mod serve;
 
 // A request makes some sixty small allocations; mimalloc serves them in about a sixth fewer
-// instructions per request than glibc's malloc (bench/results/instructions.md).
+// instructions per request than glibc's malloc (bench/results/instructions.md). The sandbox's
+// meter counts what a workflow function's thread holds, so its memory limit is enforced.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: sandbox::MeteredAlloc<mimalloc::MiMalloc> = sandbox::MeteredAlloc::new(mimalloc::MiMalloc);
 
 #[derive(Parser)]
 #[command(

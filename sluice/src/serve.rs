@@ -24,10 +24,11 @@ use pingora::server::RunArgs;
 use pingora::server::configuration::ServerConf;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
-use plugins::PluginContext;
+use plugins::{FunctionRunner, PluginContext};
 
 use crate::admin_service::AdminService;
 use crate::demo;
+use crate::functions::SandboxRunner;
 use config::Config;
 use config::outbound::OutboundBase;
 use proxy::client_addr::TrustedProxies;
@@ -60,6 +61,8 @@ pub fn serve(config: Config) -> Result<(), String> {
 
     let outbound = startup.outbound;
     let plugins = Arc::new(PluginContext::new(startup.snapshot.outbound.datasources.clone()));
+    let functions: Arc<dyn FunctionRunner> = Arc::new(SandboxRunner::default());
+    plugins.set_function_runner(Arc::clone(&functions));
     let snapshot = Arc::new(ArcSwap::from_pointee(startup.snapshot));
     let conf = ServerConf {
         threads: config.edge_threads(),
@@ -123,6 +126,7 @@ pub fn serve(config: Config) -> Result<(), String> {
             secrets: startup.secrets.clone(),
             snapshot,
             outbound,
+            functions,
         },
     ));
 

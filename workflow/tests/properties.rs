@@ -318,6 +318,7 @@ fn graph() -> impl Strategy<Value = WorkflowSpec> {
             start: if start % 10 == 0 { target(0, start) } else { "n0".to_owned() },
             deadline_ms: None,
             nodes: spec_nodes,
+            functions: Default::default(),
         }
     })
 }

@@ -55,6 +55,9 @@ pub async fn test(
         VersionRef::Draft => api.draft,
         VersionRef::Number(n) => state.store.version(api.id, n).await?.definition,
     };
+    if matches!(definition.mode, catalog::model::ApiMode::Workflow(_)) {
+        return workflow_test(&state, workgroup.id, &definition, body).await;
+    }
     if !definition.mode.is_sql() {
         return Err(AdminError::invalid(
             "version",
@@ -94,6 +97,31 @@ pub async fn test(
         }
         _ => Err(console_error(&ApiError::database())),
     }
+}
+
+/// A workflow in the console: `dryRun` answers its plan (nothing runs); a run answers the
+/// output and each node's trace. API nodes call the APIs the edge serves in the test
+/// environment when the console's context has a dispatcher; without one they fail, typed.
+async fn workflow_test(
+    state: &AdminState,
+    workgroup_id: i64,
+    definition: &catalog::model::ApiDefinition,
+    body: TestBody,
+) -> AdminResult<serde_json::Value> {
+    let api = plugins::workflow::WorkflowApi::compile(definition).map_err(rules::definition_error)?;
+    if body.dry_run {
+        return Ok(Reply::ok(serde_json::json!({"dryRun": true, "plan": api.compiled().plan()})));
+    }
+    let params: HashMap<String, RawParam> =
+        body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
+    let input =
+        Call { params, env: catalog::model::Environment::Test, workgroup_id: Some(workgroup_id), ..Call::default() };
+    let outcome = api.run(&state.plugins, &input, true).await.map_err(|e| console_error(&e))?;
+    Ok(Reply::ok(serde_json::json!({
+        "dryRun": false,
+        "result": outcome.output,
+        "trace": outcome.trace.unwrap_or_default(),
+    })))
 }
 
 fn millis(d: Duration) -> f64 {

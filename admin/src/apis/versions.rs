@@ -158,7 +158,36 @@ pub async fn save_version(
 
 async fn compile(state: &AdminState, workgroup: &Workgroup, definition: &ApiDefinition) -> Result<(), AdminError> {
     let datasource = datasource_for(state, workgroup, definition).await?;
-    rules::compile(definition, datasource.as_ref())
+    rules::compile(definition, datasource.as_ref())?;
+    workflow_apis_in(state, workgroup, definition).await
+}
+
+/// A workflow's API nodes name APIs of its own workgroup: one named that is not there (an API
+/// of another workgroup, say: workgroups are walls) is refused when the version is saved,
+/// naming the node's `api`. The edge finds them by name in the workgroup alone too.
+async fn workflow_apis_in(
+    state: &AdminState,
+    workgroup: &Workgroup,
+    definition: &ApiDefinition,
+) -> Result<(), AdminError> {
+    let catalog::model::ApiMode::Workflow(spec) = &definition.mode else { return Ok(()) };
+    for (index, node) in spec.nodes.iter().enumerate() {
+        let catalog::model::NodeKind::Api { api } = &node.kind else { continue };
+        let query = catalog::store::ApiQuery {
+            workgroup_id: workgroup.id,
+            name_contains: Some(api.clone()),
+            limit: 100,
+            ..catalog::store::ApiQuery::default()
+        };
+        let (found, _) = state.store.find_apis(&query).await?;
+        if !found.iter().any(|a| a.name == *api) {
+            return Err(AdminError::invalid(
+                &format!("draft.nodes[{index}].api"),
+                format!("node `{}` calls API `{api}`, which this workgroup does not have", node.id),
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub async fn delete_version(

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
 
 use super::callers::SecurityLevel;
+use super::workflow::WorkflowSpec;
 
 mod registered;
 
@@ -435,6 +436,8 @@ pub enum ApiMode {
     Script(ScriptSpec),
     Native(NativeSpec),
     Registered(RegisteredSpec),
+    /// APIs and functions of the workgroup composed into one API (`docs/workflows.md`).
+    Workflow(WorkflowSpec),
 }
 
 impl ApiMode {
@@ -444,12 +447,13 @@ impl ApiMode {
             ApiMode::Script(_) => "script",
             ApiMode::Native(_) => "native",
             ApiMode::Registered(_) => "registered",
+            ApiMode::Workflow(_) => "workflow",
         }
     }
 
     /// Whether the mode reads a datasource with SQL (wizard, script, native).
     pub fn is_sql(&self) -> bool {
-        !matches!(self, ApiMode::Registered(_))
+        matches!(self, ApiMode::Wizard(_) | ApiMode::Script(_) | ApiMode::Native(_))
     }
 }
 
@@ -459,7 +463,7 @@ impl ApiMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiDefinition {
-    /// The datasource a SQL mode reads; `None` for registered APIs, which have none.
+    /// The datasource a SQL mode reads; `None` for registered and workflow APIs, which have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datasource_id: Option<i64>,
     #[serde(flatten)]

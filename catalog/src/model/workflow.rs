@@ -29,6 +29,10 @@ pub struct WorkflowSpec {
     /// The whole run's deadline; 10 s when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
+    /// The Python source of each function the workflow's function nodes name, by name. Kept in
+    /// the definition so that a saved version is immutable with the functions it runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub functions: BTreeMap<String, String>,
 }
 
 /// One node of a workflow.

@@ -625,7 +625,7 @@ pub(super) fn validate_api(api: &Api) -> Result<String, StoreError> {
     Ok(method)
 }
 
-/// SQL modes read a datasource; registered APIs have none. Constants need a name each, once.
+/// SQL modes read a datasource; registered and workflow APIs have none. Constants need a name each, once.
 fn validate_definition(definition: &ApiDefinition) -> Result<(), StoreError> {
     match (&definition.mode, definition.datasource_id) {
         (ApiMode::Registered(_), Some(_)) => {
@@ -644,6 +644,10 @@ fn validate_definition(definition: &ApiDefinition) -> Result<(), StoreError> {
             }
             Ok(())
         }
+        (ApiMode::Workflow(_), Some(_)) => {
+            Err(StoreError::Invalid("a workflow API reads no datasource: leave datasourceId out".into()))
+        }
+        (ApiMode::Workflow(_), None) => Ok(()),
         (mode, None) => Err(StoreError::Invalid(format!("a {} API needs a datasourceId", mode.name()))),
         (_, Some(_)) => Ok(()),
     }

@@ -177,9 +177,30 @@ pub fn registered_post() -> (Api, ApiVersion) {
     )
 }
 
+/// A workflow: a customer, then a switch to one of two end nodes.
+pub fn workflow() -> (Api, ApiVersion) {
+    api(
+        "customer_flow",
+        "/flows/customer",
+        "GET",
+        "A customer and their orders.",
+        json!({
+            "mode": "workflow", "start": "C",
+            "requestParams": [{"name": "id", "type": "int", "required": true, "example": "42"}],
+            "nodes": [
+                {"id": "C", "kind": "api", "api": "customer", "output": {"cid": "$.data.rows[0].id"}, "next": ["S"]},
+                {"id": "S", "kind": "switch", "branches": [{"condition": "$.cid == 1", "next": "ONE"}], "default": "O"},
+                {"id": "O", "kind": "api", "api": "orders", "next": ["END"]},
+                {"id": "ONE", "kind": "end", "output": {"first": "${C.cid}"}},
+                {"id": "END", "kind": "end", "output": {"customer": "${C.cid}", "orders": "$.data.rows"}}
+            ]
+        }),
+    )
+}
+
 /// Every sample, as a workgroup holds them.
 pub fn all() -> Vec<(Api, ApiVersion)> {
-    vec![wizard(), script_paged(), native("GET"), compact(), registered(), registered_post()]
+    vec![wizard(), script_paged(), native("GET"), compact(), registered(), registered_post(), workflow()]
 }
 
 /// `doc` with every reference to a shared response or parameter (`#/components/responses/…`,

@@ -225,10 +225,10 @@ impl SqlApi {
                 };
                 ModePlan::Native(NativePolicy::compile(spec, dialect, default_schema)?)
             }
-            ApiMode::Registered(_) => {
+            ApiMode::Registered(_) | ApiMode::Workflow(_) => {
                 return Err(DefinitionError::at(
                     "mode",
-                    "a registered API forwards calls to its upstream; it has no SQL to compile",
+                    format!("a {} API has no SQL to compile", definition.mode.name()),
                 ));
             }
         };

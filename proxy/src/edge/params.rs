@@ -40,6 +40,9 @@ pub(super) fn call_of(
         app_id: caller.app.as_ref().map(|app| app.id),
         env,
         deadline: None,
+        // Filled by *invoke* from the route; a call from outside runs at depth 0.
+        workgroup_id: None,
+        depth: 0,
     })
 }
 

@@ -1,0 +1,376 @@
+//! Workflow APIs through the real binary (issue 17): defined, saved and published over the
+//! management API over the demo workgroup's SQLite APIs, called through the edge. Both branches
+//! of a switch, a failed node, masking carried into inner calls, workgroups as walls, and the
+//! depth limit.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use catalog::model::Environment;
+use catalog::secret::SecretBox;
+use catalog::store::Store;
+use serde_json::{Value, json};
+use support::{Response, Server, call, ok, refused};
+
+const ROOT: &str = "slc_workflows_bootstrap_token_0123456789";
+
+fn start(tag: &str) -> Server {
+    Server::start(tag, &[("SLUICE_ADMIN_TOKEN", ROOT)])
+}
+
+fn root(server: &Server, method: &str, path: &str, body: Option<Value>) -> Response {
+    call(server, method, path, Some(ROOT), body)
+}
+
+/// A public workflow API draft (callers are anonymous: clearance L1) with an `id` parameter.
+fn workflow_api(name: &str, path: &str, workflow: Value) -> Value {
+    let mut draft = workflow;
+    draft["mode"] = json!("workflow");
+    draft["requestParams"] = json!([{"name": "id", "type": "int", "required": true}]);
+    json!({"name": name, "path": path, "authMode": "none", "draft": draft})
+}
+
+/// Creates the API in `workgroup`, saves V0 and publishes it to prod; returns its id.
+fn publish(server: &Server, workgroup: &str, api: Value) -> i64 {
+    let created = ok(&root(server, "POST", &format!("/workgroups/{workgroup}/apis"), Some(api)));
+    let id = created["id"].as_i64().expect("id");
+    let base = format!("/workgroups/{workgroup}/apis/{id}");
+    ok(&root(server, "POST", &format!("{base}/versions"), None));
+    ok(&root(server, "POST", &format!("{base}/publish"), Some(json!({"version": 0, "environment": "prod"}))));
+    id
+}
+
+/// Calls `path` until the edge serves it (the snapshot follows the store within a second).
+fn served(server: &Server, path: &str) -> Response {
+    let start = Instant::now();
+    loop {
+        let response = server.get(path);
+        if response.status != 404 {
+            return response;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{path} never served");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn code(response: &Response) -> String {
+    response.json()["code"].as_str().unwrap_or_default().to_owned()
+}
+
+/// customer_by_id → switch on the customer's id → orders_search or straight to an end.
+fn serial_switch() -> Value {
+    json!({"start": "C", "nodes": [
+        {"id": "C", "kind": "api", "api": "customer_by_id",
+         "output": {"cid": "$.data.rows[0].id", "name": "$.data.rows[0].name", "email": "$.data.rows[0].email"},
+         "next": ["S"]},
+        {"id": "S", "kind": "switch", "branches": [{"condition": "$.cid == 42", "next": "O"}], "default": "OTHER"},
+        {"id": "O", "kind": "api", "api": "orders_search", "params": {"customerId": "${C.cid}"}, "next": ["ORDERS"]},
+        {"id": "ORDERS", "kind": "end", "output": {"branch": "orders", "customer": "${C.cid}", "orders": "$.data.rows"}},
+        {"id": "OTHER", "kind": "end", "output": {"branch": "other", "customer": "${C.cid}", "email": "${C.email}", "asked": "${START.id}"}}
+    ]})
+}
+
+#[test]
+fn a_workflow_composes_two_sqlite_apis_through_the_edge() {
+    let server = start("wf-serial");
+    publish(&server, "demo", workflow_api("wf_customer", "/wf/customer", serial_switch()));
+
+    // Branch one: customer 42 goes on to its orders.
+    let answer = served(&server, "/wf/customer?id=42");
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    let body = answer.json();
+    assert_eq!(body["code"], "OK", "{body}");
+    assert_eq!(body["data"]["branch"], "orders", "{body}");
+    assert_eq!(body["data"]["customer"], 42, "{body}");
+    let orders = body["data"]["orders"].as_array().expect("orders");
+    assert!(orders.iter().all(|o| o["customerId"] == 42), "{body}");
+    assert_eq!(answer.header("x-sluice-version"), Some("V0"));
+
+    // Branch two: any other customer ends at once, the request readable as ${START.id}.
+    let other = server.get("/wf/customer?id=7").json();
+    assert_eq!(other["data"]["branch"], "other", "{other}");
+    assert_eq!((other["data"]["customer"].as_i64(), other["data"]["asked"].as_i64()), (Some(7), Some(7)));
+
+    // Masking: the email is L3; the anonymous caller (L1) gets it masked inside the workflow
+    // exactly as calling customer_by_id directly would.
+    assert_eq!(other["data"]["email"], "******", "{other}");
+
+    // Parameters are typed like any API's.
+    let bad = server.get("/wf/customer?id=seven");
+    assert_eq!((bad.status, code(&bad).as_str()), (400, "InvalidParameter.id"));
+    let missing = server.get("/wf/customer");
+    assert_eq!((missing.status, code(&missing).as_str()), (400, "MissingParameter.id"));
+
+    // An inner API above the caller's clearance is refused inside as it would be outside.
+    runtime().block_on(async {
+        let store = open_store(&server).await;
+        let demo = store.workgroup_by_name("demo").await.expect("demo");
+        let mut customers = store
+            .list_apis(demo.id)
+            .await
+            .expect("apis")
+            .into_iter()
+            .find(|a| a.name == "customer_by_id")
+            .expect("api");
+        customers.settings.security_level = catalog::model::SecurityLevel::L2;
+        store.update_api(&customers).await.expect("level");
+        store.close().await;
+    });
+    let start = Instant::now();
+    let refused = loop {
+        let answer = server.get("/wf/customer?id=7");
+        if answer.status != 200 || start.elapsed() > Duration::from_secs(10) {
+            break answer;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let body = refused.json();
+    assert_eq!((refused.status, code(&refused).as_str()), (502, "Workflow.NodeFailed.C"), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("Forbidden.SecurityLevel")), "{body}");
+
+    // The OpenAPI document describes the request parameter and the end mappings' keys.
+    let doc = root(&server, "GET", "/workgroups/demo/openapi.json", None);
+    assert_eq!(doc.status, 200, "{}", String::from_utf8_lossy(&doc.body));
+    let doc = doc.json();
+    let operation = &doc["paths"]["/wf/customer"]["get"];
+    assert_eq!(operation["parameters"][0]["name"], "id", "{operation}");
+    let text = operation["responses"]["200"].to_string();
+    assert!(text.contains("\"branch\"") && text.contains("\"email\""), "{text}");
+}
+
+#[test]
+fn a_failed_node_answers_node_failed_with_the_inner_code() {
+    let server = start("wf-failed");
+    let failing = json!({"start": "C", "nodes": [
+        {"id": "C", "kind": "api", "api": "customer_by_id", "params": {"id": "not-a-number"}, "next": ["E"]},
+        {"id": "E", "kind": "end"}
+    ]});
+    publish(&server, "demo", workflow_api("wf_failing", "/wf/failing", failing));
+    let answer = served(&server, "/wf/failing?id=1");
+    let body = answer.json();
+    assert_eq!((answer.status, code(&answer).as_str()), (502, "Workflow.NodeFailed.C"), "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("C → InvalidParameter.id: "), "{message}");
+
+    // continueOnError turns the failure into the node's output.
+    let tolerant = json!({"start": "C", "nodes": [
+        {"id": "C", "kind": "api", "api": "customer_by_id", "params": {"id": "x"}, "continueOnError": true, "next": ["E"]},
+        {"id": "E", "kind": "end", "output": {"code": "$.error.code"}}
+    ]});
+    publish(&server, "demo", workflow_api("wf_tolerant", "/wf/tolerant", tolerant));
+    let answer = served(&server, "/wf/tolerant?id=1").json();
+    assert_eq!(answer["data"]["code"], "InvalidParameter.id", "{answer}");
+}
+
+#[test]
+fn workgroups_are_walls_and_depth_is_bounded() {
+    let server = start("wf-walls");
+    ok(&root(&server, "POST", "/workgroups", Some(json!({"name": "other"}))));
+    let end_only = json!({"start": "E", "nodes": [{"id": "E", "kind": "end", "output": {"secret": "${START.id}"}}]});
+    publish(&server, "other", workflow_api("other_wf", "/other/wf", end_only));
+    assert_eq!(served(&server, "/other/wf?id=5").json()["data"]["secret"], 5);
+
+    // Saving a workflow that names another workgroup's API is refused, naming the node.
+    let crossing = json!({"start": "X", "nodes": [
+        {"id": "X", "kind": "api", "api": "other_wf", "next": ["E"]},
+        {"id": "E", "kind": "end"}
+    ]});
+    let created =
+        ok(&root(&server, "POST", "/workgroups/demo/apis", Some(workflow_api("wf_cross", "/wf/cross", crossing))));
+    let id = created["id"].as_i64().expect("id");
+    refused(
+        &root(&server, "POST", &format!("/workgroups/demo/apis/{id}/versions"), None),
+        400,
+        Some("draft.nodes[0].api"),
+    );
+    // Written past the check (straight into the store), the edge does not find it either.
+    runtime().block_on(async {
+        let store = open_store(&server).await;
+        let version = store.save_version(id, "past the check").await.expect("version");
+        store.publish(id, Environment::Prod, version.number).await.expect("publish");
+        store.close().await;
+    });
+    let answer = served(&server, "/wf/cross?id=5");
+    let body = answer.json();
+    assert_eq!((answer.status, code(&answer).as_str()), (502, "Workflow.NodeFailed.X"), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("NotFound.Api")), "{body}");
+
+    // A workflow calling itself stops at the depth limit.
+    let looping = json!({"start": "SELF", "nodes": [
+        {"id": "SELF", "kind": "api", "api": "wf_loop", "next": ["E"]},
+        {"id": "E", "kind": "end"}
+    ]});
+    publish(&server, "demo", workflow_api("wf_loop", "/wf/loop", looping));
+    let answer = served(&server, "/wf/loop?id=1");
+    let body = answer.json();
+    assert_eq!((answer.status, code(&answer).as_str()), (508, "Workflow.DepthExceeded"), "{body}");
+}
+
+#[test]
+fn a_bad_reference_is_refused_naming_the_node_field() {
+    let server = start("wf-check");
+    let bad = json!({"start": "C", "nodes": [
+        {"id": "C", "kind": "api", "api": "customer_by_id", "params": {"id": "${NOPE.x}"}, "next": ["E"]},
+        {"id": "E", "kind": "end"}
+    ]});
+    let created = ok(&root(&server, "POST", "/workgroups/demo/apis", Some(workflow_api("wf_bad", "/wf/bad", bad))));
+    let id = created["id"].as_i64().expect("id");
+    let body = refused(
+        &root(&server, "POST", &format!("/workgroups/demo/apis/{id}/versions"), None),
+        400,
+        Some("draft.nodes[0].params.id"),
+    );
+    assert_eq!(body["code"], "InvalidDefinition", "{body}");
+
+    // The console shows a draft's plan without running anything.
+    let good =
+        ok(&root(&server, "POST", "/workgroups/demo/apis", Some(workflow_api("wf_plan", "/wf/plan", serial_switch()))));
+    let plan = ok(&root(
+        &server,
+        "POST",
+        &format!("/workgroups/demo/apis/{}/test", good["id"]),
+        Some(json!({"dryRun": true})),
+    ));
+    assert_eq!(plan["plan"][0]["node"], "C", "{plan}");
+    assert_eq!(plan["plan"][1]["step"], "switch", "{plan}");
+
+    // A run answers the result and each node's trace; parameters are typed first.
+    let echo = json!({"start": "E", "nodes": [{"id": "E", "kind": "end", "output": {"asked": "${START.id}"}}]});
+    let echo = ok(&root(&server, "POST", "/workgroups/demo/apis", Some(workflow_api("wf_echo", "/wf/echo", echo))));
+    let test = format!("/workgroups/demo/apis/{}/test", echo["id"]);
+    let run = ok(&root(&server, "POST", &test, Some(json!({"params": {"id": "5"}}))));
+    assert_eq!(run["result"], json!({"asked": 5}), "{run}");
+    assert_eq!((run["trace"][0]["node"].as_str(), run["trace"][0]["status"].as_str()), (Some("E"), Some("ok")));
+    refused(&root(&server, "POST", &test, Some(json!({"params": {"id": "five"}}))), 400, Some("params.id"));
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+async fn open_store(server: &Server) -> Store {
+    let key = std::fs::read_to_string(server.data_dir.join("secret.key")).expect("secret.key");
+    let secrets = SecretBox::from_key_text(key.trim()).expect("key");
+    let url = format!("sqlite://{}", server.data_dir.join("sluice.db").display());
+    Store::open(&url, secrets).await.expect("store")
+}
+
+/// An upstream on loopback: answers JSON echoing the query, with status 500 under `/fail`.
+fn json_upstream() -> std::net::SocketAddr {
+    use std::io::{BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().expect("clone");
+                let mut reader = BufReader::new(stream);
+                while let Some((_, target, _)) = support::read_request_head(&mut reader) {
+                    let query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+                    let body = json!({"temp": 21, "query": query}).to_string();
+                    let status = if target.contains("/fail") { "500 Failed" } else { "200 OK" };
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(body.as_bytes())).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_registered_api_answers_a_node_through_one_bounded_exchange() {
+    let upstream = json_upstream();
+    let server = Server::start("wf-registered", &[("SLUICE_ADMIN_TOKEN", ROOT), ("SLUICE_SSRF_ALLOW", "127.0.0.1")]);
+    let registered = json!({"name": "weather", "path": "/weather", "authMode": "none", "draft": {
+        "mode": "registered", "baseUrl": format!("http://{upstream}/v1"), "path": "/now",
+        "params": [{"name": "id", "type": "int"}]
+    }});
+    publish(&server, "demo", registered);
+    let workflow = json!({"start": "W", "nodes": [
+        {"id": "W", "kind": "api", "api": "weather", "next": ["E"]},
+        {"id": "E", "kind": "end", "output": {"temp": "$.data.temp", "query": "$.data.query"}}
+    ]});
+    publish(&server, "demo", workflow_api("wf_weather", "/wf/weather", workflow));
+    let answer = served(&server, "/wf/weather?id=3");
+    let body = answer.json();
+    assert_eq!(answer.status, 200, "{body}");
+    assert_eq!((body["data"]["temp"].as_i64(), body["data"]["query"].as_str()), (Some(21), Some("id=3")), "{body}");
+    // Again, on the kept connection.
+    let again = server.get("/wf/weather?id=4").json();
+    assert_eq!(again["data"]["query"], "id=4", "{again}");
+
+    // An upstream that fails fails the node, with the registered lane's code.
+    let failing = json!({"name": "weather_fail", "path": "/weather/fail", "authMode": "none", "draft": {
+        "mode": "registered", "baseUrl": format!("http://{upstream}/v1"), "path": "/fail"
+    }});
+    publish(&server, "demo", failing);
+    let workflow = json!({"start": "F", "nodes": [
+        {"id": "F", "kind": "api", "api": "weather_fail", "next": ["E"]},
+        {"id": "E", "kind": "end"}
+    ]});
+    publish(&server, "demo", workflow_api("wf_weather_fail", "/wf/weather/fail", workflow));
+    let answer = served(&server, "/wf/weather/fail?id=1");
+    let body = answer.json();
+    assert_eq!((answer.status, code(&answer).as_str()), (502, "Workflow.NodeFailed.F"), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("Upstream.Unavailable")), "{body}");
+}
+
+/// Seed 001's example word for word: an API node whose output maps `user_id`, the seed's Python
+/// function unchanged, a switch on `$.user_id` with the seed's two branches, and end nodes.
+fn seed_001() -> Value {
+    let handler = "# -*- coding: utf-8 -*-\n\
+        # event (str) : in filter it is the API result, in other cases, it is your param\n\
+        # context : some environment information, temporarily useless\n\
+        # import module limit: json,time,random,pickle,re,math\n\
+        import json\n\
+        def handler(event,context):\n\
+        \x20   # load str to json object\n\
+        \x20   obj = json.loads(event)\n\
+        \x20   # add your code here\n\
+        \x20   # end add\n\
+        \x20   return obj\n";
+    json!({"start": "API1", "functions": {"PYTHON1": handler}, "nodes": [
+        {"id": "API1", "kind": "api", "api": "customer_by_id", "output": {"user_id": "$.data.rows[0].id"}, "next": ["PY"]},
+        {"id": "PY", "kind": "function", "function": "PYTHON1", "next": ["SWITCH2"]},
+        {"id": "SWITCH2", "kind": "switch", "branches": [
+            {"condition": "$.user_id != 1", "next": "NOT_ONE"},
+            {"condition": "$.user_id == 1", "next": "ONE"}
+        ]},
+        {"id": "NOT_ONE", "kind": "end", "output": {"branch": "not one", "user_id": "$.user_id"}},
+        {"id": "ONE", "kind": "end", "output": {"branch": "one", "user_id": "$.user_id"}}
+    ]})
+}
+
+#[test]
+fn seed_001_runs_an_api_a_python_function_and_a_switch() {
+    let server = start("wf-seed001");
+    publish(&server, "demo", workflow_api("wf_seed", "/wf/seed", seed_001()));
+    let answer = served(&server, "/wf/seed?id=1");
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(answer.json()["data"], json!({"branch": "one", "user_id": 1}));
+    let other = server.get("/wf/seed?id=42").json();
+    assert_eq!(other["data"], json!({"branch": "not one", "user_id": 42}), "{other}");
+
+    // Hostile functions end in typed errors and the server goes on answering.
+    let hostile = |name: &str, path: &str, source: &str| {
+        let mut workflow = seed_001();
+        workflow["functions"]["PYTHON1"] = json!(source);
+        publish(&server, "demo", workflow_api(name, path, workflow));
+        served(&server, &format!("{path}?id=1"))
+    };
+    let looping = hostile("wf_loop", "/wf/loop", "def handler(event, context):\n    while True:\n        pass\n");
+    assert_eq!((looping.status, code(&looping).as_str()), (504, "Workflow.FunctionTimeout"));
+    let escape = hostile("wf_os", "/wf/os", "import os\ndef handler(event, context):\n    return os.listdir('/')\n");
+    assert_eq!((escape.status, code(&escape).as_str()), (500, "Workflow.FunctionError"));
+    let raised = hostile("wf_raise", "/wf/raise", "def handler(event, context):\n    raise ValueError('no')\n");
+    assert_eq!((raised.status, code(&raised).as_str()), (500, "Workflow.FunctionError"));
+    assert!(raised.json()["message"].as_str().unwrap_or_default().contains("ValueError"), "{}", raised.json());
+    assert_eq!(server.get("/wf/seed?id=1").json()["data"]["branch"], "one");
+}
