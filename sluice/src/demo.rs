@@ -1,7 +1,7 @@
 //! The demo: on the first start with an empty store, a `demo` workgroup with the shop dataset
 //! (SQLite, shipped as `conf/demo/shop.sql`, loaded into `<data_dir>/datasets/demo/`, the
 //! workgroup's dataset directory), the example APIs of `conf/examples/` (one per
-//! mode), published, and a demo app (clearance L2) granted every demo API, with a token — so a
+//! mode, the workflow being seed 001's example), published, and a demo app (clearance L2) granted every demo API, with a token — so a
 //! new user has working APIs at once. The app's key, secret and token are written to
 //! `<data_dir>/demo/app.env` (mode 0600) for shells: `source data/demo/app.env`.
 //!
@@ -21,11 +21,12 @@ use config::outbound::OutboundBase;
 const SHOP_SQL: &str = include_str!("../../conf/demo/shop.sql");
 
 /// The example definitions, by file name.
-const EXAMPLES: [(&str, &str); 4] = [
+const EXAMPLES: [(&str, &str); 5] = [
     ("00-datasource.yaml", include_str!("../../conf/examples/00-datasource.yaml")),
     ("10-customer-by-id.yaml", include_str!("../../conf/examples/10-customer-by-id.yaml")),
     ("20-orders-search.yaml", include_str!("../../conf/examples/20-orders-search.yaml")),
     ("30-analytics.yaml", include_str!("../../conf/examples/30-analytics.yaml")),
+    ("40-workflow.yaml", include_str!("../../conf/examples/40-workflow.yaml")),
 ];
 
 /// The example datasource's file, in the demo workgroup's dataset directory.
@@ -50,7 +51,7 @@ impl DemoInfo {
         let edge = config.edge_addr;
         println!();
         println!(
-            "demo: workgroup `{WORKGROUP}`, shop dataset, published APIs of each mode: wizard, script, native (definitions in {})",
+            "demo: workgroup `{WORKGROUP}`, shop dataset, published APIs of each mode: wizard, script, native, workflow (definitions in {})",
             self.examples_dir.display()
         );
         println!("  demo app key:    {}", self.app_key);
@@ -67,6 +68,9 @@ impl DemoInfo {
         );
         println!(
             "  curl -s -G http://{edge}/analytics/query --data-urlencode \"sql=SELECT city, count(*) AS customers FROM customers GROUP BY city ORDER BY customers DESC\""
+        );
+        println!(
+            "  curl -s -H \"X-Sluice-App-Key: $APP_KEY\" -H \"Authorization: Bearer $APP_TOKEN\" 'http://{edge}/wf/customer-check?id=1'"
         );
         println!();
     }

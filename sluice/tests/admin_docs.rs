@@ -153,7 +153,7 @@ fn workgroup_documents_are_built_once_per_revision_by_one_of_concurrent_callers(
         assert_eq!((answer.status, answer.header("etag")), (200, Some(etag.as_str())));
         assert_eq!(answer.body, answers[0].body);
     }
-    assert_eq!(operations(&first), 4, "{:?}", paths(&first));
+    assert_eq!(operations(&first), 5, "{:?}", paths(&first));
 
     // Later calls: the kept document; with its ETag, not even the bytes.
     let again = local.get(path, &[]);
@@ -174,7 +174,7 @@ fn workgroup_documents_are_built_once_per_revision_by_one_of_concurrent_callers(
     let doc = document(&fresh);
     assert_eq!(local.builds(), 2);
     assert_ne!(fresh.header("etag"), Some(etag.as_str()));
-    assert_eq!(operations(&doc), 3, "{} {}: {:?}", api.method, api.path, paths(&doc));
+    assert_eq!(operations(&doc), 4, "{} {}: {:?}", api.method, api.path, paths(&doc));
     let method = api.method.to_ascii_lowercase();
     assert!(doc["paths"].get(api.path.as_str()).is_none_or(|item| item.get(method.as_str()).is_none()));
     // The server's own (a separate cache, the same store) says the same.
@@ -298,7 +298,7 @@ fn every_document_passes_openapi_spec_validator() {
     let mut files = Vec::new();
 
     let apis = demo_apis(&server);
-    assert_eq!(apis.len(), 4, "the demo publishes 4 APIs: {:?}", apis.iter().map(|a| &a.name).collect::<Vec<_>>());
+    assert_eq!(apis.len(), 5, "the demo publishes 5 APIs: {:?}", apis.iter().map(|a| &a.name).collect::<Vec<_>>());
     for api in &apis {
         let doc = get_json(&server, &format!("/workgroups/demo/apis/{}/openapi.json", api.id));
         assert_eq!(doc["openapi"], "3.1.0");
@@ -310,7 +310,7 @@ fn every_document_passes_openapi_spec_validator() {
     }
 
     let workgroup = get_json(&server, "/workgroups/demo/openapi.json");
-    assert!(workgroup["info"]["version"].as_str().is_some_and(|v| v.starts_with("4 APIs")), "{}", workgroup["info"]);
+    assert!(workgroup["info"]["version"].as_str().is_some_and(|v| v.starts_with("5 APIs")), "{}", workgroup["info"]);
     let file = dir.join("workgroup-demo.json");
     std::fs::write(&file, workgroup.to_string()).expect("write");
     files.push(file);

@@ -45,6 +45,17 @@ fn the_demo_answers_the_printed_curl_lines() {
     let forbidden = server.get("/analytics/query?sql=SELECT%20*%20FROM%20sqlite_master");
     assert_eq!(forbidden.status, 403);
     assert_eq!(forbidden.json()["code"], "Forbidden.Query");
+
+    // The workflow (seed 001's example): API → Python function → switch → end.
+    assert!(banner.contains("/wf/customer-check?id=1"), "banner:\n{banner}");
+    let first = server.get_as_demo_app("/wf/customer-check?id=1");
+    assert_eq!(first.status, 200, "{}", String::from_utf8_lossy(&first.body));
+    assert_eq!(first.json()["data"]["branch"], "customer 1", "{}", first.json());
+    let other = server.get_as_demo_app("/wf/customer-check?id=42").json();
+    assert_eq!(
+        (other["data"]["branch"].as_str(), other["data"]["user_id"].as_i64()),
+        (Some("other customer"), Some(42))
+    );
 }
 
 #[test]
