@@ -247,9 +247,10 @@ mode: graph
 fn the_examples_load_and_check_clean() {
     let bundle = load(&[examples_dir()]).unwrap_or_else(|p| panic!("{}", listing(&p)));
     let names: Vec<&str> = bundle.apis.iter().map(|a| a.spec.name.as_str()).collect();
-    assert_eq!(names, vec!["customer_by_id", "orders_search", "orders_search_post", "analytics"]);
+    assert_eq!(names, vec!["customer_by_id", "orders_search", "orders_search_post", "analytics", "customer_check"]);
     let modes: Vec<ModeName> = bundle.apis.iter().map(|a| a.spec.mode).collect();
-    assert_eq!(modes, vec![ModeName::Wizard, ModeName::Script, ModeName::Script, ModeName::Native]);
+    let expected = [ModeName::Wizard, ModeName::Script, ModeName::Script, ModeName::Native, ModeName::Workflow];
+    assert_eq!(modes, expected);
     assert_eq!(bundle.datasources[0].spec.database.as_deref(), Some("shop.sqlite"));
     let problems = check(&bundle, &compile_sql);
     assert!(problems.is_empty(), "{}", listing(&problems));
@@ -414,7 +415,7 @@ async fn applying_the_examples_twice_changes_nothing_the_second_time() {
     assert_eq!(report.workgroups_created, vec!["demo".to_owned()]);
     assert_eq!(report.datasources.len(), 1);
     assert_eq!(report.datasources[0].change, Change::Created);
-    assert_eq!(report.apis.len(), 4);
+    assert_eq!(report.apis.len(), 5);
     for api in &report.apis {
         assert_eq!((api.change, api.version, api.version_saved), (Change::Created, 0, true), "{api:?}");
         assert_eq!(api.published, vec![Environment::Prod], "{api:?}");
@@ -433,9 +434,15 @@ async fn applying_the_examples_twice_changes_nothing_the_second_time() {
             ("orders_search", "GET", "/orders/search"),
             ("orders_search_post", "POST", "/orders/search"),
             ("analytics", "GET", "/analytics/query"),
+            ("customer_check", "GET", "/wf/customer-check"),
         ]
     );
-    assert!(prod.iter().all(|p| p.datasource.as_ref().unwrap().connection.database == "shop.sqlite"));
+    // Every data API reads the demo dataset; the workflow reads none itself.
+    for p in &prod {
+        let database = p.datasource.as_ref().map(|d| d.connection.database.as_str());
+        let expected = if p.api.name == "customer_check" { None } else { Some("shop.sqlite") };
+        assert_eq!(database, expected, "{}", p.api.name);
+    }
     assert_eq!(store.published(Environment::Test).await.unwrap(), vec![]);
 
     let revision = store.revision().await.unwrap();
@@ -647,7 +654,11 @@ async fn the_examples_answer_on_the_demo_dataset() {
         .await
         .unwrap()
         .into_iter()
-        .map(|p| (p.api.name.clone(), SqlApi::compile(&p.version.definition, p.datasource.as_ref().unwrap()).unwrap()))
+        // The data APIs; the workflow runs through the edge (sluice/tests/edge.rs).
+        .filter_map(|p| {
+            let datasource = p.datasource.as_ref()?;
+            Some((p.api.name.clone(), SqlApi::compile(&p.version.definition, datasource).unwrap()))
+        })
         .collect();
     let ctx = PluginContext::new(outbound.load(&store).await.unwrap().datasources);
     let text = |s: &str| RawParam::Text(s.to_owned());
