@@ -280,10 +280,19 @@ fn upstream_head(
     Ok(head)
 }
 
+/// The longest answer head taken from an upstream: pingora's own limit, which it checks only
+/// between reads, so a head that arrives in one read could pass it.
+const MAX_ANSWER_HEAD: usize = 1024 * 1024 - 1;
+
 /// Refuses an answer whose framing pingora would read one way and a careful reader another:
-/// an unasked upgrade, both framings, a length that is not one decimal number.
+/// an unasked upgrade, both framings, a length that is not one decimal number; and a head
+/// longer than [`MAX_ANSWER_HEAD`], however it arrived.
 pub(crate) fn check_answer(upstream: &Http1Session) -> Result<(), &'static str> {
     let Some(answer) = upstream.resp_header() else { return Err("no answer") };
+    // The raw head is kept beside the parsed one, so it exists once `resp_header` does.
+    if upstream.get_headers_raw_bytes().len() > MAX_ANSWER_HEAD {
+        return Err("the upstream's answer head is longer than 1 MiB");
+    }
     if answer.status == http::StatusCode::SWITCHING_PROTOCOLS {
         return Err("the upstream switched protocols unasked");
     }

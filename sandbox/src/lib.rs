@@ -44,7 +44,7 @@ const WATCHDOG_GRACE: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Time budget in milliseconds (default 200, at most [`Limits::MAX_CPU_MS`]).
-    /// Measured as wall time on the call's own thread, which bounds its CPU time.
+    /// Measured as the call thread's CPU time plus the time it slept (`time.sleep`).
     pub cpu_ms: u64,
     /// Memory the call may hold, in bytes (default 16 MiB, at most
     /// [`Limits::MAX_MEMORY_BYTES`]).
