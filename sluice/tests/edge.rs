@@ -284,10 +284,39 @@ fn sigterm_drains_in_flight_requests() {
         Server::start_in(data_dir, &[("SLUICE_DEMO", "false"), ("SLUICE_SHUTDOWN_TIMEOUT_SECS", "3"), allow]);
     let edge = server.edge;
     let in_flight = std::thread::spawn(move || try_request(edge, "GET", "/slow", &[], b""));
-    std::thread::sleep(Duration::from_millis(300));
+    // SIGTERM once the database runs the statement: the request is then surely in flight,
+    // however long the connection (TLS in the h2 pass) took to set up.
+    wait_for_statement("pg_sleep(1)");
     assert!(server.terminate(), "sluice did not exit cleanly on SIGTERM:\n{}", server.output());
     let resp = in_flight.join().expect("client thread").expect("the in-flight request was cut");
     assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+}
+
+/// Waits until PostgreSQL is running a statement containing `fragment`.
+fn wait_for_statement(fragment: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let ds = sluice_tests::datasource(DatasourceKind::Postgres).connection;
+        let url = format!("postgres://{}@{}:{}/{}", ds.username, ds.host, ds.port, ds.database);
+        let mut connection = sqlx::PgConnection::connect(&url).await.expect("connect to PostgreSQL");
+        let start = Instant::now();
+        loop {
+            let (running,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE state = 'active' AND pid <> pg_backend_pid() AND position($1 in query) > 0",
+            )
+            .bind(fragment)
+            .fetch_one(&mut connection)
+            .await
+            .expect("read pg_stat_activity");
+            if running > 0 {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "`{fragment}` never ran");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
 }
 
 /// A kept-alive connection waiting for its next request is closed as soon as the server is
