@@ -544,6 +544,32 @@ fn env_parameter() -> Parameter {
     )
 }
 
+/// The OK envelope with `data` as given.
+pub(crate) fn in_envelope(data: RefOr<Schema>) -> RefOr<Schema> {
+    let mut envelope_data = Object::with_type(Type::Object);
+    envelope_data.properties.insert("data".to_owned(), data);
+    let mut all_of = AllOf::new();
+    all_of.items = vec![RefOr::Ref(responses::schema_ref(ENVELOPE)), RefOr::T(envelope_data.into())];
+    RefOr::T(Schema::AllOf(all_of))
+}
+
+/// The 400 code of an API that reads parameters from a JSON body.
+pub(crate) fn invalid_body() -> Code {
+    Code::of(
+        ErrorCode::InvalidRequestBody,
+        "the body is not a JSON object, or could not be read",
+        "the body must be a JSON object of parameters",
+    )
+}
+
+/// The refusals of an API that reads its parameters itself (data APIs, workflows): unknown
+/// path or environment, a body over the limit, too many calls.
+pub(crate) fn add_call_refusals(add: &mut impl FnMut(&str, RefOr<Response>), shared: &mut Shared) {
+    add("404", shared.response("NotFound", responses::not_found));
+    add("413", shared.response("PayloadTooLarge", || responses::payload_too_large(DATA_BODY_LIMIT)));
+    add("429", shared.response("Throttled", responses::throttled));
+}
+
 /// The 400 codes every caller parameter can cause, plus `extra` ones.
 pub(crate) fn bad_request(params: &[CallerParam<'_>], extra: Vec<Code>) -> Response {
     let mut codes = Vec::new();
@@ -603,20 +629,16 @@ fn sql_responses(
     let native = matches!(definition.mode, ApiMode::Native(_));
     let paged = !native && options.pagination;
 
-    let mut envelope_data = Object::with_type(Type::Object);
-    envelope_data.properties.insert("data".to_owned(), RefOr::T(data_schema(options, row_name, paged, fields)));
-    let mut all_of = AllOf::new();
-    all_of.items = vec![RefOr::Ref(responses::schema_ref(ENVELOPE)), RefOr::T(envelope_data.into())];
+    let enveloped = in_envelope(RefOr::T(data_schema(options, row_name, paged, fields)));
     let server_timing = shared.header(SERVER_TIMING, || {
         HeaderBuilder::new()
             .schema(Some(Object::with_type(Type::String)))
             .description(Some("Time spent per stage of the call, in ms: parse, plan, execute, encode."))
             .build()
     });
-    let mut ok =
-        responses::ok_response("The rows, in the OK envelope.".to_owned(), JSON, RefOr::T(Schema::AllOf(all_of)))
-            .header_ref(SERVER_TIMING, server_timing)
-            .build();
+    let mut ok = responses::ok_response("The rows, in the OK envelope.".to_owned(), JSON, enveloped)
+        .header_ref(SERVER_TIMING, server_timing)
+        .build();
     if let Some(example) = ok_example(fields, options.result_format, paged) {
         ok = responses::with_example(ok, example);
     }
@@ -658,11 +680,7 @@ fn sql_responses(
             format!("parameter `{NATIVE_SQL}`: expected one SELECT statement"),
         ));
     }
-    extra.push(Code::of(
-        ErrorCode::InvalidRequestBody,
-        "the body is not a JSON object, or could not be read",
-        "the body must be a JSON object of parameters",
-    ));
+    extra.push(invalid_body());
 
     let mut responses = Responses::new();
     let mut add = |status: &str, response: RefOr<Response>| {
@@ -685,9 +703,7 @@ fn sql_responses(
             }),
         );
     }
-    add("404", shared.response("NotFound", responses::not_found));
-    add("413", shared.response("PayloadTooLarge", || responses::payload_too_large(DATA_BODY_LIMIT)));
-    add("429", shared.response("Throttled", responses::throttled));
+    add_call_refusals(&mut add, shared);
     add(
         "500",
         shared.response("DatabaseError", || {
@@ -893,11 +909,7 @@ fn registered_responses(
     let mut extra =
         vec![Code::of(ErrorCode::InvalidRequest, "the request could not be read", "the request could not be read")];
     if reads_body {
-        extra.push(Code::of(
-            ErrorCode::InvalidRequestBody,
-            "the body is not a JSON object, or could not be read",
-            "the body must be a JSON object of parameters",
-        ));
+        extra.push(invalid_body());
     }
 
     let mut responses = Responses::new();

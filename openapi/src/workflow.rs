@@ -4,10 +4,10 @@
 use catalog::model::{NodeKind, WorkflowSpec};
 use errors::ErrorCode;
 use utoipa::openapi::schema::SchemaType;
-use utoipa::openapi::{AllOf, Object, RefOr, Response, Responses, Schema, Type};
+use utoipa::openapi::{Object, RefOr, Response, Responses, Type};
 
-use crate::operation::{CallerParam, DATA_BODY_LIMIT, bad_request};
-use crate::responses::{self, Code, ENVELOPE, JSON, Shared};
+use crate::operation::{CallerParam, add_call_refusals, bad_request, in_envelope, invalid_body};
+use crate::responses::{self, Code, JSON, Shared};
 
 /// The 200 (the envelope whose `data` has the keys of every `end` node's mapping) and the
 /// errors a workflow answers.
@@ -20,21 +20,13 @@ pub(crate) fn workflow_responses(spec: &WorkflowSpec, params: &[CallerParam<'_>]
             data.properties.insert(key.clone(), RefOr::T(Object::with_type(SchemaType::AnyValue).into()));
         }
     }
-    let mut envelope_data = Object::with_type(Type::Object);
-    envelope_data.properties.insert("data".to_owned(), RefOr::T(data.into()));
-    let mut all_of = AllOf::new();
-    all_of.items = vec![RefOr::Ref(responses::schema_ref(ENVELOPE)), RefOr::T(envelope_data.into())];
     let ok = responses::ok_response(
         "The workflow's answer, in the OK envelope.".to_owned(),
         JSON,
-        RefOr::T(Schema::AllOf(all_of)),
+        in_envelope(RefOr::T(data.into())),
     )
     .build();
-    let extra = vec![Code::of(
-        ErrorCode::InvalidRequestBody,
-        "the body is not a JSON object, or could not be read",
-        "the body must be a JSON object of parameters",
-    )];
+    let extra = vec![invalid_body()];
     let failed: Vec<Code> = spec
         .nodes
         .iter()
@@ -54,9 +46,7 @@ pub(crate) fn workflow_responses(spec: &WorkflowSpec, params: &[CallerParam<'_>]
     };
     add("200", RefOr::T(ok));
     add("400", RefOr::T(bad_request(params, extra)));
-    add("404", shared.response("NotFound", responses::not_found));
-    add("413", shared.response("PayloadTooLarge", || responses::payload_too_large(DATA_BODY_LIMIT)));
-    add("429", shared.response("Throttled", responses::throttled));
+    add_call_refusals(&mut add, shared);
     add(
         "500",
         shared.response("WorkflowError", || {

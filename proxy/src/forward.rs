@@ -39,7 +39,22 @@ use crate::http1;
 use net::ssrf::CheckedTarget;
 
 /// How long a kept upstream connection may wait for its next call.
-const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
+pub(crate) const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
+
+/// The peer a call to `target` dials: every phase bounded by the API's `timeout`, kept
+/// connections idle at most [`UPSTREAM_IDLE`], HTTP/1.1 only (the framing rules here are
+/// HTTP/1's, and most upstreams speak it). Both the streaming lane and in-process calls use it.
+pub(crate) fn upstream_peer(target: &CheckedTarget, timeout: Duration) -> HttpPeer {
+    let mut peer = HttpPeer::new(target.addr, target.tls, target.host.clone());
+    let options = &mut peer.options;
+    options.connection_timeout = Some(timeout);
+    options.total_connection_timeout = Some(timeout);
+    options.read_timeout = Some(timeout);
+    options.write_timeout = Some(timeout);
+    options.idle_timeout = Some(UPSTREAM_IDLE);
+    options.alpn = pingora::protocols::ALPN::H1;
+    peer
+}
 
 /// How a call ended.
 pub(crate) enum Forwarded {
@@ -81,15 +96,7 @@ impl Forwarder {
         body_deadline: tokio::time::Instant,
     ) -> Forwarded {
         let timeout = call.timeout();
-        let mut peer = HttpPeer::new(target.addr, target.tls, target.host.clone());
-        let options = &mut peer.options;
-        options.connection_timeout = Some(timeout);
-        options.total_connection_timeout = Some(timeout);
-        options.read_timeout = Some(timeout);
-        options.write_timeout = Some(timeout);
-        options.idle_timeout = Some(UPSTREAM_IDLE);
-        // HTTP/1.1 only: the rules above are HTTP/1's, and most upstreams speak it.
-        options.alpn = pingora::protocols::ALPN::H1;
+        let peer = upstream_peer(target, timeout);
 
         let body = match &call.request.body {
             Some(bytes) => CallerBody::InHand(bytes.clone()),
@@ -386,7 +393,7 @@ fn nothing_came_back(e: &Error) -> bool {
 }
 
 /// The caller-facing error of a failed exchange; never the upstream's address or words.
-fn failure(e: &Error, timeout: Duration, what: &str) -> ApiError {
+pub(crate) fn failure(e: &Error, timeout: Duration, what: &str) -> ApiError {
     tracing::info!("{what}: {e}");
     match e.etype() {
         ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => upstream_timeout(timeout),

@@ -5,19 +5,16 @@
 //! answer, and refuses answers whose framing `forward.rs` would refuse. Nothing is relayed to a
 //! caller's connection, so no caller header goes upstream: only the mapped ones and constants.
 
-use std::time::Duration;
-
 use bytes::BytesMut;
 use http::header;
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use pingora::protocols::http::client::HttpSession;
-use pingora::upstreams::peer::HttpPeer;
 use plugins::{ApiError, CallOutput, ErrorCode, Forward};
 
 use crate::edge::{REQUEST_ID_HEADER, unavailable, upstream_timeout};
-use crate::forward::check_answer;
+use crate::forward::{UPSTREAM_IDLE, check_answer, failure, upstream_peer};
 use net::ssrf::CheckedTarget;
 
 /// The most of an upstream's answer an in-process call reads.
@@ -47,13 +44,7 @@ async fn exchange(
     request_id: &str,
 ) -> Result<CallOutput, ApiError> {
     let timeout = forward.upstream.timeout;
-    let mut peer = HttpPeer::new(target.addr, target.tls, target.host.clone());
-    let options = &mut peer.options;
-    options.connection_timeout = Some(timeout);
-    options.total_connection_timeout = Some(timeout);
-    options.read_timeout = Some(timeout);
-    options.write_timeout = Some(timeout);
-    options.alpn = pingora::protocols::ALPN::H1;
+    let peer = upstream_peer(target, timeout);
     let request = &forward.request;
     let internal = |e: Box<Error>| ApiError::internal(format_args!("building the upstream request: {e}"));
     let mut head = RequestHeader::build_no_case(request.method.clone(), request.path_and_query.as_bytes(), None)
@@ -68,15 +59,7 @@ async fn exchange(
     if !body.is_empty() || matches!(request.method, http::Method::POST | http::Method::PUT | http::Method::PATCH) {
         head.insert_header(header::CONTENT_LENGTH, body.len()).map_err(internal)?;
     }
-    let failed = |what: &str, e: Box<Error>| {
-        tracing::info!("in-process upstream call: {what}: {e}");
-        match e.etype() {
-            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
-                upstream_timeout(timeout)
-            }
-            _ => unavailable(),
-        }
-    };
+    let failed = |what: &str, e: Box<Error>| failure(&e, timeout, &format!("in-process upstream call: {what}"));
     // As the caller-facing lane does: a kept connection the upstream closed meanwhile fails
     // before any answer, and an idempotent call may go out once more on a new one.
     let idempotent = request.method.is_idempotent();
@@ -116,7 +99,7 @@ async fn exchange(
         }
     }
     // Read to its end: the connection may serve the next call.
-    connector.release_http_session(HttpSession::H1(upstream), &peer, Some(Duration::from_secs(60))).await;
+    connector.release_http_session(HttpSession::H1(upstream), &peer, Some(UPSTREAM_IDLE)).await;
     if !(200..300).contains(&status) {
         return Err(ApiError::new(ErrorCode::UpstreamUnavailable, format!("the upstream answered status {status}")));
     }
