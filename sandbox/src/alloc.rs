@@ -139,11 +139,30 @@ pub(crate) fn thread_cpu() -> Option<Duration> {
     ThreadTime::try_now().ok().map(|t| t.as_duration())
 }
 
-/// Installs [`thread_bytes`] and [`thread_cpu`] as monty's probes (idempotent).
+/// Installs [`thread_bytes`] and [`thread_cpu`] as monty's probes, and [`admits_step`] as
+/// its check before a large result (idempotent).
 pub(crate) fn install_probes() {
     let _ = monty_types::set_memory_probe(thread_bytes);
     let _ = monty_types::set_clock_probe(thread_cpu);
+    let _ = monty_types::set_large_result_check(admits_step);
 }
+
+/// Whether one step whose result is about `bytes` can end within the CPU time `left` plus
+/// [`STEP_SLACK`]: monty cannot stop a step once it runs, and a big-integer multiplication
+/// (the costliest step of a given size) grows about as size^1.5. Measured on the project's
+/// 2-core machine under load: squaring into a 406 KB result took 40–69 ms of CPU, into
+/// 812 KB 111 ms, into 1.6 MB 450 ms. Costed at 60 ms for 406 KB, a call about to run out may
+/// still make 310 KB in one step and a fresh 200 ms budget about 1 MB; a step that cannot fit
+/// ends the call as out of time before it runs.
+fn admits_step(bytes: usize, left: Duration) -> bool {
+    const REFERENCE_BYTES: f64 = 406_000.0;
+    const REFERENCE_SECS: f64 = 0.060;
+    let cost = REFERENCE_SECS * (bytes as f64 / REFERENCE_BYTES).powf(1.5);
+    cost <= (left + STEP_SLACK).as_secs_f64()
+}
+
+/// How far past its budget one step may end: within the 50 ms the limits promise.
+const STEP_SLACK: Duration = Duration::from_millis(40);
 
 /// Whether the process's global allocator is a [`MeteredAlloc`]: without it a
 /// function's memory limit is not enforced.

@@ -1,6 +1,8 @@
 //! Behaviour of compiled functions: the seed, the allowed modules, errors
 //! with the user's line numbers, non-JSON answers and the limits.
 
+use std::time::Duration;
+
 use sandbox::{Function, FunctionError, Limits, MeteredAlloc};
 use serde_json::{Value, json};
 
@@ -121,7 +123,7 @@ async fn refuses_non_json_answers() {
 
 #[tokio::test]
 async fn refuses_huge_answers() {
-    let err = run(&handler("    return 'x' * 2000000"), json!({})).await.unwrap_err();
+    let err = run(&handler("    return ['x' * 500000 for _ in range(4)]"), json!({})).await.unwrap_err();
     assert!(matches!(err, FunctionError::OutputTooLarge { .. }), "{err:?}");
 }
 
@@ -169,4 +171,23 @@ async fn the_seed_runs_at_the_smallest_memory_limit() {
     let event = json!({"user_id": 7, "name": "x"});
     let smallest = Limits { memory_bytes: 0, ..Limits::default() };
     assert_eq!(f.call(&event, &context(), smallest).await.unwrap(), event);
+}
+
+/// A step whose result is too big to make in the time left is refused before it runs, as out
+/// of time and within the limit's slack; smaller steps, or the same under a larger budget, run.
+#[tokio::test]
+async fn a_step_too_big_for_the_time_left_is_refused_before_it_runs() {
+    let small = handler("    s = 'x' * 300000\n    l = [0] * 30000\n    return [len(s), len(l)]");
+    assert_eq!(run(&small, json!({})).await.unwrap(), json!([300000, 30000]));
+
+    // 3 ** 1000000 is 198 KB; six factors of it make 1.19 MB in the last multiplication.
+    let big = handler("    n = 3 ** 1000000\n    m = n * n * n * n * n * n\n    return m % 1000003");
+    let f = Function::compile("test", &big).unwrap();
+    let (result, stats) = f.call_with_stats(&json!({}), &context(), Limits::default()).await;
+    assert!(matches!(result, Err(FunctionError::Timeout { .. })), "{result:?}");
+    let cpu = stats.expect("stats").cpu;
+    assert!(cpu <= Duration::from_millis(Limits::default().cpu_ms + 50), "used {cpu:?}");
+
+    let ample = Limits { cpu_ms: Limits::MAX_CPU_MS, ..Limits::default() };
+    assert_eq!(f.call(&json!({}), &context(), ample).await.unwrap(), json!(967830));
 }

@@ -1,4 +1,4 @@
 # expect: toolarge
-# A 2 MB string answer.
+# A 2 MB answer in four strings of 500 KB (one string of 2 MB is refused as it is made).
 def handler(event, context):
-    return 'x' * 2000000
+    return ['x' * 500000 for _ in range(4)]

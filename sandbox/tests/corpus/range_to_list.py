@@ -1,4 +1,4 @@
-# expect: memory
+# expect: memory|timeout
 # `list(range(10**9))`.
 def handler(event, context):
     return len(list(range(10 ** 9)))

@@ -37,7 +37,8 @@ pub use crate::{
     },
     resource::{
         BASELINE_MEMORY, DEFAULT_MAX_RECURSION_DEPTH, DEFAULT_MAX_SUSPENSIONS, LARGE_RESULT_THRESHOLD, LIVE_MEMORY,
-        OOM_EXIT_CODE, ResourceError, ResourceLimits, ResourceTracker, set_clock_probe, set_memory_probe,
+        OOM_EXIT_CODE, ResourceError, ResourceLimits, ResourceTracker, set_clock_probe, set_large_result_check,
+        set_memory_probe,
     },
     results::{ExtFunctionResult, NameLookupResult},
     run_options::{AssertMessageAnnotations, CompileOptions},

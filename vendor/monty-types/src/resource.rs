@@ -411,7 +411,16 @@ impl ResourceTracker {
     /// on small operations.
     #[inline]
     pub fn check_large_result(&self, estimated_bytes: usize) -> Result<(), ResourceError> {
-        self.check_allocation(estimated_bytes)
+        self.check_allocation(estimated_bytes)?;
+        // Sluice patch: the host may refuse a step too big for the time left (see
+        // [`set_large_result_check`]).
+        if let (Some(admits), Some(limit)) = (LARGE_RESULT_CHECK.get(), self.limits.max_duration) {
+            let elapsed = self.elapsed();
+            if !admits(estimated_bytes, limit.saturating_sub(elapsed)) {
+                return Err(ResourceError::Time { limit, elapsed });
+            }
+        }
+        Ok(())
     }
 
     /// Returns the configured garbage collection interval, in GC-tracked
@@ -498,6 +507,21 @@ pub fn set_clock_probe(probe: fn() -> Option<Duration>) -> bool {
 
 fn probe_clock() -> Option<Duration> {
     CLOCK_PROBE.get().and_then(|probe| probe())
+}
+
+/// Sluice patch: whether a step of that estimated result size fits in the time left (see
+/// [`set_large_result_check`]).
+static LARGE_RESULT_CHECK: OnceLock<fn(usize, Duration) -> bool> = OnceLock::new();
+
+/// Sluice patch: installs a check made before each operation with a large result (`x * x`,
+/// `2 ** n`, `'a' * n`), given its estimated size in bytes and the time left of the session's
+/// budget; a step it refuses ends the session as out of time before the step runs.
+///
+/// A big-integer multiplication runs inside `num-bigint` with no time check and its cost
+/// grows faster than its size: one squaring under a 16 MiB memory limit ran for over a second
+/// past any budget. Returns `false` if a check was already installed; the first one stays.
+pub fn set_large_result_check(admits: fn(usize, Duration) -> bool) -> bool {
+    LARGE_RESULT_CHECK.set(admits).is_ok()
 }
 
 /// Sluice patch: the host's per-thread memory probe (see [`set_memory_probe`]).
