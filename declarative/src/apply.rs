@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use catalog::model::{Api, ApiMode, Datasource, Environment, Workgroup};
+use catalog::model::{Api, ApiMode, Datasource, Environment, NodeKind, Workgroup};
 use catalog::store::{ApiDigest, ApiWrite, Store, StoreError};
 
 use super::check::{check_datasources, check_upstreams, check_with};
@@ -134,6 +134,32 @@ struct Existing {
     apis: HashMap<String, ApiDigest>,
 }
 
+/// A workflow's API nodes name APIs of its own workgroup, in the store or in the files
+/// applied with it (workgroups are walls: another workgroup's API of that name does not
+/// count). Refused before the first write, at the node's `api` line.
+fn check_workflow_apis(bundle: &Bundle, existing: &BTreeMap<&str, Existing>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for sourced in &bundle.apis {
+        let spec = &sourced.spec;
+        let Some(workflow) = spec.workflow.as_ref().filter(|_| spec.mode == ModeName::Workflow) else { continue };
+        for node in &workflow.nodes {
+            let NodeKind::Api { api } = &node.kind else { continue };
+            let in_files = bundle.apis.iter().any(|a| a.spec.workgroup == spec.workgroup && a.spec.name == *api);
+            let in_store = existing.get(spec.workgroup.as_str()).is_some_and(|e| e.apis.contains_key(api));
+            if !in_files && !in_store {
+                problems.push(sourced.origin.problem_at(
+                    &["workflow", "nodes", &format!("id: {}", node.id), "api"],
+                    format!(
+                        "node `{}` calls API `{api}`, which workgroup `{}` does not have: define it or fix the name",
+                        node.id, spec.workgroup
+                    ),
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// An API to write, as planned by [`plan_api`].
 struct Planned {
     desired: Api,
@@ -205,6 +231,7 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
     let policies = outbound.with(&settings, &workgroups).await;
     problems.extend(check_upstreams(bundle, &policies.net).await);
     problems.extend(check_datasources(bundle, &policies.datasources, &workgroups));
+    problems.extend(check_workflow_apis(bundle, &existing));
     // Constants whose value comes from the environment, by API and constant index.
     let mut constant_values: Vec<Vec<(usize, String)>> = Vec::with_capacity(bundle.apis.len());
     for sourced in &bundle.apis {

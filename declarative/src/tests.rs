@@ -938,3 +938,35 @@ async fn the_ssrf_corpus_is_refused_as_base_urls() {
     assert_eq!(store.revision().await.unwrap(), 0, "apply wrote despite the problems");
     store.close().await;
 }
+
+/// A workflow's API node must name an API of its own workgroup: one defined only in another
+/// workgroup is refused at the node's `api` line before anything is written; one the store
+/// already holds for the workgroup is found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_finds_a_workflow_nodes_api_only_in_its_own_workgroup() {
+    let store = memory_store().await;
+    let examples = load(&[examples_dir()]).unwrap_or_else(|p| panic!("{}", listing(&p)));
+    apply(&examples, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
+
+    let dir = TempDir::new("wf-apis");
+    let workflow = |workgroup: &str| {
+        format!(
+            "kind: Api\nworkgroup: {workgroup}\nname: wf\npath: /{workgroup}/wf\nmode: workflow\n\
+             requestParams:\n  - {{name: id, type: int}}\nworkflow:\n  start: C\n  nodes:\n    - id: C\n      \
+             kind: api\n      api: customer_by_id\n      next: [END]\n    - id: END\n      kind: end\n"
+        )
+    };
+    // `other` has no customer_by_id, though demo does (in the store and in the examples).
+    let path = dir.write("other.yaml", &workflow("other"));
+    let mut bundle = load(&[examples_dir(), path.clone()]).unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let problems = apply(&bundle, &store).await.expect_err("another workgroup's API is not found");
+    assert_eq!(places(&problems), vec![("other.yaml".to_owned(), 13)], "{}", listing(&problems));
+    assert!(problems[0].message.contains("workgroup `other` does not have"), "{}", listing(&problems));
+    assert!(store.workgroup_by_name("other").await.is_err(), "nothing was written");
+
+    // In demo, the API the store holds is found without its file.
+    let path = dir.write("demo.yaml", &workflow("demo"));
+    bundle = load(&[path]).unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let report = apply(&bundle, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
+    assert_eq!(report.apis.len(), 1, "{report}");
+}

@@ -173,14 +173,7 @@ async fn workflow_apis_in(
     let catalog::model::ApiMode::Workflow(spec) = &definition.mode else { return Ok(()) };
     for (index, node) in spec.nodes.iter().enumerate() {
         let catalog::model::NodeKind::Api { api } = &node.kind else { continue };
-        let query = catalog::store::ApiQuery {
-            workgroup_id: workgroup.id,
-            name_contains: Some(api.clone()),
-            limit: 100,
-            ..catalog::store::ApiQuery::default()
-        };
-        let (found, _) = state.store.find_apis(&query).await?;
-        if !found.iter().any(|a| a.name == *api) {
+        if !state.store.has_api_named(workgroup.id, api).await? {
             return Err(AdminError::invalid(
                 &format!("draft.nodes[{index}].api"),
                 format!("node `{}` calls API `{api}`, which this workgroup does not have", node.id),

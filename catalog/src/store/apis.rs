@@ -250,6 +250,16 @@ impl Store {
         api_from_row(&row)
     }
 
+    /// Whether the workgroup has an API of exactly this name (names are unique per workgroup).
+    pub async fn has_api_named(&self, workgroup_id: i64, name: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM apis WHERE workgroup_id = $1 AND name = $2")
+            .bind(workgroup_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// The workgroup's APIs, oldest first; empty for an unknown workgroup.
     pub async fn list_apis(&self, workgroup_id: i64) -> Result<Vec<Api>, StoreError> {
         sqlx::query(concat!("SELECT ", api_columns!(), " FROM apis WHERE workgroup_id = $1 ORDER BY id"))
