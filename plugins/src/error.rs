@@ -13,6 +13,8 @@ pub struct ApiError {
     /// What a named code is about: `age` in `MissingParameter.age`.
     name: Option<Box<str>>,
     pub message: String,
+    /// Why, for the API's owners only: the test console shows it, the edge never does.
+    owner_detail: Option<&'static str>,
 }
 
 /// The longest received value an error message repeats.
@@ -20,12 +22,12 @@ const ECHO_LIMIT: usize = 64;
 
 impl ApiError {
     pub fn new(kind: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { kind, name: None, message: message.into() }
+        ApiError { kind, name: None, message: message.into(), owner_detail: None }
     }
 
     /// An error about `name`: the parameter or field after the code's dot.
     pub fn named(kind: ErrorCode, name: &str, message: impl Into<String>) -> Self {
-        ApiError { kind, name: Some(name.into()), message: message.into() }
+        ApiError { kind, name: Some(name.into()), message: message.into(), owner_detail: None }
     }
 
     /// 500 `InternalError`: `what` is logged, the caller learns only that it failed.
@@ -45,6 +47,11 @@ impl ApiError {
     /// The code as callers see it: `MissingParameter.age`, `Timeout`.
     pub fn code(&self) -> String {
         self.kind.with_name(self.name.as_deref())
+    }
+
+    /// Why the call failed, in fixed text for the API's owners (see [`ApiError::refused_statement`]).
+    pub fn owner_detail(&self) -> Option<&'static str> {
+        self.owner_detail
     }
 
     pub fn status(&self) -> u16 {
@@ -119,6 +126,13 @@ impl ApiError {
     /// The database failed; the caller learns nothing more than that.
     pub fn database() -> Self {
         ApiError::new(ErrorCode::InternalErrorDatabase, "the database could not answer this call; the error was logged")
+    }
+
+    /// The database refused a statement Sluice wrote from the definition (a table or column
+    /// it names does not exist, say): the definition does not fit its datasource. Callers
+    /// hear [`ApiError::database`]; `reason` (fixed text) is kept for the owners' console.
+    pub fn refused_statement(reason: &'static str) -> Self {
+        ApiError { owner_detail: Some(reason), ..ApiError::database() }
     }
 
     /// The API's datasource is refused by the platform's access policy; its owner sees why in

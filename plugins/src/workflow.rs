@@ -9,13 +9,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use ::workflow::{CheckError, CompiledWorkflow, NodeError, NodeHost, RunOptions, RunOutcome, WorkflowError};
+use ::workflow::{CheckError, CompiledWorkflow, NodeError, NodeHost, NodeTrace, RunOptions, WorkflowError};
 use async_trait::async_trait;
 use catalog::model::{ApiDefinition, ApiMode, NodeKind, RequestParam};
 use serde_json::{Map, Value, json};
 
 use crate::sql::value::{ParamValues, RawParam};
 use crate::{ApiError, ApiPlugin, Call, CallOutput, DefinitionError, DefinitionField, ErrorCode, PluginContext};
+
+/// A run with its trace, whether it succeeded or failed.
+#[derive(Debug)]
+pub struct TracedRun {
+    pub output: Result<Value, ApiError>,
+    pub trace: Vec<NodeTrace>,
+}
 
 /// One compiled version of a workflow API.
 #[derive(Debug)]
@@ -70,9 +77,27 @@ impl WorkflowApi {
     }
 
     /// Runs the workflow for `call`: parameters parsed and checked as a data API's, then the
-    /// graph. `traced` records each node's input, output, status and time (the test console).
-    pub async fn run(&self, ctx: &PluginContext, call: &Call, traced: bool) -> Result<RunOutcome, ApiError> {
+    /// graph.
+    pub async fn run(&self, ctx: &PluginContext, call: &Call) -> Result<Value, ApiError> {
         let request = self.request(call)?;
+        let (host, options) = self.host(ctx, call);
+        let outcome = ::workflow::run(&self.compiled, &host, request, options).await.map_err(|e| run_error(&e))?;
+        Ok(outcome.output)
+    }
+
+    /// Runs like [`WorkflowApi::run`], with each node's input, output, status and time, up to
+    /// and including a node that failed (the test console). The outer error is the request's
+    /// (a parameter refused: nothing ran); the inner result is the run's.
+    pub async fn run_traced(&self, ctx: &PluginContext, call: &Call) -> Result<TracedRun, ApiError> {
+        let request = self.request(call)?;
+        let (host, options) = self.host(ctx, call);
+        let (output, trace) = ::workflow::run_traced(&self.compiled, &host, request, options).await;
+        Ok(TracedRun { output: output.map_err(|e| run_error(&e)), trace })
+    }
+
+    /// The engine's host for one call, and the run's deadline: the workflow's own, or less if
+    /// the outer call ends sooner.
+    fn host<'a>(&'a self, ctx: &'a PluginContext, call: &'a Call) -> (Host<'a>, RunOptions) {
         let now = Instant::now();
         let own = self.compiled.deadline();
         let limit = match call.deadline {
@@ -80,8 +105,7 @@ impl WorkflowApi {
             None => own,
         };
         let host = Host { ctx, call, functions: &self.functions, deadline: now + limit };
-        let options = RunOptions { deadline: Some(limit), traced, depth: call.depth };
-        ::workflow::run(&self.compiled, &host, request, options).await.map_err(|e| run_error(&e))
+        (host, RunOptions { deadline: Some(limit), traced: false, depth: call.depth })
     }
 
     /// The start node's output: each declared parameter the call has (or defaults), typed,
@@ -118,7 +142,7 @@ impl ApiPlugin for WorkflowApi {
         if call.dry_run {
             return Ok(CallOutput::Json(json!({"plan": self.compiled.plan()})));
         }
-        Ok(CallOutput::Json(self.run(ctx, call, false).await?.output))
+        Ok(CallOutput::Json(self.run(ctx, call).await?))
     }
 }
 

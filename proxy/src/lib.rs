@@ -14,6 +14,7 @@ mod forward;
 mod forward_json;
 pub mod header_policy;
 pub mod http1;
+pub mod in_process;
 pub mod limiter;
 pub mod replay;
 pub mod request_headers;

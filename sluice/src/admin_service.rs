@@ -1,6 +1,6 @@
 //! The management API as a pingora background service: its own runtime and store connection,
-//! the axum router from `admin`, and a view of the edge's snapshot for `/health` and
-//! `/platform/unserved`.
+//! the axum router from `admin`, and a view of the edge's snapshot for `/health`,
+//! `/platform/unserved` and the test console's workflow runs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use config::outbound::OutboundBase;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use plugins::FunctionRunner;
+use proxy::in_process::InProcessCalls;
 use proxy::routes::Snapshot;
 
 /// The edge's current snapshot as the management API sees it.
@@ -69,6 +70,8 @@ impl BackgroundService for AdminService {
             self.outbound.clone(),
         );
         state.plugins.set_function_runner(Arc::clone(&self.functions));
+        // The console's workflow runs call the APIs the edge serves, with the console's pools.
+        let _calls = InProcessCalls::attach(Arc::clone(&self.snapshot), Arc::clone(&state.plugins));
         let (app, _) = admin::routes(state);
         let stop = async move {
             let _ = shutdown.changed().await;

@@ -288,14 +288,19 @@ fn the_test_console_runs_drafts_and_versions_and_dry_runs_touch_nothing() {
     assert_eq!(names(&v0["result"]["rows"]), ["apple", "cherry"]);
 
     // The draft now reads a missing table: a dry run answers its SQL without running it,
-    // a real run reaches the database and fails there.
+    // a real run reaches the database, which refuses it: the draft's to fix, so a 400 on
+    // `draft` with the fixed reason (the edge would answer 500 and say nothing).
     let dry = ok(&fx.dev("POST", &format!("{base}/test"), Some(json!({"params": {"minPrice": 2}, "dryRun": true}))));
     assert_eq!(dry["dryRun"], true);
     assert!(dry["sql"].as_str().is_some_and(|s| s.contains("\"no_such_table\"")), "{dry}");
     assert_eq!(dry["binds"][0], json!(2.0));
     assert!(dry.get("result").is_none() && dry.get("rowCount").is_none(), "{dry}");
-    let failed = refused(&fx.dev("POST", &format!("{base}/test"), Some(json!({"params": {"minPrice": 2}}))), 500, None);
-    assert_eq!(failed["code"], "InternalError.Database");
+    let failed =
+        refused(&fx.dev("POST", &format!("{base}/test"), Some(json!({"params": {"minPrice": 2}}))), 400, Some("draft"));
+    assert_eq!(failed["code"], "InvalidDefinition");
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(message.contains("a table or alias is not defined"), "{failed}");
+    assert!(!message.contains("no_such_table") && !message.to_lowercase().contains("sqlite"), "{failed}");
 
     // Parameter errors are the API's, naming the parameter.
     let bad = refused(

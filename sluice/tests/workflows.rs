@@ -245,6 +245,57 @@ fn a_bad_reference_is_refused_naming_the_node_field() {
     refused(&root(&server, "POST", &test, Some(json!({"params": {"id": "five"}}))), 400, Some("params.id"));
 }
 
+/// The console runs a draft's API nodes in process against the versions published in the
+/// chosen environment, as a caller of the chosen clearance would see them, and shows the
+/// trace up to a node that failed.
+#[test]
+fn the_console_runs_api_nodes_under_the_chosen_clearance() {
+    let server = start("wf-console");
+    let draft = workflow_api("wf_console", "/wf/console", serial_switch());
+    let created = ok(&root(&server, "POST", "/workgroups/demo/apis", Some(draft)));
+    let test = format!("/workgroups/demo/apis/{}/test", created["id"]);
+
+    // The demo's APIs are published to prod. Without a clearance the owner sees every field.
+    let run = ok(&root(&server, "POST", &test, Some(json!({"params": {"id": 7}, "environment": "prod"}))));
+    assert_eq!(
+        (run["result"]["branch"].as_str(), run["result"]["customer"].as_i64()),
+        (Some("other"), Some(7)),
+        "{run}"
+    );
+    assert!(run["result"]["email"].as_str().is_some_and(|e| e.contains('@')), "{run}");
+    assert_eq!(
+        (run["trace"][0]["node"].as_str(), run["trace"][0]["status"].as_str()),
+        (Some("C"), Some("ok")),
+        "{run}"
+    );
+    assert_eq!(run["trace"][0]["input"], json!({"id": 7}), "{run}");
+    assert!(run["trace"][0]["output"]["email"].as_str().is_some_and(|e| e.contains('@')), "{run}");
+    assert!(run.get("error").is_none(), "{run}");
+
+    // As an L1 caller, the L3 email is masked inside the API node: in its trace and the answer.
+    let masked =
+        ok(&root(&server, "POST", &test, Some(json!({"params": {"id": 7}, "environment": "prod", "clearance": "L1"}))));
+    assert_eq!(masked["result"]["email"], "******", "{masked}");
+    assert_eq!(masked["trace"][0]["output"]["email"], "******", "{masked}");
+
+    // Nothing of the demo is published in test (the default): the node fails, and the console
+    // answers the caller's error beside the trace that names the node and the inner code.
+    let failed = ok(&root(&server, "POST", &test, Some(json!({"params": {"id": 7}}))));
+    assert_eq!(failed["result"], Value::Null, "{failed}");
+    assert_eq!(
+        (failed["error"]["code"].as_str(), failed["error"]["status"].as_u64()),
+        (Some("Workflow.NodeFailed.C"), Some(502))
+    );
+    assert_eq!(
+        (failed["trace"][0]["node"].as_str(), failed["trace"][0]["status"].as_str()),
+        (Some("C"), Some("failed"))
+    );
+    assert_eq!(failed["trace"][0]["output"]["error"]["code"], "NotFound.Api", "{failed}");
+
+    // A parameter the workflow refuses is still the console call's own 400.
+    refused(&root(&server, "POST", &test, Some(json!({"params": {"id": "seven"}}))), 400, Some("params.id"));
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }

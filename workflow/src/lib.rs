@@ -26,4 +26,4 @@ pub use expr::{BinOp, Condition, Expr, MAX_CONDITION_LEN, ParseError};
 pub use host::{NodeError, NodeHost};
 pub use path::Path;
 pub use reference::{ParamValue, Ref, Scope};
-pub use run::{MAX_DEPTH, NodeStatus, NodeTrace, RunOptions, RunOutcome, run};
+pub use run::{MAX_DEPTH, NodeStatus, NodeTrace, RunOptions, RunOutcome, run, run_traced};

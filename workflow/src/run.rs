@@ -67,8 +67,31 @@ pub async fn run(
     request: Map<String, Value>,
     options: RunOptions,
 ) -> Result<RunOutcome, WorkflowError> {
+    let (output, trace) = execute(workflow, host, request, options).await;
+    Ok(RunOutcome { output: output?, trace })
+}
+
+/// Runs like [`run`] with a trace, kept whether the run succeeds or fails: the nodes that
+/// finished, then the one that failed (status `failed`, its error as output). For the test
+/// console, where the trace up to a failure is what the author needs.
+pub async fn run_traced(
+    workflow: &CompiledWorkflow,
+    host: &dyn NodeHost,
+    request: Map<String, Value>,
+    options: RunOptions,
+) -> (Result<Value, WorkflowError>, Vec<NodeTrace>) {
+    let (output, trace) = execute(workflow, host, request, RunOptions { traced: true, ..options }).await;
+    (output, trace.unwrap_or_default())
+}
+
+async fn execute(
+    workflow: &CompiledWorkflow,
+    host: &dyn NodeHost,
+    request: Map<String, Value>,
+    options: RunOptions,
+) -> (Result<Value, WorkflowError>, Option<Vec<NodeTrace>>) {
     if options.depth > MAX_DEPTH {
-        return Err(WorkflowError::DepthExceeded);
+        return (Err(WorkflowError::DepthExceeded), None);
     }
     let start = Arc::new(Value::Object(request));
     let mut outputs = vec![None; workflow.nodes.len()];
@@ -76,11 +99,12 @@ pub async fn run(
     let mut frame = Frame { outputs, prev: start, last: 0, trace: options.traced.then(Vec::new), answer: None };
     let engine = Engine { workflow, host, depth: options.depth };
     let deadline = options.deadline.unwrap_or(workflow.deadline);
-    match tokio::time::timeout(deadline, engine.seq(&workflow.body, &mut frame)).await {
+    let output = match tokio::time::timeout(deadline, engine.seq(&workflow.body, &mut frame)).await {
         Err(_) => Err(WorkflowError::Deadline),
         Ok(Err(e)) => Err(e),
-        Ok(Ok(())) => Ok(RunOutcome { output: frame.answer.unwrap_or(Value::Null), trace: frame.trace }),
-    }
+        Ok(Ok(())) => Ok(frame.answer.take().unwrap_or(Value::Null)),
+    };
+    (output, frame.trace)
 }
 
 /// The state of one line of execution; a parallel branch runs on a copy.
@@ -340,28 +364,39 @@ impl<'a> Engine<'a> {
             }
             Kind::Start | Kind::Switch | Kind::Parallel | Kind::End => Ok(Value::Null),
         };
+        let traced_input = |frame: &Frame, input: Map<String, Value>| {
+            if matches!(node.kind, Kind::Function(_)) && input.is_empty() {
+                (*frame.prev).clone()
+            } else {
+                Value::Object(input)
+            }
+        };
         let (result, status) = match result {
             Ok(value) => (value, NodeStatus::Ok),
             Err(failure) if node.continue_on_error => (failure.as_output(), NodeStatus::Failed),
-            Err(failure) => return Err(failure.into_error(node)),
+            Err(failure) => {
+                let input = frame.trace.is_some().then(|| traced_input(frame, input));
+                if let (Some(trace), Some(input)) = (&mut frame.trace, input) {
+                    let (output, elapsed_us) = (failure.as_output(), micros(began));
+                    trace.push(NodeTrace {
+                        node: node.id.clone(),
+                        input,
+                        output,
+                        status: NodeStatus::Failed,
+                        elapsed_us,
+                    });
+                }
+                return Err(failure.into_error(node));
+            }
         };
         let output = match &node.output {
             Some(map) => Value::Object(mapped(map, &View { prev: &result, outputs: &frame.outputs })),
             None => result,
         };
-        if let Some(trace) = &mut frame.trace {
-            let input = if matches!(node.kind, Kind::Function(_)) && input.is_empty() {
-                (*frame.prev).clone()
-            } else {
-                Value::Object(input)
-            };
-            trace.push(NodeTrace {
-                node: node.id.clone(),
-                input,
-                output: output.clone(),
-                status,
-                elapsed_us: micros(began),
-            });
+        let input = frame.trace.is_some().then(|| traced_input(frame, input));
+        if let (Some(trace), Some(input)) = (&mut frame.trace, input) {
+            let (output, elapsed_us) = (output.clone(), micros(began));
+            trace.push(NodeTrace { node: node.id.clone(), input, output, status, elapsed_us });
         }
         let output = Arc::new(output);
         frame.outputs[slot] = Some(output.clone());

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{TestHost, compiled, request};
 use serde_json::{Value, json};
-use workflow::{NodeStatus, PlanStep, RunOptions, WorkflowError, run};
+use workflow::{NodeStatus, PlanStep, RunOptions, WorkflowError, run, run_traced};
 
 /// Seed 001: API1 (output `{"user_id": "$.data[0].id"}`) → PYTHON1 → SWITCH2 on `$.user_id`
 /// → END.
@@ -274,4 +274,26 @@ async fn traces_serialise_in_camel_case_and_functions_may_continue_on_error() {
     assert_eq!(trace[0]["status"], "failed");
     assert_eq!(trace[0]["input"], json!({"k": 1}));
     assert!(trace[0]["elapsedUs"].is_u64());
+}
+
+/// The console's run keeps the trace when the run fails: the nodes that finished, then the
+/// failed one with its error as output; `run` answers only the error.
+#[tokio::test]
+async fn a_traced_run_keeps_the_trace_up_to_the_failed_node() {
+    let spec = json!({"start": "A", "nodes": [
+        {"id": "A", "kind": "api", "api": "orders", "next": ["B"]},
+        {"id": "B", "kind": "api", "api": "fails", "next": ["END"]},
+        {"id": "END", "kind": "end"}
+    ]});
+    let wf = compiled(spec, &[]);
+    let (output, trace) = run_traced(&wf, &TestHost::default(), request(json!({})), RunOptions::default()).await;
+    match output {
+        Err(WorkflowError::NodeFailed { node, inner_code, .. }) => {
+            assert_eq!((node.as_str(), inner_code.as_str()), ("B", "InvalidParameter.status"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let seen: Vec<(&str, NodeStatus)> = trace.iter().map(|t| (t.node.as_str(), t.status)).collect();
+    assert_eq!(seen, [("A", NodeStatus::Ok), ("B", NodeStatus::Failed)]);
+    assert_eq!(trace[1].output["error"]["code"], "InvalidParameter.status", "{:?}", trace[1]);
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::body::JsonBody;
 use axum::Extension;
 use axum::extract::{Path, State};
+use catalog::model::{Environment, SecurityLevel};
 use errors::ErrorCode;
 use plugins::ApiError;
 use plugins::sql::StageTimings;
@@ -37,6 +38,13 @@ pub struct TestBody {
     /// Answer the SQL and binds without running them.
     #[serde(default)]
     dry_run: bool,
+    /// Run as a caller of this clearance (`L1`–`L4`): fields above it are masked as the API
+    /// masks them, and a workflow's API nodes above it are refused. Absent: everything shows.
+    #[serde(default)]
+    clearance: Option<SecurityLevel>,
+    /// Whose published versions a workflow's API nodes call: `test` (the default) or `prod`.
+    #[serde(default)]
+    environment: Option<Environment>,
 }
 
 pub async fn test(
@@ -47,6 +55,7 @@ pub async fn test(
 ) -> AdminResult<serde_json::Value> {
     let workgroup = caller.workgroup()?;
     let api = api_in(&state, workgroup, &id).await?;
+    let tested = if body.version.is_some() { "version" } else { "draft" };
     let which = match &body.version {
         None => VersionRef::Draft,
         Some(value) => VersionRef::from_json("version", value)?,
@@ -55,8 +64,11 @@ pub async fn test(
         VersionRef::Draft => api.draft,
         VersionRef::Number(n) => state.store.version(api.id, n).await?.definition,
     };
+    // The console's own pools (never the edge's), under the policy in force now; a workflow's
+    // API nodes read through them too.
+    state.plugins.pools.set_access(state.outbound().await?.datasources);
     if matches!(definition.mode, catalog::model::ApiMode::Workflow(_)) {
-        return workflow_test(&state, workgroup.id, &definition, body).await;
+        return workflow_test(&state, workgroup.id, &definition, body, tested).await;
     }
     if !definition.mode.is_sql() {
         return Err(AdminError::invalid(
@@ -72,12 +84,10 @@ pub async fn test(
     let params: HashMap<String, RawParam> =
         body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
     // Rendering is cheap and deterministic: a dry run first gives the SQL a real run executes.
-    let input = Call { params, dry_run: true, ..Call::default() };
-    // The console's own pools (never the edge's), under the policy in force now.
-    state.plugins.pools.set_access(state.outbound().await?.datasources);
-    let dry = match plugin.invoke(&state.plugins, &input).await.map_err(|e| console_error(&e))? {
+    let input = Call { params, dry_run: true, clearance: body.clearance, ..Call::default() };
+    let dry = match plugin.invoke(&state.plugins, &input).await.map_err(|e| console_error(&e, tested))? {
         CallOutput::DryRun { dry_run, .. } => dry_run,
-        _ => return Err(console_error(&ApiError::database())),
+        _ => return Err(console_error(&ApiError::database(), tested)),
     };
     let mut answer = dry.to_json();
     if body.dry_run {
@@ -85,7 +95,7 @@ pub async fn test(
         return Ok(Reply::ok(answer));
     }
     let input = Call { dry_run: false, ..input };
-    match plugin.invoke(&state.plugins, &input).await.map_err(|e| console_error(&e))? {
+    match plugin.invoke(&state.plugins, &input).await.map_err(|e| console_error(&e, tested))? {
         CallOutput::Data { data, row_count, timings } => {
             answer["dryRun"] = serde_json::Value::Bool(false);
             answer["sizeBytes"] = data.len().into();
@@ -95,18 +105,20 @@ pub async fn test(
                 .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&data).into_owned()));
             Ok(Reply::ok(answer))
         }
-        _ => Err(console_error(&ApiError::database())),
+        _ => Err(console_error(&ApiError::database(), tested)),
     }
 }
 
 /// A workflow in the console: `dryRun` answers its plan (nothing runs); a run answers the
-/// output and each node's trace. API nodes call the APIs the edge serves in the test
-/// environment when the console's context has a dispatcher; without one they fail, typed.
+/// output and each node's trace. API nodes call the versions published in the chosen
+/// environment (test by default), as the edge serves them (the binary attaches its in-process calls to the
+/// console's context; without them API nodes fail, typed), under the chosen clearance.
 async fn workflow_test(
     state: &AdminState,
     workgroup_id: i64,
     definition: &catalog::model::ApiDefinition,
     body: TestBody,
+    tested: &str,
 ) -> AdminResult<serde_json::Value> {
     let api = plugins::workflow::WorkflowApi::compile(definition).map_err(rules::definition_error)?;
     if body.dry_run {
@@ -114,14 +126,25 @@ async fn workflow_test(
     }
     let params: HashMap<String, RawParam> =
         body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
-    let input =
-        Call { params, env: catalog::model::Environment::Test, workgroup_id: Some(workgroup_id), ..Call::default() };
-    let outcome = api.run(&state.plugins, &input, true).await.map_err(|e| console_error(&e))?;
-    Ok(Reply::ok(serde_json::json!({
-        "dryRun": false,
-        "result": outcome.output,
-        "trace": outcome.trace.unwrap_or_default(),
-    })))
+    let input = Call {
+        params,
+        clearance: body.clearance,
+        env: body.environment.unwrap_or(Environment::Test),
+        workgroup_id: Some(workgroup_id),
+        ..Call::default()
+    };
+    let run = api.run_traced(&state.plugins, &input).await.map_err(|e| console_error(&e, tested))?;
+    Ok(Reply::ok(match run.output {
+        Ok(result) => serde_json::json!({"dryRun": false, "result": result, "trace": run.trace}),
+        // The run failed past its parameters: what a caller would hear, beside the trace up to
+        // the node that failed, so the author sees where and why (the console's call worked).
+        Err(e) => serde_json::json!({
+            "dryRun": false,
+            "result": null,
+            "error": {"code": e.code(), "status": e.status(), "message": e.message},
+            "trace": run.trace,
+        }),
+    }))
 }
 
 fn millis(d: Duration) -> f64 {
@@ -139,7 +162,21 @@ fn timings_json(t: &StageTimings) -> serde_json::Value {
 
 /// What the API would have answered, with its code and status; parameter errors name the
 /// parameter as `params.<name>`.
-fn console_error(e: &ApiError) -> AdminError {
+///
+/// A statement the database refused because the definition does not fit its datasource (a
+/// missing table or column) is the tester's to fix: 400 `InvalidDefinition` on `tested`
+/// (`draft` or `version`) with the fixed reason, where the edge answers 500.
+fn console_error(e: &ApiError, tested: &str) -> AdminError {
+    if let Some(reason) = e.owner_detail() {
+        return AdminError::new(
+            ErrorCode::InvalidDefinition,
+            format!(
+                "the datasource refused the statement this definition makes: {reason}; \
+                 check its table, columns and SQL against the datasource"
+            ),
+        )
+        .in_field(tested);
+    }
     let relayed = AdminError::relayed(e);
     match (e.kind(), e.name()) {
         (ErrorCode::MissingParameter | ErrorCode::InvalidParameter, Some(name)) => {

@@ -308,7 +308,8 @@ impl SqlApi {
     ///   at ERROR.
     /// - Native mode: a query the database refuses is the caller's SQL, `InvalidParameter.sql`
     ///   (400) with a fixed reason.
-    /// - Wizard and script: Sluice wrote the SQL, so a refusal is the definition's (500) —
+    /// - Wizard and script: Sluice wrote the SQL, so a refusal is the definition's (500, with
+    ///   the reason kept for the owners' test console) —
     ///   except a refused *value* (out of range, division by zero, a bad pattern) when the
     ///   call binds exactly one parameter value, the caller sent it, and it is a value that
     ///   can cause that refusal (a zero for a division by zero): then it is
@@ -332,7 +333,8 @@ impl SqlApi {
             }
             RunError::Statement(error) => error,
         };
-        let answer = match (reject::classify(&error), &self.plan) {
+        let reason = reject::classify(&error);
+        let answer = match (reason, &self.plan) {
             (Some(reason), ModePlan::Native(_)) => Some(ApiError::query_rejected(NATIVE_SQL, reason.message())),
             (Some(reason), _) if reason.is_data() => self
                 .sole_sent_value(values, raw)
@@ -342,7 +344,7 @@ impl SqlApi {
         };
         let Some(answer) = answer else {
             tracing::error!(datasource = self.source.datasource_id(), %error, sql, "data API query failed");
-            return ApiError::database();
+            return reason.map_or_else(ApiError::database, |r| ApiError::refused_statement(r.message()));
         };
         if let Some(suppressed) = self.rejections.admit(Instant::now()) {
             let code = error.as_database_error().and_then(|e| e.code()).unwrap_or_default();

@@ -36,23 +36,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use async_trait::async_trait;
 use bytes::Bytes;
 use catalog::model::Environment;
 use http::{HeaderName, HeaderValue, Method};
-use net::ssrf::{CheckedTarget, SsrfError};
+use net::ssrf::CheckedTarget;
 use pingora::connectors::http::Connector;
 use pingora::protocols::http::ServerSession;
 use plugins::registered::{UpstreamRequest, UpstreamRoute};
-use plugins::{ApiError, Call, CallOutput, Dispatcher, ErrorCode, PluginContext};
+use plugins::{ApiError, CallOutput, PluginContext};
 
 use crate::client_addr::TrustedProxies;
 use crate::drain::Drain;
-use crate::forward_json;
+use crate::in_process::InProcessCalls;
 use crate::limiter::Limiters;
 use crate::replay::NonceCache;
 use crate::request_headers::RequestHeaders;
-use crate::routes::{Route, Snapshot, Variant};
+use crate::routes::{Route, Snapshot};
 use admit::Admitted;
 
 /// Selects the environment of a call; production when absent.
@@ -75,9 +74,8 @@ pub struct Edge {
     nonces: NonceCache,
     /// Requests in flight, and whether the server is stopping.
     pub(crate) drain: Arc<Drain>,
-    /// Dials registered APIs called in process (workflow nodes); set by the session lane with
-    /// the server's connector options, pingora's defaults until then.
-    connector: std::sync::OnceLock<Connector>,
+    /// Workflow nodes' calls to the APIs this edge serves.
+    calls: Arc<InProcessCalls>,
 }
 
 /// How the edge treats requests, from the configuration.
@@ -91,8 +89,8 @@ pub struct EdgeSettings {
 
 impl Edge {
     /// `limiters` are shared with whoever sweeps their idle state, `plugins` with whoever sets
-    /// their datasource policy. The edge becomes the plugins' dispatcher: APIs it serves can
-    /// call each other in process.
+    /// their datasource policy. APIs the edge serves can call each other in process
+    /// ([`InProcessCalls`]).
     pub fn new(
         snapshot: Arc<ArcSwap<Snapshot>>,
         settings: EdgeSettings,
@@ -100,27 +98,13 @@ impl Edge {
         plugins: Arc<PluginContext>,
         drain: Arc<Drain>,
     ) -> Arc<Edge> {
-        let edge = Arc::new(Edge {
-            snapshot,
-            plugins,
-            settings,
-            limiters,
-            nonces: NonceCache::new(),
-            drain,
-            connector: std::sync::OnceLock::new(),
-        });
-        let dispatcher: std::sync::Weak<dyn Dispatcher> = Arc::downgrade(&edge) as std::sync::Weak<dyn Dispatcher>;
-        edge.plugins.set_dispatcher(dispatcher);
-        edge
+        let calls = InProcessCalls::attach(Arc::clone(&snapshot), Arc::clone(&plugins));
+        Arc::new(Edge { snapshot, plugins, settings, limiters, nonces: NonceCache::new(), drain, calls })
     }
 
     /// Sets the connector in-process calls of registered APIs dial with; the first one stays.
     pub fn set_connector(&self, connector: Connector) {
-        let _ = self.connector.set(connector);
-    }
-
-    fn connector(&self) -> &Connector {
-        self.connector.get_or_init(|| Connector::new(None))
+        self.calls.set_connector(connector);
     }
 }
 
@@ -304,29 +288,7 @@ impl Edge {
     /// Resolves the call's upstream host through the network policy, now (DNS answers
     /// change): the one address pingora dials.
     pub(crate) async fn upstream_target(&self, call: &UpstreamCall) -> std::result::Result<CheckedTarget, ApiError> {
-        self.check_upstream(&call.upstream, call.route_name()).await
-    }
-
-    /// The network policy for one upstream, as [`Edge::upstream_target`] applies it.
-    async fn check_upstream(
-        &self,
-        upstream: &UpstreamRoute,
-        api: &str,
-    ) -> std::result::Result<CheckedTarget, ApiError> {
-        let timeout = upstream.timeout;
-        let net = &self.snapshot.load().outbound.net;
-        match tokio::time::timeout(timeout, net.resolve_checked(&upstream.url)).await {
-            Ok(Ok(target)) => Ok(target),
-            Ok(Err(SsrfError::Forbidden { reason })) => Err(ApiError::new(
-                ErrorCode::UpstreamForbidden,
-                format!("the upstream address is not allowed ({reason})"),
-            )),
-            Ok(Err(e)) => {
-                tracing::warn!(api, "upstream not reachable: {e}");
-                Err(unavailable())
-            }
-            Err(_) => Err(upstream_timeout(timeout)),
-        }
+        crate::in_process::check_upstream(&self.snapshot, &call.upstream, call.route_name()).await
     }
 }
 
@@ -341,74 +303,4 @@ fn choose_version(route: &Route, caller: &Admitted) -> bool {
 
 fn internal(what: &str) -> ApiError {
     ApiError::internal(format_args!("edge: {what}"))
-}
-
-/// In-process calls between APIs: the served version of the API in the call's environment,
-/// with the caller's clearance the call carries (no second authentication, no limits: the
-/// outer call was admitted; but an API above that clearance is refused as it would be to the
-/// caller directly, and masking applies inside). By name, only the given workgroup's APIs are
-/// found. A registered API's call is one bounded exchange (`forward_json.rs`) through the
-/// same network policy, its JSON answer read whole.
-#[async_trait]
-impl Dispatcher for Edge {
-    async fn dispatch(&self, api_id: i64, call: &Call) -> std::result::Result<CallOutput, ApiError> {
-        let route = self.snapshot.load().table(call.env).by_id(api_id).map(Arc::clone);
-        let Some(route) = route else {
-            return Err(ApiError::new(
-                ErrorCode::NotFoundApi,
-                format!("API {api_id} is not published in the {} environment", call.env.as_str()),
-            ));
-        };
-        self.dispatch_route(&route, call).await
-    }
-
-    async fn dispatch_by_name(
-        &self,
-        workgroup_id: i64,
-        name: &str,
-        call: &Call,
-    ) -> std::result::Result<CallOutput, ApiError> {
-        let route = self.snapshot.load().table(call.env).by_name(workgroup_id, name).map(Arc::clone);
-        let Some(route) = route else {
-            return Err(ApiError::new(
-                ErrorCode::NotFoundApi,
-                format!("no API `{name}` of this workgroup is published in the {} environment", call.env.as_str()),
-            ));
-        };
-        self.dispatch_route(&route, call).await
-    }
-
-    fn param_names(&self, env: Environment, workgroup_id: i64, name: &str) -> Option<Vec<String>> {
-        let snapshot = self.snapshot.load();
-        let route = snapshot.table(env).by_name(workgroup_id, name)?;
-        Some(route.served.plugin.request_params().iter().map(|p| p.name.clone()).collect())
-    }
-}
-
-impl Edge {
-    async fn dispatch_route(&self, route: &Route, call: &Call) -> std::result::Result<CallOutput, ApiError> {
-        if let Some(clearance) = call.clearance
-            && clearance < route.access.security_level
-        {
-            return Err(ApiError::new(
-                ErrorCode::ForbiddenSecurityLevel,
-                format!(
-                    "API `{}` needs clearance {}; the caller has {}",
-                    route.api_name,
-                    route.access.security_level.as_str(),
-                    clearance.as_str()
-                ),
-            ));
-        }
-        let variant: &Variant = &route.served;
-        let call = Call { workgroup_id: Some(route.workgroup_id), ..call.clone() };
-        match variant.plugin.invoke(&self.plugins, &call).await? {
-            // Bounded and not streamed: the answer is read whole (≤ 1 MiB) as JSON.
-            CallOutput::Forward(forward) => {
-                let target = self.check_upstream(&forward.upstream, &route.api_name).await?;
-                forward_json::exchange_json(self.connector(), &forward, &target, &new_request_id()).await
-            }
-            output => Ok(output),
-        }
-    }
 }
