@@ -21,11 +21,12 @@ use config::outbound::OutboundBase;
 const SHOP_SQL: &str = include_str!("../../conf/demo/shop.sql");
 
 /// The example definitions, by file name.
-const EXAMPLES: [(&str, &str); 5] = [
+const EXAMPLES: [(&str, &str); 6] = [
     ("00-datasource.yaml", include_str!("../../conf/examples/00-datasource.yaml")),
     ("10-customer-by-id.yaml", include_str!("../../conf/examples/10-customer-by-id.yaml")),
     ("20-orders-search.yaml", include_str!("../../conf/examples/20-orders-search.yaml")),
     ("30-analytics.yaml", include_str!("../../conf/examples/30-analytics.yaml")),
+    ("35-function.yaml", include_str!("../../conf/examples/35-function.yaml")),
     ("40-workflow.yaml", include_str!("../../conf/examples/40-workflow.yaml")),
 ];
 

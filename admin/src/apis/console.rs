@@ -52,7 +52,8 @@ pub async fn test(
         Some(value) => VersionRef::from_json("version", value)?,
     };
     let definition = match which {
-        VersionRef::Draft => api.draft,
+        // A workflow draft runs the library's functions as they are now.
+        VersionRef::Draft => crate::functions::resolve(&state, workgroup, &api.draft).await?,
         VersionRef::Number(n) => state.store.version(api.id, n).await?.definition,
     };
     if matches!(definition.mode, catalog::model::ApiMode::Workflow(_)) {

@@ -182,6 +182,10 @@ impl crate::FunctionRunner for EchoRunner {
     ) -> Result<Value, NodeError> {
         Ok(json!({"wg": workgroup_id, "function": function, "source": source, "event": event, "env": context["env"]}))
     }
+
+    fn check(&self, _function: &str, _source: &str) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[tokio::test]
