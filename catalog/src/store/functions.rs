@@ -43,13 +43,14 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO functions (workgroup_id, name, description, source, digest, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(function.workgroup_id)
         .bind(&function.name)
         .bind(&function.description)
         .bind(&function.source)
         .bind(&digest)
+        .bind(now)
         .bind(now)
         .fetch_one(&mut *tx)
         .await
