@@ -248,6 +248,35 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
             json!({"ttl": 60}),
             Some("ttl"),
         ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/functions",
+            "/workgroups/team/functions".into(),
+            json!({"name": "f1", "description": "d", "source": "def handler(event, context):\n    return 1\n"}),
+            None,
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/functions",
+            "/workgroups/team/functions".into(),
+            json!({"name": "f2", "sorce": "def handler(event, context):\n    return 1\n"}),
+            Some("sorce"),
+        ),
+        ("POST", "/workgroups/{workgroup}/functions", "/workgroups/team/functions".into(), json!({"name": "f3"}), Some("source")),
+        (
+            "PUT",
+            "/workgroups/{workgroup}/functions/{name}",
+            "/workgroups/team/functions/f1".into(),
+            json!({"description": "e"}),
+            None,
+        ),
+        (
+            "PUT",
+            "/workgroups/{workgroup}/functions/{name}",
+            "/workgroups/team/functions/f1".into(),
+            json!({"source": 1}),
+            Some("source"),
+        ),
     ];
     let mut checks = Vec::new();
     for (method, registered, concrete, body, refused) in cases {

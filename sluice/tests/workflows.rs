@@ -467,10 +467,12 @@ fn a_library_function_is_versioned_with_the_workflow_that_calls_it() {
     assert_eq!(v0["definition"]["functions"]["tag"], tag_source("first"), "the version carries the source");
 
     // The library changes; the published version keeps running what it was saved with…
+    let revision = || ok(&call(&server, "GET", "/health", None, None))["revision"].as_i64().unwrap_or_default();
+    let health_then = revision();
     ok(&root(&server, "PUT", &format!("{functions}/tag"), Some(json!({"source": tag_source("second")}))));
-    let health_then = ok(&call(&server, "GET", "/health", None, None))["revision"].as_i64().unwrap_or_default();
+    // Once the edge has taken the store's revision after the change, it has seen it.
     let start = Instant::now();
-    while ok(&call(&server, "GET", "/health", None, None))["revision"].as_i64().unwrap_or_default() <= health_then {
+    while revision() <= health_then {
         assert!(start.elapsed() < Duration::from_secs(10), "the edge never took the new revision");
         std::thread::sleep(Duration::from_millis(20));
     }
