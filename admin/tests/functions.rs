@@ -28,7 +28,9 @@ fn workflow(name: &str, calls: &[&str], inline: Value) -> Value {
     let mut nodes: Vec<Value> = calls
         .iter()
         .enumerate()
-        .map(|(i, f)| json!({"id": format!("n{i}"), "kind": "function", "function": f, "next": [format!("n{}", i + 1)]}))
+        .map(
+            |(i, f)| json!({"id": format!("n{i}"), "kind": "function", "function": f, "next": [format!("n{}", i + 1)]}),
+        )
         .collect();
     nodes.push(json!({"id": format!("n{}", calls.len()), "kind": "end"}));
     json!({"name": name, "path": format!("/{name}"),
@@ -47,7 +49,8 @@ fn start(tag: &str) -> Server {
 fn saving_a_function_names_the_field_and_what_to_fix() {
     let server = start("fn-refusals");
     let functions = "/workgroups/team/functions";
-    let made = ok(&root(&server, "POST", functions, Some(json!({"name": "echo", "description": "d", "source": SOURCE}))));
+    let made =
+        ok(&root(&server, "POST", functions, Some(json!({"name": "echo", "description": "d", "source": SOURCE}))));
     assert_eq!((made["name"].as_str(), made["source"].as_str()), (Some("echo"), Some(SOURCE)), "{made}");
     assert_eq!(made["digest"].as_str().map(str::len), Some(64), "{made}");
 
@@ -59,14 +62,29 @@ fn saving_a_function_names_the_field_and_what_to_fix() {
     );
     assert!(message.contains("letters, digits"), "{message}");
     let message = refused(
-        &root(&server, "POST", functions, Some(json!({"name": "nohandler", "source": "def other(event, context):\n    return 1\n"}))),
+        &root(
+            &server,
+            "POST",
+            functions,
+            Some(json!({"name": "nohandler", "source": "def other(event, context):\n    return 1\n"})),
+        ),
         400,
         "InvalidFunction",
         Some("source"),
     );
     assert!(message.contains("`nohandler`") && message.contains("def handler"), "{message}");
-    refused(&root(&server, "POST", functions, Some(json!({"name": "empty", "source": "  "}))), 400, "InvalidFunction", Some("source"));
-    refused(&root(&server, "POST", functions, Some(json!({"name": "nosource"}))), 400, "InvalidParameter.source", Some("source"));
+    refused(
+        &root(&server, "POST", functions, Some(json!({"name": "empty", "source": "  "}))),
+        400,
+        "InvalidFunction",
+        Some("source"),
+    );
+    refused(
+        &root(&server, "POST", functions, Some(json!({"name": "nosource"}))),
+        400,
+        "InvalidParameter.source",
+        Some("source"),
+    );
     let message = refused(
         &root(&server, "POST", functions, Some(json!({"name": "echo", "source": SOURCE}))),
         409,
@@ -117,7 +135,12 @@ fn drafts_call_library_functions_and_versions_copy_them() {
     assert!(message.contains("`theirs`"), "{message}");
     // An inline source is checked when the draft is saved.
     refused(
-        &root(&server, "POST", "/workgroups/team/apis", Some(workflow("badinline", &["mine"], json!({"mine": "x = 1"})))),
+        &root(
+            &server,
+            "POST",
+            "/workgroups/team/apis",
+            Some(workflow("badinline", &["mine"], json!({"mine": "x = 1"}))),
+        ),
         400,
         "InvalidDefinition",
         Some("draft.functions.mine"),
@@ -145,7 +168,12 @@ fn drafts_call_library_functions_and_versions_copy_them() {
     // Deleting is refused while the draft calls it, naming the API; versions do not count.
     let message = refused(&root(&server, "DELETE", &format!("{functions}/echo"), None), 409, "Conflict", None);
     assert!(message.contains("`flow`"), "{message}");
-    ok(&root(&server, "PUT", &base, Some(json!({"draft": workflow("flow", &["mine"], json!({"mine": inline}))["draft"]}))));
+    ok(&root(
+        &server,
+        "PUT",
+        &base,
+        Some(json!({"draft": workflow("flow", &["mine"], json!({"mine": inline}))["draft"]})),
+    ));
     ok(&root(&server, "DELETE", &format!("{functions}/echo"), None));
     refused(&root(&server, "GET", &format!("{functions}/echo"), None), 404, "NotFound", None);
     let kept = ok(&root(&server, "GET", &format!("{base}/versions/1"), None));
@@ -153,7 +181,12 @@ fn drafts_call_library_functions_and_versions_copy_them() {
 
     // Another workgroup's function is out of reach by name from this one.
     refused(&root(&server, "GET", "/workgroups/team/functions/theirs", None), 404, "NotFound", None);
-    refused(&root(&server, "PUT", "/workgroups/team/functions/theirs", Some(json!({"description": "x"}))), 404, "NotFound", None);
+    refused(
+        &root(&server, "PUT", "/workgroups/team/functions/theirs", Some(json!({"description": "x"}))),
+        404,
+        "NotFound",
+        None,
+    );
     refused(&root(&server, "DELETE", "/workgroups/team/functions/theirs", None), 404, "NotFound", None);
     assert_eq!(ok(&root(&server, "GET", "/workgroups/other/functions/theirs", None))["description"], "");
 }

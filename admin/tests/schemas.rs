@@ -262,7 +262,13 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
             json!({"name": "f2", "sorce": "def handler(event, context):\n    return 1\n"}),
             Some("sorce"),
         ),
-        ("POST", "/workgroups/{workgroup}/functions", "/workgroups/team/functions".into(), json!({"name": "f3"}), Some("source")),
+        (
+            "POST",
+            "/workgroups/{workgroup}/functions",
+            "/workgroups/team/functions".into(),
+            json!({"name": "f3"}),
+            Some("source"),
+        ),
         (
             "PUT",
             "/workgroups/{workgroup}/functions/{name}",

@@ -168,7 +168,9 @@ fn check_workflow(
     let ApiMode::Workflow(workflow) = &definition.mode else { return };
     for (name, source) in &workflow.functions {
         if let Err(why) = plugins::workflow::defines_handler(source) {
-            problems.push(origin.problem_at(&["workflow", "functions", name.as_str()], format!("function `{name}`: {why}")));
+            problems.push(
+                origin.problem_at(&["workflow", "functions", name.as_str()], format!("function `{name}`: {why}")),
+            );
         }
     }
     let found = |name: &str| {
@@ -214,7 +216,9 @@ pub fn check_functions(bundle: &Bundle, compiles: &dyn Fn(&str, &str) -> Result<
         let Some(workflow) = spec.workflow.as_ref().filter(|_| spec.mode == ModeName::Workflow) else { continue };
         for (name, source) in &workflow.functions {
             if let Err(why) = compiles(name, source) {
-                problems.push(origin.problem_at(&["workflow", "functions", name.as_str()], format!("function `{name}`: {why}")));
+                problems.push(
+                    origin.problem_at(&["workflow", "functions", name.as_str()], format!("function `{name}`: {why}")),
+                );
             }
         }
     }

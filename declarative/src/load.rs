@@ -161,9 +161,10 @@ fn parse_document(origin: Origin, text: &str, bundle: &mut Bundle, problems: &mu
             return;
         }
         None => {
-            problems.push(origin.problem(
-                "missing `kind`: every document says `kind: Datasource`, `kind: Function` or `kind: Api`",
-            ));
+            problems
+                .push(origin.problem(
+                    "missing `kind`: every document says `kind: Datasource`, `kind: Function` or `kind: Api`",
+                ));
             return;
         }
     };
@@ -181,7 +182,8 @@ fn parse_document(origin: Origin, text: &str, bundle: &mut Bundle, problems: &mu
             bundle.apis.push(Sourced { spec, origin });
         }
     } else {
-        problems.push(origin.problem_at(&["kind"], format!("unknown kind `{kind}`: expected Datasource, Function or Api")));
+        problems
+            .push(origin.problem_at(&["kind"], format!("unknown kind `{kind}`: expected Datasource, Function or Api")));
     }
 }
 

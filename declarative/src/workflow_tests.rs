@@ -152,10 +152,12 @@ fn the_sandbox_check_points_at_the_line_of_the_source() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_writes_functions_first_and_versions_follow_the_library() {
-    let store =
-        catalog::store::Store::open("sqlite::memory:", catalog::secret::SecretBox::from_key_text(&catalog::secret::SecretBox::generate_key_text()).unwrap())
-            .await
-            .unwrap();
+    let store = catalog::store::Store::open(
+        "sqlite::memory:",
+        catalog::secret::SecretBox::from_key_text(&catalog::secret::SecretBox::generate_key_text()).unwrap(),
+    )
+    .await
+    .unwrap();
     let data_dir = std::env::temp_dir().join(format!("sluice-declarative-wfdata-{}", std::process::id()));
     let dir = data_dir.display().to_string();
     let config =
@@ -181,7 +183,10 @@ async fn apply_writes_functions_first_and_versions_follow_the_library() {
     let changed = bundle(&documents(&[&FUNCTION.replace("upper()", "lower()"), CALLER]));
     let report = apply(&changed, &store, &outbound).await.unwrap_or_else(|p| panic!("{p:?}"));
     assert_eq!(report.functions[0].change, Change::Updated);
-    assert_eq!((report.apis[0].change, report.apis[0].version, report.apis[0].version_saved), (Change::Unchanged, 1, true));
+    assert_eq!(
+        (report.apis[0].change, report.apis[0].version, report.apis[0].version_saved),
+        (Change::Unchanged, 1, true)
+    );
     assert_eq!(report.apis[0].published, [Environment::Prod]);
     assert!(carried(store.clone(), api.id, 1).await.contains("lower()"));
     assert!(carried(store.clone(), api.id, 0).await.contains("upper()"));

@@ -139,7 +139,8 @@ pub fn defines_handler(source: &str) -> Result<(), String> {
         ));
     }
     let defines = source.lines().any(|line| {
-        line.strip_prefix("def").is_some_and(|rest| rest.trim_start().starts_with("handler") && rest.starts_with([' ', '\t']))
+        line.strip_prefix("def")
+            .is_some_and(|rest| rest.trim_start().starts_with("handler") && rest.starts_with([' ', '\t']))
     });
     if !defines {
         return Err("the source defines no top-level `def handler(event, context):`".to_owned());

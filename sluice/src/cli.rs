@@ -10,10 +10,10 @@ use catalog::store::Store;
 
 use crate::functions::SandboxRunner;
 use crate::serve::secret_box;
-use plugins::FunctionRunner;
 use config::Config;
 use config::outbound::OutboundBase;
 use declarative::{self, Problem};
+use plugins::FunctionRunner;
 
 /// Validates files without touching the store: syntax, names, references, that every
 /// definition and function source compiles (functions in the sandbox), that registered APIs' base URLs pass the network policy under the

@@ -550,7 +550,11 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         ),
         ("POST", format!("/workgroups/team/apis/{our_api}/grants"), json!({"appId": theirs.app})),
         // A workflow naming their library function: not found in ours, so refused.
-        ("POST", "/workgroups/team/apis".to_owned(), json!({"name": "b3", "path": "/b3", "draft": calling(theirs.function)})),
+        (
+            "POST",
+            "/workgroups/team/apis".to_owned(),
+            json!({"name": "b3", "path": "/b3", "draft": calling(theirs.function)}),
+        ),
         ("PUT", format!("/workgroups/team/apis/{our_api}"), json!({"draft": calling(theirs.function)})),
         ("PUT", format!("/workgroups/team/apis/{our_api}/folder"), json!({"folderId": theirs.folder})),
         ("POST", "/workgroups/team/folders".to_owned(), json!({"name": "x", "parentId": theirs.folder})),

@@ -371,7 +371,11 @@ fn seed_001_runs_an_api_a_python_function_and_a_switch() {
     let mut escaping = seed_001();
     escaping["functions"]["PYTHON1"] = json!("import os\ndef handler(event, context):\n    return os.listdir('/')\n");
     let api = workflow_api("wf_os", "/wf/os", escaping);
-    let body = refused(&root(&server, "POST", "/workgroups/demo/apis", Some(api.clone())), 400, Some("draft.functions.PYTHON1"));
+    let body = refused(
+        &root(&server, "POST", "/workgroups/demo/apis", Some(api.clone())),
+        400,
+        Some("draft.functions.PYTHON1"),
+    );
     assert_eq!(body["code"], "InvalidDefinition", "{body}");
     assert!(body["message"].as_str().is_some_and(|m| m.contains("os")), "{body}");
     // …and written past the check (straight into the store), the edge refuses to run it.
@@ -413,7 +417,9 @@ fn tagging(function: &str) -> Value {
 }
 
 fn tag_source(tag: &str) -> String {
-    format!("import json\ndef handler(event, context):\n    obj = json.loads(event)\n    obj['tag'] = '{tag}'\n    return obj\n")
+    format!(
+        "import json\ndef handler(event, context):\n    obj = json.loads(event)\n    obj['tag'] = '{tag}'\n    return obj\n"
+    )
 }
 
 /// Calls `path` until its `data.tag` is `tag` (the edge follows the store within a second).
@@ -437,18 +443,32 @@ fn a_library_function_is_versioned_with_the_workflow_that_calls_it() {
     assert_eq!(made["name"], "tag", "{made}");
     // The sandbox checks a source when it is saved: the field, the code and the line.
     let body = refused(
-        &root(&server, "POST", functions, Some(json!({"name": "bad", "source": "def handler(event, context):\n    return (\n"}))),
+        &root(
+            &server,
+            "POST",
+            functions,
+            Some(json!({"name": "bad", "source": "def handler(event, context):\n    return (\n"})),
+        ),
         400,
         Some("source"),
     );
     assert_eq!(body["code"], "InvalidFunction", "{body}");
     let body = refused(
-        &root(&server, "POST", functions, Some(json!({"name": "sneaky", "source": "import socket\ndef handler(event, context):\n    return 1\n"}))),
+        &root(
+            &server,
+            "POST",
+            functions,
+            Some(json!({"name": "sneaky", "source": "import socket\ndef handler(event, context):\n    return 1\n"})),
+        ),
         400,
         Some("source"),
     );
     assert!(body["message"].as_str().is_some_and(|m| m.contains("socket")), "{body}");
-    refused(&root(&server, "POST", functions, Some(json!({"name": "tag", "source": tag_source("x")}))), 409, Some("name"));
+    refused(
+        &root(&server, "POST", functions, Some(json!({"name": "tag", "source": tag_source("x")}))),
+        409,
+        Some("name"),
+    );
 
     // A draft naming a function that is neither inline nor in the library is refused.
     let body = refused(
@@ -510,7 +530,12 @@ fn a_library_function_is_versioned_with_the_workflow_that_calls_it() {
     refused(&root(&server, "GET", "/workgroups/other/functions/shared", None), 404, None);
     assert_eq!(ok(&root(&server, "GET", "/workgroups/other/functions", None)), json!([]));
     refused(
-        &root(&server, "POST", "/workgroups/other/apis", Some(workflow_api("wf_cross_fn", "/other/cross", tagging("shared")))),
+        &root(
+            &server,
+            "POST",
+            "/workgroups/other/apis",
+            Some(workflow_api("wf_cross_fn", "/other/cross", tagging("shared"))),
+        ),
         400,
         Some("draft.nodes[0].function"),
     );

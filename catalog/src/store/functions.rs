@@ -63,13 +63,8 @@ impl Store {
                 e.into()
             }
         })?;
-        let created = LibraryFunction {
-            id: row.try_get("id")?,
-            digest,
-            created_at: now,
-            updated_at: now,
-            ..function.clone()
-        };
+        let created =
+            LibraryFunction { id: row.try_get("id")?, digest, created_at: now, updated_at: now, ..function.clone() };
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(created)
@@ -195,11 +190,12 @@ async fn drafts_calling(
 ) -> Result<Vec<String>, StoreError> {
     // The pattern only narrows what is read (names hold no `%`; `_` matches more, not less);
     // the definitions decide.
-    let rows = sqlx::query("SELECT name, draft_json FROM apis WHERE workgroup_id = $1 AND draft_json LIKE $2 ORDER BY name")
-        .bind(workgroup_id)
-        .bind(format!("%{name}%"))
-        .fetch_all(&mut *connection)
-        .await?;
+    let rows =
+        sqlx::query("SELECT name, draft_json FROM apis WHERE workgroup_id = $1 AND draft_json LIKE $2 ORDER BY name")
+            .bind(workgroup_id)
+            .bind(format!("%{name}%"))
+            .fetch_all(&mut *connection)
+            .await?;
     let mut users = Vec::new();
     for row in &rows {
         let api: String = row.try_get("name")?;

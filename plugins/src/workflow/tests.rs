@@ -211,7 +211,13 @@ fn without_a_sandbox_a_source_must_define_a_top_level_handler() {
     use crate::workflow::defines_handler;
     assert!(defines_handler("import json\ndef handler(event, context):\n    return 1\n").is_ok());
     assert!(defines_handler("def  handler (event,context):\n    return 1").is_ok());
-    for bad in ["", "   \n", "def other(event, context):\n    pass", "    def handler(e, c):\n        pass", "defhandler(e, c)"] {
+    for bad in [
+        "",
+        "   \n",
+        "def other(event, context):\n    pass",
+        "    def handler(e, c):\n        pass",
+        "defhandler(e, c)",
+    ] {
         assert!(defines_handler(bad).is_err(), "{bad:?}");
     }
     let huge = format!("def handler(event, context):\n    return 1\n{}", "#".repeat(70_000));
