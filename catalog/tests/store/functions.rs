@@ -78,7 +78,7 @@ async fn functions_are_named_like_nodes_and_unique_per_workgroup(db: TestDb) {
     store.create_function(&function(sales.id, "a-first", ONE)).await.unwrap();
     let names: Vec<String> = store.functions(sales.id).await.unwrap().into_iter().map(|f| f.name).collect();
     assert_eq!(names, ["a-first", "to_upper"]);
-    assert_eq!(store.functions(ops.id).await.unwrap(), [theirs.clone()]);
+    assert_eq!(store.functions(ops.id).await.unwrap(), std::slice::from_ref(&theirs));
     assert!(store.functions(9_999).await.unwrap().is_empty());
 
     for bad in ["", "has space", "dot.ted", "ünï", &"x".repeat(65)] {
