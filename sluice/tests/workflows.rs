@@ -540,3 +540,39 @@ fn a_library_function_is_versioned_with_the_workflow_that_calls_it() {
         Some("draft.nodes[0].function"),
     );
 }
+
+#[test]
+fn files_add_library_functions_checked_in_the_sandbox() {
+    let server = start("wf-files");
+    let dir = server.data_dir.join("function-files");
+    std::fs::create_dir_all(&dir).expect("dir");
+    // The sandbox refuses `import os` on the source's line 2: the file's line 6.
+    let bad = dir.join("bad.yaml");
+    let text = "kind: Function\nworkgroup: demo\nname: bad\nsource: |\n  import json\n  import os\n  def handler(event, context):\n      return 1\n";
+    std::fs::write(&bad, text).expect("write");
+    let path = bad.display().to_string();
+    let (passed, out) = support::sluice(&server.data_dir, &["check", "-f", &path], &[]);
+    assert!(!passed, "{out}");
+    assert!(out.contains(&format!("{path}:6: function `bad`: ")) && out.contains("os"), "{out}");
+    let (passed, out) = support::sluice(&server.data_dir, &["apply", "-f", &path], &[]);
+    assert!(!passed && out.contains(&format!("{path}:6: ")), "{out}");
+    refused(&root(&server, "GET", "/workgroups/demo/functions/bad", None), 404, None);
+
+    // A function and a workflow calling it, in one apply: the function is written first.
+    let good = dir.join("good.yaml");
+    let source: String = tag_source("from-file").lines().map(|l| format!("  {l}\n")).collect();
+    let text = format!(
+        "kind: Function\nworkgroup: demo\nname: filed\nsource: |\n{source}---\n\
+         kind: Api\nworkgroup: demo\nname: wf_filed\npath: /wf/filed\nmode: workflow\nauthMode: none\n\
+         requestParams:\n  - {{name: id, type: int, required: true}}\n\
+         workflow:\n  start: F\n  nodes:\n    - {{id: F, kind: function, function: filed, next: [E]}}\n\
+         \x20   - {{id: E, kind: end, output: {{id: \"$.id\", tag: \"$.tag\"}}}}\n"
+    );
+    std::fs::write(&good, text).expect("write");
+    let path = good.display().to_string();
+    let (passed, out) = support::sluice(&server.data_dir, &["check", "-f", &path], &[]);
+    assert!(passed, "{out}");
+    let (passed, out) = support::sluice(&server.data_dir, &["apply", "-f", &path], &[]);
+    assert!(passed && out.contains("function demo/filed: created"), "{out}");
+    assert_eq!(tagged(&server, "/wf/filed?id=4", "from-file")["data"], json!({"id": 4, "tag": "from-file"}));
+}
