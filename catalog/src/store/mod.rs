@@ -258,7 +258,7 @@ impl Store {
 
     /// A number that grows with every committed write that can change what is served or
     /// configured (datasources, APIs, drafts, versions, publications, apps, workgroups, users,
-    /// tokens, members, folders) and never with a read, a refused write, a token's
+    /// tokens, members, folders, library functions) and never with a read, a refused write, a token's
     /// `last_used_at` or an audit entry. Cheap: one row by primary key.
     ///
     /// A reader that rebuilds from the store reads the revision first and the data after, so a
