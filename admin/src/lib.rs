@@ -12,6 +12,7 @@ pub mod apps;
 pub mod body;
 pub mod datasources;
 pub mod docs;
+pub mod functions;
 pub mod people;
 pub mod platform;
 pub mod reply;
@@ -133,6 +134,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .extend(platform::register)
         .extend(datasources::register)
         .extend(apis::register)
+        .extend(functions::register)
         .extend(apps::register)
         .extend(docs::register)
         .finish()

@@ -72,10 +72,11 @@ mod matrix {
     include!("matrix/apis.rs");
     include!("matrix/docs.rs");
     include!("matrix/apps.rs");
+    include!("matrix/functions.rs");
 }
 
 fn table() -> Vec<Row> {
-    [matrix::people(), matrix::datasources(), matrix::apis(), matrix::docs(), matrix::apps()]
+    [matrix::people(), matrix::datasources(), matrix::apis(), matrix::docs(), matrix::apps(), matrix::functions()]
         .into_iter()
         .flatten()
         .collect()

@@ -67,7 +67,7 @@ fn every_write_route_documents_its_body_as_a_schema_in_components() {
         }
     }
     eprintln!("{with_body} write routes document a body schema; {without} take none");
-    assert_eq!((with_body, without), (24, NO_BODY.len()));
+    assert_eq!((with_body, without), (26, NO_BODY.len()));
     // Every reference resolves: bodies, answers and what their schemas refer to.
     let mut found = Vec::new();
     refs(&doc, &mut found);
@@ -247,6 +247,41 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
             format!("{app_path}/tokens"),
             json!({"ttl": 60}),
             Some("ttl"),
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/functions",
+            "/workgroups/team/functions".into(),
+            json!({"name": "f1", "description": "d", "source": "def handler(event, context):\n    return 1\n"}),
+            None,
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/functions",
+            "/workgroups/team/functions".into(),
+            json!({"name": "f2", "sorce": "def handler(event, context):\n    return 1\n"}),
+            Some("sorce"),
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/functions",
+            "/workgroups/team/functions".into(),
+            json!({"name": "f3"}),
+            Some("source"),
+        ),
+        (
+            "PUT",
+            "/workgroups/{workgroup}/functions/{name}",
+            "/workgroups/team/functions/f1".into(),
+            json!({"description": "e"}),
+            None,
+        ),
+        (
+            "PUT",
+            "/workgroups/{workgroup}/functions/{name}",
+            "/workgroups/team/functions/f1".into(),
+            json!({"source": 1}),
+            Some("source"),
         ),
     ];
     let mut checks = Vec::new();

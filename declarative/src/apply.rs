@@ -1,5 +1,6 @@
-//! Writing a bundle to the store: workgroups, datasources and APIs matched by workgroup and
-//! name, created or updated; a new version only when the definition differs from the latest;
+//! Writing a bundle to the store: workgroups, datasources, library functions and APIs matched
+//! by workgroup and name, created or updated; a new version only when the definition (for a
+//! workflow: with the library sources its version would carry) differs from the latest;
 //! publishing; and a report of what changed.
 //!
 //! Everything is validated (against the store too) before the first write. An API is compared
@@ -13,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use catalog::model::{Api, ApiMode, Datasource, Environment, NodeKind, Workgroup};
+use catalog::model::{Api, ApiDefinition, ApiMode, Datasource, Environment, LibraryFunction, NodeKind, Workgroup};
 use catalog::store::{ApiDigest, ApiWrite, Store, StoreError};
 
 use super::check::{check_datasources, check_upstreams, check_with};
@@ -65,6 +66,8 @@ pub struct ApiOutcome {
 pub struct ApplyReport {
     pub workgroups_created: Vec<String>,
     pub datasources: Vec<ObjectOutcome>,
+    /// Library functions, applied before the APIs.
+    pub functions: Vec<ObjectOutcome>,
     pub apis: Vec<ApiOutcome>,
 }
 
@@ -73,6 +76,7 @@ impl ApplyReport {
     pub fn is_noop(&self) -> bool {
         self.workgroups_created.is_empty()
             && self.datasources.iter().all(|d| d.change == Change::Unchanged)
+            && self.functions.iter().all(|f| f.change == Change::Unchanged)
             && self.apis.iter().all(|a| a.change == Change::Unchanged && !a.version_saved && a.published.is_empty())
     }
 }
@@ -84,6 +88,9 @@ impl fmt::Display for ApplyReport {
         }
         for d in &self.datasources {
             writeln!(f, "datasource {}/{}: {}", d.workgroup, d.name, d.change.as_str())?;
+        }
+        for function in &self.functions {
+            writeln!(f, "function {}/{}: {}", function.workgroup, function.name, function.change.as_str())?;
         }
         for a in &self.apis {
             write!(f, "api {}/{}: {}", a.workgroup, a.name, a.change.as_str())?;
@@ -103,6 +110,7 @@ impl fmt::Display for ApplyReport {
         } else {
             let count = |change: Change| {
                 self.datasources.iter().filter(|d| d.change == change).count()
+                    + self.functions.iter().filter(|d| d.change == change).count()
                     + self.apis.iter().filter(|a| a.change == change).count()
             };
             let versions = self.apis.iter().filter(|a| a.version_saved).count();
@@ -130,6 +138,8 @@ pub const APIS_PER_TRANSACTION: usize = 200;
 struct Existing {
     workgroup: Option<Workgroup>,
     datasources: Vec<Datasource>,
+    /// The workgroup's function library.
+    functions: Vec<LibraryFunction>,
     /// The workgroup's APIs by name.
     apis: HashMap<String, ApiDigest>,
 }
@@ -178,7 +188,12 @@ struct Planned {
 /// writes nothing when any problem is found. Applying the same files twice changes nothing the
 /// second time.
 pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> Result<ApplyReport, Vec<Problem>> {
-    let first_origin = bundle.datasources.first().map(|d| &d.origin).or(bundle.apis.first().map(|a| &a.origin));
+    let first_origin = bundle
+        .datasources
+        .first()
+        .map(|d| &d.origin)
+        .or(bundle.functions.first().map(|f| &f.origin))
+        .or(bundle.apis.first().map(|a| &a.origin));
     let store_problem = |e: StoreError| match first_origin {
         Some(origin) => vec![Problem::new(&origin.file, 0, format!("cannot read the store: {e}"))],
         None => vec![Problem::new("", 0, format!("cannot read the store: {e}"))],
@@ -186,8 +201,12 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
 
     // Read what exists for every workgroup named, in order of first mention.
     let mut order: Vec<&str> = Vec::new();
-    for name in
-        bundle.datasources.iter().map(|d| &d.spec.workgroup).chain(bundle.apis.iter().map(|a| &a.spec.workgroup))
+    for name in bundle
+        .datasources
+        .iter()
+        .map(|d| &d.spec.workgroup)
+        .chain(bundle.functions.iter().map(|f| &f.spec.workgroup))
+        .chain(bundle.apis.iter().map(|a| &a.spec.workgroup))
     {
         if !order.contains(&name.as_str()) {
             order.push(name);
@@ -198,6 +217,7 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
         let state = match store.workgroup_by_name(name).await {
             Ok(workgroup) => Existing {
                 datasources: store.list_datasources(workgroup.id).await.map_err(store_problem)?,
+                functions: store.functions(workgroup.id).await.map_err(store_problem)?,
                 apis: store
                     .api_digests(workgroup.id)
                     .await
@@ -217,7 +237,10 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
     let known = |workgroup: &str, name: &str| {
         existing.get(workgroup).and_then(|e| e.datasources.iter().find(|d| d.name == name).cloned())
     };
-    let mut problems = check_with(bundle, &compile_sql, &known);
+    let stored_function = |workgroup: &str, name: &str| {
+        existing.get(workgroup).and_then(|e| e.functions.iter().find(|f| f.name == name)).map(|f| f.source.clone())
+    };
+    let mut problems = check_with(bundle, &compile_sql, &known, &stored_function);
     // Workgroups not created yet get a stand-in id: dataset directories go by name.
     let workgroups: Vec<(i64, String)> = order
         .iter()
@@ -328,13 +351,53 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
         report.datasources.push(ObjectOutcome { workgroup: spec.workgroup.clone(), name: spec.name.clone(), change });
     }
 
+    // Library functions before the APIs: a workflow's version copies what they hold now.
+    for sourced in &bundle.functions {
+        let spec = &sourced.spec;
+        let what = format!("function `{}/{}`", spec.workgroup, spec.name);
+        let workgroup_id = workgroup_ids.get(spec.workgroup.as_str()).copied().unwrap_or_default();
+        let current =
+            existing.get(spec.workgroup.as_str()).and_then(|e| e.functions.iter().find(|f| f.name == spec.name));
+        let change = match current {
+            None => {
+                let wanted = LibraryFunction {
+                    id: 0,
+                    workgroup_id,
+                    name: spec.name.clone(),
+                    description: spec.description.clone(),
+                    source: spec.source.clone(),
+                    digest: String::new(),
+                    created_at: 0,
+                    updated_at: 0,
+                };
+                store.create_function(&wanted).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                Change::Created
+            }
+            Some(current) if current.description == spec.description && current.source == spec.source => {
+                Change::Unchanged
+            }
+            Some(_) => {
+                store
+                    .update_function(workgroup_id, &spec.name, &spec.description, &spec.source)
+                    .await
+                    .map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                Change::Updated
+            }
+        };
+        report.functions.push(ObjectOutcome { workgroup: spec.workgroup.clone(), name: spec.name.clone(), change });
+    }
+    // What a workflow's version would carry: the files' functions, else the store's.
+    let library = |workgroup: &str, name: &str| {
+        bundle.function(workgroup, name).map(|f| f.spec.source.clone()).or_else(|| stored_function(workgroup, name))
+    };
+
     // Plan every API, then write those that change a batch at a time.
     let mut outcomes: Vec<Option<ApiOutcome>> = Vec::with_capacity(bundle.apis.len());
     let mut planned: Vec<(usize, Planned)> = Vec::new();
     for (index, (sourced, values)) in bundle.apis.iter().zip(&constant_values).enumerate() {
         let workgroup_id = workgroup_ids.get(sourced.spec.workgroup.as_str()).copied().unwrap_or_default();
         let current = existing.get(sourced.spec.workgroup.as_str()).and_then(|e| e.apis.get(&sourced.spec.name));
-        match plan_api(store, sourced, workgroup_id, current, &datasource_ids, values).await? {
+        match plan_api(store, sourced, workgroup_id, current, &datasource_ids, values, &library).await? {
             Ok(outcome) => outcomes.push(Some(outcome)),
             Err(plan) => {
                 outcomes.push(None);
@@ -384,6 +447,7 @@ async fn plan_api(
     current: Option<&ApiDigest>,
     datasource_ids: &HashMap<(String, String), i64>,
     constant_values: &[(usize, String)],
+    library: &dyn Fn(&str, &str) -> Option<String>,
 ) -> Result<Result<ApiOutcome, Planned>, Vec<Problem>> {
     let (spec, origin) = (&sourced.spec, &sourced.origin);
     let what = format!("API `{}/{}`", spec.workgroup, spec.name);
@@ -423,6 +487,15 @@ async fn plan_api(
         folder_id: current.and_then(|c| c.api.folder_id),
     };
     let digest = definition.digest();
+    // A workflow's version carries the library sources it calls: compare those.
+    let version_digest = match &definition.mode {
+        ApiMode::Workflow(workflow) => match workflow.resolved(|name| library(&spec.workgroup, name)) {
+            Ok(resolved) => ApiDefinition { mode: ApiMode::Workflow(resolved), ..definition.clone() }.digest(),
+            // Checked before; reported rather than assumed.
+            Err(missing) => return Err(vec![origin.problem_at(&["workflow"], missing.message())]),
+        },
+        _ => digest.clone(),
+    };
 
     let Some(current) = current else {
         return Ok(Err(Planned {
@@ -451,7 +524,7 @@ async fn plan_api(
             .await
             .map_err(fail)?
             .is_some_and(|latest| latest.definition == definition),
-        Some((_, hash)) => *hash == digest,
+        Some((_, hash)) => *hash == version_digest,
     };
     let latest = current.latest.as_ref().map(|(number, _)| *number);
     let save_version = (!same_version).then(|| version_description(origin));
@@ -519,6 +592,7 @@ fn first_mention<'a>(bundle: &'a Bundle, workgroup: &str) -> Option<&'a Origin> 
         .iter()
         .find(|d| d.spec.workgroup == workgroup)
         .map(|d| &d.origin)
+        .or_else(|| bundle.functions.iter().find(|f| f.spec.workgroup == workgroup).map(|f| &f.origin))
         .or_else(|| bundle.apis.iter().find(|a| a.spec.workgroup == workgroup).map(|a| &a.origin))
 }
 

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use catalog::model::{ApiDefinition, ApiMode, ApiOptions, Datasource, DatasourceKind, ParamPosition};
+use catalog::model::{
+    ApiDefinition, ApiMode, ApiOptions, Datasource, DatasourceKind, ParamPosition, check_function_name,
+};
 
 use super::{ApiSpec, Bundle, DatasourceSpec, ModeName, Origin, Problem, Sourced};
 use net::ssrf::{SsrfError, SsrfPolicy, UpstreamUrl};
@@ -23,17 +25,39 @@ pub type Compile<'a> = &'a dyn Fn(&ApiDefinition, &Datasource) -> Result<(), Def
 /// and that every definition compiles (`compile`, usually [`super::compile_sql`]). Returns
 /// every problem, sorted by file and line; empty when the bundle is fine.
 pub fn check(bundle: &Bundle, compile: Compile<'_>) -> Vec<Problem> {
-    check_with(bundle, compile, &|_, _| None)
+    check_with(bundle, compile, &|_, _| None, &|_, _| None)
 }
 
 /// [`check`], where an API may also read from a datasource that `existing(workgroup, name)`
-/// knows (the store, for `apply`).
+/// knows, and a workflow call a function that `library(workgroup, name)` holds (the store, for
+/// `apply`; the bundle's own functions come first).
 pub(super) fn check_with(
     bundle: &Bundle,
     compile: Compile<'_>,
     existing: &dyn Fn(&str, &str) -> Option<Datasource>,
+    library: &dyn Fn(&str, &str) -> Option<String>,
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
+    let mut functions: HashMap<(&str, &str), &Origin> = HashMap::new();
+    for sourced in &bundle.functions {
+        let (spec, origin) = (&sourced.spec, &sourced.origin);
+        check_name(origin, "workgroup", "workgroup", &spec.workgroup, &mut problems);
+        if let Err(why) = check_function_name(&spec.name) {
+            problems.push(origin.problem_at(&["name"], format!("function `{}`: {why}", spec.name)));
+        }
+        if let Err(why) = plugins::workflow::defines_handler(&spec.source) {
+            problems.push(origin.problem_at(&["source"], format!("function `{}`: {why}", spec.name)));
+        }
+        let key = (spec.workgroup.as_str(), spec.name.as_str());
+        if let Some(first) = functions.get(&key) {
+            problems.push(origin.problem_at(
+                &["name"],
+                format!("function `{}/{}` is defined twice; the first is at {}", key.0, key.1, place(first)),
+            ));
+        } else {
+            functions.insert(key, origin);
+        }
+    }
     let mut datasources: HashMap<(&str, &str), &Origin> = HashMap::new();
     for sourced in &bundle.datasources {
         check_datasource(sourced, &mut problems);
@@ -91,17 +115,11 @@ pub(super) fn check_with(
                     "a workflow calls other APIs and reads no datasource: remove `datasource`",
                 ));
             }
-            // Checked as the edge compiles it: references, structure, function sources. Which
-            // APIs its nodes name is known only to the store (apply and the edge).
-            if modes_ok
-                && let Some(definition) = spec.definition(None)
-                && let Err(error) = plugins::workflow::WorkflowApi::compile(&definition)
-            {
-                problems.push(Problem::new(
-                    &origin.file,
-                    compile_error_line(spec, origin, &error.field),
-                    error.message,
-                ));
+            // Checked as the edge compiles it, with the library functions its version will
+            // carry: references, structure, function sources. Which APIs its nodes name is
+            // known only to the store (apply and the edge).
+            if modes_ok && let Some(definition) = spec.definition(None) {
+                check_workflow(bundle, sourced, definition, library, &mut problems);
             }
             continue;
         }
@@ -134,6 +152,85 @@ pub(super) fn check_with(
     }
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     problems
+}
+
+/// A workflow's functions: inline sources have the `handler` shape, every function a node
+/// calls is inline, in the bundle's library of the workgroup or in `library`; then the
+/// definition, with those sources, compiles as the edge compiles it.
+fn check_workflow(
+    bundle: &Bundle,
+    sourced: &Sourced<ApiSpec>,
+    definition: ApiDefinition,
+    library: &dyn Fn(&str, &str) -> Option<String>,
+    problems: &mut Vec<Problem>,
+) {
+    let (spec, origin) = (&sourced.spec, &sourced.origin);
+    let ApiMode::Workflow(workflow) = &definition.mode else { return };
+    for (name, source) in &workflow.functions {
+        if let Err(why) = plugins::workflow::defines_handler(source) {
+            problems.push(
+                origin.problem_at(&["workflow", "functions", name.as_str()], format!("function `{name}`: {why}")),
+            );
+        }
+    }
+    let found = |name: &str| {
+        bundle.function(&spec.workgroup, name).map(|f| f.spec.source.clone()).or_else(|| library(&spec.workgroup, name))
+    };
+    let resolved = match workflow.resolved(found) {
+        Ok(resolved) => resolved,
+        Err(missing) => {
+            let line = workflow_line(spec, origin, &missing.field());
+            problems.push(Problem::new(
+                &origin.file,
+                line,
+                format!(
+                    "{}: {} (a `kind: Function` document of workgroup `{}`)",
+                    missing.field(),
+                    missing.message(),
+                    spec.workgroup
+                ),
+            ));
+            return;
+        }
+    };
+    let definition = ApiDefinition { mode: ApiMode::Workflow(resolved), ..definition };
+    if let Err(error) = plugins::workflow::WorkflowApi::compile(&definition) {
+        problems.push(Problem::new(&origin.file, compile_error_line(spec, origin, &error.field), error.message));
+    }
+}
+
+/// Every function source of the bundle — library functions and workflows' inline ones —
+/// through `compiles` (the sandbox's check, which `sluice check` and `apply` have): each
+/// problem at the source's own line when the check names one.
+pub fn check_functions(bundle: &Bundle, compiles: &dyn Fn(&str, &str) -> Result<(), String>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for sourced in &bundle.functions {
+        let (spec, origin) = (&sourced.spec, &sourced.origin);
+        if let Err(why) = compiles(&spec.name, &spec.source) {
+            let line = source_line(origin, "source", &why).unwrap_or_else(|| origin.line_of(&["source"]));
+            problems.push(Problem::new(&origin.file, line, format!("function `{}`: {why}", spec.name)));
+        }
+    }
+    for sourced in &bundle.apis {
+        let (spec, origin) = (&sourced.spec, &sourced.origin);
+        let Some(workflow) = spec.workflow.as_ref().filter(|_| spec.mode == ModeName::Workflow) else { continue };
+        for (name, source) in &workflow.functions {
+            if let Err(why) = compiles(name, source) {
+                problems.push(
+                    origin.problem_at(&["workflow", "functions", name.as_str()], format!("function `{name}`: {why}")),
+                );
+            }
+        }
+    }
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    problems
+}
+
+/// The file line of a sandbox message's `(line N)` inside the block scalar of `key`.
+fn source_line(origin: &Origin, key: &str, message: &str) -> Option<usize> {
+    let tail = message.rsplit_once("(line ")?.1;
+    let line: usize = tail.strip_suffix(')')?.parse().ok()?;
+    Some(origin.block_scalar_start(key)? + line.saturating_sub(1))
 }
 
 fn place(origin: &Origin) -> String {

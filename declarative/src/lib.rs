@@ -1,4 +1,4 @@
-//! Declarative files: datasources and APIs written as YAML, checked by `sluice check -f` and
+//! Declarative files: datasources, library functions and APIs written as YAML, checked by `sluice check -f` and
 //! written to the store by `sluice apply -f` (the format is documented in
 //! `docs/declarative.md`).
 //!
@@ -8,8 +8,12 @@
 //!  check  names, paths, methods, references, duplicates, mode keys, compile       (check.rs)
 //!         registered APIs: the mapping compiles as the edge compiles it; base URLs
 //!         pass the SSRF guard with the configured allow-list (check_upstreams)
-//!  apply  workgroups, datasources, APIs matched by workgroup + name; a new version
-//!         only when the definition differs from the latest; publish; report        (apply.rs)
+//!         functions: names, the `handler` shape; with a sandbox, that they compile
+//!         (check_functions); workflows call functions that exist (inline, the bundle,
+//!         or for apply the store)
+//!  apply  workgroups, datasources, functions, APIs matched by workgroup + name; a
+//!         new version only when the definition (a workflow's with the library
+//!         sources it calls) differs from the latest; publish; report               (apply.rs)
 //! ```
 //!
 //! Every stage reports *every* problem it finds, each with the file and the line of the
@@ -38,7 +42,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 pub use apply::{ApiOutcome, ApplyReport, Change, ObjectOutcome, apply};
-pub use check::{check, check_datasources, check_upstreams};
+pub use check::{check, check_datasources, check_functions, check_upstreams};
 pub use load::load;
 
 /// One thing wrong with the files, where it is.
@@ -70,12 +74,19 @@ impl fmt::Display for Problem {
 #[derive(Debug, Clone, Default)]
 pub struct Bundle {
     pub datasources: Vec<Sourced<DatasourceSpec>>,
+    /// Functions of workgroups' libraries, which workflows call by name.
+    pub functions: Vec<Sourced<FunctionSpec>>,
     pub apis: Vec<Sourced<ApiSpec>>,
 }
 
 impl Bundle {
     pub fn is_empty(&self) -> bool {
-        self.datasources.is_empty() && self.apis.is_empty()
+        self.datasources.is_empty() && self.functions.is_empty() && self.apis.is_empty()
+    }
+
+    /// The bundle's library function with this workgroup and name (the first, if defined twice).
+    pub fn function(&self, workgroup: &str, name: &str) -> Option<&Sourced<FunctionSpec>> {
+        self.functions.iter().find(|f| f.spec.workgroup == workgroup && f.spec.name == name)
     }
 
     /// The bundle's datasource with this workgroup and name (the first, if defined twice).
@@ -246,6 +257,21 @@ impl DatasourceSpec {
             },
         }
     }
+}
+
+/// `kind: Function` — a function of a workgroup's library: Python defining
+/// `def handler(event, context)` (a block scalar, `source: |`), which the workgroup's workflows
+/// call by name. Applied before the APIs, so a workflow of the same files can call it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FunctionSpec {
+    #[serde(rename = "kind", default)]
+    _kind: IgnoredAny,
+    pub workgroup: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub source: String,
 }
 
 /// Which kind of API a document describes; each needs its own keys.

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 use serde_yaml_ng::{Mapping, Value};
 
-use super::{ApiSpec, Bundle, DatasourceSpec, Origin, Problem, Sourced};
+use super::{ApiSpec, Bundle, DatasourceSpec, FunctionSpec, Origin, Problem, Sourced};
 
 /// Reads `paths` — files, or directories whose `*.yaml` / `*.yml` files are read in name
 /// order — into one bundle. Returns every problem found in every file, or the bundle when
@@ -53,7 +53,10 @@ pub fn load(paths: &[PathBuf]) -> Result<Bundle, Vec<Problem>> {
         problems.push(Problem::new(
             paths.first().cloned().unwrap_or_default(),
             0,
-            format!("no documents found in {}: expected `kind: Datasource` or `kind: Api`", names.join(", ")),
+            format!(
+                "no documents found in {}: expected `kind: Datasource`, `kind: Function` or `kind: Api`",
+                names.join(", ")
+            ),
         ));
     }
     if problems.is_empty() { Ok(bundle) } else { Err(problems) }
@@ -146,18 +149,22 @@ fn parse_document(origin: Origin, text: &str, bundle: &mut Bundle, problems: &mu
         }
     };
     let Value::Mapping(map) = &value else {
-        problems
-            .push(origin.problem("a document must be a mapping that starts with `kind: Datasource` or `kind: Api`"));
+        problems.push(origin.problem(
+            "a document must be a mapping that starts with `kind: Datasource`, `kind: Function` or `kind: Api`",
+        ));
         return;
     };
     let kind = match map.get("kind") {
         Some(Value::String(kind)) => kind.clone(),
         Some(_) => {
-            problems.push(origin.problem_at(&["kind"], "`kind` must be Datasource or Api"));
+            problems.push(origin.problem_at(&["kind"], "`kind` must be Datasource, Function or Api"));
             return;
         }
         None => {
-            problems.push(origin.problem("missing `kind`: every document says `kind: Datasource` or `kind: Api`"));
+            problems
+                .push(origin.problem(
+                    "missing `kind`: every document says `kind: Datasource`, `kind: Function` or `kind: Api`",
+                ));
             return;
         }
     };
@@ -165,13 +172,18 @@ fn parse_document(origin: Origin, text: &str, bundle: &mut Bundle, problems: &mu
         if let Some(spec) = typed::<DatasourceSpec>(&origin, text, value, problems) {
             bundle.datasources.push(Sourced { spec, origin });
         }
+    } else if kind.eq_ignore_ascii_case("function") {
+        if let Some(spec) = typed::<FunctionSpec>(&origin, text, value, problems) {
+            bundle.functions.push(Sourced { spec, origin });
+        }
     } else if kind.eq_ignore_ascii_case("api") {
         check_nested_keys(&origin, map, problems);
         if let Some(spec) = typed::<ApiSpec>(&origin, text, value, problems) {
             bundle.apis.push(Sourced { spec, origin });
         }
     } else {
-        problems.push(origin.problem_at(&["kind"], format!("unknown kind `{kind}`: expected Datasource or Api")));
+        problems
+            .push(origin.problem_at(&["kind"], format!("unknown kind `{kind}`: expected Datasource, Function or Api")));
     }
 }
 

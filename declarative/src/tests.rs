@@ -252,6 +252,13 @@ fn the_examples_load_and_check_clean() {
     let expected = [ModeName::Wizard, ModeName::Script, ModeName::Script, ModeName::Native, ModeName::Workflow];
     assert_eq!(modes, expected);
     assert_eq!(bundle.datasources[0].spec.database.as_deref(), Some("shop.sqlite"));
+    // Seed 001's function, in the demo workgroup's library; the workflow calls it by name.
+    let functions: Vec<(&str, &str)> =
+        bundle.functions.iter().map(|f| (f.spec.workgroup.as_str(), f.spec.name.as_str())).collect();
+    assert_eq!(functions, [("demo", "PYTHON1")]);
+    assert!(bundle.functions[0].spec.source.contains("def handler(event,context):\n    # load str to json object"));
+    let workflow = bundle.apis[4].spec.workflow.as_ref().unwrap();
+    assert!(workflow.functions.is_empty() && workflow.library_names() == ["PYTHON1"], "{workflow:?}");
     let problems = check(&bundle, &compile_sql);
     assert!(problems.is_empty(), "{}", listing(&problems));
 }
@@ -415,6 +422,8 @@ async fn applying_the_examples_twice_changes_nothing_the_second_time() {
     assert_eq!(report.workgroups_created, vec!["demo".to_owned()]);
     assert_eq!(report.datasources.len(), 1);
     assert_eq!(report.datasources[0].change, Change::Created);
+    let function = ObjectOutcome { workgroup: "demo".into(), name: "PYTHON1".into(), change: Change::Created };
+    assert_eq!(report.functions, [function]);
     assert_eq!(report.apis.len(), 5);
     for api in &report.apis {
         assert_eq!((api.change, api.version, api.version_saved), (Change::Created, 0, true), "{api:?}");
@@ -444,6 +453,13 @@ async fn applying_the_examples_twice_changes_nothing_the_second_time() {
         assert_eq!(database, expected, "{}", p.api.name);
     }
     assert_eq!(store.published(Environment::Test).await.unwrap(), vec![]);
+    // The workflow's version carries the library function's source; its draft only the name.
+    let library = &bundle.functions[0].spec.source;
+    let flow = prod.iter().find(|p| p.api.name == "customer_check").unwrap();
+    let catalog::model::ApiMode::Workflow(carried) = &flow.version.definition.mode else { panic!("{flow:?}") };
+    assert_eq!(carried.functions.get("PYTHON1"), Some(library));
+    let catalog::model::ApiMode::Workflow(draft) = &flow.api.draft.mode else { panic!("{flow:?}") };
+    assert!(draft.functions.is_empty());
 
     let revision = store.revision().await.unwrap();
     let again = apply(&load(&[examples_dir()]).unwrap(), &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));

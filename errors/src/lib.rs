@@ -68,6 +68,8 @@ catalogue! {
         "A required parameter or field (named after the dot) was not sent.";
     InvalidDefinition = "InvalidDefinition", 400, Bare,
         "An API definition cannot be saved or published as written; the message says what to change.";
+    InvalidFunction = "InvalidFunction", 400, Bare,
+        "A workflow function cannot be saved as written: its source does not compile in the sandbox or defines no `handler(event, context)`; the message says what to change, with the line.";
     Unauthorized = "Unauthorized", 401, Bare,
         "The management API needs a valid, unexpired token as `Authorization: Bearer <token>`.";
     UnauthorizedMissingCredentials = "Unauthorized.MissingCredentials", 401, Bare,

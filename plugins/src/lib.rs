@@ -117,6 +117,11 @@ pub trait FunctionRunner: Send + Sync {
         context: Value,
         timeout: Option<Duration>,
     ) -> Result<Value, NodeError>;
+
+    /// Whether `source` would run as function `function`: it compiles and defines
+    /// `handler(event, context)`. `Err` says what to fix, with the line when there is one.
+    /// What saving a library function or a workflow draft checks.
+    fn check(&self, function: &str, source: &str) -> Result<(), String>;
 }
 
 impl fmt::Debug for dyn Dispatcher {

@@ -147,6 +147,31 @@ impl ApiPlugin for WorkflowApi {
 }
 
 /// A refused definition, at the field the workflow check names (`nodes[2].params.user_id`).
+/// What can be checked of a function's source without the sandbox (a build or a process
+/// without a [`crate::FunctionRunner`]): not blank, at most 64 KiB, and a top-level
+/// `def handler(` line. Where a runner is set, [`crate::FunctionRunner::check`] decides (syntax,
+/// imports, the two parameters).
+pub fn defines_handler(source: &str) -> Result<(), String> {
+    if source.trim().is_empty() {
+        return Err("the source is empty: write a `def handler(event, context):` function".to_owned());
+    }
+    if source.len() > catalog::store::MAX_FUNCTION_SOURCE {
+        return Err(format!(
+            "the source is {} bytes; a function's source is at most {} KiB",
+            source.len(),
+            catalog::store::MAX_FUNCTION_SOURCE / 1024
+        ));
+    }
+    let defines = source.lines().any(|line| {
+        line.strip_prefix("def")
+            .is_some_and(|rest| rest.trim_start().starts_with("handler") && rest.starts_with([' ', '\t']))
+    });
+    if !defines {
+        return Err("the source defines no top-level `def handler(event, context):`".to_owned());
+    }
+    Ok(())
+}
+
 fn check_error(e: CheckError) -> DefinitionError {
     let message = e.to_string();
     DefinitionError { field: DefinitionField::Node(e.field), message }

@@ -8,19 +8,22 @@ use clap::Subcommand;
 
 use catalog::store::Store;
 
+use crate::functions::SandboxRunner;
 use crate::serve::secret_box;
 use config::Config;
 use config::outbound::OutboundBase;
 use declarative::{self, Problem};
+use plugins::FunctionRunner;
 
 /// Validates files without touching the store: syntax, names, references, that every
-/// definition compiles, that registered APIs' base URLs pass the network policy under the
+/// definition and function source compiles (functions in the sandbox), that registered APIs' base URLs pass the network policy under the
 /// configured allow-list (which resolves their host names), and that datasources stay in
 /// their workgroup's dataset directories and off refused addresses (the configuration's
 /// policy; `apply` adds the store's platform settings).
 pub fn check(config: &Config, files: &[PathBuf]) -> Result<(), String> {
     let bundle = declarative::load(files).map_err(report)?;
     let mut problems = declarative::check(&bundle, &declarative::compile_sql);
+    problems.extend(declarative::check_functions(&bundle, &sandbox_check));
     let outbound = OutboundBase::from_config(config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -48,6 +51,11 @@ pub fn check(config: &Config, files: &[PathBuf]) -> Result<(), String> {
 pub fn apply(config: &Config, files: &[PathBuf]) -> Result<(), String> {
     // apply runs the checks itself, with the store's datasources in view.
     let bundle = declarative::load(files).map_err(report)?;
+    // The sandbox is here, not in `declarative`: its compile check comes first.
+    let problems = declarative::check_functions(&bundle, &sandbox_check);
+    if !problems.is_empty() {
+        return Err(report(problems));
+    }
     let outbound = OutboundBase::from_config(config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create the data dir {}: {e}", config.data_dir.display()))?;
@@ -119,6 +127,11 @@ pub fn export(config: &Config, what: &Export) -> Result<(), String> {
     written.map_err(|e| format!("cannot write {}: {e}", output.display()))?;
     println!("wrote {}", output.display());
     Ok(())
+}
+
+/// Whether a function's source compiles in the sandbox, as the edge will run it.
+fn sandbox_check(name: &str, source: &str) -> Result<(), String> {
+    SandboxRunner::default().check(name, source)
 }
 
 fn report(problems: Vec<Problem>) -> String {

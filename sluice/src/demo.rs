@@ -1,7 +1,8 @@
 //! The demo: on the first start with an empty store, a `demo` workgroup with the shop dataset
 //! (SQLite, shipped as `conf/demo/shop.sql`, loaded into `<data_dir>/datasets/demo/`, the
 //! workgroup's dataset directory), the example APIs of `conf/examples/` (one per
-//! mode, the workflow being seed 001's example), published, and a demo app (clearance L2) granted every demo API, with a token — so a
+//! mode, the workflow being seed 001's example, its Python function in the workgroup's
+//! library), published, and a demo app (clearance L2) granted every demo API, with a token — so a
 //! new user has working APIs at once. The app's key, secret and token are written to
 //! `<data_dir>/demo/app.env` (mode 0600) for shells: `source data/demo/app.env`.
 //!
@@ -21,11 +22,12 @@ use config::outbound::OutboundBase;
 const SHOP_SQL: &str = include_str!("../../conf/demo/shop.sql");
 
 /// The example definitions, by file name.
-const EXAMPLES: [(&str, &str); 5] = [
+const EXAMPLES: [(&str, &str); 6] = [
     ("00-datasource.yaml", include_str!("../../conf/examples/00-datasource.yaml")),
     ("10-customer-by-id.yaml", include_str!("../../conf/examples/10-customer-by-id.yaml")),
     ("20-orders-search.yaml", include_str!("../../conf/examples/20-orders-search.yaml")),
     ("30-analytics.yaml", include_str!("../../conf/examples/30-analytics.yaml")),
+    ("35-function.yaml", include_str!("../../conf/examples/35-function.yaml")),
     ("40-workflow.yaml", include_str!("../../conf/examples/40-workflow.yaml")),
 ];
 

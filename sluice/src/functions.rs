@@ -54,4 +54,10 @@ impl FunctionRunner for SandboxRunner {
         let limits = Limits { cpu_ms: cpu_ms.min(Limits::MAX_CPU_MS), ..Limits::default() };
         compiled.call(&event, &context, limits).await.map_err(failed)
     }
+
+    fn check(&self, function: &str, source: &str) -> Result<(), String> {
+        // Not through the cache: sources checked at save (many, some never run) must not push
+        // out the ones being called.
+        Function::compile(function, source).map(|_| ()).map_err(|e| e.to_string())
+    }
 }

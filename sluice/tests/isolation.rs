@@ -371,6 +371,14 @@ fn conflicting_paths_already_in_a_store_are_served_to_neither_workgroup() {
     refused(&t.dev("GET", "/platform/unserved", None), 403, None);
 }
 
+/// A workflow draft whose one node calls library function `function` (no inline source).
+fn calling(function: &str) -> Value {
+    json!({"mode": "workflow", "start": "f", "nodes": [
+        {"id": "f", "kind": "function", "function": function, "next": ["end"]},
+        {"id": "end", "kind": "end"}
+    ]})
+}
+
 /// Another workgroup's objects, for the sweep.
 struct Theirs {
     datasource: i64,
@@ -378,6 +386,8 @@ struct Theirs {
     api: i64,
     app: i64,
     token: i64,
+    /// The name of a function in their library.
+    function: &'static str,
 }
 
 /// Everything the sweep could change of `victim`, read as the platform admin.
@@ -396,6 +406,8 @@ fn victim_state(t: &Tenants, theirs: &Theirs) -> Vec<Value> {
         format!("{app}/grants"),
         "/workgroups/victim/apis".to_owned(),
         "/workgroups/victim".to_owned(),
+        "/workgroups/victim/functions".to_owned(),
+        format!("/workgroups/victim/functions/{}", theirs.function),
     ]
     .iter()
     .map(|path| ok(&t.root("GET", path, None)))
@@ -436,7 +448,14 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         .as_i64()
         .expect("token id");
     ok(&t.root("POST", &format!("/workgroups/victim/apis/{api}/grants"), Some(json!({"appId": app}))));
-    let theirs = Theirs { datasource, folder, api, app, token };
+    // Their library function: its description and source must never show on our side.
+    ok(&t.root(
+        "POST",
+        "/workgroups/victim/functions",
+        Some(json!({"name": "vfunc", "description": "VICTIM_MARK",
+                    "source": "def handler(event, context):\n    return 'VICTIM_MARK'\n"})),
+    ));
+    let theirs = Theirs { datasource, folder, api, app, token, function: "vfunc" };
 
     // Our own objects, for bodies that point elsewhere.
     ok(&t.root("PUT", "/workgroups/team/members/dev", Some(json!({"role": "admin"}))));
@@ -505,6 +524,10 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
                 swapped = true;
             }
         }
+        if path.contains("/functions/{name}") {
+            path = path.replace("{name}", theirs.function);
+            swapped = true;
+        }
         if !swapped {
             continue;
         }
@@ -526,6 +549,13 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
             json!({"draft": {"datasourceId": theirs.datasource, "mode": "script", "sql": "SELECT 1"}}),
         ),
         ("POST", format!("/workgroups/team/apis/{our_api}/grants"), json!({"appId": theirs.app})),
+        // A workflow naming their library function: not found in ours, so refused.
+        (
+            "POST",
+            "/workgroups/team/apis".to_owned(),
+            json!({"name": "b3", "path": "/b3", "draft": calling(theirs.function)}),
+        ),
+        ("PUT", format!("/workgroups/team/apis/{our_api}"), json!({"draft": calling(theirs.function)})),
         ("PUT", format!("/workgroups/team/apis/{our_api}/folder"), json!({"folderId": theirs.folder})),
         ("POST", "/workgroups/team/folders".to_owned(), json!({"name": "x", "parentId": theirs.folder})),
         ("PATCH", format!("/workgroups/team/folders/{our_folder}"), json!({"parentId": theirs.folder})),
@@ -543,7 +573,8 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         for token in [t.dev.as_str(), ROOT] {
             let response = call(&t.server, method, path, Some(token), body.clone());
             let text = Tenants::text(&response);
-            if response.status < 300 || ["vds", "vfolder", "vapi", "vapp2"].iter().any(|name| text.contains(name)) {
+            let named = ["vds", "vfolder", "vapi", "vapp2", "VICTIM_MARK"].iter().any(|name| text.contains(name));
+            if response.status < 300 || named {
                 successes.push(format!("{method} {path}: {} {text}", response.status));
             }
             assert!(response.status < 500, "{method} {path}: {} {text}", response.status);

@@ -1,7 +1,7 @@
 //! Workflow APIs through the real binary (issue 17): defined, saved and published over the
 //! management API over the demo workgroup's SQLite APIs, called through the edge. Both branches
-//! of a switch, a failed node, masking carried into inner calls, workgroups as walls, and the
-//! depth limit.
+//! of a switch, a failed node, masking carried into inner calls, workgroups as walls, the
+//! depth limit, and library functions versioned with the workflows that call them.
 
 mod support;
 
@@ -418,10 +418,212 @@ fn seed_001_runs_an_api_a_python_function_and_a_switch() {
     };
     let looping = hostile("wf_loop", "/wf/loop", "def handler(event, context):\n    while True:\n        pass\n");
     assert_eq!((looping.status, code(&looping).as_str()), (504, "Workflow.FunctionTimeout"));
-    let escape = hostile("wf_os", "/wf/os", "import os\ndef handler(event, context):\n    return os.listdir('/')\n");
+    // A refused import is refused when the draft is saved, naming the function's field…
+    let mut escaping = seed_001();
+    escaping["functions"]["PYTHON1"] = json!("import os\ndef handler(event, context):\n    return os.listdir('/')\n");
+    let api = workflow_api("wf_os", "/wf/os", escaping);
+    let body = refused(
+        &root(&server, "POST", "/workgroups/demo/apis", Some(api.clone())),
+        400,
+        Some("draft.functions.PYTHON1"),
+    );
+    assert_eq!(body["code"], "InvalidDefinition", "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("os")), "{body}");
+    // …and written past the check (straight into the store), the edge refuses to run it.
+    runtime().block_on(async {
+        let store = open_store(&server).await;
+        let demo = store.workgroup_by_name("demo").await.expect("demo");
+        let draft: catalog::model::ApiDefinition = serde_json::from_value(api["draft"].clone()).expect("definition");
+        let written = catalog::model::Api {
+            id: 0,
+            workgroup_id: demo.id,
+            name: "wf_os".into(),
+            path: "/wf/os".into(),
+            method: "GET".into(),
+            description: String::new(),
+            folder_id: None,
+            settings: catalog::model::ApiSettings { auth_mode: catalog::model::AuthMode::None, ..Default::default() },
+            draft,
+        };
+        let created = store.create_api(&written).await.expect("api");
+        let version = store.save_version(created.id, "past the check").await.expect("version");
+        store.publish(created.id, Environment::Prod, version.number).await.expect("publish");
+        store.close().await;
+    });
+    let escape = served(&server, "/wf/os?id=1");
     assert_eq!((escape.status, code(&escape).as_str()), (500, "Workflow.FunctionError"));
     let raised = hostile("wf_raise", "/wf/raise", "def handler(event, context):\n    raise ValueError('no')\n");
     assert_eq!((raised.status, code(&raised).as_str()), (500, "Workflow.FunctionError"));
     assert!(raised.json()["message"].as_str().unwrap_or_default().contains("ValueError"), "{}", raised.json());
     assert_eq!(server.get("/wf/seed?id=1").json()["data"]["branch"], "one");
+}
+
+/// A function-only workflow: the request goes through library function `function`, and the end
+/// node answers the id and the function's `tag`.
+fn tagging(function: &str) -> Value {
+    json!({"start": "F", "nodes": [
+        {"id": "F", "kind": "function", "function": function, "next": ["E"]},
+        {"id": "E", "kind": "end", "output": {"id": "$.id", "tag": "$.tag"}}
+    ]})
+}
+
+fn tag_source(tag: &str) -> String {
+    format!(
+        "import json\ndef handler(event, context):\n    obj = json.loads(event)\n    obj['tag'] = '{tag}'\n    return obj\n"
+    )
+}
+
+/// Calls `path` until its `data.tag` is `tag` (the edge follows the store within a second).
+fn tagged(server: &Server, path: &str, tag: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let body = server.get(path).json();
+        if body["data"]["tag"] == tag {
+            return body;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{path} never answered tag {tag}: {body}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_library_function_is_versioned_with_the_workflow_that_calls_it() {
+    let server = start("wf-library");
+    let functions = "/workgroups/demo/functions";
+    let made = ok(&root(&server, "POST", functions, Some(json!({"name": "tag", "source": tag_source("first")}))));
+    assert_eq!(made["name"], "tag", "{made}");
+    // The sandbox checks a source when it is saved: the field, the code and the line.
+    let body = refused(
+        &root(
+            &server,
+            "POST",
+            functions,
+            Some(json!({"name": "bad", "source": "def handler(event, context):\n    return (\n"})),
+        ),
+        400,
+        Some("source"),
+    );
+    assert_eq!(body["code"], "InvalidFunction", "{body}");
+    let body = refused(
+        &root(
+            &server,
+            "POST",
+            functions,
+            Some(json!({"name": "sneaky", "source": "import socket\ndef handler(event, context):\n    return 1\n"})),
+        ),
+        400,
+        Some("source"),
+    );
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("socket")), "{body}");
+    refused(
+        &root(&server, "POST", functions, Some(json!({"name": "tag", "source": tag_source("x")}))),
+        409,
+        Some("name"),
+    );
+
+    // A draft naming a function that is neither inline nor in the library is refused.
+    let body = refused(
+        &root(&server, "POST", "/workgroups/demo/apis", Some(workflow_api("wf_nope", "/wf/nope", tagging("nope")))),
+        400,
+        Some("draft.nodes[0].function"),
+    );
+    assert_eq!(body["code"], "InvalidDefinition", "{body}");
+
+    // Called by name, published, served with the library's source.
+    let id = publish(&server, "demo", workflow_api("wf_tagged", "/wf/tagged", tagging("tag")));
+    let answer = tagged(&server, "/wf/tagged?id=3", "first");
+    assert_eq!(answer["data"], json!({"id": 3, "tag": "first"}), "{answer}");
+    let base = format!("/workgroups/demo/apis/{id}");
+    let v0 = ok(&root(&server, "GET", &format!("{base}/versions/0"), None));
+    assert_eq!(v0["definition"]["functions"]["tag"], tag_source("first"), "the version carries the source");
+
+    // The library changes; the published version keeps running what it was saved with…
+    let revision = || ok(&call(&server, "GET", "/health", None, None))["revision"].as_i64().unwrap_or_default();
+    let health_then = revision();
+    ok(&root(&server, "PUT", &format!("{functions}/tag"), Some(json!({"source": tag_source("second")}))));
+    // Once the edge has taken the store's revision after the change, it has seen it.
+    let start = Instant::now();
+    while revision() <= health_then {
+        assert!(start.elapsed() < Duration::from_secs(10), "the edge never took the new revision");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.get("/wf/tagged?id=3").json()["data"]["tag"], "first");
+    // …the console runs the draft with the library as it is now…
+    let run = ok(&root(&server, "POST", &format!("{base}/test"), Some(json!({"params": {"id": "3"}}))));
+    assert_eq!(run["result"], json!({"id": 3, "tag": "second"}), "{run}");
+    let run = ok(&root(&server, "POST", &format!("{base}/test"), Some(json!({"version": 0, "params": {"id": "3"}}))));
+    assert_eq!(run["result"]["tag"], "first", "{run}");
+    // …and the next version takes the new source.
+    ok(&root(&server, "POST", &format!("{base}/versions"), None));
+    ok(&root(&server, "POST", &format!("{base}/publish"), Some(json!({"version": 1, "environment": "prod"}))));
+    tagged(&server, "/wf/tagged?id=3", "second");
+    let v0 = ok(&root(&server, "GET", &format!("{base}/versions/0"), None));
+    assert_eq!(v0["definition"]["functions"]["tag"], tag_source("first"), "V0 is as it was saved");
+
+    // Deleting it is refused while a draft calls it, naming the API…
+    let body = refused(&root(&server, "DELETE", &format!("{functions}/tag"), None), 409, None);
+    assert_eq!(body["code"], "Conflict", "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("`wf_tagged`")), "{body}");
+    // …and allowed once the draft carries its own source; published versions run on.
+    let mut own = tagging("tag");
+    own["functions"] = json!({"tag": tag_source("inline")});
+    let mut draft = own;
+    draft["mode"] = json!("workflow");
+    draft["requestParams"] = json!([{"name": "id", "type": "int", "required": true}]);
+    ok(&root(&server, "PUT", &base, Some(json!({"draft": draft}))));
+    ok(&root(&server, "DELETE", &format!("{functions}/tag"), None));
+    refused(&root(&server, "GET", &format!("{functions}/tag"), None), 404, None);
+    assert_eq!(server.get("/wf/tagged?id=3").json()["data"]["tag"], "second");
+
+    // Workgroups are walls: another workgroup neither sees demo's functions nor calls them.
+    ok(&root(&server, "POST", "/workgroups", Some(json!({"name": "other"}))));
+    ok(&root(&server, "POST", functions, Some(json!({"name": "shared", "source": tag_source("demo")}))));
+    refused(&root(&server, "GET", "/workgroups/other/functions/shared", None), 404, None);
+    assert_eq!(ok(&root(&server, "GET", "/workgroups/other/functions", None)), json!([]));
+    refused(
+        &root(
+            &server,
+            "POST",
+            "/workgroups/other/apis",
+            Some(workflow_api("wf_cross_fn", "/other/cross", tagging("shared"))),
+        ),
+        400,
+        Some("draft.nodes[0].function"),
+    );
+}
+
+#[test]
+fn files_add_library_functions_checked_in_the_sandbox() {
+    let server = start("wf-files");
+    let dir = server.data_dir.join("function-files");
+    std::fs::create_dir_all(&dir).expect("dir");
+    // The sandbox refuses `import os` on the source's line 2: the file's line 6.
+    let bad = dir.join("bad.yaml");
+    let text = "kind: Function\nworkgroup: demo\nname: bad\nsource: |\n  import json\n  import os\n  def handler(event, context):\n      return 1\n";
+    std::fs::write(&bad, text).expect("write");
+    let path = bad.display().to_string();
+    let (passed, out) = support::sluice(&server.data_dir, &["check", "-f", &path], &[]);
+    assert!(!passed, "{out}");
+    assert!(out.contains(&format!("{path}:6: function `bad`: ")) && out.contains("os"), "{out}");
+    let (passed, out) = support::sluice(&server.data_dir, &["apply", "-f", &path], &[]);
+    assert!(!passed && out.contains(&format!("{path}:6: ")), "{out}");
+    refused(&root(&server, "GET", "/workgroups/demo/functions/bad", None), 404, None);
+
+    // A function and a workflow calling it, in one apply: the function is written first.
+    let good = dir.join("good.yaml");
+    let source: String = tag_source("from-file").lines().map(|l| format!("  {l}\n")).collect();
+    let text = format!(
+        "kind: Function\nworkgroup: demo\nname: filed\nsource: |\n{source}---\n\
+         kind: Api\nworkgroup: demo\nname: wf_filed\npath: /wf/filed\nmode: workflow\nauthMode: none\n\
+         requestParams:\n  - {{name: id, type: int, required: true}}\n\
+         workflow:\n  start: F\n  nodes:\n    - {{id: F, kind: function, function: filed, next: [E]}}\n\
+         \x20   - {{id: E, kind: end, output: {{id: \"$.id\", tag: \"$.tag\"}}}}\n"
+    );
+    std::fs::write(&good, text).expect("write");
+    let path = good.display().to_string();
+    let (passed, out) = support::sluice(&server.data_dir, &["check", "-f", &path], &[]);
+    assert!(passed, "{out}");
+    let (passed, out) = support::sluice(&server.data_dir, &["apply", "-f", &path], &[]);
+    assert!(passed && out.contains("function demo/filed: created"), "{out}");
+    assert_eq!(tagged(&server, "/wf/filed?id=4", "from-file")["data"], json!({"id": 4, "tag": "from-file"}));
 }

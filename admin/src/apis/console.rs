@@ -61,7 +61,8 @@ pub async fn test(
         Some(value) => VersionRef::from_json("version", value)?,
     };
     let definition = match which {
-        VersionRef::Draft => api.draft,
+        // A workflow draft runs the library's functions as they are now.
+        VersionRef::Draft => crate::functions::resolve(&state, workgroup, &api.draft).await?,
         VersionRef::Number(n) => state.store.version(api.id, n).await?.definition,
     };
     // The console's own pools (never the edge's), under the policy in force now; a workflow's
@@ -111,8 +112,9 @@ pub async fn test(
 
 /// A workflow in the console: `dryRun` answers its plan (nothing runs); a run answers the
 /// output and each node's trace. API nodes call the versions published in the chosen
-/// environment (test by default), as the edge serves them (the binary attaches its in-process calls to the
-/// console's context; without them API nodes fail, typed), under the chosen clearance.
+/// environment (test by default) as the edge serves them, under the chosen clearance (the
+/// binary attaches in-process calls to the console's context; without them API nodes fail,
+/// typed).
 async fn workflow_test(
     state: &AdminState,
     workgroup_id: i64,

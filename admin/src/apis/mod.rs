@@ -449,7 +449,8 @@ pub(super) async fn api_in(state: &AdminState, workgroup: &Workgroup, id: &str) 
 }
 
 /// Name, method and path by the rules of `sluice check`; the draft's datasource must be the
-/// workgroup's. Returns the API with its method upper-case.
+/// workgroup's, a workflow's functions inline and compiling or in the workgroup's library.
+/// Returns the API with its method upper-case.
 async fn checked(state: &AdminState, workgroup: &Workgroup, mut api: Api) -> Result<Api, AdminError> {
     rules::check_name(&api.name)?;
     api.method = rules::check_method(&api.method)?;
@@ -458,6 +459,7 @@ async fn checked(state: &AdminState, workgroup: &Workgroup, mut api: Api) -> Res
     if let Some(id) = api.draft.datasource_id {
         datasource_in(state, workgroup, id).await?;
     }
+    crate::functions::check_draft(state, workgroup, &api.draft).await?;
     Ok(api)
 }
 

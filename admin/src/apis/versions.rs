@@ -149,7 +149,18 @@ pub async fn save_version(
     // Registered constants must carry their values to compile.
     let draft = state.store.api_with_secrets(api.id).await?.draft;
     rules::check_path(&api.path, &draft)?;
-    compile(&state, workgroup, &draft).await?;
+    // A workflow is checked with the library functions the version will carry (the store
+    // copies them in as it saves); every source it will run must compile.
+    let resolved = crate::functions::resolve(&state, workgroup, &draft).await?;
+    if let catalog::model::ApiMode::Workflow(spec) = &resolved.mode {
+        for (name, source) in &spec.functions {
+            crate::functions::check_source(&state, name, source).map_err(|why| {
+                crate::reply::AdminError::new(errors::ErrorCode::InvalidDefinition, format!("function `{name}`: {why}"))
+                    .in_field(&format!("draft.functions.{name}"))
+            })?;
+        }
+    }
+    compile(&state, workgroup, &resolved).await?;
     // Saves exactly the draft compiled above, or answers Conflict when it changed meanwhile.
     let version = state.store.save_checked_version(api.id, &body.description, &draft).await?;
     record(&state, &caller, "version.save", &api, serde_json::json!({"version": version.number})).await;

@@ -293,6 +293,9 @@ pub fn error_codes(spec: &RouteSpec) -> Vec<ErrorCode> {
     if api_write {
         codes.push(ErrorCode::InvalidDefinition);
     }
+    if writes && spec.path.starts_with("/workgroups/{workgroup}/functions") {
+        codes.push(ErrorCode::InvalidFunction);
+    }
     // The writes that claim a path: create, update, copy and publish.
     let claims_path = ["/apis", "/apis/{id}", "/apis/{id}/copy", "/apis/{id}/publish"]
         .iter()

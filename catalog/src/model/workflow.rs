@@ -92,6 +92,110 @@ pub struct SwitchBranch {
     pub next: String,
 }
 
+/// The longest name of a library function (the same rule as node ids).
+pub const MAX_FUNCTION_NAME: usize = 64;
+
+/// A function of a workgroup's library: Python source defining `handler(event, context)` that
+/// workflows of the workgroup call by name. A workflow's draft may name it without carrying its
+/// source; saving a version copies the source into the version's
+/// [`WorkflowSpec::functions`], so a saved version never changes with the library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LibraryFunction {
+    pub id: i64,
+    pub workgroup_id: i64,
+    /// 1–64 letters, digits, `_` and `-`; unique in the workgroup. Never changes.
+    pub name: String,
+    pub description: String,
+    /// Python defining `def handler(event, context)`.
+    pub source: String,
+    /// SHA-256 (hex) of the source: tells which source a saved version carries.
+    pub digest: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// SHA-256 (hex) of a function's source, as [`LibraryFunction::digest`] holds it.
+pub fn source_digest(source: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(source.as_bytes()))
+}
+
+/// A function name: 1 to [`MAX_FUNCTION_NAME`] letters, digits, `_` or `-` (the rule of node
+/// ids), or why not.
+pub fn check_function_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > MAX_FUNCTION_NAME
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!("a function name is 1 to {MAX_FUNCTION_NAME} letters, digits, `_` or `-`"));
+    }
+    Ok(())
+}
+
+/// A function node whose function is neither in the workflow nor in the library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingFunction {
+    /// The node's index in [`WorkflowSpec::nodes`].
+    pub index: usize,
+    pub node: String,
+    pub function: String,
+}
+
+impl MissingFunction {
+    /// Where the definition names it: `nodes[2].function`.
+    pub fn field(&self) -> String {
+        format!("nodes[{}].function", self.index)
+    }
+
+    pub fn message(&self) -> String {
+        format!(
+            "node `{}` calls function `{}`, which is neither in the workflow's `functions` nor in the workgroup's \
+             function library: add it to the library or write its source in `functions`",
+            self.node, self.function
+        )
+    }
+}
+
+impl WorkflowSpec {
+    /// The function names function nodes call without carrying their source in `functions`:
+    /// what must come from the workgroup's library. Each once, in node order.
+    pub fn library_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for node in &self.nodes {
+            if let NodeKind::Function { function } = &node.kind
+                && !self.functions.contains_key(function)
+                && !names.contains(&function.as_str())
+            {
+                names.push(function);
+            }
+        }
+        names
+    }
+
+    /// The workflow with every function its nodes call carried in `functions`: an inline
+    /// source wins, else `library(name)` gives it. The first node whose function is in
+    /// neither is refused. Library functions no node calls are not copied.
+    pub fn resolved(&self, library: impl Fn(&str) -> Option<String>) -> Result<WorkflowSpec, MissingFunction> {
+        let mut spec = self.clone();
+        for (index, node) in self.nodes.iter().enumerate() {
+            let NodeKind::Function { function } = &node.kind else { continue };
+            if spec.functions.contains_key(function) {
+                continue;
+            }
+            match library(function) {
+                Some(source) => {
+                    spec.functions.insert(function.clone(), source);
+                }
+                None => {
+                    return Err(MissingFunction { index, node: node.id.clone(), function: function.clone() });
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +219,40 @@ mod tests {
         assert_eq!(spec.nodes[2].kind, NodeKind::End {});
         let back: WorkflowSpec = serde_json::from_value(serde_json::to_value(&spec).expect("writes")).expect("reads");
         assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn inline_sources_win_and_the_library_fills_the_rest() {
+        let spec: WorkflowSpec = serde_json::from_value(serde_json::json!({
+            "start": "a",
+            "functions": {"inline": "def handler(event, context): return 1"},
+            "nodes": [
+                {"id": "a", "kind": "function", "function": "inline", "next": ["b"]},
+                {"id": "b", "kind": "function", "function": "lib", "next": ["c"]},
+                {"id": "c", "kind": "function", "function": "lib", "next": ["d"]},
+                {"id": "d", "kind": "end"}
+            ]
+        }))
+        .expect("reads");
+        assert_eq!(spec.library_names(), ["lib"]);
+        let library = |name: &str| (name == "lib" || name == "inline").then(|| format!("# {name}"));
+        let resolved = spec.resolved(library).expect("resolves");
+        assert_eq!(resolved.functions["inline"], "def handler(event, context): return 1");
+        assert_eq!(resolved.functions["lib"], "# lib");
+        assert_eq!(resolved.functions.len(), 2, "only what nodes call is copied");
+        assert!(resolved.library_names().is_empty());
+        let missing = spec.resolved(|_| None).unwrap_err();
+        assert_eq!((missing.index, missing.node.as_str(), missing.function.as_str()), (1, "b", "lib"));
+        assert_eq!(missing.field(), "nodes[1].function");
+    }
+
+    #[test]
+    fn function_names_follow_the_node_id_rule() {
+        for good in ["handler", "fix_case-2", &"x".repeat(64)] {
+            assert!(check_function_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a b", "a.b", "é", &"x".repeat(65), "a/b"] {
+            assert!(check_function_name(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -431,7 +431,9 @@ impl Store {
     }
 
     /// Saves the API's current draft as its next version: V0 first, then V1, V2, … A number
-    /// is never given twice, not even after its version was deleted.
+    /// is never given twice, not even after its version was deleted. A workflow's version gets
+    /// the source of every library function its draft calls copied into its `functions` (an
+    /// inline source wins), read in the same transaction; `Invalid` when one is in neither.
     pub async fn save_version(&self, api_id: i64, description: &str) -> Result<ApiVersion, StoreError> {
         self.save_version_of(api_id, description, None).await
     }
@@ -475,12 +477,13 @@ impl Store {
         // same number. RETURNING sees the row after the update.
         let api_row = sqlx::query(
             "UPDATE apis SET next_version = next_version + 1 WHERE id = $1 \
-             RETURNING datasource_id, draft_json, next_version - 1 AS number",
+             RETURNING workgroup_id, datasource_id, draft_json, next_version - 1 AS number",
         )
         .bind(api_id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::not_found("API", api_id))?;
+        let workgroup_id: i64 = api_row.try_get("workgroup_id")?;
         let datasource_id: Option<i64> = api_row.try_get("datasource_id")?;
         let definition_json: String = api_row.try_get("draft_json")?;
         let number: i64 = api_row.try_get("number")?;
@@ -491,6 +494,20 @@ impl Store {
             )));
         }
 
+        // A workflow's version carries every function it calls: the ones its draft names
+        // from the workgroup's library are copied in, as the library holds them now.
+        let (definition, definition_json) = match &definition.mode {
+            ApiMode::Workflow(spec) if !spec.library_names().is_empty() => {
+                let library = super::functions::library_sources(tx, workgroup_id, &spec.library_names()).await?;
+                let resolved = spec.resolved(|name| library.get(name).cloned()).map_err(|missing| {
+                    StoreError::Invalid(format!("draft.{}: {}", missing.field(), missing.message()))
+                })?;
+                let definition = ApiDefinition { mode: ApiMode::Workflow(resolved), ..definition };
+                let json = to_json("version", &definition)?;
+                (definition, json)
+            }
+            _ => (definition, definition_json),
+        };
         let created_at = now_millis();
         sqlx::query(
             "INSERT INTO api_versions \

@@ -1,6 +1,7 @@
 //! The metadata store: where workgroups, datasources, APIs, their saved versions, their
 //! publications to environments and callers' apps live, and who manages them: users and their
-//! tokens, workgroup members, the folder tree APIs sit in, and the audit log.
+//! tokens, workgroup members, the folder tree APIs sit in, the audit log, and each workgroup's
+//! library of workflow functions.
 //!
 //! One code path serves two backends through `sqlx::Any`: a SQLite file (the default, opened
 //! in WAL mode with foreign keys on) and PostgreSQL. Only the DDL differs per backend
@@ -28,6 +29,7 @@ mod callers;
 mod datasources;
 mod digests;
 mod folders;
+mod functions;
 mod members;
 mod publications;
 mod tokens;
@@ -40,6 +42,7 @@ pub use audit::MAX_AUDIT_PAGE;
 pub use callers::{AppCredentials, AppTokenEntry, CallerDirectory, GrayRelease};
 pub use digests::{ApiDigest, ApiWrite, ApiWritten, PublishedDigest};
 pub use folders::MAX_FOLDER_DEPTH;
+pub use functions::MAX_FUNCTION_SOURCE;
 pub use publications::PublishedApi;
 pub use tokens::{hash_token, token_prefix};
 
@@ -128,7 +131,7 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish, access, callers, platform, scale) = match self {
+        let (init, publish, access, callers, platform, scale, functions) = match self {
             Backend::Sqlite => (
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_publish.sql"),
@@ -136,6 +139,7 @@ impl Backend {
                 include_str!("../../migrations/sqlite/0004_callers.sql"),
                 include_str!("../../migrations/sqlite/0005_platform.sql"),
                 include_str!("../../migrations/sqlite/0006_scale.sql"),
+                include_str!("../../migrations/sqlite/0007_functions.sql"),
             ),
             Backend::Postgres => (
                 include_str!("../../migrations/postgres/0001_init.sql"),
@@ -144,6 +148,7 @@ impl Backend {
                 include_str!("../../migrations/postgres/0004_callers.sql"),
                 include_str!("../../migrations/postgres/0005_platform.sql"),
                 include_str!("../../migrations/postgres/0006_scale.sql"),
+                include_str!("../../migrations/postgres/0007_functions.sql"),
             ),
         };
         vec![
@@ -153,6 +158,7 @@ impl Backend {
             migration(4, "callers", callers),
             migration(5, "platform", platform),
             migration(6, "scale", scale),
+            migration(7, "functions", functions),
         ]
     }
 }
@@ -252,7 +258,7 @@ impl Store {
 
     /// A number that grows with every committed write that can change what is served or
     /// configured (datasources, APIs, drafts, versions, publications, apps, workgroups, users,
-    /// tokens, members, folders) and never with a read, a refused write, a token's
+    /// tokens, members, folders, library functions) and never with a read, a refused write, a token's
     /// `last_used_at` or an audit entry. Cheap: one row by primary key.
     ///
     /// A reader that rebuilds from the store reads the revision first and the data after, so a

@@ -64,7 +64,7 @@ impl Store {
     }
 
     /// Deletes a workgroup that has no datasources, APIs or apps left (`Conflict` naming what
-    /// remains), together with its members and folders. Audit entries about it stay.
+    /// remains), together with its members, folders and function library. Audit entries about it stay.
     pub async fn delete_workgroup(&self, id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         lock_workgroup(&mut tx, id).await?;
@@ -88,6 +88,8 @@ impl Store {
             )));
         }
         sqlx::query("DELETE FROM workgroup_members WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
+        // Its function library goes with it: nothing outside the workgroup may call it.
+        sqlx::query("DELETE FROM functions WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
         // One statement for the whole tree: foreign keys between folders hold at its end.
         sqlx::query("DELETE FROM folders WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
         match sqlx::query("DELETE FROM workgroups WHERE id = $1").bind(id).execute(&mut *tx).await {

@@ -170,6 +170,7 @@ mod callers;
 mod datasources;
 mod digests;
 mod folders;
+mod functions;
 mod route_space;
 mod store_wide;
 mod versions_publications;

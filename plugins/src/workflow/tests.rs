@@ -182,6 +182,10 @@ impl crate::FunctionRunner for EchoRunner {
     ) -> Result<Value, NodeError> {
         Ok(json!({"wg": workgroup_id, "function": function, "source": source, "event": event, "env": context["env"]}))
     }
+
+    fn check(&self, _function: &str, _source: &str) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[tokio::test]
@@ -200,4 +204,22 @@ async fn function_nodes_run_their_source_through_the_runner() {
         out,
         json!({"wg": 7, "function": "handler", "source": "def handler(event, context): ...", "event": {"id": 3}, "env": "prod"})
     );
+}
+
+#[test]
+fn without_a_sandbox_a_source_must_define_a_top_level_handler() {
+    use crate::workflow::defines_handler;
+    assert!(defines_handler("import json\ndef handler(event, context):\n    return 1\n").is_ok());
+    assert!(defines_handler("def  handler (event,context):\n    return 1").is_ok());
+    for bad in [
+        "",
+        "   \n",
+        "def other(event, context):\n    pass",
+        "    def handler(e, c):\n        pass",
+        "defhandler(e, c)",
+    ] {
+        assert!(defines_handler(bad).is_err(), "{bad:?}");
+    }
+    let huge = format!("def handler(event, context):\n    return 1\n{}", "#".repeat(70_000));
+    assert!(defines_handler(&huge).unwrap_err().contains("64 KiB"));
 }
