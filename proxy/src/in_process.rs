@@ -61,8 +61,9 @@ impl InProcessCalls {
         }
         let call = Call { workgroup_id: Some(route.workgroup_id), ..call.clone() };
         match route.served.plugin.invoke(&self.plugins, &call).await? {
-            // Bounded and not streamed: the answer is read whole (≤ 1 MiB) as JSON.
-            CallOutput::Forward(forward) => {
+            // Bounded and not streamed: the answer is read whole (≤ 1 MiB) as JSON. A dry run
+            // reaches nothing: it answers the request it would send.
+            CallOutput::Forward(forward) if !call.dry_run => {
                 let target = check_upstream(&self.snapshot, &forward.upstream, &route.api_name).await?;
                 forward_json::exchange_json(self.connector(), &forward, &target, &new_request_id()).await
             }

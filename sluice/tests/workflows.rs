@@ -294,6 +294,19 @@ fn the_console_runs_api_nodes_under_the_chosen_clearance() {
 
     // A parameter the workflow refuses is still the console call's own 400.
     refused(&root(&server, "POST", &test, Some(json!({"params": {"id": "seven"}}))), 400, Some("params.id"));
+
+    // A dry run runs nothing: the plan, and each data API node's statement from what is known
+    // before the run (the first node's from the request; the orders node's needs C's output).
+    let dry =
+        ok(&root(&server, "POST", &test, Some(json!({"params": {"id": 7}, "environment": "prod", "dryRun": true}))));
+    assert_eq!(dry["plan"][0]["node"], "C", "{dry}");
+    let statements = dry["statements"].as_array().expect("statements");
+    assert_eq!(statements.len(), 2, "{dry}");
+    assert_eq!(statements[0]["node"], "C", "{dry}");
+    assert!(statements[0]["sql"].as_str().is_some_and(|s| s.contains("\"customers\"")), "{dry}");
+    assert_eq!(statements[0]["binds"][0], 7, "{dry}");
+    assert_eq!((statements[1]["node"].as_str(), statements[1]["sql"].as_null()), (Some("O"), Some(())), "{dry}");
+    assert!(statements[1]["why"].as_str().is_some_and(|w| w.contains("`customerId`")), "{dry}");
 }
 
 fn runtime() -> tokio::runtime::Runtime {

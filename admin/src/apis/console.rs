@@ -123,18 +123,22 @@ async fn workflow_test(
     tested: &str,
 ) -> AdminResult<serde_json::Value> {
     let api = plugins::workflow::WorkflowApi::compile(definition).map_err(rules::definition_error)?;
-    if body.dry_run {
-        return Ok(Reply::ok(serde_json::json!({"dryRun": true, "plan": api.compiled().plan()})));
-    }
-    let params: HashMap<String, RawParam> =
-        body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
     let input = Call {
-        params,
         clearance: body.clearance,
         env: body.environment.unwrap_or(Environment::Test),
         workgroup_id: Some(workgroup_id),
         ..Call::default()
     };
+    if body.dry_run {
+        let statements = match &definition.mode {
+            catalog::model::ApiMode::Workflow(spec) => node_statements(state, spec, &body.params, &input).await,
+            _ => Vec::new(),
+        };
+        let plan = api.compiled().plan();
+        return Ok(Reply::ok(serde_json::json!({"dryRun": true, "plan": plan, "statements": statements})));
+    }
+    let params = body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
+    let input = Call { params, ..input };
     let run = api.run_traced(&state.plugins, &input).await.map_err(|e| console_error(&e, tested))?;
     Ok(Reply::ok(match run.output {
         Ok(result) => serde_json::json!({"dryRun": false, "result": result, "trace": run.trace}),
@@ -147,6 +151,73 @@ async fn workflow_test(
             "trace": run.trace,
         }),
     }))
+}
+
+/// Each data API node's statement for a workflow's dry run, from its API's own dry run
+/// (nothing reaches a database or upstream), in node order. Only values known before anything
+/// runs are used: a node's literals, `${START.x}`, and for the first node the request (its
+/// unset parameters take the request's same-named fields). A node with any parameter that may
+/// come from an earlier node's output (a reference to it, or, past the first node, any
+/// parameter it does not set) is not rendered — the statement could differ — and its entry
+/// names those parameters instead of `sql`. Nodes calling registered APIs or workflows have
+/// no statement and no entry.
+async fn node_statements(
+    state: &AdminState,
+    spec: &catalog::model::WorkflowSpec,
+    request: &serde_json::Map<String, serde_json::Value>,
+    call: &Call,
+) -> Vec<serde_json::Value> {
+    let mut statements = Vec::new();
+    for node in &spec.nodes {
+        let catalog::model::NodeKind::Api { api } = &node.kind else { continue };
+        let first = node.id == spec.start;
+        let workgroup_id = call.workgroup_id.unwrap_or_default();
+        let mut params: HashMap<String, RawParam> = HashMap::new();
+        let mut unknown: Vec<String> = Vec::new();
+        if first {
+            params.extend(request.iter().map(|(name, value)| (name.clone(), RawParam::Json(value.clone()))));
+        } else {
+            let names = state.plugins.api_param_names(call.env, workgroup_id, api).unwrap_or_default();
+            unknown.extend(names.into_iter().filter(|name| !node.params.contains_key(name)));
+        }
+        for (name, written) in &node.params {
+            let known = match written.strip_prefix('$') {
+                None => Some(serde_json::Value::String(written.clone())),
+                Some(rest) if rest.starts_with('$') => Some(serde_json::Value::String(rest.to_owned())),
+                Some(rest) => {
+                    let from_start = rest.strip_prefix("{START.").and_then(|r| r.strip_suffix('}'));
+                    let from_request = rest.strip_prefix('.').filter(|_| node.id == spec.start);
+                    from_start.or(from_request).and_then(|field| request.get(field).cloned())
+                }
+            };
+            match known {
+                Some(value) => {
+                    params.insert(name.clone(), RawParam::Json(value));
+                }
+                None => unknown.push(name.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            let why = format!(
+                "its parameters {} may come from earlier nodes' outputs; run the workflow to see its statement",
+                unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            );
+            statements.push(serde_json::json!({"node": node.id, "api": api, "sql": null, "why": why}));
+            continue;
+        }
+        let dry = Call { params, dry_run: true, ..call.clone() };
+        match state.plugins.dispatch_by_name(workgroup_id, api, &dry).await {
+            Ok(CallOutput::DryRun { dry_run, .. }) => {
+                let mut entry = dry_run.to_json();
+                entry["node"] = node.id.clone().into();
+                entry["api"] = api.clone().into();
+                statements.push(entry);
+            }
+            Ok(_) => {}
+            Err(e) => statements.push(serde_json::json!({"node": node.id, "api": api, "sql": null, "why": e.message})),
+        }
+    }
+    statements
 }
 
 fn millis(d: Duration) -> f64 {
