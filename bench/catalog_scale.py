@@ -10,8 +10,10 @@ round, on a new SQLite store: starts `sluice serve` (ports below 32768), and mea
   (c) `sluice apply` of the N new APIs (wall time of the command);
   (a) one API changed in the files: from the start of `sluice apply` until the edge answers
       with the changed definition (polled every 5 ms);
-  (b) the CPU time `sluice serve` spends on that change (utime + stime from /proc, less what
-      it spends idle over as long), and the rebuild's own time from its log line;
+  (b) the CPU time `sluice serve` spends on one change (utime + stime from /proc, less what
+      it spends idle over as long), measured on undoing the change of (a) with no call to the
+      edge meanwhile (while (a) polls, the edge's answers count too; reported beside it), and
+      the rebuild's own time from its log line;
   (d) a page of the management API's API list (20 APIs): first, middle and last page, the
       median of 20 calls each.
 Prints the medians of the rounds and writes bench/results/catalog_scale.json."""
@@ -200,12 +202,26 @@ def round_(exe, count, number):
             raise BenchError("the changed API was not served within 60 s")
         if "1 version saved" not in output:
             raise BenchError(f"apply of one change did not save one version: {output[-500:]}")
-        time.sleep(1.5)  # let any rebuild under way finish before reading the CPU
+        time.sleep(1.5)  # let any rebuild under way finish
+        polled_cpu = (cpu_ticks(server.service.pid) - c0) / CLK_TCK - idle_per_s * (time.monotonic() - t0)
+
+        # (b) on its own: the same change undone, with no call to the edge while it is taken
+        # in (the polls above are calls the edge answers, not rebuild work). Done once the
+        # watcher logs the rebuild, then 1.5 s for anything after it.
+        write_files(conf, count, dataset)
+        before = len(server.rebuild_times_us())
+        c0 = cpu_ticks(server.service.pid)
+        t0 = time.monotonic()
+        finish(server.apply(conf), "apply undoing the change")
+        wait_until("the rebuild of the undone change", lambda: len(server.rebuild_times_us()) > before, timeout=60,
+                   proc=server.service)
+        time.sleep(1.5)
         wall = time.monotonic() - t0
         cpu = (cpu_ticks(server.service.pid) - c0) / CLK_TCK - idle_per_s * wall
         rebuilds = server.rebuild_times_us()[before:]
-        log(f"round {number}: one change served after {served:.3f} s (apply {apply_one:.2f} s, CPU {apply_one_cpu:.2f} s), "
-            f"server CPU {cpu * 1000:.0f} ms, rebuilds {rebuilds} µs")
+        log(f"round {number}: one change served after {served:.3f} s (apply {apply_one:.2f} s, CPU {apply_one_cpu:.2f} s, "
+            f"serve CPU while polled {polled_cpu * 1000:.0f} ms); undone without polls: serve CPU {cpu * 1000:.0f} ms, "
+            f"rebuilds {rebuilds} µs")
 
         # (d) list pages.
         pages = (count + PAGE_SIZE - 1) // PAGE_SIZE
@@ -229,6 +245,7 @@ def round_(exe, count, number):
             "apply_one_s": apply_one,
             "apply_one_cpu_s": apply_one_cpu,
             "rebuild_cpu_ms": max(cpu, 0.0) * 1000,
+            "serve_cpu_while_polled_ms": max(polled_cpu, 0.0) * 1000,
             "rebuild_logged_ms": [us / 1000 for us in rebuilds],
             "list_page_ms": page_ms,
         }
@@ -261,6 +278,7 @@ def main():
             "apply_new_cpu_s": median("apply_new_cpu_s"),
             "rebuild_logged_ms": statistics.median(x for r in rounds for x in r["rebuild_logged_ms"]),
             "rebuild_cpu_ms": median("rebuild_cpu_ms"),
+            "serve_cpu_while_polled_ms": median("serve_cpu_while_polled_ms"),
             "apply_new_s": median("apply_new_s"),
             "list_page_ms": pages,
         },
@@ -270,7 +288,8 @@ def main():
     m = summary["median"]
     print(f"\nCatalog at {args.apis} APIs, median of {args.rounds} round(s); load average {summary['loadavg_after']}:")
     print(f"  (a) one changed API served after apply starts  {m['one_change_served_s']:.3f} s   (target ≤ 1 s; apply itself {m['apply_one_s']:.2f} s, CPU {m['apply_one_cpu_s']:.2f} s)")
-    print(f"  (b) serve's CPU for that change (rebuild)       {m['rebuild_cpu_ms']:.0f} ms   (target ≤ 50 ms; rebuild as logged {m['rebuild_logged_ms']:.0f} ms)")
+    print(f"  (b) serve's CPU for one change (rebuild)        {m['rebuild_cpu_ms']:.0f} ms   (target ≤ 50 ms; rebuild as logged {m['rebuild_logged_ms']:.0f} ms; "
+          f"{m['serve_cpu_while_polled_ms']:.0f} ms while (a) polled the edge)")
     print(f"  (c) apply of {args.apis} new APIs                 {m['apply_new_s']:.2f} s   (target ≤ 10 s; CPU {m['apply_new_cpu_s']:.2f} s)")
     print(f"  (d) list page first / middle / last            {pages['first']:.1f} / {pages['middle']:.1f} / {pages['last']:.1f} ms   (target ≤ 10 ms)")
     os.makedirs(os.path.join(BENCH, "results"), exist_ok=True)
