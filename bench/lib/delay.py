@@ -7,6 +7,7 @@ most) the threads hold it easily; the same server answers smoke mode's checks.
 
 The answer is `{"path": "<request path>", "waitedMs": 20}`, so a caller can tell which of its
 calls each answer belongs to."""
+import ctypes
 import json
 import socket
 import threading
@@ -14,11 +15,24 @@ import time
 
 from common import log
 
+PR_SET_TIMERSLACK = 29
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None
+
+
+def _tight_timers():
+    """This thread's timer slack from the default 50 µs to 1 ns: its sleeps end on time."""
+    if _prctl is not None:
+        _prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
+
 
 class DelayUpstream:
     def __init__(self, delay_s=0.020):
         self.delay_s = delay_s
         self.connections = self.requests = 0
+        self.late_s = []  # per answer: how much later than the delay it was sent (the server's own lateness)
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -45,6 +59,7 @@ class DelayUpstream:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn):
+        _tight_timers()
         buf = b""
         try:
             while True:
@@ -83,8 +98,11 @@ class DelayUpstream:
                 if wait > 0:
                     time.sleep(wait)
                 conn.sendall(answer)
+                late = time.monotonic() - arrived - self.delay_s
                 with self._lock:
                     self.requests += 1
+                    if len(self.late_s) < 100_000:
+                        self.late_s.append(late)
                 if close:
                     return
         except (OSError, ValueError):

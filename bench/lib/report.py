@@ -240,6 +240,9 @@ def workflow_sections(r):
         add(f"- added p50 over one direct call: {f(w2['added_p50_ms'], 3)} ms; upstream calls per workflow call: "
             f"{f(w2['upstream_per_call'], 2)}; Sluice CPU per workflow call: "
             f"{f(w2['cpu_us_per_req'].get('sluice'), 1)} µs")
+        add(f"- the upstream's own lateness (answer sent after 20 ms + this), median: "
+            f"{f(w2.get('upstream_late_p50_ms'), 3)} ms under W2, {f(w2.get('direct_upstream_late_p50_ms'), 3)} ms "
+            f"called directly")
         add("")
     return lines
 

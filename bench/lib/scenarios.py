@@ -352,11 +352,13 @@ class UpstreamCalls:
         self.delay = delay
 
     def before(self):
-        return self.delay.requests
+        return self.delay.requests, len(self.delay.late_s)
 
     def after(self, before, sample):
-        calls = self.delay.requests - before
-        return {"upstream_requests": calls, "upstream_per_call": calls / max(sample["ok"], 1)}
+        calls = self.delay.requests - before[0]
+        late = sorted(self.delay.late_s[before[1]:])
+        return {"upstream_requests": calls, "upstream_per_call": calls / max(sample["ok"], 1),
+                "upstream_late_p50_ms": load.percentile(late, 50) * 1000 if late else None}
 
 
 def w2(ctx, rounds, seconds, warmup, sl):
@@ -373,7 +375,7 @@ def w2(ctx, rounds, seconds, warmup, sl):
     sides = [Side("sluice", open_loop(f"{ctx.sluice.edge}/wf/slow3", ctx.sluice.app_headers), [sl]),
              Side("direct", open_loop(f"{delay.url}/a", None), [])]
     counter = UpstreamCalls(delay)
-    alternate(sides, rounds, seconds, warmup, extra={"sluice": counter})
+    alternate(sides, rounds, seconds, warmup, extra={"sluice": counter, "direct": counter})
     by = {s.name: summary(s) for s in sides}
     main = by["sluice"]
     result = {k: main.get(k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
@@ -383,5 +385,8 @@ def w2(ctx, rounds, seconds, warmup, sl):
     result["added_p50_ms"] = None if main["p50_ms"] is None or result["direct_p50_ms"] is None \
         else main["p50_ms"] - result["direct_p50_ms"]
     result["upstream_per_call"] = med([x["upstream_per_call"] for x in sides[0].samples])
+    # The upstream's own lateness (sent this long after its 20 ms), median of its answers.
+    result["upstream_late_p50_ms"] = med([x["upstream_late_p50_ms"] for x in sides[0].samples])
+    result["direct_upstream_late_p50_ms"] = med([x["upstream_late_p50_ms"] for x in sides[1].samples])
     result["sides"] = by
     return result
