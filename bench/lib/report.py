@@ -115,11 +115,13 @@ def markdown(doc):
         met = met_label(t, "yes", "**no**")
         add(f"| {t['target']} | {f(t['value'], 3)} | {met} |")
     add("")
-    add("## Throughput and latency")
-    add("")
-    add("| scenario | side | req/s (min–max) | p50 ms | p99 ms | Sluice ÷ side | CPU µs per request | other load, cores |")
-    add("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for sid in ("D1", "D2", "D3", "D4", "P1", "P2"):
+    table = [sid for sid in ("D1", "D2", "D3", "D4", "P1", "P2") if sid in r]  # --only may leave all out
+    if table:
+        add("## Throughput and latency")
+        add("")
+        add("| scenario | side | req/s (min–max) | p50 ms | p99 ms | Sluice ÷ side | CPU µs per request | other load, cores |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for sid in table:
         sc = r.get(sid)
         if not sc:  # left out with --only
             continue
@@ -138,7 +140,8 @@ def markdown(doc):
             title = f"{sid}: {TITLES[sid]}" if name == "sluice" else ""
             add(f"| {title} | {label} | {rps}{fail} | {f(side['p50_ms'], 3)} | {f(side['p99_ms'], 3)} | {vs} | {cpu} "
                 f"| {f(side.get('other_cores'), 2)} |")
-    add("")
+    if table:
+        add("")
     p1 = r.get("P1", {})
     if "sides" in p1:
         add("## P1: the proxy hop")
