@@ -142,8 +142,10 @@ class Sluice:
         checks = [
             ("/pg/users/1", self.app_headers), ("/pg/open/users/1", {}), ("/pg/users?city=Rome", self.app_headers),
             ("/my/users/1", self.app_headers), ("/lite/users/1", self.app_headers), ("/limited/users/1", {}),
-            ("/wf/users3/1", self.app_headers), ("/wf/noop/1", self.app_headers), ("/wf/function/1", self.app_headers),
         ]
+        if not self.serve_prefix:  # --instructions (under callgrind) counts no workflow
+            checks += [("/wf/users3/1", self.app_headers), ("/wf/noop/1", self.app_headers),
+                       ("/wf/function/1", self.app_headers)]
         if self.delay_port:
             checks.append(("/wf/slow3", self.app_headers))
         for path, headers in checks:
