@@ -22,6 +22,10 @@ TARGETS = [
     ("P3", "vs_limit_half", "within", 0.05, "P3 at 0.5×: admitted ÷ offered = 1 ± 5 %"),
     ("P3", "vs_limit_2x", "within", 0.05, "P3 at 2×: admitted ÷ limit = 1 ± 5 %"),
     ("P3", "vs_limit_10x", "within", 0.05, "P3 at 10×: admitted ÷ limit = 1 ± 5 %"),
+    ("W1", "cpu_us_per_node", "<=", 10.0, "W1 ≤ 10 µs CPU per node beyond the lookups"),
+    ("W1", "vs_d1_third", ">=", 1.5, "W1 ≥ 1.5× (D1 ÷ 3)"),
+    ("W2", "p50_ms", "<=", 21.0, "W2 p50 ≤ 21 ms (3 × 20 ms upstreams in parallel)"),
+    ("W3", "cpu_us_per_call", "report", None, "W3 CPU µs per function call (reported)"),
 ]
 
 PEER_LABEL = {"postgrest": "PostgREST", "reference": "reference (axum + tokio-postgres)",
@@ -40,8 +44,10 @@ TITLES = {
 def judge(results):
     rows = []
     for scenario, key, op, bound, what in TARGETS:
-        value = results.get(scenario, {}).get(key)
-        if value is None:
+        if scenario not in results:  # left out with --only
+            continue
+        value = results[scenario].get(key)
+        if value is None or op == "report":
             met = None
         elif op == ">=":
             met = value >= bound
@@ -49,8 +55,15 @@ def judge(results):
             met = value <= bound
         else:
             met = abs(value - 1.0) <= bound
-        rows.append({"scenario": scenario, "metric": key, "target": what, "value": value, "met": met})
+        rows.append({"scenario": scenario, "metric": key, "target": what, "value": value, "met": met,
+                     **({"reported": True} if op == "report" else {})})
     return rows
+
+
+def met_label(t, yes, no):
+    if t.get("reported"):
+        return "reported"
+    return "skipped" if t["met"] is None else (yes if t["met"] else no)
 
 
 def f(value, digits=2):
@@ -61,7 +74,7 @@ def f(value, digits=2):
     return f"{value:.{digits}f}"
 
 
-def write(mode, results, machine, settings, skipped, load_info, started, elapsed):
+def write(mode, results, machine, settings, skipped, load_info, started, elapsed, name="latest"):
     os.makedirs(RESULTS, exist_ok=True)
     targets = judge(results)
     doc = {
@@ -75,12 +88,12 @@ def write(mode, results, machine, settings, skipped, load_info, started, elapsed
         "settings": settings,
         "load": load_info,
     }
-    with open(os.path.join(RESULTS, "latest.json"), "w") as out:
+    with open(os.path.join(RESULTS, f"{name}.json"), "w") as out:
         json.dump(doc, out, indent=2, sort_keys=False, default=float)
         out.write("\n")
-    with open(os.path.join(RESULTS, "latest.md"), "w") as out:
+    with open(os.path.join(RESULTS, f"{name}.md"), "w") as out:
         out.write(markdown(doc))
-    log(f"wrote {os.path.relpath(RESULTS)}/latest.md and latest.json")
+    log(f"wrote {os.path.relpath(RESULTS)}/{name}.md and {name}.json")
     return doc
 
 
@@ -99,17 +112,21 @@ def markdown(doc):
     add("| target | measured | met |")
     add("| --- | --- | --- |")
     for t in doc["targets"]:
-        met = "skipped" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        met = met_label(t, "yes", "**no**")
         add(f"| {t['target']} | {f(t['value'], 3)} | {met} |")
     add("")
-    add("## Throughput and latency")
-    add("")
-    add("| scenario | side | req/s (min–max) | p50 ms | p99 ms | Sluice ÷ side | CPU µs per request | other load, cores |")
-    add("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for sid in ("D1", "D2", "D3", "D4", "P1", "P2"):
+    table = [sid for sid in ("D1", "D2", "D3", "D4", "P1", "P2") if sid in r]  # --only may leave all out
+    if table:
+        add("## Throughput and latency")
+        add("")
+        add("| scenario | side | req/s (min–max) | p50 ms | p99 ms | Sluice ÷ side | CPU µs per request | other load, cores |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for sid in table:
         sc = r.get(sid)
-        if not sc or "sides" not in sc:
-            add(f"| {sid} | — | skipped: {sc.get('skipped') if sc else 'not run'} | | | | | |")
+        if not sc:  # left out with --only
+            continue
+        if "sides" not in sc:
+            add(f"| {sid} | — | skipped: {sc.get('skipped')} | | | | | |")
             continue
         for name, side in sc["sides"].items():
             label = "Sluice" if name == "sluice" else PEER_LABEL.get(name, name)
@@ -123,7 +140,8 @@ def markdown(doc):
             title = f"{sid}: {TITLES[sid]}" if name == "sluice" else ""
             add(f"| {title} | {label} | {rps}{fail} | {f(side['p50_ms'], 3)} | {f(side['p99_ms'], 3)} | {vs} | {cpu} "
                 f"| {f(side.get('other_cores'), 2)} |")
-    add("")
+    if table:
+        add("")
     p1 = r.get("P1", {})
     if "sides" in p1:
         add("## P1: the proxy hop")
@@ -148,6 +166,7 @@ def markdown(doc):
             what = "admitted ÷ offered" if level["factor"] < 1 else "admitted ÷ limit"
             add(f"| {level['factor']}× | {f(offered, 1)} | {f(admitted, 1)} | {f(level['ratio'], 3)} | {what} |")
         add("")
+    lines.extend(workflow_sections(r))
     if doc["skipped"]:
         add("## Skipped peers")
         add("")
@@ -173,6 +192,62 @@ def markdown(doc):
             + "; ".join(f"{name} {f(sec, 1)} s" for name, sec in load["top_other"]))
     add("")
     return "\n".join(lines)
+
+
+def workflow_sections(r):
+    lines = []
+    add = lines.append
+    w1, w3 = r.get("W1"), r.get("W3")
+    if w1 or w3:
+        add("## W1, W3: workflows through the edge (closed loop, alternating with D1 and W0)")
+        add("")
+        add("W0 is a workflow with no node (start → end, the same request and auth as D1). Sluice's process CPU per "
+            "request gives W1's CPU per node beyond the lookups as (W1 − 3·D1 + 2·W0) ÷ 3 and W3's CPU per "
+            "function call as W3 − W0 ([how](../README.md#workflows-w1w3)).")
+        add("")
+        add("| side | req/s (min–max) | p50 ms | p99 ms | Sluice CPU µs per request | PostgreSQL CPU µs per request |")
+        add("| --- | --- | --- | --- | --- | --- |")
+        sides = {}
+        for sc in (w1, w3):
+            if sc:
+                sides.update(sc["sides"])
+        labels = {"w1": "W1: 3 lookups in series", "d1": "D1: one lookup", "w0": "W0: empty workflow",
+                  "w3": "W3: the seed's function"}
+        for name in ("w1", "d1", "w0", "w3"):
+            side = sides.get(name)
+            if not side:
+                continue
+            cpu = side["cpu_us_per_req"]
+            rps = f"{f(side['rps'])} ({f(side['rps_min'])}–{f(side['rps_max'])})"
+            fail = f" ⚠ {side['failed_requests']} failed" if side.get("failed_requests") else ""
+            add(f"| {labels[name]} | {rps}{fail} | {f(side['p50_ms'], 3)} | {f(side['p99_ms'], 3)} "
+                f"| {f(cpu.get('sluice'), 1)} | {f(cpu.get('postgres'), 1)} |")
+        add("")
+        if w1:
+            add(f"- W1: **{f(w1['cpu_us_per_node'], 1)} µs** CPU per node beyond the lookups (a node's whole "
+                f"cost, lookup included: {f(w1['cpu_us_per_node_gross'], 1)} µs); throughput ÷ (D1 ÷ 3) = "
+                f"**{f(w1['vs_d1_third'], 3)}**")
+        if w3:
+            add(f"- W3: **{f(w3['cpu_us_per_call'], 1)} µs** CPU per call of the seed's function")
+        add("")
+    w2 = r.get("W2")
+    if w2:
+        add(f"## W2: parallel workflow, 3 registered APIs whose upstream waits 20 ms (open loop, {w2['rate']}/s)")
+        add("")
+        add("| | p50 ms | p99 ms | req/s |")
+        add("| --- | --- | --- | --- |")
+        add(f"| W2 through Sluice | {f(w2['p50_ms'], 3)} | {f(w2['p99_ms'], 3)} | {f(w2['rps'], 1)} |")
+        d = w2["sides"]["direct"]
+        add(f"| the upstream, direct | {f(d['p50_ms'], 3)} | {f(d['p99_ms'], 3)} | {f(d['rps'], 1)} |")
+        add("")
+        add(f"- added p50 over one direct call: {f(w2['added_p50_ms'], 3)} ms; upstream calls per workflow call: "
+            f"{f(w2['upstream_per_call'], 2)}; Sluice CPU per workflow call: "
+            f"{f(w2['cpu_us_per_req'].get('sluice'), 1)} µs")
+        add(f"- the upstream's own lateness (answer sent after 20 ms + this), median: "
+            f"{f(w2.get('upstream_late_p50_ms'), 3)} ms under W2, {f(w2.get('direct_upstream_late_p50_ms'), 3)} ms "
+            f"called directly")
+        add("")
+    return lines
 
 
 def machine_info(versions):

@@ -121,9 +121,18 @@ class UpstreamConnections:
 
 # ------------------------------------------------------------------------------------------
 
-def run_all(ctx, rounds, seconds, warmup, p3_rounds, p3_seconds):
-    """ctx: sluice, oha, postgrest_url, reference_url, nginx urls and services, watches."""
+SCENARIOS = ["D1", "D2", "D3", "D4", "P1", "P2", "P3", "W1", "W2", "W3"]
+W2_RATE = 50  # W2's open-loop rate, workflow calls per second (150 upstream calls per second)
+W2_CONNECTIONS = 8  # enough for 50/s at 20 ms each, with room for a slow moment
+
+
+def run_all(ctx, rounds, seconds, warmup, p3_rounds, p3_seconds, only=None):
+    """ctx: sluice, oha, postgrest_url, reference_url, nginx urls and services, watches.
+    only: the scenario ids to run (all when None)."""
     out = {}
+
+    def want(sid):
+        return only is None or sid in only
     sluice = ctx.sluice
     edge = esc(sluice.edge)
     pg = Watch("postgres", ctx.postgres_pid, only=f" {fixtures.DB} ")
@@ -134,77 +143,92 @@ def run_all(ctx, rounds, seconds, warmup, p3_rounds, p3_seconds):
         return skipped_side(name, ctx.skipped[name]) if name in ctx.skipped else build(url)
 
     # D1 -----------------------------------------------------------------------------------
-    log("D1: PostgreSQL point lookup by random id (app key + token, QPS limit above the load)")
-    d1 = [
-        http_side(ctx, "sluice", f"{edge}/pg/users/{ID}", [sl, pg], sluice.app_headers),
-        peer_or_skip("postgrest", ctx.postgrest_url, lambda u: http_side(
-            ctx, "postgrest", f"{esc(u)}/users[?]id=eq.{ID}", [Watch("postgrest", ctx.postgrest_pid), pg])),
-        peer_or_skip("reference", ctx.reference_url, lambda u: http_side(
-            ctx, "reference", f"{esc(u)}/users/{ID}", [Watch("reference", ctx.reference_pid), pg])),
-        peer_or_skip("pgbench", None, lambda _: Side(
-            "pgbench", lambda s: load.pgbench(ctx.pgbench, s, POOL, CORES), [pg], warm=False)),
-    ]
-    alternate(d1, rounds, seconds, warmup)
-    out["D1"] = scenario(d1, "postgrest", "reference", "pgbench")
+    if want("D1"):
+        log("D1: PostgreSQL point lookup by random id (app key + token, QPS limit above the load)")
+        d1 = [
+            http_side(ctx, "sluice", f"{edge}/pg/users/{ID}", [sl, pg], sluice.app_headers),
+            peer_or_skip("postgrest", ctx.postgrest_url, lambda u: http_side(
+                ctx, "postgrest", f"{esc(u)}/users[?]id=eq.{ID}", [Watch("postgrest", ctx.postgrest_pid), pg])),
+            peer_or_skip("reference", ctx.reference_url, lambda u: http_side(
+                ctx, "reference", f"{esc(u)}/users/{ID}", [Watch("reference", ctx.reference_pid), pg])),
+            peer_or_skip("pgbench", None, lambda _: Side(
+                "pgbench", lambda s: load.pgbench(ctx.pgbench, s, POOL, CORES), [pg], warm=False)),
+        ]
+        alternate(d1, rounds, seconds, warmup)
+        out["D1"] = scenario(d1, "postgrest", "reference", "pgbench")
 
     # D2 -----------------------------------------------------------------------------------
-    log("D2: PostgreSQL list query, city = X, limit 50 (app key + token)")
-    d2 = [
-        http_side(ctx, "sluice", f"{edge}/pg/users[?]city={CITY}", [sl, pg], sluice.app_headers),
-        peer_or_skip("postgrest", ctx.postgrest_url, lambda u: http_side(
-            ctx, "postgrest", f"{esc(u)}/users[?]city=eq.{CITY}&order=id&limit=50",
-            [Watch("postgrest", ctx.postgrest_pid), pg])),
-    ]
-    alternate(d2, rounds, seconds, warmup)
-    out["D2"] = scenario(d2, "postgrest")
+    if want("D2"):
+        log("D2: PostgreSQL list query, city = X, limit 50 (app key + token)")
+        d2 = [
+            http_side(ctx, "sluice", f"{edge}/pg/users[?]city={CITY}", [sl, pg], sluice.app_headers),
+            peer_or_skip("postgrest", ctx.postgrest_url, lambda u: http_side(
+                ctx, "postgrest", f"{esc(u)}/users[?]city=eq.{CITY}&order=id&limit=50",
+                [Watch("postgrest", ctx.postgrest_pid), pg])),
+        ]
+        alternate(d2, rounds, seconds, warmup)
+        out["D2"] = scenario(d2, "postgrest")
 
     # D3 -----------------------------------------------------------------------------------
-    log("D3: MariaDB point lookup (app key + token) vs sysbench oltp_point_select")
-    d3 = [
-        http_side(ctx, "sluice", f"{edge}/my/users/{ID}", [sl, my], sluice.app_headers),
-        peer_or_skip("sysbench", None, lambda _: Side(
-            "sysbench", lambda s: load.sysbench(ctx.sysbench, s, POOL), [my], warm=False)),
-    ]
-    alternate(d3, rounds, max(seconds, 1), warmup)
-    out["D3"] = scenario(d3, "sysbench")
+    if want("D3"):
+        log("D3: MariaDB point lookup (app key + token) vs sysbench oltp_point_select")
+        d3 = [
+            http_side(ctx, "sluice", f"{edge}/my/users/{ID}", [sl, my], sluice.app_headers),
+            peer_or_skip("sysbench", None, lambda _: Side(
+                "sysbench", lambda s: load.sysbench(ctx.sysbench, s, POOL), [my], warm=False)),
+        ]
+        alternate(d3, rounds, max(seconds, 1), warmup)
+        out["D3"] = scenario(d3, "sysbench")
 
     # D4 -----------------------------------------------------------------------------------
-    log("D4: SQLite point lookup (app key + token) vs nginx serving a static JSON of the same size")
-    d4 = [
-        http_side(ctx, "sluice", f"{edge}/lite/users/{ID}", [sl], sluice.app_headers),
-        peer_or_skip("nginx", ctx.static_url, lambda u: http_side(
-            ctx, "nginx", f"{u}/user.json", [Watch("nginx", ctx.static_pid)], regex=False)),
-    ]
-    alternate(d4, rounds, seconds, warmup)
-    out["D4"] = scenario(d4, "nginx")
+    if want("D4"):
+        log("D4: SQLite point lookup (app key + token) vs nginx serving a static JSON of the same size")
+        d4 = [
+            http_side(ctx, "sluice", f"{edge}/lite/users/{ID}", [sl], sluice.app_headers),
+            peer_or_skip("nginx", ctx.static_url, lambda u: http_side(
+                ctx, "nginx", f"{u}/user.json", [Watch("nginx", ctx.static_pid)], regex=False)),
+        ]
+        alternate(d4, rounds, seconds, warmup)
+        out["D4"] = scenario(d4, "nginx")
 
     # P1 -----------------------------------------------------------------------------------
-    log("P1: registered API through to an nginx upstream vs nginx as a proxy (and the upstream direct)")
-    if "nginx" in ctx.skipped:
-        p1 = [skipped_side("sluice", ctx.skipped["nginx"])]
-        out["P1"] = {"skipped": ctx.skipped["nginx"]}
-    else:
-        up = Watch("upstream nginx", ctx.static_pid)
-        p1 = [
-            http_side(ctx, "sluice", f"{sluice.edge}/proxy/user", [sl, up], regex=False),
-            http_side(ctx, "nginx", f"{ctx.proxy_url}/proxy/user", [Watch("nginx", ctx.proxy_pid), up], regex=False),
-            http_side(ctx, "direct", f"{ctx.static_url}/user.json", [up], regex=False),
-        ]
-        counter = UpstreamConnections(ctx.static_url)
-        alternate(p1, rounds, seconds, warmup, extra={"sluice": counter, "nginx": counter})
-        out["P1"] = p1_result(p1)
+    if want("P1"):
+        log("P1: registered API through to an nginx upstream vs nginx as a proxy (and the upstream direct)")
+        if "nginx" in ctx.skipped:
+            p1 = [skipped_side("sluice", ctx.skipped["nginx"])]
+            out["P1"] = {"skipped": ctx.skipped["nginx"]}
+        else:
+            up = Watch("upstream nginx", ctx.static_pid)
+            p1 = [
+                http_side(ctx, "sluice", f"{sluice.edge}/proxy/user", [sl, up], regex=False),
+                http_side(ctx, "nginx", f"{ctx.proxy_url}/proxy/user", [Watch("nginx", ctx.proxy_pid), up], regex=False),
+                http_side(ctx, "direct", f"{ctx.static_url}/user.json", [up], regex=False),
+            ]
+            counter = UpstreamConnections(ctx.static_url)
+            alternate(p1, rounds, seconds, warmup, extra={"sluice": counter, "nginx": counter})
+            out["P1"] = p1_result(p1)
 
     # P2 -----------------------------------------------------------------------------------
-    log("P2: D1 with app auth and limiter vs the same lookup with neither")
-    p2 = [
-        http_side(ctx, "sluice", f"{edge}/pg/users/{ID}", [sl, pg], sluice.app_headers),
-        http_side(ctx, "no_auth", f"{edge}/pg/open/users/{ID}", [sl, pg]),
-    ]
-    alternate(p2, rounds, seconds, warmup)
-    out["P2"] = scenario(p2, "no_auth")
+    if want("P2"):
+        log("P2: D1 with app auth and limiter vs the same lookup with neither")
+        p2 = [
+            http_side(ctx, "sluice", f"{edge}/pg/users/{ID}", [sl, pg], sluice.app_headers),
+            http_side(ctx, "no_auth", f"{edge}/pg/open/users/{ID}", [sl, pg]),
+        ]
+        alternate(p2, rounds, seconds, warmup)
+        out["P2"] = scenario(p2, "no_auth")
 
     # P3 -----------------------------------------------------------------------------------
-    out["P3"] = p3(ctx, p3_rounds, p3_seconds, edge)
+    if want("P3"):
+        out["P3"] = p3(ctx, p3_rounds, p3_seconds, edge)
+
+    # W1, W3 -------------------------------------------------------------------------------
+    if want("W1") or want("W3"):
+        out.update(w1_w3(ctx, rounds, seconds, warmup, sl, pg, edge, want("W1"), want("W3")))
+
+    # W2 -----------------------------------------------------------------------------------
+    if want("W2"):
+        out["W2"] = w2(ctx, rounds, max(seconds, 2), warmup, sl)
     return out
 
 
@@ -260,4 +284,109 @@ def p3(ctx, rounds, seconds, edge):
         result["levels"][key] = {"factor": factor, "target_offered_rps": offered,
                                  "ratio": med([r["ratio"] for r in runs]), "runs": runs}
         result[f"vs_limit_{key}"] = result["levels"][key]["ratio"]
+    return result
+
+
+# ------------------------------------------------------------------------------------------
+# Workflows (issue 17)
+
+def w1_w3(ctx, rounds, seconds, warmup, sl, pg, edge, with_w1=True, with_w3=True):
+    """W1 (three of D1's lookups in series as one workflow) and W3 (the seed's Python function as
+    a workflow's only node), alternating with D1 itself and W0, a workflow with no node, all
+    closed loop like D1. Sluice's process CPU per request (as P1's cpu_us_per_hop) of each:
+
+      W0 = E + w              E: the edge's work for any call (HTTP, auth, limiter, envelope),
+      D1 = E + L              w: a workflow's fixed cost, L: one lookup's own work,
+      W1 = E + w + 3 (L + n)  n: what a node costs beyond its own work
+      W3 = E + w + F          F: one function call (the interpreter thread included)
+
+    so n + w = (W1 − 3·D1 + 2·W0) ÷ 3 is reported as W1's CPU per node: the workflow's whole
+    fixed cost is charged to every node, so it overstates n (also by whatever the workflow lane
+    costs over D1's in-place lane). F = W3 − W0."""
+    sluice, app = ctx.sluice, ctx.sluice.app_headers
+    log("W1/W3: workflows over D1's lookup (3 API nodes in series) and the seed's function, with D1 and "
+        "an empty workflow (W0) as baselines")
+    sides = []
+    if with_w1:
+        sides += [http_side(ctx, "d1", f"{edge}/pg/users/{ID}", [sl, pg], app),
+                  http_side(ctx, "w1", f"{edge}/wf/users3/{ID}", [sl, pg], app)]
+    sides.append(http_side(ctx, "w0", f"{edge}/wf/noop/{ID}", [sl], app))
+    if with_w3:
+        sides.append(http_side(ctx, "w3", f"{edge}/wf/function/{ID}", [sl], app))
+    alternate(sides, rounds, seconds, warmup)
+    by = {s.name: summary(s) for s in sides}
+    cpu = {name: side["cpu_us_per_req"]["sluice"] for name, side in by.items()}
+    keys = ("rps", "rps_min", "rps_max", "p50_ms", "p99_ms", "cpu_us_per_req")
+    out = {}
+    if with_w1:
+        w1 = {k: by["w1"].get(k) for k in keys}
+        w1["vs_d1_third"] = ratio(by["w1"]["rps"], by["d1"]["rps"] / 3 if by["d1"]["rps"] else None)
+        w1["cpu_us_per_node"] = (cpu["w1"] - 3 * cpu["d1"] + 2 * cpu["w0"]) / 3
+        w1["sluice_cpu_us"] = {"W1": cpu["w1"], "D1": cpu["d1"], "W0": cpu["w0"]}
+        # For scale: a node's whole cost, its lookup included ((W1 − W0) ÷ 3 = L + n).
+        w1["cpu_us_per_node_gross"] = (cpu["w1"] - cpu["w0"]) / 3
+        w1["sides"] = {k: by[k] for k in ("w1", "d1", "w0")}
+        out["W1"] = w1
+    if with_w3:
+        w3 = {k: by["w3"].get(k) for k in keys}
+        w3["cpu_us_per_call"] = cpu["w3"] - cpu["w0"]
+        w3["sluice_cpu_us"] = {"W3": cpu["w3"], "W0": cpu["w0"]}
+        w3["sides"] = {k: by[k] for k in ("w3", "w0")}
+        out["W3"] = w3
+    for name in ("W1", "W3"):
+        if name in out:
+            log(f"  {name}: " + ", ".join(f"{k} {fmt(v, 1)} µs" for k, v in out[name]["sluice_cpu_us"].items())
+                + " of Sluice's CPU per request")
+    if "W1" in out:
+        log(f"  W1: {fmt(out['W1']['cpu_us_per_node'], 1)} µs CPU per node beyond the lookups, "
+            f"throughput ÷ (D1 ÷ 3) = {fmt(out['W1']['vs_d1_third'], 3)}")
+    if "W3" in out:
+        log(f"  W3: {fmt(out['W3']['cpu_us_per_call'], 1)} µs CPU per function call")
+    return out
+
+
+class UpstreamCalls:
+    """W2: calls the delaying upstream answered during one run (3 per workflow call)."""
+
+    def __init__(self, delay):
+        self.delay = delay
+
+    def before(self):
+        return self.delay.requests, len(self.delay.late_s)
+
+    def after(self, before, sample):
+        calls = self.delay.requests - before[0]
+        late = sorted(self.delay.late_s[before[1]:])
+        return {"upstream_requests": calls, "upstream_per_call": calls / max(sample["ok"], 1),
+                "upstream_late_p50_ms": load.percentile(late, 50) * 1000 if late else None}
+
+
+def w2(ctx, rounds, seconds, warmup, sl):
+    """W2: a parallel node of three API nodes, each a registered API whose upstream waits 20 ms,
+    open loop at a low fixed rate (oha -q); the upstream called directly at the same rate gives
+    the floor. Target: the workflow's p50 ≤ 21 ms."""
+    delay = ctx.delay
+    log(f"W2: parallel workflow of 3 registered APIs whose upstream waits 20 ms, open loop at {W2_RATE}/s "
+        f"({seconds} s per run), and the upstream direct")
+
+    def open_loop(url, headers):
+        return lambda s: load.oha(ctx.oha, url, s, W2_CONNECTIONS, headers, qps=W2_RATE)
+
+    sides = [Side("sluice", open_loop(f"{ctx.sluice.edge}/wf/slow3", ctx.sluice.app_headers), [sl]),
+             Side("direct", open_loop(f"{delay.url}/a", None), [])]
+    counter = UpstreamCalls(delay)
+    alternate(sides, rounds, seconds, warmup, extra={"sluice": counter, "direct": counter})
+    by = {s.name: summary(s) for s in sides}
+    main = by["sluice"]
+    result = {k: main.get(k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
+    result["rate"] = W2_RATE
+    result["direct_p50_ms"] = by["direct"]["p50_ms"]
+    result["direct_p99_ms"] = by["direct"]["p99_ms"]
+    result["added_p50_ms"] = None if main["p50_ms"] is None or result["direct_p50_ms"] is None \
+        else main["p50_ms"] - result["direct_p50_ms"]
+    result["upstream_per_call"] = med([x["upstream_per_call"] for x in sides[0].samples])
+    # The upstream's own lateness (sent this long after its 20 ms), median of its answers.
+    result["upstream_late_p50_ms"] = med([x["upstream_late_p50_ms"] for x in sides[0].samples])
+    result["direct_upstream_late_p50_ms"] = med([x["upstream_late_p50_ms"] for x in sides[1].samples])
+    result["sides"] = by
     return result

@@ -4,14 +4,15 @@ import json
 import os
 import secrets
 import shutil
-import string
+import re
 
 from common import BENCH, POOL, ROOT, RUN, BenchError, Service, free_port, http, log, sh, wait_until
 import fixtures
 import peers
 
 WORKGROUP = "bench"
-APP_APIS = ["pg_user", "pg_users_by_city", "my_user", "lite_user"]  # authMode: app
+# authMode: app
+APP_APIS = ["pg_user", "pg_users_by_city", "my_user", "lite_user", "wf_users3", "wf_noop", "wf_function", "wf_slow3"]
 LIMIT_QPS = 500  # P3's limit (smoke mode uses a lower one)
 # One edge thread: the load generator and the databases share the machine (bench/README.md).
 EDGE_THREADS = "1"
@@ -39,9 +40,22 @@ def binary(profile):
     return path
 
 
+def render(text, values):
+    """The definitions with `${name}` placeholders filled in. Only the bench's own lower-case
+    names are placeholders: workflow references (`${START.id}`, `$.data`) stay as they are."""
+    def fill(m):
+        if m.group(1) not in values:
+            raise BenchError(f"bench/conf/sluice.yaml: unknown placeholder {m.group(0)}")
+        return str(values[m.group(1)])
+    return re.sub(r"\$\{([a-z_]+)\}", fill, text)
+
+
 class Sluice:
-    def __init__(self, exe, upstream_port, limit_qps=LIMIT_QPS, serve_prefix=()):
+    def __init__(self, exe, upstream_port, limit_qps=LIMIT_QPS, serve_prefix=(), delay_port=None):
         self.exe = exe
+        # W2's upstream (bench/lib/delay.py); without one (--instructions) its APIs point at the
+        # discard port and W2 is not served.
+        self.delay_port = delay_port
         self.serve_prefix = list(serve_prefix)  # runs `sluice serve` under this (valgrind)
         self.limit_qps = limit_qps
         self.data_dir = os.path.join(RUN, "sluice")
@@ -87,10 +101,9 @@ class Sluice:
             self.service.stop()
 
     def apply(self):
-        template = string.Template(open(os.path.join(BENCH, "conf", "sluice.yaml")).read())
-        text = template.substitute(
-            pool=POOL, sqlite_path=fixtures.SQLITE_PATH, upstream_port=self.upstream_port, limit_qps=self.limit_qps
-        )
+        values = {"pool": POOL, "sqlite_path": fixtures.SQLITE_PATH, "upstream_port": self.upstream_port,
+                  "delay_port": self.delay_port or 9, "limit_qps": self.limit_qps}
+        text = render(open(os.path.join(BENCH, "conf", "sluice.yaml")).read(), values)
         conf_dir = os.path.join(RUN, "conf")
         os.makedirs(conf_dir, exist_ok=True)
         path = os.path.join(conf_dir, "sluice.yaml")
@@ -130,6 +143,11 @@ class Sluice:
             ("/pg/users/1", self.app_headers), ("/pg/open/users/1", {}), ("/pg/users?city=Rome", self.app_headers),
             ("/my/users/1", self.app_headers), ("/lite/users/1", self.app_headers), ("/limited/users/1", {}),
         ]
+        if not self.serve_prefix:  # --instructions (under callgrind) counts no workflow
+            checks += [("/wf/users3/1", self.app_headers), ("/wf/noop/1", self.app_headers),
+                       ("/wf/function/1", self.app_headers)]
+        if self.delay_port:
+            checks.append(("/wf/slow3", self.app_headers))
         for path, headers in checks:
             wait_until(f"the edge to serve {path}",
                        lambda: http("GET", self.edge + path, headers=headers, timeout=5)[0] == 200,

@@ -141,7 +141,7 @@ class Upstream:
 
 # ------------------------------------------------------------------------------------------
 
-def run(sluice, upstream, limit_qps):
+def run(sluice, upstream, limit_qps, delay):
     client = Client(sluice.edge)
     app = sluice.app_headers
     results = {}
@@ -226,4 +226,58 @@ def run(sluice, upstream, limit_qps):
     if statuses.get(429, 0) == 0 or admitted > allowed:
         raise BenchError(f"P3: {admitted} admitted in {elapsed:.2f} s with a limit of {limit_qps}/s")
     results["P3 over"] = statuses
+    workflows(client, app, delay, step)
     return results
+
+
+W_REQUESTS = 100  # W3 runs the Python function: fewer calls (the debug binary's interpreter is slow)
+W2_CALLS = 20
+
+
+def workflows(client, app, delay, step):
+    """W0, W1, W3 and W2 (bench/conf/sluice.yaml): each answer checked; W2's calls must overlap."""
+    status, _, body = client.get("/wf/users3/12345")  # the workflow needs the app, like D1
+    envelope(status, body, want=401)
+
+    def data_of(expected, status, body):
+        data = envelope(status, body)["data"]
+        if data != expected:
+            raise BenchError(f"expected data {expected}, got {data}")
+
+    def check_chain(i, status, headers, body):
+        data_of(dict(zip(("id", "name", "age", "city"), fixtures.row(i))), status, body)
+
+    def check_echo(i, status, headers, body):
+        data_of({"id": i}, status, body)
+
+    step("W1", "3 of D1's lookups in series as one workflow",
+         lambda: run_many(client, REQUESTS, user_lookup("/wf/users3", app), check_chain))
+    step("W0", "an empty workflow (start → end)",
+         lambda: run_many(client, W_REQUESTS, user_lookup("/wf/noop", app), check_echo))
+    step("W3", "the seed's Python function as the only node",
+         lambda: run_many(client, W_REQUESTS, user_lookup("/wf/function", app), check_echo))
+
+    # W2: three branches in parallel, each a registered API whose upstream waits 20 ms. The
+    # answer joins the three; each call takes at least 20 ms and, in parallel, far less than
+    # the 60 ms the three would take one after the other.
+    def parallel():
+        before, took, statuses = delay.requests, [], {}
+        for _ in range(W2_CALLS):
+            t0 = time.monotonic()
+            status, _, body = client.get("/wf/slow3", app)
+            took.append(time.monotonic() - t0)
+            data_of({"a": "/a", "b": "/b", "c": "/c"}, status, body)
+            statuses[status] = statuses.get(status, 0) + 1
+        calls, took = delay.requests - before, sorted(took)
+        median = took[len(took) // 2]
+        log(f"smoke W2: median {median * 1000:.1f} ms, fastest {took[0] * 1000:.1f} ms, "
+            f"{calls} upstream calls for {W2_CALLS} workflow calls")
+        if calls != 3 * W2_CALLS:
+            raise BenchError(f"W2: the upstream answered {calls} calls for {W2_CALLS} workflow calls, not 3 each")
+        if took[0] < 0.020:
+            raise BenchError(f"W2: a call took {took[0] * 1000:.1f} ms, less than the upstream's 20 ms")
+        if median >= 0.050:
+            raise BenchError(f"W2: median {median * 1000:.1f} ms: the branches did not run in parallel (3 × 20 ms)")
+        return statuses
+
+    step("W2", "a parallel workflow of 3 registered APIs whose upstream waits 20 ms", parallel)
