@@ -112,6 +112,7 @@ impl Store {
             lock_workgroup(tx, api.workgroup_id).await?;
             require_folder_in(tx, folder_id, api.workgroup_id).await?;
         }
+        super::functions::require_library_functions(tx, api.workgroup_id, &api.draft).await?;
         let settings = &api.settings;
         let inserted = sqlx::query(
             "INSERT INTO apis \
@@ -172,6 +173,7 @@ impl Store {
         claimed: bool,
     ) -> Result<Api, StoreError> {
         let method = validate_api(api)?;
+        super::functions::require_library_functions(tx, api.workgroup_id, &api.draft).await?;
         let draft_json = self.draft_json_keeping_constants(tx, api.id, &api.draft).await?;
         let updated = sqlx::query(concat!(
             "UPDATE apis SET name = $2, path = $3, method = $4, description = $5, datasource_id = $6, \
@@ -354,6 +356,14 @@ impl Store {
     pub async fn update_draft(&self, id: i64, draft: &ApiDefinition) -> Result<Api, StoreError> {
         validate_definition(draft)?;
         let mut tx = self.pool.begin().await?;
+        if matches!(&draft.mode, ApiMode::Workflow(spec) if !spec.library_names().is_empty()) {
+            let row =
+                sqlx::query("SELECT workgroup_id FROM apis WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+            if let Some(row) = row {
+                let workgroup_id: i64 = row.try_get("workgroup_id")?;
+                super::functions::require_library_functions(&mut tx, workgroup_id, draft).await?;
+            }
+        }
         let draft_json = self.draft_json_keeping_constants(&mut tx, id, draft).await?;
         let updated = sqlx::query(concat!(
             "UPDATE apis SET datasource_id = $2, draft_json = $3, updated_at = $4, draft_hash = $5 \

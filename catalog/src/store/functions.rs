@@ -17,7 +17,7 @@ use super::{
     Store, StoreError, apis::read_definition, bump_revision, is_foreign_key_violation, is_unique_violation,
     lock_workgroup, now_millis, require_text,
 };
-use crate::model::{ApiMode, LibraryFunction, check_function_name, source_digest};
+use crate::model::{ApiDefinition, ApiMode, LibraryFunction, check_function_name, source_digest};
 
 /// The largest source kept, in bytes: the sandbox refuses larger ones.
 pub const MAX_FUNCTION_SOURCE: usize = 64 * 1024;
@@ -211,6 +211,31 @@ async fn drafts_calling(
 
 /// The sources of the workgroup's library by name, read on the caller's connection (inside a
 /// version's transaction, so the version copies what the library holds at that moment).
+/// Refuses a workflow draft that calls a library function its workgroup does not have,
+/// checked under the workgroup's lock: [`Store::delete_function`] takes the same lock, so a
+/// function cannot be deleted between this check and the draft's write. The management API
+/// checks first and names the node; this is the backstop for a delete racing the save.
+pub(super) async fn require_library_functions(
+    connection: &mut sqlx::AnyConnection,
+    workgroup_id: i64,
+    draft: &ApiDefinition,
+) -> Result<(), StoreError> {
+    let ApiMode::Workflow(spec) = &draft.mode else { return Ok(()) };
+    let names = spec.library_names();
+    if names.is_empty() {
+        return Ok(());
+    }
+    lock_workgroup(&mut *connection, workgroup_id).await?;
+    let found = library_sources(connection, workgroup_id, &names).await?;
+    match names.iter().find(|name| !found.contains_key(**name)) {
+        Some(missing) => Err(StoreError::Invalid(format!(
+            "function `{missing}` is neither in the workflow's `functions` nor in the workgroup's function \
+             library: add it to the library or write its source in `functions`"
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(super) async fn library_sources(
     connection: &mut sqlx::AnyConnection,
     workgroup_id: i64,
