@@ -2,7 +2,6 @@
 //! while a draft calls the function, and versions that copy the sources they call.
 
 use catalog::model::{Api, ApiDefinition, ApiMode, ApiOptions, LibraryFunction, WorkflowSpec, source_digest};
-use catalog::store::StoreError;
 
 use crate::{TestDb, assert_conflict, assert_invalid, assert_not_found, new_api};
 
