@@ -1,5 +1,5 @@
-# expect: memory
-# Growing a little at a time: 200-byte strings appended.
+# expect: memory|timeout
+# Growing a little at a time: 200-byte strings appended. Out of memory, or out of time first where a step of the growth is refused as too big for the time left.
 def handler(event, context):
     xs = []
     while True:
