@@ -221,14 +221,21 @@ pub(crate) async fn check_draft(
     workgroup: &Workgroup,
     draft: &ApiDefinition,
 ) -> Result<(), AdminError> {
-    let ApiMode::Workflow(spec) = &draft.mode else { return Ok(()) };
+    check_sources(state, draft)?;
+    resolve(state, workgroup, draft).await.map(|_| ())
+}
+
+/// Each source a workflow definition carries in `functions` compiles, else
+/// `InvalidDefinition` on `draft.functions.<name>`. Other modes pass.
+pub(crate) fn check_sources(state: &AdminState, definition: &ApiDefinition) -> Result<(), AdminError> {
+    let ApiMode::Workflow(spec) = &definition.mode else { return Ok(()) };
     for (name, source) in &spec.functions {
         check_source(state, name, source).map_err(|why| {
             AdminError::new(ErrorCode::InvalidDefinition, format!("function `{name}`: {why}"))
                 .in_field(&format!("draft.functions.{name}"))
         })?;
     }
-    resolve(state, workgroup, draft).await.map(|_| ())
+    Ok(())
 }
 
 /// The definition as it would run now: a workflow's functions that its nodes call without

@@ -146,7 +146,6 @@ impl ApiPlugin for WorkflowApi {
     }
 }
 
-/// A refused definition, at the field the workflow check names (`nodes[2].params.user_id`).
 /// What can be checked of a function's source without the sandbox (a build or a process
 /// without a [`crate::FunctionRunner`]): not blank, at most 64 KiB, and a top-level
 /// `def handler(` line. Where a runner is set, [`crate::FunctionRunner::check`] decides (syntax,
@@ -172,6 +171,7 @@ pub fn defines_handler(source: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A refused definition, at the field the workflow check names (`nodes[2].params.user_id`).
 fn check_error(e: CheckError) -> DefinitionError {
     let message = e.to_string();
     DefinitionError { field: DefinitionField::Node(e.field), message }

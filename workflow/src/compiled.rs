@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use catalog::model::START_NODE;
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::expr::Condition;
 use crate::reference::ParamValue;
@@ -121,4 +123,72 @@ impl CompiledWorkflow {
     pub fn node_count(&self) -> usize {
         self.nodes.len().saturating_sub(1)
     }
+
+    /// Each API node's input as far as it is known before anything runs, in node order (a dry
+    /// run's preview), read as a run reads it: literals and `${START…}` always; for the run's
+    /// first call, whose previous output is the request, `$…` and the request's same-named
+    /// fields of the API's parameters (`api_params`) it does not set. Past the first call, a
+    /// parameter it does not set may come from the previous output, and a reference to any
+    /// node's output is not known yet: both are `unknown`.
+    pub fn known_inputs(
+        &self,
+        request: &Map<String, Value>,
+        api_params: impl Fn(&str) -> Option<Vec<String>>,
+    ) -> Vec<KnownInput> {
+        let whole = Value::Object(request.clone());
+        let first = match self.body.first() {
+            Some(Step::Call(slot)) => Some(*slot),
+            _ => None,
+        };
+        let mut inputs = Vec::new();
+        for (slot, node) in self.nodes.iter().enumerate() {
+            let Kind::Api(api) = &node.kind else { continue };
+            let is_first = first == Some(slot);
+            let given = |name: &str| node.params.iter().any(|(n, _)| n == name);
+            let mut params = Map::new();
+            let mut unknown = Vec::new();
+            match (is_first, api_params(api)) {
+                (true, Some(names)) => {
+                    for name in names.into_iter().filter(|n| !given(n)) {
+                        if let Some(value) = request.get(&name) {
+                            params.insert(name, value.clone());
+                        }
+                    }
+                }
+                (true, None) => params = request.clone(),
+                (false, Some(names)) => unknown.extend(names.into_iter().filter(|n| !given(n))),
+                (false, None) => {}
+            }
+            for (name, value) in &node.params {
+                let known = match value {
+                    ParamValue::Literal(literal) => Some(literal.clone()),
+                    ParamValue::Ref(r) => match r.node.as_deref() {
+                        Some(START_NODE) => Some(r.path.select(&whole).into_owned()),
+                        None if is_first => Some(r.path.select(&whole).into_owned()),
+                        _ => None,
+                    },
+                };
+                match known {
+                    Some(value) => {
+                        params.insert(name.clone(), value);
+                    }
+                    None => unknown.push(name.clone()),
+                }
+            }
+            inputs.push(KnownInput { node: node.id.clone(), api: api.clone(), params, unknown });
+        }
+        inputs
+    }
+}
+
+/// An API node's input as far as it is known before a run ([`CompiledWorkflow::known_inputs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownInput {
+    pub node: String,
+    pub api: String,
+    /// The parameters known, by name.
+    pub params: Map<String, Value>,
+    /// Parameters that may come from earlier nodes' outputs: while any is, the input is not
+    /// known.
+    pub unknown: Vec<String>,
 }

@@ -19,7 +19,7 @@ mod reference;
 mod run;
 
 pub use compile::{DEFAULT_DEADLINE, compile};
-pub use compiled::{CompiledWorkflow, PlanBranch, PlanStep};
+pub use compiled::{CompiledWorkflow, KnownInput, PlanBranch, PlanStep};
 pub use error::{CheckError, WorkflowError};
 pub use eval::EvalError;
 pub use expr::{BinOp, Condition, Expr, MAX_CONDITION_LEN, ParseError};

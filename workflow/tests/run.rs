@@ -297,3 +297,31 @@ async fn a_traced_run_keeps_the_trace_up_to_the_failed_node() {
     assert_eq!(seen, [("A", NodeStatus::Ok), ("B", NodeStatus::Failed)]);
     assert_eq!(trace[1].output["error"]["code"], "InvalidParameter.status", "{:?}", trace[1]);
 }
+
+/// What a dry run can know of each API node's input: the first call's from the request (a
+/// `${START…}` JSONPath tail included), later ones only their literals and `${START…}`; the
+/// rest may come from earlier outputs.
+#[test]
+fn known_inputs_take_only_what_is_known_before_the_run() {
+    use workflow::NodeHost;
+    let spec = json!({"start": "A", "nodes": [
+        {"id": "A", "kind": "api", "api": "echo", "params": {"b": "${START.q.k}"}, "next": ["B"]},
+        {"id": "B", "kind": "api", "api": "users", "params": {"id": "${A.a}"}, "next": ["C"]},
+        {"id": "C", "kind": "api", "api": "echo", "params": {"a": "lit"}, "next": ["END"]},
+        {"id": "END", "kind": "end"}
+    ]});
+    let wf = compiled(spec, &["a", "q"]);
+    let host = TestHost::default();
+    let request = request(json!({"a": 1, "q": {"k": 5}}));
+    let inputs = wf.known_inputs(&request, |api| host.api_params(api));
+    let seen: Vec<(&str, Value, Vec<String>)> =
+        inputs.iter().map(|i| (i.node.as_str(), Value::Object(i.params.clone()), i.unknown.clone())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("A", json!({"a": 1, "b": 5}), vec![]),
+            ("B", json!({}), vec!["id".to_owned()]),
+            ("C", json!({"a": "lit"}), vec!["b".to_owned()]),
+        ]
+    );
+}

@@ -130,10 +130,7 @@ async fn workflow_test(
         ..Call::default()
     };
     if body.dry_run {
-        let statements = match &definition.mode {
-            catalog::model::ApiMode::Workflow(spec) => node_statements(state, spec, &body.params, &input).await,
-            _ => Vec::new(),
-        };
+        let statements = node_statements(state, &api, &body.params, &input).await;
         let plan = api.compiled().plan();
         return Ok(Reply::ok(serde_json::json!({"dryRun": true, "plan": plan, "statements": statements})));
     }
@@ -154,67 +151,41 @@ async fn workflow_test(
 }
 
 /// Each data API node's statement for a workflow's dry run, from its API's own dry run
-/// (nothing reaches a database or upstream), in node order. Only values known before anything
-/// runs are used: a node's literals, `${START.x}`, and for the first node the request (its
-/// unset parameters take the request's same-named fields). A node with any parameter that may
-/// come from an earlier node's output (a reference to it, or, past the first node, any
-/// parameter it does not set) is not rendered — the statement could differ — and its entry
-/// names those parameters instead of `sql`. Nodes calling registered APIs or workflows have
-/// no statement and no entry.
+/// (nothing reaches a database or upstream), in node order, with the inputs known before the
+/// run (`CompiledWorkflow::known_inputs`). A node with any parameter that may come from an
+/// earlier node's output is not rendered — the statement could differ — and its entry names
+/// those parameters instead of `sql`. Nodes calling registered APIs or workflows have no
+/// statement and no entry.
 async fn node_statements(
     state: &AdminState,
-    spec: &catalog::model::WorkflowSpec,
+    workflow: &plugins::workflow::WorkflowApi,
     request: &serde_json::Map<String, serde_json::Value>,
     call: &Call,
 ) -> Vec<serde_json::Value> {
+    let workgroup_id = call.workgroup_id.unwrap_or_default();
+    let api_params = |api: &str| state.plugins.api_param_names(call.env, workgroup_id, api);
     let mut statements = Vec::new();
-    for node in &spec.nodes {
-        let catalog::model::NodeKind::Api { api } = &node.kind else { continue };
-        let first = node.id == spec.start;
-        let workgroup_id = call.workgroup_id.unwrap_or_default();
-        let mut params: HashMap<String, RawParam> = HashMap::new();
-        let mut unknown: Vec<String> = Vec::new();
-        if first {
-            params.extend(request.iter().map(|(name, value)| (name.clone(), RawParam::Json(value.clone()))));
-        } else {
-            let names = state.plugins.api_param_names(call.env, workgroup_id, api).unwrap_or_default();
-            unknown.extend(names.into_iter().filter(|name| !node.params.contains_key(name)));
-        }
-        for (name, written) in &node.params {
-            let known = match written.strip_prefix('$') {
-                None => Some(serde_json::Value::String(written.clone())),
-                Some(rest) if rest.starts_with('$') => Some(serde_json::Value::String(rest.to_owned())),
-                Some(rest) => {
-                    let from_start = rest.strip_prefix("{START.").and_then(|r| r.strip_suffix('}'));
-                    let from_request = rest.strip_prefix('.').filter(|_| node.id == spec.start);
-                    from_start.or(from_request).and_then(|field| request.get(field).cloned())
-                }
-            };
-            match known {
-                Some(value) => {
-                    params.insert(name.clone(), RawParam::Json(value));
-                }
-                None => unknown.push(name.clone()),
-            }
-        }
-        if !unknown.is_empty() {
+    for input in workflow.compiled().known_inputs(request, api_params) {
+        let (node, api) = (input.node, input.api);
+        if !input.unknown.is_empty() {
             let why = format!(
                 "its parameters {} may come from earlier nodes' outputs; run the workflow to see its statement",
-                unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                input.unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
             );
-            statements.push(serde_json::json!({"node": node.id, "api": api, "sql": null, "why": why}));
+            statements.push(serde_json::json!({"node": node, "api": api, "sql": null, "why": why}));
             continue;
         }
+        let params = input.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
         let dry = Call { params, dry_run: true, ..call.clone() };
-        match state.plugins.dispatch_by_name(workgroup_id, api, &dry).await {
+        match state.plugins.dispatch_by_name(workgroup_id, &api, &dry).await {
             Ok(CallOutput::DryRun { dry_run, .. }) => {
                 let mut entry = dry_run.to_json();
-                entry["node"] = node.id.clone().into();
-                entry["api"] = api.clone().into();
+                entry["node"] = node.into();
+                entry["api"] = api.into();
                 statements.push(entry);
             }
             Ok(_) => {}
-            Err(e) => statements.push(serde_json::json!({"node": node.id, "api": api, "sql": null, "why": e.message})),
+            Err(e) => statements.push(serde_json::json!({"node": node, "api": api, "sql": null, "why": e.message})),
         }
     }
     statements

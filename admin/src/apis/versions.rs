@@ -152,14 +152,7 @@ pub async fn save_version(
     // A workflow is checked with the library functions the version will carry (the store
     // copies them in as it saves); every source it will run must compile.
     let resolved = crate::functions::resolve(&state, workgroup, &draft).await?;
-    if let catalog::model::ApiMode::Workflow(spec) = &resolved.mode {
-        for (name, source) in &spec.functions {
-            crate::functions::check_source(&state, name, source).map_err(|why| {
-                crate::reply::AdminError::new(errors::ErrorCode::InvalidDefinition, format!("function `{name}`: {why}"))
-                    .in_field(&format!("draft.functions.{name}"))
-            })?;
-        }
-    }
+    crate::functions::check_sources(&state, &resolved)?;
     compile(&state, workgroup, &resolved).await?;
     // Saves exactly the draft compiled above, or answers Conflict when it changed meanwhile.
     let version = state.store.save_checked_version(api.id, &body.description, &draft).await?;

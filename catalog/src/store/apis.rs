@@ -508,10 +508,7 @@ impl Store {
         // from the workgroup's library are copied in, as the library holds them now.
         let (definition, definition_json) = match &definition.mode {
             ApiMode::Workflow(spec) if !spec.library_names().is_empty() => {
-                let library = super::functions::library_sources(tx, workgroup_id, &spec.library_names()).await?;
-                let resolved = spec.resolved(|name| library.get(name).cloned()).map_err(|missing| {
-                    StoreError::Invalid(format!("draft.{}: {}", missing.field(), missing.message()))
-                })?;
+                let resolved = super::functions::with_library_sources(tx, workgroup_id, spec).await?;
                 let definition = ApiDefinition { mode: ApiMode::Workflow(resolved), ..definition };
                 let json = to_json("version", &definition)?;
                 (definition, json)

@@ -17,7 +17,7 @@ use super::{
     Store, StoreError, apis::read_definition, bump_revision, is_foreign_key_violation, is_unique_violation,
     lock_workgroup, now_millis, require_text,
 };
-use crate::model::{ApiDefinition, ApiMode, LibraryFunction, check_function_name, source_digest};
+use crate::model::{ApiDefinition, ApiMode, LibraryFunction, WorkflowSpec, check_function_name, source_digest};
 
 /// The largest source kept, in bytes: the sandbox refuses larger ones.
 pub const MAX_FUNCTION_SOURCE: usize = 64 * 1024;
@@ -209,8 +209,6 @@ async fn drafts_calling(
     Ok(users)
 }
 
-/// The sources of the workgroup's library by name, read on the caller's connection (inside a
-/// version's transaction, so the version copies what the library holds at that moment).
 /// Refuses a workflow draft that calls a library function its workgroup does not have,
 /// checked under the workgroup's lock: [`Store::delete_function`] takes the same lock, so a
 /// function cannot be deleted between this check and the draft's write. The management API
@@ -221,22 +219,28 @@ pub(super) async fn require_library_functions(
     draft: &ApiDefinition,
 ) -> Result<(), StoreError> {
     let ApiMode::Workflow(spec) = &draft.mode else { return Ok(()) };
-    let names = spec.library_names();
-    if names.is_empty() {
+    if spec.library_names().is_empty() {
         return Ok(());
     }
     lock_workgroup(&mut *connection, workgroup_id).await?;
-    let found = library_sources(connection, workgroup_id, &names).await?;
-    match names.iter().find(|name| !found.contains_key(**name)) {
-        Some(missing) => Err(StoreError::Invalid(format!(
-            "function `{missing}` is neither in the workflow's `functions` nor in the workgroup's function \
-             library: add it to the library or write its source in `functions`"
-        ))),
-        None => Ok(()),
-    }
+    with_library_sources(connection, workgroup_id, spec).await.map(drop)
 }
 
-pub(super) async fn library_sources(
+/// `spec` with the source of every library function it calls filled in, read on the caller's
+/// connection (inside a version's transaction, the version copies what the library holds at
+/// that moment); `Invalid`, naming the node's field, for a function the library lacks.
+pub(super) async fn with_library_sources(
+    connection: &mut sqlx::AnyConnection,
+    workgroup_id: i64,
+    spec: &WorkflowSpec,
+) -> Result<WorkflowSpec, StoreError> {
+    let library = library_sources(connection, workgroup_id, &spec.library_names()).await?;
+    spec.resolved(|name| library.get(name).cloned())
+        .map_err(|missing| StoreError::Invalid(format!("draft.{}: {}", missing.field(), missing.message())))
+}
+
+/// The sources of the workgroup's library functions named, by name.
+async fn library_sources(
     connection: &mut sqlx::AnyConnection,
     workgroup_id: i64,
     names: &[&str],
