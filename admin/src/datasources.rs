@@ -18,6 +18,7 @@ use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put};
 use catalog::model::{
     Api, AuditEntry, ConnectionSettings, Datasource, DatasourceKind, Folder, Workgroup, WorkgroupRole,
+    WorkgroupSettings,
 };
 use catalog::store::{MAX_AUDIT_PAGE, StoreError};
 use plugins::sql::access::Refusal;
@@ -536,7 +537,12 @@ pub async fn move_api(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkgroupChange {
-    pub description: String,
+    /// At most 1000 characters; absent: unchanged.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Absent: unchanged.
+    #[serde(default)]
+    pub settings: Option<WorkgroupSettings>,
 }
 
 pub async fn update_workgroup(
@@ -545,12 +551,20 @@ pub async fn update_workgroup(
     JsonBody(body): JsonBody<WorkgroupChange>,
 ) -> AdminResult<Workgroup> {
     let workgroup = caller.workgroup()?;
-    if body.description.chars().count() > 1000 {
+    if body.description.as_ref().is_some_and(|d| d.chars().count() > 1000) {
         return Err(AdminError::invalid("description", "describe the workgroup in at most 1000 characters"));
     }
-    let updated = state.store.update_workgroup(workgroup.id, &body.description).await?;
-    let detail =
-        json!({"before": {"description": workgroup.description}, "after": {"description": updated.description}});
+    let mut updated = workgroup.clone();
+    if let Some(description) = &body.description {
+        updated = state.store.update_workgroup(workgroup.id, description).await?;
+    }
+    if let Some(settings) = &body.settings {
+        updated = state.store.set_workgroup_settings(workgroup.id, settings).await?;
+    }
+    let detail = json!({
+        "before": {"description": workgroup.description, "settings": workgroup.settings},
+        "after": {"description": updated.description, "settings": updated.settings},
+    });
     record(&state, &caller, Some(workgroup.id), "workgroup.update", format!("workgroup:{}", workgroup.id), detail)
         .await;
     Ok(Reply::ok(updated))

@@ -8,11 +8,13 @@
 
 pub mod access;
 pub mod apis;
+pub mod approvals;
 pub mod apps;
 pub mod body;
 pub mod datasources;
 pub mod docs;
 pub mod functions;
+pub mod market;
 pub mod people;
 pub mod platform;
 pub mod reply;
@@ -136,6 +138,8 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .extend(apis::register)
         .extend(functions::register)
         .extend(apps::register)
+        .extend(market::register)
+        .extend(approvals::register)
         .extend(docs::register)
         .finish()
 }

@@ -30,6 +30,13 @@ pub enum Expect {
     WorkgroupViewer,
     WorkgroupDeveloper,
     WorkgroupAdmin,
+    /// Any user reaches the handler; the request in the path decides: those who may decide it
+    /// (the workgroup admin and the platform admin) are let through, to the others it does
+    /// not exist.
+    Decider,
+    /// As `Decider`, for what only the requester (the workgroup admin) may do: the platform
+    /// admin sees the request and is refused.
+    Requester,
 }
 
 /// What a row's `prepare` may use: the server and the bootstrap (platform admin) token, to
@@ -73,13 +80,22 @@ mod matrix {
     include!("matrix/docs.rs");
     include!("matrix/apps.rs");
     include!("matrix/functions.rs");
+    include!("matrix/market.rs");
 }
 
 fn table() -> Vec<Row> {
-    [matrix::people(), matrix::datasources(), matrix::apis(), matrix::docs(), matrix::apps(), matrix::functions()]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        matrix::people(),
+        matrix::datasources(),
+        matrix::apis(),
+        matrix::docs(),
+        matrix::apps(),
+        matrix::functions(),
+        matrix::market(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn declared_matches(access: Access, expect: Expect) -> bool {
@@ -87,7 +103,7 @@ fn declared_matches(access: Access, expect: Expect) -> bool {
     matches!(
         (access, expect),
         (Access::Public, Expect::Anyone)
-            | (Access::Authenticated, Expect::AnyUser)
+            | (Access::Authenticated, Expect::AnyUser | Expect::Decider | Expect::Requester)
             | (Access::PlatformAdmin, Expect::PlatformAdmin)
             | (Access::Workgroup(Viewer), Expect::WorkgroupViewer)
             | (Access::Workgroup(Developer), Expect::WorkgroupDeveloper)
@@ -119,6 +135,10 @@ fn expected(expect: Expect, who: Who) -> Outcome {
     match (expect, who) {
         (Expect::Anyone, _) => Allowed,
         (_, Who::NoToken | Who::Expired) => Status(401),
+        (Expect::Decider, Who::WorkgroupAdmin | Who::PlatformAdmin) => Allowed,
+        (Expect::Requester, Who::WorkgroupAdmin) => Allowed,
+        (Expect::Requester, Who::PlatformAdmin) => Status(403),
+        (Expect::Decider | Expect::Requester, _) => Status(404),
         (Expect::AnyUser, _) | (_, Who::PlatformAdmin) => Allowed,
         (Expect::PlatformAdmin, _) => Status(403),
         // Another team's workgroup answers as if it did not exist.
@@ -227,7 +247,12 @@ fn every_route_enforces_its_access_for_every_kind_of_caller() {
             let response = call(&server, method, &filled, token.as_deref(), body.clone());
             let outcome = match response.status {
                 401 | 403 => Outcome::Status(response.status),
-                404 if String::from_utf8_lossy(&response.body).contains("workgroup `team`") => Outcome::Status(404),
+                404 if ["workgroup `team`", "request `"]
+                    .iter()
+                    .any(|hidden| String::from_utf8_lossy(&response.body).contains(hidden)) =>
+                {
+                    Outcome::Status(404)
+                }
                 _ => Outcome::Allowed,
             };
             assert_eq!(

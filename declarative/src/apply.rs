@@ -14,7 +14,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use catalog::model::{Api, ApiDefinition, ApiMode, Datasource, Environment, LibraryFunction, NodeKind, Workgroup};
+use catalog::model::{
+    Api, ApiDefinition, ApiMode, Datasource, Environment, LibraryFunction, ListingInfo, NodeKind, Workgroup,
+};
 use catalog::store::{ApiDigest, ApiWrite, Store, StoreError};
 
 use super::check::{check_datasources, check_upstreams, check_with};
@@ -59,6 +61,8 @@ pub struct ApiOutcome {
     pub version_saved: bool,
     /// Environments that apply made serve `version` (they served another version or none).
     pub published: Vec<Environment>,
+    /// Whether apply wrote the file's `listing` as the API's listing draft (it differed).
+    pub listing_saved: bool,
 }
 
 /// What `apply` did.
@@ -77,7 +81,9 @@ impl ApplyReport {
         self.workgroups_created.is_empty()
             && self.datasources.iter().all(|d| d.change == Change::Unchanged)
             && self.functions.iter().all(|f| f.change == Change::Unchanged)
-            && self.apis.iter().all(|a| a.change == Change::Unchanged && !a.version_saved && a.published.is_empty())
+            && self.apis.iter().all(|a| {
+                a.change == Change::Unchanged && !a.version_saved && a.published.is_empty() && !a.listing_saved
+            })
     }
 }
 
@@ -102,6 +108,9 @@ impl fmt::Display for ApplyReport {
             if !a.published.is_empty() {
                 let envs: Vec<&str> = a.published.iter().map(|e| e.as_str()).collect();
                 write!(f, ", published V{} to {}", a.version, envs.join(", "))?;
+            }
+            if a.listing_saved {
+                write!(f, ", listing draft saved")?;
             }
             writeln!(f)?;
         }
@@ -394,9 +403,12 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
     // Plan every API, then write those that change a batch at a time.
     let mut outcomes: Vec<Option<ApiOutcome>> = Vec::with_capacity(bundle.apis.len());
     let mut planned: Vec<(usize, Planned)> = Vec::new();
+    // Each API's id once it exists, for its listing.
+    let mut ids: Vec<Option<i64>> = Vec::with_capacity(bundle.apis.len());
     for (index, (sourced, values)) in bundle.apis.iter().zip(&constant_values).enumerate() {
         let workgroup_id = workgroup_ids.get(sourced.spec.workgroup.as_str()).copied().unwrap_or_default();
         let current = existing.get(sourced.spec.workgroup.as_str()).and_then(|e| e.apis.get(&sourced.spec.name));
+        ids.push(current.map(|c| c.api.id));
         match plan_api(store, sourced, workgroup_id, current, &datasource_ids, values, &library).await? {
             Ok(outcome) => outcomes.push(Some(outcome)),
             Err(plan) => {
@@ -429,11 +441,36 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
                 version: written.saved.or(plan.latest).unwrap_or_default(),
                 version_saved: written.saved.is_some(),
                 published: written.published,
+                listing_saved: false,
             });
+            ids[*index] = Some(written.api_id);
+        }
+    }
+    for ((sourced, id), outcome) in bundle.apis.iter().zip(&ids).zip(outcomes.iter_mut()) {
+        if let (Some(listing), Some(id), Some(outcome)) = (&sourced.spec.listing, id, outcome) {
+            outcome.listing_saved = write_listing(store, sourced, *id, listing).await?;
         }
     }
     report.apis = outcomes.into_iter().flatten().collect();
     Ok(report)
+}
+
+/// Writes the file's listing as the API's listing draft when it differs from the stored one;
+/// whether it wrote.
+async fn write_listing(
+    store: &Store,
+    sourced: &Sourced<ApiSpec>,
+    api_id: i64,
+    listing: &ListingInfo,
+) -> Result<bool, Vec<Problem>> {
+    let wanted = listing.clone().normalized();
+    let what = format!("the listing of API `{}/{}`", sourced.spec.workgroup, sourced.spec.name);
+    let stored = store.listing(api_id).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+    if stored.is_some_and(|l| l.draft == wanted) {
+        return Ok(false);
+    }
+    store.save_listing_draft(api_id, &wanted).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+    Ok(true)
 }
 
 /// Compares one API of the files with the store: `Ok(outcome)` when nothing is to be written,
@@ -543,6 +580,7 @@ async fn plan_api(
             version: latest.unwrap_or_default(),
             version_saved: false,
             published: Vec::new(),
+            listing_saved: false,
         }));
     }
     Ok(Err(Planned { desired, change, save_version, latest, publish }))

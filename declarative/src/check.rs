@@ -304,6 +304,11 @@ fn check_api(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) -> bool {
     if let Err((key, why)) = spec.settings().check() {
         problems.push(origin.problem_at(&[key], why));
     }
+    if let Some(listing) = &spec.listing
+        && let Err((key, why)) = listing.clone().normalized().check()
+    {
+        problems.push(origin.problem_at(&["listing", key], why));
+    }
     check_path(sourced, problems);
     let modes_ok = check_mode_keys(sourced, problems);
 

@@ -34,8 +34,8 @@ use std::path::{Path, PathBuf};
 
 use catalog::model::{
     ApiDefinition, ApiOptions, ApiSettings, AuthMode, ConstantPosition, Datasource, DatasourceKind, Environment,
-    ErrorCode, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec, RequestParam, ResponseField,
-    SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange, WorkflowSpec,
+    ErrorCode, ListingInfo, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec, RequestParam,
+    ResponseField, SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange, WorkflowSpec,
 };
 use plugins::DefinitionError;
 use serde::Deserialize;
@@ -351,6 +351,11 @@ pub struct ApiSpec {
     /// `app` (default): callers need an app and a grant; `none`: a public API.
     #[serde(default)]
     pub auth_mode: AuthMode,
+    /// The marketplace listing's draft (`category`, `tags`, `summary`, `documentation`,
+    /// `successSample`, `failureSample`, `contact`). `apply` writes the draft only: listing it
+    /// stays a request a platform admin approves.
+    #[serde(default)]
+    pub listing: Option<ListingInfo>,
 }
 
 fn default_method() -> String {

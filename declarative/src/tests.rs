@@ -986,3 +986,35 @@ async fn apply_finds_a_workflow_nodes_api_only_in_its_own_workgroup() {
     let report = apply(&bundle, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
     assert_eq!(report.apis.len(), 1, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_in_the_file_is_the_apis_listing_draft_and_nothing_more() {
+    let dir = TempDir::new("listing");
+    let api = |listing: &str| {
+        format!(
+            "{SHOP}---\nkind: Api\nworkgroup: demo\nname: items\npath: /items\ndatasource: shop\nmode: wizard\n\
+             table: items\nvisibleRange: public\nresponseFields:\n  - {{name: id, type: int}}\n{listing}"
+        )
+    };
+    let store = memory_store().await;
+    let file = dir.write("items.yaml", &api("listing:\n  category: shop\n  tags: [b, a, b]\n  summary: Items\n"));
+    let report = apply(&load(std::slice::from_ref(&file)).unwrap(), &store).await.unwrap();
+    assert!(report.apis[0].listing_saved && report.to_string().contains("listing draft saved"), "{report}");
+    let id = store.list_apis(store.workgroup_by_name("demo").await.unwrap().id).await.unwrap()[0].id;
+    let stored = store.listing(id).await.unwrap().unwrap();
+    let tags = vec!["a".to_owned(), "b".to_owned()];
+    assert_eq!((stored.state, stored.draft.tags.clone()), (catalog::model::ListingState::Draft, tags));
+    assert!(stored.listed.is_none(), "listing it is a platform admin's decision");
+
+    // The same listing again: nothing to do.
+    let report = apply(&load(std::slice::from_ref(&file)).unwrap(), &store).await.unwrap();
+    assert!(report.is_noop(), "{report}");
+
+    // A bad listing is found by check, at its key.
+    std::fs::write(&file, api("listing:\n  category: shop\n  tags: [\"a,b\"]\n")).unwrap();
+    let problems = check(&load(std::slice::from_ref(&file)).unwrap(), &compile_sql);
+    assert!(listing(&problems).contains("tag `a,b`"), "{}", listing(&problems));
+    std::fs::write(&file, api("listing:\n  category: shop\n  color: red\n")).unwrap();
+    assert!(load(std::slice::from_ref(&file)).is_err(), "unknown listing keys are refused");
+    store.close().await;
+}

@@ -78,6 +78,31 @@ pub fn workgroup_document<'a>(workgroup: &str, apis: &'a [(Api, ApiVersion)], se
     plan.finish(info, server_url)
 }
 
+/// One document of every API listed in the marketplace (`apis`, each with the version
+/// production serves), served at `server_url`. Listed APIs come from several workgroups; the
+/// route space keeps their paths apart, so none is left out for a collision.
+pub fn marketplace_document<'a>(apis: &'a [(Api, ApiVersion)], server_url: &str) -> Document<'a> {
+    let mut plan = Planner::default();
+    let mut digest = Digest::new("");
+    for (api, version) in apis {
+        digest.add(api, version);
+        plan.add(api, Cow::Borrowed(version));
+    }
+    let mut description = vec![
+        "Every API listed in the Sluice marketplace, in the version production serves. Apply for access for one of \
+         your apps in the marketplace; once a workgroup admin of the API approves, the app may call it. Each \
+         operation's `x-sluice` extension gives its mode and the version described."
+            .to_owned(),
+        CALLING.to_owned(),
+    ];
+    description.extend(plan.notes.iter().cloned());
+    let info = InfoBuilder::new()
+        .title("Sluice marketplace")
+        .version(format!("{} APIs, {:08x}", plan.operations, digest.value))
+        .description(Some(description.join("\n\n")));
+    plan.finish(info, server_url)
+}
+
 /// The document of what the app `app` may call, for an app of `clearance`: `apis` are the APIs
 /// it holds a grant for, each with the version to describe (the one production serves),
 /// served at `server_url`.

@@ -35,8 +35,8 @@ mod schema;
 mod workflow;
 
 pub use document::{
-    APP_KEY_HEADER, APP_KEY_SCHEME, APP_TOKEN_SCHEME, Document, api_document, app_document, for_clearance, to_json,
-    workgroup_document, write_json,
+    APP_KEY_HEADER, APP_KEY_SCHEME, APP_TOKEN_SCHEME, Document, api_document, app_document, for_clearance,
+    marketplace_document, to_json, workgroup_document, write_json,
 };
 pub use responses::ERROR_CODES_EXTENSION;
 pub use schema::SECURITY_LEVEL_EXTENSION;

@@ -72,6 +72,8 @@ impl BackgroundService for AdminService {
         state.plugins.set_function_runner(Arc::clone(&self.functions));
         // The console's workflow runs call the APIs the edge serves, with the console's pools.
         let _calls = InProcessCalls::attach(Arc::clone(&self.snapshot), Arc::clone(&state.plugins));
+        // Offline requests take effect at their time, whichever admin node is up.
+        let scheduled = tokio::spawn(admin::approvals::apply_scheduled(store.clone()));
         let (app, _) = admin::routes(state);
         let stop = async move {
             let _ = shutdown.changed().await;
@@ -79,6 +81,7 @@ impl BackgroundService for AdminService {
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
             tracing::error!("admin API stopped: {e}");
         }
+        scheduled.abort();
         store.close().await;
     }
 }

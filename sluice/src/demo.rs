@@ -4,15 +4,17 @@
 //! mode, the workflow being seed 001's example, its Python function in the workgroup's
 //! library), published, and a demo app (clearance L2) granted every demo API, with a token — so a
 //! new user has working APIs at once. The app's key, secret and token are written to
-//! `<data_dir>/demo/app.env` (mode 0600) for shells: `source data/demo/app.env`.
+//! `<data_dir>/demo/app.env` (mode 0600) for shells: `source data/demo/app.env`. The
+//! marketplace is not empty either: `customer_by_id` is listed, and an app of a second
+//! workgroup, `partners`, waits for the demo's admins to approve its application.
 //!
 //! The dataset and examples are compiled into the binary; the examples are also written to
 //! `<data_dir>/demo/` so users can read, edit and re-apply them with `sluice apply -f`.
 
 use std::path::{Path, PathBuf};
 
-use catalog::model::{App, Grant, SecurityLevel};
-use catalog::store::{APP_TOKEN_MAX_TTL_SECS, Store};
+use catalog::model::{App, Grant, ListingInfo, SecurityLevel, VisibleRange, WorkgroupRole};
+use catalog::store::{APP_TOKEN_MAX_TTL_SECS, Asking, Decision, Store};
 use sqlx::{Connection, Executor};
 
 use config::Config;
@@ -111,6 +113,7 @@ pub async fn seed_if_empty(store: &Store, config: &Config) -> Result<Option<Demo
             qps: None,
             created_at: 0,
             created_by: "demo".to_owned(),
+            application_id: None,
         };
         store.grant(&grant).await.map_err(|e| format!("cannot grant {} to the demo app: {e}", api.name))?;
     }
@@ -118,6 +121,7 @@ pub async fn seed_if_empty(store: &Store, config: &Config) -> Result<Option<Demo
         .issue_app_token(app.id, APP_TOKEN_MAX_TTL_SECS)
         .await
         .map_err(|e| format!("cannot issue the demo app's token: {e}"))?;
+    populate_marketplace(store, workgroup.id).await?;
     let app_env = examples_dir.join(APP_ENV_FILE);
     write_app_env(&app_env, &app.app_key, &secret, &token)?;
     Ok(Some(DemoInfo { app_key: app.app_key, app_secret: secret, app_token: token, examples_dir, app_env }))
@@ -164,4 +168,69 @@ fn write_examples(dir: &Path) -> Result<(), String> {
 fn problem_list(problems: &[declarative::Problem]) -> String {
     let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
     format!("the demo definitions do not apply:\n{}", lines.join("\n"))
+}
+
+/// The API the demo lists in the marketplace, and the workgroup that applies for it.
+const LISTED_API: &str = "customer_by_id";
+const PARTNERS: &str = "partners";
+
+/// Lists `customer_by_id` (made public, approved at once) and files an application for it by
+/// an app of `partners`, left pending for the bootstrap admin to decide.
+async fn populate_marketplace(store: &Store, workgroup_id: i64) -> Result<(), String> {
+    let failed = |what: &str, e: catalog::store::StoreError| format!("cannot {what}: {e}");
+    let apis = store.list_apis(workgroup_id).await.map_err(|e| failed("read the demo APIs", e))?;
+    let mut api = apis
+        .into_iter()
+        .find(|a| a.name == LISTED_API)
+        .ok_or_else(|| format!("the demo has no API `{LISTED_API}` to list"))?;
+    api.settings.visible_range = VisibleRange::Public;
+    let api = store.update_api(&api).await.map_err(|e| failed("make the demo API public", e))?;
+    let listing = ListingInfo {
+        category: "customers".to_owned(),
+        tags: vec!["customers".to_owned(), "demo".to_owned()],
+        summary: "One customer of the demo shop by id: name, city, sign-up time (e-mail for clearance L3).".to_owned(),
+        documentation: "# Customer by id\n\n`GET /customers/{id}` answers one customer of the shop dataset.\n"
+            .to_owned(),
+        success_sample: Some(serde_json::json!({
+            "code": "OK",
+            "data": [{"id": 42, "name": "Ada", "email": "******", "city": "Lyon", "createdAt": "2024-03-01T09:30:00Z"}]
+        })),
+        failure_sample: Some(serde_json::json!({"code": "InvalidParameter.id", "message": "id: expected an integer"})),
+        contact: "the demo data team".to_owned(),
+    };
+    store.save_listing_draft(api.id, &listing).await.map_err(|e| failed("write the demo listing", e))?;
+    let asking = Asking { by: "admin", reason: "Share customer lookups with other teams", notify: &[] };
+    let request = store.submit_listing(api.id, asking).await.map_err(|e| failed("submit the demo listing", e))?;
+    let approve = Decision {
+        approve: true,
+        by: "sluice",
+        comment: "approved when the demo was set up",
+        qps: None,
+        expires_at: None,
+    };
+    store.decide(request.id, approve).await.map_err(|e| failed("approve the demo listing", e))?;
+
+    let partners = store
+        .create_workgroup(PARTNERS, "Another team: it applied for the demo's customer lookup")
+        .await
+        .map_err(|e| failed("create the partners workgroup", e))?;
+    let partner = store
+        .create_user("partner", "A developer of the partners workgroup", false)
+        .await
+        .map_err(|e| failed("create the partner user", e))?;
+    store
+        .add_member(partners.id, partner.id, WorkgroupRole::Developer)
+        .await
+        .map_err(|e| failed("add the partner user", e))?;
+    let (app, _) = store
+        .create_app(partners.id, "partner_portal", "The partners' portal, waiting for access to customer lookups")
+        .await
+        .map_err(|e| failed("create the partner app", e))?;
+    let asking = Asking { by: "partner", reason: "Show customer names in the partner portal", notify: &[] };
+    let wanted = serde_json::json!({"qps": 10, "validityDays": 90});
+    store
+        .apply_for_access(api.id, app.id, asking, &wanted)
+        .await
+        .map_err(|e| failed("file the demo application", e))?;
+    Ok(())
 }

@@ -49,7 +49,16 @@ async fn new_app(store: &Store, name: &str, clearance: SecurityLevel, grants: &[
 }
 
 fn grant(api_id: i64, app_id: i64, qps: Option<u32>) -> Grant {
-    Grant { id: 0, api_id, app_id, expires_at: None, qps, created_at: 0, created_by: "test".into() }
+    Grant {
+        id: 0,
+        api_id,
+        app_id,
+        expires_at: None,
+        qps,
+        created_at: 0,
+        created_by: "test".into(),
+        application_id: None,
+    }
 }
 
 async fn app_id(store: &Store, key: &str) -> i64 {

@@ -408,6 +408,8 @@ fn victim_state(t: &Tenants, theirs: &Theirs) -> Vec<Value> {
         "/workgroups/victim".to_owned(),
         "/workgroups/victim/functions".to_owned(),
         format!("/workgroups/victim/functions/{}", theirs.function),
+        format!("{api}/listing"),
+        "/workgroups/victim/applications?side=provider".to_owned(),
     ]
     .iter()
     .map(|path| ok(&t.root("GET", path, None)))
@@ -455,6 +457,8 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         Some(json!({"name": "vfunc", "description": "VICTIM_MARK",
                     "source": "def handler(event, context):\n    return 'VICTIM_MARK'\n"})),
     ));
+    // Their listing draft, never submitted: nobody outside sees it.
+    ok(&t.root("PUT", &format!("/workgroups/victim/apis/{api}/listing"), Some(json!({"summary": "VICTIM_MARK"}))));
     let theirs = Theirs { datasource, folder, api, app, token, function: "vfunc" };
 
     // Our own objects, for bodies that point elsewhere.
@@ -557,6 +561,17 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         ),
         ("PUT", format!("/workgroups/team/apis/{our_api}"), json!({"draft": calling(theirs.function)})),
         ("PUT", format!("/workgroups/team/apis/{our_api}/folder"), json!({"folderId": theirs.folder})),
+        // Applying for their unlisted API, or for their app.
+        (
+            "POST",
+            "/workgroups/team/applications".to_owned(),
+            json!({"apiId": theirs.api, "appId": our_app, "reason": "x"}),
+        ),
+        (
+            "POST",
+            "/workgroups/team/applications".to_owned(),
+            json!({"apiId": our_api, "appId": theirs.app, "reason": "x"}),
+        ),
         ("POST", "/workgroups/team/folders".to_owned(), json!({"name": "x", "parentId": theirs.folder})),
         ("PATCH", format!("/workgroups/team/folders/{our_folder}"), json!({"parentId": theirs.folder})),
         (
@@ -588,4 +603,62 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         successes.join("\n")
     );
     assert_eq!(victim_state(&t, &theirs), before, "the sweep changed the other workgroup's objects");
+}
+
+/// The marketplace shows listed APIs only: another workgroup's listing draft, its pending
+/// listing request and the requests about its APIs do not exist for us, in lists, pages,
+/// documents or the inbox.
+#[test]
+fn the_marketplace_shows_other_workgroups_listed_apis_only() {
+    let t = Tenants::start("iso-market", &[]);
+    let file = t.dataset("victim", "m.db");
+    let datasource =
+        ok(&t.root("POST", "/workgroups/victim/datasources", Some(sqlite("mds", &file))))["id"].as_i64().expect("id");
+    let api = ok(&t.root(
+        "POST",
+        "/workgroups/victim/apis",
+        Some(json!({"name": "secret_api", "path": "/secret", "visibleRange": "public",
+                    "draft": {"datasourceId": datasource, "mode": "script", "sql": "SELECT 1 AS one"}})),
+    ))["id"]
+        .as_i64()
+        .expect("id");
+    ok(&t.root("POST", &format!("/workgroups/victim/apis/{api}/versions"), Some(json!({}))));
+    ok(&t.root(
+        "POST",
+        &format!("/workgroups/victim/apis/{api}/publish"),
+        Some(json!({"version": 0, "environment": "prod"})),
+    ));
+    let listing = json!({"summary": "VICTIM_MARK", "category": "hidden"});
+    ok(&t.root("PUT", &format!("/workgroups/victim/apis/{api}/listing"), Some(listing)));
+    let request = t.root("POST", &format!("/workgroups/victim/apis/{api}/listing/submit"), None);
+    assert_eq!(request.status, 202, "{}", Tenants::text(&request));
+    let request = request.json()["data"]["id"].as_i64().expect("request id");
+
+    for path in [
+        "/marketplace/apis",
+        "/marketplace/apis?q=secret",
+        "/marketplace/apis?category=hidden",
+        "/approvals",
+        "/approvals?box=mine",
+    ] {
+        let page = ok(&t.dev("GET", path, None));
+        assert_eq!(page["total"], 0, "{path}: {page}");
+    }
+    let document = t.dev("GET", "/marketplace/openapi.json", None);
+    assert!(!Tenants::text(&document).contains("/secret"), "{}", Tenants::text(&document));
+    for path in [
+        format!("/marketplace/apis/{api}"),
+        format!("/approvals/{request}"),
+        "/workgroups/victim/applications".to_owned(),
+        format!("/workgroups/victim/apis/{api}/listing"),
+    ] {
+        let response = t.dev("GET", &path, None);
+        assert_eq!(response.status, 404, "{path}: {}", Tenants::text(&response));
+        assert!(!Tenants::text(&response).contains("VICTIM_MARK"), "{path}");
+    }
+    for verb in ["approve", "reject", "withdraw"] {
+        let response = t.dev("POST", &format!("/approvals/{request}/{verb}"), Some(json!({"comment": "mine now"})));
+        assert_eq!(response.status, 404, "{verb}: {}", Tenants::text(&response));
+    }
+    assert_eq!(ok(&t.root("GET", &format!("/approvals/{request}"), None))["state"], "pending");
 }

@@ -177,6 +177,7 @@ async fn create_grant(
         qps,
         created_at: 0,
         created_by: caller.user.name.clone(),
+        application_id: None,
     };
     // The store refuses a private API to another workgroup's app and a clearance below the
     // API's security level, inside the granting transaction.

@@ -7,7 +7,8 @@
 //!  …/apis/{id}/versions                              GET   POST save the draft as the next version
 //!  …/apis/{id}/versions/{n}                          GET   DELETE (not while published)
 //!  …/apis/{id}/versions/{a}/diff/{b}                 GET   `draft` allowed on either side
-//!  …/apis/{id}/publish · /offline                    POST  {version, environment} · {environment}
+//!  …/apis/{id}/publish · /offline                    POST  {version, environment} · {environment, offlineAt?}
+//!                                                          (202 with a request where approval is needed)
 //!  …/apis/{id}/test                                  POST  the test console (SQL modes)
 //!  …/apis/{id}/grants · /grants/{appId}              GET  POST · DELETE (workgroup admin; grants.rs)
 //!  …/apis/{id}/gray · /gray/{environment}            GET · PUT  DELETE gray strategies (grants.rs)
@@ -21,6 +22,8 @@ mod diff;
 mod grants;
 mod rules;
 mod versions;
+
+pub(crate) use versions::servable;
 
 use std::sync::Arc;
 
@@ -107,7 +110,7 @@ pub fn register(routes: Routes) -> Routes {
             post(versions::publish),
         )
         .body::<versions::PublishBody>()
-        .answers::<Publication>()
+        .answers::<versions::PublishAnswer>()
         .add(
             Method::POST,
             "/workgroups/{workgroup}/apis/{id}/offline",
@@ -115,7 +118,7 @@ pub fn register(routes: Routes) -> Routes {
             post(versions::offline),
         )
         .body::<versions::OfflineBody>()
-        .answers_nothing()
+        .answers::<versions::OfflineAnswer>()
         .add(Method::POST, "/workgroups/{workgroup}/apis/{id}/test", Access::Workgroup(Developer), post(console::test))
         .optional_body::<console::TestBody>()
         .extend(grants::register)

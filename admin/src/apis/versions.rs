@@ -15,7 +15,11 @@ use super::diff::{self, DefinitionDiff};
 use super::{api_in, datasource_for, record, rules};
 use crate::AdminState;
 use crate::access::Caller;
+use crate::approvals::{ApprovalView, RequestBody, accepted};
 use crate::reply::{AdminError, AdminResult, Reply};
+use catalog::now_ms;
+use catalog::store::Asking;
+use serde_json::json;
 
 /// Which definition a request means: the draft or a saved version's number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +231,12 @@ pub struct PublishBody {
     version: serde_json::Value,
     #[schema(value_type = Environment)]
     environment: serde_json::Value,
+    /// Why; kept with the request where publishing to prod needs approval.
+    #[serde(default)]
+    reason: Option<String>,
+    /// User names to notify of the outcome.
+    #[serde(default)]
+    notify: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -234,6 +244,35 @@ pub struct PublishBody {
 pub struct OfflineBody {
     #[schema(value_type = Environment)]
     environment: serde_json::Value,
+    /// Why; kept with the request.
+    #[serde(default)]
+    reason: Option<String>,
+    /// User names to notify of the outcome.
+    #[serde(default)]
+    notify: Option<Vec<String>>,
+    /// Prod only: when to take the API offline, in milliseconds since the Unix epoch, in the
+    /// future; absent or `null`: at once (or once approved).
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    offline_at: Option<i64>,
+}
+
+/// What publishing answers: the publication (200), or the request that waits for a workgroup
+/// admin's approval (202).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PublishAnswer {
+    Published(Publication),
+    Requested(Box<ApprovalView>),
+}
+
+/// What taking offline answers: `null` once offline (200), or the request that waits for
+/// approval or for its time (202).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OfflineAnswer {
+    Offline(()),
+    Requested(Box<ApprovalView>),
 }
 
 fn environment(value: &serde_json::Value) -> Result<Environment, AdminError> {
@@ -243,14 +282,31 @@ fn environment(value: &serde_json::Value) -> Result<Environment, AdminError> {
         .ok_or_else(|| AdminError::invalid("environment", "expected `prod` or `test`"))
 }
 
+/// Whether version `number` of the API can be served now: its datasource may have changed
+/// since it was saved, and the edge would leave it out.
+pub(crate) async fn servable(
+    state: &AdminState,
+    workgroup_id: i64,
+    api_id: i64,
+    number: i64,
+) -> Result<(), AdminError> {
+    let workgroup = state.store.workgroup(workgroup_id).await?;
+    let version = state.store.version(api_id, number).await?;
+    if version.definition.mode.is_sql() {
+        compile(state, &workgroup, &version.definition).await?;
+    }
+    Ok(())
+}
+
 /// Makes an environment serve a saved version; the edge picks it up at its next poll of the
-/// store's revision.
+/// store's revision. Where the workgroup asks for approval of publishing to prod, the answer
+/// is 202 with the request instead.
 pub async fn publish(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<PublishBody>,
-) -> AdminResult<Publication> {
+) -> AdminResult<PublishAnswer> {
     let workgroup = caller.workgroup()?;
     let api = api_in(&state, workgroup, &id).await?;
     let env = environment(&body.environment)?;
@@ -263,27 +319,56 @@ pub async fn publish(
             ));
         }
     };
-    let version = state.store.version(api.id, number).await?;
-    // Its datasource may have changed since it was saved: the edge would leave it out.
-    if version.definition.mode.is_sql() {
-        compile(&state, workgroup, &version.definition).await?;
+    let (reason, notify) = RequestBody { reason: body.reason, notify: body.notify }.checked(&state).await?;
+    servable(&state, workgroup.id, api.id, number).await?;
+    if env == Environment::Prod && workgroup.settings.publish_approval {
+        let asking = Asking { by: &caller.user.name, reason: &reason, notify: &notify };
+        let approval = state.store.request_publish(api.id, number, asking).await?;
+        record(&state, &caller, "version.publish.request", &api, json!({"version": number, "request": approval.id}))
+            .await;
+        let Reply(status, view) = accepted(&state, &caller, approval).await?;
+        return Ok(Reply(status, PublishAnswer::Requested(Box::new(view))));
     }
     let publication = state.store.publish(api.id, env, number).await.map_err(|e| super::seen_by(&caller, e))?;
-    record(&state, &caller, "version.publish", &api, serde_json::json!({"version": number, "environment": env})).await;
-    Ok(Reply::ok(publication))
+    record(&state, &caller, "version.publish", &api, json!({"version": number, "environment": env, "reason": reason}))
+        .await;
+    Ok(Reply::ok(PublishAnswer::Published(publication)))
 }
 
+/// Stops an environment serving the API. Prod can be taken offline at a set time, and where
+/// the workgroup asks for approval, only once a workgroup admin approves: both answer 202
+/// with the request. The test environment goes offline at once.
 pub async fn offline(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
     Path((_, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<OfflineBody>,
-) -> AdminResult<serde_json::Value> {
-    let api = api_in(&state, caller.workgroup()?, &id).await?;
+) -> AdminResult<OfflineAnswer> {
+    let workgroup = caller.workgroup()?;
+    let api = api_in(&state, workgroup, &id).await?;
     let env = environment(&body.environment)?;
+    let (reason, notify) = RequestBody { reason: body.reason, notify: body.notify }.checked(&state).await?;
+    let now = now_ms();
+    if let Some(at) = body.offline_at {
+        if env == Environment::Test {
+            return Err(AdminError::invalid("offlineAt", "the test environment goes offline at once: leave it out"));
+        }
+        if at <= now {
+            return Err(AdminError::invalid("offlineAt", "give a time in the future, or leave it out for at once"));
+        }
+    }
+    let approval_needed = env == Environment::Prod && workgroup.settings.offline_approval;
+    if approval_needed || body.offline_at.is_some() {
+        let asking = Asking { by: &caller.user.name, reason: &reason, notify: &notify };
+        let approval = state.store.request_offline(api.id, asking, body.offline_at, !approval_needed).await?;
+        let detail = json!({"environment": env, "request": approval.id, "offlineAt": body.offline_at});
+        record(&state, &caller, "version.offline.request", &api, detail).await;
+        let Reply(status, view) = accepted(&state, &caller, approval).await?;
+        return Ok(Reply(status, OfflineAnswer::Requested(Box::new(view))));
+    }
     state.store.unpublish(api.id, env).await?;
-    record(&state, &caller, "version.offline", &api, serde_json::json!({"environment": env})).await;
-    Ok(Reply::ok(serde_json::Value::Null))
+    record(&state, &caller, "version.offline", &api, json!({"environment": env, "reason": reason})).await;
+    Ok(Reply::ok(OfflineAnswer::Offline(())))
 }
 
 #[cfg(test)]

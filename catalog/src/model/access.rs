@@ -19,6 +19,19 @@ pub struct Workgroup {
     /// Milliseconds since the Unix epoch.
     #[serde(default)]
     pub created_at: i64,
+    #[serde(default)]
+    pub settings: WorkgroupSettings,
+}
+
+/// How a workgroup works; its admins change it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkgroupSettings {
+    /// Publishing a version to prod waits for a workgroup admin's approval (the test
+    /// environment never does).
+    pub publish_approval: bool,
+    /// Taking an API offline from prod waits for a workgroup admin's approval.
+    pub offline_approval: bool,
 }
 
 /// Settings only platform admins change. The configuration file's `ssrf_allow` and

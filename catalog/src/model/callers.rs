@@ -109,6 +109,9 @@ pub struct Grant {
     /// The user who granted it.
     #[serde(default)]
     pub created_by: String,
+    /// The application whose approval made this grant, if one did.
+    #[serde(default)]
+    pub application_id: Option<i64>,
 }
 
 /// Gray release of one API in one environment: `percent` of callers (by a hash of their app

@@ -5,14 +5,15 @@
 //! `plugins` compiles them into executable plans, `store` persists them. One submodule per
 //! aggregate, each re-exported here: `datasource` (datasources), `definition` (what a version
 //! of an API does), `api` (APIs, versions, publications), `callers` (apps, grants, gray
-//! release, security levels), `access` (workgroups, users, tokens, members, folders, audit) and
-//! `workflow` (workflow graphs, checked and run by `sluice-workflow`).
+//! release, security levels), `access` (workgroups, users, tokens, members, folders, audit), `market`
+//! (marketplace listings and approvals) and `workflow` (workflow graphs, checked and run by `sluice-workflow`).
 
 mod access;
 mod api;
 mod callers;
 mod datasource;
 mod definition;
+mod market;
 mod workflow;
 
 pub use access::*;
@@ -20,4 +21,5 @@ pub use api::*;
 pub use callers::*;
 pub use datasource::*;
 pub use definition::*;
+pub use market::*;
 pub use workflow::*;

@@ -416,7 +416,9 @@ impl Store {
         if !environments.is_empty() {
             return Err(published(&environments));
         }
+        super::market::cancel_pending(&mut tx, "api_id", id, "the API was deleted").await?;
         for sql in [
+            "DELETE FROM listings WHERE api_id = $1",
             "DELETE FROM gray_strategies WHERE api_id = $1",
             "DELETE FROM grants WHERE api_id = $1",
             "DELETE FROM api_tags WHERE api_id = $1",

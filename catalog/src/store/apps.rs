@@ -185,6 +185,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::not_found("app", id))?;
+        super::market::cancel_pending(&mut tx, "app_id", id, "the app was deleted").await?;
         sqlx::query("DELETE FROM app_tokens WHERE app_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM grants WHERE app_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM apps WHERE id = $1").bind(id).execute(&mut *tx).await?;

@@ -15,7 +15,7 @@ use crate::model::{ApiVersion, App, Environment, Grant, GrayStrategy, SecurityLe
 /// The columns `grant_from_row` reads.
 macro_rules! grant_columns {
     () => {
-        "id, api_id, app_id, expires_at, qps, created_at, created_by"
+        "id, api_id, app_id, expires_at, qps, created_at, created_by, application_id"
     };
 }
 
@@ -60,63 +60,8 @@ impl Store {
     /// when the API is private to another workgroup or the app's clearance is below the API's
     /// security level; `NotFound` for an unknown API or app.
     pub async fn grant(&self, grant: &Grant) -> Result<Grant, StoreError> {
-        if grant.qps == Some(0) {
-            return Err(StoreError::Invalid("a grant's QPS is at least 1".to_owned()));
-        }
         let mut tx = self.pool.begin().await?;
-        // Read both rows with writes that change nothing: that locks them (PostgreSQL) or takes
-        // the write lock (SQLite) before the rules are checked, so a concurrent change of the
-        // API's reach or level, of the app's clearance, or a delete of either waits for this
-        // grant instead of slipping between the check and the insert. SQLite would otherwise
-        // refuse the insert with "database is locked" whenever another writer got in between.
-        // The API first, as every writer that refers to an API locks it.
-        let api = sqlx::query(
-            "UPDATE apis SET name = name WHERE id = $1 RETURNING name, workgroup_id, visible_range, security_level",
-        )
-        .bind(grant.api_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::not_found("API", grant.api_id))?;
-        let app = sqlx::query("UPDATE apps SET name = name WHERE id = $1 RETURNING name, workgroup_id, clearance")
-            .bind(grant.app_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found("app", grant.app_id))?;
-        let api_name: String = api.try_get("name")?;
-        let app_name: String = app.try_get("name")?;
-        let range: String = api.try_get("visible_range")?;
-        if range == VisibleRange::Private.as_str()
-            && api.try_get::<i64, _>("workgroup_id")? != app.try_get::<i64, _>("workgroup_id")?
-        {
-            return Err(StoreError::Invalid(format!(
-                "API `{api_name}` is private to its workgroup: it can be granted only to that workgroup's apps"
-            )));
-        }
-        let needed = level(&api, "security_level")?;
-        let clearance = level(&app, "clearance")?;
-        if clearance < needed {
-            return Err(StoreError::Invalid(format!(
-                "app `{app_name}` has clearance {}, API `{api_name}` needs {}",
-                clearance.as_str(),
-                needed.as_str()
-            )));
-        }
-        let row = sqlx::query(concat!(
-            "INSERT INTO grants (api_id, app_id, expires_at, qps, created_at, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (api_id, app_id) DO UPDATE SET expires_at = excluded.expires_at, qps = excluded.qps \
-             RETURNING ",
-            grant_columns!()
-        ))
-        .bind(grant.api_id)
-        .bind(grant.app_id)
-        .bind(grant.expires_at)
-        .bind(grant.qps.map(i64::from))
-        .bind(now_millis())
-        .bind(&grant.created_by)
-        .fetch_one(&mut *tx)
-        .await?;
-        let stored = grant_from_row(&row)?;
+        let stored = grant_in(&mut tx, grant).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(stored)
@@ -292,6 +237,69 @@ impl Store {
     }
 }
 
+/// Writes the grant inside the caller's transaction, checking the rules first (see
+/// [`Store::grant`]); the caller bumps the revision.
+pub(super) async fn grant_in(tx: &mut sqlx::AnyConnection, grant: &Grant) -> Result<Grant, StoreError> {
+    if grant.qps == Some(0) {
+        return Err(StoreError::Invalid("a grant's QPS is at least 1".to_owned()));
+    }
+    // Read both rows with writes that change nothing: that locks them (PostgreSQL) or takes
+    // the write lock (SQLite) before the rules are checked, so a concurrent change of the
+    // API's reach or level, of the app's clearance, or a delete of either waits for this
+    // grant instead of slipping between the check and the insert. SQLite would otherwise
+    // refuse the insert with "database is locked" whenever another writer got in between.
+    // The API first, as every writer that refers to an API locks it.
+    let api = sqlx::query(
+        "UPDATE apis SET name = name WHERE id = $1 RETURNING name, workgroup_id, visible_range, security_level",
+    )
+    .bind(grant.api_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| StoreError::not_found("API", grant.api_id))?;
+    let app = sqlx::query("UPDATE apps SET name = name WHERE id = $1 RETURNING name, workgroup_id, clearance")
+        .bind(grant.app_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("app", grant.app_id))?;
+    let api_name: String = api.try_get("name")?;
+    let app_name: String = app.try_get("name")?;
+    let range: String = api.try_get("visible_range")?;
+    if range == VisibleRange::Private.as_str()
+        && api.try_get::<i64, _>("workgroup_id")? != app.try_get::<i64, _>("workgroup_id")?
+    {
+        return Err(StoreError::Invalid(format!(
+            "API `{api_name}` is private to its workgroup: it can be granted only to that workgroup's apps"
+        )));
+    }
+    let needed = level(&api, "security_level")?;
+    let clearance = level(&app, "clearance")?;
+    if clearance < needed {
+        return Err(StoreError::Invalid(format!(
+            "app `{app_name}` has clearance {}, API `{api_name}` needs {}",
+            clearance.as_str(),
+            needed.as_str()
+        )));
+    }
+    let row = sqlx::query(concat!(
+        "INSERT INTO grants (api_id, app_id, expires_at, qps, created_at, created_by, application_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (api_id, app_id) DO UPDATE SET expires_at = excluded.expires_at, qps = excluded.qps, \
+         application_id = excluded.application_id \
+         RETURNING ",
+        grant_columns!()
+    ))
+    .bind(grant.api_id)
+    .bind(grant.app_id)
+    .bind(grant.expires_at)
+    .bind(grant.qps.map(i64::from))
+    .bind(now_millis())
+    .bind(&grant.created_by)
+    .bind(grant.application_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    grant_from_row(&row)
+}
+
 fn level(row: &AnyRow, column: &str) -> Result<SecurityLevel, StoreError> {
     row.try_get::<String, _>(column)?.parse().map_err(|e: String| StoreError::Corrupt(format!("{column}: {e}")))
 }
@@ -306,6 +314,7 @@ fn grant_from_row(row: &AnyRow) -> Result<Grant, StoreError> {
         qps: qps.map(|q| u32::try_from(q).unwrap_or(u32::MAX)),
         created_at: row.try_get("created_at")?,
         created_by: row.try_get("created_by")?,
+        application_id: row.try_get("application_id")?,
     })
 }
 

@@ -99,24 +99,14 @@ impl Store {
     /// The workgroups the user is a member of, with the role in each, oldest workgroup first.
     pub async fn workgroups_of(&self, user_id: i64) -> Result<Vec<(Workgroup, WorkgroupRole)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT w.id, w.name, w.description, w.created_at, m.role \
+            "SELECT w.id, w.name, w.description, w.created_at, w.settings_json, m.role \
              FROM workgroup_members m JOIN workgroups w ON w.id = m.workgroup_id \
              WHERE m.user_id = $1 ORDER BY w.id",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let workgroup = Workgroup {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    description: row.try_get("description")?,
-                    created_at: row.try_get("created_at")?,
-                };
-                Ok((workgroup, read_role(row)?))
-            })
-            .collect()
+        rows.iter().map(|row| Ok((super::workgroups::workgroup_from_row(row)?, read_role(row)?))).collect()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The metadata store: where workgroups, datasources, APIs, their saved versions, their
 //! publications to environments and callers' apps live, and who manages them: users and their
-//! tokens, workgroup members, the folder tree APIs sit in, the audit log, and each workgroup's
-//! library of workflow functions.
+//! tokens, workgroup members, the folder tree APIs sit in, the audit log, each workgroup's
+//! library of workflow functions, marketplace listings and the requests that wait for approval.
 //!
 //! One code path serves two backends through `sqlx::Any`: a SQLite file (the default, opened
 //! in WAL mode with foreign keys on) and PostgreSQL. Only the DDL differs per backend
@@ -30,6 +30,7 @@ mod datasources;
 mod digests;
 mod folders;
 mod functions;
+mod market;
 mod members;
 mod publications;
 mod tokens;
@@ -43,6 +44,7 @@ pub use callers::{AppCredentials, AppTokenEntry, CallerDirectory, GrayRelease};
 pub use digests::{ApiDigest, ApiWrite, ApiWritten, PublishedDigest};
 pub use folders::MAX_FOLDER_DEPTH;
 pub use functions::MAX_FUNCTION_SOURCE;
+pub use market::{ApprovalQuery, ApprovalScope, Asking, Decision, MarketQuery, MarketSort};
 pub use publications::PublishedApi;
 pub use tokens::{hash_token, token_prefix};
 
@@ -131,7 +133,7 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish, access, callers, platform, scale, functions) = match self {
+        let (init, publish, access, callers, platform, scale, functions, marketplace) = match self {
             Backend::Sqlite => (
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_publish.sql"),
@@ -140,6 +142,7 @@ impl Backend {
                 include_str!("../../migrations/sqlite/0005_platform.sql"),
                 include_str!("../../migrations/sqlite/0006_scale.sql"),
                 include_str!("../../migrations/sqlite/0007_functions.sql"),
+                include_str!("../../migrations/sqlite/0008_marketplace.sql"),
             ),
             Backend::Postgres => (
                 include_str!("../../migrations/postgres/0001_init.sql"),
@@ -149,6 +152,7 @@ impl Backend {
                 include_str!("../../migrations/postgres/0005_platform.sql"),
                 include_str!("../../migrations/postgres/0006_scale.sql"),
                 include_str!("../../migrations/postgres/0007_functions.sql"),
+                include_str!("../../migrations/postgres/0008_marketplace.sql"),
             ),
         };
         vec![
@@ -159,6 +163,7 @@ impl Backend {
             migration(5, "platform", platform),
             migration(6, "scale", scale),
             migration(7, "functions", functions),
+            migration(8, "marketplace", marketplace),
         ]
     }
 }

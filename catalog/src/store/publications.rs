@@ -48,8 +48,15 @@ impl Store {
     }
 
     /// Stops serving the API in `env`; `NotFound` when it was not published there.
+    /// Taking an API offline from prod delists it (see `market::delist_in`).
     pub async fn unpublish(&self, api_id: i64, env: Environment) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        match lock_api(&mut tx, api_id).await {
+            Err(StoreError::NotFound { .. }) => {
+                return Err(StoreError::not_found("publication", format!("of API {api_id} in {env}")));
+            }
+            locked => locked?,
+        }
         let deleted = sqlx::query("DELETE FROM publications WHERE api_id = $1 AND environment = $2")
             .bind(api_id)
             .bind(env.as_str())
@@ -57,6 +64,9 @@ impl Store {
             .await?;
         if deleted.rows_affected() == 0 {
             return Err(StoreError::not_found("publication", format!("of API {api_id} in {env}")));
+        }
+        if env == Environment::Prod {
+            super::market::delist_in(&mut tx, api_id, "the API was taken offline").await?;
         }
         bump_revision(&mut tx).await?;
         tx.commit().await?;

@@ -5,10 +5,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{
-    Store, StoreError, bump_revision, is_foreign_key_violation, is_unique_violation, lock_workgroup, now_millis,
-    require_text,
+    Store, StoreError, bump_revision, from_json, is_foreign_key_violation, is_unique_violation, lock_workgroup,
+    now_millis, require_text, to_json,
 };
-use crate::model::{PlatformSettings, Workgroup};
+use crate::model::{PlatformSettings, Workgroup, WorkgroupSettings};
 
 impl Store {
     /// Creates a workgroup; names are unique across the installation.
@@ -34,11 +34,17 @@ impl Store {
         })?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
-        Ok(Workgroup { id: row.try_get("id")?, name: name.to_owned(), description: description.to_owned(), created_at })
+        Ok(Workgroup {
+            id: row.try_get("id")?,
+            name: name.to_owned(),
+            description: description.to_owned(),
+            created_at,
+            settings: WorkgroupSettings::default(),
+        })
     }
 
     pub async fn workgroup(&self, id: i64) -> Result<Workgroup, StoreError> {
-        let row = sqlx::query("SELECT id, name, description, created_at FROM workgroups WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, description, created_at, settings_json FROM workgroups WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -50,7 +56,7 @@ impl Store {
     pub async fn update_workgroup(&self, id: i64, description: &str) -> Result<Workgroup, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "UPDATE workgroups SET description = $2 WHERE id = $1 RETURNING id, name, description, created_at",
+            "UPDATE workgroups SET description = $2 WHERE id = $1 RETURNING id, name, description, created_at, settings_json",
         )
         .bind(id)
         .bind(description)
@@ -88,6 +94,12 @@ impl Store {
             )));
         }
         sqlx::query("DELETE FROM workgroup_members WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
+        // Requests about its (deleted) APIs go; others' applications keep their record.
+        sqlx::query("DELETE FROM approvals WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE approvals SET applicant_workgroup_id = NULL WHERE applicant_workgroup_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         // Its function library goes with it: nothing outside the workgroup may call it.
         sqlx::query("DELETE FROM functions WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
         // One statement for the whole tree: foreign keys between folders hold at its end.
@@ -106,12 +118,31 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the workgroup's settings and returns the workgroup.
+    pub async fn set_workgroup_settings(&self, id: i64, settings: &WorkgroupSettings) -> Result<Workgroup, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE workgroups SET settings_json = $2 WHERE id = $1 \
+             RETURNING id, name, description, created_at, settings_json",
+        )
+        .bind(id)
+        .bind(to_json("workgroup settings", settings)?)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("workgroup", id))?;
+        let workgroup = workgroup_from_row(&row)?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(workgroup)
+    }
+
     pub async fn workgroup_by_name(&self, name: &str) -> Result<Workgroup, StoreError> {
-        let row = sqlx::query("SELECT id, name, description, created_at FROM workgroups WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::not_found("workgroup", format!("`{name}`")))?;
+        let row =
+            sqlx::query("SELECT id, name, description, created_at, settings_json FROM workgroups WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::not_found("workgroup", format!("`{name}`")))?;
         workgroup_from_row(&row)
     }
 
@@ -137,7 +168,7 @@ impl Store {
 
     /// All workgroups, oldest first.
     pub async fn list_workgroups(&self) -> Result<Vec<Workgroup>, StoreError> {
-        sqlx::query("SELECT id, name, description, created_at FROM workgroups ORDER BY id")
+        sqlx::query("SELECT id, name, description, created_at, settings_json FROM workgroups ORDER BY id")
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -146,11 +177,12 @@ impl Store {
     }
 }
 
-fn workgroup_from_row(row: &AnyRow) -> Result<Workgroup, StoreError> {
+pub(super) fn workgroup_from_row(row: &AnyRow) -> Result<Workgroup, StoreError> {
     Ok(Workgroup {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
         created_at: row.try_get("created_at")?,
+        settings: from_json("workgroup settings", &row.try_get::<String, _>("settings_json")?)?,
     })
 }

@@ -171,6 +171,7 @@ mod datasources;
 mod digests;
 mod folders;
 mod functions;
+mod market;
 mod route_space;
 mod store_wide;
 mod versions_publications;
@@ -311,7 +312,16 @@ fn tags(items: &[&str]) -> Vec<String> {
 }
 
 fn grant_of(api_id: i64, app_id: i64) -> Grant {
-    Grant { id: 0, api_id, app_id, expires_at: None, qps: None, created_at: 0, created_by: "jane".into() }
+    Grant {
+        id: 0,
+        api_id,
+        app_id,
+        expires_at: None,
+        qps: None,
+        created_at: 0,
+        created_by: "jane".into(),
+        application_id: None,
+    }
 }
 
 fn gray(api_id: i64, environment: Environment, version: i64, percent: u8, enabled: bool) -> GrayStrategy {

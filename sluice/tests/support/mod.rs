@@ -516,3 +516,54 @@ pub fn h2_request(
         Ok(Response { status: parts.status.as_u16(), headers, body })
     })
 }
+
+/// Every file passes `openapi-spec-validator` (PyPI), installed when missing like
+/// `admin_docs.rs` does (pip, pip --user, then a virtual environment under the target dir).
+pub fn validate_openapi(files: &[PathBuf]) {
+    let python = python_with_validator();
+    let mut args = vec!["-m".to_owned(), "openapi_spec_validator".to_owned()];
+    args.extend(files.iter().map(|f| f.to_string_lossy().into_owned()));
+    let output = Command::new(&python).args(&args).output().expect("run the validator");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "openapi-spec-validator refused a document:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in files {
+        let line = format!("{}: OK", file.display());
+        assert!(stdout.lines().any(|l| l.trim() == line), "no `{line}` in:\n{stdout}");
+    }
+}
+
+fn python_with_validator() -> PathBuf {
+    const PACKAGE: &str = "openapi-spec-validator";
+    let importable = |p: &Path| {
+        Command::new(p).args(["-c", "import openapi_spec_validator"]).output().is_ok_and(|o| o.status.success())
+    };
+    let python = PathBuf::from(std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| "python3".to_owned()));
+    if importable(&python) {
+        return python;
+    }
+    for args in
+        [vec!["-m", "pip", "install", "--quiet", PACKAGE], vec!["-m", "pip", "install", "--quiet", "--user", PACKAGE]]
+    {
+        let _ = Command::new(&python).args(&args).output();
+        if importable(&python) {
+            return python;
+        }
+    }
+    // The same virtual environment admin_docs.rs uses.
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{PACKAGE}-venv"));
+    let venv_python = venv.join("bin").join("python");
+    if !importable(&venv_python) {
+        let _ = Command::new(&python).args(["-m", "venv", &venv.to_string_lossy()]).output();
+        let _ = Command::new(&venv_python).args(["-m", "pip", "install", "--quiet", PACKAGE]).output();
+    }
+    assert!(
+        importable(&venv_python),
+        "`{PACKAGE}` is not installed and could not be installed: install it with `python3 -m pip install {PACKAGE}` \
+         (or point SLUICE_PYTHON at a Python that has it)"
+    );
+    venv_python
+}
