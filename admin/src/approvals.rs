@@ -341,7 +341,7 @@ impl ListQuery {
             kind,
             state,
             limit: self.page_size,
-            offset: (self.page_num - 1).saturating_mul(self.page_size),
+            offset: (self.page_num - 1).saturating_mul(self.page_size).min(i64::MAX as u64),
         })
     }
 }

@@ -236,7 +236,7 @@ async fn browse(
         security_level,
         sort,
         limit: query.page_size,
-        offset: (query.page_num - 1).saturating_mul(query.page_size),
+        offset: (query.page_num - 1).saturating_mul(query.page_size).min(i64::MAX as u64),
     };
     let (items, total) = state.store.marketplace(&market).await?;
     Ok(Reply::ok(Page { items, page_num: query.page_num, page_size: query.page_size, total }))

@@ -229,6 +229,7 @@ fn an_api_is_listed_applied_for_approved_called_and_revoked() {
     ok(&market.as_user(&market.seller, "DELETE", &format!("{api_path}/grants/{app_id}"), None));
     let revoked_after = until(server, edge_path, &headers, |r| code(r) == "Forbidden.NoGrant");
     assert!(revoked_after < Duration::from_secs(1), "the revocation took {revoked_after:?}");
+    eprintln!("approved grant served after {granted_after:?}, revocation after {revoked_after:?}");
 
     // Every decision is in both workgroups' audit logs.
     for workgroup in ["demo", "buyers"] {
