@@ -315,18 +315,10 @@ struct ListQuery {
     which: Option<String>,
     kind: Option<String>,
     state: Option<String>,
-    #[serde(default = "first_page")]
+    #[serde(default = "crate::people::first_page")]
     page_num: u64,
-    #[serde(default = "default_page_size")]
+    #[serde(default = "crate::people::default_page_size")]
     page_size: u64,
-}
-
-fn first_page() -> u64 {
-    1
-}
-
-fn default_page_size() -> u64 {
-    20
 }
 
 impl ListQuery {

@@ -34,7 +34,7 @@ use utoipa::ToSchema;
 use crate::AdminState;
 use crate::access::{Access, Caller, Routes};
 use crate::apis::api_in;
-use crate::approvals::{ApprovalView, RequestBody, view_of};
+use crate::approvals::{ApprovalView, RequestBody};
 use crate::body::JsonBody;
 use crate::datasources::path_id;
 use crate::docs::json_document;
@@ -142,13 +142,7 @@ async fn submit_listing(
     Path((_, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<RequestBody>,
 ) -> AdminResult<ApprovalView> {
-    let api = api_in(&state, caller.workgroup()?, &id).await?;
-    owner_or_admin(&caller, &api)?;
-    let (reason, notify) = body.checked(&state).await?;
-    let asking = catalog::store::Asking { by: &caller.user.name, reason: &reason, notify: &notify };
-    let approval = state.store.submit_listing(api.id, asking).await.map_err(refused_request)?;
-    crate::apis::record(&state, &caller, "listing.submit", &api, json!({"request": approval.id})).await;
-    Ok(Reply(axum::http::StatusCode::ACCEPTED, view_of(&state, &caller, approval).await?))
+    listing_request(&state, &caller, &id, body, ApprovalKind::Listing).await
 }
 
 async fn delist(
@@ -157,13 +151,29 @@ async fn delist(
     Path((_, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<RequestBody>,
 ) -> AdminResult<ApprovalView> {
-    let api = api_in(&state, caller.workgroup()?, &id).await?;
-    owner_or_admin(&caller, &api)?;
-    let (reason, notify) = body.checked(&state).await?;
+    listing_request(&state, &caller, &id, body, ApprovalKind::Delisting).await
+}
+
+/// Asks platform admins to list or delist the API: 202 with the request.
+async fn listing_request(
+    state: &AdminState,
+    caller: &Caller,
+    id: &str,
+    body: RequestBody,
+    kind: ApprovalKind,
+) -> AdminResult<ApprovalView> {
+    let api = api_in(state, caller.workgroup()?, id).await?;
+    owner_or_admin(caller, &api)?;
+    let (reason, notify) = body.checked(state).await?;
     let asking = catalog::store::Asking { by: &caller.user.name, reason: &reason, notify: &notify };
-    let approval = state.store.request_delisting(api.id, asking).await.map_err(refused_request)?;
-    crate::apis::record(&state, &caller, "listing.delist", &api, json!({"request": approval.id})).await;
-    Ok(Reply(axum::http::StatusCode::ACCEPTED, view_of(&state, &caller, approval).await?))
+    let (approval, action) = if kind == ApprovalKind::Listing {
+        (state.store.submit_listing(api.id, asking).await, "listing.submit")
+    } else {
+        (state.store.request_delisting(api.id, asking).await, "listing.delist")
+    };
+    let approval = approval.map_err(refused_request)?;
+    crate::apis::record(state, caller, action, &api, json!({"request": approval.id})).await;
+    crate::approvals::accepted(state, caller, approval).await
 }
 
 /// A request the API's state does not allow is a conflict with that state, not bad input.
@@ -188,18 +198,10 @@ struct BrowseQuery {
     level: Option<String>,
     /// `name` (default) or `newest`.
     sort: Option<String>,
-    #[serde(default = "first_page")]
+    #[serde(default = "crate::people::first_page")]
     page_num: u64,
-    #[serde(default = "default_page_size")]
+    #[serde(default = "crate::people::default_page_size")]
     page_size: u64,
-}
-
-fn first_page() -> u64 {
-    1
-}
-
-fn default_page_size() -> u64 {
-    20
 }
 
 async fn browse(

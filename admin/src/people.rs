@@ -23,11 +23,11 @@ pub struct PageQuery {
     pub page_size: u64,
 }
 
-fn first_page() -> u64 {
+pub(crate) fn first_page() -> u64 {
     1
 }
 
-fn default_page_size() -> u64 {
+pub(crate) fn default_page_size() -> u64 {
     20
 }
 

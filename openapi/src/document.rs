@@ -57,47 +57,41 @@ pub fn api_document<'a>(api: &'a Api, version: &'a ApiVersion, server_url: &str)
 /// path item; when two APIs take the same method and path (or the same route under other
 /// parameter names), the first is kept and the document says which was left out.
 pub fn workgroup_document<'a>(workgroup: &str, apis: &'a [(Api, ApiVersion)], server_url: &str) -> Document<'a> {
-    let mut plan = Planner::default();
-    let mut digest = Digest::new("");
-    for (api, version) in apis {
-        digest.add(api, version);
-        plan.add(api, Cow::Borrowed(version));
-    }
-    let mut description = vec![
-        format!(
-            "The APIs of the `{workgroup}` workgroup. Each operation's `x-sluice` extension gives its mode and the \
-             version described."
-        ),
-        CALLING.to_owned(),
-    ];
-    description.extend(plan.notes.iter().cloned());
-    let info = InfoBuilder::new()
-        .title(workgroup.to_owned())
-        .version(format!("{} APIs, {:08x}", plan.operations, digest.value))
-        .description(Some(description.join("\n\n")));
-    plan.finish(info, server_url)
+    let intro = format!(
+        "The APIs of the `{workgroup}` workgroup. Each operation's `x-sluice` extension gives its mode and the version \
+         described."
+    );
+    catalogue_document(workgroup.to_owned(), intro, apis, server_url)
 }
 
 /// One document of every API listed in the marketplace (`apis`, each with the version
 /// production serves), served at `server_url`. Listed APIs come from several workgroups; the
 /// route space keeps their paths apart, so none is left out for a collision.
 pub fn marketplace_document<'a>(apis: &'a [(Api, ApiVersion)], server_url: &str) -> Document<'a> {
+    let intro = "Every API listed in the Sluice marketplace, in the version production serves. Apply for access for \
+                 one of your apps in the marketplace; once the API's workgroup approves, the app may call it. Each \
+                 operation's `x-sluice` extension gives its mode and the version described."
+        .to_owned();
+    catalogue_document("Sluice marketplace".to_owned(), intro, apis, server_url)
+}
+
+/// A document of several APIs, titled `title`, its description `intro` then how to call.
+fn catalogue_document<'a>(
+    title: String,
+    intro: String,
+    apis: &'a [(Api, ApiVersion)],
+    server_url: &str,
+) -> Document<'a> {
     let mut plan = Planner::default();
     let mut digest = Digest::new("");
     for (api, version) in apis {
         digest.add(api, version);
         plan.add(api, Cow::Borrowed(version));
     }
-    let mut description = vec![
-        "Every API listed in the Sluice marketplace, in the version production serves. Apply for access for one of \
-         your apps in the marketplace; once a workgroup admin of the API approves, the app may call it. Each \
-         operation's `x-sluice` extension gives its mode and the version described."
-            .to_owned(),
-        CALLING.to_owned(),
-    ];
+    let mut description = vec![intro, CALLING.to_owned()];
     description.extend(plan.notes.iter().cloned());
     let info = InfoBuilder::new()
-        .title("Sluice marketplace")
+        .title(title)
         .version(format!("{} APIs, {:08x}", plan.operations, digest.value))
         .description(Some(description.join("\n\n")));
     plan.finish(info, server_url)

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use catalog::model::{Api, App, Environment, Grant, GrayStrategy, SecurityLevel};
 use catalog::secret::SecretBox;
 use catalog::store::Store;
-use support::{DemoApp, Response, Server, request};
+use support::{DemoApp, Response, Server, code, request, until};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
@@ -63,23 +63,6 @@ fn grant(api_id: i64, app_id: i64, qps: Option<u32>) -> Grant {
 
 async fn app_id(store: &Store, key: &str) -> i64 {
     store.app_by_key(key).await.expect("app").id
-}
-
-fn code(response: &Response) -> String {
-    response.json()["code"].as_str().unwrap_or_default().to_owned()
-}
-
-/// Polls `path` as `headers` until `done` holds for the answer; returns how long it took.
-fn until(server: &Server, path: &str, headers: &[(&str, &str)], done: impl Fn(&Response) -> bool) -> Duration {
-    let start = Instant::now();
-    loop {
-        let response = server.call("GET", path, headers, b"");
-        if done(&response) {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "{path}: still {}", String::from_utf8_lossy(&response.body));
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn headers(app: &DemoApp) -> Vec<(&'static str, String)> {

@@ -6,10 +6,10 @@
 mod support;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Response, Server, call, ok, refused};
+use support::{Response, Server, call, code, ok, refused, until};
 
 const ROOT: &str = "slc_marketplace_bootstrap_token_0123456789";
 
@@ -58,23 +58,6 @@ impl Market {
             .as_i64()
             .expect("id")
     }
-}
-
-/// Polls the edge until `done` holds; returns how long it took (at most 10 s, then fails).
-fn until(server: &Server, path: &str, headers: &[(&str, &str)], done: impl Fn(&Response) -> bool) -> Duration {
-    let start = Instant::now();
-    loop {
-        let response = server.call("GET", path, headers, b"");
-        if done(&response) {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "{path}: still {}", String::from_utf8_lossy(&response.body));
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn code(response: &Response) -> String {
-    response.json()["code"].as_str().unwrap_or_default().to_owned()
 }
 
 fn ids(page: &Value) -> Vec<i64> {

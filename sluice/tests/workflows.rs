@@ -11,7 +11,7 @@ use catalog::model::Environment;
 use catalog::secret::SecretBox;
 use catalog::store::Store;
 use serde_json::{Value, json};
-use support::{Response, Server, call, ok, refused};
+use support::{Response, Server, call, code, ok, refused};
 
 const ROOT: &str = "slc_workflows_bootstrap_token_0123456789";
 
@@ -52,10 +52,6 @@ fn served(server: &Server, path: &str) -> Response {
         assert!(start.elapsed() < Duration::from_secs(10), "{path} never served");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn code(response: &Response) -> String {
-    response.json()["code"].as_str().unwrap_or_default().to_owned()
 }
 
 /// customer_by_id → switch on the customer's id → orders_search or straight to an end.

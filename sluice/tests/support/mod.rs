@@ -567,3 +567,22 @@ fn python_with_validator() -> PathBuf {
     );
     venv_python
 }
+
+/// The `code` of an answer's envelope, or empty.
+pub fn code(response: &Response) -> String {
+    response.json()["code"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Polls `path` at the edge as `headers` until `done` holds for the answer; returns how long it
+/// took (at most 10 s, then fails).
+pub fn until(server: &Server, path: &str, headers: &[(&str, &str)], done: impl Fn(&Response) -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        let response = server.call("GET", path, headers, b"");
+        if done(&response) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{path}: still {}", String::from_utf8_lossy(&response.body));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
