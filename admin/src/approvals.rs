@@ -451,6 +451,11 @@ async fn approve(
     let fields = Fields::parse_as::<ApproveBody>(&body)?;
     let comment = checked_reason("comment", fields.text("comment")?)?;
     require_right(&state, &caller, &approval).await?;
+    if approval.kind != ApprovalKind::Application
+        && let Some(key) = ["qps", "expiresAt"].into_iter().find(|k| fields.has(k))
+    {
+        return Err(AdminError::invalid(key, format!("`{key}` sets what an application grants: leave it out here")));
+    }
     let now = now_ms();
     let asked = |key: &str| approval.request.get(key).and_then(serde_json::Value::as_i64);
     let qps = if fields.has("qps") {
