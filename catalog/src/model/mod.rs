@@ -5,14 +5,16 @@
 //! `plugins` compiles them into executable plans, `store` persists them. One submodule per
 //! aggregate, each re-exported here: `datasource` (datasources), `definition` (what a version
 //! of an API does), `api` (APIs, versions, publications), `callers` (apps, grants, gray
-//! release, security levels), `access` (workgroups, users, tokens, members, folders, audit) and
-//! `workflow` (workflow graphs, checked and run by `sluice-workflow`).
+//! release, security levels), `access` (workgroups, users, tokens, members, folders, audit),
+//! `workflow` (workflow graphs, checked and run by `sluice-workflow`) and `notify`
+//! (notifications, webhook channels and their deliveries).
 
 mod access;
 mod api;
 mod callers;
 mod datasource;
 mod definition;
+mod notify;
 mod workflow;
 
 pub use access::*;
@@ -20,4 +22,5 @@ pub use api::*;
 pub use callers::*;
 pub use datasource::*;
 pub use definition::*;
+pub use notify::*;
 pub use workflow::*;

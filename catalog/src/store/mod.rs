@@ -34,6 +34,7 @@ mod members;
 mod publications;
 mod tokens;
 mod users;
+mod webhooks;
 mod workgroups;
 
 pub use apis::{ApiQuery, ApiStatus};
@@ -45,6 +46,7 @@ pub use folders::MAX_FOLDER_DEPTH;
 pub use functions::MAX_FUNCTION_SOURCE;
 pub use publications::PublishedApi;
 pub use tokens::{hash_token, token_prefix};
+pub use webhooks::{ClaimedDelivery, DeliveryOutcome, MAX_DELIVERY_PAGE};
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -131,7 +133,7 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish, access, callers, platform, scale, functions) = match self {
+        let (init, publish, access, callers, platform, scale, functions, notifications) = match self {
             Backend::Sqlite => (
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_publish.sql"),
@@ -140,6 +142,7 @@ impl Backend {
                 include_str!("../../migrations/sqlite/0005_platform.sql"),
                 include_str!("../../migrations/sqlite/0006_scale.sql"),
                 include_str!("../../migrations/sqlite/0007_functions.sql"),
+                include_str!("../../migrations/sqlite/0009_notifications.sql"),
             ),
             Backend::Postgres => (
                 include_str!("../../migrations/postgres/0001_init.sql"),
@@ -149,6 +152,7 @@ impl Backend {
                 include_str!("../../migrations/postgres/0005_platform.sql"),
                 include_str!("../../migrations/postgres/0006_scale.sql"),
                 include_str!("../../migrations/postgres/0007_functions.sql"),
+                include_str!("../../migrations/postgres/0009_notifications.sql"),
             ),
         };
         vec![
@@ -159,6 +163,8 @@ impl Backend {
             migration(5, "platform", platform),
             migration(6, "scale", scale),
             migration(7, "functions", functions),
+            // 8 is the marketplace's (issue 18, built beside this).
+            migration(9, "notifications", notifications),
         ]
     }
 }

@@ -174,6 +174,7 @@ mod functions;
 mod route_space;
 mod store_wide;
 mod versions_publications;
+mod webhooks;
 mod workgroups;
 
 // ---------------------------------------------------------------------------------------------
