@@ -16,6 +16,7 @@ pub mod functions;
 pub mod people;
 pub mod platform;
 pub mod reply;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -136,6 +137,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .extend(apis::register)
         .extend(functions::register)
         .extend(apps::register)
+        .extend(webhooks::register)
         .extend(docs::register)
         .finish()
 }

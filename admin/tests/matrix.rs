@@ -73,13 +73,22 @@ mod matrix {
     include!("matrix/docs.rs");
     include!("matrix/apps.rs");
     include!("matrix/functions.rs");
+    include!("matrix/webhooks.rs");
 }
 
 fn table() -> Vec<Row> {
-    [matrix::people(), matrix::datasources(), matrix::apis(), matrix::docs(), matrix::apps(), matrix::functions()]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        matrix::people(),
+        matrix::datasources(),
+        matrix::apis(),
+        matrix::docs(),
+        matrix::apps(),
+        matrix::functions(),
+        matrix::webhooks(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn declared_matches(access: Access, expect: Expect) -> bool {
