@@ -1,6 +1,8 @@
 //! The management API as a pingora background service: its own runtime and store connection,
 //! the axum router from `admin`, and a view of the edge's snapshot for `/health`,
-//! `/platform/unserved` and the test console's workflow runs.
+//! `/platform/unserved` and the test console's workflow runs. The notification worker
+//! (`notify::Worker`: webhook deliveries, expiring grants) runs beside it on the same runtime
+//! and store connection, and stops with it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +47,8 @@ pub struct AdminService {
     pub outbound: OutboundBase,
     /// Runs the test console's workflow functions (the edge's runner, shared).
     pub functions: Arc<dyn FunctionRunner>,
+    /// How the notification worker paces its deliveries.
+    pub notify: notify::WorkerSettings,
 }
 
 #[async_trait]
@@ -73,12 +77,20 @@ impl BackgroundService for AdminService {
         // The console's workflow runs call the APIs the edge serves, with the console's pools.
         let _calls = InProcessCalls::attach(Arc::clone(&self.snapshot), Arc::clone(&state.plugins));
         let (app, _) = admin::routes(state);
+        // Deliveries go out beside the API; an action only enqueues, so neither waits on the other.
+        let worker = notify::Worker::new(store.clone(), self.outbound.clone(), self.notify.clone());
+        let mut worker_shutdown = shutdown.clone();
+        let worker = tokio::spawn(worker.run(async move {
+            let _ = worker_shutdown.changed().await;
+        }));
         let stop = async move {
             let _ = shutdown.changed().await;
         };
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
             tracing::error!("admin API stopped: {e}");
         }
+        // A delivery cut short is sent again when its lease ends.
+        worker.abort();
         store.close().await;
     }
 }

@@ -386,6 +386,8 @@ struct Theirs {
     api: i64,
     app: i64,
     token: i64,
+    /// A webhook channel of theirs (with a secret).
+    webhook: i64,
     /// The name of a function in their library.
     function: &'static str,
 }
@@ -408,6 +410,9 @@ fn victim_state(t: &Tenants, theirs: &Theirs) -> Vec<Value> {
         "/workgroups/victim".to_owned(),
         "/workgroups/victim/functions".to_owned(),
         format!("/workgroups/victim/functions/{}", theirs.function),
+        "/workgroups/victim/webhooks".to_owned(),
+        format!("/workgroups/victim/webhooks/{}", theirs.webhook),
+        format!("/workgroups/victim/webhooks/{}/deliveries", theirs.webhook),
     ]
     .iter()
     .map(|path| ok(&t.root("GET", path, None)))
@@ -455,7 +460,15 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         Some(json!({"name": "vfunc", "description": "VICTIM_MARK",
                     "source": "def handler(event, context):\n    return 'VICTIM_MARK'\n"})),
     ));
-    let theirs = Theirs { datasource, folder, api, app, token, function: "vfunc" };
+    // Their webhook channel: neither readable, changeable nor testable from our side.
+    let webhook = ok(&t.root(
+        "POST",
+        "/workgroups/victim/webhooks",
+        Some(json!({"name": "vhook", "url": "https://hooks.example.com/VICTIM_MARK", "secret": "VICTIM_SECRET"})),
+    ))["id"]
+        .as_i64()
+        .expect("webhook id");
+    let theirs = Theirs { datasource, folder, api, app, token, webhook, function: "vfunc" };
 
     // Our own objects, for bodies that point elsewhere.
     ok(&t.root("PUT", "/workgroups/team/members/dev", Some(json!({"role": "admin"}))));
@@ -489,7 +502,7 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
     let body_for = |method: &str, path: &str| -> Option<Value> {
         let body = match (method, path.rsplit('/').next().unwrap_or("")) {
             ("GET" | "DELETE", _) => return None,
-            (_, "test") if path.contains("/datasources/") => return None,
+            (_, "test") if path.contains("/datasources/") || path.contains("/webhooks/") => return None,
             (_, "test") => json!({"params": {}}),
             (_, "copy") => json!({"name": "stolen", "path": "/stolen"}),
             (_, "publish") => json!({"version": 0, "environment": "prod"}),
@@ -500,6 +513,7 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
             ("PUT", "{environment}") => json!({"version": 0, "percent": 50, "enabled": true}),
             ("PUT", _) if path.contains("/datasources/") => sqlite("stolen", "o.db"),
             ("PUT", _) if path.contains("/apps/") => json!({"name": "stolen"}),
+            ("PUT", _) if path.contains("/webhooks/") => json!({"url": "https://stolen.example.com/", "secret": ""}),
             ("PUT", _) => json!({"description": "stolen"}),
             ("PATCH", _) => json!({"name": "stolen"}),
             _ => json!({}),
@@ -516,6 +530,7 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
             ("/apps/{id}", "/apps/", theirs.app),
             ("/tokens/{tokenId}", "/tokens/", theirs.token),
             ("/grants/{appId}", "/grants/", theirs.app),
+            ("/webhooks/{id}", "/webhooks/", theirs.webhook),
         ];
         let mut swapped = false;
         for (pattern, prefix, id) in named_ids {
@@ -573,7 +588,9 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         for token in [t.dev.as_str(), ROOT] {
             let response = call(&t.server, method, path, Some(token), body.clone());
             let text = Tenants::text(&response);
-            let named = ["vds", "vfolder", "vapi", "vapp2", "VICTIM_MARK"].iter().any(|name| text.contains(name));
+            let named = ["vds", "vfolder", "vapi", "vapp2", "VICTIM_MARK", "vhook", "VICTIM_SECRET"]
+                .iter()
+                .any(|name| text.contains(name));
             if response.status < 300 || named {
                 successes.push(format!("{method} {path}: {} {text}", response.status));
             }
