@@ -32,7 +32,7 @@ const BACKOFF_STEPS: [u64; 5] = [1, 6, 24, 120, 720];
 /// How long to wait after failed attempt `attempt` (1-based) before the next one, or `None`
 /// when it was the last.
 pub fn backoff(attempt: i64, base: Duration) -> Option<Duration> {
-    if attempt >= MAX_ATTEMPTS || attempt < 1 {
+    if !(1..MAX_ATTEMPTS).contains(&attempt) {
         return None;
     }
     let step = BACKOFF_STEPS.get(usize::try_from(attempt - 1).ok()?)?;
