@@ -1,7 +1,8 @@
 //! The metadata store: where workgroups, datasources, APIs, their saved versions, their
 //! publications to environments and callers' apps live, and who manages them: users and their
-//! tokens, workgroup members, the folder tree APIs sit in, the audit log, and each workgroup's
-//! library of workflow functions.
+//! tokens, workgroup members, the folder tree APIs sit in, the audit log, each workgroup's
+//! library of workflow functions, and its webhook channels with the outbox of their
+//! notifications.
 //!
 //! One code path serves two backends through `sqlx::Any`: a SQLite file (the default, opened
 //! in WAL mode with foreign keys on) and PostgreSQL. Only the DDL differs per backend
@@ -15,8 +16,9 @@
 //! Every write that can change what is served or configured also bumps a one-row counter, the
 //! [revision](Store::revision), in the same transaction; a serving process polls it to learn
 //! that another process (an admin node, `sluice apply`) changed the store. Writes that fail
-//! change nothing, the revision included. Two writes are bookkeeping and leave it alone: a
-//! token's `last_used_at` (written by [`Store::authenticate`]) and audit entries.
+//! change nothing, the revision included. Some writes are bookkeeping and leave it alone: a
+//! token's `last_used_at` (written by [`Store::authenticate`]), audit entries, and webhook
+//! deliveries and grant expiry notices.
 //!
 //! Writes that touch several rows run in one transaction. A transaction that must read before
 //! it writes starts with a write ("touching" the row it depends on), which takes SQLite's write
