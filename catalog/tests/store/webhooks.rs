@@ -84,6 +84,13 @@ async fn channels_keep_secrets_sealed_and_names_unique(db: TestDb) {
     assert_not_found(store.webhook(created.id).await, "webhook");
     assert_not_found(store.delete_webhook(created.id).await, "webhook");
     assert_eq!(db.raw_count("SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = $1", created.id).await, 0);
+
+    // A workgroup's channels and their deliveries go with it.
+    let theirs = store.webhooks(ops.id).await.unwrap()[0].clone();
+    store.notify_channel(theirs.id, &published(ops.id)).await.unwrap();
+    store.delete_workgroup(ops.id).await.unwrap();
+    assert_not_found(store.webhook(theirs.id).await, "webhook");
+    assert_eq!(db.raw_count("SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = $1", theirs.id).await, 0);
 }
 
 async fn notify_queues_for_enabled_subscribed_channels_with_their_template(db: TestDb) {
