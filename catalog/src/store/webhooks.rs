@@ -181,6 +181,29 @@ impl Store {
         enqueue(&mut connection, n, None).await.map(|ids| ids.len())
     }
 
+    /// Enqueues `n` for the channels of every workgroup whose apps hold a grant of API
+    /// `api_id` that has not expired (`n.workgroup_id` is replaced by each), in one
+    /// transaction: for `api.published` and `api.offline`, which the owners of those apps
+    /// must hear of. Returns how many deliveries were queued.
+    pub async fn notify_grantees(&self, api_id: i64, n: &Notification) -> Result<usize, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT p.workgroup_id FROM grants g JOIN apps p ON p.id = g.app_id \
+             WHERE g.api_id = $1 AND (g.expires_at IS NULL OR g.expires_at > $2) ORDER BY p.workgroup_id",
+        )
+        .bind(api_id)
+        .bind(now_millis())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tx = self.pool.begin().await?;
+        let mut queued = 0;
+        for row in &rows {
+            let each = Notification { workgroup_id: row.try_get("workgroup_id")?, ..n.clone() };
+            queued += enqueue(&mut tx, &each, None).await?.len();
+        }
+        tx.commit().await?;
+        Ok(queued)
+    }
+
     /// Enqueues `n` for channel `webhook_id` alone, enabled or not and whatever it subscribes
     /// to (the test notification); the delivery's id.
     pub async fn notify_channel(&self, webhook_id: i64, n: &Notification) -> Result<i64, StoreError> {

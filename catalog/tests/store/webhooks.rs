@@ -258,6 +258,20 @@ async fn expiring_grants_are_announced_once_to_both_workgroups(db: TestDb) {
     assert_eq!(store.webhook_deliveries(to_sales.id, 1, 10).await.unwrap().1, 2);
     assert_eq!(store.webhook_deliveries(to_ops.id, 1, 10).await.unwrap().1, 1);
 
+    // Publishing news goes to the workgroups whose apps hold a live grant, ops (crm) and sales
+    // (own), each to its channels subscribed to it: sales's one; ops's takes expiries only.
+    assert_eq!(store.notify_grantees(api.id, &published(sales.id)).await.unwrap(), 1);
+    let (newest, _) = store.webhook_deliveries(to_ops.id, 1, 1).await.unwrap();
+    assert_eq!(newest[0].event, NotificationEvent::GrantExpiring, "ops subscribes to expiring grants only");
+    let (newest, _) = store.webhook_deliveries(to_sales.id, 1, 1).await.unwrap();
+    assert_eq!(newest[0].event, NotificationEvent::ApiPublished);
+    let ops_all = store.create_webhook(&channel(ops.id, "ops-all", WebhookTemplate::Json, &[])).await.unwrap();
+    assert_eq!(store.notify_grantees(api.id, &published(sales.id)).await.unwrap(), 2);
+    let body: serde_json::Value =
+        serde_json::from_str(&store.webhook_deliveries(ops_all.id, 1, 1).await.unwrap().0[0].body).unwrap();
+    assert_eq!(body["workgroup"], "ops", "each workgroup's channels hear it as theirs");
+    assert_eq!(store.notify_grantees(999_999, &published(sales.id)).await.unwrap(), 0);
+
     // Renewed to a later expiry, a grant is announced again when that one nears.
     store.grant(&catalog::model::Grant { expires_at: Some(now + 40 * day), ..grant_of(api.id, app.id) }).await.unwrap();
     assert_eq!(store.notify_expiring_grants(now + 35 * day, 7 * day).await.unwrap(), 1);
