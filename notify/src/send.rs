@@ -215,6 +215,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn https_goes_through_tls_and_a_failed_handshake_is_a_short_reason() {
+        // A plain TCP peer that hangs up: the TLS handshake fails, and says so.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                drop(stream);
+            }
+        });
+        let target = WebhookTarget::parse(&format!("https://127.0.0.1:{port}/hook")).unwrap();
+        let attempt = Attempt { target: &target, body: "{}", event: "webhook.test", delivery_id: 1, secret: None };
+        let policy = SsrfPolicy::new(&["127.0.0.1".to_owned()]).unwrap();
+        let err = send(&policy, attempt).await.unwrap_err();
+        assert!(err.starts_with("TLS"), "{err}");
+        assert!(!err.contains('\n') && err.chars().count() < 300, "{err}");
+    }
+
+    #[tokio::test]
     async fn a_refused_host_is_never_dialled() {
         let target = WebhookTarget::parse("http://127.0.0.1:9/hook").unwrap();
         let attempt = Attempt { target: &target, body: "{}", event: "webhook.test", delivery_id: 1, secret: None };

@@ -79,7 +79,7 @@ mod tests {
             "ftp://example.com/",
             "file:///etc/passwd",
             "javascript:alert(1)",
-            "http:///nohost",
+            "http://",
             "not a url",
             "http://example.com:0/",
         ] {
