@@ -27,7 +27,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
-use catalog::model::{Approval, ApprovalKind, ApprovalState, MAX_REASON_CHARS, User, VALIDITY_DAYS, WorkgroupRole};
+use catalog::model::{
+    Approval, ApprovalKind, ApprovalState, MAX_REASON_CHARS, NotificationEvent, User, VALIDITY_DAYS, WorkgroupRole,
+};
 use catalog::now_ms;
 use catalog::store::{ApprovalQuery, ApprovalScope, Asking, Decision, StoreError};
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,7 @@ use utoipa::ToSchema;
 
 use crate::AdminState;
 use crate::access::{Access, Caller, Routes};
+use crate::announce;
 use crate::body::{Fields, JsonBody};
 use crate::datasources::{path_id, record};
 use crate::reply::{AdminError, AdminResult, ErrorCode, Page, Reply};
@@ -289,6 +292,7 @@ async fn apply(
     let asking = Asking { by: &caller.user.name, reason: &reason, notify: &notify };
     let request = json!({"qps": body.qps, "validityDays": body.validity_days});
     let approval = state.store.apply_for_access(body.api_id, app.id, asking, &request).await?;
+    announce::request_made(&state.store, &approval);
     let detail = json!({"request": approval.id, "api": entry.name, "apiId": entry.api_id, "app": app.name});
     record(&state, &caller, Some(workgroup.id), "application.create", format!("app:{}", app.id), detail.clone()).await;
     if entry.workgroup_id != workgroup.id {
@@ -490,6 +494,15 @@ async fn approve(
     };
     let decided = state.store.decide(approval.id, decision).await.map_err(cannot_decide)?;
     audit_decision(&state, &caller, &decided, "approval.approve").await;
+    announce::request_decided(&state.store, &decided);
+    let changed = match decided.kind {
+        ApprovalKind::Publish => Some(NotificationEvent::ApiPublished),
+        ApprovalKind::Offline if decided.applied_at.is_some() => Some(NotificationEvent::ApiOffline),
+        _ => None,
+    };
+    if let (Some(event), Some(api_id)) = (changed, decided.api_id) {
+        announce::api_changed(&state.store, api_id, &decided.api_name, decided.workgroup_id, event);
+    }
     Ok(Reply::ok(view_of(&state, &caller, decided).await?))
 }
 
@@ -508,6 +521,7 @@ async fn reject(
     let decision = Decision { approve: false, by: &caller.user.name, comment: &comment, qps: None, expires_at: None };
     let decided = state.store.decide(approval.id, decision).await.map_err(cannot_decide)?;
     audit_decision(&state, &caller, &decided, "approval.reject").await;
+    announce::request_decided(&state.store, &decided);
     Ok(Reply::ok(view_of(&state, &caller, decided).await?))
 }
 
@@ -586,6 +600,10 @@ pub async fn apply_scheduled(store: catalog::store::Store) {
                     };
                     if let Err(e) = store.audit(&entry).await {
                         tracing::error!("cannot append to the audit log: {e}");
+                    }
+                    if let Some(api_id) = approval.api_id {
+                        let event = NotificationEvent::ApiOffline;
+                        announce::api_changed(&store, api_id, &approval.api_name, approval.workgroup_id, event);
                     }
                 }
             }

@@ -7,6 +7,7 @@
 //! use one envelope ([`reply`]).
 
 pub mod access;
+pub mod announce;
 pub mod apis;
 pub mod approvals;
 pub mod apps;
@@ -18,6 +19,7 @@ pub mod market;
 pub mod people;
 pub mod platform;
 pub mod reply;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -140,6 +142,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .extend(apps::register)
         .extend(market::register)
         .extend(approvals::register)
+        .extend(webhooks::register)
         .extend(docs::register)
         .finish()
 }

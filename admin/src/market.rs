@@ -173,6 +173,7 @@ async fn listing_request(
     };
     let approval = approval.map_err(refused_request)?;
     crate::apis::record(state, caller, action, &api, json!({"request": approval.id})).await;
+    crate::announce::request_made(&state.store, &approval);
     crate::approvals::accepted(state, caller, approval).await
 }
 

@@ -81,6 +81,7 @@ mod matrix {
     include!("matrix/apps.rs");
     include!("matrix/functions.rs");
     include!("matrix/market.rs");
+    include!("matrix/webhooks.rs");
 }
 
 fn table() -> Vec<Row> {
@@ -92,6 +93,7 @@ fn table() -> Vec<Row> {
         matrix::apps(),
         matrix::functions(),
         matrix::market(),
+        matrix::webhooks(),
     ]
     .into_iter()
     .flatten()

@@ -24,6 +24,7 @@ const BOOTSTRAP: &str = "slc_schemas_bootstrap_token_0123456789";
 const NO_BODY: &[(&str, &str, &str)] = &[
     ("POST", "/workgroups/{workgroup}/datasources/{id}/test", "tests the stored connection settings"),
     ("POST", "/approvals/{id}/withdraw", "the requester takes the request back"),
+    ("POST", "/workgroups/{workgroup}/webhooks/{id}/test", "queues a test notification for the stored channel"),
 ];
 
 /// Every `$ref` anywhere under `value`.
@@ -69,7 +70,7 @@ fn every_write_route_documents_its_body_as_a_schema_in_components() {
         }
     }
     eprintln!("{with_body} write routes document a body schema; {without} take none");
-    assert_eq!((with_body, without), (32, NO_BODY.len()));
+    assert_eq!((with_body, without), (34, NO_BODY.len()));
     // Every reference resolves: bodies, answers and what their schemas refer to.
     let mut found = Vec::new();
     refs(&doc, &mut found);
@@ -129,6 +130,14 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
     let app = ok(&call(&server, "POST", "/workgroups/team/apps", root, Some(json!({"name": "a1"}))));
     let app_id = app["id"].as_i64().expect("app id");
     let app_path = format!("/workgroups/team/apps/{app_id}");
+    let hook = ok(&call(
+        &server,
+        "POST",
+        "/workgroups/team/webhooks",
+        root,
+        Some(json!({"name": "h0", "url": "https://hooks.example.com/h0"})),
+    ));
+    let hook_path = format!("/workgroups/team/webhooks/{}", hook["id"]);
     // (method, registered path, concrete path, body, field a refusal names or None when accepted)
     let cases: Vec<(&str, &str, String, Value, Option<&str>)> = vec![
         ("POST", "/users", "/users".into(), json!({"name": "u1", "displayName": "U", "platformAdmin": false}), None),
@@ -285,6 +294,37 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
             json!({"source": 1}),
             Some("source"),
         ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/webhooks",
+            "/workgroups/team/webhooks".into(),
+            json!({"name": "h1", "url": "https://oapi.dingtalk.com/robot/send?access_token=x", "secret": "s",
+                   "template": "dingtalk", "events": ["api.published"], "enabled": false}),
+            None,
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/webhooks",
+            "/workgroups/team/webhooks".into(),
+            json!({"name": "h2", "url": "https://a.example/", "template": "teams"}),
+            Some("template"),
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/webhooks",
+            "/workgroups/team/webhooks".into(),
+            json!({"name": "h3", "url": "https://a.example/", "events": ["api.deleted"]}),
+            Some("events[0]"),
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/webhooks",
+            "/workgroups/team/webhooks".into(),
+            json!({"name": "h4"}),
+            Some("url"),
+        ),
+        ("PUT", "/workgroups/{workgroup}/webhooks/{id}", hook_path.clone(), json!({"secret": "", "events": []}), None),
+        ("PUT", "/workgroups/{workgroup}/webhooks/{id}", hook_path.clone(), json!({"enabled": "no"}), Some("enabled")),
     ];
     let mut checks = Vec::new();
     for (method, registered, concrete, body, refused) in cases {

@@ -61,6 +61,9 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// Create the demo workgroup, dataset and APIs when the store is empty.
     pub demo: bool,
+    /// Webhook deliveries: the first retry's delay in milliseconds; later ones are multiples
+    /// of it (`[notify] retry_base_ms`, `SLUICE_NOTIFY_RETRY_BASE_MS`).
+    pub notify_retry_base_ms: u64,
 }
 
 /// The file's shape: every key optional.
@@ -86,6 +89,14 @@ struct FileConfig {
     dataset_roots: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
     demo: Option<bool>,
+    notify: NotifyFile,
+}
+
+/// The file's `[notify]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct NotifyFile {
+    retry_base_ms: Option<u64>,
 }
 
 /// The default configuration file, read when it exists and no other is named.
@@ -176,7 +187,15 @@ impl Config {
                 None => true,
                 Some(v) => !matches!(v.as_str(), "0" | "false" | "off" | "no"),
             },
+            notify_retry_base_ms: number(
+                "SLUICE_NOTIFY_RETRY_BASE_MS",
+                file.notify.retry_base_ms.map(|n| n.to_string()),
+            )?
+            .unwrap_or(5_000),
         };
+        if config.notify_retry_base_ms == 0 {
+            return Err("notify.retry_base_ms must be at least 1".into());
+        }
         if config.max_body_bytes == 0 {
             return Err("max_body_bytes must be at least 1".into());
         }
@@ -231,6 +250,18 @@ mod tests {
         assert_eq!((c.threads, c.edge_threads()), (1, 1));
         assert_eq!(c.store_url, "sqlite:///tmp/x/sluice.db");
         assert_eq!(c.admin_token.as_deref(), Some("t0k"));
+    }
+
+    #[test]
+    fn the_notify_table_and_its_override() {
+        assert_eq!(Config::from_sources(None, "f", no_env).unwrap().notify_retry_base_ms, 5_000);
+        let file = "[notify]\nretry_base_ms = 50";
+        assert_eq!(Config::from_sources(Some(file), "f", no_env).unwrap().notify_retry_base_ms, 50);
+        let env = |k: &str| (k == "SLUICE_NOTIFY_RETRY_BASE_MS").then(|| "20".to_owned());
+        assert_eq!(Config::from_sources(Some(file), "f", env).unwrap().notify_retry_base_ms, 20);
+        let zero = |k: &str| (k == "SLUICE_NOTIFY_RETRY_BASE_MS").then(|| "0".to_owned());
+        assert!(Config::from_sources(None, "f", zero).unwrap_err().contains("retry_base_ms"));
+        assert!(Config::from_sources(Some("[notify]\nretry = 1"), "f", no_env).unwrap_err().contains("retry"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Writing a bundle to the store: workgroups, datasources, library functions and APIs matched
+//! Writing a bundle to the store: workgroups, datasources, library functions, webhook channels
+//! (their stored secrets kept) and APIs matched
 //! by workgroup and name, created or updated; a new version only when the definition (for a
 //! workflow: with the library sources its version would carry) differs from the latest;
 //! publishing; and a report of what changed.
@@ -15,7 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use catalog::model::{
-    Api, ApiDefinition, ApiMode, Datasource, Environment, LibraryFunction, ListingInfo, NodeKind, Workgroup,
+    Api, ApiDefinition, ApiMode, Datasource, Environment, LibraryFunction, ListingInfo, NodeKind, WebhookChannel,
+    Workgroup,
 };
 use catalog::store::{ApiDigest, ApiWrite, Store, StoreError};
 
@@ -72,6 +74,8 @@ pub struct ApplyReport {
     pub datasources: Vec<ObjectOutcome>,
     /// Library functions, applied before the APIs.
     pub functions: Vec<ObjectOutcome>,
+    /// Webhook channels.
+    pub webhooks: Vec<ObjectOutcome>,
     pub apis: Vec<ApiOutcome>,
 }
 
@@ -81,6 +85,7 @@ impl ApplyReport {
         self.workgroups_created.is_empty()
             && self.datasources.iter().all(|d| d.change == Change::Unchanged)
             && self.functions.iter().all(|f| f.change == Change::Unchanged)
+            && self.webhooks.iter().all(|w| w.change == Change::Unchanged)
             && self.apis.iter().all(|a| {
                 a.change == Change::Unchanged && !a.version_saved && a.published.is_empty() && !a.listing_saved
             })
@@ -97,6 +102,9 @@ impl fmt::Display for ApplyReport {
         }
         for function in &self.functions {
             writeln!(f, "function {}/{}: {}", function.workgroup, function.name, function.change.as_str())?;
+        }
+        for webhook in &self.webhooks {
+            writeln!(f, "webhook {}/{}: {}", webhook.workgroup, webhook.name, webhook.change.as_str())?;
         }
         for a in &self.apis {
             write!(f, "api {}/{}: {}", a.workgroup, a.name, a.change.as_str())?;
@@ -120,6 +128,7 @@ impl fmt::Display for ApplyReport {
             let count = |change: Change| {
                 self.datasources.iter().filter(|d| d.change == change).count()
                     + self.functions.iter().filter(|d| d.change == change).count()
+                    + self.webhooks.iter().filter(|w| w.change == change).count()
                     + self.apis.iter().filter(|a| a.change == change).count()
             };
             let versions = self.apis.iter().filter(|a| a.version_saved).count();
@@ -149,6 +158,8 @@ struct Existing {
     datasources: Vec<Datasource>,
     /// The workgroup's function library.
     functions: Vec<LibraryFunction>,
+    /// The workgroup's webhook channels (without secrets).
+    webhooks: Vec<WebhookChannel>,
     /// The workgroup's APIs by name.
     apis: HashMap<String, ApiDigest>,
 }
@@ -202,7 +213,8 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
         .first()
         .map(|d| &d.origin)
         .or(bundle.functions.first().map(|f| &f.origin))
-        .or(bundle.apis.first().map(|a| &a.origin));
+        .or(bundle.apis.first().map(|a| &a.origin))
+        .or(bundle.webhooks.first().map(|w| &w.origin));
     let store_problem = |e: StoreError| match first_origin {
         Some(origin) => vec![Problem::new(&origin.file, 0, format!("cannot read the store: {e}"))],
         None => vec![Problem::new("", 0, format!("cannot read the store: {e}"))],
@@ -216,6 +228,7 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
         .map(|d| &d.spec.workgroup)
         .chain(bundle.functions.iter().map(|f| &f.spec.workgroup))
         .chain(bundle.apis.iter().map(|a| &a.spec.workgroup))
+        .chain(bundle.webhooks.iter().map(|w| &w.spec.workgroup))
     {
         if !order.contains(&name.as_str()) {
             order.push(name);
@@ -227,6 +240,7 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
             Ok(workgroup) => Existing {
                 datasources: store.list_datasources(workgroup.id).await.map_err(store_problem)?,
                 functions: store.functions(workgroup.id).await.map_err(store_problem)?,
+                webhooks: store.webhooks(workgroup.id).await.map_err(store_problem)?,
                 apis: store
                     .api_digests(workgroup.id)
                     .await
@@ -395,6 +409,42 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
         };
         report.functions.push(ObjectOutcome { workgroup: spec.workgroup.clone(), name: spec.name.clone(), change });
     }
+    // Webhook channels: the files hold no secret, so a stored channel keeps its own.
+    for sourced in &bundle.webhooks {
+        let spec = &sourced.spec;
+        let what = format!("webhook `{}/{}`", spec.workgroup, spec.name);
+        let current =
+            existing.get(spec.workgroup.as_str()).and_then(|e| e.webhooks.iter().find(|w| w.name == spec.name));
+        let mut events = spec.events.clone();
+        events.sort();
+        events.dedup();
+        let desired = WebhookChannel {
+            id: current.map_or(0, |c| c.id),
+            workgroup_id: workgroup_ids.get(spec.workgroup.as_str()).copied().unwrap_or_default(),
+            name: spec.name.clone(),
+            url: spec.url.clone(),
+            secret: None,
+            has_secret: current.is_some_and(|c| c.has_secret),
+            template: spec.template,
+            events,
+            enabled: spec.enabled,
+            created_at: current.map_or(0, |c| c.created_at),
+            updated_at: current.map_or(0, |c| c.updated_at),
+        };
+        let change = match current {
+            None => {
+                store.create_webhook(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                Change::Created
+            }
+            Some(current) if *current == desired => Change::Unchanged,
+            Some(_) => {
+                store.update_webhook(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                Change::Updated
+            }
+        };
+        report.webhooks.push(ObjectOutcome { workgroup: spec.workgroup.clone(), name: spec.name.clone(), change });
+    }
+
     // What a workflow's version would carry: the files' functions, else the store's.
     let library = |workgroup: &str, name: &str| {
         bundle.function(workgroup, name).map(|f| f.spec.source.clone()).or_else(|| stored_function(workgroup, name))
@@ -632,6 +682,7 @@ fn first_mention<'a>(bundle: &'a Bundle, workgroup: &str) -> Option<&'a Origin> 
         .map(|d| &d.origin)
         .or_else(|| bundle.functions.iter().find(|f| f.spec.workgroup == workgroup).map(|f| &f.origin))
         .or_else(|| bundle.apis.iter().find(|a| a.spec.workgroup == workgroup).map(|a| &a.origin))
+        .or_else(|| bundle.webhooks.iter().find(|w| w.spec.workgroup == workgroup).map(|w| &w.origin))
 }
 
 fn write_problem<'a>(origin: impl Into<Option<&'a Origin>>, what: &str, error: StoreError) -> Vec<Problem> {

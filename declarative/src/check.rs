@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use catalog::model::{
-    ApiDefinition, ApiMode, ApiOptions, Datasource, DatasourceKind, ParamPosition, check_function_name,
+    ApiDefinition, ApiMode, ApiOptions, Datasource, DatasourceKind, NotificationEvent, ParamPosition,
+    check_function_name,
 };
 
 use super::{ApiSpec, Bundle, DatasourceSpec, ModeName, Origin, Problem, Sourced};
@@ -150,8 +151,38 @@ pub(super) fn check_with(
             problems.push(Problem::new(&origin.file, compile_error_line(spec, origin, &error.field), error.message));
         }
     }
+    check_webhooks(bundle, &mut problems);
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     problems
+}
+
+/// Webhook channels: names, the URL's shape (whether its host may be reached is the network
+/// policy's decision at every send), no test event, each channel once.
+fn check_webhooks(bundle: &Bundle, problems: &mut Vec<Problem>) {
+    let mut seen: HashMap<(&str, &str), &Origin> = HashMap::new();
+    for sourced in &bundle.webhooks {
+        let (spec, origin) = (&sourced.spec, &sourced.origin);
+        check_name(origin, "workgroup", "workgroup", &spec.workgroup, problems);
+        check_name(origin, "name", "webhook", &spec.name, problems);
+        if let Err(why) = notify::WebhookTarget::parse(&spec.url) {
+            problems.push(origin.problem_at(&["url"], format!("webhook `{}`: {why}", spec.name)));
+        }
+        if spec.events.contains(&NotificationEvent::WebhookTest) {
+            problems.push(origin.problem_at(
+                &["events"],
+                format!("webhook `{}`: `webhook.test` is sent on request; it cannot be subscribed to", spec.name),
+            ));
+        }
+        let key = (spec.workgroup.as_str(), spec.name.as_str());
+        if let Some(first) = seen.get(&key) {
+            problems.push(origin.problem_at(
+                &["name"],
+                format!("webhook `{}/{}` is defined twice; the first is at {}", key.0, key.1, place(first)),
+            ));
+        } else {
+            seen.insert(key, origin);
+        }
+    }
 }
 
 /// A workflow's functions: inline sources have the `handler` shape, every function a node

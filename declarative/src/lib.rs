@@ -1,4 +1,5 @@
-//! Declarative files: datasources, library functions and APIs written as YAML, checked by `sluice check -f` and
+//! Declarative files: datasources, library functions, APIs and webhook channels written as YAML,
+//! checked by `sluice check -f` and
 //! written to the store by `sluice apply -f` (the format is documented in
 //! `docs/declarative.md`).
 //!
@@ -10,8 +11,9 @@
 //!         pass the SSRF guard with the configured allow-list (check_upstreams)
 //!         functions: names, the `handler` shape; with a sandbox, that they compile
 //!         (check_functions); workflows call functions that exist (inline, the bundle,
-//!         or for apply the store)
-//!  apply  workgroups, datasources, functions, APIs matched by workgroup + name; a
+//!         or for apply the store); webhook channels: names, URLs, events (no secrets:
+//!         a secret is set over the management API and kept by apply)
+//!  apply  workgroups, datasources, functions, webhooks, APIs matched by workgroup + name; a
 //!         new version only when the definition (a workflow's with the library
 //!         sources it calls) differs from the latest; publish; report               (apply.rs)
 //! ```
@@ -27,6 +29,8 @@ mod load;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod webhook_tests;
+#[cfg(test)]
 mod workflow_tests;
 
 use std::fmt;
@@ -34,8 +38,9 @@ use std::path::{Path, PathBuf};
 
 use catalog::model::{
     ApiDefinition, ApiOptions, ApiSettings, AuthMode, ConstantPosition, Datasource, DatasourceKind, Environment,
-    ErrorCode, ListingInfo, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec, RequestParam,
-    ResponseField, SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange, WorkflowSpec,
+    ErrorCode, ListingInfo, NotificationEvent, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec,
+    RequestParam, ResponseField, SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange, WebhookTemplate,
+    WorkflowSpec,
 };
 use plugins::DefinitionError;
 use serde::Deserialize;
@@ -77,11 +82,13 @@ pub struct Bundle {
     /// Functions of workgroups' libraries, which workflows call by name.
     pub functions: Vec<Sourced<FunctionSpec>>,
     pub apis: Vec<Sourced<ApiSpec>>,
+    /// Workgroups' webhook channels, without secrets.
+    pub webhooks: Vec<Sourced<WebhookSpec>>,
 }
 
 impl Bundle {
     pub fn is_empty(&self) -> bool {
-        self.datasources.is_empty() && self.functions.is_empty() && self.apis.is_empty()
+        self.datasources.is_empty() && self.functions.is_empty() && self.apis.is_empty() && self.webhooks.is_empty()
     }
 
     /// The bundle's library function with this workgroup and name (the first, if defined twice).
@@ -272,6 +279,32 @@ pub struct FunctionSpec {
     #[serde(default)]
     pub description: String,
     pub source: String,
+}
+
+/// `kind: Webhook` — a webhook channel of a workgroup's notifications. No secret: files are
+/// kept in version control, so a channel's signing secret is set over the management API, and
+/// `apply` keeps whatever secret the stored channel has.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WebhookSpec {
+    #[serde(rename = "kind", default)]
+    _kind: IgnoredAny,
+    pub workgroup: String,
+    pub name: String,
+    /// `http://` or `https://`, no user name or password.
+    pub url: String,
+    /// `json` (default), `lark` (also Feishu), `dingtalk` or `slack`.
+    #[serde(default)]
+    pub template: WebhookTemplate,
+    /// The events sent to the channel; empty or absent: every event.
+    #[serde(default)]
+    pub events: Vec<NotificationEvent>,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 /// Which kind of API a document describes; each needs its own keys.

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 use serde_yaml_ng::{Mapping, Value};
 
-use super::{ApiSpec, Bundle, DatasourceSpec, FunctionSpec, Origin, Problem, Sourced};
+use super::{ApiSpec, Bundle, DatasourceSpec, FunctionSpec, Origin, Problem, Sourced, WebhookSpec};
 
 /// Reads `paths` — files, or directories whose `*.yaml` / `*.yml` files are read in name
 /// order — into one bundle. Returns every problem found in every file, or the bundle when
@@ -176,14 +176,20 @@ fn parse_document(origin: Origin, text: &str, bundle: &mut Bundle, problems: &mu
         if let Some(spec) = typed::<FunctionSpec>(&origin, text, value, problems) {
             bundle.functions.push(Sourced { spec, origin });
         }
+    } else if kind.eq_ignore_ascii_case("webhook") {
+        if let Some(spec) = typed::<WebhookSpec>(&origin, text, value, problems) {
+            bundle.webhooks.push(Sourced { spec, origin });
+        }
     } else if kind.eq_ignore_ascii_case("api") {
         check_nested_keys(&origin, map, problems);
         if let Some(spec) = typed::<ApiSpec>(&origin, text, value, problems) {
             bundle.apis.push(Sourced { spec, origin });
         }
     } else {
-        problems
-            .push(origin.problem_at(&["kind"], format!("unknown kind `{kind}`: expected Datasource, Function or Api")));
+        problems.push(
+            origin
+                .problem_at(&["kind"], format!("unknown kind `{kind}`: expected Datasource, Function, Api or Webhook")),
+        );
     }
 }
 

@@ -1,6 +1,8 @@
 //! The management API as a pingora background service: its own runtime and store connection,
 //! the axum router from `admin`, and a view of the edge's snapshot for `/health`,
-//! `/platform/unserved` and the test console's workflow runs.
+//! `/platform/unserved` and the test console's workflow runs. The notification worker
+//! (`notify::Worker`: webhook deliveries, expiring grants) runs beside it on the same runtime
+//! and store connection, and stops with it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +47,8 @@ pub struct AdminService {
     pub outbound: OutboundBase,
     /// Runs the test console's workflow functions (the edge's runner, shared).
     pub functions: Arc<dyn FunctionRunner>,
+    /// How the notification worker paces its deliveries.
+    pub notify: notify::WorkerSettings,
 }
 
 #[async_trait]
@@ -75,6 +79,12 @@ impl BackgroundService for AdminService {
         // Offline requests take effect at their time, whichever admin node is up.
         let scheduled = tokio::spawn(admin::approvals::apply_scheduled(store.clone()));
         let (app, _) = admin::routes(state);
+        // Deliveries go out beside the API; an action only enqueues, so neither waits on the other.
+        let worker = notify::Worker::new(store.clone(), self.outbound.clone(), self.notify.clone());
+        let mut worker_shutdown = shutdown.clone();
+        let worker = tokio::spawn(worker.run(async move {
+            let _ = worker_shutdown.changed().await;
+        }));
         let stop = async move {
             let _ = shutdown.changed().await;
         };
@@ -82,6 +92,8 @@ impl BackgroundService for AdminService {
             tracing::error!("admin API stopped: {e}");
         }
         scheduled.abort();
+        // A delivery cut short is sent again when its lease ends.
+        worker.abort();
         store.close().await;
     }
 }

@@ -127,6 +127,10 @@ pub fn serve(config: Config) -> Result<(), String> {
             snapshot,
             outbound,
             functions,
+            notify: notify::WorkerSettings {
+                retry_base: Duration::from_millis(config.notify_retry_base_ms),
+                ..notify::WorkerSettings::default()
+            },
         },
     ));
 

@@ -386,6 +386,8 @@ struct Theirs {
     api: i64,
     app: i64,
     token: i64,
+    /// A webhook channel of theirs (with a secret).
+    webhook: i64,
     /// The name of a function in their library.
     function: &'static str,
 }
@@ -410,6 +412,9 @@ fn victim_state(t: &Tenants, theirs: &Theirs) -> Vec<Value> {
         format!("/workgroups/victim/functions/{}", theirs.function),
         format!("{api}/listing"),
         "/workgroups/victim/applications?side=provider".to_owned(),
+        "/workgroups/victim/webhooks".to_owned(),
+        format!("/workgroups/victim/webhooks/{}", theirs.webhook),
+        format!("/workgroups/victim/webhooks/{}/deliveries", theirs.webhook),
     ]
     .iter()
     .map(|path| ok(&t.root("GET", path, None)))
@@ -459,7 +464,15 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
     ));
     // Their listing draft, never submitted: nobody outside sees it.
     ok(&t.root("PUT", &format!("/workgroups/victim/apis/{api}/listing"), Some(json!({"summary": "VICTIM_MARK"}))));
-    let theirs = Theirs { datasource, folder, api, app, token, function: "vfunc" };
+    // Their webhook channel: neither readable, changeable nor testable from our side.
+    let webhook = ok(&t.root(
+        "POST",
+        "/workgroups/victim/webhooks",
+        Some(json!({"name": "vhook", "url": "https://hooks.example.com/VICTIM_MARK", "secret": "VICTIM_SECRET"})),
+    ))["id"]
+        .as_i64()
+        .expect("webhook id");
+    let theirs = Theirs { datasource, folder, api, app, token, webhook, function: "vfunc" };
 
     // Our own objects, for bodies that point elsewhere.
     ok(&t.root("PUT", "/workgroups/team/members/dev", Some(json!({"role": "admin"}))));
@@ -493,7 +506,7 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
     let body_for = |method: &str, path: &str| -> Option<Value> {
         let body = match (method, path.rsplit('/').next().unwrap_or("")) {
             ("GET" | "DELETE", _) => return None,
-            (_, "test") if path.contains("/datasources/") => return None,
+            (_, "test") if path.contains("/datasources/") || path.contains("/webhooks/") => return None,
             (_, "test") => json!({"params": {}}),
             (_, "copy") => json!({"name": "stolen", "path": "/stolen"}),
             (_, "publish") => json!({"version": 0, "environment": "prod"}),
@@ -504,6 +517,7 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
             ("PUT", "{environment}") => json!({"version": 0, "percent": 50, "enabled": true}),
             ("PUT", _) if path.contains("/datasources/") => sqlite("stolen", "o.db"),
             ("PUT", _) if path.contains("/apps/") => json!({"name": "stolen"}),
+            ("PUT", _) if path.contains("/webhooks/") => json!({"url": "https://stolen.example.com/", "secret": ""}),
             ("PUT", _) => json!({"description": "stolen"}),
             ("PATCH", _) => json!({"name": "stolen"}),
             _ => json!({}),
@@ -520,6 +534,7 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
             ("/apps/{id}", "/apps/", theirs.app),
             ("/tokens/{tokenId}", "/tokens/", theirs.token),
             ("/grants/{appId}", "/grants/", theirs.app),
+            ("/webhooks/{id}", "/webhooks/", theirs.webhook),
         ];
         let mut swapped = false;
         for (pattern, prefix, id) in named_ids {
@@ -588,7 +603,9 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         for token in [t.dev.as_str(), ROOT] {
             let response = call(&t.server, method, path, Some(token), body.clone());
             let text = Tenants::text(&response);
-            let named = ["vds", "vfolder", "vapi", "vapp2", "VICTIM_MARK"].iter().any(|name| text.contains(name));
+            let named = ["vds", "vfolder", "vapi", "vapp2", "VICTIM_MARK", "vhook", "VICTIM_SECRET"]
+                .iter()
+                .any(|name| text.contains(name));
             if response.status < 300 || named {
                 successes.push(format!("{method} {path}: {} {text}", response.status));
             }

@@ -6,7 +6,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{Response, Server, call, code, ok, refused, until};
@@ -93,6 +93,14 @@ fn an_api_is_listed_applied_for_approved_called_and_revoked() {
     let server = &market.server;
     let orders = market.api_id("orders_search");
     let api_path = format!("/workgroups/demo/apis/{orders}");
+    // Both sides have a webhook channel (its receiver is never reached: loopback is not
+    // allowed here); what each was told is in its deliveries.
+    let channel = |workgroup: &str| {
+        let hook = json!({"name": "team-chat", "url": "http://127.0.0.1:9/hook", "template": "slack"});
+        let made = ok(&market.as_user(ROOT, "POST", &format!("/workgroups/{workgroup}/webhooks"), Some(hook)));
+        format!("/workgroups/{workgroup}/webhooks/{}/deliveries?pageSize=100", made["id"])
+    };
+    let (demo_hook, buyers_hook) = (channel("demo"), channel("buyers"));
     let listing = json!({
         "category": "sales", "tags": ["orders", "daily"], "summary": "Orders of the shop by status",
         "documentation": "# Orders\n\nSearch orders by status.", "contact": "#shop-data",
@@ -220,6 +228,26 @@ fn an_api_is_listed_applied_for_approved_called_and_revoked() {
         let audit = ok(&market.as_user(token, "GET", &format!("/workgroups/{workgroup}/audit"), None));
         assert!(audit.to_string().contains("approval.approve"), "{workgroup}: {audit}");
     }
+
+    // Each side's channel heard of the requests and decisions that concern it.
+    let events = |deliveries: &str| -> Vec<String> {
+        let page = ok(&market.as_user(ROOT, "GET", deliveries, None));
+        page["items"].as_array().expect("items").iter().filter_map(|d| d["event"].as_str().map(str::to_owned)).collect()
+    };
+    let expect_events = |deliveries: &str, wanted: &[&str]| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = events(deliveries);
+            if wanted.iter().all(|w| seen.iter().any(|s| s == w)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{deliveries}: {seen:?} lacks one of {wanted:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    expect_events(&demo_hook, &["approval.needed", "approval.decided"]);
+    expect_events(&buyers_hook, &["approval.decided"]);
+    assert!(!events(&buyers_hook).iter().any(|e| e == "approval.needed"), "the applicant does not decide");
 
     // Taking the API offline delists it and cancels what waits for it.
     let other_app =

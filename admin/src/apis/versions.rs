@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::body::JsonBody;
 use axum::Extension;
 use axum::extract::{Path, State};
-use catalog::model::{Api, ApiDefinition, ApiVersion, Environment, Publication, Workgroup};
+use catalog::model::{Api, ApiDefinition, ApiVersion, Environment, NotificationEvent, Publication, Workgroup};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
@@ -324,12 +324,22 @@ pub async fn publish(
     if env == Environment::Prod && workgroup.settings.publish_approval {
         let asking = Asking { by: &caller.user.name, reason: &reason, notify: &notify };
         let approval = state.store.request_publish(api.id, number, asking).await?;
+        crate::announce::request_made(&state.store, &approval);
         record(&state, &caller, "version.publish.request", &api, json!({"version": number, "request": approval.id}))
             .await;
         let Reply(status, view) = accepted(&state, &caller, approval).await?;
         return Ok(Reply(status, PublishAnswer::Requested(Box::new(view))));
     }
     let publication = state.store.publish(api.id, env, number).await.map_err(|e| super::seen_by(&caller, e))?;
+    if env == Environment::Prod {
+        crate::announce::api_changed(
+            &state.store,
+            api.id,
+            &api.name,
+            api.workgroup_id,
+            NotificationEvent::ApiPublished,
+        );
+    }
     record(&state, &caller, "version.publish", &api, json!({"version": number, "environment": env, "reason": reason}))
         .await;
     Ok(Reply::ok(PublishAnswer::Published(publication)))
@@ -361,12 +371,18 @@ pub async fn offline(
     if approval_needed || body.offline_at.is_some() {
         let asking = Asking { by: &caller.user.name, reason: &reason, notify: &notify };
         let approval = state.store.request_offline(api.id, asking, body.offline_at, !approval_needed).await?;
+        if approval_needed {
+            crate::announce::request_made(&state.store, &approval);
+        }
         let detail = json!({"environment": env, "request": approval.id, "offlineAt": body.offline_at});
         record(&state, &caller, "version.offline.request", &api, detail).await;
         let Reply(status, view) = accepted(&state, &caller, approval).await?;
         return Ok(Reply(status, OfflineAnswer::Requested(Box::new(view))));
     }
     state.store.unpublish(api.id, env).await?;
+    if env == Environment::Prod {
+        crate::announce::api_changed(&state.store, api.id, &api.name, api.workgroup_id, NotificationEvent::ApiOffline);
+    }
     record(&state, &caller, "version.offline", &api, json!({"environment": env, "reason": reason})).await;
     Ok(Reply::ok(OfflineAnswer::Offline(())))
 }

@@ -5,8 +5,9 @@
 //! `plugins` compiles them into executable plans, `store` persists them. One submodule per
 //! aggregate, each re-exported here: `datasource` (datasources), `definition` (what a version
 //! of an API does), `api` (APIs, versions, publications), `callers` (apps, grants, gray
-//! release, security levels), `access` (workgroups, users, tokens, members, folders, audit), `market`
-//! (marketplace listings and approvals) and `workflow` (workflow graphs, checked and run by `sluice-workflow`).
+//! release, security levels), `access` (workgroups, users, tokens, members, folders, audit),
+//! `market` (marketplace listings and approvals), `workflow` (workflow graphs, checked and run
+//! by `sluice-workflow`) and `notify` (notifications, webhook channels and their deliveries).
 
 mod access;
 mod api;
@@ -14,6 +15,7 @@ mod callers;
 mod datasource;
 mod definition;
 mod market;
+mod notify;
 mod workflow;
 
 pub use access::*;
@@ -22,4 +24,5 @@ pub use callers::*;
 pub use datasource::*;
 pub use definition::*;
 pub use market::*;
+pub use notify::*;
 pub use workflow::*;

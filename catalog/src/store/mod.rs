@@ -1,7 +1,8 @@
 //! The metadata store: where workgroups, datasources, APIs, their saved versions, their
 //! publications to environments and callers' apps live, and who manages them: users and their
 //! tokens, workgroup members, the folder tree APIs sit in, the audit log, each workgroup's
-//! library of workflow functions, marketplace listings and the requests that wait for approval.
+//! library of workflow functions, marketplace listings and the requests that wait for approval,
+//! and its webhook channels with the outbox of their notifications.
 //!
 //! One code path serves two backends through `sqlx::Any`: a SQLite file (the default, opened
 //! in WAL mode with foreign keys on) and PostgreSQL. Only the DDL differs per backend
@@ -15,8 +16,9 @@
 //! Every write that can change what is served or configured also bumps a one-row counter, the
 //! [revision](Store::revision), in the same transaction; a serving process polls it to learn
 //! that another process (an admin node, `sluice apply`) changed the store. Writes that fail
-//! change nothing, the revision included. Two writes are bookkeeping and leave it alone: a
-//! token's `last_used_at` (written by [`Store::authenticate`]) and audit entries.
+//! change nothing, the revision included. Some writes are bookkeeping and leave it alone: a
+//! token's `last_used_at` (written by [`Store::authenticate`]), audit entries, and webhook
+//! deliveries and grant expiry notices.
 //!
 //! Writes that touch several rows run in one transaction. A transaction that must read before
 //! it writes starts with a write ("touching" the row it depends on), which takes SQLite's write
@@ -35,6 +37,7 @@ mod members;
 mod publications;
 mod tokens;
 mod users;
+mod webhooks;
 mod workgroups;
 
 pub use apis::{ApiQuery, ApiStatus};
@@ -47,6 +50,7 @@ pub use functions::MAX_FUNCTION_SOURCE;
 pub use market::{ApprovalQuery, ApprovalScope, Asking, Decision, MarketQuery, MarketSort};
 pub use publications::PublishedApi;
 pub use tokens::{hash_token, token_prefix};
+pub use webhooks::{ClaimedDelivery, DeliveryOutcome, MAX_DELIVERY_PAGE};
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -133,7 +137,7 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish, access, callers, platform, scale, functions, marketplace) = match self {
+        let (init, publish, access, callers, platform, scale, functions, marketplace, notifications) = match self {
             Backend::Sqlite => (
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_publish.sql"),
@@ -143,6 +147,7 @@ impl Backend {
                 include_str!("../../migrations/sqlite/0006_scale.sql"),
                 include_str!("../../migrations/sqlite/0007_functions.sql"),
                 include_str!("../../migrations/sqlite/0008_marketplace.sql"),
+                include_str!("../../migrations/sqlite/0009_notifications.sql"),
             ),
             Backend::Postgres => (
                 include_str!("../../migrations/postgres/0001_init.sql"),
@@ -153,6 +158,7 @@ impl Backend {
                 include_str!("../../migrations/postgres/0006_scale.sql"),
                 include_str!("../../migrations/postgres/0007_functions.sql"),
                 include_str!("../../migrations/postgres/0008_marketplace.sql"),
+                include_str!("../../migrations/postgres/0009_notifications.sql"),
             ),
         };
         vec![
@@ -164,6 +170,7 @@ impl Backend {
             migration(6, "scale", scale),
             migration(7, "functions", functions),
             migration(8, "marketplace", marketplace),
+            migration(9, "notifications", notifications),
         ]
     }
 }

@@ -102,6 +102,14 @@ impl Store {
             .await?;
         // Its function library goes with it: nothing outside the workgroup may call it.
         sqlx::query("DELETE FROM functions WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
+        // So do its webhook channels and their deliveries.
+        sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE workgroup_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM webhooks WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
         // One statement for the whole tree: foreign keys between folders hold at its end.
         sqlx::query("DELETE FROM folders WHERE workgroup_id = $1").bind(id).execute(&mut *tx).await?;
         match sqlx::query("DELETE FROM workgroups WHERE id = $1").bind(id).execute(&mut *tx).await {

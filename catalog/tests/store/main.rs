@@ -175,6 +175,7 @@ mod market;
 mod route_space;
 mod store_wide;
 mod versions_publications;
+mod webhooks;
 mod workgroups;
 
 // ---------------------------------------------------------------------------------------------
