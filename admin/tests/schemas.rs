@@ -67,7 +67,7 @@ fn every_write_route_documents_its_body_as_a_schema_in_components() {
         }
     }
     eprintln!("{with_body} write routes document a body schema; {without} take none");
-    assert_eq!((with_body, without), (26, NO_BODY.len()));
+    assert_eq!((with_body, without), (27, NO_BODY.len()));
     // Every reference resolves: bodies, answers and what their schemas refer to.
     let mut found = Vec::new();
     refs(&doc, &mut found);
@@ -127,6 +127,10 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
     let app = ok(&call(&server, "POST", "/workgroups/team/apps", root, Some(json!({"name": "a1"}))));
     let app_id = app["id"].as_i64().expect("app id");
     let app_path = format!("/workgroups/team/apps/{app_id}");
+    let registered_api = json!({"name": "r1", "path": "/r1",
+                                "draft": {"mode": "registered", "baseUrl": "https://api.example.com/v1", "path": "/items"}});
+    let api = ok(&call(&server, "POST", "/workgroups/team/apis", root, Some(registered_api)));
+    let samples = format!("/workgroups/team/apis/{}/versions/draft/samples", api["id"]);
     // (method, registered path, concrete path, body, field a refusal names or None when accepted)
     let cases: Vec<(&str, &str, String, Value, Option<&str>)> = vec![
         ("POST", "/users", "/users".into(), json!({"name": "u1", "displayName": "U", "platformAdmin": false}), None),
@@ -282,6 +286,20 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
             "/workgroups/team/functions/f1".into(),
             json!({"source": 1}),
             Some("source"),
+        ),
+        (
+            "PUT",
+            "/workgroups/{workgroup}/apis/{id}/versions/{version}/samples",
+            samples.clone(),
+            json!({"success": {"code": "OK", "data": [1]}, "failure": null}),
+            None,
+        ),
+        (
+            "PUT",
+            "/workgroups/{workgroup}/apis/{id}/versions/{version}/samples",
+            samples.clone(),
+            json!({"sucess": {"code": "OK"}}),
+            Some("sucess"),
         ),
     ];
     let mut checks = Vec::new();

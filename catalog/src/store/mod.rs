@@ -36,7 +36,7 @@ mod tokens;
 mod users;
 mod workgroups;
 
-pub use apis::{ApiQuery, ApiStatus};
+pub use apis::{ApiQuery, ApiStatus, SamplesEdit};
 pub use apps::{APP_TOKEN_MAX_TTL_SECS, MAX_IP_ALLOW};
 pub use audit::MAX_AUDIT_PAGE;
 pub use callers::{AppCredentials, AppTokenEntry, CallerDirectory, GrayRelease};
@@ -131,7 +131,7 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish, access, callers, platform, scale, functions) = match self {
+        let (init, publish, access, callers, platform, scale, functions, details) = match self {
             Backend::Sqlite => (
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_publish.sql"),
@@ -140,6 +140,7 @@ impl Backend {
                 include_str!("../../migrations/sqlite/0005_platform.sql"),
                 include_str!("../../migrations/sqlite/0006_scale.sql"),
                 include_str!("../../migrations/sqlite/0007_functions.sql"),
+                include_str!("../../migrations/sqlite/0010_api_details.sql"),
             ),
             Backend::Postgres => (
                 include_str!("../../migrations/postgres/0001_init.sql"),
@@ -149,6 +150,7 @@ impl Backend {
                 include_str!("../../migrations/postgres/0005_platform.sql"),
                 include_str!("../../migrations/postgres/0006_scale.sql"),
                 include_str!("../../migrations/postgres/0007_functions.sql"),
+                include_str!("../../migrations/postgres/0010_api_details.sql"),
             ),
         };
         vec![
@@ -159,6 +161,8 @@ impl Backend {
             migration(5, "platform", platform),
             migration(6, "scale", scale),
             migration(7, "functions", functions),
+            // 8 and 9 are taken by work in flight (listings and approvals).
+            migration(10, "api_details", details),
         ]
     }
 }
