@@ -97,9 +97,11 @@ pub async fn test(
         body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
     // Rendering is cheap and deterministic: a dry run first gives the SQL a real run executes.
     let input = Call { params, dry_run: true, clearance: body.clearance, ..Call::default() };
-    let dry = match plugin.invoke(&state.plugins, &input).await.map_err(|e| console_error(&e, tested))? {
-        CallOutput::DryRun { dry_run, .. } => dry_run,
-        _ => return Err(console_error(&ApiError::database(), tested)),
+    let dry = match plugin.invoke(&state.plugins, &input).await {
+        Ok(CallOutput::DryRun { dry_run, .. }) => dry_run,
+        Ok(_) => return Err(console_error(&ApiError::database(), tested)),
+        // A refused parameter is refused here already, as the call would be.
+        Err(e) => return Err(refused(&state, &caller, sample.as_ref(), &e, tested).await),
     };
     let mut answer = dry.to_json();
     if body.dry_run {
@@ -109,14 +111,7 @@ pub async fn test(
     let input = Call { dry_run: false, ..input };
     let output = match plugin.invoke(&state.plugins, &input).await {
         Ok(output) => output,
-        Err(e) => {
-            if let Some(sample) = &sample
-                && e.owner_detail().is_none()
-            {
-                sample.keep(&state, &caller, false, failure_body(&e)).await?;
-            }
-            return Err(console_error(&e, tested));
-        }
+        Err(e) => return Err(refused(&state, &caller, sample.as_ref(), &e, tested).await),
     };
     match output {
         CallOutput::Data { data, row_count, timings } => {
@@ -152,6 +147,25 @@ impl SampleTarget<'_> {
     ) -> Result<(), AdminError> {
         super::versions::save_console_sample(state, caller, self.api, self.which, success, body).await
     }
+}
+
+/// What the console answers for a call the API refused or failed, keeping it as the failure
+/// sample first when asked to. A definition the datasource refuses is the author's to fix,
+/// not an answer callers get: it is never kept.
+async fn refused(
+    state: &AdminState,
+    caller: &Caller,
+    sample: Option<&SampleTarget<'_>>,
+    e: &ApiError,
+    tested: &str,
+) -> AdminError {
+    if let Some(sample) = sample
+        && e.owner_detail().is_none()
+        && let Err(not_kept) = sample.keep(state, caller, false, failure_body(e)).await
+    {
+        return not_kept;
+    }
+    console_error(e, tested)
 }
 
 /// A successful call's body as a sample: the OK envelope without its `requestId`.
@@ -194,14 +208,7 @@ async fn workflow_test(
     let input = Call { params, ..input };
     let run = match api.run_traced(&state.plugins, &input).await {
         Ok(run) => run,
-        Err(e) => {
-            if let Some(sample) = &sample
-                && e.owner_detail().is_none()
-            {
-                sample.keep(state, caller, false, failure_body(&e)).await?;
-            }
-            return Err(console_error(&e, tested));
-        }
+        Err(e) => return Err(refused(state, caller, sample.as_ref(), &e, tested).await),
     };
     if let Some(sample) = &sample {
         let (success, body) = match &run.output {
