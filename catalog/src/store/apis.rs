@@ -82,6 +82,16 @@ macro_rules! api_columns {
     };
 }
 
+/// The columns `api_without_samples` reads: `api_columns!` but the draft's samples, which can
+/// be large and which no list shows.
+macro_rules! listed_api_columns {
+    () => {
+        "id, workgroup_id, name, path, method, description, folder_id, draft_json, \
+         owner, tags_json, max_qps, security_level, visible_range, auth_mode, \
+         created_at, updated_at, created_by, updated_by"
+    };
+}
+
 /// The columns `version_from_row` reads (`version_without_samples` all but `samples_json`).
 macro_rules! version_columns {
     () => {
@@ -326,7 +336,8 @@ impl Store {
     }
 
     /// One page of the workgroup's APIs that match every given filter, oldest first, and how
-    /// many match in all.
+    /// many match in all. The draft's samples are left out (empty): a list shows none, and a
+    /// page of them could be megabytes.
     pub async fn find_apis(&self, query: &ApiQuery) -> Result<(Vec<Api>, u64), StoreError> {
         // $1 is the workgroup; each filter appends its term and its text value, if any.
         let mut terms = vec!["workgroup_id = $1".to_owned()];
@@ -369,7 +380,7 @@ impl Store {
         let total: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
         let page_sql = format!(
             "SELECT {} FROM apis WHERE {filter} ORDER BY id LIMIT {} OFFSET {}",
-            api_columns!(),
+            listed_api_columns!(),
             query.limit,
             query.offset
         );
@@ -377,7 +388,7 @@ impl Store {
         for text in &texts {
             page = page.bind(text.clone());
         }
-        let apis = page.fetch_all(&self.pool).await?.iter().map(api_from_row).collect::<Result<_, _>>()?;
+        let apis = page.fetch_all(&self.pool).await?.iter().map(api_without_samples).collect::<Result<_, _>>()?;
         Ok((apis, u64::try_from(total).unwrap_or_default()))
     }
 

@@ -161,7 +161,7 @@ impl Backend {
             migration(5, "platform", platform),
             migration(6, "scale", scale),
             migration(7, "functions", functions),
-            // 8 and 9 are taken by work in flight (listings and approvals).
+            // 8 and 9 are left for work in flight (issue 18's listings and approvals).
             migration(10, "api_details", details),
         ]
     }

@@ -64,7 +64,7 @@ async fn every_write_of_an_api_stamps_its_editor(db: TestDb) {
     let listed = store.list_apis(workgroup_id).await.unwrap();
     assert_eq!(listed.iter().find(|a| a.id == created.id), Some(&moved));
     let (page, _) = store.find_apis(&crate::query(workgroup_id)).await.unwrap();
-    assert_eq!(page.iter().find(|a| a.id == created.id), Some(&moved));
+    assert_eq!(page.iter().find(|a| a.id == created.id), Some(&moved), "no samples yet: a page leaves them out");
 
     // Writers that name nobody leave the names empty, as for rows from before the migration.
     let anonymous = store.create_api(&new_api(workgroup_id, "anon", wizard_draft(datasource.id, "t"))).await.unwrap();
@@ -117,6 +117,10 @@ async fn samples_live_on_the_draft_and_on_versions(db: TestDb) {
     let read = store.api(api.id).await.unwrap();
     assert_eq!(read.details.draft_samples, samples);
     assert_eq!(read.details.updated_by, "alice");
+    let (page, _) = store.find_apis(&crate::query(read.workgroup_id)).await.unwrap();
+    let listed = page.iter().find(|a| a.id == api.id).unwrap();
+    assert!(listed.details.draft_samples.is_empty(), "a page leaves the draft's samples out");
+    assert_eq!(listed.details.updated_by, "alice");
 
     // Editing the draft keeps its samples; saving a version copies them.
     store.update_draft_by(api.id, &api.draft, "bob").await.unwrap();
