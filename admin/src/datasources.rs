@@ -521,7 +521,7 @@ pub async fn move_api(
     if let Some(folder_id) = folder_id {
         folder_in(&state, workgroup, folder_id).await.map_err(|e| e.in_field("folderId"))?;
     }
-    let mut api = state.store.move_api(id, folder_id).await.map_err(|e| match e {
+    let mut api = state.store.move_api_by(id, folder_id, &caller.user.name).await.map_err(|e| match e {
         StoreError::Invalid(why) => AdminError::invalid("folderId", why),
         other => other.into(),
     })?;

@@ -70,7 +70,7 @@ fn every_write_route_documents_its_body_as_a_schema_in_components() {
         }
     }
     eprintln!("{with_body} write routes document a body schema; {without} take none");
-    assert_eq!((with_body, without), (34, NO_BODY.len()));
+    assert_eq!((with_body, without), (35, NO_BODY.len()));
     // Every reference resolves: bodies, answers and what their schemas refer to.
     let mut found = Vec::new();
     refs(&doc, &mut found);
@@ -138,6 +138,10 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
         Some(json!({"name": "h0", "url": "https://hooks.example.com/h0"})),
     ));
     let hook_path = format!("/workgroups/team/webhooks/{}", hook["id"]);
+    let registered_api = json!({"name": "r1", "path": "/r1",
+                                "draft": {"mode": "registered", "baseUrl": "https://api.example.com/v1", "path": "/items"}});
+    let api = ok(&call(&server, "POST", "/workgroups/team/apis", root, Some(registered_api)));
+    let samples = format!("/workgroups/team/apis/{}/versions/draft/samples", api["id"]);
     // (method, registered path, concrete path, body, field a refusal names or None when accepted)
     let cases: Vec<(&str, &str, String, Value, Option<&str>)> = vec![
         ("POST", "/users", "/users".into(), json!({"name": "u1", "displayName": "U", "platformAdmin": false}), None),
@@ -325,6 +329,20 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
         ),
         ("PUT", "/workgroups/{workgroup}/webhooks/{id}", hook_path.clone(), json!({"secret": "", "events": []}), None),
         ("PUT", "/workgroups/{workgroup}/webhooks/{id}", hook_path.clone(), json!({"enabled": "no"}), Some("enabled")),
+        (
+            "PUT",
+            "/workgroups/{workgroup}/apis/{id}/versions/{version}/samples",
+            samples.clone(),
+            json!({"success": {"code": "OK", "data": [1]}, "failure": null}),
+            None,
+        ),
+        (
+            "PUT",
+            "/workgroups/{workgroup}/apis/{id}/versions/{version}/samples",
+            samples.clone(),
+            json!({"sucess": {"code": "OK"}}),
+            Some("sucess"),
+        ),
     ];
     let mut checks = Vec::new();
     for (method, registered, concrete, body, refused) in cases {

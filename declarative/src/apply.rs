@@ -208,6 +208,20 @@ struct Planned {
 /// writes nothing when any problem is found. Applying the same files twice changes nothing the
 /// second time.
 pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> Result<ApplyReport, Vec<Problem>> {
+    apply_as(bundle, store, outbound, DEFAULT_ACTOR).await
+}
+
+/// Who `apply` writes as when no user is named: the creator and last editor it records.
+pub const DEFAULT_ACTOR: &str = "apply";
+
+/// [`apply`] by the user `actor`, recorded as the creator of the APIs it creates, the last
+/// editor of those it updates and the creator of the versions it saves.
+pub async fn apply_as(
+    bundle: &Bundle,
+    store: &Store,
+    outbound: &OutboundBase,
+    actor: &str,
+) -> Result<ApplyReport, Vec<Problem>> {
     let first_origin = bundle
         .datasources
         .first()
@@ -278,6 +292,7 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
     problems.extend(check_upstreams(bundle, &policies.net).await);
     problems.extend(check_datasources(bundle, &policies.datasources, &workgroups));
     problems.extend(check_workflow_apis(bundle, &existing));
+    problems.extend(check_owners(bundle, store, &existing).await.map_err(store_problem)?);
     // Constants whose value comes from the environment, by API and constant index.
     let mut constant_values: Vec<Vec<(usize, String)>> = Vec::with_capacity(bundle.apis.len());
     for sourced in &bundle.apis {
@@ -478,7 +493,7 @@ pub async fn apply(bundle: &Bundle, store: &Store, outbound: &OutboundBase) -> R
                 publish: &plan.publish,
             })
             .collect();
-        let written = store.write_apis(&writes).await.map_err(|(at, e)| {
+        let written = store.write_apis_by(&writes, actor).await.map_err(|(at, e)| {
             let sourced = &bundle.apis[batch[at.min(batch.len() - 1)].0];
             write_problem(&sourced.origin, &format!("API `{}/{}`", sourced.spec.workgroup, sourced.spec.name), e)
         })?;
@@ -521,6 +536,41 @@ async fn write_listing(
     }
     store.save_listing_draft(api_id, &wanted).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
     Ok(true)
+}
+
+/// An owner a file sets must be a member of the API's workgroup, as over the management API;
+/// an owner the store already holds for that API is kept whoever it is (the rule holds for
+/// new owners only). Members are read once per workgroup, and only when an owner changes.
+async fn check_owners(
+    bundle: &Bundle,
+    store: &Store,
+    existing: &BTreeMap<&str, Existing>,
+) -> Result<Vec<Problem>, StoreError> {
+    let mut members: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut problems = Vec::new();
+    for sourced in &bundle.apis {
+        let spec = &sourced.spec;
+        let owner = spec.owner.as_str();
+        let state = existing.get(spec.workgroup.as_str());
+        let stored = state.and_then(|e| e.apis.get(&spec.name)).map(|d| d.api.settings.owner.as_str());
+        if owner.is_empty() || stored == Some(owner) {
+            continue;
+        }
+        if !members.contains_key(spec.workgroup.as_str()) {
+            let names = match state.and_then(|e| e.workgroup.as_ref()) {
+                Some(workgroup) => store.member_names(workgroup.id).await?,
+                // A workgroup apply creates has no members yet.
+                None => Vec::new(),
+            };
+            members.insert(spec.workgroup.as_str(), names);
+        }
+        let is_member = members.get(spec.workgroup.as_str()).is_some_and(|names| names.iter().any(|n| n == owner));
+        if !is_member {
+            let why = plugins::api_rules::owner_not_member(owner, &spec.workgroup);
+            problems.push(sourced.origin.problem_at(&["owner"], why));
+        }
+    }
+    Ok(problems)
 }
 
 /// Compares one API of the files with the store: `Ok(outcome)` when nothing is to be written,
@@ -572,6 +622,7 @@ async fn plan_api(
         settings: spec.settings(),
         // Files do not place APIs in folders; keep where the console put it.
         folder_id: current.and_then(|c| c.api.folder_id),
+        details: Default::default(),
     };
     let digest = definition.digest();
     // A workflow's version carries the library sources it calls: compare those.

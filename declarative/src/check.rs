@@ -515,6 +515,9 @@ fn is_env_name(variable: &str) -> bool {
 fn registered_error_line(origin: &Origin, field: &DefinitionField) -> usize {
     match field {
         DefinitionField::Item("params", name) => origin.line_of(&["params", &format!("name: {name}")]),
+        DefinitionField::ItemKey { list: "params", name, key, .. } => {
+            origin.line_of(&["params", &format!("name: {name}"), key])
+        }
         DefinitionField::Item("constants", name) => {
             origin.line_of(&["upstream", "constants", &format!("name: {name}")])
         }
@@ -575,6 +578,7 @@ fn compile_error_line(spec: &ApiSpec, origin: &Origin, field: &DefinitionField) 
             None => origin.line_of(&["sql"]),
         },
         DefinitionField::Item(list, name) => origin.line_of(&[list, &format!("name: {name}")]),
+        DefinitionField::ItemKey { list, name, key, .. } => origin.line_of(&[list, &format!("name: {name}"), key]),
         DefinitionField::Node(path) => workflow_line(spec, origin, path),
         _ => origin.line_of(&[match spec.mode {
             ModeName::Wizard => "table",

@@ -46,7 +46,7 @@ use plugins::DefinitionError;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-pub use apply::{ApiOutcome, ApplyReport, Change, ObjectOutcome, apply};
+pub use apply::{ApiOutcome, ApplyReport, Change, DEFAULT_ACTOR, ObjectOutcome, apply, apply_as};
 pub use check::{check, check_datasources, check_functions, check_upstreams};
 pub use load::load;
 

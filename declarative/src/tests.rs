@@ -1018,3 +1018,49 @@ async fn a_listing_in_the_file_is_the_apis_listing_draft_and_nothing_more() {
     assert!(load(std::slice::from_ref(&file)).is_err(), "unknown listing keys are refused");
     store.close().await;
 }
+
+/// An owner a file sets must be a member of the API's workgroup: refused at its `owner` line
+/// before anything is written, accepted once the user is a member; an owner the store already
+/// holds is kept whoever it is. `apply_as` records who applied as creator and last editor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_checks_new_owners_and_records_who_applied() {
+    let store = memory_store().await;
+    let examples = load(&[examples_dir()]).unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let report = apply(&examples, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let demo = store.workgroup_by_name("demo").await.unwrap();
+    let first = store.list_apis(demo.id).await.unwrap().into_iter().next().unwrap();
+    assert_eq!((first.details.created_by.as_str(), first.details.updated_by.as_str()), ("apply", "apply"));
+    assert!(!report.apis.is_empty());
+
+    let dir = TempDir::new("owners");
+    let api = |owner: &str, description: &str| {
+        format!(
+            "kind: Api\nworkgroup: demo\nname: owned\npath: /owned\ndescription: {description}\nowner: {owner}\n\
+             mode: native\ndatasource: shop\ntables: [products]\n"
+        )
+    };
+    let bundle = load_text(&dir, "owned.yaml", &api("ghost", "first")).unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let problems = apply(&bundle, &store).await.expect_err("ghost is no member");
+    assert_eq!(places(&problems), vec![("owned.yaml".to_owned(), 6)], "{}", listing(&problems));
+    assert!(problems[0].message.contains("not a member of workgroup `demo`"), "{}", listing(&problems));
+    assert!(!store.has_api_named(demo.id, "owned").await.unwrap(), "nothing was written");
+
+    let ghost = store.create_user("ghost", "", false).await.unwrap();
+    store.add_member(demo.id, ghost.id, catalog::model::WorkgroupRole::Viewer).await.unwrap();
+    let data_dir = std::env::temp_dir().join(format!("sluice-declarative-data-{}", std::process::id()));
+    super::apply_as(&bundle, &store, &outbound_in(&data_dir), "ops")
+        .await
+        .unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let owned = store.list_apis(demo.id).await.unwrap().into_iter().find(|a| a.name == "owned").unwrap();
+    assert_eq!(owned.settings.owner, "ghost");
+    assert_eq!((owned.details.created_by.as_str(), owned.details.updated_by.as_str()), ("ops", "ops"));
+    assert_eq!(store.latest_version(owned.id).await.unwrap().unwrap().created_by, "ops");
+
+    // Ghost leaves; the stored owner stays through other changes.
+    store.remove_member(demo.id, ghost.id).await.unwrap();
+    let bundle = load_text(&dir, "owned.yaml", &api("ghost", "second")).unwrap_or_else(|p| panic!("{}", listing(&p)));
+    apply(&bundle, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let owned = store.api(owned.id).await.unwrap();
+    assert_eq!((owned.description.as_str(), owned.details.updated_by.as_str()), ("second", "apply"));
+    store.close().await;
+}

@@ -156,8 +156,17 @@ pub fn app_document<'a>(
 
 /// `version` as a caller of `clearance` sees it: its request parameters and response fields
 /// above that level are left out. Registered APIs' parameters declare no level (L1) and stay.
+///
+/// Its result samples go too when anything is left out: they were taken at any clearance and
+/// may hold what this caller may not see.
 pub fn for_clearance(version: &ApiVersion, clearance: SecurityLevel) -> ApiVersion {
     let mut visible = version.clone();
+    let definition = &visible.definition;
+    if definition.request_params.iter().any(|p| p.security_level > clearance)
+        || definition.response_fields.iter().any(|f| f.security_level > clearance)
+    {
+        visible.samples = Default::default();
+    }
     let definition = &mut visible.definition;
     definition.request_params.retain(|p| p.security_level <= clearance);
     definition.response_fields.retain(|f| f.security_level <= clearance);

@@ -330,11 +330,21 @@ pub fn build(api: &Api, version: &ApiVersion, method: &HttpMethod, row_name: &st
         None
     };
 
-    let responses = match (&definition.mode, registered) {
+    let mut responses = match (&definition.mode, registered) {
         (_, Some(spec)) => registered_responses(spec, &caller_params, reads_body, shared),
         (ApiMode::Workflow(spec), None) => crate::workflow::workflow_responses(spec, &caller_params, shared),
         (_, None) => sql_responses(definition, &caller_params, row_name, shared),
     };
+    // The version's result samples, as its author kept them: beside the 200, and beside the
+    // operation's own error response (a registered API's failures are its service's own).
+    if let Some(success) = &version.samples.success {
+        responses::add_example(&mut responses, "200", "sample", "A successful call, as its author kept it", success);
+    }
+    if let Some(failure) = &version.samples.failure {
+        let status = if registered.is_some() { "default" } else { "400" };
+        let summary = "A failed call, as its author kept it (its status may be another)";
+        responses::add_example(&mut responses, status, "failureSample", summary, failure);
+    }
 
     let mut description = Vec::<String>::new();
     if !api.description.trim().is_empty() {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::Parameter;
-use utoipa::openapi::{Content, Header, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::{Content, Header, Ref, RefOr, Response, ResponseBuilder, Responses};
 
 /// Component names shared by every document.
 pub const ENVELOPE: &str = "Envelope";
@@ -142,6 +142,20 @@ pub fn with_example(mut response: Response, example: Value) -> Response {
         content.example = Some(example);
     }
     response
+}
+
+/// Adds `value` as the example `name` of the in-place response `status` (its first content),
+/// keeping an example already there beside it (a content has `example` or `examples`, not
+/// both). A response that is a reference, or absent, is left alone: shared responses stay the
+/// same for every operation.
+pub fn add_example(responses: &mut Responses, status: &str, name: &str, summary: &str, value: &Value) {
+    let Some(RefOr::T(response)) = responses.responses.get_mut(status) else { return };
+    let Some((_, RefOr::T(content))) = response.content.first_mut() else { return };
+    if let Some(example) = content.example.take() {
+        content.examples.insert("example".to_owned(), RefOr::T(ExampleBuilder::new().value(Some(example)).build()));
+    }
+    let example = ExampleBuilder::new().summary(summary).value(Some(value.clone())).build();
+    content.examples.insert(name.to_owned(), RefOr::T(example));
 }
 
 /// The 404 of every operation (its example names a sample route).

@@ -111,3 +111,22 @@ fn an_app_without_grants_gets_an_empty_document_and_no_secret_leaks() {
         assert!(!text.contains(secret), "`{secret}` leaked into the app document");
     }
 }
+
+/// Samples were taken at any clearance: an app that cannot see every parameter and field of
+/// the version does not get them; one that sees everything does.
+#[test]
+fn samples_go_with_anything_the_clearance_hides() {
+    let (api, mut version) = common::wizard();
+    version.samples.success = Some(serde_json::json!({"code": "OK", "data": {"rows": [{"card_number": "4111"}]}}));
+    let apis = [(api, version)];
+    let examples = |doc: &Value| {
+        doc["paths"]["/shop/{region}/orders/{id}"]["post"]["responses"]["200"]["content"]
+        ["application/json"]["examples"]
+        .clone()
+    };
+    let (text, _) = app_doc(SecurityLevel::L1, &apis);
+    assert!(!text.contains("4111"), "the L1 document shows no sample");
+    let (_, l4) = app_doc(SecurityLevel::L4, &apis);
+    assert_eq!(examples(&l4)["sample"]["value"]["data"]["rows"][0]["card_number"], "4111", "{}", examples(&l4));
+    assert!(openapi::for_clearance(&apis[0].1, SecurityLevel::L2).samples.is_empty());
+}

@@ -503,3 +503,35 @@ fn error_responses_list_catalogued_codes_with_their_status() {
         assert!(checked >= 5, "{}: only {checked} codes", sample.0.name);
     }
 }
+
+/// A version's success sample is the 200's example `sample` (beside any example already
+/// there), its failure sample the operation's own error response's `failureSample`: the 400
+/// for data APIs, the `default` (the service's answers) for registered ones.
+#[test]
+fn result_samples_are_response_examples() {
+    let success = json!({"code": "OK", "data": {"rows": [{"id": 1}]}});
+    let failure = json!({"code": "MissingParameter.id", "message": "the required parameter `id` is missing"});
+    let (api, mut version) = common::wizard();
+    version.samples.success = Some(success.clone());
+    version.samples.failure = Some(failure.clone());
+    let (_, doc) = document(&(api, version));
+    let op = &doc["paths"]["/shop/{region}/orders/{id}"]["post"];
+    let ok = &op["responses"]["200"]["content"]["application/json"];
+    assert_eq!(ok["examples"]["sample"]["value"], success, "{ok}");
+    assert!(ok.get("example").is_none(), "a content has example or examples, not both: {ok}");
+    let bad = &op["responses"]["400"]["content"]["application/json"]["examples"];
+    assert_eq!(bad["failureSample"]["value"], failure, "{bad}");
+    assert!(bad.as_object().unwrap().len() > 1, "the listed codes' examples stay: {bad}");
+
+    let (api, mut version) = common::registered();
+    version.samples.failure = Some(failure.clone());
+    let (_, doc) = document(&(api, version));
+    let op = &doc["paths"]["/weather/{city}/{unit}"]["get"];
+    let default = op["responses"]["default"]["content"].as_object().unwrap().values().next().unwrap();
+    assert_eq!(default["examples"]["failureSample"]["value"], failure, "{op}");
+
+    // Without samples nothing changes.
+    let (_, plain) = document(&common::wizard());
+    let ok = &plain["paths"]["/shop/{region}/orders/{id}"]["post"]["responses"]["200"]["content"]["application/json"];
+    assert!(ok["examples"].get("sample").is_none(), "{ok}");
+}

@@ -31,6 +31,15 @@ pub fn normalize_method(method: &str) -> Result<String, String> {
     }
 }
 
+/// Why `owner` cannot own an API of `workgroup`: it names nobody who is a member. The one
+/// wording for the management API and `sluice apply`, saying who may be owner.
+pub fn owner_not_member(owner: &str, workgroup: &str) -> String {
+    format!(
+        "owner `{owner}` is not a member of workgroup `{workgroup}`: an API's owner is the user name of a member \
+         of its workgroup (any role, account enabled); add them to the workgroup first, or leave owner empty"
+    )
+}
+
 /// One thing wrong with a path; `param` names the request parameter at fault when it is one
 /// (otherwise the path itself is).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -170,6 +170,9 @@ pub enum DefinitionField {
     ScriptLine(usize),
     /// A place in a workflow as its check names it: `nodes[2].params.user_id`, `start`.
     Node(String),
+    /// A key of one item of a list, the item by index and name:
+    /// (`requestParams`, 0, `age`, `default`) is `requestParams[0].default`.
+    ItemKey { list: &'static str, index: usize, name: String, key: &'static str },
 }
 
 impl DefinitionField {
@@ -180,6 +183,7 @@ impl DefinitionField {
             DefinitionField::Item(list, name) => format!("{list}.{name}"),
             DefinitionField::ScriptLine(_) => "sql".to_owned(),
             DefinitionField::Node(path) => path.clone(),
+            DefinitionField::ItemKey { list, index, key, .. } => format!("{list}[{index}].{key}"),
         }
     }
 }

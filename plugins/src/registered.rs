@@ -309,7 +309,7 @@ fn compile_spec(spec: &RegisteredSpec) -> Result<UpstreamRoute, DefinitionError>
     let mut request_params = Vec::with_capacity(spec.params.len());
     let mut targets: Vec<Target> = Vec::with_capacity(spec.params.len());
     let mut consumed_headers = Vec::new();
-    for param in &spec.params {
+    for (index, param) in spec.params.iter().enumerate() {
         let name = param.name.as_str();
         let param_error = |why: String| DefinitionError::item("params", name, why);
         check_param_name(name).map_err(param_error)?;
@@ -358,10 +358,7 @@ fn compile_spec(spec: &RegisteredSpec) -> Result<UpstreamRoute, DefinitionError>
             description: param.description.clone(),
             ..RequestParam::new(name, param.param_type)
         };
-        if let Some(default) = &param.default {
-            crate::sql::value::coerce(&request_param, &RawParam::Text(default.clone()))
-                .map_err(|e| param_error(format!("parameter `{name}`: default `{default}`: {}", e.message)))?;
-        }
+        crate::sql::value::check_default("params", index, &request_param)?;
         if position == ParamPosition::Path && !param.required && param.default.is_none() {
             return Err(param_error(format!(
                 "parameter `{name}` fills the upstream path: make it required or give it a default"

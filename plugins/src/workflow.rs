@@ -45,10 +45,13 @@ impl WorkflowApi {
             return Err(DefinitionError::at("datasourceId", "a workflow API reads no datasource"));
         }
         let mut names: Vec<String> = Vec::with_capacity(definition.request_params.len());
-        for param in &definition.request_params {
+        for (index, param) in definition.request_params.iter().enumerate() {
             if names.contains(&param.name) {
                 return Err(DefinitionError::item("requestParams", &param.name, "the parameter is declared twice"));
             }
+            // As in SQL modes: a default that does not read as its type is refused here, not
+            // at every call that leaves the parameter out.
+            crate::sql::value::check_default("requestParams", index, param)?;
             names.push(param.name.clone());
         }
         let compiled = ::workflow::compile(spec, &names).map_err(check_error)?;

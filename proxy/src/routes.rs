@@ -588,6 +588,7 @@ mod tests {
                 folder_id: None,
                 settings: Default::default(),
                 draft: wizard(datasource.id, name),
+                details: Default::default(),
             };
             let api = store.create_api(&api).await.unwrap();
             store.save_version(api.id, "").await.unwrap();

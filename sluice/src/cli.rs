@@ -47,8 +47,10 @@ pub fn check(config: &Config, files: &[PathBuf]) -> Result<(), String> {
     }
 }
 
-/// Applies files to the configured store; a running server picks the change up by itself.
-pub fn apply(config: &Config, files: &[PathBuf]) -> Result<(), String> {
+/// Applies files to the configured store as `actor` (`apply` when `None`); a running server
+/// picks the change up by itself.
+pub fn apply(config: &Config, files: &[PathBuf], actor: Option<&str>) -> Result<(), String> {
+    let actor = actor.map(str::trim).filter(|a| !a.is_empty()).unwrap_or(declarative::DEFAULT_ACTOR);
     // apply runs the checks itself, with the store's datasources in view.
     let bundle = declarative::load(files).map_err(report)?;
     // The sandbox is here, not in `declarative`: its compile check comes first.
@@ -66,7 +68,7 @@ pub fn apply(config: &Config, files: &[PathBuf]) -> Result<(), String> {
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     runtime.block_on(async {
         let store = Store::open(&config.store_url, secrets).await.map_err(|e| format!("cannot open the store: {e}"))?;
-        let outcome = declarative::apply(&bundle, &store, &outbound).await.map_err(report);
+        let outcome = declarative::apply_as(&bundle, &store, &outbound, actor).await.map_err(report);
         store.close().await;
         println!("{}", outcome?);
         Ok(())

@@ -93,7 +93,8 @@ pub async fn seed_if_empty(store: &Store, config: &Config) -> Result<Option<Demo
     write_examples(&examples_dir)?;
     let bundle = declarative::load(std::slice::from_ref(&examples_dir)).map_err(|problems| problem_list(&problems))?;
     let outbound = OutboundBase::from_config(config)?;
-    declarative::apply(&bundle, store, &outbound).await.map_err(|problems| problem_list(&problems))?;
+    // The demo's APIs are made by the demo, and their files name no owner.
+    declarative::apply_as(&bundle, store, &outbound, "demo").await.map_err(|problems| problem_list(&problems))?;
     let workgroup = store.workgroup_by_name(WORKGROUP).await.map_err(|e| format!("demo workgroup: {e}"))?;
     let (app, secret) = store
         .create_app(workgroup.id, "demo_app", "The demo app created on first start")

@@ -43,6 +43,10 @@ enum Command {
         /// A file or a directory of *.yaml files; repeat for several.
         #[arg(short = 'f', long = "file", required = true)]
         files: Vec<PathBuf>,
+        /// The user name recorded as creator and last editor of the APIs written (default:
+        /// `apply`).
+        #[arg(long = "as", value_name = "USER")]
+        actor: Option<String>,
     },
     /// Validate YAML files without applying them; lists every problem with file and line.
     Check {
@@ -66,7 +70,7 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Serve => crate::serve::serve(config),
-        Command::Apply { files } => crate::cli::apply(&config, &files),
+        Command::Apply { files, actor } => crate::cli::apply(&config, &files, actor.as_deref()),
         Command::Check { files } => crate::cli::check(&config, &files),
         Command::Export(what) => crate::cli::export(&config, &what),
     };

@@ -581,3 +581,58 @@ fn copy_saves_the_draft_as_a_new_api() {
     );
     assert!(fx.audit().iter().any(|e| e.action == "api.copy" && e.detail["from"] == source));
 }
+
+/// Issue 18 §7 through the real binary: who created and last edited an API and when, a
+/// result sample kept from the test console reaching the API's and the workgroup's OpenAPI
+/// documents, and a request parameter's default applied by the edge to a call that leaves it
+/// out (and shown as `schema.default`).
+#[test]
+fn details_show_editors_samples_reach_documents_and_defaults_reach_the_edge() {
+    let fx = Fixture::start("apis-details");
+    ok(&fx.root("POST", "/users", Some(json!({"name": "editor"}))));
+    ok(&fx.root("PUT", "/workgroups/team/members/editor", Some(json!({"role": "developer"}))));
+    let issued = ok(&fx.root("POST", "/users/editor/tokens", Some(json!({"name": "t"}))));
+    let editor = issued["token"].as_str().expect("token").to_owned();
+
+    let mut body = new_api("items_default", "/shop/defaulted", fx.ds);
+    body["draft"]["requestParams"][0]["default"] = json!("1");
+    let created = ok(&fx.dev("POST", "/workgroups/team/apis", Some(body)));
+    let base = format!("/workgroups/team/apis/{}", created["id"]);
+    assert_eq!((created["createdBy"].as_str(), created["owner"].as_str()), (Some("dev"), Some("dev")), "{created}");
+    std::thread::sleep(Duration::from_millis(5));
+    let edited =
+        ok(&call(&fx.server, "PUT", &base, Some(&editor), Some(json!({"description": "edited", "owner": "editor"}))));
+    assert_eq!(edited["owner"], "editor");
+    let shown = ok(&fx.dev("GET", &base, None));
+    assert_eq!((shown["createdBy"].as_str(), shown["updatedBy"].as_str()), (Some("dev"), Some("editor")), "{shown}");
+    assert!(shown["updatedAt"].as_i64() > shown["createdAt"].as_i64(), "{shown}");
+    let not_member = fx.dev("PUT", &base, Some(json!({"owner": "admin"})));
+    refused(&not_member, 400, Some("owner"));
+
+    // The console keeps its answer as the draft's success sample; V0 carries it.
+    let run = ok(&fx.dev("POST", &format!("{base}/test"), Some(json!({"saveAsSample": true}))));
+    assert_eq!(run["savedAsSample"], "success", "{run}");
+    assert_eq!(names(&run["result"]["rows"]), ["apple", "cherry"], "the default applies in the console: {run}");
+    let v0 = ok(&fx.dev("POST", &format!("{base}/versions"), None));
+    assert_eq!(v0["createdBy"], "dev");
+    assert_eq!(v0["samples"]["success"]["data"], run["result"], "{v0}");
+    ok(&fx.dev("POST", &format!("{base}/publish"), Some(json!({"version": 0, "environment": "prod"}))));
+
+    // The edge applies the default to a call without minPrice.
+    let answered = fx.edge_until("/shop/defaulted", "prod", 200);
+    assert_eq!(names(&answered.json()["data"]["rows"]), ["apple", "cherry"], "{}", answered.json());
+    let explicit = fx.server.call("GET", "/shop/defaulted?minPrice=0", &[], b"");
+    assert_eq!(names(&explicit.json()["data"]["rows"]), ["apple", "banana", "cherry"]);
+
+    // Both documents show the sample as the 200's example and the default in the schema.
+    for document in [format!("{base}/openapi.json"), "/workgroups/team/openapi.json".to_owned()] {
+        let response = fx.dev("GET", &document, None);
+        assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+        let operation = &response.json()["paths"]["/shop/defaulted"]["get"];
+        let ok_content = &operation["responses"]["200"]["content"]["application/json"];
+        assert_eq!(ok_content["examples"]["sample"]["value"], v0["samples"]["success"], "{document}: {operation}");
+        let param =
+            operation["parameters"].as_array().and_then(|p| p.iter().find(|p| p["name"] == "minPrice").cloned());
+        assert_eq!(param.map(|p| p["schema"]["default"].clone()), Some(json!(1.0)), "{document}: {operation}");
+    }
+}

@@ -513,6 +513,7 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
             (_, "offline") => json!({"environment": "prod"}),
             (_, "grants") => json!({"appId": our_app}),
             (_, "folder") => json!({"folderId": null}),
+            (_, "samples") => json!({"success": {"code": "OK", "data": "stolen"}}),
             (_, "secret" | "tokens" | "versions") => json!({}),
             ("PUT", "{environment}") => json!({"version": 0, "percent": 50, "enabled": true}),
             ("PUT", _) if path.contains("/datasources/") => sqlite("stolen", "o.db"),

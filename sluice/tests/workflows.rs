@@ -453,6 +453,7 @@ fn seed_001_runs_an_api_a_python_function_and_a_switch() {
             folder_id: None,
             settings: catalog::model::ApiSettings { auth_mode: catalog::model::AuthMode::None, ..Default::default() },
             draft,
+            details: Default::default(),
         };
         let created = store.create_api(&written).await.expect("api");
         let version = store.save_version(created.id, "past the check").await.expect("version");

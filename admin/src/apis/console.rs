@@ -1,6 +1,8 @@
 //! The test console: runs the draft or a saved version through the SQL pipeline inside the
 //! admin runtime, with the caller's parameters, and answers the data with the SQL, the binds
 //! and the time each stage took. Nothing here touches the edge: test runs are not calls.
+//! `saveAsSample` keeps the answer as the tested draft's or version's success or failure
+//! sample, by its outcome: the body a caller would get, without its `requestId`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,6 +47,11 @@ pub struct TestBody {
     /// Whose published versions a workflow's API nodes call: `test` (the default) or `prod`.
     #[serde(default)]
     environment: Option<Environment>,
+    /// Keep what the API answers as the tested draft's or version's result sample: its success
+    /// sample when the call succeeds, its failure sample when the API refuses or fails it
+    /// (`{"code", "message"}`). Not with `dryRun`; at most 64 KiB.
+    #[serde(default)]
+    save_as_sample: bool,
 }
 
 pub async fn test(
@@ -60,6 +67,10 @@ pub async fn test(
         None => VersionRef::Draft,
         Some(value) => VersionRef::from_json("version", value)?,
     };
+    if body.save_as_sample && body.dry_run {
+        return Err(AdminError::invalid("saveAsSample", "a dry run answers no result to keep: leave dryRun out"));
+    }
+    let sample = body.save_as_sample.then_some(SampleTarget { api: &api, which });
     let definition = match which {
         // A workflow draft runs the library's functions as they are now.
         VersionRef::Draft => crate::functions::resolve(&state, workgroup, &api.draft).await?,
@@ -69,7 +80,7 @@ pub async fn test(
     // API nodes read through them too.
     state.plugins.pools.set_access(state.outbound().await?.datasources);
     if matches!(definition.mode, catalog::model::ApiMode::Workflow(_)) {
-        return workflow_test(&state, workgroup.id, &definition, body, tested).await;
+        return workflow_test(&state, &caller, workgroup.id, &definition, body, tested, sample).await;
     }
     if !definition.mode.is_sql() {
         return Err(AdminError::invalid(
@@ -86,9 +97,11 @@ pub async fn test(
         body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
     // Rendering is cheap and deterministic: a dry run first gives the SQL a real run executes.
     let input = Call { params, dry_run: true, clearance: body.clearance, ..Call::default() };
-    let dry = match plugin.invoke(&state.plugins, &input).await.map_err(|e| console_error(&e, tested))? {
-        CallOutput::DryRun { dry_run, .. } => dry_run,
-        _ => return Err(console_error(&ApiError::database(), tested)),
+    let dry = match plugin.invoke(&state.plugins, &input).await {
+        Ok(CallOutput::DryRun { dry_run, .. }) => dry_run,
+        Ok(_) => return Err(console_error(&ApiError::database(), tested)),
+        // A refused parameter is refused here already, as the call would be.
+        Err(e) => return Err(refused(&state, &caller, sample.as_ref(), &e, tested).await),
     };
     let mut answer = dry.to_json();
     if body.dry_run {
@@ -96,7 +109,11 @@ pub async fn test(
         return Ok(Reply::ok(answer));
     }
     let input = Call { dry_run: false, ..input };
-    match plugin.invoke(&state.plugins, &input).await.map_err(|e| console_error(&e, tested))? {
+    let output = match plugin.invoke(&state.plugins, &input).await {
+        Ok(output) => output,
+        Err(e) => return Err(refused(&state, &caller, sample.as_ref(), &e, tested).await),
+    };
+    match output {
         CallOutput::Data { data, row_count, timings } => {
             answer["dryRun"] = serde_json::Value::Bool(false);
             answer["sizeBytes"] = data.len().into();
@@ -104,10 +121,61 @@ pub async fn test(
             answer["timings"] = timings_json(&timings);
             answer["result"] = serde_json::from_slice(&data)
                 .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&data).into_owned()));
+            if let Some(sample) = &sample {
+                sample.keep(&state, &caller, true, success_body(&answer["result"])).await?;
+                answer["savedAsSample"] = "success".into();
+            }
             Ok(Reply::ok(answer))
         }
         _ => Err(console_error(&ApiError::database(), tested)),
     }
+}
+
+/// What a console run's answer is kept as, with `saveAsSample`.
+struct SampleTarget<'a> {
+    api: &'a catalog::model::Api,
+    which: VersionRef,
+}
+
+impl SampleTarget<'_> {
+    async fn keep(
+        &self,
+        state: &AdminState,
+        caller: &Caller,
+        success: bool,
+        body: serde_json::Value,
+    ) -> Result<(), AdminError> {
+        super::versions::save_console_sample(state, caller, self.api, self.which, success, body).await
+    }
+}
+
+/// What the console answers for a call the API refused or failed, keeping it as the failure
+/// sample first when asked to. A definition the datasource refuses is the author's to fix,
+/// not an answer callers get: it is never kept.
+async fn refused(
+    state: &AdminState,
+    caller: &Caller,
+    sample: Option<&SampleTarget<'_>>,
+    e: &ApiError,
+    tested: &str,
+) -> AdminError {
+    if let Some(sample) = sample
+        && e.owner_detail().is_none()
+        && let Err(not_kept) = sample.keep(state, caller, false, failure_body(e)).await
+    {
+        return not_kept;
+    }
+    console_error(e, tested)
+}
+
+/// A successful call's body as a sample: the OK envelope without its `requestId`.
+fn success_body(data: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"code": "OK", "data": data})
+}
+
+/// A refused or failed call's body as a sample: its code and message.
+fn failure_body(e: &ApiError) -> serde_json::Value {
+    serde_json::json!({"code": e.code(), "message": e.message})
 }
 
 /// A workflow in the console: `dryRun` answers its plan (nothing runs); a run answers the
@@ -117,10 +185,12 @@ pub async fn test(
 /// typed).
 async fn workflow_test(
     state: &AdminState,
+    caller: &Caller,
     workgroup_id: i64,
     definition: &catalog::model::ApiDefinition,
     body: TestBody,
     tested: &str,
+    sample: Option<SampleTarget<'_>>,
 ) -> AdminResult<serde_json::Value> {
     let api = plugins::workflow::WorkflowApi::compile(definition).map_err(rules::definition_error)?;
     let input = Call {
@@ -136,8 +206,19 @@ async fn workflow_test(
     }
     let params = body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
     let input = Call { params, ..input };
-    let run = api.run_traced(&state.plugins, &input).await.map_err(|e| console_error(&e, tested))?;
-    Ok(Reply::ok(match run.output {
+    let run = match api.run_traced(&state.plugins, &input).await {
+        Ok(run) => run,
+        Err(e) => return Err(refused(state, caller, sample.as_ref(), &e, tested).await),
+    };
+    if let Some(sample) = &sample {
+        let (success, body) = match &run.output {
+            Ok(result) => (true, success_body(result)),
+            Err(e) => (false, failure_body(e)),
+        };
+        sample.keep(state, caller, success, body).await?;
+    }
+    let saved = sample.map(|_| if run.output.is_ok() { "success" } else { "failure" });
+    let mut answer = match run.output {
         Ok(result) => serde_json::json!({"dryRun": false, "result": result, "trace": run.trace}),
         // The run failed past its parameters: what a caller would hear, beside the trace up to
         // the node that failed, so the author sees where and why (the console's call worked).
@@ -147,7 +228,11 @@ async fn workflow_test(
             "error": {"code": e.code(), "status": e.status(), "message": e.message},
             "trace": run.trace,
         }),
-    }))
+    };
+    if let Some(saved) = saved {
+        answer["savedAsSample"] = saved.into();
+    }
+    Ok(Reply::ok(answer))
 }
 
 /// Each data API node's statement for a workflow's dry run, from its API's own dry run

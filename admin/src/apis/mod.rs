@@ -6,10 +6,11 @@
 //!  …/apis/{id}/copy                                  POST  save as a new API
 //!  …/apis/{id}/versions                              GET   POST save the draft as the next version
 //!  …/apis/{id}/versions/{n}                          GET   DELETE (not while published)
+//!  …/apis/{id}/versions/{n}/samples                  PUT   result samples (`draft` allowed)
 //!  …/apis/{id}/versions/{a}/diff/{b}                 GET   `draft` allowed on either side
 //!  …/apis/{id}/publish · /offline                    POST  {version, environment} · {environment, offlineAt?}
 //!                                                          (202 with a request where approval is needed)
-//!  …/apis/{id}/test                                  POST  the test console (SQL modes)
+//!  …/apis/{id}/test                                  POST  the test console (`saveAsSample`)
 //!  …/apis/{id}/grants · /grants/{appId}              GET  POST · DELETE (workgroup admin; grants.rs)
 //!  …/apis/{id}/gray · /gray/{environment}            GET · PUT  DELETE gray strategies (grants.rs)
 //! ```
@@ -97,6 +98,14 @@ pub fn register(routes: Routes) -> Routes {
         )
         .answers_nothing()
         .add(
+            Method::PUT,
+            "/workgroups/{workgroup}/apis/{id}/versions/{version}/samples",
+            Access::Workgroup(Developer),
+            put(versions::set_samples),
+        )
+        .body::<versions::SamplesBody>()
+        .answers::<catalog::model::ApiSamples>()
+        .add(
             Method::GET,
             "/workgroups/{workgroup}/apis/{id}/versions/{version}/diff/{other}",
             Access::Workgroup(Viewer),
@@ -148,6 +157,11 @@ pub struct ApiSummary {
     pub mode: &'static str,
     pub datasource_id: Option<i64>,
     pub publications: Vec<Publication>,
+    /// Milliseconds since the Unix epoch, as for the API itself.
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub created_by: String,
+    pub updated_by: String,
 }
 
 /// `?folderId=&status=&name=` of the API list (`pageNum`, `pageSize` apart).
@@ -214,6 +228,10 @@ async fn list_apis(
             description: api.description,
             folder_id: api.folder_id,
             settings: api.settings,
+            created_at: api.details.created_at,
+            updated_at: api.details.updated_at,
+            created_by: api.details.created_by,
+            updated_by: api.details.updated_by,
         })
         .collect();
     Ok(Reply::ok(Page { items, page_num: page.page_num, page_size: page.page_size, total }))
@@ -269,20 +287,27 @@ async fn create_api(
         folder_id: body.folder_id,
         settings: ApiSettings {
             tags: body.tags,
-            // The creator answers for a new API unless someone else is named.
-            owner: body.owner.unwrap_or_else(|| caller.user.name.clone()),
+            owner: match body.owner {
+                Some(owner) => owner.trim().to_owned(),
+                // The creator answers for a new API unless someone else is named; a platform
+                // admin who is no member cannot own it, and it starts without an owner.
+                None if creator_may_own(&state, &caller, workgroup).await? => caller.user.name.clone(),
+                None => String::new(),
+            },
             max_qps: body.max_qps,
             security_level: body.security_level,
             visible_range: body.visible_range,
             auth_mode: body.auth_mode,
         },
         draft,
+        details: Default::default(),
     };
     let api = checked(&state, workgroup, api).await?;
+    check_owner(&state, workgroup, &api.settings.owner, None).await?;
     if let Some(folder_id) = api.folder_id {
         folder_in(&state, workgroup, folder_id).await?;
     }
-    let created = state.store.create_api(&api).await.map_err(|e| seen_by(&caller, e))?;
+    let created = state.store.create_api_by(&api, &caller.user.name).await.map_err(|e| seen_by(&caller, e))?;
     record(&state, &caller, "api.create", &created, serde_json::json!({"name": created.name, "path": created.path}))
         .await;
     Ok(Reply::created(ApiView { api: created, publications: Vec::new() }))
@@ -322,7 +347,7 @@ pub struct ApiUpdate {
 }
 
 /// Tells a key given as `null` (`Some(None)`) from a key left out (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
     T::deserialize(deserializer).map(Some)
 }
 
@@ -345,7 +370,7 @@ async fn update_api(
         description: body.description.unwrap_or_else(|| current.description.clone()),
         settings: ApiSettings {
             tags: body.tags.unwrap_or_else(|| current.settings.tags.clone()),
-            owner: body.owner.unwrap_or_else(|| current.settings.owner.clone()),
+            owner: body.owner.map_or_else(|| current.settings.owner.clone(), |o| o.trim().to_owned()),
             max_qps: body.max_qps.unwrap_or(current.settings.max_qps),
             security_level: body.security_level.unwrap_or(current.settings.security_level),
             visible_range: body.visible_range.unwrap_or(current.settings.visible_range),
@@ -355,14 +380,16 @@ async fn update_api(
         ..current.clone()
     };
     let wanted = checked(&state, workgroup, wanted).await?;
+    check_owner(&state, workgroup, &wanted.settings.owner, Some(&current.settings.owner)).await?;
     if let Some(Some(folder_id)) = body.folder_id {
         folder_in(&state, workgroup, folder_id).await?;
     }
-    let mut updated = state.store.update_api(&wanted).await.map_err(|e| seen_by(&caller, e))?;
+    let actor = &caller.user.name;
+    let mut updated = state.store.update_api_by(&wanted, actor).await.map_err(|e| seen_by(&caller, e))?;
     if let Some(folder_id) = body.folder_id
         && folder_id != current.folder_id
     {
-        updated = state.store.move_api(updated.id, folder_id).await?;
+        updated = state.store.move_api_by(updated.id, folder_id, actor).await?;
     }
     let changed: Vec<&str> = [
         ("name", current.name != updated.name),
@@ -431,11 +458,17 @@ async fn copy_api(
         draft,
         ..source.clone()
     };
-    let copy = checked(&state, workgroup, copy).await?;
+    let mut copy = checked(&state, workgroup, copy).await?;
+    // The copy is a new API: its owner must be a member now, as for any API created. One who
+    // no longer is gives way to the copier (when a member), else to no owner.
+    if !copy.settings.owner.is_empty() && !state.store.is_member_named(workgroup.id, &copy.settings.owner).await? {
+        copy.settings.owner =
+            if creator_may_own(&state, &caller, workgroup).await? { caller.user.name.clone() } else { String::new() };
+    }
     if let Some(folder_id) = copy.folder_id {
         folder_in(&state, workgroup, folder_id).await?;
     }
-    let created = state.store.create_api(&copy).await.map_err(|e| seen_by(&caller, e))?;
+    let created = state.store.create_api_by(&copy, &caller.user.name).await.map_err(|e| seen_by(&caller, e))?;
     record(&state, &caller, "api.copy", &created, serde_json::json!({"name": created.name, "from": source.id})).await;
     Ok(Reply::created(ApiView { api: created, publications: Vec::new() }))
 }
@@ -466,7 +499,34 @@ async fn checked(state: &AdminState, workgroup: &Workgroup, mut api: Api) -> Res
     Ok(api)
 }
 
-/// The definition's datasource, password opened, when it is the workgroup's.
+/// An owner being set must name a member of the workgroup (or be empty): 400 on `owner`.
+/// `current` is the stored owner on an update: keeping it is never refused, so APIs owned by
+/// someone who has since left (or was set before the rule) stay as they are until changed.
+async fn check_owner(
+    state: &AdminState,
+    workgroup: &Workgroup,
+    owner: &str,
+    current: Option<&str>,
+) -> Result<(), AdminError> {
+    if owner.is_empty() || current == Some(owner) {
+        return Ok(());
+    }
+    if state.store.is_member_named(workgroup.id, owner).await? {
+        Ok(())
+    } else {
+        Err(AdminError::invalid("owner", plugins::api_rules::owner_not_member(owner, &workgroup.name)))
+    }
+}
+
+/// Whether the caller may own an API of the workgroup: platform admins act in every workgroup
+/// without being members, and only members own APIs.
+async fn creator_may_own(state: &AdminState, caller: &Caller, workgroup: &Workgroup) -> Result<bool, AdminError> {
+    if caller.workgroup.as_ref().is_some_and(|(w, _)| w.id == workgroup.id) && !caller.user.platform_admin {
+        return Ok(true);
+    }
+    Ok(state.store.is_member_named(workgroup.id, &caller.user.name).await?)
+}
+
 /// A store error as `caller` sees it: a path conflict names the other API only when it is in
 /// the workgroup the caller is working in, or the caller is a platform admin.
 pub(super) fn seen_by(caller: &Caller, error: StoreError) -> AdminError {
@@ -479,6 +539,7 @@ pub(super) fn seen_by(caller: &Caller, error: StoreError) -> AdminError {
     }
 }
 
+/// The definition's datasource, password opened, when it is the workgroup's.
 pub(super) async fn datasource_in(
     state: &AdminState,
     workgroup: &Workgroup,

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use crate::body::JsonBody;
 use axum::Extension;
 use axum::extract::{Path, State};
-use catalog::model::{Api, ApiDefinition, ApiVersion, Environment, NotificationEvent, Publication, Workgroup};
+use catalog::model::{
+    Api, ApiDefinition, ApiSamples, ApiVersion, Environment, NotificationEvent, Publication, Workgroup,
+};
+use catalog::store::SamplesEdit;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
@@ -84,6 +87,10 @@ pub struct VersionView {
     pub label: String,
     pub description: String,
     pub created_at: i64,
+    /// The user who saved it (`""` when not known).
+    pub created_by: String,
+    /// Its result samples.
+    pub samples: ApiSamples,
     /// The environments serving this version (`prod`, `test`).
     pub published_in: Vec<Environment>,
     /// Left out of lists.
@@ -99,6 +106,8 @@ fn view(version: ApiVersion, publications: &[Publication], with_definition: bool
         published_in: publications.iter().filter(|p| p.version == version.number).map(|p| p.environment).collect(),
         description: version.description,
         created_at: version.created_at,
+        created_by: version.created_by,
+        samples: version.samples,
         definition: with_definition.then_some(version.definition),
     }
 }
@@ -159,7 +168,7 @@ pub async fn save_version(
     crate::functions::check_sources(&state, &resolved)?;
     compile(&state, workgroup, &resolved).await?;
     // Saves exactly the draft compiled above, or answers Conflict when it changed meanwhile.
-    let version = state.store.save_checked_version(api.id, &body.description, &draft).await?;
+    let version = state.store.save_checked_version_by(api.id, &body.description, &draft, &caller.user.name).await?;
     record(&state, &caller, "version.save", &api, serde_json::json!({"version": version.number})).await;
     Ok(Reply::created(view(version, &[], true)))
 }
@@ -401,4 +410,74 @@ mod tests {
         assert_eq!(VersionRef::from_json("version", &serde_json::json!(0)).unwrap(), VersionRef::Number(0));
         assert_eq!(VersionRef::from_json("v", &serde_json::json!(true)).unwrap_err().field.as_deref(), Some("v"));
     }
+}
+
+/// `PUT …/versions/{version}/samples`: per key, a JSON value sets the sample, `null` removes
+/// it, and a key left out keeps it. `{version}` may be `draft`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SamplesBody {
+    /// The body of a successful call, e.g. `{"code": "OK", "data": …}`; at most 64 KiB of JSON.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<serde_json::Value>)]
+    success: Option<Option<serde_json::Value>>,
+    /// The body of a failed call, e.g. `{"code": "MissingParameter.id", "message": …}`; at
+    /// most 64 KiB of JSON.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<serde_json::Value>)]
+    failure: Option<Option<serde_json::Value>>,
+}
+
+/// Sets the result samples of a saved version or of the draft; answers the samples now kept.
+pub async fn set_samples(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id, number)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<SamplesBody>,
+) -> AdminResult<ApiSamples> {
+    let api = api_in(&state, caller.workgroup()?, &id).await?;
+    let target = match VersionRef::parse(&number) {
+        Some(VersionRef::Draft) => None,
+        Some(VersionRef::Number(n)) => Some(n),
+        None => return Err(AdminError::not_found("version", &number)),
+    };
+    let edit = SamplesEdit { success: body.success, failure: body.failure };
+    // The size rule first, naming the key at fault; the store checks it again.
+    edit.applied_to(ApiSamples::default()).check().map_err(|(key, why)| AdminError::invalid(key, why))?;
+    let samples = state.store.set_samples(api.id, target, &edit, &caller.user.name).await?;
+    let detail = serde_json::json!({
+        "version": target.map_or_else(|| "draft".to_owned(), |n| format!("V{n}")),
+        "success": samples.success.is_some(),
+        "failure": samples.failure.is_some(),
+    });
+    record(&state, &caller, "api.samples", &api, detail).await;
+    Ok(Reply::ok(samples))
+}
+
+/// Stores what the test console answered as the success or failure sample of what it ran
+/// (the draft or a version): the part of the caller's body that does not change from call to
+/// call (no `requestId`). Refused (400 on `saveAsSample`) when it is over the size limit.
+pub async fn save_console_sample(
+    state: &AdminState,
+    caller: &Caller,
+    api: &Api,
+    target: VersionRef,
+    success: bool,
+    body: serde_json::Value,
+) -> Result<(), AdminError> {
+    let edit = if success {
+        SamplesEdit { success: Some(Some(body)), failure: None }
+    } else {
+        SamplesEdit { success: None, failure: Some(Some(body)) }
+    };
+    edit.applied_to(ApiSamples::default()).check().map_err(|(_, why)| AdminError::invalid("saveAsSample", why))?;
+    let version = match target {
+        VersionRef::Draft => None,
+        VersionRef::Number(n) => Some(n),
+    };
+    state.store.set_samples(api.id, version, &edit, &caller.user.name).await?;
+    let kind = if success { "success" } else { "failure" };
+    record(state, caller, "api.samples", api, serde_json::json!({"version": target.label(), "fromConsole": kind}))
+        .await;
+    Ok(())
 }

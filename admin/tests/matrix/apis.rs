@@ -3,10 +3,11 @@
 // of `team` over a SQLite datasource (written straight into the server's store, once), with a
 // saved version or a publication where the route needs one.
 //
-// Reading is for viewers; creating, editing, saving versions, deleting (an API or a version,
-// refused while published anyway), publishing, taking offline and the test console are for
-// developers. Deleting an API is a developer's: developers already publish and take offline,
-// which matters more, and an API in use cannot be deleted.
+// Reading is for viewers; creating, editing, saving versions, setting result samples,
+// deleting (an API or a version, refused while published anyway), publishing, taking offline
+// and the test console (which may keep its answer as a sample) are for developers. Deleting
+// an API is a developer's: developers already publish and take offline, which matters more,
+// and an API in use cannot be deleted.
 
 /// Developers and above.
 const DEVELOPER: Expect = Expect::WorkgroupDeveloper;
@@ -83,6 +84,15 @@ pub fn apis() -> Vec<Row> {
             prepare: |c| (format!("{}/versions/0/diff/draft", apis_fresh(c, 1, None)), None),
         },
         Row {
+            method: "PUT",
+            path: "/workgroups/{workgroup}/apis/{id}/versions/{version}/samples",
+            expect: DEVELOPER,
+            prepare: |c| {
+                let body = json!({"success": {"code": "OK", "data": {"rows": []}}, "failure": null});
+                (format!("{}/versions/V0/samples", apis_fresh(c, 1, None)), Some(body))
+            },
+        },
+        Row {
             method: "POST",
             path: "/workgroups/{workgroup}/apis/{id}/publish",
             expect: DEVELOPER,
@@ -100,7 +110,7 @@ pub fn apis() -> Vec<Row> {
             method: "POST",
             path: "/workgroups/{workgroup}/apis/{id}/test",
             expect: DEVELOPER,
-            prepare: |c| (format!("{}/test", apis_fresh(c, 0, None)), Some(json!({"params": {"minPrice": 1}}))),
+            prepare: |c| (format!("{}/test", apis_fresh(c, 0, None)), Some(json!({"params": {"minPrice": 1}, "saveAsSample": true}))),
         },
     ]
 }

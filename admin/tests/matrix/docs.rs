@@ -75,6 +75,7 @@ fn docs_team_api(c: &Ctx) -> i64 {
                 folder_id: None,
                 settings: Default::default(),
                 draft,
+                details: Default::default(),
             };
             let api = store.create_api(&api).await.expect("api");
             store.save_version(api.id, "for the docs rows").await.expect("version");

@@ -31,6 +31,81 @@ pub struct Api {
     #[serde(flatten)]
     pub settings: ApiSettings,
     pub draft: ApiDefinition,
+    /// Who made and last changed the API, when, and the draft's result samples: kept by the
+    /// store, never read from input.
+    #[serde(flatten)]
+    pub details: ApiDetails,
+}
+
+/// What the store keeps about an API besides what its users set: the creation and the last
+/// change (times in milliseconds since the Unix epoch, user names; `""` when not known, as for
+/// APIs written before these were kept), and the result samples of the draft. Every field is
+/// read-only: the store writes them, JSON input leaves them at their defaults.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiDetails {
+    #[serde(skip_deserializing)]
+    #[schema(read_only)]
+    pub created_at: i64,
+    #[serde(skip_deserializing)]
+    #[schema(read_only)]
+    pub updated_at: i64,
+    /// The user who created the API (`apply` for `sluice apply` run without a user name).
+    #[serde(skip_deserializing)]
+    #[schema(read_only)]
+    pub created_by: String,
+    /// The user who last changed its metadata, draft, folder or samples.
+    #[serde(skip_deserializing)]
+    #[schema(read_only)]
+    pub updated_by: String,
+    /// The draft's result samples; saving a version copies them to it.
+    #[serde(skip_deserializing)]
+    #[schema(read_only)]
+    pub draft_samples: ApiSamples,
+}
+
+/// The most bytes a result sample takes, written as compact JSON.
+pub const MAX_SAMPLE_BYTES: usize = 64 * 1024;
+
+/// What a version answers, as examples for its readers: the body of a successful call and of
+/// a failed one (each any JSON value, at most [`MAX_SAMPLE_BYTES`]). They show in the API's
+/// views and as response examples in the OpenAPI documents.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiSamples {
+    /// A successful call's body, e.g. `{"code": "OK", "data": {…}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub success: Option<serde_json::Value>,
+    /// A failed call's body, e.g. `{"code": "MissingParameter.id", "message": "…"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub failure: Option<serde_json::Value>,
+}
+
+impl ApiSamples {
+    pub fn is_empty(&self) -> bool {
+        self.success.is_none() && self.failure.is_none()
+    }
+
+    /// The one size rule for samples: the error names the key at fault (`success`,
+    /// `failure`) and says why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        for (key, sample) in [("success", &self.success), ("failure", &self.failure)] {
+            let Some(sample) = sample else { continue };
+            let size = serde_json::to_vec(sample).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
+            if size > MAX_SAMPLE_BYTES {
+                return Err((
+                    key,
+                    format!(
+                        "the {key} sample is {size} bytes of JSON, more than {} KiB: keep a few rows",
+                        MAX_SAMPLE_BYTES / 1024
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// API metadata that holds for every version and takes effect when it is saved, without a
@@ -147,6 +222,12 @@ pub struct ApiVersion {
     pub definition: ApiDefinition,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
+    /// The user who saved it (`""` when not known).
+    #[serde(default)]
+    pub created_by: String,
+    /// Its result samples (copied from the draft when it was saved, then set per version).
+    #[serde(default)]
+    pub samples: ApiSamples,
 }
 
 impl ApiVersion {

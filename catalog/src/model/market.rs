@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::api::ApiSettings;
+use super::api::{ApiSettings, MAX_SAMPLE_BYTES};
 use super::callers::SecurityLevel;
 
 /// The longest marketplace texts, in characters (documentation and samples in bytes).
@@ -16,7 +16,6 @@ pub const MAX_CATEGORY_CHARS: usize = 64;
 pub const MAX_SUMMARY_CHARS: usize = 500;
 pub const MAX_CONTACT_CHARS: usize = 200;
 pub const MAX_DOCUMENTATION_BYTES: usize = 64 * 1024;
-pub const MAX_SAMPLE_BYTES: usize = 64 * 1024;
 /// The longest reason or comment of a request, in characters.
 pub const MAX_REASON_CHARS: usize = 1000;
 

@@ -19,7 +19,7 @@ use super::{
     Store, StoreError, bump_revision, claim_route, from_json, is_foreign_key_violation, is_unique_violation,
     lock_workgroup, now_millis, require_text, to_json,
 };
-use crate::model::{Api, ApiDefinition, ApiMode, ApiSettings, ApiVersion};
+use crate::model::{Api, ApiDefinition, ApiDetails, ApiMode, ApiSamples, ApiSettings, ApiVersion};
 use crate::route_space::RouteClaim;
 
 /// An insert refused because the workgroup or the draft's datasource does not exist.
@@ -52,6 +52,24 @@ pub enum ApiStatus {
     In(crate::model::Environment),
 }
 
+/// A change to an API's or a version's samples ([`Store::set_samples`]): per key, `None`
+/// keeps the stored sample, `Some(None)` removes it, `Some(Some(value))` replaces it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SamplesEdit {
+    pub success: Option<Option<serde_json::Value>>,
+    pub failure: Option<Option<serde_json::Value>>,
+}
+
+impl SamplesEdit {
+    /// `current` with this change made.
+    pub fn applied_to(&self, current: ApiSamples) -> ApiSamples {
+        ApiSamples {
+            success: self.success.clone().unwrap_or(current.success),
+            failure: self.failure.clone().unwrap_or(current.failure),
+        }
+    }
+}
+
 /// HTTP methods an API may answer.
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -59,14 +77,25 @@ const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 macro_rules! api_columns {
     () => {
         "id, workgroup_id, name, path, method, description, folder_id, draft_json, \
-         owner, tags_json, max_qps, security_level, visible_range, auth_mode"
+         owner, tags_json, max_qps, security_level, visible_range, auth_mode, \
+         created_at, updated_at, created_by, updated_by, draft_samples_json"
     };
 }
 
-/// The columns `version_from_row` reads.
+/// The columns `api_without_samples` reads: `api_columns!` but the draft's samples, which can
+/// be large and which no list shows.
+macro_rules! listed_api_columns {
+    () => {
+        "id, workgroup_id, name, path, method, description, folder_id, draft_json, \
+         owner, tags_json, max_qps, security_level, visible_range, auth_mode, \
+         created_at, updated_at, created_by, updated_by"
+    };
+}
+
+/// The columns `version_from_row` reads (`version_without_samples` all but `samples_json`).
 macro_rules! version_columns {
     () => {
-        "api_id, number, description, definition_json, created_at"
+        "api_id, number, description, definition_json, created_at, created_by, samples_json"
     };
 }
 
@@ -74,10 +103,17 @@ impl Store {
     /// Stores a new API and returns it with its id. The method is stored upper-case; the
     /// workgroup and the draft's datasource must exist, and the folder, if any, must be the
     /// workgroup's (`Invalid` otherwise). `PathConflict` when its path collides with an API
-    /// published in any environment.
+    /// published in any environment. The creator is not known (`""`); see
+    /// [`Store::create_api_by`].
     pub async fn create_api(&self, api: &Api) -> Result<Api, StoreError> {
+        self.create_api_by(api, "").await
+    }
+
+    /// [`Store::create_api`] by the user `actor`, its creator and last editor. `api.details`
+    /// is ignored: the store sets it.
+    pub async fn create_api_by(&self, api: &Api, actor: &str) -> Result<Api, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let created = match self.insert_api(&mut tx, api, false).await? {
+        let created = match self.insert_api(&mut tx, api, false, actor).await? {
             Ok(created) => created,
             Err(MissingReference) => {
                 // Give the connection back before the lookup: an in-memory store has only one.
@@ -93,12 +129,13 @@ impl Store {
     /// [`Store::create_api`] inside the caller's transaction, without bumping the revision.
     /// `Ok(Err(MissingReference))` when the workgroup or the draft's datasource does not exist:
     /// the caller names which once the transaction is given back. `claimed`: the caller holds
-    /// the route space's lock and checked the API's route already.
+    /// the route space's lock and checked the API's route already. `actor` is the creator.
     pub(super) async fn insert_api(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         api: &Api,
         claimed: bool,
+        actor: &str,
     ) -> Result<Result<Api, MissingReference>, StoreError> {
         let method = validate_api(api)?;
         let draft_json = self.definition_json("API draft", &api.draft, None)?;
@@ -118,8 +155,9 @@ impl Store {
             "INSERT INTO apis \
              (workgroup_id, name, path, method, description, datasource_id, folder_id, draft_json, \
               created_at, updated_at, owner, tags_json, max_qps, security_level, visible_range, auth_mode, \
-              draft_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+              draft_hash, created_by, updated_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+             RETURNING id",
         )
         .bind(api.workgroup_id)
         .bind(&api.name)
@@ -137,6 +175,7 @@ impl Store {
         .bind(settings.visible_range.as_str())
         .bind(settings.auth_mode.as_str())
         .bind(api.draft.digest())
+        .bind(actor)
         .fetch_one(&mut **tx)
         .await;
         let row = match inserted {
@@ -149,28 +188,43 @@ impl Store {
         };
         let id = row.try_get("id")?;
         write_tags(tx, id, &api.settings.tags).await?;
-        Ok(Ok(Api { id, method, draft: api.draft.redacted(), ..api.clone() }))
+        let details = ApiDetails {
+            created_at: now,
+            updated_at: now,
+            created_by: actor.to_owned(),
+            updated_by: actor.to_owned(),
+            draft_samples: ApiSamples::default(),
+        };
+        Ok(Ok(Api { id, method, draft: api.draft.redacted(), details, ..api.clone() }))
     }
 
     /// Replaces the API's name, path, method, description, settings and draft (by `api.id`);
     /// saved versions and publications are untouched. The workgroup never changes, nor does the
     /// folder (see [`Store::move_api`]): `api.folder_id` is ignored. Returns the stored result.
     /// `PathConflict` when the path collides with another API published in any environment.
+    /// The editor is not known (`""`); see [`Store::update_api_by`].
     pub async fn update_api(&self, api: &Api) -> Result<Api, StoreError> {
+        self.update_api_by(api, "").await
+    }
+
+    /// [`Store::update_api`] by the user `actor`, who becomes the last editor. `api.details`
+    /// is ignored: the draft's samples stay, the creation stays, the change is stamped.
+    pub async fn update_api_by(&self, api: &Api, actor: &str) -> Result<Api, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let updated = self.update_api_in(&mut tx, api, false).await?;
+        let updated = self.update_api_in(&mut tx, api, false, actor).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(updated)
     }
 
     /// [`Store::update_api`] inside the caller's transaction, without bumping the revision.
-    /// `claimed` as for [`Store::insert_api`].
+    /// `claimed` and `actor` as for [`Store::insert_api`].
     pub(super) async fn update_api_in(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         api: &Api,
         claimed: bool,
+        actor: &str,
     ) -> Result<Api, StoreError> {
         let method = validate_api(api)?;
         super::functions::require_library_functions(tx, api.workgroup_id, &api.draft).await?;
@@ -178,7 +232,7 @@ impl Store {
         let updated = sqlx::query(concat!(
             "UPDATE apis SET name = $2, path = $3, method = $4, description = $5, datasource_id = $6, \
              draft_json = $7, updated_at = $8, owner = $9, tags_json = $10, max_qps = $11, \
-             security_level = $12, visible_range = $13, auth_mode = $14, draft_hash = $15 \
+             security_level = $12, visible_range = $13, auth_mode = $14, draft_hash = $15, updated_by = $16 \
              WHERE id = $1 RETURNING ",
             api_columns!()
         ))
@@ -197,6 +251,7 @@ impl Store {
         .bind(api.settings.visible_range.as_str())
         .bind(api.settings.auth_mode.as_str())
         .bind(api.draft.digest())
+        .bind(actor)
         .fetch_optional(&mut **tx)
         .await;
         let updated = match updated {
@@ -219,8 +274,14 @@ impl Store {
     }
 
     /// Puts the API in a folder of its workgroup (`None`: the root) and returns it. `Invalid`
-    /// when the folder is another workgroup's.
+    /// when the folder is another workgroup's. The editor is not known (`""`); see
+    /// [`Store::move_api_by`].
     pub async fn move_api(&self, api_id: i64, folder_id: Option<i64>) -> Result<Api, StoreError> {
+        self.move_api_by(api_id, folder_id, "").await
+    }
+
+    /// [`Store::move_api`] by the user `actor`, who becomes the last editor.
+    pub async fn move_api_by(&self, api_id: i64, folder_id: Option<i64>, actor: &str) -> Result<Api, StoreError> {
         let workgroup_id = self.api(api_id).await?.workgroup_id;
         let mut tx = self.pool.begin().await?;
         lock_workgroup(&mut tx, workgroup_id).await?;
@@ -228,12 +289,13 @@ impl Store {
             require_folder_in(&mut tx, folder_id, workgroup_id).await?;
         }
         let row = sqlx::query(concat!(
-            "UPDATE apis SET folder_id = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+            "UPDATE apis SET folder_id = $2, updated_at = $3, updated_by = $4 WHERE id = $1 RETURNING ",
             api_columns!()
         ))
         .bind(api_id)
         .bind(folder_id)
         .bind(now_millis())
+        .bind(actor)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::not_found("API", api_id))?;
@@ -274,7 +336,8 @@ impl Store {
     }
 
     /// One page of the workgroup's APIs that match every given filter, oldest first, and how
-    /// many match in all.
+    /// many match in all. The draft's samples are left out (empty): a list shows none, and a
+    /// page of them could be megabytes.
     pub async fn find_apis(&self, query: &ApiQuery) -> Result<(Vec<Api>, u64), StoreError> {
         // $1 is the workgroup; each filter appends its term and its text value, if any.
         let mut terms = vec!["workgroup_id = $1".to_owned()];
@@ -317,7 +380,7 @@ impl Store {
         let total: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
         let page_sql = format!(
             "SELECT {} FROM apis WHERE {filter} ORDER BY id LIMIT {} OFFSET {}",
-            api_columns!(),
+            listed_api_columns!(),
             query.limit,
             query.offset
         );
@@ -325,7 +388,7 @@ impl Store {
         for text in &texts {
             page = page.bind(text.clone());
         }
-        let apis = page.fetch_all(&self.pool).await?.iter().map(api_from_row).collect::<Result<_, _>>()?;
+        let apis = page.fetch_all(&self.pool).await?.iter().map(api_without_samples).collect::<Result<_, _>>()?;
         Ok((apis, u64::try_from(total).unwrap_or_default()))
     }
 
@@ -352,8 +415,15 @@ impl Store {
         Ok(by_api)
     }
 
-    /// Replaces the API's draft; saved versions are untouched. Returns the updated API.
+    /// Replaces the API's draft; saved versions are untouched. Returns the updated API. The
+    /// editor is not known (`""`); see [`Store::update_draft_by`].
     pub async fn update_draft(&self, id: i64, draft: &ApiDefinition) -> Result<Api, StoreError> {
+        self.update_draft_by(id, draft, "").await
+    }
+
+    /// [`Store::update_draft`] by the user `actor`, who becomes the last editor. The draft's
+    /// samples stay.
+    pub async fn update_draft_by(&self, id: i64, draft: &ApiDefinition, actor: &str) -> Result<Api, StoreError> {
         validate_definition(draft)?;
         let mut tx = self.pool.begin().await?;
         if matches!(&draft.mode, ApiMode::Workflow(spec) if !spec.library_names().is_empty()) {
@@ -366,7 +436,7 @@ impl Store {
         }
         let draft_json = self.draft_json_keeping_constants(&mut tx, id, draft).await?;
         let updated = sqlx::query(concat!(
-            "UPDATE apis SET datasource_id = $2, draft_json = $3, updated_at = $4, draft_hash = $5 \
+            "UPDATE apis SET datasource_id = $2, draft_json = $3, updated_at = $4, draft_hash = $5, updated_by = $6 \
              WHERE id = $1 RETURNING ",
             api_columns!()
         ))
@@ -375,6 +445,7 @@ impl Store {
         .bind(draft_json)
         .bind(now_millis())
         .bind(draft.digest())
+        .bind(actor)
         .fetch_optional(&mut *tx)
         .await;
         let updated = match updated {
@@ -388,6 +459,65 @@ impl Store {
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(updated)
+    }
+
+    /// Changes the result samples of the API's draft (`version` `None`) or of its saved
+    /// version `version`, by the user `actor`, who becomes the API's last editor; returns the
+    /// samples now stored. `Invalid` (naming `success` or `failure`) for a sample over
+    /// [`MAX_SAMPLE_BYTES`](crate::model::MAX_SAMPLE_BYTES); `NotFound` for an unknown API or
+    /// version.
+    pub async fn set_samples(
+        &self,
+        api_id: i64,
+        version: Option<i64>,
+        edit: &SamplesEdit,
+        actor: &str,
+    ) -> Result<ApiSamples, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The API row first: it stamps the change and queues concurrent sample writes of the
+        // API, so neither loses the other's key.
+        let row =
+            sqlx::query("UPDATE apis SET updated_at = $2, updated_by = $3 WHERE id = $1 RETURNING draft_samples_json")
+                .bind(api_id)
+                .bind(now_millis())
+                .bind(actor)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::not_found("API", api_id))?;
+        let current: String = match version {
+            None => row.try_get("draft_samples_json")?,
+            Some(number) => sqlx::query("SELECT samples_json FROM api_versions WHERE api_id = $1 AND number = $2")
+                .bind(api_id)
+                .bind(number)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::not_found("version", format!("V{number} of API {api_id}")))?
+                .try_get("samples_json")?,
+        };
+        let samples = edit.applied_to(from_json("samples", &current)?);
+        samples.check().map_err(|(_, why)| StoreError::Invalid(why))?;
+        let json = to_json("samples", &samples)?;
+        match version {
+            None => {
+                sqlx::query("UPDATE apis SET draft_samples_json = $2 WHERE id = $1")
+                    .bind(api_id)
+                    .bind(json)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(number) => {
+                sqlx::query("UPDATE api_versions SET samples_json = $3 WHERE api_id = $1 AND number = $2")
+                    .bind(api_id)
+                    .bind(number)
+                    .bind(json)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        // Documents show samples, and they are cached per revision.
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(samples)
     }
 
     /// Deletes an API together with all its saved versions and publications: it stops being
@@ -446,8 +576,15 @@ impl Store {
     /// is never given twice, not even after its version was deleted. A workflow's version gets
     /// the source of every library function its draft calls copied into its `functions` (an
     /// inline source wins), read in the same transaction; `Invalid` when one is in neither.
+    /// Who saved it is not known (`""`); see [`Store::save_version_by`]. The draft's samples
+    /// are copied to the version.
     pub async fn save_version(&self, api_id: i64, description: &str) -> Result<ApiVersion, StoreError> {
-        self.save_version_of(api_id, description, None).await
+        self.save_version_of(api_id, description, None, "").await
+    }
+
+    /// [`Store::save_version`] by the user `actor`, recorded as the version's creator.
+    pub async fn save_version_by(&self, api_id: i64, description: &str, actor: &str) -> Result<ApiVersion, StoreError> {
+        self.save_version_of(api_id, description, None, actor).await
     }
 
     /// [`Store::save_version`], but only when the stored draft is still `checked` (compared
@@ -459,7 +596,18 @@ impl Store {
         description: &str,
         checked: &ApiDefinition,
     ) -> Result<ApiVersion, StoreError> {
-        self.save_version_of(api_id, description, Some(checked)).await
+        self.save_version_of(api_id, description, Some(checked), "").await
+    }
+
+    /// [`Store::save_checked_version`] by the user `actor`, recorded as the version's creator.
+    pub async fn save_checked_version_by(
+        &self,
+        api_id: i64,
+        description: &str,
+        checked: &ApiDefinition,
+        actor: &str,
+    ) -> Result<ApiVersion, StoreError> {
+        self.save_version_of(api_id, description, Some(checked), actor).await
     }
 
     async fn save_version_of(
@@ -467,29 +615,31 @@ impl Store {
         api_id: i64,
         description: &str,
         checked: Option<&ApiDefinition>,
+        actor: &str,
     ) -> Result<ApiVersion, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let version = self.save_version_in(&mut tx, api_id, description, checked).await?;
+        let version = self.save_version_in(&mut tx, api_id, description, checked, actor).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(version)
     }
 
     /// Saves the draft as the next version inside the caller's transaction, without bumping
-    /// the revision (see [`Store::save_checked_version`] for `checked`).
+    /// the revision (see [`Store::save_checked_version`] for `checked`); `actor` saves it.
     pub(super) async fn save_version_in(
         &self,
         tx: &mut sqlx::AnyConnection,
         api_id: i64,
         description: &str,
         checked: Option<&ApiDefinition>,
+        actor: &str,
     ) -> Result<ApiVersion, StoreError> {
         // Taking the number by updating the API row serializes concurrent saves of the same
         // API (row lock on PostgreSQL, the write lock on SQLite), so two saves cannot pick the
         // same number. RETURNING sees the row after the update.
         let api_row = sqlx::query(
             "UPDATE apis SET next_version = next_version + 1 WHERE id = $1 \
-             RETURNING workgroup_id, datasource_id, draft_json, next_version - 1 AS number",
+             RETURNING workgroup_id, datasource_id, draft_json, draft_samples_json, next_version - 1 AS number",
         )
         .bind(api_id)
         .fetch_optional(&mut *tx)
@@ -499,6 +649,8 @@ impl Store {
         let datasource_id: Option<i64> = api_row.try_get("datasource_id")?;
         let definition_json: String = api_row.try_get("draft_json")?;
         let number: i64 = api_row.try_get("number")?;
+        let samples_json: String = api_row.try_get("draft_samples_json")?;
+        let samples: ApiSamples = from_json("draft samples", &samples_json)?;
         let definition = read_definition(&format!("draft of API {api_id}"), &definition_json)?;
         if checked.is_some_and(|checked| checked.redacted() != definition) {
             return Err(StoreError::Conflict(format!(
@@ -520,8 +672,9 @@ impl Store {
         let created_at = now_millis();
         sqlx::query(
             "INSERT INTO api_versions \
-             (api_id, number, description, datasource_id, definition_json, created_at, definition_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             (api_id, number, description, datasource_id, definition_json, created_at, definition_hash, \
+              created_by, samples_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(api_id)
         .bind(number)
@@ -530,6 +683,8 @@ impl Store {
         .bind(definition_json)
         .bind(created_at)
         .bind(definition.digest())
+        .bind(actor)
+        .bind(samples_json)
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -541,7 +696,15 @@ impl Store {
                 e.into()
             }
         })?;
-        Ok(ApiVersion { api_id, number, description: description.to_owned(), definition, created_at })
+        Ok(ApiVersion {
+            api_id,
+            number,
+            description: description.to_owned(),
+            definition,
+            created_at,
+            created_by: actor.to_owned(),
+            samples,
+        })
     }
 
     pub async fn version(&self, api_id: i64, number: i64) -> Result<ApiVersion, StoreError> {
@@ -831,13 +994,22 @@ pub(super) fn read_definition(what: &str, text: &str) -> Result<ApiDefinition, S
     serde_json::from_value(json).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
+/// The API of a row of `api_columns!`, the draft's samples included.
 pub(super) fn api_from_row(row: &AnyRow) -> Result<Api, StoreError> {
+    let mut api = api_without_samples(row)?;
+    api.details.draft_samples = from_json("draft samples", &row.try_get::<String, _>("draft_samples_json")?)?;
+    Ok(api)
+}
+
+/// The API of a row that holds its columns but `draft_samples_json`, which it leaves empty.
+pub(super) fn api_without_samples(row: &AnyRow) -> Result<Api, StoreError> {
     let id: i64 = row.try_get("id")?;
     let draft_json: String = row.try_get("draft_json")?;
     api_with_draft(row, read_definition(&format!("draft of API {id}"), &draft_json)?)
 }
 
-/// The API of a row that holds its columns but `draft_json`, with `draft` as its draft.
+/// The API of a row that holds its columns but `draft_json` and `draft_samples_json`, with
+/// `draft` as its draft and no samples.
 pub(super) fn api_with_draft(row: &AnyRow, draft: ApiDefinition) -> Result<Api, StoreError> {
     Ok(Api {
         id: row.try_get("id")?,
@@ -849,6 +1021,13 @@ pub(super) fn api_with_draft(row: &AnyRow, draft: ApiDefinition) -> Result<Api, 
         folder_id: row.try_get("folder_id")?,
         settings: settings_from_row(row)?,
         draft,
+        details: ApiDetails {
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            created_by: row.try_get("created_by")?,
+            updated_by: row.try_get("updated_by")?,
+            draft_samples: ApiSamples::default(),
+        },
     })
 }
 
@@ -898,6 +1077,13 @@ async fn write_tags(connection: &mut sqlx::AnyConnection, api_id: i64, tags: &[S
 }
 
 pub(super) fn version_from_row(row: &AnyRow) -> Result<ApiVersion, StoreError> {
+    let mut version = version_without_samples(row)?;
+    version.samples = from_json("version samples", &row.try_get::<String, _>("samples_json")?)?;
+    Ok(version)
+}
+
+/// A version of a row that holds `version_columns!` but `samples_json`: no samples.
+pub(super) fn version_without_samples(row: &AnyRow) -> Result<ApiVersion, StoreError> {
     let api_id: i64 = row.try_get("api_id")?;
     let number: i64 = row.try_get("number")?;
     let definition_json: String = row.try_get("definition_json")?;
@@ -907,5 +1093,7 @@ pub(super) fn version_from_row(row: &AnyRow) -> Result<ApiVersion, StoreError> {
         description: row.try_get("description")?,
         definition: read_definition(&format!("V{number} of API {api_id}"), &definition_json)?,
         created_at: row.try_get("created_at")?,
+        created_by: row.try_get("created_by")?,
+        samples: ApiSamples::default(),
     })
 }

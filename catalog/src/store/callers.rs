@@ -8,7 +8,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::apis::{lock_api, version_from_row};
+use super::apis::{lock_api, version_without_samples};
 use super::{Store, StoreError, bump_revision, flag, is_foreign_key_violation, now_millis};
 use crate::model::{ApiVersion, App, Environment, Grant, GrayStrategy, SecurityLevel, VisibleRange};
 
@@ -173,7 +173,7 @@ impl Store {
     pub async fn gray_releases(&self, env: Environment) -> Result<Vec<GrayRelease>, StoreError> {
         let rows = sqlx::query(
             "SELECT g.api_id, g.environment, g.version, g.percent, g.enabled, g.updated_at, \
-                    v.number, v.description, v.definition_json, v.created_at \
+                    v.number, v.description, v.definition_json, v.created_at, v.created_by \
              FROM gray_strategies g JOIN api_versions v ON v.api_id = g.api_id AND v.number = g.version \
              WHERE g.environment = $1 AND g.enabled = 1 ORDER BY g.api_id",
         )
@@ -183,7 +183,8 @@ impl Store {
         let mut releases = Vec::with_capacity(rows.len());
         for row in &rows {
             let strategy = gray_from_row(row)?;
-            let mut version = version_from_row(row)?;
+            // The edge serves versions: their samples stay unread.
+            let mut version = version_without_samples(row)?;
             let definition_json: String = row.try_get("definition_json")?;
             version.definition =
                 self.open_definition(&format!("V{} of API {}", version.number, version.api_id), &definition_json)?;

@@ -24,7 +24,8 @@ use crate::route_space::{RouteClaim, RouteIndex};
 macro_rules! light_api_columns {
     () => {
         "a.id, a.workgroup_id, a.name, a.path, a.method, a.description, a.folder_id, \
-         a.owner, a.tags_json, a.max_qps, a.security_level, a.visible_range, a.auth_mode"
+         a.owner, a.tags_json, a.max_qps, a.security_level, a.visible_range, a.auth_mode, \
+         a.created_at, a.updated_at, a.created_by, a.updated_by"
     };
 }
 
@@ -234,7 +235,8 @@ impl Store {
             let terms: Vec<String> =
                 (0..chunk.len()).map(|i| format!("(api_id = ${} AND number = ${})", 2 * i + 1, 2 * i + 2)).collect();
             let sql = format!(
-                "SELECT api_id, number, description, definition_json, created_at FROM api_versions WHERE {}",
+                "SELECT api_id, number, description, definition_json, created_at, created_by FROM api_versions \
+                 WHERE {}",
                 terms.join(" OR ")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -250,6 +252,9 @@ impl Store {
                     description: row.try_get("description")?,
                     definition: self.open_definition(&format!("V{number} of API {api_id}"), &definition_json)?,
                     created_at: row.try_get("created_at")?,
+                    created_by: row.try_get("created_by")?,
+                    // The edge compiles these: samples play no part.
+                    samples: Default::default(),
                 });
             }
         }
@@ -287,7 +292,19 @@ impl Store {
     /// [`Store::create_api`], [`Store::update_api`], [`Store::save_version`] and
     /// [`Store::publish`], path conflicts included (an API written earlier in the batch
     /// counts). On failure nothing is written and the index of the API at fault comes back.
+    /// Who writes is not known (`""`); see [`Store::write_apis_by`].
     pub async fn write_apis(&self, writes: &[ApiWrite<'_>]) -> Result<Vec<ApiWritten>, (usize, StoreError)> {
+        self.write_apis_by(writes, "").await
+    }
+
+    /// [`Store::write_apis`] by the user `actor`: the creator of the APIs created, the last
+    /// editor of those updated, the creator of the versions saved. It rides on the writes the
+    /// batch makes anyway: no query is added per API.
+    pub async fn write_apis_by(
+        &self,
+        writes: &[ApiWrite<'_>],
+        actor: &str,
+    ) -> Result<Vec<ApiWritten>, (usize, StoreError)> {
         let mut tx = self.pool.begin().await.map_err(|e| (0, e.into()))?;
         // The route space's lock for the whole batch, and every published route, once: each
         // API's route is checked against them in memory rather than by a query per API.
@@ -301,7 +318,7 @@ impl Store {
             let claim = RouteClaim { workgroup_id: api.workgroup_id, method: &method, path: &api.path };
             let api_id = if api.id == 0 {
                 routes.check(0, &claim, None).map_err(fail)?;
-                match self.insert_api(&mut tx, api, true).await.map_err(fail)? {
+                match self.insert_api(&mut tx, api, true, actor).await.map_err(fail)? {
                     Ok(created) => created.id,
                     Err(MissingReference) => {
                         // Give the connection back before the lookup: an in-memory store has one.
@@ -311,7 +328,7 @@ impl Store {
                 }
             } else if write.update {
                 routes.check(api.id, &claim, None).map_err(fail)?;
-                let updated = self.update_api_in(&mut tx, api, true).await.map_err(fail)?;
+                let updated = self.update_api_in(&mut tx, api, true, actor).await.map_err(fail)?;
                 routes.moved(updated.id, &updated.name, &claim);
                 updated.id
             } else {
@@ -321,7 +338,7 @@ impl Store {
             let saved = match write.save_version {
                 Some(description) => {
                     changed = true;
-                    Some(self.save_version_in(&mut tx, api_id, description, None).await.map_err(fail)?.number)
+                    Some(self.save_version_in(&mut tx, api_id, description, None, actor).await.map_err(fail)?.number)
                 }
                 None => None,
             };

@@ -96,6 +96,34 @@ impl Store {
         row.map(|row| read_role(&row)).transpose()
     }
 
+    /// The user names of the workgroup's members whose accounts are enabled, sorted: who may
+    /// be named an API's owner. Empty for an unknown workgroup.
+    pub async fn member_names(&self, workgroup_id: i64) -> Result<Vec<String>, StoreError> {
+        sqlx::query(
+            "SELECT u.name FROM workgroup_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.workgroup_id = $1 AND u.disabled = 0 ORDER BY u.name",
+        )
+        .bind(workgroup_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get("name")?))
+        .collect()
+    }
+
+    /// Whether the user named `name` is an enabled member of the workgroup (any role).
+    pub async fn is_member_named(&self, workgroup_id: i64, name: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM workgroup_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.workgroup_id = $1 AND u.name = $2 AND u.disabled = 0",
+        )
+        .bind(workgroup_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// The workgroups the user is a member of, with the role in each, oldest workgroup first.
     pub async fn workgroups_of(&self, user_id: i64) -> Result<Vec<(Workgroup, WorkgroupRole)>, StoreError> {
         let rows = sqlx::query(

@@ -40,7 +40,7 @@ mod users;
 mod webhooks;
 mod workgroups;
 
-pub use apis::{ApiQuery, ApiStatus};
+pub use apis::{ApiQuery, ApiStatus, SamplesEdit};
 pub use apps::{APP_TOKEN_MAX_TTL_SECS, MAX_IP_ALLOW};
 pub use audit::MAX_AUDIT_PAGE;
 pub use callers::{AppCredentials, AppTokenEntry, CallerDirectory, GrayRelease};
@@ -137,30 +137,33 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish, access, callers, platform, scale, functions, marketplace, notifications) = match self {
-            Backend::Sqlite => (
-                include_str!("../../migrations/sqlite/0001_init.sql"),
-                include_str!("../../migrations/sqlite/0002_publish.sql"),
-                include_str!("../../migrations/sqlite/0003_access.sql"),
-                include_str!("../../migrations/sqlite/0004_callers.sql"),
-                include_str!("../../migrations/sqlite/0005_platform.sql"),
-                include_str!("../../migrations/sqlite/0006_scale.sql"),
-                include_str!("../../migrations/sqlite/0007_functions.sql"),
-                include_str!("../../migrations/sqlite/0008_marketplace.sql"),
-                include_str!("../../migrations/sqlite/0009_notifications.sql"),
-            ),
-            Backend::Postgres => (
-                include_str!("../../migrations/postgres/0001_init.sql"),
-                include_str!("../../migrations/postgres/0002_publish.sql"),
-                include_str!("../../migrations/postgres/0003_access.sql"),
-                include_str!("../../migrations/postgres/0004_callers.sql"),
-                include_str!("../../migrations/postgres/0005_platform.sql"),
-                include_str!("../../migrations/postgres/0006_scale.sql"),
-                include_str!("../../migrations/postgres/0007_functions.sql"),
-                include_str!("../../migrations/postgres/0008_marketplace.sql"),
-                include_str!("../../migrations/postgres/0009_notifications.sql"),
-            ),
-        };
+        let (init, publish, access, callers, platform, scale, functions, marketplace, notifications, details) =
+            match self {
+                Backend::Sqlite => (
+                    include_str!("../../migrations/sqlite/0001_init.sql"),
+                    include_str!("../../migrations/sqlite/0002_publish.sql"),
+                    include_str!("../../migrations/sqlite/0003_access.sql"),
+                    include_str!("../../migrations/sqlite/0004_callers.sql"),
+                    include_str!("../../migrations/sqlite/0005_platform.sql"),
+                    include_str!("../../migrations/sqlite/0006_scale.sql"),
+                    include_str!("../../migrations/sqlite/0007_functions.sql"),
+                    include_str!("../../migrations/sqlite/0008_marketplace.sql"),
+                    include_str!("../../migrations/sqlite/0009_notifications.sql"),
+                    include_str!("../../migrations/sqlite/0010_api_details.sql"),
+                ),
+                Backend::Postgres => (
+                    include_str!("../../migrations/postgres/0001_init.sql"),
+                    include_str!("../../migrations/postgres/0002_publish.sql"),
+                    include_str!("../../migrations/postgres/0003_access.sql"),
+                    include_str!("../../migrations/postgres/0004_callers.sql"),
+                    include_str!("../../migrations/postgres/0005_platform.sql"),
+                    include_str!("../../migrations/postgres/0006_scale.sql"),
+                    include_str!("../../migrations/postgres/0007_functions.sql"),
+                    include_str!("../../migrations/postgres/0008_marketplace.sql"),
+                    include_str!("../../migrations/postgres/0009_notifications.sql"),
+                    include_str!("../../migrations/postgres/0010_api_details.sql"),
+                ),
+            };
         vec![
             migration(1, "init", init),
             migration(2, "publish", publish),
@@ -171,6 +174,7 @@ impl Backend {
             migration(7, "functions", functions),
             migration(8, "marketplace", marketplace),
             migration(9, "notifications", notifications),
+            migration(10, "api_details", details),
         ]
     }
 }

@@ -7,9 +7,9 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::apis::{api_from_row, api_with_draft, lock_api, read_definition};
+use super::apis::{api_with_draft, api_without_samples, lock_api, read_definition};
 use super::datasources::datasource_from_prefixed_row;
-use super::{Store, StoreError, bump_revision, claim_route, is_foreign_key_violation, now_millis};
+use super::{Store, StoreError, bump_revision, claim_route, from_json, is_foreign_key_violation, now_millis};
 use crate::model::{
     Api, ApiDefinition, ApiMode, ApiOptions, ApiVersion, Datasource, Environment, Publication, WizardSpec,
 };
@@ -93,8 +93,10 @@ impl Store {
         let rows = sqlx::query(
             "SELECT a.id, a.workgroup_id, a.name, a.path, a.method, a.description, a.folder_id, a.draft_json, \
                     a.owner, a.tags_json, a.max_qps, a.security_level, a.visible_range, a.auth_mode, \
+                    a.created_at, a.updated_at, a.created_by, a.updated_by, \
                     v.number AS v_number, v.description AS v_description, \
                     v.definition_json AS v_definition_json, v.created_at AS v_created_at, \
+                    v.created_by AS v_created_by, \
                     d.id AS d_id, d.workgroup_id AS d_workgroup_id, d.name AS d_name, d.kind AS d_kind, \
                     d.description AS d_description, d.settings_json AS d_settings_json, \
                     d.password_sealed AS d_password_sealed \
@@ -112,7 +114,7 @@ impl Store {
         let mut datasources: HashMap<i64, Datasource> = HashMap::new();
         let mut published = Vec::with_capacity(rows.len());
         for row in &rows {
-            let api = api_from_row(row)?;
+            let api = api_without_samples(row)?;
             let datasource_id: Option<i64> = row.try_get("d_id")?;
             let datasource = match datasource_id {
                 None => None,
@@ -134,6 +136,9 @@ impl Store {
                 description: row.try_get("v_description")?,
                 definition: self.open_definition(&format!("V{number} of API {}", api.id), &definition_json)?,
                 created_at: row.try_get("v_created_at")?,
+                created_by: row.try_get("v_created_by")?,
+                // What the edge serves needs none.
+                samples: Default::default(),
             };
             published.push(PublishedApi { api, version, datasource });
         }
@@ -219,8 +224,10 @@ impl Store {
         let mut rows = sqlx::query(
             "SELECT a.id, a.workgroup_id, a.name, a.path, a.method, a.description, a.folder_id, \
                     a.owner, a.tags_json, a.max_qps, a.security_level, a.visible_range, a.auth_mode, \
+                    a.created_at, a.updated_at, a.created_by, a.updated_by, \
                     v.number AS v_number, v.description AS v_description, \
-                    v.definition_json AS v_definition_json, v.created_at AS v_created_at \
+                    v.definition_json AS v_definition_json, v.created_at AS v_created_at, \
+                    v.created_by AS v_created_by, v.samples_json AS v_samples_json \
              FROM publications p \
              JOIN apis a ON a.id = p.api_id \
              JOIN api_versions v ON v.api_id = p.api_id AND v.number = p.version \
@@ -243,6 +250,9 @@ impl Store {
                 description: row.try_get("v_description")?,
                 definition: read_definition(&format!("V{number} of API {}", api.id), &definition_json)?,
                 created_at: row.try_get("v_created_at")?,
+                created_by: row.try_get("v_created_by")?,
+                // Documents show them as response examples.
+                samples: from_json("version samples", &row.try_get::<String, _>("v_samples_json")?)?,
             };
             described.push((api, version));
         }

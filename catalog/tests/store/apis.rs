@@ -79,7 +79,10 @@ async fn update_api_replaces_metadata_and_draft(db: TestDb) {
         ..api.clone()
     };
     let updated = store.update_api(&edited).await.unwrap();
-    assert_eq!(updated, Api { method: "POST".into(), workgroup_id, ..edited.clone() });
+    // The store stamps the change itself (`details.rs` checks how).
+    assert!(updated.details.updated_at >= api.details.updated_at);
+    let details = updated.details.clone();
+    assert_eq!(updated, Api { method: "POST".into(), workgroup_id, details, ..edited.clone() });
     assert_eq!(store.api(api.id).await.unwrap(), updated);
     // Saved versions keep what they had.
     assert_eq!(store.version(api.id, 0).await.unwrap().definition, api.draft);

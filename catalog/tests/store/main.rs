@@ -168,6 +168,7 @@ mod apis;
 mod apps;
 mod callers;
 mod datasources;
+mod details;
 mod digests;
 mod folders;
 mod functions;
@@ -220,6 +221,7 @@ fn new_api(workgroup_id: i64, name: &str, draft: ApiDefinition) -> Api {
         folder_id: None,
         settings: Default::default(),
         draft,
+        details: Default::default(),
     }
 }
 

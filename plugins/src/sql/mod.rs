@@ -505,7 +505,7 @@ fn field_hint(fields: &[ResponseField], column: &str) -> Option<ScalarType> {
 fn check_params(params: &[RequestParam], fields: &[ResponseField]) -> Result<(), DefinitionError> {
     let param_error = |name: &str, message: String| DefinitionError::item("requestParams", name, message);
     let mut seen = std::collections::HashSet::new();
-    for p in params {
+    for (index, p) in params.iter().enumerate() {
         if p.name.is_empty() || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(param_error(
                 &p.name,
@@ -530,10 +530,7 @@ fn check_params(params: &[RequestParam], fields: &[ResponseField]) -> Result<(),
                     .map_err(|e| param_error(&p.name, format!("parameter `{}` allowed value: {e}", p.name)))?;
             }
         }
-        if let Some(default) = &p.default {
-            value::coerce(p, &RawParam::Text(default.clone()))
-                .map_err(|e| param_error(&p.name, format!("default of `{}`: {}", p.name, e.message)))?;
-        }
+        value::check_default("requestParams", index, p)?;
     }
     let mut seen = std::collections::HashSet::new();
     for f in fields {

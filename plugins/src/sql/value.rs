@@ -8,7 +8,7 @@ use catalog::model::{ParamType, RequestParam, ScalarType};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, DefinitionError, DefinitionField};
 
 /// Longest list an array parameter may carry.
 pub const MAX_ARRAY_ITEMS: usize = 1000;
@@ -239,6 +239,17 @@ fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
         .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
 }
 
+/// Checks at compile that `param`'s default, if any, reads as its declared type, as a call
+/// would send it: `InvalidDefinition` on `<list>[<index>].default` otherwise. A call leaving
+/// the parameter out then always gets a value.
+pub fn check_default(list: &'static str, index: usize, param: &RequestParam) -> Result<(), DefinitionError> {
+    let Some(default) = &param.default else { return Ok(()) };
+    coerce(param, &RawParam::Text(default.clone())).map(|_| ()).map_err(|e| DefinitionError {
+        field: DefinitionField::ItemKey { list, index, name: param.name.clone(), key: "default" },
+        message: format!("default `{default}` of parameter `{}`: {}", param.name, e.message),
+    })
+}
+
 /// Request parameters coerced against a definition, in declaration order: `None` where an
 /// optional parameter was absent and had no default.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -373,5 +384,21 @@ mod tests {
         raw.insert("id".to_owned(), text("7"));
         let values = ParamValues::parse(&params, &raw).unwrap();
         assert_eq!(values.values, vec![Some(Value::Int(7)), Some(Value::Int(10)), None]);
+    }
+
+    #[test]
+    fn defaults_are_checked_against_their_type_and_named_by_index() {
+        let mut good = param("limit", "int");
+        good.default = Some(" 10 ".into());
+        assert!(check_default("requestParams", 0, &good).is_ok());
+        assert!(check_default("requestParams", 1, &param("name", "string")).is_ok(), "no default, nothing to check");
+        let mut bad = param("since", "date");
+        bad.default = Some("yesterday".into());
+        let error = check_default("requestParams", 2, &bad).unwrap_err();
+        assert_eq!(error.field.path(), "requestParams[2].default");
+        assert!(error.message.contains("`yesterday`") && error.message.contains("`since`"), "{}", error.message);
+        let mut list = param("ids", "array<int>");
+        list.default = Some("1,2,x".into());
+        assert_eq!(check_default("params", 0, &list).unwrap_err().field.path(), "params[0].default");
     }
 }
