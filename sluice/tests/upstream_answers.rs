@@ -514,7 +514,9 @@ fn only_idempotent_calls_nothing_answered_are_sent_again() {
 #[test]
 fn a_dripped_streamed_body_is_cut_off_at_the_body_deadline() {
     let upstream = ScriptedUpstream::start(HashMap::new());
-    let server = start_with("upstream-drip", &upstream, &[("SLUICE_BODY_TIMEOUT_MS", "1000")]);
+    // Half the upstream's timeout (`timeoutMs: 1000`), so the two deadlines never race: with
+    // equal ones the caller once got 502 instead of 400 on a loaded machine.
+    let server = start_with("upstream-drip", &upstream, &[("SLUICE_BODY_TIMEOUT_MS", "500")]);
     for framing in ["Content-Length: 400", "Transfer-Encoding: chunked"] {
         let (mut stream, _) = connect(server.edge);
         stream.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
@@ -522,7 +524,7 @@ fn a_dripped_streamed_body_is_cut_off_at_the_body_deadline() {
         stream.write_all(head.as_bytes()).expect("the head");
         let drip: &[u8] = if framing.starts_with("Content") { b" " } else { b"1\r\n \r\n" };
         let mut raw = Vec::new();
-        // 40 pieces take 12 s; the deadline is 1 s.
+        // 40 pieces take 12 s; the deadline is 0.5 s.
         for _ in 0..40 {
             std::thread::sleep(Duration::from_millis(300));
             if stream.write_all(drip).is_err() {
