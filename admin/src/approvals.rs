@@ -20,6 +20,7 @@
 //! anyone else it does not exist (404). Deciding is race-safe: of two deciders one wins, the
 //! other gets 409; the same decision repeated by the same user answers the request again.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -137,7 +138,22 @@ enum Right {
     No,
 }
 
-async fn right(state: &AdminState, user: &User, approval: &Approval) -> Result<Right, AdminError> {
+/// What rights and views read of the reader and of workgroups, read once per answer: every
+/// workgroup's name and the reader's role in each of theirs.
+struct Lookup {
+    names: HashMap<i64, String>,
+    roles: HashMap<i64, WorkgroupRole>,
+}
+
+impl Lookup {
+    async fn of(state: &AdminState, user: &User) -> Result<Lookup, AdminError> {
+        let names = state.store.list_workgroups().await?.into_iter().map(|w| (w.id, w.name)).collect();
+        let roles = state.store.workgroups_of(user.id).await?.into_iter().map(|(w, role)| (w.id, role)).collect();
+        Ok(Lookup { names, roles })
+    }
+}
+
+async fn right(state: &AdminState, user: &User, approval: &Approval, lookup: &Lookup) -> Result<Right, AdminError> {
     if approval.requested_by == user.name {
         return Ok(Right::Own);
     }
@@ -147,7 +163,7 @@ async fn right(state: &AdminState, user: &User, approval: &Approval) -> Result<R
     if matches!(approval.kind, ApprovalKind::Listing | ApprovalKind::Delisting) {
         return Ok(Right::No);
     }
-    if state.store.membership(approval.workgroup_id, user.id).await? == Some(WorkgroupRole::Admin) {
+    if lookup.roles.get(&approval.workgroup_id) == Some(&WorkgroupRole::Admin) {
         return Ok(Right::Decide);
     }
     if approval.kind == ApprovalKind::Application
@@ -163,20 +179,19 @@ async fn right(state: &AdminState, user: &User, approval: &Approval) -> Result<R
 }
 
 /// Whether `user` may see `approval` at all.
-async fn visible(state: &AdminState, user: &User, approval: &Approval) -> Result<bool, AdminError> {
+async fn visible(state: &AdminState, user: &User, approval: &Approval, lookup: &Lookup) -> Result<bool, AdminError> {
     if user.platform_admin || approval.requested_by == user.name {
         return Ok(true);
     }
-    for workgroup in [Some(approval.workgroup_id), approval.applicant_workgroup_id].into_iter().flatten() {
-        if state.store.membership(workgroup, user.id).await?.is_some() {
-            return Ok(true);
-        }
+    let involved = [Some(approval.workgroup_id), approval.applicant_workgroup_id];
+    if involved.into_iter().flatten().any(|workgroup| lookup.roles.contains_key(&workgroup)) {
+        return Ok(true);
     }
-    Ok(right(state, user, approval).await? == Right::Decide)
+    Ok(right(state, user, approval, lookup).await? == Right::Decide)
 }
 
 /// The request `id` if the caller may see it; 404 otherwise.
-async fn visible_approval(state: &AdminState, caller: &Caller, id: &str) -> Result<Approval, AdminError> {
+async fn visible_approval(state: &AdminState, caller: &Caller, id: &str) -> Result<(Approval, Lookup), AdminError> {
     let hidden = || AdminError::not_found("request", id);
     let number = path_id("request", id)?;
     let approval = match state.store.approval(number).await {
@@ -184,7 +199,8 @@ async fn visible_approval(state: &AdminState, caller: &Caller, id: &str) -> Resu
         Err(StoreError::NotFound { .. }) => return Err(hidden()),
         Err(e) => return Err(e.into()),
     };
-    if visible(state, &caller.user, &approval).await? { Ok(approval) } else { Err(hidden()) }
+    let lookup = Lookup::of(state, &caller.user).await?;
+    if visible(state, &caller.user, &approval, &lookup).await? { Ok((approval, lookup)) } else { Err(hidden()) }
 }
 
 pub(crate) async fn view_of(
@@ -192,18 +208,19 @@ pub(crate) async fn view_of(
     caller: &Caller,
     approval: Approval,
 ) -> Result<ApprovalView, AdminError> {
-    let name_of = |id: i64| async move {
-        match state.store.workgroup(id).await {
-            Ok(w) => Ok(w.name),
-            Err(StoreError::NotFound { .. }) => Ok(String::new()),
-            Err(e) => Err(AdminError::from(e)),
-        }
-    };
-    let workgroup = name_of(approval.workgroup_id).await?;
-    let applicant_workgroup = match approval.applicant_workgroup_id {
-        Some(id) => Some(name_of(id).await?),
-        None => None,
-    };
+    let lookup = Lookup::of(state, &caller.user).await?;
+    view_with(state, caller, approval, &lookup).await
+}
+
+async fn view_with(
+    state: &AdminState,
+    caller: &Caller,
+    approval: Approval,
+    lookup: &Lookup,
+) -> Result<ApprovalView, AdminError> {
+    let name_of = |id: i64| lookup.names.get(&id).cloned().unwrap_or_default();
+    let workgroup = name_of(approval.workgroup_id);
+    let applicant_workgroup = approval.applicant_workgroup_id.map(name_of);
     let app = match approval.app_id {
         Some(id) => match state.store.app(id).await {
             Ok(app) => Some(app.name),
@@ -212,15 +229,16 @@ pub(crate) async fn view_of(
         },
         None => None,
     };
-    let can_decide =
-        approval.state == ApprovalState::Pending && right(state, &caller.user, &approval).await? == Right::Decide;
+    let can_decide = approval.state == ApprovalState::Pending
+        && right(state, &caller.user, &approval, lookup).await? == Right::Decide;
     Ok(ApprovalView { approval, workgroup, app, applicant_workgroup, can_decide })
 }
 
 async fn views(state: &AdminState, caller: &Caller, approvals: Vec<Approval>) -> Result<Vec<ApprovalView>, AdminError> {
+    let lookup = Lookup::of(state, &caller.user).await?;
     let mut out = Vec::with_capacity(approvals.len());
     for approval in approvals {
-        out.push(view_of(state, caller, approval).await?);
+        out.push(view_with(state, caller, approval, &lookup).await?);
     }
     Ok(out)
 }
@@ -404,8 +422,8 @@ async fn one(
     State(state): State<AdminState>,
     Path(id): Path<String>,
 ) -> AdminResult<ApprovalView> {
-    let approval = visible_approval(&state, &caller, &id).await?;
-    Ok(Reply::ok(view_of(&state, &caller, approval).await?))
+    let (approval, lookup) = visible_approval(&state, &caller, &id).await?;
+    Ok(Reply::ok(view_with(&state, &caller, approval, &lookup).await?))
 }
 
 /// `POST /approvals/{id}/approve`. For applications `qps` and `expiresAt` set what is
@@ -433,8 +451,13 @@ pub struct RejectBody {
 }
 
 /// The caller's right to decide `approval`: 403 with why not.
-async fn require_right(state: &AdminState, caller: &Caller, approval: &Approval) -> Result<(), AdminError> {
-    match right(state, &caller.user, approval).await? {
+async fn require_right(
+    state: &AdminState,
+    caller: &Caller,
+    approval: &Approval,
+    lookup: &Lookup,
+) -> Result<(), AdminError> {
+    match right(state, &caller.user, approval, lookup).await? {
         Right::Decide => Ok(()),
         Right::Own => Err(AdminError::forbidden("you made this request: someone else decides it")),
         Right::No => Err(AdminError::forbidden(match approval.kind {
@@ -451,10 +474,10 @@ async fn approve(
     Path(id): Path<String>,
     body: Bytes,
 ) -> AdminResult<ApprovalView> {
-    let approval = visible_approval(&state, &caller, &id).await?;
+    let (approval, lookup) = visible_approval(&state, &caller, &id).await?;
     let fields = Fields::parse_as::<ApproveBody>(&body)?;
     let comment = checked_reason("comment", fields.text("comment")?)?;
-    require_right(&state, &caller, &approval).await?;
+    require_right(&state, &caller, &approval, &lookup).await?;
     if approval.kind != ApprovalKind::Application
         && let Some(key) = ["qps", "expiresAt"].into_iter().find(|k| fields.has(k))
     {
@@ -512,12 +535,12 @@ async fn reject(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<RejectBody>,
 ) -> AdminResult<ApprovalView> {
-    let approval = visible_approval(&state, &caller, &id).await?;
+    let (approval, lookup) = visible_approval(&state, &caller, &id).await?;
     let comment = checked_reason("comment", Some(body.comment))?;
     if comment.is_empty() {
         return Err(AdminError::invalid("comment", "say why the request is rejected"));
     }
-    require_right(&state, &caller, &approval).await?;
+    require_right(&state, &caller, &approval, &lookup).await?;
     let decision = Decision { approve: false, by: &caller.user.name, comment: &comment, qps: None, expires_at: None };
     let decided = state.store.decide(approval.id, decision).await.map_err(cannot_decide)?;
     audit_decision(&state, &caller, &decided, "approval.reject").await;
@@ -530,7 +553,7 @@ async fn withdraw(
     State(state): State<AdminState>,
     Path(id): Path<String>,
 ) -> AdminResult<ApprovalView> {
-    let approval = visible_approval(&state, &caller, &id).await?;
+    let (approval, _) = visible_approval(&state, &caller, &id).await?;
     if approval.requested_by != caller.user.name {
         return Err(AdminError::forbidden("only the one who made a request withdraws it"));
     }
