@@ -60,7 +60,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    if let Err(e) = init_logging() {
+        eprintln!("sluice: {e}");
+        return ExitCode::from(2);
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
@@ -85,8 +88,23 @@ fn main() -> ExitCode {
 
 /// Logs to stderr; `RUST_LOG` filters (default: info for Sluice, warnings from pingora).
 /// pingora logs through the `log` crate, which the subscriber picks up too.
-fn init_logging() {
+/// `SLUICE_LOG_FORMAT=json` writes one JSON object per line (`timestamp`, `level`, `target`,
+/// `message` and the event's fields, such as `request_id`, at the top level) for log
+/// collectors; `text` (the default) is for people.
+fn init_logging() -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let format = std::env::var("SLUICE_LOG_FORMAT").unwrap_or_default();
+    // `try_init` fails only when a subscriber is already set, which nothing here does.
+    match format.trim().to_ascii_lowercase().as_str() {
+        "" | "text" => {
+            let _ = logs.try_init();
+        }
+        "json" => {
+            let _ = logs.json().flatten_event(true).with_current_span(false).with_span_list(false).try_init();
+        }
+        _ => return Err(format!("SLUICE_LOG_FORMAT is `text` (the default) or `json`, not `{format}`")),
+    }
+    Ok(())
 }
