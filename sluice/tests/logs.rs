@@ -29,7 +29,13 @@ fn json_log_lines_carry_the_request_id_of_the_call_they_describe() {
     ));
     let path = format!("/workgroups/demo/apis/{}", api["id"]);
     ok(&call(&server, "POST", &format!("{path}/versions"), Some(ROOT), None));
-    ok(&call(&server, "POST", &format!("{path}/publish"), Some(ROOT), Some(json!({"version": 0, "environment": "prod"}))));
+    ok(&call(
+        &server,
+        "POST",
+        &format!("{path}/publish"),
+        Some(ROOT),
+        Some(json!({"version": 0, "environment": "prod"})),
+    ));
     let failed = support::until(&server, "/gone", &[], |r| r.status == 502);
     let answer = server.get("/gone");
     assert_eq!(answer.status, 502, "after {failed:?}");
