@@ -84,22 +84,45 @@ pub struct RequestBody {
 }
 
 impl RequestBody {
-    /// The reason and the people to notify, checked: each must be a user.
-    pub async fn checked(self, state: &AdminState) -> Result<(String, Vec<String>), AdminError> {
+    /// The reason and the people to notify, checked. Each person must be a member of the API's
+    /// workgroup (`workgroup_id`) or of one of the caller's workgroups (any user, for platform
+    /// admins): a name outside them is refused like an unknown one, so the answer tells no one
+    /// which user names exist elsewhere.
+    pub async fn checked(
+        self,
+        state: &AdminState,
+        caller: &Caller,
+        workgroup_id: i64,
+    ) -> Result<(String, Vec<String>), AdminError> {
         let reason = checked_reason("reason", self.reason)?;
         let notify = self.notify.unwrap_or_default();
         if notify.len() > MAX_NOTIFY {
             return Err(AdminError::invalid("notify", format!("name at most {MAX_NOTIFY} people to notify")));
         }
+        let mut reachable: Vec<i64> = vec![workgroup_id];
+        if !notify.is_empty() {
+            reachable.extend(state.store.workgroups_of(caller.user.id).await?.into_iter().map(|(w, _)| w.id));
+        }
         let mut names = Vec::with_capacity(notify.len());
         for (i, name) in notify.iter().enumerate() {
-            match state.store.user_by_name(name.trim()).await {
-                Ok(user) if !names.contains(&user.name) => names.push(user.name),
-                Ok(_) => {}
-                Err(StoreError::NotFound { .. }) => {
-                    return Err(AdminError::invalid(&format!("notify[{i}]"), format!("there is no user `{name}`")));
-                }
+            let unknown = || {
+                AdminError::invalid(
+                    &format!("notify[{i}]"),
+                    format!("no user `{name}` in the API's workgroup or yours: name members of either"),
+                )
+            };
+            let user = match state.store.user_by_name(name.trim()).await {
+                Ok(user) => user,
+                Err(StoreError::NotFound { .. }) => return Err(unknown()),
                 Err(e) => return Err(e.into()),
+            };
+            let member = caller.user.platform_admin
+                || state.store.workgroups_of(user.id).await?.iter().any(|(w, _)| reachable.contains(&w.id));
+            if !member {
+                return Err(unknown());
+            }
+            if !names.contains(&user.name) {
+                names.push(user.name);
             }
         }
         Ok((reason, names))
@@ -306,7 +329,8 @@ async fn apply(
         )
         .in_field("appId"));
     }
-    let (_, notify) = RequestBody { reason: None, notify: body.notify }.checked(&state).await?;
+    let (_, notify) =
+        RequestBody { reason: None, notify: body.notify }.checked(&state, &caller, entry.workgroup_id).await?;
     let asking = Asking { by: &caller.user.name, reason: &reason, notify: &notify };
     let request = json!({"qps": body.qps, "validityDays": body.validity_days});
     let approval = state.store.apply_for_access(body.api_id, app.id, asking, &request).await?;

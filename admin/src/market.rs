@@ -164,7 +164,7 @@ async fn listing_request(
 ) -> AdminResult<ApprovalView> {
     let api = api_in(state, caller.workgroup()?, id).await?;
     owner_or_admin(caller, &api)?;
-    let (reason, notify) = body.checked(state).await?;
+    let (reason, notify) = body.checked(state, caller, api.workgroup_id).await?;
     let asking = catalog::store::Asking { by: &caller.user.name, reason: &reason, notify: &notify };
     let (approval, action) = if kind == ApprovalKind::Listing {
         (state.store.submit_listing(api.id, asking).await, "listing.submit")

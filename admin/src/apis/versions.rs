@@ -328,7 +328,8 @@ pub async fn publish(
             ));
         }
     };
-    let (reason, notify) = RequestBody { reason: body.reason, notify: body.notify }.checked(&state).await?;
+    let (reason, notify) =
+        RequestBody { reason: body.reason, notify: body.notify }.checked(&state, &caller, workgroup.id).await?;
     servable(&state, workgroup.id, api.id, number).await?;
     if env == Environment::Prod && workgroup.settings.publish_approval {
         let asking = Asking { by: &caller.user.name, reason: &reason, notify: &notify };
@@ -366,7 +367,8 @@ pub async fn offline(
     let workgroup = caller.workgroup()?;
     let api = api_in(&state, workgroup, &id).await?;
     let env = environment(&body.environment)?;
-    let (reason, notify) = RequestBody { reason: body.reason, notify: body.notify }.checked(&state).await?;
+    let (reason, notify) =
+        RequestBody { reason: body.reason, notify: body.notify }.checked(&state, &caller, workgroup.id).await?;
     let now = now_ms();
     if let Some(at) = body.offline_at {
         if env == Environment::Test {
