@@ -299,6 +299,11 @@ fn publishing_and_taking_offline_wait_for_approval_where_the_workgroup_asks() {
         400,
         Some("notify[0]"),
     );
+    // A user outside the API's workgroup and the requester's is refused like an unknown one.
+    let outsider = json!({"version": version, "environment": "prod", "notify": ["buyer"]});
+    let publish_path = format!("{api_path}/publish");
+    let answer = refused(&market.as_user(&market.dev, "POST", &publish_path, Some(outsider)), 400, Some("notify[0]"));
+    assert!(answer["message"].as_str().is_some_and(|m| m.contains("no user `buyer`")), "{answer}");
     let path = "/customers/1";
     let before = ok_json(server, path, &headers);
     assert!(before.to_string().contains("\"city\""), "prod still serves the old version: {before}");
