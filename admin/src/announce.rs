@@ -3,8 +3,6 @@
 //! subscribed channel; the `notify` crate sends them). Each is enqueued after its action
 //! committed, in a task of its own: a notification never delays or fails what caused it.
 
-use std::collections::BTreeSet;
-
 use catalog::model::{Approval, Environment, Notification, NotificationEvent};
 use catalog::store::Store;
 use serde_json::json;
@@ -17,7 +15,10 @@ pub fn request_made(store: &Store, approval: &Approval) {
     } else {
         format!("asked by {}: {}", approval.requested_by, approval.reason)
     };
-    send(store, vec![approval.workgroup_id], NotificationEvent::ApprovalNeeded, title, text, detail_of(approval));
+    let event = NotificationEvent::ApprovalNeeded;
+    let notification =
+        Notification { event, workgroup_id: approval.workgroup_id, title, text, detail: detail_of(approval) };
+    send(store, notification, None);
 }
 
 /// A request was approved or rejected: the API's workgroup and, for an application, the
@@ -30,8 +31,11 @@ pub fn request_decided(store: &Store, approval: &Approval) {
     } else {
         format!("{by} decided: {} — {}", approval.state, approval.comment)
     };
-    let workgroups = [Some(approval.workgroup_id), approval.applicant_workgroup_id].into_iter().flatten().collect();
-    send(store, workgroups, NotificationEvent::ApprovalDecided, title, text, detail_of(approval));
+    let event = NotificationEvent::ApprovalDecided;
+    let notification =
+        Notification { event, workgroup_id: approval.workgroup_id, title, text, detail: detail_of(approval) };
+    let applicant = approval.applicant_workgroup_id.filter(|w| *w != approval.workgroup_id);
+    send(store, notification, applicant);
 }
 
 /// An API was published to prod or taken offline from it: its workgroup and the workgroups of
@@ -66,32 +70,16 @@ fn detail_of(approval: &Approval) -> serde_json::Value {
     })
 }
 
-fn send(
-    store: &Store,
-    workgroups: Vec<i64>,
-    event: NotificationEvent,
-    title: String,
-    text: String,
-    detail: serde_json::Value,
-) {
+/// Enqueues `notification` for its workgroup and, if given, for `also` (another workgroup), in a
+/// task of its own; failures are logged, never raised.
+fn send(store: &Store, notification: Notification, also: Option<i64>) {
     let store = store.clone();
-    tokio::spawn(async move { enqueue(&store, workgroups, event, title, text, detail).await });
-}
-
-/// Enqueues the notification once per workgroup; failures are logged, never raised.
-async fn enqueue(
-    store: &Store,
-    workgroups: Vec<i64>,
-    event: NotificationEvent,
-    title: String,
-    text: String,
-    detail: serde_json::Value,
-) {
-    for workgroup_id in workgroups.into_iter().collect::<BTreeSet<_>>() {
-        let notification =
-            Notification { event, workgroup_id, title: title.clone(), text: text.clone(), detail: detail.clone() };
-        if let Err(e) = store.notify(&notification).await {
-            tracing::error!(%event, workgroup = workgroup_id, "cannot enqueue a notification: {e}");
+    tokio::spawn(async move {
+        let others = also.map(|workgroup_id| Notification { workgroup_id, ..notification.clone() });
+        for each in std::iter::once(notification).chain(others) {
+            if let Err(e) = store.notify(&each).await {
+                tracing::error!(event = %each.event, workgroup = each.workgroup_id, "cannot enqueue a notification: {e}");
+            }
         }
-    }
+    });
 }

@@ -376,6 +376,7 @@ impl ListQuery {
             self.state.as_deref().map(|s| s.parse().map_err(|why| AdminError::invalid("state", why))).transpose()?;
         Ok(ApprovalQuery {
             scope,
+            api_id: None,
             kind,
             state,
             limit: self.page_size,

@@ -554,13 +554,8 @@ pub async fn update_workgroup(
     if body.description.as_ref().is_some_and(|d| d.chars().count() > 1000) {
         return Err(AdminError::invalid("description", "describe the workgroup in at most 1000 characters"));
     }
-    let mut updated = workgroup.clone();
-    if let Some(description) = &body.description {
-        updated = state.store.update_workgroup(workgroup.id, description).await?;
-    }
-    if let Some(settings) = &body.settings {
-        updated = state.store.set_workgroup_settings(workgroup.id, settings).await?;
-    }
+    let updated =
+        state.store.update_workgroup(workgroup.id, body.description.as_deref(), body.settings.as_ref()).await?;
     let detail = json!({
         "before": {"description": workgroup.description, "settings": workgroup.settings},
         "after": {"description": updated.description, "settings": updated.settings},

@@ -95,17 +95,18 @@ pub(crate) fn owner_or_admin(caller: &Caller, api: &Api) -> Result<(), AdminErro
 }
 
 async fn listing_view(state: &AdminState, listing: Listing) -> Result<ListingView, AdminError> {
+    // At most one pending request per kind and API: a listing and a delisting.
     let query = ApprovalQuery {
         scope: ApprovalScope::Provider(listing.workgroup_id),
+        api_id: Some(listing.api_id),
         kind: None,
         state: Some(ApprovalState::Pending),
-        limit: 500,
+        limit: 10,
         offset: 0,
     };
     let (pending, _) = state.store.approvals(&query).await?;
-    let pending_request = pending.into_iter().find(|a| {
-        a.api_id == Some(listing.api_id) && matches!(a.kind, ApprovalKind::Listing | ApprovalKind::Delisting)
-    });
+    let pending_request =
+        pending.into_iter().find(|a| matches!(a.kind, ApprovalKind::Listing | ApprovalKind::Delisting));
     Ok(ListingView { listing, pending_request })
 }
 
@@ -300,6 +301,7 @@ async fn market_page(
         .map_err(|e| AdminError::internal(format_args!("cannot write the API's document: {e}")))?;
     let query = ApprovalQuery {
         scope: ApprovalScope::RequestedBy(caller.user.name.clone()),
+        api_id: Some(id),
         kind: Some(ApprovalKind::Application),
         state: None,
         limit: 500,
@@ -314,7 +316,7 @@ async fn market_page(
         request_params: definition.request_params,
         response_fields: definition.response_fields,
         document,
-        my_applications: mine.into_iter().filter(|a| a.api_id == Some(id)).collect(),
+        my_applications: mine,
     }))
 }
 

@@ -81,6 +81,8 @@ fn the_demo_lists_one_api_and_holds_one_pending_application() {
         (Some("partner_portal"), Some("partners"), Some(true))
     );
     assert_eq!(application["request"], json!({"qps": 10, "validityDays": 90}));
+    // docs/marketplace.md approves it as request 2 (the demo's listing was request 1).
+    assert_eq!(application["id"], 2, "docs/marketplace.md names request 2");
     // The buyer sees neither the application nor the inbox item.
     let id = application["id"].as_i64().expect("id");
     refused(&market.as_user(&market.buyer, "GET", &format!("/approvals/{id}"), None), 404, None);

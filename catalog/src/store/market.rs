@@ -90,6 +90,8 @@ pub enum ApprovalScope {
 #[derive(Debug, Clone)]
 pub struct ApprovalQuery {
     pub scope: ApprovalScope,
+    /// Requests about this API only.
+    pub api_id: Option<i64>,
     pub kind: Option<ApprovalKind>,
     pub state: Option<ApprovalState>,
     pub limit: u64,
@@ -186,13 +188,7 @@ impl Store {
     pub async fn request_delisting(&self, api_id: i64, asking: Asking<'_>) -> Result<Approval, StoreError> {
         let mut tx = self.pool.begin().await?;
         let (workgroup_id, api_name) = lock_api_named(&mut tx, api_id).await?;
-        let state = sqlx::query("SELECT state FROM listings WHERE api_id = $1")
-            .bind(api_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| listing_state(&row))
-            .transpose()?;
-        if state != Some(ListingState::Listed) {
+        if listing_state_of(&mut tx, api_id).await? != Some(ListingState::Listed) {
             return Err(StoreError::Invalid(format!("API `{api_name}` is not listed")));
         }
         refuse_pending(&mut tx, api_id, ApprovalKind::Listing, &api_name).await?;
@@ -303,11 +299,7 @@ impl Store {
             Err(StoreError::NotFound { .. }) => return Err(StoreError::not_found("listed API", api_id)),
             found => found?,
         };
-        let listed = sqlx::query("SELECT 1 AS one FROM listings WHERE api_id = $1 AND state = 'listed'")
-            .bind(api_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if listed.is_none() {
+        if listing_state_of(&mut tx, api_id).await? != Some(ListingState::Listed) {
             return Err(StoreError::not_found("listed API", api_id));
         }
         let app = sqlx::query("SELECT workgroup_id FROM apps WHERE id = $1")
@@ -450,6 +442,10 @@ impl Store {
                 let p = placeholder(Bind::Int(*id));
                 terms.push(format!("workgroup_id = {p}"));
             }
+        }
+        if let Some(api_id) = query.api_id {
+            let p = placeholder(Bind::Int(api_id));
+            terms.push(format!("api_id = {p}"));
         }
         if let Some(kind) = query.kind {
             let p = placeholder(Bind::Text(kind.as_str().to_owned()));
@@ -658,11 +654,7 @@ async fn approve_in(
         }
         ApprovalKind::Delisting => delist_in(tx, api_id, "the API was delisted").await?,
         ApprovalKind::Application => {
-            let listed = sqlx::query("SELECT 1 AS one FROM listings WHERE api_id = $1 AND state = 'listed'")
-                .bind(api_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if listed.is_none() {
+            if listing_state_of(tx, api_id).await? != Some(ListingState::Listed) {
                 return Err(StoreError::Conflict(format!("API `{}` is no longer listed", approval.api_name)));
             }
             let app_id = approval
@@ -803,6 +795,12 @@ async fn refuse_pending(
         ))),
         None => Ok(()),
     }
+}
+
+/// Where the API's listing stands; `None` when it has none.
+async fn listing_state_of(tx: &mut AnyConnection, api_id: i64) -> Result<Option<ListingState>, StoreError> {
+    let row = sqlx::query("SELECT state FROM listings WHERE api_id = $1").bind(api_id).fetch_optional(&mut *tx).await?;
+    row.as_ref().map(listing_state).transpose()
 }
 
 async fn set_listing_state(tx: &mut AnyConnection, api_id: i64, state: ListingState) -> Result<(), StoreError> {

@@ -52,14 +52,24 @@ impl Store {
         workgroup_from_row(&row)
     }
 
-    /// Replaces the workgroup's description (its name never changes) and returns it.
-    pub async fn update_workgroup(&self, id: i64, description: &str) -> Result<Workgroup, StoreError> {
+    /// Changes the workgroup's description and settings, each where given (its name never
+    /// changes), in one write, and returns it.
+    pub async fn update_workgroup(
+        &self,
+        id: i64,
+        description: Option<&str>,
+        settings: Option<&WorkgroupSettings>,
+    ) -> Result<Workgroup, StoreError> {
+        let settings = settings.map(|s| to_json("workgroup settings", s)).transpose()?;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "UPDATE workgroups SET description = $2 WHERE id = $1 RETURNING id, name, description, created_at, settings_json",
+            "UPDATE workgroups SET description = COALESCE($2, description), \
+             settings_json = COALESCE($3, settings_json) WHERE id = $1 \
+             RETURNING id, name, description, created_at, settings_json",
         )
         .bind(id)
         .bind(description)
+        .bind(settings)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::not_found("workgroup", id))?;
@@ -124,24 +134,6 @@ impl Store {
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Replaces the workgroup's settings and returns the workgroup.
-    pub async fn set_workgroup_settings(&self, id: i64, settings: &WorkgroupSettings) -> Result<Workgroup, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "UPDATE workgroups SET settings_json = $2 WHERE id = $1 \
-             RETURNING id, name, description, created_at, settings_json",
-        )
-        .bind(id)
-        .bind(to_json("workgroup settings", settings)?)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::not_found("workgroup", id))?;
-        let workgroup = workgroup_from_row(&row)?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(workgroup)
     }
 
     pub async fn workgroup_by_name(&self, name: &str) -> Result<Workgroup, StoreError> {

@@ -369,7 +369,7 @@ async fn access_writes_bump_the_revision_and_bookkeeping_does_not(db: TestDb) {
     moved(&store, &mut last, "add_member").await;
     store.add_member(workgroup_id, jane.id, WorkgroupRole::Developer).await.unwrap();
     moved(&store, &mut last, "add_member (new role)").await;
-    store.update_workgroup(workgroup_id, "d").await.unwrap();
+    store.update_workgroup(workgroup_id, Some("d"), None).await.unwrap();
     moved(&store, &mut last, "update_workgroup").await;
     let top = store.create_folder(workgroup_id, None, "top").await.unwrap();
     moved(&store, &mut last, "create_folder").await;

@@ -32,10 +32,16 @@ async fn workgroups_read_update_and_delete_only_when_empty(db: TestDb) {
     let workgroup = store.workgroup(workgroup_id).await.unwrap();
     assert_eq!(workgroup.name, "sales");
     assert_not_found(store.workgroup(9_999).await, "workgroup");
-    let updated = store.update_workgroup(workgroup_id, "the sales team").await.unwrap();
+    let updated = store.update_workgroup(workgroup_id, Some("the sales team"), None).await.unwrap();
     assert_eq!(updated, catalog::model::Workgroup { description: "the sales team".into(), ..workgroup.clone() });
     assert_eq!(store.workgroup(workgroup_id).await.unwrap(), updated);
-    assert_not_found(store.update_workgroup(9_999, "").await, "workgroup");
+    assert_not_found(store.update_workgroup(9_999, Some(""), None).await, "workgroup");
+    // Settings alone leave the description; each part changes only where given.
+    let settings = catalog::model::WorkgroupSettings { publish_approval: true, offline_approval: false };
+    let updated = store.update_workgroup(workgroup_id, None, Some(&settings)).await.unwrap();
+    assert_eq!((updated.description.as_str(), updated.settings), ("the sales team", settings));
+    let updated = store.update_workgroup(workgroup_id, Some("sales"), None).await.unwrap();
+    assert_eq!((updated.description.as_str(), updated.settings), ("sales", settings));
 
     let jane = store.create_user("jane", "", false).await.unwrap();
     store.add_member(workgroup_id, jane.id, WorkgroupRole::Admin).await.unwrap();
