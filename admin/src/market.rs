@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Path, Query, State};
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use catalog::model::{
@@ -37,8 +37,10 @@ use crate::apis::api_in;
 use crate::approvals::{ApprovalView, RequestBody};
 use crate::body::JsonBody;
 use crate::datasources::path_id;
-use crate::docs::json_document;
+use crate::docs::cache::{Doc, DocKey};
+use crate::docs::{cached_document, in_background};
 use crate::reply::{AdminError, AdminResult, ErrorCode, Page, Reply};
+use catalog::now_ms;
 
 /// Registers the listing and marketplace routes.
 pub fn register(routes: Routes) -> Routes {
@@ -336,17 +338,22 @@ async fn caller_app(state: &AdminState, caller: &Caller, app: &str) -> Result<ca
     }
 }
 
-/// Every listed API in one OpenAPI 3.1 document, each in the version production serves.
-async fn market_document(State(state): State<AdminState>) -> Result<Response, AdminError> {
-    let listed: HashSet<i64> = state.store.listed_api_ids().await?.into_iter().collect();
-    let apis = if listed.is_empty() {
-        Vec::new()
-    } else {
-        state.store.published_for_documents(Environment::Prod, |api| listed.contains(&api.id)).await?
-    };
-    let server = state.edge_url.clone();
-    let text = tokio::task::spawn_blocking(move || openapi::to_json(&openapi::marketplace_document(&apis, &server)))
-        .await
-        .map_err(|e| AdminError::internal(format_args!("cannot write the marketplace document: {e}")))?;
-    Ok(json_document(text))
+/// Every listed API in one OpenAPI 3.1 document, each in the version production serves. Kept
+/// per catalog revision like the workgroup documents (listing and delisting bump it).
+async fn market_document(State(state): State<AdminState>, headers: HeaderMap) -> Result<Response, AdminError> {
+    let revision = state.store.revision().await?;
+    let (store, server) = (state.store.clone(), state.edge_url.clone());
+    let doc = state
+        .docs
+        .get_or_build(DocKey::Marketplace, revision, now_ms(), move || async move {
+            let listed: HashSet<i64> = store.listed_api_ids().await?.into_iter().collect();
+            let apis = if listed.is_empty() {
+                Vec::new()
+            } else {
+                store.published_for_documents(Environment::Prod, |api| listed.contains(&api.id)).await?
+            };
+            in_background(move || Doc::write(&openapi::marketplace_document(&apis, &server), None)).await
+        })
+        .await?;
+    Ok(cached_document(&doc, &headers))
 }

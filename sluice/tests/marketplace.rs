@@ -159,6 +159,16 @@ fn an_api_is_listed_applied_for_approved_called_and_revoked() {
     assert_eq!(merged.status, 200);
     let document = merged.json();
     assert!(document["paths"].get("/orders/search").is_some() && document["paths"].get("/customers/{id}").is_some());
+    // Kept per catalog revision: asked again with its ETag, nothing changed, 304.
+    let etag = merged.header("etag").expect("ETag").to_owned();
+    let again = support::request(
+        server.admin,
+        "GET",
+        "/admin/v1/marketplace/openapi.json",
+        &[("Authorization", &format!("Bearer {}", market.buyer)), ("If-None-Match", &etag)],
+        b"",
+    );
+    assert_eq!(again.status, 304);
     let file = dir.join("marketplace.json");
     std::fs::write(&file, &merged.body).expect("write");
     support::validate_openapi(&[file]);

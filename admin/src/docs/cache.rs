@@ -40,6 +40,8 @@ pub enum DocKey {
     Workgroup { id: i64, name: String },
     /// What an app of a workgroup may call, as an app of `clearance` sees it.
     App { workgroup_id: i64, app_id: i64, clearance: SecurityLevel },
+    /// Every API listed in the marketplace.
+    Marketplace,
 }
 
 /// How much the cache may hold and do at once.
