@@ -19,6 +19,7 @@ pub mod market;
 pub mod people;
 pub mod platform;
 pub mod reply;
+pub mod reports;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -76,6 +77,9 @@ pub struct AdminState {
     pub plugins: Arc<PluginContext>,
     /// Workgroup and app documents, kept per catalog revision.
     pub docs: Arc<DocCache>,
+    /// The edge's call records, for reports; `None` where none are kept (the management API
+    /// alone).
+    pub calls: Option<calls::store::CallStore>,
 }
 
 impl AdminState {
@@ -88,6 +92,7 @@ impl AdminState {
             outbound,
             plugins: Arc::new(PluginContext::default()),
             docs: Arc::new(DocCache::default()),
+            calls: None,
         }
     }
 
@@ -143,6 +148,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .extend(market::register)
         .extend(approvals::register)
         .extend(webhooks::register)
+        .extend(reports::register)
         .extend(docs::register)
         .finish()
 }

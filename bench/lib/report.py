@@ -19,6 +19,9 @@ TARGETS = [
     ("P1", "cpu_us_per_hop", "<=", 15.0, "P1 ≤ 15 µs CPU per hop"),
     ("P1", "upstream_reuse_pct", ">=", 99.9, "P1 ≥ 99.9 % upstream connection reuse"),
     ("P2", "vs_no_auth", ">=", 0.95, "P2 ≥ 0.95 (auth + limiter cost ≤ 5 %)"),
+    ("P4", "vs_records_off", ">=", 0.97, "P4 ≥ 0.97 (call records + metrics cost ≤ 3 %)"),
+    ("P4", "records_per_s", "report", None, "P4 call records written per second at D1's load (reported)"),
+    ("P4", "record_cpu_us", "report", None, "P4 CPU µs per call that records cost (reported)"),
     ("P3", "vs_limit_half", "within", 0.05, "P3 at 0.5×: admitted ÷ offered = 1 ± 5 %"),
     ("P3", "vs_limit_2x", "within", 0.05, "P3 at 2×: admitted ÷ limit = 1 ± 5 %"),
     ("P3", "vs_limit_10x", "within", 0.05, "P3 at 10×: admitted ÷ limit = 1 ± 5 %"),
@@ -30,7 +33,7 @@ TARGETS = [
 
 PEER_LABEL = {"postgrest": "PostgREST", "reference": "reference (axum + tokio-postgres)",
               "pgbench": "pgbench (prepared SELECT)", "sysbench": "sysbench oltp_point_select",
-              "nginx": "nginx", "no_auth": "Sluice, no auth, no limiter", "direct": "upstream, direct"}
+              "nginx": "nginx", "no_auth": "Sluice, no auth, no limiter", "records_off": "Sluice, call records off", "direct": "upstream, direct"}
 TITLES = {
     "D1": "PostgreSQL point lookup, app key + token, QPS limit",
     "D2": "PostgreSQL list, city = X, limit 50",
@@ -38,6 +41,7 @@ TITLES = {
     "D4": "SQLite point lookup (peer: nginx, static JSON of the same size)",
     "P1": "registered API → nginx upstream (peer: nginx as a proxy)",
     "P2": "D1 ÷ D1 without auth and limiter",
+    "P4": "D1 with call records and metrics ÷ D1 with them off",
 }
 
 
@@ -115,7 +119,7 @@ def markdown(doc):
         met = met_label(t, "yes", "**no**")
         add(f"| {t['target']} | {f(t['value'], 3)} | {met} |")
     add("")
-    table = [sid for sid in ("D1", "D2", "D3", "D4", "P1", "P2") if sid in r]  # --only may leave all out
+    table = [sid for sid in ("D1", "D2", "D3", "D4", "P1", "P2", "P4") if sid in r]  # --only may leave all out
     if table:
         add("## Throughput and latency")
         add("")

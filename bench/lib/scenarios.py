@@ -121,7 +121,7 @@ class UpstreamConnections:
 
 # ------------------------------------------------------------------------------------------
 
-SCENARIOS = ["D1", "D2", "D3", "D4", "P1", "P2", "P3", "W1", "W2", "W3"]
+SCENARIOS = ["D1", "D2", "D3", "D4", "P1", "P2", "P3", "P4", "W1", "W2", "W3"]
 W2_RATE = 50  # W2's open-loop rate, workflow calls per second (150 upstream calls per second)
 W2_CONNECTIONS = 8  # enough for 50/s at 20 ms each, with room for a slow moment
 
@@ -218,6 +218,18 @@ def run_all(ctx, rounds, seconds, warmup, p3_rounds, p3_seconds, only=None):
         alternate(p2, rounds, seconds, warmup)
         out["P2"] = scenario(p2, "no_auth")
 
+    # P4 -----------------------------------------------------------------------------------
+    if want("P4"):
+        log("P4: D1 with call records and metrics on vs a second Sluice with them off")
+        off = ctx.sluice_off
+        p4 = [
+            http_side(ctx, "sluice", f"{edge}/pg/users/{ID}", [sl, pg], sluice.app_headers),
+            http_side(ctx, "records_off", f"{esc(off.edge)}/pg/users/{ID}",
+                      [Watch("sluice, records off", off.pid), pg], off.app_headers),
+        ]
+        alternate(p4, rounds, seconds, warmup)
+        out["P4"] = p4_result(p4)
+
     # P3 -----------------------------------------------------------------------------------
     if want("P3"):
         out["P3"] = p3(ctx, p3_rounds, p3_seconds, edge)
@@ -247,6 +259,18 @@ def scenario(sides, *peer_names):
     for peer in peer_names:
         result[f"vs_{peer}"] = ratio(main.get("rps"), by_name[peer].get("rps"))
     result["sides"] = by_name
+    return result
+
+
+def p4_result(sides):
+    """P4: on ÷ off, the records written per second at D1's load (one per answered call) and
+    the CPU they cost per call (Sluice's own CPU, on less off)."""
+    result = scenario(sides, "records_off")
+    by = result["sides"]
+    result["records_per_s"] = by["sluice"].get("rps")
+    on = (by["sluice"].get("cpu_us_per_req") or {}).get("sluice")
+    off = (by["records_off"].get("cpu_us_per_req") or {}).get("sluice, records off")
+    result["record_cpu_us"] = on - off if on is not None and off is not None else None
     return result
 
 

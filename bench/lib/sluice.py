@@ -51,14 +51,16 @@ def render(text, values):
 
 
 class Sluice:
-    def __init__(self, exe, upstream_port, limit_qps=LIMIT_QPS, serve_prefix=(), delay_port=None):
+    def __init__(self, exe, upstream_port, limit_qps=LIMIT_QPS, serve_prefix=(), delay_port=None,
+                 name="sluice", extra_env=None):
         self.exe = exe
         # W2's upstream (bench/lib/delay.py); without one (--instructions) its APIs point at the
         # discard port and W2 is not served.
         self.delay_port = delay_port
         self.serve_prefix = list(serve_prefix)  # runs `sluice serve` under this (valgrind)
         self.limit_qps = limit_qps
-        self.data_dir = os.path.join(RUN, "sluice")
+        self.name = name
+        self.data_dir = os.path.join(RUN, name)
         shutil.rmtree(self.data_dir, ignore_errors=True)  # a new store every run
         os.makedirs(self.data_dir)
         self.edge_port, self.admin_port = free_port(), free_port()
@@ -76,6 +78,7 @@ class Sluice:
             SLUICE_SHUTDOWN_TIMEOUT_SECS="1",  # nothing to drain when the run is over
             SLUICE_THREADS=EDGE_THREADS,
             RUST_LOG="warn",
+            **(extra_env or {}),
         )
         self.upstream_port = upstream_port
         self.service = None
@@ -91,7 +94,7 @@ class Sluice:
 
     def start(self):
         # Run from an empty directory so that no conf/sluice.toml is picked up.
-        self.service = Service("sluice", [*self.serve_prefix, self.exe, "serve"], env=self.env, cwd=self.data_dir)
+        self.service = Service(self.name, [*self.serve_prefix, self.exe, "serve"], env=self.env, cwd=self.data_dir)
         health = f"http://127.0.0.1:{self.admin_port}/admin/v1/health"
         wait_until("sluice serve", lambda: http("GET", health, timeout=2)[0] == 200, timeout=60, proc=self.service)
         return self
@@ -154,7 +157,7 @@ class Sluice:
                        timeout=15, proc=self.service)
 
     def setup(self):
-        log(f"starting sluice ({self.exe}) on edge :{self.edge_port}, admin :{self.admin_port}")
+        log(f"starting {self.name} ({self.exe}) on edge :{self.edge_port}, admin :{self.admin_port}")
         self.start()
         self.apply()
         self.create_app()

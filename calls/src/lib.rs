@@ -27,7 +27,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 /// One answered call, as the edge saw it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallRecord {
     /// When the call's head was read, in milliseconds since the Unix epoch.
@@ -42,6 +42,7 @@ pub struct CallRecord {
     /// The number of the version that answered.
     pub version: Option<i64>,
     /// `prod` or `test`.
+    #[schema(value_type = String)]
     pub env: Cow<'static, str>,
     /// The calling app; `None` for anonymous calls.
     pub app_id: Option<i64>,
@@ -51,6 +52,7 @@ pub struct CallRecord {
     pub status: u16,
     /// The error catalogue's code without a name (`InvalidParameter`), `OK`, or for a
     /// registered API's own answer `OK` below 400 and `Upstream.Answer` from 400 on.
+    #[schema(value_type = String)]
     pub code: Cow<'static, str>,
     /// From the head read to the answer written, in microseconds.
     pub latency_us: u64,

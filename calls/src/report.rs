@@ -60,7 +60,7 @@ impl Resolution {
 }
 
 /// Counts over a set of calls, and their latency percentiles from the merged sketches.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     pub calls: u64,
@@ -84,7 +84,7 @@ pub struct Totals {
 
 /// One group of a summary: its key (an API or app id, a code, an environment; `""` for
 /// anonymous calls or calls no API answered) and its totals.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SummaryRow {
     pub key: String,
@@ -93,7 +93,7 @@ pub struct SummaryRow {
 }
 
 /// One step of a trend: the start of its minute, hour or day, and its totals.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrendPoint {
     pub at_ms: i64,

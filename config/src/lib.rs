@@ -64,6 +64,26 @@ pub struct Config {
     /// Webhook deliveries: the first retry's delay in milliseconds; later ones are multiples
     /// of it (`[notify] retry_base_ms`, `SLUICE_NOTIFY_RETRY_BASE_MS`).
     pub notify_retry_base_ms: u64,
+    /// Call records (`[calls]`, docs/calls.md).
+    pub calls: CallsConfig,
+}
+
+/// What the edge records of each call, and how long it is kept (`[calls]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallsConfig {
+    /// Record every answered call (`SLUICE_CALL_RECORDS`, default on); off, the edge records
+    /// nothing and reports stay as they were.
+    pub records: bool,
+    /// Records waiting for the writer at most; more are dropped and counted
+    /// (`SLUICE_CALL_QUEUE`).
+    pub queue: usize,
+    /// Days call details are kept (`SLUICE_CALL_DETAILS_DAYS`).
+    pub details_days: u32,
+    /// Days per-minute rollups are kept (`SLUICE_CALL_ROLLUP_DAYS`).
+    pub rollup_days: u32,
+    /// ClickHouse's HTTP interface, written besides the embedded store
+    /// (`SLUICE_CLICKHOUSE_URL`, e.g. `http://127.0.0.1:8123/?database=default`).
+    pub clickhouse_url: Option<String>,
 }
 
 /// The file's shape: every key optional.
@@ -90,6 +110,18 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     demo: Option<bool>,
     notify: NotifyFile,
+    calls: CallsFile,
+}
+
+/// The file's `[calls]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct CallsFile {
+    records: Option<bool>,
+    queue: Option<usize>,
+    details_days: Option<u32>,
+    rollup_days: Option<u32>,
+    clickhouse_url: Option<String>,
 }
 
 /// The file's `[notify]` table.
@@ -145,6 +177,13 @@ impl Config {
             ),
             None => None,
         };
+        let days = |key: &str, value: Option<u32>, default: u32| -> Result<u32, String> {
+            match number(key, value.map(|n| n.to_string()))? {
+                None => Ok(default),
+                Some(n @ 1..=3650) => Ok(n as u32),
+                Some(n) => Err(format!("{key}: {n} days is out of range; give 1 to 3650")),
+            }
+        };
         let path =
             |key: &str, value: Option<String>| pick(key, value).filter(|p| !p.trim().is_empty()).map(PathBuf::from);
         let config = Config {
@@ -192,7 +231,21 @@ impl Config {
                 file.notify.retry_base_ms.map(|n| n.to_string()),
             )?
             .unwrap_or(5_000),
+            calls: CallsConfig {
+                records: match pick("SLUICE_CALL_RECORDS", file.calls.records.map(|d| d.to_string())) {
+                    None => true,
+                    Some(v) => switch("SLUICE_CALL_RECORDS", &v)?,
+                },
+                queue: number("SLUICE_CALL_QUEUE", file.calls.queue.map(|n| n.to_string()))?.unwrap_or(65_536)
+                    as usize,
+                details_days: days("SLUICE_CALL_DETAILS_DAYS", file.calls.details_days, 7)?,
+                rollup_days: days("SLUICE_CALL_ROLLUP_DAYS", file.calls.rollup_days, 90)?,
+                clickhouse_url: pick("SLUICE_CLICKHOUSE_URL", file.calls.clickhouse_url).filter(|u| !u.trim().is_empty()),
+            },
         };
+        if config.calls.queue == 0 {
+            return Err("calls.queue must be at least 1".into());
+        }
         if config.notify_retry_base_ms == 0 {
             return Err("notify.retry_base_ms must be at least 1".into());
         }
@@ -208,6 +261,15 @@ impl Config {
     /// The edge's worker threads, resolving 0 to the number of cores.
     pub fn edge_threads(&self) -> usize {
         if self.threads > 0 { self.threads } else { std::thread::available_parallelism().map_or(2, |n| n.get()) }
+    }
+}
+
+/// An on/off setting: `on`/`off`, `true`/`false`, `1`/`0`, `yes`/`no`.
+fn switch(key: &str, value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err(format!("{key}: `{value}` is not on or off")),
     }
 }
 
@@ -262,6 +324,25 @@ mod tests {
         let zero = |k: &str| (k == "SLUICE_NOTIFY_RETRY_BASE_MS").then(|| "0".to_owned());
         assert!(Config::from_sources(None, "f", zero).unwrap_err().contains("retry_base_ms"));
         assert!(Config::from_sources(Some("[notify]\nretry = 1"), "f", no_env).unwrap_err().contains("retry"));
+    }
+
+    #[test]
+    fn the_calls_table_and_its_overrides() {
+        let c = Config::from_sources(None, "f", no_env).unwrap().calls;
+        assert_eq!((c.records, c.queue, c.details_days, c.rollup_days), (true, 65_536, 7, 90));
+        assert_eq!(c.clickhouse_url, None);
+        let file = "[calls]\nrecords = false\nqueue = 10\ndetails_days = 3\nclickhouse_url = \"http://127.0.0.1:8123/\"";
+        let c = Config::from_sources(Some(file), "f", no_env).unwrap().calls;
+        assert_eq!((c.records, c.queue, c.details_days), (false, 10, 3));
+        assert_eq!(c.clickhouse_url.as_deref(), Some("http://127.0.0.1:8123/"));
+        let env = |k: &str| (k == "SLUICE_CALL_RECORDS").then(|| "on".to_owned());
+        assert!(Config::from_sources(Some(file), "f", env).unwrap().calls.records);
+        let bad = |k: &str| (k == "SLUICE_CALL_RECORDS").then(|| "maybe".to_owned());
+        assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("SLUICE_CALL_RECORDS"));
+        let bad = |k: &str| (k == "SLUICE_CALL_ROLLUP_DAYS").then(|| "0".to_owned());
+        assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("1 to 3650"));
+        let bad = |k: &str| (k == "SLUICE_CALL_QUEUE").then(|| "0".to_owned());
+        assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("calls.queue"));
     }
 
     #[test]

@@ -39,8 +39,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Sleep;
 
 use crate::edge::{
-    Answer, CallHead, ENV_HEADER, Edge, Outcome, Refused, Routed, encode_answer, new_request_id, too_large,
-    unreadable_body,
+    Answer, CallFacts, CallHead, ENV_HEADER, Edge, Outcome, Refused, Routed, TRACEPARENT, encode_answer,
+    new_request_id, too_large, unreadable_body,
 };
 use crate::http1::{self, Framing, Head, MAX_HEAD_BYTES, Target};
 use crate::request_headers::RequestHeaders;
@@ -109,9 +109,13 @@ impl EdgeApp {
     ) -> Option<Stream> {
         let _in_flight = self.edge.drain.in_flight();
         let request_id = new_request_id();
+        let mut facts = CallFacts::begin(peer, call_head(head, &buf, peer).headers.get(&TRACEPARENT));
         let Framing::Length(length) = head.framing else { return None };
         let length = usize::try_from(length).unwrap_or(usize::MAX);
         let mut body_read = length == 0;
+        if let Ok(routed) = &routed {
+            routed.note(&mut facts);
+        }
         let answer = match routed {
             Ok(routed) => match self.edge.body_limit(&call_head(head, &buf, peer), &routed, &request_id) {
                 Ok(Some(limit)) if length > limit => too_large(limit, &request_id),
@@ -125,12 +129,13 @@ impl EdgeApp {
                             Err(BodyUnread::Gone) => return None,
                             Err(BodyUnread::Late) => {
                                 let answer = unreadable_body(&request_id);
-                                return self.write(stream, head, &request_id, answer, false).await;
+                                return self.write(stream, head, &request_id, answer, false, &facts).await;
                             }
                         },
                         None => None,
                     };
-                    match self.edge.serve_in_place(&call_head(head, &buf, peer), &request_id, routed, body).await {
+                    let call = call_head(head, &buf, peer);
+                    match self.edge.serve_in_place(&call, &request_id, routed, body, &mut facts).await {
                         Outcome::Answer(answer) => answer,
                         // The lane was chosen on this route: it has no registered version.
                         Outcome::Proxy(_) => {
@@ -149,10 +154,10 @@ impl EdgeApp {
         // Bytes past the request (pipelining is off) or a body left unread: close after this.
         let in_step = body_read && buf.len() == head.len + length;
         let keep_alive = head.keep_alive && in_step && !*shutdown.borrow() && !self.edge.drain.stopping();
-        self.write(stream, head, &request_id, answer, keep_alive).await
+        self.write(stream, head, &request_id, answer, keep_alive, &facts).await
     }
 
-    /// Writes `answer`; the connection back when it is kept alive.
+    /// Writes `answer` and records the call; the connection back when it is kept alive.
     async fn write(
         &self,
         mut stream: Stream,
@@ -160,14 +165,19 @@ impl EdgeApp {
         request_id: &str,
         answer: Answer,
         keep_alive: bool,
+        facts: &CallFacts,
     ) -> Option<Stream> {
         let keep_alive = keep_alive && !answer.closes();
-        let bytes = encode_answer(answer, request_id, head.method == Method::HEAD, keep_alive);
+        let head_only = head.method == Method::HEAD;
+        let record = answer.written(head_only);
+        let bytes = encode_answer(answer, request_id, head_only, keep_alive);
         let written = async {
             stream.write_all(&bytes).await?;
             stream.flush().await
         };
-        if let Err(e) = written.await {
+        let sent = written.await;
+        self.edge.record(facts, request_id, record);
+        if let Err(e) = sent {
             tracing::debug!("cannot send the answer: {e}");
             return None;
         }
@@ -281,14 +291,17 @@ impl EdgeApp {
         }
     }
 
-    /// Answers a refused head and closes.
-    async fn refuse(mut stream: Stream, error: ApiError) -> Option<Stream> {
+    /// Answers a refused head, records it and closes.
+    async fn refuse(&self, mut stream: Stream, error: ApiError, peer: Option<IpAddr>) -> Option<Stream> {
+        let facts = CallFacts::begin(peer, None);
         let request_id = new_request_id();
         let answer = Answer::refused(error, &request_id);
+        let record = answer.written(false);
         let bytes = encode_answer(answer, &request_id, false, false);
         let _ = stream.write_all(&bytes).await;
         let _ = stream.flush().await;
         let _ = stream.shutdown().await;
+        self.edge.record(&facts, &request_id, record);
         None
     }
 }
@@ -343,7 +356,7 @@ impl ServerApp for EdgeApp {
             let len = match self.read_head(&mut stream, &mut buf, deadline.as_mut(), stop.as_mut()).await {
                 Ok(len) => len,
                 Err(NoHead::Gone) => return None,
-                Err(NoHead::TooLarge) => return EdgeApp::refuse(stream, http1::too_large().0).await,
+                Err(NoHead::TooLarge) => return self.refuse(stream, http1::too_large().0, peer).await,
             };
             let next = match self.lane(&buf, len) {
                 Lane::InPlace(in_place) => {
@@ -351,7 +364,7 @@ impl ServerApp for EdgeApp {
                     self.serve_in_place(stream, buf, &head, routed, peer, shutdown).await
                 }
                 Lane::Session => self.session_lane(stream, buf, shutdown).await,
-                Lane::Refused(error) => EdgeApp::refuse(stream, error).await,
+                Lane::Refused(error) => self.refuse(stream, error, peer).await,
             };
             stream = next?;
         }

@@ -32,7 +32,7 @@ use pingora::upstreams::peer::HttpPeer;
 use plugins::{ApiError, ErrorCode};
 
 use crate::edge::{
-    REQUEST_ID_HEADER, UpstreamCall, VERSION_HEADER, continue_if_expected, unavailable, upstream_timeout,
+    REQUEST_ID_HEADER, TRACEPARENT, UpstreamCall, VERSION_HEADER, continue_if_expected, unavailable, upstream_timeout,
 };
 use crate::header_policy::{connection_listed, forwarded_from_caller, withheld_from_caller};
 use crate::http1;
@@ -66,6 +66,15 @@ pub(crate) enum Forwarded {
     Broken,
 }
 
+/// What a forwarded call carried, for its record: the answer's status once its head went to
+/// the caller (0 before), and the body bytes each way.
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    pub(crate) status: u16,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+}
+
 /// Registered API calls, through pingora's connector and its pool of upstream connections.
 pub(crate) struct Forwarder {
     connector: Connector,
@@ -86,14 +95,19 @@ impl Forwarder {
         Forwarder { connector }
     }
 
-    /// Sends `call` to `target` and relays the answer to `session`, or says why not.
+    /// Sends `call` to `target` and relays the answer to `session`, or says why not; counts
+    /// what went each way into `traffic`. The upstream gets `traceparent`, the edge's span of
+    /// the caller's trace.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn forward(
         &self,
         session: &mut ServerSession,
         call: &UpstreamCall,
         target: &CheckedTarget,
         request_id: &str,
+        traceparent: HeaderValue,
         body_deadline: tokio::time::Instant,
+        traffic: &mut Traffic,
     ) -> Forwarded {
         let timeout = call.timeout();
         let peer = upstream_peer(target, timeout);
@@ -103,7 +117,7 @@ impl Forwarder {
             None if session.is_body_empty() => CallerBody::None,
             None => CallerBody::Streamed,
         };
-        let head = match upstream_head(session, call, target, request_id, &body) {
+        let head = match upstream_head(session, call, target, request_id, traceparent, &body) {
             Ok(head) => head,
             Err(error) => return Forwarded::Failed(error),
         };
@@ -121,7 +135,7 @@ impl Forwarder {
             // Per read and write, as pingora's proxy sets them.
             upstream.read_timeout = Some(timeout);
             upstream.write_timeout = Some(timeout);
-            match exchange(&mut upstream, session, head.clone(), &body, body_deadline).await {
+            match exchange(&mut upstream, session, head.clone(), &body, body_deadline, &mut traffic.bytes_in).await {
                 Ok(()) => break upstream,
                 Err(Exchange::Caller) => return Forwarded::Failed(unreadable_caller_body()),
                 Err(Exchange::Upstream(e)) => {
@@ -146,6 +160,7 @@ impl Forwarder {
             Ok(answer) => answer,
             Err(error) => return Forwarded::Failed(error),
         };
+        traffic.status = answer.status.as_u16();
         // The upstream connection goes back to the pool as soon as its answer is read, before
         // the caller has the end of it: a caller's next call may not find it still taken.
         if upstream.is_body_done() {
@@ -171,6 +186,7 @@ impl Forwarder {
                 }
             };
             let done = bytes.is_none() || upstream.is_body_done();
+            traffic.bytes_out += bytes.as_ref().map_or(0, |b| b.len() as u64);
             if done {
                 self.release(upstream, &peer).await;
                 return match session.write_response_body(bytes.unwrap_or_default(), true).await {
@@ -209,12 +225,14 @@ async fn exchange(
     head: RequestHeader,
     body: &CallerBody,
     body_deadline: tokio::time::Instant,
+    bytes_in: &mut u64,
 ) -> Result<(), Exchange> {
     upstream.write_request_header(Box::new(head)).await.map_err(Exchange::Upstream)?;
     match body {
         CallerBody::None => {}
         CallerBody::InHand(bytes) => {
             upstream.write_body(bytes).await.map_err(Exchange::Upstream)?;
+            *bytes_in = bytes.len() as u64;
         }
         CallerBody::Streamed => {
             continue_if_expected(session).await;
@@ -226,6 +244,7 @@ async fn exchange(
                 session.set_read_timeout(Some(left));
                 match tokio::time::timeout(left, session.read_request_body()).await {
                     Ok(Ok(Some(chunk))) => {
+                        *bytes_in += chunk.len() as u64;
                         upstream.write_body(&chunk).await.map_err(Exchange::Upstream)?;
                     }
                     Ok(Ok(None)) => break,
@@ -246,12 +265,13 @@ async fn exchange(
 
 /// The request as it goes upstream: the mapped method, path and query, the checked target's
 /// `Host`, the caller's allowed headers, the mapped headers and constants, the edge's request
-/// id, and the body's framing.
+/// id and `traceparent`, and the body's framing.
 fn upstream_head(
     session: &ServerSession,
     call: &UpstreamCall,
     target: &CheckedTarget,
     request_id: &str,
+    traceparent: HeaderValue,
     body: &CallerBody,
 ) -> Result<RequestHeader, ApiError> {
     let request = &call.request;
@@ -272,6 +292,7 @@ fn upstream_head(
         head.insert_header(name.clone(), value.clone()).map_err(internal)?;
     }
     head.insert_header(REQUEST_ID_HEADER, request_id).map_err(internal)?;
+    head.insert_header(TRACEPARENT, traceparent).map_err(internal)?;
     match body {
         CallerBody::InHand(bytes) => head.insert_header(header::CONTENT_LENGTH, bytes.len()).map_err(internal)?,
         CallerBody::Streamed => match caller.headers.get(header::CONTENT_LENGTH) {

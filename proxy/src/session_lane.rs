@@ -26,8 +26,11 @@ use pingora::server::ShutdownWatch;
 use pingora::server::configuration::ServerConf;
 use plugins::ApiError;
 
-use crate::edge::{Answer, Edge, Outcome, UpstreamCall, VERSION_HEADER, new_request_id, write_answer};
-use crate::forward::{Forwarded, Forwarder};
+use crate::edge::{
+    Answer, CallFacts, Edge, Outcome, TRACEPARENT, UpstreamCall, VERSION_HEADER, Written, new_request_id,
+    session_peer, unavailable, write_answer,
+};
+use crate::forward::{Forwarded, Forwarder, Traffic};
 use crate::http1;
 
 /// The edge's requests as pingora's session reads them.
@@ -54,27 +57,34 @@ impl SessionLane {
         SessionLane { edge, forwarder: Forwarder::new(connector) }
     }
 
-    /// Answers the request whose head `session` has read.
+    /// Answers the request whose head `session` has read, and records the call.
     async fn answer(&self, session: &mut ServerSession, request_id: &str) -> Ended {
+        let traceparent = session.req_header().headers.get(TRACEPARENT).map(|v| v.as_bytes());
+        let mut facts = CallFacts::begin(session_peer(session), traceparent);
         if session.req_header().method == Method::CONNECT {
             // HTTP/1 heads were refused before (http1::parse); HTTP/2 has its own CONNECT.
-            return self.write(session, request_id, Answer::refused(http1::connect_refused(), request_id)).await;
+            let answer = Answer::refused(http1::connect_refused(), request_id);
+            return self.write(session, request_id, answer, &facts).await;
         }
         // One deadline for the whole body, however it is framed: each read waits at most for
         // what is left of it.
         session.set_read_timeout(Some(self.edge.settings.body_timeout));
-        let answer = match self.edge.answer(session, request_id).await {
-            Ok(Outcome::Proxy(call)) => match self.forward(session, call, request_id).await {
+        let answer = match self.edge.answer(session, request_id, &mut facts).await {
+            Ok(Outcome::Proxy(call)) => match self.forward(session, call, request_id, &mut facts).await {
                 Ok(ended) => return ended,
                 Err(answer) => answer,
             },
             Ok(Outcome::Answer(answer)) | Err(answer) => answer,
         };
-        self.write(session, request_id, answer).await
+        self.write(session, request_id, answer, &facts).await
     }
 
-    async fn write(&self, session: &mut ServerSession, request_id: &str, answer: Answer) -> Ended {
-        match write_answer(session, request_id, answer).await {
+    /// Writes `answer` and records the call.
+    async fn write(&self, session: &mut ServerSession, request_id: &str, answer: Answer, facts: &CallFacts) -> Ended {
+        let record = answer.written(session.req_header().method == Method::HEAD);
+        let sent = write_answer(session, request_id, answer).await;
+        self.edge.record(facts, request_id, record);
+        match sent {
             Ok(()) => Ended::Answered,
             Err(e) => {
                 tracing::debug!(request_id, "cannot send the answer: {e}");
@@ -83,13 +93,14 @@ impl SessionLane {
         }
     }
 
-    /// Forwards a registered API's call: how it ended, or (when nothing reached the caller)
-    /// the error to answer.
+    /// Forwards a registered API's call: how it ended (recorded), or (when nothing reached the
+    /// caller) the error to answer.
     async fn forward(
         &self,
         session: &mut ServerSession,
         call: UpstreamCall,
         request_id: &str,
+        facts: &mut CallFacts,
     ) -> Result<Ended, Answer> {
         let started = Instant::now();
         let failed = |error: ApiError| {
@@ -97,15 +108,27 @@ impl SessionLane {
         };
         let target = self.edge.upstream_target(&call).await.map_err(failed)?;
         let deadline = tokio::time::Instant::now() + self.edge.settings.body_timeout;
-        let outcome = self.forwarder.forward(session, &call, &target, request_id, deadline).await;
-        let ms = started.elapsed().as_millis();
+        let mut traffic = Traffic::default();
+        let traceparent = facts.trace.child_header();
+        let outcome =
+            self.forwarder.forward(session, &call, &target, request_id, traceparent, deadline, &mut traffic).await;
+        let took = started.elapsed();
+        let ms = took.as_millis();
+        facts.backend = Some(took);
+        facts.bytes_in = facts.bytes_in.max(traffic.bytes_in);
         match outcome {
             Forwarded::Done => {
                 tracing::debug!(api = call.route_name(), request_id, ms, "upstream call");
+                self.edge.record(facts, request_id, Written::relayed(traffic.status, traffic.bytes_out));
                 Ok(Ended::Answered)
             }
             Forwarded::Broken => {
                 tracing::info!(api = call.route_name(), request_id, ms, "upstream call broke off mid-answer");
+                // The caller did not get the whole answer: a failed call, whatever its head said.
+                let broken = unavailable();
+                let written =
+                    Written { status: broken.status(), code: broken.kind().as_str(), bytes_out: traffic.bytes_out };
+                self.edge.record(facts, request_id, written);
                 Ok(Ended::Broken)
             }
             Forwarded::Failed(error) => {

@@ -47,6 +47,8 @@ pub struct AdminService {
     pub outbound: OutboundBase,
     /// Runs the test console's workflow functions (the edge's runner, shared).
     pub functions: Arc<dyn FunctionRunner>,
+    /// The call store the reports read (`<data_dir>/calls.db`), and its retention.
+    pub calls: (std::path::PathBuf, calls::store::Retention),
     /// How the notification worker paces its deliveries.
     pub notify: notify::WorkerSettings,
 }
@@ -67,13 +69,17 @@ impl BackgroundService for AdminService {
             Ok(listener) => listener,
             Err(e) => fail(format!("the admin API cannot listen on {}: {e}", self.addr)),
         };
-        let state = AdminState::new(
+        let mut state = AdminState::new(
             store.clone(),
             format!("http://{}", self.edge_addr),
             Arc::new(SnapshotView(Arc::clone(&self.snapshot))),
             self.outbound.clone(),
         );
         state.plugins.set_function_runner(Arc::clone(&self.functions));
+        match calls::store::CallStore::open(&self.calls.0, self.calls.1).await {
+            Ok(calls) => state.calls = Some(calls),
+            Err(e) => tracing::error!("reports are unavailable: cannot open {}: {e}", self.calls.0.display()),
+        }
         // The console's workflow runs call the APIs the edge serves, with the console's pools.
         let _calls = InProcessCalls::attach(Arc::clone(&self.snapshot), Arc::clone(&state.plugins));
         // Offline requests take effect at their time, whichever admin node is up.

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use config::Config;
 
 mod admin_service;
+mod call_records;
 mod cli;
 mod demo;
 mod functions;

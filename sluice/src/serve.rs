@@ -5,6 +5,7 @@
 //!                                             in place, the rest on pingora's session
 //!   catalog watcher (background service)      polls the store revision, rebuilds and swaps
 //!   admin           (background service)      axum: the management API
+//!   call writer     (background service)      the edge's call records into calls.db
 //! ```
 //!
 //! Start-up work that needs the store (data dir, secret key, migrations, demo, the first
@@ -27,6 +28,9 @@ use pingora::services::listening::Service;
 use plugins::{FunctionRunner, PluginContext};
 
 use crate::admin_service::AdminService;
+use crate::call_records::CallWriter;
+use calls::Recorder;
+use calls::store::Retention;
 use crate::demo;
 use crate::functions::SandboxRunner;
 use config::Config;
@@ -82,8 +86,32 @@ pub fn serve(config: Config) -> Result<(), String> {
     };
     let limiters = Arc::new(Limiters::new());
     let drain = Drain::new();
-    let edge =
-        Edge::new(Arc::clone(&snapshot), settings, Arc::clone(&limiters), Arc::clone(&plugins), Arc::clone(&drain));
+    let calls_path = config.data_dir.join("calls.db");
+    let retention = Retention { details_days: config.calls.details_days, rollup_days: config.calls.rollup_days };
+    let recorder = if config.calls.records {
+        let (recorder, queue) = Recorder::bounded(config.calls.queue);
+        server.add_service(background_service(
+            "call writer",
+            CallWriter {
+                queue: std::sync::Mutex::new(Some(queue)),
+                path: calls_path.clone(),
+                retention,
+                clickhouse_url: config.calls.clickhouse_url.clone(),
+                counts: Arc::default(),
+            },
+        ));
+        recorder
+    } else {
+        Recorder::off()
+    };
+    let edge = Edge::new(
+        Arc::clone(&snapshot),
+        settings,
+        Arc::clone(&limiters),
+        Arc::clone(&plugins),
+        Arc::clone(&drain),
+        recorder,
+    );
     let session_lane = SessionLane::new(Arc::clone(&edge), &server.configuration);
     let app = EdgeApp::new(
         edge,
@@ -127,6 +155,7 @@ pub fn serve(config: Config) -> Result<(), String> {
             snapshot,
             outbound,
             functions,
+            calls: (calls_path, retention),
             notify: notify::WorkerSettings {
                 retry_base: Duration::from_millis(config.notify_retry_base_ms),
                 ..notify::WorkerSettings::default()

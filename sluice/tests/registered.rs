@@ -793,3 +793,30 @@ fn one_kept_alive_connection_carries_data_and_registered_calls_in_turn() {
     let opened = mock.connections.load(Ordering::SeqCst) - before;
     assert!(opened <= 2, "6 calls on one caller connection opened {opened} upstream connections");
 }
+
+#[test]
+fn the_upstream_continues_the_callers_trace_with_the_edges_span() {
+    let mock = Mock::start();
+    let server = start_server("reg-trace", &[]);
+    let yaml = api("traced", "/traced", "GET", &format!("  baseUrl: {}\n  path: /traced\n", mock.base_url()), "");
+    apply(&server, &yaml, &[], "/traced");
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let headers = [("traceparent", caller), ("tracestate", "vendor=opaque")];
+    assert_eq!(request(server.edge, "GET", "/traced", &headers, b"").status, 200);
+    let seen = mock.last("/v1/traced");
+    let sent = seen.header("traceparent").expect("a traceparent upstream");
+    assert_eq!(sent.len(), 55, "{sent}");
+    assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "the caller's trace: {sent}");
+    assert!(sent.ends_with("-01"), "the caller's flags: {sent}");
+    assert_ne!(&sent[36..52], "00f067aa0ba902b7", "the edge's own span, not the caller's: {sent}");
+    assert_eq!(seen.header("tracestate"), Some("vendor=opaque"));
+
+    // An invalid one, or none, starts a trace the upstream still gets.
+    for headers in [vec![("traceparent", "00-zz-00f067aa0ba902b7-01")], vec![]] {
+        assert_eq!(request(server.edge, "GET", "/traced", &headers, b"").status, 200);
+        let sent = mock.last("/v1/traced").header("traceparent").expect("a traceparent upstream").to_owned();
+        assert_eq!(sent.len(), 55, "{sent}");
+        assert!(sent.starts_with("00-") && !sent.contains("4bf92f3577b34da6a3ce929d0e0e4736"), "{sent}");
+    }
+    assert_eq!(mock.count("/v1/traced"), 3);
+}

@@ -41,7 +41,11 @@ impl Server {
                 Store::open(&config.store_url, SecretBox::from_key_text(&key).expect("key")).await.expect("store");
             store.ensure_bootstrap_admin(bootstrap).await.expect("bootstrap admin");
             let outbound = OutboundBase::from_config(&config).expect("policies");
-            routes(AdminState::new(store, "http://127.0.0.1:8080".to_owned(), Arc::new(NoEdge), outbound)).0
+            let mut state = AdminState::new(store, "http://127.0.0.1:8080".to_owned(), Arc::new(NoEdge), outbound);
+            // Reports read a call store of their own, empty here.
+            let calls = calls::store::CallStore::open(&data_dir.join("calls.db"), calls::store::Retention::default());
+            state.calls = Some(calls.await.expect("call store"));
+            routes(state).0
         });
         Server { data_dir, router, runtime }
     }

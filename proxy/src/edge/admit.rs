@@ -8,6 +8,7 @@ use catalog::model::{AuthMode, SecurityLevel};
 use http::{HeaderName, HeaderValue, header};
 use plugins::{ApiError, ErrorCode};
 
+use super::record::CallFacts;
 use super::route::Refused;
 use super::{CallHead, Edge};
 use crate::callers::{AppEntry, Credentials, SignedParts};
@@ -27,14 +28,17 @@ impl Edge {
         snapshot: &Snapshot,
         route: &Route,
         body: &[u8],
+        facts: &mut CallFacts,
     ) -> std::result::Result<Admitted, Refused> {
         let client = self.client_ip(head);
+        facts.client = Some(client);
         if route.access.auth_mode == AuthMode::None {
             self.limit(route, 0, None)?;
             return Ok(Admitted { clearance: SecurityLevel::L1, app: None, client });
         }
         let now = catalog::now_ms();
         let app = self.authenticate(head, snapshot, body, client, now)?;
+        facts.app_id = Some(app.id);
         let grant_qps = grant(snapshot, route, app, now)?;
         self.limit(route, app.id, grant_qps)?;
         Ok(Admitted { clearance: app.clearance, app: Some(Arc::clone(app)), client })

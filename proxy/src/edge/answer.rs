@@ -12,7 +12,7 @@ use pingora::protocols::http::ServerSession;
 use plugins::sql::StageTimings;
 use plugins::{ApiError, ErrorCode};
 
-use super::{REQUEST_ID_HEADER, VERSION_HEADER};
+use super::{REQUEST_ID_HEADER, VERSION_HEADER, Written};
 
 const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
@@ -23,6 +23,8 @@ const ANSWER_HEADERS: usize = 5;
 /// A complete answer, written in one go.
 pub(crate) struct Answer {
     pub(crate) status: u16,
+    /// The error catalogue's code without a name, or `OK`: what the call's record keeps.
+    code: &'static str,
     pub(crate) body: Bytes,
     /// `Allow`, `Retry-After`, `X-Sluice-Version`, `Server-Timing`.
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -45,12 +47,18 @@ impl Answer {
         if let Some(timings) = timings {
             headers.push((SERVER_TIMING, server_timing(timings)));
         }
-        Answer { status: 200, body: body.freeze(), headers, close: false }
+        Answer { status: 200, code: "OK", body: body.freeze(), headers, close: false }
     }
 
     pub(crate) fn error(err: &ApiError, request_id: &str) -> Answer {
         let body = serde_json::json!({"code": err.code(), "message": err.message, "requestId": request_id});
-        Answer { status: err.status(), body: Bytes::from(body.to_string()), headers: Vec::new(), close: false }
+        Answer {
+            status: err.status(),
+            code: err.kind().as_str(),
+            body: Bytes::from(body.to_string()),
+            headers: Vec::new(),
+            close: false,
+        }
     }
 
     /// A refusal after which the connection closes.
@@ -68,6 +76,12 @@ impl Answer {
     /// Whether the connection must close after this answer.
     pub(crate) fn closes(&self) -> bool {
         self.close
+    }
+
+    /// What the call's record keeps of this answer; a HEAD request gets no body.
+    pub(crate) fn written(&self, head_only: bool) -> Written {
+        let bytes_out = if head_only { 0 } else { self.body.len() as u64 };
+        Written { status: self.status, code: self.code, bytes_out }
     }
 }
 

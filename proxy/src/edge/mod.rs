@@ -12,24 +12,29 @@
 //! invoke          params.rs  call_of, then the version's ApiPlugin::invoke  the plugin's codes
 //! encode          answer.rs  Edge::encode      envelope, Server-Timing, or the upstream request
 //!                                              for forward.rs to exchange
+//! record          record.rs  Edge::record      after the answer is written: the call record,
+//!                                              handed to the recorder's queue
 //! ```
 //!
 //! Answers are written by the lane that read the call (`encode_answer` in place,
 //! `write_answer` or `forward.rs` on pingora's session). Data APIs are answered from the
 //! current [`Snapshot`]; nothing here reads the metadata store. Every response carries
 //! `X-Request-Id`; answers of an API add `X-Sluice-Version`, data answers `Server-Timing`.
-//! Call records join after *encode* as a phase of their own.
+//! The phases fill the call's [`CallFacts`] as they go; the lane that wrote the answer records
+//! the call once.
 
 mod admit;
 mod answer;
 mod body;
 mod params;
+mod record;
 mod route;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use answer::{Answer, encode_answer, new_request_id, unavailable, upstream_timeout, write_answer};
 pub(crate) use body::{continue_if_expected, too_large, unreadable_body};
+pub(crate) use record::{CallFacts, TRACEPARENT, Written};
 pub(crate) use route::Refused;
 
 use std::sync::Arc;
@@ -76,6 +81,8 @@ pub struct Edge {
     pub(crate) drain: Arc<Drain>,
     /// Workflow nodes' calls to the APIs this edge serves.
     calls: Arc<InProcessCalls>,
+    /// Where the record of every answered call goes.
+    recorder: calls::Recorder,
 }
 
 /// How the edge treats requests, from the configuration.
@@ -89,17 +96,18 @@ pub struct EdgeSettings {
 
 impl Edge {
     /// `limiters` are shared with whoever sweeps their idle state, `plugins` with whoever sets
-    /// their datasource policy. APIs the edge serves can call each other in process
-    /// ([`InProcessCalls`]).
+    /// their datasource policy, `recorder` with the writer that stores call records. APIs the
+    /// edge serves can call each other in process ([`InProcessCalls`]).
     pub fn new(
         snapshot: Arc<ArcSwap<Snapshot>>,
         settings: EdgeSettings,
         limiters: Arc<Limiters>,
         plugins: Arc<PluginContext>,
         drain: Arc<Drain>,
+        recorder: calls::Recorder,
     ) -> Arc<Edge> {
         let calls = InProcessCalls::attach(Arc::clone(&snapshot), Arc::clone(&plugins));
-        Arc::new(Edge { snapshot, plugins, settings, limiters, nonces: NonceCache::new(), drain, calls })
+        Arc::new(Edge { snapshot, plugins, settings, limiters, nonces: NonceCache::new(), drain, calls, recorder })
     }
 
     /// Sets the connector in-process calls of registered APIs dial with; the first one stays.
@@ -159,6 +167,11 @@ impl Routed {
     pub(crate) fn reaches_upstream(&self) -> bool {
         self.route.reaches_upstream()
     }
+
+    /// Notes the route in the call's facts: whatever answers the call now is the API's.
+    pub(crate) fn note(&self, facts: &mut CallFacts) {
+        facts.route = Some((self.route.workgroup_id, self.route.api_id, self.env));
+    }
 }
 
 /// What the edge reads of a request head, from whichever lane read it: pingora's parsed
@@ -181,9 +194,14 @@ impl<'a> CallHead<'a> {
             path: header.uri.path(),
             query: header.uri.query().unwrap_or(""),
             headers: RequestHeaders::Map(&header.headers),
-            peer: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
+            peer: session_peer(session),
         }
     }
+}
+
+/// The socket peer of a pingora session.
+pub(crate) fn session_peer(session: &ServerSession) -> Option<std::net::IpAddr> {
+    session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
 }
 
 impl Edge {
@@ -192,12 +210,14 @@ impl Edge {
         &self,
         session: &mut ServerSession,
         request_id: &str,
+        facts: &mut CallFacts,
     ) -> std::result::Result<Outcome, Answer> {
         // HTTP/1 heads were accepted by http1::parse before pingora read them again; HTTP/2
         // has no framing headers to disagree (the h2 library refuses them).
         let header = session.req_header();
         let env = header.headers.get(&ENV_HEADER).map(HeaderValue::as_bytes);
         let routed = self.route(&header.method, header.uri.path(), env).map_err(|r| r.answer(request_id))?;
+        routed.note(facts);
         let body = match self.body_limit(&CallHead::of(session), &routed, request_id)? {
             Some(limit) => {
                 continue_if_expected(session).await;
@@ -205,7 +225,7 @@ impl Edge {
             }
             None => None,
         };
-        self.serve(&CallHead::of(session), request_id, routed, body).await
+        self.serve(&CallHead::of(session), request_id, routed, body, facts).await
     }
 
     /// Serves a request the in-place lane read, with the body [`Edge::body_limit`] asked for:
@@ -216,8 +236,9 @@ impl Edge {
         request_id: &str,
         routed: Routed,
         body: Option<Bytes>,
+        facts: &mut CallFacts,
     ) -> Outcome {
-        match self.serve(head, request_id, routed, body).await {
+        match self.serve(head, request_id, routed, body, facts).await {
             Ok(outcome) => outcome,
             Err(answer) => Outcome::Answer(answer),
         }
@@ -231,20 +252,27 @@ impl Edge {
         request_id: &str,
         routed: Routed,
         body: Option<Bytes>,
+        facts: &mut CallFacts,
     ) -> std::result::Result<Outcome, Answer> {
         let Routed { snapshot, route, path_params, env } = routed;
+        facts.bytes_in = body.as_ref().map_or(0, |b| b.len() as u64);
         let caller = self
-            .admit(head, &snapshot, &route, body.as_deref().unwrap_or(&[]))
+            .admit(head, &snapshot, &route, body.as_deref().unwrap_or(&[]), facts)
             .map_err(|refused| refused.answer(request_id))?;
         drop(snapshot);
         let gray = choose_version(&route, &caller);
         let variant = route.variant(gray);
+        facts.version = Some(variant.version);
         let fail =
             |err: ApiError| Answer::error(&err, request_id).with_header(VERSION_HEADER, variant.version_header.clone());
         let mut call =
             params::call_of(variant.plugin.as_ref(), head, path_params, body.as_deref(), &caller, env).map_err(fail)?;
         call.workgroup_id = Some(route.workgroup_id);
         let output = variant.plugin.invoke(&self.plugins, &call).await.map_err(fail)?;
+        if let CallOutput::Data { row_count, timings, .. } = &output {
+            facts.rows = Some(*row_count as u64);
+            facts.backend = Some(timings.execute);
+        }
         self.encode(output, &route, gray, head.method, body, request_id).map_err(fail)
     }
 
