@@ -46,7 +46,8 @@ const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 
 /// The schema, created in one transaction at open; every statement may run again (several
-/// processes may open the file).
+/// processes may open the file). The rollups keep their rowid: a row holds a sketch of a few
+/// hundred bytes to a few KiB, too big for a `WITHOUT ROWID` table's B-tree.
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS call_details (
         id INTEGER PRIMARY KEY,
@@ -88,7 +89,7 @@ const SCHEMA: &[&str] = &[
         code_stats_json TEXT NOT NULL,
         sketch BLOB NOT NULL,
         PRIMARY KEY (minute_ms, workgroup_id, api_id, app_id, env)
-    ) WITHOUT ROWID",
+    )",
     "CREATE INDEX IF NOT EXISTS call_rollups_workgroup_minute ON call_rollups (workgroup_id, minute_ms)",
 ];
 

@@ -179,10 +179,16 @@ impl ClickHouseSink {
         let (queue, mut rx) = mpsc::channel::<Arc<Vec<CallRecord>>>(CLICKHOUSE_QUEUE);
         let task_counts = counts.clone();
         let task = tokio::spawn(async move {
-            if let Err(error) = client.ensure_tables().await {
-                tracing::warn!(%error, "creating ClickHouse's call table failed; inserts will tell");
-            }
+            // Until the table is known to exist (ClickHouse may be down at start), each batch
+            // first tries to create it.
+            let mut table_ready = false;
             while let Some(batch) = rx.recv().await {
+                if !table_ready {
+                    match client.ensure_tables().await {
+                        Ok(()) => table_ready = true,
+                        Err(error) => tracing::warn!(%error, "creating ClickHouse's call table failed"),
+                    }
+                }
                 insert(&client, &batch, &task_counts).await;
             }
         });

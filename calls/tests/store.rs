@@ -399,3 +399,24 @@ async fn records_survive_closing_and_reopening() {
     let details = store.details(&wg(1), ALL_TIME, &DetailQuery { limit: 1, ..DetailQuery::default() }).await.unwrap();
     assert_eq!(details.total, 110);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_openers_of_a_new_file_share_one_schema() {
+    let dir = TempDir::new("openers");
+    let path = dir.db();
+    let openers: Vec<_> = (0..4)
+        .map(|_| {
+            let path = path.clone();
+            tokio::spawn(async move { CallStore::open(&path, Retention::default()).await.unwrap() })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for opener in openers {
+        stores.push(opener.await.unwrap());
+    }
+    for (i, store) in stores.iter().enumerate() {
+        store.write(&[call(T0 + i as i64, Some(1), Some(10), None, 200, "OK", 1000)]).await.unwrap();
+    }
+    let totals = stores[0].totals(&wg(1), ALL_TIME, &Filter::default()).await.unwrap();
+    assert_eq!(totals.calls, 4);
+}
