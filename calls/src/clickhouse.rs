@@ -61,7 +61,15 @@ impl std::fmt::Debug for ClickHouse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClickHouse")
             .field("authority", &self.authority)
-            .field("params", &self.params)
+            // A `password` may also come as a query parameter: never shown.
+            .field(
+                "params",
+                &self
+                    .params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), if k == "password" { "***" } else { v.as_str() }))
+                    .collect::<Vec<_>>(),
+            )
             .field("user", &self.user)
             .finish_non_exhaustive()
     }
@@ -269,6 +277,8 @@ mod tests {
         assert_eq!(ch.user.as_deref(), Some("ana"));
         assert_eq!(ch.password.as_deref(), Some("p@ss"));
         assert!(!format!("{ch:?}").contains("p@ss"));
+        let in_query = ClickHouse::new("http://127.0.0.1/?database=d&password=hidden").unwrap();
+        assert!(!format!("{in_query:?}").contains("hidden"));
         let plain = ClickHouse::new("http://localhost").unwrap();
         assert_eq!(plain.authority, "localhost:8123");
         assert_eq!((plain.user, plain.password), (None, None));

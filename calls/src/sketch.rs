@@ -2,7 +2,8 @@
 //! APIs and nodes, stored as bytes.
 //!
 //! Values go in as microseconds and come out as milliseconds. The stored form is the sketch's
-//! serde JSON; an empty sketch is stored as no bytes. On reading, the configuration is always
+//! serde JSON with sparse bins (see [`LatencySketch::to_bytes`]); an empty sketch is stored
+//! as no bytes. On reading, the configuration is always
 //! the one of [`LatencySketch::new`] (what was stored is ignored), so a sketch read back
 //! merges with any other whatever the float parser made of the stored parameters.
 
@@ -69,12 +70,24 @@ impl LatencySketch {
         self.sketch.count() as u64
     }
 
+    /// The stored form: the sketch's serde JSON without its configuration, each store's
+    /// `bins` (mostly zeros, in chunks of 128) as `{"len": n, "at": [i…], "n": [count…]}` of
+    /// the bins that are not zero. No bytes for an empty sketch.
     pub fn to_bytes(&self) -> Vec<u8> {
         if self.count() == 0 {
             // An empty sketch's minimum and maximum are infinite, which JSON cannot hold.
             return Vec::new();
         }
-        serde_json::to_vec(&self.sketch).unwrap_or_default()
+        let Ok(mut value) = serde_json::to_value(&self.sketch) else { return Vec::new() };
+        if let Some(fields) = value.as_object_mut() {
+            fields.remove("config");
+            for store in STORES {
+                if let Some(bins) = fields.get_mut(store).and_then(|s| s.get_mut("bins")) {
+                    *bins = sparse(bins);
+                }
+            }
+        }
+        serde_json::to_vec(&value).unwrap_or_default()
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<LatencySketch, CallsError> {
@@ -89,9 +102,54 @@ impl LatencySketch {
         };
         // Our own configuration, bit for bit (a `Value` keeps an f64 as it is).
         fields.insert("config".into(), serde_json::to_value(config()).map_err(invalid)?);
+        for store in STORES {
+            if let Some(bins) = fields.get_mut(store).and_then(|s| s.get_mut("bins")) {
+                *bins = dense(bins)?;
+            }
+        }
         let sketch: DDSketch = serde_json::from_value(value).map_err(invalid)?;
         Ok(LatencySketch { sketch })
     }
+}
+
+/// The sketch's two stores, in its serde form.
+const STORES: [&str; 2] = ["store", "negative_store"];
+
+/// At most this many bins in a stored store (the sketch never has more than `MAX_BINS`
+/// plus a chunk): a corrupt length cannot make a huge allocation.
+const MAX_STORED_BINS: u64 = 4 * MAX_BINS as u64;
+
+/// A dense `bins` array as its length and the bins that are not zero.
+fn sparse(bins: &serde_json::Value) -> serde_json::Value {
+    let Some(all) = bins.as_array() else { return bins.clone() };
+    let (mut at, mut n) = (Vec::new(), Vec::new());
+    for (i, count) in all.iter().enumerate() {
+        if count.as_u64() != Some(0) {
+            at.push(serde_json::Value::from(i));
+            n.push(count.clone());
+        }
+    }
+    serde_json::json!({ "len": all.len(), "at": at, "n": n })
+}
+
+/// The dense `bins` array back from [`sparse`]'s form (an array is taken as it is).
+fn dense(bins: &serde_json::Value) -> Result<serde_json::Value, CallsError> {
+    if bins.is_array() {
+        return Ok(bins.clone());
+    }
+    let corrupt = || CallsError::Other("a stored latency sketch's bins are invalid".into());
+    let len = bins.get("len").and_then(|v| v.as_u64()).filter(|len| *len <= MAX_STORED_BINS).ok_or_else(corrupt)?;
+    let at = bins.get("at").and_then(|v| v.as_array()).ok_or_else(corrupt)?;
+    let n = bins.get("n").and_then(|v| v.as_array()).ok_or_else(corrupt)?;
+    if at.len() != n.len() {
+        return Err(corrupt());
+    }
+    let mut all = vec![0u64; usize::try_from(len).map_err(|_| corrupt())?];
+    for (i, count) in at.iter().zip(n) {
+        let i = i.as_u64().and_then(|i| usize::try_from(i).ok()).ok_or_else(corrupt)?;
+        *all.get_mut(i).ok_or_else(corrupt)? = count.as_u64().ok_or_else(corrupt)?;
+    }
+    Ok(serde_json::Value::from(all))
 }
 
 #[cfg(test)]
@@ -191,5 +249,26 @@ mod tests {
         merged.merge(&back);
         assert_eq!(merged.count(), 2000);
         assert!(LatencySketch::from_bytes(b"not json").is_err());
+        assert!(LatencySketch::from_bytes(b"[1, 2]").is_err());
+    }
+
+    #[test]
+    fn the_stored_form_is_small_and_checked() {
+        let mut one = LatencySketch::new();
+        one.add_micros(12_000);
+        let bytes = one.to_bytes();
+        assert!(bytes.len() < 400, "{} bytes: {}", bytes.len(), String::from_utf8_lossy(&bytes));
+        let back = LatencySketch::from_bytes(&bytes).unwrap();
+        assert_eq!((back.count(), back.quantile_ms(0.5)), (1, one.quantile_ms(0.5)));
+        // The serde form with dense bins (and any configuration) reads too.
+        let dense = serde_json::to_vec(&one.sketch).unwrap();
+        assert_eq!(LatencySketch::from_bytes(&dense).unwrap().quantile_ms(0.5), one.quantile_ms(0.5));
+        // Bins out of range, or a huge length, are refused.
+        let text = String::from_utf8(bytes).unwrap();
+        let len = serde_json::from_str::<serde_json::Value>(&text).unwrap()["store"]["bins"]["len"].as_u64().unwrap();
+        let out_of_range = text.replacen(&format!("\"len\":{len}"), "\"len\":0", 1);
+        assert!(LatencySketch::from_bytes(out_of_range.as_bytes()).is_err(), "{out_of_range}");
+        let huge = text.replacen(&format!("\"len\":{len}"), "\"len\":99999999999", 1);
+        assert!(LatencySketch::from_bytes(huge.as_bytes()).is_err());
     }
 }
