@@ -248,3 +248,40 @@ pub fn details_csv(records: &[crate::CallRecord]) -> String {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_text_cannot_become_a_formula() {
+        let mut record = crate::CallRecord {
+            at_ms: 1,
+            request_id: "=HYPERLINK(\"x\")".into(),
+            trace_id: "t".into(),
+            workgroup_id: None,
+            api_id: None,
+            version: None,
+            env: "prod".into(),
+            app_id: None,
+            client: "@evil".into(),
+            status: 404,
+            code: "NotFound".into(),
+            latency_us: 5,
+            backend_us: None,
+            rows: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            cache_hit: Some(false),
+        };
+        let csv = details_csv(std::slice::from_ref(&record));
+        assert_eq!(
+            csv.lines().nth(1),
+            Some("1,\"'=HYPERLINK(\"\"x\"\")\",t,,,,prod,,'@evil,404,NotFound,5,,,0,0,false")
+        );
+        record.request_id = "plain".into();
+        assert!(details_csv(&[record]).contains("\n1,plain,"));
+        let row = SummaryRow { key: "-1".into(), totals: Totals { success_rate: 1.0, ..Totals::default() } };
+        assert_eq!(summary_csv(&[row]).lines().nth(1), Some("'-1,0,0,0,0,1.0000,,,,0,0,"));
+    }
+}
