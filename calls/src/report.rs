@@ -120,3 +120,168 @@ pub struct DetailPage {
     pub total: u64,
     pub items: Vec<crate::CallRecord>,
 }
+
+/// The columns every CSV export shares, after its first.
+const TOTALS_HEADER: [&str; 11] = [
+    "calls",
+    "succeeded",
+    "throttled",
+    "errors",
+    "successRate",
+    "p50Ms",
+    "p95Ms",
+    "p99Ms",
+    "bytesIn",
+    "bytesOut",
+    "codes",
+];
+
+fn totals_fields(totals: &Totals) -> [String; 11] {
+    let ms = |value: Option<f64>| value.map(|v| format!("{v:.3}")).unwrap_or_default();
+    let codes: Vec<String> = totals.codes.iter().map(|(code, n)| format!("{code}={n}")).collect();
+    [
+        totals.calls.to_string(),
+        totals.succeeded.to_string(),
+        totals.throttled.to_string(),
+        totals.errors.to_string(),
+        format!("{:.4}", totals.success_rate),
+        ms(totals.p50_ms),
+        ms(totals.p95_ms),
+        ms(totals.p99_ms),
+        totals.bytes_in.to_string(),
+        totals.bytes_out.to_string(),
+        safe_text(&codes.join(";")),
+    ]
+}
+
+/// Text a caller may have chosen, kept from being read as a formula by a spreadsheet.
+fn safe_text(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() }
+}
+
+fn csv_of(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let write = || -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(header)?;
+        for row in rows {
+            writer.write_record(&row)?;
+        }
+        Ok(writer.into_inner()?)
+    };
+    match write() {
+        Ok(bytes) => String::from_utf8(bytes).unwrap_or_default(),
+        Err(error) => {
+            // Writing to memory cannot fail.
+            tracing::error!(%error, "CSV export");
+            String::new()
+        }
+    }
+}
+
+/// A summary as CSV: `key`, then the totals' columns.
+pub fn summary_csv(rows: &[SummaryRow]) -> String {
+    let header: Vec<&str> = std::iter::once("key").chain(TOTALS_HEADER).collect();
+    csv_of(
+        &header,
+        rows.iter().map(|row| std::iter::once(safe_text(&row.key)).chain(totals_fields(&row.totals)).collect()),
+    )
+}
+
+/// A trend as CSV: `atMs` (the step's start, ms since the Unix epoch), then the totals'
+/// columns.
+pub fn trend_csv(points: &[TrendPoint]) -> String {
+    let header: Vec<&str> = std::iter::once("atMs").chain(TOTALS_HEADER).collect();
+    csv_of(
+        &header,
+        points
+            .iter()
+            .map(|point| std::iter::once(point.at_ms.to_string()).chain(totals_fields(&point.totals)).collect()),
+    )
+}
+
+/// Call details as CSV, one column per field (empty for none).
+pub fn details_csv(records: &[crate::CallRecord]) -> String {
+    const HEADER: [&str; 17] = [
+        "atMs",
+        "requestId",
+        "traceId",
+        "workgroupId",
+        "apiId",
+        "version",
+        "env",
+        "appId",
+        "client",
+        "status",
+        "code",
+        "latencyUs",
+        "backendUs",
+        "rows",
+        "bytesIn",
+        "bytesOut",
+        "cacheHit",
+    ];
+    fn opt<T: ToString>(value: Option<T>) -> String {
+        value.map(|v| v.to_string()).unwrap_or_default()
+    }
+    csv_of(
+        &HEADER,
+        records.iter().map(|r| {
+            vec![
+                r.at_ms.to_string(),
+                safe_text(&r.request_id),
+                safe_text(&r.trace_id),
+                opt(r.workgroup_id),
+                opt(r.api_id),
+                opt(r.version),
+                safe_text(&r.env),
+                opt(r.app_id),
+                safe_text(&r.client),
+                r.status.to_string(),
+                safe_text(&r.code),
+                r.latency_us.to_string(),
+                opt(r.backend_us),
+                opt(r.rows),
+                r.bytes_in.to_string(),
+                r.bytes_out.to_string(),
+                opt(r.cache_hit),
+            ]
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_text_cannot_become_a_formula() {
+        let mut record = crate::CallRecord {
+            at_ms: 1,
+            request_id: "=HYPERLINK(\"x\")".into(),
+            trace_id: "t".into(),
+            workgroup_id: None,
+            api_id: None,
+            version: None,
+            env: "prod".into(),
+            app_id: None,
+            client: "@evil".into(),
+            status: 404,
+            code: "NotFound".into(),
+            latency_us: 5,
+            backend_us: None,
+            rows: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            cache_hit: Some(false),
+        };
+        let csv = details_csv(std::slice::from_ref(&record));
+        assert_eq!(
+            csv.lines().nth(1),
+            Some("1,\"'=HYPERLINK(\"\"x\"\")\",t,,,,prod,,'@evil,404,NotFound,5,,,0,0,false")
+        );
+        record.request_id = "plain".into();
+        assert!(details_csv(&[record]).contains("\n1,plain,"));
+        let row = SummaryRow { key: "-1".into(), totals: Totals { success_rate: 1.0, ..Totals::default() } };
+        assert_eq!(summary_csv(&[row]).lines().nth(1), Some("'-1,0,0,0,0,1.0000,,,,0,0,"));
+    }
+}

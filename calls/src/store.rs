@@ -1,3 +1,605 @@
 //! The embedded call store: a SQLite database of its own in the data dir (`calls.db`, never
 //! the metadata store), with call details and per-minute rollups, written in batches and
 //! pruned by retention.
+//!
+//! - `call_details`: one row per call, every [`CallRecord`] field (`NULL` for `None`).
+//! - `call_rollups`: one row per minute × workgroup × API × app × environment (`0` for no
+//!   workgroup, API or app): counts by outcome, bytes, calls per code (`codes_json`, and
+//!   `code_stats_json` with each code's outcomes and bytes, for summaries by code) and the
+//!   minute's [`LatencySketch`].
+//!
+//! Summaries and trends read the rollups only: they include every minute whose start lies in
+//! the window. Details use `at_ms` exactly. A [`Scope`] is a wall: every query's SQL starts
+//! from it, and every value reaches SQL as a bind.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite};
+
+use crate::report::{
+    DetailPage, DetailQuery, Filter, GroupBy, Resolution, Scope, SummaryRow, Totals, TrendPoint, Window,
+};
+use crate::sketch::LatencySketch;
+use crate::{CallRecord, CallsError, Outcome};
+
+/// How long rows are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub details_days: u32,
+    pub rollup_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { details_days: 7, rollup_days: 90 }
+    }
+}
+
+const MINUTE_MS: i64 = 60_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// The schema, created in one transaction at open; every statement may run again (several
+/// processes may open the file). The rollups keep their rowid: a row holds a sketch of a few
+/// hundred bytes to a few KiB, too big for a `WITHOUT ROWID` table's B-tree.
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS call_details (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        workgroup_id INTEGER,
+        api_id INTEGER,
+        version INTEGER,
+        env TEXT NOT NULL,
+        app_id INTEGER,
+        client TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        latency_us INTEGER NOT NULL,
+        backend_us INTEGER,
+        row_count INTEGER,
+        bytes_in INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL,
+        cache_hit INTEGER
+    )",
+    "CREATE INDEX IF NOT EXISTS call_details_workgroup_at ON call_details (workgroup_id, at_ms)",
+    "CREATE INDEX IF NOT EXISTS call_details_request ON call_details (request_id)",
+    "CREATE INDEX IF NOT EXISTS call_details_api_at ON call_details (api_id, at_ms)",
+    "CREATE INDEX IF NOT EXISTS call_details_at ON call_details (at_ms)",
+    "CREATE TABLE IF NOT EXISTS call_rollups (
+        minute_ms INTEGER NOT NULL,
+        workgroup_id INTEGER NOT NULL,
+        api_id INTEGER NOT NULL,
+        app_id INTEGER NOT NULL,
+        env TEXT NOT NULL,
+        calls INTEGER NOT NULL,
+        succeeded INTEGER NOT NULL,
+        throttled INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        bytes_in INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL,
+        codes_json TEXT NOT NULL,
+        code_stats_json TEXT NOT NULL,
+        sketch BLOB NOT NULL,
+        PRIMARY KEY (minute_ms, workgroup_id, api_id, app_id, env)
+    )",
+    "CREATE INDEX IF NOT EXISTS call_rollups_workgroup_minute ON call_rollups (workgroup_id, minute_ms)",
+];
+
+const DETAIL_COLUMNS: &str = "at_ms, request_id, trace_id, workgroup_id, api_id, version, env, app_id, client, \
+     status, code, latency_us, backend_us, row_count, bytes_in, bytes_out, cache_hit";
+
+/// The embedded call store. Cheap to clone (a pool).
+#[derive(Clone, Debug)]
+pub struct CallStore {
+    pool: SqlitePool,
+    retention: Retention,
+}
+
+impl CallStore {
+    /// Opens (creating when missing) the call database at `path`: WAL, a busy timeout, the
+    /// schema.
+    pub async fn open(path: &Path, retention: Retention) -> Result<CallStore, CallsError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        for statement in SCHEMA {
+            sqlx::query(*statement).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(CallStore { pool, retention })
+    }
+
+    pub fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// Closes the pool (tests reopen the file).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Writes `batch`'s details and merges it into the rollups, in one transaction.
+    pub async fn write(&self, batch: &[CallRecord]) -> Result<(), CallsError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut rollups: HashMap<RollupKey, Acc> = HashMap::new();
+        for record in batch {
+            rollups.entry(RollupKey::of(record)).or_default().add(record);
+        }
+        // IMMEDIATE: the rollups are read then written; take the write lock first.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for record in batch {
+            sqlx::query(
+                "INSERT INTO call_details (at_ms, request_id, trace_id, workgroup_id, api_id, version, env, \
+                 app_id, client, status, code, latency_us, backend_us, row_count, bytes_in, bytes_out, cache_hit) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(record.at_ms)
+            .bind(record.request_id.as_str())
+            .bind(record.trace_id.as_str())
+            .bind(record.workgroup_id)
+            .bind(record.api_id)
+            .bind(record.version)
+            .bind(record.env.as_ref())
+            .bind(record.app_id)
+            .bind(record.client.as_str())
+            .bind(i64::from(record.status))
+            .bind(record.code.as_ref())
+            .bind(int(record.latency_us))
+            .bind(record.backend_us.map(int))
+            .bind(record.rows.map(int))
+            .bind(int(record.bytes_in))
+            .bind(int(record.bytes_out))
+            .bind(record.cache_hit)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (key, mut acc) in rollups {
+            let existing = sqlx::query(
+                "SELECT calls, succeeded, throttled, errors, bytes_in, bytes_out, codes_json, code_stats_json, sketch \
+                 FROM call_rollups WHERE minute_ms = ? AND workgroup_id = ? AND api_id = ? AND app_id = ? AND env = ?",
+            )
+            .bind(key.minute_ms)
+            .bind(key.workgroup_id)
+            .bind(key.api_id)
+            .bind(key.app_id)
+            .bind(key.env.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                acc.merge(&Acc::from_row(&row)?);
+            }
+            let codes_json = serde_json::to_string(&acc.codes).map_err(other)?;
+            let code_stats_json = serde_json::to_string(&acc.code_stats).map_err(other)?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO call_rollups (minute_ms, workgroup_id, api_id, app_id, env, calls, succeeded, \
+                 throttled, errors, bytes_in, bytes_out, codes_json, code_stats_json, sketch) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(key.minute_ms)
+            .bind(key.workgroup_id)
+            .bind(key.api_id)
+            .bind(key.app_id)
+            .bind(key.env.as_str())
+            .bind(int(acc.calls))
+            .bind(int(acc.succeeded))
+            .bind(int(acc.throttled))
+            .bind(int(acc.errors))
+            .bind(int(acc.bytes_in))
+            .bind(int(acc.bytes_out))
+            .bind(codes_json)
+            .bind(code_stats_json)
+            .bind(acc.sketch.to_bytes())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes details older than `details_days` and rollups older than `rollup_days` before
+    /// `now_ms`; returns how many rows went.
+    pub async fn prune(&self, now_ms: i64) -> Result<u64, CallsError> {
+        let details_before = now_ms.saturating_sub(i64::from(self.retention.details_days) * DAY_MS);
+        let rollups_before = now_ms.saturating_sub(i64::from(self.retention.rollup_days) * DAY_MS);
+        let details = sqlx::query("DELETE FROM call_details WHERE at_ms < ?")
+            .bind(details_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let rollups = sqlx::query("DELETE FROM call_rollups WHERE minute_ms < ?")
+            .bind(rollups_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(details + rollups)
+    }
+
+    /// Totals over the window.
+    pub async fn totals(&self, scope: &Scope, window: Window, filter: &Filter) -> Result<Totals, CallsError> {
+        let mut acc = Acc::default();
+        for row in self.rollup_rows(scope, window, filter).await? {
+            acc.merge(&Acc::from_row(&row)?);
+        }
+        Ok(acc.totals(true))
+    }
+
+    /// Totals per API, app, code or environment, most calls first (then by key).
+    pub async fn summary(
+        &self,
+        scope: &Scope,
+        window: Window,
+        filter: &Filter,
+        group: GroupBy,
+    ) -> Result<Vec<SummaryRow>, CallsError> {
+        let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
+        for row in self.rollup_rows(scope, window, filter).await? {
+            let acc = Acc::from_row(&row)?;
+            match group {
+                GroupBy::Api => groups.entry(id_key(row.try_get("api_id")?)).or_default().merge(&acc),
+                GroupBy::App => groups.entry(id_key(row.try_get("app_id")?)).or_default().merge(&acc),
+                GroupBy::Env => groups.entry(row.try_get("env")?).or_default().merge(&acc),
+                GroupBy::Code => {
+                    for (code, calls) in &acc.codes {
+                        let stats = acc.code_stats.get(code).copied().unwrap_or_default();
+                        groups.entry(code.clone()).or_default().add_code(code, *calls, stats);
+                    }
+                }
+            }
+        }
+        let with_percentiles = group != GroupBy::Code;
+        let mut rows: Vec<SummaryRow> =
+            groups.into_iter().map(|(key, acc)| SummaryRow { key, totals: acc.totals(with_percentiles) }).collect();
+        rows.sort_by(|a, b| b.totals.calls.cmp(&a.totals.calls).then_with(|| a.key.cmp(&b.key)));
+        Ok(rows)
+    }
+
+    /// Totals per minute, hour or day (UTC), oldest first; only steps with calls.
+    pub async fn trend(
+        &self,
+        scope: &Scope,
+        window: Window,
+        filter: &Filter,
+        resolution: Resolution,
+    ) -> Result<Vec<TrendPoint>, CallsError> {
+        let step = resolution.millis();
+        let mut buckets: BTreeMap<i64, Acc> = BTreeMap::new();
+        for row in self.rollup_rows(scope, window, filter).await? {
+            let minute: i64 = row.try_get("minute_ms")?;
+            let start = minute - minute.rem_euclid(step);
+            buckets.entry(start).or_default().merge(&Acc::from_row(&row)?);
+        }
+        Ok(buckets
+            .into_iter()
+            .filter(|(_, acc)| acc.calls > 0)
+            .map(|(at_ms, acc)| TrendPoint { at_ms, totals: acc.totals(true) })
+            .collect())
+    }
+
+    /// A page of call details, newest first, and how many match in all.
+    pub async fn details(&self, scope: &Scope, window: Window, query: &DetailQuery) -> Result<DetailPage, CallsError> {
+        let mut sql = Conditions::default();
+        sql.scope(scope);
+        sql.filter(&query.filter, Nullable::Null);
+        sql.push("at_ms >= ?", Arg::Int(window.from_ms));
+        sql.push("at_ms < ?", Arg::Int(window.to_ms));
+        if let Some(request_id) = &query.request_id {
+            sql.push("request_id = ?", Arg::Text(request_id.clone()));
+        }
+        if let Some(status) = query.status {
+            sql.push("status = ?", Arg::Int(i64::from(status)));
+        }
+        if let Some(code) = &query.code {
+            sql.push("code = ?", Arg::Text(code.clone()));
+        }
+        let filter = sql.text();
+        let count_sql = format!("SELECT COUNT(*) AS n FROM call_details WHERE {filter}");
+        let total: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &sql.args)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let page_sql = format!(
+            "SELECT {DETAIL_COLUMNS} FROM call_details WHERE {filter} ORDER BY at_ms DESC, id DESC LIMIT ? OFFSET ?"
+        );
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(page_sql)), &sql.args)
+            .bind(i64::from(query.limit))
+            .bind(i64::from(query.offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(DetailPage { total: u64::try_from(total).unwrap_or(0), items })
+    }
+
+    /// The rollup rows of every minute whose start lies in `window`, inside `scope`.
+    async fn rollup_rows(&self, scope: &Scope, window: Window, filter: &Filter) -> Result<Vec<SqliteRow>, CallsError> {
+        let mut sql = Conditions::default();
+        sql.scope(scope);
+        sql.filter(filter, Nullable::Zero);
+        sql.push("minute_ms >= ?", Arg::Int(window.from_ms));
+        sql.push("minute_ms < ?", Arg::Int(window.to_ms));
+        let text = format!(
+            "SELECT minute_ms, api_id, app_id, env, calls, succeeded, throttled, errors, bytes_in, bytes_out, \
+             codes_json, code_stats_json, sketch FROM call_rollups WHERE {}",
+            sql.text()
+        );
+        Ok(bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), &sql.args).fetch_all(&self.pool).await?)
+    }
+}
+
+/// A count as SQLite's integer (counts never come near 2^63).
+fn int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn count(row: &SqliteRow, column: &str) -> Result<u64, CallsError> {
+    let value: i64 = row.try_get(column)?;
+    Ok(u64::try_from(value).unwrap_or(0))
+}
+
+fn other(error: serde_json::Error) -> CallsError {
+    CallsError::Other(error.to_string())
+}
+
+/// A summary key for an API or app id: decimal, `""` for none (stored as 0).
+fn id_key(id: i64) -> String {
+    if id == 0 { String::new() } else { id.to_string() }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct RollupKey {
+    minute_ms: i64,
+    workgroup_id: i64,
+    api_id: i64,
+    app_id: i64,
+    env: String,
+}
+
+impl RollupKey {
+    fn of(record: &CallRecord) -> RollupKey {
+        RollupKey {
+            minute_ms: record.at_ms - record.at_ms.rem_euclid(MINUTE_MS),
+            workgroup_id: record.workgroup_id.unwrap_or(0),
+            api_id: record.api_id.unwrap_or(0),
+            app_id: record.app_id.unwrap_or(0),
+            env: record.env.to_string(),
+        }
+    }
+}
+
+/// One code's outcomes and bytes within a rollup: `[succeeded, throttled, errors, bytes_in,
+/// bytes_out]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct CodeStats(u64, u64, u64, u64, u64);
+
+/// Counts and a sketch being summed up.
+#[derive(Debug, Default, Clone)]
+struct Acc {
+    calls: u64,
+    succeeded: u64,
+    throttled: u64,
+    errors: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    codes: BTreeMap<String, u64>,
+    code_stats: BTreeMap<String, CodeStats>,
+    sketch: LatencySketch,
+}
+
+impl Acc {
+    fn add(&mut self, record: &CallRecord) {
+        let (succeeded, throttled, errors) = match record.outcome() {
+            Outcome::Success => (1, 0, 0),
+            Outcome::Throttled => (0, 1, 0),
+            Outcome::Error => (0, 0, 1),
+            Outcome::Refused => (0, 0, 0),
+        };
+        self.calls += 1;
+        self.succeeded += succeeded;
+        self.throttled += throttled;
+        self.errors += errors;
+        self.bytes_in = self.bytes_in.saturating_add(record.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(record.bytes_out);
+        *self.codes.entry(record.code.to_string()).or_default() += 1;
+        let stats = self.code_stats.entry(record.code.to_string()).or_default();
+        stats.0 += succeeded;
+        stats.1 += throttled;
+        stats.2 += errors;
+        stats.3 = stats.3.saturating_add(record.bytes_in);
+        stats.4 = stats.4.saturating_add(record.bytes_out);
+        self.sketch.add_micros(record.latency_us);
+    }
+
+    /// Adds one code's share of a rollup (a summary by code: no latencies).
+    fn add_code(&mut self, code: &str, calls: u64, stats: CodeStats) {
+        self.calls += calls;
+        self.succeeded += stats.0;
+        self.throttled += stats.1;
+        self.errors += stats.2;
+        self.bytes_in = self.bytes_in.saturating_add(stats.3);
+        self.bytes_out = self.bytes_out.saturating_add(stats.4);
+        *self.codes.entry(code.to_string()).or_default() += calls;
+    }
+
+    fn merge(&mut self, other: &Acc) {
+        self.calls += other.calls;
+        self.succeeded += other.succeeded;
+        self.throttled += other.throttled;
+        self.errors += other.errors;
+        self.bytes_in = self.bytes_in.saturating_add(other.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(other.bytes_out);
+        for (code, n) in &other.codes {
+            *self.codes.entry(code.clone()).or_default() += n;
+        }
+        for (code, s) in &other.code_stats {
+            let mine = self.code_stats.entry(code.clone()).or_default();
+            mine.0 += s.0;
+            mine.1 += s.1;
+            mine.2 += s.2;
+            mine.3 = mine.3.saturating_add(s.3);
+            mine.4 = mine.4.saturating_add(s.4);
+        }
+        self.sketch.merge(&other.sketch);
+    }
+
+    fn from_row(row: &SqliteRow) -> Result<Acc, CallsError> {
+        let codes_json: String = row.try_get("codes_json")?;
+        let code_stats_json: String = row.try_get("code_stats_json")?;
+        let sketch: Vec<u8> = row.try_get("sketch")?;
+        Ok(Acc {
+            calls: count(row, "calls")?,
+            succeeded: count(row, "succeeded")?,
+            throttled: count(row, "throttled")?,
+            errors: count(row, "errors")?,
+            bytes_in: count(row, "bytes_in")?,
+            bytes_out: count(row, "bytes_out")?,
+            codes: serde_json::from_str(&codes_json).map_err(other)?,
+            code_stats: serde_json::from_str(&code_stats_json).map_err(other)?,
+            sketch: LatencySketch::from_bytes(&sketch)?,
+        })
+    }
+
+    fn totals(self, with_percentiles: bool) -> Totals {
+        let percentile = |q| if with_percentiles { self.sketch.quantile_ms(q) } else { None };
+        Totals {
+            calls: self.calls,
+            succeeded: self.succeeded,
+            throttled: self.throttled,
+            errors: self.errors,
+            success_rate: if self.calls == 0 { 1.0 } else { self.succeeded as f64 / self.calls as f64 },
+            p50_ms: percentile(0.5),
+            p95_ms: percentile(0.95),
+            p99_ms: percentile(0.99),
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            codes: self.codes,
+        }
+    }
+}
+
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// How a table writes "none" for a workgroup, API or app id.
+#[derive(Clone, Copy)]
+enum Nullable {
+    /// `call_details`: `NULL`.
+    Null,
+    /// `call_rollups`: `0`.
+    Zero,
+}
+
+/// A `WHERE` clause of `AND`ed terms, each with its binds.
+#[derive(Default)]
+struct Conditions {
+    terms: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl Conditions {
+    fn push(&mut self, term: &str, arg: Arg) {
+        self.terms.push(term.to_string());
+        self.args.push(arg);
+    }
+
+    /// `column IN (?, …)`; nothing matches an empty list.
+    fn one_of(&mut self, column: &str, ids: &[i64]) {
+        // Ids are positive; 0 would name "none" in the rollups and nothing in the details.
+        let ids: Vec<i64> = ids.iter().copied().filter(|id| *id > 0).collect();
+        if ids.is_empty() {
+            self.terms.push("0 = 1".into());
+            return;
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        self.terms.push(format!("{column} IN ({marks})"));
+        self.args.extend(ids.into_iter().map(Arg::Int));
+    }
+
+    fn scope(&mut self, scope: &Scope) {
+        if let Some(workgroup) = scope.workgroup_id {
+            self.push("workgroup_id = ?", Arg::Int(workgroup));
+        }
+        if let Some(apis) = &scope.api_ids {
+            self.one_of("api_id", apis);
+        }
+        if let Some(apps) = &scope.app_ids {
+            self.one_of("app_id", apps);
+        }
+    }
+
+    fn filter(&mut self, filter: &Filter, none: Nullable) {
+        for (column, id) in [("api_id", filter.api_id), ("app_id", filter.app_id)] {
+            match (id, none) {
+                (None, _) => {}
+                // Id 0 or below names no API or app: in the rollups that is "none".
+                (Some(id), Nullable::Zero) => self.push(&format!("{column} = ?"), Arg::Int(id.max(0))),
+                (Some(id), Nullable::Null) if id <= 0 => self.terms.push(format!("{column} IS NULL")),
+                (Some(id), Nullable::Null) => self.push(&format!("{column} = ?"), Arg::Int(id)),
+            }
+        }
+        if let Some(env) = &filter.env {
+            self.push("env = ?", Arg::Text(env.clone()));
+        }
+    }
+
+    fn text(&self) -> String {
+        if self.terms.is_empty() { "1 = 1".into() } else { self.terms.join(" AND ") }
+    }
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, Sqlite, SqliteArguments>,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, Sqlite, SqliteArguments> {
+    for arg in args {
+        query = match arg {
+            Arg::Int(value) => query.bind(*value),
+            Arg::Text(text) => query.bind(text.as_str()),
+        };
+    }
+    query
+}
+
+fn record_from_row(row: &SqliteRow) -> Result<CallRecord, CallsError> {
+    let env: String = row.try_get("env")?;
+    let code: String = row.try_get("code")?;
+    let status: i64 = row.try_get("status")?;
+    let unsigned = |column: &str| -> Result<Option<u64>, CallsError> {
+        let value: Option<i64> = row.try_get(column)?;
+        Ok(value.map(|v| u64::try_from(v).unwrap_or(0)))
+    };
+    Ok(CallRecord {
+        at_ms: row.try_get("at_ms")?,
+        request_id: row.try_get("request_id")?,
+        trace_id: row.try_get("trace_id")?,
+        workgroup_id: row.try_get("workgroup_id")?,
+        api_id: row.try_get("api_id")?,
+        version: row.try_get("version")?,
+        env: env.into(),
+        app_id: row.try_get("app_id")?,
+        client: row.try_get("client")?,
+        status: u16::try_from(status).unwrap_or(0),
+        code: code.into(),
+        latency_us: count(row, "latency_us")?,
+        backend_us: unsigned("backend_us")?,
+        rows: unsigned("row_count")?,
+        bytes_in: count(row, "bytes_in")?,
+        bytes_out: count(row, "bytes_out")?,
+        cache_hit: row.try_get("cache_hit")?,
+    })
+}
