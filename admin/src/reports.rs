@@ -180,7 +180,11 @@ fn answer(report: Result<Report, AdminError>) -> Response {
     }
 }
 
-async fn summary(state: &AdminState, scope: Result<Scope, AdminError>, q: &HashMap<String, String>) -> Result<Report, AdminError> {
+async fn summary(
+    state: &AdminState,
+    scope: Result<Scope, AdminError>,
+    q: &HashMap<String, String>,
+) -> Result<Report, AdminError> {
     let (scope, store) = (scope?, call_store(state)?);
     let (window, filter, csv) = (window(q)?, filter(q)?, wants_csv(q)?);
     let group = match q.get("groupBy").map(String::as_str) {
@@ -198,7 +202,11 @@ async fn summary(state: &AdminState, scope: Result<Scope, AdminError>, q: &HashM
     })
 }
 
-async fn trend(state: &AdminState, scope: Result<Scope, AdminError>, q: &HashMap<String, String>) -> Result<Report, AdminError> {
+async fn trend(
+    state: &AdminState,
+    scope: Result<Scope, AdminError>,
+    q: &HashMap<String, String>,
+) -> Result<Report, AdminError> {
     let (scope, store) = (scope?, call_store(state)?);
     let (window, filter, csv) = (window(q)?, filter(q)?, wants_csv(q)?);
     let span = window.to_ms - window.from_ms;
@@ -226,7 +234,11 @@ async fn trend(state: &AdminState, scope: Result<Scope, AdminError>, q: &HashMap
     })
 }
 
-async fn details(state: &AdminState, scope: Result<Scope, AdminError>, q: &HashMap<String, String>) -> Result<Report, AdminError> {
+async fn details(
+    state: &AdminState,
+    scope: Result<Scope, AdminError>,
+    q: &HashMap<String, String>,
+) -> Result<Report, AdminError> {
     let (scope, store) = (scope?, call_store(state)?);
     let (window, filter, csv) = (window(q)?, filter(q)?, wants_csv(q)?);
     let page_num = number::<u64>(q, "pageNum")?.unwrap_or(1);

@@ -236,11 +236,11 @@ impl Config {
                     None => true,
                     Some(v) => switch("SLUICE_CALL_RECORDS", &v)?,
                 },
-                queue: number("SLUICE_CALL_QUEUE", file.calls.queue.map(|n| n.to_string()))?.unwrap_or(65_536)
-                    as usize,
+                queue: number("SLUICE_CALL_QUEUE", file.calls.queue.map(|n| n.to_string()))?.unwrap_or(65_536) as usize,
                 details_days: days("SLUICE_CALL_DETAILS_DAYS", file.calls.details_days, 7)?,
                 rollup_days: days("SLUICE_CALL_ROLLUP_DAYS", file.calls.rollup_days, 90)?,
-                clickhouse_url: pick("SLUICE_CLICKHOUSE_URL", file.calls.clickhouse_url).filter(|u| !u.trim().is_empty()),
+                clickhouse_url: pick("SLUICE_CLICKHOUSE_URL", file.calls.clickhouse_url)
+                    .filter(|u| !u.trim().is_empty()),
             },
         };
         if config.calls.queue == 0 {
@@ -331,7 +331,8 @@ mod tests {
         let c = Config::from_sources(None, "f", no_env).unwrap().calls;
         assert_eq!((c.records, c.queue, c.details_days, c.rollup_days), (true, 65_536, 7, 90));
         assert_eq!(c.clickhouse_url, None);
-        let file = "[calls]\nrecords = false\nqueue = 10\ndetails_days = 3\nclickhouse_url = \"http://127.0.0.1:8123/\"";
+        let file =
+            "[calls]\nrecords = false\nqueue = 10\ndetails_days = 3\nclickhouse_url = \"http://127.0.0.1:8123/\"";
         let c = Config::from_sources(Some(file), "f", no_env).unwrap().calls;
         assert_eq!((c.records, c.queue, c.details_days), (false, 10, 3));
         assert_eq!(c.clickhouse_url.as_deref(), Some("http://127.0.0.1:8123/"));

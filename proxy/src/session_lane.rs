@@ -27,8 +27,8 @@ use pingora::server::configuration::ServerConf;
 use plugins::ApiError;
 
 use crate::edge::{
-    Answer, CallFacts, Edge, Outcome, TRACEPARENT, UpstreamCall, VERSION_HEADER, Written, new_request_id,
-    session_peer, unavailable, write_answer,
+    Answer, CallFacts, Edge, Outcome, TRACEPARENT, UpstreamCall, VERSION_HEADER, Written, new_request_id, session_peer,
+    unavailable, write_answer,
 };
 use crate::forward::{Forwarded, Forwarder, Traffic};
 use crate::http1;

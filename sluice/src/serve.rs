@@ -29,10 +29,10 @@ use plugins::{FunctionRunner, PluginContext};
 
 use crate::admin_service::AdminService;
 use crate::call_records::CallWriter;
-use calls::Recorder;
-use calls::store::Retention;
 use crate::demo;
 use crate::functions::SandboxRunner;
+use calls::Recorder;
+use calls::store::Retention;
 use config::Config;
 use config::outbound::OutboundBase;
 use proxy::client_addr::TrustedProxies;

@@ -143,7 +143,8 @@ fn every_kind_of_outcome_leaves_a_record() {
     assert_eq!(record["apiId"], api_id);
     assert_eq!(record["appId"], app_id);
     assert_eq!(record["env"], "prod");
-    assert_eq!(record["version"], 1);
+    let version = success.header("x-sluice-version").and_then(|v| v.strip_prefix('V')).expect("X-Sluice-Version");
+    assert_eq!(record["version"].to_string(), version, "the version that answered");
     assert_eq!(record["rows"], 1);
     assert_eq!(record["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736", "the caller's trace is continued");
     assert_eq!(record["client"], "127.0.0.1");
@@ -151,7 +152,10 @@ fn every_kind_of_outcome_leaves_a_record() {
     assert!(record["latencyUs"].as_u64().unwrap() >= record["backendUs"].as_u64().unwrap(), "{record}");
 
     let record = record_of(&server, &request_id(&refused));
-    assert_eq!((record["status"].as_u64(), record["code"].as_str()), (Some(401), Some("Unauthorized.MissingCredentials")));
+    assert_eq!(
+        (record["status"].as_u64(), record["code"].as_str()),
+        (Some(401), Some("Unauthorized.MissingCredentials"))
+    );
     assert_eq!(record["apiId"], api_id, "a refusal still belongs to the API: {record}");
     assert_eq!(record["appId"], Value::Null);
     assert_eq!(record["traceId"].as_str().map(str::len), Some(32), "a new trace: {record}");
@@ -177,7 +181,8 @@ fn every_kind_of_outcome_leaves_a_record() {
     assert!(!ids.contains(request_id(&failed).as_str()), "another workgroup's call");
     assert!(!ids.contains(request_id(&unrouted).as_str()), "a call no API answered");
     // Naming the other workgroup's API or call in a filter reads nothing of it.
-    let partners = admin_get(&server, &format!("/workgroups/partners/reports/calls?requestId={}", request_id(&success)));
+    let partners =
+        admin_get(&server, &format!("/workgroups/partners/reports/calls?requestId={}", request_id(&success)));
     assert_eq!(partners["total"], 0, "{partners}");
     let partners = admin_get(&server, &format!("/workgroups/partners/reports/summary?apiId={api_id}"));
     assert_eq!(partners, serde_json::json!([]));
@@ -211,17 +216,26 @@ fn reports_match_a_known_sequence_of_calls() {
         assert_eq!(server.get("/customers/1").status, 401);
     }
     let window = format!("from={from}&to={}", catalog::now_ms() + 120_000);
-    let details = details_until(&server, &format!("/workgroups/demo/reports/calls?apiId={api}&pageSize=500&{window}"), 28);
+    let details =
+        details_until(&server, &format!("/workgroups/demo/reports/calls?apiId={api}&pageSize=500&{window}"), 28);
     assert_eq!(details.len(), 28);
 
     // Summaries read the rollups; each is written with its batch, so all 28 are there now.
+    let api_key = api.to_string();
     let by_api = admin_get(&server, &format!("/workgroups/demo/reports/summary?groupBy=api&{window}"));
-    let row = by_api.as_array().unwrap().iter().find(|r| r["key"] == api.to_string()).expect("the API's row").clone();
+    let row = by_api
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"].as_str() == Some(api_key.as_str()))
+        .expect("the API's row")
+        .clone();
     assert_eq!((row["calls"].as_u64(), row["succeeded"].as_u64()), (Some(28), Some(20)), "{row}");
     assert_eq!((row["throttled"].as_u64(), row["errors"].as_u64()), (Some(0), Some(0)), "{row}");
     let codes: BTreeMap<String, u64> = serde_json::from_value(row["codes"].clone()).unwrap();
-    let expected: BTreeMap<String, u64> =
-        [("OK", 20), ("InvalidParameter", 5), ("Unauthorized.MissingCredentials", 3)].map(|(c, n)| (c.into(), n)).into();
+    let expected: BTreeMap<String, u64> = [("OK", 20), ("InvalidParameter", 5), ("Unauthorized.MissingCredentials", 3)]
+        .map(|(c, n)| (c.into(), n))
+        .into();
     assert_eq!(codes, expected);
     assert!((row["successRate"].as_f64().unwrap() - 20.0 / 28.0).abs() < 1e-9, "{row}");
     let bytes_out: u64 = details.iter().map(|d| d["bytesOut"].as_u64().unwrap()).sum();
@@ -237,8 +251,12 @@ fn reports_match_a_known_sequence_of_calls() {
     }
 
     let by_code = admin_get(&server, &format!("/workgroups/demo/reports/summary?groupBy=code&apiId={api}&{window}"));
-    let counts: BTreeMap<String, u64> =
-        by_code.as_array().unwrap().iter().map(|r| (r["key"].as_str().unwrap().to_owned(), r["calls"].as_u64().unwrap())).collect();
+    let counts: BTreeMap<String, u64> = by_code
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap().to_owned(), r["calls"].as_u64().unwrap()))
+        .collect();
     assert_eq!(counts, expected);
     let by_app = admin_get(&server, &format!("/workgroups/demo/reports/summary?groupBy=app&apiId={api}&{window}"));
     let anonymous = by_app.as_array().unwrap().iter().find(|r| r["key"] == "").expect("anonymous calls");
@@ -252,14 +270,26 @@ fn reports_match_a_known_sequence_of_calls() {
     }
 
     // CSV: the same rows, with a header.
-    let csv = call(&server, "GET", &format!("/workgroups/demo/reports/calls?apiId={api}&pageSize=500&format=csv&{window}"), Some(ROOT), None);
+    let csv = call(
+        &server,
+        "GET",
+        &format!("/workgroups/demo/reports/calls?apiId={api}&pageSize=500&format=csv&{window}"),
+        Some(ROOT),
+        None,
+    );
     assert_eq!(csv.status, 200);
     assert!(csv.header("content-type").is_some_and(|v| v.starts_with("text/csv")), "{:?}", csv.headers);
     let text = String::from_utf8(csv.body.clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 29, "a header and 28 rows:\n{text}");
     assert!(lines[0].contains("requestId") && lines[0].contains("status"), "{}", lines[0]);
-    let summary_csv = call(&server, "GET", &format!("/workgroups/demo/reports/summary?format=csv&apiId={api}&{window}"), Some(ROOT), None);
+    let summary_csv = call(
+        &server,
+        "GET",
+        &format!("/workgroups/demo/reports/summary?format=csv&apiId={api}&{window}"),
+        Some(ROOT),
+        None,
+    );
     let text = String::from_utf8(summary_csv.body).unwrap();
     assert!(text.lines().nth(1).is_some_and(|row| row.starts_with(&format!("{api},28,20,"))), "{text}");
 
@@ -360,7 +390,8 @@ fn clickhouse_receives_the_records_sqlite_has() {
     let list = ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
     let started = Instant::now();
     let in_clickhouse: HashSet<String> = loop {
-        let text = clickhouse(&format!("SELECT request_id, status FROM sluice_calls WHERE request_id IN ({list}) FORMAT TSV"));
+        let text =
+            clickhouse(&format!("SELECT request_id, status FROM sluice_calls WHERE request_id IN ({list}) FORMAT TSV"));
         let rows: HashSet<String> = text.lines().filter_map(|l| l.split('\t').next()).map(str::to_owned).collect();
         if rows.len() >= ids.len() || started.elapsed() > Duration::from_secs(15) {
             break rows;
@@ -370,6 +401,8 @@ fn clickhouse_receives_the_records_sqlite_has() {
     let wanted: HashSet<String> = ids.into_iter().collect();
     assert_eq!(in_clickhouse, wanted);
     assert!(wanted.is_subset(&in_sqlite));
-    let statuses = clickhouse(&format!("SELECT status, count() FROM sluice_calls WHERE request_id IN ({list}) GROUP BY status ORDER BY status FORMAT TSV"));
+    let statuses = clickhouse(&format!(
+        "SELECT status, count() FROM sluice_calls WHERE request_id IN ({list}) GROUP BY status ORDER BY status FORMAT TSV"
+    ));
     assert_eq!(statuses.trim(), "200\t10\n401\t1");
 }

@@ -43,8 +43,9 @@ impl Server {
             let outbound = OutboundBase::from_config(&config).expect("policies");
             let mut state = AdminState::new(store, "http://127.0.0.1:8080".to_owned(), Arc::new(NoEdge), outbound);
             // Reports read a call store of their own, empty here.
-            let calls = calls::store::CallStore::open(&data_dir.join("calls.db"), calls::store::Retention::default());
-            state.calls = Some(calls.await.expect("call store"));
+            let calls_db = data_dir.join("calls.db");
+            let calls = calls::store::CallStore::open(&calls_db, calls::store::Retention::default()).await;
+            state.calls = Some(calls.expect("call store"));
             routes(state).0
         });
         Server { data_dir, router, runtime }

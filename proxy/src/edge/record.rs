@@ -116,10 +116,9 @@ pub(crate) struct TraceContext {
 impl TraceContext {
     /// The caller's trace when `traceparent` is valid, else a new, sampled one.
     pub(crate) fn continued(traceparent: Option<&[u8]>) -> TraceContext {
-        traceparent.and_then(parse_traceparent).unwrap_or_else(|| TraceContext {
-            trace_id: new_trace_id(),
-            flags: 0x01,
-        })
+        traceparent
+            .and_then(parse_traceparent)
+            .unwrap_or_else(|| TraceContext { trace_id: new_trace_id(), flags: 0x01 })
     }
 
     pub(crate) fn trace_id_hex(&self) -> String {
