@@ -1,6 +1,6 @@
 //! Log lines as collectors read them: with `SLUICE_LOG_FORMAT=json` every line the server
 //! logs is one JSON object, an edge event carries the request id the caller got in
-//! `X-Request-Id`, and an unknown format stops the start with a clear error.
+//! `X-Request-Id` and the W3C trace id of its `traceparent`, and an unknown format stops the start with a clear error.
 
 mod support;
 
@@ -37,7 +37,8 @@ fn json_log_lines_carry_the_request_id_of_the_call_they_describe() {
         Some(json!({"version": 0, "environment": "prod"})),
     ));
     let failed = support::until(&server, "/gone", &[], |r| r.status == 502);
-    let answer = server.get("/gone");
+    let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let answer = server.call("GET", "/gone", &[("traceparent", trace)], b"");
     assert_eq!(answer.status, 502, "after {failed:?}");
     let request_id = answer.header("x-request-id").expect("X-Request-Id").to_owned();
 
@@ -59,6 +60,7 @@ fn json_log_lines_carry_the_request_id_of_the_call_they_describe() {
         assert!(logged.get(key).is_some_and(|v| v.is_string()), "{key} missing: {logged}");
     }
     assert_eq!(logged["api"], "gone", "{logged}");
+    assert_eq!(logged["trace_id"], "0af7651916cd43dd8448eb211c80319c", "the caller's trace: {logged}");
     // Every line the server logged is JSON; only the start-up banner (stdout) is text.
     let output = server.output();
     assert!(output.lines().filter(|l| l.starts_with('{')).count() >= 2, "{output}");
