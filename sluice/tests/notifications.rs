@@ -7,67 +7,15 @@
 
 mod support;
 
-use std::io::{BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use support::{Server, call, free_listener, ok, read_request_head, refused};
+use support::{Received, Server, call, free_listener, ok, receiver, refused};
 
 const ROOT: &str = "slc_notify_bootstrap_token_0123456789";
 const SECRET: &str = "whsec-3f9a-never-shown";
-
-/// What the receiver saw of one request.
-#[derive(Debug, Clone)]
-struct Received {
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Accepts connections on `listener`, answering the n-th request with `statuses[n]` (the last
-/// one for the rest) and keeping what it read.
-fn receiver(listener: TcpListener, statuses: &'static [u16]) -> Arc<Mutex<Vec<Received>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let keep = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let Some((_, target, headers)) = read_request_head(&mut reader) else { continue };
-            let length = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let n = {
-                let mut seen = keep.lock().expect("lock");
-                seen.push(Received { target, headers, body });
-                seen.len()
-            };
-            let status = statuses[(n - 1).min(statuses.len() - 1)];
-            let text = if status == 200 { "ok" } else { "receiver is down" };
-            let answer =
-                format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());
-            let _ = stream.write_all(answer.as_bytes());
-        }
-    });
-    seen
-}
 
 fn start(tag: &str) -> Server {
     Server::start(

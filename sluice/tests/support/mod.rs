@@ -586,3 +586,52 @@ pub fn until(server: &Server, path: &str, headers: &[(&str, &str)], done: impl F
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// What a webhook receiver ([`receiver`]) saw of one request.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Accepts connections on `listener`, answering the n-th request with `statuses[n]` (the last
+/// one for the rest) and keeping what it read.
+pub fn receiver(listener: TcpListener, statuses: &'static [u16]) -> std::sync::Arc<std::sync::Mutex<Vec<Received>>> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+            let Some((_, target, headers)) = read_request_head(&mut reader) else { continue };
+            let length = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let n = {
+                let mut seen = keep.lock().expect("lock");
+                seen.push(Received { target, headers, body });
+                seen.len()
+            };
+            let status = statuses[(n - 1).min(statuses.len() - 1)];
+            let text = if status == 200 { "ok" } else { "receiver is down" };
+            let answer =
+                format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    seen
+}
