@@ -14,11 +14,7 @@ const ROOT: &str = "slc_alarms_bootstrap_token_0123456789";
 
 /// The events the receiver got, in order.
 fn events(seen: &std::sync::Mutex<Vec<Received>>) -> Vec<Value> {
-    seen.lock()
-        .expect("lock")
-        .iter()
-        .map(|r| serde_json::from_slice::<Value>(&r.body).expect("a JSON body"))
-        .collect()
+    seen.lock().expect("lock").iter().map(|r| serde_json::from_slice::<Value>(&r.body).expect("a JSON body")).collect()
 }
 
 /// Waits (at most three minutes) until the receiver has got `n` notifications.
@@ -29,7 +25,12 @@ fn until_received(seen: &std::sync::Mutex<Vec<Received>>, n: usize, server: &Ser
         if got.len() >= n {
             return got;
         }
-        assert!(started.elapsed() < Duration::from_secs(180), "{} of {n} notifications: {got:?}\n{}", got.len(), server.output());
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "{} of {n} notifications: {got:?}\n{}",
+            got.len(),
+            server.output()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -94,6 +95,7 @@ fn an_error_burst_fires_an_alarm_once_and_it_resolves_once_after() {
     let history = ok(&call(&server, "GET", &format!("/workgroups/demo/alarm-events?apiId={api}"), Some(ROOT), None));
     let kinds: Vec<&str> = history["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["resolved", "fired"], "newest first: {history}");
-    let state = ok(&call(&server, "GET", &format!("/workgroups/demo/apis/{api}/alarms/{}", rule["id"]), Some(ROOT), None));
+    let state =
+        ok(&call(&server, "GET", &format!("/workgroups/demo/apis/{api}/alarms/{}", rule["id"]), Some(ROOT), None));
     assert_eq!(state["state"], "ok", "{state}");
 }
