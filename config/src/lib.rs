@@ -66,6 +66,9 @@ pub struct Config {
     pub notify_retry_base_ms: u64,
     /// Call records (`[calls]`, docs/calls.md).
     pub calls: CallsConfig,
+    /// How often alarm rules are evaluated, in milliseconds (`[alarms] interval_ms`,
+    /// `SLUICE_ALARM_INTERVAL_MS`; docs/alarms.md).
+    pub alarm_interval_ms: u64,
 }
 
 /// What the edge records of each call, and how long it is kept (`[calls]`).
@@ -111,6 +114,14 @@ struct FileConfig {
     demo: Option<bool>,
     notify: NotifyFile,
     calls: CallsFile,
+    alarms: AlarmsFile,
+}
+
+/// The file's `[alarms]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct AlarmsFile {
+    interval_ms: Option<u64>,
 }
 
 /// The file's `[calls]` table.
@@ -242,7 +253,12 @@ impl Config {
                 clickhouse_url: pick("SLUICE_CLICKHOUSE_URL", file.calls.clickhouse_url)
                     .filter(|u| !u.trim().is_empty()),
             },
+            alarm_interval_ms: number("SLUICE_ALARM_INTERVAL_MS", file.alarms.interval_ms.map(|n| n.to_string()))?
+                .unwrap_or(15_000),
         };
+        if config.alarm_interval_ms == 0 {
+            return Err("alarms.interval_ms must be at least 1".into());
+        }
         if config.calls.queue == 0 {
             return Err("calls.queue must be at least 1".into());
         }
@@ -344,6 +360,17 @@ mod tests {
         assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("1 to 3650"));
         let bad = |k: &str| (k == "SLUICE_CALL_QUEUE").then(|| "0".to_owned());
         assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("calls.queue"));
+    }
+
+    #[test]
+    fn the_alarms_interval_and_its_override() {
+        assert_eq!(Config::from_sources(None, "f", no_env).unwrap().alarm_interval_ms, 15_000);
+        let file = "[alarms]\ninterval_ms = 500";
+        assert_eq!(Config::from_sources(Some(file), "f", no_env).unwrap().alarm_interval_ms, 500);
+        let env = |k: &str| (k == "SLUICE_ALARM_INTERVAL_MS").then(|| "250".to_owned());
+        assert_eq!(Config::from_sources(Some(file), "f", env).unwrap().alarm_interval_ms, 250);
+        let zero = |k: &str| (k == "SLUICE_ALARM_INTERVAL_MS").then(|| "0".to_owned());
+        assert!(Config::from_sources(None, "f", zero).unwrap_err().contains("alarms.interval_ms"));
     }
 
     #[test]
