@@ -7,6 +7,7 @@
 //! use one envelope ([`reply`]).
 
 pub mod access;
+pub mod alarms;
 pub mod announce;
 pub mod apis;
 pub mod approvals;
@@ -143,6 +144,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .extend(market::register)
         .extend(approvals::register)
         .extend(webhooks::register)
+        .extend(alarms::register)
         .extend(docs::register)
         .finish()
 }

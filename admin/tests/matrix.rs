@@ -82,6 +82,7 @@ mod matrix {
     include!("matrix/functions.rs");
     include!("matrix/market.rs");
     include!("matrix/webhooks.rs");
+    include!("matrix/alarms.rs");
 }
 
 fn table() -> Vec<Row> {
@@ -94,6 +95,7 @@ fn table() -> Vec<Row> {
         matrix::functions(),
         matrix::market(),
         matrix::webhooks(),
+        matrix::alarms(),
     ]
     .into_iter()
     .flatten()
