@@ -288,11 +288,11 @@ async fn an_error_burst_fires_once_and_resolves_once_and_the_webhook_hears_both(
     let totals = Scripted(Mutex::new(script.iter().cloned().collect()));
     let start = 1_800_000_000_000_i64;
     let mut events = Vec::new();
-    for minute in 0..script.len() {
+    for (minute, totals_then) in script.iter().enumerate() {
         let now = start + minute as i64 * 60_000 + 5_000;
         let moved = evaluate_once(&store, &totals, now).await.expect("evaluate");
         // A second admin node evaluating the same minute from the same rows changes nothing.
-        let again = Scripted(Mutex::new(VecDeque::from([script[minute].clone()])));
+        let again = Scripted(Mutex::new(VecDeque::from([totals_then.clone()])));
         assert_eq!(evaluate_once(&store, &again, now).await.expect("evaluate again"), 0, "minute {minute}");
         if moved > 0 {
             events.push((minute, store.alarm_rule(rule.id).await.expect("rule").state));
