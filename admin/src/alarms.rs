@@ -35,6 +35,7 @@ use catalog::model::{
 };
 use catalog::now_ms;
 use catalog::store::{AlarmEventQuery, AlarmTransition, MAX_ALARM_EVENT_PAGE, Store, StoreError};
+use errors::ErrorCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -336,7 +337,10 @@ async fn create_rule(
     };
     let receivers = check_receivers(&state, workgroup, receivers, &[]).await?;
     if state.store.alarm_rules(api.id).await?.len() >= MAX_RULES {
-        return Err(AdminError::invalid("metric", format!("an API has at most {MAX_RULES} alarm rules")));
+        return Err(AdminError::new(
+            ErrorCode::Conflict,
+            format!("the API has {MAX_RULES} alarm rules, the most it may have: delete one first"),
+        ));
     }
     let mut rule = AlarmRule::new(workgroup.id, api.id, &spec, receivers);
     rule.enabled = body.enabled.unwrap_or(true);

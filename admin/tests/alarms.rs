@@ -144,6 +144,15 @@ fn rules_are_checked_templated_and_kept_to_their_workgroup() {
         ok(&call(&server, "GET", &format!("/workgroups/team/alarm-events?apiId={}", plain["id"]), Some(&vic), None));
     assert_eq!((page["total"].as_u64(), page["limit"].as_u64()), (Some(0), Some(50)), "{page}");
 
+    // At most 50 rules an API.
+    let have = ok(&call(&server, "GET", &plain_rules, Some(&alice), None)).as_array().map_or(0, Vec::len);
+    let more = json!({"metric": "noCalls", "windowSecs": 3600});
+    for _ in have..50 {
+        ok(&call(&server, "POST", &plain_rules, Some(&alice), Some(more.clone())));
+    }
+    let full = call(&server, "POST", &plain_rules, Some(&alice), Some(more));
+    assert_eq!((full.status, full.json()["code"].as_str()), (409, Some("Conflict")), "{}", full.json());
+
     ok(&call(&server, "DELETE", &rule_path, Some(&alice), None));
     assert_eq!(call(&server, "GET", &rule_path, Some(&alice), None).status, 404);
 }
