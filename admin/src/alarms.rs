@@ -166,7 +166,8 @@ pub fn window_at(window_secs: i64, now: i64) -> Window {
 // The evaluator
 
 /// Evaluates every enabled rule once at `now`; how many alarms fired or resolved. A rule whose
-/// totals cannot be read is skipped (logged) until the next round.
+/// totals cannot be read or whose change cannot be written is skipped (logged) until the next
+/// round; only failing to read the rules fails the round.
 pub async fn evaluate_once(store: &Store, totals: &dyn CallTotals, now: i64) -> Result<usize, StoreError> {
     let mut events = 0;
     for (rule, api_name) in store.enabled_alarm_rules().await? {
@@ -182,12 +183,17 @@ pub async fn evaluate_once(store: &Store, totals: &dyn CallTotals, now: i64) -> 
         let observed = observe(rule.metric, rule.threshold, &read);
         let standing = Standing { state: rule.state, since: rule.state_since, clear_since: rule.clear_since };
         let Some(transition) = step(rule.id, standing, rule.for_secs, observed, now) else { continue };
-        // `false`: another node moved the rule first, or it changed meanwhile.
-        if store.transition_alarm(&transition).await?
-            && let Some((kind, value)) = transition.event
-        {
-            events += 1;
-            tracing::info!(rule = rule.id, api = api_name, metric = %rule.metric, value, "alarm {}", kind.as_str());
+        // `false`: another node moved the rule first, or it changed meanwhile. A failure is
+        // this rule's alone: the others are evaluated, and this one again next round.
+        match store.transition_alarm(&transition).await {
+            Ok(true) => {
+                if let Some((kind, value)) = transition.event {
+                    events += 1;
+                    tracing::info!(rule = rule.id, api = api_name, metric = %rule.metric, value, "alarm {}", kind.as_str());
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(rule = rule.id, api = api_name, "cannot record an alarm rule's change: {e}"),
         }
     }
     Ok(events)
