@@ -7,6 +7,7 @@
 //! use one envelope ([`reply`]).
 
 pub mod access;
+pub mod alarms;
 pub mod announce;
 pub mod apis;
 pub mod approvals;
@@ -149,6 +150,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .extend(approvals::register)
         .extend(webhooks::register)
         .extend(reports::register)
+        .extend(alarms::register)
         .extend(docs::register)
         .finish()
 }

@@ -83,6 +83,7 @@ mod matrix {
     include!("matrix/market.rs");
     include!("matrix/webhooks.rs");
     include!("matrix/reports.rs");
+    include!("matrix/alarms.rs");
 }
 
 fn table() -> Vec<Row> {
@@ -96,6 +97,7 @@ fn table() -> Vec<Row> {
         matrix::market(),
         matrix::webhooks(),
         matrix::reports(),
+        matrix::alarms(),
     ]
     .into_iter()
     .flatten()

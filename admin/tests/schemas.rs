@@ -70,7 +70,7 @@ fn every_write_route_documents_its_body_as_a_schema_in_components() {
         }
     }
     eprintln!("{with_body} write routes document a body schema; {without} take none");
-    assert_eq!((with_body, without), (35, NO_BODY.len()));
+    assert_eq!((with_body, without), (38, NO_BODY.len()));
     // Every reference resolves: bodies, answers and what their schemas refer to.
     let mut found = Vec::new();
     refs(&doc, &mut found);
@@ -142,6 +142,9 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
                                 "draft": {"mode": "registered", "baseUrl": "https://api.example.com/v1", "path": "/items"}});
     let api = ok(&call(&server, "POST", "/workgroups/team/apis", root, Some(registered_api)));
     let samples = format!("/workgroups/team/apis/{}/versions/draft/samples", api["id"]);
+    let alarms = format!("/workgroups/team/apis/{}/alarms", api["id"]);
+    let rule = ok(&call(&server, "POST", &alarms, root, Some(json!({"metric": "noCalls", "windowSecs": 3600}))));
+    let rule_path = format!("{alarms}/{}", rule["id"]);
     // (method, registered path, concrete path, body, field a refusal names or None when accepted)
     let cases: Vec<(&str, &str, String, Value, Option<&str>)> = vec![
         ("POST", "/users", "/users".into(), json!({"name": "u1", "displayName": "U", "platformAdmin": false}), None),
@@ -342,6 +345,42 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
             samples.clone(),
             json!({"sucess": {"code": "OK"}}),
             Some("sucess"),
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/apis/{id}/alarms",
+            alarms.clone(),
+            json!({"metric": "p99Ms", "env": "test", "windowSecs": 300, "threshold": 500, "forSecs": 60}),
+            None,
+        ),
+        ("POST", "/workgroups/{workgroup}/apis/{id}/alarms", alarms.clone(), json!({"metric": "p99"}), Some("metric")),
+        (
+            "PATCH",
+            "/workgroups/{workgroup}/apis/{id}/alarms/{rule}",
+            rule_path.clone(),
+            json!({"threshold": 2, "receivers": []}),
+            None,
+        ),
+        (
+            "PATCH",
+            "/workgroups/{workgroup}/apis/{id}/alarms/{rule}",
+            rule_path.clone(),
+            json!({"enabled": "no"}),
+            Some("enabled"),
+        ),
+        (
+            "PUT",
+            "/workgroups/{workgroup}/alarm-template",
+            "/workgroups/team/alarm-template".into(),
+            json!({"enabled": false, "rules": [{"metric": "errorRate", "windowSecs": 300, "threshold": 0.05}]}),
+            None,
+        ),
+        (
+            "PUT",
+            "/workgroups/{workgroup}/alarm-template",
+            "/workgroups/team/alarm-template".into(),
+            json!({"enabled": true, "rules": [{"metric": "noCalls", "windowSecs": "60"}]}),
+            Some("rules[0].windowSecs"),
         ),
     ];
     let mut checks = Vec::new();

@@ -499,6 +499,17 @@ pub async fn apply_as(
         })?;
         for ((index, plan), written) in batch.iter().zip(written) {
             let spec = &bundle.apis[*index].spec;
+            if plan.change == Change::Created {
+                // A new API gets its workgroup's alarm template when enabled, as from the console.
+                store.apply_alarm_template(written.api_id, actor).await.map_err(|e| {
+                    let sourced = &bundle.apis[*index];
+                    write_problem(
+                        &sourced.origin,
+                        &format!("the alarm rules of API `{}/{}`", spec.workgroup, spec.name),
+                        e,
+                    )
+                })?;
+            }
             outcomes[*index] = Some(ApiOutcome {
                 workgroup: spec.workgroup.clone(),
                 name: spec.name.clone(),

@@ -1064,3 +1064,48 @@ async fn apply_checks_new_owners_and_records_who_applied() {
     assert_eq!((owned.description.as_str(), owned.details.updated_by.as_str()), ("second", "apply"));
     store.close().await;
 }
+
+/// An API `apply` creates gets its workgroup's alarm template when enabled, like one created
+/// in the console; applying it again (an update) adds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_apis_get_the_alarm_template_once() {
+    use catalog::model::{AlarmMetric, AlarmRuleSpec, AlarmTemplate, Environment};
+    let store = memory_store().await;
+    let examples = load(&[examples_dir()]).unwrap_or_else(|p| panic!("{}", listing(&p)));
+    apply(&examples, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let demo = store.workgroup_by_name("demo").await.unwrap();
+    let before: usize = {
+        let mut n = 0;
+        for api in store.list_apis(demo.id).await.unwrap() {
+            n += store.alarm_rules(api.id).await.unwrap().len();
+        }
+        n
+    };
+    assert_eq!(before, 0, "no template, no rules");
+    let spec = AlarmRuleSpec {
+        metric: AlarmMetric::ErrorRate,
+        env: Environment::Prod,
+        window_secs: 300,
+        threshold: 0.05,
+        for_secs: 60,
+    };
+    let template = AlarmTemplate { enabled: true, rules: vec![spec.clone()], ..AlarmTemplate::default() };
+    store.set_alarm_template(demo.id, &template, "boss").await.unwrap();
+
+    let dir = TempDir::new("alarms");
+    let text = |description: &str| {
+        format!(
+            "kind: Api\nworkgroup: demo\nname: watched\npath: /watched\ndescription: {description}\n\
+             mode: native\ndatasource: shop\ntables: [products]\n"
+        )
+    };
+    for description in ["first", "second"] {
+        let bundle = load_text(&dir, "watched.yaml", &text(description)).unwrap_or_else(|p| panic!("{}", listing(&p)));
+        apply(&bundle, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
+    }
+    let watched = store.list_apis(demo.id).await.unwrap().into_iter().find(|a| a.name == "watched").unwrap();
+    let rules = store.alarm_rules(watched.id).await.unwrap();
+    assert_eq!(rules.iter().map(|r| r.spec()).collect::<Vec<_>>(), vec![spec]);
+    assert_eq!(rules[0].created_by, "apply");
+    store.close().await;
+}

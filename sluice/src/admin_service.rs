@@ -1,8 +1,9 @@
 //! The management API as a pingora background service: its own runtime and store connection,
 //! the axum router from `admin`, and a view of the edge's snapshot for `/health`,
 //! `/platform/unserved` and the test console's workflow runs. The notification worker
-//! (`notify::Worker`: webhook deliveries, expiring grants) runs beside it on the same runtime
-//! and store connection, and stops with it.
+//! (`notify::Worker`: webhook deliveries, expiring grants) and the alarm evaluator (over the
+//! call store the reports read) run beside it on the same runtime and store connection, and
+//! stop with it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct AdminService {
     pub functions: Arc<dyn FunctionRunner>,
     /// The call store the reports read (`<data_dir>/calls.db`), and its retention.
     pub calls: (std::path::PathBuf, calls::store::Retention),
+    /// How often alarm rules are evaluated over the call store.
+    pub alarm_interval: std::time::Duration,
     /// How the notification worker paces its deliveries.
     pub notify: notify::WorkerSettings,
 }
@@ -84,6 +87,11 @@ impl BackgroundService for AdminService {
         let _calls = InProcessCalls::attach(Arc::clone(&self.snapshot), Arc::clone(&state.plugins));
         // Offline requests take effect at their time, whichever admin node is up.
         let scheduled = tokio::spawn(admin::approvals::apply_scheduled(store.clone()));
+        // Alarm rules read the call rollups; each fires and resolves once, whichever node sees it.
+        let alarms = state.calls.clone().map(|calls| {
+            let totals: Arc<dyn admin::alarms::CallTotals> = Arc::new(calls);
+            tokio::spawn(admin::alarms::evaluate_alarms(store.clone(), totals, self.alarm_interval))
+        });
         let (app, _) = admin::routes(state);
         // Deliveries go out beside the API; an action only enqueues, so neither waits on the other.
         let worker = notify::Worker::new(store.clone(), self.outbound.clone(), self.notify.clone());
@@ -98,6 +106,9 @@ impl BackgroundService for AdminService {
             tracing::error!("admin API stopped: {e}");
         }
         scheduled.abort();
+        if let Some(alarms) = alarms {
+            alarms.abort();
+        }
         // A delivery cut short is sent again when its lease ends.
         worker.abort();
         store.close().await;

@@ -156,6 +156,7 @@ pub fn serve(config: Config) -> Result<(), String> {
             outbound,
             functions,
             calls: (calls_path, retention),
+            alarm_interval: Duration::from_millis(config.alarm_interval_ms),
             notify: notify::WorkerSettings {
                 retry_base: Duration::from_millis(config.notify_retry_base_ms),
                 ..notify::WorkerSettings::default()

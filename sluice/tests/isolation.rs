@@ -390,6 +390,8 @@ struct Theirs {
     webhook: i64,
     /// The name of a function in their library.
     function: &'static str,
+    /// An alarm rule of their API.
+    alarm: i64,
 }
 
 /// Everything the sweep could change of `victim`, read as the platform admin.
@@ -415,6 +417,10 @@ fn victim_state(t: &Tenants, theirs: &Theirs) -> Vec<Value> {
         "/workgroups/victim/webhooks".to_owned(),
         format!("/workgroups/victim/webhooks/{}", theirs.webhook),
         format!("/workgroups/victim/webhooks/{}/deliveries", theirs.webhook),
+        format!("{api}/alarms"),
+        format!("{api}/alarms/{}", theirs.alarm),
+        "/workgroups/victim/alarm-template".to_owned(),
+        "/workgroups/victim/alarm-events".to_owned(),
     ]
     .iter()
     .map(|path| ok(&t.root("GET", path, None)))
@@ -472,7 +478,20 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
     ))["id"]
         .as_i64()
         .expect("webhook id");
-    let theirs = Theirs { datasource, folder, api, app, token, webhook, function: "vfunc" };
+    // Their alarm rule and template: neither readable nor changeable from our side.
+    let alarm = ok(&t.root(
+        "POST",
+        &format!("/workgroups/victim/apis/{api}/alarms"),
+        Some(json!({"metric": "errorRate", "windowSecs": 300, "threshold": 0.1})),
+    ))["id"]
+        .as_i64()
+        .expect("alarm id");
+    ok(&t.root(
+        "PUT",
+        "/workgroups/victim/alarm-template",
+        Some(json!({"enabled": true, "rules": [{"metric": "noCalls", "windowSecs": 3600, "threshold": 0}]})),
+    ));
+    let theirs = Theirs { datasource, folder, api, app, token, webhook, function: "vfunc", alarm };
 
     // Our own objects, for bodies that point elsewhere.
     ok(&t.root("PUT", "/workgroups/team/members/dev", Some(json!({"role": "admin"}))));
@@ -520,7 +539,9 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
             ("PUT", _) if path.contains("/apps/") => json!({"name": "stolen"}),
             ("PUT", _) if path.contains("/webhooks/") => json!({"url": "https://stolen.example.com/", "secret": ""}),
             ("PUT", _) => json!({"description": "stolen"}),
+            ("PATCH", _) if path.contains("/alarms/") => json!({"threshold": 0.9, "enabled": false}),
             ("PATCH", _) => json!({"name": "stolen"}),
+            ("POST", "alarms") => json!({"metric": "noCalls", "windowSecs": 60, "threshold": 0}),
             _ => json!({}),
         };
         Some(body)
@@ -536,6 +557,7 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
             ("/tokens/{tokenId}", "/tokens/", theirs.token),
             ("/grants/{appId}", "/grants/", theirs.app),
             ("/webhooks/{id}", "/webhooks/", theirs.webhook),
+            ("/alarms/{rule}", "/alarms/", theirs.alarm),
         ];
         let mut swapped = false;
         for (pattern, prefix, id) in named_ids {
@@ -621,6 +643,14 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         successes.join("\n")
     );
     assert_eq!(victim_state(&t, &theirs), before, "the sweep changed the other workgroup's objects");
+    // Our alarm history filtered by their API is empty; our template is ours.
+    for token in [t.dev.as_str(), ROOT] {
+        let events =
+            ok(&call(&t.server, "GET", &format!("/workgroups/team/alarm-events?apiId={api}"), Some(token), None));
+        assert_eq!(events["total"], 0, "{events}");
+        let template = ok(&call(&t.server, "GET", "/workgroups/team/alarm-template", Some(token), None));
+        assert_eq!(template["enabled"], false, "{template}");
+    }
 }
 
 /// The marketplace shows listed APIs only: another workgroup's listing draft, its pending

@@ -12,7 +12,7 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use support::{Received, Server, call, free_listener, ok, receiver, refused};
+use support::{Server, call, free_listener, ok, receiver, refused};
 
 const ROOT: &str = "slc_notify_bootstrap_token_0123456789";
 const SECRET: &str = "whsec-3f9a-never-shown";

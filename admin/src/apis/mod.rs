@@ -264,6 +264,14 @@ pub struct NewApi {
     /// The mode's definition: `{datasourceId, mode, table | sql | tables | baseUrl…, …}`.
     #[schema(value_type = ApiDefinition)]
     draft: serde_json::Value,
+    /// Whether the workgroup's alarm template, when enabled, gives the API its alarm rules
+    /// (the owner as receiver). Default true.
+    #[serde(default = "apply_template")]
+    alarm_template: bool,
+}
+
+fn apply_template() -> bool {
+    true
 }
 
 fn default_method() -> String {
@@ -310,6 +318,9 @@ async fn create_api(
     let created = state.store.create_api_by(&api, &caller.user.name).await.map_err(|e| seen_by(&caller, e))?;
     record(&state, &caller, "api.create", &created, serde_json::json!({"name": created.name, "path": created.path}))
         .await;
+    if body.alarm_template {
+        alarm_template(&state, &caller, &created).await;
+    }
     Ok(Reply::created(ApiView { api: created, publications: Vec::new() }))
 }
 
@@ -470,7 +481,21 @@ async fn copy_api(
     }
     let created = state.store.create_api_by(&copy, &caller.user.name).await.map_err(|e| seen_by(&caller, e))?;
     record(&state, &caller, "api.copy", &created, serde_json::json!({"name": created.name, "from": source.id})).await;
+    alarm_template(&state, &caller, &created).await;
     Ok(Reply::created(ApiView { api: created, publications: Vec::new() }))
+}
+
+/// Gives a new API its workgroup's alarm template (when enabled). The API is created already,
+/// so a failure is logged, not answered: its rules can be added by hand.
+async fn alarm_template(state: &AdminState, caller: &Caller, api: &Api) {
+    match state.store.apply_alarm_template(api.id, &caller.user.name).await {
+        Ok(rules) if rules.is_empty() => {}
+        Ok(rules) => {
+            let detail = serde_json::json!({"name": api.name, "rules": rules.len(), "fromTemplate": true});
+            record(state, caller, "alarm.create", api, detail).await;
+        }
+        Err(e) => tracing::error!(api = api.id, "cannot apply the alarm template: {e}"),
+    }
 }
 
 /// The API `id` of `workgroup`; another workgroup's API is as missing as one that is not.

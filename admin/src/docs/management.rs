@@ -212,7 +212,7 @@ fn raw_content(path: &str) -> Option<(&'static str, &'static str)> {
 
 /// Ids and version numbers are whole numbers; names are text.
 fn is_number(name: &str) -> bool {
-    matches!(name, "id" | "number" | "version") || name.ends_with("Id") || name.ends_with("_id")
+    matches!(name, "id" | "number" | "version" | "rule") || name.ends_with("Id") || name.ends_with("_id")
 }
 
 fn param_schema(name: &str) -> RefOr<Schema> {

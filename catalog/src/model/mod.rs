@@ -6,10 +6,11 @@
 //! aggregate, each re-exported here: `datasource` (datasources), `definition` (what a version
 //! of an API does), `api` (APIs, versions, publications), `callers` (apps, grants, gray
 //! release, security levels), `access` (workgroups, users, tokens, members, folders, audit),
-//! `market` (marketplace listings and approvals), `workflow` (workflow graphs, checked and run
+//! `market` (marketplace listings and approvals), `alarm` (alarm rules, templates, history), `workflow` (workflow graphs, checked and run
 //! by `sluice-workflow`) and `notify` (notifications, webhook channels and their deliveries).
 
 mod access;
+mod alarm;
 mod api;
 mod callers;
 mod datasource;
@@ -19,6 +20,7 @@ mod notify;
 mod workflow;
 
 pub use access::*;
+pub use alarm::*;
 pub use api::*;
 pub use callers::*;
 pub use datasource::*;

@@ -31,6 +31,12 @@ pub enum NotificationEvent {
     /// A grant expires within seven days.
     #[serde(rename = "grant.expiring")]
     GrantExpiring,
+    /// An alarm rule of an API fired.
+    #[serde(rename = "alarm.fired")]
+    AlarmFired,
+    /// A fired alarm resolved.
+    #[serde(rename = "alarm.resolved")]
+    AlarmResolved,
     /// Sent by `POST …/webhooks/{id}/test` to that channel alone, whatever it subscribes to.
     #[serde(rename = "webhook.test")]
     WebhookTest,
@@ -38,12 +44,14 @@ pub enum NotificationEvent {
 
 impl NotificationEvent {
     /// The events a channel can subscribe to (the test event goes to one channel on request).
-    pub const SUBSCRIBABLE: [NotificationEvent; 5] = [
+    pub const SUBSCRIBABLE: [NotificationEvent; 7] = [
         NotificationEvent::ApprovalNeeded,
         NotificationEvent::ApprovalDecided,
         NotificationEvent::ApiPublished,
         NotificationEvent::ApiOffline,
         NotificationEvent::GrantExpiring,
+        NotificationEvent::AlarmFired,
+        NotificationEvent::AlarmResolved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +61,8 @@ impl NotificationEvent {
             NotificationEvent::ApiPublished => "api.published",
             NotificationEvent::ApiOffline => "api.offline",
             NotificationEvent::GrantExpiring => "grant.expiring",
+            NotificationEvent::AlarmFired => "alarm.fired",
+            NotificationEvent::AlarmResolved => "alarm.resolved",
             NotificationEvent::WebhookTest => "webhook.test",
         }
     }

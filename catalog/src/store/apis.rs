@@ -552,6 +552,8 @@ impl Store {
             "DELETE FROM gray_strategies WHERE api_id = $1",
             "DELETE FROM grants WHERE api_id = $1",
             "DELETE FROM api_tags WHERE api_id = $1",
+            // Its alarm rules go with it; their history stays (`alarm_events` keeps the name).
+            "DELETE FROM alarm_rules WHERE api_id = $1",
             // A publication committed since the check above still references a version: the
             // foreign key refuses this delete, and the API stays.
             "DELETE FROM api_versions WHERE api_id = $1",

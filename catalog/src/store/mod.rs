@@ -24,6 +24,7 @@
 //! it writes starts with a write ("touching" the row it depends on), which takes SQLite's write
 //! lock up front and PostgreSQL's row lock, so concurrent writers queue instead of racing.
 
+mod alarms;
 mod apis;
 mod apps;
 mod audit;
@@ -40,6 +41,7 @@ mod users;
 mod webhooks;
 mod workgroups;
 
+pub use alarms::{AlarmEventQuery, AlarmTransition, MAX_ALARM_EVENT_PAGE};
 pub use apis::{ApiQuery, ApiStatus, SamplesEdit};
 pub use apps::{APP_TOKEN_MAX_TTL_SECS, MAX_IP_ALLOW};
 pub use audit::MAX_AUDIT_PAGE;
@@ -137,7 +139,7 @@ impl Backend {
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let (init, publish, access, callers, platform, scale, functions, marketplace, notifications, details) =
+        let (init, publish, access, callers, platform, scale, functions, marketplace, notifications, details, alarms) =
             match self {
                 Backend::Sqlite => (
                     include_str!("../../migrations/sqlite/0001_init.sql"),
@@ -150,6 +152,7 @@ impl Backend {
                     include_str!("../../migrations/sqlite/0008_marketplace.sql"),
                     include_str!("../../migrations/sqlite/0009_notifications.sql"),
                     include_str!("../../migrations/sqlite/0010_api_details.sql"),
+                    include_str!("../../migrations/sqlite/0011_alarms.sql"),
                 ),
                 Backend::Postgres => (
                     include_str!("../../migrations/postgres/0001_init.sql"),
@@ -162,6 +165,7 @@ impl Backend {
                     include_str!("../../migrations/postgres/0008_marketplace.sql"),
                     include_str!("../../migrations/postgres/0009_notifications.sql"),
                     include_str!("../../migrations/postgres/0010_api_details.sql"),
+                    include_str!("../../migrations/postgres/0011_alarms.sql"),
                 ),
             };
         vec![
@@ -175,6 +179,7 @@ impl Backend {
             migration(8, "marketplace", marketplace),
             migration(9, "notifications", notifications),
             migration(10, "api_details", details),
+            migration(11, "alarms", alarms),
         ]
     }
 }

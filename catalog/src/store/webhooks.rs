@@ -435,7 +435,11 @@ impl Store {
 
 /// Queues `n` for the enabled channels of its workgroup that subscribe to its event, or for
 /// channel `only` of that workgroup whatever its settings; the new deliveries' ids.
-async fn enqueue(connection: &mut AnyConnection, n: &Notification, only: Option<i64>) -> Result<Vec<i64>, StoreError> {
+pub(super) async fn enqueue(
+    connection: &mut AnyConnection,
+    n: &Notification,
+    only: Option<i64>,
+) -> Result<Vec<i64>, StoreError> {
     let rows = sqlx::query(
         "SELECT w.id, w.template, w.events_json, w.enabled, g.name AS workgroup FROM webhooks w \
          JOIN workgroups g ON g.id = w.workgroup_id \

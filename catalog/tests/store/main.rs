@@ -164,6 +164,7 @@ macro_rules! backend_tests {
 }
 
 mod access;
+mod alarms;
 mod apis;
 mod apps;
 mod callers;
