@@ -64,6 +64,12 @@ pub struct Config {
     /// Webhook deliveries: the first retry's delay in milliseconds; later ones are multiples
     /// of it (`[notify] retry_base_ms`, `SLUICE_NOTIFY_RETRY_BASE_MS`).
     pub notify_retry_base_ms: u64,
+    /// Besides platform administrators' tokens, this bearer token may read `GET /metrics` on
+    /// the management address (`[metrics] token`, `SLUICE_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
+    /// A listener of its own serving `GET /metrics` without a token, for an internal
+    /// interface (`[metrics] addr`, `SLUICE_METRICS_ADDR`); none when absent.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The file's shape: every key optional.
@@ -90,6 +96,7 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     demo: Option<bool>,
     notify: NotifyFile,
+    metrics: MetricsFile,
 }
 
 /// The file's `[notify]` table.
@@ -97,6 +104,14 @@ struct FileConfig {
 #[serde(default, deny_unknown_fields)]
 struct NotifyFile {
     retry_base_ms: Option<u64>,
+}
+
+/// The file's `[metrics]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct MetricsFile {
+    token: Option<String>,
+    addr: Option<String>,
 }
 
 /// The default configuration file, read when it exists and no other is named.
@@ -142,6 +157,14 @@ impl Config {
                 text.trim()
                     .parse()
                     .map_err(|_| format!("SLUICE_EDGE_TLS_ADDR: `{text}` is not an address such as 127.0.0.1:8443"))?,
+            ),
+            None => None,
+        };
+        let metrics_addr = match pick("SLUICE_METRICS_ADDR", file.metrics.addr).filter(|a| !a.trim().is_empty()) {
+            Some(text) => Some(
+                text.trim()
+                    .parse()
+                    .map_err(|_| format!("SLUICE_METRICS_ADDR: `{text}` is not an address such as 127.0.0.1:9464"))?,
             ),
             None => None,
         };
@@ -192,6 +215,8 @@ impl Config {
                 file.notify.retry_base_ms.map(|n| n.to_string()),
             )?
             .unwrap_or(5_000),
+            metrics_token: pick("SLUICE_METRICS_TOKEN", file.metrics.token).filter(|t| !t.trim().is_empty()),
+            metrics_addr,
         };
         if config.notify_retry_base_ms == 0 {
             return Err("notify.retry_base_ms must be at least 1".into());
@@ -262,6 +287,30 @@ mod tests {
         let zero = |k: &str| (k == "SLUICE_NOTIFY_RETRY_BASE_MS").then(|| "0".to_owned());
         assert!(Config::from_sources(None, "f", zero).unwrap_err().contains("retry_base_ms"));
         assert!(Config::from_sources(Some("[notify]\nretry = 1"), "f", no_env).unwrap_err().contains("retry"));
+    }
+
+    #[test]
+    fn the_metrics_table_and_its_overrides() {
+        let c = Config::from_sources(None, "f", no_env).unwrap();
+        assert_eq!((c.metrics_token, c.metrics_addr), (None, None));
+        let file = "[metrics]\ntoken = \"scrape-me\"\naddr = \"127.0.0.1:9464\"";
+        let c = Config::from_sources(Some(file), "f", no_env).unwrap();
+        assert_eq!(c.metrics_token.as_deref(), Some("scrape-me"));
+        assert_eq!(c.metrics_addr.map(|a| a.port()), Some(9464));
+        let env = |k: &str| match k {
+            "SLUICE_METRICS_TOKEN" => Some("from-env".to_owned()),
+            "SLUICE_METRICS_ADDR" => Some("10.0.0.5:9100".to_owned()),
+            _ => None,
+        };
+        let c = Config::from_sources(Some(file), "f", env).unwrap();
+        assert_eq!(c.metrics_token.as_deref(), Some("from-env"));
+        assert_eq!(c.metrics_addr.map(|a| a.to_string()).as_deref(), Some("10.0.0.5:9100"));
+        // Empty means unset, as for the other tokens.
+        let empty = |k: &str| (k == "SLUICE_METRICS_TOKEN").then(String::new);
+        assert_eq!(Config::from_sources(None, "f", empty).unwrap().metrics_token, None);
+        let bad = |k: &str| (k == "SLUICE_METRICS_ADDR").then(|| "localhost".to_owned());
+        assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("SLUICE_METRICS_ADDR"));
+        assert!(Config::from_sources(Some("[metrics]\npath = \"/m\""), "f", no_env).unwrap_err().contains("path"));
     }
 
     #[test]
