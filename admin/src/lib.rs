@@ -16,6 +16,7 @@ pub mod datasources;
 pub mod docs;
 pub mod functions;
 pub mod market;
+pub mod metrics;
 pub mod people;
 pub mod platform;
 pub mod reply;
@@ -76,6 +77,9 @@ pub struct AdminState {
     pub plugins: Arc<PluginContext>,
     /// Workgroup and app documents, kept per catalog revision.
     pub docs: Arc<DocCache>,
+    /// The operator's token for `/metrics` (`[metrics] token`), besides platform
+    /// administrators' tokens; none by default.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl AdminState {
@@ -88,7 +92,14 @@ impl AdminState {
             outbound,
             plugins: Arc::new(PluginContext::default()),
             docs: Arc::new(DocCache::default()),
+            metrics_token: None,
         }
+    }
+
+    /// Lets `token` (when some and not empty) read `/metrics` too.
+    pub fn with_metrics_token(self, token: Option<&str>) -> AdminState {
+        let metrics_token = token.map(str::trim).filter(|t| !t.is_empty()).map(Arc::from);
+        AdminState { metrics_token, ..self }
     }
 
     /// The policies in force now, with the store's latest platform settings and workgroups
@@ -144,6 +155,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .extend(approvals::register)
         .extend(webhooks::register)
         .extend(docs::register)
+        .extend(metrics::register)
         .finish()
 }
 

@@ -25,6 +25,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(tag: &str, bootstrap: &str) -> Server {
+        Server::start_with(tag, bootstrap, None)
+    }
+
+    /// As [`Server::start`], with the operator's token for `/metrics` (`[metrics] token`).
+    pub fn start_with(tag: &str, bootstrap: &str, metrics_token: Option<&str>) -> Server {
         let data_dir =
             std::env::temp_dir().join(format!("sluice-admin-{tag}-{}-{:x}", std::process::id(), rand::random::<u64>()));
         std::fs::create_dir_all(&data_dir).expect("data dir");
@@ -41,7 +46,8 @@ impl Server {
                 Store::open(&config.store_url, SecretBox::from_key_text(&key).expect("key")).await.expect("store");
             store.ensure_bootstrap_admin(bootstrap).await.expect("bootstrap admin");
             let outbound = OutboundBase::from_config(&config).expect("policies");
-            routes(AdminState::new(store, "http://127.0.0.1:8080".to_owned(), Arc::new(NoEdge), outbound)).0
+            let state = AdminState::new(store, "http://127.0.0.1:8080".to_owned(), Arc::new(NoEdge), outbound);
+            routes(state.with_metrics_token(metrics_token)).0
         });
         Server { data_dir, router, runtime }
     }
