@@ -182,40 +182,41 @@ impl Metrics {
             exposure: OnceLock::new(),
         };
         let mut registry = Registry::default();
-        // Counter names go without `_total`: the encoder adds it to the samples.
+        // Counter names go without `_total`: the encoder adds it to the samples. Help texts go
+        // without a final full stop: the registry adds one.
         registry.register(
             "sluice_calls",
-            "Calls the edge answered, by API id (none: no API answered), HTTP status and error code.",
+            "Calls the edge answered, by API id (none: no API answered), HTTP status and error code",
             metrics.calls.clone(),
         );
         registry.register(
             "sluice_call_duration_seconds",
-            "Time from a call's head read to its answer written, by API id.",
+            "Time from a call's head read to its answer written, by API id",
             metrics.durations.clone(),
         );
         registry.register(
             "sluice_limiter_refusals",
-            "Calls a QPS limit refused (429), by API id.",
+            "Calls a QPS limit refused (429), by API id",
             metrics.refusals.clone(),
         );
         registry.register(
             "sluice_upstream_errors",
-            "Registered API calls whose upstream failed, by API id and kind (timeout, unavailable, forbidden).",
+            "Registered API calls whose upstream failed, by API id and kind (timeout, unavailable, forbidden)",
             metrics.upstream_errors.clone(),
         );
         registry.register(
             "sluice_database_errors",
-            "Data API statements that failed, by datasource id and kind (timeout, unavailable, failed).",
+            "Data API statements that failed, by datasource id and kind (timeout, unavailable, failed)",
             metrics.database_errors.clone(),
         );
         registry.register(
             "sluice_route_rebuilds",
-            "Times the edge rebuilt its route table after a catalog change.",
+            "Times the edge rebuilt its route table after a catalog change",
             metrics.route_rebuilds.clone(),
         );
         registry.register(
             "sluice_routes",
-            "Routes the edge serves, prod and test together.",
+            "Routes the edge serves, prod and test together",
             metrics.routes.clone(),
         );
         registry.register_collector(Box::new(Scraped { watched: Arc::clone(&metrics.watched) }));
@@ -412,18 +413,23 @@ impl Collector for Scraped {
         counter(
             &mut encoder,
             "sluice_call_records_dropped",
-            "Call records dropped because the queue was full (or call records were off the writer).",
+            "Call records dropped because the queue was full or the writer was gone.",
             dropped,
         )?;
 
         let pools = self.watched.pools.read().unwrap_or_else(PoisonError::into_inner).as_ref().map(|read| read());
+        let pools = pools.unwrap_or_default();
+        // As the registry does for its families: none without a series.
+        if pools.is_empty() {
+            return process::encode(&mut encoder);
+        }
         let mut metric = encoder.encode_descriptor(
             "sluice_datasource_pool_connections",
             "Open connections of each datasource's pool of the edge, idle or busy.",
             None,
             MetricType::Gauge,
         )?;
-        for pool in pools.unwrap_or_default() {
+        for pool in pools {
             let busy = pool.size.saturating_sub(pool.idle);
             for (state, value) in [("idle", pool.idle), ("busy", busy)] {
                 let labels = PoolLabels { datasource: pool.datasource_id, state };
