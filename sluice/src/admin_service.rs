@@ -2,7 +2,8 @@
 //! the axum router from `admin`, and a view of the edge's snapshot for `/health`,
 //! `/platform/unserved` and the test console's workflow runs. The notification worker
 //! (`notify::Worker`: webhook deliveries, expiring grants) runs beside it on the same runtime
-//! and store connection, and stops with it.
+//! and store connection, and stops with it; so does the listener of `[metrics] addr`
+//! (`GET /metrics` without a token), when configured.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,13 +73,33 @@ impl BackgroundService for AdminService {
             format!("http://{}", self.edge_addr),
             Arc::new(SnapshotView(Arc::clone(&self.snapshot))),
             self.outbound.clone(),
-        );
+        )
+        .with_metrics_token(calls::metrics::metrics().exposure().token.as_deref());
         state.plugins.set_function_runner(Arc::clone(&self.functions));
         // The console's workflow runs call the APIs the edge serves, with the console's pools.
         let _calls = InProcessCalls::attach(Arc::clone(&self.snapshot), Arc::clone(&state.plugins));
         // Offline requests take effect at their time, whichever admin node is up.
         let scheduled = tokio::spawn(admin::approvals::apply_scheduled(store.clone()));
         let (app, _) = admin::routes(state);
+        // `[metrics] addr`: `GET /metrics` without a token on a listener of its own.
+        let open_metrics = match calls::metrics::metrics().exposure().addr {
+            Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    let mut stop = shutdown.clone();
+                    Some(tokio::spawn(async move {
+                        let stop = async move {
+                            let _ = stop.changed().await;
+                        };
+                        let served = axum::serve(listener, admin::metrics::open_router()).with_graceful_shutdown(stop);
+                        if let Err(e) = served.await {
+                            tracing::error!("the metrics listener stopped: {e}");
+                        }
+                    }))
+                }
+                Err(e) => fail(format!("the metrics listener cannot listen on {addr}: {e}")),
+            },
+            None => None,
+        };
         // Deliveries go out beside the API; an action only enqueues, so neither waits on the other.
         let worker = notify::Worker::new(store.clone(), self.outbound.clone(), self.notify.clone());
         let mut worker_shutdown = shutdown.clone();
@@ -92,6 +113,9 @@ impl BackgroundService for AdminService {
             tracing::error!("admin API stopped: {e}");
         }
         scheduled.abort();
+        if let Some(open_metrics) = open_metrics {
+            open_metrics.abort();
+        }
         // A delivery cut short is sent again when its lease ends.
         worker.abort();
         store.close().await;
