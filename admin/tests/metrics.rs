@@ -30,7 +30,8 @@ fn text(response: &Response) -> String {
 /// A user who is not a platform administrator, with a token.
 fn user_token(server: &Server, name: &str) -> String {
     ok(&call(server, "POST", "/users", Some(BOOTSTRAP), Some(json!({"name": name}))));
-    let issued = ok(&call(server, "POST", &format!("/users/{name}/tokens"), Some(BOOTSTRAP), Some(json!({"name": "t"}))));
+    let issued =
+        ok(&call(server, "POST", &format!("/users/{name}/tokens"), Some(BOOTSTRAP), Some(json!({"name": "t"}))));
     issued["token"].as_str().expect("token").to_owned()
 }
 
@@ -51,7 +52,9 @@ fn platform_admins_read_the_metrics_and_nobody_else_without_a_metrics_token() {
         let body = text(&admin);
         // (Families without a series yet, such as `sluice_calls_total` before any call, are
         // left out.)
-        for family in ["# TYPE sluice_route_rebuilds_total counter", "# TYPE sluice_routes gauge", "sluice_call_records_queued "] {
+        for family in
+            ["# TYPE sluice_route_rebuilds_total counter", "# TYPE sluice_routes gauge", "sluice_call_records_queued "]
+        {
             assert!(body.contains(family), "{uri} lacks {family}:\n{body}");
         }
     }

@@ -214,11 +214,7 @@ impl Metrics {
             "Times the edge rebuilt its route table after a catalog change",
             metrics.route_rebuilds.clone(),
         );
-        registry.register(
-            "sluice_routes",
-            "Routes the edge serves, prod and test together",
-            metrics.routes.clone(),
-        );
+        registry.register("sluice_routes", "Routes the edge serves, prod and test together", metrics.routes.clone());
         registry.register_collector(Box::new(Scraped { watched: Arc::clone(&metrics.watched) }));
         Metrics { registry, ..metrics }
     }
@@ -266,7 +262,8 @@ impl Metrics {
     /// Reads `recorder`'s queue at scrape time: its depth, and the records it took and
     /// dropped. Holds no sender: the queue still closes when the edge lets go of it.
     pub fn watch_queue(&self, recorder: &Recorder) {
-        let queue = QueueWatch { counts: Arc::clone(recorder.counts()), queue: recorder.queue.as_ref().map(|q| q.downgrade()) };
+        let queue =
+            QueueWatch { counts: Arc::clone(recorder.counts()), queue: recorder.queue.as_ref().map(|q| q.downgrade()) };
         *self.watched.queue.write().unwrap_or_else(PoisonError::into_inner) = Some(queue);
     }
 
@@ -403,13 +400,13 @@ impl Collector for Scraped {
             ),
             None => (0, 0, 0),
         };
-        gauge(&mut encoder, "sluice_call_records_queued", "Call records waiting in the queue for the writer.", depth as i64)?;
-        counter(
+        gauge(
             &mut encoder,
-            "sluice_call_records",
-            "Call records the edge handed to the queue.",
-            recorded,
+            "sluice_call_records_queued",
+            "Call records waiting in the queue for the writer.",
+            depth as i64,
         )?;
+        counter(&mut encoder, "sluice_call_records", "Call records the edge handed to the queue.", recorded)?;
         counter(
             &mut encoder,
             "sluice_call_records_dropped",
@@ -541,7 +538,13 @@ mod process {
 
     /// The soft limit of `Max open files` in `/proc/self/limits`.
     pub(super) fn max_open_files(limits: &str) -> Option<u64> {
-        limits.lines().find_map(|line| line.strip_prefix("Max open files"))?.split_ascii_whitespace().next()?.parse().ok()
+        limits
+            .lines()
+            .find_map(|line| line.strip_prefix("Max open files"))?
+            .split_ascii_whitespace()
+            .next()?
+            .parse()
+            .ok()
     }
 
     /// `btime` of `/proc/stat`: when the system booted, in seconds since the Unix epoch.

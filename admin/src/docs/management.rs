@@ -120,7 +120,8 @@ fn access_text(access: Access) -> String {
         Access::Authenticated => "any user with a valid token".to_owned(),
         Access::PlatformAdmin => "platform administrators".to_owned(),
         Access::Metrics => {
-            "platform administrators, or the operator's metrics token (`[metrics] token`) as the bearer token".to_owned()
+            "platform administrators, or the operator's metrics token (`[metrics] token`) as the bearer token"
+                .to_owned()
         }
         Access::Workgroup(role) => format!("members of `{{workgroup}}` with the role {} or above", role_name(role)),
     }
