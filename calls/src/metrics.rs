@@ -298,8 +298,8 @@ impl Metrics {
     /// `code` as a `'static` label value: each distinct code is kept once, at most
     /// [`MAX_CODES`] of them; anything else is [`OTHER_CODE`].
     fn intern(&self, code: &str) -> &'static str {
-        if let Some(known) = self.codes.read().unwrap_or_else(PoisonError::into_inner).get(code) {
-            return *known;
+        if let Some(known) = self.codes.read().unwrap_or_else(PoisonError::into_inner).get(code).copied() {
+            return known;
         }
         let word = !code.is_empty()
             && code.len() <= 64
@@ -308,8 +308,8 @@ impl Metrics {
             return OTHER_CODE;
         }
         let mut codes = self.codes.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(known) = codes.get(code) {
-            return *known;
+        if let Some(known) = codes.get(code).copied() {
+            return known;
         }
         if codes.len() >= MAX_CODES {
             return OTHER_CODE;
