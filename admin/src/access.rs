@@ -30,6 +30,9 @@ pub enum Access {
     Authenticated,
     /// Platform administrators only.
     PlatformAdmin,
+    /// Platform administrators, or the operator's metrics token (`[metrics] token`,
+    /// [`AdminState::metrics_token`]): `/metrics`, for a scraper that is no user.
+    Metrics,
     /// Members of the `{workgroup}` in the path with at least this role; platform
     /// administrators act as workgroup admins everywhere.
     Workgroup(WorkgroupRole),
@@ -201,6 +204,17 @@ impl Routes {
         self
     }
 
+    /// Serves the route added last also at `path` outside `/admin/v1`, behind the same
+    /// access: for a tool that expects a fixed path (Prometheus's `/metrics`). Not a route of
+    /// its own: the route list and the management document name the route once.
+    pub fn also_at(mut self, path: &'static str, handler: MethodRouter<AdminState>) -> Routes {
+        if let Some(access) = self.specs.last().map(|spec| spec.access) {
+            let guard = middleware::from_fn_with_state((self.state.clone(), access), guard);
+            self.router = self.router.route(path, handler.route_layer(guard));
+        }
+        self
+    }
+
     /// Lets an area of the API register its routes in its own module.
     pub fn extend(self, register: impl FnOnce(Routes) -> Routes) -> Routes {
         register(self)
@@ -246,11 +260,19 @@ async fn authorize(
         return Ok(None);
     }
     let token = token.ok_or_else(AdminError::unauthorized)?;
+    if access == Access::Metrics
+        && let Some(expected) = &state.metrics_token
+        && same_secret(expected.as_bytes(), token.as_bytes())
+    {
+        return Ok(None);
+    }
     let (user, _token) = state.store.authenticate(&token, now_ms()).await?.ok_or_else(AdminError::unauthorized)?;
     match access {
         Access::Public | Access::Authenticated => Ok(Some(Caller { user, workgroup: None })),
-        Access::PlatformAdmin if user.platform_admin => Ok(Some(Caller { user, workgroup: None })),
-        Access::PlatformAdmin => Err(AdminError::forbidden("only platform administrators may do this")),
+        Access::PlatformAdmin | Access::Metrics if user.platform_admin => Ok(Some(Caller { user, workgroup: None })),
+        Access::PlatformAdmin | Access::Metrics => {
+            Err(AdminError::forbidden("only platform administrators may do this"))
+        }
         Access::Workgroup(least) => {
             let name = workgroup.ok_or_else(|| AdminError::forbidden("this route names no workgroup"))?;
             // Missing and not-a-member answer alike, so names of other teams' workgroups leak nothing.
@@ -271,6 +293,11 @@ async fn authorize(
             Ok(Some(Caller { user, workgroup: Some((workgroup, role)) }))
         }
     }
+}
+
+/// Whether two secrets are equal, in time that depends on their lengths only.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 pub fn role_name(role: WorkgroupRole) -> &'static str {

@@ -17,6 +17,7 @@ pub mod datasources;
 pub mod docs;
 pub mod functions;
 pub mod market;
+pub mod metrics;
 pub mod people;
 pub mod platform;
 pub mod reply;
@@ -81,6 +82,9 @@ pub struct AdminState {
     /// The edge's call records, for reports; `None` where none are kept (the management API
     /// alone).
     pub calls: Option<calls::store::CallStore>,
+    /// The operator's token for `/metrics` (`[metrics] token`), besides platform
+    /// administrators' tokens; none by default.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl AdminState {
@@ -94,7 +98,14 @@ impl AdminState {
             plugins: Arc::new(PluginContext::default()),
             docs: Arc::new(DocCache::default()),
             calls: None,
+            metrics_token: None,
         }
+    }
+
+    /// Lets `token` (when some and not empty) read `/metrics` too.
+    pub fn with_metrics_token(self, token: Option<&str>) -> AdminState {
+        let metrics_token = token.map(str::trim).filter(|t| !t.is_empty()).map(Arc::from);
+        AdminState { metrics_token, ..self }
     }
 
     /// The policies in force now, with the store's latest platform settings and workgroups
@@ -152,6 +163,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .extend(reports::register)
         .extend(alarms::register)
         .extend(docs::register)
+        .extend(metrics::register)
         .finish()
 }
 

@@ -34,6 +34,10 @@ pub enum Expect {
     /// (the workgroup admin and the platform admin) are let through, to the others it does
     /// not exist.
     Decider,
+    /// Platform administrators, or the operator's metrics token (`/metrics`); the matrix's
+    /// servers have no metrics token, so its callers meet it as `PlatformAdmin`
+    /// (`tests/metrics.rs` calls it with the token).
+    Scraper,
     /// As `Decider`, for what only the requester (the workgroup admin) may do: the platform
     /// admin sees the request and is refused.
     Requester,
@@ -84,6 +88,7 @@ mod matrix {
     include!("matrix/webhooks.rs");
     include!("matrix/reports.rs");
     include!("matrix/alarms.rs");
+    include!("matrix/metrics.rs");
 }
 
 fn table() -> Vec<Row> {
@@ -98,6 +103,7 @@ fn table() -> Vec<Row> {
         matrix::webhooks(),
         matrix::reports(),
         matrix::alarms(),
+        matrix::metrics(),
     ]
     .into_iter()
     .flatten()
@@ -111,6 +117,7 @@ fn declared_matches(access: Access, expect: Expect) -> bool {
         (Access::Public, Expect::Anyone)
             | (Access::Authenticated, Expect::AnyUser | Expect::Decider | Expect::Requester)
             | (Access::PlatformAdmin, Expect::PlatformAdmin)
+            | (Access::Metrics, Expect::Scraper)
             | (Access::Workgroup(Viewer), Expect::WorkgroupViewer)
             | (Access::Workgroup(Developer), Expect::WorkgroupDeveloper)
             | (Access::Workgroup(Admin), Expect::WorkgroupAdmin)
@@ -146,7 +153,7 @@ fn expected(expect: Expect, who: Who) -> Outcome {
         (Expect::Requester, Who::PlatformAdmin) => Status(403),
         (Expect::Decider | Expect::Requester, _) => Status(404),
         (Expect::AnyUser, _) | (_, Who::PlatformAdmin) => Allowed,
-        (Expect::PlatformAdmin, _) => Status(403),
+        (Expect::PlatformAdmin | Expect::Scraper, _) => Status(403),
         // Another team's workgroup answers as if it did not exist.
         (_, Who::OtherDeveloper) => Status(404),
         (Expect::WorkgroupViewer, _) => Allowed,

@@ -69,6 +69,12 @@ pub struct Config {
     /// How often alarm rules are evaluated, in milliseconds (`[alarms] interval_ms`,
     /// `SLUICE_ALARM_INTERVAL_MS`; docs/alarms.md).
     pub alarm_interval_ms: u64,
+    /// Besides platform administrators' tokens, this bearer token may read `GET /metrics` on
+    /// the management address (`[metrics] token`, `SLUICE_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
+    /// A listener of its own serving `GET /metrics` without a token, for an internal
+    /// interface (`[metrics] addr`, `SLUICE_METRICS_ADDR`); none when absent.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// What the edge records of each call, and how long it is kept (`[calls]`).
@@ -115,6 +121,7 @@ struct FileConfig {
     notify: NotifyFile,
     calls: CallsFile,
     alarms: AlarmsFile,
+    metrics: MetricsFile,
 }
 
 /// The file's `[alarms]` table.
@@ -140,6 +147,14 @@ struct CallsFile {
 #[serde(default, deny_unknown_fields)]
 struct NotifyFile {
     retry_base_ms: Option<u64>,
+}
+
+/// The file's `[metrics]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct MetricsFile {
+    token: Option<String>,
+    addr: Option<String>,
 }
 
 /// The default configuration file, read when it exists and no other is named.
@@ -194,6 +209,14 @@ impl Config {
                 Some(n @ 1..=3650) => Ok(n as u32),
                 Some(n) => Err(format!("{key}: {n} days is out of range; give 1 to 3650")),
             }
+        };
+        let metrics_addr = match pick("SLUICE_METRICS_ADDR", file.metrics.addr).filter(|a| !a.trim().is_empty()) {
+            Some(text) => Some(
+                text.trim()
+                    .parse()
+                    .map_err(|_| format!("SLUICE_METRICS_ADDR: `{text}` is not an address such as 127.0.0.1:9464"))?,
+            ),
+            None => None,
         };
         let path =
             |key: &str, value: Option<String>| pick(key, value).filter(|p| !p.trim().is_empty()).map(PathBuf::from);
@@ -255,6 +278,8 @@ impl Config {
             },
             alarm_interval_ms: number("SLUICE_ALARM_INTERVAL_MS", file.alarms.interval_ms.map(|n| n.to_string()))?
                 .unwrap_or(15_000),
+            metrics_token: pick("SLUICE_METRICS_TOKEN", file.metrics.token).filter(|t| !t.trim().is_empty()),
+            metrics_addr,
         };
         if config.alarm_interval_ms == 0 {
             return Err("alarms.interval_ms must be at least 1".into());
@@ -371,6 +396,30 @@ mod tests {
         assert_eq!(Config::from_sources(Some(file), "f", env).unwrap().alarm_interval_ms, 250);
         let zero = |k: &str| (k == "SLUICE_ALARM_INTERVAL_MS").then(|| "0".to_owned());
         assert!(Config::from_sources(None, "f", zero).unwrap_err().contains("alarms.interval_ms"));
+    }
+
+    #[test]
+    fn the_metrics_table_and_its_overrides() {
+        let c = Config::from_sources(None, "f", no_env).unwrap();
+        assert_eq!((c.metrics_token, c.metrics_addr), (None, None));
+        let file = "[metrics]\ntoken = \"scrape-me\"\naddr = \"127.0.0.1:9464\"";
+        let c = Config::from_sources(Some(file), "f", no_env).unwrap();
+        assert_eq!(c.metrics_token.as_deref(), Some("scrape-me"));
+        assert_eq!(c.metrics_addr.map(|a| a.port()), Some(9464));
+        let env = |k: &str| match k {
+            "SLUICE_METRICS_TOKEN" => Some("from-env".to_owned()),
+            "SLUICE_METRICS_ADDR" => Some("10.0.0.5:9100".to_owned()),
+            _ => None,
+        };
+        let c = Config::from_sources(Some(file), "f", env).unwrap();
+        assert_eq!(c.metrics_token.as_deref(), Some("from-env"));
+        assert_eq!(c.metrics_addr.map(|a| a.to_string()).as_deref(), Some("10.0.0.5:9100"));
+        // Empty means unset, as for the other tokens.
+        let empty = |k: &str| (k == "SLUICE_METRICS_TOKEN").then(String::new);
+        assert_eq!(Config::from_sources(None, "f", empty).unwrap().metrics_token, None);
+        let bad = |k: &str| (k == "SLUICE_METRICS_ADDR").then(|| "localhost".to_owned());
+        assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("SLUICE_METRICS_ADDR"));
+        assert!(Config::from_sources(Some("[metrics]\npath = \"/m\""), "f", no_env).unwrap_err().contains("path"));
     }
 
     #[test]

@@ -51,6 +51,12 @@ impl PluginContext {
         }
     }
 
+    /// Each open datasource pool's connections, idle and in all: what `/metrics` reads at
+    /// scrape time (`calls::metrics::Metrics::watch_pools`).
+    pub fn pool_use(&self) -> Vec<calls::metrics::PoolUse> {
+        self.pools.pool_use()
+    }
+
     /// Sets who answers [`PluginContext::dispatch`]; the first one set stays. Held weakly:
     /// the dispatcher usually holds this context.
     pub fn set_dispatcher(&self, dispatcher: Weak<dyn Dispatcher>) {

@@ -145,6 +145,7 @@ impl BackgroundService for CatalogWatcher {
                         rebuild_us = started.elapsed().as_micros() as u64,
                         "catalog reloaded"
                     );
+                    calls::metrics::metrics().route_rebuild(next.prod.len() + next.test.len());
                     self.snapshot.store(Arc::new(next));
                 }
                 Err(e) => tracing::error!("catalog reload failed, still serving revision {current}: {e}"),

@@ -3,7 +3,8 @@
 //! `/platform/unserved` and the test console's workflow runs. The notification worker
 //! (`notify::Worker`: webhook deliveries, expiring grants) and the alarm evaluator (over the
 //! call store the reports read) run beside it on the same runtime and store connection, and
-//! stop with it.
+//! stop with it; so does the listener of `[metrics] addr` (`GET /metrics` without a token),
+//! when configured.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,7 +78,8 @@ impl BackgroundService for AdminService {
             format!("http://{}", self.edge_addr),
             Arc::new(SnapshotView(Arc::clone(&self.snapshot))),
             self.outbound.clone(),
-        );
+        )
+        .with_metrics_token(calls::metrics::metrics().exposure().token.as_deref());
         state.plugins.set_function_runner(Arc::clone(&self.functions));
         match calls::store::CallStore::open(&self.calls.0, self.calls.1).await {
             Ok(calls) => state.calls = Some(calls),
@@ -93,6 +95,25 @@ impl BackgroundService for AdminService {
             tokio::spawn(admin::alarms::evaluate_alarms(store.clone(), totals, self.alarm_interval))
         });
         let (app, _) = admin::routes(state);
+        // `[metrics] addr`: `GET /metrics` without a token on a listener of its own.
+        let open_metrics = match calls::metrics::metrics().exposure().addr {
+            Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    let mut stop = shutdown.clone();
+                    Some(tokio::spawn(async move {
+                        let stop = async move {
+                            let _ = stop.changed().await;
+                        };
+                        let served = axum::serve(listener, admin::metrics::open_router()).with_graceful_shutdown(stop);
+                        if let Err(e) = served.await {
+                            tracing::error!("the metrics listener stopped: {e}");
+                        }
+                    }))
+                }
+                Err(e) => fail(format!("the metrics listener cannot listen on {addr}: {e}")),
+            },
+            None => None,
+        };
         // Deliveries go out beside the API; an action only enqueues, so neither waits on the other.
         let worker = notify::Worker::new(store.clone(), self.outbound.clone(), self.notify.clone());
         let mut worker_shutdown = shutdown.clone();
@@ -108,6 +129,9 @@ impl BackgroundService for AdminService {
         scheduled.abort();
         if let Some(alarms) = alarms {
             alarms.abort();
+        }
+        if let Some(open_metrics) = open_metrics {
+            open_metrics.abort();
         }
         // A delivery cut short is sent again when its lease ends.
         worker.abort();

@@ -67,6 +67,11 @@ pub fn serve(config: Config) -> Result<(), String> {
     let plugins = Arc::new(PluginContext::new(startup.snapshot.outbound.datasources.clone()));
     let functions: Arc<dyn FunctionRunner> = Arc::new(SandboxRunner::default());
     plugins.set_function_runner(Arc::clone(&functions));
+    let metrics = calls::metrics::metrics();
+    metrics.expose(calls::metrics::Exposure { token: config.metrics_token.clone(), addr: config.metrics_addr });
+    metrics.set_routes(startup.snapshot.prod.len() + startup.snapshot.test.len());
+    let pools = Arc::clone(&plugins);
+    metrics.watch_pools(Box::new(move || pools.pool_use()));
     let snapshot = Arc::new(ArcSwap::from_pointee(startup.snapshot));
     let conf = ServerConf {
         threads: config.edge_threads(),
@@ -90,6 +95,7 @@ pub fn serve(config: Config) -> Result<(), String> {
     let retention = Retention { details_days: config.calls.details_days, rollup_days: config.calls.rollup_days };
     let recorder = if config.calls.records {
         let (recorder, queue) = Recorder::bounded(config.calls.queue);
+        metrics.watch_queue(&recorder);
         server.add_service(background_service(
             "call writer",
             CallWriter {

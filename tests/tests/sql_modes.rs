@@ -250,6 +250,14 @@ async fn dry_run_returns_sql_and_binds_without_a_database() {
     }
 }
 
+/// `sluice_database_errors_total` of datasource `id` and `kind` in the process's metrics
+/// (other tests of this binary may add to it meanwhile: compare with `>`).
+fn database_errors(id: i64, kind: &str) -> f64 {
+    let series = format!(r#"sluice_database_errors_total{{datasource="{id}",kind="{kind}"}} "#);
+    let text = calls::metrics::metrics().encode();
+    text.lines().find_map(|l| l.strip_prefix(series.as_str())?.parse().ok()).unwrap_or(0.0)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_queries_time_out_and_database_errors_leak_nothing() {
     let ctx = sluice_tests::context().await;
@@ -259,8 +267,11 @@ async fn slow_queries_time_out_and_database_errors_leak_nothing() {
             json!({"mode": "script", "sql": sleep_sql(kind, 5), "responseFields": [{"name": "id", "type": "int"}],
             "options": {"timeoutMs": 300}}),
         );
+        let id = datasource(kind).id;
+        let (timeouts, failures) = (database_errors(id, "timeout"), database_errors(id, "failed"));
         let err = call(&ctx, &api, &input(&[])).await.unwrap_err();
         assert_eq!((err.code().as_str(), err.status()), ("Timeout", 504), "{kind:?}");
+        assert!(database_errors(id, "timeout") > timeouts, "{kind:?}: the timeout is counted for /metrics");
 
         let broken = compile(
             kind,
@@ -270,6 +281,7 @@ async fn slow_queries_time_out_and_database_errors_leak_nothing() {
         let err = call(&ctx, &broken, &input(&[])).await.unwrap_err();
         assert_eq!((err.code().as_str(), err.status()), ("InternalError.Database", 500), "{kind:?}");
         assert!(!err.message.contains("no_such_column"), "database detail leaked: {}", err.message);
+        assert!(database_errors(id, "failed") > failures, "{kind:?}: the failure is counted for /metrics");
         // The pool still serves after both failures.
         let ok = compile(kind, wizard_on("age", "int", Operator::Eq));
         assert!(call(&ctx, &ok, &input(&[("v", text("39"))])).await.is_ok(), "{kind:?}");

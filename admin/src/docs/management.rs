@@ -119,6 +119,10 @@ fn access_text(access: Access) -> String {
         Access::Public => "public: no token needed".to_owned(),
         Access::Authenticated => "any user with a valid token".to_owned(),
         Access::PlatformAdmin => "platform administrators".to_owned(),
+        Access::Metrics => {
+            "platform administrators, or the operator's metrics token (`[metrics] token`) as the bearer token"
+                .to_owned()
+        }
         Access::Workgroup(role) => format!("members of `{{workgroup}}` with the role {} or above", role_name(role)),
     }
 }
@@ -191,6 +195,7 @@ fn operation(spec: &RouteSpec) -> utoipa::openapi::path::Operation {
         Access::Public => json!("public"),
         Access::Authenticated => json!("authenticated"),
         Access::PlatformAdmin => json!("platformAdmin"),
+        Access::Metrics => json!("platformAdminOrMetricsToken"),
         Access::Workgroup(role) => json!({"workgroupRole": role_name(role)}),
     };
     let extensions = ExtensionsBuilder::new().add("x-sluice-access", access).build();
@@ -205,6 +210,11 @@ fn raw_content(path: &str) -> Option<(&'static str, &'static str)> {
         Some(("text/html", "The page that renders this document."))
     } else if path.ends_with(".js") {
         Some(("text/javascript", "The page's script."))
+    } else if path == "/metrics" {
+        Some((
+            "text/plain",
+            "Every metric of the process in Prometheus's text format 0.0.4 (no envelope); also served at `/metrics`.",
+        ))
     } else {
         None
     }

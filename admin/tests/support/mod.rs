@@ -25,6 +25,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(tag: &str, bootstrap: &str) -> Server {
+        Server::start_with(tag, bootstrap, None)
+    }
+
+    /// As [`Server::start`], with the operator's token for `/metrics` (`[metrics] token`).
+    pub fn start_with(tag: &str, bootstrap: &str, metrics_token: Option<&str>) -> Server {
         let data_dir =
             std::env::temp_dir().join(format!("sluice-admin-{tag}-{}-{:x}", std::process::id(), rand::random::<u64>()));
         std::fs::create_dir_all(&data_dir).expect("data dir");
@@ -46,7 +51,7 @@ impl Server {
             let calls_db = data_dir.join("calls.db");
             let calls = calls::store::CallStore::open(&calls_db, calls::store::Retention::default()).await;
             state.calls = Some(calls.expect("call store"));
-            routes(state).0
+            routes(state.with_metrics_token(metrics_token)).0
         });
         Server { data_dir, router, runtime }
     }

@@ -150,6 +150,14 @@ impl<DB: sqlx::Database> WarmPool<DB> {
         }
     }
 
+    /// Connections open, and those not in use: idle in sqlx's pool or kept here.
+    fn usage(&self) -> (u32, u32) {
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner).len();
+        let size = self.pool.size();
+        let idle = (self.pool.num_idle() as u64).saturating_add(kept as u64).min(u64::from(size)) as u32;
+        (size, idle)
+    }
+
     #[cfg(test)]
     fn kept_count(&self) -> usize {
         self.kept.lock().unwrap_or_else(PoisonError::into_inner).len()
@@ -373,6 +381,17 @@ impl PoolRegistry {
         Arc::clone(&self.access.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Each open pool's connections, by datasource, for `/metrics`.
+    pub fn pool_use(&self) -> Vec<calls::metrics::PoolUse> {
+        self.pools
+            .iter()
+            .filter_map(|entry| {
+                let (size, idle) = entry.value().1.as_ref().ok()?.usage();
+                Some(calls::metrics::PoolUse { datasource_id: *entry.key(), size, idle })
+            })
+            .collect()
+    }
+
     pub async fn pool_for(&self, source: &PoolSource) -> Result<DbPool, ApiError> {
         let ds = &source.datasource;
         if let Some(entry) = self.pools.get(&ds.id)
@@ -463,6 +482,15 @@ pub struct RunOutcome {
 }
 
 impl DbPool {
+    /// Connections open, and those not in use (for `/metrics`).
+    pub fn usage(&self) -> (u32, u32) {
+        match self {
+            DbPool::Sqlite(p) => p.usage(),
+            DbPool::Postgres(p) => p.usage(),
+            DbPool::Mysql(p) => p.usage(),
+        }
+    }
+
     /// Runs a statement (and its count) under the timeout and encodes the rows.
     pub async fn run(&self, spec: &RunSpec<'_>) -> Result<RunOutcome, RunError> {
         match self {

@@ -325,10 +325,16 @@ impl SqlApi {
         values: &ParamValues,
         raw: &HashMap<String, RawParam>,
     ) -> ApiError {
+        let metrics = calls::metrics::metrics();
+        let datasource = self.source.datasource_id();
         let error = match error {
-            RunError::Timeout { timeout_ms } => return ApiError::timeout(timeout_ms),
+            RunError::Timeout { timeout_ms } => {
+                metrics.database_error(datasource, calls::metrics::DATABASE_TIMEOUT);
+                return ApiError::timeout(timeout_ms);
+            }
             RunError::Unavailable(error) => {
-                tracing::error!(datasource = self.source.datasource_id(), %error, "no connection for a data API call");
+                metrics.database_error(datasource, calls::metrics::DATABASE_UNAVAILABLE);
+                tracing::error!(datasource, %error, "no connection for a data API call");
                 return ApiError::database();
             }
             RunError::Statement(error) => error,
@@ -343,7 +349,8 @@ impl SqlApi {
             _ => None,
         };
         let Some(answer) = answer else {
-            tracing::error!(datasource = self.source.datasource_id(), %error, sql, "data API query failed");
+            metrics.database_error(datasource, calls::metrics::DATABASE_FAILED);
+            tracing::error!(datasource, %error, sql, "data API query failed");
             return reason.map_or_else(ApiError::database, |r| ApiError::refused_statement(r.message()));
         };
         if let Some(suppressed) = self.rejections.admit(Instant::now()) {

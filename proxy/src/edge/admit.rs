@@ -79,6 +79,7 @@ impl Edge {
         match self.limiters.check(route.api_id, route.access.max_qps, app_id, grant_qps) {
             Ok(()) => Ok(()),
             Err(throttled) => {
+                calls::metrics::metrics().limiter_refused(Some(route.api_id));
                 let retry_after = throttled.retry_after_secs();
                 let (code, what) = match throttled.scope {
                     ThrottleScope::User => (ErrorCode::ThrottlingUser, "this app's share of the API"),

@@ -70,16 +70,22 @@ impl Written {
 }
 
 impl Edge {
-    /// Phase *record*: hands the call's record to the recorder, without waiting.
+    /// Phase *record*: counts the call in the metrics and hands its record to the recorder,
+    /// without waiting. Both are off with call records.
     pub(crate) fn record(&self, facts: &CallFacts, request_id: &str, written: Written) {
-        let latency = facts.started.elapsed();
         if !self.recorder.is_on() {
             return;
         }
+        let latency = facts.started.elapsed();
         let (workgroup_id, api_id, env) = match facts.route {
             Some((workgroup, api, env)) => (Some(workgroup), Some(api), env),
             None => (None, None, Environment::Prod),
         };
+        let metrics = calls::metrics::metrics();
+        metrics.call_answered(api_id, written.status, written.code, latency);
+        if let Some(kind) = upstream_failure(written.code) {
+            metrics.upstream_error(api_id, kind);
+        }
         self.recorder.record(CallRecord {
             at_ms: facts.at_ms,
             request_id: request_id.to_owned(),
@@ -99,6 +105,16 @@ impl Edge {
             bytes_out: written.bytes_out,
             cache_hit: None,
         });
+    }
+}
+
+/// The kind of upstream failure a code says, for `sluice_upstream_errors_total`.
+fn upstream_failure(code: &str) -> Option<&'static str> {
+    match code {
+        "Upstream.Timeout" => Some(calls::metrics::UPSTREAM_TIMEOUT),
+        "Upstream.Unavailable" => Some(calls::metrics::UPSTREAM_UNAVAILABLE),
+        "Upstream.Forbidden" => Some(calls::metrics::UPSTREAM_FORBIDDEN),
+        _ => None,
     }
 }
 
