@@ -342,8 +342,10 @@ mod tests {
 
     #[test]
     fn windows_take_milliseconds_or_rfc_3339_and_refuse_the_rest() {
-        let w = window(&query(&[("from", "1000"), ("to", "2026-12-07T00:00:00Z")])).unwrap();
-        assert_eq!((w.from_ms, w.to_ms), (1000, 1_796_601_600_000));
+        let w = window(&query(&[("from", "1796515200000"), ("to", "2026-12-07T00:00:00Z")])).unwrap();
+        assert_eq!((w.from_ms, w.to_ms), (1_796_515_200_000, 1_796_601_600_000));
+        let e = window(&query(&[("from", "1000"), ("to", "2026-12-07T00:00:00Z")])).unwrap_err();
+        assert!(e.code().starts_with("InvalidParameter."), "at most 3650 days: {}", e.code());
         let w = window(&query(&[("to", "7200000")])).unwrap();
         assert_eq!(w.from_ms, 3_600_000);
         for bad in [vec![("from", "yesterday")], vec![("from", "5"), ("to", "5")], vec![("to", "-1")]] {
