@@ -90,11 +90,7 @@ async fn app_summary(
     Path((_, app)): Path<(String, String)>,
     q: Params,
 ) -> Response {
-    let scope = match app_scope(&caller, &state, &app).await {
-        Ok(scope) => scope,
-        Err(e) => return e.into_response(),
-    };
-    answer(summary(&state, Ok(scope), &q).await)
+    answer(summary(&state, app_scope(&caller, &state, &app).await, &q).await)
 }
 
 async fn app_trend(
@@ -103,11 +99,7 @@ async fn app_trend(
     Path((_, app)): Path<(String, String)>,
     q: Params,
 ) -> Response {
-    let scope = match app_scope(&caller, &state, &app).await {
-        Ok(scope) => scope,
-        Err(e) => return e.into_response(),
-    };
-    answer(trend(&state, Ok(scope), &q).await)
+    answer(trend(&state, app_scope(&caller, &state, &app).await, &q).await)
 }
 
 async fn app_calls(
@@ -116,11 +108,7 @@ async fn app_calls(
     Path((_, app)): Path<(String, String)>,
     q: Params,
 ) -> Response {
-    let scope = match app_scope(&caller, &state, &app).await {
-        Ok(scope) => scope,
-        Err(e) => return e.into_response(),
-    };
-    answer(details(&state, Ok(scope), &q).await)
+    answer(details(&state, app_scope(&caller, &state, &app).await, &q).await)
 }
 
 async fn platform_summary(state: State<AdminState>, q: Params) -> Response {

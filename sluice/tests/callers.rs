@@ -10,26 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use catalog::model::{Api, App, Environment, Grant, GrayStrategy, SecurityLevel};
-use catalog::secret::SecretBox;
 use catalog::store::Store;
-use support::{DemoApp, Response, Server, code, request, until};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
-}
-
-/// Runs `work` against the server's own store.
-fn with_store<T>(server: &Server, work: impl AsyncFnOnce(&Store) -> T) -> T {
-    runtime().block_on(async {
-        let key = std::fs::read_to_string(server.data_dir.join("secret.key")).expect("secret.key");
-        let secrets = SecretBox::from_key_text(key.trim()).expect("key");
-        let url = format!("sqlite://{}", server.data_dir.join("sluice.db").display());
-        let store = Store::open(&url, secrets).await.expect("store");
-        let out = work(&store).await;
-        store.close().await;
-        out
-    })
-}
+use support::{DemoApp, Response, Server, code, request, until, with_store};
 
 async fn demo_api(store: &Store, name: &str) -> Api {
     let demo = store.workgroup_by_name("demo").await.expect("demo");

@@ -9,10 +9,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use catalog::model::{App, Grant, SecurityLevel};
-use catalog::secret::SecretBox;
-use catalog::store::Store;
 use serde_json::Value;
-use support::{DemoApp, Response, Server, call, ok, request, sluice};
+use support::{DemoApp, Response, Server, call, ok, request, sluice, with_store};
 
 const ROOT: &str = "slc_calls_bootstrap_token_0123456789";
 
@@ -20,23 +18,6 @@ fn start(tag: &str, extra: &[(&str, &str)]) -> Server {
     let mut env = vec![("SLUICE_ADMIN_TOKEN", ROOT), ("SLUICE_SSRF_ALLOW", "127.0.0.1")];
     env.extend_from_slice(extra);
     Server::start(tag, &env)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
-}
-
-/// Runs `work` against the server's own store.
-fn with_store<T>(server: &Server, work: impl AsyncFnOnce(&Store) -> T) -> T {
-    runtime().block_on(async {
-        let key = std::fs::read_to_string(server.data_dir.join("secret.key")).expect("secret.key");
-        let secrets = SecretBox::from_key_text(key.trim()).expect("key");
-        let url = format!("sqlite://{}", server.data_dir.join("sluice.db").display());
-        let store = Store::open(&url, secrets).await.expect("store");
-        let out = work(&store).await;
-        store.close().await;
-        out
-    })
 }
 
 /// The management answer's `data` for a GET as the bootstrap admin.

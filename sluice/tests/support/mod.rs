@@ -635,3 +635,22 @@ pub fn receiver(listener: TcpListener, statuses: &'static [u16]) -> std::sync::A
     });
     seen
 }
+
+/// A current-thread runtime for a test's own async work.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+/// Runs `work` against the server's own store (its SQLite file and key), as an admin would
+/// through the management API.
+pub fn with_store<T>(server: &Server, work: impl AsyncFnOnce(&catalog::store::Store) -> T) -> T {
+    runtime().block_on(async {
+        let key = std::fs::read_to_string(server.data_dir.join("secret.key")).expect("secret.key");
+        let secrets = catalog::secret::SecretBox::from_key_text(key.trim()).expect("key");
+        let url = format!("sqlite://{}", server.data_dir.join("sluice.db").display());
+        let store = catalog::store::Store::open(&url, secrets).await.expect("store");
+        let out = work(&store).await;
+        store.close().await;
+        out
+    })
+}
