@@ -355,6 +355,24 @@ async fn a_scope_is_a_wall() {
 }
 
 #[tokio::test]
+async fn one_batch_of_many_statements_keeps_every_record_once() {
+    let dir = TempDir::new("big-batch");
+    let store = open(&dir).await;
+    // 110 records in one write: two multi-row statements, the second a short one.
+    let calls = known_calls();
+    store.write(&calls).await.unwrap();
+    let page = store.details(&wg(1), ALL_TIME, &DetailQuery { limit: 500, ..DetailQuery::default() }).await.unwrap();
+    assert_eq!(page.total, calls.len() as u64);
+    let mut stored: Vec<&str> = page.items.iter().map(|c| c.request_id.as_str()).collect();
+    let mut written: Vec<&str> = calls.iter().map(|c| c.request_id.as_str()).collect();
+    stored.sort_unstable();
+    written.sort_unstable();
+    assert_eq!(stored, written);
+    let totals = store.totals(&wg(1), ALL_TIME, &Filter::default()).await.unwrap();
+    assert_eq!(totals.calls, calls.len() as u64);
+}
+
+#[tokio::test]
 async fn retention_prunes_details_and_rollups() {
     let dir = TempDir::new("prune");
     let store = CallStore::open(&dir.db(), Retention { details_days: 1, rollup_days: 2 }).await.unwrap();
