@@ -43,6 +43,8 @@ impl Default for Retention {
 }
 
 const MINUTE_MS: i64 = 60_000;
+/// Tries of an open that finds the new file busy (about 3 s in all).
+const OPEN_ATTEMPTS: u64 = 16;
 /// Details inserted per statement: 17 binds each, far below SQLite's 32766.
 const DETAIL_ROWS_PER_INSERT: usize = 64;
 const DAY_MS: i64 = 86_400_000;
@@ -107,8 +109,23 @@ pub struct CallStore {
 
 impl CallStore {
     /// Opens (creating when missing) the call database at `path`: WAL, a busy timeout, the
-    /// schema.
+    /// schema. The edge's writer and the admin service open the file at the same start, and
+    /// SQLite answers `SQLITE_BUSY` without waiting while another connection switches a new
+    /// file to WAL: such an open is tried again, a few times.
     pub async fn open(path: &Path, retention: Retention) -> Result<CallStore, CallsError> {
+        let mut attempt = 0u64;
+        loop {
+            attempt += 1;
+            match CallStore::open_once(path, retention).await {
+                Err(CallsError::Sqlx(sqlx::Error::Database(e))) if is_busy(e.as_ref()) && attempt < OPEN_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                }
+                opened => return opened,
+            }
+        }
+    }
+
+    async fn open_once(path: &Path, retention: Retention) -> Result<CallStore, CallsError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -606,4 +623,9 @@ fn record_from_row(row: &SqliteRow) -> Result<CallRecord, CallsError> {
         bytes_out: count(row, "bytes_out")?,
         cache_hit: row.try_get("cache_hit")?,
     })
+}
+
+/// Whether SQLite said the database is busy or locked (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+fn is_busy(error: &dyn sqlx::error::DatabaseError) -> bool {
+    matches!(error.code().as_deref(), Some("5" | "6")) || error.message().contains("database is locked")
 }

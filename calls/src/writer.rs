@@ -1,7 +1,8 @@
 //! The writer: drains the recorder's queue in batches into the stores, and prunes by
 //! retention; it runs beside the edge on a runtime of its own and never slows a call.
 //!
-//! A batch closes at `batch_max` records or `flush_every` after its first record. It goes to
+//! Every `flush_every` the writer takes what is queued, in batches of at most `batch_max`
+//! records, and never waits on the queue in between (so the edge wakes nobody). A batch goes to
 //! SQLite first (a failed write is retried once, then counted in `failed_batches` and
 //! dropped), then, when configured, to ClickHouse — through a small queue of batches to a
 //! task of its own, so a slow or down ClickHouse never holds SQLite back: a batch is tried
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
 
 use crate::CallRecord;
 use crate::clickhouse::ClickHouse;
@@ -76,8 +77,12 @@ pub async fn run(
     let mut stopping = false;
     let mut batch: Vec<CallRecord> = Vec::with_capacity(batch_max.min(4096));
 
+    // Every `flush_every` the writer takes what is queued, without waiting for more: it never
+    // waits on the queue itself, so a record costs the edge no wake-up of this thread (one
+    // per record measured 24 us of CPU per call in the benchmark's P4).
+    let mut tick = tokio::time::interval(settings.flush_every.max(Duration::from_millis(1)));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     while !stopping {
-        // Wait for a batch's first record (pruning meanwhile when it is time).
         tokio::select! {
             biased;
             () = &mut stop => break,
@@ -85,31 +90,25 @@ pub async fn run(
                 prune_now(&store).await;
                 continue;
             }
-            received = rx.recv() => match received {
-                Some(record) => batch.push(record),
-                None => break,
-            },
+            _ = tick.tick() => {}
         }
-        // Fill it until it is full, or its time is up.
-        let deadline = Instant::now() + settings.flush_every;
-        while batch.len() < batch_max {
-            tokio::select! {
-                biased;
-                () = &mut stop => {
-                    stopping = true;
-                    break;
-                }
-                received = rx.recv() => match received {
-                    Some(record) => batch.push(record),
-                    None => {
+        loop {
+            while batch.len() < batch_max {
+                match rx.try_recv() {
+                    Ok(record) => batch.push(record),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
                         stopping = true;
                         break;
                     }
-                },
-                () = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+            let full = batch.len() >= batch_max;
+            flush(&mut batch, &store, sink.as_ref(), &counts).await;
+            if !full || stopping {
+                break;
             }
         }
-        flush(&mut batch, &store, sink.as_ref(), &counts).await;
     }
 
     // Drain: no new records, then whatever is queued.
