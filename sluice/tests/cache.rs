@@ -1,7 +1,7 @@
-//! The result cache through the real binary (docs/cache.md): a repeat call is a `HIT` with
-//! its `Age`, two clearances never share an entry, 100 concurrent misses of one key run the
-//! query once, errors are not kept, a purge and a new publication make old entries
-//! unreachable, and the test console bypasses the cache.
+//! The result cache through the real binary (docs/cache.md): a repeat call (of a data API or
+//! a workflow) is a `HIT` with its `Age`, two clearances never share an entry, 100 concurrent
+//! misses of one key run the query once, errors are not kept, a purge and a new publication
+//! make old entries unreachable, and the test console bypasses the cache.
 
 mod support;
 
@@ -111,6 +111,18 @@ fn a_repeat_call_is_a_hit_and_clearances_never_share() {
     // Three hits, three misses, and the miss of the wait for the new app.
     let recorded = answered(&server, api_id, 7);
     assert_eq!(hits_and_misses(&recorded), (3, 4), "{recorded:?}");
+}
+
+#[test]
+fn a_workflow_is_cached_too() {
+    let server = start("cache-workflow");
+    let demo = server.demo_app();
+    let first = server.call_as(&demo, "GET", "/wf/customer-check?id=1", &[], b"");
+    assert_eq!(cache_of(&first), "MISS");
+    let second = server.call_as(&demo, "GET", "/wf/customer-check?id=1", &[], b"");
+    assert_eq!(cache_of(&second), "HIT");
+    assert_eq!(data(&second), data(&first));
+    assert_eq!(cache_of(&server.call_as(&demo, "GET", "/wf/customer-check?id=2", &[], b"")), "MISS");
 }
 
 #[test]
