@@ -48,6 +48,8 @@ pub trait EdgeView: Send + Sync {
     /// Routes served in prod and in test.
     fn route_counts(&self) -> (usize, usize);
     fn unserved(&self) -> Vec<Unserved>;
+    /// Makes the edge's cached answers of API `api_id` unreachable (`docs/cache.md`).
+    fn purge_cache(&self, _api_id: i64) {}
 }
 
 /// No edge: revision 0, no routes (the management API alone, as in tests).

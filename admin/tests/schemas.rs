@@ -25,6 +25,7 @@ const NO_BODY: &[(&str, &str, &str)] = &[
     ("POST", "/workgroups/{workgroup}/datasources/{id}/test", "tests the stored connection settings"),
     ("POST", "/approvals/{id}/withdraw", "the requester takes the request back"),
     ("POST", "/workgroups/{workgroup}/webhooks/{id}/test", "queues a test notification for the stored channel"),
+    ("POST", "/workgroups/{workgroup}/apis/{id}/cache/purge", "makes the edge's cached answers unreachable"),
 ];
 
 /// Every `$ref` anywhere under `value`.

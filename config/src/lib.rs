@@ -75,6 +75,19 @@ pub struct Config {
     /// A listener of its own serving `GET /metrics` without a token, for an internal
     /// interface (`[metrics] addr`, `SLUICE_METRICS_ADDR`); none when absent.
     pub metrics_addr: Option<SocketAddr>,
+    /// The result cache (`[cache]`, docs/cache.md).
+    pub cache: CacheConfig,
+}
+
+/// The in-process result cache (`[cache]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// At most this many bytes of answers are kept (`[cache] max_bytes`,
+    /// `SLUICE_CACHE_MAX_BYTES`); 0 turns the cache off for every API.
+    pub max_bytes: u64,
+    /// Seconds an answer is kept under the `system` policy (`[cache] default_ttl_secs`,
+    /// `SLUICE_CACHE_TTL_SECS`).
+    pub default_ttl_secs: u64,
 }
 
 /// What the edge records of each call, and how long it is kept (`[calls]`).
@@ -122,6 +135,15 @@ struct FileConfig {
     calls: CallsFile,
     alarms: AlarmsFile,
     metrics: MetricsFile,
+    cache: CacheFile,
+}
+
+/// The file's `[cache]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct CacheFile {
+    max_bytes: Option<u64>,
+    default_ttl_secs: Option<u64>,
 }
 
 /// The file's `[alarms]` table.
@@ -280,7 +302,16 @@ impl Config {
                 .unwrap_or(15_000),
             metrics_token: pick("SLUICE_METRICS_TOKEN", file.metrics.token).filter(|t| !t.trim().is_empty()),
             metrics_addr,
+            cache: CacheConfig {
+                max_bytes: number("SLUICE_CACHE_MAX_BYTES", file.cache.max_bytes.map(|n| n.to_string()))?
+                    .unwrap_or(64 * 1024 * 1024),
+                default_ttl_secs: number("SLUICE_CACHE_TTL_SECS", file.cache.default_ttl_secs.map(|n| n.to_string()))?
+                    .unwrap_or(600),
+            },
         };
+        if config.cache.default_ttl_secs == 0 || config.cache.default_ttl_secs > 86_400 {
+            return Err("cache.default_ttl_secs must be from 1 to 86400".into());
+        }
         if config.alarm_interval_ms == 0 {
             return Err("alarms.interval_ms must be at least 1".into());
         }
@@ -396,6 +427,24 @@ mod tests {
         assert_eq!(Config::from_sources(Some(file), "f", env).unwrap().alarm_interval_ms, 250);
         let zero = |k: &str| (k == "SLUICE_ALARM_INTERVAL_MS").then(|| "0".to_owned());
         assert!(Config::from_sources(None, "f", zero).unwrap_err().contains("alarms.interval_ms"));
+    }
+
+    #[test]
+    fn the_cache_table_and_its_overrides() {
+        let c = Config::from_sources(None, "f", no_env).unwrap().cache;
+        assert_eq!((c.max_bytes, c.default_ttl_secs), (64 * 1024 * 1024, 600));
+        let file = "[cache]\nmax_bytes = 1000\ndefault_ttl_secs = 30";
+        let c = Config::from_sources(Some(file), "f", no_env).unwrap().cache;
+        assert_eq!((c.max_bytes, c.default_ttl_secs), (1000, 30));
+        let env = |k: &str| match k {
+            "SLUICE_CACHE_MAX_BYTES" => Some("0".to_owned()),
+            "SLUICE_CACHE_TTL_SECS" => Some("5".to_owned()),
+            _ => None,
+        };
+        let c = Config::from_sources(Some(file), "f", env).unwrap().cache;
+        assert_eq!((c.max_bytes, c.default_ttl_secs), (0, 5));
+        let zero = |k: &str| (k == "SLUICE_CACHE_TTL_SECS").then(|| "0".to_owned());
+        assert!(Config::from_sources(None, "f", zero).unwrap_err().contains("cache.default_ttl_secs"));
     }
 
     #[test]

@@ -509,5 +509,6 @@ impl ApiSpec {
 /// The compile callback for [`check`] that the SQL plugin provides: the definition must
 /// build a plan for its datasource. SQLite datasources compile without opening the file.
 pub fn compile_sql(definition: &ApiDefinition, datasource: &Datasource) -> Result<(), DefinitionError> {
+    plugins::cache::check_policy(definition)?;
     plugins::sql::SqlApi::compile(definition, datasource).map(|_| ())
 }

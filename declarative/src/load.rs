@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use catalog::model::{
-    ApiOptions, Operator, ParamPosition, ParamType, RequestParam, ResponseField, SecurityLevel, SortDirection, SortSpec,
+    ApiOptions, CacheOptions, CachePolicy, Operator, ParamPosition, ParamType, RequestParam, ResponseField,
+    SecurityLevel, SortDirection, SortSpec,
 };
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
@@ -281,7 +282,10 @@ fn known_keys() -> &'static KnownKeys {
             request_param: keys_of(&param),
             response_field: keys_of(&field),
             sort: keys_of(&sort),
-            options: keys_of(&ApiOptions::default()),
+            options: keys_of(&ApiOptions {
+                cache: Some(CacheOptions { policy: CachePolicy::System, ttl_secs: None }),
+                ..ApiOptions::default()
+            }),
         }
     })
 }

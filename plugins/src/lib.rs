@@ -12,6 +12,7 @@
 //! implementing [`ApiPlugin`] here, and one arm in [`compile`].
 
 pub mod api_rules;
+pub mod cache;
 mod call;
 pub mod error;
 pub mod registered;
@@ -173,6 +174,16 @@ pub trait ApiPlugin: Send + Sync + fmt::Debug {
     }
 
     async fn invoke(&self, ctx: &PluginContext, call: &Call) -> Result<CallOutput, ApiError>;
+
+    /// [`ApiPlugin::invoke`], saying whether the answer came from the result cache; `None` for
+    /// a plugin the cache does not hold (the edge then sends no `X-Sluice-Cache`).
+    async fn invoke_cached(
+        &self,
+        ctx: &PluginContext,
+        call: &Call,
+    ) -> Result<(CallOutput, Option<cache::CacheStatus>), ApiError> {
+        Ok((self.invoke(ctx, call).await?, None))
+    }
 }
 
 /// Builds the plugin that runs `definition`: the one place a mode is chosen. `datasource` is
@@ -182,6 +193,7 @@ pub fn compile(
     definition: &ApiDefinition,
     datasource: Option<&Datasource>,
 ) -> Result<Arc<dyn ApiPlugin>, DefinitionError> {
+    cache::check_policy(definition)?;
     match &definition.mode {
         ApiMode::Registered(_) => {
             return registered::RegisteredApi::compile(definition).map(|api| Arc::new(api) as Arc<dyn ApiPlugin>);

@@ -18,6 +18,7 @@ use catalog::model::{ApiDefinition, AuthMode, Datasource, Environment, SecurityL
 use catalog::route_space::{RouteClaim, Unserved, conflicting_pairs};
 use catalog::store::{GrayRelease, PublishedDigest, Store, StoreError};
 use http::{HeaderValue, Method};
+use plugins::cache::ResultCache;
 use plugins::{ApiPlugin, BodyUse};
 use sha2::{Digest, Sha256};
 
@@ -315,8 +316,13 @@ impl Snapshot {
     /// Reads the published versions, gray strategies and callers, and compiles the versions. An
     /// API that no longer compiles is left out and logged, and a gray version that does not is
     /// not served (everyone gets the published one); the rest still serve.
-    pub async fn load(store: &Store, outbound: &OutboundBase) -> Result<Snapshot, StoreError> {
-        Snapshot::rebuild(store, outbound, None).await
+    /// `cache`: the result cache the versions' plugins are wrapped in (`None`: no cache).
+    pub async fn load(
+        store: &Store,
+        outbound: &OutboundBase,
+        cache: Option<&Arc<ResultCache>>,
+    ) -> Result<Snapshot, StoreError> {
+        Snapshot::rebuild(store, outbound, None, cache).await
     }
 
     /// [`Snapshot::load`], taking every compiled version whose [`VariantKey`] is unchanged from
@@ -325,14 +331,19 @@ impl Snapshot {
         store: &Store,
         outbound: &OutboundBase,
         previous: Option<&Snapshot>,
+        cache: Option<&Arc<ResultCache>>,
     ) -> Result<Snapshot, StoreError> {
         let revision = store.revision().await?;
         let callers = CallerTable::build(store.caller_directory().await?);
         let outbound = outbound.load(store).await?;
         let datasources = store.datasources_with_digests().await?;
         let mut snapshot = Snapshot { revision, callers, outbound, ..Snapshot::default() };
-        let mut compiled =
-            Compiled { previous: previous.map(|p| &p.compiled), now: CompiledVersions::default(), fresh: 0 };
+        let mut compiled = Compiled {
+            previous: previous.map(|p| &p.compiled),
+            now: CompiledVersions::default(),
+            fresh: 0,
+            cache: cache.cloned(),
+        };
         for env in [Environment::Prod, Environment::Test] {
             let mut grays: HashMap<i64, GrayRelease> =
                 store.gray_releases(env).await?.into_iter().map(|g| (g.strategy.api_id, g)).collect();
@@ -363,11 +374,20 @@ impl Snapshot {
             let mut routes = Vec::with_capacity(keyed.len());
             for (published, key) in keyed {
                 let datasource = published.datasource_id.and_then(|id| datasources.get(&id)).map(|(d, _)| d);
+                let cache = compiled.cache.clone();
                 let served = compiled.get_or_compile(key, || {
                     versions
                         .remove(&(published.api_id, published.version))
                         .ok_or_else(|| "the version was deleted while the routes were read".to_owned())
-                        .and_then(|definition| compile_variant(published.version, &definition, datasource))
+                        .and_then(|definition| {
+                            compile_variant(
+                                published.api_id,
+                                published.version,
+                                &definition,
+                                datasource,
+                                cache.as_ref(),
+                            )
+                        })
                 });
                 let served = match served {
                     Ok(variant) => variant,
@@ -416,6 +436,8 @@ struct Compiled<'a> {
     now: CompiledVersions,
     /// How many were compiled (not taken over).
     fresh: usize,
+    /// The result cache new versions are wrapped in.
+    cache: Option<Arc<ResultCache>>,
 }
 
 impl Compiled<'_> {
@@ -474,8 +496,10 @@ fn gray_variant(
         definition_hash: release.version.definition.digest(),
         datasource_hash: datasource.map(|(_, h)| h.clone()).unwrap_or_default(),
     };
-    let compiled = compiled
-        .get_or_compile(key, || compile_variant(number, &release.version.definition, datasource.map(|(d, _)| d)));
+    let cache = compiled.cache.clone();
+    let compiled = compiled.get_or_compile(key, || {
+        compile_variant(api.api_id, number, &release.version.definition, datasource.map(|(d, _)| d), cache.as_ref())
+    });
     match compiled {
         Ok(variant) => Some(Gray { basis_points: u16::from(release.strategy.percent) * 100, variant }),
         Err(e) => {
@@ -512,12 +536,19 @@ fn route(api: PublishedDigest, served: Variant, gray: Option<Gray>) -> Option<Ro
     })
 }
 
+/// Compiles one version, behind the result cache when there is one and its policy caches.
 fn compile_variant(
+    api_id: i64,
     number: i64,
     definition: &ApiDefinition,
     datasource: Option<&Datasource>,
+    cache: Option<&Arc<ResultCache>>,
 ) -> Result<Variant, String> {
     let plugin = plugins::compile(definition, datasource).map_err(|e| e.message)?;
+    let plugin = match cache {
+        Some(cache) => cache.wrap(api_id, definition, plugin),
+        None => plugin,
+    };
     let version_header = HeaderValue::from_str(&format!("V{number}")).map_err(|e| e.to_string())?;
     Ok(Variant { version: number, version_header, plugin })
 }
@@ -598,14 +629,14 @@ mod tests {
         }
 
         // Both environments serve the same versions: each is compiled once.
-        let first = Snapshot::load(&store, &outbound).await.unwrap();
+        let first = Snapshot::load(&store, &outbound, None).await.unwrap();
         assert_eq!((first.prod.len(), first.test.len(), first.compiled_now), (3, 3, 3));
         for id in &ids {
             assert!(Arc::ptr_eq(&plugin(&first, Environment::Prod, *id), &plugin(&first, Environment::Test, *id)));
         }
 
         // Nothing changed: nothing compiled, every plugin taken over.
-        let second = Snapshot::rebuild(&store, &outbound, Some(&first)).await.unwrap();
+        let second = Snapshot::rebuild(&store, &outbound, Some(&first), None).await.unwrap();
         assert_eq!((second.prod.len(), second.compiled_now, second.compiled.len()), (3, 0, 3));
         for id in &ids {
             assert!(Arc::ptr_eq(&plugin(&first, Environment::Prod, *id), &plugin(&second, Environment::Prod, *id)));
@@ -615,7 +646,7 @@ mod tests {
         store.update_draft(ids[1], &wizard(datasource.id, "b2")).await.unwrap();
         store.save_version(ids[1], "").await.unwrap();
         store.publish(ids[1], Environment::Prod, 1).await.unwrap();
-        let third = Snapshot::rebuild(&store, &outbound, Some(&second)).await.unwrap();
+        let third = Snapshot::rebuild(&store, &outbound, Some(&second), None).await.unwrap();
         assert_eq!((third.compiled_now, third.compiled.len()), (1, 4));
         assert!(!Arc::ptr_eq(&plugin(&second, Environment::Prod, ids[1]), &plugin(&third, Environment::Prod, ids[1])));
         assert_eq!(third.prod.by_id(ids[1]).unwrap().served.version, 1);
@@ -630,21 +661,21 @@ mod tests {
         let mut limited = store.api(ids[0]).await.unwrap();
         limited.settings.max_qps = Some(5);
         store.update_api(&limited).await.unwrap();
-        let fourth = Snapshot::rebuild(&store, &outbound, Some(&third)).await.unwrap();
+        let fourth = Snapshot::rebuild(&store, &outbound, Some(&third), None).await.unwrap();
         assert_eq!(fourth.compiled_now, 0);
         assert_eq!(fourth.prod.by_id(ids[0]).unwrap().access.max_qps, NonZeroU32::new(5));
 
         // A new password for the datasource: every version reading it is compiled again.
         datasource.connection.password = Some("rotated".into());
         store.update_datasource(&datasource).await.unwrap();
-        let fifth = Snapshot::rebuild(&store, &outbound, Some(&fourth)).await.unwrap();
+        let fifth = Snapshot::rebuild(&store, &outbound, Some(&fourth), None).await.unwrap();
         assert_eq!((fifth.compiled_now, fifth.compiled.len()), (4, 4));
         assert!(!Arc::ptr_eq(&plugin(&fourth, Environment::Prod, ids[0]), &plugin(&fifth, Environment::Prod, ids[0])));
 
         // Unpublished: gone from the table and from what the next rebuild may reuse.
         store.unpublish(ids[2], Environment::Prod).await.unwrap();
         store.unpublish(ids[2], Environment::Test).await.unwrap();
-        let sixth = Snapshot::rebuild(&store, &outbound, Some(&fifth)).await.unwrap();
+        let sixth = Snapshot::rebuild(&store, &outbound, Some(&fifth), None).await.unwrap();
         assert_eq!((sixth.prod.len(), sixth.compiled_now, sixth.compiled.len()), (2, 0, 3));
         assert!(!Arc::ptr_eq(&fifth.prod.layout, &sixth.prod.layout));
         assert!(sixth.prod.find(&Method::GET, "/c").is_none() && sixth.prod.by_id(ids[2]).is_none());
@@ -653,7 +684,7 @@ mod tests {
         let mut moved = store.api(ids[0]).await.unwrap();
         moved.path = "/a2".into();
         store.update_api(&moved).await.unwrap();
-        let seventh = Snapshot::rebuild(&store, &outbound, Some(&sixth)).await.unwrap();
+        let seventh = Snapshot::rebuild(&store, &outbound, Some(&sixth), None).await.unwrap();
         assert!(!Arc::ptr_eq(&sixth.prod.layout, &seventh.prod.layout));
         assert!(seventh.prod.find(&Method::GET, "/a").is_none());
         assert_eq!(seventh.prod.find(&Method::GET, "/a2").unwrap().api_id, ids[0]);

@@ -18,6 +18,7 @@ use config::outbound::OutboundBase;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use plugins::PluginContext;
+use plugins::cache::ResultCache;
 use tokio::time::Instant;
 
 use crate::limiter::Limiters;
@@ -35,6 +36,8 @@ pub struct CatalogWatcher {
     pub plugins: Arc<PluginContext>,
     /// Swept of idle state now and then, so memory follows the callers that are active.
     pub limiters: Arc<Limiters>,
+    /// The result cache new versions are wrapped in.
+    pub cache: Option<Arc<ResultCache>>,
 }
 
 /// How often the watcher sweeps idle limiter state.
@@ -132,7 +135,7 @@ impl BackgroundService for CatalogWatcher {
             pending = None;
             let started = std::time::Instant::now();
             let previous = self.snapshot.load_full();
-            match Snapshot::rebuild(&store, &self.outbound, Some(&previous)).await {
+            match Snapshot::rebuild(&store, &self.outbound, Some(&previous), self.cache.as_ref()).await {
                 Ok(next) => {
                     drop(previous);
                     self.plugins.pools.set_access(next.outbound.datasources.clone());

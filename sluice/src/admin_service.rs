@@ -19,11 +19,12 @@ use config::outbound::OutboundBase;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use plugins::FunctionRunner;
+use plugins::cache::ResultCache;
 use proxy::in_process::InProcessCalls;
 use proxy::routes::Snapshot;
 
 /// The edge's current snapshot as the management API sees it.
-pub struct SnapshotView(pub Arc<ArcSwap<Snapshot>>);
+pub struct SnapshotView(pub Arc<ArcSwap<Snapshot>>, pub Arc<ResultCache>);
 
 impl EdgeView for SnapshotView {
     fn revision(&self) -> i64 {
@@ -36,6 +37,9 @@ impl EdgeView for SnapshotView {
     fn unserved(&self) -> Vec<Unserved> {
         self.0.load().unserved.clone()
     }
+    fn purge_cache(&self, api_id: i64) {
+        self.1.purge(api_id);
+    }
 }
 
 /// The admin HTTP service.
@@ -47,6 +51,8 @@ pub struct AdminService {
     pub secrets: SecretBox,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub outbound: OutboundBase,
+    /// The edge's result cache, purged through the management API.
+    pub cache: Arc<ResultCache>,
     /// Runs the test console's workflow functions (the edge's runner, shared).
     pub functions: Arc<dyn FunctionRunner>,
     /// The call store the reports read (`<data_dir>/calls.db`), and its retention.
@@ -76,7 +82,7 @@ impl BackgroundService for AdminService {
         let mut state = AdminState::new(
             store.clone(),
             format!("http://{}", self.edge_addr),
-            Arc::new(SnapshotView(Arc::clone(&self.snapshot))),
+            Arc::new(SnapshotView(Arc::clone(&self.snapshot), Arc::clone(&self.cache))),
             self.outbound.clone(),
         )
         .with_metrics_token(calls::metrics::metrics().exposure().token.as_deref());

@@ -25,6 +25,7 @@ use pingora::server::RunArgs;
 use pingora::server::configuration::ServerConf;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
+use plugins::cache::ResultCache;
 use plugins::{FunctionRunner, PluginContext};
 
 use crate::admin_service::AdminService;
@@ -52,6 +53,9 @@ pub struct Startup {
     pub demo: Option<demo::DemoInfo>,
     pub snapshot: Snapshot,
     pub outbound: OutboundBase,
+    /// The result cache the versions' plugins are wrapped in, shared with the admin service's
+    /// purge.
+    pub cache: Arc<ResultCache>,
 }
 
 /// Runs the server until a signal stops it; `Ok` once it stopped.
@@ -64,6 +68,7 @@ pub fn serve(config: Config) -> Result<(), String> {
     drop(runtime);
 
     let outbound = startup.outbound;
+    let cache = startup.cache;
     let plugins = Arc::new(PluginContext::new(startup.snapshot.outbound.datasources.clone()));
     let functions: Arc<dyn FunctionRunner> = Arc::new(SandboxRunner::default());
     plugins.set_function_runner(Arc::clone(&functions));
@@ -149,6 +154,7 @@ pub fn serve(config: Config) -> Result<(), String> {
             outbound: outbound.clone(),
             plugins,
             limiters,
+            cache: Some(Arc::clone(&cache)),
         },
     ));
     server.add_service(background_service(
@@ -160,6 +166,7 @@ pub fn serve(config: Config) -> Result<(), String> {
             secrets: startup.secrets.clone(),
             snapshot,
             outbound,
+            cache,
             functions,
             calls: (calls_path, retention),
             alarm_interval: Duration::from_millis(config.alarm_interval_ms),
@@ -190,9 +197,11 @@ async fn start_up(config: &Config) -> Result<Startup, String> {
         .map_err(|e| format!("cannot register the bootstrap admin token: {e}"))?;
     let demo = if config.demo { demo::seed_if_empty(&store, config).await? } else { None };
     let outbound = OutboundBase::from_config(config)?;
-    let snapshot = Snapshot::load(&store, &outbound).await.map_err(|e| format!("cannot read the catalog: {e}"))?;
+    let cache = Arc::new(ResultCache::new(config.cache.max_bytes, Duration::from_secs(config.cache.default_ttl_secs)));
+    let snapshot =
+        Snapshot::load(&store, &outbound, Some(&cache)).await.map_err(|e| format!("cannot read the catalog: {e}"))?;
     store.close().await;
-    Ok(Startup { secrets, admin_token_notice, demo, snapshot, outbound })
+    Ok(Startup { secrets, admin_token_notice, demo, snapshot, outbound, cache })
 }
 
 /// The key that seals stored secrets: configured, or kept in `<data_dir>/secret.key`.

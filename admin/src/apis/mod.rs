@@ -128,6 +128,13 @@ pub fn register(routes: Routes) -> Routes {
         )
         .body::<versions::OfflineBody>()
         .answers::<versions::OfflineAnswer>()
+        .add(
+            Method::POST,
+            "/workgroups/{workgroup}/apis/{id}/cache/purge",
+            Access::Workgroup(Developer),
+            post(purge_cache),
+        )
+        .answers_nothing()
         .add(Method::POST, "/workgroups/{workgroup}/apis/{id}/test", Access::Workgroup(Developer), post(console::test))
         .optional_body::<console::TestBody>()
         .extend(grants::register)
@@ -435,6 +442,19 @@ async fn delete_api(
     // the same transaction as the delete.
     state.store.delete_api(api.id).await?;
     record(&state, &caller, "api.delete", &api, serde_json::json!({"name": api.name, "path": api.path})).await;
+    Ok(Reply::ok(serde_json::Value::Null))
+}
+
+/// `POST …/apis/{id}/cache/purge`: the edge's cached answers of the API, in every
+/// environment and version, become unreachable at once (`docs/cache.md`).
+async fn purge_cache(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    Path((_, id)): Path<(String, String)>,
+) -> AdminResult<serde_json::Value> {
+    let api = api_in(&state, caller.workgroup()?, &id).await?;
+    state.edge.purge_cache(api.id);
+    record(&state, &caller, "api.cache.purge", &api, serde_json::json!({})).await;
     Ok(Reply::ok(serde_json::Value::Null))
 }
 

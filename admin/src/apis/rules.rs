@@ -121,6 +121,15 @@ mod tests {
         assert_eq!(compile(&def, Some(&ds)).unwrap_err().field.as_deref(), Some("draft.table"));
         def.mode = ApiMode::Script(catalog::model::ScriptSpec { sql: "SELECT 1; SELECT 2".into() });
         assert_eq!(compile(&def, Some(&ds)).unwrap_err().field.as_deref(), Some("draft.sql"));
+        // The result cache policy (docs/cache.md).
+        let mut def = wizard(serde_json::json!([]));
+        def.options.cache =
+            Some(catalog::model::CacheOptions { policy: catalog::model::CachePolicy::Custom, ttl_secs: None });
+        let err = compile(&def, Some(&ds)).unwrap_err();
+        assert_eq!(
+            (err.code().as_str(), err.field.as_deref()),
+            ("InvalidDefinition", Some("draft.options.cache.ttlSecs"))
+        );
     }
 
     #[test]

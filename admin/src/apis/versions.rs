@@ -391,6 +391,9 @@ pub async fn offline(
         return Ok(Reply(status, OfflineAnswer::Requested(Box::new(view))));
     }
     state.store.unpublish(api.id, env).await?;
+    // Published again before the edge's next rebuild, the same compiled version must not
+    // answer from before.
+    state.edge.purge_cache(api.id);
     if env == Environment::Prod {
         crate::announce::api_changed(&state.store, api.id, &api.name, api.workgroup_id, NotificationEvent::ApiOffline);
     }

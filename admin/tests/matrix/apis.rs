@@ -5,7 +5,8 @@
 //
 // Reading is for viewers; creating, editing, saving versions, setting result samples,
 // deleting (an API or a version, refused while published anyway), publishing, taking offline
-// and the test console (which may keep its answer as a sample) are for developers. Deleting
+// the test console (which may keep its answer as a sample) and purging the result cache are for
+// developers. Deleting
 // an API is a developer's: developers already publish and take offline, which matters more,
 // and an API in use cannot be deleted.
 
@@ -105,6 +106,12 @@ pub fn apis() -> Vec<Row> {
             path: "/workgroups/{workgroup}/apis/{id}/offline",
             expect: DEVELOPER,
             prepare: |c| (format!("{}/offline", apis_fresh(c, 1, Some("test"))), Some(json!({"environment": "test"}))),
+        },
+        Row {
+            method: "POST",
+            path: "/workgroups/{workgroup}/apis/{id}/cache/purge",
+            expect: DEVELOPER,
+            prepare: |c| (format!("{}/cache/purge", apis_fresh(c, 1, Some("test"))), None),
         },
         Row {
             method: "POST",

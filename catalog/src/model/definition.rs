@@ -378,6 +378,32 @@ pub struct ApiOptions {
     pub pagination: bool,
     /// What a caller whose clearance is below a field's security level gets for that field.
     pub mask_mode: MaskMode,
+    /// How long answers are kept in the result cache (`docs/cache.md`). Absent: the mode's
+    /// default, `system` for data and workflow APIs, `off` for registered ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheOptions>,
+}
+
+/// The result cache policy of a version (数据缓存时间).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheOptions {
+    pub policy: CachePolicy,
+    /// Seconds an answer is kept; only with `custom`, from 1 to 86400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u32>,
+}
+
+/// Whether and for how long a version's answers are cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CachePolicy {
+    /// The platform's default time (`[cache] default_ttl_secs`, 600 s).
+    System,
+    /// `ttlSecs` seconds.
+    Custom,
+    /// Never cached: every call runs.
+    Off,
 }
 
 /// How a response field above the caller's clearance is hidden.
@@ -399,6 +425,7 @@ impl Default for ApiOptions {
             result_format: ResultFormat::Json,
             pagination: false,
             mask_mode: MaskMode::Mask,
+            cache: None,
         }
     }
 }

@@ -47,6 +47,7 @@ use http::{HeaderName, HeaderValue, Method};
 use net::ssrf::CheckedTarget;
 use pingora::connectors::http::Connector;
 use pingora::protocols::http::ServerSession;
+use plugins::cache::CacheStatus;
 use plugins::registered::{UpstreamRequest, UpstreamRoute};
 use plugins::{ApiError, CallOutput, PluginContext};
 
@@ -64,6 +65,8 @@ pub const ENV_HEADER: HeaderName = HeaderName::from_static("x-sluice-env");
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// The version of the API that answered: `V{n}`.
 pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-sluice-version");
+/// Whether the answer came from the result cache: `HIT`, `MISS` or `BYPASS` (`docs/cache.md`).
+pub const CACHE_HEADER: HeaderName = HeaderName::from_static("x-sluice-cache");
 
 /// The largest caller body read for a registered API's parameters (or a signature's digest):
 /// read before the upstream request is built, then replaced by the built body or sent as it
@@ -268,12 +271,17 @@ impl Edge {
         let mut call =
             params::call_of(variant.plugin.as_ref(), head, path_params, body.as_deref(), &caller, env).map_err(fail)?;
         call.workgroup_id = Some(route.workgroup_id);
-        let output = variant.plugin.invoke(&self.plugins, &call).await.map_err(fail)?;
+        let (output, cache) = variant.plugin.invoke_cached(&self.plugins, &call).await.map_err(fail)?;
         if let CallOutput::Data { row_count, timings, .. } = &output {
             facts.rows = Some(*row_count as u64);
             facts.backend = Some(timings.execute);
         }
-        self.encode(output, &route, gray, head.method, body, request_id).map_err(fail)
+        facts.cache_hit = cache.map(|status| matches!(status, CacheStatus::Hit { .. }));
+        let outcome = self.encode(output, &route, gray, head.method, body, request_id).map_err(fail)?;
+        Ok(match (outcome, cache) {
+            (Outcome::Answer(answer), Some(status)) => Outcome::Answer(with_cache_headers(answer, status)),
+            (outcome, _) => outcome,
+        })
     }
 
     /// Phase *encode*: a plugin's output as the answer to write, or as the call to forward.
@@ -317,6 +325,16 @@ impl Edge {
     /// change): the one address pingora dials.
     pub(crate) async fn upstream_target(&self, call: &UpstreamCall) -> std::result::Result<CheckedTarget, ApiError> {
         crate::in_process::check_upstream(&self.snapshot, &call.upstream, call.route_name()).await
+    }
+}
+
+/// `X-Sluice-Cache`, and `Age` (whole seconds) for an answer the cache holds.
+fn with_cache_headers(answer: Answer, status: CacheStatus) -> Answer {
+    let answer = answer.with_header(CACHE_HEADER, HeaderValue::from_static(status.as_str()));
+    match status {
+        CacheStatus::Hit { age } => answer.with_header(http::header::AGE, HeaderValue::from(age.as_secs())),
+        CacheStatus::Miss => answer.with_header(http::header::AGE, HeaderValue::from_static("0")),
+        CacheStatus::Bypass => answer,
     }
 }
 

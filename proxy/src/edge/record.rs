@@ -33,6 +33,8 @@ pub(crate) struct CallFacts {
     pub(crate) backend: Option<Duration>,
     pub(super) rows: Option<u64>,
     pub(crate) bytes_in: u64,
+    /// Whether the answer came from the result cache; `None` for an API it does not hold.
+    pub(super) cache_hit: Option<bool>,
 }
 
 impl CallFacts {
@@ -49,6 +51,7 @@ impl CallFacts {
             backend: None,
             rows: None,
             bytes_in: 0,
+            cache_hit: None,
         }
     }
 }
@@ -103,7 +106,7 @@ impl Edge {
             rows: facts.rows,
             bytes_in: facts.bytes_in,
             bytes_out: written.bytes_out,
-            cache_hit: None,
+            cache_hit: facts.cache_hit,
         });
     }
 }

@@ -108,6 +108,9 @@ impl Server {
             .env("SLUICE_ADMIN_ADDR", admin.to_string())
             .env("SLUICE_DATA_DIR", &data_dir)
             .env("SLUICE_RELOAD_INTERVAL_MS", "100")
+            // The result cache is off unless a test turns it on (tests/cache.rs, readme.rs):
+            // the others change data and definitions between calls and count every run.
+            .env("SLUICE_CACHE_MAX_BYTES", "0")
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log));
         if let Some((addr, cert)) = &tls {

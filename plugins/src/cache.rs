@@ -1,0 +1,334 @@
+//! The result cache (`docs/cache.md`): a decorator around a compiled version's plugin that
+//! keeps its answers in a bounded in-process cache for the version's time to live.
+//!
+//! The key is the compiled version's identity (new for every compile, so publishing, taking
+//! offline or a gray change reach new entries at once), the API's purge generation, the
+//! environment, the caller's clearance and the call's parameters sorted by name; never the
+//! credentials. Concurrent misses of one key run the inner plugin once (single flight); the
+//! others wait for its answer. Errors are not kept.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use catalog::model::{ApiDefinition, ApiMode, CacheOptions, CachePolicy, Environment, SecurityLevel};
+use dashmap::DashMap;
+use moka::Expiry;
+use moka::future::Cache;
+
+use crate::call::{BodyUse, Call, CallOutput};
+use crate::error::{ApiError, DefinitionError};
+use crate::sql::StageTimings;
+use crate::sql::value::RawParam;
+use crate::{ApiPlugin, PluginContext, RequestParam};
+
+/// The longest time a `custom` policy may keep an answer.
+pub const MAX_TTL_SECS: u32 = 86_400;
+
+/// Whether an answer came from the cache (`X-Sluice-Cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// Served from the cache; the entry is this old (`Age`).
+    Hit { age: Duration },
+    /// Run now and kept.
+    Miss,
+    /// Run without the cache (a dry run, an answer that cannot be kept).
+    Bypass,
+}
+
+impl CacheStatus {
+    /// The header's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit { .. } => "HIT",
+            CacheStatus::Miss => "MISS",
+            CacheStatus::Bypass => "BYPASS",
+        }
+    }
+}
+
+/// Checks a definition's cache policy: `custom` needs `ttlSecs` from 1 to
+/// [`MAX_TTL_SECS`], the others take none, and registered APIs are not cached yet.
+pub fn check_policy(definition: &ApiDefinition) -> Result<(), DefinitionError> {
+    let Some(options) = definition.options.cache else { return Ok(()) };
+    match (options.policy, options.ttl_secs) {
+        (CachePolicy::Custom, Some(ttl)) if (1..=MAX_TTL_SECS).contains(&ttl) => {}
+        (CachePolicy::Custom, Some(ttl)) => {
+            return Err(DefinitionError::at(
+                "options.cache.ttlSecs",
+                format!("options.cache.ttlSecs must be from 1 to {MAX_TTL_SECS}, not {ttl}"),
+            ));
+        }
+        (CachePolicy::Custom, None) => {
+            return Err(DefinitionError::at(
+                "options.cache.ttlSecs",
+                "options.cache.ttlSecs is needed with the custom policy (seconds, from 1 to 86400)",
+            ));
+        }
+        (policy, Some(_)) => {
+            return Err(DefinitionError::at(
+                "options.cache.ttlSecs",
+                format!(
+                    "options.cache.ttlSecs goes only with the custom policy: remove it, or set policy to custom \
+                     (the {} policy has its own time)",
+                    match policy {
+                        CachePolicy::System => "system",
+                        _ => "off",
+                    }
+                ),
+            ));
+        }
+        (_, None) => {}
+    }
+    if matches!(definition.mode, ApiMode::Registered(_)) && options.policy != CachePolicy::Off {
+        return Err(DefinitionError::at(
+            "options.cache.policy",
+            "registered APIs are not cached yet: set options.cache.policy to off or leave options.cache out",
+        ));
+    }
+    Ok(())
+}
+
+/// The bounded cache every cached version shares, and the APIs' purge generations.
+pub struct ResultCache {
+    entries: Cache<Key, Arc<Entry>>,
+    default_ttl: Duration,
+    enabled: bool,
+    generations: DashMap<i64, Arc<AtomicU64>>,
+}
+
+impl std::fmt::Debug for ResultCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultCache")
+            .field("entries", &self.entries.entry_count())
+            .field("default_ttl", &self.default_ttl)
+            .finish()
+    }
+}
+
+/// One cache entry's key. Parameters are kept as sent (sorted by name), so `id=42` and
+/// `id=042` are two entries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    version: u64,
+    generation: u64,
+    env: Environment,
+    clearance: Option<SecurityLevel>,
+    params: Vec<(String, ParamText)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum ParamText {
+    Text(String),
+    Json(String),
+}
+
+#[derive(Debug)]
+struct Entry {
+    output: CallOutput,
+    stored: Instant,
+    ttl: Duration,
+    weight: u32,
+}
+
+struct EntryExpiry;
+
+impl Expiry<Key, Arc<Entry>> for EntryExpiry {
+    fn expire_after_create(&self, _key: &Key, value: &Arc<Entry>, _created_at: Instant) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+/// Identities of compiled versions: every wrap takes a new one.
+static NEXT_VERSION: AtomicU64 = AtomicU64::new(1);
+
+impl ResultCache {
+    /// A cache of at most `max_bytes` of answers (0: nothing is cached) whose `system` policy
+    /// keeps answers `default_ttl`.
+    pub fn new(max_bytes: u64, default_ttl: Duration) -> ResultCache {
+        let entries = Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|_key: &Key, entry: &Arc<Entry>| entry.weight)
+            .expire_after(EntryExpiry)
+            .build();
+        ResultCache { entries, default_ttl, enabled: max_bytes > 0, generations: DashMap::new() }
+    }
+
+    /// Makes every entry of API `api_id` unreachable now (they age out of the bound).
+    pub fn purge(&self, api_id: i64) {
+        self.generation(api_id).fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn generation(&self, api_id: i64) -> Arc<AtomicU64> {
+        Arc::clone(&self.generations.entry(api_id).or_default())
+    }
+
+    /// The time an answer of `definition` is kept; `None`: not cached.
+    fn ttl(&self, definition: &ApiDefinition) -> Option<Duration> {
+        if !self.enabled {
+            return None;
+        }
+        let default = match definition.mode {
+            ApiMode::Registered(_) => CachePolicy::Off,
+            _ => CachePolicy::System,
+        };
+        let options = definition.options.cache.unwrap_or(CacheOptions { policy: default, ttl_secs: None });
+        match (options.policy, options.ttl_secs) {
+            (CachePolicy::Off, _) => None,
+            (CachePolicy::System, _) => Some(self.default_ttl),
+            (CachePolicy::Custom, Some(secs)) => Some(Duration::from_secs(u64::from(secs))),
+            (CachePolicy::Custom, None) => None,
+        }
+    }
+
+    /// `plugin` (compiled from `definition`, version of API `api_id`) behind the cache when its
+    /// policy caches; `plugin` itself otherwise.
+    pub fn wrap(
+        self: &Arc<Self>,
+        api_id: i64,
+        definition: &ApiDefinition,
+        plugin: Arc<dyn ApiPlugin>,
+    ) -> Arc<dyn ApiPlugin> {
+        if matches!(definition.mode, ApiMode::Registered(_)) {
+            return plugin;
+        }
+        match self.ttl(definition) {
+            None => plugin,
+            Some(ttl) => Arc::new(CachedApi {
+                inner: plugin,
+                cache: Arc::clone(self),
+                version: NEXT_VERSION.fetch_add(1, Ordering::Relaxed),
+                generation: self.generation(api_id),
+                ttl,
+            }),
+        }
+    }
+}
+
+/// A version's plugin behind the result cache.
+#[derive(Debug)]
+pub struct CachedApi {
+    inner: Arc<dyn ApiPlugin>,
+    cache: Arc<ResultCache>,
+    version: u64,
+    generation: Arc<AtomicU64>,
+    ttl: Duration,
+}
+
+/// Why a miss kept nothing: the inner plugin failed, or answered what is not kept.
+#[derive(Debug, Clone)]
+enum NotKept {
+    Failed(ApiError),
+    Passed(CallOutput),
+}
+
+impl CachedApi {
+    fn key(&self, call: &Call) -> Key {
+        let mut params: Vec<(String, ParamText)> = call
+            .params
+            .iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    RawParam::Text(t) => ParamText::Text(t.clone()),
+                    RawParam::Json(v) => ParamText::Json(v.to_string()),
+                };
+                (name.clone(), text)
+            })
+            .collect();
+        params.sort_unstable();
+        Key {
+            version: self.version,
+            generation: self.generation.load(Ordering::Acquire),
+            env: call.env,
+            clearance: call.clearance,
+            params,
+        }
+    }
+}
+
+fn weight(key: &Key, output: &CallOutput) -> u32 {
+    let params: usize = key
+        .params
+        .iter()
+        .map(|(n, v)| {
+            n.len()
+                + 16
+                + match v {
+                    ParamText::Text(t) | ParamText::Json(t) => t.len(),
+                }
+        })
+        .sum();
+    let body = match output {
+        CallOutput::Data { data, .. } => data.len(),
+        CallOutput::Json(value) => serde_json::to_vec(value).map_or(0, |v| v.len()),
+        _ => 0,
+    };
+    u32::try_from(params + body + 128).unwrap_or(u32::MAX)
+}
+
+#[async_trait]
+impl ApiPlugin for CachedApi {
+    fn mode(&self) -> &'static str {
+        self.inner.mode()
+    }
+
+    fn request_params(&self) -> &[RequestParam] {
+        self.inner.request_params()
+    }
+
+    fn reserved_params(&self) -> &'static [&'static str] {
+        self.inner.reserved_params()
+    }
+
+    fn body_use(&self) -> BodyUse {
+        self.inner.body_use()
+    }
+
+    async fn invoke(&self, ctx: &PluginContext, call: &Call) -> Result<CallOutput, ApiError> {
+        self.invoke_cached(ctx, call).await.map(|(output, _)| output)
+    }
+
+    async fn invoke_cached(
+        &self,
+        ctx: &PluginContext,
+        call: &Call,
+    ) -> Result<(CallOutput, Option<CacheStatus>), ApiError> {
+        if call.dry_run {
+            return Ok((self.inner.invoke(ctx, call).await?, Some(CacheStatus::Bypass)));
+        }
+        let key = self.key(call);
+        let init_key = key.clone();
+        let ttl = self.ttl;
+        let run = async move {
+            match self.inner.invoke(ctx, call).await {
+                Ok(output @ (CallOutput::Data { .. } | CallOutput::Json(_))) => {
+                    let weight = weight(&init_key, &output);
+                    Ok(Arc::new(Entry { output, stored: Instant::now(), ttl, weight }))
+                }
+                Ok(other) => Err(NotKept::Passed(other)),
+                Err(e) => Err(NotKept::Failed(e)),
+            }
+        };
+        match self.cache.entries.entry(key).or_try_insert_with(run).await {
+            Ok(entry) if entry.is_fresh() => Ok((entry.into_value().output.clone(), Some(CacheStatus::Miss))),
+            Ok(entry) => {
+                let entry = entry.into_value();
+                let output = match &entry.output {
+                    CallOutput::Data { data, row_count, .. } => {
+                        CallOutput::Data { data: data.clone(), row_count: *row_count, timings: StageTimings::default() }
+                    }
+                    other => other.clone(),
+                };
+                Ok((output, Some(CacheStatus::Hit { age: entry.stored.elapsed() })))
+            }
+            Err(not_kept) => match Arc::unwrap_or_clone(not_kept) {
+                NotKept::Failed(e) => Err(e),
+                NotKept::Passed(output) => Ok((output, Some(CacheStatus::Bypass))),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
