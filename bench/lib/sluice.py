@@ -77,6 +77,9 @@ class Sluice:
             SLUICE_DATASET_ROOTS=f"{WORKGROUP}={RUN}",
             SLUICE_SHUTDOWN_TIMEOUT_SECS="1",  # nothing to drain when the run is over
             SLUICE_THREADS=EDGE_THREADS,
+            # The scenarios measure the path to the database and upstreams; the result cache
+            # (on by default for data and workflow APIs) is off for them.
+            SLUICE_CACHE_MAX_BYTES="0",
             RUST_LOG="warn",
             **(extra_env or {}),
         )
