@@ -131,7 +131,12 @@ impl CallStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Index pages of a growing file stay cached rather than spill mid-transaction, and
+            // checkpoints come less often (perf on P4: page reads, spills and checkpoints were
+            // a third of the writer's time; P4 went from 0.64-0.68 to 0.82).
+            .pragma("cache_size", "-32768")
+            .pragma("wal_autocheckpoint", "10000");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         for statement in SCHEMA {
