@@ -40,7 +40,7 @@ fn every_readme_curl_line_answers_as_described() {
             .replace("127.0.0.1:8090", &server.admin.to_string())
             .replace("data/admin.token", &server.data_dir.join("admin.token").to_string_lossy());
         // What `source data/demo/app.env` sets.
-        let run = || {
+        let output = || {
             let out = Command::new("bash")
                 .arg("-c")
                 .arg(&command)
@@ -49,20 +49,16 @@ fn every_readme_curl_line_answers_as_described() {
                 .output()
                 .expect("run curl");
             assert!(out.status.success(), "{line}: curl failed: {}", String::from_utf8_lossy(&out.stderr));
-            let body: serde_json::Value = serde_json::from_slice(&out.stdout)
-                .unwrap_or_else(|e| panic!("{line}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
-            body
+            out.stdout
+        };
+        let run = || -> serde_json::Value {
+            let stdout = output();
+            serde_json::from_slice(&stdout)
+                .unwrap_or_else(|e| panic!("{line}: not JSON ({e}): {}", String::from_utf8_lossy(&stdout)))
         };
         if line.contains("-D -") {
             // Headers only: the wizard call repeated, answered from the result cache.
-            let out = Command::new("bash")
-                .arg("-c")
-                .arg(&command)
-                .env("APP_KEY", &app.key)
-                .env("APP_TOKEN", &app.token)
-                .output()
-                .expect("run curl");
-            let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+            let head = String::from_utf8_lossy(&output()).to_ascii_lowercase();
             assert!(head.contains("x-sluice-cache: hit"), "{line}: not a hit: {head}");
             assert!(head.contains("\nage: "), "{line}: no Age: {head}");
             continue;

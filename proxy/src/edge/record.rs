@@ -144,6 +144,17 @@ impl TraceContext {
         hex::encode(self.trace_id)
     }
 
+    /// The trace id as a log field, written only when the line is.
+    pub(crate) fn trace_id(&self) -> impl std::fmt::Display + '_ {
+        struct Hex<'a>(&'a [u8; 16]);
+        impl std::fmt::Display for Hex<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
+        }
+        Hex(&self.trace_id)
+    }
+
     /// `traceparent` for a call the edge makes on this trace: the same trace, a new span.
     pub(crate) fn child_header(&self) -> HeaderValue {
         let mut span = rand::random::<[u8; 8]>();
