@@ -2,17 +2,22 @@
 //! the metadata store), with call details and per-minute rollups, written in batches and
 //! pruned by retention.
 //!
-//! - `call_details`: one row per call, every [`CallRecord`] field (`NULL` for `None`).
+//! - `call_blocks`: the details, one row per written batch × workgroup (`0` for no workgroup):
+//!   its records' time range, count and the records themselves, postcard-encoded and
+//!   zstd-compressed (`encoding` 1, [`BlockRecord`]). A block costs the writer one B-tree insert
+//!   for up to a thousand calls, where a row per call with its indexes cost 27 us of CPU per
+//!   call (benchmark P4); searches decode the blocks of the window and filter in memory.
 //! - `call_rollups`: one row per minute × workgroup × API × app × environment (`0` for no
 //!   workgroup, API or app): counts by outcome, bytes, calls per code (`codes_json`, and
 //!   `code_stats_json` with each code's outcomes and bytes, for summaries by code) and the
 //!   minute's [`LatencySketch`].
 //!
 //! Summaries and trends read the rollups only: they include every minute whose start lies in
-//! the window. Details use `at_ms` exactly. A [`Scope`] is a wall: every query's SQL starts
-//! from it, and every value reaches SQL as a bind.
+//! the window. Details use `at_ms` exactly. A [`Scope`] is a wall: every query starts from it
+//! (a workgroup's blocks are its own rows), and every value reaches SQL as a bind.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,7 +26,7 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite};
+use sqlx::{Row, Sqlite, SqliteConnection};
 
 use crate::report::{
     DetailPage, DetailQuery, Filter, GroupBy, Resolution, Scope, SummaryRow, Totals, TrendPoint, Window,
@@ -45,38 +50,23 @@ impl Default for Retention {
 const MINUTE_MS: i64 = 60_000;
 /// Tries of an open that finds the new file busy (about 3 s in all).
 const OPEN_ATTEMPTS: u64 = 16;
-/// Details inserted per statement: 17 binds each, far below SQLite's 32766.
-const DETAIL_ROWS_PER_INSERT: usize = 64;
 const DAY_MS: i64 = 86_400_000;
 
 /// The schema, created in one transaction at open; every statement may run again (several
 /// processes may open the file). The rollups keep their rowid: a row holds a sketch of a few
 /// hundred bytes to a few KiB, too big for a `WITHOUT ROWID` table's B-tree.
 const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS call_details (
+    "CREATE TABLE IF NOT EXISTS call_blocks (
         id INTEGER PRIMARY KEY,
-        at_ms INTEGER NOT NULL,
-        request_id TEXT NOT NULL,
-        trace_id TEXT NOT NULL,
-        workgroup_id INTEGER,
-        api_id INTEGER,
-        version INTEGER,
-        env TEXT NOT NULL,
-        app_id INTEGER,
-        client TEXT NOT NULL,
-        status INTEGER NOT NULL,
-        code TEXT NOT NULL,
-        latency_us INTEGER NOT NULL,
-        backend_us INTEGER,
-        row_count INTEGER,
-        bytes_in INTEGER NOT NULL,
-        bytes_out INTEGER NOT NULL,
-        cache_hit INTEGER
+        workgroup_id INTEGER NOT NULL,
+        from_ms INTEGER NOT NULL,
+        to_ms INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        encoding INTEGER NOT NULL,
+        data BLOB NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS call_details_workgroup_at ON call_details (workgroup_id, at_ms)",
-    "CREATE INDEX IF NOT EXISTS call_details_request ON call_details (request_id)",
-    "CREATE INDEX IF NOT EXISTS call_details_api_at ON call_details (api_id, at_ms)",
-    "CREATE INDEX IF NOT EXISTS call_details_at ON call_details (at_ms)",
+    "CREATE INDEX IF NOT EXISTS call_blocks_workgroup_to ON call_blocks (workgroup_id, to_ms)",
+    "CREATE INDEX IF NOT EXISTS call_blocks_to ON call_blocks (to_ms)",
     "CREATE TABLE IF NOT EXISTS call_rollups (
         minute_ms INTEGER NOT NULL,
         workgroup_id INTEGER NOT NULL,
@@ -97,8 +87,12 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS call_rollups_workgroup_minute ON call_rollups (workgroup_id, minute_ms)",
 ];
 
-const DETAIL_COLUMNS: &str = "at_ms, request_id, trace_id, workgroup_id, api_id, version, env, app_id, client, \
-     status, code, latency_us, backend_us, row_count, bytes_in, bytes_out, cache_hit";
+/// Blocks' `encoding`: postcard of a `Vec<BlockRecord>`, zstd-compressed.
+const ENCODING_POSTCARD_ZSTD: i64 = 1;
+/// zstd's level for blocks: its fastest positive level; records compress about 3:1 there.
+const ZSTD_LEVEL: i32 = 1;
+/// Rows of the first schema's `call_details` moved into blocks per statement.
+const LEGACY_ROWS_PER_BLOCK: i64 = 1000;
 
 /// The embedded call store. Cheap to clone (a pool).
 #[derive(Clone, Debug)]
@@ -142,6 +136,7 @@ impl CallStore {
         for statement in SCHEMA {
             sqlx::query(*statement).execute(&mut *tx).await?;
         }
+        move_legacy_details(&mut tx).await?;
         tx.commit().await?;
         Ok(CallStore { pool, retention })
     }
@@ -164,35 +159,11 @@ impl CallStore {
         for record in batch {
             rollups.entry(RollupKey::of(record)).or_default().add(record);
         }
+        let blocks = Block::encode_batch(batch)?;
         // IMMEDIATE: the rollups are read then written; take the write lock first.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        // Many rows per statement: each statement is a round trip to sqlx's SQLite worker
-        // thread, which cost more than the row itself (P4 in bench/).
-        for chunk in batch.chunks(DETAIL_ROWS_PER_INSERT) {
-            let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO call_details (at_ms, request_id, trace_id, workgroup_id, api_id, version, env, \
-                 app_id, client, status, code, latency_us, backend_us, row_count, bytes_in, bytes_out, cache_hit) ",
-            );
-            insert.push_values(chunk, |mut row, record| {
-                row.push_bind(record.at_ms)
-                    .push_bind(record.request_id.as_str())
-                    .push_bind(record.trace_id.as_str())
-                    .push_bind(record.workgroup_id)
-                    .push_bind(record.api_id)
-                    .push_bind(record.version)
-                    .push_bind(record.env.as_ref())
-                    .push_bind(record.app_id)
-                    .push_bind(record.client.as_str())
-                    .push_bind(i64::from(record.status))
-                    .push_bind(record.code.as_ref())
-                    .push_bind(int(record.latency_us))
-                    .push_bind(record.backend_us.map(int))
-                    .push_bind(record.rows.map(int))
-                    .push_bind(int(record.bytes_in))
-                    .push_bind(int(record.bytes_out))
-                    .push_bind(record.cache_hit);
-            });
-            insert.build().execute(&mut *tx).await?;
+        for block in &blocks {
+            block.insert(&mut tx).await?;
         }
         for (key, mut acc) in rollups {
             let existing = sqlx::query(
@@ -238,21 +209,41 @@ impl CallStore {
     }
 
     /// Removes details older than `details_days` and rollups older than `rollup_days` before
-    /// `now_ms`; returns how many rows went.
+    /// `now_ms`; returns how many records and rollup rows went. Blocks wholly older go; a block
+    /// the limit cuts through is written again with its newer records only.
     pub async fn prune(&self, now_ms: i64) -> Result<u64, CallsError> {
         let details_before = now_ms.saturating_sub(i64::from(self.retention.details_days) * DAY_MS);
         let rollups_before = now_ms.saturating_sub(i64::from(self.retention.rollup_days) * DAY_MS);
-        let details = sqlx::query("DELETE FROM call_details WHERE at_ms < ?")
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let expired: i64 = sqlx::query("SELECT COALESCE(SUM(records), 0) AS n FROM call_blocks WHERE to_ms < ?")
             .bind(details_before)
-            .execute(&self.pool)
+            .fetch_one(&mut *tx)
             .await?
-            .rows_affected();
+            .try_get("n")?;
+        sqlx::query("DELETE FROM call_blocks WHERE to_ms < ?").bind(details_before).execute(&mut *tx).await?;
+        let mut removed = u64::try_from(expired).unwrap_or(0);
+        let cut = sqlx::query("SELECT id, workgroup_id, encoding, data FROM call_blocks WHERE from_ms < ?")
+            .bind(details_before)
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in cut {
+            let id: i64 = row.try_get("id")?;
+            let mut records = Block::decode(&row)?;
+            let before = records.len();
+            records.retain(|record| record.at_ms >= details_before);
+            removed += (before - records.len()) as u64;
+            sqlx::query("DELETE FROM call_blocks WHERE id = ?").bind(id).execute(&mut *tx).await?;
+            if let Some(block) = Block::encode(row.try_get("workgroup_id")?, &records)? {
+                block.insert(&mut tx).await?;
+            }
+        }
         let rollups = sqlx::query("DELETE FROM call_rollups WHERE minute_ms < ?")
             .bind(rollups_before)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
-        Ok(details + rollups)
+        tx.commit().await?;
+        Ok(removed + rollups)
     }
 
     /// Totals over the window.
@@ -319,42 +310,47 @@ impl CallStore {
     /// A page of call details, newest first, and how many match in all.
     pub async fn details(&self, scope: &Scope, window: Window, query: &DetailQuery) -> Result<DetailPage, CallsError> {
         let mut sql = Conditions::default();
-        sql.scope(scope);
-        sql.filter(&query.filter, Nullable::Null);
-        sql.push("at_ms >= ?", Arg::Int(window.from_ms));
-        sql.push("at_ms < ?", Arg::Int(window.to_ms));
-        if let Some(request_id) = &query.request_id {
-            sql.push("request_id = ?", Arg::Text(request_id.clone()));
+        if let Some(workgroup) = scope.workgroup_id {
+            sql.push("workgroup_id = ?", Arg::Int(workgroup));
         }
-        if let Some(status) = query.status {
-            sql.push("status = ?", Arg::Int(i64::from(status)));
+        sql.push("to_ms >= ?", Arg::Int(window.from_ms));
+        sql.push("from_ms < ?", Arg::Int(window.to_ms));
+        let text = format!("SELECT encoding, data FROM call_blocks WHERE {} ORDER BY id", sql.text());
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), &sql.args).fetch_all(&self.pool).await?;
+        // The newest `offset + limit` matches, by time then by order of writing: a bounded
+        // min-heap, so a search over many blocks keeps only the page it answers.
+        let keep = usize::try_from(u64::from(query.offset) + u64::from(query.limit)).unwrap_or(usize::MAX);
+        let mut newest: BinaryHeap<Reverse<Ranked>> = BinaryHeap::new();
+        let mut total = 0u64;
+        let mut order = 0u64;
+        for row in &rows {
+            for record in Block::decode(row)? {
+                order += 1;
+                if !matches(&record, scope, window, query) {
+                    continue;
+                }
+                total += 1;
+                let ranked = Ranked { at_ms: record.at_ms, order, record };
+                if newest.len() < keep {
+                    newest.push(Reverse(ranked));
+                } else if newest.peek().is_some_and(|Reverse(oldest)| ranked.key() > oldest.key()) {
+                    newest.pop();
+                    newest.push(Reverse(ranked));
+                }
+            }
         }
-        if let Some(code) = &query.code {
-            sql.push("code = ?", Arg::Text(code.clone()));
-        }
-        let filter = sql.text();
-        let count_sql = format!("SELECT COUNT(*) AS n FROM call_details WHERE {filter}");
-        let total: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &sql.args)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        let page_sql = format!(
-            "SELECT {DETAIL_COLUMNS} FROM call_details WHERE {filter} ORDER BY at_ms DESC, id DESC LIMIT ? OFFSET ?"
-        );
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(page_sql)), &sql.args)
-            .bind(i64::from(query.limit))
-            .bind(i64::from(query.offset))
-            .fetch_all(&self.pool)
-            .await?;
-        let items = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(DetailPage { total: u64::try_from(total).unwrap_or(0), items })
+        let mut items: Vec<Ranked> = newest.into_iter().map(|Reverse(ranked)| ranked).collect();
+        items.sort_unstable_by_key(|ranked| Reverse(ranked.key()));
+        let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
+        let items = items.into_iter().skip(offset).map(|ranked| ranked.record).collect();
+        Ok(DetailPage { total, items })
     }
 
     /// The rollup rows of every minute whose start lies in `window`, inside `scope`.
     async fn rollup_rows(&self, scope: &Scope, window: Window, filter: &Filter) -> Result<Vec<SqliteRow>, CallsError> {
         let mut sql = Conditions::default();
         sql.scope(scope);
-        sql.filter(filter, Nullable::Zero);
+        sql.filter(filter);
         sql.push("minute_ms >= ?", Arg::Int(window.from_ms));
         sql.push("minute_ms < ?", Arg::Int(window.to_ms));
         let text = format!(
@@ -521,15 +517,6 @@ enum Arg {
     Text(String),
 }
 
-/// How a table writes "none" for a workgroup, API or app id.
-#[derive(Clone, Copy)]
-enum Nullable {
-    /// `call_details`: `NULL`.
-    Null,
-    /// `call_rollups`: `0`.
-    Zero,
-}
-
 /// A `WHERE` clause of `AND`ed terms, each with its binds.
 #[derive(Default)]
 struct Conditions {
@@ -568,14 +555,12 @@ impl Conditions {
         }
     }
 
-    fn filter(&mut self, filter: &Filter, none: Nullable) {
+    /// The rollups' filter terms, where id `0` is "none".
+    fn filter(&mut self, filter: &Filter) {
         for (column, id) in [("api_id", filter.api_id), ("app_id", filter.app_id)] {
-            match (id, none) {
-                (None, _) => {}
-                // Id 0 or below names no API or app: in the rollups that is "none".
-                (Some(id), Nullable::Zero) => self.push(&format!("{column} = ?"), Arg::Int(id.max(0))),
-                (Some(id), Nullable::Null) if id <= 0 => self.terms.push(format!("{column} IS NULL")),
-                (Some(id), Nullable::Null) => self.push(&format!("{column} = ?"), Arg::Int(id)),
+            // Id 0 or below names no API or app: in the rollups that is "none".
+            if let Some(id) = id {
+                self.push(&format!("{column} = ?"), Arg::Int(id.max(0)));
             }
         }
         if let Some(env) = &filter.env {
@@ -599,6 +584,263 @@ fn bind_all<'q>(
         };
     }
     query
+}
+
+/// Whether a stored record is one a details search wants: the scope, the filter, the window
+/// and the query's own terms (the same rules as the rollups' SQL, where "none" is `None`).
+fn matches(record: &CallRecord, scope: &Scope, window: Window, query: &DetailQuery) -> bool {
+    let one_of = |ids: &Option<Vec<i64>>, id: Option<i64>| match ids {
+        None => true,
+        // Ids are positive; an empty list (or one of none) lets nothing through.
+        Some(ids) => id.is_some_and(|id| id > 0 && ids.contains(&id)),
+    };
+    let is = |wanted: Option<i64>, id: Option<i64>| match wanted {
+        None => true,
+        // Id 0 or below names no API or app.
+        Some(wanted) if wanted <= 0 => id.is_none(),
+        Some(wanted) => id == Some(wanted),
+    };
+    let filter = &query.filter;
+    scope.workgroup_id.is_none_or(|workgroup| record.workgroup_id == Some(workgroup))
+        && one_of(&scope.api_ids, record.api_id)
+        && one_of(&scope.app_ids, record.app_id)
+        && is(filter.api_id, record.api_id)
+        && is(filter.app_id, record.app_id)
+        && filter.env.as_deref().is_none_or(|env| record.env == env)
+        && record.at_ms >= window.from_ms
+        && record.at_ms < window.to_ms
+        && query.request_id.as_deref().is_none_or(|id| record.request_id == id)
+        && query.status.is_none_or(|status| record.status == status)
+        && query.code.as_deref().is_none_or(|code| record.code == code)
+}
+
+/// A matching record and its place: newest by time, then by the order it was written.
+struct Ranked {
+    at_ms: i64,
+    order: u64,
+    record: CallRecord,
+}
+
+impl Ranked {
+    fn key(&self) -> (i64, u64) {
+        (self.at_ms, self.order)
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// One record as a block stores it (postcard: fields by position, so any change to this
+/// struct needs a new block encoding). Written borrowed, read owned.
+#[derive(Serialize)]
+struct BlockRecordRef<'a> {
+    at_ms: i64,
+    request_id: &'a str,
+    trace_id: &'a str,
+    workgroup_id: Option<i64>,
+    api_id: Option<i64>,
+    version: Option<i64>,
+    env: &'a str,
+    app_id: Option<i64>,
+    client: &'a str,
+    status: u16,
+    code: &'a str,
+    latency_us: u64,
+    backend_us: Option<u64>,
+    rows: Option<u64>,
+    bytes_in: u64,
+    bytes_out: u64,
+    cache_hit: Option<bool>,
+}
+
+/// [`BlockRecordRef`] read back.
+#[derive(Deserialize)]
+struct BlockRecord {
+    at_ms: i64,
+    request_id: String,
+    trace_id: String,
+    workgroup_id: Option<i64>,
+    api_id: Option<i64>,
+    version: Option<i64>,
+    env: String,
+    app_id: Option<i64>,
+    client: String,
+    status: u16,
+    code: String,
+    latency_us: u64,
+    backend_us: Option<u64>,
+    rows: Option<u64>,
+    bytes_in: u64,
+    bytes_out: u64,
+    cache_hit: Option<bool>,
+}
+
+impl<'a> From<&'a CallRecord> for BlockRecordRef<'a> {
+    fn from(r: &'a CallRecord) -> Self {
+        BlockRecordRef {
+            at_ms: r.at_ms,
+            request_id: &r.request_id,
+            trace_id: &r.trace_id,
+            workgroup_id: r.workgroup_id,
+            api_id: r.api_id,
+            version: r.version,
+            env: &r.env,
+            app_id: r.app_id,
+            client: &r.client,
+            status: r.status,
+            code: &r.code,
+            latency_us: r.latency_us,
+            backend_us: r.backend_us,
+            rows: r.rows,
+            bytes_in: r.bytes_in,
+            bytes_out: r.bytes_out,
+            cache_hit: r.cache_hit,
+        }
+    }
+}
+
+impl From<BlockRecord> for CallRecord {
+    fn from(r: BlockRecord) -> Self {
+        CallRecord {
+            at_ms: r.at_ms,
+            request_id: r.request_id,
+            trace_id: r.trace_id,
+            workgroup_id: r.workgroup_id,
+            api_id: r.api_id,
+            version: r.version,
+            env: r.env.into(),
+            app_id: r.app_id,
+            client: r.client,
+            status: r.status,
+            code: r.code.into(),
+            latency_us: r.latency_us,
+            backend_us: r.backend_us,
+            rows: r.rows,
+            bytes_in: r.bytes_in,
+            bytes_out: r.bytes_out,
+            cache_hit: r.cache_hit,
+        }
+    }
+}
+
+/// One workgroup's records of one batch, encoded.
+struct Block {
+    workgroup_id: i64,
+    from_ms: i64,
+    to_ms: i64,
+    records: i64,
+    data: Vec<u8>,
+}
+
+impl Block {
+    /// A batch's blocks, one per workgroup (`0` for calls no API answered).
+    fn encode_batch(batch: &[CallRecord]) -> Result<Vec<Block>, CallsError> {
+        let mut by_workgroup: BTreeMap<i64, Vec<&CallRecord>> = BTreeMap::new();
+        for record in batch {
+            by_workgroup.entry(record.workgroup_id.unwrap_or(0)).or_default().push(record);
+        }
+        let mut blocks = Vec::with_capacity(by_workgroup.len());
+        for (workgroup_id, records) in by_workgroup {
+            blocks.extend(Block::encode(workgroup_id, records)?);
+        }
+        Ok(blocks)
+    }
+
+    /// `records` as one block; `None` when there are none.
+    fn encode<'a>(
+        workgroup_id: i64,
+        records: impl IntoIterator<Item = &'a CallRecord>,
+    ) -> Result<Option<Block>, CallsError> {
+        let stored: Vec<BlockRecordRef<'a>> = records.into_iter().map(BlockRecordRef::from).collect();
+        let (Some(from_ms), Some(to_ms)) = (stored.iter().map(|r| r.at_ms).min(), stored.iter().map(|r| r.at_ms).max())
+        else {
+            return Ok(None);
+        };
+        let plain = postcard::to_allocvec(&stored).map_err(|e| CallsError::Other(format!("encoding a block: {e}")))?;
+        let data = zstd::bulk::compress(&plain, ZSTD_LEVEL)
+            .map_err(|e| CallsError::Other(format!("compressing a block: {e}")))?;
+        let records = i64::try_from(stored.len()).unwrap_or(i64::MAX);
+        Ok(Some(Block { workgroup_id, from_ms, to_ms, records, data }))
+    }
+
+    async fn insert(&self, conn: &mut SqliteConnection) -> Result<(), CallsError> {
+        sqlx::query(
+            "INSERT INTO call_blocks (workgroup_id, from_ms, to_ms, records, encoding, data) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(self.workgroup_id)
+        .bind(self.from_ms)
+        .bind(self.to_ms)
+        .bind(self.records)
+        .bind(ENCODING_POSTCARD_ZSTD)
+        .bind(self.data.as_slice())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The records of a row with `encoding` and `data` columns.
+    fn decode(row: &SqliteRow) -> Result<Vec<CallRecord>, CallsError> {
+        let encoding: i64 = row.try_get("encoding")?;
+        if encoding != ENCODING_POSTCARD_ZSTD {
+            return Err(CallsError::Other(format!("a call block has an unknown encoding {encoding}")));
+        }
+        let data: &[u8] = row.try_get("data")?;
+        let plain =
+            zstd::stream::decode_all(data).map_err(|e| CallsError::Other(format!("decompressing a block: {e}")))?;
+        let stored: Vec<BlockRecord> =
+            postcard::from_bytes(&plain).map_err(|e| CallsError::Other(format!("decoding a block: {e}")))?;
+        Ok(stored.into_iter().map(CallRecord::from).collect())
+    }
+}
+
+/// Moves the rows of the first schema's `call_details` (a row per call) into blocks and
+/// drops that table, so a store written by an older Sluice keeps its details.
+async fn move_legacy_details(conn: &mut SqliteConnection) -> Result<(), CallsError> {
+    let legacy: Option<SqliteRow> =
+        sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'call_details'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    if legacy.is_none() {
+        return Ok(());
+    }
+    let mut after = 0i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT id, at_ms, request_id, trace_id, workgroup_id, api_id, version, env, app_id, client, status, \
+             code, latency_us, backend_us, row_count, bytes_in, bytes_out, cache_hit \
+             FROM call_details WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(LEGACY_ROWS_PER_BLOCK)
+        .fetch_all(&mut *conn)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.try_get("id")?;
+        let records = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
+        for block in Block::encode_batch(&records)? {
+            block.insert(&mut *conn).await?;
+        }
+    }
+    sqlx::query("DROP TABLE call_details").execute(&mut *conn).await?;
+    Ok(())
 }
 
 fn record_from_row(row: &SqliteRow) -> Result<CallRecord, CallsError> {

@@ -438,3 +438,71 @@ async fn several_openers_of_a_new_file_share_one_schema() {
     let totals = stores[0].totals(&wg(1), ALL_TIME, &Filter::default()).await.unwrap();
     assert_eq!(totals.calls, 4);
 }
+
+#[tokio::test]
+async fn details_of_the_first_schema_are_moved_into_blocks_at_open() {
+    let dir = TempDir::new("legacy");
+    let mut calls = known_calls();
+    calls[7].backend_us = None;
+    calls[7].cache_hit = Some(true);
+    calls.push(call(T0, None, None, None, 404, "NotFound", 100));
+    {
+        // A calls.db as the first schema wrote it: a row per call.
+        let url = format!("sqlite://{}?mode=rwc", dir.db().display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(
+            "CREATE TABLE call_details (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, request_id TEXT NOT NULL, \
+             trace_id TEXT NOT NULL, workgroup_id INTEGER, api_id INTEGER, version INTEGER, env TEXT NOT NULL, \
+             app_id INTEGER, client TEXT NOT NULL, status INTEGER NOT NULL, code TEXT NOT NULL, \
+             latency_us INTEGER NOT NULL, backend_us INTEGER, row_count INTEGER, bytes_in INTEGER NOT NULL, \
+             bytes_out INTEGER NOT NULL, cache_hit INTEGER)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for c in &calls {
+            sqlx::query(
+                "INSERT INTO call_details (at_ms, request_id, trace_id, workgroup_id, api_id, version, env, app_id, \
+                 client, status, code, latency_us, backend_us, row_count, bytes_in, bytes_out, cache_hit) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(c.at_ms)
+            .bind(&c.request_id)
+            .bind(&c.trace_id)
+            .bind(c.workgroup_id)
+            .bind(c.api_id)
+            .bind(c.version)
+            .bind(c.env.as_ref())
+            .bind(c.app_id)
+            .bind(&c.client)
+            .bind(i64::from(c.status))
+            .bind(c.code.as_ref())
+            .bind(c.latency_us as i64)
+            .bind(c.backend_us.map(|v| v as i64))
+            .bind(c.rows.map(|v| v as i64))
+            .bind(c.bytes_in as i64)
+            .bind(c.bytes_out as i64)
+            .bind(c.cache_hit)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    }
+    let store = open(&dir).await;
+    let all = DetailQuery { limit: 500, ..DetailQuery::default() };
+    let page = store.details(&wg(1), ALL_TIME, &all).await.unwrap();
+    assert_eq!(page.total, 110);
+    let mut stored = page.items.clone();
+    let mut written: Vec<CallRecord> = calls.iter().filter(|c| c.workgroup_id == Some(1)).cloned().collect();
+    stored.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+    written.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+    assert_eq!(stored, written);
+    // The call no API answered is only in the platform's view.
+    let platform = store.details(&Scope::default(), ALL_TIME, &all).await.unwrap();
+    assert_eq!(platform.total, 111);
+    // Opening again finds nothing left to move.
+    store.close().await;
+    let again = open(&dir).await;
+    assert_eq!(again.details(&Scope::default(), ALL_TIME, &all).await.unwrap().total, 111);
+}
