@@ -100,6 +100,8 @@ catalogue! {
         "No API is published at this method and path in the environment the call selects.";
     MethodNotAllowed = "MethodNotAllowed", 405, Bare,
         "The path is served but not for this method; `Allow` lists the methods that are.";
+    NotAcceptable = "NotAcceptable", 406, Bare,
+        "The `Accept` header names no format the API answers in; the message lists the media types it offers.";
     Conflict = "Conflict", 409, Bare,
         "The change conflicts with the current state (a name taken, an object in use, a version not in the right state).";
     ConflictPath = "Conflict.Path", 409, Bare,

@@ -332,7 +332,9 @@ pub fn build(api: &Api, version: &ApiVersion, method: &HttpMethod, row_name: &st
 
     let mut responses = match (&definition.mode, registered) {
         (_, Some(spec)) => registered_responses(spec, &caller_params, reads_body, shared),
-        (ApiMode::Workflow(spec), None) => crate::workflow::workflow_responses(spec, &caller_params, shared),
+        (ApiMode::Workflow(spec), None) => {
+            crate::workflow::workflow_responses(spec, definition.options.result_format, &caller_params, shared)
+        }
         (_, None) => sql_responses(definition, &caller_params, row_name, shared),
     };
     // The version's result samples, as its author kept them: beside the 200, and beside the
@@ -418,10 +420,21 @@ fn tag(template: &Template) -> String {
         .map_or_else(|| "default".to_owned(), str::to_owned)
 }
 
+/// What a caller without `Accept` gets, for the 200's description.
+pub(crate) fn default_format(format: ResultFormat) -> &'static str {
+    match format {
+        ResultFormat::Json => "JSON",
+        ResultFormat::JsonCompact => "JSON (JSONCompact)",
+        ResultFormat::Xml => "XML",
+        ResultFormat::Csv => "CSV",
+    }
+}
+
 fn mode_text(mode: &ApiMode, options: &ApiOptions, paged: bool) -> String {
     let shape = match options.result_format {
-        ResultFormat::Json => "`data.rows` holds one object per row",
         ResultFormat::JsonCompact => "`data.columns` names the columns once and `data.rows` holds one array per row",
+        // XML and CSV callers get rows too; `application/json` gets them as objects.
+        ResultFormat::Json | ResultFormat::Xml | ResultFormat::Csv => "`data.rows` holds one object per row",
     };
     let limit = if paged {
         format!(
@@ -576,6 +589,7 @@ pub(crate) fn invalid_body() -> Code {
 /// path or environment, a body over the limit, too many calls.
 pub(crate) fn add_call_refusals(add: &mut impl FnMut(&str, RefOr<Response>), shared: &mut Shared) {
     add("404", shared.response("NotFound", responses::not_found));
+    add("406", shared.response("NotAcceptable", responses::not_acceptable));
     add("413", shared.response("PayloadTooLarge", || responses::payload_too_large(DATA_BODY_LIMIT)));
     add("429", shared.response("Throttled", responses::throttled));
 }
@@ -652,6 +666,15 @@ fn sql_responses(
     if let Some(example) = ok_example(fields, options.result_format, paged) {
         ok = responses::with_example(ok, example);
     }
+    let csv = if paged {
+        "CSV (RFC 4180): a header row of the column names, then one record per row; NULL is an empty field. \
+         `X-Sluice-Code` carries the code, `X-Sluice-Page-Num`, `X-Sluice-Page-Size` and `X-Sluice-Total-Count` \
+         the page."
+    } else {
+        "CSV (RFC 4180): a header row of the column names, then one record per row; NULL is an empty field. \
+         `X-Sluice-Code` carries the code."
+    };
+    let ok = responses::with_formats(ok, default_format(options.result_format), csv);
 
     let mut extra = Vec::new();
     if paged {
@@ -774,7 +797,8 @@ fn row_schema(mode: &ApiMode, fields: &[ResponseField], format: ResultFormat) ->
         _ => "the columns of the API's query, documented as these fields",
     };
     match format {
-        ResultFormat::Json => {
+        // An XML or CSV API's `application/json` answer is JSON's.
+        ResultFormat::Json | ResultFormat::Xml | ResultFormat::Csv => {
             let mut row = Object::with_type(Type::Object);
             for field in fields {
                 row.properties.insert(field.name.clone(), RefOr::T(field_schema(field)));
@@ -852,7 +876,7 @@ fn ok_example(fields: &[ResponseField], format: ResultFormat, paged: bool) -> Op
     };
     let mut data = Map::new();
     match format {
-        ResultFormat::Json => {
+        ResultFormat::Json | ResultFormat::Xml | ResultFormat::Csv => {
             let row: Map<String, Value> = fields.iter().map(|f| (f.name.clone(), value(f))).collect();
             data.insert("rows".to_owned(), json!([row]));
         }

@@ -171,6 +171,46 @@ pub fn not_found() -> Response {
     )
 }
 
+pub fn not_acceptable() -> Response {
+    error_response(
+        "The caller's `Accept` names no type the API answers in.",
+        &[Code::of(
+            ErrorCode::NotAcceptable,
+            "`Accept` names none of application/json, application/xml, text/xml and text/csv (or gives each a \
+             weight of 0); for a workflow, also text/csv asked of an answer that is not an array of flat objects",
+            "the Accept header names no type this API answers in; it offers application/json, application/xml \
+             (or text/xml) and text/csv",
+        )],
+    )
+}
+
+/// The media types a data or workflow API answers besides JSON, chosen by `Accept`.
+pub const XML: &str = "application/xml";
+pub const TEXT_XML: &str = "text/xml";
+pub const CSV: &str = "text/csv";
+
+/// Adds, after the JSON content, the XML and CSV contents a data or workflow API answers by
+/// `Accept` (`docs/formats.md`), and says in the description which one a caller without
+/// `Accept` gets. `csv` says what the CSV holds.
+pub fn with_formats(mut response: Response, default: &str, csv: &str) -> Response {
+    let text = |description: &str| {
+        let mut schema = utoipa::openapi::Object::with_type(utoipa::openapi::Type::String);
+        schema.description = Some(description.to_owned());
+        RefOr::T(Content::new(Some(RefOr::T(utoipa::openapi::Schema::from(schema)))))
+    };
+    let xml = "An XML document: `<response>` with `<success>`, `<code>`, `<requestId>` and `<data>`; each value \
+               is an element named after its field (`<field name=\"…\">` when the name is no XML name), NULL as \
+               `xsi:nil=\"true\"` (docs/formats.md).";
+    response.content.insert(XML.to_owned(), text(xml));
+    response.content.insert(TEXT_XML.to_owned(), text(xml));
+    response.content.insert(CSV.to_owned(), text(csv));
+    response.description.push_str(&format!(
+        " By `Accept`: application/json, application/xml (or text/xml) or text/csv; without it (or with `*/*`), \
+         {default}."
+    ));
+    response
+}
+
 pub fn payload_too_large(limit: &str) -> Response {
     error_response(
         "The request body is too large.",

@@ -1,7 +1,7 @@
 //! A workflow API's responses: its answer is the `end` node's output mapping (each key JSON
 //! of a type only the run decides), and its failures the `Workflow.*` codes of the catalogue.
 
-use catalog::model::{NodeKind, WorkflowSpec};
+use catalog::model::{NodeKind, ResultFormat, WorkflowSpec};
 use errors::ErrorCode;
 use utoipa::openapi::schema::SchemaType;
 use utoipa::openapi::{Object, RefOr, Response, Responses, Type};
@@ -11,7 +11,12 @@ use crate::responses::{self, Code, JSON, Shared};
 
 /// The 200 (the envelope whose `data` has the keys of every `end` node's mapping) and the
 /// errors a workflow answers.
-pub(crate) fn workflow_responses(spec: &WorkflowSpec, params: &[CallerParam<'_>], shared: &mut Shared) -> Responses {
+pub(crate) fn workflow_responses(
+    spec: &WorkflowSpec,
+    format: ResultFormat,
+    params: &[CallerParam<'_>],
+    shared: &mut Shared,
+) -> Responses {
     let mut data = Object::with_type(Type::Object);
     data.description =
         Some("What the workflow's end node maps: each key is JSON of whatever type the run produces.".to_owned());
@@ -26,6 +31,12 @@ pub(crate) fn workflow_responses(spec: &WorkflowSpec, params: &[CallerParam<'_>]
         in_envelope(RefOr::T(data.into())),
     )
     .build();
+    let ok = responses::with_formats(
+        ok,
+        crate::operation::default_format(format),
+        "CSV (RFC 4180), only when the answer is an array of flat objects (else 406 `NotAcceptable`): a header \
+         row of the keys, then one record per object; null or a missing key is an empty field.",
+    );
     let extra = vec![invalid_body()];
     let failed: Vec<Code> = spec
         .nodes

@@ -167,7 +167,7 @@ fn wizard_errors_list_the_codes_the_edge_answers() {
     let (_, doc) = document(&common::wizard());
     let op = &doc["paths"]["/shop/{region}/orders/{id}"]["post"];
     let statuses: Vec<&str> = op["responses"].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(statuses, ["200", "400", "404", "413", "429", "500", "504"]);
+    assert_eq!(statuses, ["200", "400", "404", "406", "413", "429", "500", "504"]);
     let bad = error_codes(op, "400");
     for code in [
         "MissingParameter.X-Tenant",
@@ -272,6 +272,26 @@ fn json_compact_answers_columns_and_arrays() {
     assert!(row["description"].as_str().unwrap().contains("`day`, `total`"));
     let example = &op["responses"]["200"]["content"]["application/json"]["example"]["data"];
     assert_eq!(example, &json!({"columns": ["day", "total"], "rows": [["2024-01-31", "1200.5"]]}));
+}
+
+#[test]
+fn data_apis_list_xml_and_csv_beside_json_and_the_406() {
+    {
+        let (_, doc) = document(&common::compact());
+        let op = &doc["paths"]["/orders/totals"]["get"];
+        let ok = &op["responses"]["200"];
+        let mut media: Vec<&String> = ok["content"].as_object().unwrap().keys().collect();
+        media.sort();
+        assert_eq!(media, ["application/json", "application/xml", "text/csv", "text/xml"]);
+        assert!(ok["content"]["application/xml"]["schema"]["description"].as_str().unwrap().contains("xsi:nil"));
+        assert!(ok["content"]["text/csv"]["schema"]["description"].as_str().unwrap().contains("X-Sluice-Code"));
+        assert!(ok["description"].as_str().unwrap().contains("JSON (JSONCompact)"), "{ok:#}");
+        assert!(error_codes(op, "406").contains("NotAcceptable"));
+    }
+    let (_, doc) = document(&common::registered());
+    let op = &doc["paths"]["/weather/{city}/{unit}"]["get"];
+    assert!(op["responses"].get("406").is_none(), "a registered API's answer is its upstream's");
+    assert!(op["responses"]["200"]["content"].get("text/csv").is_none());
 }
 
 #[test]

@@ -19,7 +19,14 @@ fn a_workflow_documents_its_params_end_keys_and_errors() {
     keys.sort();
     assert_eq!(keys, ["customer", "first", "orders"], "{data:#}");
     let statuses: Vec<&str> = op["responses"].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(statuses, ["200", "400", "404", "413", "429", "500", "502", "504", "508"]);
+    assert_eq!(statuses, ["200", "400", "404", "406", "413", "429", "500", "502", "504", "508"]);
+    let ok = &op["responses"]["200"];
+    for media in ["application/json", "application/xml", "text/xml", "text/csv"] {
+        assert!(ok["content"].get(media).is_some(), "{media} in {ok:#}");
+    }
+    assert!(ok["content"]["text/csv"]["schema"]["description"].as_str().unwrap().contains("flat objects"));
+    assert!(ok["description"].as_str().unwrap().contains("without it (or with `*/*`), JSON"));
+    assert!(op["responses"]["406"].to_string().contains("NotAcceptable"));
     let failed = op["responses"]["502"].to_string();
     assert!(failed.contains("Workflow.NodeFailed.C") && failed.contains("Workflow.NodeFailed.O"), "{failed}");
     assert!(op["responses"]["508"].to_string().contains("Workflow.DepthExceeded"));

@@ -121,6 +121,17 @@ fn benches(c: &mut Criterion) {
                 out.len()
             })
         });
+        // The same rows as XML and CSV (`docs/formats.md`), against JSON's figure above.
+        for (format, label) in [(ResultFormat::Xml, "xml"), (ResultFormat::Csv, "csv")] {
+            c.bench_function(&format!("{name}_{label}"), |b| {
+                let mut out = Vec::with_capacity(16 * 1024);
+                b.iter(|| {
+                    out.clear();
+                    encode_data(black_box(&rows), format, &hints, None, None, &mut out);
+                    out.len()
+                })
+            });
+        }
         // The same rows for a caller who may not see `age`.
         let masking = Masking::by_position(MaskMode::Mask, vec![2]);
         c.bench_function(&format!("{name}_masked"), |b| {

@@ -3,8 +3,8 @@
 //!
 //! The key is the compiled version's identity (new for every compile, so publishing, taking
 //! offline or a gray change reach new entries at once), the API's purge generation, the
-//! environment, the caller's clearance and the call's parameters sorted by name; never the
-//! credentials. Concurrent misses of one key run the inner plugin once (single flight); the
+//! environment, the caller's clearance, the answer format the call resolves to (`Accept`) and
+//! the call's parameters sorted by name; never the credentials. Concurrent misses of one key run the inner plugin once (single flight); the
 //! others wait for its answer. Errors are not kept.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use catalog::model::{ApiDefinition, ApiMode, CacheOptions, CachePolicy, Environment, SecurityLevel};
+use catalog::model::{ApiDefinition, ApiMode, CacheOptions, CachePolicy, Environment, ResultFormat, SecurityLevel};
 use dashmap::DashMap;
 use moka::Expiry;
 use moka::future::Cache;
@@ -115,6 +115,8 @@ struct Key {
     generation: u64,
     env: Environment,
     clearance: Option<SecurityLevel>,
+    /// The format the answer is in: a JSON answer is never served to an XML caller.
+    format: ResultFormat,
     params: Vec<(String, ParamText)>,
 }
 
@@ -196,6 +198,7 @@ impl ResultCache {
         match self.ttl(definition) {
             None => plugin,
             Some(ttl) => Arc::new(CachedApi {
+                configured: plugin.answer_format().unwrap_or_default(),
                 inner: plugin,
                 cache: Arc::clone(self),
                 version: NEXT_VERSION.fetch_add(1, Ordering::Relaxed),
@@ -210,6 +213,8 @@ impl ResultCache {
 #[derive(Debug)]
 pub struct CachedApi {
     inner: Arc<dyn ApiPlugin>,
+    /// The inner plugin's configured format, which a call's `Accept` is resolved against.
+    configured: ResultFormat,
     cache: Arc<ResultCache>,
     version: u64,
     generation: Arc<AtomicU64>,
@@ -242,6 +247,7 @@ impl CachedApi {
             generation: self.generation.load(Ordering::Acquire),
             env: call.env,
             clearance: call.clearance,
+            format: call.format.resolve(self.configured),
             params,
         }
     }
@@ -285,6 +291,10 @@ impl ApiPlugin for CachedApi {
         self.inner.body_use()
     }
 
+    fn answer_format(&self) -> Option<ResultFormat> {
+        self.inner.answer_format()
+    }
+
     async fn invoke(&self, ctx: &PluginContext, call: &Call) -> Result<CallOutput, ApiError> {
         self.invoke_cached(ctx, call).await.map(|(output, _)| output)
     }
@@ -315,9 +325,13 @@ impl ApiPlugin for CachedApi {
             Ok(entry) => {
                 let entry = entry.into_value();
                 let output = match &entry.output {
-                    CallOutput::Data { data, row_count, .. } => {
-                        CallOutput::Data { data: data.clone(), row_count: *row_count, timings: StageTimings::default() }
-                    }
+                    CallOutput::Data { data, row_count, format, page, .. } => CallOutput::Data {
+                        data: data.clone(),
+                        row_count: *row_count,
+                        timings: StageTimings::default(),
+                        format: *format,
+                        page: *page,
+                    },
                     other => other.clone(),
                 };
                 Ok((output, Some(CacheStatus::Hit { age: entry.stored.elapsed() })))

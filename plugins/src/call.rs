@@ -4,9 +4,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use catalog::model::{Environment, SecurityLevel};
+use catalog::model::{Environment, ResultFormat, SecurityLevel};
+
+use crate::format::Requested;
 
 use crate::registered::{UpstreamRequest, UpstreamRoute};
+use crate::sql::encode::PageInfo;
 use crate::sql::value::RawParam;
 use crate::sql::{DryRun, StageTimings};
 
@@ -31,13 +34,17 @@ pub struct Call {
     pub workgroup_id: Option<i64>,
     /// How many workflows are running above this call (0 for a call from outside).
     pub depth: u32,
+    /// The answer format the caller asked for (`Accept`); the plugin resolves it against its
+    /// configured one. In-process calls ask for JSON, which they read.
+    pub format: Requested,
 }
 
 /// The answer to one call.
 #[derive(Debug, Clone)]
 pub enum CallOutput {
-    /// The encoded `data` of the response envelope (rows, or a page of them).
-    Data { data: Vec<u8>, row_count: usize, timings: StageTimings },
+    /// The encoded `data` of the response envelope (rows, or a page of them), in `format`:
+    /// for XML the content of `<data>`, for CSV the whole body, whose `page` goes in headers.
+    Data { data: Vec<u8>, row_count: usize, timings: StageTimings, format: ResultFormat, page: Option<PageInfo> },
     /// A JSON value for the envelope's `data` (composed answers).
     Json(serde_json::Value),
     /// What a dry run would execute.

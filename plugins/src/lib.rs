@@ -15,6 +15,7 @@ pub mod api_rules;
 pub mod cache;
 mod call;
 pub mod error;
+pub mod format;
 pub mod registered;
 pub mod sql;
 pub mod workflow;
@@ -28,7 +29,7 @@ use std::time::Duration;
 
 use ::workflow::NodeError;
 use async_trait::async_trait;
-use catalog::model::{ApiDefinition, ApiMode, Datasource, Environment, RequestParam};
+use catalog::model::{ApiDefinition, ApiMode, Datasource, Environment, RequestParam, ResultFormat};
 use serde_json::Value;
 use sql::access::DatasourceAccess;
 
@@ -173,6 +174,13 @@ pub trait ApiPlugin: Send + Sync + fmt::Debug {
         BodyUse::Params
     }
 
+    /// The configured answer format of a plugin whose answers the edge negotiates by
+    /// `Accept` (data and workflow APIs; `docs/formats.md`); `None` when it answers as it
+    /// must (a registered API: the upstream's answer).
+    fn answer_format(&self) -> Option<ResultFormat> {
+        None
+    }
+
     async fn invoke(&self, ctx: &PluginContext, call: &Call) -> Result<CallOutput, ApiError>;
 
     /// [`ApiPlugin::invoke`], saying whether the answer came from the result cache; `None` for
@@ -224,6 +232,10 @@ impl ApiPlugin for sql::SqlApi {
 
     fn reserved_params(&self) -> &'static [&'static str] {
         &[sql::PAGE_NUM, sql::PAGE_SIZE, sql::WITH_TOTAL, sql::NATIVE_SQL]
+    }
+
+    fn answer_format(&self) -> Option<ResultFormat> {
+        Some(self.definition().options.result_format)
     }
 
     async fn invoke(&self, ctx: &PluginContext, call: &Call) -> Result<CallOutput, ApiError> {

@@ -4,16 +4,18 @@
 //! outer caller's clearance, app, environment and deadline (so masking applies inside), one
 //! level deeper; function nodes go to the context's [`crate::FunctionRunner`], if the binary
 //! set one, with their source from the definition (`functions`), so a saved version keeps the
-//! functions it runs.
+//! functions it runs. Its answer is JSON; the edge writes it as XML or CSV when asked
+//! (`format::json_to_xml`, `format::json_to_csv`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use ::workflow::{CheckError, CompiledWorkflow, NodeError, NodeHost, NodeTrace, RunOptions, WorkflowError};
 use async_trait::async_trait;
-use catalog::model::{ApiDefinition, ApiMode, NodeKind, RequestParam};
+use catalog::model::{ApiDefinition, ApiMode, NodeKind, RequestParam, ResultFormat};
 use serde_json::{Map, Value, json};
 
+use crate::format::Requested;
 use crate::sql::value::{ParamValues, RawParam};
 use crate::{ApiError, ApiPlugin, Call, CallOutput, DefinitionError, DefinitionField, ErrorCode, PluginContext};
 
@@ -31,6 +33,8 @@ pub struct WorkflowApi {
     compiled: CompiledWorkflow,
     /// Function sources by name, from the definition.
     functions: BTreeMap<String, String>,
+    /// What callers without a preference get: JSON or XML.
+    format: ResultFormat,
 }
 
 impl WorkflowApi {
@@ -44,6 +48,17 @@ impl WorkflowApi {
         if definition.datasource_id.is_some() {
             return Err(DefinitionError::at("datasourceId", "a workflow API reads no datasource"));
         }
+        let format = match definition.options.result_format {
+            ResultFormat::Csv => {
+                return Err(DefinitionError::at(
+                    "options.resultFormat",
+                    "a workflow answers JSON or XML by default (CSV only when a caller asks for it and the answer \
+                     is an array of flat objects): set options.resultFormat to JSON or XML",
+                ));
+            }
+            ResultFormat::Xml => ResultFormat::Xml,
+            ResultFormat::Json | ResultFormat::JsonCompact => ResultFormat::Json,
+        };
         let mut names: Vec<String> = Vec::with_capacity(definition.request_params.len());
         for (index, param) in definition.request_params.iter().enumerate() {
             if names.contains(&param.name) {
@@ -71,6 +86,7 @@ impl WorkflowApi {
             request_params: definition.request_params.clone(),
             compiled,
             functions: spec.functions.clone(),
+            format,
         })
     }
 
@@ -139,6 +155,10 @@ impl ApiPlugin for WorkflowApi {
 
     fn request_params(&self) -> &[RequestParam] {
         &self.request_params
+    }
+
+    fn answer_format(&self) -> Option<ResultFormat> {
+        Some(self.format)
     }
 
     async fn invoke(&self, ctx: &PluginContext, call: &Call) -> Result<CallOutput, ApiError> {
@@ -230,6 +250,8 @@ impl NodeHost for Host<'_> {
             deadline: Some(self.deadline),
             workgroup_id: Some(workgroup_id),
             depth,
+            // The node reads the answer as JSON, whatever the API's callers get by default.
+            format: Requested::Json,
         };
         let output = self
             .ctx

@@ -9,6 +9,8 @@
 // Test support: a fixture that cannot be set up should stop the test where it failed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod formats;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -153,11 +155,33 @@ pub fn customers_scrambled() -> Vec<Customer> {
         .collect()
 }
 
+/// Texts that XML, CSV and JSON must each carry safely, with a float and a time beside them:
+/// the `texts` table, (id, label, ratio, at). `label` NULL for one row, empty for another.
+pub fn texts() -> Vec<(i64, Option<&'static str>, f64, &'static str)> {
+    vec![
+        (1, Some("plain"), 0.5, "00:00:00"),
+        (2, Some("quote \" and 'single'"), -1.25, "12:34:56"),
+        (3, Some("line\nbreak\r\nand\ttab"), 1e-7, "23:59:59"),
+        (4, Some("comma, and ; semicolon"), 12345.678, "08:00:00"),
+        (5, Some("<tag> & ]]> &amp;"), 0.0, "01:02:03"),
+        (6, Some("=cmd|' /C calc'!A0"), 3.0, "10:00:00"),
+        (7, Some("李雷 Zoë 🦀"), 2.5, "11:11:11"),
+        (8, Some(""), 100.0, "12:00:00"),
+        (9, None, 7.75, "13:00:00"),
+        (10, Some("ctl\u{1}\u{8}char"), 1.5, "14:00:00"),
+    ]
+}
+
 fn ddl(kind: DatasourceKind) -> Vec<String> {
     let (boolean, timestamp, bytes, text) = match kind {
         DatasourceKind::Postgres => ("BOOLEAN", "TIMESTAMP", "BYTEA", "TEXT"),
         DatasourceKind::Mysql => ("BOOLEAN", "DATETIME(3)", "VARBINARY(16)", "VARCHAR(200)"),
         DatasourceKind::Sqlite => ("BOOLEAN", "DATETIME", "BLOB", "TEXT"),
+    };
+    let (float, time) = match kind {
+        DatasourceKind::Postgres => ("DOUBLE PRECISION", "TIME"),
+        DatasourceKind::Mysql => ("DOUBLE", "TIME"),
+        DatasourceKind::Sqlite => ("REAL", "TEXT"),
     };
     vec![
         format!(
@@ -175,6 +199,7 @@ fn ddl(kind: DatasourceKind) -> Vec<String> {
             "CREATE TABLE customers (id BIGINT PRIMARY KEY, name {text} NOT NULL, city {text} NOT NULL, \
              phone {text}, salary DECIMAL(12,2) NOT NULL)"
         ),
+        format!("CREATE TABLE texts (id BIGINT PRIMARY KEY, label {text}, ratio {float} NOT NULL, at {time} NOT NULL)"),
     ]
 }
 
@@ -234,6 +259,12 @@ fn inserts(kind: DatasourceKind, customers: &[Customer]) -> Vec<String> {
     }
     out.push("INSERT INTO secret VALUES (1, 'top-secret-token')".to_owned());
     out.push("INSERT INTO canary VALUES (1)".to_owned());
+    for (id, label, ratio, at) in texts() {
+        out.push(format!(
+            "INSERT INTO texts VALUES ({id}, {}, {ratio:?}, '{at}')",
+            label.map_or("NULL".to_owned(), text)
+        ));
+    }
     for c in customers {
         out.push(format!(
             "INSERT INTO customers VALUES ({}, {}, {}, {}, {}.{:02})",

@@ -96,7 +96,15 @@ pub async fn test(
     let params: HashMap<String, RawParam> =
         body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
     // Rendering is cheap and deterministic: a dry run first gives the SQL a real run executes.
-    let input = Call { params, dry_run: true, clearance: body.clearance, ..Call::default() };
+    // The console shows (and keeps as samples) the API's JSON shape, whatever its callers get
+    // by default.
+    let input = Call {
+        params,
+        dry_run: true,
+        clearance: body.clearance,
+        format: plugins::format::Requested::Json,
+        ..Call::default()
+    };
     let dry = match plugin.invoke(&state.plugins, &input).await {
         Ok(CallOutput::DryRun { dry_run, .. }) => dry_run,
         Ok(_) => return Err(console_error(&ApiError::database(), tested)),
@@ -114,7 +122,7 @@ pub async fn test(
         Err(e) => return Err(refused(&state, &caller, sample.as_ref(), &e, tested).await),
     };
     match output {
-        CallOutput::Data { data, row_count, timings } => {
+        CallOutput::Data { data, row_count, timings, .. } => {
             answer["dryRun"] = serde_json::Value::Bool(false);
             answer["sizeBytes"] = data.len().into();
             answer["rowCount"] = row_count.into();

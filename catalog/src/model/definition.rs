@@ -363,6 +363,26 @@ pub enum ResultFormat {
     /// Column names once, then rows as arrays.
     #[serde(rename = "JSONCompact", alias = "jsoncompact")]
     JsonCompact,
+    /// An XML document: `<response>` with the envelope's fields and `<data><rows><row>…`
+    /// (`docs/formats.md`).
+    #[serde(rename = "XML", alias = "xml")]
+    Xml,
+    /// RFC 4180 CSV: a header row of column names, then the rows; the envelope's fields in
+    /// response headers (`docs/formats.md`).
+    #[serde(rename = "CSV", alias = "csv")]
+    Csv,
+}
+
+impl ResultFormat {
+    /// The name definitions spell it with.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultFormat::Json => "JSON",
+            ResultFormat::JsonCompact => "JSONCompact",
+            ResultFormat::Xml => "XML",
+            ResultFormat::Csv => "CSV",
+        }
+    }
 }
 
 /// Execution options of a data API.
@@ -564,6 +584,22 @@ mod tests {
         assert_eq!("not   like".parse::<Operator>().unwrap(), Operator::NotLike);
         assert_eq!("<>".parse::<Operator>().unwrap(), Operator::Ne);
         assert!("~".parse::<Operator>().is_err());
+    }
+
+    #[test]
+    fn result_formats_read_as_documented_in_either_case() {
+        for (text, format) in [
+            ("JSON", ResultFormat::Json),
+            ("JSONCompact", ResultFormat::JsonCompact),
+            ("XML", ResultFormat::Xml),
+            ("xml", ResultFormat::Xml),
+            ("CSV", ResultFormat::Csv),
+            ("csv", ResultFormat::Csv),
+        ] {
+            assert_eq!(serde_json::from_value::<ResultFormat>(serde_json::json!(text)).unwrap(), format);
+        }
+        assert_eq!(serde_json::to_value(ResultFormat::Xml).unwrap(), "XML");
+        assert_eq!(ResultFormat::Csv.as_str(), "CSV");
     }
 
     #[test]

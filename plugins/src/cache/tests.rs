@@ -30,7 +30,18 @@ impl ApiPlugin for Counting {
         if id == "fail" {
             return Err(ApiError::new(ErrorCode::InternalError, "failed"));
         }
-        Ok(CallOutput::Data { data: format!("[{id:?}]").into_bytes(), row_count: 1, timings: StageTimings::default() })
+        let format = call.format.resolve(ResultFormat::Json);
+        Ok(CallOutput::Data {
+            data: format!("{}[{id:?}]", format.as_str()).into_bytes(),
+            row_count: 1,
+            timings: StageTimings::default(),
+            format,
+            page: None,
+        })
+    }
+
+    fn answer_format(&self) -> Option<ResultFormat> {
+        Some(ResultFormat::Json)
     }
 }
 
@@ -72,7 +83,25 @@ async fn a_second_call_is_a_hit_and_clearances_never_share() {
     assert_eq!(inner.runs.load(Ordering::SeqCst), 4);
     let (output, _) = plugin.invoke_cached(&PluginContext::default(), &call("1", l2)).await.unwrap();
     let CallOutput::Data { data, .. } = output else { panic!("data") };
-    assert_eq!(data, b"[\"1\"]");
+    assert_eq!(data, b"JSON[\"1\"]");
+}
+
+#[tokio::test]
+async fn each_answer_format_has_its_own_entries() {
+    use crate::format::Requested;
+    let cache = Arc::new(ResultCache::new(1 << 20, Duration::from_secs(600)));
+    let (inner, plugin) = cached(&cache, 1);
+    let asking = |format| Call { format, ..call("1", None) };
+    assert_eq!(status(&plugin, &asking(Requested::Configured)).await.unwrap(), "MISS");
+    // JSON asked for by name is the configured JSON: the same entry.
+    assert_eq!(status(&plugin, &asking(Requested::Json)).await.unwrap(), "HIT");
+    assert_eq!(status(&plugin, &asking(Requested::Xml)).await.unwrap(), "MISS");
+    assert_eq!(status(&plugin, &asking(Requested::Csv)).await.unwrap(), "MISS");
+    assert_eq!(status(&plugin, &asking(Requested::Xml)).await.unwrap(), "HIT");
+    assert_eq!(inner.runs.load(Ordering::SeqCst), 3);
+    let (output, _) = plugin.invoke_cached(&PluginContext::default(), &asking(Requested::Xml)).await.unwrap();
+    let CallOutput::Data { data, format, .. } = output else { panic!("data") };
+    assert_eq!((data.as_slice(), format), (&b"XML[\"1\"]"[..], ResultFormat::Xml));
 }
 
 #[tokio::test]

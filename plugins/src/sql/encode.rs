@@ -1,10 +1,12 @@
-//! The *encode* stage: database rows straight to response bytes, JSON or JSONCompact.
+//! The *encode* stage: database rows straight to response bytes, JSON, JSONCompact, XML or
+//! CSV (`docs/formats.md`).
 //!
 //! Every database's values come out the same way: NULL as `null`, integers beyond ±2^53 as
 //! strings (JavaScript cannot hold them), decimals as normalised strings, dates as
 //! `YYYY-MM-DD`, timestamps as ISO 8601 (`Z` when the database knows the zone), times as
-//! `HH:MM:SS`, binary as base64. SQLite stores values loosely, so the declared column type, or
-//! the response field's declared type, says how to read them there.
+//! `HH:MM:SS`, binary as base64. XML and CSV carry the same text without JSON's quotes
+//! ([`plain_text`]). SQLite stores values loosely, so the declared column type, or the
+//! response field's declared type, says how to read them there.
 
 use base64::Engine;
 use catalog::model::{MaskMode, ResultFormat, ScalarType};
@@ -15,9 +17,11 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
+use std::io::Write as _;
 use std::str::FromStr;
 
-use super::mask::{MASK_JSON, Masking};
+use super::mask::{MASK, MASK_JSON, Masking};
+use crate::format::{CsvWriter, XmlTags};
 
 /// Largest integer a JSON number holds exactly in every client.
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -74,7 +78,8 @@ pub struct PageInfo {
     pub total: Option<u64>,
 }
 
-/// Writes the `data` object for `rows` in `format`.
+/// Writes the `data` object for `rows` in `format`: for XML the content of `<data>`, for CSV
+/// the whole body (the page goes in headers).
 ///
 /// `hints` gives the declared type of a result column by name, when the definition has one.
 /// `hidden` says which columns the caller may not see: their values are written as
@@ -110,6 +115,12 @@ pub fn encode_data<R: CellRow>(
         _ => Vec::new(),
     };
     let omit = hidden.is_some_and(|m| m.mode() == MaskMode::Omit);
+    let columns = Columns { names: &names, hints: &hint_of, kinds: &kinds, hide: &hide, omit };
+    match format {
+        ResultFormat::Xml => return encode_xml(rows, &columns, page, out),
+        ResultFormat::Csv => return encode_csv(rows, &columns, out),
+        ResultFormat::Json | ResultFormat::JsonCompact => {}
+    }
     let is_hidden = |i: usize| hide.get(i).copied().unwrap_or(false);
     out.push(b'{');
     match format {
@@ -189,6 +200,7 @@ pub fn encode_data<R: CellRow>(
             }
             out.push(b']');
         }
+        ResultFormat::Xml | ResultFormat::Csv => {}
     }
     if let Some(page) = page {
         out.extend_from_slice(b",\"pageNum\":");
@@ -201,6 +213,202 @@ pub fn encode_data<R: CellRow>(
         }
     }
     out.push(b'}');
+}
+
+/// What every format needs to know of a result's columns, worked out once per result.
+struct Columns<'a> {
+    names: &'a [&'a str],
+    hints: &'a [Option<ScalarType>],
+    kinds: &'a [ColumnKind],
+    /// Empty when nothing is hidden.
+    hide: &'a [bool],
+    omit: bool,
+}
+
+impl Columns<'_> {
+    fn hidden(&self, i: usize) -> bool {
+        self.hide.get(i).copied().unwrap_or(false)
+    }
+
+    /// Columns that appear in the answer: all but those left out by `maskMode: omit`.
+    fn shown(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.names.len()).filter(|&i| !(self.omit && self.hidden(i)))
+    }
+}
+
+/// `<rows><row><id>1</id>…</row>…</rows>` and the page's elements. NULL is
+/// `<name xsi:nil="true"/>`; a masked value is `******`.
+fn encode_xml<R: CellRow>(rows: &[R], columns: &Columns<'_>, page: Option<PageInfo>, out: &mut Vec<u8>) {
+    // Tags are built once per result, not once per row.
+    let tags: Vec<XmlTags> = columns.names.iter().map(|n| XmlTags::new(n)).collect();
+    let shown: Vec<usize> = columns.shown().collect();
+    let mut scratch = Vec::new();
+    out.extend_from_slice(b"<rows>");
+    for row in rows {
+        out.extend_from_slice(b"<row>");
+        for &i in &shown {
+            if columns.hidden(i) {
+                tags[i].text(out, MASK);
+                continue;
+            }
+            let cell = row.cell(i, columns.kinds[i]);
+            match plain_text(&cell, columns.hints[i], &mut scratch) {
+                Some((text, _)) => tags[i].text(out, text),
+                None => tags[i].nil(out),
+            }
+        }
+        out.extend_from_slice(b"</row>");
+    }
+    out.extend_from_slice(b"</rows>");
+    if let Some(page) = page {
+        let mut digits = itoa::Buffer::new();
+        out.extend_from_slice(b"<pageNum>");
+        out.extend_from_slice(digits.format(page.page_num).as_bytes());
+        out.extend_from_slice(b"</pageNum><pageSize>");
+        out.extend_from_slice(digits.format(page.page_size).as_bytes());
+        out.extend_from_slice(b"</pageSize>");
+        if let Some(total) = page.total {
+            out.extend_from_slice(b"<totalCnt>");
+            out.extend_from_slice(digits.format(total).as_bytes());
+            out.extend_from_slice(b"</totalCnt>");
+        }
+    }
+}
+
+/// A header row of the shown columns' names, then one record per row. NULL is an empty
+/// field; a masked value is `******`. Nothing at all when there are no rows (no names).
+fn encode_csv<R: CellRow>(rows: &[R], columns: &Columns<'_>, out: &mut Vec<u8>) {
+    if rows.is_empty() {
+        return;
+    }
+    let shown: Vec<usize> = columns.shown().collect();
+    let mut scratch = Vec::new();
+    let mut csv = CsvWriter::new(out);
+    for &i in &shown {
+        csv.text(columns.names[i]);
+    }
+    csv.end_row();
+    for row in rows {
+        for &i in &shown {
+            if columns.hidden(i) {
+                csv.plain(MASK);
+                continue;
+            }
+            let cell = row.cell(i, columns.kinds[i]);
+            match plain_text(&cell, columns.hints[i], &mut scratch) {
+                Some((text, true)) => csv.text(text),
+                Some((text, false)) => csv.plain(text),
+                None => csv.null(),
+            }
+        }
+        csv.end_row();
+    }
+    csv.finish();
+}
+
+/// A cell as the text XML and CSV carry: what JSON writes, without JSON's quoting and
+/// escaping, so every format says the same. `None` where JSON writes `null`. The flag says the
+/// text is the database's (a string) rather than one Sluice wrote (a number, a date): only such
+/// text is guarded against spreadsheet formulas. JSON values: a string as itself, anything
+/// else as compact JSON text.
+pub fn plain_text<'c>(
+    cell: &'c Cell<'_>,
+    hint: Option<ScalarType>,
+    scratch: &'c mut Vec<u8>,
+) -> Option<(&'c str, bool)> {
+    scratch.clear();
+    match (cell, hint) {
+        (Cell::Null, _) => None,
+        (Cell::Int(v), Some(ScalarType::Bool)) => Some((if *v != 0 { "true" } else { "false" }, false)),
+        (Cell::Bool(b), _) => Some((if *b { "true" } else { "false" }, false)),
+        (Cell::Int(v), Some(ScalarType::Decimal)) => plain_decimal(scratch, Decimal::from(*v)),
+        (Cell::Int(v), _) => {
+            scratch.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+            written(scratch, false)
+        }
+        (Cell::UInt(v), _) => {
+            scratch.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
+            written(scratch, false)
+        }
+        (Cell::Float(f), Some(ScalarType::Decimal)) => match Decimal::from_str(ryu::Buffer::new().format(*f)) {
+            Ok(d) => plain_decimal(scratch, d),
+            Err(_) => plain_float(scratch, *f),
+        },
+        (Cell::Float(f), _) => plain_float(scratch, *f),
+        (Cell::Decimal(d), _) => plain_decimal(scratch, *d),
+        (Cell::Text(s), Some(ScalarType::Json)) => match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(serde_json::Value::Null) => None,
+            Ok(serde_json::Value::String(inner)) => {
+                scratch.extend_from_slice(inner.as_bytes());
+                written(scratch, true)
+            }
+            Ok(v) => {
+                let _ = serde_json::to_writer(&mut *scratch, &v);
+                written(scratch, true)
+            }
+            Err(_) => Some((*s, true)),
+        },
+        (Cell::Text(s), Some(ScalarType::Decimal)) => match Decimal::from_str(s.trim()) {
+            Ok(d) => plain_decimal(scratch, d),
+            Err(_) => Some((*s, true)),
+        },
+        (Cell::Text(s), Some(ScalarType::DateTime)) => match parse_loose_datetime(s) {
+            Some(t) => {
+                let _ = write!(scratch, "{}", t.format("%Y-%m-%dT%H:%M:%S%.f"));
+                written(scratch, false)
+            }
+            None => Some((*s, true)),
+        },
+        (Cell::Text(s), _) => Some((*s, true)),
+        (Cell::Date(d), _) => {
+            let _ = write!(scratch, "{}", d.format("%Y-%m-%d"));
+            written(scratch, false)
+        }
+        (Cell::DateTime(t), _) => {
+            let _ = write!(scratch, "{}", t.format("%Y-%m-%dT%H:%M:%S%.f"));
+            written(scratch, false)
+        }
+        (Cell::DateTimeUtc(t), _) => {
+            let _ = write!(scratch, "{}", t.format("%Y-%m-%dT%H:%M:%S%.fZ"));
+            written(scratch, false)
+        }
+        (Cell::Time(t), _) => {
+            let _ = write!(scratch, "{}", t.format("%H:%M:%S%.f"));
+            written(scratch, false)
+        }
+        (Cell::Bytes(b), _) => {
+            let _ = write!(
+                scratch,
+                "{}",
+                base64::display::Base64Display::new(b, &base64::engine::general_purpose::STANDARD)
+            );
+            written(scratch, false)
+        }
+        (Cell::Json(serde_json::Value::Null), _) => None,
+        (Cell::Json(serde_json::Value::String(s)), _) => Some((s.as_str(), true)),
+        (Cell::Json(v), _) => {
+            let _ = serde_json::to_writer(&mut *scratch, v);
+            written(scratch, true)
+        }
+    }
+}
+
+/// What was written into `scratch`, as text.
+fn written(scratch: &[u8], text: bool) -> Option<(&str, bool)> {
+    std::str::from_utf8(scratch).ok().map(|s| (s, text))
+}
+
+fn plain_decimal(scratch: &mut Vec<u8>, d: Decimal) -> Option<(&str, bool)> {
+    let _ = write!(scratch, "{}", d.normalize());
+    written(scratch, false)
+}
+
+fn plain_float(scratch: &mut Vec<u8>, f: f64) -> Option<(&str, bool)> {
+    if !f.is_finite() {
+        return None;
+    }
+    scratch.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
+    written(scratch, false)
 }
 
 /// Writes a JSON string with escaping.

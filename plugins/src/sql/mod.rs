@@ -7,7 +7,7 @@
 //!  plan               built once per version by SqlApi::compile (WizardPlan / ScriptTemplate / NativePolicy)
 //!  render (render)    plan + values ─► SQL text with placeholders + bind values
 //!  execute (execute)  pooled connection, read-only session, per-API timeout, row cap
-//!  encode (encode)    rows ─► JSON / JSONCompact bytes of the response's `data`
+//!  encode (encode)    rows ─► JSON / JSONCompact / XML / CSV bytes of the response's `data`
 //! ```
 //!
 //! Past 600 lines only with its unit tests.
@@ -281,6 +281,7 @@ impl SqlApi {
             return Ok(CallOutput::DryRun { dry_run, timings });
         }
         let pool = pools.pool_for(&self.source).await?;
+        let format = input.format.resolve(self.definition.options.result_format);
         let fields = &self.definition.response_fields;
         let hints = |column: &str| field_hint(fields, column);
         let outcome = pool
@@ -289,7 +290,7 @@ impl SqlApi {
                 count: count.as_ref(),
                 row_cap: self.definition.options.max_limit as usize,
                 timeout: Duration::from_millis(self.definition.options.timeout_ms.max(1)),
-                format: self.definition.options.result_format,
+                format,
                 hints: &hints,
                 page: page.map(|p| PageInfo { page_num: p.num, page_size: p.size, total: None }),
                 hidden: native_masking.as_ref().or_else(|| guard.and_then(|g| g.masking.as_ref())),
@@ -298,7 +299,8 @@ impl SqlApi {
             .map_err(|error| self.run_failed(error, &statement.sql, &values, &input.params))?;
         timings.execute = outcome.execute;
         timings.encode = outcome.encode;
-        Ok(CallOutput::Data { data: outcome.data, row_count: outcome.row_count, timings })
+        let page = page.map(|p| PageInfo { page_num: p.num, page_size: p.size, total: outcome.total });
+        Ok(CallOutput::Data { data: outcome.data, row_count: outcome.row_count, timings, format, page })
     }
 
     /// What the caller hears when a statement run fails.

@@ -29,6 +29,8 @@ impl Dispatcher for Fake {
 
     async fn dispatch_by_name(&self, workgroup_id: i64, name: &str, call: &Call) -> Result<CallOutput, ApiError> {
         self.seen.lock().unwrap().push((name.to_owned(), workgroup_id, call.clearance, call.depth));
+        // Nodes read JSON, whatever format the workflow's own caller asked for.
+        assert_eq!(call.format, crate::format::Requested::Json);
         match name {
             "users" => {
                 let id = match call.params.get("id") {
@@ -36,7 +38,13 @@ impl Dispatcher for Fake {
                     other => panic!("{other:?}"),
                 };
                 let data = serde_json::to_vec(&json!([{"id": id, "name": "x"}])).unwrap();
-                Ok(CallOutput::Data { data, row_count: 1, timings: StageTimings::default() })
+                Ok(CallOutput::Data {
+                    data,
+                    row_count: 1,
+                    timings: StageTimings::default(),
+                    format: catalog::model::ResultFormat::Json,
+                    page: None,
+                })
             }
             "orders" => Ok(CallOutput::Json(json!({"n": call.params.len()}))),
             "broken" => Err(ApiError::invalid_parameter("status", "one of new, paid", "nope")),

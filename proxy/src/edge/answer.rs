@@ -5,16 +5,24 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use catalog::model::ResultFormat;
 use http::{HeaderName, HeaderValue, Method, header};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
+use plugins::format::{Media, write_xml_text, xml_head};
 use plugins::sql::StageTimings;
+use plugins::sql::encode::PageInfo;
 use plugins::{ApiError, ErrorCode};
 
 use super::{REQUEST_ID_HEADER, VERSION_HEADER, Written};
 
 const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+/// A CSV answer's envelope, in headers (`docs/formats.md`): the code, and the page.
+pub const CODE_HEADER: HeaderName = HeaderName::from_static("x-sluice-code");
+const PAGE_NUM_HEADER: HeaderName = HeaderName::from_static("x-sluice-page-num");
+const PAGE_SIZE_HEADER: HeaderName = HeaderName::from_static("x-sluice-page-size");
+const TOTAL_HEADER: HeaderName = HeaderName::from_static("x-sluice-total-count");
 
 /// Headers every answer written by the edge carries (besides its own extra ones): three of its
 /// own, and the `Date` and `Connection` pingora adds.
@@ -30,6 +38,8 @@ pub(crate) struct Answer {
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The connection must close: its request body was not read to the end.
     close: bool,
+    /// The body's media type (`Content-Type`).
+    media: Media,
 }
 
 impl Answer {
@@ -47,7 +57,58 @@ impl Answer {
         if let Some(timings) = timings {
             headers.push((SERVER_TIMING, server_timing(timings)));
         }
-        Answer { status: 200, code: "OK", body: body.freeze(), headers, close: false }
+        Answer { status: 200, code: "OK", body: body.freeze(), headers, close: false, media: Media::Json }
+    }
+
+    /// A call's `data` encoded in `format` (`docs/formats.md`), sent as `media`: JSON as
+    /// [`Answer::data`]; XML inside `<response>`; CSV as the body, with the code and the page
+    /// in headers.
+    pub(crate) fn encoded(
+        data: &[u8],
+        format: ResultFormat,
+        media: Media,
+        page: Option<PageInfo>,
+        request_id: &str,
+        version: HeaderValue,
+        timings: Option<&StageTimings>,
+    ) -> Answer {
+        let mut answer = match format {
+            ResultFormat::Json | ResultFormat::JsonCompact => return Answer::data(data, request_id, version, timings),
+            ResultFormat::Xml => {
+                let mut body = Vec::with_capacity(data.len() + request_id.len() + 192);
+                xml_head(&mut body, true, "OK");
+                body.extend_from_slice(b"<requestId>");
+                write_xml_text(&mut body, request_id);
+                body.extend_from_slice(b"</requestId><data>");
+                body.extend_from_slice(data);
+                body.extend_from_slice(b"</data></response>");
+                Answer::data_answer(Bytes::from(body), media, version, timings)
+            }
+            ResultFormat::Csv => {
+                let mut answer = Answer::data_answer(Bytes::copy_from_slice(data), media, version, timings)
+                    .with_header(CODE_HEADER, HeaderValue::from_static("OK"));
+                if let Some(page) = page {
+                    answer = answer
+                        .with_header(PAGE_NUM_HEADER, HeaderValue::from(page.page_num))
+                        .with_header(PAGE_SIZE_HEADER, HeaderValue::from(page.page_size));
+                    if let Some(total) = page.total {
+                        answer = answer.with_header(TOTAL_HEADER, HeaderValue::from(total));
+                    }
+                }
+                answer
+            }
+        };
+        answer.media = media;
+        answer
+    }
+
+    fn data_answer(body: Bytes, media: Media, version: HeaderValue, timings: Option<&StageTimings>) -> Answer {
+        let mut headers = Vec::with_capacity(4);
+        headers.push((VERSION_HEADER, version));
+        if let Some(timings) = timings {
+            headers.push((SERVER_TIMING, server_timing(timings)));
+        }
+        Answer { status: 200, code: "OK", body, headers, close: false, media }
     }
 
     pub(crate) fn error(err: &ApiError, request_id: &str) -> Answer {
@@ -58,6 +119,36 @@ impl Answer {
             body: Bytes::from(body.to_string()),
             headers: Vec::new(),
             close: false,
+            media: Media::Json,
+        }
+    }
+
+    /// An error for a caller that asked for `media`: XML for XML callers; JSON for the others,
+    /// CSV callers with the code in `X-Sluice-Code` too.
+    pub(crate) fn error_in(err: &ApiError, request_id: &str, media: Media) -> Answer {
+        match media {
+            Media::Json => Answer::error(err, request_id),
+            Media::Csv => {
+                let code = HeaderValue::from_str(&err.code()).unwrap_or_else(|_| HeaderValue::from_static(""));
+                Answer::error(err, request_id).with_header(CODE_HEADER, code)
+            }
+            Media::Xml | Media::TextXml => {
+                let mut body = Vec::with_capacity(err.message.len() + request_id.len() + 224);
+                xml_head(&mut body, false, &err.code());
+                body.extend_from_slice(b"<message>");
+                write_xml_text(&mut body, &err.message);
+                body.extend_from_slice(b"</message><requestId>");
+                write_xml_text(&mut body, request_id);
+                body.extend_from_slice(b"</requestId></response>");
+                Answer {
+                    status: err.status(),
+                    code: err.kind().as_str(),
+                    body: Bytes::from(body),
+                    headers: Vec::new(),
+                    close: false,
+                    media,
+                }
+            }
         }
     }
 
@@ -105,7 +196,7 @@ pub(crate) async fn write_answer(session: &mut ServerSession, request_id: &str, 
         .map_err(|e| Error::because(ErrorType::InternalError, "answer status", e))?;
     let headers = &mut head.headers;
     headers.reserve(ANSWER_HEADERS + answer.headers.len());
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(answer.media.content_type()));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(answer.body.len()));
     let request_id = HeaderValue::from_str(request_id)
         .map_err(|e| Error::because(ErrorType::InternalError, "request id header", e))?;
@@ -135,7 +226,9 @@ pub(crate) fn encode_answer(answer: Answer, request_id: &str, head_only: bool, k
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ");
+    out.extend_from_slice(b"\r\nContent-Type: ");
+    out.extend_from_slice(answer.media.content_type().as_bytes());
+    out.extend_from_slice(b"\r\nContent-Length: ");
     out.extend_from_slice(digits.format(answer.body.len()).as_bytes());
     out.extend_from_slice(b"\r\nx-request-id: ");
     out.extend_from_slice(request_id.as_bytes());

@@ -27,7 +27,9 @@ impl Edge {
         let route = &routed.route;
         let app_auth = route.access.auth_mode == AuthMode::App;
         if app_auth && !head.headers.contains(&APP_KEY_HEADER) {
-            return Err(Answer::error(&missing_credentials(), request_id));
+            let chosen = super::negotiate::choose(head, route.served.plugin.as_ref());
+            let media = super::negotiate::error_media(&chosen);
+            return Err(Answer::error_in(&missing_credentials(), request_id, media));
         }
         let signed = app_auth && head.headers.contains(&SIGNATURE_HEADER);
         Ok(match route.served.plugin.body_use() {

@@ -9,9 +9,10 @@
 //! grant           admit.rs   Edge::grant       clearance, grant             403
 //! limit           admit.rs   Edge::limit       grant's and API's QPS         429 + Retry-After
 //! choose version  mod.rs     choose_version    gray share, sticky per caller
+//! negotiate       negotiate.rs choose          the answer format by Accept    406
 //! invoke          params.rs  call_of, then the version's ApiPlugin::invoke  the plugin's codes
-//! encode          answer.rs  Edge::encode      envelope, Server-Timing, or the upstream request
-//!                                              for forward.rs to exchange
+//! encode          answer.rs  Edge::encode      envelope (JSON, XML, CSV), Server-Timing, or the
+//!                                              upstream request for forward.rs to exchange
 //! record          record.rs  Edge::record      after the answer is written: the call record,
 //!                                              handed to the recorder's queue
 //! ```
@@ -26,6 +27,7 @@
 mod admit;
 mod answer;
 mod body;
+mod negotiate;
 mod params;
 mod record;
 mod route;
@@ -42,14 +44,15 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use catalog::model::Environment;
+use catalog::model::{Environment, ResultFormat};
 use http::{HeaderName, HeaderValue, Method};
 use net::ssrf::CheckedTarget;
 use pingora::connectors::http::Connector;
 use pingora::protocols::http::ServerSession;
 use plugins::cache::CacheStatus;
+use plugins::format::{Choice, json_to_csv, json_to_xml};
 use plugins::registered::{UpstreamRequest, UpstreamRoute};
-use plugins::{ApiError, CallOutput, PluginContext};
+use plugins::{ApiError, CallOutput, ErrorCode, PluginContext};
 
 use crate::client_addr::TrustedProxies;
 use crate::drain::Drain;
@@ -259,25 +262,37 @@ impl Edge {
     ) -> std::result::Result<Outcome, Answer> {
         let Routed { snapshot, route, path_params, env } = routed;
         facts.bytes_in = body.as_ref().map_or(0, |b| b.len() as u64);
+        // Refusals before a version is chosen follow the published version's format.
+        let published = negotiate::choose(head, route.served.plugin.as_ref());
         let caller = self
             .admit(head, &snapshot, &route, body.as_deref().unwrap_or(&[]), facts)
-            .map_err(|refused| refused.answer(request_id))?;
+            .map_err(|refused| refused.answer_in(request_id, negotiate::error_media(&published)))?;
         drop(snapshot);
         let gray = choose_version(&route, &caller);
         let variant = route.variant(gray);
         facts.version = Some(variant.version);
-        let fail =
-            |err: ApiError| Answer::error(&err, request_id).with_header(VERSION_HEADER, variant.version_header.clone());
+        let chosen = if gray { negotiate::choose(head, variant.plugin.as_ref()) } else { published };
+        let errors = negotiate::error_media(&chosen);
+        let fail = |err: ApiError| {
+            Answer::error_in(&err, request_id, errors).with_header(VERSION_HEADER, variant.version_header.clone())
+        };
+        let (choice, configured) = match chosen {
+            Some(chosen) => chosen.map_err(fail)?,
+            None => (Choice::CONFIGURED, ResultFormat::Json),
+        };
         let mut call =
             params::call_of(variant.plugin.as_ref(), head, path_params, body.as_deref(), &caller, env).map_err(fail)?;
         call.workgroup_id = Some(route.workgroup_id);
+        call.format = choice.requested;
         let (output, cache) = variant.plugin.invoke_cached(&self.plugins, &call).await.map_err(fail)?;
         if let CallOutput::Data { row_count, timings, .. } = &output {
             facts.rows = Some(*row_count as u64);
             facts.backend = Some(timings.execute);
         }
         facts.cache_hit = cache.map(|status| matches!(status, CacheStatus::Hit { .. }));
-        let outcome = self.encode(output, &route, gray, head.method, body, request_id).map_err(fail)?;
+        let format = choice.requested.resolve(configured);
+        let outcome =
+            self.encode(output, &route, gray, head.method, body, request_id, (choice, format)).map_err(fail)?;
         Ok(match (outcome, cache) {
             (Outcome::Answer(answer), Some(status)) => Outcome::Answer(with_cache_headers(answer, status)),
             (outcome, _) => outcome,
@@ -285,6 +300,9 @@ impl Edge {
     }
 
     /// Phase *encode*: a plugin's output as the answer to write, or as the call to forward.
+    /// `asked` is the caller's choice and the format it resolved to: rows come encoded in it;
+    /// a JSON answer (a workflow's) is written in it here.
+    #[allow(clippy::too_many_arguments)]
     fn encode(
         &self,
         output: CallOutput,
@@ -293,15 +311,39 @@ impl Edge {
         method: &Method,
         body: Option<Bytes>,
         request_id: &str,
+        asked: (Choice, ResultFormat),
     ) -> std::result::Result<Outcome, ApiError> {
         let version = &route.variant(gray).version_header;
+        let (choice, format) = asked;
         match output {
-            CallOutput::Data { data, timings, .. } => {
-                Ok(Outcome::Answer(Answer::data(&data, request_id, version.clone(), Some(&timings))))
-            }
+            CallOutput::Data { data, timings, format, page, .. } => Ok(Outcome::Answer(Answer::encoded(
+                &data,
+                format,
+                choice.media(format),
+                page,
+                request_id,
+                version.clone(),
+                Some(&timings),
+            ))),
             CallOutput::Json(value) => {
-                let data = serde_json::to_vec(&value).map_err(|_| internal("unencodable answer"))?;
-                Ok(Outcome::Answer(Answer::data(&data, request_id, version.clone(), None)))
+                let data = match format {
+                    ResultFormat::Json | ResultFormat::JsonCompact => {
+                        serde_json::to_vec(&value).map_err(|_| internal("unencodable answer"))?
+                    }
+                    ResultFormat::Xml => {
+                        let mut data = Vec::new();
+                        json_to_xml(&value, &mut data);
+                        data
+                    }
+                    ResultFormat::Csv => json_to_csv(&value).ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::NotAcceptable,
+                            format!("{}; ask for application/json or application/xml", plugins::format::NOT_TABULAR),
+                        )
+                    })?,
+                };
+                let media = choice.media(format);
+                Ok(Outcome::Answer(Answer::encoded(&data, format, media, None, request_id, version.clone(), None)))
             }
             CallOutput::Forward(forward) => {
                 let plugins::Forward { mut request, upstream } = *forward;

@@ -43,6 +43,8 @@ pub(super) fn call_of(
         // Filled by *invoke* from the route; a call from outside runs at depth 0.
         workgroup_id: None,
         depth: 0,
+        // Filled by *negotiate* from `Accept`.
+        format: plugins::format::Requested::Configured,
     })
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use catalog::model::Environment;
 use http::{HeaderName, HeaderValue, Method, header};
+use plugins::format::Media;
 use plugins::{ApiError, ErrorCode};
 
 use super::answer::Answer;
@@ -61,7 +62,12 @@ impl From<ApiError> for Refused {
 
 impl Refused {
     pub(crate) fn answer(self, request_id: &str) -> Answer {
-        let answer = Answer::error(&self.error, request_id);
+        self.answer_in(request_id, Media::Json)
+    }
+
+    /// The refusal for a caller whose errors go out as `media` (`Answer::error_in`).
+    pub(crate) fn answer_in(self, request_id: &str, media: Media) -> Answer {
+        let answer = Answer::error_in(&self.error, request_id, media);
         match self.header {
             Some(header) => answer.with_header(header.0, header.1),
             None => answer,
