@@ -103,8 +103,8 @@ const CANDIDATES: [(Requested, &str, &str); 4] = [
 
 /// Chooses an answer format from the `Accept` header values (RFC 9110 §12.5.1: the most
 /// specific range naming a type gives its weight; the highest weight wins; ties go to the
-/// configured format, then to exact names over wildcards, then JSON, XML, CSV). No header, or
-/// one naming nothing, keeps the configured format. `Err` when every type we offer has
+/// configured format, then to exact names over wildcards, then JSON, XML, CSV). No header, one
+/// naming nothing, or a browser's (one naming `text/html`) keeps the configured format. `Err` when every type we offer has
 /// weight 0: the caller takes none of them.
 pub fn negotiate<'a>(
     accept: impl IntoIterator<Item = &'a [u8]>,
@@ -123,6 +123,11 @@ pub fn negotiate<'a>(
             }
             any = true;
             let (kind, sub) = media.split_once('/').unwrap_or((media, ""));
+            // A browser's navigation: it names `application/xml;q=0.9` only as a fallback for
+            // pages, and whoever opens an API's URL expects the API's own format.
+            if kind.eq_ignore_ascii_case("text") && sub.eq_ignore_ascii_case("html") {
+                return Ok(Choice::CONFIGURED);
+            }
             let weight = parts
                 .filter_map(|p| p.split_once('='))
                 .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
