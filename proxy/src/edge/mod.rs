@@ -95,6 +95,10 @@ pub struct EdgeSettings {
     pub body_timeout: Duration,
     /// Whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// The platform's QPS for all APIs of production and of test together (`[limits]`).
+    pub system_qps: [Option<std::num::NonZeroU32>; 2],
+    /// Limits and nonces shared with the other nodes (`[redis]`); `None`: this node's own.
+    pub shared: Option<Arc<shared::Shared>>,
 }
 
 impl Edge {
@@ -260,7 +264,8 @@ impl Edge {
         let Routed { snapshot, route, path_params, env } = routed;
         facts.bytes_in = body.as_ref().map_or(0, |b| b.len() as u64);
         let caller = self
-            .admit(head, &snapshot, &route, body.as_deref().unwrap_or(&[]), facts)
+            .admit(head, &snapshot, &route, env, body.as_deref().unwrap_or(&[]), facts)
+            .await
             .map_err(|refused| refused.answer(request_id))?;
         drop(snapshot);
         let gray = choose_version(&route, &caller);
