@@ -422,6 +422,10 @@ mod tests {
         assert_eq!(shared.cache_get("k").await, Some(Some(b"answer".to_vec())));
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(shared.cache_get("k").await, Some(None));
+        // The generations are the one key without an expiry: leave none behind.
+        let key = shared.generations_key();
+        let _: Option<()> =
+            shared.op(|mut conn| async move { redis::cmd("DEL").arg(key).query_async(&mut conn).await }).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
