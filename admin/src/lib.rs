@@ -48,8 +48,11 @@ pub trait EdgeView: Send + Sync {
     /// Routes served in prod and in test.
     fn route_counts(&self) -> (usize, usize);
     fn unserved(&self) -> Vec<Unserved>;
-    /// Makes the edge's cached answers of API `api_id` unreachable (`docs/cache.md`).
-    fn purge_cache(&self, _api_id: i64) {}
+    /// Makes the edge's cached answers of API `api_id` unreachable (`docs/cache.md`), on
+    /// every node when they share Redis.
+    fn purge_cache(&self, _api_id: i64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async {})
+    }
 }
 
 /// No edge: revision 0, no routes (the management API alone, as in tests).

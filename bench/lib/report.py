@@ -25,6 +25,8 @@ TARGETS = [
     ("P3", "vs_limit_half", "within", 0.05, "P3 at 0.5×: admitted ÷ offered = 1 ± 5 %"),
     ("P3", "vs_limit_2x", "within", 0.05, "P3 at 2×: admitted ÷ limit = 1 ± 5 %"),
     ("P3", "vs_limit_10x", "within", 0.05, "P3 at 10×: admitted ÷ limit = 1 ± 5 %"),
+    ("P3c", "vs_limit_2x", "within", 0.05, "P3c (three nodes, one Redis) at 2×: admitted ÷ limit = 1 ± 5 %"),
+    ("P3c", "vs_limit_10x", "within", 0.05, "P3c (three nodes, one Redis) at 10×: admitted ÷ limit = 1 ± 5 %"),
     ("W1", "cpu_us_per_node", "<=", 10.0, "W1 ≤ 10 µs CPU per node beyond the lookups"),
     ("W1", "vs_d1_third", ">=", 1.5, "W1 ≥ 1.5× (D1 ÷ 3)"),
     ("W2", "p50_ms", "<=", 21.0, "W2 p50 ≤ 21 ms (3 × 20 ms upstreams in parallel)"),
@@ -169,6 +171,18 @@ def markdown(doc):
             admitted = sorted(x["admitted_rps"] for x in runs)[len(runs) // 2]
             what = "admitted ÷ offered" if level["factor"] < 1 else "admitted ÷ limit"
             add(f"| {level['factor']}× | {f(offered, 1)} | {f(admitted, 1)} | {f(level['ratio'], 3)} | {what} |")
+        add("")
+    p3c = r.get("P3c")
+    if p3c:
+        add(f"## P3c: limiter accuracy across {p3c['nodes']} nodes sharing Redis (limit {p3c['limit_qps']} QPS)")
+        add("")
+        add("| offered | offered req/s | admitted req/s | ratio |")
+        add("| --- | --- | --- | --- |")
+        for key, level in p3c["levels"].items():
+            runs = level["runs"]
+            offered = sorted(x["offered_rps"] for x in runs)[len(runs) // 2]
+            admitted = sorted(x["admitted_rps"] for x in runs)[len(runs) // 2]
+            add(f"| {level['factor']}× | {f(offered, 1)} | {f(admitted, 1)} | {f(level['ratio'], 3)} |")
         add("")
     lines.extend(workflow_sections(r))
     if doc["skipped"]:

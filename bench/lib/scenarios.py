@@ -2,7 +2,9 @@
 first, then its peers) runs in turn, A B C A B C …, for a number of rounds; every run records
 requests per second, p50 and p99 latency and the CPU microseconds per request of each process
 involved. Medians, with min and max of the throughput, go to the report."""
+import os
 import statistics
+import time
 
 from common import CORES, POOL, CpuMeter, Watch, log
 import fixtures
@@ -121,7 +123,7 @@ class UpstreamConnections:
 
 # ------------------------------------------------------------------------------------------
 
-SCENARIOS = ["D1", "D2", "D3", "D4", "P1", "P2", "P3", "P4", "W1", "W2", "W3"]
+SCENARIOS = ["D1", "D2", "D3", "D4", "P1", "P2", "P3", "P3C", "P4", "W1", "W2", "W3"]
 W2_RATE = 50  # W2's open-loop rate, workflow calls per second (150 upstream calls per second)
 W2_CONNECTIONS = 8  # enough for 50/s at 20 ms each, with room for a slow moment
 
@@ -234,6 +236,10 @@ def run_all(ctx, rounds, seconds, warmup, p3_rounds, p3_seconds, only=None):
     if want("P3"):
         out["P3"] = p3(ctx, p3_rounds, p3_seconds, edge)
 
+    # P3c ----------------------------------------------------------------------------------
+    if want("P3C"):
+        out["P3c"] = p3c(ctx, p3_rounds, p3_seconds)
+
     # W1, W3 -------------------------------------------------------------------------------
     if want("W1") or want("W3"):
         out.update(w1_w3(ctx, rounds, seconds, warmup, sl, pg, edge, want("W1"), want("W3")))
@@ -309,6 +315,98 @@ def p3(ctx, rounds, seconds, edge):
                                  "ratio": med([r["ratio"] for r in runs]), "runs": runs}
         result[f"vs_limit_{key}"] = result["levels"][key]["ratio"]
     return result
+
+
+def p3c(ctx, rounds, seconds, nodes=3):
+    """P3 across a cluster (docs/cluster.md): three Sluice nodes sharing a PostgreSQL store and a
+    Redis of this run's own, the same 500 QPS API limit, open loop (oha -q) at 2x and 10x of it
+    spread evenly over the three (one oha per node, at the same time): admitted ÷ limit."""
+    import base64
+    import threading
+    from common import RUN, Service, free_port, which, wait_until, BenchError
+    from sluice import LIMIT_QPS, Sluice
+    redis_server = which("redis-server")
+    if not redis_server:
+        raise BenchError("redis-server is missing: run ./scripts/test once, or apt-get install redis-server")
+    log(f"P3c: limiter accuracy across {nodes} nodes sharing Redis, open loop at 2x and 10x of {LIMIT_QPS} QPS "
+        f"({seconds} s each)")
+    db = f"{fixtures.DB}_cluster"
+    fixtures.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", db="postgres")
+    fixtures.psql(f"CREATE DATABASE {db}", db="postgres")
+    redis_port = free_port()
+    redis = Service("redis-p3c", [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no"], cwd=RUN)
+    wait_until("redis-server", lambda: peers_port_open(redis_port), timeout=10, proc=redis)
+    shared = {
+        "SLUICE_STORE_URL": f"postgres://{fixtures.PG['user']}@{fixtures.PG['host']}:{fixtures.PG['port']}/{db}",
+        "SLUICE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "SLUICE_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+    }
+    base = ctx.sluice
+    cluster = []
+    try:
+        first = Sluice(base.exe, base.upstream_port, delay_port=base.delay_port, name="sluice-p3c-1",
+                       extra_env=shared)
+        first.start()
+        first.apply()
+        first.create_app()
+        cluster.append(first)
+        for n in range(2, nodes + 1):
+            node = Sluice(base.exe, base.upstream_port, delay_port=base.delay_port, name=f"sluice-p3c-{n}",
+                          extra_env=shared).start()
+            cluster.append(node)
+        for node in cluster:
+            wait_until(f"{node.name} to serve /limited/users/1",
+                       lambda: http_status(node.edge + "/limited/users/1") == 200, timeout=15, proc=node.service)
+        result = {"limit_qps": LIMIT_QPS, "nodes": nodes, "levels": {}}
+        for key, factor in (("2x", 2), ("10x", 10)):
+            offered = int(LIMIT_QPS * factor)
+            runs = []
+            for _ in range(rounds):
+                time.sleep(1)  # the previous level's debt is paid
+                samples = [None] * nodes
+
+                def one(i):
+                    url = f"{esc(cluster[i].edge)}/limited/users/{ID}"
+                    samples[i] = load.oha(ctx.oha, url, seconds, CONNECTIONS // nodes, qps=offered // nodes,
+                                          regex=True, ok_status=(200, 429))
+                threads = [threading.Thread(target=one, args=(i,)) for i in range(nodes)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                if any(s is None for s in samples):
+                    raise BenchError("P3c: a load generator failed")
+                span = max(s["seconds"] for s in samples)
+                admitted = sum(s["statuses"].get("200", 0) for s in samples) / span
+                sent = sum(s["ok"] for s in samples) / span
+                statuses = {}
+                for s in samples:
+                    for code, count in s["statuses"].items():
+                        statuses[code] = statuses.get(code, 0) + count
+                runs.append({"offered_rps": sent, "admitted_rps": admitted, "seconds": span, "statuses": statuses,
+                             "failed": sum(s["bad"] for s in samples), "ratio": admitted / LIMIT_QPS,
+                             "admitted_per_node": [s["statuses"].get("200", 0) / s["seconds"] for s in samples]})
+                log(f"  {factor:>4}x over {nodes} nodes: offered {sent:.0f}/s, admitted {admitted:.1f}/s, "
+                    f"ratio {runs[-1]['ratio']:.3f}")
+            result["levels"][key] = {"factor": factor, "target_offered_rps": offered,
+                                     "ratio": med([r["ratio"] for r in runs]), "runs": runs}
+            result[f"vs_limit_{key}"] = result["levels"][key]["ratio"]
+        return result
+    finally:
+        for node in cluster:
+            node.stop()
+        redis.stop()
+
+
+def peers_port_open(port):
+    from common import port_open
+    return port_open(port)
+
+
+def http_status(url):
+    from common import http
+    return http("GET", url, timeout=5)[0]
 
 
 # ------------------------------------------------------------------------------------------

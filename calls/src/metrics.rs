@@ -144,6 +144,8 @@ pub struct Metrics {
     database_errors: Family<DatabaseLabels, Counter>,
     route_rebuilds: Counter,
     routes: Gauge,
+    redis_errors: Counter,
+    redis_degraded: Gauge,
     codes: RwLock<HashSet<&'static str>>,
     watched: Arc<Watched>,
     exposure: OnceLock<Exposure>,
@@ -177,6 +179,8 @@ impl Metrics {
             database_errors: Family::default(),
             route_rebuilds: Counter::default(),
             routes: Gauge::default(),
+            redis_errors: Counter::default(),
+            redis_degraded: Gauge::default(),
             codes: RwLock::new(HashSet::new()),
             watched: Arc::new(Watched::default()),
             exposure: OnceLock::new(),
@@ -215,6 +219,16 @@ impl Metrics {
             metrics.route_rebuilds.clone(),
         );
         registry.register("sluice_routes", "Routes the edge serves, prod and test together", metrics.routes.clone());
+        registry.register(
+            "sluice_redis_errors",
+            "Redis operations that failed or timed out (the call went on with this node's own state)",
+            metrics.redis_errors.clone(),
+        );
+        registry.register(
+            "sluice_redis_degraded",
+            "1 while the shared state in Redis is unreachable and this node limits and checks nonces alone",
+            metrics.redis_degraded.clone(),
+        );
         registry.register_collector(Box::new(Scraped { watched: Arc::clone(&metrics.watched) }));
         Metrics { registry, ..metrics }
     }
@@ -252,6 +266,16 @@ impl Metrics {
     pub fn route_rebuild(&self, routes: usize) {
         self.route_rebuilds.inc();
         self.set_routes(routes);
+    }
+
+    /// A Redis operation failed or timed out.
+    pub fn redis_error(&self) {
+        self.redis_errors.inc();
+    }
+
+    /// Whether the node is working without Redis although one is configured.
+    pub fn set_redis_degraded(&self, degraded: bool) {
+        self.redis_degraded.set(i64::from(degraded));
     }
 
     /// The route table's size without a rebuild (the first table, loaded at start-up).

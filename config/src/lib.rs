@@ -77,6 +77,31 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The result cache (`[cache]`, docs/cache.md).
     pub cache: CacheConfig,
+    /// Shared state for several nodes (`[redis]`, docs/cluster.md).
+    pub redis: RedisConfig,
+    /// Platform-wide call rates (`[limits]`).
+    pub limits: LimitsConfig,
+}
+
+/// Redis, where several nodes keep their shared state (`[redis]`, docs/cluster.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// `redis://host:port/db` (`[redis] url`, `SLUICE_REDIS_URL`); absent: the node runs
+    /// alone, with limits, nonces and the result cache in process.
+    pub url: Option<String>,
+    /// Every key Sluice writes starts with this (`[redis] key_prefix`,
+    /// `SLUICE_REDIS_KEY_PREFIX`), so clusters can share one Redis.
+    pub key_prefix: String,
+}
+
+/// Platform-wide call rates (`[limits]`): all APIs of one environment together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Calls per second to every API in production together (`[limits] system_qps_prod`,
+    /// `SLUICE_SYSTEM_QPS_PROD`); 0: no limit. Refusals are 429 `Throttling.System`.
+    pub system_qps_prod: u32,
+    /// The same for the test environment (`SLUICE_SYSTEM_QPS_TEST`).
+    pub system_qps_test: u32,
 }
 
 /// The in-process result cache (`[cache]`).
@@ -136,6 +161,24 @@ struct FileConfig {
     alarms: AlarmsFile,
     metrics: MetricsFile,
     cache: CacheFile,
+    redis: RedisFile,
+    limits: LimitsFile,
+}
+
+/// The file's `[redis]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RedisFile {
+    url: Option<String>,
+    key_prefix: Option<String>,
+}
+
+/// The file's `[limits]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct LimitsFile {
+    system_qps_prod: Option<u32>,
+    system_qps_test: Option<u32>,
 }
 
 /// The file's `[cache]` table.
@@ -240,6 +283,12 @@ impl Config {
             ),
             None => None,
         };
+        let qps = |key: &str, value: Option<u32>| -> Result<u32, String> {
+            match number(key, value.map(|n| n.to_string()))? {
+                None => Ok(0),
+                Some(n) => u32::try_from(n).map_err(|_| format!("{key}: {n} is too large; give 0 to 4294967295")),
+            }
+        };
         let path =
             |key: &str, value: Option<String>| pick(key, value).filter(|p| !p.trim().is_empty()).map(PathBuf::from);
         let config = Config {
@@ -308,7 +357,21 @@ impl Config {
                 default_ttl_secs: number("SLUICE_CACHE_TTL_SECS", file.cache.default_ttl_secs.map(|n| n.to_string()))?
                     .unwrap_or(600),
             },
+            redis: RedisConfig {
+                url: pick("SLUICE_REDIS_URL", file.redis.url).map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()),
+                key_prefix: pick("SLUICE_REDIS_KEY_PREFIX", file.redis.key_prefix)
+                    .unwrap_or_else(|| "sluice:".to_owned()),
+            },
+            limits: LimitsConfig {
+                system_qps_prod: qps("SLUICE_SYSTEM_QPS_PROD", file.limits.system_qps_prod)?,
+                system_qps_test: qps("SLUICE_SYSTEM_QPS_TEST", file.limits.system_qps_test)?,
+            },
         };
+        if let Some(url) = &config.redis.url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://"))
+        {
+            return Err(format!("SLUICE_REDIS_URL: `{url}` is not a URL such as redis://127.0.0.1:6379/0"));
+        }
         if config.cache.default_ttl_secs == 0 || config.cache.default_ttl_secs > 86_400 {
             return Err("cache.default_ttl_secs must be from 1 to 86400".into());
         }
@@ -469,6 +532,28 @@ mod tests {
         let bad = |k: &str| (k == "SLUICE_METRICS_ADDR").then(|| "localhost".to_owned());
         assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("SLUICE_METRICS_ADDR"));
         assert!(Config::from_sources(Some("[metrics]\npath = \"/m\""), "f", no_env).unwrap_err().contains("path"));
+    }
+
+    #[test]
+    fn the_redis_and_limits_tables_and_their_overrides() {
+        let c = Config::from_sources(None, "f", no_env).unwrap();
+        assert_eq!((c.redis.url.as_deref(), c.redis.key_prefix.as_str()), (None, "sluice:"));
+        assert_eq!((c.limits.system_qps_prod, c.limits.system_qps_test), (0, 0));
+        let file = "[redis]\nurl = \"redis://127.0.0.1:6379/2\"\nkey_prefix = \"a:\"\n[limits]\nsystem_qps_prod = 500";
+        let c = Config::from_sources(Some(file), "f", no_env).unwrap();
+        assert_eq!((c.redis.url.as_deref(), c.redis.key_prefix.as_str()), (Some("redis://127.0.0.1:6379/2"), "a:"));
+        assert_eq!((c.limits.system_qps_prod, c.limits.system_qps_test), (500, 0));
+        let env = |k: &str| match k {
+            "SLUICE_REDIS_URL" => Some("redis://10.0.0.9/0".to_owned()),
+            "SLUICE_SYSTEM_QPS_TEST" => Some("20".to_owned()),
+            _ => None,
+        };
+        let c = Config::from_sources(Some(file), "f", env).unwrap();
+        assert_eq!((c.redis.url.as_deref(), c.limits.system_qps_test), (Some("redis://10.0.0.9/0"), 20));
+        let bad = |k: &str| (k == "SLUICE_REDIS_URL").then(|| "127.0.0.1:6379".to_owned());
+        assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("redis://"));
+        let bad = |k: &str| (k == "SLUICE_SYSTEM_QPS_PROD").then(|| "-1".to_owned());
+        assert!(Config::from_sources(None, "f", bad).unwrap_err().contains("SLUICE_SYSTEM_QPS_PROD"));
     }
 
     #[test]

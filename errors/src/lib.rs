@@ -112,6 +112,8 @@ catalogue! {
         "The calling app's share of the API's rate is used up; retry after `Retry-After` seconds.";
     ThrottlingApi = "Throttling.Api", 429, Bare,
         "The API's rate limit is reached; retry after `Retry-After` seconds.";
+    ThrottlingSystem = "Throttling.System", 429, Bare,
+        "The platform's rate limit for the environment is reached (all APIs together); retry after `Retry-After` seconds, or ask the operator to raise `[limits] system_qps_prod`/`system_qps_test`.";
     InvalidRequestHeadTooLarge = "InvalidRequest.HeadTooLarge", 431, Bare,
         "The request head has too many bytes or header lines.";
     InternalError = "InternalError", 500, Bare,

@@ -6,10 +6,17 @@
 //! environment, the caller's clearance, the answer format the call resolves to (`Accept`) and
 //! the call's parameters sorted by name; never the credentials. Concurrent misses of one key run the inner plugin once (single flight); the
 //! others wait for its answer. Errors are not kept.
+//!
+//! With Redis ([`ResultCache::set_shared`]) a local miss looks in a second tier shared by
+//! every node before running the query, and a run keeps its answer there too. That tier's key
+//! must be the same on every node, so it names the version by API, version number and a
+//! digest of its definition and datasource instead of the per-compile identity, and the
+//! API's purge generation is the shared one (kept in Redis, announced to every node, which
+//! then also makes its own entries of the API unreachable).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use catalog::model::{ApiDefinition, ApiMode, CacheOptions, CachePolicy, Environment, ResultFormat, SecurityLevel};
@@ -96,6 +103,10 @@ pub struct ResultCache {
     default_ttl: Duration,
     enabled: bool,
     generations: DashMap<i64, Arc<AtomicU64>>,
+    /// The second tier, with several nodes.
+    shared: OnceLock<Arc<shared::Shared>>,
+    /// The shared purge generation last heard of, by API.
+    shared_generations: DashMap<i64, u64>,
 }
 
 impl std::fmt::Debug for ResultCache {
@@ -132,6 +143,8 @@ struct Entry {
     stored: Instant,
     ttl: Duration,
     weight: u32,
+    /// Found in the shared tier rather than run here.
+    shared_hit: bool,
 }
 
 struct EntryExpiry;
@@ -154,12 +167,56 @@ impl ResultCache {
             .weigher(|_key: &Key, entry: &Arc<Entry>| entry.weight)
             .expire_after(EntryExpiry)
             .build();
-        ResultCache { entries, default_ttl, enabled: max_bytes > 0, generations: DashMap::new() }
+        ResultCache {
+            entries,
+            default_ttl,
+            enabled: max_bytes > 0,
+            generations: DashMap::new(),
+            shared: OnceLock::new(),
+            shared_generations: DashMap::new(),
+        }
+    }
+
+    /// Adds the shared second tier; the first one stays. Purges announced by any node make
+    /// this node's entries of that API unreachable too.
+    pub fn set_shared(self: &Arc<Self>, shared: Arc<shared::Shared>) {
+        if self.shared.set(Arc::clone(&shared)).is_err() {
+            return;
+        }
+        let cache: Weak<ResultCache> = Arc::downgrade(self);
+        shared.on_event(move |event| {
+            let shared::Event::Purge { api_id, generation } = event;
+            if let Some(cache) = cache.upgrade() {
+                cache.heard_purge(api_id, generation);
+            }
+        });
+    }
+
+    fn heard_purge(&self, api_id: i64, generation: u64) {
+        let mut known = self.shared_generations.entry(api_id).or_insert(0);
+        if generation > *known {
+            *known = generation;
+            drop(known);
+            self.purge(api_id);
+        }
     }
 
     /// Makes every entry of API `api_id` unreachable now (they age out of the bound).
     pub fn purge(&self, api_id: i64) {
         self.generation(api_id).fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// [`ResultCache::purge`], and with the shared tier the same on every node: its entries
+    /// there become unreachable and every node hears of it. Without Redis at the moment, only
+    /// this node's entries go (logged).
+    pub async fn purge_everywhere(&self, api_id: i64) {
+        self.purge(api_id);
+        if let Some(shared) = self.shared.get() {
+            match shared.purge(api_id).await {
+                Some(generation) => self.heard_purge(api_id, generation),
+                None => tracing::warn!(api = api_id, "Redis is unreachable: the purge reached this node's cache only"),
+            }
+        }
     }
 
     fn generation(&self, api_id: i64) -> Arc<AtomicU64> {
@@ -186,9 +243,12 @@ impl ResultCache {
 
     /// `plugin` (compiled from `definition`, version of API `api_id`) behind the cache when its
     /// policy caches; `plugin` itself otherwise.
+    /// `identity` names the version the same way on every node (API, version number, a
+    /// digest of its definition and datasource): the shared tier's part of the key.
     pub fn wrap(
         self: &Arc<Self>,
         api_id: i64,
+        identity: &str,
         definition: &ApiDefinition,
         plugin: Arc<dyn ApiPlugin>,
     ) -> Arc<dyn ApiPlugin> {
@@ -204,6 +264,8 @@ impl ResultCache {
                 version: NEXT_VERSION.fetch_add(1, Ordering::Relaxed),
                 generation: self.generation(api_id),
                 ttl,
+                api_id,
+                identity: shared::digest(identity.as_bytes()),
             }),
         }
     }
@@ -219,6 +281,9 @@ pub struct CachedApi {
     version: u64,
     generation: Arc<AtomicU64>,
     ttl: Duration,
+    api_id: i64,
+    /// The version's identity across nodes, digested.
+    identity: String,
 }
 
 /// Why a miss kept nothing: the inner plugin failed, or answered what is not kept.
@@ -251,6 +316,72 @@ impl CachedApi {
             params,
         }
     }
+}
+
+impl CachedApi {
+    /// The shared tier's key: the workgroup, the API, the version's identity, the shared
+    /// generation, the environment, the clearance, the answer's format and a digest of the
+    /// parameters.
+    fn shared_key(&self, key: &Key, workgroup: Option<i64>) -> String {
+        let generation = self.cache.shared_generations.get(&self.api_id).map_or(0, |g| *g);
+        let mut params = String::new();
+        for (name, value) in &key.params {
+            let (kind, text) = match value {
+                ParamText::Text(t) => ('t', t),
+                ParamText::Json(t) => ('j', t),
+            };
+            // Lengths first: no two parameter lists write the same text.
+            params.push_str(&format!("{}:{name}{kind}{}:{text}", name.len(), text.len()));
+        }
+        let clearance = key.clearance.map_or("all", SecurityLevel::as_str);
+        format!(
+            "{}:{}:{}:{generation}:{}:{clearance}:{}:{}",
+            workgroup.unwrap_or(0),
+            self.api_id,
+            self.identity,
+            key.env.as_str(),
+            key.format.as_str(),
+            shared::digest(params.as_bytes())
+        )
+    }
+}
+
+/// An answer as the shared tier keeps it: a tag (`D` data, `J` JSON), when it was stored
+/// (Unix milliseconds) and its row count, then the bytes.
+fn encode_shared(output: &CallOutput) -> Option<Vec<u8>> {
+    let (tag, rows, body) = match output {
+        CallOutput::Data { data, row_count, .. } => (b'D', *row_count as u64, data.clone()),
+        CallOutput::Json(value) => (b'J', 0, serde_json::to_vec(value).ok()?),
+        _ => return None,
+    };
+    let mut bytes = Vec::with_capacity(17 + body.len());
+    bytes.push(tag);
+    bytes.extend_from_slice(&unix_ms().to_le_bytes());
+    bytes.extend_from_slice(&rows.to_le_bytes());
+    bytes.extend_from_slice(&body);
+    Some(bytes)
+}
+
+/// The answer and its age; `None` for bytes this build did not write.
+fn decode_shared(bytes: &[u8]) -> Option<(CallOutput, Duration)> {
+    let (&tag, rest) = bytes.split_first()?;
+    let stored = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+    let rows = u64::from_le_bytes(rest.get(8..16)?.try_into().ok()?);
+    let body = rest.get(16..)?;
+    let output = match tag {
+        b'D' => CallOutput::Data {
+            data: body.to_vec(),
+            row_count: usize::try_from(rows).ok()?,
+            timings: StageTimings::default(),
+        },
+        b'J' => CallOutput::Json(serde_json::from_slice(body).ok()?),
+        _ => return None,
+    };
+    Some((output, Duration::from_millis(unix_ms().saturating_sub(stored))))
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn weight(key: &Key, output: &CallOutput) -> u32 {
@@ -311,17 +442,34 @@ impl ApiPlugin for CachedApi {
         let init_key = key.clone();
         let ttl = self.ttl;
         let run = async move {
+            let shared = self.cache.shared.get().map(|shared| (shared, self.shared_key(&init_key, call.workgroup_id)));
+            if let Some((shared, shared_key)) = &shared
+                && let Some(Some(bytes)) = shared.cache_get(shared_key).await
+                && let Some((output, age)) = decode_shared(&bytes)
+                && age < ttl
+            {
+                let weight = weight(&init_key, &output);
+                let stored = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+                return Ok(Arc::new(Entry { output, stored, ttl: ttl - age, weight, shared_hit: true }));
+            }
             match self.inner.invoke(ctx, call).await {
                 Ok(output @ (CallOutput::Data { .. } | CallOutput::Json(_))) => {
+                    if let Some((shared, shared_key)) = &shared
+                        && let Some(bytes) = encode_shared(&output)
+                    {
+                        shared.cache_set(shared_key, &bytes, ttl).await;
+                    }
                     let weight = weight(&init_key, &output);
-                    Ok(Arc::new(Entry { output, stored: Instant::now(), ttl, weight }))
+                    Ok(Arc::new(Entry { output, stored: Instant::now(), ttl, weight, shared_hit: false }))
                 }
                 Ok(other) => Err(NotKept::Passed(other)),
                 Err(e) => Err(NotKept::Failed(e)),
             }
         };
         match self.cache.entries.entry(key).or_try_insert_with(run).await {
-            Ok(entry) if entry.is_fresh() => Ok((entry.into_value().output.clone(), Some(CacheStatus::Miss))),
+            Ok(entry) if entry.is_fresh() && !entry.value().shared_hit => {
+                Ok((entry.into_value().output.clone(), Some(CacheStatus::Miss)))
+            }
             Ok(entry) => {
                 let entry = entry.into_value();
                 let output = match &entry.output {

@@ -24,7 +24,7 @@ use plugins::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
 
 use crate::client_addr::IpAllowList;
-use crate::replay::{NonceCache, NonceCheck};
+use crate::replay::NonceCheck;
 use crate::request_headers::{RequestHeaders, text as header_text};
 use crate::signature;
 
@@ -147,20 +147,20 @@ impl CallerTable {
         CallerTable { apps_by_key, tokens, grants }
     }
 
-    /// The app the credentials prove, or why not. `now_ms` is the edge's clock.
-    pub fn authenticate(
+    /// The app the credentials prove, or why not, with the signature's nonce still to be
+    /// checked against replays ([`nonce_verdict`]). `now_ms` is the edge's clock.
+    pub fn authenticate<'c>(
         &self,
-        credentials: &Credentials<'_>,
+        credentials: &Credentials<'c>,
         signed: &SignedParts<'_>,
-        nonces: &NonceCache,
         now_ms: i64,
-    ) -> Result<&Arc<AppEntry>, ApiError> {
+    ) -> Result<(&Arc<AppEntry>, Option<&'c str>), ApiError> {
         match *credentials {
             Credentials::Token { app_key, token } => {
                 let app = self.apps_by_key.get(app_key).ok_or_else(invalid_credentials)?;
                 let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
                 match self.tokens.get(&hash) {
-                    Some(entry) if entry.app_id == app.id && entry.expires_at > now_ms => Ok(app),
+                    Some(entry) if entry.app_id == app.id && entry.expires_at > now_ms => Ok((app, None)),
                     _ => Err(invalid_credentials()),
                 }
             }
@@ -193,17 +193,7 @@ impl CallerTable {
                     return Err(invalid_credentials());
                 }
                 // Only a valid signature spends a nonce: nobody can burn another app's nonces.
-                match nonces.first_use(app.id, nonce, now_ms / 1000) {
-                    NonceCheck::First => Ok(app),
-                    NonceCheck::Replayed => Err(ApiError::new(
-                        ErrorCode::UnauthorizedReplayedNonce,
-                        "this X-Sluice-Nonce was already used: send a new random nonce with every call",
-                    )),
-                    NonceCheck::Full => Err(ApiError::new(
-                        ErrorCode::ServiceUnavailableSignatures,
-                        "too many signed calls to check for replays right now: retry shortly, or use an app token",
-                    )),
-                }
+                Ok((app, Some(nonce)))
             }
         }
     }
@@ -218,6 +208,21 @@ impl AppEntry {
     /// Whether a call from `client` may use this app.
     pub fn allows(&self, client: IpAddr) -> bool {
         self.ip_allow.allows(client)
+    }
+}
+
+/// Whether a signed call may go on, given what the nonce caches found.
+pub fn nonce_verdict(check: NonceCheck) -> Result<(), ApiError> {
+    match check {
+        NonceCheck::First => Ok(()),
+        NonceCheck::Replayed => Err(ApiError::new(
+            ErrorCode::UnauthorizedReplayedNonce,
+            "this X-Sluice-Nonce was already used: send a new random nonce with every call",
+        )),
+        NonceCheck::Full => Err(ApiError::new(
+            ErrorCode::ServiceUnavailableSignatures,
+            "too many signed calls to check for replays right now: retry shortly, or use an app token",
+        )),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod replay;
 pub mod request_headers;
 pub mod routes;
 pub mod session_lane;
+pub mod shared_state;
 pub mod signature;
 pub mod tls;
 pub mod watcher;

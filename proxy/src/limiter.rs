@@ -1,9 +1,11 @@
-//! Call-rate limits at the edge: an API's maximum QPS, shared by every caller of that API, and a
-//! grant's QPS, one budget per API × app. [`Limiters::check`] enforces both for one call.
+//! Call-rate limits at the edge: an API's maximum QPS, shared by every caller of that API, a
+//! grant's QPS, one budget per API × app, and the platform's QPS per environment.
+//! [`Limiters::check`] enforces the first two for one call, [`Limiters::check_system`] the third.
 //!
-//! It lives here, in memory and per process, because the edge must decide in nanoseconds
-//! without a round trip; several nodes each enforce the full limit (a cluster-wide budget
-//! would need a shared store and is not what this module does).
+//! These are the node's own limits, in memory, deciding in nanoseconds without a round trip.
+//! With Redis configured the edge asks it instead (`shared`'s GCRA script, one round trip with
+//! the same burst, [`shared_limits`]), so the limits hold cluster-wide; this module answers
+//! while Redis cannot (docs/cluster.md), each node then enforcing the full limit.
 //!
 //! # How
 //!
@@ -85,6 +87,35 @@ pub enum ThrottleScope {
     Api,
     /// The grant's QPS for this app on this API.
     User,
+    /// The platform's QPS for the call's environment, all APIs together.
+    System,
+}
+
+/// The limits of one call as `shared` GCRA keys, in the order they are checked (grant, API,
+/// system), each with its scope. Keys carry the quota, so a changed quota starts afresh as in
+/// [`Limiters`].
+pub fn shared_limits(
+    api_id: i64,
+    api_qps: Option<NonZeroU32>,
+    app_id: i64,
+    grant_qps: Option<NonZeroU32>,
+    system: Option<(&str, NonZeroU32)>,
+) -> Vec<(ThrottleScope, shared::Limit)> {
+    let limit = |key: String, qps: NonZeroU32| {
+        let interval_us = 1_000_000u64.div_ceil(u64::from(qps.get())).max(1);
+        shared::Limit { key, interval_us, tolerance_us: interval_us * u64::from(burst(qps).get() - 1) }
+    };
+    let mut limits = Vec::with_capacity(3);
+    if let Some(qps) = grant_qps {
+        limits.push((ThrottleScope::User, limit(format!("g:{api_id}:{app_id}:{qps}"), qps)));
+    }
+    if let Some(qps) = api_qps {
+        limits.push((ThrottleScope::Api, limit(format!("a:{api_id}:{qps}"), qps)));
+    }
+    if let Some((env, qps)) = system {
+        limits.push((ThrottleScope::System, limit(format!("s:{env}:{qps}"), qps)));
+    }
+    limits
 }
 
 /// The burst (calls admitted at once from an idle state) for a limit of `qps`; see the module
@@ -107,6 +138,8 @@ pub struct Limiters<C: Clock + Clone = DefaultClock> {
     clock: C,
     api: ByQuota<i64, C>,
     user: ByQuota<(i64, i64), C>,
+    /// By environment (0 production, 1 test).
+    system: ByQuota<u8, C>,
     max_keys: usize,
     /// The key count above which the next counting check sweeps.
     sweep_above: AtomicUsize,
@@ -134,6 +167,7 @@ impl<C: Clock + Clone> Limiters<C> {
             clock,
             api: DashMap::new(),
             user: DashMap::new(),
+            system: DashMap::new(),
             max_keys: DEFAULT_MAX_KEYS,
             sweep_above: AtomicUsize::new(DEFAULT_MAX_KEYS),
             calls: AtomicU64::new(0),
@@ -169,16 +203,24 @@ impl<C: Clock + Clone> Limiters<C> {
         Ok(())
     }
 
+    /// Admits one call to environment `env` (0 production, 1 test) under the platform's
+    /// `qps`, or refuses it with [`ThrottleScope::System`].
+    pub fn check_system(&self, env: u8, qps: NonZeroU32) -> Result<(), Throttled> {
+        check_key(&self.system, qps, &env, &self.clock)
+            .map_err(|retry_after| Throttled { scope: ThrottleScope::System, retry_after })
+    }
+
     /// Drops the state of idle keys (indistinguishable from new ones) and of quotas left with no
     /// key. Call it from a periodic task; checks also call it when the key count passes the cap.
     pub fn sweep(&self) {
         sweep_map(&self.api);
         sweep_map(&self.user);
+        sweep_map(&self.system);
     }
 
     /// The number of keys held (API limits plus grant limits).
     pub fn len(&self) -> usize {
-        count(&self.api) + count(&self.user)
+        count(&self.api) + count(&self.user) + count(&self.system)
     }
 
     /// Whether no key is held.
@@ -313,6 +355,32 @@ mod tests {
                 assert!(extra <= 0.05 * f64::from(limit), "burst({limit}) too large for 1 s");
             }
         }
+    }
+
+    #[test]
+    fn shared_limits_keep_the_order_quota_and_burst() {
+        let limits = shared_limits(4, Some(qps(100)), 9, Some(qps(1000)), Some(("prod", qps(5000))));
+        let summary: Vec<(ThrottleScope, &str, u64, u64)> =
+            limits.iter().map(|(s, l)| (*s, l.key.as_str(), l.interval_us, l.tolerance_us)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                (ThrottleScope::User, "g:4:9:1000", 1000, 1000 * 49),
+                (ThrottleScope::Api, "a:4:100", 10_000, 10_000 * 7),
+                (ThrottleScope::System, "s:prod:5000", 200, 200 * 249),
+            ]
+        );
+        assert!(shared_limits(4, None, 0, None, None).is_empty());
+    }
+
+    #[test]
+    fn system_limit_is_its_own_budget_per_environment() {
+        let (clock, limiters) = fake();
+        let admitted = paced(&clock, 40.0, 5.0, || limiters.check_system(0, qps(10)));
+        assert!((48..=54).contains(&admitted), "{admitted}");
+        let err = (0..4).find_map(|_| limiters.check_system(0, qps(10)).err()).unwrap();
+        assert_eq!(err.scope, ThrottleScope::System);
+        assert!(limiters.check_system(1, qps(10)).is_ok(), "test has a budget of its own");
     }
 
     #[test]

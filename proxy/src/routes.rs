@@ -546,7 +546,15 @@ fn compile_variant(
 ) -> Result<Variant, String> {
     let plugin = plugins::compile(definition, datasource).map_err(|e| e.message)?;
     let plugin = match cache {
-        Some(cache) => cache.wrap(api_id, definition, plugin),
+        Some(cache) => {
+            // The same on every node for the same published version and datasource.
+            let identity = format!(
+                "{api_id}:{number}:{}:{:?}",
+                serde_json::to_string(definition).unwrap_or_default(),
+                datasource.map(Datasource::redacted)
+            );
+            cache.wrap(api_id, &identity, definition, plugin)
+        }
         None => plugin,
     };
     let version_header = HeaderValue::from_str(&format!("V{number}")).map_err(|e| e.to_string())?;

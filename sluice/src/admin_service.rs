@@ -37,8 +37,8 @@ impl EdgeView for SnapshotView {
     fn unserved(&self) -> Vec<Unserved> {
         self.0.load().unserved.clone()
     }
-    fn purge_cache(&self, api_id: i64) {
-        self.1.purge(api_id);
+    fn purge_cache(&self, api_id: i64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.1.purge_everywhere(api_id))
     }
 }
 

@@ -6,6 +6,8 @@
 //!   catalog watcher (background service)      polls the store revision, rebuilds and swaps
 //!   admin           (background service)      axum: the management API
 //!   call writer     (background service)      the edge's call records into calls.db
+//!   shared state    (background service)      with [redis]: the Redis connection and purge
+//!                                             events (docs/cluster.md)
 //! ```
 //!
 //! Start-up work that needs the store (data dir, secret key, migrations, demo, the first
@@ -43,6 +45,7 @@ use proxy::edge_app::EdgeApp;
 use proxy::limiter::Limiters;
 use proxy::routes::Snapshot;
 use proxy::session_lane::SessionLane;
+use proxy::shared_state::SharedStateService;
 use proxy::tls::{CertWatcher, EdgeCert};
 use proxy::watcher::CatalogWatcher;
 
@@ -89,10 +92,24 @@ pub fn serve(config: Config) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
+    let shared = match &config.redis.url {
+        Some(url) => {
+            let shared = shared::Shared::new(url, &config.redis.key_prefix)?;
+            cache.set_shared(Arc::clone(&shared));
+            server.add_service(background_service("shared state", SharedStateService { shared: Arc::clone(&shared) }));
+            Some(shared)
+        }
+        None => None,
+    };
     let settings = EdgeSettings {
         max_body_bytes: config.max_body_bytes,
         body_timeout: Duration::from_millis(config.body_timeout_ms.max(1)),
         trusted_proxies: TrustedProxies::parse(&config.trusted_proxies).map_err(|e| format!("trusted_proxies: {e}"))?,
+        system_qps: [
+            std::num::NonZeroU32::new(config.limits.system_qps_prod),
+            std::num::NonZeroU32::new(config.limits.system_qps_test),
+        ],
+        shared,
     };
     let limiters = Arc::new(Limiters::new());
     let drain = Drain::new();

@@ -453,7 +453,7 @@ async fn purge_cache(
     Path((_, id)): Path<(String, String)>,
 ) -> AdminResult<serde_json::Value> {
     let api = api_in(&state, caller.workgroup()?, &id).await?;
-    state.edge.purge_cache(api.id);
+    state.edge.purge_cache(api.id).await;
     record(&state, &caller, "api.cache.purge", &api, serde_json::json!({})).await;
     Ok(Reply::ok(serde_json::Value::Null))
 }

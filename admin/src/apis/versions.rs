@@ -393,7 +393,7 @@ pub async fn offline(
     state.store.unpublish(api.id, env).await?;
     // Published again before the edge's next rebuild, the same compiled version must not
     // answer from before.
-    state.edge.purge_cache(api.id);
+    state.edge.purge_cache(api.id).await;
     if env == Environment::Prod {
         crate::announce::api_changed(&state.store, api.id, &api.name, api.workgroup_id, NotificationEvent::ApiOffline);
     }

@@ -61,7 +61,7 @@ fn call(id: &str, clearance: Option<SecurityLevel>) -> Call {
 
 fn cached(cache: &Arc<ResultCache>, api_id: i64) -> (Arc<Counting>, Arc<dyn ApiPlugin>) {
     let inner = Arc::new(Counting::default());
-    let plugin = cache.wrap(api_id, &definition(None), Arc::clone(&inner) as Arc<dyn ApiPlugin>);
+    let plugin = cache.wrap(api_id, "", &definition(None), Arc::clone(&inner) as Arc<dyn ApiPlugin>);
     (inner, plugin)
 }
 
@@ -154,10 +154,10 @@ async fn concurrent_misses_of_one_key_run_once() {
 async fn off_a_zero_bound_and_registered_apis_are_not_wrapped() {
     let cache = Arc::new(ResultCache::new(1 << 20, Duration::from_secs(600)));
     let off = definition(Some(CacheOptions { policy: CachePolicy::Off, ttl_secs: None }));
-    let plugin = cache.wrap(1, &off, Arc::new(Counting::default()));
+    let plugin = cache.wrap(1, "", &off, Arc::new(Counting::default()));
     assert_eq!(status(&plugin, &call("1", None)).await.unwrap(), "none");
     let none = Arc::new(ResultCache::new(0, Duration::from_secs(600)));
-    let plugin = none.wrap(1, &definition(None), Arc::new(Counting::default()));
+    let plugin = none.wrap(1, "", &definition(None), Arc::new(Counting::default()));
     assert_eq!(status(&plugin, &call("1", None)).await.unwrap(), "none");
 }
 

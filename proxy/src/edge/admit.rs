@@ -4,16 +4,17 @@
 
 use std::sync::Arc;
 
-use catalog::model::{AuthMode, SecurityLevel};
+use catalog::model::{AuthMode, Environment, SecurityLevel};
 use http::{HeaderName, HeaderValue, header};
 use plugins::{ApiError, ErrorCode};
 
 use super::record::CallFacts;
 use super::route::Refused;
 use super::{CallHead, Edge};
-use crate::callers::{AppEntry, Credentials, SignedParts};
+use crate::callers::{AppEntry, Credentials, SignedParts, nonce_verdict};
 use crate::client_addr::client_addr;
-use crate::limiter::ThrottleScope;
+use crate::limiter::{ThrottleScope, Throttled, shared_limits};
+use crate::replay::NonceCheck;
 use crate::request_headers::text as header_text;
 use crate::routes::{Route, Snapshot};
 
@@ -22,32 +23,35 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 impl Edge {
     /// Phases *authenticate*, *grant* and *limit* in turn, for the route's auth mode: an API
     /// open to anyone skips the first two (its callers see L1) and is limited by its own QPS.
-    pub(super) fn admit(
+    pub(super) async fn admit(
         &self,
         head: &CallHead<'_>,
         snapshot: &Snapshot,
         route: &Route,
+        env: Environment,
         body: &[u8],
         facts: &mut CallFacts,
     ) -> std::result::Result<Admitted, Refused> {
         let client = self.client_ip(head);
         facts.client = Some(client);
         if route.access.auth_mode == AuthMode::None {
-            self.limit(route, 0, None)?;
+            self.limit(route, env, 0, None).await?;
             return Ok(Admitted { clearance: SecurityLevel::L1, app: None, client });
         }
         let now = catalog::now_ms();
-        let app = self.authenticate(head, snapshot, body, client, now)?;
+        let app = self.authenticate(head, snapshot, body, client, now).await?;
         facts.app_id = Some(app.id);
         let grant_qps = grant(snapshot, route, app, now)?;
-        self.limit(route, app.id, grant_qps)?;
+        self.limit(route, env, app.id, grant_qps).await?;
         Ok(Admitted { clearance: app.clearance, app: Some(Arc::clone(app)), client })
     }
 
     /// Phase *authenticate*: the app behind the call's credentials (an app token, or a
     /// signature over the call, checked against replays), called from an address its IP allow
-    /// list admits. Refuses 401 `Unauthorized.*` and 403 `Forbidden.IpNotAllowed`.
-    fn authenticate<'s>(
+    /// list admits. Refuses 401 `Unauthorized.*` and 403 `Forbidden.IpNotAllowed`. Nonces are
+    /// remembered by this node and, with Redis, by the cluster: a nonce either has seen is
+    /// refused; without Redis at the moment, this node's memory alone decides.
+    async fn authenticate<'s>(
         &self,
         head: &CallHead<'_>,
         snapshot: &'s Snapshot,
@@ -57,7 +61,18 @@ impl Edge {
     ) -> std::result::Result<&'s Arc<AppEntry>, Refused> {
         let credentials = Credentials::from_headers(&head.headers)?;
         let signed = SignedParts { method: head.method.as_str(), path: head.path, query: head.query, body };
-        let app = snapshot.callers.authenticate(&credentials, &signed, &self.nonces, now)?;
+        let (app, nonce) = snapshot.callers.authenticate(&credentials, &signed, now)?;
+        if let Some(nonce) = nonce {
+            let mut check = self.nonces.first_use(app.id, nonce, now / 1000);
+            if let (NonceCheck::First | NonceCheck::Full, Some(shared)) = (check, &self.settings.shared) {
+                check = match shared.first_use(app.id, nonce).await {
+                    Some(true) => NonceCheck::First,
+                    Some(false) => NonceCheck::Replayed,
+                    None => check,
+                };
+            }
+            nonce_verdict(check)?;
+        }
         if !app.allows(client) {
             return Err(ApiError::new(
                 ErrorCode::ForbiddenIpNotAllowed,
@@ -68,15 +83,39 @@ impl Edge {
         Ok(app)
     }
 
-    /// Phase *limit*: the grant's QPS, then the API's. Refuses 429 `Throttling.User` or
-    /// `Throttling.Api` with `Retry-After`.
-    fn limit(
+    /// Phase *limit*: the grant's QPS, then the API's, then the platform's for the
+    /// environment — in Redis when configured and reachable (one round trip for all three),
+    /// by this node alone otherwise. Refuses 429 `Throttling.User`, `Throttling.Api` or
+    /// `Throttling.System` with `Retry-After`.
+    async fn limit(
         &self,
         route: &Route,
+        env: Environment,
         app_id: i64,
         grant_qps: Option<std::num::NonZeroU32>,
     ) -> std::result::Result<(), Refused> {
-        match self.limiters.check(route.api_id, route.access.max_qps, app_id, grant_qps) {
+        let system_qps = self.settings.system_qps[usize::from(env == Environment::Test)];
+        let mut decided = None;
+        if let Some(shared) = &self.settings.shared {
+            let system = system_qps.map(|qps| (env.as_str(), qps));
+            let limits = shared_limits(route.api_id, route.access.max_qps, app_id, grant_qps, system);
+            let keys: Vec<shared::Limit> = limits.iter().map(|(_, limit)| limit.clone()).collect();
+            decided = shared.limit(&keys).await.map(|refused| match refused {
+                None => Ok(()),
+                Some((index, retry_after)) => {
+                    let scope = limits.get(index).map_or(ThrottleScope::Api, |(scope, _)| *scope);
+                    Err(Throttled { scope, retry_after })
+                }
+            });
+        }
+        let decided = decided.unwrap_or_else(|| {
+            self.limiters.check(route.api_id, route.access.max_qps, app_id, grant_qps)?;
+            match system_qps {
+                Some(qps) => self.limiters.check_system(u8::from(env == Environment::Test), qps),
+                None => Ok(()),
+            }
+        });
+        match decided {
             Ok(()) => Ok(()),
             Err(throttled) => {
                 calls::metrics::metrics().limiter_refused(Some(route.api_id));
@@ -84,6 +123,9 @@ impl Edge {
                 let (code, what) = match throttled.scope {
                     ThrottleScope::User => (ErrorCode::ThrottlingUser, "this app's share of the API"),
                     ThrottleScope::Api => (ErrorCode::ThrottlingApi, "the API"),
+                    ThrottleScope::System => {
+                        (ErrorCode::ThrottlingSystem, "the platform (all APIs together; the operator sets the limit)")
+                    }
                 };
                 Err(Refused {
                     error: ApiError::new(code, format!("too many calls to {what}; retry after {retry_after} s")),

@@ -98,6 +98,10 @@ pub struct EdgeSettings {
     pub body_timeout: Duration,
     /// Whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// The platform's QPS for all APIs of production and of test together (`[limits]`).
+    pub system_qps: [Option<std::num::NonZeroU32>; 2],
+    /// Limits and nonces shared with the other nodes (`[redis]`); `None`: this node's own.
+    pub shared: Option<Arc<shared::Shared>>,
 }
 
 impl Edge {
@@ -265,7 +269,8 @@ impl Edge {
         // Refusals before a version is chosen follow the published version's format.
         let published = negotiate::choose(head, route.served.plugin.as_ref());
         let caller = self
-            .admit(head, &snapshot, &route, body.as_deref().unwrap_or(&[]), facts)
+            .admit(head, &snapshot, &route, env, body.as_deref().unwrap_or(&[]), facts)
+            .await
             .map_err(|refused| refused.answer_in(request_id, negotiate::error_media(&published)))?;
         drop(snapshot);
         let gray = choose_version(&route, &caller);

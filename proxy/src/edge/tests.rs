@@ -99,6 +99,8 @@ fn edge(routes: Vec<Route>) -> Arc<Edge> {
         max_body_bytes: 1024,
         body_timeout: std::time::Duration::from_secs(1),
         trusted_proxies: Default::default(),
+        system_qps: [None, None],
+        shared: None,
     };
     Edge::new(
         Arc::new(ArcSwap::from_pointee(snapshot)),
