@@ -27,6 +27,7 @@ use moka::future::Cache;
 use crate::call::{BodyUse, Call, CallOutput};
 use crate::error::{ApiError, DefinitionError};
 use crate::sql::StageTimings;
+use crate::sql::encode::PageInfo;
 use crate::sql::value::RawParam;
 use crate::{ApiPlugin, PluginContext, RequestParam};
 
@@ -346,38 +347,83 @@ impl CachedApi {
     }
 }
 
-/// An answer as the shared tier keeps it: a tag (`D` data, `J` JSON), when it was stored
-/// (Unix milliseconds) and its row count, then the bytes.
+/// An answer as the shared tier keeps it, a fixed header then the bytes: a tag (`D` data,
+/// `J` JSON), when it was stored (Unix milliseconds), the row count, the format, and the page
+/// (a flag: 0 none, 1 without total, 2 with total; then number, size and total).
+const SHARED_HEADER: usize = 1 + 8 + 8 + 1 + 1 + 24;
+
 fn encode_shared(output: &CallOutput) -> Option<Vec<u8>> {
-    let (tag, rows, body) = match output {
-        CallOutput::Data { data, row_count, .. } => (b'D', *row_count as u64, data.clone()),
-        CallOutput::Json(value) => (b'J', 0, serde_json::to_vec(value).ok()?),
+    let (tag, rows, format, page, body) = match output {
+        CallOutput::Data { data, row_count, format, page, .. } => {
+            (b'D', *row_count as u64, *format, *page, data.clone())
+        }
+        CallOutput::Json(value) => (b'J', 0, ResultFormat::Json, None, serde_json::to_vec(value).ok()?),
         _ => return None,
     };
-    let mut bytes = Vec::with_capacity(17 + body.len());
+    let mut bytes = Vec::with_capacity(SHARED_HEADER + body.len());
     bytes.push(tag);
     bytes.extend_from_slice(&unix_ms().to_le_bytes());
     bytes.extend_from_slice(&rows.to_le_bytes());
+    bytes.push(format_byte(format));
+    let (flag, page) = match page {
+        None => (0, PageInfo::default()),
+        Some(p) if p.total.is_none() => (1, p),
+        Some(p) => (2, p),
+    };
+    bytes.push(flag);
+    for n in [page.page_num, page.page_size, page.total.unwrap_or(0)] {
+        bytes.extend_from_slice(&n.to_le_bytes());
+    }
     bytes.extend_from_slice(&body);
     Some(bytes)
 }
 
 /// The answer and its age; `None` for bytes this build did not write.
 fn decode_shared(bytes: &[u8]) -> Option<(CallOutput, Duration)> {
-    let (&tag, rest) = bytes.split_first()?;
-    let stored = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
-    let rows = u64::from_le_bytes(rest.get(8..16)?.try_into().ok()?);
-    let body = rest.get(16..)?;
-    let output = match tag {
+    let header = bytes.get(..SHARED_HEADER)?;
+    let body = bytes.get(SHARED_HEADER..)?;
+    let u64_at = |at: usize| header.get(at..at + 8)?.try_into().ok().map(u64::from_le_bytes);
+    let stored = u64_at(1)?;
+    let rows = u64_at(9)?;
+    let format = format_of_byte(header[17])?;
+    let (num, size, total) = (u64_at(19)?, u64_at(27)?, u64_at(35)?);
+    let page = match header[18] {
+        0 => None,
+        1 => Some(PageInfo { page_num: num, page_size: size, total: None }),
+        2 => Some(PageInfo { page_num: num, page_size: size, total: Some(total) }),
+        _ => return None,
+    };
+    let output = match header[0] {
         b'D' => CallOutput::Data {
             data: body.to_vec(),
             row_count: usize::try_from(rows).ok()?,
             timings: StageTimings::default(),
+            format,
+            page,
         },
         b'J' => CallOutput::Json(serde_json::from_slice(body).ok()?),
         _ => return None,
     };
     Some((output, Duration::from_millis(unix_ms().saturating_sub(stored))))
+}
+
+fn format_byte(format: ResultFormat) -> u8 {
+    match format {
+        ResultFormat::Json => 0,
+        ResultFormat::JsonCompact => 1,
+        ResultFormat::Xml => 2,
+        ResultFormat::Csv => 3,
+    }
+}
+
+fn format_of_byte(byte: u8) -> Option<ResultFormat> {
+    Some(match byte {
+        0 => ResultFormat::Json,
+        1 => ResultFormat::JsonCompact,
+        2 => ResultFormat::Xml,
+        3 => ResultFormat::Csv,
+        _ => return None,
+    })
 }
 
 fn unix_ms() -> u64 {
