@@ -222,6 +222,27 @@ pub async fn apply_as(
     outbound: &OutboundBase,
     actor: &str,
 ) -> Result<ApplyReport, Vec<Problem>> {
+    apply_with(bundle, store, outbound, actor, Write::Store).await
+}
+
+/// Whether `apply` writes, or only says what it would write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Store,
+    /// Everything is checked and compared with the store as for a real apply, and the report
+    /// says what would be created, updated, versioned and published; nothing is written.
+    DryRun,
+}
+
+/// [`apply_as`], or with [`Write::DryRun`] its report without a write.
+pub async fn apply_with(
+    bundle: &Bundle,
+    store: &Store,
+    outbound: &OutboundBase,
+    actor: &str,
+    write: Write,
+) -> Result<ApplyReport, Vec<Problem>> {
+    let dry_run = write == Write::DryRun;
     let first_origin = bundle
         .datasources
         .first()
@@ -338,9 +359,13 @@ pub async fn apply_as(
 
     let mut report = ApplyReport::default();
     let mut workgroup_ids: HashMap<&str, i64> = HashMap::new();
-    for name in &order {
+    for (index, name) in order.iter().enumerate() {
         let id = match existing.get(name).and_then(|e| e.workgroup.as_ref()) {
             Some(workgroup) => workgroup.id,
+            None if dry_run => {
+                report.workgroups_created.push((*name).to_owned());
+                -1 - index as i64
+            }
             None => {
                 let origin = first_mention(bundle, name);
                 let created = store
@@ -370,6 +395,7 @@ pub async fn apply_as(
         let current =
             existing.get(spec.workgroup.as_str()).and_then(|e| e.datasources.iter().find(|d| d.name == spec.name));
         let (id, change) = match current {
+            None if dry_run => (0, Change::Created),
             None => {
                 let created =
                     store.create_datasource(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
@@ -379,6 +405,8 @@ pub async fn apply_as(
                 desired.id = current.id;
                 if same_datasource(store, current, &desired).await {
                     (current.id, Change::Unchanged)
+                } else if dry_run {
+                    (current.id, Change::Updated)
                 } else {
                     store.update_datasource(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
                     (current.id, Change::Updated)
@@ -397,6 +425,7 @@ pub async fn apply_as(
         let current =
             existing.get(spec.workgroup.as_str()).and_then(|e| e.functions.iter().find(|f| f.name == spec.name));
         let change = match current {
+            None if dry_run => Change::Created,
             None => {
                 let wanted = LibraryFunction {
                     id: 0,
@@ -414,6 +443,7 @@ pub async fn apply_as(
             Some(current) if current.description == spec.description && current.source == spec.source => {
                 Change::Unchanged
             }
+            Some(_) if dry_run => Change::Updated,
             Some(_) => {
                 store
                     .update_function(workgroup_id, &spec.name, &spec.description, &spec.source)
@@ -447,11 +477,13 @@ pub async fn apply_as(
             updated_at: current.map_or(0, |c| c.updated_at),
         };
         let change = match current {
+            None if dry_run => Change::Created,
             None => {
                 store.create_webhook(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
                 Change::Created
             }
             Some(current) if *current == desired => Change::Unchanged,
+            Some(_) if dry_run => Change::Updated,
             Some(_) => {
                 store.update_webhook(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
                 Change::Updated
@@ -481,6 +513,22 @@ pub async fn apply_as(
                 planned.push((index, plan));
             }
         }
+    }
+    if dry_run {
+        for (index, plan) in &planned {
+            let spec = &bundle.apis[*index].spec;
+            let saved = plan.save_version.as_ref().map(|_| plan.latest.map_or(0, |v| v + 1));
+            outcomes[*index] = Some(ApiOutcome {
+                workgroup: spec.workgroup.clone(),
+                name: spec.name.clone(),
+                change: plan.change,
+                version: saved.or(plan.latest).unwrap_or_default(),
+                version_saved: saved.is_some(),
+                published: plan.publish.clone(),
+                listing_saved: false,
+            });
+        }
+        planned.clear();
     }
     for batch in planned.chunks(APIS_PER_TRANSACTION) {
         let writes: Vec<ApiWrite<'_>> = batch
@@ -523,8 +571,13 @@ pub async fn apply_as(
         }
     }
     for ((sourced, id), outcome) in bundle.apis.iter().zip(&ids).zip(outcomes.iter_mut()) {
-        if let (Some(listing), Some(id), Some(outcome)) = (&sourced.spec.listing, id, outcome) {
-            outcome.listing_saved = write_listing(store, sourced, *id, listing).await?;
+        match (&sourced.spec.listing, id, outcome) {
+            (Some(listing), Some(id), Some(outcome)) => {
+                outcome.listing_saved = write_listing(store, sourced, *id, listing, write).await?;
+            }
+            // A dry run's new API: its listing would be written with it.
+            (Some(_), None, Some(outcome)) if dry_run => outcome.listing_saved = true,
+            _ => {}
         }
     }
     report.apis = outcomes.into_iter().flatten().collect();
@@ -538,12 +591,16 @@ async fn write_listing(
     sourced: &Sourced<ApiSpec>,
     api_id: i64,
     listing: &ListingInfo,
+    write: Write,
 ) -> Result<bool, Vec<Problem>> {
     let wanted = listing.clone().normalized();
     let what = format!("the listing of API `{}/{}`", sourced.spec.workgroup, sourced.spec.name);
     let stored = store.listing(api_id).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
     if stored.is_some_and(|l| l.draft == wanted) {
         return Ok(false);
+    }
+    if write == Write::DryRun {
+        return Ok(true);
     }
     store.save_listing_draft(api_id, &wanted).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
     Ok(true)

@@ -25,7 +25,10 @@
 mod apply;
 mod check;
 mod load;
+pub mod openapi;
 
+#[cfg(test)]
+mod openapi_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -46,7 +49,7 @@ use plugins::DefinitionError;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-pub use apply::{ApiOutcome, ApplyReport, Change, DEFAULT_ACTOR, ObjectOutcome, apply, apply_as};
+pub use apply::{ApiOutcome, ApplyReport, Change, DEFAULT_ACTOR, ObjectOutcome, Write, apply, apply_as, apply_with};
 pub use check::{check, check_datasources, check_functions, check_upstreams};
 pub use load::load;
 

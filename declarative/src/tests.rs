@@ -471,6 +471,25 @@ async fn applying_the_examples_twice_changes_nothing_the_second_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_reports_what_apply_does_and_writes_nothing() {
+    let store = memory_store().await;
+    let bundle = load(&[examples_dir()]).unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let data_dir = std::env::temp_dir().join(format!("sluice-declarative-data-{}", std::process::id()));
+    let outbound = outbound_in(&data_dir);
+    let revision = store.revision().await.unwrap();
+    let planned = super::apply_with(&bundle, &store, &outbound, "tester", super::Write::DryRun)
+        .await
+        .unwrap_or_else(|p| panic!("{}", listing(&p)));
+    assert_eq!(store.revision().await.unwrap(), revision, "a dry run wrote to the store");
+    assert!(store.workgroup_by_name("demo").await.is_err(), "a dry run created the workgroup");
+    let applied = apply(&bundle, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
+    assert_eq!(planned, applied, "the dry run said something else than apply did");
+    let again = super::apply_with(&bundle, &store, &outbound, "tester", super::Write::DryRun).await.unwrap();
+    assert!(again.is_noop(), "{again}");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_definition_gets_a_new_version_and_metadata_does_not() {
     let dir = TempDir::new("versions");
     let api = |table: &str, description: &str, publish: &str| {

@@ -455,11 +455,16 @@ fn same_name(position: ParamPosition, a: &str, b: &str) -> bool {
     if position == ParamPosition::Header { a.eq_ignore_ascii_case(b) } else { a == b }
 }
 
+/// Whether the edge sets this upstream header itself, so that no parameter or constant may.
+pub fn is_reserved_upstream_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    RESERVED_UPSTREAM_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-sluice-")
+}
+
 fn upstream_header(name: &str, what: &str) -> Result<HeaderName, String> {
     let header =
         HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("{what}: `{name}` is not a valid header name"))?;
-    let lower = header.as_str();
-    if RESERVED_UPSTREAM_HEADERS.contains(&lower) || lower.starts_with("x-sluice-") {
+    if is_reserved_upstream_header(header.as_str()) {
         return Err(format!("{what}: the edge sets upstream header `{name}` itself"));
     }
     Ok(header)

@@ -1,5 +1,6 @@
-//! `sluice apply` and `sluice check`: declarative files against the store; `sluice export`:
-//! documents from the store to files.
+//! `sluice apply` and `sluice check`: declarative files against the store; `sluice import
+//! openapi`: a third-party API's OpenAPI document as registered APIs, through apply;
+//! `sluice export`: documents from the store to files.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,12 +50,23 @@ pub fn check(config: &Config, files: &[PathBuf]) -> Result<(), String> {
 
 /// Applies files to the configured store as `actor` (`apply` when `None`); a running server
 /// picks the change up by itself.
-pub fn apply(config: &Config, files: &[PathBuf], actor: Option<&str>) -> Result<(), String> {
-    let actor = actor.map(str::trim).filter(|a| !a.is_empty()).unwrap_or(declarative::DEFAULT_ACTOR);
+pub fn apply(config: &Config, files: &[PathBuf], actor: Option<&str>, dry_run: bool) -> Result<(), String> {
     // apply runs the checks itself, with the store's datasources in view.
     let bundle = declarative::load(files).map_err(report)?;
+    apply_bundle(config, &bundle, actor, dry_run)
+}
+
+/// Applies a bundle (from files or an import) as `actor`; with `dry_run`, says what would
+/// change and writes nothing.
+fn apply_bundle(
+    config: &Config,
+    bundle: &declarative::Bundle,
+    actor: Option<&str>,
+    dry_run: bool,
+) -> Result<(), String> {
+    let actor = actor.map(str::trim).filter(|a| !a.is_empty()).unwrap_or(declarative::DEFAULT_ACTOR);
     // The sandbox is here, not in `declarative`: its compile check comes first.
-    let problems = declarative::check_functions(&bundle, &sandbox_check);
+    let problems = declarative::check_functions(bundle, &sandbox_check);
     if !problems.is_empty() {
         return Err(report(problems));
     }
@@ -68,11 +80,87 @@ pub fn apply(config: &Config, files: &[PathBuf], actor: Option<&str>) -> Result<
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     runtime.block_on(async {
         let store = Store::open(&config.store_url, secrets).await.map_err(|e| format!("cannot open the store: {e}"))?;
-        let outcome = declarative::apply_as(&bundle, &store, &outbound, actor).await.map_err(report);
+        let write = if dry_run { declarative::Write::DryRun } else { declarative::Write::Store };
+        let outcome = declarative::apply_with(bundle, &store, &outbound, actor, write).await.map_err(report);
         store.close().await;
-        println!("{}", outcome?);
+        let outcome = outcome?;
+        if dry_run {
+            println!("dry run: nothing was written; apply would do this:");
+        }
+        println!("{outcome}");
         Ok(())
     })
+}
+
+/// What `sluice import` reads.
+#[derive(Debug, Subcommand)]
+pub enum Import {
+    /// An OpenAPI 3.0 or 3.1 document (JSON or YAML): one registered API per operation,
+    /// applied like a file of `kind: Api` documents (docs/import.md).
+    Openapi {
+        /// The document.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// The workgroup the APIs belong to.
+        #[arg(long)]
+        workgroup: String,
+        /// The upstream's base URL (default: the document's first server).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Put before every operation's path on Sluice's side, such as `/petstore`.
+        #[arg(long, default_value = "")]
+        path_prefix: String,
+        /// Publish the imported versions to this environment (repeat for both); by default
+        /// nothing is published.
+        #[arg(long, value_name = "ENV")]
+        publish: Vec<catalog::model::Environment>,
+        /// Anyone may call the imported APIs; by default callers need an app and a grant.
+        #[arg(long)]
+        public: bool,
+        /// The user recorded as creator and last editor (default: `apply`).
+        #[arg(long = "as", value_name = "USER")]
+        actor: Option<String>,
+        /// Check everything and say what would be created, changed or left alone; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also write the APIs as a declarative file (`kind: Api` documents) for review.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Imports a document: what could not be mapped is listed with its JSON pointer, the rest
+/// goes through apply (or its dry run).
+pub fn import(config: &Config, what: &Import) -> Result<(), String> {
+    let Import::Openapi { file, workgroup, base_url, path_prefix, publish, public, actor, dry_run, output } = what;
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let doc = declarative::openapi::parse_document(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let options = declarative::openapi::ImportOptions {
+        workgroup: workgroup.clone(),
+        base_url: base_url.clone(),
+        path_prefix: path_prefix.clone(),
+        publish: publish.clone(),
+        public: *public,
+    };
+    let imported = declarative::openapi::import(&doc, &options);
+    for problem in &imported.problems {
+        let what = if problem.fatal { "cannot import" } else { "left out" };
+        eprintln!("{}#{}: {what}: {}", file.display(), problem.pointer, problem.message);
+    }
+    if imported.problems.iter().any(|p| p.fatal) {
+        return Err(format!("{} cannot be imported", file.display()));
+    }
+    if let Some(output) = output {
+        let yaml = imported.to_yaml()?;
+        std::fs::write(output, yaml).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+        println!("wrote {}", output.display());
+    }
+    let apis = imported.into_specs(file).map_err(report)?;
+    if apis.is_empty() {
+        return Err(format!("{} describes no operation that can be imported", file.display()));
+    }
+    let bundle = declarative::Bundle { apis, ..Default::default() };
+    apply_bundle(config, &bundle, actor.as_deref(), *dry_run)
 }
 
 /// What `sluice export` writes.

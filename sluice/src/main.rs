@@ -1,4 +1,4 @@
-//! The `sluice` command: `serve`, `apply -f`, `check -f`, `export`. A thin crate that wires
+//! The `sluice` command: `serve`, `apply -f`, `check -f`, `import openapi`, `export`. A thin crate that wires
 //! the edge (`proxy`), the management API (`admin`), the declarative files (`declarative`)
 //! and the configuration (`config`) into one process ([`serve`]).
 
@@ -48,12 +48,18 @@ enum Command {
         /// `apply`).
         #[arg(long = "as", value_name = "USER")]
         actor: Option<String>,
+        /// Check everything and say what would change, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Validate YAML files without applying them; lists every problem with file and line.
     Check {
         #[arg(short = 'f', long = "file", required = true)]
         files: Vec<PathBuf>,
     },
+    /// Create or update registered APIs from a third-party API's description.
+    #[command(subcommand)]
+    Import(crate::cli::Import),
     /// Write documents from the store to files.
     #[command(subcommand)]
     Export(crate::cli::Export),
@@ -74,8 +80,9 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Serve => crate::serve::serve(config),
-        Command::Apply { files, actor } => crate::cli::apply(&config, &files, actor.as_deref()),
+        Command::Apply { files, actor, dry_run } => crate::cli::apply(&config, &files, actor.as_deref(), dry_run),
         Command::Check { files } => crate::cli::check(&config, &files),
+        Command::Import(what) => crate::cli::import(&config, &what),
         Command::Export(what) => crate::cli::export(&config, &what),
     };
     match outcome {

@@ -1,0 +1,193 @@
+//! The OpenAPI importer on public example documents (the OpenAPI Initiative's Petstore,
+//! Petstore expanded and USPTO) and one written for these tests (`warehouse-3.1.yaml`).
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::openapi::{ImportOptions, Imported, import, parse_document};
+use super::{Bundle, check, compile_sql};
+
+fn imported(file: &str, options: ImportOptions) -> Imported {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sluice/tests/openapi").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    import(&parse_document(&text).unwrap(), &options)
+}
+
+fn options() -> ImportOptions {
+    ImportOptions { workgroup: "shop".into(), ..Default::default() }
+}
+
+fn api<'a>(imported: &'a Imported, name: &str) -> &'a Value {
+    let found = imported.documents.iter().find(|(_, d)| d["name"] == name);
+    &found.unwrap_or_else(|| panic!("no API {name}: {:#?}", imported.documents)).1
+}
+
+fn param<'a>(api: &'a Value, name: &str) -> &'a Value {
+    let params = api["params"].as_array().unwrap();
+    params.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no param {name} in {api:#}"))
+}
+
+/// The imported APIs pass the same checks as a hand-written file: names, paths, methods,
+/// the registered mapping as the edge compiles it.
+fn assert_checks(imported: &Imported) {
+    let apis = imported.clone().into_specs(Path::new("doc.yaml")).unwrap();
+    let problems = check(&Bundle { apis, ..Default::default() }, &compile_sql);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn petstore_operations_become_registered_apis() {
+    let imported = imported("petstore.yaml", options());
+    assert!(imported.problems.is_empty(), "{:?}", imported.problems);
+    let names: Vec<_> = imported.documents.iter().map(|(_, d)| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["listPets", "createPets", "showPetById"]);
+    let list = api(&imported, "listPets");
+    assert_eq!(list["path"], "/pets");
+    assert_eq!(list["method"], "GET");
+    assert_eq!(list["upstream"], json!({"baseUrl": "http://petstore.swagger.io/v1", "path": "/pets", "method": "GET"}));
+    assert_eq!(param(list, "limit")["type"], "int");
+    assert_eq!(param(list, "limit")["required"], false);
+    assert_eq!(list["tags"], json!(["pets"]));
+    let create = api(&imported, "createPets");
+    assert_eq!(param(create, "id")["position"], "body");
+    assert_eq!(param(create, "id")["required"], true);
+    assert_eq!(param(create, "tag")["required"], false);
+    let show = api(&imported, "showPetById");
+    assert_eq!(show["path"], "/pets/{petId}");
+    assert_eq!(param(show, "petId")["position"], "path");
+    assert_eq!(param(show, "petId")["required"], true);
+    assert_eq!(show["publish"], json!([]), "nothing is published unless asked");
+    assert_checks(&imported);
+}
+
+#[test]
+fn all_of_parts_merge_and_names_are_made_valid() {
+    let imported = imported("petstore-expanded.yaml", ImportOptions { path_prefix: "/petstore/".into(), ..options() });
+    assert!(imported.problems.is_empty(), "{:?}", imported.problems);
+    // `find pet by id` is not a valid API name; its spaces become underscores.
+    let find = api(&imported, "find_pet_by_id");
+    assert_eq!(find["path"], "/petstore/pets/{id}");
+    assert_eq!(find["upstream"]["path"], "/pets/{id}");
+    assert_eq!(param(api(&imported, "findPets"), "tags")["type"], "array<string>");
+    let add = api(&imported, "addPet");
+    assert_eq!(param(add, "name")["required"], true);
+    assert_eq!(param(add, "tag")["required"], false);
+    assert_eq!(api(&imported, "deletePet")["method"], "DELETE");
+    assert_checks(&imported);
+}
+
+#[test]
+fn server_variables_defaults_and_unmapped_bodies() {
+    let imported = imported("uspto.yaml", ImportOptions { path_prefix: "/uspto".into(), ..options() });
+    let list = api(&imported, "list_data_sets");
+    assert_eq!(list["upstream"]["baseUrl"], "https://developer.uspto.gov/ds-api");
+    assert_eq!(list["path"], "/uspto", "the root path under a prefix is the prefix");
+    let fields = api(&imported, "list_searchable_fields");
+    assert_eq!(param(fields, "dataset")["example"], "oa_citations");
+    assert_eq!(fields["errorCodes"][0]["code"], "404");
+    // The form body is not JSON: left out, with where it is.
+    let search = api(&imported, "perform_search");
+    assert_eq!(search["params"].as_array().unwrap().len(), 2);
+    assert_eq!(param(search, "version")["default"], "v1");
+    assert_eq!(imported.problems.len(), 1, "{:?}", imported.problems);
+    assert_eq!(imported.problems[0].pointer, "/paths/~1{dataset}~1{version}~1records/post/requestBody/content");
+    assert!(!imported.problems[0].fatal);
+    assert_checks(&imported);
+}
+
+#[test]
+fn ref_chains_path_level_parameters_and_security_schemes() {
+    let imported = imported("warehouse-3.1.yaml", options());
+    let get = api(&imported, "getStock");
+    assert_eq!(get["upstream"]["baseUrl"], "http://127.0.0.1:18931/wh");
+    // `Sku` → `SkuParam` → schema `SkuCode`, declared once for the whole path.
+    let sku = param(get, "sku");
+    assert_eq!((sku["position"].as_str(), sku["required"].as_bool()), (Some("path"), Some(true)));
+    assert_eq!(sku["example"], "AB-1234");
+    assert!(get["params"].as_array().unwrap().iter().all(|p| p["name"] != "X-Request-ID"), "the edge sets it");
+    let warehouse = param(get, "warehouse");
+    assert_eq!((warehouse["type"].as_str(), warehouse["default"].as_str()), (Some("int"), Some("1")));
+    assert_eq!(warehouse["example"], "3");
+    assert_eq!(
+        get["upstream"]["constants"],
+        json!([{"name": "X-Stock-Key", "position": "header", "valueEnv": "SLUICE_SECRET_STOCKKEY"}])
+    );
+    let put = api(&imported, "putStock");
+    assert!(
+        put["params"].as_array().unwrap().iter().any(|p| p["name"] == "sku"),
+        "path-level parameters apply to every operation"
+    );
+    assert_eq!(param(put, "quantity")["required"], true);
+    assert_eq!(param(put, "price")["type"], "decimal");
+    assert_eq!(param(put, "tags")["type"], "array<string>");
+    assert_eq!(param(put, "location")["type"], "json");
+    let moves = api(&imported, "recordMove");
+    assert_eq!(
+        moves["upstream"]["constants"][0],
+        json!({"name": "Authorization", "position": "header", "valueEnv": "SLUICE_SECRET_BEARER"})
+    );
+    assert_eq!(param(api(&imported, "auditLog"), "since")["type"], "datetime");
+    let mut left_out: Vec<(&str, bool)> = imported.problems.iter().map(|p| (p.pointer.as_str(), p.fatal)).collect();
+    left_out.sort_unstable();
+    assert_eq!(
+        left_out,
+        [
+            ("/components/securitySchemes/oauth", false),
+            ("/paths/~1moves/post/requestBody/content/application~1json/schema", false),
+            ("/paths/~1stock~1{sku}/get/parameters/1", false),
+            ("/paths/~1stock~1{sku}/parameters/1", false),
+            ("/paths/~1stock~1{sku}/parameters/1", false),
+            ("/paths/~1stock~1{sku}/patch", false),
+        ]
+    );
+    assert_checks(&imported);
+}
+
+#[test]
+fn documents_that_are_not_openapi_3_are_refused_whole() {
+    for (doc, pointer) in [
+        (json!({"swagger": "2.0", "paths": {}}), "/swagger"),
+        (json!({"paths": {}}), "/openapi"),
+        (json!({"openapi": "4.0.0", "paths": {}}), "/openapi"),
+        (json!({"openapi": "3.0.3"}), "/paths"),
+    ] {
+        let imported = import(&doc, &options());
+        assert!(imported.documents.is_empty());
+        assert_eq!(imported.problems.len(), 1);
+        assert_eq!(imported.problems[0].pointer, pointer);
+        assert!(imported.problems[0].fatal);
+    }
+}
+
+#[test]
+fn references_outside_the_document_or_in_cycles_are_left_out() {
+    let doc = json!({
+        "openapi": "3.0.3",
+        "servers": [{"url": "https://api.example.com"}],
+        "paths": {
+            "/a": {"get": {"operationId": "a", "parameters": [{"$ref": "other.yaml#/components/parameters/X"}], "responses": {}}},
+            "/b": {"get": {"operationId": "b", "parameters": [{"$ref": "#/components/parameters/Loop"}], "responses": {}}},
+            "/c": {"get": {"operationId": "c", "parameters": [{"$ref": "#/components/parameters/Nothing"}], "responses": {}}}
+        },
+        "components": {"parameters": {"Loop": {"$ref": "#/components/parameters/Loop"}}}
+    });
+    let imported = import(&doc, &options());
+    assert_eq!(imported.documents.len(), 3, "the operations stay, without the parameters");
+    let messages: Vec<_> = imported.problems.iter().map(|p| (p.pointer.as_str(), p.message.as_str())).collect();
+    assert!(messages[0].1.contains("not inside this document"), "{messages:?}");
+    assert!(messages[1].1.contains("cycle"), "{messages:?}");
+    assert!(messages[2].1.contains("points at nothing"), "{messages:?}");
+    assert_eq!(messages[1].0, "/paths/~1b/get/parameters/0");
+}
+
+#[test]
+fn a_relative_server_needs_a_base_url() {
+    let doc = json!({"openapi": "3.1.0", "servers": [{"url": "/v1"}], "paths": {"/x": {"get": {"responses": {}}}}});
+    let without = import(&doc, &options());
+    assert!(without.documents.is_empty());
+    assert_eq!(without.problems[0].pointer, "/servers/0/url");
+    let with = import(&doc, &ImportOptions { base_url: Some("https://api.example.com/v1/".into()), ..options() });
+    assert_eq!(with.documents[0].1["upstream"]["baseUrl"], "https://api.example.com/v1");
+    assert_eq!(with.documents[0].1["name"], "get_x", "named by method and path without an operationId");
+}

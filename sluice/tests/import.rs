@@ -1,0 +1,207 @@
+//! `sluice import openapi` through the real binary: a dry run that writes nothing, the import
+//! of public example documents as registered APIs served at the edge and forwarding to an
+//! upstream on 127.0.0.1, security schemes as constants read from the environment, a second
+//! import as a no-op, and documents that cannot be imported.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::{Server, sluice, try_request, workspace_root};
+
+/// One request the upstream received: method, target, headers (lower-case names), body.
+type Request = (String, String, Vec<(String, String)>, Vec<u8>);
+type Seen = Arc<Mutex<Vec<Request>>>;
+
+/// An upstream that answers every request with `{"ok": true}` and remembers it.
+fn upstream() -> (SocketAddr, Seen) {
+    let listener = support::free_listener();
+    let addr = listener.local_addr().expect("upstream address");
+    let seen: Seen = Arc::default();
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || serve(stream, &log));
+        }
+    });
+    (addr, seen)
+}
+
+fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>) {
+    let mut out = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+        let mut headers = Vec::new();
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+        }
+        let length = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        log.lock().expect("log").push((method, target, headers, body));
+        let answer = b"{\"ok\":true}";
+        let head =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", answer.len());
+        if out.write_all(head.as_bytes()).and_then(|_| out.write_all(answer)).is_err() {
+            return;
+        }
+    }
+}
+
+const ENV: [(&str, &str); 2] = [("SLUICE_SSRF_ALLOW", "127.0.0.1"), ("SLUICE_DEMO", "false")];
+
+fn document(name: &str) -> String {
+    workspace_root().join("sluice/tests/openapi").join(name).display().to_string()
+}
+
+fn import(server: &Server, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut all = vec!["import", "openapi"];
+    all.extend_from_slice(args);
+    let mut environment = ENV.to_vec();
+    environment.extend_from_slice(env);
+    sluice(&server.data_dir, &all, &environment)
+}
+
+/// Waits until the edge serves `path` (anything but 404).
+fn served(server: &Server, method: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = try_request(server.edge, method, path, &[], b"")
+            && r.status != 404
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{path} was not served after the import:\n{}", server.output());
+}
+
+#[test]
+fn a_petstore_is_previewed_imported_served_and_imported_again_as_a_no_op() {
+    let (addr, seen) = upstream();
+    let server = Server::start("import-petstore", &ENV);
+    let base = format!("http://{addr}/v1");
+    let petstore = document("petstore.yaml");
+    let args = ["-f", &petstore, "--workgroup", "shop", "--base-url", &base, "--path-prefix", "/petstore", "--public"];
+
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let (ok, out) = import(&server, &dry, &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("dry run: nothing was written"), "{out}");
+    assert!(out.contains("workgroup shop: created"), "{out}");
+    assert!(out.contains("api shop/listPets: created, saved V0"), "{out}");
+    assert!(out.contains("api shop/showPetById: created, saved V0"), "{out}");
+
+    let mut real = args.to_vec();
+    real.extend(["--publish", "prod"]);
+    let (ok, out) = import(&server, &real, &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("api shop/createPets: created, saved V0, published V0 to prod"), "{out}");
+    // The dry run wrote nothing: the real import created the workgroup.
+    assert!(out.contains("workgroup shop: created"), "{out}");
+    served(&server, "GET", "/petstore/pets/7");
+    seen.lock().expect("log").clear(); // the probes'
+
+    let answer = server.get("/petstore/pets/7");
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    let answer = server.get("/petstore/pets?limit=5");
+    assert_eq!(answer.status, 200);
+    let bad = server.get("/petstore/pets?limit=many");
+    assert_eq!(bad.status, 400, "limit is declared an integer");
+    assert_eq!(support::code(&bad), "InvalidParameter.limit");
+    let created =
+        server.call("POST", "/petstore/pets", &[("Content-Type", "application/json")], br#"{"id": 9, "name": "Rex"}"#);
+    assert_eq!(created.status, 200, "{}", String::from_utf8_lossy(&created.body));
+    let missing = server.call("POST", "/petstore/pets", &[("Content-Type", "application/json")], br#"{"id": 9}"#);
+    assert_eq!(support::code(&missing), "MissingParameter.name", "name is required in the Pet schema");
+    {
+        let seen = seen.lock().expect("log");
+        let targets: Vec<(&str, &str)> = seen.iter().map(|(m, t, _, _)| (m.as_str(), t.as_str())).collect();
+        assert_eq!(targets, [("GET", "/v1/pets/7"), ("GET", "/v1/pets?limit=5"), ("POST", "/v1/pets")]);
+        let body: serde_json::Value = serde_json::from_slice(&seen[2].3).expect("JSON body");
+        assert_eq!(body, serde_json::json!({"id": 9, "name": "Rex"}));
+    }
+
+    let (ok, out) = import(&server, &real, &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("no changes"), "importing the same document again changes nothing:\n{out}");
+}
+
+#[test]
+fn security_schemes_become_constants_read_from_the_environment() {
+    let (addr, seen) = upstream();
+    let server = Server::start("import-warehouse", &ENV);
+    let base = format!("http://{addr}/wh");
+    let warehouse = document("warehouse-3.1.yaml");
+    let args = ["-f", &warehouse, "--workgroup", "stock", "--base-url", &base, "--public", "--publish", "prod"];
+
+    // The key is never guessed: without its variable nothing is imported.
+    let (ok, out) = import(&server, &args, &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("SLUICE_SECRET_STOCKKEY"), "{out}");
+    assert!(out.contains("#/paths/~1stock~1{sku}/patch: left out"), "what is left out is listed: {out}");
+    assert!(out.contains("#/components/securitySchemes/oauth: left out"), "{out}");
+
+    let secrets = [("SLUICE_SECRET_STOCKKEY", "stock-k3y-81"), ("SLUICE_SECRET_BEARER", "Bearer t0ken-55")];
+    let (ok, out) = import(&server, &args, &secrets);
+    assert!(ok, "{out}");
+    served(&server, "GET", "/stock/AB-1");
+    let answer = server.get("/stock/AB-1?warehouse=2");
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    assert!(!String::from_utf8_lossy(&answer.body).contains("stock-k3y-81"));
+    let seen = seen.lock().expect("log");
+    let (_, target, headers, _) = seen.last().expect("a request upstream");
+    assert_eq!(target, "/wh/stock/AB-1?warehouse=2");
+    assert!(headers.contains(&("x-stock-key".to_owned(), "stock-k3y-81".to_owned())), "{headers:?}");
+}
+
+#[test]
+fn documents_that_cannot_be_imported_say_why_and_write_nothing() {
+    let server = Server::start("import-refused", &ENV);
+    let swagger = server.data_dir.join("swagger.json");
+    std::fs::write(&swagger, r#"{"swagger": "2.0", "info": {"title": "x", "version": "1"}, "paths": {}}"#)
+        .expect("write");
+    let (ok, out) = import(&server, &["-f", swagger.to_str().expect("path"), "--workgroup", "shop"], &[]);
+    assert!(!ok);
+    assert!(out.contains("#/swagger: cannot import: Swagger 2.0"), "{out}");
+
+    let broken = server.data_dir.join("broken.yaml");
+    std::fs::write(&broken, "openapi: 3.0.0\npaths: [unclosed").expect("write");
+    let (ok, out) = import(&server, &["-f", broken.to_str().expect("path"), "--workgroup", "shop"], &[]);
+    assert!(!ok);
+    assert!(out.contains("not valid YAML"), "{out}");
+
+    // A relative server and no --base-url: every operation is left out, so nothing to import.
+    let relative = server.data_dir.join("relative.yaml");
+    std::fs::write(&relative, "openapi: 3.1.0\nservers: [{url: /v1}]\npaths:\n  /x:\n    get: {responses: {}}\n")
+        .expect("write");
+    let (ok, out) = import(&server, &["-f", relative.to_str().expect("path"), "--workgroup", "shop"], &[]);
+    assert!(!ok);
+    assert!(out.contains("#/servers/0/url: left out"), "{out}");
+    assert!(out.contains("describes no operation that can be imported"), "{out}");
+    let answer = server.get("/x");
+    assert_eq!(answer.status, 404);
+}
