@@ -6,7 +6,7 @@ import os
 import statistics
 import time
 
-from common import CORES, POOL, CpuMeter, Watch, log
+from common import CORES, POOL, BenchError, CpuMeter, Watch, http, log
 import fixtures
 import load
 import peers
@@ -100,6 +100,30 @@ def summary(side):
     return out
 
 
+C1_ID = "1[0-9]{3}"  # C1's ids: 1000-1999, every one cached before the runs
+C1_KEYS = 1000
+
+
+def c1_fill(sluice):
+    """Stores every C1 id in the cache (each a MISS, then a HIT); returns a check for after the
+    runs: the share of a sample of ids answered from the cache, in %."""
+    def cache_state(i):
+        status, headers, _ = http("GET", f"{sluice.edge}/pg/users/{i}", headers=sluice.app_headers)
+        if status != 200:
+            raise BenchError(f"C1: GET /pg/users/{i} answered {status}")
+        return {k.lower(): v for k, v in headers.items()}.get("x-sluice-cache")
+    for i in range(1000, 1000 + C1_KEYS):
+        cache_state(i)
+    missed = [i for i in range(1000, 1000 + C1_KEYS, 50) if cache_state(i) != "HIT"]
+    if missed:
+        raise BenchError(f"C1: ids {missed[:5]} were not answered from the cache after being stored")
+
+    def hits_after():
+        sample = range(1000, 1000 + C1_KEYS, 10)
+        return 100.0 * sum(cache_state(i) == "HIT" for i in sample) / len(sample)
+    return hits_after
+
+
 def ratio(a, b):
     return a / b if a and b else None
 
@@ -123,7 +147,7 @@ class UpstreamConnections:
 
 # ------------------------------------------------------------------------------------------
 
-SCENARIOS = ["D1", "D2", "D3", "D4", "P1", "P2", "P3", "P3C", "P4", "W1", "W2", "W3"]
+SCENARIOS = ["D1", "D2", "D3", "D4", "C1", "P1", "P2", "P3", "P3C", "P4", "W1", "W2", "W3"]
 W2_RATE = 50  # W2's open-loop rate, workflow calls per second (150 upstream calls per second)
 W2_CONNECTIONS = 8  # enough for 50/s at 20 ms each, with room for a slow moment
 
@@ -192,6 +216,22 @@ def run_all(ctx, rounds, seconds, warmup, p3_rounds, p3_seconds, only=None):
         ]
         alternate(d4, rounds, seconds, warmup)
         out["D4"] = scenario(d4, "nginx")
+
+    # C1 -----------------------------------------------------------------------------------
+    if want("C1"):
+        log(f"C1: cache hits of D1's lookup ({C1_KEYS} ids, cached beforehand) vs nginx serving the same bytes")
+        cached = ctx.sluice_cache
+        c1_hits = c1_fill(cached)
+        c1 = [
+            http_side(ctx, "sluice", f"{esc(cached.edge)}/pg/users/{C1_ID}", [Watch("sluice, cache on", cached.pid)],
+                      cached.app_headers),
+            peer_or_skip("nginx", ctx.static_url, lambda u: http_side(
+                ctx, "nginx", f"{u}/user.json", [Watch("nginx", ctx.static_pid)], regex=False)),
+        ]
+        alternate(c1, rounds, seconds, warmup)
+        out["C1"] = scenario(c1, "nginx")
+        out["C1"]["keys"] = C1_KEYS
+        out["C1"]["hit_pct_after"] = c1_hits()
 
     # P1 -----------------------------------------------------------------------------------
     if want("P1"):

@@ -81,8 +81,8 @@ class Sluice:
             # (on by default for data and workflow APIs) is off for them.
             SLUICE_CACHE_MAX_BYTES="0",
             RUST_LOG="warn",
-            **(extra_env or {}),
         )
+        self.env.update(extra_env or {})  # may turn the cache back on (C1)
         self.upstream_port = upstream_port
         self.service = None
         self.app_key = self.app_token = None

@@ -17,7 +17,9 @@ use plugins::PluginContext;
 use plugins::sql::SqlApi;
 use plugins::sql::access::{AccessSettings, DatasetRoot, DatasourceAccess};
 use plugins::sql::encode::encode_data;
+use plugins::sql::lite::LitePool;
 use plugins::sql::mask::Masking;
+use plugins::sql::render::RenderedSql;
 use plugins::sql::value::{ParamValues, RawParam};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
@@ -106,11 +108,12 @@ fn benches(c: &mut Criterion) {
         ("encode/point_lookup", "SELECT id, name, age, city FROM users WHERE id = 42"),
         ("encode/100_rows", "SELECT id, name, age, city FROM users LIMIT 100"),
     ] {
+        // Read as SQLite data APIs read them: by a worker of a LitePool.
         let rows = runtime.block_on(async {
-            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", ds.connection.database))
-                .await
-                .expect("connect");
-            sqlx::query(sql).fetch_all(&mut conn).await.expect("rows")
+            let pool = LitePool::new(ds.connection.database.clone().into(), 1);
+            let statement = RenderedSql { sql: sql.into(), binds: Vec::new() };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            pool.run(&statement, None, usize::MAX, deadline).await.expect("rows").rows
         });
         let hints = |_: &str| None;
         c.bench_function(name, |b| {

@@ -11,15 +11,16 @@
 use base64::Engine;
 use catalog::model::{MaskMode, ResultFormat, ScalarType};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use rusqlite::types::Value as LiteValue;
 use rust_decimal::Decimal;
 use sqlx::mysql::MySqlRow;
 use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
 use std::io::Write as _;
 use std::str::FromStr;
 
+use super::lite::LiteRow;
 use super::mask::{MASK, MASK_JSON, Masking};
 use crate::format::{CsvWriter, XmlTags};
 
@@ -65,7 +66,8 @@ pub enum ColumnKind {
 }
 
 /// A row type the encoder can read cells from.
-pub trait CellRow: Row {
+pub trait CellRow {
+    fn column_names(&self) -> Vec<&str>;
     fn column_kind(&self, index: usize, hint: Option<ScalarType>) -> ColumnKind;
     fn cell(&self, index: usize, kind: ColumnKind) -> Cell<'_>;
 }
@@ -93,7 +95,7 @@ pub fn encode_data<R: CellRow>(
     hidden: Option<&Masking>,
     out: &mut Vec<u8>,
 ) {
-    let names: Vec<&str> = rows.first().map(|r| r.columns().iter().map(|c| c.name()).collect()).unwrap_or_default();
+    let names: Vec<&str> = rows.first().map(CellRow::column_names).unwrap_or_default();
     // Per column, once per result: its declared type and how its cells are read.
     let (hint_of, kinds): (Vec<Option<ScalarType>>, Vec<ColumnKind>) = match rows.first() {
         Some(first) => names
@@ -550,6 +552,10 @@ fn cell_or_null<'r>(value: Option<Cell<'r>>) -> Cell<'r> {
 }
 
 impl CellRow for PgRow {
+    fn column_names(&self) -> Vec<&str> {
+        self.columns().iter().map(|c| c.name()).collect()
+    }
+
     fn column_kind(&self, index: usize, _hint: Option<ScalarType>) -> ColumnKind {
         match self.columns()[index].type_info().name() {
             "BOOL" => ColumnKind::Bool,
@@ -605,6 +611,10 @@ fn format_uuid(bytes: &[u8]) -> String {
 }
 
 impl CellRow for MySqlRow {
+    fn column_names(&self) -> Vec<&str> {
+        self.columns().iter().map(|c| c.name()).collect()
+    }
+
     fn column_kind(&self, index: usize, _hint: Option<ScalarType>) -> ColumnKind {
         let name = self.columns()[index].type_info().name();
         match name {
@@ -653,54 +663,50 @@ impl CellRow for MySqlRow {
     }
 }
 
-impl CellRow for SqliteRow {
+impl CellRow for LiteRow {
+    fn column_names(&self) -> Vec<&str> {
+        self.columns.names.iter().map(String::as_str).collect()
+    }
+
     fn column_kind(&self, index: usize, hint: Option<ScalarType>) -> ColumnKind {
         // The declared type (affinity) says what the column means; storage may vary per row.
-        // sqlx names SQLite types in upper case already.
-        let declared = self.columns()[index].type_info().name();
+        let declared = self.columns.declared.get(index).and_then(Option::as_deref);
         match (hint, declared) {
-            (Some(ScalarType::Bool), _) | (None, "BOOLEAN") => ColumnKind::Bool,
-            (Some(ScalarType::Date), _) | (None, "DATE") => ColumnKind::Date,
-            (Some(ScalarType::DateTime), _) | (None, "DATETIME") => ColumnKind::DateTime,
-            (Some(ScalarType::Decimal), _) | (None, "NUMERIC") => ColumnKind::Decimal,
+            (Some(ScalarType::Bool), _) | (None, Some("boolean" | "bool")) => ColumnKind::Bool,
+            (Some(ScalarType::Date), _) | (None, Some("date")) => ColumnKind::Date,
+            (Some(ScalarType::DateTime), _) | (None, Some("datetime" | "timestamp")) => ColumnKind::DateTime,
+            (Some(ScalarType::Decimal), _) => ColumnKind::Decimal,
             _ => ColumnKind::Dynamic,
         }
     }
 
     fn cell(&self, i: usize, kind: ColumnKind) -> Cell<'_> {
-        let Ok(raw) = self.try_get_raw(i) else {
-            return Cell::Null;
-        };
-        if raw.is_null() {
-            return Cell::Null;
-        }
-        let storage = raw.type_info();
-        let dynamic = || -> Option<Cell<'_>> {
-            match storage.name() {
-                "INTEGER" | "INT8" | "BOOLEAN" => get_unchecked::<i64, _>(self, i).map(Cell::Int),
-                "REAL" | "NUMERIC" => get_unchecked::<f64, _>(self, i).map(Cell::Float),
-                "BLOB" => get_unchecked::<&[u8], _>(self, i).map(Cell::Bytes),
-                _ => get_unchecked::<&str, _>(self, i).map(Cell::Text),
-            }
+        // By storage class; text that is not UTF-8 reads as NULL.
+        let dynamic = match self.values.get(i) {
+            None | Some(LiteValue::Null) => return Cell::Null,
+            Some(LiteValue::Integer(v)) => Some(Cell::Int(*v)),
+            Some(LiteValue::Real(f)) => Some(Cell::Float(*f)),
+            Some(LiteValue::Blob(b)) => Some(Cell::Bytes(b)),
+            Some(LiteValue::Text(t)) => Some(Cell::Text(t)),
         };
         cell_or_null(match kind {
-            ColumnKind::Bool => match dynamic() {
+            ColumnKind::Bool => match dynamic {
                 Some(Cell::Int(v)) => Some(Cell::Bool(v != 0)),
                 Some(Cell::Text(t)) => Some(Cell::Bool(matches!(t, "1" | "true" | "TRUE" | "t"))),
                 other => other,
             },
-            ColumnKind::Date => match dynamic() {
+            ColumnKind::Date => match dynamic {
                 Some(Cell::Text(t)) => NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d")
                     .ok()
                     .map(Cell::Date)
                     .or(Some(Cell::Text(t))),
                 other => other,
             },
-            ColumnKind::DateTime => match dynamic() {
+            ColumnKind::DateTime => match dynamic {
                 Some(Cell::Text(t)) => parse_loose_datetime(t).map(Cell::DateTime).or(Some(Cell::Text(t))),
                 other => other,
             },
-            ColumnKind::Decimal => match dynamic() {
+            ColumnKind::Decimal => match dynamic {
                 Some(Cell::Int(v)) => Some(Cell::Decimal(Decimal::from(v))),
                 Some(Cell::Float(f)) => {
                     Decimal::from_str(ryu::Buffer::new().format(f)).ok().map(Cell::Decimal).or(Some(Cell::Float(f)))
@@ -708,7 +714,7 @@ impl CellRow for SqliteRow {
                 Some(Cell::Text(t)) => Decimal::from_str(t.trim()).ok().map(Cell::Decimal).or(Some(Cell::Text(t))),
                 other => other,
             },
-            _ => dynamic(),
+            _ => dynamic,
         })
     }
 }

@@ -1,5 +1,5 @@
 //! The *execute* stage: one bounded pool per datasource, binding values, the per-API timeout,
-//! and handing rows to the encoder.
+//! and handing rows to the encoder. SQLite files run on workers of their own ([`super::lite`]).
 //!
 //! Pools are created lazily, on first use, inside the runtime that calls them (a pool belongs
 //! to the runtime that made it). Every data-API session is read-only: PostgreSQL and MySQL
@@ -14,6 +14,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -23,13 +24,15 @@ use futures_util::TryStreamExt;
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
-use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::access::{self, DatasourceAccess, Refusal};
 use super::encode::{CellRow, PageInfo, encode_data};
+use super::lite::{LiteError, LitePool};
 use super::mask::Masking;
+use super::reject::StatementError;
 use super::render::RenderedSql;
 use super::value::Value;
 use crate::error::ApiError;
@@ -48,7 +51,7 @@ const KEPT_LIFETIME: Duration = Duration::from_secs(600);
 /// A pool for one datasource, typed per database (sqlx's `Any` loses the types we encode).
 #[derive(Debug, Clone)]
 pub enum DbPool {
-    Sqlite(Arc<WarmPool<Sqlite>>),
+    Sqlite(Arc<LitePool>),
     Postgres(Arc<WarmPool<Postgres>>),
     Mysql(Arc<WarmPool<MySql>>),
 }
@@ -236,14 +239,9 @@ impl DbPool {
     pub fn connect_lazy(ds: &Datasource) -> Result<DbPool, String> {
         let size = ds.connection.pool_size.unwrap_or_else(default_pool_size).max(1);
         Ok(match ConnectOptions::of(ds)? {
-            ConnectOptions::Sqlite(options) => DbPool::Sqlite(WarmPool::new(
-                SqlitePoolOptions::new()
-                    .max_connections(size)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .test_before_acquire(false)
-                    .after_connect(|conn, _| Box::pin(async move { refuse_store!(conn, DatasourceKind::Sqlite).await }))
-                    .connect_lazy_with(options),
-            )),
+            ConnectOptions::Sqlite(_) => {
+                DbPool::Sqlite(Arc::new(LitePool::new(PathBuf::from(&ds.connection.database), size)))
+            }
             ConnectOptions::Postgres(options) => DbPool::Postgres(WarmPool::new(
                 PgPoolOptions::new()
                     .max_connections(size)
@@ -465,10 +463,10 @@ pub struct RunSpec<'a> {
 pub enum RunError {
     /// The API's timeout passed (waiting for a connection or for the statement).
     Timeout { timeout_ms: u64 },
-    /// No connection could be had: never the statement's fault.
-    Unavailable(sqlx::Error),
+    /// No connection could be had: never the statement's fault. Says why, for the log.
+    Unavailable(String),
     /// The database answered the statement (or its count) with an error.
-    Statement(sqlx::Error),
+    Statement(StatementError),
 }
 
 /// The encoded `data` object and what it cost.
@@ -494,7 +492,7 @@ impl DbPool {
     /// Runs a statement (and its count) under the timeout and encodes the rows.
     pub async fn run(&self, spec: &RunSpec<'_>) -> Result<RunOutcome, RunError> {
         match self {
-            DbPool::Sqlite(p) => run_on::<Sqlite>(p, spec, bind_sqlite).await,
+            DbPool::Sqlite(p) => run_lite(p, spec).await,
             DbPool::Postgres(p) => run_on::<Postgres>(p, spec, bind_postgres).await,
             DbPool::Mysql(p) => run_on::<MySql>(p, spec, bind_mysql).await,
         }
@@ -521,7 +519,7 @@ where
     let timeout_ms = spec.timeout.as_millis() as u64;
     let (permit, mut warm) = match tokio::time::timeout_at(deadline, pool.acquire()).await {
         Ok(Ok(acquired)) => acquired,
-        Ok(Err(e)) => return Err(RunError::Unavailable(e)),
+        Ok(Err(e)) => return Err(RunError::Unavailable(e.to_string())),
         Err(_) => return Err(RunError::Timeout { timeout_ms }),
     };
     let conn = &mut warm.conn;
@@ -550,7 +548,7 @@ where
     };
     let (rows, total, drained) = match tokio::time::timeout_at(deadline, work).await {
         Ok(Ok(done)) => done,
-        Ok(Err(e)) => return Err(RunError::Statement(e)),
+        Ok(Err(e)) => return Err(RunError::Statement(StatementError::Sqlx(e))),
         Err(_) => {
             // The connection is mid-query: never hand it to another caller.
             conn.close_on_drop();
@@ -615,26 +613,29 @@ fn bind_mysql(query: Query<MySql>, value: &Value) -> Query<MySql> {
     }
 }
 
-fn bind_sqlite(query: Query<Sqlite>, value: &Value) -> Query<Sqlite> {
-    match value {
-        Value::Null | Value::TypedNull(_) => query.bind(None::<String>),
-        Value::Bool(b) => query.bind(*b),
-        Value::Int(i) => query.bind(*i),
-        Value::Float(f) => query.bind(*f),
-        // SQLite has no decimal type; numeric affinity compares the text as a number.
-        Value::Decimal(d) => query.bind(d.to_string()),
-        Value::Text(s) => query.bind(s.clone()),
-        // Stored as ISO text in SQLite, so compare as the same text.
-        Value::Date(d) => query.bind(d.format("%Y-%m-%d").to_string()),
-        Value::DateTime(t) => query.bind(t.format("%Y-%m-%d %H:%M:%S%.f").to_string()),
-        Value::Json(j) => query.bind(j.to_string()),
-        Value::Array(_) => query.bind(value.to_json().to_string()),
-    }
+/// [`run_on`] for SQLite: the statement runs on one of the file's workers, which hands the
+/// rows back; they are encoded here like any database's.
+async fn run_lite(pool: &LitePool, spec: &RunSpec<'_>) -> Result<RunOutcome, RunError> {
+    let started = Instant::now();
+    let timeout_ms = spec.timeout.as_millis() as u64;
+    let read = pool.run(spec.statement, spec.count, spec.row_cap, started + spec.timeout).await;
+    let read = read.map_err(|e| match e {
+        LiteError::Timeout => RunError::Timeout { timeout_ms },
+        LiteError::Unavailable(why) => RunError::Unavailable(why),
+        LiteError::Statement(e) => RunError::Statement(StatementError::Sqlite(e)),
+    })?;
+    let execute = started.elapsed();
+    let encode_started = Instant::now();
+    let mut data = Vec::with_capacity(64 + read.rows.len() * 64);
+    let page = spec.page.map(|p| PageInfo { total: read.total, ..p });
+    encode_data(&read.rows, spec.format, spec.hints, page, spec.hidden, &mut data);
+    Ok(RunOutcome { data, row_count: read.rows.len(), total: read.total, execute, encode: encode_started.elapsed() })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::sqlite::{Sqlite, SqlitePoolOptions};
 
     fn one_connection(lifetime: Duration) -> WarmPool<Sqlite> {
         let options = SqliteConnectOptions::new().in_memory(true);
@@ -665,7 +666,9 @@ mod tests {
     /// Every call's future holds this one: kept small, it is cheap to allocate and move.
     #[tokio::test]
     async fn a_statement_run_future_stays_small() {
-        let warm = one_connection(KEPT_LIFETIME);
+        let pool = PgPoolOptions::new().max_connections(1).connect_lazy_with(PgConnectOptions::new());
+        let warm = WarmPool::with_limits(pool, KEPT_IDLE, KEPT_LIFETIME);
+        let lite = LitePool::new(PathBuf::from("unused.db"), 1);
         let statement = RenderedSql { sql: "SELECT 1".into(), binds: Vec::new() };
         let hints = |_: &str| None;
         let spec = RunSpec {
@@ -679,8 +682,10 @@ mod tests {
             hidden: None,
         };
         let acquire = std::mem::size_of_val(&warm.acquire());
-        let run = std::mem::size_of_val(&run_on::<Sqlite>(&warm, &spec, bind_sqlite));
+        let run = std::mem::size_of_val(&run_on::<Postgres>(&warm, &spec, bind_postgres));
+        let run_lite = std::mem::size_of_val(&run_lite(&lite, &spec));
         assert!(acquire <= 512, "WarmPool::acquire's future is {acquire} bytes");
         assert!(run <= 1024, "run_on's future is {run} bytes");
+        assert!(run_lite <= 1024, "run_lite's future is {run_lite} bytes");
     }
 }

@@ -16,6 +16,7 @@ pub mod access;
 pub mod dialect;
 pub mod encode;
 pub mod execute;
+pub mod lite;
 pub mod mask;
 pub mod native;
 pub mod reject;
@@ -356,7 +357,7 @@ impl SqlApi {
             return reason.map_or_else(ApiError::database, |r| ApiError::refused_statement(r.message()));
         };
         if let Some(suppressed) = self.rejections.admit(Instant::now()) {
-            let code = error.as_database_error().and_then(|e| e.code()).unwrap_or_default();
+            let code = error.code().unwrap_or_default();
             tracing::warn!(
                 datasource = self.source.datasource_id(),
                 mode = self.definition.mode.name(),

@@ -150,21 +150,51 @@ impl Reason {
     }
 }
 
+/// A statement's failure as its driver reported it: sqlx for PostgreSQL and MySQL, rusqlite
+/// for SQLite. Its text is for the log only.
+#[derive(Debug)]
+pub enum StatementError {
+    Sqlx(sqlx::Error),
+    Sqlite(rusqlite::Error),
+}
+
+impl std::fmt::Display for StatementError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatementError::Sqlx(e) => e.fmt(f),
+            StatementError::Sqlite(e) => e.fmt(f),
+        }
+    }
+}
+
+impl StatementError {
+    /// The database's code for the error (SQLSTATE, error number, SQLite's extended result
+    /// code), when it has one.
+    pub fn code(&self) -> Option<String> {
+        match self {
+            StatementError::Sqlx(e) => e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned()),
+            StatementError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => Some(e.extended_code.to_string()),
+            StatementError::Sqlite(_) => None,
+        }
+    }
+}
+
 /// Why the database refused the statement, or `None` when the database (or the way to it)
 /// failed: connections, pools, resources, privileges, cancellations, internal errors.
-pub fn classify(error: &sqlx::Error) -> Option<Reason> {
-    let sqlx::Error::Database(db) = error else {
-        return None;
+pub fn classify(error: &StatementError) -> Option<Reason> {
+    let db = match error {
+        StatementError::Sqlx(sqlx::Error::Database(db)) => db,
+        StatementError::Sqlx(_) => return None,
+        StatementError::Sqlite(rusqlite::Error::SqliteFailure(e, message)) => {
+            return sqlite(e.extended_code, message.as_deref().unwrap_or(""));
+        }
+        StatementError::Sqlite(_) => return None,
     };
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         return postgres(pg.code(), pg.message());
     }
     if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         return mysql(my.number(), my.code().unwrap_or(""), my.message());
-    }
-    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        let code = db.code().and_then(|c| c.parse().ok()).unwrap_or(0);
-        return sqlite(code, db.message());
     }
     None
 }
@@ -433,9 +463,23 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_driver_errors_are_classified_by_their_code_and_message() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let syntax = StatementError::Sqlite(conn.prepare("SELEC 1").unwrap_err());
+        assert_eq!(classify(&syntax), Some(Reason::Syntax));
+        assert_eq!(syntax.code().as_deref(), Some("1"));
+        let column = StatementError::Sqlite(conn.prepare("SELECT nope").unwrap_err());
+        assert_eq!(classify(&column), Some(Reason::UndefinedColumn));
+        assert_eq!(classify(&StatementError::Sqlite(rusqlite::Error::InvalidQuery)), None);
+    }
+
+    #[test]
     fn other_failures_are_not_refusals() {
-        assert_eq!(classify(&sqlx::Error::PoolTimedOut), None);
-        assert_eq!(classify(&sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into())), None);
+        assert_eq!(classify(&StatementError::Sqlx(sqlx::Error::PoolTimedOut)), None);
+        assert_eq!(
+            classify(&StatementError::Sqlx(sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()))),
+            None
+        );
     }
 
     #[test]
