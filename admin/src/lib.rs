@@ -16,6 +16,7 @@ pub mod body;
 pub mod datasources;
 pub mod docs;
 pub mod functions;
+pub mod imports;
 pub mod market;
 pub mod metrics;
 pub mod people;
@@ -160,6 +161,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .extend(platform::register)
         .extend(datasources::register)
         .extend(apis::register)
+        .extend(imports::register)
         .extend(functions::register)
         .extend(apps::register)
         .extend(market::register)

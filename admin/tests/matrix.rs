@@ -81,6 +81,7 @@ mod matrix {
     include!("matrix/people.rs");
     include!("matrix/datasources.rs");
     include!("matrix/apis.rs");
+    include!("matrix/imports.rs");
     include!("matrix/docs.rs");
     include!("matrix/apps.rs");
     include!("matrix/functions.rs");
@@ -96,6 +97,7 @@ fn table() -> Vec<Row> {
         matrix::people(),
         matrix::datasources(),
         matrix::apis(),
+        matrix::imports(),
         matrix::docs(),
         matrix::apps(),
         matrix::functions(),

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::path::Path;
 
 use catalog::model::{
     Api, ApiDefinition, ApiMode, Datasource, Environment, LibraryFunction, ListingInfo, NodeKind, WebhookChannel,
@@ -222,7 +223,21 @@ pub async fn apply_as(
     outbound: &OutboundBase,
     actor: &str,
 ) -> Result<ApplyReport, Vec<Problem>> {
-    apply_with(bundle, store, outbound, actor, Write::Store).await
+    let options = ApplyOptions { actor, write: Write::Store, operator: true };
+    apply_with(bundle, store, outbound, options).await
+}
+
+/// How [`apply_with`] runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions<'a> {
+    /// Recorded as creator and last editor.
+    pub actor: &'a str,
+    pub write: Write,
+    /// Whether problems may name what lies outside the bundle's workgroups: the API of
+    /// another workgroup a path collides with, a store failure's text. `sluice apply` runs as
+    /// the store's operator; a workgroup member importing over the management API is told
+    /// only where and why.
+    pub operator: bool,
 }
 
 /// Whether `apply` writes, or only says what it would write.
@@ -239,9 +254,9 @@ pub async fn apply_with(
     bundle: &Bundle,
     store: &Store,
     outbound: &OutboundBase,
-    actor: &str,
-    write: Write,
+    options: ApplyOptions<'_>,
 ) -> Result<ApplyReport, Vec<Problem>> {
+    let ApplyOptions { actor, write, operator } = options;
     let dry_run = write == Write::DryRun;
     let first_origin = bundle
         .datasources
@@ -250,9 +265,14 @@ pub async fn apply_with(
         .or(bundle.functions.first().map(|f| &f.origin))
         .or(bundle.apis.first().map(|a| &a.origin))
         .or(bundle.webhooks.first().map(|w| &w.origin));
-    let store_problem = |e: StoreError| match first_origin {
-        Some(origin) => vec![Problem::new(&origin.file, 0, format!("cannot read the store: {e}"))],
-        None => vec![Problem::new("", 0, format!("cannot read the store: {e}"))],
+    let store_problem = |e: StoreError| {
+        let message = if operator {
+            format!("cannot read the store: {e}")
+        } else {
+            tracing::error!("apply: cannot read the store: {e}");
+            "cannot read the store; the error was logged".to_owned()
+        };
+        vec![Problem::new(first_origin.map_or(Path::new(""), |o| o.file.as_path()), 0, message)]
     };
 
     // Read what exists for every workgroup named, in order of first mention.
@@ -371,7 +391,7 @@ pub async fn apply_with(
                 let created = store
                     .create_workgroup(name, "")
                     .await
-                    .map_err(|e| write_problem(origin, &format!("workgroup `{name}`"), e))?;
+                    .map_err(|e| write_problem(operator, origin, &format!("workgroup `{name}`"), e))?;
                 report.workgroups_created.push((*name).to_owned());
                 created.id
             }
@@ -397,8 +417,10 @@ pub async fn apply_with(
         let (id, change) = match current {
             None if dry_run => (0, Change::Created),
             None => {
-                let created =
-                    store.create_datasource(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                let created = store
+                    .create_datasource(&desired)
+                    .await
+                    .map_err(|e| write_problem(operator, &sourced.origin, &what, e))?;
                 (created.id, Change::Created)
             }
             Some(current) => {
@@ -408,7 +430,10 @@ pub async fn apply_with(
                 } else if dry_run {
                     (current.id, Change::Updated)
                 } else {
-                    store.update_datasource(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                    store
+                        .update_datasource(&desired)
+                        .await
+                        .map_err(|e| write_problem(operator, &sourced.origin, &what, e))?;
                     (current.id, Change::Updated)
                 }
             }
@@ -437,7 +462,7 @@ pub async fn apply_with(
                     created_at: 0,
                     updated_at: 0,
                 };
-                store.create_function(&wanted).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                store.create_function(&wanted).await.map_err(|e| write_problem(operator, &sourced.origin, &what, e))?;
                 Change::Created
             }
             Some(current) if current.description == spec.description && current.source == spec.source => {
@@ -448,7 +473,7 @@ pub async fn apply_with(
                 store
                     .update_function(workgroup_id, &spec.name, &spec.description, &spec.source)
                     .await
-                    .map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                    .map_err(|e| write_problem(operator, &sourced.origin, &what, e))?;
                 Change::Updated
             }
         };
@@ -479,13 +504,13 @@ pub async fn apply_with(
         let change = match current {
             None if dry_run => Change::Created,
             None => {
-                store.create_webhook(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                store.create_webhook(&desired).await.map_err(|e| write_problem(operator, &sourced.origin, &what, e))?;
                 Change::Created
             }
             Some(current) if *current == desired => Change::Unchanged,
             Some(_) if dry_run => Change::Updated,
             Some(_) => {
-                store.update_webhook(&desired).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+                store.update_webhook(&desired).await.map_err(|e| write_problem(operator, &sourced.origin, &what, e))?;
                 Change::Updated
             }
         };
@@ -496,6 +521,7 @@ pub async fn apply_with(
     let library = |workgroup: &str, name: &str| {
         bundle.function(workgroup, name).map(|f| f.spec.source.clone()).or_else(|| stored_function(workgroup, name))
     };
+    let planning = Planning { store, operator, datasource_ids: &datasource_ids, library: &library };
 
     // Plan every API, then write those that change a batch at a time.
     let mut outcomes: Vec<Option<ApiOutcome>> = Vec::with_capacity(bundle.apis.len());
@@ -506,7 +532,7 @@ pub async fn apply_with(
         let workgroup_id = workgroup_ids.get(sourced.spec.workgroup.as_str()).copied().unwrap_or_default();
         let current = existing.get(sourced.spec.workgroup.as_str()).and_then(|e| e.apis.get(&sourced.spec.name));
         ids.push(current.map(|c| c.api.id));
-        match plan_api(store, sourced, workgroup_id, current, &datasource_ids, values, &library).await? {
+        match plan_api(&planning, sourced, workgroup_id, current, values).await? {
             Ok(outcome) => outcomes.push(Some(outcome)),
             Err(plan) => {
                 outcomes.push(None);
@@ -543,7 +569,12 @@ pub async fn apply_with(
             .collect();
         let written = store.write_apis_by(&writes, actor).await.map_err(|(at, e)| {
             let sourced = &bundle.apis[batch[at.min(batch.len() - 1)].0];
-            write_problem(&sourced.origin, &format!("API `{}/{}`", sourced.spec.workgroup, sourced.spec.name), e)
+            write_problem(
+                operator,
+                &sourced.origin,
+                &format!("API `{}/{}`", sourced.spec.workgroup, sourced.spec.name),
+                e,
+            )
         })?;
         for ((index, plan), written) in batch.iter().zip(written) {
             let spec = &bundle.apis[*index].spec;
@@ -552,6 +583,7 @@ pub async fn apply_with(
                 store.apply_alarm_template(written.api_id, actor).await.map_err(|e| {
                     let sourced = &bundle.apis[*index];
                     write_problem(
+                        operator,
                         &sourced.origin,
                         &format!("the alarm rules of API `{}/{}`", spec.workgroup, spec.name),
                         e,
@@ -573,7 +605,7 @@ pub async fn apply_with(
     for ((sourced, id), outcome) in bundle.apis.iter().zip(&ids).zip(outcomes.iter_mut()) {
         match (&sourced.spec.listing, id, outcome) {
             (Some(listing), Some(id), Some(outcome)) => {
-                outcome.listing_saved = write_listing(store, sourced, *id, listing, write).await?;
+                outcome.listing_saved = write_listing(operator, store, sourced, *id, listing, write).await?;
             }
             // A dry run's new API: its listing would be written with it.
             (Some(_), None, Some(outcome)) if dry_run => outcome.listing_saved = true,
@@ -587,6 +619,7 @@ pub async fn apply_with(
 /// Writes the file's listing as the API's listing draft when it differs from the stored one;
 /// whether it wrote.
 async fn write_listing(
+    operator: bool,
     store: &Store,
     sourced: &Sourced<ApiSpec>,
     api_id: i64,
@@ -595,14 +628,14 @@ async fn write_listing(
 ) -> Result<bool, Vec<Problem>> {
     let wanted = listing.clone().normalized();
     let what = format!("the listing of API `{}/{}`", sourced.spec.workgroup, sourced.spec.name);
-    let stored = store.listing(api_id).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+    let stored = store.listing(api_id).await.map_err(|e| write_problem(operator, &sourced.origin, &what, e))?;
     if stored.is_some_and(|l| l.draft == wanted) {
         return Ok(false);
     }
     if write == Write::DryRun {
         return Ok(true);
     }
-    store.save_listing_draft(api_id, &wanted).await.map_err(|e| write_problem(&sourced.origin, &what, e))?;
+    store.save_listing_draft(api_id, &wanted).await.map_err(|e| write_problem(operator, &sourced.origin, &what, e))?;
     Ok(true)
 }
 
@@ -641,22 +674,31 @@ async fn check_owners(
     Ok(problems)
 }
 
+/// What planning every API shares.
+#[derive(Clone, Copy)]
+struct Planning<'a> {
+    store: &'a Store,
+    operator: bool,
+    datasource_ids: &'a HashMap<(String, String), i64>,
+    /// What a workflow's version would carry: the files' functions, else the store's.
+    library: &'a (dyn Fn(&str, &str) -> Option<String> + Sync),
+}
+
 /// Compares one API of the files with the store: `Ok(outcome)` when nothing is to be written,
 /// else what to write. Digests stand for definitions, unless the definition holds constants,
 /// whose values digests leave out: then the stored draft and version are read and compared
 /// with their values opened.
 async fn plan_api(
-    store: &Store,
+    planning: &Planning<'_>,
     sourced: &Sourced<ApiSpec>,
     workgroup_id: i64,
     current: Option<&ApiDigest>,
-    datasource_ids: &HashMap<(String, String), i64>,
     constant_values: &[(usize, String)],
-    library: &dyn Fn(&str, &str) -> Option<String>,
 ) -> Result<Result<ApiOutcome, Planned>, Vec<Problem>> {
+    let Planning { store, operator, datasource_ids, library } = *planning;
     let (spec, origin) = (&sourced.spec, &sourced.origin);
     let what = format!("API `{}/{}`", spec.workgroup, spec.name);
-    let fail = |e: StoreError| write_problem(origin, &what, e);
+    let fail = |e: StoreError| write_problem(operator, origin, &what, e);
     // Both are guaranteed by the checks that ran before; reported rather than assumed.
     let datasource_id = match (spec.mode, &spec.datasource) {
         (ModeName::Registered | ModeName::Workflow, _) => None,
@@ -804,8 +846,36 @@ fn first_mention<'a>(bundle: &'a Bundle, workgroup: &str) -> Option<&'a Origin> 
         .or_else(|| bundle.webhooks.iter().find(|w| w.spec.workgroup == workgroup).map(|w| &w.origin))
 }
 
-fn write_problem<'a>(origin: impl Into<Option<&'a Origin>>, what: &str, error: StoreError) -> Vec<Problem> {
+fn write_problem<'a>(
+    operator: bool,
+    origin: impl Into<Option<&'a Origin>>,
+    what: &str,
+    error: StoreError,
+) -> Vec<Problem> {
     const AFTER: &str = "what came before it may be applied; fix and run apply again, unchanged objects are skipped";
+    let origin = origin.into();
+    if !operator {
+        let message = match &error {
+            // Where the path is taken, not by which API of which workgroup.
+            StoreError::PathConflict(conflict) => format!(
+                "cannot apply {what}: its path collides with an API published in {} at {} {}: {}",
+                conflict.environment.as_str(),
+                conflict.method,
+                conflict.path,
+                conflict.why
+            ),
+            StoreError::Invalid(why) | StoreError::Conflict(why) => format!("cannot apply {what}: {why}"),
+            other => {
+                tracing::error!("apply: {what}: {other}");
+                format!("cannot apply {what}: the store failed; the error was logged ({AFTER})")
+            }
+        };
+        return match origin {
+            Some(origin) if matches!(error, StoreError::PathConflict(_)) => vec![origin.problem_at(&["path"], message)],
+            Some(origin) => vec![origin.problem(message)],
+            None => vec![Problem::new("", 0, message)],
+        };
+    }
     // `apply` works on the store directly, as its operator: the API holding the path is named.
     if let StoreError::PathConflict(conflict) = &error {
         let message = format!(
@@ -819,13 +889,13 @@ fn write_problem<'a>(origin: impl Into<Option<&'a Origin>>, what: &str, error: S
             conflict.path,
             conflict.why
         );
-        return match origin.into() {
+        return match origin {
             Some(origin) => vec![origin.problem_at(&["path"], message)],
             None => vec![Problem::new("", 0, message)],
         };
     }
     let message = format!("cannot apply {what}: {error} ({AFTER})");
-    match origin.into() {
+    match origin {
         Some(origin) => vec![origin.problem(message)],
         None => vec![Problem::new("", 0, message)],
     }

@@ -49,7 +49,9 @@ use plugins::DefinitionError;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-pub use apply::{ApiOutcome, ApplyReport, Change, DEFAULT_ACTOR, ObjectOutcome, Write, apply, apply_as, apply_with};
+pub use apply::{
+    ApiOutcome, ApplyOptions, ApplyReport, Change, DEFAULT_ACTOR, ObjectOutcome, Write, apply, apply_as, apply_with,
+};
 pub use check::{check, check_datasources, check_functions, check_upstreams};
 pub use load::load;
 

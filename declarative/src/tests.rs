@@ -477,14 +477,14 @@ async fn a_dry_run_reports_what_apply_does_and_writes_nothing() {
     let data_dir = std::env::temp_dir().join(format!("sluice-declarative-data-{}", std::process::id()));
     let outbound = outbound_in(&data_dir);
     let revision = store.revision().await.unwrap();
-    let planned = super::apply_with(&bundle, &store, &outbound, "tester", super::Write::DryRun)
-        .await
-        .unwrap_or_else(|p| panic!("{}", listing(&p)));
+    let dry = super::ApplyOptions { actor: "tester", write: super::Write::DryRun, operator: true };
+    let planned =
+        super::apply_with(&bundle, &store, &outbound, dry).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
     assert_eq!(store.revision().await.unwrap(), revision, "a dry run wrote to the store");
     assert!(store.workgroup_by_name("demo").await.is_err(), "a dry run created the workgroup");
     let applied = apply(&bundle, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
     assert_eq!(planned, applied, "the dry run said something else than apply did");
-    let again = super::apply_with(&bundle, &store, &outbound, "tester", super::Write::DryRun).await.unwrap();
+    let again = super::apply_with(&bundle, &store, &outbound, dry).await.unwrap();
     assert!(again.is_noop(), "{again}");
     store.close().await;
 }

@@ -81,7 +81,8 @@ fn apply_bundle(
     runtime.block_on(async {
         let store = Store::open(&config.store_url, secrets).await.map_err(|e| format!("cannot open the store: {e}"))?;
         let write = if dry_run { declarative::Write::DryRun } else { declarative::Write::Store };
-        let outcome = declarative::apply_with(bundle, &store, &outbound, actor, write).await.map_err(report);
+        let options = declarative::ApplyOptions { actor, write, operator: true };
+        let outcome = declarative::apply_with(bundle, &store, &outbound, options).await.map_err(report);
         store.close().await;
         let outcome = outcome?;
         if dry_run {

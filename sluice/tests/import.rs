@@ -1,7 +1,8 @@
-//! `sluice import openapi` through the real binary: a dry run that writes nothing, the import
-//! of public example documents as registered APIs served at the edge and forwarding to an
-//! upstream on 127.0.0.1, security schemes as constants read from the environment, a second
-//! import as a no-op, and documents that cannot be imported.
+//! `sluice import openapi` and `POST /admin/v1/workgroups/{wg}/imports/openapi` through the
+//! real binary: a dry run that writes nothing, the import of public example documents as
+//! registered APIs served at the edge and forwarding to an upstream on 127.0.0.1, security
+//! schemes as constants read from the environment, a second import as a no-op, and documents
+//! that cannot be imported.
 
 mod support;
 
@@ -10,7 +11,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{Server, sluice, try_request, workspace_root};
+use serde_json::json;
+use support::{Server, call, ok, refused, sluice, try_request, workspace_root};
 
 /// One request the upstream received: method, target, headers (lower-case names), body.
 type Request = (String, String, Vec<(String, String)>, Vec<u8>);
@@ -204,4 +206,56 @@ fn documents_that_cannot_be_imported_say_why_and_write_nothing() {
     assert!(out.contains("describes no operation that can be imported"), "{out}");
     let answer = server.get("/x");
     assert_eq!(answer.status, 404);
+}
+
+#[test]
+fn the_management_api_previews_and_imports_a_document_given_as_yaml_text() {
+    const ROOT: &str = "slc_import_bootstrap_token_0123456789";
+    let (addr, seen) = upstream();
+    let mut env = ENV.to_vec();
+    env.push(("SLUICE_ADMIN_TOKEN", ROOT));
+    let server = Server::start("import-rest", &env);
+    ok(&call(&server, "POST", "/workgroups", Some(ROOT), Some(json!({"name": "shop"}))));
+    let text = std::fs::read_to_string(document("petstore-expanded.yaml")).expect("document");
+    let body = |dry_run: bool| {
+        json!({"document": text, "baseUrl": format!("http://{addr}/api"), "pathPrefix": "/px", "public": true,
+               "dryRun": dry_run})
+    };
+
+    let preview = ok(&call(&server, "POST", "/workgroups/shop/imports/openapi", Some(ROOT), Some(body(true))));
+    assert_eq!(preview["dryRun"], true);
+    let changes: Vec<(&str, &str)> = (preview["apis"].as_array().expect("apis").iter())
+        .map(|a| (a["name"].as_str().unwrap_or(""), a["change"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(changes.len(), 4, "{preview}");
+    assert!(changes.iter().all(|(_, change)| *change == "created"), "{preview}");
+    let listed = ok(&call(&server, "GET", "/workgroups/shop/apis", Some(ROOT), None));
+    assert_eq!(listed["total"], 0, "the preview wrote nothing: {listed}");
+
+    let imported = ok(&call(&server, "POST", "/workgroups/shop/imports/openapi", Some(ROOT), Some(body(false))));
+    assert_eq!(imported["dryRun"], false);
+    assert!(imported["apis"].as_array().expect("apis").iter().all(|a| a["versionSaved"] == true), "{imported}");
+    let listed = ok(&call(&server, "GET", "/workgroups/shop/apis?pageSize=50", Some(ROOT), None));
+    assert_eq!(listed["total"], 4, "{listed}");
+    // Nothing is published by an import: the edge does not serve the APIs yet.
+    assert_eq!(server.get("/px/pets").status, 404);
+    assert!(seen.lock().expect("log").is_empty());
+
+    let again = ok(&call(&server, "POST", "/workgroups/shop/imports/openapi", Some(ROOT), Some(body(false))));
+    assert!(again["apis"].as_array().expect("apis").iter().all(|a| a["change"] == "unchanged"), "{again}");
+
+    let swagger = json!({"document": {"swagger": "2.0", "paths": {}}});
+    let refusal = refused(
+        &call(&server, "POST", "/workgroups/shop/imports/openapi", Some(ROOT), Some(swagger)),
+        400,
+        Some("document"),
+    );
+    assert_eq!(refusal["code"], "InvalidRequest.Body", "{refusal}");
+    assert!(refusal["message"].as_str().unwrap_or("").contains("/swagger"), "{refusal}");
+    let not_yaml = json!({"document": "openapi: [unclosed"});
+    refused(
+        &call(&server, "POST", "/workgroups/shop/imports/openapi", Some(ROOT), Some(not_yaml)),
+        400,
+        Some("document"),
+    );
 }

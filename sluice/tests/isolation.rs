@@ -261,6 +261,21 @@ fn paths_of_another_workgroup_can_be_neither_taken_nor_shadowed() {
         let message = refusal["message"].as_str().unwrap_or("");
         assert!(!message.contains("secret_customers") && !message.contains(&victim_id.to_string()), "{message}");
     }
+    // Imported from an OpenAPI document onto their path: refused, and their API is not named.
+    let document = json!({
+        "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+        "servers": [{"url": "http://93.184.216.34/v1"}],
+        "paths": {"/b/customers/{key}": {"get": {"operationId": "grab", "responses": {},
+            "parameters": [{"name": "key", "in": "path", "required": true, "schema": {"type": "string"}}]}}}
+    });
+    let imported =
+        t.dev("POST", "/workgroups/team/imports/openapi", Some(json!({"document": document, "public": true})));
+    let refusal = refused(&imported, 400, Some("document"));
+    assert_eq!(refusal["code"], "InvalidDefinition", "{refusal}");
+    let message = refusal["message"].as_str().unwrap_or("");
+    assert!(message.contains("collides"), "{message}");
+    // (The pointer's `~1` would match a bare id: look for how an id would be written.)
+    assert!(!message.contains("secret_customers") && !message.contains(&format!("id {victim_id}")), "{message}");
     // Saved elsewhere, then moved onto their path: refused the same way.
     let api = ok(&t.dev("POST", "/workgroups/team/apis", Some(draft("/b/ours"))));
     let id = api["id"].as_i64().expect("id");

@@ -306,6 +306,10 @@ pub fn error_codes(spec: &RouteSpec) -> Vec<ErrorCode> {
     if writes && spec.path.starts_with("/workgroups/{workgroup}/functions") {
         codes.push(ErrorCode::InvalidFunction);
     }
+    if spec.path == "/workgroups/{workgroup}/imports/openapi" {
+        // A document that is not OpenAPI 3; imported APIs that fail apply's checks.
+        codes.extend([ErrorCode::InvalidRequestBody, ErrorCode::InvalidDefinition]);
+    }
     // The writes that claim a path: create, update, copy and publish.
     let claims_path = ["/apis", "/apis/{id}", "/apis/{id}/copy", "/apis/{id}/publish"]
         .iter()

@@ -1,0 +1,177 @@
+//! Importing a third-party API's OpenAPI document as registered APIs of the workgroup
+//! (`docs/import.md`), the management side of `sluice import openapi`.
+//!
+//! ```text
+//!  /workgroups/{workgroup}/imports/openapi    POST {document, baseUrl?, pathPrefix?, public?, dryRun?}
+//! ```
+//!
+//! The document is mapped by `declarative::openapi` and written by `declarative`'s apply, as
+//! the caller: the same checks (names, paths that may not take another workgroup's, the
+//! upstream under the network policy, owners) and the same rule that only a changed
+//! definition saves a version. Nothing is published here: publishing goes through each API's
+//! publish route, where approvals apply.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::Method;
+use axum::routing::post;
+use catalog::model::WorkgroupRole;
+use declarative::openapi::{ImportOptions, import, parse_document};
+use declarative::{ApplyOptions, Bundle, Change, Write};
+use errors::ErrorCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AdminState;
+use super::access::{Access, Caller, Routes};
+use super::body::JsonBody;
+use super::reply::{AdminError, AdminResult, Reply};
+
+/// Where problems say they are: `document#/paths/~1pets/get`.
+const SOURCE: &str = "document";
+
+pub fn register(routes: Routes) -> Routes {
+    routes
+        .add(
+            Method::POST,
+            "/workgroups/{workgroup}/imports/openapi",
+            Access::Workgroup(WorkgroupRole::Developer),
+            post(import_openapi),
+        )
+        .body::<OpenApiImport>()
+        .answers::<ImportReport>()
+}
+
+/// An OpenAPI 3.0 or 3.1 document to import.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenApiImport {
+    /// The document: a JSON object, or its text (JSON or YAML).
+    #[schema(value_type = Value)]
+    pub document: serde_json::Value,
+    /// The upstream's base URL; default: the document's first server.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Put before every operation's path on Sluice's side, such as `/petstore`.
+    #[serde(default)]
+    pub path_prefix: String,
+    /// Anyone may call the APIs (`authMode: none`); by default callers need an app and a grant.
+    #[serde(default)]
+    pub public: bool,
+    /// Check everything and answer what would be created, updated or left alone; write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What an import did, or with `dryRun` would do.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    pub dry_run: bool,
+    /// One per imported operation.
+    pub apis: Vec<ImportedApi>,
+    /// Parts of the document that were not imported, and why.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// One API an operation became.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportedApi {
+    pub name: String,
+    /// `created`, `updated` or `unchanged`.
+    pub change: String,
+    /// Its latest version after the import.
+    pub version: i64,
+    /// Whether the import saved that version (its definition changed).
+    pub version_saved: bool,
+}
+
+/// A part of the document left out, at its JSON pointer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftOut {
+    pub pointer: String,
+    pub message: String,
+}
+
+async fn import_openapi(
+    Extension(caller): Extension<Arc<Caller>>,
+    State(state): State<AdminState>,
+    JsonBody(body): JsonBody<OpenApiImport>,
+) -> AdminResult<ImportReport> {
+    let workgroup = caller.workgroup()?;
+    let doc = match body.document {
+        serde_json::Value::String(text) => parse_document(&text).map_err(|why| AdminError::invalid("document", why))?,
+        object @ serde_json::Value::Object(_) => object,
+        _ => return Err(AdminError::invalid("document", "give the document as a JSON object or as its text")),
+    };
+    let options = ImportOptions {
+        workgroup: workgroup.name.clone(),
+        base_url: body.base_url,
+        path_prefix: body.path_prefix,
+        publish: Vec::new(),
+        public: body.public,
+    };
+    let imported = import(&doc, &options);
+    if let Some(fatal) = imported.problems.iter().find(|p| p.fatal) {
+        let message = format!("{} (at {})", fatal.message, fatal.pointer);
+        return Err(AdminError::new(ErrorCode::InvalidRequestBody, message).in_field("document"));
+    }
+    let left_out: Vec<LeftOut> = (imported.problems.iter())
+        .map(|p| LeftOut { pointer: p.pointer.clone(), message: p.message.clone() })
+        .collect();
+    let apis = imported.into_specs(Path::new(SOURCE)).map_err(|problems| definition_problems(&problems))?;
+    if apis.is_empty() {
+        let listed: Vec<String> = left_out.iter().map(|l| format!("{}: {}", l.pointer, l.message)).collect();
+        let message = format!("the document describes no operation that can be imported: {}", listed.join("; "));
+        return Err(AdminError::new(ErrorCode::InvalidDefinition, message).in_field("document"));
+    }
+    let bundle = Bundle { apis, ..Default::default() };
+    let write = if body.dry_run { Write::DryRun } else { Write::Store };
+    // A platform admin may learn which API of which workgroup holds a path; members may not.
+    let options = ApplyOptions { actor: &caller.user.name, write, operator: caller.user.platform_admin };
+    let report = declarative::apply_with(&bundle, &state.store, &state.outbound, options)
+        .await
+        .map_err(|problems| definition_problems(&problems))?;
+    let apis: Vec<ImportedApi> = (report.apis.iter())
+        .map(|a| ImportedApi {
+            name: a.name.clone(),
+            change: match a.change {
+                Change::Created => "created",
+                Change::Updated => "updated",
+                Change::Unchanged => "unchanged",
+            }
+            .to_owned(),
+            version: a.version,
+            version_saved: a.version_saved,
+        })
+        .collect();
+    if !body.dry_run {
+        let changed: Vec<&str> = (apis.iter()).filter(|a| a.change != "unchanged").map(|a| a.name.as_str()).collect();
+        let detail = serde_json::json!({"apis": apis.len(), "changed": changed});
+        let target = format!("workgroup:{}", workgroup.id);
+        super::datasources::record(&state, &caller, Some(workgroup.id), "import.openapi", target, detail).await;
+    }
+    Ok(Reply::ok(ImportReport { dry_run: body.dry_run, apis, left_out }))
+}
+
+/// `InvalidDefinition`, listing where (the operation's pointer) and what, without the
+/// generated document's line numbers, which mean nothing to the caller.
+fn definition_problems(problems: &[declarative::Problem]) -> AdminError {
+    let listed: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            let at = p.file.display().to_string();
+            let at = at.strip_prefix(SOURCE).unwrap_or(&at).trim_start_matches('#').to_owned();
+            if at.is_empty() { p.message.clone() } else { format!("{at}: {}", p.message) }
+        })
+        .collect();
+    let count = listed.len();
+    let message =
+        format!("{count} problem{} with the imported APIs: {}", if count == 1 { "" } else { "s" }, listed.join("; "));
+    AdminError::new(ErrorCode::InvalidDefinition, message).in_field("document")
+}
