@@ -19,6 +19,7 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::routing::post;
 use catalog::model::WorkgroupRole;
+use declarative::openapi::diff::{self, DiffKind};
 use declarative::openapi::{ImportOptions, import, parse_document};
 use declarative::{ApplyOptions, Bundle, Change, Write};
 use errors::ErrorCode;
@@ -75,6 +76,23 @@ pub struct ImportReport {
     pub apis: Vec<ImportedApi>,
     /// Parts of the document that were not imported, and why.
     pub left_out: Vec<LeftOut>,
+    /// How the import changes APIs that already exist, for their callers: changed operations
+    /// and operations of the same upstream the document no longer describes.
+    pub changes: Vec<OperationChange>,
+}
+
+/// How one existing API changes for its callers.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationChange {
+    pub name: String,
+    /// `changed` or `removed` (a removed operation's API is left as it is).
+    pub change: String,
+    /// Changes that break callers of the API as it is: a removed parameter, a new required
+    /// one, a narrowed type, a moved parameter, path or method.
+    pub breaking: Vec<String>,
+    /// Changes that do not.
+    pub compatible: Vec<String>,
 }
 
 /// One API an operation became.
@@ -130,6 +148,16 @@ async fn import_openapi(
         let message = format!("the document describes no operation that can be imported: {}", listed.join("; "));
         return Err(AdminError::new(ErrorCode::InvalidDefinition, message).in_field("document"));
     }
+    let existing = state.store.list_apis(workgroup.id).await.map_err(AdminError::internal)?;
+    let changes: Vec<OperationChange> = (diff::diff(&existing, &apis).into_iter())
+        .filter(|d| d.kind != DiffKind::Added)
+        .map(|d| OperationChange {
+            name: d.name,
+            change: d.kind.as_str().to_owned(),
+            breaking: d.breaking,
+            compatible: d.compatible,
+        })
+        .collect();
     let bundle = Bundle { apis, ..Default::default() };
     let write = if body.dry_run { Write::DryRun } else { Write::Store };
     // A platform admin may learn which API of which workgroup holds a path; members may not.
@@ -156,7 +184,7 @@ async fn import_openapi(
         let target = format!("workgroup:{}", workgroup.id);
         super::datasources::record(&state, &caller, Some(workgroup.id), "import.openapi", target, detail).await;
     }
-    Ok(Reply::ok(ImportReport { dry_run: body.dry_run, apis, left_out }))
+    Ok(Reply::ok(ImportReport { dry_run: body.dry_run, apis, left_out, changes }))
 }
 
 /// `InvalidDefinition`, listing where (the operation's pointer) and what, without the

@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 
 use super::{ApiSpec, Origin, Problem, Sourced};
 
+pub mod diff;
+
 /// How deep `$ref` chains may go before they are taken for a cycle.
 const REF_DEPTH: usize = 32;
 

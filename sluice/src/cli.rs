@@ -53,16 +53,18 @@ pub fn check(config: &Config, files: &[PathBuf]) -> Result<(), String> {
 pub fn apply(config: &Config, files: &[PathBuf], actor: Option<&str>, dry_run: bool) -> Result<(), String> {
     // apply runs the checks itself, with the store's datasources in view.
     let bundle = declarative::load(files).map_err(report)?;
-    apply_bundle(config, &bundle, actor, dry_run)
+    apply_bundle(config, &bundle, actor, dry_run, None)
 }
 
 /// Applies a bundle (from files or an import) as `actor`; with `dry_run`, says what would
-/// change and writes nothing.
+/// change and writes nothing. With `reimport` (a workgroup), first lists how the bundle
+/// changes the workgroup's APIs for their callers ([`declarative::openapi::diff`]).
 fn apply_bundle(
     config: &Config,
     bundle: &declarative::Bundle,
     actor: Option<&str>,
     dry_run: bool,
+    reimport: Option<&str>,
 ) -> Result<(), String> {
     let actor = actor.map(str::trim).filter(|a| !a.is_empty()).unwrap_or(declarative::DEFAULT_ACTOR);
     // The sandbox is here, not in `declarative`: its compile check comes first.
@@ -80,6 +82,14 @@ fn apply_bundle(
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     runtime.block_on(async {
         let store = Store::open(&config.store_url, secrets).await.map_err(|e| format!("cannot open the store: {e}"))?;
+        let changes = match reimport {
+            Some(workgroup) => reimport_changes(&store, workgroup, bundle).await,
+            None => Ok(String::new()),
+        };
+        if changes.is_err() {
+            store.close().await;
+        }
+        print!("{}", changes?);
         let write = if dry_run { declarative::Write::DryRun } else { declarative::Write::Store };
         let options = declarative::ApplyOptions { actor, write, operator: true };
         let outcome = declarative::apply_with(bundle, &store, &outbound, options).await.map_err(report);
@@ -161,7 +171,32 @@ pub fn import(config: &Config, what: &Import) -> Result<(), String> {
         return Err(format!("{} describes no operation that can be imported", file.display()));
     }
     let bundle = declarative::Bundle { apis, ..Default::default() };
-    apply_bundle(config, &bundle, actor.as_deref(), *dry_run)
+    apply_bundle(config, &bundle, actor.as_deref(), *dry_run, Some(workgroup))
+}
+
+/// How an import changes the workgroup's existing APIs, a line each; empty for a new
+/// workgroup or when nothing already imported changes.
+async fn reimport_changes(store: &Store, workgroup: &str, bundle: &declarative::Bundle) -> Result<String, String> {
+    let existing = match store.workgroup_by_name(workgroup).await {
+        Ok(found) => store.list_apis(found.id).await.map_err(|e| format!("cannot read the store: {e}"))?,
+        Err(catalog::store::StoreError::NotFound { .. }) => return Ok(String::new()),
+        Err(e) => return Err(format!("cannot read the store: {e}")),
+    };
+    let mut out = String::new();
+    for change in declarative::openapi::diff::diff(&existing, &bundle.apis) {
+        if change.kind == declarative::openapi::diff::DiffKind::Added {
+            continue; // apply's report says `created`
+        }
+        out.push_str(&format!("operation {workgroup}/{}: {}", change.name, change.kind.as_str()));
+        for why in &change.breaking {
+            out.push_str(&format!("\n  BREAKING: {why}"));
+        }
+        for what in &change.compatible {
+            out.push_str(&format!("\n  {what}"));
+        }
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 /// What `sluice export` writes.

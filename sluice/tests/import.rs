@@ -1,8 +1,9 @@
 //! `sluice import openapi` and `POST /admin/v1/workgroups/{wg}/imports/openapi` through the
 //! real binary: a dry run that writes nothing, the import of public example documents as
 //! registered APIs served at the edge and forwarding to an upstream on 127.0.0.1, security
-//! schemes as constants read from the environment, a second import as a no-op, and documents
-//! that cannot be imported.
+//! schemes as constants read from the environment, a second import as a no-op, a newer
+//! document's breaking changes listed before it is applied, and documents that cannot be
+//! imported.
 
 mod support;
 
@@ -243,6 +244,15 @@ fn the_management_api_previews_and_imports_a_document_given_as_yaml_text() {
 
     let again = ok(&call(&server, "POST", "/workgroups/shop/imports/openapi", Some(ROOT), Some(body(false))));
     assert!(again["apis"].as_array().expect("apis").iter().all(|a| a["change"] == "unchanged"), "{again}");
+    assert_eq!(again["changes"], json!([]), "{again}");
+    // Without `addPet` and with `limit` required, the changes are flagged before anything is written.
+    let mut narrower = body(true);
+    let text = narrower["document"].as_str().expect("text").replace("operationId: addPet", "operationId: addPet2");
+    narrower["document"] = json!(text);
+    let preview = ok(&call(&server, "POST", "/workgroups/shop/imports/openapi", Some(ROOT), Some(narrower)));
+    let changes = preview["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1, "{preview}");
+    assert_eq!((changes[0]["name"].as_str(), changes[0]["change"].as_str()), (Some("addPet"), Some("removed")));
 
     let swagger = json!({"document": {"swagger": "2.0", "paths": {}}});
     let refusal = refused(
@@ -258,4 +268,68 @@ fn the_management_api_previews_and_imports_a_document_given_as_yaml_text() {
         400,
         Some("document"),
     );
+}
+
+/// One version of a small inventory API: v2 narrows `id`, drops `q`, adds a required `region`
+/// and an optional `page`, and no longer describes `deleteItem`.
+fn inventory(version: u8, upstream: SocketAddr) -> String {
+    let id_type = if version == 1 { "string" } else { "integer" };
+    let get_params = if version == 1 {
+        json!([{"name": "id", "in": "path", "required": true, "schema": {"type": id_type}},
+               {"name": "q", "in": "query", "schema": {"type": "string"}}])
+    } else {
+        json!([{"name": "id", "in": "path", "required": true, "schema": {"type": id_type}},
+               {"name": "region", "in": "query", "required": true, "schema": {"type": "string"}}])
+    };
+    let list_params =
+        if version == 1 { json!([]) } else { json!([{"name": "page", "in": "query", "schema": {"type": "integer"}}]) };
+    let mut item = json!({"get": {"operationId": "getItem", "parameters": get_params, "responses": {}}});
+    if version == 1 {
+        item["delete"] = json!({"operationId": "deleteItem", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {}});
+    }
+    json!({
+        "openapi": "3.1.0", "info": {"title": "inventory", "version": format!("{version}.0")},
+        "servers": [{"url": format!("http://{upstream}/inv")}],
+        "paths": {"/items/{id}": item, "/items": {"get": {"operationId": "listItems", "parameters": list_params, "responses": {}}}}
+    })
+    .to_string()
+}
+
+#[test]
+fn a_newer_document_shows_what_breaks_callers_before_it_is_applied() {
+    let (addr, _) = upstream();
+    let server = Server::start("import-reimport", &ENV);
+    let file = |version: u8| {
+        let path = server.data_dir.join(format!("inventory-v{version}.json"));
+        std::fs::write(&path, inventory(version, addr)).expect("write");
+        path.display().to_string()
+    };
+    let (v1, v2) = (file(1), file(2));
+    let (ok, out) = import(&server, &["-f", &v1, "--workgroup", "inv", "--public"], &[]);
+    assert!(ok, "{out}");
+    assert!(!out.contains("BREAKING"), "a first import breaks nobody: {out}");
+
+    let (ok, out) = import(&server, &["-f", &v2, "--workgroup", "inv", "--public", "--dry-run"], &[]);
+    assert!(ok, "{out}");
+    for line in [
+        "operation inv/getItem: changed",
+        "BREAKING: parameter `q` is removed",
+        "BREAKING: parameter `id` changes type from string to int",
+        "BREAKING: parameter `region` is new and required",
+        "operation inv/listItems: changed\n  parameter `page` is new and optional",
+        "operation inv/deleteItem: removed\n  BREAKING: the document no longer describes it",
+        "api inv/getItem: updated, saved V1",
+    ] {
+        assert!(out.contains(line), "missing `{line}` in:\n{out}");
+    }
+
+    let (ok, out) = import(&server, &["-f", &v2, "--workgroup", "inv", "--public"], &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("api inv/listItems: updated, saved V1"), "{out}");
+    // Applied: the same document again changes nothing and breaks nothing.
+    let (ok, out) = import(&server, &["-f", &v2, "--workgroup", "inv", "--public"], &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("no changes") && !out.contains("getItem: changed"), "{out}");
+    // deleteItem stays as it was, reported as removed each time the document leaves it out.
+    assert!(out.contains("operation inv/deleteItem: removed"), "{out}");
 }
