@@ -151,6 +151,23 @@ fn a_petstore_is_previewed_imported_served_and_imported_again_as_a_no_op() {
     let (ok, out) = import(&server, &real, &[]);
     assert!(ok, "{out}");
     assert!(out.contains("no changes"), "importing the same document again changes nothing:\n{out}");
+
+    // `-o` writes the APIs as a declarative file that `check` accepts and `apply` finds applied.
+    let written = server.data_dir.join("petstore-apis.yaml");
+    let mut output = real.clone();
+    output.extend(["-o", written.to_str().expect("path")]);
+    let (ok, out) = import(&server, &output, &[]);
+    assert!(ok, "{out}");
+    let yaml = std::fs::read_to_string(&written).expect("written file");
+    assert!(yaml.contains("# imported from /paths/~1pets~1{petId}/get"), "{yaml}");
+    let file = written.to_str().expect("path");
+    let mut env = ENV.to_vec();
+    env.push(("RUST_LOG", "warn"));
+    let (ok, out) = sluice(&server.data_dir, &["check", "-f", file], &env);
+    assert!(ok, "{out}");
+    let (ok, out) = sluice(&server.data_dir, &["apply", "--dry-run", "-f", file], &env);
+    assert!(ok, "{out}");
+    assert!(out.contains("no changes"), "the file describes what the import applied:\n{out}");
 }
 
 #[test]
