@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::routing::post;
 use catalog::model::WorkgroupRole;
-use declarative::openapi::diff::{self, DiffKind};
+use declarative::openapi::diff;
 use declarative::openapi::{ImportOptions, import, parse_document};
 use declarative::{ApplyOptions, Bundle, Change, Write};
 use errors::ErrorCode;
@@ -150,7 +150,6 @@ async fn import_openapi(
     }
     let existing = state.store.list_apis(workgroup.id).await.map_err(AdminError::internal)?;
     let changes: Vec<OperationChange> = (diff::diff(&existing, &apis).into_iter())
-        .filter(|d| d.kind != DiffKind::Added)
         .map(|d| OperationChange {
             name: d.name,
             change: d.kind.as_str().to_owned(),
@@ -168,18 +167,14 @@ async fn import_openapi(
     let apis: Vec<ImportedApi> = (report.apis.iter())
         .map(|a| ImportedApi {
             name: a.name.clone(),
-            change: match a.change {
-                Change::Created => "created",
-                Change::Updated => "updated",
-                Change::Unchanged => "unchanged",
-            }
-            .to_owned(),
+            change: a.change.as_str().to_owned(),
             version: a.version,
             version_saved: a.version_saved,
         })
         .collect();
     if !body.dry_run {
-        let changed: Vec<&str> = (apis.iter()).filter(|a| a.change != "unchanged").map(|a| a.name.as_str()).collect();
+        let changed: Vec<&str> =
+            (report.apis.iter()).filter(|a| a.change != Change::Unchanged).map(|a| a.name.as_str()).collect();
         let detail = serde_json::json!({"apis": apis.len(), "changed": changed});
         let target = format!("workgroup:{}", workgroup.id);
         super::datasources::record(&state, &caller, Some(workgroup.id), "import.openapi", target, detail).await;

@@ -35,7 +35,7 @@ pub enum Change {
 }
 
 impl Change {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Change::Created => "created",
             Change::Updated => "updated",

@@ -122,6 +122,7 @@ fn ref_chains_path_level_parameters_and_security_schemes() {
     assert_eq!(param(put, "price")["type"], "decimal");
     assert_eq!(param(put, "tags")["type"], "array<string>");
     assert_eq!(param(put, "location")["type"], "json");
+    assert!(put["params"].as_array().unwrap().iter().all(|p| p["name"] != "updatedBy"), "readOnly is not sent");
     let moves = api(&imported, "recordMove");
     assert_eq!(
         moves["upstream"]["constants"][0],

@@ -184,9 +184,6 @@ async fn reimport_changes(store: &Store, workgroup: &str, bundle: &declarative::
     };
     let mut out = String::new();
     for change in declarative::openapi::diff::diff(&existing, &bundle.apis) {
-        if change.kind == declarative::openapi::diff::DiffKind::Added {
-            continue; // apply's report says `created`
-        }
         out.push_str(&format!("operation {workgroup}/{}: {}", change.name, change.kind.as_str()));
         for why in &change.breaking {
             out.push_str(&format!("\n  BREAKING: {why}"));

@@ -6,11 +6,9 @@ use catalog::model::{Api, ApiMode, ParamType, RegisteredParam, ScalarType};
 
 use super::super::{ApiSpec, Sourced};
 
-/// How one operation changes.
+/// How an existing API changes (a new one is apply's `created`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffKind {
-    /// No API of this name yet.
-    Added,
     /// The API exists and the document describes it differently.
     Changed,
     /// An API forwarding to the same upstream that the document no longer describes; the
@@ -21,7 +19,6 @@ pub enum DiffKind {
 impl DiffKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            DiffKind::Added => "added",
             DiffKind::Changed => "changed",
             DiffKind::Removed => "removed",
         }
@@ -39,22 +36,14 @@ pub struct OperationDiff {
     pub compatible: Vec<String>,
 }
 
-/// The changes `imported` makes to the workgroup's `existing` APIs. Operations whose API is
-/// unchanged are left out; removed ones are existing registered APIs with the same upstream
+/// The changes `imported` makes to the workgroup's `existing` APIs. Operations with no API
+/// yet, or whose API is unchanged, are left out; removed ones are existing registered APIs with the same upstream
 /// base URL as an imported one that the document no longer names.
 pub fn diff(existing: &[Api], imported: &[Sourced<ApiSpec>]) -> Vec<OperationDiff> {
     let mut out = Vec::new();
     for sourced in imported {
         let spec = &sourced.spec;
-        let Some(api) = existing.iter().find(|a| a.name == spec.name) else {
-            out.push(OperationDiff {
-                name: spec.name.clone(),
-                kind: DiffKind::Added,
-                breaking: vec![],
-                compatible: vec![],
-            });
-            continue;
-        };
+        let Some(api) = existing.iter().find(|a| a.name == spec.name) else { continue };
         let mut breaking = Vec::new();
         let mut compatible = Vec::new();
         if api.path != spec.path {

@@ -86,8 +86,7 @@ pub struct LiteRow {
     pub values: Vec<LiteValue>,
 }
 
-/// What a statement returned: its rows (at most the cap), its count, and whether the rows
-/// were read to their end.
+/// What a statement returned: its rows (at most the cap) and, when asked, its count.
 #[derive(Debug)]
 pub struct LiteRows {
     pub rows: Vec<LiteRow>,
@@ -189,16 +188,16 @@ fn work(path: &Path, queue: &Receiver<Job>, workers: &Workers) {
                 }
             }
         }
-        let result = match (&conn, &failed) {
-            (Some(conn), _) => {
+        let result = match &conn {
+            Some(conn) => {
                 let until = job.deadline.saturating_duration_since(epoch).as_micros();
                 deadline.store(u64::try_from(until).unwrap_or(u64::MAX), Ordering::Release);
                 let result = run_job(conn, &job);
                 deadline.store(u64::MAX, Ordering::Release);
                 result
             }
-            (None, Some((_, why))) => Err(LiteError::Unavailable(why.clone())),
-            (None, None) => Err(LiteError::Unavailable("no connection".into())),
+            // Not open means the last attempt failed, and says why.
+            None => Err(LiteError::Unavailable(failed.as_ref().map(|(_, why)| why.clone()).unwrap_or_default())),
         };
         let _ = job.reply.send(result);
     }
