@@ -234,8 +234,9 @@ def workflow_sections(r):
             if sc:
                 sides.update(sc["sides"])
         labels = {"w1": "W1: 3 lookups in series", "d1": "D1: one lookup", "w0": "W0: empty workflow",
-                  "w3": "W3: the seed's function"}
-        for name in ("w1", "d1", "w0", "w3"):
+                  "w3": "W3: the seed's function", "w1l": "W1L: 3 SQLite lookups in series",
+                  "d4": "D4: one SQLite lookup"}
+        for name in ("w1", "d1", "w0", "w1l", "d4", "w3"):
             side = sides.get(name)
             if not side:
                 continue
@@ -248,7 +249,12 @@ def workflow_sections(r):
         if w1:
             add(f"- W1: **{f(w1['cpu_us_per_node'], 1)} µs** CPU per node beyond the lookups (a node's whole "
                 f"cost, lookup included: {f(w1['cpu_us_per_node_gross'], 1)} µs); throughput ÷ (D1 ÷ 3) = "
-                f"**{f(w1['vs_d1_third'], 3)}**")
+                f"**{f(w1['vs_d1_third'], 3)}** (with a free composition, from every process's CPU per request: "
+                f"{f(w1.get('vs_d1_third_free_bound'), 3)})")
+            lite = w1.get("lite")
+            if lite:
+                add(f"- W1L, the same over D4's SQLite lookup: throughput ÷ (D4 ÷ 3) = **{f(lite['vs_d4_third'], 3)}**, "
+                    f"{f(lite['cpu_us_per_node'], 1)} µs CPU per node beyond the lookups")
         if w3:
             add(f"- W3: **{f(w3['cpu_us_per_call'], 1)} µs** CPU per call of the seed's function")
         add("")

@@ -471,7 +471,9 @@ def w1_w3(ctx, rounds, seconds, warmup, sl, pg, edge, with_w1=True, with_w3=True
     sides = []
     if with_w1:
         sides += [http_side(ctx, "d1", f"{edge}/pg/users/{ID}", [sl, pg], app),
-                  http_side(ctx, "w1", f"{edge}/wf/users3/{ID}", [sl, pg], app)]
+                  http_side(ctx, "w1", f"{edge}/wf/users3/{ID}", [sl, pg], app),
+                  http_side(ctx, "d4", f"{edge}/lite/users/{ID}", [sl], app),
+                  http_side(ctx, "w1l", f"{edge}/wf/lite3/{ID}", [sl], app)]
     sides.append(http_side(ctx, "w0", f"{edge}/wf/noop/{ID}", [sl], app))
     if with_w3:
         sides.append(http_side(ctx, "w3", f"{edge}/wf/function/{ID}", [sl], app))
@@ -487,7 +489,17 @@ def w1_w3(ctx, rounds, seconds, warmup, sl, pg, edge, with_w1=True, with_w3=True
         w1["sluice_cpu_us"] = {"W1": cpu["w1"], "D1": cpu["d1"], "W0": cpu["w0"]}
         # For scale: a node's whole cost, its lookup included ((W1 − W0) ÷ 3 = L + n).
         w1["cpu_us_per_node_gross"] = (cpu["w1"] - cpu["w0"]) / 3
-        w1["sides"] = {k: by[k] for k in ("w1", "d1", "w0")}
+        # The most a free composition (n = w = 0) could reach, from every process's CPU per
+        # request: W1 would cost W0's + 3 × (D1's − W0's) against three D1 calls.
+        total = {name: sum(side["cpu_us_per_req"].values()) for name, side in by.items()}
+        free = total["w0"] + 3 * (total["d1"] - total["w0"])
+        w1["vs_d1_third_free_bound"] = ratio(3 * total["d1"], free)
+        # W1L: the same three nodes over D4's SQLite lookup, which costs less than the edge.
+        w1["lite"] = {
+            "vs_d4_third": ratio(by["w1l"]["rps"], by["d4"]["rps"] / 3 if by["d4"]["rps"] else None),
+            "cpu_us_per_node": (cpu["w1l"] - 3 * cpu["d4"] + 2 * cpu["w0"]) / 3,
+        }
+        w1["sides"] = {k: by[k] for k in ("w1", "d1", "w0", "w1l", "d4")}
         out["W1"] = w1
     if with_w3:
         w3 = {k: by["w3"].get(k) for k in keys}
@@ -501,7 +513,9 @@ def w1_w3(ctx, rounds, seconds, warmup, sl, pg, edge, with_w1=True, with_w3=True
                 + " of Sluice's CPU per request")
     if "W1" in out:
         log(f"  W1: {fmt(out['W1']['cpu_us_per_node'], 1)} µs CPU per node beyond the lookups, "
-            f"throughput ÷ (D1 ÷ 3) = {fmt(out['W1']['vs_d1_third'], 3)}")
+            f"throughput ÷ (D1 ÷ 3) = {fmt(out['W1']['vs_d1_third'], 3)} (free composition: "
+            f"{fmt(out['W1']['vs_d1_third_free_bound'], 3)}); over SQLite (W1L): ÷ (D4 ÷ 3) = "
+            f"{fmt(out['W1']['lite']['vs_d4_third'], 3)}, {fmt(out['W1']['lite']['cpu_us_per_node'], 1)} µs per node")
     if "W3" in out:
         log(f"  W3: {fmt(out['W3']['cpu_us_per_call'], 1)} µs CPU per function call")
     return out

@@ -12,7 +12,7 @@ import peers
 
 WORKGROUP = "bench"
 # authMode: app
-APP_APIS = ["pg_user", "pg_users_by_city", "my_user", "lite_user", "wf_users3", "wf_noop", "wf_function", "wf_slow3"]
+APP_APIS = ["pg_user", "pg_users_by_city", "my_user", "lite_user", "wf_users3", "wf_lite3", "wf_noop", "wf_function", "wf_slow3"]
 LIMIT_QPS = 500  # P3's limit (smoke mode uses a lower one)
 # One edge thread: the load generator and the databases share the machine (bench/README.md).
 EDGE_THREADS = "1"

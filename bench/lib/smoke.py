@@ -252,6 +252,8 @@ def workflows(client, app, delay, step):
 
     step("W1", "3 of D1's lookups in series as one workflow",
          lambda: run_many(client, REQUESTS, user_lookup("/wf/users3", app), check_chain))
+    step("W1L", "3 of D4's SQLite lookups in series as one workflow",
+         lambda: run_many(client, W_REQUESTS, user_lookup("/wf/lite3", app), check_chain))
     step("W0", "an empty workflow (start → end)",
          lambda: run_many(client, W_REQUESTS, user_lookup("/wf/noop", app), check_echo))
     step("W3", "the seed's Python function as the only node",
