@@ -2,8 +2,12 @@
 //! (`docs/import.md`), the management side of `sluice import openapi`.
 //!
 //! ```text
-//!  /workgroups/{workgroup}/imports/openapi    POST {document, baseUrl?, pathPrefix?, public?, dryRun?}
+//!  /workgroups/{workgroup}/imports/openapi    POST {document | url, baseUrl?, pathPrefix?, public?, dryRun?}
 //! ```
+//!
+//! A document given by `url` is fetched through the network policy (`net::client`), like a
+//! webhook: only hosts the policy allows, no redirects, at most [`MAX_DOCUMENT`] bytes within
+//! [`FETCH_TIMEOUT`].
 //!
 //! The document is mapped by `declarative::openapi` and written by `declarative`'s apply, as
 //! the caller: the same checks (names, paths that may not take another workgroup's, the
@@ -13,6 +17,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
@@ -34,6 +39,11 @@ use super::reply::{AdminError, AdminResult, Reply};
 /// Where problems say they are: `document#/paths/~1pets/get`.
 const SOURCE: &str = "document";
 
+/// The largest document fetched by URL.
+pub const MAX_DOCUMENT: usize = 10 * 1024 * 1024;
+/// How long fetching a document by URL may take, connecting included.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+
 pub fn register(routes: Routes) -> Routes {
     routes
         .add(
@@ -46,13 +56,19 @@ pub fn register(routes: Routes) -> Routes {
         .answers::<ImportReport>()
 }
 
-/// An OpenAPI 3.0 or 3.1 document to import.
+/// An OpenAPI 3.0 or 3.1 document to import: `document` or `url`, not both.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OpenApiImport {
     /// The document: a JSON object, or its text (JSON or YAML).
-    #[schema(value_type = Value)]
-    pub document: serde_json::Value,
+    #[serde(default)]
+    #[schema(value_type = Option<Value>)]
+    pub document: Option<serde_json::Value>,
+    /// Where to fetch the document (JSON or YAML) instead: `http` or `https`, a host the
+    /// network policy allows; redirects are not followed.
+    #[serde(default)]
+    #[schema(example = "https://petstore3.swagger.io/api/v3/openapi.json")]
+    pub url: Option<String>,
     /// The upstream's base URL; default: the document's first server.
     #[serde(default)]
     pub base_url: Option<String>,
@@ -122,10 +138,20 @@ async fn import_openapi(
     JsonBody(body): JsonBody<OpenApiImport>,
 ) -> AdminResult<ImportReport> {
     let workgroup = caller.workgroup()?;
-    let doc = match body.document {
-        serde_json::Value::String(text) => parse_document(&text).map_err(|why| AdminError::invalid("document", why))?,
-        object @ serde_json::Value::Object(_) => object,
-        _ => return Err(AdminError::invalid("document", "give the document as a JSON object or as its text")),
+    let doc = match (body.document, body.url) {
+        (Some(_), Some(_)) => return Err(AdminError::invalid("url", "give the document or its URL, not both")),
+        (None, None) => return Err(AdminError::invalid("document", "give the document, or its URL in `url`")),
+        (None, Some(url)) => {
+            let text = fetch_document(&state, &url).await?;
+            parse_document(&text).map_err(|why| AdminError::invalid("url", format!("the fetched document: {why}")))?
+        }
+        (Some(serde_json::Value::String(text)), None) => {
+            parse_document(&text).map_err(|why| AdminError::invalid("document", why))?
+        }
+        (Some(object @ serde_json::Value::Object(_)), None) => object,
+        (Some(_), None) => {
+            return Err(AdminError::invalid("document", "give the document as a JSON object or as its text"));
+        }
     };
     let options = ImportOptions {
         workgroup: workgroup.name.clone(),
@@ -180,6 +206,23 @@ async fn import_openapi(
         super::datasources::record(&state, &caller, Some(workgroup.id), "import.openapi", target, detail).await;
     }
     Ok(Reply::ok(ImportReport { dry_run: body.dry_run, apis, left_out, changes }))
+}
+
+/// The text at `url`, fetched through the network policy. Anything short of a 2xx answer
+/// in UTF-8 is the caller's to fix (a 400 on `url` saying why), never a 5xx.
+async fn fetch_document(state: &AdminState, url: &str) -> Result<String, AdminError> {
+    let target = net::client::Target::parse(url).map_err(|why| AdminError::invalid("url", why))?;
+    let outbound = state.outbound().await?;
+    let accept = "application/json, application/yaml;q=0.9, text/yaml;q=0.9, */*;q=0.5";
+    let fetched = net::client::get(&outbound.net, &target, accept, MAX_DOCUMENT, FETCH_TIMEOUT)
+        .await
+        .map_err(|why| AdminError::invalid("url", format!("cannot fetch the document: {why}")))?;
+    if !(200..300).contains(&fetched.status) {
+        let why = format!("fetching the document answered HTTP {}; give a URL that answers it (200)", fetched.status);
+        return Err(AdminError::invalid("url", why));
+    }
+    String::from_utf8(fetched.body.to_vec())
+        .map_err(|_| AdminError::invalid("url", "the fetched document is not UTF-8 text"))
 }
 
 /// `InvalidDefinition`, listing where (the operation's pointer) and what, without the

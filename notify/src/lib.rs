@@ -2,11 +2,11 @@
 //! [`catalog::store::Store::notify`] and return at once; the [`Worker`] (one background task
 //! of the `sluice` process, beside the management API) sends what the outbox holds.
 //!
-//! - [`target`]: what a webhook URL may be (http or https, no user info; a query, such as a
-//!   bot's access token, is kept), checked when a channel is saved.
-//! - [`send`]: one attempt — the network policy resolves and checks the host, the connection
-//!   goes to exactly the checked address (HTTP/1.1 over hyper, TLS with rustls and the system
-//!   roots), the body is signed with the channel's secret, within a connect and a total
+//! - [`WebhookTarget`]: what a webhook URL may be (`net::client::Target`: http or https, no
+//!   user info; a query, such as a bot's access token, is kept), checked when a channel is saved.
+//! - [`send`]: one attempt — `net::client` has the network policy resolve and check the host
+//!   and connects to exactly the checked address (TLS with rustls and the system roots), the
+//!   body is POSTed over HTTP/1.1 and signed with the channel's secret, within a connect and a total
 //!   timeout; the outcome is a status or a short reason without secrets.
 //! - [`worker`]: polls the outbox about once a second, claims each due delivery (a lease, so
 //!   two processes never send the same attempt), sends a bounded number at once, records the
@@ -14,12 +14,11 @@
 //!   seven days once an hour.
 
 pub mod send;
-pub mod target;
 pub mod worker;
 
 use std::time::Duration;
 
-pub use target::WebhookTarget;
+pub use net::client::Target as WebhookTarget;
 pub use worker::{Worker, WorkerSettings};
 
 /// Attempts a delivery gets in all; after the last failure it is `failed`.

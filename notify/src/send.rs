@@ -11,27 +11,23 @@
 //! characters of the answer, a timeout, a refusal of the network policy naming the host the
 //! user typed. Addresses a name resolved to are only logged.
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use net::{SsrfError, SsrfPolicy};
+use net::SsrfPolicy;
+use net::client::short;
 use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 
-use crate::target::WebhookTarget;
+use crate::WebhookTarget;
 
-/// How long the TCP (and TLS) connection may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the whole attempt may take, resolution and answer included.
 pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
-/// How much of a failed answer's body is read, and how many characters of it are kept.
+/// How much of a failed answer's body is read (of which [`short`] keeps 200 characters).
 const ANSWER_READ: usize = 4096;
-const ANSWER_KEPT: usize = 200;
 
 /// What one attempt sends.
 #[derive(Debug, Clone, Copy)]
@@ -60,41 +56,8 @@ pub async fn send(policy: &SsrfPolicy, attempt: Attempt<'_>) -> Result<u16, Stri
 }
 
 async fn exchange(policy: &SsrfPolicy, attempt: Attempt<'_>) -> Result<u16, String> {
-    let url = &attempt.target.url;
-    let checked = policy.resolve_checked(url).await.map_err(|e| match e {
-        SsrfError::Forbidden { reason } => format!("the network policy refuses {} ({reason})", url.host()),
-        SsrfError::Resolve(host) => format!("{host} could not be resolved"),
-        other => other.to_string(),
-    })?;
-    let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(checked.addr)).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => {
-            tracing::debug!(host = url.host(), addr = %checked.addr, error = %e, "webhook connect failed");
-            return Err(format!("cannot connect to {}:{}", url.host(), url.port()));
-        }
-        Err(_) => {
-            return Err(format!(
-                "no connection to {}:{} within {} s",
-                url.host(),
-                url.port(),
-                CONNECT_TIMEOUT.as_secs()
-            ));
-        }
-    };
-    let _ = tcp.set_nodelay(true);
-    if !checked.tls {
-        return post(tcp, &checked.host_header, attempt).await;
-    }
-    let config = tls_config().ok_or_else(|| "TLS is unavailable: no root certificates were found".to_owned())?;
-    let name = rustls::pki_types::ServerName::try_from(checked.host.clone())
-        .map_err(|_| format!("`{}` is not a name TLS can check", url.host()))?;
-    let connector = tokio_rustls::TlsConnector::from(config);
-    let tls = match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => return Err(format!("TLS with {} failed: {}", url.host(), short(&e.to_string()))),
-        Err(_) => return Err(format!("no TLS handshake with {} within {} s", url.host(), CONNECT_TIMEOUT.as_secs())),
-    };
-    post(tls, &checked.host_header, attempt).await
+    let connection = net::client::connect(policy, &attempt.target.url).await?;
+    post(connection.io, &connection.host_header, attempt).await
 }
 
 /// POSTs the body on `io` and reads the answer's status (and, for a failure, the start of
@@ -155,45 +118,6 @@ async fn answer_start(mut body: hyper::body::Incoming) -> String {
     short(&String::from_utf8_lossy(&bytes))
 }
 
-/// `text` on one line, at most [`ANSWER_KEPT`] characters.
-fn short(text: &str) -> String {
-    let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let line = line.trim();
-    if line.chars().count() > ANSWER_KEPT {
-        format!("{}…", line.chars().take(ANSWER_KEPT).collect::<String>())
-    } else {
-        line.to_owned()
-    }
-}
-
-/// The TLS client configuration, built once: rustls with ring and the system's roots. `None`
-/// when the system has no roots at all.
-fn tls_config() -> Option<Arc<rustls::ClientConfig>> {
-    static CONFIG: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            match rustls_native_certs::load_native_certs() {
-                Ok(certs) => {
-                    let (added, ignored) = roots.add_parsable_certificates(certs);
-                    tracing::debug!(added, ignored, "webhook TLS roots loaded");
-                }
-                Err(e) => tracing::warn!("webhook TLS: cannot read the system's root certificates: {e}"),
-            }
-            if roots.is_empty() {
-                return None;
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .ok()?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Some(Arc::new(config))
-        })
-        .clone()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,13 +129,6 @@ mod tests {
             signature("Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-    }
-
-    #[test]
-    fn reasons_are_short_single_lines() {
-        assert_eq!(short("a\nb\r\n"), "a b");
-        let long = "x".repeat(1000);
-        assert_eq!(short(&long).chars().count(), ANSWER_KEPT + 1);
     }
 
     #[tokio::test]

@@ -24,9 +24,9 @@ use config::outbound::OutboundBase;
 use net::SsrfPolicy;
 use tokio::sync::Semaphore;
 
+use crate::WebhookTarget;
 use crate::backoff;
 use crate::send::{self, Attempt, TOTAL_TIMEOUT};
-use crate::target::WebhookTarget;
 
 /// How the worker paces itself.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 //! real binary: a dry run that writes nothing, the import of public example documents as
 //! registered APIs served at the edge and forwarding to an upstream on 127.0.0.1, security
 //! schemes as constants read from the environment, a second import as a no-op, a newer
-//! document's breaking changes listed before it is applied, and documents that cannot be
-//! imported.
+//! document's breaking changes listed before it is applied, a document fetched by URL through
+//! the network policy, and documents that cannot be imported.
 
 mod support;
 
@@ -285,6 +285,86 @@ fn the_management_api_previews_and_imports_a_document_given_as_yaml_text() {
         400,
         Some("document"),
     );
+}
+
+/// Serves `text` at `/spec.yaml`, a redirect at `/moved` and 404 elsewhere, one request per
+/// connection; remembers the request lines.
+fn document_server(text: String) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = support::free_listener();
+    let addr = listener.local_addr().expect("document server address");
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut out = stream.try_clone().expect("clone");
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim_end().is_empty() {
+                    break;
+                }
+            }
+            log.lock().expect("log").push(line.trim_end().to_owned());
+            let target = line.split_whitespace().nth(1).unwrap_or("");
+            let (status, extra, body) = match target {
+                "/spec.yaml" => ("200 OK", "Content-Type: application/yaml\r\n", text.clone()),
+                "/moved" => ("302 Found", "Location: /spec.yaml\r\n", String::new()),
+                _ => ("404 Not Found", "", "no such document".to_owned()),
+            };
+            let head =
+                format!("HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = out.write_all(head.as_bytes()).and_then(|_| out.write_all(body.as_bytes()));
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn the_management_api_fetches_a_document_by_url_through_the_network_policy() {
+    const ROOT: &str = "slc_import_bootstrap_token_0123456789";
+    let (upstream_addr, _) = upstream();
+    let text = std::fs::read_to_string(document("petstore-expanded.yaml")).expect("document");
+    let (docs, requested) = document_server(text);
+    let mut env = ENV.to_vec();
+    env.push(("SLUICE_ADMIN_TOKEN", ROOT));
+    let server = Server::start("import-url", &env);
+    ok(&call(&server, "POST", "/workgroups", Some(ROOT), Some(json!({"name": "shop"}))));
+    let route = "/workgroups/shop/imports/openapi";
+    let by_url = |url: String| json!({"url": url, "baseUrl": format!("http://{upstream_addr}/api"), "dryRun": true});
+
+    let preview = ok(&call(&server, "POST", route, Some(ROOT), Some(by_url(format!("http://{docs}/spec.yaml")))));
+    assert_eq!(preview["apis"].as_array().map(Vec::len), Some(4), "{preview}");
+    assert_eq!(requested.lock().expect("log").as_slice(), ["GET /spec.yaml HTTP/1.1"]);
+
+    // What the fetch met is the caller's to fix: 400 on `url`, saying what happened.
+    for (path, says) in [("/missing", "HTTP 404"), ("/moved", "HTTP 302")] {
+        let refusal = refused(
+            &call(&server, "POST", route, Some(ROOT), Some(by_url(format!("http://{docs}{path}")))),
+            400,
+            Some("url"),
+        );
+        assert!(refusal["message"].as_str().unwrap_or("").contains(says), "{refusal}");
+    }
+    // The redirect was not followed.
+    assert_eq!(requested.lock().expect("log").len(), 3);
+    // Only hosts the network policy allows are dialled: the metadata address is refused first.
+    let refusal = refused(
+        &call(&server, "POST", route, Some(ROOT), Some(by_url("http://169.254.169.254/latest".into()))),
+        400,
+        Some("url"),
+    );
+    assert!(refusal["message"].as_str().unwrap_or("").contains("network policy refuses 169.254.169.254"), "{refusal}");
+    for bad in ["file:///etc/passwd", "http://user:pw@127.0.0.1/", "gopher://127.0.0.1/"] {
+        refused(&call(&server, "POST", route, Some(ROOT), Some(by_url(bad.into()))), 400, Some("url"));
+    }
+    let both = json!({"url": format!("http://{docs}/spec.yaml"), "document": {"openapi": "3.1.0"}});
+    refused(&call(&server, "POST", route, Some(ROOT), Some(both)), 400, Some("url"));
+    refused(&call(&server, "POST", route, Some(ROOT), Some(json!({"dryRun": true}))), 400, Some("document"));
+    assert_eq!(requested.lock().expect("log").len(), 3, "refused URLs were never fetched");
 }
 
 /// One version of a small inventory API: v2 narrows `id`, drops `q`, adds a required `region`
