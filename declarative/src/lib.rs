@@ -42,9 +42,8 @@ use std::path::{Path, PathBuf};
 use catalog::model::{
     ApiDefinition, ApiOptions, ApiSettings, AuthMode, ConstantPosition, Datasource, DatasourceKind, Environment,
     ErrorCode, ListingInfo, NotificationEvent, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec,
-    SchemaValidation,
-    RequestParam, ResponseField, SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange, WebhookTemplate,
-    WorkflowSpec,
+    RequestParam, ResponseField, SchemaValidation, SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange,
+    WebhookTemplate, WorkflowSpec,
 };
 use plugins::DefinitionError;
 use serde::Deserialize;

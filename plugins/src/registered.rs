@@ -39,8 +39,8 @@ use net::ssrf::UpstreamUrl;
 
 mod validate;
 
-pub use validate::compile_schema;
 use validate::CallSchemas;
+pub use validate::compile_schema;
 
 /// The longest `timeoutMs` a registered API may set: ten minutes.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
@@ -781,7 +781,8 @@ mod tests {
             route.request(&raw)
         };
         for _ in 0..100 {
-            let ok = call(serde_json::json!("7"), serde_json::json!({"name": "rex", "owner": {"email": "a@b"}})).unwrap();
+            let ok =
+                call(serde_json::json!("7"), serde_json::json!({"name": "rex", "owner": {"email": "a@b"}})).unwrap();
             let body: serde_json::Value = serde_json::from_slice(ok.body.as_deref().unwrap()).unwrap();
             assert_eq!(body, serde_json::json!({"pet-name": "rex", "owner": {"email": "a@b"}, "token": "t0k"}));
         }
@@ -795,7 +796,10 @@ mod tests {
         assert!(error.message.contains("at `/pet-name`, the value does not match"), "{}", error.message);
         let error = call(serde_json::json!(1), serde_json::json!({"name": "rex", "owner": {}})).unwrap_err();
         assert!(error.message.ends_with(r#"at `/owner`, "email" is a required property"#), "{}", error.message);
-        assert!(call(serde_json::json!(1), serde_json::json!({})).is_ok(), "no body parameter: the body is not checked");
+        assert!(
+            call(serde_json::json!(1), serde_json::json!({})).is_ok(),
+            "no body parameter: the body is not checked"
+        );
 
         // Switched off, nothing but the types is checked.
         s.validation.as_mut().unwrap().enabled = false;

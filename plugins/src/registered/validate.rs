@@ -104,7 +104,10 @@ impl CallSchemas {
             return Ok(()); // an optional body left out
         }
         validator.validate(body).map_err(|error| {
-            ApiError::new(ErrorCode::InvalidRequestBody, format!("the body does not match its schema: {}", explain(&error)))
+            ApiError::new(
+                ErrorCode::InvalidRequestBody,
+                format!("the body does not match its schema: {}", explain(&error)),
+            )
         })
     }
 }
@@ -142,12 +145,7 @@ pub(super) mod tests {
     }
 
     fn validation(params: Value, body: Option<Value>) -> SchemaValidation {
-        SchemaValidation {
-            enabled: true,
-            params: serde_json::from_value(params).unwrap(),
-            body,
-            response: None,
-        }
+        SchemaValidation { enabled: true, params: serde_json::from_value(params).unwrap(), body, response: None }
     }
 
     #[test]
@@ -193,9 +191,8 @@ pub(super) mod tests {
     #[test]
     fn decimals_are_checked_as_numbers() {
         let params = [param("price", ParamType::Scalar(ScalarType::Decimal))];
-        let schemas = CallSchemas::compile(&validation(json!({"price": {"minimum": 0}}), None), &params, false)
-            .unwrap()
-            .unwrap();
+        let schemas =
+            CallSchemas::compile(&validation(json!({"price": {"minimum": 0}}), None), &params, false).unwrap().unwrap();
         assert!(schemas.check_params(&params, &[Some(&json!("1.50"))]).is_ok());
         let error = schemas.check_params(&params, &[Some(&json!("-1.5"))]).unwrap_err();
         assert_eq!(error.message, "parameter `price`: the value is less than the minimum of 0");
