@@ -102,7 +102,8 @@ def user_lookup(prefix, headers):
 # P1's upstream in smoke mode
 
 class Upstream:
-    """A stdlib HTTP/1.1 server answering /user.json, counting the connections it accepts."""
+    """A stdlib HTTP/1.1 server answering /user.json (whatever the query, as nginx does),
+    counting the connections it accepts."""
 
     def __init__(self, body):
         self.body, self.connections = body, 0
@@ -117,7 +118,7 @@ class Upstream:
                 outer.connections += 1
 
             def do_GET(self):
-                if self.path != "/user.json":
+                if self.path.split("?", 1)[0] != "/user.json":
                     self.send_error(404)
                     return
                 self.send_response(200)
