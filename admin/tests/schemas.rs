@@ -147,7 +147,7 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
     let rule = ok(&call(&server, "POST", &alarms, root, Some(json!({"metric": "noCalls", "windowSecs": 3600}))));
     let rule_path = format!("{alarms}/{}", rule["id"]);
     // (method, registered path, concrete path, body, field a refusal names or None when accepted)
-    let cases: Vec<(&str, &str, String, Value, Option<&str>)> = vec![
+    let mut cases: Vec<(&str, &str, String, Value, Option<&str>)> = vec![
         ("POST", "/users", "/users".into(), json!({"name": "u1", "displayName": "U", "platformAdmin": false}), None),
         ("POST", "/users", "/users".into(), json!({"name": "u2", "platfromAdmin": true}), Some("platfromAdmin")),
         ("POST", "/users", "/users".into(), json!({"name": 7}), Some("name")),
@@ -384,6 +384,22 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
             Some("rules[0].windowSecs"),
         ),
     ];
+    // A registered API's schema validation is part of its draft (`RegisteredSpec::validation`).
+    let api_path = format!("/workgroups/team/apis/{}", api["id"]);
+    let validated = |validation: Value| {
+        json!({"draft": {"mode": "registered", "baseUrl": "https://api.example.com/v1", "path": "/items",
+                         "params": [{"name": "id", "position": "query", "type": "int"}],
+                         "validation": validation}})
+    };
+    let schema_cases = [
+        (validated(json!({"params": {"id": {"minimum": 1}}, "response": true})), None),
+        (validated(json!({"enabled": false, "params": {"id": {"enum": [1, 2]}}})), None),
+        // Inside the flattened mode serde loses the path: the refusal names the draft.
+        (validated(json!({"enabled": "yes"})), Some("draft")),
+    ];
+    for (body, refused) in schema_cases {
+        cases.push(("PUT", "/workgroups/{workgroup}/apis/{id}", api_path.clone(), body, refused));
+    }
     let mut checks = Vec::new();
     for (method, registered, concrete, body, refused) in cases {
         let route = format!("{method} {registered}");
@@ -402,6 +418,15 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
         checks.push(BodyCase { route, schema, body, valid: refused.is_none() });
     }
     check_with_jsonschema(&doc, &checks);
+
+    // A schema that cannot be applied is refused when the version is saved, naming its parameter.
+    let broken = validated(json!({"params": {"id": {"type": "integer", "minimum": "one"}}}));
+    ok(&call(&server, "PUT", &api_path, root, Some(broken)));
+    let refusal = call(&server, "POST", &format!("{api_path}/versions"), root, Some(json!({})));
+    let answer = refusal.json();
+    assert_eq!((refusal.status, answer["code"].as_str()), (400, Some("InvalidDefinition")), "{answer}");
+    assert_eq!(answer["field"], "draft.validation.params.id", "{answer}");
+    assert!(answer["message"].as_str().is_some_and(|m| m.contains("parameter `id` cannot be applied")), "{answer}");
 }
 
 /// Routes reading a derived body used axum's `Json`, which answered a plain-text 422.

@@ -399,6 +399,7 @@ fn check_mode_keys(sourced: &Sourced<ApiSpec>, problems: &mut Vec<Problem>) -> b
         ("upstream", spec.upstream.is_some(), ModeName::Registered),
         ("params", spec.params.is_some(), ModeName::Registered),
         ("errorCodes", spec.error_codes.is_some(), ModeName::Registered),
+        ("validation", spec.validation.is_some(), ModeName::Registered),
         ("workflow", spec.workflow.is_some(), ModeName::Workflow),
     ];
     let mode = mode_word(spec.mode);
@@ -524,6 +525,8 @@ fn registered_error_line(origin: &Origin, field: &DefinitionField) -> usize {
         DefinitionField::Key(key @ ("baseUrl" | "timeoutMs" | "path" | "constants")) => {
             origin.line_of(&["upstream", key])
         }
+        DefinitionField::Item("validation.params", name) => origin.line_of(&["validation", "params", name]),
+        DefinitionField::Key("validation.body") => origin.line_of(&["validation", "body"]),
         _ => origin.line_of(&["upstream"]),
     }
 }

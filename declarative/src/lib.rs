@@ -42,8 +42,8 @@ use std::path::{Path, PathBuf};
 use catalog::model::{
     ApiDefinition, ApiOptions, ApiSettings, AuthMode, ConstantPosition, Datasource, DatasourceKind, Environment,
     ErrorCode, ListingInfo, NotificationEvent, ParamPosition, RegisteredConstant, RegisteredParam, RegisteredSpec,
-    RequestParam, ResponseField, SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange, WebhookTemplate,
-    WorkflowSpec,
+    RequestParam, ResponseField, SchemaValidation, SecurityLevel, UpstreamFormat, UpstreamMethod, VisibleRange,
+    WebhookTemplate, WorkflowSpec,
 };
 use plugins::DefinitionError;
 use serde::Deserialize;
@@ -369,6 +369,10 @@ pub struct ApiSpec {
     /// Registered: the upstream's documented errors.
     #[serde(default)]
     pub error_codes: Option<Vec<ErrorCode>>,
+    /// Registered: JSON Schemas calls are checked against at the edge (`enabled`, `params`,
+    /// `body`, `response`); imports fill it in.
+    #[serde(default)]
+    pub validation: Option<SchemaValidation>,
     /// Workflow: `start`, `nodes`, `deadlineMs`, `functions`, as in the REST definition.
     #[serde(default)]
     pub workflow: Option<WorkflowSpec>,
@@ -483,6 +487,7 @@ impl ApiSpec {
                     timeout_ms: upstream.timeout_ms,
                     response_format: upstream.response_format,
                     error_codes: self.error_codes.clone().unwrap_or_default(),
+                    validation: self.validation.clone(),
                 })
             }
         };

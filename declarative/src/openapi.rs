@@ -9,11 +9,17 @@
 //! whose values come from environment variables the user names (never guessed); 4xx and 5xx
 //! responses become documented error codes. What cannot be mapped is reported with its JSON
 //! pointer, and left out.
+//!
+//! Each API also gets the schemas the edge checks its calls against (`validation`, on):
+//! every parameter's, the JSON body's and the first 2xx JSON answer's, as JSON Schema with
+//! local `$ref`s inlined (a cycle becomes `{}`, anything) and OpenAPI 3.0's dialect turned
+//! into JSON Schema (`nullable`, boolean `exclusiveMinimum`; `example`, `xml`, `discriminator`
+//! and extensions dropped).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{ApiSpec, Origin, Problem, Sourced};
 
@@ -21,6 +27,10 @@ pub mod diff;
 
 /// How deep `$ref` chains may go before they are taken for a cycle.
 const REF_DEPTH: usize = 32;
+
+/// How many schema objects one inlined schema may hold: references used many times inline
+/// many copies, which must not grow without bound.
+const SCHEMA_NODES: usize = 20_000;
 
 /// The methods registered APIs forward (the management API's methods).
 const METHODS: [&str; 4] = ["get", "post", "put", "delete"];
@@ -161,6 +171,20 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Imported {
     out
 }
 
+/// Which side of the exchange a schema describes.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Request,
+    Response,
+}
+
+/// One schema's inlining: the references being followed (to see cycles) and the parts made.
+struct SchemaWalk {
+    side: Side,
+    refs: Vec<String>,
+    nodes: usize,
+}
+
 struct Importer<'a> {
     doc: &'a Value,
     options: &'a ImportOptions,
@@ -285,14 +309,24 @@ impl Importer<'_> {
             }
         }
         let mut params = Vec::new();
+        let mut param_schemas = Map::new();
         for (param, at) in &declared {
             if let Some(mapped) = self.parameter(param, at) {
+                let schema_at = format!("{at}/schema");
+                let schema = param.get("schema").and_then(|s| self.check_schema(s, &schema_at, Side::Request));
+                if let (Some(schema), Some(name)) = (schema, mapped.get("name").and_then(Value::as_str)) {
+                    param_schemas.insert(name.to_owned(), schema);
+                }
                 params.push(mapped);
             }
         }
+        let mut body_schema = None;
         if let Some(body) = operation.get("requestBody") {
-            params.extend(self.body_params(body, &format!("{pointer}/requestBody")));
+            let (body_params, schema) = self.body_params(body, &format!("{pointer}/requestBody"));
+            params.extend(body_params);
+            body_schema = schema;
         }
+        let response_schema = self.response_schema(operation, pointer);
         let constants = self.constants(operation, pointer);
         let mut description = [operation.get("summary"), operation.get("description")]
             .iter()
@@ -319,6 +353,19 @@ impl Importer<'_> {
             "publish": self.options.publish.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
             "authMode": if self.options.public { "none" } else { "app" },
         });
+        if !param_schemas.is_empty() || body_schema.is_some() || response_schema.is_some() {
+            let mut validation = json!({"enabled": true});
+            if !param_schemas.is_empty() {
+                validation["params"] = Value::Object(param_schemas);
+            }
+            if let Some(body) = body_schema {
+                validation["body"] = body;
+            }
+            if let Some(response) = response_schema {
+                validation["response"] = response;
+            }
+            api["validation"] = validation;
+        }
         let errors = error_codes(operation);
         if !errors.is_empty() {
             api["errorCodes"] = Value::Array(errors);
@@ -397,9 +444,10 @@ impl Importer<'_> {
         Some(mapped)
     }
 
-    /// A JSON request body's top-level properties, as body parameters.
-    fn body_params(&mut self, body: &Value, at: &str) -> Vec<Value> {
-        let Some(body) = self.resolve(body, at) else { return Vec::new() };
+    /// A JSON request body's top-level properties, as body parameters, and the body's schema
+    /// to check calls against (when it maps to parameters).
+    fn body_params(&mut self, body: &Value, at: &str) -> (Vec<Value>, Option<Value>) {
+        let Some(body) = self.resolve(body, at) else { return (Vec::new(), None) };
         let content = body.get("content").and_then(Value::as_object);
         let json_media = content.and_then(|c| {
             c.iter().find(|(media, _)| media.starts_with("application/json") || media.ends_with("+json"))
@@ -408,11 +456,11 @@ impl Importer<'_> {
             if content.is_some_and(|c| !c.is_empty()) {
                 self.leave_out(&format!("{at}/content"), "only JSON request bodies are mapped to parameters");
             }
-            return Vec::new();
+            return (Vec::new(), None);
         };
         let schema_at = format!("{at}/content/{}/schema", escape(media));
         let Some(schema) = media_type.get("schema").and_then(|s| self.schema(s, &schema_at, 0)) else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
         let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
             let why = if schema.get("oneOf").is_some() || schema.get("anyOf").is_some() {
@@ -421,7 +469,7 @@ impl Importer<'_> {
                 "only an object body's properties are mapped to parameters"
             };
             self.leave_out(&schema_at, why);
-            return Vec::new();
+            return (Vec::new(), None);
         };
         let required: BTreeSet<&str> =
             schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
@@ -440,7 +488,183 @@ impl Importer<'_> {
             }
             params.push(mapped);
         }
-        params
+        let checked = match media_type.get("schema") {
+            Some(raw) if !params.is_empty() => self.check_schema(raw, &schema_at, Side::Request),
+            _ => None,
+        };
+        (params, checked)
+    }
+
+    /// The schema of the first 2xx answer with a JSON body, kept for checks of answers.
+    fn response_schema(&mut self, operation: &Value, pointer: &str) -> Option<Value> {
+        let responses = operation.get("responses").and_then(Value::as_object)?;
+        let mut statuses: Vec<&String> = responses.keys().filter(|s| s.starts_with('2')).collect();
+        statuses.sort();
+        for status in statuses {
+            let at = format!("{pointer}/responses/{}", escape(status));
+            let Some(response) = self.resolve(&responses[status.as_str()], &at) else { continue };
+            let content = response.get("content").and_then(Value::as_object);
+            let json_media = content.and_then(|c| {
+                c.iter().find(|(media, _)| media.starts_with("application/json") || media.ends_with("+json"))
+            });
+            let Some((media, media_type)) = json_media else { continue };
+            let schema = media_type.get("schema")?;
+            return self.check_schema(schema, &format!("{at}/content/{}/schema", escape(media)), Side::Response);
+        }
+        None
+    }
+
+    /// `schema` as the edge checks it: inlined and in JSON Schema's dialect (see
+    /// [`Importer::json_schema`]), compiled once to be sure; `None` when it accepts anything
+    /// or cannot be applied (reported: the rest of the call is still checked).
+    fn check_schema(&mut self, schema: &Value, pointer: &str, side: Side) -> Option<Value> {
+        let mut walk = SchemaWalk { side, refs: Vec::new(), nodes: 0 };
+        let converted = self.json_schema(schema, pointer, &mut walk);
+        if walk.nodes > SCHEMA_NODES {
+            self.leave_out(
+                pointer,
+                &format!("the schema inlines to more than {SCHEMA_NODES} parts: calls are not checked against it"),
+            );
+            return None;
+        }
+        if converted == json!({}) || converted == json!(true) {
+            return None;
+        }
+        match plugins::registered::compile_schema(&converted) {
+            Ok(_) => Some(converted),
+            Err(why) => {
+                self.leave_out(
+                    pointer,
+                    &format!("the schema cannot be checked at the edge ({why}): calls are not checked against it"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A schema with its local `$ref`s inlined (a reference to one of its own enclosing
+    /// schemas, a cycle, becomes `{}`: anything is accepted from there) and OpenAPI 3.0's
+    /// dialect turned into JSON Schema: `nullable: true` adds `null` to the type, a boolean
+    /// `exclusiveMinimum`/`exclusiveMaximum` moves its bound, `example`, `xml`,
+    /// `externalDocs`, `discriminator` and `x-` extensions are dropped. Properties the
+    /// side never carries (read-only ones in requests, write-only ones in answers) are not
+    /// required.
+    fn json_schema(&mut self, value: &Value, pointer: &str, walk: &mut SchemaWalk) -> Value {
+        walk.nodes += 1;
+        let Some(object) = value.as_object() else { return value.clone() };
+        if walk.nodes > SCHEMA_NODES {
+            return json!({});
+        }
+        if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+            let inlined = self.inline_ref(reference, pointer, walk);
+            let siblings: Map<String, Value> = (object.iter())
+                .filter(|(key, _)| !matches!(key.as_str(), "$ref" | "description" | "summary" | "title" | "example"))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            if siblings.is_empty() {
+                return inlined;
+            }
+            // 3.1 applies a reference's siblings too: both must hold.
+            let mut rest = self.json_schema(&Value::Object(siblings), pointer, walk);
+            if let Some(all) = rest.get_mut("allOf").and_then(Value::as_array_mut) {
+                all.push(inlined);
+            } else {
+                rest["allOf"] = json!([inlined]);
+            }
+            return rest;
+        }
+        let mut out = Map::new();
+        for (key, value) in object {
+            let converted = match key.as_str() {
+                "example" | "xml" | "externalDocs" | "discriminator" | "nullable" | "$id" | "$schema" => continue,
+                extension if extension.starts_with("x-") => continue,
+                // Data, not schemas.
+                "enum" | "const" | "default" | "examples" | "required" => value.clone(),
+                // Schemas by name: the names are data.
+                "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
+                    match value.as_object() {
+                        Some(named) => Value::Object(
+                            named
+                                .iter()
+                                .map(|(name, schema)| (name.clone(), self.json_schema(schema, pointer, walk)))
+                                .collect(),
+                        ),
+                        None => value.clone(),
+                    }
+                }
+                _ => match value {
+                    Value::Object(_) => self.json_schema(value, pointer, walk),
+                    Value::Array(items) => {
+                        Value::Array(items.iter().map(|i| self.json_schema(i, pointer, walk)).collect())
+                    }
+                    other => other.clone(),
+                },
+            };
+            out.insert(key.clone(), converted);
+        }
+        if object.get("nullable") == Some(&Value::Bool(true)) {
+            match out.get_mut("type") {
+                Some(Value::String(single)) => {
+                    let single = std::mem::take(single);
+                    out.insert("type".into(), json!([single, "null"]));
+                }
+                Some(Value::Array(types)) if !types.contains(&json!("null")) => types.push(json!("null")),
+                _ => {}
+            }
+            if let Some(Value::Array(options)) = out.get_mut("enum")
+                && !options.contains(&Value::Null)
+            {
+                options.push(Value::Null);
+            }
+        }
+        for (exclusive, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+            match out.get(exclusive) {
+                Some(Value::Bool(true)) => match out.remove(bound) {
+                    Some(limit) => {
+                        out.insert(exclusive.to_owned(), limit);
+                    }
+                    None => {
+                        out.remove(exclusive);
+                    }
+                },
+                Some(Value::Bool(false)) => {
+                    out.remove(exclusive);
+                }
+                _ => {}
+            }
+        }
+        let absent = match walk.side {
+            Side::Request => "readOnly",
+            Side::Response => "writeOnly",
+        };
+        let never_carried: Vec<Value> = (out.get("properties").and_then(Value::as_object).into_iter().flatten())
+            .filter(|(_, schema)| schema.get(absent) == Some(&Value::Bool(true)))
+            .map(|(name, _)| json!(name))
+            .collect();
+        if let Some(Value::Array(required)) = out.get_mut("required") {
+            required.retain(|name| !never_carried.contains(name));
+        }
+        Value::Object(out)
+    }
+
+    /// The schema a local `$ref` names, inlined; `{}` for a cycle or a reference that cannot
+    /// be followed (reported).
+    fn inline_ref(&mut self, reference: &str, pointer: &str, walk: &mut SchemaWalk) -> Value {
+        let Some(local) = reference.strip_prefix('#') else {
+            self.leave_out(pointer, &format!("the reference `{reference}` is not inside this document: not checked"));
+            return json!({});
+        };
+        if walk.refs.iter().any(|r| r == reference) || walk.refs.len() >= REF_DEPTH {
+            return json!({});
+        }
+        let Some(target) = self.doc.pointer(local) else {
+            self.leave_out(pointer, &format!("the reference `{reference}` points at nothing: not checked"));
+            return json!({});
+        };
+        walk.refs.push(reference.to_owned());
+        let inlined = self.json_schema(target, pointer, walk);
+        walk.refs.pop();
+        inlined
     }
 
     /// Constants for the operation's security schemes (its own, else the document's): each

@@ -192,3 +192,107 @@ fn a_relative_server_needs_a_base_url() {
     assert_eq!(with.documents[0].1["upstream"]["baseUrl"], "https://api.example.com/v1");
     assert_eq!(with.documents[0].1["name"], "get_x", "named by method and path without an operationId");
 }
+
+/// Schemas for the edge: every parameter's, the JSON body's and the first 2xx answer's, with
+/// references inlined and OpenAPI 3.0's dialect turned into JSON Schema.
+#[test]
+fn schemas_are_kept_for_validation_in_json_schema_dialect() {
+    let doc = parse_document(
+        r##"
+openapi: 3.0.3
+servers: [{url: "https://api.example.com"}]
+paths:
+  /pets:
+    post:
+      operationId: addPet
+      parameters:
+        - {name: status, in: query, schema: {type: string, enum: [available, sold], nullable: true, example: sold}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 0, exclusiveMinimum: true, maximum: 100, x-internal: 1}}
+        - {name: free, in: query, schema: {example: 1}}
+      requestBody:
+        required: true
+        content: {application/json: {schema: {$ref: "#/components/schemas/NewPet"}}}
+      responses:
+        "201": {description: created, content: {application/json: {schema: {$ref: "#/components/schemas/Pet"}}}}
+        "400": {description: bad, content: {application/json: {schema: {type: object}}}}
+components:
+  schemas:
+    NewPet:
+      type: object
+      required: [id, name]
+      xml: {name: pet}
+      properties:
+        id: {type: integer, readOnly: true}
+        name: {type: string, pattern: "^[a-z]+$"}
+        parent: {$ref: "#/components/schemas/NewPet"}
+        owner: {allOf: [{$ref: "#/components/schemas/Owner"}]}
+    Owner: {type: object, required: [email], properties: {email: {type: string}}}
+    Pet:
+      allOf:
+        - $ref: "#/components/schemas/NewPet"
+        - {type: object, required: [secret], properties: {secret: {type: string, writeOnly: true}}}
+"##,
+    )
+    .unwrap();
+    let imported = import(&doc, &options());
+    assert!(imported.problems.is_empty(), "{:?}", imported.problems);
+    let validation = &api(&imported, "addPet")["validation"];
+    assert_eq!(validation["enabled"], true);
+    assert_eq!(
+        validation["params"],
+        json!({
+            "status": {"type": ["string", "null"], "enum": ["available", "sold", null]},
+            "limit": {"type": "integer", "exclusiveMinimum": 0, "maximum": 100}
+        }),
+        "a schema accepting anything (`free`) is left out"
+    );
+    let body = &validation["body"];
+    assert_eq!(body["required"], json!(["name"]), "a read-only property is never sent");
+    assert_eq!(body["properties"]["parent"], json!({}), "a cycle accepts anything from there");
+    assert_eq!(body["properties"]["owner"]["allOf"][0]["required"], json!(["email"]));
+    assert!(body.get("xml").is_none());
+    let response = &validation["response"];
+    assert_eq!(response["allOf"][0]["required"], json!(["id", "name"]));
+    assert_eq!(response["allOf"][1]["required"], json!([]), "a write-only property is never answered");
+    assert_checks(&imported);
+
+    let body = plugins::registered::compile_schema(body).unwrap();
+    assert!(body.is_valid(&json!({"name": "rex", "owner": {"email": "a@b"}, "parent": {"x": 1}})));
+    assert!(!body.is_valid(&json!({"name": "rex", "owner": {}})));
+    assert!(!body.is_valid(&json!({"name": "Rex"})));
+}
+
+#[test]
+fn the_warehouse_keeps_its_schemas_and_hostile_references_stay_bounded() {
+    let imported = imported("warehouse-3.1.yaml", options());
+    let stock = api(&imported, "getStock");
+    assert_eq!(stock["validation"]["params"]["sku"], json!({"type": "string"}));
+    assert_eq!(stock["validation"]["params"]["warehouse"], json!({"type": ["integer", "null"], "default": 1}));
+    assert_eq!(stock["validation"]["response"]["allOf"][0]["required"], json!(["quantity"]));
+    assert_eq!(api(&imported, "putStock")["validation"]["body"]["required"], json!(["quantity"]));
+    assert!(api(&imported, "recordMove").get("validation").is_none(), "a oneOf body maps to no parameters");
+    assert_checks(&imported);
+
+    // Each level refers to the next twice: inlined, 2^24 copies. Left out, reported.
+    let mut schemas = serde_json::Map::new();
+    for level in 0..24 {
+        let next = json!({"$ref": format!("#/components/schemas/L{}", level + 1)});
+        schemas.insert(format!("L{level}"), json!({"type": "object", "properties": {"a": next, "b": next}}));
+    }
+    schemas.insert("L24".into(), json!({"type": "string"}));
+    let doc = json!({
+        "openapi": "3.1.0",
+        "servers": [{"url": "https://api.example.com"}],
+        "paths": {"/x": {"get": {"operationId": "x", "parameters": [
+            {"name": "q", "in": "query", "schema": {"$ref": "#/components/schemas/L0"}}
+        ], "responses": {}}}},
+        "components": {"schemas": schemas}
+    });
+    let started = std::time::Instant::now();
+    let imported = import(&doc, &options());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "bounded work");
+    assert!(api(&imported, "x").get("validation").is_none());
+    let problem = &imported.problems[0];
+    assert_eq!(problem.pointer, "/paths/~1x/get/parameters/0/schema");
+    assert!(problem.message.contains("calls are not checked against it"), "{problem:?}");
+}

@@ -5,6 +5,7 @@
 //! ```text
 //!  caller  GET /weather/{city}?days=3   X-Lang: de
 //!            │ parse   ParamValues: required, defaults, types (the SQL plugin's parse stage)
+//!            │ check   the JSON Schemas of `validation`, when on (`validate.rs`, compiled here)
 //!            │ map     city → path {city}, days → query cnt, X-Lang → header Accept-Language
 //!            │ inject  constants: appid=… (query), X-Api-Key: … (header), fields of a JSON body
 //!  upstream GET https://api.example.com/v1/forecast/berlin?cnt=3&appid=…
@@ -35,6 +36,11 @@ use http::header::{HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use net::ssrf::UpstreamUrl;
+
+mod validate;
+
+use validate::CallSchemas;
+pub use validate::compile_schema;
 
 /// The longest `timeoutMs` a registered API may set: ten minutes.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
@@ -76,6 +82,8 @@ pub struct UpstreamRoute {
     builds_body: bool,
     /// Caller headers read as parameters; they do not go upstream under their own name.
     consumed_headers: Vec<HeaderName>,
+    /// The version's schemas, compiled here once, when its validation is on.
+    schemas: Option<CallSchemas>,
 }
 
 #[derive(Debug)]
@@ -215,6 +223,9 @@ impl UpstreamRoute {
                 _ => Sent { text: value_text(value), json: value.to_json() },
             }));
         }
+        if let Some(schemas) = &self.schemas {
+            schemas.check_params(&self.request_params, |i| sent.get(i).and_then(Option::as_ref).map(|s| &s.json))?;
+        }
 
         let mut path = String::new();
         for piece in &self.path {
@@ -256,6 +267,14 @@ impl UpstreamRoute {
                 ParamPosition::Body => {
                     body.insert(target.name.clone(), sent.json.clone());
                 }
+            }
+        }
+        if let Some(schemas) = &self.schemas {
+            // The body as the parameters make it, before constants (which callers never see).
+            let made = serde_json::Value::Object(std::mem::take(&mut body));
+            schemas.check_body(&made)?;
+            if let serde_json::Value::Object(map) = made {
+                body = map;
             }
         }
         for constant in &self.constants {
@@ -420,6 +439,11 @@ fn compile_spec(spec: &RegisteredSpec) -> Result<UpstreamRoute, DefinitionError>
         || constants.iter().any(|c| c.position == ConstantPosition::Body);
     let method = Method::from_bytes(spec.method.as_str().as_bytes())
         .map_err(|e| DefinitionError::at("method", e.to_string()))?;
+    let has_body_params = targets.iter().any(|t| t.position == ParamPosition::Body);
+    let schemas = match &spec.validation {
+        Some(validation) => CallSchemas::compile(validation, &request_params, has_body_params)?,
+        None => None,
+    };
     Ok(UpstreamRoute {
         url,
         method,
@@ -432,6 +456,7 @@ fn compile_spec(spec: &RegisteredSpec) -> Result<UpstreamRoute, DefinitionError>
         reads_body,
         builds_body,
         consumed_headers,
+        schemas,
     })
 }
 
@@ -627,6 +652,7 @@ mod tests {
             timeout_ms: 1000,
             response_format: UpstreamFormat::Json,
             error_codes: vec![],
+            validation: None,
         }
     }
 
@@ -715,6 +741,74 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(request.body.as_deref().unwrap()).unwrap();
         assert_eq!(body, serde_json::json!({"id": 7, "tag": "42", "token": "t0k"}));
         assert!(request.headers.iter().any(|(k, v)| k == http::header::CONTENT_TYPE && v == "application/json"));
+    }
+
+    #[test]
+    fn schemas_are_compiled_once_and_checked_before_the_request_is_built() {
+        let mut s = spec("/pets/{id}");
+        s.method = UpstreamMethod::Post;
+        s.params = vec![
+            RegisteredParam { param_type: ParamType::INT, required: true, ..param("id", ParamPosition::Path) },
+            RegisteredParam { upstream_name: Some("pet-name".into()), ..param("name", ParamPosition::Body) },
+            RegisteredParam {
+                param_type: ParamType::Scalar(catalog::model::ScalarType::Json),
+                ..param("owner", ParamPosition::Body)
+            },
+        ];
+        s.constants = vec![constant("token", ConstantPosition::Body, "t0k")];
+        s.validation = Some(catalog::model::SchemaValidation {
+            enabled: true,
+            params: [("id".to_owned(), serde_json::json!({"minimum": 1}))].into(),
+            body: Some(serde_json::json!({
+                "type": "object",
+                "required": ["pet-name"],
+                "properties": {"pet-name": {"pattern": "^[a-z]+$"}, "owner": {"required": ["email"]}},
+                "additionalProperties": false
+            })),
+            response: Some(serde_json::json!({"type": "object"})),
+        });
+        validate::tests::COMPILED.with(|count| count.set(0));
+        let route = UpstreamRoute::compile(&definition(s.clone())).unwrap();
+        let compiled = validate::tests::COMPILED.with(std::cell::Cell::get);
+        assert_eq!(compiled, 2, "the parameter's schema and the body's; the response's is not applied");
+
+        let call = |id: serde_json::Value, body: serde_json::Value| {
+            let mut raw: HashMap<String, RawParam> = [("id".to_owned(), RawParam::Json(id))].into();
+            for (key, value) in body.as_object().unwrap() {
+                raw.insert(key.clone(), RawParam::Json(value.clone()));
+            }
+            route.request(&raw)
+        };
+        for _ in 0..100 {
+            let ok =
+                call(serde_json::json!("7"), serde_json::json!({"name": "rex", "owner": {"email": "a@b"}})).unwrap();
+            let body: serde_json::Value = serde_json::from_slice(ok.body.as_deref().unwrap()).unwrap();
+            assert_eq!(body, serde_json::json!({"pet-name": "rex", "owner": {"email": "a@b"}, "token": "t0k"}));
+        }
+        assert_eq!(validate::tests::COMPILED.with(std::cell::Cell::get), compiled, "calls compile nothing");
+
+        let error = call(serde_json::json!(0), serde_json::json!({"name": "rex"})).unwrap_err();
+        assert_eq!(error.code(), "InvalidParameter.id");
+        assert_eq!(error.message, "parameter `id`: the value is less than the minimum of 1");
+        let error = call(serde_json::json!(1), serde_json::json!({"name": "Rex"})).unwrap_err();
+        assert_eq!((error.code().as_str(), error.status()), ("InvalidRequest.Body", 400));
+        assert!(error.message.contains("at `/pet-name`, the value does not match"), "{}", error.message);
+        let error = call(serde_json::json!(1), serde_json::json!({"name": "rex", "owner": {}})).unwrap_err();
+        assert!(error.message.ends_with(r#"at `/owner`, "email" is a required property"#), "{}", error.message);
+        assert!(
+            call(serde_json::json!(1), serde_json::json!({})).is_ok(),
+            "no body parameter: the body is not checked"
+        );
+
+        // Switched off, nothing but the types is checked.
+        s.validation.as_mut().unwrap().enabled = false;
+        let route = UpstreamRoute::compile(&definition(s)).unwrap();
+        let raw: HashMap<String, RawParam> = [
+            ("id".to_owned(), RawParam::Json(serde_json::json!(0))),
+            ("name".to_owned(), RawParam::Json(serde_json::json!("Rex"))),
+        ]
+        .into();
+        assert!(route.request(&raw).is_ok());
     }
 
     #[test]

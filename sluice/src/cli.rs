@@ -52,8 +52,8 @@ pub fn check(config: &Config, files: &[PathBuf]) -> Result<(), String> {
 /// picks the change up by itself.
 pub fn apply(config: &Config, files: &[PathBuf], actor: Option<&str>, dry_run: bool) -> Result<(), String> {
     // apply runs the checks itself, with the store's datasources in view.
-    let bundle = declarative::load(files).map_err(report)?;
-    apply_bundle(config, &bundle, actor, dry_run, None)
+    let mut bundle = declarative::load(files).map_err(report)?;
+    apply_bundle(config, &mut bundle, actor, dry_run, None)
 }
 
 /// Applies a bundle (from files or an import) as `actor`; with `dry_run`, says what would
@@ -61,7 +61,7 @@ pub fn apply(config: &Config, files: &[PathBuf], actor: Option<&str>, dry_run: b
 /// changes the workgroup's APIs for their callers ([`declarative::openapi::diff`]).
 fn apply_bundle(
     config: &Config,
-    bundle: &declarative::Bundle,
+    bundle: &mut declarative::Bundle,
     actor: Option<&str>,
     dry_run: bool,
     reimport: Option<&str>,
@@ -170,18 +170,20 @@ pub fn import(config: &Config, what: &Import) -> Result<(), String> {
     if apis.is_empty() {
         return Err(format!("{} describes no operation that can be imported", file.display()));
     }
-    let bundle = declarative::Bundle { apis, ..Default::default() };
-    apply_bundle(config, &bundle, actor.as_deref(), *dry_run, Some(workgroup))
+    let mut bundle = declarative::Bundle { apis, ..Default::default() };
+    apply_bundle(config, &mut bundle, actor.as_deref(), *dry_run, Some(workgroup))
 }
 
 /// How an import changes the workgroup's existing APIs, a line each; empty for a new
-/// workgroup or when nothing already imported changes.
-async fn reimport_changes(store: &Store, workgroup: &str, bundle: &declarative::Bundle) -> Result<String, String> {
+/// workgroup or when nothing already imported changes. Validation the user switched off stays
+/// off.
+async fn reimport_changes(store: &Store, workgroup: &str, bundle: &mut declarative::Bundle) -> Result<String, String> {
     let existing = match store.workgroup_by_name(workgroup).await {
         Ok(found) => store.list_apis(found.id).await.map_err(|e| format!("cannot read the store: {e}"))?,
         Err(catalog::store::StoreError::NotFound { .. }) => return Ok(String::new()),
         Err(e) => return Err(format!("cannot read the store: {e}")),
     };
+    declarative::openapi::diff::keep_validation_off(&existing, &mut bundle.apis);
     let mut out = String::new();
     for change in declarative::openapi::diff::diff(&existing, &bundle.apis) {
         out.push_str(&format!("operation {workgroup}/{}: {}", change.name, change.kind.as_str()));

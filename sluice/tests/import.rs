@@ -430,3 +430,167 @@ fn a_newer_document_shows_what_breaks_callers_before_it_is_applied() {
     // deleteItem stays as it was, reported as removed each time the document leaves it out.
     assert!(out.contains("operation inv/deleteItem: removed"), "{out}");
 }
+
+/// A document whose schemas say more than the parameter types: an enum, a minimum, a pattern,
+/// a nested required property, a 3.0 `nullable`.
+const VALIDATED: &str = r##"
+openapi: 3.0.3
+info: {title: things, version: "1.0"}
+servers: [{url: "http://127.0.0.1:9/things"}]
+paths:
+  /things/{id}:
+    get:
+      operationId: getThing
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: integer, minimum: 1}}
+        - {name: state, in: query, schema: {type: string, enum: [new, used], nullable: true}}
+        - {name: code, in: query, schema: {type: string, pattern: "^[A-Z]{3}$", example: ABC}}
+      responses:
+        "200": {description: the thing, content: {application/json: {schema: {$ref: "#/components/schemas/Thing"}}}}
+  /things:
+    post:
+      operationId: addThing
+      requestBody:
+        required: true
+        content: {application/json: {schema: {$ref: "#/components/schemas/Thing"}}}
+      responses:
+        "201": {description: added}
+components:
+  schemas:
+    Thing:
+      type: object
+      required: [name, owner]
+      properties:
+        name: {type: string, pattern: "^([a-z]+)+$"}
+        owner: {$ref: "#/components/schemas/Owner"}
+        tags: {type: array, items: {type: string}}
+    Owner:
+      type: object
+      required: [email]
+      properties: {email: {type: string}, phone: {type: string, nullable: true}}
+"##;
+
+/// What a hostile body (`corpus/validation_bodies.jsonl`) is made of and must be answered with.
+#[derive(serde::Deserialize)]
+struct HostileBody {
+    what: String,
+    prefix: String,
+    open: String,
+    times: usize,
+    middle: String,
+    close: String,
+    suffix: String,
+    status: u16,
+    code: Option<String>,
+    pointer: Option<String>,
+}
+
+#[test]
+fn imported_schemas_refuse_bad_calls_before_the_upstream_and_can_be_switched_off() {
+    let (addr, seen) = upstream();
+    let server = Server::start("import-validate", &ENV);
+    let doc = server.data_dir.join("things.yaml");
+    std::fs::write(&doc, VALIDATED).expect("write");
+    let written = server.data_dir.join("things-apis.yaml");
+    let base = format!("http://{addr}/things");
+    let (doc, file) = (doc.display().to_string(), written.display().to_string());
+    let args = ["-f", &doc, "--workgroup", "things", "--base-url", &base, "--public", "--publish", "prod"];
+    let mut first = args.to_vec();
+    first.extend(["-o", &file]);
+    let (ok, out) = import(&server, &first, &[]);
+    assert!(ok, "{out}");
+    served(&server, "GET", "/things/1");
+    seen.lock().expect("log").clear();
+    let upstream_calls = || seen.lock().expect("log").len();
+    let json = [("Content-Type", "application/json")];
+
+    assert_eq!(server.get("/things/7?state=used&code=ABC").status, 200);
+    let good = server.call("POST", "/things", &json, br#"{"name": "rex", "owner": {"email": "a@b", "phone": null}}"#);
+    assert_eq!(good.status, 200, "{}", String::from_utf8_lossy(&good.body));
+    assert_eq!(upstream_calls(), 2);
+
+    let refusals: [(&str, &str, &str); 4] = [
+        ("/things/0", "InvalidParameter.id", "parameter `id`: the value is less than the minimum of 1"),
+        ("/things/7?state=broken", "InvalidParameter.state", r#"the value is not one of "new", "used" or null"#),
+        ("/things/7?code=abc", "InvalidParameter.code", r#"the value does not match "^[A-Z]{3}$""#),
+        ("/things/7?id=2&code=ABCD", "InvalidParameter.code", "does not match"),
+    ];
+    for (path, code, message) in refusals {
+        let answer = server.get(path);
+        assert_eq!((answer.status, support::code(&answer).as_str()), (400, code), "{path}");
+        let said = answer.json()["message"].as_str().unwrap_or_default().to_owned();
+        assert!(said.contains(message), "{path}: {said}");
+    }
+    let long = format!("/things/7?code={}", "A".repeat(4000));
+    let answer = server.get(&long);
+    assert_eq!(support::code(&answer), "InvalidParameter.code");
+    assert!(answer.body.len() < 400, "the value is not echoed: {}", String::from_utf8_lossy(&answer.body));
+
+    let nested = server.call("POST", "/things", &json, br#"{"name": "rex", "owner": {"email": 5}}"#);
+    assert_eq!((nested.status, support::code(&nested).as_str()), (400, "InvalidRequest.Body"));
+    let said = nested.json()["message"].as_str().unwrap_or_default().to_owned();
+    assert!(said.contains(r#"at `/owner/email`, the value is not of type "string""#), "{said}");
+    let missing = server.call("POST", "/things", &json, br#"{"name": "rex", "owner": {"phone": "1"}}"#);
+    assert_eq!(support::code(&missing), "InvalidRequest.Body");
+    assert!(missing.json()["message"].as_str().unwrap_or_default().contains(r#""email" is a required property"#));
+
+    let corpus = workspace_root().join("sluice/tests/corpus/validation_bodies.jsonl");
+    for line in std::fs::read_to_string(corpus).expect("corpus").lines().filter(|l| !l.trim().is_empty()) {
+        let case: HostileBody = serde_json::from_str(line).expect("corpus line");
+        let body = format!(
+            "{}{}{}{}{}",
+            case.prefix,
+            case.open.repeat(case.times),
+            case.middle,
+            case.close.repeat(case.times),
+            case.suffix
+        );
+        let started = Instant::now();
+        let answer = server.call("POST", "/things", &json, body.as_bytes());
+        assert!(started.elapsed() < Duration::from_secs(5), "{}: took {:?}", case.what, started.elapsed());
+        assert_eq!(answer.status, case.status, "{}: {}", case.what, String::from_utf8_lossy(&answer.body));
+        assert!(answer.body.len() < 1000, "{}: the answer repeats the body", case.what);
+        if let Some(code) = &case.code {
+            assert_eq!(&support::code(&answer), code, "{}", case.what);
+        }
+        if let Some(pointer) = &case.pointer {
+            let said = answer.json()["message"].as_str().unwrap_or_default().to_owned();
+            assert!(said.contains(&format!("at `{pointer}`")), "{}: {said}", case.what);
+        }
+    }
+    let passed = 1; // the corpus's one body that its schema accepts
+    assert_eq!(upstream_calls(), 2 + passed, "refused calls never went upstream");
+
+    // Switched off in the file the import wrote, the same call goes upstream.
+    let yaml = std::fs::read_to_string(&written).expect("written file");
+    assert_eq!(yaml.matches("enabled: true").count(), 2, "{yaml}");
+    std::fs::write(&written, yaml.replace("enabled: true", "enabled: false")).expect("write");
+    let (ok, out) = sluice(&server.data_dir, &["apply", "-f", &file], &ENV);
+    assert!(ok, "{out}");
+    support::until(&server, "/things/0", &[], |answer| answer.status == 200);
+    assert!(upstream_calls() > 3);
+    // A re-import brings the schemas again but leaves validation off.
+    let (ok, out) = import(&server, &args, &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("no changes"), "{out}");
+    assert_eq!(server.get("/things/0").status, 200);
+
+    // A registered API written by hand has no schemas: only its types are checked.
+    let hand = server.data_dir.join("hand.yaml");
+    std::fs::write(
+        &hand,
+        format!(
+            "kind: Api\nworkgroup: things\nname: handThing\npath: /hand/{{id}}\nmode: registered\nauthMode: none\n\
+             upstream: {{baseUrl: \"{base}\", path: \"/hand/{{id}}\"}}\n\
+             params: [{{name: id, position: path, type: int, required: true}}]\n"
+        ),
+    )
+    .expect("write");
+    let (ok, out) = sluice(&server.data_dir, &["apply", "-f", hand.to_str().expect("path")], &ENV);
+    assert!(ok, "{out}");
+    served(&server, "GET", "/hand/0");
+    let before = upstream_calls();
+    assert_eq!(server.get("/hand/-5").status, 200);
+    assert_eq!(support::code(&server.get("/hand/x")), "InvalidParameter.id");
+    assert_eq!(upstream_calls(), before + 1);
+}

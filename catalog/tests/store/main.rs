@@ -288,6 +288,7 @@ fn registered_draft(constants: &[(&str, ConstantPosition, Option<&str>)]) -> Api
             timeout_ms: 5_000,
             response_format: UpstreamFormat::Json,
             error_codes: vec![],
+            validation: None,
         }),
         request_params: vec![],
         response_fields: vec![],

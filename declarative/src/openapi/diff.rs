@@ -1,8 +1,10 @@
 //! What a re-import changes for the callers of APIs imported before: operations added,
 //! changed or gone from the document, with the changes that break existing callers flagged —
 //! a removed parameter, a new required one, a narrowed type, a moved parameter, path or method.
+//! Changed schemas (`validation`) are listed as compatible: whether a schema narrows what
+//! callers may send is not worked out.
 
-use catalog::model::{Api, ApiMode, ParamType, RegisteredParam, ScalarType};
+use catalog::model::{Api, ApiMode, ParamType, RegisteredParam, ScalarType, SchemaValidation};
 
 use super::super::{ApiSpec, Sourced};
 
@@ -61,6 +63,11 @@ pub fn diff(existing: &[Api], imported: &[Sourced<ApiSpec>]) -> Vec<OperationDif
         };
         let new = spec.params.as_deref().unwrap_or_default();
         params(old, new, &mut breaking, &mut compatible);
+        let old_validation = match &api.draft.mode {
+            ApiMode::Registered(registered) => registered.validation.as_ref(),
+            _ => None,
+        };
+        validation(old_validation, spec.validation.as_ref(), &mut compatible);
         if !breaking.is_empty() || !compatible.is_empty() {
             out.push(OperationDiff { name: spec.name.clone(), kind: DiffKind::Changed, breaking, compatible });
         }
@@ -81,6 +88,41 @@ pub fn diff(existing: &[Api], imported: &[Sourced<ApiSpec>]) -> Vec<OperationDif
         }
     }
     out
+}
+
+/// Keeps schema validation off where the user switched it off on an API imported before: a
+/// re-import brings newer schemas, not the switch back on.
+pub fn keep_validation_off(existing: &[Api], imported: &mut [Sourced<ApiSpec>]) {
+    for sourced in imported {
+        let Some(api) = existing.iter().find(|a| a.name == sourced.spec.name) else { continue };
+        let ApiMode::Registered(registered) = &api.draft.mode else { continue };
+        let switched_off = registered.validation.as_ref().is_some_and(|v| !v.enabled);
+        if let Some(validation) = sourced.spec.validation.as_mut().filter(|_| switched_off) {
+            validation.enabled = false;
+        }
+    }
+}
+
+/// Schema changes, a line each: parameters' schemas, the body's and the answer's.
+fn validation(old: Option<&SchemaValidation>, new: Option<&SchemaValidation>, compatible: &mut Vec<String>) {
+    let empty = SchemaValidation { enabled: false, params: Default::default(), body: None, response: None };
+    let (old, new) = (old.unwrap_or(&empty), new.unwrap_or(&empty));
+    let names: std::collections::BTreeSet<&String> = old.params.keys().chain(new.params.keys()).collect();
+    for name in names {
+        if old.params.get(name) != new.params.get(name) {
+            compatible.push(format!("parameter `{name}`'s schema changes"));
+        }
+    }
+    if old.body != new.body {
+        compatible.push("the body's schema changes".to_owned());
+    }
+    if old.response != new.response {
+        compatible.push("the answer's schema changes".to_owned());
+    }
+    if old.enabled != new.enabled {
+        let now = if new.enabled { "on" } else { "off" };
+        compatible.push(format!("schema validation is switched {now}"));
+    }
 }
 
 /// Parameter changes, as callers see them (by caller name).
@@ -184,5 +226,26 @@ mod tests {
         assert!(narrows("array<int>".parse().unwrap(), "int".parse().unwrap()));
         assert!(narrows("datetime".parse().unwrap(), "date".parse().unwrap()));
         assert!(!narrows("int".parse().unwrap(), "decimal".parse().unwrap()));
+    }
+
+    #[test]
+    fn changed_schemas_are_listed_and_break_nobody() {
+        let old: SchemaValidation = serde_json::from_value(serde_json::json!({
+            "params": {"a": {"minimum": 1}, "b": {"maxLength": 3}}, "body": {"required": ["x"]}
+        }))
+        .unwrap();
+        let new: SchemaValidation = serde_json::from_value(
+            serde_json::json!({"params": {"a": {"minimum": 5}, "c": {}}, "body": {"required": ["x"]}}),
+        )
+        .unwrap();
+        let mut compatible = Vec::new();
+        validation(Some(&old), Some(&new), &mut compatible);
+        assert_eq!(
+            compatible,
+            ["parameter `a`'s schema changes", "parameter `b`'s schema changes", "parameter `c`'s schema changes"]
+        );
+        compatible.clear();
+        validation(None, Some(&new), &mut compatible);
+        assert!(compatible.contains(&"schema validation is switched on".to_owned()), "{compatible:?}");
     }
 }

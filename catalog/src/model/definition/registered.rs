@@ -1,6 +1,8 @@
 //! Registered mode: an API that forwards each call to a third-party HTTP API (its upstream),
 //! with caller parameters mapped to upstream names and positions and constants injected.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -156,6 +158,40 @@ pub struct RegisteredSpec {
     pub response_format: UpstreamFormat,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_codes: Vec<ErrorCode>,
+    /// JSON Schemas each call is checked against before it goes upstream; absent: only the
+    /// parameters' types are checked. Imports fill it in; hand-registered APIs go without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<SchemaValidation>,
+}
+
+/// A registered API's schema validation: JSON Schemas (draft 2020-12 unless `$schema` says
+/// otherwise) the edge compiles once per version and checks every call against, answering
+/// `InvalidParameter.<name>` or `InvalidRequest.Body` with the JSON pointer at fault.
+/// References must stay inside each schema: nothing is fetched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaValidation {
+    /// Whether calls are checked; the schemas are kept either way. On when absent.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// A schema per caller parameter, by the name callers use, checked against the
+    /// parameter's typed value (an `int` parameter's value is a JSON number).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, serde_json::Value>)]
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// The schema of the JSON body the upstream gets from the body parameters (keyed by their
+    /// upstream names), checked when a call carries any of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub body: Option<serde_json::Value>,
+    /// The upstream's declared 2xx answer: kept for checks of answers, not applied to calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub response: Option<serde_json::Value>,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 fn default_upstream_timeout_ms() -> u64 {
