@@ -17,6 +17,8 @@ CITIES = [
     "Quito", "Rome", "Seoul", "Toronto",
 ]
 SQLITE_PATH = os.path.join(RUN, "sluice_bench.sqlite")
+# P1's validation sides: three query parameters their schemas accept (bench/conf/sluice.yaml).
+P1_QUERY = "id=4217&fields=name,email,city&lang=de"
 PG = dict(host="127.0.0.1", port=5432, user="postgres")
 MY = dict(host="127.0.0.1", port=3306, user="root")
 POSTGREST_ROLE = "sluice_bench_web"  # the anonymous role PostgREST switches to

@@ -21,6 +21,8 @@ TARGETS = [
     ("P1", "vs_nginx", ">=", 1.0, "P1 ≥ 1.0× nginx as a proxy"),
     ("P1", "cpu_us_per_hop", "<=", 15.0, "P1 ≤ 15 µs CPU per hop"),
     ("P1", "upstream_reuse_pct", ">=", 99.9, "P1 ≥ 99.9 % upstream connection reuse"),
+    ("P1", "validation_on_vs_off", ">=", 0.95, "P1 with schema validation on ÷ off ≥ 0.95 (checks cost ≤ 5 %)"),
+    ("P1", "validation_cpu_us", "report", None, "P1 CPU µs per call that schema validation costs (reported)"),
     ("P2", "vs_no_auth", ">=", 0.95, "P2 ≥ 0.95 (auth + limiter cost ≤ 5 %)"),
     ("P4", "vs_records_off", ">=", 0.97, "P4 ≥ 0.97 (call records + metrics cost ≤ 3 %)"),
     ("P4", "records_per_s", "report", None, "P4 call records written per second at D1's load (reported)"),
@@ -38,7 +40,9 @@ TARGETS = [
 
 PEER_LABEL = {"postgrest": "PostgREST", "reference": "reference (axum + tokio-postgres)",
               "pgbench": "pgbench (prepared SELECT)", "sysbench": "sysbench oltp_point_select",
-              "nginx": "nginx", "no_auth": "Sluice, no auth, no limiter", "records_off": "Sluice, call records off", "direct": "upstream, direct"}
+              "nginx": "nginx", "no_auth": "Sluice, no auth, no limiter", "records_off": "Sluice, call records off", "direct": "upstream, direct",
+              "validate": "Sluice, 3 query parameters, schema validation on",
+              "validate_off": "Sluice, the same API, validation off"}
 TITLES = {
     "D1": "PostgreSQL point lookup, app key + token, QPS limit",
     "D2": "PostgreSQL list, city = X, limit 50",

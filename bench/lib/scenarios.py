@@ -14,6 +14,7 @@ import peers
 CONNECTIONS = 32  # oha connections, the same for Sluice and its peer
 ID = load.OHA_ID_REGEX
 CITY = "(" + "|".join(fixtures.CITIES) + ")"
+P1_QUERY = fixtures.P1_QUERY
 
 
 class Side:
@@ -245,6 +246,10 @@ def run_all(ctx, rounds, seconds, warmup, p3_rounds, p3_seconds, only=None):
                 http_side(ctx, "sluice", f"{sluice.edge}/proxy/user", [sl, up], regex=False),
                 http_side(ctx, "nginx", f"{ctx.proxy_url}/proxy/user", [Watch("nginx", ctx.proxy_pid), up], regex=False),
                 http_side(ctx, "direct", f"{ctx.static_url}/user.json", [up], regex=False),
+                # The same API with and without its parameters' schemas checked (issue 22).
+                http_side(ctx, "validate", f"{sluice.edge}/proxy/checked/user?{P1_QUERY}", [sl, up], regex=False),
+                http_side(ctx, "validate_off", f"{sluice.edge}/proxy/unchecked/user?{P1_QUERY}", [sl, up],
+                          regex=False),
             ]
             counter = UpstreamConnections(ctx.static_url)
             alternate(p1, rounds, seconds, warmup, extra={"sluice": counter, "nginx": counter})
@@ -323,6 +328,11 @@ def p4_result(sides):
 def p1_result(sides):
     result = scenario(sides, "nginx")
     by = result["sides"]
+    # What checking three query parameters against their JSON Schemas costs: on ÷ off.
+    result["validation_on_vs_off"] = ratio(by["validate"].get("rps"), by["validate_off"].get("rps"))
+    on = (by["validate"].get("cpu_us_per_req") or {}).get("sluice")
+    off = (by["validate_off"].get("cpu_us_per_req") or {}).get("sluice")
+    result["validation_cpu_us"] = on - off if on is not None and off is not None else None
     direct_p50 = by["direct"]["p50_ms"]
     for name, prefix in (("sluice", ""), ("nginx", "nginx_")):
         side = by[name]

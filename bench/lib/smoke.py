@@ -188,6 +188,18 @@ def run(sluice, upstream, limit_qps, delay):
     step("P1", "registered API through to the upstream",
          lambda: run_many(client, REQUESTS, lambda: ("/proxy/user", {}, None), check_proxy))
     log(f"smoke P1: the upstream accepted {upstream.connections - before} connections for {REQUESTS} requests")
+    # P1's validation sides: both pass the same query through; only the checked one refuses
+    # a value its schema does not allow, before the upstream.
+    for name, path in (("P1 validate", "/proxy/checked/user"), ("P1 validate_off", "/proxy/unchecked/user")):
+        step(name, f"{path} with three query parameters",
+             lambda path=path: run_many(client, REQUESTS, lambda: (f"{path}?{fixtures.P1_QUERY}", {}, None),
+                                        check_proxy))
+    status, _, body = client.get("/proxy/checked/user?id=7&lang=xx")
+    if envelope(status, body, want=400).get("code") != "InvalidParameter.lang":
+        raise BenchError(f"schema validation: expected InvalidParameter.lang, got {body[:300]!r}")
+    status, _, body = client.get("/proxy/unchecked/user?id=7&lang=xx")
+    if status != 200:
+        raise BenchError(f"without validation lang=xx passes: status {status}, {body[:300]!r}")
     step("P2", "PostgreSQL point lookups, no auth, no limiter",
          lambda: run_many(client, REQUESTS, user_lookup("/pg/open/users", {}), check_user))
 

@@ -611,10 +611,10 @@ impl Importer<'_> {
                 Some(Value::Array(types)) if !types.contains(&json!("null")) => types.push(json!("null")),
                 _ => {}
             }
-            if let Some(Value::Array(options)) = out.get_mut("enum") {
-                if !options.contains(&Value::Null) {
-                    options.push(Value::Null);
-                }
+            if let Some(Value::Array(options)) = out.get_mut("enum")
+                && !options.contains(&Value::Null)
+            {
+                options.push(Value::Null);
             }
         }
         for (exclusive, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
