@@ -2,7 +2,7 @@
 //! (`docs/import.md`), the management side of `sluice import openapi`.
 //!
 //! ```text
-//!  /workgroups/{workgroup}/imports/openapi    POST {document | url, baseUrl?, pathPrefix?, public?, dryRun?}
+//!  /workgroups/{workgroup}/imports/openapi    POST {document | url, baseUrl?, pathPrefix?, public?, dryRun?, secrets?}
 //! ```
 //!
 //! A document given by `url` is fetched through the network policy (`net::client`), like a
@@ -25,7 +25,7 @@ use axum::http::Method;
 use axum::routing::post;
 use catalog::model::WorkgroupRole;
 use declarative::openapi::diff;
-use declarative::openapi::{ImportOptions, import, parse_document};
+use declarative::openapi::{ImportOptions, Secrets, import, parse_document};
 use declarative::{ApplyOptions, Bundle, Change, Write};
 use errors::ErrorCode;
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,13 @@ pub struct OpenApiImport {
     /// Check everything and answer what would be created, updated or left alone; write nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// The credential of each security scheme the imported operations use, by the scheme's
+    /// name (an API key, or the whole `Authorization` value for `http` schemes): it becomes the
+    /// value of the constant the scheme maps to, stored sealed and never shown again. Required
+    /// for every scheme used; nothing is read from the server's environment.
+    #[serde(default)]
+    #[schema(value_type = Object, example = json!({"api_key": "…"}))]
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 /// What an import did, or with `dryRun` would do.
@@ -159,10 +166,14 @@ async fn import_openapi(
         path_prefix: body.path_prefix,
         publish: Vec::new(),
         public: body.public,
+        secrets: Secrets::Given(body.secrets),
     };
     let imported = import(&doc, &options);
     if let Some(fatal) = imported.problems.iter().find(|p| p.fatal) {
         let message = format!("{} (at {})", fatal.message, fatal.pointer);
+        if fatal.pointer.starts_with("/components/securitySchemes/") {
+            return Err(AdminError::invalid("secrets", message));
+        }
         return Err(AdminError::new(ErrorCode::InvalidRequestBody, message).in_field("document"));
     }
     let left_out: Vec<LeftOut> = (imported.problems.iter())
@@ -187,7 +198,9 @@ async fn import_openapi(
     let bundle = Bundle { apis, ..Default::default() };
     let write = if body.dry_run { Write::DryRun } else { Write::Store };
     // A platform admin may learn which API of which workgroup holds a path; members may not.
-    let options = ApplyOptions { actor: &caller.user.name, write, operator: caller.user.platform_admin };
+    // The server's environment is never read for a caller: credentials come with the request.
+    let options =
+        ApplyOptions { actor: &caller.user.name, write, operator: caller.user.platform_admin, environment: false };
     let report = declarative::apply_with(&bundle, &state.store, &state.outbound, options)
         .await
         .map_err(|problems| definition_problems(&problems))?;

@@ -223,7 +223,7 @@ pub async fn apply_as(
     outbound: &OutboundBase,
     actor: &str,
 ) -> Result<ApplyReport, Vec<Problem>> {
-    let options = ApplyOptions { actor, write: Write::Store, operator: true };
+    let options = ApplyOptions { actor, write: Write::Store, operator: true, environment: true };
     apply_with(bundle, store, outbound, options).await
 }
 
@@ -238,6 +238,10 @@ pub struct ApplyOptions<'a> {
     /// the store's operator; a workgroup member importing over the management API is told
     /// only where and why.
     pub operator: bool,
+    /// Whether `valueEnv` and `passwordEnv` are read from this process's environment: only
+    /// for the command line. Over the management API the server's environment (its own secret
+    /// key among it) is not the caller's to read, and a bundle naming a variable is refused.
+    pub environment: bool,
 }
 
 /// Whether `apply` writes, or only says what it would write.
@@ -256,7 +260,17 @@ pub async fn apply_with(
     outbound: &OutboundBase,
     options: ApplyOptions<'_>,
 ) -> Result<ApplyReport, Vec<Problem>> {
-    let ApplyOptions { actor, write, operator } = options;
+    let ApplyOptions { actor, write, operator, environment } = options;
+    let read_env = |variable: &str| if environment { std::env::var(variable).ok() } else { None };
+    let not_read = |variable: &str, of: &str| {
+        if environment {
+            format!("the environment variable `{variable}` ({of}) is not set")
+        } else {
+            format!(
+                "`{of}` names an environment variable of the server, which only `sluice apply` reads: give the value"
+            )
+        }
+    };
     let dry_run = write == Write::DryRun;
     let first_origin = bundle
         .datasources
@@ -341,14 +355,11 @@ pub async fn apply_with(
         let constants = sourced.spec.upstream.iter().flat_map(|u| u.constants.iter());
         for (index, constant) in constants.enumerate() {
             let Some(variable) = constant.value_env.as_ref().filter(|_| constant.value.is_none()) else { continue };
-            match std::env::var(variable) {
-                Ok(value) => values.push((index, value)),
-                Err(_) => problems.push(sourced.origin.problem_at(
+            match read_env(variable) {
+                Some(value) => values.push((index, value)),
+                None => problems.push(sourced.origin.problem_at(
                     &["upstream", "constants", &format!("name: {}", constant.name)],
-                    format!(
-                        "the environment variable `{variable}` (valueEnv of constant `{}`) is not set",
-                        constant.name
-                    ),
+                    not_read(variable, &format!("valueEnv of constant `{}`", constant.name)),
                 )),
             }
         }
@@ -359,13 +370,10 @@ pub async fn apply_with(
         let spec = &sourced.spec;
         let password = match (&spec.password, &spec.password_env) {
             (Some(password), _) => Some(password.clone()),
-            (None, Some(variable)) => match std::env::var(variable) {
-                Ok(value) => Some(value),
-                Err(_) => {
-                    problems.push(sourced.origin.problem_at(
-                        &["passwordEnv"],
-                        format!("the environment variable `{variable}` (passwordEnv) is not set"),
-                    ));
+            (None, Some(variable)) => match read_env(variable) {
+                Some(value) => Some(value),
+                None => {
+                    problems.push(sourced.origin.problem_at(&["passwordEnv"], not_read(variable, "passwordEnv")));
                     None
                 }
             },

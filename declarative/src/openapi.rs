@@ -50,6 +50,21 @@ pub struct ImportOptions {
     pub publish: Vec<catalog::model::Environment>,
     /// Anyone may call the APIs (`authMode: none`); by default callers need an app and a grant.
     pub public: bool,
+    /// Where the credentials of the document's security schemes come from.
+    pub secrets: Secrets,
+}
+
+/// Where an import's security-scheme credentials come from. Never from a document: a
+/// credential is never guessed.
+#[derive(Debug, Clone, Default)]
+pub enum Secrets {
+    /// The operator's command line: each scheme's constant takes its value from the variable
+    /// `SLUICE_IMPORT_SECRET_<SCHEME>`, which `apply` reads and refuses to do without.
+    #[default]
+    Environment,
+    /// The management API: given with the request, by scheme name. The server's environment
+    /// (its own secret key among it) is never the caller's to read.
+    Given(std::collections::BTreeMap<String, String>),
 }
 
 /// One thing in the document that was not imported, or that stops the import, at its JSON
@@ -196,6 +211,11 @@ struct Importer<'a> {
 impl Importer<'_> {
     fn leave_out(&mut self, pointer: &str, message: &str) {
         self.problems.push(ImportProblem { pointer: pointer.to_owned(), message: message.to_owned(), fatal: false });
+    }
+
+    /// A problem that stops the import: nothing is written.
+    fn stop(&mut self, pointer: &str, message: &str) {
+        self.problems.push(ImportProblem { pointer: pointer.to_owned(), message: message.to_owned(), fatal: true });
     }
 
     /// `value` with its `$ref` chain followed (local references only); `None`, reported at
@@ -668,8 +688,9 @@ impl Importer<'_> {
     }
 
     /// Constants for the operation's security schemes (its own, else the document's): each
-    /// takes its value from an environment variable named after the scheme, which `apply`
-    /// reads and refuses to do without.
+    /// takes its value from `secrets` (given, or an environment variable named after the scheme,
+    /// which `apply` reads and refuses to do without). A scheme whose credential was not given
+    /// stops the import.
     fn constants(&mut self, operation: &Value, pointer: &str) -> Vec<Value> {
         let (requirements, at) = match operation.get("security") {
             Some(own) => (own.clone(), format!("{pointer}/security")),
@@ -685,15 +706,12 @@ impl Importer<'_> {
                 continue;
             };
             let Some(scheme) = self.resolve(&scheme, &scheme_at) else { continue };
-            let variable = env_name(scheme_name);
             let kind = scheme.get("type").and_then(Value::as_str).unwrap_or_default();
-            let constant = match kind {
+            let (name, position) = match kind {
                 "apiKey" => {
                     let name = scheme.get("name").and_then(Value::as_str).unwrap_or_default();
                     match scheme.get("in").and_then(Value::as_str) {
-                        Some(position @ ("header" | "query")) if !name.is_empty() => {
-                            json!({"name": name, "position": position, "valueEnv": variable})
-                        }
+                        Some(position @ ("header" | "query")) if !name.is_empty() => (name.to_owned(), position),
                         _ => {
                             self.leave_out(&scheme_at, "only API keys in a header or the query are filled in");
                             continue;
@@ -701,7 +719,7 @@ impl Importer<'_> {
                     }
                 }
                 // The whole header value (`Bearer …`, `Basic …`) is the secret to set.
-                "http" => json!({"name": "Authorization", "position": "header", "valueEnv": variable}),
+                "http" => ("Authorization".to_owned(), "header"),
                 _ => {
                     self.leave_out(
                         &scheme_at,
@@ -709,6 +727,20 @@ impl Importer<'_> {
                     );
                     continue;
                 }
+            };
+            let constant = match &self.options.secrets {
+                Secrets::Environment => json!({"name": name, "position": position, "valueEnv": env_name(scheme_name)}),
+                Secrets::Given(given) => match given.get(scheme_name) {
+                    Some(secret) => json!({"name": name, "position": position, "value": secret}),
+                    None => {
+                        let why = format!(
+                            "security scheme `{scheme_name}` needs its credential: give it in `secrets`, \
+                             under the scheme's name"
+                        );
+                        self.stop(&scheme_at, &why);
+                        continue;
+                    }
+                },
             };
             constants.push(constant);
         }
@@ -794,12 +826,13 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-/// The environment variable a scheme's secret is read from: `SLUICE_SECRET_` and the scheme's
-/// name in upper case.
+/// The environment variable a scheme's secret is read from on the command line:
+/// `SLUICE_IMPORT_SECRET_` and the scheme's name in upper case. A prefix of its own, so that
+/// no scheme name can make the import read Sluice's own settings (`SLUICE_SECRET_KEY`).
 fn env_name(scheme: &str) -> String {
     let upper: String =
         scheme.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
-    format!("SLUICE_SECRET_{upper}")
+    format!("SLUICE_IMPORT_SECRET_{upper}")
 }
 
 /// The operation's path under `prefix` on Sluice's side; the root path under a prefix is the

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::openapi::{ImportOptions, Imported, import, parse_document};
+use super::openapi::{ImportOptions, Imported, Secrets, import, parse_document};
 use super::{Bundle, check, compile_sql};
 
 fn imported(file: &str, options: ImportOptions) -> Imported {
@@ -111,7 +111,7 @@ fn ref_chains_path_level_parameters_and_security_schemes() {
     assert_eq!(warehouse["example"], "3");
     assert_eq!(
         get["upstream"]["constants"],
-        json!([{"name": "X-Stock-Key", "position": "header", "valueEnv": "SLUICE_SECRET_STOCKKEY"}])
+        json!([{"name": "X-Stock-Key", "position": "header", "valueEnv": "SLUICE_IMPORT_SECRET_STOCKKEY"}])
     );
     let put = api(&imported, "putStock");
     assert!(
@@ -126,7 +126,7 @@ fn ref_chains_path_level_parameters_and_security_schemes() {
     let moves = api(&imported, "recordMove");
     assert_eq!(
         moves["upstream"]["constants"][0],
-        json!({"name": "Authorization", "position": "header", "valueEnv": "SLUICE_SECRET_BEARER"})
+        json!({"name": "Authorization", "position": "header", "valueEnv": "SLUICE_IMPORT_SECRET_BEARER"})
     );
     assert_eq!(param(api(&imported, "auditLog"), "since")["type"], "datetime");
     let mut left_out: Vec<(&str, bool)> = imported.problems.iter().map(|p| (p.pointer.as_str(), p.fatal)).collect();
@@ -143,6 +143,25 @@ fn ref_chains_path_level_parameters_and_security_schemes() {
         ]
     );
     assert_checks(&imported);
+}
+
+#[test]
+fn credentials_given_with_the_request_become_values_and_missing_ones_stop_the_import() {
+    let given = |secrets: &[(&str, &str)]| {
+        let secrets = secrets.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        imported("warehouse-3.1.yaml", ImportOptions { secrets: Secrets::Given(secrets), ..options() })
+    };
+    let imported = given(&[("stockKey", "s-1"), ("bearer", "Bearer b-2")]);
+    assert!(imported.problems.iter().all(|p| !p.fatal));
+    assert_eq!(
+        api(&imported, "getStock")["upstream"]["constants"],
+        json!([{"name": "X-Stock-Key", "position": "header", "value": "s-1"}])
+    );
+    assert_eq!(api(&imported, "recordMove")["upstream"]["constants"][0]["value"], "Bearer b-2");
+    let missing = given(&[("stockKey", "s-1")]);
+    let fatal: Vec<&str> = missing.problems.iter().filter(|p| p.fatal).map(|p| p.pointer.as_str()).collect();
+    assert_eq!(fatal, ["/components/securitySchemes/bearer"]);
+    assert!(!format!("{:?}", missing.problems).contains("SLUICE_"), "nothing names the server's environment");
 }
 
 #[test]

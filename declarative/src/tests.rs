@@ -477,7 +477,7 @@ async fn a_dry_run_reports_what_apply_does_and_writes_nothing() {
     let data_dir = std::env::temp_dir().join(format!("sluice-declarative-data-{}", std::process::id()));
     let outbound = outbound_in(&data_dir);
     let revision = store.revision().await.unwrap();
-    let dry = super::ApplyOptions { actor: "tester", write: super::Write::DryRun, operator: true };
+    let dry = super::ApplyOptions { actor: "tester", write: super::Write::DryRun, operator: true, environment: true };
     let planned =
         super::apply_with(&bundle, &store, &outbound, dry).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
     assert_eq!(store.revision().await.unwrap(), revision, "a dry run wrote to the store");
@@ -824,6 +824,13 @@ async fn registered_apis_apply_with_sealed_constants_and_reapply_as_a_no_op() {
 
     // SAFETY: the variable name is unique to this test; nothing else reads it.
     unsafe { std::env::set_var(&variable, "key-one") };
+    // Over the management API the server's environment is never read, set or not.
+    let data_dir = std::env::temp_dir().join(format!("sluice-declarative-env-{}", std::process::id()));
+    let member =
+        super::ApplyOptions { actor: "member", write: super::Write::DryRun, operator: false, environment: false };
+    let problems = super::apply_with(&bundle, &store, &outbound_in(&data_dir), member).await.unwrap_err();
+    assert_eq!(problems.len(), 1, "{}", listing(&problems));
+    assert!(problems[0].message.contains("which only `sluice apply` reads"), "{}", listing(&problems));
     let report = apply(&bundle, &store).await.unwrap_or_else(|p| panic!("{}", listing(&p)));
     assert_eq!((report.apis[0].change, report.apis[0].version_saved), (Change::Created, true));
     let prod = store.published(Environment::Prod).await.unwrap();

@@ -83,6 +83,16 @@ impl PluginContext {
         }
     }
 
+    /// Sends a registered API's mapped request to its upstream, as an `api` node's call does
+    /// (one bounded JSON exchange under the network policy): how the test console runs a
+    /// registered API's draft. `api` names it in logs.
+    pub async fn forward(&self, api: &str, forward: &Forward) -> Result<CallOutput, ApiError> {
+        match self.dispatcher.get().and_then(Weak::upgrade) {
+            Some(dispatcher) => dispatcher.forward(api, forward).await,
+            None => Err(no_dispatcher()),
+        }
+    }
+
     /// The request parameter names of the API `name` of the workgroup as served in `env`;
     /// `None` when there is none (or no dispatcher).
     pub fn api_param_names(&self, env: Environment, workgroup_id: i64, name: &str) -> Option<Vec<String>> {
@@ -149,6 +159,12 @@ pub trait Dispatcher: Send + Sync {
 
     /// The request parameter names of the served version of API `name` of the workgroup.
     fn param_names(&self, env: Environment, workgroup_id: i64, name: &str) -> Option<Vec<String>>;
+
+    /// Exchanges a registered API's mapped request with its upstream ([`PluginContext::forward`]).
+    async fn forward(&self, api: &str, forward: &Forward) -> Result<CallOutput, ApiError> {
+        let _ = (api, forward);
+        Err(no_dispatcher())
+    }
 }
 
 /// One compiled version of an API. Validation and planning happen when the plugin is built

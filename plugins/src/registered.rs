@@ -40,7 +40,7 @@ use net::ssrf::UpstreamUrl;
 mod validate;
 
 use validate::CallSchemas;
-pub use validate::compile_schema;
+pub use validate::{AnswerMismatch, answer_mismatches, compile_schema};
 
 /// The longest `timeoutMs` a registered API may set: ten minutes.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;

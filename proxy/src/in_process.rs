@@ -12,7 +12,7 @@ use catalog::model::Environment;
 use net::ssrf::{CheckedTarget, SsrfError};
 use pingora::connectors::http::Connector;
 use plugins::registered::UpstreamRoute;
-use plugins::{ApiError, Call, CallOutput, Dispatcher, ErrorCode, PluginContext};
+use plugins::{ApiError, Call, CallOutput, Dispatcher, ErrorCode, Forward, PluginContext};
 
 use crate::edge::{new_request_id, unavailable, upstream_timeout};
 use crate::forward_json;
@@ -63,12 +63,15 @@ impl InProcessCalls {
         match route.served.plugin.invoke(&self.plugins, &call).await? {
             // Bounded and not streamed: the answer is read whole (≤ 1 MiB) as JSON. A dry run
             // reaches nothing: it answers the request it would send.
-            CallOutput::Forward(forward) if !call.dry_run => {
-                let target = check_upstream(&self.snapshot, &forward.upstream, &route.api_name).await?;
-                forward_json::exchange_json(self.connector(), &forward, &target, &new_request_id()).await
-            }
+            CallOutput::Forward(forward) if !call.dry_run => self.exchange(&route.api_name, &forward).await,
             output => Ok(output),
         }
+    }
+
+    /// A registered API's request, to the address the network policy checked, answered as JSON.
+    async fn exchange(&self, api: &str, forward: &Forward) -> Result<CallOutput, ApiError> {
+        let target = check_upstream(&self.snapshot, &forward.upstream, api).await?;
+        forward_json::exchange_json(self.connector(), forward, &target, &new_request_id()).await
     }
 }
 
@@ -97,6 +100,10 @@ impl Dispatcher for InProcessCalls {
             ));
         };
         self.dispatch_route(&route, call).await
+    }
+
+    async fn forward(&self, api: &str, forward: &Forward) -> Result<CallOutput, ApiError> {
+        self.exchange(api, forward).await
     }
 
     fn param_names(&self, env: Environment, workgroup_id: i64, name: &str) -> Option<Vec<String>> {

@@ -91,7 +91,7 @@ fn apply_bundle(
         }
         print!("{}", changes?);
         let write = if dry_run { declarative::Write::DryRun } else { declarative::Write::Store };
-        let options = declarative::ApplyOptions { actor, write, operator: true };
+        let options = declarative::ApplyOptions { actor, write, operator: true, environment: true };
         let outcome = declarative::apply_with(bundle, &store, &outbound, options).await.map_err(report);
         store.close().await;
         let outcome = outcome?;
@@ -152,6 +152,7 @@ pub fn import(config: &Config, what: &Import) -> Result<(), String> {
         path_prefix: path_prefix.clone(),
         publish: publish.clone(),
         public: *public,
+        secrets: declarative::openapi::Secrets::Environment,
     };
     let imported = declarative::openapi::import(&doc, &options);
     for problem in &imported.problems {

@@ -181,11 +181,12 @@ fn security_schemes_become_constants_read_from_the_environment() {
     // The key is never guessed: without its variable nothing is imported.
     let (ok, out) = import(&server, &args, &[]);
     assert!(!ok, "{out}");
-    assert!(out.contains("SLUICE_SECRET_STOCKKEY"), "{out}");
+    assert!(out.contains("SLUICE_IMPORT_SECRET_STOCKKEY"), "{out}");
     assert!(out.contains("#/paths/~1stock~1{sku}/patch: left out"), "what is left out is listed: {out}");
     assert!(out.contains("#/components/securitySchemes/oauth: left out"), "{out}");
 
-    let secrets = [("SLUICE_SECRET_STOCKKEY", "stock-k3y-81"), ("SLUICE_SECRET_BEARER", "Bearer t0ken-55")];
+    let secrets =
+        [("SLUICE_IMPORT_SECRET_STOCKKEY", "stock-k3y-81"), ("SLUICE_IMPORT_SECRET_BEARER", "Bearer t0ken-55")];
     let (ok, out) = import(&server, &args, &secrets);
     assert!(ok, "{out}");
     served(&server, "GET", "/stock/AB-1");
@@ -365,6 +366,93 @@ fn the_management_api_fetches_a_document_by_url_through_the_network_policy() {
     refused(&call(&server, "POST", route, Some(ROOT), Some(both)), 400, Some("url"));
     refused(&call(&server, "POST", route, Some(ROOT), Some(json!({"dryRun": true}))), 400, Some("document"));
     assert_eq!(requested.lock().expect("log").len(), 3, "refused URLs were never fetched");
+}
+
+/// Two operations whose declared answers `{"ok": true}` (what `upstream()` answers) matches
+/// and does not match; the second sends a key constant.
+fn answers_document() -> serde_json::Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "answers", "version": "1"},
+        "paths": {
+            "/fine": {"get": {"operationId": "fine", "responses": {"200": {"description": "ok", "content": {
+                "application/json": {"schema": {"type": "object", "required": ["ok"],
+                                                 "properties": {"ok": {"type": "boolean"}}}}}}}}},
+            "/drifted": {"get": {
+                "operationId": "drifted",
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
+                "security": [{"key": []}],
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["id", "ok"],
+                    "properties": {"id": {"type": "integer"}, "ok": {"type": "string"}}}}}}}}}
+        },
+        "components": {"securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-Key"}}}
+    })
+}
+
+#[test]
+fn the_test_console_runs_an_imported_api_and_checks_its_answer_against_the_schema() {
+    const ROOT: &str = "slc_import_bootstrap_token_0123456789";
+    let (addr, seen) = upstream();
+    let mut env = ENV.to_vec();
+    env.push(("SLUICE_ADMIN_TOKEN", ROOT));
+    // The server's environment is the operator's: an import over the management API never reads
+    // it, whatever a scheme is named; the credential comes with the request.
+    env.push(("SLUICE_IMPORT_SECRET_KEY", "from-the-server-environment"));
+    let server = Server::start("import-console", &env);
+    ok(&call(&server, "POST", "/workgroups", Some(ROOT), Some(json!({"name": "shop"}))));
+    let body = json!({"document": answers_document(), "baseUrl": format!("http://{addr}")});
+    let refusal = refused(
+        &call(&server, "POST", "/workgroups/shop/imports/openapi", Some(ROOT), Some(body)),
+        400,
+        Some("secrets"),
+    );
+    assert!(
+        refusal["message"].as_str().unwrap_or("").contains("security scheme `key` needs its credential"),
+        "{refusal}"
+    );
+    let body =
+        json!({"document": answers_document(), "baseUrl": format!("http://{addr}"), "secrets": {"key": "k-123"}});
+    ok(&call(&server, "POST", "/workgroups/shop/imports/openapi", Some(ROOT), Some(body)));
+    let listed = ok(&call(&server, "GET", "/workgroups/shop/apis", Some(ROOT), None));
+    let id_of = |name: &str| {
+        (listed["items"].as_array().expect("items").iter())
+            .find(|a| a["name"] == name)
+            .map(|a| a["id"].clone())
+            .unwrap_or_else(|| panic!("no API {name}: {listed}"))
+    };
+    let test = |name: &str, body: serde_json::Value| {
+        call(&server, "POST", &format!("/workgroups/shop/apis/{}/test", id_of(name)), Some(ROOT), Some(body))
+    };
+
+    let fine = ok(&test("fine", json!({})));
+    assert_eq!(fine["result"], json!({"ok": true}), "{fine}");
+    assert_eq!(fine["responseCheck"], json!({"matches": true, "mismatches": []}), "{fine}");
+    assert_eq!(seen.lock().expect("log").len(), 1);
+
+    // The dry run shows where the request would go, never the key's value, and sends nothing.
+    let dry = ok(&test("drifted", json!({"dryRun": true, "params": {"q": "x"}})));
+    assert_eq!((dry["request"]["path"].as_str(), dry["request"]["query"].clone()), (Some("/drifted"), json!(["q"])));
+    assert!(dry["request"]["headers"].as_array().expect("headers").iter().any(|h| h == "x-key"), "{dry}");
+    assert!(!dry.to_string().contains("k-123"), "{dry}");
+    assert_eq!(seen.lock().expect("log").len(), 1);
+
+    let drifted = ok(&test("drifted", json!({"params": {"q": "x"}})));
+    assert_eq!(drifted["responseCheck"]["matches"], false, "{drifted}");
+    let mismatches = drifted["responseCheck"]["mismatches"].as_array().expect("mismatches");
+    let at = |pointer: &str| mismatches.iter().find(|m| m["pointer"] == pointer).map(|m| m["message"].to_string());
+    assert!(at("").is_some_and(|m| m.contains("id")), "the missing `id` is reported: {drifted}");
+    assert!(at("/ok").is_some_and(|m| m.contains("string")), "the boolean `ok` is reported: {drifted}");
+    let sent = seen.lock().expect("log");
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].2.iter().any(|(k, v)| k == "x-key" && v == "k-123"), "the given key went upstream");
+    assert!(!format!("{:?}", *sent).contains("from-the-server-environment"));
+    drop(sent);
+
+    // A parameter the schema refuses is refused by the console as by the edge, before sending.
+    let refusal = refused(&test("drifted", json!({"params": {"q": ["not", "a", "string"]}})), 400, Some("params.q"));
+    assert_eq!(refusal["code"], "InvalidParameter.q", "{refusal}");
+    assert_eq!(seen.lock().expect("log").len(), 2);
 }
 
 /// One version of a small inventory API: v2 narrows `id`, drops `q`, adds a required `region`

@@ -1,6 +1,7 @@
 //! The test console: runs the draft or a saved version through the SQL pipeline inside the
 //! admin runtime, with the caller's parameters, and answers the data with the SQL, the binds
-//! and the time each stage took. Nothing here touches the edge: test runs are not calls.
+//! and the time each stage took. A registered API's request goes to its upstream, and the
+//! answer is checked against its declared schema; a workflow answers each node's trace. Nothing here touches the edge: test runs are not calls.
 //! `saveAsSample` keeps the answer as the tested draft's or version's success or failure
 //! sample, by its outcome: the body a caller would get, without its `requestId`.
 
@@ -82,11 +83,15 @@ pub async fn test(
     if matches!(definition.mode, catalog::model::ApiMode::Workflow(_)) {
         return workflow_test(&state, &caller, workgroup.id, &definition, body, tested, sample).await;
     }
-    if !definition.mode.is_sql() {
-        return Err(AdminError::invalid(
-            "version",
-            "the test console runs data APIs; a registered API forwards to its upstream, call it through the edge",
-        ));
+    if matches!(definition.mode, catalog::model::ApiMode::Registered(_)) {
+        // Reads leave constants (credentials) out; the run needs them, the answer never shows them.
+        let opened = match which {
+            VersionRef::Draft => state.store.api_with_secrets(api.id).await?.draft,
+            VersionRef::Number(n) => state.store.version_with_secrets(api.id, n).await?.definition,
+        };
+        if let catalog::model::ApiMode::Registered(spec) = &opened.mode {
+            return registered_test(&state, &caller, &api.name, &opened, spec, body, tested, sample).await;
+        }
     }
     let Some(datasource_id) = definition.datasource_id else {
         return Err(AdminError::invalid("draft.datasourceId", "a data API needs a datasourceId"));
@@ -155,6 +160,79 @@ impl SampleTarget<'_> {
     ) -> Result<(), AdminError> {
         super::versions::save_console_sample(state, caller, self.api, self.which, success, body).await
     }
+}
+
+/// The most answer mismatches `responseCheck` lists.
+const MISMATCHES_LISTED: usize = 20;
+
+/// A registered API in the console: its mapped request goes to the upstream as an `api` node's
+/// call does (one bounded JSON exchange, the network policy's checked address); `dryRun`
+/// answers the request without sending it. With a declared answer schema
+/// (`validation.response`), `responseCheck` lists where the answer differs from it.
+#[allow(clippy::too_many_arguments)]
+async fn registered_test(
+    state: &AdminState,
+    caller: &Caller,
+    api_name: &str,
+    definition: &catalog::model::ApiDefinition,
+    spec: &catalog::model::RegisteredSpec,
+    body: TestBody,
+    tested: &str,
+    sample: Option<SampleTarget<'_>>,
+) -> AdminResult<serde_json::Value> {
+    let plugin = plugins::compile(definition, None).map_err(rules::definition_error)?;
+    let params: HashMap<String, RawParam> =
+        body.params.into_iter().map(|(name, value)| (name, RawParam::Json(value))).collect();
+    let input = Call { params, clearance: body.clearance, format: plugins::format::Requested::Json, ..Call::default() };
+    let forward = match plugin.invoke(&state.plugins, &input).await {
+        Ok(CallOutput::Forward(forward)) => forward,
+        Ok(_) => return Err(console_error(&ApiError::internal("a registered API made no upstream request"), tested)),
+        Err(e) => return Err(refused(state, caller, sample.as_ref(), &e, tested).await),
+    };
+    let mut answer = serde_json::json!({"request": upstream_request(&forward)});
+    if body.dry_run {
+        answer["dryRun"] = serde_json::Value::Bool(true);
+        return Ok(Reply::ok(answer));
+    }
+    let started = std::time::Instant::now();
+    let result = match state.plugins.forward(api_name, &forward).await {
+        Ok(CallOutput::Json(value)) => value,
+        Ok(_) => return Err(console_error(&ApiError::internal("the upstream exchange answered no JSON"), tested)),
+        Err(e) => return Err(refused(state, caller, sample.as_ref(), &e, tested).await),
+    };
+    answer["dryRun"] = serde_json::Value::Bool(false);
+    answer["timings"] = serde_json::json!({"upstreamMs": millis(started.elapsed())});
+    if let Some(schema) = spec.validation.as_ref().and_then(|v| v.response.as_ref()) {
+        answer["responseCheck"] = match plugins::registered::answer_mismatches(schema, &result, MISMATCHES_LISTED) {
+            Ok(mismatches) => serde_json::json!({"matches": mismatches.is_empty(), "mismatches": mismatches}),
+            Err(why) => {
+                serde_json::json!({"matches": null, "error": format!("the answer schema cannot be applied: {why}")})
+            }
+        };
+    }
+    if let Some(sample) = &sample {
+        sample.keep(state, caller, true, success_body(&result)).await?;
+        answer["savedAsSample"] = "success".into();
+    }
+    answer["result"] = result;
+    Ok(Reply::ok(answer))
+}
+
+/// What the console shows of an upstream request: method, path, and the names (never the
+/// values: constants may be credentials) of its query parameters and headers.
+fn upstream_request(forward: &plugins::Forward) -> serde_json::Value {
+    let request = &forward.request;
+    let (path, query) = request.path_and_query.split_once('?').unwrap_or((&request.path_and_query, ""));
+    let query_names: Vec<&str> =
+        query.split('&').filter(|pair| !pair.is_empty()).map(|pair| pair.split('=').next().unwrap_or(pair)).collect();
+    let header_names: Vec<&str> = request.headers.iter().map(|(name, _)| name.as_str()).collect();
+    serde_json::json!({
+        "method": request.method.as_str(),
+        "path": path,
+        "query": query_names,
+        "headers": header_names,
+        "bodyBytes": request.body.as_ref().map_or(0, |b| b.len()),
+    })
 }
 
 /// What the console answers for a call the API refused or failed, keeping it as the failure

@@ -956,6 +956,22 @@ impl Store {
         Ok(api)
     }
 
+    /// [`Store::version`] with the constant values opened, for running it (the test console).
+    /// Never hand it to a reader.
+    pub async fn version_with_secrets(&self, api_id: i64, number: i64) -> Result<ApiVersion, StoreError> {
+        let row =
+            sqlx::query(concat!("SELECT ", version_columns!(), " FROM api_versions WHERE api_id = $1 AND number = $2"))
+                .bind(api_id)
+                .bind(number)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::not_found("version", format!("V{number} of API {api_id}")))?;
+        let mut version = version_from_row(&row)?;
+        let definition_json: String = row.try_get("definition_json")?;
+        version.definition = self.open_definition(&format!("V{number} of API {api_id}"), &definition_json)?;
+        Ok(version)
+    }
+
     /// [`Store::latest_version`] with the constant values opened. Never hand it to a reader.
     pub async fn latest_version_with_secrets(&self, api_id: i64) -> Result<Option<ApiVersion>, StoreError> {
         let row = sqlx::query(concat!(

@@ -125,6 +125,27 @@ impl CallSchemas {
 
 /// What failed and where: "at `/tags/0`, the value is not of type \"string\"" (no pointer for
 /// the value itself). The caller's value is never repeated; pointers and texts are cut short.
+/// Where an upstream's answer differs from its declared schema: the test console's check.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AnswerMismatch {
+    /// The JSON pointer into the answer (`""`: the answer itself).
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Checks an upstream's answer against `schema` (`SchemaValidation::response`): at most
+/// `limit` mismatches, none when it matches. The error says why the schema cannot be applied.
+/// Messages may quote the answer: only the API's developers see them.
+pub fn answer_mismatches(schema: &Value, answer: &Value, limit: usize) -> Result<Vec<AnswerMismatch>, String> {
+    let validator = compile_schema(schema)?;
+    let mismatches = validator
+        .iter_errors(answer)
+        .take(limit)
+        .map(|error| AnswerMismatch { pointer: cut(error.instance_path().as_str()), message: cut(&error.to_string()) })
+        .collect();
+    Ok(mismatches)
+}
+
 fn explain(error: &ValidationError<'_>) -> String {
     let why = cut(&error.masked_with("the value").to_string());
     let pointer = error.instance_path().as_str();
@@ -157,6 +178,19 @@ pub(super) mod tests {
 
     fn validation(params: Value, body: Option<Value>) -> SchemaValidation {
         SchemaValidation { enabled: true, params: serde_json::from_value(params).unwrap(), body, response: None }
+    }
+
+    #[test]
+    fn answers_are_checked_against_the_declared_schema() {
+        let schema = json!({"type": "array", "items": {"type": "object", "required": ["id"],
+                            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}});
+        assert_eq!(answer_mismatches(&schema, &json!([{"id": 1, "name": "a"}]), 10).unwrap(), []);
+        let found = answer_mismatches(&schema, &json!([{"id": "1"}, {"name": 2}, {"id": 3}]), 10).unwrap();
+        let pointers: Vec<&str> = found.iter().map(|m| m.pointer.as_str()).collect();
+        assert_eq!(pointers.len(), 3, "{found:?}");
+        assert!(pointers.contains(&"/0/id") && pointers.contains(&"/1") && pointers.contains(&"/1/name"), "{found:?}");
+        assert_eq!(answer_mismatches(&schema, &json!([{"id": "1"}, {"name": 2}]), 1).unwrap().len(), 1);
+        assert!(answer_mismatches(&json!({"type": 12}), &json!(1), 10).is_err());
     }
 
     #[test]
