@@ -342,8 +342,12 @@ impl Importer<'_> {
         }
         let mut body_schema = None;
         if let Some(body) = operation.get("requestBody") {
-            let (body_params, schema) = self.body_params(body, &format!("{pointer}/requestBody"));
-            params.extend(body_params);
+            let body_at = format!("{pointer}/requestBody");
+            let (body_params, schema) = self.body_params(body, &body_at);
+            for mut field in body_params {
+                self.rename_if_taken(&mut field, &params, &body_at);
+                params.push(field);
+            }
             body_schema = schema;
         }
         let response_schema = self.response_schema(operation, pointer);
@@ -466,6 +470,29 @@ impl Importer<'_> {
 
     /// A JSON request body's top-level properties, as body parameters, and the body's schema
     /// to check calls against (when it maps to parameters).
+    /// A body field named like one of `params` (the Swagger Petstore's `PUT /user/{username}`
+    /// has a `username` in its path and its body) is sent by callers as `body_<name>`, still
+    /// `<name>` upstream; the note is listed at the body.
+    fn rename_if_taken(&mut self, field: &mut Value, params: &[Value], body_at: &str) {
+        let taken = |name: &str| params.iter().any(|p| p.get("name").and_then(Value::as_str) == Some(name));
+        let Some(name) = field.get("name").and_then(Value::as_str).map(str::to_owned) else { return };
+        if !taken(&name) {
+            return;
+        }
+        let mut renamed = format!("body_{name}");
+        let mut n = 2;
+        while taken(&renamed) {
+            renamed = format!("body_{name}_{n}");
+            n += 1;
+        }
+        let upstream = field.get("upstreamName").and_then(Value::as_str).unwrap_or(&name).to_owned();
+        field["upstreamName"] = json!(upstream);
+        field["name"] = json!(renamed);
+        let why =
+            format!("the body field `{upstream}` has the name of another parameter: callers send it as `{renamed}`");
+        self.leave_out(body_at, &why);
+    }
+
     fn body_params(&mut self, body: &Value, at: &str) -> (Vec<Value>, Option<Value>) {
         let Some(body) = self.resolve(body, at) else { return (Vec::new(), None) };
         let content = body.get("content").and_then(Value::as_object);

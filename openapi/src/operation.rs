@@ -125,6 +125,9 @@ pub(crate) struct CallerParam<'a> {
     description: &'a str,
     level: SecurityLevel,
     allowed: &'a [String],
+    /// The JSON Schema the API declares for it (`validation.params`), described in place of
+    /// the one its type gives.
+    declared: Option<&'a Value>,
 }
 
 impl<'a> CallerParam<'a> {
@@ -139,11 +142,12 @@ impl<'a> CallerParam<'a> {
             description: &p.description,
             level: p.security_level,
             allowed: &p.allowed_values,
+            declared: None,
         }
     }
 
     /// Caller name, position, type and documentation only: never the upstream side.
-    fn of_registered(p: &'a catalog::model::RegisteredParam) -> CallerParam<'a> {
+    fn of_registered(p: &'a catalog::model::RegisteredParam, spec: &'a RegisteredSpec) -> CallerParam<'a> {
         CallerParam {
             name: &p.name,
             param_type: p.param_type,
@@ -155,7 +159,15 @@ impl<'a> CallerParam<'a> {
             // Registered parameters declare no level: the model's default, public.
             level: SecurityLevel::default(),
             allowed: &[],
+            declared: spec.validation.as_ref().and_then(|v| v.params.get(&p.name)),
         }
+    }
+
+    /// The declared schema when it reads as one, else the one its type gives.
+    fn schema(&self) -> Schema {
+        self.declared
+            .and_then(schema::declared)
+            .unwrap_or_else(|| schema::of_type(self.param_type, self.allowed, Side::Request))
     }
 
     /// What `InvalidParameter.<name>` says it expected.
@@ -201,7 +213,9 @@ pub fn build(api: &Api, version: &ApiVersion, method: &HttpMethod, row_name: &st
     let body_method = matches!(method, HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch);
 
     let (caller_params, registered): (Vec<CallerParam<'_>>, Option<&RegisteredSpec>) = match &definition.mode {
-        ApiMode::Registered(spec) => (spec.params.iter().map(CallerParam::of_registered).collect(), Some(spec)),
+        ApiMode::Registered(spec) => {
+            (spec.params.iter().map(|p| CallerParam::of_registered(p, spec)).collect(), Some(spec))
+        }
         _ => (definition.request_params.iter().map(CallerParam::of_sql).collect(), None),
     };
 
@@ -310,7 +324,21 @@ pub fn build(api: &Api, version: &ApiVersion, method: &HttpMethod, row_name: &st
         }
         None => true,
     };
-    let request_body = if !body.properties.is_empty() {
+    // An imported API declares its body's schema whole (`allOf`, nesting): described as is.
+    // Only when callers send the fields under the names the upstream declares them with.
+    let declared_body = registered
+        .filter(|spec| spec.params.iter().all(|p| p.position != ParamPosition::Body || p.upstream_name.is_none()))
+        .and_then(|s| s.validation.as_ref())
+        .and_then(|v| v.body.as_ref())
+        .and_then(schema::declared);
+    let request_body = if let (Some(declared), false) = (declared_body, body.properties.is_empty()) {
+        let required = !body.required.is_empty();
+        Some(json_body(
+            declared,
+            "A JSON object of parameters. Only the declared fields are read; at most 64 KiB.".to_owned(),
+            required,
+        ))
+    } else if !body.properties.is_empty() {
         let required = !body.required.is_empty();
         let mut text = "A JSON object of parameters.".to_owned();
         if registered.is_some() {
@@ -473,7 +501,7 @@ fn parameter(p: &CallerParam<'_>, place: ParameterIn, extra: &str) -> Parameter 
     let description =
         join_text(&[p.description, schema::type_note(p.param_type, Side::Request).unwrap_or(""), array_note, extra]);
     let default = p.default.map(|d| schema::value_of(p.param_type, d, Side::Request));
-    let schema = schema::annotate(schema::of_type(p.param_type, p.allowed, Side::Request), None, None, default, None);
+    let schema = schema::annotate(p.schema(), None, None, default, None);
     let mut builder = ParameterBuilder::new()
         .name(p.name)
         .parameter_in(place.clone())
@@ -492,7 +520,7 @@ fn parameter(p: &CallerParam<'_>, place: ParameterIn, extra: &str) -> Parameter 
 fn property(p: &CallerParam<'_>) -> Schema {
     let description = join_text(&[p.description, schema::type_note(p.param_type, Side::Request).unwrap_or("")]);
     schema::annotate(
-        schema::of_type(p.param_type, p.allowed, Side::Request),
+        p.schema(),
         description,
         p.example.map(|e| schema::value_of(p.param_type, e, Side::Request)),
         p.default.map(|d| schema::value_of(p.param_type, d, Side::Request)),
@@ -500,7 +528,7 @@ fn property(p: &CallerParam<'_>) -> Schema {
     )
 }
 
-fn json_body(body: Object, description: String, required: bool) -> RequestBody {
+fn json_body(body: impl Into<RefOr<Schema>>, description: String, required: bool) -> RequestBody {
     RequestBodyBuilder::new()
         .description(Some(description))
         .content(JSON, Content::new(Some(body)))
@@ -920,12 +948,14 @@ fn registered_responses(
         UpstreamFormat::Xml => "application/xml",
     };
     let any = || RefOr::T(Object::with_type(SchemaType::AnyValue).into());
+    // The answer the upstream's document declares (`validation.response`), when there is one.
+    let declared = spec.validation.as_ref().and_then(|v| v.response.as_ref()).and_then(schema::declared);
     let ok = responses::ok_response(
         "The upstream service's answer, passed through unchanged: status, headers and body (`Set-Cookie` removed, \
          `X-Request-Id` added)."
             .to_owned(),
         media,
-        any(),
+        declared.map_or_else(any, RefOr::T),
     )
     .build();
     let mut other = "Any other status the upstream service answers passes through unchanged, its own errors included \

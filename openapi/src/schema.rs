@@ -147,6 +147,12 @@ pub fn nullable(schema: Schema) -> Schema {
 }
 
 /// Sets description, examples, default and extensions on whichever kind of schema this is.
+/// A schema an API declares (JSON Schema, as an imported document gave it), when it reads as
+/// an OpenAPI 3.1 schema object.
+pub fn declared(value: &Value) -> Option<Schema> {
+    serde_json::from_value(value.clone()).ok()
+}
+
 pub fn annotate(
     mut schema: Schema,
     description: Option<String>,
