@@ -24,7 +24,7 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::routing::post;
 use catalog::model::WorkgroupRole;
-use declarative::openapi::diff;
+use declarative::openapi::{diff, kept};
 use declarative::openapi::{ImportOptions, Secrets, import, parse_document};
 use declarative::{ApplyOptions, Bundle, Change, Write};
 use errors::ErrorCode;
@@ -88,6 +88,10 @@ pub struct OpenApiImport {
     #[serde(default)]
     #[schema(value_type = Object, example = json!({"api_key": "…"}))]
     pub secrets: std::collections::BTreeMap<String, String>,
+    /// Replace APIs changed by hand since they were imported; by default they are kept as
+    /// they are and listed in `kept`.
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 /// What an import did, or with `dryRun` would do.
@@ -102,6 +106,17 @@ pub struct ImportReport {
     /// How the import changes APIs that already exist, for their callers: changed operations
     /// and operations of the same upstream the document no longer describes.
     pub changes: Vec<OperationChange>,
+    /// Existing APIs the import leaves as they are: changed by hand since they were imported
+    /// (or not created by an import). `overwrite` replaces them.
+    pub kept: Vec<KeptApi>,
+}
+
+/// An existing API a re-import did not touch, and why.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptApi {
+    pub name: String,
+    pub reason: String,
 }
 
 /// How one existing API changes for its callers.
@@ -187,7 +202,17 @@ async fn import_openapi(
     }
     let existing = state.store.list_apis(workgroup.id).await.map_err(AdminError::internal)?;
     diff::keep_validation_off(&existing, &mut apis);
-    let changes: Vec<OperationChange> = (diff::diff(&existing, &apis).into_iter())
+    let edited = kept::hand_edited(&state.store, &existing, &apis).await.map_err(AdminError::internal)?;
+    // Compared before kept APIs leave the bundle: they are not gone from the document.
+    let changes = diff::diff(&existing, &apis);
+    let kept_apis: Vec<KeptApi> = if body.overwrite {
+        Vec::new()
+    } else {
+        kept::leave_out(&mut apis, &edited);
+        edited.iter().map(|k| KeptApi { name: k.name.clone(), reason: k.reason() }).collect()
+    };
+    let changes: Vec<OperationChange> = (changes.into_iter())
+        .filter(|d| !kept_apis.iter().any(|k| k.name == d.name))
         .map(|d| OperationChange {
             name: d.name,
             change: d.kind.as_str().to_owned(),
@@ -219,7 +244,7 @@ async fn import_openapi(
         let target = format!("workgroup:{}", workgroup.id);
         super::datasources::record(&state, &caller, Some(workgroup.id), "import.openapi", target, detail).await;
     }
-    Ok(Reply::ok(ImportReport { dry_run: body.dry_run, apis, left_out, changes }))
+    Ok(Reply::ok(ImportReport { dry_run: body.dry_run, apis, left_out, changes, kept: kept_apis }))
 }
 
 /// The text at `url`, fetched through the network policy. Anything short of a 2xx answer

@@ -24,6 +24,7 @@ use serde_json::{Map, Value, json};
 use super::{ApiSpec, Origin, Problem, Sourced};
 
 pub mod diff;
+pub mod kept;
 
 /// How deep `$ref` chains may go before they are taken for a cycle.
 const REF_DEPTH: usize = 32;

@@ -57,14 +57,15 @@ pub fn apply(config: &Config, files: &[PathBuf], actor: Option<&str>, dry_run: b
 }
 
 /// Applies a bundle (from files or an import) as `actor`; with `dry_run`, says what would
-/// change and writes nothing. With `reimport` (a workgroup), first lists how the bundle
-/// changes the workgroup's APIs for their callers ([`declarative::openapi::diff`]).
+/// change and writes nothing. With `reimport`, first lists how the bundle changes the
+/// workgroup's APIs for their callers ([`declarative::openapi::diff`]) and keeps those changed
+/// by hand since their import unless told to overwrite them ([`declarative::openapi::kept`]).
 fn apply_bundle(
     config: &Config,
     bundle: &mut declarative::Bundle,
     actor: Option<&str>,
     dry_run: bool,
-    reimport: Option<&str>,
+    reimport: Option<Reimport<'_>>,
 ) -> Result<(), String> {
     let actor = actor.map(str::trim).filter(|a| !a.is_empty()).unwrap_or(declarative::DEFAULT_ACTOR);
     // The sandbox is here, not in `declarative`: its compile check comes first.
@@ -83,7 +84,7 @@ fn apply_bundle(
     runtime.block_on(async {
         let store = Store::open(&config.store_url, secrets).await.map_err(|e| format!("cannot open the store: {e}"))?;
         let changes = match reimport {
-            Some(workgroup) => reimport_changes(&store, workgroup, bundle).await,
+            Some(reimport) => reimport_changes(&store, reimport, bundle).await,
             None => Ok(String::new()),
         };
         if changes.is_err() {
@@ -137,13 +138,24 @@ pub enum Import {
         /// Also write the APIs as a declarative file (`kind: Api` documents) for review.
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
+        /// Replace APIs changed by hand since they were imported (by default they are kept).
+        #[arg(long)]
+        overwrite: bool,
     },
+}
+
+/// An import applied over a workgroup's existing APIs.
+#[derive(Debug, Clone, Copy)]
+struct Reimport<'a> {
+    workgroup: &'a str,
+    overwrite: bool,
 }
 
 /// Imports a document: what could not be mapped is listed with its JSON pointer, the rest
 /// goes through apply (or its dry run).
 pub fn import(config: &Config, what: &Import) -> Result<(), String> {
-    let Import::Openapi { file, workgroup, base_url, path_prefix, publish, public, actor, dry_run, output } = what;
+    let Import::Openapi { file, workgroup, base_url, path_prefix, publish, public, actor, dry_run, output, overwrite } =
+        what;
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let doc = declarative::openapi::parse_document(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let options = declarative::openapi::ImportOptions {
@@ -172,21 +184,44 @@ pub fn import(config: &Config, what: &Import) -> Result<(), String> {
         return Err(format!("{} describes no operation that can be imported", file.display()));
     }
     let mut bundle = declarative::Bundle { apis, ..Default::default() };
-    apply_bundle(config, &mut bundle, actor.as_deref(), *dry_run, Some(workgroup))
+    let reimport = Reimport { workgroup, overwrite: *overwrite };
+    apply_bundle(config, &mut bundle, actor.as_deref(), *dry_run, Some(reimport))
 }
 
 /// How an import changes the workgroup's existing APIs, a line each; empty for a new
 /// workgroup or when nothing already imported changes. Validation the user switched off stays
-/// off.
-async fn reimport_changes(store: &Store, workgroup: &str, bundle: &mut declarative::Bundle) -> Result<String, String> {
+/// off; APIs changed by hand since their import are taken out of the bundle, unless
+/// `overwrite`.
+async fn reimport_changes(
+    store: &Store,
+    Reimport { workgroup, overwrite }: Reimport<'_>,
+    bundle: &mut declarative::Bundle,
+) -> Result<String, String> {
     let existing = match store.workgroup_by_name(workgroup).await {
         Ok(found) => store.list_apis(found.id).await.map_err(|e| format!("cannot read the store: {e}"))?,
         Err(catalog::store::StoreError::NotFound { .. }) => return Ok(String::new()),
         Err(e) => return Err(format!("cannot read the store: {e}")),
     };
     declarative::openapi::diff::keep_validation_off(&existing, &mut bundle.apis);
+    let edited = declarative::openapi::kept::hand_edited(store, &existing, &bundle.apis)
+        .await
+        .map_err(|e| format!("cannot read the store: {e}"))?;
     let mut out = String::new();
-    for change in declarative::openapi::diff::diff(&existing, &bundle.apis) {
+    for api in &edited {
+        let reason = api.reason();
+        if overwrite {
+            out.push_str(&format!("api {workgroup}/{}: overwritten although {reason}\n", api.name));
+        } else {
+            out.push_str(&format!("api {workgroup}/{}: kept as it is: {reason} (--overwrite replaces it)\n", api.name));
+        }
+    }
+    // Compared before kept APIs leave the bundle: they are not gone from the document.
+    let changes = declarative::openapi::diff::diff(&existing, &bundle.apis);
+    if !overwrite {
+        declarative::openapi::kept::leave_out(&mut bundle.apis, &edited);
+    }
+    let is_kept = |name: &str| !overwrite && edited.iter().any(|k| k.name == name);
+    for change in changes.into_iter().filter(|c| !is_kept(&c.name)) {
         out.push_str(&format!("operation {workgroup}/{}: {}", change.name, change.kind.as_str()));
         for why in &change.breaking {
             out.push_str(&format!("\n  BREAKING: {why}"));

@@ -621,6 +621,49 @@ fn exported_documents_describe_the_imported_operations_as_the_originals_do() {
     assert_eq!(round_trip("petstore3.yaml", &[("SLUICE_IMPORT_SECRET_API_KEY", "k")]), 19);
 }
 
+#[test]
+fn a_reimport_keeps_apis_changed_by_hand_unless_told_to_overwrite_them() {
+    const ROOT: &str = "slc_import_bootstrap_token_0123456789";
+    let (addr, _) = upstream();
+    let mut env = ENV.to_vec();
+    env.push(("SLUICE_ADMIN_TOKEN", ROOT));
+    let server = Server::start("import-kept", &env);
+    ok(&call(&server, "POST", "/workgroups", Some(ROOT), Some(json!({"name": "shop"}))));
+    let text = std::fs::read_to_string(document("petstore-expanded.yaml")).expect("document");
+    let route = "/workgroups/shop/imports/openapi";
+    let body = |base: &str, overwrite: bool| json!({"document": text, "baseUrl": base, "overwrite": overwrite});
+    ok(&call(&server, "POST", route, Some(ROOT), Some(body(&format!("http://{addr}/v1"), false))));
+
+    // Someone edits one imported API in the console: a parameter's description.
+    let listed = ok(&call(&server, "GET", "/workgroups/shop/apis", Some(ROOT), None));
+    let api = (listed["items"].as_array().expect("items").iter()).find(|a| a["name"] == "findPets").expect("findPets");
+    let at = format!("/workgroups/shop/apis/{}", api["id"]);
+    let mut draft = ok(&call(&server, "GET", &at, Some(ROOT), None))["draft"].clone();
+    draft["params"][0]["description"] = json!("edited by hand");
+    ok(&call(&server, "PUT", &at, Some(ROOT), Some(json!({"draft": draft}))));
+
+    // The document moves to another base URL: every operation changes, the edited one is kept.
+    let moved = format!("http://{addr}/v2");
+    let report = ok(&call(&server, "POST", route, Some(ROOT), Some(body(&moved, false))));
+    assert_eq!(report["kept"], json!([{"name": "findPets", "reason": "its draft was changed after V0 was imported"}]));
+    let changed: Vec<&str> = (report["apis"].as_array().expect("apis").iter())
+        .filter(|a| a["change"] == "updated")
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(changed.len(), 3, "{report}");
+    assert!(!changed.contains(&"findPets") && report["changes"].as_array().expect("changes").iter().all(|c| c["name"] != "findPets"));
+    let kept = ok(&call(&server, "GET", &at, Some(ROOT), None));
+    assert_eq!(kept["draft"]["params"][0]["description"], "edited by hand", "{kept}");
+    assert_eq!(kept["draft"]["baseUrl"], format!("http://{addr}/v1"), "{kept}");
+
+    // Asked to, the import replaces it.
+    let report = ok(&call(&server, "POST", route, Some(ROOT), Some(body(&moved, true))));
+    assert_eq!(report["kept"], json!([]), "{report}");
+    let replaced = ok(&call(&server, "GET", &at, Some(ROOT), None));
+    assert_eq!(replaced["draft"]["baseUrl"], moved, "{replaced}");
+    assert_ne!(replaced["draft"]["params"][0]["description"], "edited by hand");
+}
+
 /// One version of a small inventory API: v2 narrows `id`, drops `q`, adds a required `region`
 /// and an optional `page`, and no longer describes `deleteItem`.
 fn inventory(version: u8, upstream: SocketAddr) -> String {

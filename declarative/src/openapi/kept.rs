@@ -1,0 +1,60 @@
+//! What a re-import leaves alone: an existing API whose draft is no longer the last version
+//! `apply` (or an import) saved of it was changed by someone since — in the console or over
+//! the management API — and a re-import keeps it whole unless asked to overwrite. An API the
+//! import never saved a version of (registered by hand under the same name) is kept too.
+//!
+//! Drafts and versions are compared as reads return them, constants without their values: a
+//! credential changed by hand is not told apart (a re-import over the management API brings
+//! its credentials anyway).
+
+use catalog::model::Api;
+use catalog::store::{Store, StoreError};
+
+use super::super::{ApiSpec, Sourced};
+
+/// How the versions `apply` saves are described (`sluice apply <file>`).
+const APPLIED: &str = "sluice apply ";
+
+/// An existing API a re-import would replace, and why it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandEdited {
+    pub name: String,
+    /// The last version an import saved of it; `None`: it never saved one.
+    pub imported_version: Option<i64>,
+}
+
+impl HandEdited {
+    /// Why the API is kept, for the report.
+    pub fn reason(&self) -> String {
+        match self.imported_version {
+            Some(version) => format!("its draft was changed after V{version} was imported"),
+            None => "it was not created by an import".to_owned(),
+        }
+    }
+}
+
+/// The APIs among `imported` that exist in `existing` (the workgroup's) and were changed since
+/// their last import, or never imported.
+pub async fn hand_edited(
+    store: &Store,
+    existing: &[Api],
+    imported: &[Sourced<ApiSpec>],
+) -> Result<Vec<HandEdited>, StoreError> {
+    let mut kept = Vec::new();
+    for sourced in imported {
+        let Some(api) = existing.iter().find(|a| a.name == sourced.spec.name) else { continue };
+        let versions = store.list_versions(api.id).await?;
+        let last_import = versions.iter().rev().find(|v| v.description.starts_with(APPLIED));
+        match last_import {
+            Some(version) if version.definition == api.draft => {}
+            Some(version) => kept.push(HandEdited { name: api.name.clone(), imported_version: Some(version.number) }),
+            None => kept.push(HandEdited { name: api.name.clone(), imported_version: None }),
+        }
+    }
+    Ok(kept)
+}
+
+/// Takes the kept APIs out of the bundle's `apis`.
+pub fn leave_out(apis: &mut Vec<Sourced<ApiSpec>>, kept: &[HandEdited]) {
+    apis.retain(|sourced| !kept.iter().any(|k| k.name == sourced.spec.name));
+}
