@@ -651,7 +651,10 @@ fn a_reimport_keeps_apis_changed_by_hand_unless_told_to_overwrite_them() {
         .filter_map(|a| a["name"].as_str())
         .collect();
     assert_eq!(changed.len(), 3, "{report}");
-    assert!(!changed.contains(&"findPets") && report["changes"].as_array().expect("changes").iter().all(|c| c["name"] != "findPets"));
+    assert!(
+        !changed.contains(&"findPets")
+            && report["changes"].as_array().expect("changes").iter().all(|c| c["name"] != "findPets")
+    );
     let kept = ok(&call(&server, "GET", &at, Some(ROOT), None));
     assert_eq!(kept["draft"]["params"][0]["description"], "edited by hand", "{kept}");
     assert_eq!(kept["draft"]["baseUrl"], format!("http://{addr}/v1"), "{kept}");
