@@ -200,6 +200,19 @@ struct Planned {
     publish: Vec<Environment>,
 }
 
+impl Planned {
+    /// What the store is asked to write for it.
+    fn write(&self) -> ApiWrite<'_> {
+        ApiWrite {
+            api: &self.desired,
+            update: self.change == Change::Updated,
+            save_version: self.save_version.as_deref(),
+            latest: self.latest,
+            publish: &self.publish,
+        }
+    }
+}
+
 /// Creates or updates the bundle's workgroups, datasources and APIs in `store`, saves a new
 /// version of an API only when its definition differs from the latest, and makes each API's
 /// `publish` environments serve that latest version. Validates everything first (an API may
@@ -549,6 +562,18 @@ pub async fn apply_with(
         }
     }
     if dry_run {
+        // What the store would refuse when writing — a path another API holds — is reported as
+        // the write would report it.
+        let writes: Vec<ApiWrite<'_>> = planned.iter().map(|(_, plan)| plan.write()).collect();
+        store.check_api_writes(&writes).await.map_err(|(at, e)| {
+            let sourced = &bundle.apis[planned[at.min(planned.len() - 1)].0];
+            write_problem(
+                operator,
+                &sourced.origin,
+                &format!("API `{}/{}`", sourced.spec.workgroup, sourced.spec.name),
+                e,
+            )
+        })?;
         for (index, plan) in &planned {
             let spec = &bundle.apis[*index].spec;
             let saved = plan.save_version.as_ref().map(|_| plan.latest.map_or(0, |v| v + 1));
@@ -565,16 +590,7 @@ pub async fn apply_with(
         planned.clear();
     }
     for batch in planned.chunks(APIS_PER_TRANSACTION) {
-        let writes: Vec<ApiWrite<'_>> = batch
-            .iter()
-            .map(|(_, plan)| ApiWrite {
-                api: &plan.desired,
-                update: plan.change == Change::Updated,
-                save_version: plan.save_version.as_deref(),
-                latest: plan.latest,
-                publish: &plan.publish,
-            })
-            .collect();
+        let writes: Vec<ApiWrite<'_>> = batch.iter().map(|(_, plan)| plan.write()).collect();
         let written = store.write_apis_by(&writes, actor).await.map_err(|(at, e)| {
             let sourced = &bundle.apis[batch[at.min(batch.len() - 1)].0];
             write_problem(

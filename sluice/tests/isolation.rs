@@ -276,6 +276,14 @@ fn paths_of_another_workgroup_can_be_neither_taken_nor_shadowed() {
     assert!(message.contains("collides"), "{message}");
     // (The pointer's `~1` would match a bare id: look for how an id would be written.)
     assert!(!message.contains("secret_customers") && !message.contains(&format!("id {victim_id}")), "{message}");
+    // Its preview says so too, in the same words, rather than promising to create it.
+    let preview = t.dev(
+        "POST",
+        "/workgroups/team/imports/openapi",
+        Some(json!({"document": document, "public": true, "dryRun": true})),
+    );
+    let previewed = refused(&preview, 400, Some("document"));
+    assert_eq!(previewed["message"], refusal["message"], "{previewed}");
     // Saved elsewhere, then moved onto their path: refused the same way.
     let api = ok(&t.dev("POST", "/workgroups/team/apis", Some(draft("/b/ours"))));
     let id = api["id"].as_i64().expect("id");

@@ -297,6 +297,35 @@ impl Store {
         self.write_apis_by(writes, "").await
     }
 
+    /// What [`Store::write_apis`] would refuse of `writes` for their routes — a path that
+    /// collides with another API published in any environment, or with one the batch itself
+    /// publishes — and of their names, paths and methods, without writing anything: a dry
+    /// run's check. The first refusal, with the index of its write.
+    pub async fn check_api_writes(&self, writes: &[ApiWrite<'_>]) -> Result<(), (usize, StoreError)> {
+        let mut tx = self.pool.begin().await.map_err(|e| (0, e.into()))?;
+        let routes = BatchRoutes::read(&mut tx).await;
+        // Nothing to keep: the lock `read` took goes with the rollback.
+        tx.rollback().await.map_err(|e| (0, e.into()))?;
+        let mut routes = routes.map_err(|e| (0, e))?;
+        for (index, write) in writes.iter().enumerate() {
+            let fail = |e: StoreError| (index, e);
+            let api = write.api;
+            let method = validate_api(api).map_err(fail)?;
+            let claim = RouteClaim { workgroup_id: api.workgroup_id, method: &method, path: &api.path };
+            // A new API stands for itself under an id no stored API has.
+            let api_id = if api.id == 0 { -1 - index as i64 } else { api.id };
+            if api.id == 0 || write.update {
+                routes.check(api_id, &claim, None).map_err(fail)?;
+                routes.moved(api_id, &api.name, &claim);
+            }
+            for env in write.publish {
+                routes.check(api_id, &claim, Some(*env)).map_err(fail)?;
+                routes.published(api_id, &api.name, &claim, *env);
+            }
+        }
+        Ok(())
+    }
+
     /// [`Store::write_apis`] by the user `actor`: the creator of the APIs created, the last
     /// editor of those updated, the creator of the versions saved. It rides on the writes the
     /// batch makes anyway: no query is added per API.
