@@ -315,3 +315,71 @@ fn the_warehouse_keeps_its_schemas_and_hostile_references_stay_bounded() {
     assert_eq!(problem.pointer, "/paths/~1x/get/parameters/0/schema");
     assert!(problem.message.contains("calls are not checked against it"), "{problem:?}");
 }
+
+/// Documents built to exhaust the importer: each is refused or imported within its bounds,
+/// never a panic or an unbounded expansion (the management API takes documents from any
+/// workgroup developer).
+#[test]
+fn hostile_documents_are_refused_or_bounded() {
+    // YAML aliases nested ten deep, ten each: a billion strings once expanded.
+    let mut laughs =
+        String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    for (i, name) in "bcdefghij".chars().enumerate() {
+        let prev = char::from(b'a' + i as u8);
+        laughs.push_str(&format!(
+            "{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
+    }
+    assert!(parse_document(&laughs).is_err(), "alias expansion is limited");
+    // Nesting past any sane depth, as JSON and as YAML.
+    assert!(parse_document(&format!("{}{}", "{\"a\":".repeat(10_000), "1")).is_err());
+    assert!(parse_document(&format!("{}1", "- ".repeat(10_000))).is_err());
+
+    let operation = |schema: Value| {
+        json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+               "servers": [{"url": "http://127.0.0.1:9/api"}], "paths": {"/x": {"post": {"operationId": "x", "responses": {},
+                   "requestBody": {"content": {"application/json": {"schema": schema}}}}}}})
+    };
+    // A reference chain that loops, for a parameter.
+    let mut looping = operation(json!({"type": "object", "properties": {"a": {"type": "string"}}}));
+    looping["paths"]["/x"]["post"]["parameters"] = json!([{"$ref": "#/components/parameters/A"}]);
+    looping["components"] = json!({"parameters": {"A": {"$ref": "#/components/parameters/B"},
+                                                   "B": {"$ref": "#/components/parameters/A"}}});
+    let imported = import(&looping, &options());
+    assert_eq!(imported.documents.len(), 1, "{:?}", imported.problems);
+    assert!(imported.problems.iter().any(|p| p.pointer.contains("/parameters/0")), "{:?}", imported.problems);
+    // A schema that contains itself, and one whose references double at each of 40 levels
+    // (2^40 parts inlined naively).
+    let mut schemas = serde_json::Map::new();
+    schemas.insert(
+        "Node".into(),
+        json!({"type": "object", "properties": {"next": {"$ref": "#/components/schemas/Node"}}}),
+    );
+    for level in 0..40 {
+        let next = format!("#/components/schemas/S{}", level + 1);
+        schemas.insert(
+            format!("S{level}"),
+            json!({"type": "object", "properties": {"l": {"$ref": next}, "r": {"$ref": next}}}),
+        );
+    }
+    schemas.insert("S40".into(), json!({"type": "string"}));
+    for root in ["Node", "S0"] {
+        let mut doc = operation(json!({"$ref": format!("#/components/schemas/{root}")}));
+        doc["components"] = json!({"schemas": schemas});
+        let imported = import(&doc, &options());
+        assert_eq!(imported.documents.len(), 1, "{root}: {:?}", imported.problems);
+        let size = serde_json::to_string(&imported.documents[0].1).unwrap().len();
+        assert!(size < 10 * 1024 * 1024, "{root}: the imported API is {size} bytes");
+    }
+    // Many operations: every one imported under a distinct name.
+    let mut paths = serde_json::Map::new();
+    for i in 0..2_000 {
+        paths.insert(format!("/p{i}"), json!({"get": {"operationId": "same", "responses": {}}}));
+    }
+    let many = json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                      "servers": [{"url": "http://127.0.0.1:9/api"}], "paths": paths});
+    let imported = import(&many, &options());
+    let names: std::collections::BTreeSet<&str> =
+        imported.documents.iter().filter_map(|(_, api)| api["name"].as_str()).collect();
+    assert_eq!(names.len(), 2_000);
+}
