@@ -1,6 +1,6 @@
 //! Stopping: on SIGTERM the edge takes no new request, lets kept-alive connections go, and the
-//! process exits as soon as the requests in flight are answered — at once when there are none,
-//! after `shutdown_timeout_secs` at most. (pingora alone would wait the whole grace period
+//! process exits as soon as the requests in flight are answered (and their answers written
+//! out: [`FLUSH_LINGER`]) — at once when there are none, after `shutdown_timeout_secs` at most. (pingora alone would wait the whole grace period
 //! whatever is in flight.) SIGINT stops at once; SIGQUIT hands the listeners over as pingora
 //! does.
 //!
@@ -15,6 +15,10 @@ use async_trait::async_trait;
 use pingora::server::{ShutdownSignal, ShutdownSignalWatch};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, watch};
+
+/// How long connections are given to write out answers already handed to them, once nothing
+/// is in flight, before pingora stops.
+pub const FLUSH_LINGER: Duration = Duration::from_millis(100);
 
 /// Requests in flight, and whether the server is stopping.
 #[derive(Debug)]
@@ -59,7 +63,8 @@ impl Drain {
         self.stopping.subscribe()
     }
 
-    /// Starts stopping, then waits until nothing is in flight or `grace` is over.
+    /// Starts stopping, then waits until nothing is in flight or `grace` is over, and then
+    /// [`FLUSH_LINGER`] more.
     async fn stop(&self, grace: Duration) {
         self.stopping.send_replace(true);
         let idle = async {
@@ -77,6 +82,10 @@ impl Drain {
                 "requests still in flight after the grace period"
             );
         }
+        // A request ends when its answer is handed over; over HTTP/2 (and TLS) the connection's
+        // own task writes it out afterwards, and pingora drops that task when it stops. Seen
+        // once as an h2 answer cut mid-way on SIGTERM.
+        tokio::time::sleep(FLUSH_LINGER).await;
     }
 }
 
