@@ -24,8 +24,8 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::routing::post;
 use catalog::model::WorkgroupRole;
+use declarative::openapi::kept;
 use declarative::openapi::{ImportOptions, Secrets, import, parse_document};
-use declarative::openapi::{diff, kept};
 use declarative::{ApplyOptions, Bundle, Change, Write};
 use errors::ErrorCode;
 use serde::{Deserialize, Serialize};
@@ -201,18 +201,14 @@ async fn import_openapi(
         return Err(AdminError::new(ErrorCode::InvalidDefinition, message).in_field("document"));
     }
     let existing = state.store.list_apis(workgroup.id).await.map_err(AdminError::internal)?;
-    diff::keep_validation_off(&existing, &mut apis);
-    let edited = kept::hand_edited(&state.store, &existing, &apis).await.map_err(AdminError::internal)?;
-    // Compared before kept APIs leave the bundle: they are not gone from the document.
-    let changes = diff::diff(&existing, &apis);
-    let kept_apis: Vec<KeptApi> = if body.overwrite {
+    let reimport =
+        kept::reimport(&state.store, &existing, &mut apis, body.overwrite).await.map_err(AdminError::internal)?;
+    let kept_apis: Vec<KeptApi> = if reimport.overwritten {
         Vec::new()
     } else {
-        kept::leave_out(&mut apis, &edited);
-        edited.iter().map(|k| KeptApi { name: k.name.clone(), reason: k.reason() }).collect()
+        reimport.edited.iter().map(|k| KeptApi { name: k.name.clone(), reason: k.reason() }).collect()
     };
-    let changes: Vec<OperationChange> = (changes.into_iter())
-        .filter(|d| !kept_apis.iter().any(|k| k.name == d.name))
+    let changes: Vec<OperationChange> = (reimport.changes.into_iter())
         .map(|d| OperationChange {
             name: d.name,
             change: d.kind.as_str().to_owned(),

@@ -564,16 +564,11 @@ pub async fn apply_with(
     if dry_run {
         // What the store would refuse when writing — a path another API holds — is reported as
         // the write would report it.
-        let writes: Vec<ApiWrite<'_>> = planned.iter().map(|(_, plan)| plan.write()).collect();
-        store.check_api_writes(&writes).await.map_err(|(at, e)| {
-            let sourced = &bundle.apis[planned[at.min(planned.len() - 1)].0];
-            write_problem(
-                operator,
-                &sourced.origin,
-                &format!("API `{}/{}`", sourced.spec.workgroup, sourced.spec.name),
-                e,
-            )
-        })?;
+        if !planned.is_empty() {
+            let writes: Vec<ApiWrite<'_>> = planned.iter().map(|(_, plan)| plan.write()).collect();
+            let refused = store.check_api_writes(&writes).await;
+            refused.map_err(|(at, e)| api_problem(operator, bundle, &planned, at, e))?;
+        }
         for (index, plan) in &planned {
             let spec = &bundle.apis[*index].spec;
             let saved = plan.save_version.as_ref().map(|_| plan.latest.map_or(0, |v| v + 1));
@@ -591,15 +586,8 @@ pub async fn apply_with(
     }
     for batch in planned.chunks(APIS_PER_TRANSACTION) {
         let writes: Vec<ApiWrite<'_>> = batch.iter().map(|(_, plan)| plan.write()).collect();
-        let written = store.write_apis_by(&writes, actor).await.map_err(|(at, e)| {
-            let sourced = &bundle.apis[batch[at.min(batch.len() - 1)].0];
-            write_problem(
-                operator,
-                &sourced.origin,
-                &format!("API `{}/{}`", sourced.spec.workgroup, sourced.spec.name),
-                e,
-            )
-        })?;
+        let written =
+            store.write_apis_by(&writes, actor).await.map_err(|(at, e)| api_problem(operator, bundle, batch, at, e))?;
         for ((index, plan), written) in batch.iter().zip(written) {
             let spec = &bundle.apis[*index].spec;
             if plan.change == Change::Created {
@@ -821,11 +809,14 @@ async fn plan_api(
     Ok(Err(Planned { desired, change, save_version, latest, publish }))
 }
 
+/// How the description of every version `apply` saves begins; the file's name follows.
+pub(crate) const APPLIED_VERSION: &str = "sluice apply ";
+
 /// The description of a version `apply` saves: which file it came from.
 fn version_description(origin: &Origin) -> String {
     let file =
         origin.file.file_name().map_or_else(|| origin.file.display().to_string(), |n| n.to_string_lossy().into_owned());
-    format!("sluice apply {file}")
+    format!("{APPLIED_VERSION}{file}")
 }
 
 /// The environments, each once, in the order first named.
@@ -868,6 +859,19 @@ fn first_mention<'a>(bundle: &'a Bundle, workgroup: &str) -> Option<&'a Origin> 
         .or_else(|| bundle.functions.iter().find(|f| f.spec.workgroup == workgroup).map(|f| &f.origin))
         .or_else(|| bundle.apis.iter().find(|a| a.spec.workgroup == workgroup).map(|a| &a.origin))
         .or_else(|| bundle.webhooks.iter().find(|w| w.spec.workgroup == workgroup).map(|w| &w.origin))
+}
+
+/// The store's refusal of the `at`-th of `planned` (non-empty), as a problem at its origin.
+fn api_problem(
+    operator: bool,
+    bundle: &Bundle,
+    planned: &[(usize, Planned)],
+    at: usize,
+    e: StoreError,
+) -> Vec<Problem> {
+    let sourced = &bundle.apis[planned[at.min(planned.len() - 1)].0];
+    let what = format!("API `{}/{}`", sourced.spec.workgroup, sourced.spec.name);
+    write_problem(operator, &sourced.origin, &what, e)
 }
 
 fn write_problem<'a>(

@@ -331,21 +331,15 @@ pub fn build(api: &Api, version: &ApiVersion, method: &HttpMethod, row_name: &st
         .and_then(|s| s.validation.as_ref())
         .and_then(|v| v.body.as_ref())
         .and_then(schema::declared);
-    let request_body = if let (Some(declared), false) = (declared_body, body.properties.is_empty()) {
-        let required = !body.required.is_empty();
-        Some(json_body(
-            declared,
-            "A JSON object of parameters. Only the declared fields are read; at most 64 KiB.".to_owned(),
-            required,
-        ))
-    } else if !body.properties.is_empty() {
+    let request_body = if !body.properties.is_empty() {
         let required = !body.required.is_empty();
         let mut text = "A JSON object of parameters.".to_owned();
         if registered.is_some() {
             text.push_str(" Only the declared fields are read; at most 64 KiB.");
         }
         text.push_str(" Each field may instead be sent in the query string, as text.");
-        Some(json_body(body, text, required))
+        let schema: RefOr<Schema> = declared_body.map_or_else(|| body.into(), RefOr::T);
+        Some(json_body(schema, text, required))
     } else if registered.is_some() && !reads_body && body_method {
         Some(
             RequestBodyBuilder::new()

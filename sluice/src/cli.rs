@@ -188,10 +188,8 @@ pub fn import(config: &Config, what: &Import) -> Result<(), String> {
     apply_bundle(config, &mut bundle, actor.as_deref(), *dry_run, Some(reimport))
 }
 
-/// How an import changes the workgroup's existing APIs, a line each; empty for a new
-/// workgroup or when nothing already imported changes. Validation the user switched off stays
-/// off; APIs changed by hand since their import are taken out of the bundle, unless
-/// `overwrite`.
+/// How an import changes the workgroup's existing APIs ([`declarative::openapi::kept::reimport`]),
+/// a line each; empty for a new workgroup or when nothing already imported changes.
 async fn reimport_changes(
     store: &Store,
     Reimport { workgroup, overwrite }: Reimport<'_>,
@@ -202,26 +200,19 @@ async fn reimport_changes(
         Err(catalog::store::StoreError::NotFound { .. }) => return Ok(String::new()),
         Err(e) => return Err(format!("cannot read the store: {e}")),
     };
-    declarative::openapi::diff::keep_validation_off(&existing, &mut bundle.apis);
-    let edited = declarative::openapi::kept::hand_edited(store, &existing, &bundle.apis)
+    let reimport = declarative::openapi::kept::reimport(store, &existing, &mut bundle.apis, overwrite)
         .await
         .map_err(|e| format!("cannot read the store: {e}"))?;
     let mut out = String::new();
-    for api in &edited {
+    for api in &reimport.edited {
         let reason = api.reason();
-        if overwrite {
+        if reimport.overwritten {
             out.push_str(&format!("api {workgroup}/{}: overwritten although {reason}\n", api.name));
         } else {
             out.push_str(&format!("api {workgroup}/{}: kept as it is: {reason} (--overwrite replaces it)\n", api.name));
         }
     }
-    // Compared before kept APIs leave the bundle: they are not gone from the document.
-    let changes = declarative::openapi::diff::diff(&existing, &bundle.apis);
-    if !overwrite {
-        declarative::openapi::kept::leave_out(&mut bundle.apis, &edited);
-    }
-    let is_kept = |name: &str| !overwrite && edited.iter().any(|k| k.name == name);
-    for change in changes.into_iter().filter(|c| !is_kept(&c.name)) {
+    for change in reimport.changes {
         out.push_str(&format!("operation {workgroup}/{}: {}", change.name, change.kind.as_str()));
         for why in &change.breaking {
             out.push_str(&format!("\n  BREAKING: {why}"));

@@ -75,6 +75,17 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>) {
 
 const ENV: [(&str, &str); 2] = [("SLUICE_SSRF_ALLOW", "127.0.0.1"), ("SLUICE_DEMO", "false")];
 
+/// The bootstrap token of servers started with [`managed_server`].
+const ROOT: &str = "slc_import_bootstrap_token_0123456789";
+
+/// A server whose management API takes [`ROOT`], with `extra` in its environment.
+fn managed_server(name: &str, extra: &[(&str, &str)]) -> Server {
+    let mut env = ENV.to_vec();
+    env.push(("SLUICE_ADMIN_TOKEN", ROOT));
+    env.extend_from_slice(extra);
+    Server::start(name, &env)
+}
+
 fn document(name: &str) -> String {
     workspace_root().join("sluice/tests/openapi").join(name).display().to_string()
 }
@@ -229,11 +240,8 @@ fn documents_that_cannot_be_imported_say_why_and_write_nothing() {
 
 #[test]
 fn the_management_api_previews_and_imports_a_document_given_as_yaml_text() {
-    const ROOT: &str = "slc_import_bootstrap_token_0123456789";
     let (addr, seen) = upstream();
-    let mut env = ENV.to_vec();
-    env.push(("SLUICE_ADMIN_TOKEN", ROOT));
-    let server = Server::start("import-rest", &env);
+    let server = managed_server("import-rest", &[]);
     ok(&call(&server, "POST", "/workgroups", Some(ROOT), Some(json!({"name": "shop"}))));
     let text = std::fs::read_to_string(document("petstore-expanded.yaml")).expect("document");
     let body = |dry_run: bool| {
@@ -326,13 +334,10 @@ fn document_server(text: String) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
 
 #[test]
 fn the_management_api_fetches_a_document_by_url_through_the_network_policy() {
-    const ROOT: &str = "slc_import_bootstrap_token_0123456789";
     let (upstream_addr, _) = upstream();
     let text = std::fs::read_to_string(document("petstore-expanded.yaml")).expect("document");
     let (docs, requested) = document_server(text);
-    let mut env = ENV.to_vec();
-    env.push(("SLUICE_ADMIN_TOKEN", ROOT));
-    let server = Server::start("import-url", &env);
+    let server = managed_server("import-url", &[]);
     ok(&call(&server, "POST", "/workgroups", Some(ROOT), Some(json!({"name": "shop"}))));
     let route = "/workgroups/shop/imports/openapi";
     let by_url = |url: String| json!({"url": url, "baseUrl": format!("http://{upstream_addr}/api"), "dryRun": true});
@@ -392,14 +397,10 @@ fn answers_document() -> serde_json::Value {
 
 #[test]
 fn the_test_console_runs_an_imported_api_and_checks_its_answer_against_the_schema() {
-    const ROOT: &str = "slc_import_bootstrap_token_0123456789";
     let (addr, seen) = upstream();
-    let mut env = ENV.to_vec();
-    env.push(("SLUICE_ADMIN_TOKEN", ROOT));
     // The server's environment is the operator's: an import over the management API never reads
     // it, whatever a scheme is named; the credential comes with the request.
-    env.push(("SLUICE_IMPORT_SECRET_KEY", "from-the-server-environment"));
-    let server = Server::start("import-console", &env);
+    let server = managed_server("import-console", &[("SLUICE_IMPORT_SECRET_KEY", "from-the-server-environment")]);
     ok(&call(&server, "POST", "/workgroups", Some(ROOT), Some(json!({"name": "shop"}))));
     let body = json!({"document": answers_document(), "baseUrl": format!("http://{addr}")});
     let refusal = refused(
@@ -518,11 +519,8 @@ fn json_content(holder: Option<&serde_json::Value>) -> Option<serde_json::Value>
 /// parameter's place, requirement and schema, the JSON body's schema and the 2xx answer's.
 /// What the import listed as left out is not compared. Answers how many operations were.
 fn round_trip(file: &str, secrets: &[(&str, &str)]) -> usize {
-    const ROOT: &str = "slc_import_bootstrap_token_0123456789";
     let (addr, _) = upstream();
-    let mut env = ENV.to_vec();
-    env.push(("SLUICE_ADMIN_TOKEN", ROOT));
-    let server = Server::start(&format!("import-round-trip-{}", file.replace('.', "-")), &env);
+    let server = managed_server(&format!("import-round-trip-{}", file.replace('.', "-")), &[]);
     let base = format!("http://{addr}/api");
     let (imported, out) =
         import(&server, &["-f", &document(file), "--workgroup", "shop", "--base-url", &base], secrets);
@@ -623,11 +621,8 @@ fn exported_documents_describe_the_imported_operations_as_the_originals_do() {
 
 #[test]
 fn a_reimport_keeps_apis_changed_by_hand_unless_told_to_overwrite_them() {
-    const ROOT: &str = "slc_import_bootstrap_token_0123456789";
     let (addr, _) = upstream();
-    let mut env = ENV.to_vec();
-    env.push(("SLUICE_ADMIN_TOKEN", ROOT));
-    let server = Server::start("import-kept", &env);
+    let server = managed_server("import-kept", &[]);
     ok(&call(&server, "POST", "/workgroups", Some(ROOT), Some(json!({"name": "shop"}))));
     let text = std::fs::read_to_string(document("petstore-expanded.yaml")).expect("document");
     let route = "/workgroups/shop/imports/openapi";

@@ -1,7 +1,8 @@
 //! The test console: runs the draft or a saved version through the SQL pipeline inside the
 //! admin runtime, with the caller's parameters, and answers the data with the SQL, the binds
 //! and the time each stage took. A registered API's request goes to its upstream, and the
-//! answer is checked against its declared schema; a workflow answers each node's trace. Nothing here touches the edge: test runs are not calls.
+//! answer is checked against its declared schema; a workflow answers each node's trace.
+//! Nothing here touches the edge: test runs are not calls.
 //! `saveAsSample` keeps the answer as the tested draft's or version's success or failure
 //! sample, by its outcome: the body a caller would get, without its `requestId`.
 

@@ -710,14 +710,17 @@ impl Store {
     }
 
     pub async fn version(&self, api_id: i64, number: i64) -> Result<ApiVersion, StoreError> {
-        let row =
-            sqlx::query(concat!("SELECT ", version_columns!(), " FROM api_versions WHERE api_id = $1 AND number = $2"))
-                .bind(api_id)
-                .bind(number)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or_else(|| StoreError::not_found("version", format!("V{number} of API {api_id}")))?;
-        version_from_row(&row)
+        version_from_row(&self.version_row(api_id, number).await?)
+    }
+
+    /// The stored row of version `number` of API `api_id`.
+    async fn version_row(&self, api_id: i64, number: i64) -> Result<AnyRow, StoreError> {
+        sqlx::query(concat!("SELECT ", version_columns!(), " FROM api_versions WHERE api_id = $1 AND number = $2"))
+            .bind(api_id)
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("version", format!("V{number} of API {api_id}")))
     }
 
     /// The API's most recent saved version, if it has any.
@@ -959,17 +962,7 @@ impl Store {
     /// [`Store::version`] with the constant values opened, for running it (the test console).
     /// Never hand it to a reader.
     pub async fn version_with_secrets(&self, api_id: i64, number: i64) -> Result<ApiVersion, StoreError> {
-        let row =
-            sqlx::query(concat!("SELECT ", version_columns!(), " FROM api_versions WHERE api_id = $1 AND number = $2"))
-                .bind(api_id)
-                .bind(number)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or_else(|| StoreError::not_found("version", format!("V{number} of API {api_id}")))?;
-        let mut version = version_from_row(&row)?;
-        let definition_json: String = row.try_get("definition_json")?;
-        version.definition = self.open_definition(&format!("V{number} of API {api_id}"), &definition_json)?;
-        Ok(version)
+        self.opened_version(&self.version_row(api_id, number).await?)
     }
 
     /// [`Store::latest_version`] with the constant values opened. Never hand it to a reader.
@@ -982,11 +975,16 @@ impl Store {
         .bind(api_id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut version = version_from_row(&row)?;
+        row.map(|row| self.opened_version(&row)).transpose()
+    }
+
+    /// A version's row read with its constant values opened.
+    fn opened_version(&self, row: &AnyRow) -> Result<ApiVersion, StoreError> {
+        let mut version = version_from_row(row)?;
         let definition_json: String = row.try_get("definition_json")?;
-        version.definition = self.open_definition(&format!("V{} of API {api_id}", version.number), &definition_json)?;
-        Ok(Some(version))
+        let what = format!("V{} of API {}", version.number, version.api_id);
+        version.definition = self.open_definition(&what, &definition_json)?;
+        Ok(version)
     }
 }
 

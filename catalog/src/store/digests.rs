@@ -315,12 +315,10 @@ impl Store {
             // A new API stands for itself under an id no stored API has.
             let api_id = if api.id == 0 { -1 - index as i64 } else { api.id };
             if api.id == 0 || write.update {
-                routes.check(api_id, &claim, None).map_err(fail)?;
-                routes.moved(api_id, &api.name, &claim);
+                routes.admit(api_id, &api.name, &claim).map_err(fail)?;
             }
             for env in write.publish {
-                routes.check(api_id, &claim, Some(*env)).map_err(fail)?;
-                routes.published(api_id, &api.name, &claim, *env);
+                routes.admit_publication(api_id, &api.name, &claim, *env).map_err(fail)?;
             }
         }
         Ok(())
@@ -346,7 +344,7 @@ impl Store {
             let method = validate_api(api).map_err(fail)?;
             let claim = RouteClaim { workgroup_id: api.workgroup_id, method: &method, path: &api.path };
             let api_id = if api.id == 0 {
-                routes.check(0, &claim, None).map_err(fail)?;
+                routes.admit(0, &api.name, &claim).map_err(fail)?;
                 match self.insert_api(&mut tx, api, true, actor).await.map_err(fail)? {
                     Ok(created) => created.id,
                     Err(MissingReference) => {
@@ -356,10 +354,8 @@ impl Store {
                     }
                 }
             } else if write.update {
-                routes.check(api.id, &claim, None).map_err(fail)?;
-                let updated = self.update_api_in(&mut tx, api, true, actor).await.map_err(fail)?;
-                routes.moved(updated.id, &updated.name, &claim);
-                updated.id
+                routes.admit(api.id, &api.name, &claim).map_err(fail)?;
+                self.update_api_in(&mut tx, api, true, actor).await.map_err(fail)?.id
             } else {
                 api.id
             };
@@ -380,9 +376,8 @@ impl Store {
                     if published.contains(env) {
                         continue;
                     }
-                    routes.check(api_id, &claim, Some(*env)).map_err(fail)?;
+                    routes.admit_publication(api_id, &api.name, &claim, *env).map_err(fail)?;
                     let (_, moved) = publish_in(&mut tx, api_id, *env, number, false).await.map_err(fail)?;
-                    routes.published(api_id, &api.name, &claim, *env);
                     if moved {
                         changed = true;
                         published.push(*env);
@@ -452,6 +447,28 @@ impl BatchRoutes {
             environment: *environment,
             why,
         })))
+    }
+
+    /// Refuses `claim` for API `api_id` when it conflicts with another API published in any
+    /// environment; otherwise API `api_id` (called `name`) answers it from now on.
+    fn admit(&mut self, api_id: i64, name: &str, claim: &RouteClaim<'_>) -> Result<(), StoreError> {
+        self.check(api_id, claim, None)?;
+        self.moved(api_id, name, claim);
+        Ok(())
+    }
+
+    /// Refuses publishing API `api_id` at `claim` in `env` when another API published there
+    /// conflicts; otherwise it is published there from now on.
+    fn admit_publication(
+        &mut self,
+        api_id: i64,
+        name: &str,
+        claim: &RouteClaim<'_>,
+        env: Environment,
+    ) -> Result<(), StoreError> {
+        self.check(api_id, claim, Some(env))?;
+        self.published(api_id, name, claim, env);
+        Ok(())
     }
 
     /// API `api_id` now answers `claim` (and is called `name`) wherever it is published.

@@ -92,7 +92,7 @@ pub fn diff(existing: &[Api], imported: &[Sourced<ApiSpec>]) -> Vec<OperationDif
 
 /// Keeps schema validation off where the user switched it off on an API imported before: a
 /// re-import brings newer schemas, not the switch back on.
-pub fn keep_validation_off(existing: &[Api], imported: &mut [Sourced<ApiSpec>]) {
+pub(super) fn keep_validation_off(existing: &[Api], imported: &mut [Sourced<ApiSpec>]) {
     for sourced in imported {
         let Some(api) = existing.iter().find(|a| a.name == sourced.spec.name) else { continue };
         let ApiMode::Registered(registered) = &api.draft.mode else { continue };

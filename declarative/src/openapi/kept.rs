@@ -10,10 +10,39 @@
 use catalog::model::Api;
 use catalog::store::{Store, StoreError};
 
+use super::super::apply::APPLIED_VERSION;
 use super::super::{ApiSpec, Sourced};
+use super::diff::{OperationDiff, diff, keep_validation_off};
 
-/// How the versions `apply` saves are described (`sluice apply <file>`).
-const APPLIED: &str = "sluice apply ";
+/// What a re-import does to the workgroup's existing APIs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reimport {
+    /// How the APIs it changes change for their callers (kept APIs left out).
+    pub changes: Vec<OperationDiff>,
+    /// APIs changed by hand since their import: kept, or replaced when `overwritten`.
+    pub edited: Vec<HandEdited>,
+    pub overwritten: bool,
+}
+
+/// Prepares `imported` for apply over the workgroup's `existing` APIs: validation a user
+/// switched off stays off, APIs changed by hand leave the bundle unless `overwrite`, and the
+/// changes the rest make are listed (compared before kept APIs leave: they are not gone from
+/// the document).
+pub async fn reimport(
+    store: &Store,
+    existing: &[Api],
+    imported: &mut Vec<Sourced<ApiSpec>>,
+    overwrite: bool,
+) -> Result<Reimport, StoreError> {
+    keep_validation_off(existing, imported);
+    let edited = hand_edited(store, existing, imported).await?;
+    let mut changes = diff(existing, imported);
+    if !overwrite {
+        imported.retain(|sourced| !edited.iter().any(|k| k.name == sourced.spec.name));
+        changes.retain(|change| !edited.iter().any(|k| k.name == change.name));
+    }
+    Ok(Reimport { changes, edited, overwritten: overwrite })
+}
 
 /// An existing API a re-import would replace, and why it is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +64,7 @@ impl HandEdited {
 
 /// The APIs among `imported` that exist in `existing` (the workgroup's) and were changed since
 /// their last import, or never imported.
-pub async fn hand_edited(
+async fn hand_edited(
     store: &Store,
     existing: &[Api],
     imported: &[Sourced<ApiSpec>],
@@ -44,7 +73,7 @@ pub async fn hand_edited(
     for sourced in imported {
         let Some(api) = existing.iter().find(|a| a.name == sourced.spec.name) else { continue };
         let versions = store.list_versions(api.id).await?;
-        let last_import = versions.iter().rev().find(|v| v.description.starts_with(APPLIED));
+        let last_import = versions.iter().rev().find(|v| v.description.starts_with(APPLIED_VERSION));
         match last_import {
             Some(version) if version.definition == api.draft => {}
             Some(version) => kept.push(HandEdited { name: api.name.clone(), imported_version: Some(version.number) }),
@@ -52,9 +81,4 @@ pub async fn hand_edited(
         }
     }
     Ok(kept)
-}
-
-/// Takes the kept APIs out of the bundle's `apis`.
-pub fn leave_out(apis: &mut Vec<Sourced<ApiSpec>>, kept: &[HandEdited]) {
-    apis.retain(|sourced| !kept.iter().any(|k| k.name == sourced.spec.name));
 }
