@@ -147,7 +147,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .add(Method::GET, "/workgroups/{workgroup}", Access::Workgroup(Viewer), get(people::get_workgroup))
         .answers::<Workgroup>()
         .add(Method::GET, "/workgroups/{workgroup}/members", Access::Workgroup(Viewer), get(people::list_members))
-        .answers_list::<Member>()
+        .answers_list::<people::MemberView>()
         .add(Method::PUT, "/workgroups/{workgroup}/members/{user}", Access::Workgroup(Admin), put(people::put_member))
         .body::<people::MemberRole>()
         .answers::<Member>()

@@ -95,11 +95,28 @@ pub async fn get_workgroup(Extension(caller): Extension<Arc<Caller>>) -> AdminRe
     Ok(Reply::ok(caller.workgroup()?.clone()))
 }
 
+/// A member with the user's names, which people read where the store keeps only the id.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    #[serde(flatten)]
+    pub member: Member,
+    pub user_name: String,
+    pub display_name: String,
+}
+
 pub async fn list_members(
     Extension(caller): Extension<Arc<Caller>>,
     State(state): State<AdminState>,
-) -> AdminResult<Vec<Member>> {
-    Ok(Reply::ok(state.store.members(caller.workgroup()?.id).await?))
+) -> AdminResult<Vec<MemberView>> {
+    let members = state.store.members(caller.workgroup()?.id).await?;
+    let mut views = Vec::with_capacity(members.len());
+    // A workgroup has tens of members: one read each is cheap, and keeps the store's API small.
+    for member in members {
+        let user = state.store.user(member.user_id).await?;
+        views.push(MemberView { member, user_name: user.name, display_name: user.display_name });
+    }
+    Ok(Reply::ok(views))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
