@@ -101,6 +101,8 @@ impl BackgroundService for AdminService {
             tokio::spawn(admin::alarms::evaluate_alarms(store.clone(), totals, self.alarm_interval))
         });
         let (app, _) = admin::routes(state);
+        // The web console's page and files, beside the API it calls.
+        let app = app.merge(console::router());
         // `[metrics] addr`: `GET /metrics` without a token on a listener of its own.
         let open_metrics = match calls::metrics::metrics().exposure().addr {
             Some(addr) => match tokio::net::TcpListener::bind(addr).await {

@@ -271,6 +271,7 @@ fn print_banner(config: &Config, admin_token_notice: &str, demo: Option<&demo::D
     println!("sluice {} serving", env!("CARGO_PKG_VERSION"));
     println!("  edge:  http://{}", config.edge_addr);
     println!("  admin: http://{}/admin/v1/health", config.admin_addr);
+    println!("  console: http://{}{}", config.admin_addr, console::MOUNT);
     println!("  {admin_token_notice}");
     if let Some(demo) = demo {
         demo.print(config);

@@ -476,31 +476,52 @@ fn management_document_lists_exactly_the_registered_routes() {
 }
 
 #[test]
-fn the_page_is_served_from_the_binary_and_references_nothing_outside() {
+fn the_old_page_of_the_management_document_moved_into_the_console() {
     let server = start("docs-page");
-    let page = get(&server, "/docs", None);
+    let moved = get(&server, "/docs", None);
+    assert_eq!((moved.status, moved.header("location")), (308, Some("/console/docs")));
+    assert_eq!(get(&server, "/docs/app.js", None).status, 404);
+}
+
+/// The web console is served by the binary beside the management API: its page, under a
+/// policy that allows this server's scripts only and a style nonce fresh with each load, deep
+/// links answered with the page, its hashed files cached and sent gzipped, nothing without a
+/// token beyond the page and its files, and the management API not shadowed by it.
+#[test]
+fn the_console_is_served_beside_the_management_api() {
+    let server = start("console");
+    let fetch = |path: &str, headers: &[(&str, &str)]| request(server.admin, "GET", path, headers, b"");
+    let redirect = fetch("/console", &[]);
+    assert_eq!((redirect.status, redirect.header("location")), (308, Some("/console/")));
+    let page = fetch("/console/", &[]);
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{:?}", page.headers);
-    assert!(page.header("content-security-policy").is_some_and(|c| c.contains("default-src 'none'")));
     let html = String::from_utf8_lossy(&page.body).into_owned();
-    assert!(html.contains("<script src=\"/admin/v1/docs/app.js\"></script>"), "{html}");
-    let script = get(&server, "/docs/app.js", None);
-    assert_eq!(script.status, 200);
-    assert!(script.header("content-type").is_some_and(|t| t.starts_with("text/javascript")));
-    let js = String::from_utf8_lossy(&script.body).into_owned();
-    assert!(js.contains("/admin/v1/openapi.json"), "the script fetches the management document");
-    for (name, text) in [("page", &html), ("script", &js)] {
-        for scheme in ["http://", "https://", "//cdn", "@import"] {
-            assert!(!text.contains(scheme), "the {name} references `{scheme}`");
-        }
-        assert!(!text.contains("innerHTML"), "the {name} writes HTML from the document");
+    let policy = page.header("content-security-policy").expect("a policy").to_owned();
+    assert!(policy.contains("script-src 'self';") && !policy.contains("unsafe-"), "{policy}");
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    if !console::is_built() {
+        assert!(html.contains("./scripts/console"), "an unbuilt console says how to build it: {html}");
+        return;
     }
-    // Every script and link the page loads is one of this server's routes.
-    for attribute in ["src=\"", "href=\""] {
-        for reference in html.split(attribute).skip(1).filter_map(|s| s.split('"').next()) {
-            assert_eq!(get(&server, reference.trim_start_matches("/admin/v1"), None).status, 200, "{reference}");
-        }
-    }
+    let nonce = policy.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a style nonce");
+    assert!(html.contains(nonce), "the page carries its nonce");
+    assert_ne!(fetch("/console/", &[]).header("content-security-policy"), Some(policy.as_str()), "one nonce per load");
+    let deep = fetch("/console/w/demo/apis/1/versions", &[]);
+    assert_eq!(deep.status, 200);
+    assert!(String::from_utf8_lossy(&deep.body).contains("<div id=\"root\">"));
+    // The page's own script: hashed, cached for a year, gzip when asked for.
+    let script = html.split("src=\"").nth(1).and_then(|s| s.split('"').next()).expect("the page's script");
+    assert!(script.starts_with("/console/assets/"), "{script}");
+    let plain = fetch(script, &[]);
+    assert_eq!(plain.status, 200);
+    assert!(plain.header("cache-control").is_some_and(|c| c.contains("immutable")));
+    let packed = fetch(script, &[("Accept-Encoding", "gzip")]);
+    assert_eq!(packed.header("content-encoding"), Some("gzip"));
+    assert!(packed.body.len() * 2 < plain.body.len(), "{} vs {} bytes", packed.body.len(), plain.body.len());
+    assert_eq!(fetch("/console/assets/nothing.js", &[]).status, 404);
+    // The console holds no data: the API behind it still asks for a token.
+    assert_eq!(get(&server, "/workgroups", None).status, 401);
+    assert_eq!(get(&server, "/health", None).status, 200);
 }
 
 /// Fuzzes every operation of the management document with schemathesis (property-based,

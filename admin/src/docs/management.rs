@@ -170,6 +170,10 @@ fn operation(spec: &RouteSpec) -> utoipa::openapi::path::Operation {
         ));
     }
     match raw_content(spec.path) {
+        _ if spec.path == super::PAGE_PATH => {
+            let moved = format!("The page moved into the web console: `Location: {}`.", super::CONSOLE_PAGE);
+            builder = builder.response("308", ResponseBuilder::new().description(moved).build());
+        }
         Some((media_type, description)) => {
             let mut schema = Object::with_type(if media_type == JSON { Type::Object } else { Type::String });
             schema.description = Some(description.to_owned());
@@ -206,10 +210,6 @@ fn operation(spec: &RouteSpec) -> utoipa::openapi::path::Operation {
 fn raw_content(path: &str) -> Option<(&'static str, &'static str)> {
     if path.ends_with("/openapi.json") {
         Some((JSON, "An OpenAPI 3.1 document, as is (no envelope)."))
-    } else if path == "/docs" {
-        Some(("text/html", "The page that renders this document."))
-    } else if path.ends_with(".js") {
-        Some(("text/javascript", "The page's script."))
     } else if path == "/metrics" {
         Some((
             "text/plain",

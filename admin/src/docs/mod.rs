@@ -3,8 +3,8 @@
 //!
 //! - `GET /openapi.json` (public): the management API, generated from the route registry
 //!   ([`management::management_document`]).
-//! - `GET /docs`, `GET /docs/app.js` (public): a small page, compiled into the binary, that
-//!   fetches that document and lists its operations. Nothing is loaded from elsewhere.
+//! - `GET /docs` (public): moved; redirects to the web console's page for that document
+//!   (`/console/docs`, which adds "try it").
 //! - `GET /workgroups/{workgroup}/openapi.json` (viewer): everything the workgroup publishes
 //!   to production, as callers see it ([`openapi::workgroup_document`]).
 //! - `GET /workgroups/{workgroup}/apis/{id}/openapi.json` (viewer): one API, the version
@@ -24,12 +24,12 @@ pub mod management;
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Extension, http::HeaderName};
 use catalog::model::{Api, ApiVersion, App, Environment, Workgroup, WorkgroupRole};
 use catalog::now_ms;
 use catalog::store::{Store, StoreError};
@@ -39,17 +39,16 @@ use super::access::{Access, Caller, Routes};
 use super::reply::AdminError;
 use cache::{Doc, DocKey};
 
-/// The page and its script (`admin/assets/`).
-const PAGE: &str = include_str!("../../assets/admin-docs.html");
-const SCRIPT: &str = include_str!("../../assets/admin-docs.js");
+/// Where the management document's page was, and where it is now (the `console` crate).
+pub const PAGE_PATH: &str = "/docs";
+pub const CONSOLE_PAGE: &str = "/console/docs";
 
 /// Registers this area's routes.
 pub fn register(routes: Routes) -> Routes {
     let viewer = Access::Workgroup(WorkgroupRole::Viewer);
     routes
         .add(Method::GET, "/openapi.json", Access::Public, get(management_json))
-        .add(Method::GET, "/docs", Access::Public, get(page))
-        .add(Method::GET, "/docs/app.js", Access::Public, get(script))
+        .add(Method::GET, PAGE_PATH, Access::Public, get(|| async { Redirect::permanent(CONSOLE_PAGE) }))
         .add(Method::GET, "/workgroups/{workgroup}/openapi.json", viewer, get(workgroup_json))
         .add(Method::GET, "/workgroups/{workgroup}/apis/{id}/openapi.json", viewer, get(api_json))
 }
@@ -63,31 +62,6 @@ async fn management_json(State(state): State<AdminState>) -> Response {
         openapi::to_json(&management::management_document(&specs))
     });
     json_document(text.clone())
-}
-
-async fn page() -> Response {
-    static_asset(PAGE, "text/html; charset=utf-8")
-}
-
-async fn script() -> Response {
-    static_asset(SCRIPT, "text/javascript; charset=utf-8")
-}
-
-fn static_asset(body: &'static str, content_type: &'static str) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    // Only this server's own script and document; no inline script, nothing from elsewhere.
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; \
-             base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
-    response
 }
 
 pub(super) fn json_document(text: String) -> Response {

@@ -12,12 +12,6 @@ pub fn docs() -> Vec<Row> {
         Row { method: "GET", path: "/docs", expect: Expect::Anyone, prepare: |_| ("/docs".to_owned(), None) },
         Row {
             method: "GET",
-            path: "/docs/app.js",
-            expect: Expect::Anyone,
-            prepare: |_| ("/docs/app.js".to_owned(), None),
-        },
-        Row {
-            method: "GET",
             path: "/workgroups/{workgroup}/openapi.json",
             expect: Expect::WorkgroupViewer,
             prepare: |_| (format!("/workgroups/{TEAM}/openapi.json"), None),
