@@ -126,7 +126,11 @@ pub(super) async fn record(
 }
 
 /// The datasource `id` if it belongs to `workgroup`; 404 otherwise, also for another's.
-async fn datasource_in(state: &AdminState, workgroup: &Workgroup, id: i64) -> Result<Datasource, AdminError> {
+pub(super) async fn datasource_in(
+    state: &AdminState,
+    workgroup: &Workgroup,
+    id: i64,
+) -> Result<Datasource, AdminError> {
     match state.store.datasource(id).await {
         Ok(ds) if ds.workgroup_id == workgroup.id => Ok(ds.redacted()),
         Ok(_) | Err(StoreError::NotFound { .. }) => Err(AdminError::not_found("datasource", id)),

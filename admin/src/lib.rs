@@ -23,6 +23,7 @@ pub mod people;
 pub mod platform;
 pub mod reply;
 pub mod reports;
+pub mod schema;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -160,6 +161,7 @@ pub fn routes(state: AdminState) -> (Router, Vec<RouteSpec>) {
         .answers_nothing()
         .extend(platform::register)
         .extend(datasources::register)
+        .extend(schema::register)
         .extend(apis::register)
         .extend(imports::register)
         .extend(functions::register)

@@ -80,6 +80,7 @@ mod matrix {
     use serde_json::{Value, json};
     include!("matrix/people.rs");
     include!("matrix/datasources.rs");
+    include!("matrix/schema.rs");
     include!("matrix/apis.rs");
     include!("matrix/imports.rs");
     include!("matrix/docs.rs");
@@ -96,6 +97,7 @@ fn table() -> Vec<Row> {
     [
         matrix::people(),
         matrix::datasources(),
+        matrix::schema(),
         matrix::apis(),
         matrix::imports(),
         matrix::docs(),

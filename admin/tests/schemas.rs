@@ -71,7 +71,7 @@ fn every_write_route_documents_its_body_as_a_schema_in_components() {
         }
     }
     eprintln!("{with_body} write routes document a body schema; {without} take none");
-    assert_eq!((with_body, without), (39, NO_BODY.len()));
+    assert_eq!((with_body, without), (40, NO_BODY.len()));
     // Every reference resolves: bodies, answers and what their schemas refer to.
     let mut found = Vec::new();
     refs(&doc, &mut found);
@@ -382,6 +382,27 @@ fn schemas_agree_with_what_handlers_accept_and_refuse() {
             "/workgroups/team/alarm-template".into(),
             json!({"enabled": true, "rules": [{"metric": "noCalls", "windowSecs": "60"}]}),
             Some("rules[0].windowSecs"),
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/sql/parameters",
+            "/workgroups/team/sql/parameters".into(),
+            json!({"mode": "script", "sql": "SELECT * FROM t WHERE id = #{id}"}),
+            None,
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/sql/parameters",
+            "/workgroups/team/sql/parameters".into(),
+            json!({"mode": "mybatis", "sql": "SELECT 1"}),
+            Some("mode"),
+        ),
+        (
+            "POST",
+            "/workgroups/{workgroup}/sql/parameters",
+            "/workgroups/team/sql/parameters".into(),
+            json!({"template": "SELECT 1"}),
+            Some("template"),
         ),
     ];
     // A registered API's schema validation is part of its draft (`RegisteredSpec::validation`).

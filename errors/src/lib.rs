@@ -98,6 +98,8 @@ catalogue! {
         "The management object the request names does not exist (or is not visible to the caller).";
     NotFoundApi = "NotFound.Api", 404, Bare,
         "No API is published at this method and path in the environment the call selects.";
+    NotFoundTable = "NotFound.Table", 404, Bare,
+        "The datasource's connection sees no table or view of the name the request gives (names are exact, unqualified, case included).";
     MethodNotAllowed = "MethodNotAllowed", 405, Bare,
         "The path is served but not for this method; `Allow` lists the methods that are.";
     NotAcceptable = "NotAcceptable", 406, Bare,

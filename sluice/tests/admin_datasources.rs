@@ -2,7 +2,9 @@
 //! against the real binary: passwords are write-only, connection tests say only which kind of
 //! failure, datasources reach only what the access policy admits (never the store), another
 //! workgroup's ids answer 404 and change nothing, the folder rules hold, and every write leaves
-//! an audit entry without secrets.
+//! an audit entry without secrets. Also the console's schema reads (tables and columns on
+//! SQLite, PostgreSQL and MariaDB; missing and hostile table names; datasources that cannot be
+//! read) and a script template's parameters.
 
 mod support;
 
@@ -290,6 +292,8 @@ fn ids_of_another_workgroup_answer_404_and_change_nothing() {
         ("PUT", format!("/workgroups/team/datasources/{their_ds}"), Some(ds_body), "datasource"),
         ("DELETE", format!("/workgroups/team/datasources/{their_ds}"), None, "datasource"),
         ("POST", format!("/workgroups/team/datasources/{their_ds}/test"), None, "datasource"),
+        ("GET", format!("/workgroups/team/datasources/{their_ds}/tables"), None, "datasource"),
+        ("GET", format!("/workgroups/team/datasources/{their_ds}/tables/t/columns"), None, "datasource"),
         ("PATCH", format!("/workgroups/team/folders/{their_folder}"), Some(json!({"name": "hijacked"})), "folder"),
         ("DELETE", format!("/workgroups/team/folders/{their_folder}"), None, "folder"),
         ("PUT", format!("/workgroups/team/apis/{their_api}/folder"), Some(json!({"folderId": our_folder})), "API"),
@@ -495,4 +499,358 @@ fn every_write_is_audited_without_secrets() {
     let all = all.json()["data"]["items"].as_array().expect("items").clone();
     assert!(all.iter().any(|e| e["action"] == "workgroup.delete" && e["detail"]["name"] == "doomed"), "{all:?}");
     assert!(all.len() >= items.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema reads and template parameters
+
+/// A name no other test run uses, for tables made in the shared `test` databases.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}_{:x}", std::process::id(), rand::random::<u32>())
+}
+
+/// Runs `statements` on a database (as its superuser), in order.
+fn on_database(url: &str, statements: &[String]) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
+        sqlx::any::install_default_drivers();
+        let mut conn = AnyConnection::connect(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        for statement in statements {
+            conn.execute(AssertSqlSafe(statement.clone())).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+        conn.close().await.expect("close");
+    });
+}
+
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+const MARIADB: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// Drops what a test made in a shared database, also when the test fails.
+struct Cleanup(&'static str, Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        on_database(self.0, &self.1);
+    }
+}
+
+/// Every table of datasource `id` of `team`, page by page: `(name, kind)`.
+fn all_tables(server: &Server, id: i64) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for page in 1.. {
+        let path = format!("/workgroups/team/datasources/{id}/tables?pageNum={page}&pageSize=100");
+        let listed = expect(server, "GET", &path, None, 200);
+        let items = listed["items"].as_array().expect("items");
+        found.extend(
+            items
+                .iter()
+                .map(|t| (t["name"].as_str().expect("name").to_owned(), t["kind"].as_str().expect("kind").to_owned())),
+        );
+        if items.is_empty() || found.len() as u64 >= listed["total"].as_u64().expect("total") {
+            break;
+        }
+    }
+    found
+}
+
+/// The columns of `table` as `(name, dbType, type, nullable, primaryKey)`.
+fn columns(server: &Server, id: i64, table: &str) -> Vec<(String, String, String, bool, bool)> {
+    let path = format!("/workgroups/team/datasources/{id}/tables/{}/columns", encode_segment(table));
+    let listed = expect(server, "GET", &path, None, 200);
+    listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().expect("name").to_owned(),
+                c["dbType"].as_str().expect("dbType").to_owned(),
+                c["type"].as_str().expect("type").to_owned(),
+                c["nullable"].as_bool().expect("nullable"),
+                c["primaryKey"].as_bool().expect("primaryKey"),
+            )
+        })
+        .collect()
+}
+
+/// A path segment with everything but unreserved characters percent-encoded.
+fn encode_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `(name, type, nullable, primaryKey)` of each column, for comparing without database types.
+fn shapes(columns: &[(String, String, String, bool, bool)]) -> Vec<(&str, &str, bool, bool)> {
+    columns.iter().map(|(n, _, t, null, pk)| (n.as_str(), t.as_str(), *null, *pk)).collect()
+}
+
+#[test]
+fn tables_and_columns_of_sqlite_postgresql_and_mariadb() {
+    let server = start("ds-schema");
+    workgroups(&server, &["team"]);
+
+    // SQLite: a table and a view; SQLite's own tables are not listed.
+    let file = support::dataset_file(&server, "team", "shop.db");
+    let sqlite_url = format!("sqlite://{}?mode=rwc", file.display());
+    on_database(
+        &sqlite_url,
+        &[
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer VARCHAR(40) NOT NULL, total NUMERIC(10,2), \
+             placed_at DATETIME, paid BOOLEAN, score REAL, note TEXT, extra)"
+                .to_owned(),
+            "CREATE VIEW paid_orders AS SELECT id, total FROM orders WHERE paid".to_owned(),
+            "CREATE TABLE seq (n INTEGER PRIMARY KEY AUTOINCREMENT)".to_owned(), // makes sqlite_sequence
+        ],
+    );
+    let lite = create(&server, "team", sqlite_body("shop", "shop.db"));
+    assert_eq!(
+        all_tables(&server, lite),
+        [("orders", "table"), ("paid_orders", "view"), ("seq", "table")].map(|(n, k)| (n.to_owned(), k.to_owned()))
+    );
+    let described = columns(&server, lite, "orders");
+    assert_eq!(
+        shapes(&described),
+        [
+            ("id", "int", false, true),
+            ("customer", "string", false, false),
+            ("total", "decimal", true, false),
+            ("placed_at", "datetime", true, false),
+            ("paid", "bool", true, false),
+            ("score", "float", true, false),
+            ("note", "string", true, false),
+            ("extra", "string", true, false),
+        ]
+    );
+    assert_eq!((described[1].1.as_str(), described[7].1.as_str()), ("VARCHAR(40)", ""));
+    assert_eq!(
+        shapes(&columns(&server, lite, "paid_orders")),
+        [("id", "int", true, false), ("total", "decimal", true, false)]
+    );
+
+    // PostgreSQL: the current schema (`public` for `postgres` on `test`), names unqualified.
+    let pg_table = unique("sb_orders");
+    let pg_view = format!("{pg_table}_v");
+    let _pg_cleanup =
+        Cleanup(POSTGRES, vec![format!("DROP VIEW IF EXISTS {pg_view}"), format!("DROP TABLE IF EXISTS {pg_table}")]);
+    on_database(
+        POSTGRES,
+        &[
+            format!(
+                "CREATE TABLE {pg_table} (id bigserial PRIMARY KEY, customer varchar(40) NOT NULL, \
+                 total numeric(10,2), placed_at timestamp, placed_on date, paid boolean NOT NULL DEFAULT false, \
+                 ratio double precision, meta jsonb, tags text[], code uuid)"
+            ),
+            format!("CREATE VIEW {pg_view} AS SELECT id, customer FROM {pg_table}"),
+        ],
+    );
+    let pg = create(
+        &server,
+        "team",
+        json!({"name": "pg", "kind": "postgres",
+               "connection": {"host": "127.0.0.1", "port": 5432, "database": "test", "username": "postgres"}}),
+    );
+    let listed = all_tables(&server, pg);
+    assert!(listed.contains(&(pg_table.clone(), "table".to_owned())), "{listed:?}");
+    assert!(listed.contains(&(pg_view.clone(), "view".to_owned())), "{listed:?}");
+    assert!(listed.iter().all(|(name, _)| !name.contains('.') && !name.starts_with("pg_")), "{listed:?}");
+    let described = columns(&server, pg, &pg_table);
+    assert_eq!(
+        shapes(&described),
+        [
+            ("id", "int", false, true),
+            ("customer", "string", false, false),
+            ("total", "decimal", true, false),
+            ("placed_at", "datetime", true, false),
+            ("placed_on", "date", true, false),
+            ("paid", "bool", false, false),
+            ("ratio", "float", true, false),
+            ("meta", "json", true, false),
+            ("tags", "string", true, false),
+            ("code", "string", true, false),
+        ]
+    );
+    assert_eq!(
+        described.iter().map(|c| c.1.as_str()).take(3).collect::<Vec<_>>(),
+        ["bigint", "character varying(40)", "numeric(10,2)"]
+    );
+    assert_eq!(
+        shapes(&columns(&server, pg, &pg_view)),
+        [("id", "int", true, false), ("customer", "string", true, false)]
+    );
+
+    // MariaDB: the connection's database.
+    let my_table = unique("sb_items");
+    let my_view = format!("{my_table}_v");
+    let _my_cleanup =
+        Cleanup(MARIADB, vec![format!("DROP VIEW IF EXISTS {my_view}"), format!("DROP TABLE IF EXISTS {my_table}")]);
+    on_database(
+        MARIADB,
+        &[
+            format!(
+                "CREATE TABLE {my_table} (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, label varchar(20) NOT NULL, \
+                 price decimal(8,2), in_stock tinyint(1), added datetime, qty bigint unsigned, doc json, kind enum('a','b'))"
+            ),
+            format!("CREATE VIEW {my_view} AS SELECT id, label FROM {my_table}"),
+        ],
+    );
+    let maria = create(
+        &server,
+        "team",
+        json!({"name": "maria", "kind": "mysql",
+               "connection": {"host": "127.0.0.1", "port": 3306, "database": "test", "username": "root"}}),
+    );
+    let listed = all_tables(&server, maria);
+    assert!(listed.contains(&(my_table.clone(), "table".to_owned())), "{listed:?}");
+    assert!(listed.contains(&(my_view.clone(), "view".to_owned())), "{listed:?}");
+    let described = columns(&server, maria, &my_table);
+    assert_eq!(
+        shapes(&described),
+        [
+            ("id", "int", false, true),
+            ("label", "string", false, false),
+            ("price", "decimal", true, false),
+            ("in_stock", "bool", true, false),
+            ("added", "datetime", true, false),
+            ("qty", "int", true, false),
+            // MariaDB's JSON is LONGTEXT with a check: read as text.
+            ("doc", if described[6].1.contains("json") { "json" } else { "string" }, true, false),
+            ("kind", "string", true, false),
+        ]
+    );
+    assert_eq!(described[1].1, "varchar(20)");
+    assert_eq!(shapes(&columns(&server, maria, &my_view))[1], ("label", "string", false, false));
+
+    // A name that is not there, exactly (case and schema included), is 404 NotFound.Table
+    // naming it, on every database; the database's own words never show.
+    for (id, name) in [
+        (lite, "missing".to_owned()),
+        (lite, "ORDERS".to_owned()),
+        (lite, "sqlite_sequence".to_owned()),
+        (pg, format!("public.{pg_table}")),
+        (pg, "pg_class".to_owned()),
+        (maria, pg_table.clone()),
+    ] {
+        let path = format!("/workgroups/team/datasources/{id}/tables/{}/columns", encode_segment(&name));
+        let response = call(&server, "GET", &path, ROOT, None);
+        let answer = response.json();
+        assert_eq!((response.status, answer["code"].as_str()), (404, Some("NotFound.Table")), "{name}: {answer}");
+        let message = answer["message"].as_str().expect("message");
+        assert!(message.contains(&format!("`{name}`")), "{message}");
+    }
+    // Hostile names are names that are not there: a clean 404, and nothing ran.
+    let long = "a".repeat(10 * 1024);
+    for (id, name) in [
+        (pg, format!("x\"; DROP TABLE {pg_table}; --")),
+        (maria, format!("x`; DROP TABLE {my_table}; --")),
+        (lite, "x'); DROP TABLE orders; --".to_owned()),
+        (lite, "../etc".to_owned()),
+        (lite, "../../sluice.db".to_owned()),
+        (pg, "\u{0}".to_owned()),
+        (maria, long.clone()),
+        (pg, long.clone()),
+    ] {
+        let path = format!("/workgroups/team/datasources/{id}/tables/{}/columns", encode_segment(&name));
+        let response = call(&server, "GET", &path, ROOT, None);
+        let answer = response.json();
+        assert_eq!((response.status, answer["code"].as_str()), (404, Some("NotFound.Table")), "{answer}");
+        let message = answer["message"].as_str().expect("message");
+        assert!(message.len() < 400, "the refusal repeats a long name whole: {} bytes", message.len());
+        for leak in ["syntax", "SQLSTATE", "ERROR", "sqlx", "relation"] {
+            assert!(!message.contains(leak), "{message}");
+        }
+    }
+    assert_eq!(columns(&server, pg, &pg_table).len(), 10, "the PostgreSQL table is still there");
+    assert_eq!(columns(&server, maria, &my_table).len(), 8, "the MariaDB table is still there");
+    assert_eq!(columns(&server, lite, "orders").len(), 8, "the SQLite table is still there");
+}
+
+#[test]
+fn a_datasource_that_cannot_be_read_says_only_what_its_connection_test_says() {
+    let server = start("ds-schema-down");
+    workgroups(&server, &["team"]);
+    let closed = free_port().port();
+    let unreachable = create(
+        &server,
+        "team",
+        json!({"name": "closed", "kind": "postgres",
+               "connection": {"host": "127.0.0.1", "port": closed, "database": "test", "username": "postgres",
+                              "password": PASSWORD}}),
+    );
+    let missing = create(&server, "team", sqlite_body("missing", "none.db"));
+    let wrong_db = create(
+        &server,
+        "team",
+        json!({"name": "nodb", "kind": "mysql",
+               "connection": {"host": "127.0.0.1", "port": 3306, "database": "sluice_no_such_db", "username": "root"}}),
+    );
+    for id in [unreachable, missing, wrong_db] {
+        for path in [
+            format!("/workgroups/team/datasources/{id}/tables"),
+            format!("/workgroups/team/datasources/{id}/tables/orders/columns"),
+        ] {
+            let response = call(&server, "GET", &path, ROOT, None);
+            let answer = response.json();
+            assert_eq!(
+                (response.status, answer["code"].as_str(), answer["message"].as_str()),
+                (503, Some("Unavailable.Datasource"), Some("the datasource's schema cannot be read: cannot connect")),
+                "{path}: {answer}"
+            );
+        }
+    }
+    // Not a datasource at all: 404 as for any id.
+    for id in ["999999", "abc"] {
+        let response = call(&server, "GET", &format!("/workgroups/team/datasources/{id}/tables"), ROOT, None);
+        assert_eq!((response.status, response.json()["code"].as_str()), (404, Some("NotFound")), "{id}");
+    }
+}
+
+#[test]
+fn a_script_templates_parameters_are_listed_and_a_broken_one_is_refused_with_its_position() {
+    let server = start("ds-parameters");
+    workgroups(&server, &["team"]);
+    let path = "/workgroups/team/sql/parameters";
+    let template = "<select>\n  SELECT * FROM orders\n  <where>\n    <if test=\"status != null\">status = #{status}</if>\n\
+                    <if test=\"ids != null and ids.size() > 0\">AND id IN\n\
+                      <foreach collection=\"ids\" item=\"id\" open=\"(\" separator=\",\" close=\")\">#{id}</foreach>\n\
+                    </if>\n  </where>\n  ORDER BY ${sortBy}\n  LIMIT #{limit}\n</select>";
+    for body in [json!({"sql": template}), json!({"mode": "script", "sql": template})] {
+        let found = expect(&server, "POST", path, Some(body), 200);
+        assert_eq!(
+            found,
+            json!([
+                {"name": "status", "type": "string", "list": false},
+                {"name": "ids", "type": "string", "list": true},
+                {"name": "sortBy", "type": "identifier", "list": false},
+                {"name": "limit", "type": "string", "list": false},
+            ])
+        );
+    }
+    assert_eq!(expect(&server, "POST", path, Some(json!({"sql": "SELECT 1 AS one"})), 200), json!([]));
+
+    let broken = "SELECT *\nFROM orders\nWHERE <if test=\"status ==\">status = #{status}</if>";
+    let response = call(&server, "POST", path, ROOT, Some(json!({"sql": broken})));
+    let answer = response.json();
+    assert_eq!(
+        (response.status, answer["code"].as_str(), answer["field"].as_str()),
+        (400, Some("InvalidParameter.sql"), Some("sql")),
+        "{answer}"
+    );
+    let message = answer["message"].as_str().expect("message");
+    assert!(message.starts_with("line 3, column "), "{message}");
+    let unclosed = call(&server, "POST", path, ROOT, Some(json!({"sql": "SELECT * FROM t WHERE a = #{a"})));
+    assert_eq!((unclosed.status, unclosed.json()["code"].as_str()), (400, Some("InvalidParameter.sql")));
+
+    for mode in ["native", "wizard"] {
+        let response = call(&server, "POST", path, ROOT, Some(json!({"mode": mode, "sql": "SELECT 1"})));
+        let answer = response.json();
+        assert_eq!((response.status, answer["code"].as_str()), (400, Some("InvalidParameter.mode")), "{answer}");
+    }
+    for (body, field) in [(json!({"mode": "mybatis", "sql": "SELECT 1"}), "mode"), (json!({}), "sql")] {
+        assert_eq!(refused(&server, "POST", path, Some(body)), (400, json!(field)));
+    }
 }

@@ -111,6 +111,14 @@ fn a_datasource_never_reaches_the_store_the_data_dir_or_files_outside_its_direct
     let link = created["id"].as_i64().expect("id");
     let tested = ok(&t.dev("POST", &format!("/workgroups/team/datasources/{link}/test"), None));
     assert_eq!((tested["ok"].as_bool(), tested["message"].as_str()), (Some(false), Some("not allowed")), "{tested}");
+    // Nor can its tables be listed or described: the schema reads open it as the test does.
+    for path in [
+        format!("/workgroups/team/datasources/{link}/tables"),
+        format!("/workgroups/team/datasources/{link}/tables/apps/columns"),
+    ] {
+        let read = refused(&t.dev("GET", &path, None), 503, None);
+        assert_eq!(read["message"], "the datasource's schema cannot be read: not allowed", "{read}");
+    }
     let api = ok(&t.dev("POST", "/workgroups/team/apis", Some(native_over(link, &["apps"], "/steal"))));
     let id = api["id"].as_i64().expect("api id");
     let run = t.dev(
@@ -137,6 +145,8 @@ fn a_datasource_never_reaches_the_store_the_data_dir_or_files_outside_its_direct
     let backup = created["id"].as_i64().expect("id");
     let tested = ok(&t.dev("POST", &format!("/workgroups/team/datasources/{backup}/test"), None));
     assert_eq!(tested["message"], "not allowed", "{tested}");
+    let read = refused(&t.dev("GET", &format!("/workgroups/team/datasources/{backup}/tables"), None), 503, None);
+    assert_eq!(read["message"], "the datasource's schema cannot be read: not allowed", "{read}");
 
     // Existence of a file is not revealed: a missing file in our own directory cannot connect,
     // anything outside it is not allowed whether or not it exists.
@@ -596,7 +606,11 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         if !swapped {
             continue;
         }
-        let path = path.replace("{version}", "0").replace("{other}", "0").replace("{environment}", "prod");
+        let path = path
+            .replace("{version}", "0")
+            .replace("{other}", "0")
+            .replace("{environment}", "prod")
+            .replace("{table}", "t");
         assert!(!path.contains('{'), "the sweep does not know how to fill {path}");
         let body = body_for(spec.method.as_str(), spec.path);
         calls.push((spec.method.to_string(), path, body));
@@ -674,6 +688,54 @@ fn every_workgroup_route_refuses_another_workgroups_ids() {
         let template = ok(&call(&t.server, "GET", "/workgroups/team/alarm-template", Some(token), None));
         assert_eq!(template["enabled"], false, "{template}");
     }
+}
+
+/// The console's schema reads and template parameters, tried on another workgroup: its paths
+/// do not exist for us, its datasource through our paths is a missing one, and the names of
+/// its tables never show.
+#[test]
+fn another_workgroups_schema_can_be_neither_listed_described_nor_parsed() {
+    let t = Tenants::start("iso-schema", &[]);
+    let file = support::dataset_file(&t.server, "victim", "vschema.db");
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(async {
+        use sqlx::{Connection, Executor};
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&file).create_if_missing(true);
+        let mut db = sqlx::SqliteConnection::connect_with(&options).await.expect("victim's database");
+        db.execute("CREATE TABLE victim_ledger (victim_amount INTEGER)").await.expect("table");
+        db.close().await.expect("close");
+    });
+    let created = ok(&t.root("POST", "/workgroups/victim/datasources", Some(sqlite("vschema", "vschema.db"))));
+    let theirs = created["id"].as_i64().expect("id");
+    // Readable by its own workgroup (here its platform admin): the refusals below are walls.
+    let listed = ok(&t.root("GET", &format!("/workgroups/victim/datasources/{theirs}/tables"), None));
+    assert_eq!(listed["items"], json!([{"name": "victim_ledger", "kind": "table"}]), "{listed}");
+    let sql = json!({"sql": "SELECT * FROM victim_ledger WHERE victim_amount = #{amount}"});
+
+    let in_theirs = [
+        ("GET", format!("/workgroups/victim/datasources/{theirs}/tables"), None),
+        ("GET", format!("/workgroups/victim/datasources/{theirs}/tables/victim_ledger/columns"), None),
+        ("POST", "/workgroups/victim/sql/parameters".to_owned(), Some(sql.clone())),
+    ];
+    for (method, path, body) in in_theirs {
+        let refusal = refused(&t.dev(method, &path, body), 404, None);
+        assert_eq!(refusal["message"], "workgroup `victim` does not exist", "{method} {path}: {refusal}");
+    }
+    let through_ours = [
+        format!("/workgroups/team/datasources/{theirs}/tables"),
+        format!("/workgroups/team/datasources/{theirs}/tables/victim_ledger/columns"),
+        format!("/workgroups/team/datasources/{theirs}/tables/nothing/columns"),
+    ];
+    for path in &through_ours {
+        for token in [t.dev.as_str(), ROOT] {
+            let response = call(&t.server, "GET", path, Some(token), None);
+            let refusal = refused(&response, 404, None);
+            assert_eq!(refusal["message"], format!("datasource `{theirs}` does not exist"), "{path}: {refusal}");
+            assert!(!Tenants::text(&response).contains("victim_"), "{path}: {}", Tenants::text(&response));
+        }
+    }
+    // Parsing is our own workgroup's: it reads only the text sent and names nothing of theirs.
+    let ours = ok(&t.dev("POST", "/workgroups/team/sql/parameters", Some(sql)));
+    assert_eq!(ours, json!([{"name": "amount", "type": "string", "list": false}]));
 }
 
 /// The marketplace shows listed APIs only: another workgroup's listing draft, its pending

@@ -310,6 +310,13 @@ pub fn error_codes(spec: &RouteSpec) -> Vec<ErrorCode> {
         // A document that is not OpenAPI 3; imported APIs that fail apply's checks.
         codes.extend([ErrorCode::InvalidRequestBody, ErrorCode::InvalidDefinition]);
     }
+    if spec.path.contains("/datasources/{id}/tables") {
+        // Schema reads: a datasource that cannot be used, a catalogue query refused.
+        codes.extend([ErrorCode::UnavailableDatasource, ErrorCode::InternalErrorDatabase]);
+        if spec.path.ends_with("/columns") {
+            codes.push(ErrorCode::NotFoundTable);
+        }
+    }
     // The writes that claim a path: create, update, copy and publish.
     let claims_path = ["/apis", "/apis/{id}", "/apis/{id}/copy", "/apis/{id}/publish"]
         .iter()

@@ -25,15 +25,16 @@ use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AssertSqlSafe, Connection, Executor, Row};
+use sqlx::{AssertSqlSafe, Executor, Row};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::access::{self, DatasourceAccess, Refusal};
+use super::access::DatasourceAccess;
 use super::encode::{CellRow, PageInfo, encode_data};
 use super::lite::{LiteError, LitePool};
 use super::mask::Masking;
 use super::reject::StatementError;
 use super::render::RenderedSql;
+use super::schema;
 use super::value::Value;
 use crate::error::ApiError;
 
@@ -174,14 +175,14 @@ pub fn default_pool_size() -> u32 {
 }
 
 /// How to reach one datasource, typed per database.
-enum ConnectOptions {
+pub(super) enum ConnectOptions {
     Sqlite(SqliteConnectOptions),
     Postgres(PgConnectOptions),
     Mysql(MySqlConnectOptions),
 }
 
 impl ConnectOptions {
-    fn of(ds: &Datasource) -> Result<ConnectOptions, String> {
+    pub(super) fn of(ds: &Datasource) -> Result<ConnectOptions, String> {
         let c = &ds.connection;
         Ok(match ds.kind {
             DatasourceKind::Sqlite => {
@@ -219,12 +220,12 @@ impl ConnectOptions {
 }
 
 /// Refuses a new connection (`Err`) that can see a Sluice metadata store
-/// ([`access::STORE_MARKER`]): whatever its address, such a database is never a datasource.
+/// ([`super::access::STORE_MARKER`]): whatever its address, such a database is never a datasource.
 /// A macro, as one generic function over `Executor` makes futures that are not `Send`.
 macro_rules! refuse_store {
     ($conn:expr, $kind:expr) => {
         async {
-            if let Some(query) = access::marker_query($kind)
+            if let Some(query) = $crate::sql::access::marker_query($kind)
                 && $conn.fetch_optional(query).await?.is_some()
             {
                 return Err(sqlx::Error::Configuration("the database holds a Sluice metadata store".into()));
@@ -233,6 +234,7 @@ macro_rules! refuse_store {
         }
     };
 }
+pub(super) use refuse_store;
 
 impl DbPool {
     /// Builds a pool that connects on first use.
@@ -296,53 +298,17 @@ impl ConnectionProblem {
     }
 }
 
-/// Checks that a datasource answers, as the access policy admits it: one connection,
-/// `SELECT 1`, closed again. The error says only which [`ConnectionProblem`] it was; the
-/// detail is logged.
+/// Checks that a datasource answers, as the access policy admits it: one connection
+/// ([`schema::connect`], which the schema reads open the same way), `SELECT 1`, closed again.
+/// The error says only which [`ConnectionProblem`] it was; the detail is logged.
 pub async fn test_connection(
     ds: &Datasource,
     access: &DatasourceAccess,
     timeout: Duration,
 ) -> Result<(), ConnectionProblem> {
-    // One probe per driver: a generic one over `Executor` yields a future that is not `Send`.
-    macro_rules! probe {
-        ($connection:ty, $options:expr, $kind:expr) => {
-            async {
-                let mut conn = <$connection>::connect_with(&$options).await?;
-                refuse_store!(conn, $kind).await?;
-                conn.execute("SELECT 1").await?;
-                conn.close().await
-            }
-            .await
-        };
-    }
     let attempt = async {
-        let admitted = match access.admit(ds).await {
-            Ok(admitted) => admitted,
-            Err(refusal) => {
-                tracing::info!(datasource = ds.id, why = refusal.why(), "connection test refused");
-                return Err(match refusal {
-                    Refusal::NotAllowed { .. } => ConnectionProblem::NotAllowed,
-                    Refusal::Unreachable { .. } => ConnectionProblem::CannotConnect,
-                });
-            }
-        };
-        let options = ConnectOptions::of(&admitted).map_err(|_| ConnectionProblem::CannotConnect)?;
-        let outcome: Result<(), sqlx::Error> = match options {
-            ConnectOptions::Sqlite(o) => probe!(sqlx::SqliteConnection, o, DatasourceKind::Sqlite),
-            ConnectOptions::Postgres(o) => probe!(sqlx::PgConnection, o, DatasourceKind::Postgres),
-            ConnectOptions::Mysql(o) => probe!(sqlx::MySqlConnection, o, DatasourceKind::Mysql),
-        };
-        outcome.map_err(|e| {
-            tracing::info!(datasource = ds.id, error = %e, "connection test failed");
-            match &e {
-                sqlx::Error::Configuration(_) => ConnectionProblem::NotAllowed,
-                sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("28")) => {
-                    ConnectionProblem::AuthenticationFailed
-                }
-                _ => ConnectionProblem::CannotConnect,
-            }
-        })
+        let conn = schema::connect(ds, access, "connection test").await?;
+        conn.probe().await.map_err(|e| schema::problem(ds, "connection test", &e))
     };
     tokio::time::timeout(timeout, attempt).await.unwrap_or(Err(ConnectionProblem::CannotConnect))
 }

@@ -21,6 +21,7 @@ pub mod mask;
 pub mod native;
 pub mod reject;
 pub mod render;
+pub mod schema;
 pub mod script;
 pub mod value;
 pub mod wizard;

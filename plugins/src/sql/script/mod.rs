@@ -3,7 +3,9 @@
 //! This module owns the template language: [`parse`] reads the XML-ish syntax, [`expr`] the
 //! `test` expressions, and here the tree is checked and resolved against the API's parameters
 //! ([`ScriptTemplate::compile`], at publish time) and then walked per call
-//! ([`ScriptTemplate::render`]). Caller values only ever reach the [`SqlBuilder`] as binds; the
+//! ([`ScriptTemplate::render`]). The same compiler, told to take every name it does not know
+//! as a parameter, lists what a template refers to ([`ScriptTemplate::references`], for the
+//! console). Caller values only ever reach the [`SqlBuilder`] as binds; the
 //! one exception, `${name}`, is limited to identifier parameters with an allow-list and is
 //! written as a quoted identifier.
 //!
@@ -15,6 +17,8 @@ mod parse;
 
 #[cfg(test)]
 mod tests;
+
+use std::cell::RefCell;
 
 use catalog::model::{ParamType, RequestParam, ScalarType};
 
@@ -38,6 +42,16 @@ impl std::fmt::Display for TemplateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
     }
+}
+
+/// A request parameter a template refers to, found by [`ScriptTemplate::references`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub name: String,
+    /// `identifier` for a name spliced with `${name}`, `array<string>` for a `<foreach>`
+    /// collection, `string` for the rest (`#{name}`, names in tests): what the template's
+    /// use of the name requires, not what the author may mean (an `int` id, say).
+    pub param_type: ParamType,
 }
 
 /// A compiled script template.
@@ -84,14 +98,19 @@ struct Foreach {
 
 impl ScriptTemplate {
     pub fn compile(template: &str, params: &[RequestParam]) -> Result<ScriptTemplate, TemplateError> {
-        let raw = parse::parse(template).map_err(|e| position(template, e.at, e.message))?;
-        let mut compiler = Compiler { src: template, params, locals: Vec::new() };
-        let mut nodes = Vec::new();
-        compiler.nodes(unwrap_select(template, raw)?, &mut nodes)?;
-        if nodes.iter().all(|n| matches!(n, Node::Sql(s) if s.trim().is_empty())) {
-            return Err(position(template, 0, "the template has no SQL".into()));
-        }
+        let nodes = build(template, params, None)?;
         Ok(ScriptTemplate { nodes, param_count: params.len() })
+    }
+
+    /// The request parameters `template` refers to, in order of first appearance (`<foreach>`
+    /// items and indexes are not parameters). The template is read and checked as
+    /// [`ScriptTemplate::compile`] reads it, each unknown name taken as a parameter of the
+    /// type its uses need: an error here is one `compile` would give whatever parameters
+    /// were declared, except that a spliced `${name}` still needs its allowed values.
+    pub fn references(template: &str) -> Result<Vec<Reference>, TemplateError> {
+        let found = RefCell::new(Vec::new());
+        build(template, &[], Some(&found))?;
+        Ok(found.into_inner())
     }
 
     pub fn render(
@@ -110,6 +129,23 @@ impl ScriptTemplate {
         renderer.nodes(&self.nodes)?;
         Ok(renderer.out.finish())
     }
+}
+
+/// Parses and checks `template` against `params`; with `found`, unknown names are recorded
+/// there as parameters instead of refused.
+fn build(
+    template: &str,
+    params: &[RequestParam],
+    found: Option<&RefCell<Vec<Reference>>>,
+) -> Result<Vec<Node>, TemplateError> {
+    let raw = parse::parse(template).map_err(|e| position(template, e.at, e.message))?;
+    let mut compiler = Compiler { src: template, params, locals: Vec::new(), found };
+    let mut nodes = Vec::new();
+    compiler.nodes(unwrap_select(template, raw)?, &mut nodes)?;
+    if nodes.iter().all(|n| matches!(n, Node::Sql(s) if s.trim().is_empty())) {
+        return Err(position(template, 0, "the template has no SQL".into()));
+    }
+    Ok(nodes)
 }
 
 fn position(src: &str, at: usize, message: String) -> TemplateError {
@@ -146,6 +182,9 @@ struct Compiler<'a> {
     params: &'a [RequestParam],
     /// Enclosing `<foreach>` item and index names; a name's position is its render slot.
     locals: Vec<(String, Kind)>,
+    /// Listing references: names that are not in `params` are recorded here, and resolve to
+    /// `Var::Param(params.len() + their index)`. Nothing so compiled is ever rendered.
+    found: Option<&'a RefCell<Vec<Reference>>>,
 }
 
 impl Compiler<'_> {
@@ -158,7 +197,9 @@ impl Compiler<'_> {
         if let Some(slot) = self.locals.iter().rposition(|(n, _)| n == name) {
             return Some((Var::Local(slot), self.locals[slot].1));
         }
-        let index = self.params.iter().position(|p| p.name == name)?;
+        let Some(index) = self.params.iter().position(|p| p.name == name) else {
+            return self.found(name);
+        };
         let kind = match self.params[index].param_type {
             ParamType::Array(_) => Kind::Array,
             ParamType::Scalar(ScalarType::String) | ParamType::Identifier => Kind::Text,
@@ -166,6 +207,40 @@ impl Compiler<'_> {
             ParamType::Scalar(_) => Kind::Other,
         };
         Some((Var::Param(index), kind))
+    }
+
+    /// Listing references: `name` as a parameter found in the template (recorded at its first
+    /// appearance, as `string` until a use needs more). `None` when compiling.
+    fn found(&self, name: &str) -> Option<(Var, Kind)> {
+        let mut found = self.found?.borrow_mut();
+        let index = match found.iter().position(|r| r.name == name) {
+            Some(index) => index,
+            None => {
+                found.push(Reference { name: name.to_owned(), param_type: ParamType::STRING });
+                found.len() - 1
+            }
+        };
+        // Text allows every test (`.size()`, comparisons) a parameter could pass.
+        let kind = if matches!(found[index].param_type, ParamType::Array(_)) { Kind::Array } else { Kind::Text };
+        Some((Var::Param(self.params.len() + index), kind))
+    }
+
+    /// Listing references: parameter `index`, found in the template, is used where only
+    /// `needs` will do (`identifier` or `array<string>`). One name cannot be both.
+    fn needs(&self, index: usize, needs: ParamType, at: usize) -> Result<(), TemplateError> {
+        let Some(found) = self.found else {
+            return self.error(at, "internal: a parameter index out of range");
+        };
+        let mut found = found.borrow_mut();
+        let Some(reference) = index.checked_sub(self.params.len()).and_then(|i| found.get_mut(i)) else {
+            return self.error(at, "internal: a parameter index out of range");
+        };
+        if reference.param_type != needs && reference.param_type != ParamType::STRING {
+            let name = &reference.name;
+            return self.error(at, format!("`{name}` is used both as a <foreach> collection and as `${{{name}}}`"));
+        }
+        reference.param_type = needs;
+        Ok(())
     }
 
     fn nodes(&mut self, raw: Vec<RawNode>, out: &mut Vec<Node>) -> Result<(), TemplateError> {
@@ -213,7 +288,10 @@ impl Compiler<'_> {
             Some((Var::Local(_), _)) => return self.error(at, refused()),
             Some((Var::Param(index), _)) => index,
         };
-        let param = &self.params[index];
+        let Some(param) = self.params.get(index) else {
+            self.needs(index, ParamType::Identifier, at)?;
+            return Ok(index);
+        };
         if param.param_type != ParamType::Identifier || param.allowed_values.is_empty() {
             return self.error(at, refused());
         }
@@ -374,10 +452,14 @@ impl Compiler<'_> {
         let collection_at = collection.offset_of(0);
         let name = collection.value.trim();
         let (index_of, item_kind) = match self.resolve(name) {
-            Some((Var::Param(i), _)) => match self.params[i].param_type {
-                ParamType::Array(ScalarType::String) => (i, Kind::Text),
-                ParamType::Array(_) => (i, Kind::Other),
-                _ => {
+            Some((Var::Param(i), _)) => match self.params.get(i).map(|p| p.param_type) {
+                Some(ParamType::Array(ScalarType::String)) => (i, Kind::Text),
+                Some(ParamType::Array(_)) => (i, Kind::Other),
+                None => {
+                    self.needs(i, ParamType::Array(ScalarType::String), collection_at)?;
+                    (i, Kind::Text)
+                }
+                Some(_) => {
                     return self
                         .error(collection_at, format!("`{name}` is not an array parameter; declare it as array<…>"));
                 }

@@ -539,3 +539,68 @@ fn mybatis_bind_options_self_closing_tags_and_crlf_are_accepted() {
     let err = compile_error("SELECT 1\r\n<if test=\"idx\">x</if>", &params);
     assert_eq!(at(&err), (2, 11), "{err}");
 }
+
+fn references(template: &str) -> Vec<(String, String)> {
+    ScriptTemplate::references(template).unwrap().into_iter().map(|r| (r.name, r.param_type.to_string())).collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()
+}
+
+#[test]
+fn references_are_listed_in_order_of_first_appearance_with_the_type_their_uses_need() {
+    let found = references(
+        "<select>SELECT * FROM orders <where>\
+           <if test=\"status != null and status != ''\">status = #{status}</if>\
+           <if test=\"ids != null and ids.size() > 0\"> AND id IN \
+             <foreach collection=\"ids\" item=\"id\" index=\"i\" open=\"(\" separator=\",\" close=\")\">#{id}</foreach>\
+           </if>\
+           <choose><when test=\"minTotal gt 0\"> AND total >= #{minTotal}</when>\
+             <otherwise> AND total > 0</otherwise></choose>\
+         </where> ORDER BY ${sort} LIMIT #{limit} OFFSET #{status}</select>",
+    );
+    assert_eq!(
+        found,
+        pairs(&[
+            ("status", "string"),
+            ("ids", "array<string>"),
+            ("minTotal", "string"),
+            ("sort", "identifier"),
+            ("limit", "string"),
+        ])
+    );
+    // A loop's item and index are not parameters, and a list may also be bound whole.
+    assert_eq!(
+        references("SELECT #{xs}<foreach collection=\"xs\" item=\"x\">#{x}</foreach>"),
+        pairs(&[("xs", "array<string>")])
+    );
+    assert_eq!(references("SELECT 1"), pairs(&[]));
+}
+
+#[test]
+fn references_of_a_broken_template_are_the_compilers_error_with_its_position() {
+    for (template, position, words) in [
+        ("SELECT * FROM t WHERE a = #{a", (1, 27), "#{"),
+        ("SELECT 1\n<if test=\"a ==\">x</if>", (2, 15), "test"),
+        ("SELECT 1 <foreach item=\"x\">#{x}</foreach>", (1, 10), "collection"),
+        ("SELECT 1 <bogus>", (1, 10), "bogus"),
+        ("  ", (1, 1), "no SQL"),
+        ("SELECT ${c}<foreach collection=\"c\">1</foreach>", (1, 33), "both"),
+    ] {
+        let err = ScriptTemplate::references(template).unwrap_err();
+        assert_eq!((at(&err), err.message.contains(words)), (position, true), "{template}: {err}");
+    }
+}
+
+#[test]
+fn references_declared_as_listed_compile() {
+    let template = "SELECT * FROM t <where><if test=\"a != null\">a = #{a}</if>\
+                    <foreach collection=\"ids\" item=\"i\" open=\" AND id IN (\" separator=\",\" close=\")\">#{i}</foreach></where>";
+    let params: Vec<RequestParam> = ScriptTemplate::references(template)
+        .unwrap()
+        .into_iter()
+        .map(|r| RequestParam::new(&r.name, r.param_type))
+        .collect();
+    assert!(ScriptTemplate::compile(template, &params).is_ok());
+}
