@@ -92,7 +92,7 @@ async function main() {
   };
   process.on("exit", stopServer);
   const failures = [];
-  const report = { screens: {}, walks: {}, axe: {}, consoleErrors: [] };
+  const report = { screens: {}, walks: {}, axe: {}, consoleErrors: [], refusals: [] };
   let browser;
   try {
     await waitFor(`${adminUrl}/admin/v1/health`, 60);
@@ -126,6 +126,10 @@ async function main() {
         }
       });
       p.on("pageerror", (e) => failures.push(`page error (${who}): ${e.message}`));
+      // Which answers were refusals, to read beside the browser's "Failed to load" lines.
+      p.on("response", (r) => {
+        if (r.status() >= 400) report.refusals.push({ who, status: r.status(), url: r.url().replace(adminUrl, "") });
+      });
     };
     watch(page, "admin");
 
@@ -145,7 +149,13 @@ async function main() {
     await page.getByLabel("User token").waitFor();
     report.firstLoad = { ms: Date.now() - loadStart, scripts: [...scripts], jsBytes: scripts.reduce((n, s) => n + s.bytes, 0) };
     let shotIndex = 0;
+    /** Closes the corner notices so they do not cover the screen being shot. */
+    const quiet = async (p) => {
+      for (const close of await p.locator(".mantine-Notification-closeButton").all()) await close.click().catch(() => {});
+      await p.locator(".mantine-Notification-root").first().waitFor({ state: "detached", timeout: 2000 }).catch(() => {});
+    };
     const shot = async (name) => {
+      await quiet(page);
       shotIndex += 1;
       const file = join(results, `${String(shotIndex).padStart(2, "0")}-${name}.png`);
       await page.screenshot({ path: file });
@@ -185,6 +195,7 @@ async function main() {
       return { page: other, go: goOther };
     };
     const shotOf = (p) => async (name) => {
+      await quiet(p);
       shotIndex += 1;
       const file = join(results, `${String(shotIndex).padStart(2, "0")}-${name}.png`);
       await p.screenshot({ path: file });
@@ -192,7 +203,7 @@ async function main() {
     };
     const ctx = { page, consoleUrl, adminUrl, edgeUrl, api, adminToken, shot, shotOf, log, go, psql, openSession, expect: assert };
 
-    const walks = readdirSync(join(here, "walks")).filter((f) => f.endsWith(".mjs"));
+    const walks = readdirSync(join(here, "walks")).filter((f) => f.startsWith("seed-") && f.endsWith(".mjs"));
     // seed-002 builds what seed-000 shares: run in the order the seeds tell the story.
     walks.sort((a, b) => order(a) - order(b));
     for (const file of walks) {

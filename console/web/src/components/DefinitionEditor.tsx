@@ -20,7 +20,10 @@ export function DefinitionEditor({ wg, definition, onChange }: { wg: string; def
   const datasources = useLoad((signal) => (sqlMode ? api<Page<Datasource>>("GET", `/workgroups/${seg(wg)}/datasources?pageSize=200`, undefined, { signal }) : Promise.resolve(undefined)), [wg, sqlMode]);
   const ds = definition.datasourceId ?? null;
   const tables = useLoad(
-    (signal) => (ds ? api<TableInfo[]>("GET", `/workgroups/${seg(wg)}/datasources/${ds}/tables`, undefined, { signal }) : Promise.resolve([] as TableInfo[])),
+    (signal) =>
+      ds
+        ? api<Page<TableInfo>>("GET", `/workgroups/${seg(wg)}/datasources/${ds}/tables?pageSize=500`, undefined, { signal }).then((page) => page.items)
+        : Promise.resolve([] as TableInfo[]),
     [wg, ds],
   );
   const table = definition.mode === "wizard" ? definition.table ?? "" : "";
@@ -58,9 +61,9 @@ export function DefinitionEditor({ wg, definition, onChange }: { wg: string; def
               ))}
             </Group>
           ) : null}
-          <Title order={4}>{t("def.requestParams")}</Title>
+          <Title order={3} size="h4">{t("def.requestParams")}</Title>
           <RequestParamsTable params={definition.requestParams ?? []} onChange={(p) => set({ requestParams: p })} columns={columnNames} withColumn />
-          <Title order={4}>{t("def.responseFields")}</Title>
+          <Title order={3} size="h4">{t("def.responseFields")}</Title>
           <ResponseFieldsTable fields={definition.responseFields ?? []} onChange={(f) => set({ responseFields: f })} columns={columnNames} withColumn />
         </>
       ) : null}
@@ -107,7 +110,7 @@ function ScriptEditor({ wg, ds, tables, definition, onChange }: { wg: string; ds
   return (
     <>
       <Group justify="space-between">
-        <Title order={4}>{t("def.sql")}</Title>
+        <Title order={3} size="h4">{t("def.sql")}</Title>
         <Group gap="xs">
           <Button size="xs" variant="light" onClick={() => parse.act()} loading={parse.pending}>
             {t("def.parseParams")}
@@ -122,9 +125,9 @@ function ScriptEditor({ wg, ds, tables, definition, onChange }: { wg: string; ds
       <Suspense fallback={<Loader size="sm" role="status" aria-label="loading" />}>
         <CodeEditor language="sql" label={t("def.sql")} value={sqlText} onChange={(v) => onChange({ ...definition, sql: v })} />
       </Suspense>
-      <Title order={4}>{t("def.requestParams")}</Title>
+      <Title order={3} size="h4">{t("def.requestParams")}</Title>
       <RequestParamsTable params={definition.requestParams ?? []} onChange={(p) => onChange({ ...definition, requestParams: p })} withColumn={false} />
-      <Title order={4}>{t("def.responseFields")}</Title>
+      <Title order={3} size="h4">{t("def.responseFields")}</Title>
       <ResponseFieldsTable fields={definition.responseFields ?? []} onChange={(f) => onChange({ ...definition, responseFields: f })} withColumn={false} />
       <Modal opened={!!fieldsOf} onClose={() => setFieldsOf(null)} title={`${t("def.tableFields")}: ${fieldsOf ?? ""}`}>
         <ErrorAlert error={columns.error} />
@@ -160,7 +163,7 @@ function Options({ definition, onChange }: { definition: Definition; onChange: (
   const set = (change: Record<string, unknown>) => onChange({ ...definition, options: { ...options, ...change } });
   return (
     <>
-      <Title order={4}>{t("def.options")}</Title>
+      <Title order={3} size="h4">{t("def.options")}</Title>
       <Group>
         <NumberInput label={t("def.maxLimit")} min={1} value={options.maxLimit ?? ""} onChange={(v) => set({ maxLimit: v === "" ? undefined : Number(v) })} />
         <NumberInput label={t("def.timeoutMs")} min={1} value={options.timeoutMs ?? ""} onChange={(v) => set({ timeoutMs: v === "" ? undefined : Number(v) })} />

@@ -2,7 +2,7 @@
 // (or delist) that a platform admin approves.
 import { useEffect, useState } from "react";
 import { Alert, Badge, Button, Group, Paper, Stack, TagsInput, Textarea, TextInput, Title } from "@mantine/core";
-import { api, seg } from "../api";
+import { api, ApiError, seg } from "../api";
 import { useAction, useLoad } from "../hooks";
 import { useT } from "../i18n";
 import { ErrorAlert } from "./ErrorAlert";
@@ -25,7 +25,15 @@ interface ListingView {
 export function Listing({ wg, view }: { wg: string; view: ApiView }) {
   const t = useT();
   const base = `/workgroups/${seg(wg)}/apis/${view.id}/listing`;
-  const listing = useLoad((signal) => api<ListingView>("GET", base, undefined, { signal }), [base]);
+  // An API never listed has no listing yet: that is the empty draft, not an error.
+  const listing = useLoad(
+    (signal) =>
+      api<ListingView>("GET", base, undefined, { signal }).catch((e) => {
+        if (e instanceof ApiError && e.status === 404) return { state: "draft", draft: { category: "", tags: [], summary: "", documentation: "" }, listed: null, pendingRequest: null };
+        throw e;
+      }),
+    [base],
+  );
   const [info, setInfo] = useState<ListingInfo>({ category: "", tags: [], summary: "", documentation: "" });
   const [reason, setReason] = useState("");
   useEffect(() => {

@@ -59,9 +59,9 @@ export function RequestParamsTable({ params, onChange, columns, withColumn }: { 
               </Table.Td>
               <Table.Td>
                 <Group gap={4} wrap="nowrap">
-                  <ActionIcon variant="subtle" aria-label={`${t("common.copy")} ${i + 1}`} onClick={() => onChange([...params.slice(0, i + 1), { ...p, name: `${p.name}_copy` }, ...params.slice(i + 1)])}>
-                    ⧉
-                  </ActionIcon>
+                  <Button size="compact-xs" variant="subtle" aria-label={`${t("common.copy")} ${i + 1}`} onClick={() => onChange([...params.slice(0, i + 1), { ...p, name: `${p.name}_copy` }, ...params.slice(i + 1)])}>
+                    {t("common.copy")}
+                  </Button>
                   <ActionIcon variant="subtle" color="red" aria-label={`${t("common.remove")} ${i + 1}`} onClick={() => onChange(params.filter((_, j) => j !== i))}>
                     ✕
                   </ActionIcon>

@@ -13,7 +13,8 @@ type Answer = Record<string, unknown> & { result?: unknown; sql?: string; binds?
 
 /** The rows of an answer, when it holds a list of records. */
 export function rowsOf(result: unknown): Record<string, unknown>[] | null {
-  const candidates = [result, (result as { data?: unknown })?.data, (result as { data?: { rows?: unknown } })?.data?.rows, (result as { data?: { list?: unknown } })?.data?.list];
+  const r = result as { rows?: unknown; data?: { rows?: unknown; list?: unknown } } | null;
+  const candidates = [result, r?.rows, r?.data, r?.data?.rows, r?.data?.list];
   for (const c of candidates) if (Array.isArray(c) && c.every((r) => r && typeof r === "object" && !Array.isArray(r))) return c as Record<string, unknown>[];
   const single = (result as { data?: unknown })?.data;
   if (single && typeof single === "object" && !Array.isArray(single)) return [single as Record<string, unknown>];

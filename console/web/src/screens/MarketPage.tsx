@@ -12,8 +12,8 @@ import { OpenApiView, type OpenApi } from "../components/ApiDocument";
 import type { MarketEntry } from "./Marketplace";
 import { when, type RequestParam, type ResponseField } from "../types";
 
-interface MarketPageView {
-  entry: MarketEntry;
+/** The listing's entry fields come flattened beside the page's own. */
+interface MarketPageView extends MarketEntry {
   clearance: string;
   version: number;
   requestParams: RequestParam[];
@@ -41,7 +41,7 @@ export default function MarketPage() {
   );
   if (page.error) return <ErrorAlert error={page.error} />;
   if (!page.data) return <Loader role="status" aria-label="loading" />;
-  const { entry } = page.data;
+  const entry = page.data;
   return (
     <Stack>
       <div>

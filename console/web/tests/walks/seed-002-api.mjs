@@ -49,7 +49,7 @@ export default async function walk(ctx) {
   await pick(page, page.getByRole("combobox", { name: label("Table") }), table);
   await page.getByRole("button", { name: "Return every column" }).click();
   await page.getByRole("button", { name: "Parameter from id" }).click();
-  await page.getByLabel("Field security level 2").waitFor();
+  await page.getByRole("combobox", { name: "Field security level 2" }).waitFor();
   await pick(page, page.getByRole("combobox", { name: label("Field security level 2") }), "L2");
   await shot("api-wizard");
   await page.getByRole("button", { name: "Save", exact: true }).click();
