@@ -201,9 +201,16 @@ async function main() {
       await p.screenshot({ path: file });
       report.screens[name] = file;
     };
-    const ctx = { page, consoleUrl, adminUrl, edgeUrl, api, adminToken, shot, shotOf, log, go, psql, openSession, expect: assert };
+    /** A new browser context with the console's listeners, not signed in. */
+    const freshPage = async (who) => {
+      const other = await (await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-US" })).newPage();
+      other.setDefaultTimeout(15000);
+      watch(other, who);
+      return other;
+    };
+    const ctx = { page, consoleUrl, adminUrl, edgeUrl, api, adminToken, shot, shotOf, log, go, psql, openSession, freshPage, expect: assert };
 
-    const walks = readdirSync(join(here, "walks")).filter((f) => f.startsWith("seed-") && f.endsWith(".mjs"));
+    const walks = readdirSync(join(here, "walks")).filter((f) => f.endsWith(".mjs") && f !== "common.mjs");
     // seed-002 builds what seed-000 shares: run in the order the seeds tell the story.
     walks.sort((a, b) => order(a) - order(b));
     for (const file of walks) {

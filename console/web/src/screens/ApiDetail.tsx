@@ -14,10 +14,11 @@ import { Versions } from "../components/Versions";
 import { Grants } from "../components/Grants";
 import { ApiDocument } from "../components/ApiDocument";
 import { Listing } from "../components/Listing";
+import { ApiSettings } from "../components/ApiSettings";
 import { WorkflowEditorLazy } from "../components/WorkflowEditorLazy";
 import type { ApiView, Definition } from "../types";
 
-const TABS = ["definition", "test", "versions", "grants", "listing", "document"] as const;
+const TABS = ["definition", "test", "versions", "grants", "listing", "document", "settings"] as const;
 
 export default function ApiDetail() {
   const t = useT();
@@ -69,6 +70,7 @@ export default function ApiDetail() {
         <Route path="versions" element={<Versions wg={wg} view={view} onChanged={loaded.reload} />} />
         <Route path="grants" element={<Grants wg={wg} view={view} />} />
         <Route path="listing" element={<Listing wg={wg} view={view} />} />
+        <Route path="settings" element={<ApiSettings wg={wg} view={view} onSaved={loaded.reload} />} />
         <Route path="document" element={<ApiDocument path={`/workgroups/${seg(wg)}/apis/${seg(id)}/openapi.json`} />} />
       </Routes>
     </>

@@ -37,6 +37,13 @@ export default async function walk(ctx) {
   // Bob, in `partners`, browses the marketplace and applies for the demo's partner app.
   const bobSession = await openSession(bobToken, "bob");
   const bobPage = bobSession.page;
+  // Workgroups are walls in the console too: the demo's APIs are not Bob's to list.
+  await bobSession.go("/w/demo/apis");
+  const refusal = bobPage.getByRole("alert");
+  await refusal.waitFor();
+  const said = await refusal.textContent();
+  expect(/Forbidden|NotFound/.test(said ?? ""), `Bob is refused the demo's API list: ${said}`);
+  expect((await bobPage.getByTestId("api-list").locator("tbody tr").count()) === 0, "no row of another workgroup shows");
   await bobSession.go("/marketplace");
   await bobPage.getByLabel("Search").fill(built.apiName);
   await bobPage.getByTestId("market-list").getByRole("link", { name: built.apiName }).click();

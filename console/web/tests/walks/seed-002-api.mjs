@@ -69,6 +69,14 @@ export default async function walk(ctx) {
   await page.getByRole("tab", { name: "Table" }).click();
   await shot("api-test");
 
+  // Its basic information changes after creation too (the seeds' API 详情).
+  await page.getByRole("tab", { name: "Settings" }).click();
+  await page.getByLabel("Max QPS").fill("50");
+  await page.getByLabel("Description").fill("Orders of the shop, by id");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await eventually(async () => (await ctx.api("GET", `/workgroups/demo/apis/${apiId}`)).maxQps === 50, 5, "the max QPS saved");
+  await shot("api-settings");
+
   // A version, published to production (approved in the inbox when the workgroup asks for it).
   await page.getByRole("tab", { name: "Versions" }).click();
   await page.getByLabel("Version description").fill("first version");
