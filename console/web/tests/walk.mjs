@@ -225,7 +225,9 @@ async function main() {
       } catch (e) {
         report.walks[name] = { ok: false, ms: Date.now() - started, error: String(e?.stack ?? e) };
         failures.push(`walk ${name}: ${e?.message ?? e}`);
-        await shot(`failed-${name}`).catch(() => {});
+        // Every open page, whoever's it is: the walk may have failed in another context.
+        let n = 0;
+        for (const c of browser.contexts()) for (const p of c.pages()) await shotOf(p)(`failed-${name}-${++n}`).catch(() => {});
       }
     }
 

@@ -54,7 +54,12 @@ export default function ApiDetail() {
           ))}
         </Group>
       </Group>
-      <Tabs value={tab} onChange={(v) => navigate(v === "definition" ? base : `${base}/${v}`)} keepMounted={false} mb="md">
+      <Tabs value={tab} onChange={(v) => {
+          // Choosing the tab one is on again adds no history entry (read from the window:
+          // a second key press can come before this render sees the first one's move).
+          const to = v === "definition" ? base : `${base}/${v}`;
+          if (v && window.location.pathname !== `/console${to}`) navigate(to);
+        }} keepMounted={false} mb="md">
         <Tabs.List>
           {TABS.map((x) => (
             <Tabs.Tab key={x} value={x}>
