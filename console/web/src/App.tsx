@@ -21,6 +21,7 @@ const MarketPage = lazy(() => import("./screens/MarketPage"));
 const Approvals = lazy(() => import("./screens/Approvals"));
 const Reports = lazy(() => import("./screens/Reports"));
 const ManagementDocs = lazy(() => import("./screens/ManagementDocs"));
+const Users = lazy(() => import("./screens/Users"));
 
 function RequireSession({ children }: { children: ReactNode }) {
   const { token } = useSession();
@@ -72,6 +73,7 @@ export function App() {
                   <Route path="/marketplace" element={<Marketplace />} />
                   <Route path="/marketplace/:id" element={<MarketPage />} />
                   <Route path="/approvals" element={<Approvals />} />
+                  <Route path="/users" element={<Users />} />
                   <Route path="*" element={<Home />} />
                 </Routes>
               </Suspense>

@@ -35,6 +35,8 @@ export function Shell({ children }: { children: ReactNode }) {
     ["/marketplace", t("nav.marketplace")],
     ["/approvals", t("nav.approvals")],
     ["/workgroups", t("nav.workgroups")],
+    // Users and their tokens are the platform administrators' to manage.
+    ...(me?.user.platformAdmin ? [["/users", t("nav.users")] as [string, string]] : []),
     ["/docs", t("nav.docs")],
   ];
   return (

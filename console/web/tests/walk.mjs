@@ -244,6 +244,7 @@ async function main() {
       marketplace: "/marketplace",
       approvals: "/approvals",
       workgroups: "/workgroups",
+      users: "/users",
       "management-api": "/docs",
     };
     for (const [name, path] of Object.entries(screens)) {

@@ -89,7 +89,7 @@ export function ApiSettings({ wg, view, onSaved }: { wg: string; view: ApiView; 
           </Group>
         </Stack>
       </form>
-      <Modal opened={copying} onClose={() => setCopying(false)} title={t("api.copy")}>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={copying} onClose={() => setCopying(false)} title={t("api.copy")}>
         <form
           noValidate
           onSubmit={async (e) => {

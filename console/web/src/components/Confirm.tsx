@@ -5,7 +5,7 @@ import { useT } from "../i18n";
 export function Confirm({ opened, message, onCancel, onConfirm, pending }: { opened: boolean; message: string; onCancel: () => void; onConfirm: () => void; pending?: boolean }) {
   const t = useT();
   return (
-    <Modal opened={opened} onClose={onCancel} title={t("common.confirm")}>
+    <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={opened} onClose={onCancel} title={t("common.confirm")}>
       <Text mb="md">{message}</Text>
       <Group justify="end">
         <Button variant="default" onClick={onCancel}>

@@ -129,7 +129,7 @@ function ScriptEditor({ wg, ds, tables, definition, onChange }: { wg: string; ds
       <RequestParamsTable params={definition.requestParams ?? []} onChange={(p) => onChange({ ...definition, requestParams: p })} withColumn={false} />
       <Title order={3} size="h4">{t("def.responseFields")}</Title>
       <ResponseFieldsTable fields={definition.responseFields ?? []} onChange={(f) => onChange({ ...definition, responseFields: f })} withColumn={false} />
-      <Modal opened={!!fieldsOf} onClose={() => setFieldsOf(null)} title={`${t("def.tableFields")}: ${fieldsOf ?? ""}`}>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={!!fieldsOf} onClose={() => setFieldsOf(null)} title={`${t("def.tableFields")}: ${fieldsOf ?? ""}`}>
         <ErrorAlert error={columns.error} />
         <Table>
           <Table.Thead>

@@ -219,7 +219,7 @@ function PublishDialog({ base, publishing, onClose, onDone }: { base: string; pu
   });
   const [requested, setRequested] = useState(false);
   return (
-    <Modal opened onClose={onClose} title={publishing.action === "publish" ? t("versions.publishTitle", { version: publishing.version ?? "", env: publishing.environment }) : t("versions.offlineTitle", { env: publishing.environment })}>
+    <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened onClose={onClose} title={publishing.action === "publish" ? t("versions.publishTitle", { version: publishing.version ?? "", env: publishing.environment }) : t("versions.offlineTitle", { env: publishing.environment })}>
       <form
         noValidate
         onSubmit={async (e) => {

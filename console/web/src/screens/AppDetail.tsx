@@ -197,7 +197,7 @@ export default function AppDetail() {
           </Table.Tbody>
         </Table>
       </Paper>
-      <Modal opened={!!rotated} onClose={() => setRotated(undefined)} title={t("apps.rotated")}>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={!!rotated} onClose={() => setRotated(undefined)} title={t("apps.rotated")}>
         {rotated ? <SecretShown appKey={rotated.appKey} secret={rotated.secret} /> : null}
       </Modal>
     </Stack>

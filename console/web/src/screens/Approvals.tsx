@@ -147,7 +147,7 @@ function DecideDialog({ decision, onClose, onDone }: { decision: Decision; onClo
     action === "approve" ? t("approvals.approved") : t("approvals.rejected"),
   );
   return (
-    <Modal opened onClose={onClose} title={`${action === "approve" ? t("approvals.approve") : t("approvals.reject")} #${approval.id}: ${approval.apiName}`}>
+    <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened onClose={onClose} title={`${action === "approve" ? t("approvals.approve") : t("approvals.reject")} #${approval.id}: ${approval.apiName}`}>
       <form
         noValidate
         onSubmit={async (e) => {

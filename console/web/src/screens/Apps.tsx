@@ -67,7 +67,7 @@ export default function Apps() {
           list.reload();
         }}
       />
-      <Modal opened={!!created} onClose={() => setCreated(undefined)} title={t("apps.createdTitle")}>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={!!created} onClose={() => setCreated(undefined)} title={t("apps.createdTitle")}>
         {created ? <SecretShown appKey={created.appKey} secret={created.secret} /> : null}
         <Group justify="end" mt="md">
           <Button component={Link} to={`/w/${seg(wg)}/apps/${created?.id ?? ""}`} onClick={() => setCreated(undefined)}>
@@ -104,7 +104,7 @@ function NewApp({ opened, onClose, onCreated }: { opened: boolean; onClose: () =
   const create = useAction(() => api<App & { secret: string }>("POST", `/workgroups/${seg(wg)}/apps`, { ...form, name: form.name.trim() }), t("apps.created"));
   const field = create.error?.field;
   return (
-    <Modal opened={opened} onClose={onClose} title={t("apps.new")}>
+    <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={opened} onClose={onClose} title={t("apps.new")}>
       <form
         noValidate
         onSubmit={async (e) => {

@@ -118,7 +118,7 @@ function NewDatasource({ opened, onClose, onCreated }: { opened: boolean; onClos
   const server = form.kind !== "sqlite";
   const field = create.error?.field;
   return (
-    <Modal opened={opened} onClose={onClose} title={t("ds.new")} size="lg">
+    <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={opened} onClose={onClose} title={t("ds.new")} size="lg">
       <form
         noValidate
         onSubmit={async (e) => {

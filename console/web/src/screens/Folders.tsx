@@ -81,7 +81,7 @@ export default function Folders() {
           ))}
         </ul>
       </Paper>
-      <Modal opened={!!edit} onClose={() => setEdit(undefined)} title={edit ? t(`folders.${edit.kind}Title` as "folders.newTitle") : ""}>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={!!edit} onClose={() => setEdit(undefined)} title={edit ? t(`folders.${edit.kind}Title` as "folders.newTitle") : ""}>
         <form
           noValidate
           onSubmit={async (e) => {

@@ -54,7 +54,7 @@ export default function Workgroups() {
           ))}
         </Table.Tbody>
       </Table>
-      <Modal opened={adding} onClose={() => setAdding(false)} title={t("wg.new")}>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={adding} onClose={() => setAdding(false)} title={t("wg.new")}>
         <form
           noValidate
           onSubmit={async (e) => {
