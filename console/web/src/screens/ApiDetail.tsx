@@ -1,5 +1,5 @@
 // One API: its definition (the draft), the test panel, versions (compare, publish, offline,
-// gray), grants and its OpenAPI document. Each tab has its own address.
+// gray), grants, alarm rules and its OpenAPI document. Each tab has its own address.
 import { useEffect, useState } from "react";
 import { Badge, Button, Group, Paper, Tabs, Text, Title, Loader, Center } from "@mantine/core";
 import { Route, Routes, useLocation, useNavigate, useParams } from "react-router";
@@ -12,13 +12,14 @@ import { DefinitionEditor } from "../components/DefinitionEditor";
 import { TestPanel } from "../components/TestPanel";
 import { Versions } from "../components/Versions";
 import { Grants } from "../components/Grants";
+import { AlarmRules } from "../components/AlarmRules";
 import { ApiDocument } from "../components/ApiDocument";
 import { Listing } from "../components/Listing";
 import { ApiSettings } from "../components/ApiSettings";
 import { WorkflowEditorLazy } from "../components/WorkflowEditorLazy";
 import type { ApiView, Definition } from "../types";
 
-const TABS = ["definition", "test", "versions", "grants", "listing", "document", "settings"] as const;
+const TABS = ["definition", "test", "versions", "grants", "alarms", "listing", "document", "settings"] as const;
 
 export default function ApiDetail() {
   const t = useT();
@@ -74,6 +75,7 @@ export default function ApiDetail() {
         <Route path="test" element={<TestPanel wg={wg} view={view} />} />
         <Route path="versions" element={<Versions wg={wg} view={view} onChanged={loaded.reload} />} />
         <Route path="grants" element={<Grants wg={wg} view={view} />} />
+        <Route path="alarms" element={<AlarmRules wg={wg} view={view} />} />
         <Route path="listing" element={<Listing wg={wg} view={view} />} />
         <Route path="settings" element={<ApiSettings wg={wg} view={view} onSaved={loaded.reload} />} />
         <Route path="document" element={<ApiDocument path={`/workgroups/${seg(wg)}/apis/${seg(id)}/openapi.json`} />} />

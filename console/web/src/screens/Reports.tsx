@@ -1,5 +1,5 @@
 // Service reports of the workgroup: summary per API, the trend, call details (paged on the
-// server, exported as CSV) and alarm events.
+// server, exported as CSV), alarm events and the workgroup's alarm template.
 import { lazy, Suspense, useMemo, useState } from "react";
 import { Badge, Button, Group, Loader, Pagination, Paper, Select, Stack, Table, Tabs, Text, Title } from "@mantine/core";
 import { useSearchParams } from "react-router";
@@ -8,6 +8,7 @@ import { asApiError, notify, useLoad } from "../hooks";
 import { useT } from "../i18n";
 import { useWorkgroup } from "../Shell";
 import { ErrorAlert } from "../components/ErrorAlert";
+import { AlarmTemplate } from "../components/AlarmTemplate";
 import { when } from "../types";
 import type { TrendPoint } from "../components/TrendChart";
 
@@ -118,6 +119,7 @@ export default function Reports() {
           <Tabs.Tab value="summary">{t("reports.summary")}</Tabs.Tab>
           <Tabs.Tab value="calls">{t("reports.details")}</Tabs.Tab>
           <Tabs.Tab value="alarms">{t("reports.alarms")}</Tabs.Tab>
+          <Tabs.Tab value="template">{t("reports.alarmTemplate")}</Tabs.Tab>
         </Tabs.List>
         <Tabs.Panel value="summary" pt="sm">
           <ErrorAlert error={summary.error} />
@@ -223,6 +225,9 @@ export default function Reports() {
             </Table.Tbody>
           </Table>
           {alarms.data?.items.length === 0 ? <Text c="dimmed">{t("reports.noAlarms")}</Text> : null}
+        </Tabs.Panel>
+        <Tabs.Panel value="template" pt="sm">
+          {tab === "template" ? <AlarmTemplate wg={wg} /> : null}
         </Tabs.Panel>
       </Tabs>
     </Stack>
