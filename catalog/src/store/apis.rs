@@ -887,6 +887,14 @@ impl Store {
         };
         for (item, constant) in items.iter_mut().zip(&spec.constants) {
             let sealed = match &constant.value {
+                // An empty value would silently replace a stored credential: refused, and
+                // leaving `value` out is how a stored one is kept.
+                Some(plain) if plain.is_empty() => {
+                    return Err(StoreError::Invalid(format!(
+                        "constant `{}` has an empty value: leave `value` out to keep the stored one, or give one",
+                        constant.name
+                    )));
+                }
                 Some(plain) => serde_json::Value::String(self.secrets.seal(plain)?),
                 None => stored
                     .iter()

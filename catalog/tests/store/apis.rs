@@ -199,7 +199,14 @@ async fn registered_constants_without_a_value_keep_the_stored_one(db: TestDb) {
     assert!(matches!(&refused, Err(StoreError::Invalid(m)) if m.contains("X-Token")), "{refused:?}");
     let fresh = store.create_api(&new_api(workgroup.id, "fresh", new_constant)).await;
     assert!(matches!(&fresh, Err(StoreError::Invalid(m)) if m.contains("appid")), "{fresh:?}");
+    // An empty value is refused rather than replacing the stored credential with nothing.
+    let emptied = store.update_draft(api.id, &registered_draft(&[("appid", ConstantPosition::Query, Some(""))])).await;
+    assert!(matches!(&emptied, Err(StoreError::Invalid(m)) if m.contains("empty value")), "{emptied:?}");
     assert_eq!(store.revision().await.unwrap(), revision);
+    assert_eq!(
+        constant_values(&store.api_with_secrets(api.id).await.unwrap().draft),
+        vec![Some("second-secret".to_owned())]
+    );
     store.close().await;
 }
 
