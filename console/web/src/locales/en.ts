@@ -1,8 +1,10 @@
 // English messages. zh-CN.ts must have every key (the type check enforces it).
 import { workflowEn } from "./workflow.en";
+import { registeredEn } from "./registered.en";
 
 export const en = {
   ...workflowEn,
+  ...registeredEn,
   "nav.apis": "APIs",
   "nav.datasources": "Datasources",
   "nav.folders": "Folders",

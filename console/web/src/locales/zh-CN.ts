@@ -1,9 +1,11 @@
 // 简体中文。用语与产品文档一致(向导式、脚本式、原生式、请求参数、返回参数……)。
 import type { en } from "./en";
 import { workflowZh } from "./workflow.zh-CN";
+import { registeredZh } from "./registered.zh-CN";
 
 export const zh: Record<keyof typeof en, string> = {
   ...workflowZh,
+  ...registeredZh,
   "nav.apis": "API 开发",
   "nav.datasources": "数据源",
   "nav.folders": "文件夹",
