@@ -1,7 +1,7 @@
 // The mode-specific part of an API: wizard (table → columns → parameters and fields),
-// script (SQL editor, parse parameters, table fields, formatting), native (allowed tables).
-// Workflow and registered definitions are edited as JSON here; the workflow graph has its
-// own editor.
+// script (SQL editor, parse parameters, table fields, formatting), native (allowed tables),
+// registered (its own form, RegisteredEditor). Workflow definitions are edited as JSON here;
+// the workflow graph has its own editor.
 import { lazy, Suspense, useState } from "react";
 import { Button, Group, Loader, Modal, MultiSelect, NumberInput, Select, Stack, Switch, Table, Text, Textarea, Title } from "@mantine/core";
 import { api, seg, type Page } from "../api";
@@ -9,6 +9,7 @@ import { useAction, useLoad } from "../hooks";
 import { useT } from "../i18n";
 import { ErrorAlert } from "./ErrorAlert";
 import { RequestParamsTable, ResponseFieldsTable } from "./ParamTables";
+import { RegisteredEditor } from "./RegisteredEditor";
 import type { ColumnInfo, Datasource, Definition, RequestParam, ResponseField, TableInfo } from "../types";
 
 const CodeEditor = lazy(() => import("./CodeEditor"));
@@ -33,6 +34,7 @@ export function DefinitionEditor({ wg, definition, onChange }: { wg: string; def
   );
   const tableNames = (tables.data ?? []).map((x) => x.name);
   const columnNames = (columns.data ?? []).map((c) => c.name);
+  if (definition.mode === "registered") return <RegisteredEditor definition={definition} onChange={onChange} />;
   if (!sqlMode) return <JsonDefinition definition={definition} onChange={onChange} />;
   return (
     <Stack>

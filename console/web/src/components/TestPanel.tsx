@@ -23,7 +23,8 @@ export function rowsOf(result: unknown): Record<string, unknown>[] | null {
 
 export function TestPanel({ wg, view }: { wg: string; view: ApiView }) {
   const t = useT();
-  const params: RequestParam[] = useMemo(() => ((view.draft.requestParams ?? (view.draft as { params?: RequestParam[] }).params) ?? []) as RequestParam[], [view.draft]);
+  // A registered API's parameters are its `params` (its `requestParams` are always empty).
+  const params: RequestParam[] = useMemo(() => ((view.draft.mode === "registered" ? (view.draft as { params?: RequestParam[] }).params : view.draft.requestParams) ?? []) as RequestParam[], [view.draft]);
   const versions = useLoad((signal) => api<{ number: number; label: string }[]>("GET", `/workgroups/${seg(wg)}/apis/${view.id}/versions`, undefined, { signal }), [wg, view.id]);
   const [inputMode, setInputMode] = useState("form");
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(params.map((p) => [p.name, p.example ?? ""])));

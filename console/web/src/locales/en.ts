@@ -1,10 +1,12 @@
 // English messages. zh-CN.ts must have every key (the type check enforces it).
 import { workflowEn } from "./workflow.en";
 import { alarmsEn } from "./alarms.en";
+import { registeredEn } from "./registered.en";
 
 export const en = {
   ...workflowEn,
   ...alarmsEn,
+  ...registeredEn,
   "nav.apis": "APIs",
   "nav.datasources": "Datasources",
   "nav.folders": "Folders",

@@ -2,10 +2,12 @@
 import type { en } from "./en";
 import { workflowZh } from "./workflow.zh-CN";
 import { alarmsZh } from "./alarms.zh-CN";
+import { registeredZh } from "./registered.zh-CN";
 
 export const zh: Record<keyof typeof en, string> = {
   ...workflowZh,
   ...alarmsZh,
+  ...registeredZh,
   "nav.apis": "API 开发",
   "nav.datasources": "数据源",
   "nav.folders": "文件夹",

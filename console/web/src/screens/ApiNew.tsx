@@ -19,7 +19,9 @@ const EMPTY: Record<string, Definition> = {
   script: { mode: "script", sql: "", requestParams: [], responseFields: [] },
   native: { mode: "native", tables: [] },
   workflow: { mode: "workflow", start: "", nodes: [], requestParams: [] },
-  registered: { mode: "registered", baseUrl: "https://", path: "/", method: "GET", params: [] },
+  // What the server answers for a registered draft, without its options: a new API's draft
+  // is stored unchecked, the base URL is checked when it is tested or saved as a version.
+  registered: { mode: "registered", baseUrl: "", path: "", method: "GET", params: [], constants: [], timeoutMs: 10000, responseFormat: "JSON" },
 };
 
 export default function ApiNew() {
