@@ -22,6 +22,7 @@ const Approvals = lazy(() => import("./screens/Approvals"));
 const Reports = lazy(() => import("./screens/Reports"));
 const ManagementDocs = lazy(() => import("./screens/ManagementDocs"));
 const Users = lazy(() => import("./screens/Users"));
+const WorkgroupSettings = lazy(() => import("./screens/WorkgroupSettings"));
 
 function RequireSession({ children }: { children: ReactNode }) {
   const { token } = useSession();
@@ -70,6 +71,7 @@ export function App() {
                   <Route path="/w/:wg/apps" element={<Apps />} />
                   <Route path="/w/:wg/apps/:id" element={<AppDetail />} />
                   <Route path="/w/:wg/reports" element={<Reports />} />
+                  <Route path="/w/:wg/settings" element={<WorkgroupSettings />} />
                   <Route path="/marketplace" element={<Marketplace />} />
                   <Route path="/marketplace/:id" element={<MarketPage />} />
                   <Route path="/approvals" element={<Approvals />} />

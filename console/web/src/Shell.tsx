@@ -30,6 +30,7 @@ export function Shell({ children }: { children: ReactNode }) {
     ["apps", t("nav.apps")],
     ["members", t("nav.members")],
     ["reports", t("nav.reports")],
+    ["settings", t("nav.settings")],
   ];
   const platformLinks: [string, string][] = [
     ["/marketplace", t("nav.marketplace")],

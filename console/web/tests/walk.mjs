@@ -245,6 +245,7 @@ async function main() {
       approvals: "/approvals",
       workgroups: "/workgroups",
       users: "/users",
+      "workgroup-settings": "/w/demo/settings",
       "management-api": "/docs",
     };
     for (const [name, path] of Object.entries(screens)) {

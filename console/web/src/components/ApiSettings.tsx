@@ -39,6 +39,8 @@ export function ApiSettings({ wg, view, onSaved }: { wg: string; view: ApiView; 
   }, t("common.saved"));
   const [copying, setCopying] = useState(false);
   const [copy, setCopy] = useState({ name: `${view.name}_copy`.slice(0, 30), path: `${view.path}-copy` });
+  // Cached answers of every version become unreachable, on every node (docs/cache.md).
+  const purge = useAction(() => api("POST", `${base}/cache/purge`), t("api.purged"));
   const doCopy = useAction(() => api<ApiView>("POST", `${base}/copy`, copy), t("apis.created"));
   const fieldError = (key: string) => (save.error?.field === key ? save.error.message : undefined);
   return (
@@ -47,9 +49,14 @@ export function ApiSettings({ wg, view, onSaved }: { wg: string; view: ApiView; 
         <Title order={3} size="h4">
           {t("api.settings")}
         </Title>
-        <Button variant="light" onClick={() => setCopying(true)}>
-          {t("api.copy")}
-        </Button>
+        <Group gap="xs">
+          <Button variant="light" loading={purge.pending} onClick={() => purge.act()}>
+            {t("api.purge")}
+          </Button>
+          <Button variant="light" onClick={() => setCopying(true)}>
+            {t("api.copy")}
+          </Button>
+        </Group>
       </Group>
       <form
         noValidate

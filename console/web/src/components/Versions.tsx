@@ -16,6 +16,7 @@ interface VersionView {
   createdAt: number;
   createdBy: string;
   publishedIn: string[];
+  samples?: { success?: unknown; failure?: unknown };
   definition?: Definition;
 }
 
@@ -52,6 +53,7 @@ export function Versions({ wg, view, onChanged }: { wg: string; view: ApiView; o
   const save = useAction(() => api<VersionView>("POST", `${base}/versions`, { description }), t("versions.saved"));
   const [compare, setCompare] = useState<[string | null, string | null]>([null, null]);
   const [publishing, setPublishing] = useState<Publishing>();
+  const [samplesOf, setSamplesOf] = useState<VersionView>();
   const versions = list.data ?? [];
   const options = versions.map((v) => ({ value: String(v.number), label: `V${v.number}` }));
   return (
@@ -104,6 +106,11 @@ export function Versions({ wg, view, onChanged }: { wg: string; view: ApiView; o
               </Table.Td>
               <Table.Td>
                 <Group gap="xs">
+                  {v.samples?.success !== undefined || v.samples?.failure !== undefined ? (
+                    <Button size="xs" variant="subtle" onClick={() => setSamplesOf(v)}>
+                      {t("versions.samples")}
+                    </Button>
+                  ) : null}
                   {["test", "prod"].map((env) =>
                     v.publishedIn.includes(env) ? null : (
                       <Button key={env} size="xs" variant="light" onClick={() => setPublishing({ action: "publish", version: v.number, environment: env })}>
@@ -137,6 +144,20 @@ export function Versions({ wg, view, onChanged }: { wg: string; view: ApiView; o
         {compare[0] && compare[1] ? <Compare base={base} from={compare[0]} to={compare[1]} /> : null}
       </Paper>
       <GrayStrategies base={base} gray={gray.data ?? []} options={options} onChanged={gray.reload} error={gray.error} />
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={!!samplesOf} onClose={() => setSamplesOf(undefined)} title={`${t("versions.samples")} V${samplesOf?.number ?? ""}`} size="lg">
+        {samplesOf?.samples?.success !== undefined ? (
+          <>
+            <Text fw={600}>{t("versions.successSample")}</Text>
+            <pre className="sluice-pre" data-testid="success-sample">{JSON.stringify(samplesOf.samples.success, null, 2)}</pre>
+          </>
+        ) : null}
+        {samplesOf?.samples?.failure !== undefined ? (
+          <>
+            <Text fw={600}>{t("versions.failureSample")}</Text>
+            <pre className="sluice-pre">{JSON.stringify(samplesOf.samples.failure, null, 2)}</pre>
+          </>
+        ) : null}
+      </Modal>
       {publishing ? (
         <PublishDialog
           base={base}

@@ -60,6 +60,8 @@ export default async function walk(ctx) {
   // Test: a form, the result as a table, the SQL in the request log.
   await page.getByRole("tab", { name: "Test" }).click();
   await page.getByLabel(label("id")).fill("1");
+  // Kept as the draft's success sample; the version saved below carries it.
+  await page.getByLabel("Save as sample").check();
   await page.getByRole("button", { name: "Run" }).click();
   await page.getByTestId("test-status").filter({ hasText: "200 OK" }).waitFor();
   await page.getByTestId("test-table").getByText("Ada").waitFor();
@@ -81,6 +83,10 @@ export default async function walk(ctx) {
   await page.getByRole("tab", { name: "Versions" }).click();
   await page.getByLabel("Version description").fill("first version");
   await page.getByRole("button", { name: "Save draft as a version" }).click();
+  await page.getByTestId("version-list").getByRole("button", { name: "Samples" }).click();
+  const sample = await page.getByTestId("success-sample").textContent();
+  expect(sample?.includes("Ada"), `V0 carries the sample saved in the test: ${sample}`);
+  await page.keyboard.press("Escape");
   await page.getByRole("button", { name: "Publish to prod V0" }).click();
   dialog = page.getByRole("dialog");
   await dialog.getByLabel("Reason").fill("orders for the shop front");
