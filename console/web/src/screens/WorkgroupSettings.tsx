@@ -37,6 +37,8 @@ export default function WorkgroupSettings() {
   const base = `/workgroups/${seg(wg)}`;
   const loaded = useLoad((signal) => api<Workgroup>("GET", base, undefined, { signal }), [base]);
   const [form, setForm] = useState({ description: "", publishApproval: false, offlineApproval: false });
+  // Each save is a new audit entry: the log is read again after it.
+  const [saved, setSaved] = useState(0);
   useEffect(() => {
     if (loaded.data) setForm({ description: loaded.data.description, ...loaded.data.settings });
   }, [loaded.data]);
@@ -53,7 +55,10 @@ export default function WorkgroupSettings() {
           noValidate
           onSubmit={async (e) => {
             e.preventDefault();
-            if (await save.act()) loaded.reload();
+            if (await save.act()) {
+              loaded.reload();
+              setSaved((n) => n + 1);
+            }
           }}
         >
           <Stack>
@@ -69,12 +74,12 @@ export default function WorkgroupSettings() {
           </Stack>
         </form>
       </Paper>
-      {admin ? <AuditLog base={base} /> : null}
+      {admin ? <AuditLog base={base} refresh={saved} /> : null}
     </Stack>
   );
 }
 
-function AuditLog({ base }: { base: string }) {
+function AuditLog({ base, refresh }: { base: string; refresh: number }) {
   const t = useT();
   const [entries, setEntries] = useState<AuditEntry[]>([]);
   const [next, setNext] = useState<number | null | undefined>(undefined);
@@ -96,7 +101,7 @@ function AuditLog({ base }: { base: string }) {
   useEffect(() => {
     void more();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [base]);
+  }, [base, refresh]);
   return (
     <Paper withBorder p="md">
       <Title order={3} size="h4" mb="sm">

@@ -87,6 +87,7 @@ export default async function walk(ctx) {
   const sample = await page.getByTestId("success-sample").textContent();
   expect(sample?.includes("Ada"), `V0 carries the sample saved in the test: ${sample}`);
   await page.keyboard.press("Escape");
+  await page.getByRole("dialog").waitFor({ state: "hidden" });
   await page.getByRole("button", { name: "Publish to prod V0" }).click();
   dialog = page.getByRole("dialog");
   await dialog.getByLabel("Reason").fill("orders for the shop front");
