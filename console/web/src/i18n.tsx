@@ -18,6 +18,11 @@ function initial(): Language {
 /** The language in force, for messages shown outside React's tree (notifications). */
 let current: Language = "en";
 
+/** The language in force (for dates and numbers formatted outside hooks). */
+export function currentLanguage(): Language {
+  return current;
+}
+
 /** A message in the language in force, where no hook can be used. */
 export function translate(key: MessageKey): string {
   return dictionaries[current][key] ?? en[key];

@@ -1,4 +1,5 @@
 // Shapes of the management API's answers that the console reads (see /admin/v1/openapi.json).
+import { currentLanguage } from "./i18n";
 
 export type Environment = "prod" | "test";
 export type SecurityLevel = "L1" | "L2" | "L3" | "L4";
@@ -49,7 +50,8 @@ export interface Datasource {
   [k: string]: unknown;
 }
 
-export const when = (ms: number | null | undefined) => (ms ? new Date(ms).toLocaleString() : "");
+/** A time as people of the chosen language write it. */
+export const when = (ms: number | null | undefined) => (ms ? new Date(ms).toLocaleString(currentLanguage()) : "");
 
 export const OPERATORS = ["=", "!=", ">", "<", ">=", "<=", "LIKE", "NOT LIKE", "IN", "NOT IN"];
 export const PARAM_TYPES = ["string", "int", "float", "decimal", "bool", "date", "datetime", "json", "array<string>", "array<int>", "identifier"];

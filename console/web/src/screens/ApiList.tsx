@@ -1,11 +1,12 @@
 // The workgroup's APIs: filtered and paged by the server (`GET …/apis?name=&status=&folderId=`).
 import { useState } from "react";
-import { Badge, Button, Group, Pagination, Select, Table, TextInput, Title, Text, Skeleton } from "@mantine/core";
+import { Badge, Button, Group, Select, Table, TextInput, Title, Text, Skeleton } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import { Link, useSearchParams } from "react-router";
+import { Link } from "react-router";
 import { api, query, seg, type Page } from "../api";
 import { useLoad } from "../hooks";
 import { useT } from "../i18n";
+import { Pager, useAddressState } from "../components/Pager";
 import { useWorkgroup } from "../Shell";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { when, type ApiSummary, type Folder } from "../types";
@@ -15,19 +16,12 @@ const PAGE_SIZE = 20;
 export function ApiList() {
   const t = useT();
   const wg = useWorkgroup();
-  const [params, setParams] = useSearchParams();
+  const { params, set, page } = useAddressState();
   const name = params.get("name") ?? "";
   const status = params.get("status") ?? "";
   const folderId = params.get("folderId") ?? "";
-  const page = Number(params.get("page") ?? "1") || 1;
   const [typed, setTyped] = useState(name);
   const [debounced] = useDebouncedValue(typed, 300);
-  const set = (changes: Record<string, string>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) if (v) next.set(k, v); else next.delete(k);
-    if (!("page" in changes)) next.delete("page");
-    setParams(next);
-  };
   if (debounced !== name) queueMicrotask(() => set({ name: debounced }));
   const apis = useLoad(
     (signal) => api<Page<ApiSummary>>("GET", `/workgroups/${seg(wg)}/apis${query({ name, status, folderId, pageNum: page, pageSize: PAGE_SIZE })}`, undefined, { signal }),
@@ -35,7 +29,6 @@ export function ApiList() {
   );
   const folders = useLoad((signal) => api<Page<Folder>>("GET", `/workgroups/${seg(wg)}/folders?pageSize=500`, undefined, { signal }), [wg]);
   const folderName = new Map(folders.data?.items.map((f) => [f.id, f.name]) ?? []);
-  const pages = apis.data ? Math.max(1, Math.ceil(apis.data.total / PAGE_SIZE)) : 1;
   return (
     <>
       <Group justify="space-between" mb="md">
@@ -109,7 +102,7 @@ export function ApiList() {
         <Text size="sm" c="dimmed">
           {t("common.total")}: {apis.data?.total ?? 0}
         </Text>
-        <Pagination total={pages} value={page} onChange={(p) => set({ page: String(p) })} getControlProps={(c) => ({ "aria-label": String(c) })} />
+        <Pager total={apis.data?.total} page={page} onChange={(p) => set({ page: String(p) })} pageSize={PAGE_SIZE} />
       </Group>
     </>
   );

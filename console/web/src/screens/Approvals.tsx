@@ -2,11 +2,11 @@
 // production) and the reader's own; approve with a comment (and QPS and expiry for an
 // application), reject with a reason, withdraw one's own.
 import { useState } from "react";
-import { Badge, Button, Group, Modal, NumberInput, Pagination, SegmentedControl, Select, Stack, Table, Text, Textarea, TextInput, Title } from "@mantine/core";
-import { useSearchParams } from "react-router";
+import { Badge, Button, Group, Modal, NumberInput, SegmentedControl, Select, Stack, Table, Text, Textarea, TextInput, Title } from "@mantine/core";
 import { api, query, type Page } from "../api";
 import { useAction, useLoad } from "../hooks";
 import { useT } from "../i18n";
+import { Pager, useAddressState } from "../components/Pager";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { when } from "../types";
 
@@ -31,20 +31,12 @@ const PAGE_SIZE = 20;
 
 export default function Approvals() {
   const t = useT();
-  const [params, setParams] = useSearchParams();
+  const { params, set, page } = useAddressState();
   const box = params.get("box") ?? "todo";
   const state = params.get("state") ?? (box === "todo" ? "pending" : "");
-  const page = Number(params.get("page") ?? "1") || 1;
   const list = useLoad((signal) => api<Page<Approval>>("GET", `/approvals${query({ box, state, pageNum: page, pageSize: PAGE_SIZE })}`, undefined, { signal }), [box, state, page]);
   const [deciding, setDeciding] = useState<Decision>();
   const withdraw = useAction((a: Approval) => api("POST", `/approvals/${a.id}/withdraw`), t("approvals.withdrawn"));
-  const set = (changes: Record<string, string>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) if (v) next.set(k, v); else next.delete(k);
-    if (!("page" in changes)) next.delete("page");
-    setParams(next);
-  };
-  const pages = list.data ? Math.max(1, Math.ceil(list.data.total / PAGE_SIZE)) : 1;
   return (
     <>
       <Title order={2} mb="md">
@@ -112,7 +104,7 @@ export default function Approvals() {
       </Table>
       {list.data && list.data.total === 0 ? <Text c="dimmed">{t("approvals.none")}</Text> : null}
       <Group justify="end" mt="md">
-        <Pagination total={pages} value={page} onChange={(p) => set({ page: String(p) })} getControlProps={(c) => ({ "aria-label": String(c) })} />
+        <Pager total={list.data?.total} page={page} onChange={(p) => set({ page: String(p) })} pageSize={PAGE_SIZE} />
       </Group>
       {deciding ? (
         <DecideDialog

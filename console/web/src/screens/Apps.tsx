@@ -5,6 +5,7 @@ import { Link } from "react-router";
 import { api, seg, type Page } from "../api";
 import { useAction, useLoad } from "../hooks";
 import { useT } from "../i18n";
+import { PAGE_SIZE, Pager, useAddressState } from "../components/Pager";
 import { useWorkgroup } from "../Shell";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { SECURITY_LEVELS } from "../types";
@@ -24,7 +25,8 @@ export interface App {
 export default function Apps() {
   const t = useT();
   const wg = useWorkgroup();
-  const list = useLoad((signal) => api<Page<App>>("GET", `/workgroups/${seg(wg)}/apps?pageSize=200`, undefined, { signal }), [wg]);
+  const { page, set } = useAddressState();
+  const list = useLoad((signal) => api<Page<App>>("GET", `/workgroups/${seg(wg)}/apps?pageNum=${page}&pageSize=${PAGE_SIZE}`, undefined, { signal }), [wg, page]);
   const [adding, setAdding] = useState(false);
   const [created, setCreated] = useState<App & { secret: string }>();
   return (
@@ -58,6 +60,9 @@ export default function Apps() {
           ))}
         </Table.Tbody>
       </Table>
+      <Group justify="end" mt="md">
+        <Pager total={list.data?.total} page={page} onChange={(p) => set({ page: String(p) })} />
+      </Group>
       <NewApp
         opened={adding}
         onClose={() => setAdding(false)}

@@ -4,6 +4,7 @@ import { Badge, Button, Group, Modal, NumberInput, PasswordInput, Select, Stack,
 import { api, seg, type Page } from "../api";
 import { useAction, useLoad } from "../hooks";
 import { useT } from "../i18n";
+import { PAGE_SIZE, Pager, useAddressState } from "../components/Pager";
 import { useWorkgroup } from "../Shell";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { Confirm } from "../components/Confirm";
@@ -20,7 +21,8 @@ const KINDS = ["sqlite", "postgres", "mysql"];
 export default function Datasources() {
   const t = useT();
   const wg = useWorkgroup();
-  const list = useLoad((signal) => api<Page<Datasource>>("GET", `/workgroups/${seg(wg)}/datasources?pageSize=200`, undefined, { signal }), [wg]);
+  const { page, set } = useAddressState();
+  const list = useLoad((signal) => api<Page<Datasource>>("GET", `/workgroups/${seg(wg)}/datasources?pageNum=${page}&pageSize=${PAGE_SIZE}`, undefined, { signal }), [wg, page]);
   const [adding, setAdding] = useState(false);
   const [tests, setTests] = useState<Record<number, ConnectionTest | "pending">>({});
   const [deleting, setDeleting] = useState<Datasource>();
@@ -84,6 +86,9 @@ export default function Datasources() {
           })}
         </Table.Tbody>
       </Table>
+      <Group justify="end" mt="md">
+        <Pager total={list.data?.total} page={page} onChange={(p) => set({ page: String(p) })} />
+      </Group>
       <NewDatasource opened={adding} onClose={() => setAdding(false)} onCreated={() => { setAdding(false); list.reload(); }} />
       <Confirm
         opened={!!deleting}

@@ -1,11 +1,12 @@
 // The marketplace: APIs every workgroup lists, searched and paged on the server.
 import { useState } from "react";
-import { Badge, Card, Group, Pagination, Select, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Badge, Card, Group, Select, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import { Link, useSearchParams } from "react-router";
+import { Link } from "react-router";
 import { api, query, type Page } from "../api";
 import { useLoad } from "../hooks";
 import { useT } from "../i18n";
+import { Pager, useAddressState } from "../components/Pager";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { SECURITY_LEVELS, type SecurityLevel } from "../types";
 
@@ -27,22 +28,14 @@ const PAGE_SIZE = 12;
 
 export default function Marketplace() {
   const t = useT();
-  const [params, setParams] = useSearchParams();
+  const { params, set, page } = useAddressState();
   const q = params.get("q") ?? "";
   const level = params.get("level") ?? "";
   const sort = params.get("sort") ?? "name";
-  const page = Number(params.get("page") ?? "1") || 1;
   const [typed, setTyped] = useState(q);
   const [debounced] = useDebouncedValue(typed, 300);
-  const set = (changes: Record<string, string>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) if (v) next.set(k, v); else next.delete(k);
-    if (!("page" in changes)) next.delete("page");
-    setParams(next);
-  };
   if (debounced !== q) queueMicrotask(() => set({ q: debounced }));
   const list = useLoad((signal) => api<Page<MarketEntry>>("GET", `/marketplace/apis${query({ q, level, sort, pageNum: page, pageSize: PAGE_SIZE })}`, undefined, { signal }), [q, level, sort, page]);
-  const pages = list.data ? Math.max(1, Math.ceil(list.data.total / PAGE_SIZE)) : 1;
   return (
     <>
       <Title order={2} mb="md">
@@ -75,7 +68,7 @@ export default function Marketplace() {
       </Stack>
       {list.data && list.data.total === 0 ? <Text c="dimmed">{t("market.none")}</Text> : null}
       <Group justify="end" mt="md">
-        <Pagination total={pages} value={page} onChange={(p) => set({ page: String(p) })} getControlProps={(c) => ({ "aria-label": String(c) })} />
+        <Pager total={list.data?.total} page={page} onChange={(p) => set({ page: String(p) })} pageSize={PAGE_SIZE} />
       </Group>
     </>
   );

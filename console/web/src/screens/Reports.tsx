@@ -1,11 +1,11 @@
 // Service reports of the workgroup: summary per API, the trend, call details (paged on the
 // server, exported as CSV), alarm events and the workgroup's alarm template.
 import { lazy, Suspense, useMemo, useState } from "react";
-import { Badge, Button, Group, Loader, Pagination, Paper, Select, Stack, Table, Tabs, Text, Title } from "@mantine/core";
-import { useSearchParams } from "react-router";
+import { Badge, Button, Group, Loader, Paper, Select, Stack, Table, Tabs, Text, Title } from "@mantine/core";
 import { api, currentToken, API_BASE, query, seg, type Page } from "../api";
 import { asApiError, notify, useLoad } from "../hooks";
 import { useT } from "../i18n";
+import { Pager, useAddressState } from "../components/Pager";
 import { useWorkgroup } from "../Shell";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { AlarmTemplate } from "../components/AlarmTemplate";
@@ -59,10 +59,9 @@ const ms = (v: number | null | undefined) => (v === null || v === undefined ? "â
 export default function Reports() {
   const t = useT();
   const wg = useWorkgroup();
-  const [params, setParams] = useSearchParams();
+  const { params, set, page } = useAddressState();
   const span = params.get("window") ?? "1h";
   const tab = params.get("tab") ?? "summary";
-  const page = Number(params.get("page") ?? "1") || 1;
   // The window ends now when the screen opens or its span changes.
   const [to, from] = useMemo(() => {
     const now = Date.now();
@@ -76,12 +75,6 @@ export default function Reports() {
   const apis = useLoad((signal) => api<Page<{ id: number; name: string }>>("GET", `/workgroups/${seg(wg)}/apis?pageSize=200`, undefined, { signal }), [wg]);
   const apiName = new Map((apis.data?.items ?? []).map((a) => [String(a.id), a.name]));
   const [exporting, setExporting] = useState(false);
-  const set = (changes: Record<string, string>) => {
-    const next = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(changes)) if (v) next.set(k, v); else next.delete(k);
-    if (!("page" in changes)) next.delete("page");
-    setParams(next);
-  };
   const exportCsv = async () => {
     setExporting(true);
     try {
@@ -191,7 +184,7 @@ export default function Reports() {
             </Table.Tbody>
           </Table>
           <Group justify="end" mt="sm">
-            <Pagination total={calls.data ? Math.max(1, Math.ceil(calls.data.total / PAGE_SIZE)) : 1} value={page} onChange={(p) => set({ page: String(p) })} getControlProps={(c) => ({ "aria-label": String(c) })} />
+            <Pager total={calls.data?.total} page={page} onChange={(p) => set({ page: String(p) })} pageSize={PAGE_SIZE} />
           </Group>
         </Tabs.Panel>
         <Tabs.Panel value="alarms" pt="sm">

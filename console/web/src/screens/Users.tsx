@@ -5,6 +5,7 @@ import { Badge, Button, Checkbox, Code, Group, Modal, Paper, Stack, Table, Text,
 import { api, seg, type Page } from "../api";
 import { useAction, useLoad } from "../hooks";
 import { useT } from "../i18n";
+import { PAGE_SIZE, Pager, useAddressState } from "../components/Pager";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { when } from "../types";
 
@@ -30,7 +31,8 @@ const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export default function Users() {
   const t = useT();
-  const users = useLoad((signal) => api<Page<User>>("GET", "/users?pageSize=500", undefined, { signal }), []);
+  const { page, set } = useAddressState();
+  const users = useLoad((signal) => api<Page<User>>("GET", `/users?pageNum=${page}&pageSize=${PAGE_SIZE}`, undefined, { signal }), [page]);
   const [form, setForm] = useState({ name: "", displayName: "", platformAdmin: false });
   const [checked, setChecked] = useState(false);
   const [open, setOpen] = useState<User>();
@@ -91,6 +93,9 @@ export default function Users() {
           ))}
         </Table.Tbody>
       </Table>
+      <Group justify="end" mt="md">
+        <Pager total={users.data?.total} page={page} onChange={(p) => set({ page: String(p) })} />
+      </Group>
       {open ? <Tokens user={open} onClose={() => setOpen(undefined)} /> : null}
     </Stack>
   );

@@ -5,6 +5,7 @@ import { Link } from "react-router";
 import { api, seg, type Page } from "../api";
 import { useAction, useLoad } from "../hooks";
 import { useT } from "../i18n";
+import { PAGE_SIZE, Pager, useAddressState } from "../components/Pager";
 import { useSession } from "../session";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { when } from "../types";
@@ -18,8 +19,9 @@ interface Workgroup {
 
 export default function Workgroups() {
   const t = useT();
+  const { page, set } = useAddressState();
   const { me, refresh } = useSession();
-  const list = useLoad((signal) => api<Page<Workgroup>>("GET", "/workgroups?pageSize=200", undefined, { signal }), []);
+  const list = useLoad((signal) => api<Page<Workgroup>>("GET", `/workgroups?pageNum=${page}&pageSize=${PAGE_SIZE}`, undefined, { signal }), [page]);
   const [adding, setAdding] = useState(false);
   const [form, setForm] = useState({ name: "", description: "" });
   const [checked, setChecked] = useState(false);
@@ -54,6 +56,9 @@ export default function Workgroups() {
           ))}
         </Table.Tbody>
       </Table>
+      <Group justify="end" mt="md">
+        <Pager total={list.data?.total} page={page} onChange={(p) => set({ page: String(p) })} />
+      </Group>
       <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={adding} onClose={() => setAdding(false)} title={t("wg.new")}>
         <form
           noValidate
