@@ -24,8 +24,9 @@ export default function TrendChart({ points, labels }: { points: TrendPoint[]; l
     const time = points.map((p) => new Date(p.atMs).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
     chart.setOption({
       tooltip: { trigger: "axis" },
-      legend: { data: [labels.calls, labels.errors, labels.p95] },
-      grid: { left: 48, right: 48, top: 32, bottom: 32 },
+      // ECharts 6 puts the legend at the bottom by default, over the time axis.
+      legend: { data: [labels.calls, labels.errors, labels.p95], top: 0 },
+      grid: { left: 48, right: 48, top: 40, bottom: 32 },
       xAxis: { type: "category", data: time },
       yAxis: [{ type: "value", minInterval: 1 }, { type: "value", name: "ms" }],
       series: [
