@@ -22,6 +22,7 @@ const Approvals = lazy(() => import("./screens/Approvals"));
 const Reports = lazy(() => import("./screens/Reports"));
 const ManagementDocs = lazy(() => import("./screens/ManagementDocs"));
 const Users = lazy(() => import("./screens/Users"));
+const Platform = lazy(() => import("./screens/Platform"));
 const WorkgroupSettings = lazy(() => import("./screens/WorkgroupSettings"));
 
 function RequireSession({ children }: { children: ReactNode }) {
@@ -76,6 +77,7 @@ export function App() {
                   <Route path="/marketplace/:id" element={<MarketPage />} />
                   <Route path="/approvals" element={<Approvals />} />
                   <Route path="/users" element={<Users />} />
+                  <Route path="/platform" element={<Platform />} />
                   <Route path="*" element={<Home />} />
                 </Routes>
               </Suspense>

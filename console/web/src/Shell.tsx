@@ -37,7 +37,9 @@ export function Shell({ children }: { children: ReactNode }) {
     ["/approvals", t("nav.approvals")],
     ["/workgroups", t("nav.workgroups")],
     // Users and their tokens are the platform administrators' to manage.
-    ...(me?.user.platformAdmin ? [["/users", t("nav.users")] as [string, string]] : []),
+    ...(me?.user.platformAdmin
+      ? [["/users", t("nav.users")] as [string, string], ["/platform", t("nav.platformSettings")] as [string, string]]
+      : []),
     ["/docs", t("nav.docs")],
   ];
   return (

@@ -245,6 +245,7 @@ async function main() {
       approvals: "/approvals",
       workgroups: "/workgroups",
       users: "/users",
+      platform: "/platform",
       "workgroup-settings": "/w/demo/settings",
       "management-api": "/docs",
     };
