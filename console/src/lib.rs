@@ -42,7 +42,13 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'n
 /// What the built page holds where the style nonce goes (`web/index.html`).
 const NONCE_SLOT: &str = "__SLUICE_STYLE_NONCE__";
 
-/// The policy for an answer; files other than the page get a nonce nobody holds.
+/// Files other than the page (scripts, styles, 404s) allow no inline style at all: nothing
+/// in them is a page a style could apply to, so they need no nonce and no random bytes.
+const FILE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// The page's policy, allowing styles that carry `nonce`.
 fn policy(nonce: &str) -> HeaderValue {
     HeaderValue::from_str(&POLICY.replace("{nonce}", nonce))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
@@ -121,7 +127,7 @@ fn page(asset: &Asset) -> Response {
 
 fn with_policy(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, policy(&fresh_nonce()));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(FILE_POLICY));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -217,6 +223,9 @@ mod tests {
             assert_eq!(plain.status(), StatusCode::OK, "{}", asset.path);
             assert_eq!(plain.headers()[header::CONTENT_TYPE], asset.content_type);
             assert!(!plain.headers().contains_key(header::CONTENT_ENCODING));
+            // Only the page allows nonced styles; its files allow no inline style.
+            let policy = plain.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+            assert!(policy.contains("style-src 'self';") && !policy.contains("nonce"), "{policy}");
             let bytes = axum::body::to_bytes(plain.into_body(), usize::MAX).await.unwrap();
             assert_eq!(&bytes[..], asset.body);
             if asset.path.starts_with("assets/") {

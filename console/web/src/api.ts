@@ -49,15 +49,23 @@ export function onTokenChange(listener: () => void): () => void {
   };
 }
 
-/** Calls `path` under /admin/v1 and returns the envelope's `data`, or throws [`ApiError`]. */
-export async function api<T>(method: string, path: string, body?: unknown, init?: { token?: string; signal?: AbortSignal }): Promise<T> {
+interface Envelope {
+  success?: boolean;
+  code?: string;
+  message?: string;
+  data?: unknown;
+  requestId?: string;
+  field?: string;
+}
+
+/** One exchange with /admin/v1 under the signed-in token (or `init.token`). */
+async function send(method: string, path: string, body: unknown, init?: { token?: string; signal?: AbortSignal }): Promise<Response> {
   const headers: Record<string, string> = { Accept: "application/json" };
   const bearer = init?.token ?? token;
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response: Response;
   try {
-    response = await fetch(API_BASE + path, {
+    return await fetch(API_BASE + path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -68,45 +76,49 @@ export async function api<T>(method: string, path: string, body?: unknown, init?
     if ((e as Error).name === "AbortError") throw e;
     throw new ApiError(0, "Network", "The server cannot be reached. Check that Sluice is running.");
   }
-  const text = await response.text();
-  let envelope: { success?: boolean; code?: string; message?: string; data?: unknown; requestId?: string; field?: string } | null = null;
+}
+
+function parse(text: string): Envelope | null {
   try {
-    envelope = text ? JSON.parse(text) : null;
+    return text ? JSON.parse(text) : null;
   } catch {
-    envelope = null;
+    return null;
   }
-  if (!response.ok || !envelope || envelope.success === false) {
-    if (response.status === 401 && !init?.token) setToken(null);
-    throw new ApiError(
-      response.status,
-      envelope?.code ?? `Http${response.status}`,
-      envelope?.message || response.statusText || "The request failed.",
-      envelope?.requestId,
-      envelope?.field,
-    );
-  }
+}
+
+/** The error an answer that is not a success stands for; a 401 for the session's own token signs out. */
+function refusal(response: Response, envelope: Envelope | null, ownToken: boolean): ApiError {
+  if (response.status === 401 && ownToken) setToken(null);
+  return new ApiError(
+    response.status,
+    envelope?.code ?? `Http${response.status}`,
+    envelope?.message || response.statusText || "The request failed.",
+    envelope?.requestId,
+    envelope?.field,
+  );
+}
+
+/** Calls `path` under /admin/v1 and returns the envelope's `data`, or throws [`ApiError`]. */
+export async function api<T>(method: string, path: string, body?: unknown, init?: { token?: string; signal?: AbortSignal }): Promise<T> {
+  const response = await send(method, path, body, init);
+  const envelope = parse(await response.text());
+  if (!response.ok || !envelope || envelope.success === false) throw refusal(response, envelope, !init?.token);
   return envelope.data as T;
 }
 
 /** Fetches a document that is not wrapped in the envelope (OpenAPI JSON). */
 export async function document<T>(path: string): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(API_BASE + path, { headers, credentials: "omit" });
+  const response = await send("GET", path, undefined);
   const text = await response.text();
-  if (!response.ok) {
-    let code = `Http${response.status}`;
-    let message = response.statusText;
-    try {
-      const e = JSON.parse(text);
-      code = e.code ?? code;
-      message = e.message ?? message;
-    } catch {
-      /* not JSON */
-    }
-    throw new ApiError(response.status, code, message);
-  }
+  if (!response.ok) throw refusal(response, parse(text), true);
   return JSON.parse(text) as T;
+}
+
+/** Fetches a file answered as is (a CSV export). */
+export async function download(path: string): Promise<Blob> {
+  const response = await send("GET", path, undefined);
+  if (!response.ok) throw refusal(response, parse(await response.text()), true);
+  return response.blob();
 }
 
 /** Path segment, escaped. */

@@ -1,7 +1,7 @@
 // One app: settings (clearance, IP allow list, enabled), secret rotation, tokens, and the
 // APIs it may call.
 import { useEffect, useState } from "react";
-import { Badge, Button, Code, Group, Modal, NumberInput, Paper, Select, Stack, Switch, Table, TagsInput, Text, Title, Loader } from "@mantine/core";
+import { Button, Code, Group, Modal, NumberInput, Paper, Select, Stack, Switch, Table, TagsInput, Text, Title, Loader } from "@mantine/core";
 import { Link, useParams } from "react-router";
 import { api, seg, type Page } from "../api";
 import { useAction, useLoad } from "../hooks";
@@ -9,6 +9,7 @@ import { useT } from "../i18n";
 import { useWorkgroup } from "../Shell";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { SecretShown, type App } from "./Apps";
+import { TokenShownOnce, TokenTable } from "../components/Tokens";
 import { SECURITY_LEVELS, when } from "../types";
 
 interface AppToken {
@@ -129,43 +130,18 @@ export default function AppDetail() {
             {t("apps.issueToken")}
           </Button>
         </Group>
-        {issued ? (
-          <Stack gap={4} mb="sm">
-            <Text size="sm">{t("apps.tokenOnce")}</Text>
-            <Code block data-testid="app-token">
-              {issued}
-            </Code>
-          </Stack>
-        ) : null}
+        <TokenShownOnce text={issued} testId="app-token" />
         <ErrorAlert error={tokens.error} />
-        <Table withTableBorder>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t("apps.prefix")}</Table.Th>
-              <Table.Th>{t("common.created")}</Table.Th>
-              <Table.Th>{t("apps.expires")}</Table.Th>
-              <Table.Th>{t("common.actions")}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {tokens.data?.items.map((tk) => (
-              <Table.Tr key={tk.id}>
-                <Table.Td className="sluice-mono">{tk.prefix}…</Table.Td>
-                <Table.Td>{when(tk.createdAt)}</Table.Td>
-                <Table.Td>{when(tk.expiresAt)}</Table.Td>
-                <Table.Td>
-                  {tk.revoked ? (
-                    <Badge color="gray">{t("apps.revoked")}</Badge>
-                  ) : (
-                    <Button size="xs" variant="subtle" color="red" onClick={async () => { if ((await revoke.act(tk.id)) !== undefined) tokens.reload(); }}>
-                      {t("grants.revoke")}
-                    </Button>
-                  )}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+        <TokenTable
+          tokens={tokens.data?.items ?? []}
+          columns={[
+            [t("common.created"), (tk) => when(tk.createdAt)],
+            [t("apps.expires"), (tk) => when(tk.expiresAt)],
+          ]}
+          onRevoke={async (id) => {
+            if ((await revoke.act(id)) !== undefined) tokens.reload();
+          }}
+        />
       </Paper>
       <Paper withBorder p="md">
         <Title order={3} size="h4" mb="sm">

@@ -2,7 +2,7 @@
 // server, exported as CSV), alarm events and the workgroup's alarm template.
 import { lazy, Suspense, useMemo, useState } from "react";
 import { Badge, Button, Group, Loader, Paper, Select, Stack, Table, Tabs, Text, Title } from "@mantine/core";
-import { api, currentToken, API_BASE, query, seg, type Page } from "../api";
+import { api, download, query, seg, type Page } from "../api";
 import { asApiError, notify, useLoad } from "../hooks";
 import { useT } from "../i18n";
 import { Pager, useAddressState } from "../components/Pager";
@@ -78,9 +78,8 @@ export default function Reports() {
   const exportCsv = async () => {
     setExporting(true);
     try {
-      const response = await fetch(`${API_BASE}${base}/calls${query({ from, to, format: "csv", pageSize: 1000 })}`, { headers: { Authorization: `Bearer ${currentToken() ?? ""}` }, credentials: "omit" });
-      if (!response.ok) throw asApiError(await response.json().then((e) => new Error(`${e.code}: ${e.message}`)));
-      const url = URL.createObjectURL(await response.blob());
+      const blob = await download(`${base}/calls${query({ from, to, format: "csv", pageSize: 1000 })}`);
+      const url = URL.createObjectURL(blob);
       const link = document.createElement("a");
       link.href = url;
       link.download = `${wg}-calls.csv`;

@@ -1,12 +1,13 @@
 // Platform administrators' screen: the users and their tokens. A new token is shown once;
 // it is what its owner signs in to the console and calls the management API with.
 import { useState } from "react";
-import { Badge, Button, Checkbox, Code, Group, Modal, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Badge, Button, Checkbox, Group, Modal, Paper, Stack, Table, TextInput, Title } from "@mantine/core";
 import { api, seg, type Page } from "../api";
 import { useAction, useLoad } from "../hooks";
 import { useT } from "../i18n";
 import { PAGE_SIZE, Pager, useAddressState } from "../components/Pager";
 import { ErrorAlert } from "../components/ErrorAlert";
+import { TokenShownOnce, TokenTable } from "../components/Tokens";
 import { when } from "../types";
 
 interface User {
@@ -24,7 +25,7 @@ interface UserToken {
   createdAt: number;
   expiresAt: number | null;
   lastUsedAt: number | null;
-  revoked?: boolean;
+  revoked: boolean;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -132,43 +133,18 @@ function Tokens({ user, onClose }: { user: User; onClose: () => void }) {
             </Button>
           </Group>
         </form>
-        {issued ? (
-          <Stack gap={4}>
-            <Text size="sm">{t("apps.tokenOnce")}</Text>
-            <Code block data-testid="user-token">
-              {issued}
-            </Code>
-          </Stack>
-        ) : null}
+        <TokenShownOnce text={issued} testId="user-token" />
         <ErrorAlert error={tokens.error} />
-        <Table withTableBorder>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t("users.tokenName")}</Table.Th>
-              <Table.Th>{t("apps.prefix")}</Table.Th>
-              <Table.Th>{t("users.lastUsed")}</Table.Th>
-              <Table.Th>{t("common.actions")}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {(Array.isArray(tokens.data) ? tokens.data : []).map((tk) => (
-              <Table.Tr key={tk.id}>
-                <Table.Td>{tk.name}</Table.Td>
-                <Table.Td className="sluice-mono">{tk.prefix}…</Table.Td>
-                <Table.Td>{tk.lastUsedAt ? when(tk.lastUsedAt) : "—"}</Table.Td>
-                <Table.Td>
-                  {tk.revoked ? (
-                    <Badge color="gray">{t("apps.revoked")}</Badge>
-                  ) : (
-                    <Button size="xs" variant="subtle" color="red" onClick={async () => { if ((await revoke.act(tk.id)) !== undefined) tokens.reload(); }}>
-                      {t("grants.revoke")}
-                    </Button>
-                  )}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+        <TokenTable
+          tokens={Array.isArray(tokens.data) ? tokens.data : []}
+          columns={[
+            [t("users.tokenName"), (tk) => tk.name],
+            [t("users.lastUsed"), (tk) => (tk.lastUsedAt ? when(tk.lastUsedAt) : "—")],
+          ]}
+          onRevoke={async (id) => {
+            if ((await revoke.act(id)) !== undefined) tokens.reload();
+          }}
+        />
       </Stack>
     </Modal>
   );
